@@ -1,0 +1,582 @@
+//! The TOML configuration: store, engine settings and the list of sources.
+//!
+//! Parsing is two-step: the file is read into generic tables here, and each source's table is
+//! turned into that source's typed config by [`SourceConfig::parse`]. Every error carries the file,
+//! the line, the source id and the key it is about.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// A parsed configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store lives, if the file says.
+    pub store_path: Option<PathBuf>,
+    /// Engine settings.
+    pub engine: EngineSettings,
+    /// The sources, in file order.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// Settings of the engine (`[engine]` table).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// How many sources run at once.
+    pub concurrency: usize,
+    /// How many batches a source may have produced ahead of the store.
+    pub channel_capacity: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            concurrency: 4,
+            channel_capacity: 4,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    engine: EngineSettings,
+    #[serde(default)]
+    sources: Vec<toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<String>,
+}
+
+/// The file a config came from, kept so errors can point at lines.
+#[derive(Debug)]
+struct Origin {
+    file: Option<PathBuf>,
+    text: String,
+    base_dir: PathBuf,
+}
+
+/// One `[[sources]]` entry: its id, its type and the rest of its keys, not yet typed.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Unique id; names the cursor.
+    pub id: String,
+    /// Registered type name.
+    pub source_type: String,
+    table: toml::Table,
+    origin: Arc<Origin>,
+    /// 1-based line of the `[[sources]]` header, when known.
+    header_line: Option<usize>,
+    /// Last line (exclusive) of this source's block.
+    block_end: Option<usize>,
+}
+
+/// A configuration problem: exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: Option<PathBuf>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// The source the problem is in.
+    pub source_id: Option<String>,
+    /// The key the problem is about.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error with only a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            source_id: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(line)) => write!(f, "line {line}: ", )?,
+            (None, None) => {}
+        }
+        if let Some(id) = &self.source_id {
+            write!(f, "source {id}: ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl Config {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            ..ConfigError::new(format!("cannot read config file: {e}"))
+        })?;
+        Config::parse(&text, Some(path))
+    }
+
+    /// Parses config text. `file` is used in error messages and to resolve relative paths.
+    pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let base_dir = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let origin = Arc::new(Origin {
+            file: file.map(Path::to_path_buf),
+            text: text.to_string(),
+            base_dir,
+        });
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: origin.file.clone(),
+            line: e.span().map(|s| line_of_offset(text, s.start)),
+            ..ConfigError::new(e.message().trim().to_string())
+        })?;
+        if raw.engine.concurrency == 0 {
+            return Err(ConfigError {
+                file: origin.file.clone(),
+                line: find_key_line(text, 0, None, "concurrency"),
+                key: Some("concurrency".into()),
+                ..ConfigError::new("must be at least 1")
+            });
+        }
+        let headers = source_headers(text);
+        let headers_known = headers.len() == raw.sources.len();
+        let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
+        for (i, mut table) in raw.sources.into_iter().enumerate() {
+            let (header_line, block_end) = if headers_known {
+                (Some(headers[i].0), Some(headers[i].1))
+            } else {
+                (None, None)
+            };
+            let mut sc = SourceConfig {
+                id: String::new(),
+                source_type: String::new(),
+                table: toml::Table::new(),
+                origin: origin.clone(),
+                header_line,
+                block_end,
+            };
+            let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(sc.error(
+                    Some("id"),
+                    format!("invalid source id {id:?}: use letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            sc.id = id;
+            if let Some(prev) = sources.iter().find(|s| s.id == sc.id) {
+                let prev_line = prev.header_line.map(|l| format!(" (line {l})")).unwrap_or_default();
+                return Err(sc.error(Some("id"), format!("duplicate source id, already used{prev_line}")));
+            }
+            sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
+            substitute_env_in_table(&mut table, &sc, "")?;
+            sc.table = table;
+            sources.push(sc);
+        }
+        let store_path = match raw.store.path {
+            Some(p) => {
+                let p = substitute_env(&p).map_err(|var| ConfigError {
+                    file: origin.file.clone(),
+                    line: find_key_line(text, 0, None, "path"),
+                    key: Some("store.path".into()),
+                    ..ConfigError::new(format!("environment variable {var} is not set"))
+                })?;
+                Some(origin.base_dir.join(p))
+            }
+            None => None,
+        };
+        Ok(Config {
+            store_path,
+            engine: raw.engine,
+            sources,
+        })
+    }
+}
+
+fn take_string(
+    table: &mut toml::Table,
+    key: &str,
+    sc: &SourceConfig,
+    who: &str,
+) -> Result<String, ConfigError> {
+    let err = |message: String| {
+        let mut e = sc.error(Some(key), message);
+        e.source_id = Some(who.to_string());
+        e
+    };
+    match table.remove(key) {
+        Some(toml::Value::String(s)) => Ok(s),
+        Some(other) => Err(err(format!(
+            "expected a string, found {}",
+            other.type_str()
+        ))),
+        None => Err(err("missing required key".to_string())),
+    }
+}
+
+impl SourceConfig {
+    /// A source config built in code (library users, tests): no file, no lines.
+    pub fn new(id: impl Into<String>, source_type: impl Into<String>, table: toml::Table) -> Self {
+        SourceConfig {
+            id: id.into(),
+            source_type: source_type.into(),
+            table,
+            origin: Arc::new(Origin {
+                file: None,
+                text: String::new(),
+                base_dir: PathBuf::new(),
+            }),
+            header_line: None,
+            block_end: None,
+        }
+    }
+
+    /// The keys of this source other than `id` and `type`, with `${VAR}` already substituted.
+    pub fn table(&self) -> &toml::Table {
+        &self.table
+    }
+
+    /// Turns the table into the source's typed config. Unknown keys, missing keys and wrong types
+    /// become a [`ConfigError`] naming this source, the key and its line.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        let value = toml::Value::Table(self.table.clone());
+        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().message().trim().to_string();
+            let key = if path.is_empty() || path == "." {
+                backticked(&message)
+            } else {
+                Some(path)
+            };
+            self.error(key.as_deref(), message)
+        })
+    }
+
+    /// Resolves a path from the config relative to the config file's directory.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.origin.base_dir.join(path)
+        }
+    }
+
+    /// A config error about `key` of this source, with the key's line if it can be found.
+    pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
+        let top_key = key.map(|k| k.split(['.', '[']).next().unwrap_or(k));
+        let line = top_key
+            .and_then(|k| {
+                self.header_line
+                    .and_then(|h| find_key_line(&self.origin.text, h, self.block_end, k))
+            })
+            .or(self.header_line);
+        ConfigError {
+            file: self.origin.file.clone(),
+            line,
+            source_id: (!self.id.is_empty()).then(|| self.id.clone()),
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+/// The first `…` quoted word of a serde message ("unknown field `foo`, expected …").
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// The `[[sources]]` headers: (1-based line, end of block exclusive).
+fn source_headers(text: &str) -> Vec<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if is_sources_header(line) {
+            let end = lines[i + 1..]
+                .iter()
+                .position(|l| {
+                    let t = l.trim_start();
+                    t.starts_with('[') && !t.starts_with("[sources.")
+                })
+                .map(|p| i + 1 + p + 1)
+                .unwrap_or(lines.len() + 1);
+            out.push((i + 1, end));
+        }
+    }
+    out
+}
+
+fn is_sources_header(line: &str) -> bool {
+    let t: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+    t.starts_with("[[sources]]")
+}
+
+/// The line of `key = …` between `from` (1-based, inclusive) and `to` (exclusive).
+fn find_key_line(text: &str, from: usize, to: Option<usize>, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .take_while(|(i, _)| to.is_none_or(|to| i + 1 < to))
+        .find(|(_, line)| {
+            let t = line.trim_start();
+            let rest = t
+                .strip_prefix(key)
+                .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| t.strip_prefix(&format!("'{key}'")));
+            rest.is_some_and(|r| {
+                let r = r.trim_start();
+                r.starts_with('=') || r.starts_with('.')
+            })
+        })
+        .map(|(i, _)| i + 1)
+}
+
+fn substitute_env_in_table(
+    table: &mut toml::Table,
+    sc: &SourceConfig,
+    prefix: &str,
+) -> Result<(), ConfigError> {
+    for (k, v) in table.iter_mut() {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        substitute_env_in_value(v, sc, &key)?;
+    }
+    Ok(())
+}
+
+fn substitute_env_in_value(
+    v: &mut toml::Value,
+    sc: &SourceConfig,
+    key: &str,
+) -> Result<(), ConfigError> {
+    match v {
+        toml::Value::String(s) => {
+            *s = substitute_env(s).map_err(|var| {
+                sc.error(Some(key), format!("environment variable {var} is not set"))
+            })?;
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                substitute_env_in_value(item, sc, &format!("{key}[{i}]"))?;
+            }
+        }
+        toml::Value::Table(t) => substitute_env_in_table(t, sc, key)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`. Returns the name of an
+/// unset variable as the error.
+pub fn substitute_env(s: &str) -> Result<String, String> {
+    if !s.contains('$') {
+        return Ok(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => {
+                    let name = &inner[..end];
+                    match std::env::var(name) {
+                        Ok(val) => out.push_str(&val),
+                        Err(_) => return Err(name.to_string()),
+                    }
+                    rest = &inner[end + 1..];
+                }
+                None => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A secret from the config (a token). Prints as `***`; read it with [`Secret::expose`].
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct DemoConfig {
+        path: String,
+        #[serde(default)]
+        branches: Vec<String>,
+        token: Option<Secret>,
+    }
+
+    const TEXT: &str = r#"# demo
+[store]
+path = "x.db"
+
+[[sources]]
+id = "one"
+type = "demo"
+path = "."
+
+[[sources]]
+id = "two"
+type = "demo"
+path = "/repo"
+branches = "main"
+"#;
+
+    #[test]
+    fn parses_sources_in_order_with_store_path_relative_to_the_file() {
+        let c = Config::parse(TEXT, Some(Path::new("/etc/athena/athena.toml"))).unwrap();
+        assert_eq!(c.store_path, Some(PathBuf::from("/etc/athena/x.db")));
+        let ids: Vec<_> = c.sources.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["one", "two"]);
+        assert_eq!(c.sources[0].source_type, "demo");
+        assert!(c.sources[0].table().get("id").is_none());
+        let one: DemoConfig = c.sources[0].parse().unwrap();
+        assert_eq!(one.path, ".");
+        assert_eq!(
+            c.sources[0].resolve_path(Path::new("repo")),
+            PathBuf::from("/etc/athena/repo")
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_source_key_and_line() {
+        let c = Config::parse(TEXT, Some(Path::new("a.toml"))).unwrap();
+        let err = c.sources[1].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.source_id.as_deref(), Some("two"));
+        assert_eq!(err.key.as_deref(), Some("branches"));
+        assert_eq!(err.line, Some(14));
+        assert!(err.to_string().starts_with("a.toml:14: source two: key `branches`: "), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_line() {
+        let text = "[[sources]]\nid = \"s\"\ntype = \"demo\"\npath = \".\"\nbrnaches = [\"x\"]\n";
+        let c = Config::parse(text, None).unwrap();
+        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("brnaches"));
+        assert_eq!(err.line, Some(5));
+        assert!(err.message.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn missing_key_points_at_the_source_header() {
+        let text = "\n\n[[sources]]\nid = \"s\"\ntype = \"demo\"\n";
+        let c = Config::parse(text, None).unwrap();
+        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("path"));
+        assert_eq!(err.line, Some(3));
+    }
+
+    #[test]
+    fn missing_id_and_type_and_duplicates_are_errors() {
+        let err = Config::parse("[[sources]]\ntype = \"demo\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("id"));
+        assert_eq!(err.line, Some(1));
+        let err = Config::parse("[[sources]]\nid = \"a\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("type"));
+        assert_eq!(err.source_id.as_deref(), Some("a"));
+        let text = "[[sources]]\nid = \"a\"\ntype = \"x\"\n[[sources]]\nid = \"a\"\ntype = \"x\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert!(err.message.contains("duplicate"), "{err}");
+        assert_eq!(err.line, Some(5));
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let err = Config::parse("[store]\npath = \n", Some(Path::new("f.toml"))).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        let err = Config::parse("[stroe]\n", None).unwrap_err();
+        assert!(err.message.contains("stroe"), "{err}");
+    }
+
+    #[test]
+    fn env_vars_are_substituted_and_missing_ones_named() {
+        std::env::set_var("ATHENA_TEST_TOKEN_X", "s3cr3t");
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${ATHENA_TEST_TOKEN_X}/$$x\"\ntoken = \"${ATHENA_TEST_TOKEN_X}\"\n";
+        let c = Config::parse(text, None).unwrap();
+        let d: DemoConfig = c.sources[0].parse().unwrap();
+        assert_eq!(d.path, "s3cr3t/$x");
+        assert_eq!(d.token.as_ref().unwrap().expose(), "s3cr3t");
+        assert_eq!(format!("{:?} {}", d.token.unwrap(), Secret::new("p")), "*** ***");
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_SURELY_UNSET_VAR}\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("token"));
+        assert_eq!(err.line, Some(5));
+        assert!(err.message.contains("ATHENA_SURELY_UNSET_VAR"), "{err}");
+    }
+}

@@ -1,0 +1,732 @@
+//! The engine: runs sources and commits their batches exactly once.
+//!
+//! Each source runs in its own task. Its batches go through one bounded channel to a single
+//! writer thread that owns the [`Store`]; the writer commits a batch's events and cursor in one
+//! transaction and answers with what it stored. A source whose commit fails is fenced off: the
+//! writer refuses its later batches, so a cursor can never jump over a batch that was not stored.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::config::{ConfigError, EngineSettings, SourceConfig};
+use crate::cursor::Cursor;
+use crate::registry::Registry;
+use crate::source::{Batch, EventSource, Progress, SourceInfo, SourceStats};
+use crate::store::{CommitReport, RunRecord, Store, StoreError};
+use crate::telemetry::{emit, InternalEvent};
+
+/// Runs sources against a store.
+pub struct Engine {
+    registry: Arc<Registry>,
+    settings: EngineSettings,
+}
+
+/// Options of one sync.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Ignore saved cursors.
+    pub full: bool,
+    /// Stops the sync: the batch in flight is committed, nothing more is read.
+    pub cancel: CancelToken,
+    /// Told about progress (progress bars).
+    pub observer: Arc<dyn SyncObserver>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            full: false,
+            cancel: CancelToken::new(),
+            observer: Arc::new(NoObserver),
+        }
+    }
+}
+
+/// How a source's sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceStatusKind {
+    /// Read to the end.
+    Ok,
+    /// Failed; what was committed before the failure stays.
+    Failed,
+    /// Stopped by Ctrl-C after committing the batch in flight.
+    Interrupted,
+}
+
+impl SourceStatusKind {
+    /// `ok`, `failed` or `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatusKind::Ok => "ok",
+            SourceStatusKind::Failed => "failed",
+            SourceStatusKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The result of one source's sync.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    /// Source identity.
+    pub info: SourceInfo,
+    /// How it ended.
+    pub status: SourceStatusKind,
+    /// Events newly stored.
+    pub events_written: u64,
+    /// Events already stored.
+    pub duplicates: u64,
+    /// Dead letters stored.
+    pub invalid: u64,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Counters, including the source's own.
+    pub stats: SourceStats,
+}
+
+/// The result of a sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// One report per source, in config order.
+    pub sources: Vec<SourceReport>,
+}
+
+impl SyncReport {
+    /// Whether every source finished without error.
+    pub fn all_ok(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|s| s.status == SourceStatusKind::Ok)
+    }
+}
+
+/// Receives progress while a sync runs. All methods default to doing nothing.
+pub trait SyncObserver: Send + Sync {
+    /// A source begins.
+    fn source_started(&self, _info: &SourceInfo) {}
+    /// A batch was stored. `total_written` counts this run so far.
+    fn batch_committed(&self, _info: &SourceInfo, _total_written: u64, _progress: Option<Progress>) {
+    }
+    /// A source ended.
+    fn source_finished(&self, _report: &SourceReport) {}
+}
+
+struct NoObserver;
+impl SyncObserver for NoObserver {}
+
+/// A cancellation signal shared by the CLI's Ctrl-C handler and the source tasks.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        CancelToken {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Cancels.
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Resolves once cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.tx.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we wait.
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+/// A sync could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A source's config is wrong (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+enum Request {
+    LoadCursor {
+        source_id: String,
+        reply: oneshot::Sender<Result<Option<Cursor>, StoreError>>,
+    },
+    Commit {
+        info: SourceInfo,
+        batch: Batch,
+        reply: oneshot::Sender<Result<CommitReport, StoreError>>,
+    },
+    RecordRun {
+        run: RunRecord,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The source tasks' handle on the writer thread.
+#[derive(Clone)]
+struct StoreClient {
+    tx: mpsc::Sender<Request>,
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Backend("the store writer stopped".into())
+}
+
+impl StoreClient {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, StoreError> {
+        let rx = self.send(make).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    async fn send<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| writer_gone())?;
+        Ok(rx)
+    }
+}
+
+fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Box<dyn Store> {
+    let mut fenced: HashSet<String> = HashSet::new();
+    while let Some(req) = rx.blocking_recv() {
+        match req {
+            Request::LoadCursor { source_id, reply } => {
+                let _ = reply.send(store.load_cursor(&source_id));
+            }
+            Request::Commit { info, batch, reply } => {
+                let result = if fenced.contains(&info.id) {
+                    Err(StoreError::SourceFailed {
+                        source_id: info.id.clone(),
+                    })
+                } else {
+                    store.commit_batch(&info, &batch)
+                };
+                if let Ok(c) = &result {
+                    emit(InternalEvent::BatchCommitted {
+                        source_id: &info.id,
+                        events: c.written,
+                        duplicates: c.duplicates,
+                        dead_letters: c.dead_letters,
+                        cursor: batch.checkpoint.as_json(),
+                    });
+                }
+                if result.is_err() {
+                    fenced.insert(info.id.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Request::RecordRun { run, reply } => {
+                let _ = reply.send(store.record_run(&run));
+            }
+        }
+    }
+    store
+}
+
+impl Engine {
+    /// An engine over the given registry.
+    pub fn new(registry: Arc<Registry>, settings: EngineSettings) -> Self {
+        Engine { registry, settings }
+    }
+
+    /// Builds every source first (any config error stops the sync before anything is read),
+    /// then runs them, at most `concurrency` at a time. Returns the store when done.
+    pub async fn sync(
+        &self,
+        store: Box<dyn Store>,
+        configs: &[SourceConfig],
+        options: SyncOptions,
+    ) -> Result<(SyncReport, Box<dyn Store>), EngineError> {
+        let mut sources = Vec::with_capacity(configs.len());
+        for config in configs {
+            sources.push(self.registry.build(config)?);
+        }
+        Ok(self.run(store, sources, options).await)
+    }
+
+    /// Runs already built sources.
+    pub async fn run(
+        &self,
+        store: Box<dyn Store>,
+        sources: Vec<Box<dyn EventSource>>,
+        options: SyncOptions,
+    ) -> (SyncReport, Box<dyn Store>) {
+        let (tx, rx) = mpsc::channel(self.settings.channel_capacity.max(1));
+        let writer = std::thread::Builder::new()
+            .name("athena-store-writer".into())
+            .spawn(move || writer_loop(store, rx))
+            .expect("spawning the store writer thread");
+        let client = StoreClient { tx };
+        let limit = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        let infos: Vec<SourceInfo> = sources.iter().map(|s| s.info().clone()).collect();
+        for (index, source) in sources.into_iter().enumerate() {
+            let client = client.clone();
+            let limit = limit.clone();
+            let options = options.clone();
+            let pipeline = self.settings.channel_capacity.max(1);
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (index, run_source(source, client, options, pipeline).await)
+            });
+        }
+        drop(client);
+        let mut reports: Vec<Option<SourceReport>> = vec![None; infos.len()];
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((index, report)) => reports[index] = Some(report),
+                Err(e) => {
+                    // A panicking source is isolated like a failing one; find which it was below.
+                    tracing::error!("a source task panicked: {e}");
+                }
+            }
+        }
+        let store = tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .expect("the store writer thread panicked");
+        let sources = reports
+            .into_iter()
+            .zip(infos)
+            .map(|(r, info)| {
+                r.unwrap_or_else(|| {
+                    let error = format!("source {}: panicked while reading", info.id);
+                    emit(InternalEvent::SourceFailed {
+                        source_id: &info.id,
+                        error: &error,
+                    });
+                    SourceReport {
+                        info,
+                        status: SourceStatusKind::Failed,
+                        events_written: 0,
+                        duplicates: 0,
+                        invalid: 0,
+                        error: Some(error),
+                        stats: SourceStats::default(),
+                    }
+                })
+            })
+            .collect();
+        (SyncReport { sources }, store)
+    }
+}
+
+async fn run_source(
+    mut source: Box<dyn EventSource>,
+    store: StoreClient,
+    options: SyncOptions,
+    pipeline: usize,
+) -> SourceReport {
+    let info = source.info().clone();
+    let started = Instant::now();
+    let mut report = SourceReport {
+        info: info.clone(),
+        status: SourceStatusKind::Ok,
+        events_written: 0,
+        duplicates: 0,
+        invalid: 0,
+        error: None,
+        stats: SourceStats::default(),
+    };
+    options.observer.source_started(&info);
+    let error = read_source(&mut *source, &store, &options, pipeline, &mut report).await;
+    if let Err(e) = source.close().await {
+        tracing::warn!(source = %info.id, "closing failed: {e}");
+    }
+    let own = source.stats();
+    report.stats = SourceStats {
+        events: report.events_written + report.duplicates,
+        invalid: report.invalid,
+        requests: own.requests,
+        retries: own.retries,
+        bytes: own.bytes,
+        duration: started.elapsed(),
+    };
+    if let Some(error) = error {
+        emit(InternalEvent::SourceFailed {
+            source_id: &info.id,
+            error: &error,
+        });
+        report.status = SourceStatusKind::Failed;
+        report.error = Some(error);
+    } else {
+        emit(InternalEvent::SourceFinished {
+            source_id: &info.id,
+            events: report.events_written,
+            duration_ms: duration_ms(report.stats.duration),
+            status: report.status.as_str(),
+        });
+    }
+    let run = RunRecord {
+        source_id: info.id.clone(),
+        source_type: info.source_type.clone(),
+        finished_at: chrono::Utc::now(),
+        status: report.status.as_str().to_string(),
+        error: report.error.clone(),
+    };
+    if let Err(e) = store.call(|reply| Request::RecordRun { run, reply }).await {
+        tracing::warn!(source = %info.id, "recording the run failed: {e}");
+    }
+    options.observer.source_finished(&report);
+    report
+}
+
+/// Reads one source to its end (or to cancellation); returns the error that stopped it.
+async fn read_source(
+    source: &mut dyn EventSource,
+    store: &StoreClient,
+    options: &SyncOptions,
+    pipeline: usize,
+    report: &mut SourceReport,
+) -> Option<String> {
+    let info = source.info().clone();
+    let cursor = if options.full {
+        None
+    } else {
+        let source_id = info.id.clone();
+        match store
+            .call(|reply| Request::LoadCursor { source_id, reply })
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Some(format!("source {}: loading its cursor: {e}", info.id)),
+        }
+    };
+    emit(InternalEvent::SourceStarted {
+        source_id: &info.id,
+        resumed: cursor.is_some(),
+    });
+    if let Err(e) = source.validate().await {
+        return Some(e.to_string());
+    }
+    let mut stream = source.events(cursor);
+    // Batches sent to the writer whose commit we have not yet seen, oldest first.
+    let mut in_flight: VecDeque<(oneshot::Receiver<Result<CommitReport, StoreError>>, Option<Progress>)> =
+        VecDeque::new();
+    let mut failure = None;
+    loop {
+        if in_flight.len() >= pipeline {
+            if let Err(e) = settle(&mut in_flight, 1, &info, options, report).await {
+                failure = Some(e);
+                break;
+            }
+        }
+        let next = tokio::select! {
+            biased;
+            _ = options.cancel.cancelled() => {
+                report.status = SourceStatusKind::Interrupted;
+                break;
+            }
+            next = stream.next() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                failure = Some(e.to_string());
+                break;
+            }
+            Some(Ok(batch)) => {
+                let progress = batch.progress;
+                let sent = store
+                    .send(|reply| Request::Commit {
+                        info: info.clone(),
+                        batch,
+                        reply,
+                    })
+                    .await;
+                match sent {
+                    Ok(rx) => in_flight.push_back((rx, progress)),
+                    Err(e) => {
+                        failure = Some(format!("source {}: storing a batch: {e}", info.id));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(stream);
+    // Whatever was handed to the writer is committed (or refused) before we report.
+    let pending = in_flight.len();
+    if let Err(e) = settle(&mut in_flight, pending, &info, options, report).await {
+        failure.get_or_insert(e);
+    }
+    failure
+}
+
+async fn settle(
+    in_flight: &mut VecDeque<(oneshot::Receiver<Result<CommitReport, StoreError>>, Option<Progress>)>,
+    count: usize,
+    info: &SourceInfo,
+    options: &SyncOptions,
+    report: &mut SourceReport,
+) -> Result<(), String> {
+    let mut first_error = None;
+    for _ in 0..count {
+        let Some((rx, progress)) = in_flight.pop_front() else {
+            break;
+        };
+        match rx.await.map_err(|_| writer_gone()).and_then(|r| r) {
+            Ok(c) => {
+                report.events_written += c.written;
+                report.duplicates += c.duplicates;
+                report.invalid += c.dead_letters;
+                options
+                    .observer
+                    .batch_committed(info, report.events_written, progress);
+            }
+            Err(e) => {
+                first_error.get_or_insert(format!("source {}: storing a batch: {e}", info.id));
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::source::BatchStream;
+    use crate::{Event, SourceError};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Yields `total` numbered events in batches of `per_batch`, resuming after the cursor;
+    /// fails after `fail_after` batches if set.
+    struct Counting {
+        info: SourceInfo,
+        total: u64,
+        per_batch: u64,
+        fail_after: Option<u64>,
+        fail_validate: bool,
+        batches_yielded: Arc<AtomicUsize>,
+    }
+
+    fn counting(id: &str, total: u64, per_batch: u64) -> Counting {
+        Counting {
+            info: SourceInfo {
+                id: id.into(),
+                source_type: "counting".into(),
+                name: id.into(),
+            },
+            total,
+            per_batch,
+            fail_after: None,
+            fail_validate: false,
+            batches_yielded: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl EventSource for Counting {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        async fn validate(&mut self) -> Result<(), SourceError> {
+            if self.fail_validate {
+                return Err(SourceError::failed(&self.info.id, "path /nope does not exist"));
+            }
+            Ok(())
+        }
+        fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
+            let start = cursor
+                .and_then(|c| c.as_json()["next"].as_u64())
+                .unwrap_or(0);
+            let (total, per, fail_after, id) =
+                (self.total, self.per_batch, self.fail_after, self.info.id.clone());
+            let yielded = self.batches_yielded.clone();
+            let batches = (start..total).step_by(per as usize).enumerate().map(
+                move |(n, from)| {
+                    if fail_after.is_some_and(|f| n as u64 >= f) {
+                        return Err(SourceError::failed(&id, "boom"));
+                    }
+                    let to = (from + per).min(total);
+                    let events = (from..to)
+                        .map(|i| Event::new(format!("e{i}"), "tick", chrono::Utc::now(), "t"))
+                        .collect();
+                    yielded.fetch_add(1, Ordering::SeqCst);
+                    Ok(Batch::new(
+                        events,
+                        Cursor::from_json(serde_json::json!({"version":1,"next":to})),
+                    ))
+                },
+            );
+            Box::pin(futures_util::stream::iter(batches))
+        }
+    }
+
+    fn engine() -> Engine {
+        Engine::new(Arc::new(Registry::new()), EngineSettings::default())
+    }
+
+    fn memory(store: Box<dyn Store>) -> MemoryStore {
+        // Tests only ever pass MemoryStore in.
+        let raw = Box::into_raw(store) as *mut MemoryStore;
+        // SAFETY: the box was created from a MemoryStore in these tests.
+        *unsafe { Box::from_raw(raw) }
+    }
+
+    #[tokio::test]
+    async fn commits_everything_and_resumes_from_the_cursor() {
+        let (report, store) = engine()
+            .run(
+                Box::new(MemoryStore::new()),
+                vec![Box::new(counting("a", 25, 10))],
+                SyncOptions::default(),
+            )
+            .await;
+        assert!(report.all_ok());
+        assert_eq!(report.sources[0].events_written, 25);
+        let store = memory(store);
+        assert_eq!(store.events.len(), 25);
+        assert_eq!(store.cursors["a"].as_json()["next"], 25);
+
+        // Nothing new: the resumed source yields no batch at all.
+        let again = counting("a", 25, 10);
+        let yielded = again.batches_yielded.clone();
+        let (report, store) = engine()
+            .run(Box::new(store), vec![Box::new(again)], SyncOptions::default())
+            .await;
+        assert_eq!(report.sources[0].events_written, 0);
+        assert_eq!(yielded.load(Ordering::SeqCst), 0);
+        assert_eq!(memory(store).runs["a"].status, "ok");
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_does_not_stop_the_others_and_keeps_its_committed_batches() {
+        let mut bad = counting("bad", 100, 10);
+        bad.fail_after = Some(3);
+        let mut invalid = counting("invalid", 10, 10);
+        invalid.fail_validate = true;
+        let (report, store) = engine()
+            .run(
+                Box::new(MemoryStore::new()),
+                vec![
+                    Box::new(bad),
+                    Box::new(counting("good", 50, 7)),
+                    Box::new(invalid),
+                ],
+                SyncOptions::default(),
+            )
+            .await;
+        assert!(!report.all_ok());
+        let by_id = |id: &str| report.sources.iter().find(|s| s.info.id == id).unwrap();
+        assert_eq!(by_id("good").status, SourceStatusKind::Ok);
+        assert_eq!(by_id("good").events_written, 50);
+        assert_eq!(by_id("bad").status, SourceStatusKind::Failed);
+        assert_eq!(by_id("bad").events_written, 30);
+        assert!(by_id("bad").error.as_deref().unwrap().contains("source bad: boom"));
+        assert_eq!(by_id("invalid").status, SourceStatusKind::Failed);
+        assert_eq!(by_id("invalid").events_written, 0);
+        let store = memory(store);
+        assert_eq!(store.cursors["bad"].as_json()["next"], 30);
+        assert!(!store.cursors.contains_key("invalid"));
+        assert_eq!(store.runs["bad"].status, "failed");
+    }
+
+    #[tokio::test]
+    async fn cancel_before_start_reads_nothing_and_reports_interrupted() {
+        let options = SyncOptions::default();
+        options.cancel.cancel();
+        let (report, store) = engine()
+            .run(Box::new(MemoryStore::new()), vec![Box::new(counting("a", 10, 5))], options)
+            .await;
+        assert_eq!(report.sources[0].status, SourceStatusKind::Interrupted);
+        assert!(memory(store).events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_counted_not_stored_twice() {
+        let (_, store) = engine()
+            .run(Box::new(MemoryStore::new()), vec![Box::new(counting("a", 10, 4))], SyncOptions::default())
+            .await;
+        let options = SyncOptions {
+            full: true,
+            ..SyncOptions::default()
+        };
+        let (report, store) = engine()
+            .run(store, vec![Box::new(counting("a", 10, 4))], options)
+            .await;
+        assert_eq!(report.sources[0].events_written, 0);
+        assert_eq!(report.sources[0].duplicates, 10);
+        assert_eq!(memory(store).events.len(), 10);
+    }
+
+    struct FailingStore(MemoryStore, usize);
+
+    impl Store for FailingStore {
+        fn load_cursor(&mut self, id: &str) -> Result<Option<Cursor>, StoreError> {
+            self.0.load_cursor(id)
+        }
+        fn commit_batch(&mut self, s: &SourceInfo, b: &Batch) -> Result<CommitReport, StoreError> {
+            self.1 += 1;
+            if self.1 == 2 {
+                return Err(StoreError::Backend("disk full".into()));
+            }
+            self.0.commit_batch(s, b)
+        }
+        fn record_run(&mut self, r: &RunRecord) -> Result<(), StoreError> {
+            self.0.record_run(r)
+        }
+        fn reset_cursor(&mut self, id: &str) -> Result<bool, StoreError> {
+            self.0.reset_cursor(id)
+        }
+        fn query_events(&self, q: &crate::EventQuery) -> Result<Vec<Event>, StoreError> {
+            self.0.query_events(q)
+        }
+        fn sources_status(&self) -> Result<Vec<crate::SourceStatus>, StoreError> {
+            self.0.sources_status()
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_commit_later_batches_of_that_source_are_refused() {
+        let (report, store) = engine()
+            .run(
+                Box::new(FailingStore(MemoryStore::new(), 0)),
+                vec![Box::new(counting("a", 100, 10))],
+                SyncOptions::default(),
+            )
+            .await;
+        assert_eq!(report.sources[0].status, SourceStatusKind::Failed);
+        assert!(report.sources[0].error.as_deref().unwrap().contains("disk full"));
+        let raw = Box::into_raw(store) as *mut FailingStore;
+        // SAFETY: created from a FailingStore just above.
+        let store = unsafe { Box::from_raw(raw) };
+        // Only the first batch is stored, and the cursor stays right after it.
+        assert_eq!(store.0.events.len(), 10);
+        assert_eq!(store.0.cursors["a"].as_json()["next"], 10);
+    }
+}

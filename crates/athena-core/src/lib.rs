@@ -1,0 +1,40 @@
+//! The core of athena-ingest: what an episodic event is, how a source yields events, and the
+//! engine that stores them exactly once.
+//!
+//! Where to start reading:
+//! - [`event`]: the [`Event`] every source produces.
+//! - [`source`]: the [`EventSource`] trait (two required methods) and the [`Batch`] it streams;
+//!   each batch carries the [`Cursor`] that is valid once its events are stored.
+//! - [`engine`]: the [`Engine`], which loads cursors, validates and runs sources concurrently and
+//!   commits each batch and its cursor in one [`Store`] transaction.
+//! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors.
+//! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
+//!   store for tests and embedding.
+//! - [`telemetry`]: every engine event, logged and counted in one place.
+//!
+//! This crate has no network and no database code.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod cursor;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod memory;
+pub mod registry;
+pub mod source;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+
+pub use config::{Config, ConfigError, EngineSettings, Secret, SourceConfig};
+pub use cursor::{Cursor, CursorError};
+pub use engine::{
+    CancelToken, Engine, EngineError, SourceReport, SourceStatusKind, SyncObserver, SyncOptions,
+    SyncReport,
+};
+pub use error::SourceError;
+pub use event::{DeadLetter, Event, Outcome};
+pub use registry::{BuildFn, ConfigKey, Registry, RegistryError, SourceType};
+pub use source::{Batch, BatchStream, EventSource, Progress, SourceInfo, SourceStats};
+pub use store::{CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError};

@@ -1,0 +1,122 @@
+//! An in-memory [`Store`], for tests and for embedding the engine without a database.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::cursor::Cursor;
+use crate::event::Event;
+use crate::source::{Batch, SourceInfo};
+use crate::store::{CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError};
+
+/// Keeps everything in memory; commits are trivially atomic.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    /// Stored events, in commit order.
+    pub events: Vec<Event>,
+    /// Saved cursors.
+    pub cursors: BTreeMap<String, Cursor>,
+    /// Recorded runs, last per source.
+    pub runs: BTreeMap<String, RunRecord>,
+    /// Stored dead letters per source.
+    pub dead_letters: BTreeMap<String, u64>,
+    ids: HashSet<(String, String)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        Ok(self.cursors.get(source_id).cloned())
+    }
+
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        let mut report = CommitReport::default();
+        let now = chrono::Utc::now();
+        for e in &batch.events {
+            let key = (source.id.clone(), e.id.clone());
+            if self.ids.insert(key) {
+                let mut e = e.clone();
+                source.stamp(&mut e);
+                e.ingested_at = Some(now);
+                self.events.push(e);
+                report.written += 1;
+            } else {
+                report.duplicates += 1;
+            }
+        }
+        report.dead_letters = batch.dead_letters.len() as u64;
+        *self.dead_letters.entry(source.id.clone()).or_default() += report.dead_letters;
+        self.cursors
+            .insert(source.id.clone(), batch.checkpoint.clone());
+        Ok(report)
+    }
+
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.runs.insert(run.source_id.clone(), run.clone());
+        Ok(())
+    }
+
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        Ok(self.cursors.remove(source_id).is_some())
+    }
+
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let mut out: Vec<Event> = self
+            .events
+            .iter()
+            .filter(|e| q.sources.is_empty() || q.sources.contains(&e.source_id))
+            .filter(|e| q.kinds.is_empty() || q.kinds.contains(&e.kind))
+            .filter(|e| {
+                q.actor.as_ref().is_none_or(|a| {
+                    e.actor
+                        .as_ref()
+                        .is_some_and(|x| x.to_lowercase().contains(&a.to_lowercase()))
+                })
+            })
+            .filter(|e| q.since.is_none_or(|t| e.occurred_at >= t))
+            .filter(|e| q.until.is_none_or(|t| e.occurred_at < t))
+            .filter(|e| {
+                q.search.as_ref().is_none_or(|s| {
+                    let s = s.to_lowercase();
+                    e.title.to_lowercase().contains(&s) || e.body.to_lowercase().contains(&s)
+                })
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+        if let Some(limit) = q.limit {
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        let mut ids: Vec<&String> = self.cursors.keys().chain(self.runs.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let run = self.runs.get(id);
+                SourceStatus {
+                    source_id: id.clone(),
+                    source_type: run.map(|r| r.source_type.clone()),
+                    cursor: self.cursors.get(id).cloned(),
+                    events: self.events.iter().filter(|e| &e.source_id == id).count() as u64,
+                    dead_letters: self.dead_letters.get(id).copied().unwrap_or(0),
+                    last_sync: run.map(|r| r.finished_at),
+                    last_status: run.map(|r| r.status.clone()),
+                    last_error: run.and_then(|r| r.error.clone()),
+                }
+            })
+            .collect())
+    }
+}

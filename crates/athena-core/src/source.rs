@@ -1,0 +1,118 @@
+//! The `EventSource` trait that every source implements, and the batches it yields.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+
+use crate::cursor::Cursor;
+use crate::error::SourceError;
+use crate::event::{DeadLetter, Event};
+
+/// A group of events together with the cursor that is valid once they are stored.
+///
+/// The engine stores `events`, `dead_letters` and `checkpoint` in one transaction: either all of
+/// them are stored or none. A source must therefore only put into `checkpoint` a position that is
+/// true *after* exactly these events (and every earlier batch) are stored.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The events, in the order the source produced them.
+    pub events: Vec<Event>,
+    /// Input that could not become an event.
+    pub dead_letters: Vec<DeadLetter>,
+    /// The cursor to save with this batch.
+    pub checkpoint: Cursor,
+    /// How far the source has come, when it knows.
+    pub progress: Option<Progress>,
+}
+
+impl Batch {
+    /// A batch of events with its checkpoint.
+    pub fn new(events: Vec<Event>, checkpoint: Cursor) -> Self {
+        Batch {
+            events,
+            dead_letters: Vec::new(),
+            checkpoint,
+            progress: None,
+        }
+    }
+}
+
+/// Units of work done and, when known, to do (commits, bytes, pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Units done so far in this run.
+    pub done: u64,
+    /// Units in this run, if known.
+    pub total: Option<u64>,
+}
+
+/// The stream of batches a source yields for one sync.
+pub type BatchStream<'a> = Pin<Box<dyn Stream<Item = Result<Batch, SourceError>> + Send + 'a>>;
+
+/// Counters a source keeps about its own work; the engine adds what it counts itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Events yielded.
+    pub events: u64,
+    /// Inputs rejected to the dead-letter table.
+    pub invalid: u64,
+    /// HTTP requests sent (API sources).
+    pub requests: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Wall time of the sync.
+    pub duration: Duration,
+}
+
+/// A place events come from.
+///
+/// Two methods are required: [`validate`](EventSource::validate), a cheap health check run before
+/// anything is read, and [`events`](EventSource::events), which streams batches from a cursor.
+/// Identity comes from the source's config (see [`SourceInfo`]).
+#[async_trait]
+pub trait EventSource: Send {
+    /// Who this source is: id, type and a human name.
+    fn info(&self) -> &SourceInfo;
+
+    /// Checks that the source can be read (path exists, credentials accepted, …).
+    async fn validate(&mut self) -> Result<(), SourceError>;
+
+    /// Streams the events after `cursor` (`None`: from the beginning), in batches.
+    ///
+    /// The stream ends when the source has nothing more for this sync. Dropping the stream early
+    /// must be safe: nothing is lost, because only batches that were stored moved the cursor.
+    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_>;
+
+    /// Releases connections, files and threads. Called once after the stream ends or is dropped.
+    async fn close(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// The source's own counters (requests, retries, bytes); the engine counts events itself.
+    fn stats(&self) -> SourceStats {
+        SourceStats::default()
+    }
+}
+
+/// A source's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// The unique id from the config; names the cursor.
+    pub id: String,
+    /// The registered type name (`git`).
+    pub source_type: String,
+    /// A human description (`git /home/me/repo`).
+    pub name: String,
+}
+
+impl SourceInfo {
+    /// Stamps an event with this source's id and type.
+    pub fn stamp(&self, event: &mut Event) {
+        event.source_id.clone_from(&self.id);
+        event.source_type.clone_from(&self.source_type);
+    }
+}

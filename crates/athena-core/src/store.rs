@@ -1,0 +1,136 @@
+//! The `Store` trait: where events, cursors and dead letters are kept.
+//!
+//! The engine only needs [`Store::load_cursor`], [`Store::commit_batch`] and
+//! [`Store::record_run`]; the query methods serve the CLI's `events` and `status`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::cursor::Cursor;
+use crate::event::Event;
+use crate::source::{Batch, SourceInfo};
+
+/// An event store.
+///
+/// The one promise a backend must keep: [`commit_batch`](Store::commit_batch) stores a batch's
+/// events, its dead letters and its cursor atomically. Inserting an event whose `(source_id, id)`
+/// is already stored is not an error; it is counted as a duplicate and the stored event is kept.
+pub trait Store: Send {
+    /// The cursor saved by the last committed batch of `source_id`.
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError>;
+
+    /// Stores a batch and its cursor in one transaction.
+    fn commit_batch(&mut self, source: &SourceInfo, batch: &Batch)
+        -> Result<CommitReport, StoreError>;
+
+    /// Records how a sync of a source ended (for `status`).
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError>;
+
+    /// Forgets a source's cursor; returns whether there was one.
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError>;
+
+    /// Events matching `query`, newest first.
+    fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
+
+    /// Per-source status: cursor, counts, last run.
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError>;
+}
+
+/// What a batch commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Events newly stored.
+    pub written: u64,
+    /// Events whose id was already stored.
+    pub duplicates: u64,
+    /// Dead letters stored.
+    pub dead_letters: u64,
+}
+
+/// How one source's sync ended, as the store remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// Source id.
+    pub source_id: String,
+    /// Source type.
+    pub source_type: String,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// `ok`, `failed` or `interrupted`.
+    pub status: String,
+    /// The error, if it failed.
+    pub error: Option<String>,
+}
+
+/// A filter over stored events. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only these source ids.
+    pub sources: Vec<String>,
+    /// Only these kinds.
+    pub kinds: Vec<String>,
+    /// Actor contains this text (case-insensitive).
+    pub actor: Option<String>,
+    /// Occurred at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Occurred before.
+    pub until: Option<DateTime<Utc>>,
+    /// Full-text query over title and body.
+    pub search: Option<String>,
+    /// At most this many events.
+    pub limit: Option<usize>,
+}
+
+/// What `status` shows for a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStatus {
+    /// Source id.
+    pub source_id: String,
+    /// Source type, if known.
+    pub source_type: Option<String>,
+    /// The saved cursor.
+    pub cursor: Option<Cursor>,
+    /// Events stored.
+    pub events: u64,
+    /// Dead letters stored.
+    pub dead_letters: u64,
+    /// When the last sync ended.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub last_status: Option<String>,
+    /// Its error, if it failed.
+    pub last_error: Option<String>,
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process holds the store for a sync.
+    #[error("store is busy: another athena-ingest sync is using {} (try again when it has finished)", path.display())]
+    Busy {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The store was written by a newer release, or its schema is damaged.
+    #[error("store {}: {message}", path.display())]
+    Schema {
+        /// The store file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A batch was refused because an earlier batch of the same source failed in this run.
+    #[error("batch refused: an earlier batch of source {source_id} failed to commit")]
+    SourceFailed {
+        /// The source.
+        source_id: String,
+    },
+    /// The query cannot be run (bad full-text syntax, …).
+    #[error("invalid query: {0}")]
+    Query(String),
+    /// An error of the backend.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}

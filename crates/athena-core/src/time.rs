@@ -1,0 +1,69 @@
+//! Time arguments as users type them: RFC 3339 or relative (`7d`, `12h`, `30m`, `2w`).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// Parses `7d`, `12h`, `30m`, `45s`, `2w` (that long before `now`), an RFC 3339 time, or a date
+/// (`2024-05-01`, midnight UTC).
+pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(unit_at);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("invalid time {s:?}: use RFC 3339 (2024-05-01T12:00:00Z), a date, or a relative time like 7d, 12h, 30m"))?;
+    let span = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" | "min" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => None,
+    }
+    .ok_or_else(|| format!("invalid time {s:?}: the unit must be s, m, h, d or w"))?;
+    now.checked_sub_signed(span)
+        .ok_or_else(|| format!("invalid time {s:?}: too far in the past"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-05-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn relative_times_count_back_from_now() {
+        assert_eq!(parse_time_arg("7d", now()).unwrap().to_rfc3339(), "2024-05-03T12:00:00+00:00");
+        assert_eq!(parse_time_arg("12h", now()).unwrap().to_rfc3339(), "2024-05-10T00:00:00+00:00");
+        assert_eq!(parse_time_arg("30m", now()).unwrap().to_rfc3339(), "2024-05-10T11:30:00+00:00");
+        assert_eq!(parse_time_arg("1w", now()).unwrap().to_rfc3339(), "2024-05-03T12:00:00+00:00");
+    }
+
+    #[test]
+    fn absolute_times_and_dates() {
+        assert_eq!(
+            parse_time_arg("2024-01-02T03:04:05+01:00", now()).unwrap().to_rfc3339(),
+            "2024-01-02T02:04:05+00:00"
+        );
+        assert_eq!(parse_time_arg("2024-01-02", now()).unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
+    }
+
+    #[test]
+    fn nonsense_is_an_error_that_says_what_is_accepted() {
+        let e = parse_time_arg("yesterday", now()).unwrap_err();
+        assert!(e.contains("RFC 3339"), "{e}");
+        let e = parse_time_arg("5y", now()).unwrap_err();
+        assert!(e.contains("unit"), "{e}");
+    }
+}
