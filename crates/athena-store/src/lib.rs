@@ -1,1 +1,13 @@
+//! The embedded default store of athena-ingest: one SQLite file (bundled SQLite, WAL).
+//!
+//! - [`SqliteStore`] implements `athena_core::Store`: the atomic batch commit, cursors, runs,
+//!   queries with full-text search.
+//! - `schema`: the versioned schema and its migrations; read it first to see the tables.
+//! - `lock`: the lock that keeps two syncs off one store.
+#![warn(missing_docs)]
 
+mod lock;
+mod schema;
+mod sqlite;
+
+pub use sqlite::SqliteStore;

@@ -1,0 +1,70 @@
+//! The store's schema, one migration per version. `PRAGMA user_version` holds the version.
+//!
+//! A migration is appended, never edited: a store written by an older release is brought up to
+//! date on open, and a store from a newer release is refused instead of being misread.
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: events with full-text search, cursors, runs, dead letters.
+    r#"
+CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    source_type  TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    occurred_at  INTEGER NOT NULL,  -- milliseconds since the Unix epoch, UTC
+    ingested_at  INTEGER NOT NULL,
+    actor        TEXT,
+    title        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    url          TEXT,
+    outcome      TEXT,
+    context      TEXT NOT NULL,     -- JSON object
+    metadata     TEXT NOT NULL,     -- JSON object
+    UNIQUE (source_id, id)
+);
+CREATE INDEX events_by_time ON events (occurred_at);
+CREATE INDEX events_by_source_time ON events (source_id, occurred_at);
+CREATE INDEX events_by_kind_time ON events (kind, occurred_at);
+
+CREATE VIRTUAL TABLE events_fts USING fts5 (
+    title, body, content = 'events', content_rowid = 'seq'
+);
+CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
+END;
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, title, body)
+    VALUES ('delete', old.seq, old.title, old.body);
+END;
+
+CREATE TABLE cursors (
+    source_id   TEXT PRIMARY KEY,
+    source_type TEXT NOT NULL,
+    cursor      TEXT NOT NULL,      -- versioned JSON, opaque to the store
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE source_runs (
+    source_id   TEXT PRIMARY KEY,
+    source_type TEXT NOT NULL,
+    finished_at INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    error       TEXT
+);
+
+CREATE TABLE dead_letters (
+    seq         INTEGER PRIMARY KEY,
+    source_id   TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX dead_letters_by_source ON dead_letters (source_id, seq);
+"#,
+];
+
+/// The version this release writes.
+pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

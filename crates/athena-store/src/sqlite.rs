@@ -1,0 +1,583 @@
+//! `SqliteStore`: the `Store` trait on one SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use athena_core::{
+    Batch, CommitReport, Cursor, Event, EventQuery, Outcome, RunRecord, SourceInfo, SourceStatus,
+    Store, StoreError,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::lock::{self, SyncLock};
+use crate::schema::{CURRENT_VERSION, MIGRATIONS};
+
+/// The SQLite event store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    _lock: Option<SyncLock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("store {}: {e}", path.display()).into())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| backend(path, e))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            _lock: None,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the store for a sync: takes the store's sync lock first, waiting up to `wait` for
+    /// another sync to finish, then fails with [`StoreError::Busy`].
+    pub fn open_for_sync(path: &Path, wait: Duration) -> Result<Self, StoreError> {
+        let lock = lock::acquire(path, wait)?;
+        let mut store = SqliteStore::open(path)?;
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading; a missing file is an error, not a new store.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                message: "no store here yet (run `athena-ingest sync` first, or pass --db)".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| backend(path, e))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            _lock: None,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| backend(&path, e))?;
+        // WAL: readers never block the writer. synchronous=NORMAL keeps every committed
+        // transaction across a process crash; only an OS crash can lose the last few, and then
+        // events and cursor are lost together, never one without the other.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA temp_store = MEMORY;
+                 PRAGMA cache_size = -16000;",
+            )
+            .map_err(|e| backend(&path, e))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| backend(&path, e))?;
+        if version > CURRENT_VERSION {
+            return Err(StoreError::Schema {
+                path,
+                message: format!(
+                    "schema version {version} is newer than this release understands ({CURRENT_VERSION}); upgrade athena-ingest"
+                ),
+            });
+        }
+        if version == CURRENT_VERSION {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| backend(&path, e))?;
+        // Another process may have migrated while we waited for the write lock.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| backend(&path, e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(|e| StoreError::Schema {
+                path: path.clone(),
+                message: format!("migration to version {} failed: {e}", i + 1),
+            })?;
+        }
+        tx.pragma_update(None, "user_version", CURRENT_VERSION)
+            .map_err(|e| backend(&path, e))?;
+        tx.commit().map_err(|e| backend(&path, e))?;
+        tracing::debug!(store = %path.display(), from = version, to = CURRENT_VERSION, "schema migrated");
+        Ok(())
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| backend(&self.path, e))
+    }
+
+    /// Total number of stored events.
+    pub fn count_events(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| backend(&self.path, e))
+    }
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn json_object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Makes a user's search text safe for FTS5: plain words become quoted terms that must all
+/// match; text that already uses FTS5 syntax (quotes, `*`, `AND`/`OR`/`NOT`, `NEAR`, `col:`) is
+/// passed through.
+fn fts_query(q: &str) -> String {
+    let advanced = q.contains(['"', '*', '(', ')', ':', '^'])
+        || q
+            .split_whitespace()
+            .any(|w| matches!(w, "AND" | "OR" | "NOT") || w.starts_with("NEAR"));
+    if advanced {
+        return q.to_string();
+    }
+    q.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Store for SqliteStore {
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT cursor FROM cursors WHERE source_id = ?1",
+                [source_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| backend(&self.path, e))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map(Cursor::from_json).map_err(|e| StoreError::Schema {
+                path: self.path.clone(),
+                message: format!("cursor of source {source_id} is not JSON: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        let path = self.path.clone();
+        let be = |e| backend(&path, e);
+        let now = millis(Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let mut report = CommitReport::default();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (id, source_id, source_type, kind, occurred_at, ingested_at,
+                        actor, title, body, url, outcome, context, metadata)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (source_id, id) DO NOTHING",
+                )
+                .map_err(be)?;
+            for e in &batch.events {
+                let context = serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into());
+                let metadata = serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into());
+                let n = insert
+                    .execute(params![
+                        e.id,
+                        source.id,
+                        source.source_type,
+                        e.kind,
+                        millis(e.occurred_at),
+                        now,
+                        e.actor,
+                        e.title,
+                        e.body,
+                        e.url,
+                        e.outcome.map(Outcome::as_str),
+                        context,
+                        metadata,
+                    ])
+                    .map_err(be)?;
+                if n == 1 {
+                    report.written += 1;
+                } else {
+                    report.duplicates += 1;
+                }
+            }
+            let mut dead = tx
+                .prepare_cached(
+                    "INSERT INTO dead_letters (source_id, origin, reason, raw, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(be)?;
+            for d in &batch.dead_letters {
+                dead.execute(params![source.id, d.origin, d.reason, d.raw, now])
+                    .map_err(be)?;
+                report.dead_letters += 1;
+            }
+            let cursor = serde_json::to_string(batch.checkpoint.as_json())
+                .unwrap_or_else(|_| "null".into());
+            tx.prepare_cached(
+                "INSERT INTO cursors (source_id, source_type, cursor, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    source_type = excluded.source_type, cursor = excluded.cursor,
+                    updated_at = excluded.updated_at",
+            )
+            .map_err(be)?
+            .execute(params![source.id, source.source_type, cursor, now])
+            .map_err(be)?;
+        }
+        tx.commit().map_err(be)?;
+        Ok(report)
+    }
+
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO source_runs (source_id, source_type, finished_at, status, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    source_type = excluded.source_type, finished_at = excluded.finished_at,
+                    status = excluded.status, error = excluded.error",
+                params![
+                    run.source_id,
+                    run.source_type,
+                    millis(run.finished_at),
+                    run.status,
+                    run.error
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| backend(&self.path, e))
+    }
+
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute("DELETE FROM cursors WHERE source_id = ?1", [source_id])
+            .map(|n| n > 0)
+            .map_err(|e| backend(&self.path, e))
+    }
+
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, source_id, source_type, kind, occurred_at, ingested_at, actor, title, body,
+                    url, outcome, context, metadata
+             FROM events WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
+            if !values.is_empty() {
+                let marks = vec!["?"; values.len()].join(", ");
+                sql.push_str(&format!(" AND {column} IN ({marks})"));
+                args.extend(values.iter().cloned().map(rusqlite::types::Value::Text));
+            }
+        };
+        any_of(&mut sql, "source_id", &q.sources);
+        any_of(&mut sql, "kind", &q.kinds);
+        if let Some(actor) = &q.actor {
+            sql.push_str(" AND actor LIKE '%' || ? || '%'");
+            args.push(rusqlite::types::Value::Text(actor.clone()));
+        }
+        if let Some(t) = q.since {
+            sql.push_str(" AND occurred_at >= ?");
+            args.push(rusqlite::types::Value::Integer(millis(t)));
+        }
+        if let Some(t) = q.until {
+            sql.push_str(" AND occurred_at < ?");
+            args.push(rusqlite::types::Value::Integer(millis(t)));
+        }
+        if let Some(search) = &q.search {
+            sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+            args.push(rusqlite::types::Value::Text(fts_query(search)));
+        }
+        sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
+        if let Some(limit) = q.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let query_error = |e: rusqlite::Error| {
+            // A malformed MATCH expression surfaces as a generic SQLITE_ERROR.
+            let generic = matches!(
+                &e,
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
+            );
+            if q.search.is_some() && generic {
+                StoreError::Query(format!("search {:?}: {e}", q.search.as_deref().unwrap_or("")))
+            } else {
+                backend(&self.path, e)
+            }
+        };
+        let mut stmt = self.conn.prepare(&sql).map_err(query_error)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| {
+                Ok(Event {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    source_type: r.get(2)?,
+                    kind: r.get(3)?,
+                    occurred_at: from_millis(r.get(4)?),
+                    ingested_at: Some(from_millis(r.get(5)?)),
+                    actor: r.get(6)?,
+                    title: r.get(7)?,
+                    body: r.get(8)?,
+                    url: r.get(9)?,
+                    outcome: r
+                        .get::<_, Option<String>>(10)?
+                        .and_then(|o| Outcome::parse(&o)),
+                    context: json_object(&r.get::<_, String>(11)?),
+                    metadata: json_object(&r.get::<_, String>(12)?),
+                })
+            })
+            .map_err(query_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+    }
+
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "WITH ids AS (
+                    SELECT source_id FROM cursors UNION SELECT source_id FROM source_runs
+                    UNION SELECT DISTINCT source_id FROM events
+                 )
+                 SELECT ids.source_id,
+                        coalesce(r.source_type, c.source_type),
+                        c.cursor,
+                        (SELECT count(*) FROM events e WHERE e.source_id = ids.source_id),
+                        (SELECT count(*) FROM dead_letters d WHERE d.source_id = ids.source_id),
+                        r.finished_at, r.status, r.error
+                 FROM ids
+                 LEFT JOIN cursors c ON c.source_id = ids.source_id
+                 LEFT JOIN source_runs r ON r.source_id = ids.source_id
+                 ORDER BY ids.source_id",
+            )
+            .map_err(be)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SourceStatus {
+                    source_id: r.get(0)?,
+                    source_type: r.get(1)?,
+                    cursor: r
+                        .get::<_, Option<String>>(2)?
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .map(Cursor::from_json),
+                    events: r.get::<_, i64>(3)? as u64,
+                    dead_letters: r.get::<_, i64>(4)? as u64,
+                    last_sync: r.get::<_, Option<i64>>(5)?.map(from_millis),
+                    last_status: r.get(6)?,
+                    last_error: r.get(7)?,
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(be)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use athena_core::DeadLetter;
+
+    fn info() -> SourceInfo {
+        SourceInfo {
+            id: "src".into(),
+            source_type: "test".into(),
+            name: "test".into(),
+        }
+    }
+
+    fn event(id: &str, minute: u32, title: &str, actor: &str) -> Event {
+        let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, minute, 0).unwrap();
+        let mut e = Event::new(id, "note", at, title);
+        e.actor = Some(actor.into());
+        e.body = format!("body of {id}");
+        e.context.insert("repo".into(), "r".into());
+        e
+    }
+
+    fn batch(events: Vec<Event>, next: u64) -> Batch {
+        Batch::new(events, Cursor::from_json(serde_json::json!({"version":1,"next":next})))
+    }
+
+    #[test]
+    fn commit_stores_events_and_cursor_and_counts_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        assert_eq!(s.schema_version().unwrap(), CURRENT_VERSION);
+        let r = s
+            .commit_batch(&info(), &batch(vec![event("1", 1, "one", "ann"), event("2", 2, "two", "bob")], 2))
+            .unwrap();
+        assert_eq!((r.written, r.duplicates), (2, 0));
+        let r = s
+            .commit_batch(&info(), &batch(vec![event("2", 2, "two again", "bob"), event("3", 3, "three", "ann")], 3))
+            .unwrap();
+        assert_eq!((r.written, r.duplicates), (1, 1));
+        assert_eq!(s.count_events().unwrap(), 3);
+        assert_eq!(s.load_cursor("src").unwrap().unwrap().as_json()["next"], 3);
+        // The duplicate did not overwrite the stored event.
+        let all = s.query_events(&EventQuery::default()).unwrap();
+        assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["3", "2", "1"]);
+        assert_eq!(all[1].title, "two");
+        assert_eq!(all[0].source_id, "src");
+        assert_eq!(all[0].context["repo"], "r");
+    }
+
+    #[test]
+    fn filters_and_full_text_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        s.commit_batch(
+            &info(),
+            &batch(
+                vec![
+                    event("1", 1, "fix parser crash", "Ann Lee"),
+                    event("2", 2, "add docs", "bob"),
+                    event("3", 3, "parser: speed up", "ann lee"),
+                ],
+                3,
+            ),
+        )
+        .unwrap();
+        let q = |q: EventQuery| {
+            s.query_events(&q)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(q(EventQuery { search: Some("parser".into()), ..Default::default() }), ["3", "1"]);
+        assert_eq!(q(EventQuery { search: Some("parser crash".into()), ..Default::default() }), ["1"]);
+        assert_eq!(q(EventQuery { actor: Some("ANN".into()), ..Default::default() }), ["3", "1"]);
+        assert_eq!(
+            q(EventQuery {
+                since: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 2, 0).unwrap()),
+                until: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 3, 0).unwrap()),
+                ..Default::default()
+            }),
+            ["2"]
+        );
+        assert_eq!(q(EventQuery { limit: Some(1), ..Default::default() }), ["3"]);
+        assert_eq!(q(EventQuery { kinds: vec!["other".into()], ..Default::default() }), Vec::<String>::new());
+        let err = s
+            .query_events(&EventQuery { search: Some("\"unbalanced".into()), ..Default::default() })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Query(_)), "{err}");
+    }
+
+    #[test]
+    fn dead_letters_runs_and_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let mut b = batch(vec![event("1", 1, "one", "a")], 1);
+        b.dead_letters.push(DeadLetter {
+            origin: "x.log:3".into(),
+            reason: "bad".into(),
+            raw: "???".into(),
+        });
+        assert_eq!(s.commit_batch(&info(), &b).unwrap().dead_letters, 1);
+        s.record_run(&RunRecord {
+            source_id: "src".into(),
+            source_type: "test".into(),
+            finished_at: Utc::now(),
+            status: "failed".into(),
+            error: Some("source src: boom".into()),
+        })
+        .unwrap();
+        let st = s.sources_status().unwrap();
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].events, 1);
+        assert_eq!(st[0].dead_letters, 1);
+        assert_eq!(st[0].last_status.as_deref(), Some("failed"));
+        assert!(st[0].cursor.is_some());
+        assert!(s.reset_cursor("src").unwrap());
+        assert!(!s.reset_cursor("src").unwrap());
+        assert!(s.load_cursor("src").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", CURRENT_VERSION + 1)
+            .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("newer than this release"), "{err}");
+    }
+
+    #[test]
+    fn a_second_sync_lock_waits_then_reports_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let first = SqliteStore::open_for_sync(&path, Duration::from_millis(10)).unwrap();
+        let started = std::time::Instant::now();
+        let err = SqliteStore::open_for_sync(&path, Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(matches!(err, StoreError::Busy { .. }));
+        assert!(err.to_string().contains("store is busy"), "{err}");
+        drop(first);
+        SqliteStore::open_for_sync(&path, Duration::from_millis(10)).unwrap();
+    }
+
+    #[test]
+    fn plain_words_are_quoted_for_fts() {
+        assert_eq!(fts_query("fix crash-on"), "\"fix\" \"crash-on\"");
+        assert_eq!(fts_query("fix OR crash"), "fix OR crash");
+        assert_eq!(fts_query("pars*"), "pars*");
+    }
+}
