@@ -1,1 +1,43 @@
+//! The built-in sources of athena-ingest, one module per source type, named as in the config.
+//!
+//! - [`registry()`] returns a [`Registry`] with every built-in type compiled in; the table in
+//!   [`builtin_types`] is the one place a new source is added.
+//! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
+#![warn(missing_docs)]
 
+use athena_core::{Registry, SourceType};
+
+#[cfg(feature = "source-git")]
+pub mod git;
+
+/// Every source type compiled into this build.
+pub fn builtin_types() -> Vec<SourceType> {
+    vec![
+        #[cfg(feature = "source-git")]
+        git::source_type(),
+    ]
+}
+
+/// A registry holding every built-in source type.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    for t in builtin_types() {
+        // Built-in names are distinct; a clash would be a bug caught by the tests.
+        registry
+            .register(t)
+            .expect("built-in source types have distinct names");
+    }
+    registry
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_builtin_type_registers_under_its_own_name() {
+        let r = super::registry();
+        let names: Vec<_> = r.list().map(|t| t.name).collect();
+        assert_eq!(names.len(), super::builtin_types().len());
+        #[cfg(feature = "source-git")]
+        assert!(names.contains(&"git"));
+    }
+}

@@ -1,0 +1,129 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Pull episodic events out of git, logs, GitHub, Slack and more into an event store, exactly
+/// once.
+#[derive(Debug, Parser)]
+#[command(name = "athena-ingest", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// More logging (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config.
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = "athena.toml")]
+        config: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the configured sources once, incrementally.
+    Sync {
+        /// The config file.
+        #[arg(long, short, default_value = "athena.toml")]
+        config: PathBuf,
+        /// The store (default: the config's [store] path, else ./athena.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Only these sources (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// Ignore saved cursors and read everything again (stored events are not duplicated).
+        #[arg(long)]
+        full: bool,
+        /// Summary format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Show stored events, newest first.
+    Events {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only these sources (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// Only these kinds (repeatable), e.g. commit.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Actor contains this text (case-insensitive).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Occurred at or after: RFC 3339, a date, or relative (7d, 12h, 30m).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Occurred before: RFC 3339, a date, or relative.
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// Full-text search over title and body (SQLite FTS5 syntax allowed).
+        #[arg(long, value_name = "Q")]
+        search: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EventsFormat::Table)]
+        format: EventsFormat,
+    },
+    /// Per source: cursor, last sync, event count, last error.
+    Status {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// The registered source types and their config keys.
+    Sources {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Parse the config and run every source's health check.
+    Validate {
+        /// The config file.
+        #[arg(long, short, default_value = "athena.toml")]
+        config: PathBuf,
+    },
+    /// Forget a source's cursor: its next sync reads everything again.
+    Reset {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The source id.
+        #[arg(long = "source", value_name = "ID", required = true)]
+        source: String,
+    },
+}
+
+/// Where the store is.
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// The store (default: the [store] path of ./athena.toml if it has one, else ./athena.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// The config whose [store] path to use when --db is not given.
+    #[arg(long, default_value = "athena.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    Table,
+    Jsonl,
+    Csv,
+}

@@ -1,0 +1,280 @@
+//! One function per subcommand.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use athena_core::{
+    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, SourceStatusKind, Store,
+    SyncOptions,
+};
+use athena_store::SqliteStore;
+
+use crate::cli::{Command, DbArgs, ReportFormat};
+use crate::{output, progress, UsageError};
+
+/// How long a second sync waits for the first to finish before reporting a busy store.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+pub(crate) fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Init { config, force } => init(&config, force),
+        Command::Sync {
+            config,
+            db,
+            sources,
+            full,
+            format,
+        } => sync(&config, db, &sources, full, format),
+        Command::Events {
+            db,
+            sources,
+            kinds,
+            actor,
+            since,
+            until,
+            search,
+            limit,
+            format,
+        } => {
+            let now = chrono::Utc::now();
+            let time = |arg: Option<String>, flag: &str| -> Result<_> {
+                arg.map(|t| parse_time_arg(&t, now))
+                    .transpose()
+                    .map_err(|e| UsageError(format!("--{flag}: {e}")).into())
+            };
+            let query = EventQuery {
+                sources,
+                kinds,
+                actor,
+                since: time(since, "since")?,
+                until: time(until, "until")?,
+                search,
+                limit: Some(limit),
+            };
+            let store = open_existing(&db)?;
+            let events = store.query_events(&query).map_err(|e| match e {
+                athena_core::StoreError::Query(m) => anyhow::Error::new(UsageError(m)),
+                other => anyhow::Error::new(other),
+            })?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            output::write_events(&mut out, &events, format)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { db, format } => {
+            let store = open_existing(&db)?;
+            let status = store.sources_status()?;
+            let mut out = std::io::stdout().lock();
+            output::write_status(&mut out, &status, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sources { format } => {
+            let registry = athena_sources::registry();
+            let mut out = std::io::stdout().lock();
+            output::write_sources(&mut out, &registry, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { config } => validate(&config),
+        Command::Reset { db, source } => {
+            let path = db_path(&db);
+            let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
+                .with_context(|| format!("opening store {}", path.display()))?;
+            if store.reset_cursor(&source)? {
+                println!("reset {source}: its next sync reads everything again");
+            } else {
+                println!("{source} has no saved cursor; nothing to reset");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    if !path.exists() {
+        return Err(UsageError(format!(
+            "config file {} not found (create one with `athena-ingest init`, or pass --config)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Config::load(path)?)
+}
+
+/// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
+fn db_path(args: &DbArgs) -> PathBuf {
+    if let Some(db) = &args.db {
+        return db.clone();
+    }
+    Config::load(&args.config)
+        .ok()
+        .and_then(|c| c.store_path)
+        .unwrap_or_else(|| PathBuf::from("athena.db"))
+}
+
+fn open_existing(args: &DbArgs) -> Result<SqliteStore> {
+    let path = db_path(args);
+    SqliteStore::open_existing(&path).with_context(|| format!("opening store {}", path.display()))
+}
+
+fn init(path: &Path, force: bool) -> Result<ExitCode> {
+    if path.exists() && !force {
+        return Err(UsageError(format!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        ))
+        .into());
+    }
+    std::fs::write(path, STARTER_CONFIG).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}; edit it, then run `athena-ingest sync`", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+const STARTER_CONFIG: &str = r#"# athena-ingest configuration. Reference: README.md, "Configuration".
+
+[store]
+# The event store, a SQLite file (relative to this file).
+path = "athena.db"
+
+[engine]
+# Sources synced at the same time.
+concurrency = 4
+
+# One [[sources]] table per source. `id` names the source and its cursor; `type` picks the
+# source type (`athena-ingest sources` lists them and their keys).
+[[sources]]
+id = "this-repo"
+type = "git"
+path = "."                 # a work tree or a bare repository
+# branches = ["main"]      # default: HEAD
+# include_diff = false     # attach diff text to each commit
+# max_diff_bytes = 65536
+# merge_diffs = "none"     # or "first-parent"
+
+# Values can come from the environment: token = "${GITHUB_TOKEN}"
+"#;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .context("starting the async runtime")
+}
+
+fn sync(
+    config_path: &Path,
+    db: Option<PathBuf>,
+    only: &[String],
+    full: bool,
+    format: ReportFormat,
+) -> Result<ExitCode> {
+    let config = load_config(config_path)?;
+    for id in only {
+        if !config.sources.iter().any(|s| &s.id == id) {
+            let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+            return Err(UsageError(format!(
+                "--source {id}: no such source in {} (sources: {})",
+                config_path.display(),
+                known.join(", ")
+            ))
+            .into());
+        }
+    }
+    let selected: Vec<_> = config
+        .sources
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.id))
+        .cloned()
+        .collect();
+    // Every source is built before the store is touched: a config error changes nothing.
+    let registry = Arc::new(athena_sources::registry());
+    let built = selected
+        .iter()
+        .map(|c| registry.build(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let db_path = db
+        .or(config.store_path.clone())
+        .unwrap_or_else(|| PathBuf::from("athena.db"));
+    let store = SqliteStore::open_for_sync(&db_path, BUSY_WAIT)
+        .with_context(|| format!("opening store {}", db_path.display()))?;
+
+    let rt = runtime()?;
+    let cancel = CancelToken::new();
+    let bars = progress::Bars::new();
+    let options = SyncOptions {
+        full,
+        cancel: cancel.clone(),
+        observer: bars.clone(),
+    };
+    let engine = Engine::new(registry, config.engine);
+    let report = rt.block_on(async {
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: committing the batch in flight (Ctrl-C again to quit now)");
+                on_ctrl_c.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        engine.run(Box::new(store), built, options).await.0
+    });
+    bars.finish();
+    rt.shutdown_timeout(Duration::from_millis(100));
+    let mut out = std::io::stdout().lock();
+    output::write_sync_report(&mut out, &report, format)?;
+    let interrupted = report
+        .sources
+        .iter()
+        .any(|s| s.status == SourceStatusKind::Interrupted);
+    Ok(if !report.all_ok() && !interrupted {
+        ExitCode::from(1)
+    } else if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn validate(config_path: &Path) -> Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let registry = athena_sources::registry();
+    let mut sources = config
+        .sources
+        .iter()
+        .map(|c| registry.build(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rt = runtime()?;
+    let results = rt.block_on(async {
+        let mut results = Vec::new();
+        for source in &mut sources {
+            let r = source.validate().await;
+            results.push((source.info().clone(), r));
+        }
+        results
+    });
+    let mut failed = false;
+    for (info, result) in results {
+        match result {
+            Ok(()) => println!("ok      {} ({})", info.id, info.name),
+            Err(e) => {
+                failed = true;
+                println!("failed  {} ({}): {e}", info.id, info.name);
+            }
+        }
+    }
+    if config.sources.is_empty() {
+        println!("{}: no sources configured", config_path.display());
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,297 @@
+//! What the commands print: tables for people, JSON and CSV for programs.
+
+use std::io::{self, Write};
+
+use athena_core::{Event, Registry, SourceStatus, SyncReport};
+use chrono::SecondsFormat;
+use serde_json::{json, Value};
+
+use crate::cli::{EventsFormat, ReportFormat};
+
+pub(crate) fn write_sync_report(
+    out: &mut impl Write,
+    report: &SyncReport,
+    format: ReportFormat,
+) -> io::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            let sources: Vec<Value> = report
+                .sources
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.info.id,
+                        "type": s.info.source_type,
+                        "status": s.status.as_str(),
+                        "events_written": s.events_written,
+                        "duplicates": s.duplicates,
+                        "invalid": s.invalid,
+                        "error": s.error,
+                        "duration_ms": s.stats.duration.as_millis() as u64,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", json!({ "sources": sources }))
+        }
+        ReportFormat::Text => {
+            let rows: Vec<Vec<String>> = report
+                .sources
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.info.id.clone(),
+                        s.info.source_type.clone(),
+                        s.status.as_str().to_string(),
+                        s.events_written.to_string(),
+                        s.duplicates.to_string(),
+                        s.invalid.to_string(),
+                        format!("{:.2}s", s.stats.duration.as_secs_f64()),
+                    ]
+                })
+                .collect();
+            write_table(
+                out,
+                &["SOURCE", "TYPE", "STATUS", "WRITTEN", "DUPLICATES", "INVALID", "TIME"],
+                &rows,
+            )?;
+            for s in &report.sources {
+                if let Some(e) = &s.error {
+                    writeln!(out, "error: {e}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn write_events(
+    out: &mut impl Write,
+    events: &[Event],
+    format: EventsFormat,
+) -> io::Result<()> {
+    match format {
+        EventsFormat::Jsonl => {
+            for e in events {
+                serde_json::to_writer(&mut *out, e)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        EventsFormat::Csv => {
+            writeln!(
+                out,
+                "id,source_id,source_type,kind,occurred_at,ingested_at,actor,title,body,url,outcome,context,metadata"
+            )?;
+            for e in events {
+                let fields = [
+                    e.id.clone(),
+                    e.source_id.clone(),
+                    e.source_type.clone(),
+                    e.kind.clone(),
+                    rfc3339(&e.occurred_at),
+                    e.ingested_at.as_ref().map(rfc3339).unwrap_or_default(),
+                    e.actor.clone().unwrap_or_default(),
+                    e.title.clone(),
+                    e.body.clone(),
+                    e.url.clone().unwrap_or_default(),
+                    e.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
+                    Value::Object(e.context.clone()).to_string(),
+                    Value::Object(e.metadata.clone()).to_string(),
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                writeln!(out, "{}", line.join(","))?;
+            }
+            Ok(())
+        }
+        EventsFormat::Table => {
+            let rows: Vec<Vec<String>> = events
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.occurred_at.format("%Y-%m-%d %H:%M").to_string(),
+                        e.source_id.clone(),
+                        e.kind.clone(),
+                        truncate(e.actor.as_deref().unwrap_or("-"), 24),
+                        truncate(&e.title, 72),
+                    ]
+                })
+                .collect();
+            write_table(out, &["TIME (UTC)", "SOURCE", "KIND", "ACTOR", "TITLE"], &rows)
+        }
+    }
+}
+
+pub(crate) fn write_status(
+    out: &mut impl Write,
+    status: &[SourceStatus],
+    format: ReportFormat,
+) -> io::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            let sources: Vec<Value> = status
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.source_id,
+                        "type": s.source_type,
+                        "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
+                        "events": s.events,
+                        "dead_letters": s.dead_letters,
+                        "last_sync": s.last_sync.as_ref().map(rfc3339),
+                        "last_status": s.last_status,
+                        "last_error": s.last_error,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", json!({ "sources": sources }))
+        }
+        ReportFormat::Text => {
+            if status.is_empty() {
+                return writeln!(out, "no source has synced into this store yet");
+            }
+            let rows: Vec<Vec<String>> = status
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.source_id.clone(),
+                        s.source_type.clone().unwrap_or_else(|| "-".into()),
+                        s.events.to_string(),
+                        s.dead_letters.to_string(),
+                        s.last_sync
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                            .unwrap_or_else(|| "never".into()),
+                        s.last_status.clone().unwrap_or_else(|| "-".into()),
+                        s.cursor
+                            .as_ref()
+                            .map(|c| truncate(&c.as_json().to_string(), 60))
+                            .unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            write_table(
+                out,
+                &["SOURCE", "TYPE", "EVENTS", "DEAD LETTERS", "LAST SYNC (UTC)", "STATUS", "CURSOR"],
+                &rows,
+            )?;
+            for s in status {
+                if let Some(e) = &s.last_error {
+                    writeln!(out, "last error of {}: {e}", s.source_id)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn write_sources(
+    out: &mut impl Write,
+    registry: &Registry,
+    format: ReportFormat,
+) -> io::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            let types: Vec<Value> = registry
+                .list()
+                .map(|t| {
+                    json!({
+                        "type": t.name,
+                        "description": t.description,
+                        "keys": t.keys.iter().map(|k| json!({
+                            "name": k.name, "kind": k.kind, "required": k.required,
+                            "default": k.default, "doc": k.doc,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", json!({ "types": types }))
+        }
+        ReportFormat::Text => {
+            for t in registry.list() {
+                writeln!(out, "{} — {}", t.name, t.description)?;
+                writeln!(out, "  id (required): unique source id, names its cursor")?;
+                for k in &t.keys {
+                    let req = if k.required {
+                        "required".to_string()
+                    } else {
+                        format!("default {}", k.default.unwrap_or("none"))
+                    };
+                    writeln!(out, "  {} ({}, {}): {}", k.name, k.kind, req, k.doc)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r', '\t'], " ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut t: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+fn write_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(w - cell.chars().count() + 2));
+            }
+        }
+        s
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\n"), "\"say \"\"hi\"\"\n\"");
+    }
+
+    #[test]
+    fn truncate_keeps_one_line_within_width() {
+        assert_eq!(truncate("a\nb", 10), "a b");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn table_columns_line_up() {
+        let mut out = Vec::new();
+        write_table(&mut out, &["A", "B"], &[vec!["long".into(), "x".into()]]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "A     B\nlong  x\n");
+    }
+}

@@ -1,0 +1,535 @@
+//! One commit → one `commit` event: message, people, times, and per-file line counts that agree
+//! with `git log --numstat --no-renames`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use athena_core::Event;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use gix::bstr::{BStr, ByteSlice};
+use gix::diff::blob::{Algorithm, Diff, InternedInput};
+use gix::diff::tree::recorder::Change;
+use gix::hash::ObjectId;
+use gix::objs::FindExt;
+use serde_json::{json, Map, Value};
+
+use super::config::MergeDiffs;
+
+/// Git calls a blob binary when its first 8000 bytes hold a NUL byte; so do we.
+const BINARY_PROBE: usize = 8000;
+
+/// What each commit event includes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DiffOptions {
+    pub include_diff: bool,
+    pub max_diff_bytes: usize,
+    pub merge_diffs: MergeDiffs,
+}
+
+/// One file of a commit, as `--numstat` shows it. `None` counts: binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileStat {
+    pub path: String,
+    pub status: &'static str,
+    pub added: Option<u64>,
+    pub deleted: Option<u64>,
+}
+
+/// Per-thread state: a repository handle and reusable buffers.
+pub(crate) struct Differ {
+    repo: gix::Repository,
+    options: DiffOptions,
+    tree_state: gix::diff::tree::State,
+    commit_buf: Vec<u8>,
+    old_tree_buf: Vec<u8>,
+    new_tree_buf: Vec<u8>,
+    old_blob: Vec<u8>,
+    new_blob: Vec<u8>,
+    diff: Diff,
+}
+
+impl Differ {
+    pub fn new(repo: gix::Repository, options: DiffOptions) -> Self {
+        Differ {
+            repo,
+            options,
+            tree_state: Default::default(),
+            commit_buf: Vec::new(),
+            old_tree_buf: Vec::new(),
+            new_tree_buf: Vec::new(),
+            old_blob: Vec::new(),
+            new_blob: Vec::new(),
+            diff: Diff::default(),
+        }
+    }
+
+    /// Reads commit `id` and builds its event.
+    pub fn commit_event(&mut self, id: ObjectId) -> Result<Event, String> {
+        let objects = self.repo.objects.clone();
+        // Taken out of `self` so the parsed commit can borrow it while `self` diffs.
+        let mut commit_buf = std::mem::take(&mut self.commit_buf);
+        let result = self.commit_event_in(id, &objects, &mut commit_buf);
+        self.commit_buf = commit_buf;
+        result
+    }
+
+    fn commit_event_in(
+        &mut self,
+        id: ObjectId,
+        objects: &gix::OdbHandle,
+        commit_buf: &mut Vec<u8>,
+    ) -> Result<Event, String> {
+        let commit = objects
+            .find_commit(&id, commit_buf)
+            .map_err(|e| format!("reading commit {id}: {e}"))?;
+        let tree = commit.tree();
+        let parents: Vec<ObjectId> = commit.parents().collect();
+        let author = commit
+            .author()
+            .map_err(|e| format!("commit {id}: bad author: {e}"))?;
+        let committer = commit
+            .committer()
+            .map_err(|e| format!("commit {id}: bad committer: {e}"))?;
+        let (message, lossy) = decode_message(commit.message, commit.encoding);
+        let (title, body) = split_message(&message);
+        let author_json = person(&author, id)?;
+        let committer_json = person(&committer, id)?;
+        let occurred_at = signature_time(&author)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let author_name = lossy_str(author.name.trim()).into_owned();
+
+        let merge = parents.len() > 1;
+        let diff_against = match (parents.first(), merge, self.options.merge_diffs) {
+            (_, true, MergeDiffs::None) => None,
+            (Some(p), _, _) => Some(Some(*p)),
+            (None, _, _) => Some(None),
+        };
+        let mut files = Vec::new();
+        let mut diff_text = String::new();
+        let mut diff_truncated = false;
+        if let Some(parent) = diff_against {
+            self.file_stats(
+                id,
+                parent,
+                tree,
+                &mut files,
+                &mut diff_text,
+                &mut diff_truncated,
+            )?;
+        }
+        let added: u64 = files.iter().filter_map(|f| f.added).sum();
+        let deleted: u64 = files.iter().filter_map(|f| f.deleted).sum();
+        let files_json: Vec<Value> = files
+            .iter()
+            .map(|f| {
+                json!({"path": f.path, "status": f.status, "added": f.added, "deleted": f.deleted})
+            })
+            .collect();
+
+        let hex = id.to_string();
+        let mut event = Event::new(hex.clone(), "commit", occurred_at, title);
+        event.body = body;
+        event.actor = Some(author_name);
+        let mut meta = Map::new();
+        meta.insert("sha".into(), Value::String(hex));
+        meta.insert(
+            "parents".into(),
+            Value::Array(parents.iter().map(|p| Value::String(p.to_string())).collect()),
+        );
+        meta.insert("author".into(), author_json);
+        meta.insert("committer".into(), committer_json);
+        meta.insert("merge".into(), Value::Bool(merge));
+        meta.insert(
+            "totals".into(),
+            json!({"files": files.len(), "added": added, "deleted": deleted}),
+        );
+        meta.insert("files".into(), Value::Array(files_json));
+        if lossy {
+            meta.insert("message_lossy".into(), Value::Bool(true));
+        }
+        if self.options.include_diff {
+            meta.insert("diff".into(), Value::String(diff_text));
+            meta.insert("diff_truncated".into(), Value::Bool(diff_truncated));
+        }
+        event.metadata = meta;
+        Ok(event)
+    }
+
+    fn file_stats(
+        &mut self,
+        id: ObjectId,
+        parent: Option<ObjectId>,
+        tree: ObjectId,
+        files: &mut Vec<FileStat>,
+        diff_text: &mut String,
+        diff_truncated: &mut bool,
+    ) -> Result<(), String> {
+        let objects = self.repo.objects.clone();
+        let parent_tree = match parent {
+            Some(p) => Some(
+                objects
+                    .find_commit(&p, &mut self.old_tree_buf)
+                    .map_err(|e| format!("reading parent {p} of commit {id}: {e}"))?
+                    .tree(),
+            ),
+            None => None,
+        };
+        let old_iter = match parent_tree {
+            Some(t) => objects
+                .find_tree_iter(&t, &mut self.old_tree_buf)
+                .map_err(|e| format!("reading tree {t} of commit {id}'s parent: {e}"))?,
+            None => gix::objs::TreeRefIter::from_bytes(&[], self.repo.object_hash()),
+        };
+        let new_iter = objects
+            .find_tree_iter(&tree, &mut self.new_tree_buf)
+            .map_err(|e| format!("reading tree {tree} of commit {id}: {e}"))?;
+        let mut recorder = gix::diff::tree::Recorder::default();
+        gix::diff::tree(
+            old_iter,
+            new_iter,
+            &mut self.tree_state,
+            &objects,
+            &mut recorder,
+        )
+        .map_err(|e| format!("diffing commit {id}: {e}"))?;
+
+        let mut changes = recorder.records;
+        changes.sort_by(|a, b| change_path(a).cmp(change_path(b)));
+        for change in changes {
+            let stat = self.file_stat(id, &change, diff_text, diff_truncated)?;
+            if let Some(stat) = stat {
+                files.push(stat);
+            }
+        }
+        Ok(())
+    }
+
+    fn file_stat(
+        &mut self,
+        id: ObjectId,
+        change: &Change,
+        diff_text: &mut String,
+        diff_truncated: &mut bool,
+    ) -> Result<Option<FileStat>, String> {
+        use gix::objs::tree::EntryMode;
+        let objects = self.repo.objects.clone();
+        // Old and new side: (mode, id), None when absent.
+        let (old, new, status): (Option<(EntryMode, ObjectId)>, Option<(EntryMode, ObjectId)>, _) =
+            match change {
+                Change::Addition { entry_mode, oid, .. } => (None, Some((*entry_mode, *oid)), "added"),
+                Change::Deletion { entry_mode, oid, .. } => (Some((*entry_mode, *oid)), None, "deleted"),
+                Change::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    entry_mode,
+                    oid,
+                    ..
+                } => (
+                    Some((*previous_entry_mode, *previous_oid)),
+                    Some((*entry_mode, *oid)),
+                    "modified",
+                ),
+            };
+        // Trees only carry the files below them, which are reported on their own.
+        let old = old.filter(|(m, _)| !m.is_tree());
+        let new = new.filter(|(m, _)| !m.is_tree());
+        let status = match (&old, &new) {
+            (None, None) => return Ok(None),
+            (None, Some(_)) => "added",
+            (Some(_), None) => "deleted",
+            _ => status,
+        };
+        let path = lossy_str(change_path(change).as_bytes()).into_owned();
+        // A submodule counts as one line, "Subproject commit <sha>", as git shows it.
+        let old_is_commit = old.is_some_and(|(m, _)| m.is_commit());
+        let new_is_commit = new.is_some_and(|(m, _)| m.is_commit());
+        if old_is_commit || new_is_commit {
+            let added = u64::from(new.is_some());
+            let deleted = u64::from(old.is_some());
+            return Ok(Some(FileStat {
+                path,
+                status,
+                added: Some(added),
+                deleted: Some(deleted),
+            }));
+        }
+        if let (Some((_, a)), Some((_, b))) = (old, new) {
+            if a == b {
+                // Only the mode changed.
+                return Ok(Some(FileStat {
+                    path,
+                    status,
+                    added: Some(0),
+                    deleted: Some(0),
+                }));
+            }
+        }
+        let read = |oid: ObjectId, buf: &mut Vec<u8>| -> Result<(), String> {
+            let blob = objects
+                .find_blob(&oid, buf)
+                .map_err(|e| format!("reading blob {oid} ({path}) of commit {id}: {e}"))?;
+            let _ = blob;
+            Ok(())
+        };
+        self.old_blob.clear();
+        self.new_blob.clear();
+        if let Some((_, oid)) = old {
+            read(oid, &mut self.old_blob)?;
+        }
+        if let Some((_, oid)) = new {
+            read(oid, &mut self.new_blob)?;
+        }
+        if is_binary(&self.old_blob) || is_binary(&self.new_blob) {
+            if self.options.include_diff {
+                append_limited(
+                    diff_text,
+                    &format!("Binary files differ: {path}\n"),
+                    self.options.max_diff_bytes,
+                    diff_truncated,
+                );
+            }
+            return Ok(Some(FileStat {
+                path,
+                status,
+                added: None,
+                deleted: None,
+            }));
+        }
+        let (added, deleted) = if old.is_none() || new.is_none() || !self.options.include_diff {
+            match (old.is_some(), new.is_some()) {
+                (false, _) => (count_lines(&self.new_blob), 0),
+                (_, false) => (0, count_lines(&self.old_blob)),
+                _ => line_diff(&mut self.diff, &self.old_blob, &self.new_blob, None),
+            }
+        } else {
+            let mut text = String::new();
+            let counts = line_diff(&mut self.diff, &self.old_blob, &self.new_blob, Some(&mut text));
+            if !text.is_empty() {
+                append_limited(
+                    diff_text,
+                    &format!("--- a/{path}\n+++ b/{path}\n{text}"),
+                    self.options.max_diff_bytes,
+                    diff_truncated,
+                );
+            }
+            counts
+        };
+        if self.options.include_diff && (old.is_none() || new.is_none()) {
+            let (sign, data, header) = if old.is_none() {
+                ('+', &self.new_blob, format!("--- /dev/null\n+++ b/{path}\n"))
+            } else {
+                ('-', &self.old_blob, format!("--- a/{path}\n+++ /dev/null\n"))
+            };
+            let mut text = header;
+            for line in data.lines_with_terminator() {
+                text.push(sign);
+                text.push_str(&String::from_utf8_lossy(line));
+                if !line.ends_with(b"\n") {
+                    text.push('\n');
+                }
+                if text.len() > self.options.max_diff_bytes {
+                    break;
+                }
+            }
+            append_limited(diff_text, &text, self.options.max_diff_bytes, diff_truncated);
+        }
+        Ok(Some(FileStat {
+            path,
+            status,
+            added: Some(added),
+            deleted: Some(deleted),
+        }))
+    }
+}
+
+fn change_path(change: &Change) -> &BStr {
+    match change {
+        Change::Addition { path, .. }
+        | Change::Deletion { path, .. }
+        | Change::Modification { path, .. } => path.as_ref(),
+    }
+}
+
+pub(crate) fn is_binary(data: &[u8]) -> bool {
+    data[..data.len().min(BINARY_PROBE)].contains(&0)
+}
+
+/// Lines as git counts them: a last line without a newline still counts.
+pub(crate) fn count_lines(data: &[u8]) -> u64 {
+    let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+    newlines + u64::from(data.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// Lines added and deleted between two texts (Myers, like git), optionally with `-U0` hunks.
+pub(crate) fn line_diff(
+    diff: &mut Diff,
+    old: &[u8],
+    new: &[u8],
+    text: Option<&mut String>,
+) -> (u64, u64) {
+    let input = InternedInput::new(old, new);
+    diff.compute_with(
+        Algorithm::Myers,
+        &input.before,
+        &input.after,
+        input.interner.num_tokens(),
+    );
+    if let Some(out) = text {
+        for hunk in diff.hunks() {
+            let _ = writeln!(
+                out,
+                "@@ -{},{} +{},{} @@",
+                hunk.before.start + 1,
+                hunk.before.len(),
+                hunk.after.start + 1,
+                hunk.after.len()
+            );
+            for (sign, range, tokens) in [
+                ('-', hunk.before.clone(), &input.before),
+                ('+', hunk.after.clone(), &input.after),
+            ] {
+                for t in &tokens[range.start as usize..range.end as usize] {
+                    let line: &[u8] = input.interner[*t];
+                    out.push(sign);
+                    out.push_str(&String::from_utf8_lossy(line));
+                    if !line.ends_with(b"\n") {
+                        out.push_str("\n\\ No newline at end of file\n");
+                    }
+                }
+            }
+        }
+    }
+    (
+        u64::from(diff.count_additions()),
+        u64::from(diff.count_removals()),
+    )
+}
+
+fn append_limited(out: &mut String, text: &str, max: usize, truncated: &mut bool) {
+    if *truncated {
+        return;
+    }
+    if out.len() + text.len() <= max {
+        out.push_str(text);
+        return;
+    }
+    let mut cut = max.saturating_sub(out.len());
+    while cut > 0 && !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.push_str(&text[..cut]);
+    *truncated = true;
+}
+
+fn lossy_str(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn signature_time(sig: &gix::actor::SignatureRef<'_>) -> Option<DateTime<FixedOffset>> {
+    let t = sig.time().ok()?;
+    let offset = FixedOffset::east_opt(t.offset)?;
+    offset.timestamp_opt(t.seconds, 0).single()
+}
+
+fn person(sig: &gix::actor::SignatureRef<'_>, id: ObjectId) -> Result<Value, String> {
+    let time = signature_time(sig).ok_or_else(|| format!("commit {id}: unreadable time {:?}", sig.time))?;
+    Ok(json!({
+        "name": lossy_str(sig.name.trim()),
+        "email": lossy_str(sig.email.trim()),
+        "time": time.to_rfc3339(),
+    }))
+}
+
+/// Decodes a commit message: UTF-8, or Latin-1 when the commit says so; anything else is
+/// decoded lossily and flagged.
+pub(crate) fn decode_message(message: &BStr, encoding: Option<&BStr>) -> (String, bool) {
+    if let Ok(s) = std::str::from_utf8(message.as_bytes()) {
+        return (s.to_string(), false);
+    }
+    let latin1 = encoding.is_some_and(|e| {
+        let e = e.to_str_lossy().to_ascii_lowercase();
+        matches!(e.as_str(), "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1")
+    });
+    if latin1 {
+        return (message.iter().map(|&b| char::from(b)).collect(), false);
+    }
+    (String::from_utf8_lossy(message.as_bytes()).into_owned(), true)
+}
+
+/// Title: the first paragraph on one line (git's `%s`). Body: the rest.
+pub(crate) fn split_message(message: &str) -> (String, String) {
+    let message = message.trim_start_matches(['\n', '\r']);
+    let mut lines = message.lines();
+    let mut title_parts = Vec::new();
+    for line in lines.by_ref() {
+        if line.trim().is_empty() {
+            break;
+        }
+        title_parts.push(line.trim());
+    }
+    let body: Vec<&str> = lines.collect();
+    let body = body.join("\n");
+    (
+        title_parts.join(" "),
+        body.trim_matches(['\n', '\r']).trim_end().to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_counts_match_git_conventions() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        let mut d = Diff::default();
+        assert_eq!(line_diff(&mut d, b"a\nb\nc\n", b"a\nB\nc\nd\n", None), (2, 1));
+        // A missing final newline makes the last line differ, as in git.
+        assert_eq!(line_diff(&mut d, b"a\nb", b"a\nb\n", None), (1, 1));
+    }
+
+    #[test]
+    fn zero_context_hunks_are_rendered() {
+        let mut d = Diff::default();
+        let mut text = String::new();
+        line_diff(&mut d, b"a\nb\nc\n", b"a\nx\nc\n", Some(&mut text));
+        assert_eq!(text, "@@ -2,1 +2,1 @@\n-b\n+x\n");
+    }
+
+    #[test]
+    fn binary_is_a_nul_in_the_first_8000_bytes() {
+        assert!(is_binary(b"ab\0c"));
+        let mut late = vec![b'a'; 9000];
+        late[8500] = 0;
+        assert!(!is_binary(&late));
+    }
+
+    #[test]
+    fn messages_split_like_git_subject_and_body() {
+        let (t, b) = split_message("Fix the thing\nacross lines\n\nBecause.\n\nMore.\n");
+        assert_eq!(t, "Fix the thing across lines");
+        assert_eq!(b, "Because.\n\nMore.");
+        assert_eq!(split_message("only\n"), ("only".into(), String::new()));
+    }
+
+    #[test]
+    fn latin1_is_decoded_and_other_bytes_flagged() {
+        let bytes: &[u8] = b"caf\xe9";
+        assert_eq!(decode_message(bytes.into(), Some(b"ISO-8859-1".as_bstr())), ("café".into(), false));
+        let (s, lossy) = decode_message(bytes.into(), None);
+        assert!(lossy);
+        assert_eq!(s, "caf\u{fffd}");
+    }
+
+    #[test]
+    fn diff_text_is_capped_on_a_char_boundary() {
+        let mut out = String::new();
+        let mut cut = false;
+        append_limited(&mut out, "ééé", 3, &mut cut);
+        assert_eq!(out, "é");
+        assert!(cut);
+    }
+}

@@ -1,0 +1,360 @@
+//! The `git` source: plans the walk, computes diffs on a pool of threads, and streams batches
+//! in commit order with exact checkpoints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use athena_core::{
+    Batch, BatchStream, Cursor, Event, EventSource, Progress, SourceConfig, SourceError,
+    SourceInfo,
+};
+use async_trait::async_trait;
+use gix::hash::ObjectId;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::commit::{DiffOptions, Differ};
+use super::config::GitConfig;
+use super::cursor::{GitCursor, Pending, VERSION};
+use super::walk::{is_ancestor, plan, resolve_tips, Plan};
+
+/// Commits handed to a worker at a time.
+const CHUNK: usize = 16;
+/// How many chunks workers may run ahead of the oldest chunk not yet emitted.
+const WINDOW: usize = 64;
+
+/// Reads a local git repository's history as `commit` events.
+pub struct GitSource {
+    info: SourceInfo,
+    config: GitConfig,
+    path: PathBuf,
+}
+
+impl GitSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, athena_core::ConfigError> {
+        let git: GitConfig = config.parse()?;
+        if git.batch_size == 0 {
+            return Err(config.error(Some("batch_size"), "must be at least 1"));
+        }
+        if git.threads == Some(0) {
+            return Err(config.error(Some("threads"), "must be at least 1"));
+        }
+        let path = config.resolve_path(&git.path);
+        Ok(GitSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "git".into(),
+                name: format!("git {}", path.display()),
+            },
+            config: git,
+            path,
+        })
+    }
+
+    fn branches(&self) -> Vec<String> {
+        if self.config.branches.is_empty() {
+            vec!["HEAD".to_string()]
+        } else {
+            self.config.branches.clone()
+        }
+    }
+
+    fn open(&self) -> Result<gix::ThreadSafeRepository, SourceError> {
+        open_repo(&self.info.id, &self.path)
+    }
+}
+
+fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepository, SourceError> {
+    if !path.exists() {
+        return Err(SourceError::path(source_id, path, "does not exist"));
+    }
+    gix::open::Options::isolated()
+        .open(path.clone())
+        .map_err(|e| SourceError::path(source_id, path, format!("not a git repository: {e}")))
+}
+
+#[async_trait]
+impl EventSource for GitSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    async fn validate(&mut self) -> Result<(), SourceError> {
+        let repo = self.open()?.to_thread_local();
+        resolve_tips(&repo, &self.branches())
+            .map_err(|e| SourceError::path(&self.info.id, &self.path, e))?;
+        Ok(())
+    }
+
+    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
+        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
+        let job = Job {
+            source_id: self.info.id.clone(),
+            path: self.path.clone(),
+            repo_label: self.path.display().to_string(),
+            branches: self.branches(),
+            options: DiffOptions {
+                include_diff: self.config.include_diff,
+                max_diff_bytes: self.config.max_diff_bytes,
+                merge_diffs: self.config.merge_diffs,
+            },
+            batch_size: self.config.batch_size,
+            threads: self.config.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(2, |n| n.get())
+            }),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("git-{}", self.info.id))
+            .spawn(move || {
+                let out = tx.clone();
+                if let Err(e) = job.run(cursor, &tx) {
+                    let _ = out.blocking_send(Err(e));
+                }
+            });
+        if let Err(e) = spawned {
+            let err = SourceError::failed(&self.info.id, format!("cannot start a thread: {e}"));
+            return Box::pin(futures_util::stream::iter([Err(err)]));
+        }
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
+    }
+}
+
+/// Everything the producer thread needs, detached from the source.
+struct Job {
+    source_id: String,
+    path: PathBuf,
+    repo_label: String,
+    branches: Vec<String>,
+    options: DiffOptions,
+    batch_size: usize,
+    threads: usize,
+}
+
+/// The stream's consumer went away (sync interrupted): stop quietly.
+struct Stopped;
+
+impl Job {
+    fn err(&self, message: impl Into<String>) -> SourceError {
+        SourceError::path(&self.source_id, &self.path, message)
+    }
+
+    fn run(
+        &self,
+        cursor: Option<Cursor>,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), SourceError> {
+        let shared = open_repo(&self.source_id, &self.path)?;
+        let repo = shared.to_thread_local();
+        let saved: GitCursor = match cursor {
+            Some(c) => match c.version() {
+                Some(1) => c.decode().map_err(|e| SourceError::Cursor {
+                    source_id: self.source_id.clone(),
+                    message: e.to_string(),
+                })?,
+                v => {
+                    return Err(SourceError::Cursor {
+                        source_id: self.source_id.clone(),
+                        message: format!("unknown cursor version {v:?}"),
+                    })
+                }
+            },
+            None => GitCursor {
+                version: VERSION,
+                ..GitCursor::default()
+            },
+        };
+        let current = resolve_tips(&repo, &self.branches).map_err(|e| self.err(e))?;
+        let current_hex: BTreeMap<String, String> =
+            current.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+
+        // A walk that a previous sync stored part of is finished first, in its own order.
+        let mut from = saved.tips.clone();
+        if let Some(pending) = &saved.pending {
+            let targets: Option<BTreeMap<String, ObjectId>> = pending
+                .targets
+                .iter()
+                .map(|(k, v)| {
+                    ObjectId::from_hex(v.as_bytes())
+                        .ok()
+                        .filter(|id| repo.has_object(id))
+                        .map(|id| (k.clone(), id))
+                })
+                .collect();
+            if let Some(targets) = targets {
+                let names: Vec<String> = targets.keys().cloned().collect();
+                let plan = plan(&repo, &from, &targets, &names).map_err(|e| self.err(e))?;
+                let skip = plan
+                    .commits
+                    .iter()
+                    .position(|id| id.to_string() == pending.last)
+                    .map_or(0, |i| i + 1);
+                if self
+                    .emit(&shared, &plan, skip, &from, &pending.targets, tx)
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                from.clone_from(&pending.targets);
+            }
+        }
+        if from == current_hex {
+            return Ok(());
+        }
+        for (branch, old) in &from {
+            if let (Some(new), Ok(old)) = (current.get(branch), ObjectId::from_hex(old.as_bytes())) {
+                if repo.has_object(old) && !is_ancestor(&repo, old, *new) {
+                    tracing::info!(source = %self.source_id, branch, old = %old, new = %new, "branch was rewritten (force-push); storing the new commits");
+                }
+            }
+        }
+        let plan = plan(&repo, &from, &current, &self.branches).map_err(|e| self.err(e))?;
+        let _ = self.emit(&shared, &plan, 0, &from, &current_hex, tx);
+        Ok(())
+    }
+
+    /// Streams the plan's commits from `skip` on. Every batch but the last says "walk from
+    /// `from` to `to` stored up to here"; the last says "everything up to `to` is stored".
+    fn emit(
+        &self,
+        shared: &gix::ThreadSafeRepository,
+        plan: &Plan,
+        skip: usize,
+        from: &BTreeMap<String, String>,
+        to: &BTreeMap<String, String>,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), Stopped> {
+        let commits = &plan.commits[skip.min(plan.commits.len())..];
+        let total = plan.commits.len() as u64;
+        let done_cursor = || {
+            Cursor::encode(&GitCursor {
+                version: VERSION,
+                tips: to.clone(),
+                pending: None,
+            })
+        };
+        if commits.is_empty() {
+            let batch = Batch::new(Vec::new(), done_cursor());
+            return tx.blocking_send(Ok(batch)).map_err(|_| Stopped);
+        }
+        let chunks = commits.len().div_ceil(CHUNK);
+        let next_chunk = AtomicUsize::new(0);
+        let emitted_chunks = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let threads = self.threads.clamp(1, chunks);
+        let (results_tx, results_rx) =
+            std_mpsc::sync_channel::<(usize, Result<Vec<Event>, String>)>(threads * 4);
+        let context_repo = Value::String(self.repo_label.clone());
+
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let results_tx = results_tx.clone();
+                let (next_chunk, emitted_chunks, stop) = (&next_chunk, &emitted_chunks, &stop);
+                scope.spawn(move || {
+                    let mut repo = shared.to_thread_local();
+                    repo.object_cache_size_if_unset(8 * 1024 * 1024);
+                    let mut differ = Differ::new(repo, self.options);
+                    loop {
+                        let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
+                        if chunk >= chunks {
+                            break;
+                        }
+                        while chunk >= emitted_chunks.load(Ordering::Acquire) + WINDOW {
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(commits.len());
+                        let result: Result<Vec<Event>, String> = commits[range]
+                            .iter()
+                            .map(|id| differ.commit_event(*id))
+                            .collect();
+                        if results_tx.send((chunk, result)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(results_tx);
+
+            let mut waiting: HashMap<usize, Result<Vec<Event>, String>> = HashMap::new();
+            let mut batch: Vec<Event> = Vec::with_capacity(self.batch_size);
+            let mut position = skip;
+            let mut outcome = Ok(());
+            'chunks: for chunk in 0..chunks {
+                let result = loop {
+                    if let Some(r) = waiting.remove(&chunk) {
+                        break r;
+                    }
+                    match results_rx.recv() {
+                        Ok((i, r)) => {
+                            waiting.insert(i, r);
+                        }
+                        Err(_) => {
+                            outcome = Err(Stopped);
+                            break 'chunks;
+                        }
+                    }
+                };
+                emitted_chunks.store(chunk + 1, Ordering::Release);
+                let events = match result {
+                    Ok(events) => events,
+                    Err(message) => {
+                        // Nothing of the failing batch is sent: it is never stored.
+                        let _ = tx.blocking_send(Err(self.err(message)));
+                        outcome = Err(Stopped);
+                        break;
+                    }
+                };
+                for mut event in events {
+                    let id = plan.commits[position];
+                    position += 1;
+                    event.context.insert("repo".into(), context_repo.clone());
+                    event.context.insert(
+                        "branches".into(),
+                        Value::Array(plan.branches_of(&id).into_iter().map(Value::String).collect()),
+                    );
+                    batch.push(event);
+                    let last = position == plan.commits.len();
+                    if batch.len() >= self.batch_size || last {
+                        let checkpoint = if last {
+                            done_cursor()
+                        } else {
+                            Cursor::encode(&GitCursor {
+                                version: VERSION,
+                                tips: from.clone(),
+                                pending: Some(Pending {
+                                    targets: to.clone(),
+                                    last: id.to_string(),
+                                }),
+                            })
+                        };
+                        let mut b = Batch::new(std::mem::take(&mut batch), checkpoint);
+                        b.progress = Some(Progress {
+                            done: position as u64,
+                            total: Some(total),
+                        });
+                        if tx.blocking_send(Ok(b)).is_err() {
+                            outcome = Err(Stopped);
+                            break 'chunks;
+                        }
+                        batch.reserve(self.batch_size);
+                    }
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            // Unblock workers waiting to send, so the scope can end.
+            drop(results_rx);
+            outcome
+        })
+    }
+}
