@@ -114,7 +114,7 @@ impl fmt::Display for ConfigError {
         match (&self.file, self.line) {
             (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
             (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, Some(line)) => write!(f, "line {line}: ", )?,
+            (None, Some(line)) => write!(f, "line {line}: ",)?,
             (None, None) => {}
         }
         if let Some(id) = &self.source_id {
@@ -191,8 +191,14 @@ impl Config {
             }
             sc.id = id;
             if let Some(prev) = sources.iter().find(|s| s.id == sc.id) {
-                let prev_line = prev.header_line.map(|l| format!(" (line {l})")).unwrap_or_default();
-                return Err(sc.error(Some("id"), format!("duplicate source id, already used{prev_line}")));
+                let prev_line = prev
+                    .header_line
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                return Err(sc.error(
+                    Some("id"),
+                    format!("duplicate source id, already used{prev_line}"),
+                ));
             }
             sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
             substitute_env_in_table(&mut table, &sc, "")?;
@@ -314,7 +320,11 @@ fn backticked(message: &str) -> Option<String> {
 }
 
 fn line_of_offset(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// The `[[sources]]` headers: (1-based line, end of block exclusive).
@@ -520,7 +530,11 @@ branches = "main"
         assert_eq!(err.source_id.as_deref(), Some("two"));
         assert_eq!(err.key.as_deref(), Some("branches"));
         assert_eq!(err.line, Some(14));
-        assert!(err.to_string().starts_with("a.toml:14: source two: key `branches`: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("a.toml:14: source two: key `branches`: "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -572,8 +586,12 @@ branches = "main"
         let d: DemoConfig = c.sources[0].parse().unwrap();
         assert_eq!(d.path, "s3cr3t/$x");
         assert_eq!(d.token.as_ref().unwrap().expose(), "s3cr3t");
-        assert_eq!(format!("{:?} {}", d.token.unwrap(), Secret::new("p")), "*** ***");
-        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_SURELY_UNSET_VAR}\"\n";
+        assert_eq!(
+            format!("{:?} {}", d.token.unwrap(), Secret::new("p")),
+            "*** ***"
+        );
+        let text =
+            "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_SURELY_UNSET_VAR}\"\n";
         let err = Config::parse(text, None).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("token"));
         assert_eq!(err.line, Some(5));

@@ -110,7 +110,12 @@ pub trait SyncObserver: Send + Sync {
     /// A source begins.
     fn source_started(&self, _info: &SourceInfo) {}
     /// A batch was stored. `total_written` counts this run so far.
-    fn batch_committed(&self, _info: &SourceInfo, _total_written: u64, _progress: Option<Progress>) {
+    fn batch_committed(
+        &self,
+        _info: &SourceInfo,
+        _total_written: u64,
+        _progress: Option<Progress>,
+    ) {
     }
     /// A source ended.
     fn source_finished(&self, _report: &SourceReport) {}
@@ -430,8 +435,10 @@ async fn read_source(
     }
     let mut stream = source.events(cursor);
     // Batches sent to the writer whose commit we have not yet seen, oldest first.
-    let mut in_flight: VecDeque<(oneshot::Receiver<Result<CommitReport, StoreError>>, Option<Progress>)> =
-        VecDeque::new();
+    let mut in_flight: VecDeque<(
+        oneshot::Receiver<Result<CommitReport, StoreError>>,
+        Option<Progress>,
+    )> = VecDeque::new();
     let mut failure = None;
     loop {
         if in_flight.len() >= pipeline {
@@ -483,7 +490,10 @@ async fn read_source(
 }
 
 async fn settle(
-    in_flight: &mut VecDeque<(oneshot::Receiver<Result<CommitReport, StoreError>>, Option<Progress>)>,
+    in_flight: &mut VecDeque<(
+        oneshot::Receiver<Result<CommitReport, StoreError>>,
+        Option<Progress>,
+    )>,
     count: usize,
     info: &SourceInfo,
     options: &SyncOptions,
@@ -556,7 +566,10 @@ mod tests {
         }
         async fn validate(&mut self) -> Result<(), SourceError> {
             if self.fail_validate {
-                return Err(SourceError::failed(&self.info.id, "path /nope does not exist"));
+                return Err(SourceError::failed(
+                    &self.info.id,
+                    "path /nope does not exist",
+                ));
             }
             Ok(())
         }
@@ -564,11 +577,17 @@ mod tests {
             let start = cursor
                 .and_then(|c| c.as_json()["next"].as_u64())
                 .unwrap_or(0);
-            let (total, per, fail_after, id) =
-                (self.total, self.per_batch, self.fail_after, self.info.id.clone());
+            let (total, per, fail_after, id) = (
+                self.total,
+                self.per_batch,
+                self.fail_after,
+                self.info.id.clone(),
+            );
             let yielded = self.batches_yielded.clone();
-            let batches = (start..total).step_by(per as usize).enumerate().map(
-                move |(n, from)| {
+            let batches = (start..total)
+                .step_by(per as usize)
+                .enumerate()
+                .map(move |(n, from)| {
                     if fail_after.is_some_and(|f| n as u64 >= f) {
                         return Err(SourceError::failed(&id, "boom"));
                     }
@@ -581,8 +600,7 @@ mod tests {
                         events,
                         Cursor::from_json(serde_json::json!({"version":1,"next":to})),
                     ))
-                },
-            );
+                });
             Box::pin(futures_util::stream::iter(batches))
         }
     }
@@ -617,7 +635,11 @@ mod tests {
         let again = counting("a", 25, 10);
         let yielded = again.batches_yielded.clone();
         let (report, store) = engine()
-            .run(Box::new(store), vec![Box::new(again)], SyncOptions::default())
+            .run(
+                Box::new(store),
+                vec![Box::new(again)],
+                SyncOptions::default(),
+            )
             .await;
         assert_eq!(report.sources[0].events_written, 0);
         assert_eq!(yielded.load(Ordering::SeqCst), 0);
@@ -647,7 +669,11 @@ mod tests {
         assert_eq!(by_id("good").events_written, 50);
         assert_eq!(by_id("bad").status, SourceStatusKind::Failed);
         assert_eq!(by_id("bad").events_written, 30);
-        assert!(by_id("bad").error.as_deref().unwrap().contains("source bad: boom"));
+        assert!(by_id("bad")
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("source bad: boom"));
         assert_eq!(by_id("invalid").status, SourceStatusKind::Failed);
         assert_eq!(by_id("invalid").events_written, 0);
         let store = memory(store);
@@ -661,7 +687,11 @@ mod tests {
         let options = SyncOptions::default();
         options.cancel.cancel();
         let (report, store) = engine()
-            .run(Box::new(MemoryStore::new()), vec![Box::new(counting("a", 10, 5))], options)
+            .run(
+                Box::new(MemoryStore::new()),
+                vec![Box::new(counting("a", 10, 5))],
+                options,
+            )
             .await;
         assert_eq!(report.sources[0].status, SourceStatusKind::Interrupted);
         assert!(memory(store).events.is_empty());
@@ -670,7 +700,11 @@ mod tests {
     #[tokio::test]
     async fn duplicates_are_counted_not_stored_twice() {
         let (_, store) = engine()
-            .run(Box::new(MemoryStore::new()), vec![Box::new(counting("a", 10, 4))], SyncOptions::default())
+            .run(
+                Box::new(MemoryStore::new()),
+                vec![Box::new(counting("a", 10, 4))],
+                SyncOptions::default(),
+            )
             .await;
         let options = SyncOptions {
             full: true,
@@ -721,7 +755,11 @@ mod tests {
             )
             .await;
         assert_eq!(report.sources[0].status, SourceStatusKind::Failed);
-        assert!(report.sources[0].error.as_deref().unwrap().contains("disk full"));
+        assert!(report.sources[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("disk full"));
         let raw = Box::into_raw(store) as *mut FailingStore;
         // SAFETY: created from a FailingStore just above.
         let store = unsafe { Box::from_raw(raw) };

@@ -21,8 +21,11 @@ pub trait Store: Send {
     fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError>;
 
     /// Stores a batch and its cursor in one transaction.
-    fn commit_batch(&mut self, source: &SourceInfo, batch: &Batch)
-        -> Result<CommitReport, StoreError>;
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError>;
 
     /// Records how a sync of a source ended (for `status`).
     fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError>;

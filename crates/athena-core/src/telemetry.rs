@@ -87,7 +87,9 @@ pub fn emit(event: InternalEvent<'_>) {
             METRICS.batches_committed.fetch_add(1, Ordering::Relaxed);
             METRICS.events_written.fetch_add(events, Ordering::Relaxed);
             METRICS.duplicates.fetch_add(duplicates, Ordering::Relaxed);
-            METRICS.dead_letters.fetch_add(dead_letters, Ordering::Relaxed);
+            METRICS
+                .dead_letters
+                .fetch_add(dead_letters, Ordering::Relaxed);
             tracing::debug!(source = source_id, events, duplicates, dead_letters, %cursor, "batch committed");
         }
         InternalEvent::SourceFailed { source_id, error } => {
@@ -100,7 +102,13 @@ pub fn emit(event: InternalEvent<'_>) {
             duration_ms,
             status,
         } => {
-            tracing::info!(source = source_id, events, duration_ms, status, "sync finished");
+            tracing::info!(
+                source = source_id,
+                events,
+                duration_ms,
+                status,
+                "sync finished"
+            );
         }
     }
 }

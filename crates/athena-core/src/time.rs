@@ -44,19 +44,36 @@ mod tests {
 
     #[test]
     fn relative_times_count_back_from_now() {
-        assert_eq!(parse_time_arg("7d", now()).unwrap().to_rfc3339(), "2024-05-03T12:00:00+00:00");
-        assert_eq!(parse_time_arg("12h", now()).unwrap().to_rfc3339(), "2024-05-10T00:00:00+00:00");
-        assert_eq!(parse_time_arg("30m", now()).unwrap().to_rfc3339(), "2024-05-10T11:30:00+00:00");
-        assert_eq!(parse_time_arg("1w", now()).unwrap().to_rfc3339(), "2024-05-03T12:00:00+00:00");
+        assert_eq!(
+            parse_time_arg("7d", now()).unwrap().to_rfc3339(),
+            "2024-05-03T12:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time_arg("12h", now()).unwrap().to_rfc3339(),
+            "2024-05-10T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time_arg("30m", now()).unwrap().to_rfc3339(),
+            "2024-05-10T11:30:00+00:00"
+        );
+        assert_eq!(
+            parse_time_arg("1w", now()).unwrap().to_rfc3339(),
+            "2024-05-03T12:00:00+00:00"
+        );
     }
 
     #[test]
     fn absolute_times_and_dates() {
         assert_eq!(
-            parse_time_arg("2024-01-02T03:04:05+01:00", now()).unwrap().to_rfc3339(),
+            parse_time_arg("2024-01-02T03:04:05+01:00", now())
+                .unwrap()
+                .to_rfc3339(),
             "2024-01-02T02:04:05+00:00"
         );
-        assert_eq!(parse_time_arg("2024-01-02", now()).unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
+        assert_eq!(
+            parse_time_arg("2024-01-02", now()).unwrap().to_rfc3339(),
+            "2024-01-02T00:00:00+00:00"
+        );
     }
 
     #[test]

@@ -130,7 +130,10 @@ fn init(path: &Path, force: bool) -> Result<ExitCode> {
         .into());
     }
     std::fs::write(path, STARTER_CONFIG).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}; edit it, then run `athena-ingest sync`", path.display());
+    println!(
+        "wrote {}; edit it, then run `athena-ingest sync`",
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -51,7 +51,15 @@ pub(crate) fn write_sync_report(
                 .collect();
             write_table(
                 out,
-                &["SOURCE", "TYPE", "STATUS", "WRITTEN", "DUPLICATES", "INVALID", "TIME"],
+                &[
+                    "SOURCE",
+                    "TYPE",
+                    "STATUS",
+                    "WRITTEN",
+                    "DUPLICATES",
+                    "INVALID",
+                    "TIME",
+                ],
                 &rows,
             )?;
             for s in &report.sources {
@@ -94,7 +102,9 @@ pub(crate) fn write_events(
                     e.title.clone(),
                     e.body.clone(),
                     e.url.clone().unwrap_or_default(),
-                    e.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
+                    e.outcome
+                        .map(|o| o.as_str().to_string())
+                        .unwrap_or_default(),
                     Value::Object(e.context.clone()).to_string(),
                     Value::Object(e.metadata.clone()).to_string(),
                 ];
@@ -116,7 +126,11 @@ pub(crate) fn write_events(
                     ]
                 })
                 .collect();
-            write_table(out, &["TIME (UTC)", "SOURCE", "KIND", "ACTOR", "TITLE"], &rows)
+            write_table(
+                out,
+                &["TIME (UTC)", "SOURCE", "KIND", "ACTOR", "TITLE"],
+                &rows,
+            )
         }
     }
 }
@@ -170,7 +184,15 @@ pub(crate) fn write_status(
                 .collect();
             write_table(
                 out,
-                &["SOURCE", "TYPE", "EVENTS", "DEAD LETTERS", "LAST SYNC (UTC)", "STATUS", "CURSOR"],
+                &[
+                    "SOURCE",
+                    "TYPE",
+                    "EVENTS",
+                    "DEAD LETTERS",
+                    "LAST SYNC (UTC)",
+                    "STATUS",
+                    "CURSOR",
+                ],
                 &rows,
             )?;
             for s in status {

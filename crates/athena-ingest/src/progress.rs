@@ -49,13 +49,18 @@ impl SyncObserver for Bars {
 
     fn batch_committed(&self, info: &SourceInfo, total_written: u64, progress: Option<Progress>) {
         let Ok(bars) = self.bars.lock() else { return };
-        let Some(bar) = bars.get(&info.id) else { return };
+        let Some(bar) = bars.get(&info.id) else {
+            return;
+        };
         let msg = match progress {
             Some(Progress {
                 done,
                 total: Some(total),
             }) => {
-                format!("{total_written} new events · {done}/{total} ({:.0}%)", done as f64 * 100.0 / total.max(1) as f64)
+                format!(
+                    "{total_written} new events · {done}/{total} ({:.0}%)",
+                    done as f64 * 100.0 / total.max(1) as f64
+                )
             }
             _ => format!("{total_written} new events"),
         };
@@ -63,7 +68,11 @@ impl SyncObserver for Bars {
     }
 
     fn source_finished(&self, report: &SourceReport) {
-        let bar = self.bars.lock().ok().and_then(|mut b| b.remove(&report.info.id));
+        let bar = self
+            .bars
+            .lock()
+            .ok()
+            .and_then(|mut b| b.remove(&report.info.id));
         match bar {
             Some(bar) => bar.finish_and_clear(),
             None => eprintln!(

@@ -176,8 +176,7 @@ fn json_object(text: &str) -> Map<String, Value> {
 /// passed through.
 fn fts_query(q: &str) -> String {
     let advanced = q.contains(['"', '*', '(', ')', ':', '^'])
-        || q
-            .split_whitespace()
+        || q.split_whitespace()
             .any(|w| matches!(w, "AND" | "OR" | "NOT") || w.starts_with("NEAR"));
     if advanced {
         return q.to_string();
@@ -200,10 +199,12 @@ impl Store for SqliteStore {
             .optional()
             .map_err(|e| backend(&self.path, e))?;
         text.map(|t| {
-            serde_json::from_str(&t).map(Cursor::from_json).map_err(|e| StoreError::Schema {
-                path: self.path.clone(),
-                message: format!("cursor of source {source_id} is not JSON: {e}"),
-            })
+            serde_json::from_str(&t)
+                .map(Cursor::from_json)
+                .map_err(|e| StoreError::Schema {
+                    path: self.path.clone(),
+                    message: format!("cursor of source {source_id} is not JSON: {e}"),
+                })
         })
         .transpose()
     }
@@ -267,8 +268,8 @@ impl Store for SqliteStore {
                     .map_err(be)?;
                 report.dead_letters += 1;
             }
-            let cursor = serde_json::to_string(batch.checkpoint.as_json())
-                .unwrap_or_else(|_| "null".into());
+            let cursor =
+                serde_json::to_string(batch.checkpoint.as_json()).unwrap_or_else(|_| "null".into());
             tx.prepare_cached(
                 "INSERT INTO cursors (source_id, source_type, cursor, updated_at)
                  VALUES (?1, ?2, ?3, ?4)
@@ -354,7 +355,10 @@ impl Store for SqliteStore {
                 rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
             );
             if q.search.is_some() && generic {
-                StoreError::Query(format!("search {:?}: {e}", q.search.as_deref().unwrap_or("")))
+                StoreError::Query(format!(
+                    "search {:?}: {e}",
+                    q.search.as_deref().unwrap_or("")
+                ))
             } else {
                 backend(&self.path, e)
             }
@@ -449,7 +453,10 @@ mod tests {
     }
 
     fn batch(events: Vec<Event>, next: u64) -> Batch {
-        Batch::new(events, Cursor::from_json(serde_json::json!({"version":1,"next":next})))
+        Batch::new(
+            events,
+            Cursor::from_json(serde_json::json!({"version":1,"next":next})),
+        )
     }
 
     #[test]
@@ -458,18 +465,36 @@ mod tests {
         let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
         assert_eq!(s.schema_version().unwrap(), CURRENT_VERSION);
         let r = s
-            .commit_batch(&info(), &batch(vec![event("1", 1, "one", "ann"), event("2", 2, "two", "bob")], 2))
+            .commit_batch(
+                &info(),
+                &batch(
+                    vec![event("1", 1, "one", "ann"), event("2", 2, "two", "bob")],
+                    2,
+                ),
+            )
             .unwrap();
         assert_eq!((r.written, r.duplicates), (2, 0));
         let r = s
-            .commit_batch(&info(), &batch(vec![event("2", 2, "two again", "bob"), event("3", 3, "three", "ann")], 3))
+            .commit_batch(
+                &info(),
+                &batch(
+                    vec![
+                        event("2", 2, "two again", "bob"),
+                        event("3", 3, "three", "ann"),
+                    ],
+                    3,
+                ),
+            )
             .unwrap();
         assert_eq!((r.written, r.duplicates), (1, 1));
         assert_eq!(s.count_events().unwrap(), 3);
         assert_eq!(s.load_cursor("src").unwrap().unwrap().as_json()["next"], 3);
         // The duplicate did not overwrite the stored event.
         let all = s.query_events(&EventQuery::default()).unwrap();
-        assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["3", "2", "1"]);
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["3", "2", "1"]
+        );
         assert_eq!(all[1].title, "two");
         assert_eq!(all[0].source_id, "src");
         assert_eq!(all[0].context["repo"], "r");
@@ -498,9 +523,27 @@ mod tests {
                 .map(|e| e.id)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(q(EventQuery { search: Some("parser".into()), ..Default::default() }), ["3", "1"]);
-        assert_eq!(q(EventQuery { search: Some("parser crash".into()), ..Default::default() }), ["1"]);
-        assert_eq!(q(EventQuery { actor: Some("ANN".into()), ..Default::default() }), ["3", "1"]);
+        assert_eq!(
+            q(EventQuery {
+                search: Some("parser".into()),
+                ..Default::default()
+            }),
+            ["3", "1"]
+        );
+        assert_eq!(
+            q(EventQuery {
+                search: Some("parser crash".into()),
+                ..Default::default()
+            }),
+            ["1"]
+        );
+        assert_eq!(
+            q(EventQuery {
+                actor: Some("ANN".into()),
+                ..Default::default()
+            }),
+            ["3", "1"]
+        );
         assert_eq!(
             q(EventQuery {
                 since: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 2, 0).unwrap()),
@@ -509,10 +552,25 @@ mod tests {
             }),
             ["2"]
         );
-        assert_eq!(q(EventQuery { limit: Some(1), ..Default::default() }), ["3"]);
-        assert_eq!(q(EventQuery { kinds: vec!["other".into()], ..Default::default() }), Vec::<String>::new());
+        assert_eq!(
+            q(EventQuery {
+                limit: Some(1),
+                ..Default::default()
+            }),
+            ["3"]
+        );
+        assert_eq!(
+            q(EventQuery {
+                kinds: vec!["other".into()],
+                ..Default::default()
+            }),
+            Vec::<String>::new()
+        );
         let err = s
-            .query_events(&EventQuery { search: Some("\"unbalanced".into()), ..Default::default() })
+            .query_events(&EventQuery {
+                search: Some("\"unbalanced".into()),
+                ..Default::default()
+            })
             .unwrap_err();
         assert!(matches!(err, StoreError::Query(_)), "{err}");
     }

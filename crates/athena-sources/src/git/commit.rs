@@ -2,6 +2,8 @@
 //! with `git log --numstat --no-renames`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use athena_core::Event;
@@ -35,9 +37,69 @@ pub(crate) struct FileStat {
     pub deleted: Option<u64>,
 }
 
-/// Per-thread state: a repository handle and reusable buffers.
+/// Per-thread state: an object database handle with its caches, and reusable buffers.
 pub(crate) struct Differ {
-    repo: gix::Repository,
+    /// Never cloned: a clone of a handle starts with empty caches.
+    objects: gix::OdbHandle,
+    hash: gix::hash::Kind,
+    recent: RefCell<RecentObjects>,
+    work: Work,
+}
+
+/// Commits and trees read for the last two commits. Commits are diffed in history order, so the
+/// parent side of one diff is mostly the new side of the previous: kept here, it is not inflated
+/// twice. Blobs are not kept (they are big and rarely read twice in a row).
+#[derive(Default)]
+struct RecentObjects {
+    current: HashMap<ObjectId, (gix::objs::Kind, Vec<u8>)>,
+    previous: HashMap<ObjectId, (gix::objs::Kind, Vec<u8>)>,
+}
+
+impl RecentObjects {
+    fn next_commit(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
+/// The object database seen through [`RecentObjects`].
+struct CachedFind<'a> {
+    odb: &'a gix::OdbHandle,
+    recent: &'a RefCell<RecentObjects>,
+}
+
+impl gix::objs::Find for CachedFind<'_> {
+    fn try_find<'b>(
+        &self,
+        id: &gix::hash::oid,
+        buffer: &'b mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'b>>> {
+        let mut recent = self.recent.borrow_mut();
+        let hit = match recent.current.get(id) {
+            Some(entry) => Some(entry.clone()),
+            None => recent.previous.remove(id),
+        };
+        if let Some((kind, data)) = hit {
+            buffer.clear();
+            buffer.extend_from_slice(&data);
+            recent.current.insert(id.to_owned(), (kind, data));
+            return Ok(Some(gix::objs::Data::new(buffer, kind, id.kind())));
+        }
+        drop(recent);
+        let found = self.odb.try_find(id, buffer)?;
+        if let Some(data) = &found {
+            if matches!(data.kind, gix::objs::Kind::Tree | gix::objs::Kind::Commit) {
+                self.recent
+                    .borrow_mut()
+                    .current
+                    .insert(id.to_owned(), (data.kind, data.data.to_vec()));
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Buffers reused from commit to commit.
+struct Work {
     options: DiffOptions,
     tree_state: gix::diff::tree::State,
     commit_buf: Vec<u8>,
@@ -51,32 +113,45 @@ pub(crate) struct Differ {
 impl Differ {
     pub fn new(repo: gix::Repository, options: DiffOptions) -> Self {
         Differ {
-            repo,
-            options,
-            tree_state: Default::default(),
-            commit_buf: Vec::new(),
-            old_tree_buf: Vec::new(),
-            new_tree_buf: Vec::new(),
-            old_blob: Vec::new(),
-            new_blob: Vec::new(),
-            diff: Diff::default(),
+            hash: repo.object_hash(),
+            objects: repo.objects,
+            recent: RefCell::new(RecentObjects::default()),
+            work: Work {
+                options,
+                tree_state: Default::default(),
+                commit_buf: Vec::new(),
+                old_tree_buf: Vec::new(),
+                new_tree_buf: Vec::new(),
+                old_blob: Vec::new(),
+                new_blob: Vec::new(),
+                diff: Diff::default(),
+            },
         }
     }
 
     /// Reads commit `id` and builds its event.
     pub fn commit_event(&mut self, id: ObjectId) -> Result<Event, String> {
-        let objects = self.repo.objects.clone();
-        // Taken out of `self` so the parsed commit can borrow it while `self` diffs.
-        let mut commit_buf = std::mem::take(&mut self.commit_buf);
-        let result = self.commit_event_in(id, &objects, &mut commit_buf);
-        self.commit_buf = commit_buf;
+        // Taken out of `work` so the parsed commit can borrow it while `work` diffs.
+        let mut commit_buf = std::mem::take(&mut self.work.commit_buf);
+        self.recent.borrow_mut().next_commit();
+        let objects = CachedFind {
+            odb: &self.objects,
+            recent: &self.recent,
+        };
+        let result = self
+            .work
+            .commit_event(id, &objects, self.hash, &mut commit_buf);
+        self.work.commit_buf = commit_buf;
         result
     }
+}
 
-    fn commit_event_in(
+impl Work {
+    fn commit_event(
         &mut self,
         id: ObjectId,
-        objects: &gix::OdbHandle,
+        objects: &CachedFind<'_>,
+        hash: gix::hash::Kind,
         commit_buf: &mut Vec<u8>,
     ) -> Result<Event, String> {
         let commit = objects
@@ -110,6 +185,8 @@ impl Differ {
         let mut diff_truncated = false;
         if let Some(parent) = diff_against {
             self.file_stats(
+                objects,
+                hash,
                 id,
                 parent,
                 tree,
@@ -135,7 +212,12 @@ impl Differ {
         meta.insert("sha".into(), Value::String(hex));
         meta.insert(
             "parents".into(),
-            Value::Array(parents.iter().map(|p| Value::String(p.to_string())).collect()),
+            Value::Array(
+                parents
+                    .iter()
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ),
         );
         meta.insert("author".into(), author_json);
         meta.insert("committer".into(), committer_json);
@@ -156,8 +238,11 @@ impl Differ {
         Ok(event)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn file_stats(
         &mut self,
+        objects: &CachedFind<'_>,
+        hash: gix::hash::Kind,
         id: ObjectId,
         parent: Option<ObjectId>,
         tree: ObjectId,
@@ -165,7 +250,6 @@ impl Differ {
         diff_text: &mut String,
         diff_truncated: &mut bool,
     ) -> Result<(), String> {
-        let objects = self.repo.objects.clone();
         let parent_tree = match parent {
             Some(p) => Some(
                 objects
@@ -179,7 +263,7 @@ impl Differ {
             Some(t) => objects
                 .find_tree_iter(&t, &mut self.old_tree_buf)
                 .map_err(|e| format!("reading tree {t} of commit {id}'s parent: {e}"))?,
-            None => gix::objs::TreeRefIter::from_bytes(&[], self.repo.object_hash()),
+            None => gix::objs::TreeRefIter::from_bytes(&[], hash),
         };
         let new_iter = objects
             .find_tree_iter(&tree, &mut self.new_tree_buf)
@@ -189,7 +273,7 @@ impl Differ {
             old_iter,
             new_iter,
             &mut self.tree_state,
-            &objects,
+            objects,
             &mut recorder,
         )
         .map_err(|e| format!("diffing commit {id}: {e}"))?;
@@ -197,7 +281,7 @@ impl Differ {
         let mut changes = recorder.records;
         changes.sort_by(|a, b| change_path(a).cmp(change_path(b)));
         for change in changes {
-            let stat = self.file_stat(id, &change, diff_text, diff_truncated)?;
+            let stat = self.file_stat(objects, id, &change, diff_text, diff_truncated)?;
             if let Some(stat) = stat {
                 files.push(stat);
             }
@@ -207,30 +291,37 @@ impl Differ {
 
     fn file_stat(
         &mut self,
+        objects: &CachedFind<'_>,
         id: ObjectId,
         change: &Change,
         diff_text: &mut String,
         diff_truncated: &mut bool,
     ) -> Result<Option<FileStat>, String> {
         use gix::objs::tree::EntryMode;
-        let objects = self.repo.objects.clone();
         // Old and new side: (mode, id), None when absent.
-        let (old, new, status): (Option<(EntryMode, ObjectId)>, Option<(EntryMode, ObjectId)>, _) =
-            match change {
-                Change::Addition { entry_mode, oid, .. } => (None, Some((*entry_mode, *oid)), "added"),
-                Change::Deletion { entry_mode, oid, .. } => (Some((*entry_mode, *oid)), None, "deleted"),
-                Change::Modification {
-                    previous_entry_mode,
-                    previous_oid,
-                    entry_mode,
-                    oid,
-                    ..
-                } => (
-                    Some((*previous_entry_mode, *previous_oid)),
-                    Some((*entry_mode, *oid)),
-                    "modified",
-                ),
-            };
+        let (old, new, status): (
+            Option<(EntryMode, ObjectId)>,
+            Option<(EntryMode, ObjectId)>,
+            _,
+        ) = match change {
+            Change::Addition {
+                entry_mode, oid, ..
+            } => (None, Some((*entry_mode, *oid)), "added"),
+            Change::Deletion {
+                entry_mode, oid, ..
+            } => (Some((*entry_mode, *oid)), None, "deleted"),
+            Change::Modification {
+                previous_entry_mode,
+                previous_oid,
+                entry_mode,
+                oid,
+                ..
+            } => (
+                Some((*previous_entry_mode, *previous_oid)),
+                Some((*entry_mode, *oid)),
+                "modified",
+            ),
+        };
         // Trees only carry the files below them, which are reported on their own.
         let old = old.filter(|(m, _)| !m.is_tree());
         let new = new.filter(|(m, _)| !m.is_tree());
@@ -267,6 +358,7 @@ impl Differ {
         }
         let read = |oid: ObjectId, buf: &mut Vec<u8>| -> Result<(), String> {
             let blob = objects
+                .odb
                 .find_blob(&oid, buf)
                 .map_err(|e| format!("reading blob {oid} ({path}) of commit {id}: {e}"))?;
             let _ = blob;
@@ -304,7 +396,12 @@ impl Differ {
             }
         } else {
             let mut text = String::new();
-            let counts = line_diff(&mut self.diff, &self.old_blob, &self.new_blob, Some(&mut text));
+            let counts = line_diff(
+                &mut self.diff,
+                &self.old_blob,
+                &self.new_blob,
+                Some(&mut text),
+            );
             if !text.is_empty() {
                 append_limited(
                     diff_text,
@@ -317,9 +414,17 @@ impl Differ {
         };
         if self.options.include_diff && (old.is_none() || new.is_none()) {
             let (sign, data, header) = if old.is_none() {
-                ('+', &self.new_blob, format!("--- /dev/null\n+++ b/{path}\n"))
+                (
+                    '+',
+                    &self.new_blob,
+                    format!("--- /dev/null\n+++ b/{path}\n"),
+                )
             } else {
-                ('-', &self.old_blob, format!("--- a/{path}\n+++ /dev/null\n"))
+                (
+                    '-',
+                    &self.old_blob,
+                    format!("--- a/{path}\n+++ /dev/null\n"),
+                )
             };
             let mut text = header;
             for line in data.lines_with_terminator() {
@@ -332,7 +437,12 @@ impl Differ {
                     break;
                 }
             }
-            append_limited(diff_text, &text, self.options.max_diff_bytes, diff_truncated);
+            append_limited(
+                diff_text,
+                &text,
+                self.options.max_diff_bytes,
+                diff_truncated,
+            );
         }
         Ok(Some(FileStat {
             path,
@@ -362,13 +472,31 @@ pub(crate) fn count_lines(data: &[u8]) -> u64 {
 }
 
 /// Lines added and deleted between two texts (Myers, like git), optionally with `-U0` hunks.
+///
+/// Lines both texts start or end with are cut off before diffing, as git's xdiff does: a minimal
+/// diff never touches them, and most changes touch a few lines of a long file.
 pub(crate) fn line_diff(
     diff: &mut Diff,
     old: &[u8],
     new: &[u8],
     text: Option<&mut String>,
 ) -> (u64, u64) {
-    let input = InternedInput::new(old, new);
+    let (prefix, suffix) = common_line_ends(old, new);
+    let old_mid = &old[prefix..old.len() - suffix];
+    let new_mid = &new[prefix..new.len() - suffix];
+    if old_mid.is_empty() || new_mid.is_empty() {
+        if let Some(out) = text {
+            let first = count_lines(&old[..prefix]) as usize;
+            write_hunk(
+                out,
+                first,
+                old_mid.lines_with_terminator(),
+                new_mid.lines_with_terminator(),
+            );
+        }
+        return (count_lines(new_mid), count_lines(old_mid));
+    }
+    let input = InternedInput::new(old_mid, new_mid);
     diff.compute_with(
         Algorithm::Myers,
         &input.before,
@@ -376,34 +504,94 @@ pub(crate) fn line_diff(
         input.interner.num_tokens(),
     );
     if let Some(out) = text {
+        let first = count_lines(&old[..prefix]) as usize;
         for hunk in diff.hunks() {
+            let (b, a) = (hunk.before.clone(), hunk.after.clone());
+            let lines = |tokens: &[gix::diff::blob::Token], r: std::ops::Range<u32>| {
+                tokens[r.start as usize..r.end as usize]
+                    .iter()
+                    .map(|t| input.interner[*t])
+                    .collect::<Vec<&[u8]>>()
+            };
             let _ = writeln!(
                 out,
                 "@@ -{},{} +{},{} @@",
-                hunk.before.start + 1,
-                hunk.before.len(),
-                hunk.after.start + 1,
-                hunk.after.len()
+                first + b.start as usize + 1,
+                b.len(),
+                first + a.start as usize + 1,
+                a.len()
             );
-            for (sign, range, tokens) in [
-                ('-', hunk.before.clone(), &input.before),
-                ('+', hunk.after.clone(), &input.after),
-            ] {
-                for t in &tokens[range.start as usize..range.end as usize] {
-                    let line: &[u8] = input.interner[*t];
-                    out.push(sign);
-                    out.push_str(&String::from_utf8_lossy(line));
-                    if !line.ends_with(b"\n") {
-                        out.push_str("\n\\ No newline at end of file\n");
-                    }
-                }
-            }
+            write_lines(out, '-', lines(&input.before, b));
+            write_lines(out, '+', lines(&input.after, a));
         }
     }
     (
         u64::from(diff.count_additions()),
         u64::from(diff.count_removals()),
     )
+}
+
+fn write_hunk<'a>(
+    out: &mut String,
+    first: usize,
+    old: impl Iterator<Item = &'a [u8]>,
+    new: impl Iterator<Item = &'a [u8]>,
+) {
+    let old: Vec<&[u8]> = old.collect();
+    let new: Vec<&[u8]> = new.collect();
+    if old.is_empty() && new.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "@@ -{},{} +{},{} @@",
+        first + 1,
+        old.len(),
+        first + 1,
+        new.len()
+    );
+    write_lines(out, '-', old);
+    write_lines(out, '+', new);
+}
+
+fn write_lines(out: &mut String, sign: char, lines: Vec<&[u8]>) {
+    for line in lines {
+        out.push(sign);
+        out.push_str(&String::from_utf8_lossy(line));
+        if !line.ends_with(b"\n") {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    }
+}
+
+/// Byte lengths of the whole lines `old` and `new` share at their start and at their end.
+fn common_line_ends(old: &[u8], new: &[u8]) -> (usize, usize) {
+    let max = old.len().min(new.len());
+    let mut prefix = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(max);
+    if prefix < old.len() || prefix < new.len() {
+        // Back up to the start of the line that differs.
+        prefix = old[..prefix]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+    }
+    let room = max - prefix;
+    let mut suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take(room)
+        .position(|(a, b)| a != b)
+        .unwrap_or(room);
+    // The shared end must start at a line start in both texts.
+    let starts_line = |text: &[u8], s: usize| {
+        let at = text.len() - s;
+        at == prefix || text[at - 1] == b'\n'
+    };
+    while suffix > 0 && !(starts_line(old, suffix) && starts_line(new, suffix)) {
+        suffix -= 1;
+    }
+    (prefix, suffix)
 }
 
 fn append_limited(out: &mut String, text: &str, max: usize, truncated: &mut bool) {
@@ -433,7 +621,8 @@ fn signature_time(sig: &gix::actor::SignatureRef<'_>) -> Option<DateTime<FixedOf
 }
 
 fn person(sig: &gix::actor::SignatureRef<'_>, id: ObjectId) -> Result<Value, String> {
-    let time = signature_time(sig).ok_or_else(|| format!("commit {id}: unreadable time {:?}", sig.time))?;
+    let time = signature_time(sig)
+        .ok_or_else(|| format!("commit {id}: unreadable time {:?}", sig.time))?;
     Ok(json!({
         "name": lossy_str(sig.name.trim()),
         "email": lossy_str(sig.email.trim()),
@@ -449,12 +638,18 @@ pub(crate) fn decode_message(message: &BStr, encoding: Option<&BStr>) -> (String
     }
     let latin1 = encoding.is_some_and(|e| {
         let e = e.to_str_lossy().to_ascii_lowercase();
-        matches!(e.as_str(), "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1")
+        matches!(
+            e.as_str(),
+            "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1"
+        )
     });
     if latin1 {
         return (message.iter().map(|&b| char::from(b)).collect(), false);
     }
-    (String::from_utf8_lossy(message.as_bytes()).into_owned(), true)
+    (
+        String::from_utf8_lossy(message.as_bytes()).into_owned(),
+        true,
+    )
 }
 
 /// Title: the first paragraph on one line (git's `%s`). Body: the rest.
@@ -486,9 +681,28 @@ mod tests {
         assert_eq!(count_lines(b"a\nb\n"), 2);
         assert_eq!(count_lines(b"a\nb"), 2);
         let mut d = Diff::default();
-        assert_eq!(line_diff(&mut d, b"a\nb\nc\n", b"a\nB\nc\nd\n", None), (2, 1));
+        assert_eq!(
+            line_diff(&mut d, b"a\nb\nc\n", b"a\nB\nc\nd\n", None),
+            (2, 1)
+        );
         // A missing final newline makes the last line differ, as in git.
         assert_eq!(line_diff(&mut d, b"a\nb", b"a\nb\n", None), (1, 1));
+    }
+
+    #[test]
+    fn trimming_common_lines_keeps_counts_and_line_numbers() {
+        let mut d = Diff::default();
+        let mut text = String::new();
+        let counts = line_diff(&mut d, b"a\nb\nc\nd\n", b"a\nb\nX\nd\n", Some(&mut text));
+        assert_eq!(counts, (1, 1));
+        assert_eq!(text, "@@ -3,1 +3,1 @@\n-c\n+X\n");
+        // Lines that only share a tail are not cut in the middle.
+        assert_eq!(common_line_ends(b"xab\n", b"yab\n"), (0, 0));
+        assert_eq!(common_line_ends(b"q\nab\n", b"q\nzab\n"), (2, 0));
+        assert_eq!(common_line_ends(b"a\n", b"a\nb\n"), (2, 0));
+        assert_eq!(line_diff(&mut d, b"a\n", b"a\nb\n", None), (1, 0));
+        assert_eq!(line_diff(&mut d, b"b\n", b"a\nb\n", None), (1, 0));
+        assert_eq!(line_diff(&mut d, b"same\n", b"same\n", None), (0, 0));
     }
 
     #[test]
@@ -518,7 +732,10 @@ mod tests {
     #[test]
     fn latin1_is_decoded_and_other_bytes_flagged() {
         let bytes: &[u8] = b"caf\xe9";
-        assert_eq!(decode_message(bytes.into(), Some(b"ISO-8859-1".as_bstr())), ("café".into(), false));
+        assert_eq!(
+            decode_message(bytes.into(), Some(b"ISO-8859-1".as_bstr())),
+            ("café".into(), false)
+        );
         let (s, lossy) = decode_message(bytes.into(), None);
         assert!(lossy);
         assert_eq!(s, "caf\u{fffd}");

@@ -35,7 +35,8 @@ mod tests {
 
     #[test]
     fn version_1_reads_from_a_fixed_string() {
-        let text = r#"{"version":1,"tips":{"main":"aa"},"pending":{"targets":{"main":"bb"},"last":"cc"}}"#;
+        let text =
+            r#"{"version":1,"tips":{"main":"aa"},"pending":{"targets":{"main":"bb"},"last":"cc"}}"#;
         let c: GitCursor = serde_json::from_str(text).unwrap();
         assert_eq!(c.version, 1);
         assert_eq!(c.tips["main"], "aa");
@@ -44,6 +45,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&c).unwrap(), text);
         let done: GitCursor = serde_json::from_str(r#"{"version":1,"tips":{}}"#).unwrap();
         assert!(done.pending.is_none());
-        assert_eq!(serde_json::to_string(&done).unwrap(), r#"{"version":1,"tips":{}}"#);
+        assert_eq!(
+            serde_json::to_string(&done).unwrap(),
+            r#"{"version":1,"tips":{}}"#
+        );
     }
 }

@@ -56,7 +56,10 @@ pub(crate) fn resolve_tips(
             format!("refs/tags/{name}"),
         ];
         let mut found = None;
-        for candidate in candidates.iter().filter(|c| c.starts_with("refs/") || *c == name) {
+        for candidate in candidates
+            .iter()
+            .filter(|c| c.starts_with("refs/") || *c == name)
+        {
             let reference = repo
                 .try_find_reference(candidate.as_str())
                 .map_err(|e| format!("reading ref {candidate}: {e}"))?;
