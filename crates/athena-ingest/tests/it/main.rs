@@ -1,0 +1,8 @@
+//! Integration tests of the `athena-ingest` binary, one binary for all areas (one link step).
+
+mod support;
+
+mod cli_commands;
+mod cli_errors;
+mod crash_safety;
+mod git_history;

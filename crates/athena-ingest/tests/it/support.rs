@@ -1,0 +1,264 @@
+//! `TestEnv`: a temp dir with a config, a store and a command builder for the binary, plus
+//! helpers that build real git repositories.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        TestEnv {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("athena.db")
+    }
+
+    pub fn write_config(&self, text: &str) -> PathBuf {
+        let p = self.path("athena.toml");
+        std::fs::write(&p, text).expect("writing config");
+        p
+    }
+
+    /// `athena-ingest ARGS` run in the env's dir.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_athena-ingest"));
+        c.current_dir(self.dir.path()).args(args).env_remove("RUST_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.cmd(args).output().expect("running athena-ingest"))
+    }
+
+    pub fn sync_json(&self) -> (Run, serde_json::Value) {
+        let run = self.run(&["sync", "--format", "json"]);
+        let json = serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| {
+            panic!("sync --format json printed no JSON ({e}):\n{}", run.describe())
+        });
+        (run, json)
+    }
+
+    pub fn store(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).expect("opening the store")
+    }
+
+    /// Stored event ids of a source, in commit (storage) order.
+    pub fn ids(&self, source: &str) -> Vec<String> {
+        let c = self.store();
+        let mut stmt = c
+            .prepare("SELECT id FROM events WHERE source_id = ?1 ORDER BY seq")
+            .unwrap();
+        let rows = stmt.query_map([source], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    pub fn metadata(&self, source: &str, id: &str) -> serde_json::Value {
+        let text: String = self
+            .store()
+            .query_row(
+                "SELECT metadata FROM events WHERE source_id = ?1 AND id = ?2",
+                [source, id],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("event {id} of {source} not stored: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code(), 0, "{}", self.describe());
+        self
+    }
+}
+
+/// A git command with a fixed identity and no user or system config.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_cmd(dir).args(args).output().expect("running git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Charles Babbage")
+        .env("GIT_COMMITTER_EMAIL", "charles@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T12:00:00+02:00")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T12:00:00+02:00");
+    c
+}
+
+/// A new work tree repository with `main` as its branch.
+pub fn init_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", "main"]);
+}
+
+/// Writes files and commits them.
+pub fn commit_files(dir: &Path, message: &str, files: &[(&str, &[u8])]) -> String {
+    for (path, content) in files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
+    head(dir)
+}
+
+pub fn head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+/// Every commit reachable from `rev`, as git lists them.
+pub fn rev_list(dir: &Path, rev: &str) -> BTreeSet<String> {
+    git(dir, &["rev-list", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A deterministic pseudo-random generator (xorshift), so generated histories are reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Builds a linear history of `commits` commits on `main` with `git fast-import`: files are
+/// created, edited line by line (inserts, deletes, replacements), deleted and re-created, and
+/// a binary file changes now and then. Returns nothing; read the repository with git.
+pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
+    init_repo(dir);
+    let mut rng = Rng(seed);
+    let mut files: Vec<Option<Vec<String>>> = vec![None; 12];
+    let mut script: Vec<u8> = Vec::new();
+    for n in 0..commits {
+        let when = 1_700_000_000 + n as u64 * 60;
+        let _ = write!(
+            script,
+            "commit refs/heads/main\nmark :{}\nauthor Dev {} <dev{}@example.com> {} +0100\ncommitter Dev {} <dev{}@example.com> {} +0100\n",
+            n + 1,
+            n % 5,
+            n % 5,
+            when,
+            n % 5,
+            n % 5,
+            when
+        );
+        let msg = format!("change {n}\n\nbody of change {n}\n");
+        let _ = write!(script, "data {}\n{}", msg.len(), msg);
+        if n > 0 {
+            let _ = writeln!(script, "from :{n}");
+        }
+        let touched = 1 + rng.below(3);
+        for _ in 0..touched {
+            let f = rng.below(files.len() as u64) as usize;
+            let path = format!("dir{}/file{f}.txt", f % 3);
+            match &mut files[f] {
+                None => {
+                    let lines = (0..1 + rng.below(40)).map(|i| format!("line {i} of {f}")).collect();
+                    files[f] = Some(lines);
+                }
+                Some(_) if rng.below(25) == 0 => {
+                    files[f] = None;
+                    let _ = writeln!(script, "D {path}");
+                    continue;
+                }
+                Some(lines) => {
+                    for _ in 0..1 + rng.below(6) {
+                        let at = rng.below(lines.len() as u64 + 1) as usize;
+                        match rng.below(3) {
+                            0 => lines.insert(at, format!("inserted {} in {n}", rng.below(1000))),
+                            1 if at < lines.len() => {
+                                lines.remove(at);
+                            }
+                            _ if at < lines.len() => lines[at] = format!("replaced in {n}"),
+                            _ => lines.push(format!("appended in {n}")),
+                        }
+                    }
+                }
+            }
+            let mut content = files[f].as_ref().unwrap().join("\n");
+            if rng.below(4) != 0 {
+                content.push('\n');
+            }
+            let _ = write!(script, "M 100644 inline {path}\ndata {}\n{}\n", content.len(), content);
+        }
+        if n % 37 == 5 {
+            let blob: Vec<u8> = (0..64).map(|i| ((i * 7 + n) % 256) as u8).collect();
+            let _ = write!(script, "M 100644 inline assets/logo.bin\ndata {}\n", blob.len());
+            script.extend_from_slice(&blob);
+            script.push(b'\n');
+        }
+    }
+    let mut child = git_cmd(dir)
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import");
+    child.stdin.take().unwrap().write_all(&script).unwrap();
+    assert!(child.wait().unwrap().success(), "fast-import failed");
+    git(dir, &["reset", "-q", "--hard", "main"]);
+}
+
+/// A config with one git source.
+pub fn git_config(id: &str, path: &Path, extra: &str) -> String {
+    format!(
+        "[[sources]]\nid = \"{id}\"\ntype = \"git\"\npath = \"{}\"\n{extra}\n",
+        path.display()
+    )
+}
