@@ -174,6 +174,12 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+/// A batch handed to the writer: its commit result to come, and its progress for the observer.
+type Pending = (
+    oneshot::Receiver<Result<CommitReport, StoreError>>,
+    Option<Progress>,
+);
+
 enum Request {
     LoadCursor {
         source_id: String,
@@ -435,10 +441,7 @@ async fn read_source(
     }
     let mut stream = source.events(cursor);
     // Batches sent to the writer whose commit we have not yet seen, oldest first.
-    let mut in_flight: VecDeque<(
-        oneshot::Receiver<Result<CommitReport, StoreError>>,
-        Option<Progress>,
-    )> = VecDeque::new();
+    let mut in_flight: VecDeque<Pending> = VecDeque::new();
     let mut failure = None;
     loop {
         if in_flight.len() >= pipeline {
@@ -490,10 +493,7 @@ async fn read_source(
 }
 
 async fn settle(
-    in_flight: &mut VecDeque<(
-        oneshot::Receiver<Result<CommitReport, StoreError>>,
-        Option<Progress>,
-    )>,
+    in_flight: &mut VecDeque<Pending>,
     count: usize,
     info: &SourceInfo,
     options: &SyncOptions,

@@ -91,7 +91,7 @@ impl Store for MemoryStore {
             })
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+        out.sort_by_key(|e| std::cmp::Reverse(e.occurred_at));
         if let Some(limit) = q.limit {
             out.truncate(limit);
         }

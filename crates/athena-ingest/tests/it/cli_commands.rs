@@ -10,7 +10,14 @@ fn synced_env() -> (TestEnv, Vec<String>) {
     let repo = env.path("repo");
     init_repo(&repo);
     let mut ids = Vec::new();
-    for (i, (msg, who)) in [("Fix parser crash", "Ann"), ("Add docs", "Bob"), ("Speed up parser", "Ann")].iter().enumerate() {
+    for (i, (msg, who)) in [
+        ("Fix parser crash", "Ann"),
+        ("Add docs", "Bob"),
+        ("Speed up parser", "Ann"),
+    ]
+    .iter()
+    .enumerate()
+    {
         let out = git_cmd(&repo)
             .env("GIT_AUTHOR_NAME", who)
             .env("GIT_AUTHOR_DATE", format!("2024-03-0{}T10:00:00Z", i + 1))
@@ -31,20 +38,45 @@ fn events_filters_and_formats() {
     let jsonl = |args: &[&str]| -> Vec<Value> {
         let mut all = vec!["events", "--format", "jsonl"];
         all.extend_from_slice(args);
-        env.run(&all).ok().stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        env.run(&all)
+            .ok()
+            .stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     let all = jsonl(&[]);
     assert_eq!(all.len(), 3);
     // Newest first, with the documented fields.
     assert_eq!(all[0]["id"], ids[2].as_str());
-    for key in ["id", "source_id", "source_type", "kind", "occurred_at", "ingested_at", "actor", "title", "body", "url", "outcome", "context", "metadata"] {
+    for key in [
+        "id",
+        "source_id",
+        "source_type",
+        "kind",
+        "occurred_at",
+        "ingested_at",
+        "actor",
+        "title",
+        "body",
+        "url",
+        "outcome",
+        "context",
+        "metadata",
+    ] {
         assert!(all[0].get(key).is_some(), "missing {key}");
     }
     assert_eq!(all[0]["occurred_at"], "2024-03-03T10:00:00Z");
     assert_eq!(jsonl(&["--actor", "ann"]).len(), 2);
     assert_eq!(jsonl(&["--search", "parser"]).len(), 2);
-    assert_eq!(jsonl(&["--search", "parser crash"])[0]["id"], ids[0].as_str());
-    assert_eq!(jsonl(&["--since", "2024-03-02", "--until", "2024-03-03"]).len(), 1);
+    assert_eq!(
+        jsonl(&["--search", "parser crash"])[0]["id"],
+        ids[0].as_str()
+    );
+    assert_eq!(
+        jsonl(&["--since", "2024-03-02", "--until", "2024-03-03"]).len(),
+        1
+    );
     assert_eq!(jsonl(&["--since", "3650d"]).len(), 3);
     assert_eq!(jsonl(&["--kind", "commit", "--limit", "1"]).len(), 1);
     assert_eq!(jsonl(&["--source", "other"]).len(), 0);
@@ -73,9 +105,30 @@ fn status_sources_validate_and_reset() {
 
     let sources = env.run(&["sources", "--format", "json"]).ok();
     let sources: Value = serde_json::from_str(sources.stdout().trim()).unwrap();
-    let git = sources["types"].as_array().unwrap().iter().find(|t| t["type"] == "git").unwrap();
-    let keys: Vec<&str> = git["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["path", "branches", "include_diff", "max_diff_bytes", "merge_diffs", "batch_size", "threads"]);
+    let git = sources["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "git")
+        .unwrap();
+    let keys: Vec<&str> = git["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "path",
+            "branches",
+            "include_diff",
+            "max_diff_bytes",
+            "merge_diffs",
+            "batch_size",
+            "threads"
+        ]
+    );
     assert!(env.run(&["sources"]).ok().stdout().contains("git — "));
 
     let v = env.run(&["validate"]).ok();
@@ -110,7 +163,12 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
     let repo = env.path("repo");
     generate_history(&repo, 3000, 99);
     env.write_config(&git_config("r", &repo, "batch_size = 20\nthreads = 1"));
-    let child = env.cmd(&["sync"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = env
+        .cmd(&["sync"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Interrupt once the first batches are stored.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
@@ -119,7 +177,10 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
             break;
         }
     }
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stored = env.ids("r");
@@ -128,7 +189,12 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
         assert_eq!(out.status.code(), Some(0));
         return;
     }
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
     // What is stored is a prefix of the history, and the next sync completes it exactly.
     env.run(&["sync"]).ok();

@@ -7,7 +7,11 @@ fn repo_with_commits(env: &TestEnv, name: &str, n: usize) -> std::path::PathBuf 
     let repo = env.path(name);
     init_repo(&repo);
     for i in 0..n {
-        commit_files(&repo, &format!("c{i}"), &[("f.txt", format!("{i}\n").as_bytes())]);
+        commit_files(
+            &repo,
+            &format!("c{i}"),
+            &[("f.txt", format!("{i}\n").as_bytes())],
+        );
     }
     repo
 }
@@ -26,7 +30,10 @@ fn unknown_key_exits_2_naming_file_line_source_and_key() {
     assert!(err.contains("athena.toml:7"), "{err}");
     assert!(err.contains("source myrepo"), "{err}");
     assert!(err.contains("key `brnaches`"), "{err}");
-    assert!(!env.db().exists(), "a config error must not create or touch the store");
+    assert!(
+        !env.db().exists(),
+        "a config error must not create or touch the store"
+    );
 }
 
 #[test]
@@ -35,21 +42,42 @@ fn missing_key_wrong_type_and_unknown_type_exit_2() {
     env.write_config("[[sources]]\nid = \"r\"\ntype = \"git\"\n");
     let run = env.run(&["sync"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("athena.toml:1: source r: key `path`: missing field `path`"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("athena.toml:1: source r: key `path`: missing field `path`"),
+        "{}",
+        run.stderr()
+    );
 
-    env.write_config("[[sources]]\nid = \"r\"\ntype = \"git\"\npath = \".\"\ninclude_diff = \"yes\"\n");
+    env.write_config(
+        "[[sources]]\nid = \"r\"\ntype = \"git\"\npath = \".\"\ninclude_diff = \"yes\"\n",
+    );
     let run = env.run(&["validate"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("athena.toml:5: source r: key `include_diff`"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("athena.toml:5: source r: key `include_diff`"),
+        "{}",
+        run.stderr()
+    );
 
     env.write_config("[[sources]]\nid = \"r\"\ntype = \"gti\"\n");
     let run = env.run(&["sync"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("unknown source type \"gti\" (known types: git"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("unknown source type \"gti\" (known types: git"),
+        "{}",
+        run.stderr()
+    );
 
     let run = env.run(&["sync", "--config", "nope.toml"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("nope.toml not found"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("nope.toml not found"),
+        "{}",
+        run.stderr()
+    );
 
     let run = env.run(&["events", "--since", "yesterday"]);
     assert_eq!(run.code(), 2, "{}", run.describe());
@@ -70,20 +98,44 @@ fn a_path_that_is_no_repository_fails_that_source_only() {
     ));
     let (run, json) = env.sync_json();
     assert_eq!(run.code(), 1, "{}", run.describe());
-    let by_id = |id: &str| json["sources"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
+    let by_id = |id: &str| {
+        json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(by_id("good")["status"], "ok");
     assert_eq!(by_id("good")["events_written"], 3);
     let broken = by_id("broken");
     assert_eq!(broken["status"], "failed");
     let msg = broken["error"].as_str().unwrap();
-    assert!(msg.contains("source broken") && msg.contains(not_repo.to_str().unwrap()) && msg.contains("not a git repository"), "{msg}");
+    assert!(
+        msg.contains("source broken")
+            && msg.contains(not_repo.to_str().unwrap())
+            && msg.contains("not a git repository"),
+        "{msg}"
+    );
     let gone = by_id("gone")["error"].as_str().unwrap().to_string();
-    assert!(gone.contains("source gone") && gone.contains("does not exist"), "{gone}");
+    assert!(
+        gone.contains("source gone") && gone.contains("does not exist"),
+        "{gone}"
+    );
     // status remembers the failure.
     let status = env.run(&["status", "--format", "json"]).ok();
     let status: serde_json::Value = serde_json::from_str(status.stdout().trim()).unwrap();
-    let broken = status["sources"].as_array().unwrap().iter().find(|s| s["id"] == "broken").unwrap();
-    assert!(broken["last_error"].as_str().unwrap().contains("not a git repository"));
+    let broken = status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "broken")
+        .unwrap();
+    assert!(broken["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("not a git repository"));
     assert_eq!(broken["cursor"], serde_json::Value::Null);
 }
 
@@ -95,7 +147,12 @@ fn a_missing_branch_fails_naming_branch_source_and_path() {
     let run = env.run(&["sync"]);
     assert_eq!(run.code(), 1, "{}", run.describe());
     let out = run.stdout();
-    assert!(out.contains("source r") && out.contains("branch \"nope\" not found") && out.contains(repo.to_str().unwrap()), "{out}");
+    assert!(
+        out.contains("source r")
+            && out.contains("branch \"nope\" not found")
+            && out.contains(repo.to_str().unwrap()),
+        "{out}"
+    );
     assert!(env.ids("r").is_empty());
     let run = env.run(&["validate"]);
     assert_eq!(run.code(), 1);
@@ -108,7 +165,11 @@ fn a_corrupt_object_fails_the_source_and_stores_nothing_of_the_failed_batch() {
     let repo = env.path("repo");
     init_repo(&repo);
     for i in 0..5 {
-        commit_files(&repo, &format!("c{i}"), &[(&format!("f{i}.txt"), format!("content {i}\n").as_bytes())]);
+        commit_files(
+            &repo,
+            &format!("c{i}"),
+            &[(&format!("f{i}.txt"), format!("content {i}\n").as_bytes())],
+        );
     }
     // Corrupt the loose blob of the last commit's new file.
     let blob = git(&repo, &["rev-parse", "HEAD:f4.txt"]).trim().to_string();
@@ -121,14 +182,31 @@ fn a_corrupt_object_fails_the_source_and_stores_nothing_of_the_failed_batch() {
     let good = env.path("good");
     init_repo(&good);
     commit_files(&good, "fine", &[("x", b"x\n")]);
-    env.write_config(&format!("{}{}", git_config("corrupt", &repo, "batch_size = 100"), git_config("good", &good, "")));
+    env.write_config(&format!(
+        "{}{}",
+        git_config("corrupt", &repo, "batch_size = 100"),
+        git_config("good", &good, "")
+    ));
     let (run, json) = env.sync_json();
     assert_eq!(run.code(), 1, "{}", run.describe());
-    let corrupt = json["sources"].as_array().unwrap().iter().find(|s| s["id"] == "corrupt").unwrap();
+    let corrupt = json["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "corrupt")
+        .unwrap();
     assert_eq!(corrupt["status"], "failed");
     let msg = corrupt["error"].as_str().unwrap();
-    assert!(msg.contains("source corrupt") && msg.contains(repo.to_str().unwrap()) && msg.contains(&blob), "{msg}");
-    assert!(env.ids("corrupt").is_empty(), "the failed batch must not be stored");
+    assert!(
+        msg.contains("source corrupt")
+            && msg.contains(repo.to_str().unwrap())
+            && msg.contains(&blob),
+        "{msg}"
+    );
+    assert!(
+        env.ids("corrupt").is_empty(),
+        "the failed batch must not be stored"
+    );
     assert_eq!(env.ids("good").len(), 1);
 }
 

@@ -14,7 +14,11 @@ const KILLS: usize = 10;
 fn cursor(env: &TestEnv) -> Option<Value> {
     let c = env.store();
     let text: Option<String> = c
-        .query_row("SELECT cursor FROM cursors WHERE source_id = 'r'", [], |r| r.get(0))
+        .query_row(
+            "SELECT cursor FROM cursors WHERE source_id = 'r'",
+            [],
+            |r| r.get(0),
+        )
         .ok();
     text.map(|t| serde_json::from_str(&t).unwrap())
 }
@@ -25,12 +29,28 @@ fn assert_consistent(env: &TestEnv, expected: &[String]) -> usize {
         return 0;
     }
     let ids = env.ids("r");
-    assert_eq!(&expected[..ids.len()], &ids[..], "stored events are not a prefix of the history");
+    assert_eq!(
+        &expected[..ids.len()],
+        &ids[..],
+        "stored events are not a prefix of the history"
+    );
     match cursor(env) {
-        None => assert!(ids.is_empty(), "{} events stored without a cursor", ids.len()),
+        None => assert!(
+            ids.is_empty(),
+            "{} events stored without a cursor",
+            ids.len()
+        ),
         Some(c) => match c.get("pending") {
-            Some(p) => assert_eq!(p["last"].as_str(), ids.last().map(String::as_str), "cursor and events disagree"),
-            None => assert_eq!(ids.len(), expected.len(), "a finished cursor with missing events"),
+            Some(p) => assert_eq!(
+                p["last"].as_str(),
+                ids.last().map(String::as_str),
+                "cursor and events disagree"
+            ),
+            None => assert_eq!(
+                ids.len(),
+                expected.len(),
+                "a finished cursor with missing events"
+            ),
         },
     }
     ids.len()
@@ -66,7 +86,10 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
     let mut attempts = 0;
     while mid_ingest_kills < KILLS {
         attempts += 1;
-        assert!(attempts < 400, "only {mid_ingest_kills} of {kills} kills landed mid-ingest");
+        assert!(
+            attempts < 400,
+            "only {mid_ingest_kills} of {kills} kills landed mid-ingest"
+        );
         let before = assert_consistent(&env, &expected);
         if before == COMMITS {
             // Finished between kills: start over on a fresh store to keep killing mid-ingest.
@@ -100,14 +123,24 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
     assert_eq!(ids, expected);
     let (rows, distinct): (i64, i64) = env
         .store()
-        .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!((rows, distinct), (COMMITS as i64, COMMITS as i64));
     // Same content, not just the same ids.
     let digest = |e: &TestEnv| -> Vec<(String, String, String)> {
         let c = e.store();
-        let mut s = c.prepare("SELECT id, title, metadata FROM events ORDER BY seq").unwrap();
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+        let mut s = c
+            .prepare("SELECT id, title, metadata FROM events ORDER BY seq")
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
-    assert!(digest(&env) == digest(&reference), "stored events differ from the uninterrupted run");
+    assert!(
+        digest(&env) == digest(&reference),
+        "stored events differ from the uninterrupted run"
+    );
 }

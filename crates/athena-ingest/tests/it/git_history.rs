@@ -6,10 +6,16 @@ use serde_json::Value;
 
 use crate::support::*;
 
+/// Per path: (added, deleted); `None` for binary files.
+type Numstat = BTreeMap<String, (Option<u64>, Option<u64>)>;
+
 /// Per commit, per path: (added, deleted) as `git log --numstat --no-renames` prints them
 /// (`None` for binary files).
-fn git_numstat(dir: &std::path::Path) -> BTreeMap<String, BTreeMap<String, (Option<u64>, Option<u64>)>> {
-    let out = git(dir, &["log", "--numstat", "--no-renames", "--format=@%H", "--all"]);
+fn git_numstat(dir: &std::path::Path) -> BTreeMap<String, Numstat> {
+    let out = git(
+        dir,
+        &["log", "--numstat", "--no-renames", "--format=@%H", "--all"],
+    );
     let mut map = BTreeMap::new();
     let mut current = String::new();
     for line in out.lines() {
@@ -21,13 +27,19 @@ fn git_numstat(dir: &std::path::Path) -> BTreeMap<String, BTreeMap<String, (Opti
             let added = parts.next().unwrap().parse().ok();
             let deleted = parts.next().unwrap().parse().ok();
             let path = parts.next().unwrap().to_string();
-            map.get_mut(&current).unwrap().insert(path, (added, deleted));
+            map.get_mut(&current)
+                .unwrap()
+                .insert(path, (added, deleted));
         }
     }
     map
 }
 
-fn our_numstat(env: &TestEnv, source: &str, sha: &str) -> BTreeMap<String, (Option<u64>, Option<u64>)> {
+fn our_numstat(
+    env: &TestEnv,
+    source: &str,
+    sha: &str,
+) -> BTreeMap<String, (Option<u64>, Option<u64>)> {
     let meta = env.metadata(source, sha);
     meta["files"]
         .as_array()
@@ -46,7 +58,11 @@ fn assert_numstat_matches_git(env: &TestEnv, source: &str, repo: &std::path::Pat
     let expected = git_numstat(repo);
     assert!(!expected.is_empty());
     for (sha, files) in &expected {
-        assert_eq!(&our_numstat(env, source, sha), files, "numstat of commit {sha}");
+        assert_eq!(
+            &our_numstat(env, source, sha),
+            files,
+            "numstat of commit {sha}"
+        );
     }
 }
 
@@ -55,8 +71,16 @@ fn linear_history_is_stored_oldest_first_with_people_times_and_files() {
     let env = TestEnv::new();
     let repo = env.path("repo");
     init_repo(&repo);
-    let a = commit_files(&repo, "Add readme\n\nFirst words.", &[("README.md", b"hello\nworld\n")]);
-    let b = commit_files(&repo, "Edit readme", &[("README.md", b"hello\nthere\nworld\n")]);
+    let a = commit_files(
+        &repo,
+        "Add readme\n\nFirst words.",
+        &[("README.md", b"hello\nworld\n")],
+    );
+    let b = commit_files(
+        &repo,
+        "Edit readme",
+        &[("README.md", b"hello\nthere\nworld\n")],
+    );
     let c = commit_files(&repo, "Add code", &[("src/main.rs", b"fn main() {}\n")]);
     env.write_config(&git_config("repo", &repo, ""));
     let (_, json) = env.sync_json();
@@ -76,7 +100,13 @@ fn linear_history_is_stored_oldest_first_with_people_times_and_files() {
     let b_meta = env.metadata("repo", &b);
     assert_eq!(b_meta["parents"][0], a);
     assert_eq!(b_meta["files"][0]["status"], "modified");
-    assert_eq!((b_meta["files"][0]["added"].as_u64(), b_meta["files"][0]["deleted"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (
+            b_meta["files"][0]["added"].as_u64(),
+            b_meta["files"][0]["deleted"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
 
     let (title, body, actor, at): (String, String, String, i64) = env
         .store()
@@ -86,7 +116,10 @@ fn linear_history_is_stored_oldest_first_with_people_times_and_files() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert_eq!((title.as_str(), body.as_str(), actor.as_str()), ("Add readme", "First words.", "Ada Lovelace"));
+    assert_eq!(
+        (title.as_str(), body.as_str(), actor.as_str()),
+        ("Add readme", "First words.", "Ada Lovelace")
+    );
     // 12:00 at +02:00 is 10:00 UTC.
     assert_eq!(at, 1_704_103_200_000);
 }
@@ -122,26 +155,43 @@ fn branches_and_merges_are_each_stored_once_with_their_branches() {
     let feat = commit_files(&repo, "feature work", &[("f.txt", b"f\n")]);
     git(&repo, &["checkout", "-q", "main"]);
     let main_only = commit_files(&repo, "main work", &[("a.txt", b"a\nb\n")]);
-    git(&repo, &["merge", "-q", "--no-ff", "-m", "Merge feature", "feature"]);
+    git(
+        &repo,
+        &["merge", "-q", "--no-ff", "-m", "Merge feature", "feature"],
+    );
     let merge = head(&repo);
     git(&repo, &["checkout", "-q", "-b", "side", &base]);
     let side = commit_files(&repo, "side work", &[("s.txt", b"s\n")]);
     git(&repo, &["checkout", "-q", "main"]);
 
-    env.write_config(&git_config("repo", &repo, "branches = [\"main\", \"side\"]"));
+    env.write_config(&git_config(
+        "repo",
+        &repo,
+        "branches = [\"main\", \"side\"]",
+    ));
     env.run(&["sync"]).ok();
     let ids: BTreeSet<String> = env.ids("repo").into_iter().collect();
-    let expected: BTreeSet<String> = rev_list(&repo, "main").union(&rev_list(&repo, "side")).cloned().collect();
+    let expected: BTreeSet<String> = rev_list(&repo, "main")
+        .union(&rev_list(&repo, "side"))
+        .cloned()
+        .collect();
     assert_eq!(ids, expected);
     assert_eq!(env.ids("repo").len(), expected.len(), "no commit twice");
 
     let branches = |sha: &str| -> Vec<String> {
         let text: String = env
             .store()
-            .query_row("SELECT context FROM events WHERE id = ?1", [sha], |r| r.get(0))
+            .query_row("SELECT context FROM events WHERE id = ?1", [sha], |r| {
+                r.get(0)
+            })
             .unwrap();
         let ctx: Value = serde_json::from_str(&text).unwrap();
-        ctx["branches"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect()
+        ctx["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(branches(&base), ["main", "side"]);
     assert_eq!(branches(&feat), ["main"]);
@@ -182,7 +232,11 @@ fn a_force_pushed_branch_is_rewalked_without_duplicates() {
     assert_eq!(env.ids("repo"), [a, b, c, d, e.clone()]);
     let cursor: String = env
         .store()
-        .query_row("SELECT cursor FROM cursors WHERE source_id = 'repo'", [], |r| r.get(0))
+        .query_row(
+            "SELECT cursor FROM cursors WHERE source_id = 'repo'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let cursor: Value = serde_json::from_str(&cursor).unwrap();
     assert_eq!(cursor["version"], 1);
@@ -195,17 +249,38 @@ fn binary_empty_renamed_unicode_non_utf8_and_large_commits() {
     let env = TestEnv::new();
     let repo = env.path("repo");
     init_repo(&repo);
-    let bin = commit_files(&repo, "Add binary", &[("img.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), ("a.txt", b"x\ny\n")]);
+    let bin = commit_files(
+        &repo,
+        "Add binary",
+        &[
+            ("img.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            ("a.txt", b"x\ny\n"),
+        ],
+    );
     let empty = commit_files(&repo, "Nothing changes", &[]);
     git(&repo, &["mv", "a.txt", "b.txt"]);
     git(&repo, &["commit", "-q", "-m", "Rename a to b"]);
     let renamed = head(&repo);
-    let unicode = commit_files(&repo, "Ünïcødé ✓ 日本語\n\nbody ✓", &[("u.txt", "é\n".as_bytes())]);
+    let unicode = commit_files(
+        &repo,
+        "Ünïcødé ✓ 日本語\n\nbody ✓",
+        &[("u.txt", "é\n".as_bytes())],
+    );
     // A Latin-1 message that says so in its encoding header.
     std::fs::write(env.path("latin1.txt"), b"caf\xe9 cr\xe8me\n").unwrap();
     std::fs::write(repo.join("l.txt"), b"l\n").unwrap();
     git(&repo, &["add", "-A"]);
-    git(&repo, &["-c", "i18n.commitEncoding=ISO-8859-1", "commit", "-q", "-F", env.path("latin1.txt").to_str().unwrap()]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "i18n.commitEncoding=ISO-8859-1",
+            "commit",
+            "-q",
+            "-F",
+            env.path("latin1.txt").to_str().unwrap(),
+        ],
+    );
     let latin1 = head(&repo);
     // Invalid UTF-8 without an encoding header. `git commit` would re-encode the message, so
     // the commit object is written by hand.
@@ -216,9 +291,18 @@ fn binary_empty_renamed_unicode_non_utf8_and_large_commits() {
     .into_bytes();
     raw.extend_from_slice(b"bad \xff\xfe bytes\n");
     std::fs::write(env.path("raw-commit"), &raw).unwrap();
-    let invalid = git(&repo, &["hash-object", "-t", "commit", "-w", env.path("raw-commit").to_str().unwrap()])
-        .trim()
-        .to_string();
+    let invalid = git(
+        &repo,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            env.path("raw-commit").to_str().unwrap(),
+        ],
+    )
+    .trim()
+    .to_string();
     git(&repo, &["update-ref", "refs/heads/main", &invalid]);
     let big: String = (0..100_000).map(|i| format!("line number {i}\n")).collect();
     let large = commit_files(&repo, "Large file", &[("big.txt", big.as_bytes())]);
@@ -228,18 +312,36 @@ fn binary_empty_renamed_unicode_non_utf8_and_large_commits() {
     assert_numstat_matches_git(&env, "repo", &repo);
 
     let files = env.metadata("repo", &bin)["files"].clone();
-    let img = files.as_array().unwrap().iter().find(|f| f["path"] == "img.bin").unwrap();
-    assert_eq!((img["added"].clone(), img["deleted"].clone()), (Value::Null, Value::Null));
+    let img = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "img.bin")
+        .unwrap();
+    assert_eq!(
+        (img["added"].clone(), img["deleted"].clone()),
+        (Value::Null, Value::Null)
+    );
     assert_eq!(env.metadata("repo", &empty)["files"], Value::Array(vec![]));
     let r = env.metadata("repo", &renamed)["files"].clone();
-    let statuses: Vec<(&str, &str)> = r.as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["status"].as_str().unwrap())).collect();
+    let statuses: Vec<(&str, &str)> = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(statuses, [("a.txt", "deleted"), ("b.txt", "added")]);
     let title = |sha: &str| -> (String, String) {
         env.store()
-            .query_row("SELECT title, body FROM events WHERE id = ?1", [sha], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT title, body FROM events WHERE id = ?1", [sha], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap()
     };
-    assert_eq!(title(&unicode), ("Ünïcødé ✓ 日本語".to_string(), "body ✓".to_string()));
+    assert_eq!(
+        title(&unicode),
+        ("Ünïcødé ✓ 日本語".to_string(), "body ✓".to_string())
+    );
     assert_eq!(title(&latin1).0, "café crème");
     assert!(env.metadata("repo", &latin1).get("message_lossy").is_none());
     assert_eq!(title(&invalid).0, "bad \u{fffd}\u{fffd} bytes");
@@ -264,12 +366,28 @@ fn a_bare_repository_gives_the_same_events() {
     let repo = env.path("repo");
     generate_history(&repo, 40, 7);
     let bare = env.path("bare.git");
-    git(env.dir.path(), &["clone", "-q", "--bare", repo.to_str().unwrap(), bare.to_str().unwrap()]);
-    env.write_config(&format!("{}{}", git_config("work", &repo, ""), git_config("bare", &bare, "")));
+    git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    env.write_config(&format!(
+        "{}{}",
+        git_config("work", &repo, ""),
+        git_config("bare", &bare, "")
+    ));
     env.run(&["sync"]).ok();
     assert_eq!(env.ids("work").len(), 40);
     assert_eq!(env.ids("work"), env.ids("bare"));
-    assert_eq!(env.metadata("work", &env.ids("work")[10])["files"], env.metadata("bare", &env.ids("bare")[10])["files"]);
+    assert_eq!(
+        env.metadata("work", &env.ids("work")[10])["files"],
+        env.metadata("bare", &env.ids("bare")[10])["files"]
+    );
 }
 
 #[test]
@@ -281,10 +399,17 @@ fn diff_text_is_attached_and_capped() {
     let two = commit_files(&repo, "two", &[("a.txt", b"a\nB\nc\n")]);
     let big: String = (0..1000).map(|i| format!("{i}\n")).collect();
     let three = commit_files(&repo, "three", &[("big.txt", big.as_bytes())]);
-    env.write_config(&git_config("repo", &repo, "include_diff = true\nmax_diff_bytes = 200"));
+    env.write_config(&git_config(
+        "repo",
+        &repo,
+        "include_diff = true\nmax_diff_bytes = 200",
+    ));
     env.run(&["sync"]).ok();
     let m = env.metadata("repo", &two);
-    assert_eq!(m["diff"], "--- a/a.txt\n+++ b/a.txt\n@@ -2,1 +2,1 @@\n-b\n+B\n");
+    assert_eq!(
+        m["diff"],
+        "--- a/a.txt\n+++ b/a.txt\n@@ -2,1 +2,1 @@\n-b\n+B\n"
+    );
     assert_eq!(m["diff_truncated"], false);
     let m = env.metadata("repo", &three);
     assert_eq!(m["diff"].as_str().unwrap().len(), 200);

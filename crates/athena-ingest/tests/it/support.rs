@@ -34,7 +34,9 @@ impl TestEnv {
     /// `athena-ingest ARGS` run in the env's dir.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_athena-ingest"));
-        c.current_dir(self.dir.path()).args(args).env_remove("RUST_LOG");
+        c.current_dir(self.dir.path())
+            .args(args)
+            .env_remove("RUST_LOG");
         c
     }
 
@@ -45,7 +47,10 @@ impl TestEnv {
     pub fn sync_json(&self) -> (Run, serde_json::Value) {
         let run = self.run(&["sync", "--format", "json"]);
         let json = serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| {
-            panic!("sync --format json printed no JSON ({e}):\n{}", run.describe())
+            panic!(
+                "sync --format json printed no JSON ({e}):\n{}",
+                run.describe()
+            )
         });
         (run, json)
     }
@@ -210,7 +215,9 @@ pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
             let path = format!("dir{}/file{f}.txt", f % 3);
             match &mut files[f] {
                 None => {
-                    let lines = (0..1 + rng.below(40)).map(|i| format!("line {i} of {f}")).collect();
+                    let lines = (0..1 + rng.below(40))
+                        .map(|i| format!("line {i} of {f}"))
+                        .collect();
                     files[f] = Some(lines);
                 }
                 Some(_) if rng.below(25) == 0 => {
@@ -236,11 +243,20 @@ pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
             if rng.below(4) != 0 {
                 content.push('\n');
             }
-            let _ = write!(script, "M 100644 inline {path}\ndata {}\n{}\n", content.len(), content);
+            let _ = write!(
+                script,
+                "M 100644 inline {path}\ndata {}\n{}\n",
+                content.len(),
+                content
+            );
         }
         if n % 37 == 5 {
             let blob: Vec<u8> = (0..64).map(|i| ((i * 7 + n) % 256) as u8).collect();
-            let _ = write!(script, "M 100644 inline assets/logo.bin\ndata {}\n", blob.len());
+            let _ = write!(
+                script,
+                "M 100644 inline assets/logo.bin\ndata {}\n",
+                blob.len()
+            );
             script.extend_from_slice(&blob);
             script.push(b'\n');
         }

@@ -297,13 +297,8 @@ impl Work {
         diff_text: &mut String,
         diff_truncated: &mut bool,
     ) -> Result<Option<FileStat>, String> {
-        use gix::objs::tree::EntryMode;
-        // Old and new side: (mode, id), None when absent.
-        let (old, new, status): (
-            Option<(EntryMode, ObjectId)>,
-            Option<(EntryMode, ObjectId)>,
-            _,
-        ) = match change {
+        // Old and new side, None when absent.
+        let (old, new, status): (Option<Side>, Option<Side>, _) = match change {
             Change::Addition {
                 entry_mode, oid, ..
             } => (None, Some((*entry_mode, *oid)), "added"),
@@ -452,6 +447,9 @@ impl Work {
         }))
     }
 }
+
+/// One side of a change: the entry's mode and object.
+type Side = (gix::objs::tree::EntryMode, ObjectId);
 
 fn change_path(change: &Change) -> &BStr {
     match change {

@@ -196,10 +196,11 @@ impl Job {
             if let Some(targets) = targets {
                 let names: Vec<String> = targets.keys().cloned().collect();
                 let plan = plan(&repo, &from, &targets, &names).map_err(|e| self.err(e))?;
+                let last = ObjectId::from_hex(pending.last.as_bytes()).ok();
                 let skip = plan
                     .commits
                     .iter()
-                    .position(|id| id.to_string() == pending.last)
+                    .position(|id| Some(*id) == last)
                     .map_or(0, |i| i + 1);
                 if self
                     .emit(&shared, &plan, skip, &from, &pending.targets, tx)
