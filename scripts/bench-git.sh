@@ -62,3 +62,27 @@ echo "athena-ingest sync (fresh store):    ${s} s (median)"
 echo "ratio sync / git log:                ${ratio}  (target <= 0.6: $(verdict "$ratio <= 0.6"))"
 echo "no-op re-sync:                       ${n} s  (target <= 0.3: $(verdict "$n <= 0.3"))"
 echo "peak RSS of sync:                    ${rss} MB  (target <= 300: $(verdict "$rss <= 300"))"
+
+# How often the per-file line counts agree with git's, file change by file change.
+"$bin" events --db "$work/bench.db" --limit 100000000 --format jsonl > "$work/events.jsonl"
+git -C "$repo" log --numstat --no-renames --format=@%H HEAD > "$work/numstat.txt"
+python3 - "$work/events.jsonl" "$work/numstat.txt" <<'PY'
+import json, sys
+git, cur = {}, None
+for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
+    line = line.rstrip("\n")
+    if line.startswith("@"):
+        cur = line[1:]
+        git[cur] = {}
+    elif line:
+        a, d, p = line.split("\t", 2)
+        git[cur][p] = (a, d)
+total = same = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    e = json.loads(line)
+    for f in e["metadata"]["files"]:
+        total += 1
+        ours = tuple("-" if f[k] is None else str(f[k]) for k in ("added", "deleted"))
+        same += git.get(e["id"], {}).get(f["path"]) == ours
+print(f"numstat agreement with git:          {same}/{total} file changes ({100 * same / max(total, 1):.2f}%)")
+PY

@@ -6,3 +6,4 @@ mod cli_commands;
 mod cli_errors;
 mod crash_safety;
 mod git_history;
+mod readme;
