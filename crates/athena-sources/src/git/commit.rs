@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use athena_core::Event;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use gix::bstr::{BStr, ByteSlice};
-use gix::diff::blob::{Algorithm, Diff, InternedInput};
+use gix::diff::blob::sources::byte_lines;
+use gix::diff::blob::{Algorithm, Diff, Interner, Token};
 use gix::diff::tree::recorder::Change;
 use gix::hash::ObjectId;
 use gix::objs::FindExt;
@@ -469,10 +470,14 @@ pub(crate) fn count_lines(data: &[u8]) -> u64 {
     newlines + u64::from(data.last().is_some_and(|&b| b != b'\n'))
 }
 
-/// Lines added and deleted between two texts (Myers, like git), optionally with `-U0` hunks.
+/// Lines added and deleted between two texts, with git's Myers diff (gitoxide's port keeps
+/// git's heuristics, so the counts agree with `git log --numstat`), optionally with `-U0` hunks.
 ///
-/// Lines both texts start or end with are cut off before diffing, as git's xdiff does: a minimal
-/// diff never touches them, and most changes touch a few lines of a long file.
+/// Most changes touch a few lines of a long file, and hashing every line is most of the work.
+/// So only the lines between the shared start and end are interned. The shared lines still go
+/// into the token sequences, because git's heuristics count how often each changed line occurs
+/// in the *whole* other file: a shared line gets its real token when it equals a changed line,
+/// and one filler token otherwise, which keeps every count and length exactly as git sees them.
 pub(crate) fn line_diff(
     diff: &mut Diff,
     old: &[u8],
@@ -485,42 +490,63 @@ pub(crate) fn line_diff(
     if old_mid.is_empty() || new_mid.is_empty() {
         if let Some(out) = text {
             let first = count_lines(&old[..prefix]) as usize;
-            write_hunk(
-                out,
-                first,
-                old_mid.lines_with_terminator(),
-                new_mid.lines_with_terminator(),
-            );
+            write_hunk(out, first, byte_lines(old_mid), byte_lines(new_mid));
         }
         return (count_lines(new_mid), count_lines(old_mid));
     }
-    let input = InternedInput::new(old_mid, new_mid);
-    diff.compute_with(
-        Algorithm::Myers,
-        &input.before,
-        &input.after,
-        input.interner.num_tokens(),
-    );
+    let mut interner: Interner<&[u8]> = Interner::new(64);
+    // Lines are never empty (each keeps its newline), so the empty slice cannot be a real line.
+    let filler = interner.intern(&[][..]);
+    let mut known: HashMap<&[u8], Token, foldhash::fast::FixedState> = HashMap::default();
+    // Lengths of the changed lines: a shared line of another length cannot equal one of them,
+    // which spares hashing most shared lines.
+    let mut lengths = LengthSet::default();
+    let mut old_tokens = Vec::new();
+    let mut new_tokens = Vec::new();
+    for (part, tokens) in [(old_mid, &mut old_tokens), (new_mid, &mut new_tokens)] {
+        for line in byte_lines(part) {
+            lengths.insert(line.len());
+            tokens.push(*known.entry(line).or_insert_with(|| interner.intern(line)));
+        }
+    }
+    let shared_token = |line: &[u8]| {
+        if lengths.contains(line.len()) {
+            known.get(line).copied().unwrap_or(filler)
+        } else {
+            filler
+        }
+    };
+    let head_len = count_lines(&old[..prefix]) as usize;
+    let tail_len = count_lines(&old[old.len() - suffix..]) as usize;
+    let mut before = Vec::with_capacity(head_len + old_tokens.len() + tail_len);
+    before.extend(byte_lines(&old[..prefix]).map(shared_token));
+    let mut after = Vec::with_capacity(head_len + new_tokens.len() + tail_len);
+    after.extend_from_slice(&before);
+    before.extend_from_slice(&old_tokens);
+    after.extend_from_slice(&new_tokens);
+    let tail_start = before.len();
+    before.extend(byte_lines(&old[old.len() - suffix..]).map(shared_token));
+    after.extend_from_slice(&before[tail_start..]);
+    diff.compute_with(Algorithm::Myers, &before, &after, interner.num_tokens());
     if let Some(out) = text {
-        let first = count_lines(&old[..prefix]) as usize;
         for hunk in diff.hunks() {
             let (b, a) = (hunk.before.clone(), hunk.after.clone());
-            let lines = |tokens: &[gix::diff::blob::Token], r: std::ops::Range<u32>| {
+            let lines = |tokens: &[Token], r: std::ops::Range<u32>| {
                 tokens[r.start as usize..r.end as usize]
                     .iter()
-                    .map(|t| input.interner[*t])
+                    .map(|t| interner[*t])
                     .collect::<Vec<&[u8]>>()
             };
             let _ = writeln!(
                 out,
                 "@@ -{},{} +{},{} @@",
-                first + b.start as usize + 1,
+                b.start + 1,
                 b.len(),
-                first + a.start as usize + 1,
+                a.start + 1,
                 a.len()
             );
-            write_lines(out, '-', lines(&input.before, b));
-            write_lines(out, '+', lines(&input.after, a));
+            write_lines(out, '-', lines(&before, b));
+            write_lines(out, '+', lines(&after, a));
         }
     }
     (
@@ -562,10 +588,65 @@ fn write_lines(out: &mut String, sign: char, lines: Vec<&[u8]>) {
     }
 }
 
+/// Index of the first byte where `a` and `b` differ (the shorter length if one is a prefix).
+/// Compares blocks first: the common case is long identical runs.
+fn first_mismatch(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let max = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= max && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    i + a[i..max]
+        .iter()
+        .zip(&b[i..max])
+        .position(|(x, y)| x != y)
+        .unwrap_or(max - i)
+}
+
+/// How many bytes at the end of `a` and `b` (of equal length) are equal.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len();
+    let mut same = 0;
+    while same + BLOCK <= n && a[n - same - BLOCK..n - same] == b[n - same - BLOCK..n - same] {
+        same += BLOCK;
+    }
+    same + a[..n - same]
+        .iter()
+        .rev()
+        .zip(b[..n - same].iter().rev())
+        .position(|(x, y)| x != y)
+        .unwrap_or(n - same)
+}
+
+/// A set of line lengths: a bitmap for the usual ones, a flag for any longer.
+#[derive(Default)]
+struct LengthSet {
+    short: [u64; 16],
+    any_long: bool,
+}
+
+impl LengthSet {
+    fn insert(&mut self, len: usize) {
+        match self.short.get_mut(len / 64) {
+            Some(word) => *word |= 1 << (len % 64),
+            None => self.any_long = true,
+        }
+    }
+
+    fn contains(&self, len: usize) -> bool {
+        match self.short.get(len / 64) {
+            Some(word) => word & (1 << (len % 64)) != 0,
+            None => self.any_long,
+        }
+    }
+}
+
 /// Byte lengths of the whole lines `old` and `new` share at their start and at their end.
 fn common_line_ends(old: &[u8], new: &[u8]) -> (usize, usize) {
     let max = old.len().min(new.len());
-    let mut prefix = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(max);
+    let mut prefix = first_mismatch(old, new);
     if prefix < old.len() || prefix < new.len() {
         // Back up to the start of the line that differs.
         prefix = old[..prefix]
@@ -574,13 +655,7 @@ fn common_line_ends(old: &[u8], new: &[u8]) -> (usize, usize) {
             .map_or(0, |i| i + 1);
     }
     let room = max - prefix;
-    let mut suffix = old[prefix..]
-        .iter()
-        .rev()
-        .zip(new[prefix..].iter().rev())
-        .take(room)
-        .position(|(a, b)| a != b)
-        .unwrap_or(room);
+    let mut suffix = common_suffix(&old[old.len() - room..], &new[new.len() - room..]);
     // The shared end must start at a line start in both texts.
     let starts_line = |text: &[u8], s: usize| {
         let at = text.len() - s;
@@ -701,6 +776,14 @@ mod tests {
         assert_eq!(line_diff(&mut d, b"a\n", b"a\nb\n", None), (1, 0));
         assert_eq!(line_diff(&mut d, b"b\n", b"a\nb\n", None), (1, 0));
         assert_eq!(line_diff(&mut d, b"same\n", b"same\n", None), (0, 0));
+        let long: Vec<u8> = (0..1000u32)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut changed = long.clone();
+        changed[2000] = b'x';
+        assert_eq!(first_mismatch(&long, &changed), 2000);
+        assert_eq!(common_suffix(&long, &changed), long.len() - 2001);
+        assert_eq!(first_mismatch(b"abc", b"abcd"), 3);
     }
 
     #[test]
