@@ -26,7 +26,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_time ON events (occurred_at);
 CREATE INDEX events_by_source_time ON events (source_id, occurred_at);
-CREATE INDEX events_by_kind_time ON events (kind, occurred_at);
 
 CREATE VIRTUAL TABLE events_fts USING fts5 (
     title, body, content = 'events', content_rowid = 'seq'
