@@ -528,7 +528,7 @@ fn duration_ms(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryStore;
+    use crate::memory::{MemoryStore, SharedMemoryStore};
     use crate::source::BatchStream;
     use crate::{Event, SourceError};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -609,41 +609,36 @@ mod tests {
         Engine::new(Arc::new(Registry::new()), EngineSettings::default())
     }
 
-    fn memory(store: Box<dyn Store>) -> MemoryStore {
-        // Tests only ever pass MemoryStore in.
-        let raw = Box::into_raw(store) as *mut MemoryStore;
-        // SAFETY: the box was created from a MemoryStore in these tests.
-        *unsafe { Box::from_raw(raw) }
-    }
-
     #[tokio::test]
     async fn commits_everything_and_resumes_from_the_cursor() {
-        let (report, store) = engine()
+        let shared = SharedMemoryStore::new();
+        let (report, _) = engine()
             .run(
-                Box::new(MemoryStore::new()),
+                Box::new(shared.clone()),
                 vec![Box::new(counting("a", 25, 10))],
                 SyncOptions::default(),
             )
             .await;
         assert!(report.all_ok());
         assert_eq!(report.sources[0].events_written, 25);
-        let store = memory(store);
-        assert_eq!(store.events.len(), 25);
-        assert_eq!(store.cursors["a"].as_json()["next"], 25);
+        shared.with(|s| {
+            assert_eq!(s.events.len(), 25);
+            assert_eq!(s.cursors["a"].as_json()["next"], 25);
+        });
 
         // Nothing new: the resumed source yields no batch at all.
         let again = counting("a", 25, 10);
         let yielded = again.batches_yielded.clone();
-        let (report, store) = engine()
+        let (report, _) = engine()
             .run(
-                Box::new(store),
+                Box::new(shared.clone()),
                 vec![Box::new(again)],
                 SyncOptions::default(),
             )
             .await;
         assert_eq!(report.sources[0].events_written, 0);
         assert_eq!(yielded.load(Ordering::SeqCst), 0);
-        assert_eq!(memory(store).runs["a"].status, "ok");
+        assert_eq!(shared.with(|s| s.runs["a"].status.clone()), "ok");
     }
 
     #[tokio::test]
@@ -652,9 +647,10 @@ mod tests {
         bad.fail_after = Some(3);
         let mut invalid = counting("invalid", 10, 10);
         invalid.fail_validate = true;
-        let (report, store) = engine()
+        let shared = SharedMemoryStore::new();
+        let (report, _) = engine()
             .run(
-                Box::new(MemoryStore::new()),
+                Box::new(shared.clone()),
                 vec![
                     Box::new(bad),
                     Box::new(counting("good", 50, 7)),
@@ -676,25 +672,27 @@ mod tests {
             .contains("source bad: boom"));
         assert_eq!(by_id("invalid").status, SourceStatusKind::Failed);
         assert_eq!(by_id("invalid").events_written, 0);
-        let store = memory(store);
-        assert_eq!(store.cursors["bad"].as_json()["next"], 30);
-        assert!(!store.cursors.contains_key("invalid"));
-        assert_eq!(store.runs["bad"].status, "failed");
+        shared.with(|s| {
+            assert_eq!(s.cursors["bad"].as_json()["next"], 30);
+            assert!(!s.cursors.contains_key("invalid"));
+            assert_eq!(s.runs["bad"].status, "failed");
+        });
     }
 
     #[tokio::test]
     async fn cancel_before_start_reads_nothing_and_reports_interrupted() {
         let options = SyncOptions::default();
         options.cancel.cancel();
-        let (report, store) = engine()
+        let shared = SharedMemoryStore::new();
+        let (report, _) = engine()
             .run(
-                Box::new(MemoryStore::new()),
+                Box::new(shared.clone()),
                 vec![Box::new(counting("a", 10, 5))],
                 options,
             )
             .await;
         assert_eq!(report.sources[0].status, SourceStatusKind::Interrupted);
-        assert!(memory(store).events.is_empty());
+        assert!(shared.with(|s| s.events.is_empty()));
     }
 
     #[tokio::test]
@@ -715,10 +713,16 @@ mod tests {
             .await;
         assert_eq!(report.sources[0].events_written, 0);
         assert_eq!(report.sources[0].duplicates, 10);
-        assert_eq!(memory(store).events.len(), 10);
+        assert_eq!(
+            store
+                .query_events(&crate::EventQuery::default())
+                .unwrap()
+                .len(),
+            10
+        );
     }
 
-    struct FailingStore(MemoryStore, usize);
+    struct FailingStore(SharedMemoryStore, usize);
 
     impl Store for FailingStore {
         fn load_cursor(&mut self, id: &str) -> Result<Option<Cursor>, StoreError> {
@@ -747,9 +751,10 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_failed_commit_later_batches_of_that_source_are_refused() {
-        let (report, store) = engine()
+        let shared = SharedMemoryStore::new();
+        let (report, _) = engine()
             .run(
-                Box::new(FailingStore(MemoryStore::new(), 0)),
+                Box::new(FailingStore(shared.clone(), 0)),
                 vec![Box::new(counting("a", 100, 10))],
                 SyncOptions::default(),
             )
@@ -760,11 +765,10 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("disk full"));
-        let raw = Box::into_raw(store) as *mut FailingStore;
-        // SAFETY: created from a FailingStore just above.
-        let store = unsafe { Box::from_raw(raw) };
         // Only the first batch is stored, and the cursor stays right after it.
-        assert_eq!(store.0.events.len(), 10);
-        assert_eq!(store.0.cursors["a"].as_json()["next"], 10);
+        shared.with(|s| {
+            assert_eq!(s.events.len(), 10);
+            assert_eq!(s.cursors["a"].as_json()["next"], 10);
+        });
     }
 }

@@ -120,3 +120,52 @@ impl Store for MemoryStore {
             .collect())
     }
 }
+
+/// A [`MemoryStore`] that stays readable while the engine owns it: the engine gets one handle,
+/// the caller keeps a clone and looks inside after (or during) a sync.
+#[derive(Debug, Default, Clone)]
+pub struct SharedMemoryStore(pub std::sync::Arc<std::sync::Mutex<MemoryStore>>);
+
+impl SharedMemoryStore {
+    /// A new, empty shared store.
+    pub fn new() -> Self {
+        SharedMemoryStore::default()
+    }
+
+    /// Runs `f` on the store.
+    pub fn with<T>(&self, f: impl FnOnce(&mut MemoryStore) -> T) -> T {
+        // A panic while holding the lock leaves plain data behind; keep using it.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl Store for SharedMemoryStore {
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        self.with(|s| s.load_cursor(source_id))
+    }
+
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        self.with(|s| s.commit_batch(source, batch))
+    }
+
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.with(|s| s.record_run(run))
+    }
+
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.with(|s| s.reset_cursor(source_id))
+    }
+
+    fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        self.with(|s| s.query_events(query))
+    }
+
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        self.with(|s| s.sources_status())
+    }
+}
