@@ -415,3 +415,72 @@ fn diff_text_is_attached_and_capped() {
     assert_eq!(m["diff"].as_str().unwrap().len(), 200);
     assert_eq!(m["diff_truncated"], true);
 }
+
+#[test]
+fn a_shallow_clone_shows_its_cut_off_commits_as_roots_like_git() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    generate_history(&repo, 30, 11);
+    let shallow = env.path("shallow");
+    git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "5",
+            &format!("file://{}", repo.display()),
+            shallow.to_str().unwrap(),
+        ],
+    );
+    env.write_config(&git_config("s", &shallow, ""));
+    env.run(&["sync"]).ok();
+    let ids = env.ids("s");
+    assert_eq!(ids.len(), 5);
+    assert_eq!(
+        ids.iter().cloned().collect::<BTreeSet<_>>(),
+        rev_list(&shallow, "HEAD")
+    );
+    assert_numstat_matches_git(&env, "s", &shallow);
+    let cut = std::fs::read_to_string(shallow.join(".git/shallow")).unwrap();
+    assert_eq!(env.metadata("s", cut.trim())["shallow_boundary"], true);
+    assert!(env.metadata("s", &ids[4]).get("shallow_boundary").is_none());
+}
+
+#[test]
+fn submodules_and_symlinks_count_like_git() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    commit_files(&repo, "base", &[("target.txt", b"t\n")]);
+    let a = "1111111111111111111111111111111111111111";
+    let b = "2222222222222222222222222222222222222222";
+    git(
+        &repo,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{a},vendor/lib"),
+        ],
+    );
+    git(&repo, &["commit", "-q", "-m", "add submodule"]);
+    git(
+        &repo,
+        &[
+            "update-index",
+            "--cacheinfo",
+            &format!("160000,{b},vendor/lib"),
+        ],
+    );
+    git(&repo, &["commit", "-q", "-m", "bump submodule"]);
+    std::os::unix::fs::symlink("target.txt", repo.join("link")).unwrap();
+    git(&repo, &["add", "link"]);
+    git(&repo, &["commit", "-q", "-m", "add symlink"]);
+    git(&repo, &["rm", "-q", "--cached", "vendor/lib"]);
+    git(&repo, &["commit", "-q", "-m", "drop submodule"]);
+    env.write_config(&git_config("r", &repo, ""));
+    env.run(&["sync"]).ok();
+    assert_eq!(env.ids("r").len(), 5);
+    assert_numstat_matches_git(&env, "r", &repo);
+}

@@ -22,11 +22,14 @@ use super::config::MergeDiffs;
 const BINARY_PROBE: usize = 8000;
 
 /// What each commit event includes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct DiffOptions {
     pub include_diff: bool,
     pub max_diff_bytes: usize,
     pub merge_diffs: MergeDiffs,
+    /// In a shallow clone, the commits at its cut-off (`.git/shallow`): their parents are not
+    /// there, and each is shown as a root, as `git log` does.
+    pub shallow: Option<std::sync::Arc<std::collections::HashSet<ObjectId>>>,
 }
 
 /// One file of a commit, as `--numstat` shows it. `None` counts: binary.
@@ -176,7 +179,13 @@ impl Work {
         let author_name = lossy_str(author.name.trim()).into_owned();
 
         let merge = parents.len() > 1;
+        let shallow_boundary = self
+            .options
+            .shallow
+            .as_ref()
+            .is_some_and(|cut| cut.contains(&id));
         let diff_against = match (parents.first(), merge, self.options.merge_diffs) {
+            _ if shallow_boundary => Some(None),
             (_, true, MergeDiffs::None) => None,
             (Some(p), _, _) => Some(Some(*p)),
             (None, _, _) => Some(None),
@@ -230,6 +239,9 @@ impl Work {
         meta.insert("files".into(), Value::Array(files_json));
         if lossy {
             meta.insert("message_lossy".into(), Value::Bool(true));
+        }
+        if shallow_boundary {
+            meta.insert("shallow_boundary".into(), Value::Bool(true));
         }
         if self.options.include_diff {
             meta.insert("diff".into(), Value::String(diff_text));

@@ -105,6 +105,7 @@ impl EventSource for GitSource {
                 include_diff: self.config.include_diff,
                 max_diff_bytes: self.config.max_diff_bytes,
                 merge_diffs: self.config.merge_diffs,
+                shallow: None,
             },
             batch_size: self.config.batch_size,
             threads: self
@@ -156,6 +157,14 @@ impl Job {
     ) -> Result<(), SourceError> {
         let shared = open_repo(&self.source_id, &self.path)?;
         let repo = shared.to_thread_local();
+        let shallow = repo
+            .shallow_commits()
+            .map_err(|e| self.err(format!("reading the shallow file: {e}")))?
+            .map(|cut| std::sync::Arc::new(cut.iter().copied().collect()));
+        let options = DiffOptions {
+            shallow,
+            ..self.options.clone()
+        };
         let saved: GitCursor = match cursor {
             Some(c) => match c.version() {
                 Some(1) => c.decode().map_err(|e| SourceError::Cursor {
@@ -203,7 +212,15 @@ impl Job {
                     .position(|id| Some(*id) == last)
                     .map_or(0, |i| i + 1);
                 if self
-                    .emit(&shared, &plan, skip, &from, &pending.targets, tx)
+                    .emit(
+                        &shared,
+                        options.clone(),
+                        &plan,
+                        skip,
+                        &from,
+                        &pending.targets,
+                        tx,
+                    )
                     .is_err()
                 {
                     return Ok(());
@@ -223,15 +240,17 @@ impl Job {
             }
         }
         let plan = plan(&repo, &from, &current, &self.branches).map_err(|e| self.err(e))?;
-        let _ = self.emit(&shared, &plan, 0, &from, &current_hex, tx);
+        let _ = self.emit(&shared, options, &plan, 0, &from, &current_hex, tx);
         Ok(())
     }
 
     /// Streams the plan's commits from `skip` on. Every batch but the last says "walk from
     /// `from` to `to` stored up to here"; the last says "everything up to `to` is stored".
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &self,
         shared: &gix::ThreadSafeRepository,
+        options: DiffOptions,
         plan: &Plan,
         skip: usize,
         from: &BTreeMap<String, String>,
@@ -263,11 +282,12 @@ impl Job {
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let results_tx = results_tx.clone();
+                let options = options.clone();
                 let (next_chunk, emitted_chunks, stop) = (&next_chunk, &emitted_chunks, &stop);
                 scope.spawn(move || {
                     let mut repo = shared.to_thread_local();
                     tune_caches(&mut repo);
-                    let mut differ = Differ::new(repo, self.options);
+                    let mut differ = Differ::new(repo, options);
                     loop {
                         let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
                         if chunk >= chunks {
