@@ -771,4 +771,67 @@ mod tests {
             assert_eq!(s.cursors["a"].as_json()["next"], 10);
         });
     }
+
+    /// Counts how many of its kind run at once.
+    struct Slow {
+        info: SourceInfo,
+        running: Arc<AtomicUsize>,
+        peak: Arc<AtomicUsize>,
+    }
+
+    #[async_trait::async_trait]
+    impl EventSource for Slow {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        async fn validate(&mut self) -> Result<(), SourceError> {
+            Ok(())
+        }
+        fn events(&mut self, _cursor: Option<Cursor>) -> BatchStream<'_> {
+            let (running, peak) = (self.running.clone(), self.peak.clone());
+            Box::pin(futures_util::stream::once(async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(Batch::new(
+                    Vec::new(),
+                    Cursor::from_json(serde_json::json!({"version": 1})),
+                ))
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn at_most_concurrency_sources_run_at_once() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let sources: Vec<Box<dyn EventSource>> = (0..6)
+            .map(|i| {
+                Box::new(Slow {
+                    info: SourceInfo {
+                        id: format!("s{i}"),
+                        source_type: "slow".into(),
+                        name: "slow".into(),
+                    },
+                    running: running.clone(),
+                    peak: peak.clone(),
+                }) as Box<dyn EventSource>
+            })
+            .collect();
+        let settings = EngineSettings {
+            concurrency: 2,
+            ..EngineSettings::default()
+        };
+        let (report, _) = Engine::new(Arc::new(Registry::new()), settings)
+            .run(
+                Box::new(MemoryStore::new()),
+                sources,
+                SyncOptions::default(),
+            )
+            .await;
+        assert!(report.all_ok());
+        assert_eq!(report.sources.len(), 6);
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
 }

@@ -104,3 +104,58 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use athena_core::SourceConfig;
+
+    fn parse(text: &str) -> Result<GitConfig, athena_core::ConfigError> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        SourceConfig::new("g", "git", table).parse()
+    }
+
+    #[test]
+    fn every_listed_key_is_accepted_and_defaults_hold() {
+        let all = r#"
+            path = "."
+            branches = ["main"]
+            include_diff = true
+            max_diff_bytes = 10
+            merge_diffs = "first-parent"
+            batch_size = 5
+            threads = 1
+        "#;
+        let table: toml::Table = toml::from_str(all).unwrap();
+        let listed: Vec<&str> = keys().iter().map(|k| k.name).collect();
+        assert_eq!(
+            table.keys().map(String::as_str).collect::<Vec<_>>().len(),
+            listed.len()
+        );
+        for name in &listed {
+            assert!(
+                table.contains_key(*name),
+                "{name} is listed but not in the sample"
+            );
+        }
+        let c = parse(all).unwrap();
+        assert_eq!(c.merge_diffs, MergeDiffs::FirstParent);
+        let d = parse("path = \"x\"").unwrap();
+        assert!(d.branches.is_empty() && !d.include_diff);
+        assert_eq!(
+            (d.max_diff_bytes, d.batch_size, d.merge_diffs),
+            (65536, 1000, MergeDiffs::None)
+        );
+        for k in keys() {
+            assert_eq!(k.required, k.name == "path", "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse("path = \".\"\nmerge_diffs = \"all\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("merge_diffs"));
+        let e = parse("branches = []").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("path"));
+    }
+}

@@ -143,3 +143,94 @@ pub(crate) fn plan(
 pub(crate) fn is_ancestor(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> bool {
     old == new || matches!(repo.merge_base(old, new), Ok(Some(base)) if base.detach() == old)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn commit(dir: &Path, msg: &str, when: u32) -> ObjectId {
+        let date = format!("{} +0000", 1_700_000_000 + when);
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(["commit", "-q", "--allow-empty", "-m", msg])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        ObjectId::from_hex(git(dir, &["rev-parse", "HEAD"]).as_bytes()).unwrap()
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn plans_oldest_first_hide_stored_tips_and_know_branches() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let a = commit(d, "a", 1);
+        let b = commit(d, "b", 2);
+        git(d, &["checkout", "-q", "-b", "side"]);
+        let s = commit(d, "s", 3);
+        git(d, &["checkout", "-q", "main"]);
+        let c = commit(d, "c", 4);
+        let repo = gix::open(d).unwrap();
+        let branches = names(&["main", "side"]);
+        let tips = resolve_tips(&repo, &branches).unwrap();
+        assert_eq!((tips["main"], tips["side"]), (c, s));
+
+        let full = plan(&repo, &BTreeMap::new(), &tips, &branches).unwrap();
+        assert_eq!(full.commits, [a, b, s, c]);
+        assert_eq!(full.branches_of(&a), names(&["main", "side"]));
+        assert_eq!(full.branches_of(&s), names(&["side"]));
+        assert_eq!(full.branches_of(&c), names(&["main"]));
+
+        // With `b` stored as main's tip, only what `b` does not reach is planned.
+        let stored = BTreeMap::from([("main".to_string(), b.to_string())]);
+        let rest = plan(&repo, &stored, &tips, &branches).unwrap();
+        assert_eq!(rest.commits, [s, c]);
+
+        // A stored tip that no longer exists is ignored, not an error.
+        let gone = BTreeMap::from([("main".to_string(), "ab".repeat(20))]);
+        assert_eq!(
+            plan(&repo, &gone, &tips, &branches).unwrap().commits.len(),
+            4
+        );
+
+        assert!(is_ancestor(&repo, a, c));
+        assert!(!is_ancestor(&repo, s, c));
+        let err = resolve_tips(&repo, &names(&["nope"])).unwrap_err();
+        assert_eq!(err, "branch \"nope\" not found");
+    }
+
+    #[test]
+    fn an_empty_repository_has_no_head_tip() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q"]);
+        let repo = gix::open(dir.path()).unwrap();
+        assert!(resolve_tips(&repo, &names(&["HEAD"])).unwrap().is_empty());
+    }
+}
