@@ -1,6 +1,7 @@
 //! Exactly-once, proven: SIGKILL `athena-ingest sync` at random moments, then finish the sync,
 //! and the store holds exactly the events of an uninterrupted run.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,8 +24,9 @@ fn cursor(env: &TestEnv) -> Option<Value> {
     text.map(|t| serde_json::from_str(&t).unwrap())
 }
 
-/// The stored events are a prefix of the full history, and the cursor says exactly that prefix.
-fn assert_consistent(env: &TestEnv, expected: &[String]) -> usize {
+/// The stored events are a prefix of the full history, and the cursor says exactly that
+/// prefix: the stored commits are exactly those the cursor's heads reach.
+fn assert_consistent(env: &TestEnv, repo: &std::path::Path, expected: &[String]) -> usize {
     if !env.db().exists() {
         return 0;
     }
@@ -41,11 +43,24 @@ fn assert_consistent(env: &TestEnv, expected: &[String]) -> usize {
             ids.len()
         ),
         Some(c) => match c.get("pending") {
-            Some(p) => assert_eq!(
-                p["last"].as_str(),
-                ids.last().map(String::as_str),
-                "cursor and events disagree"
-            ),
+            Some(p) => {
+                let mut args = vec!["rev-list".to_string()];
+                args.extend(
+                    p["heads"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|h| h.as_str().unwrap().to_string()),
+                );
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let reached: BTreeSet<String> =
+                    git(repo, &args).lines().map(str::to_string).collect();
+                let stored: BTreeSet<String> = ids.iter().cloned().collect();
+                assert_eq!(
+                    reached, stored,
+                    "the cursor's heads do not describe what is stored"
+                );
+            }
             None => assert_eq!(
                 ids.len(),
                 expected.len(),
@@ -60,8 +75,17 @@ fn assert_consistent(env: &TestEnv, expected: &[String]) -> usize {
 fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events() {
     let repo_env = TestEnv::new();
     let repo = repo_env.path("repo");
-    generate_history(&repo, COMMITS, 0xc0ffee);
-    let config = git_config("r", &repo, "batch_size = 10");
+    generate_branchy_history(&repo, COMMITS, 0xc0ffee);
+    let total = git(&repo, &["rev-list", "--count", "main"])
+        .trim()
+        .parse::<usize>()
+        .unwrap();
+    assert!(total > COMMITS, "the history has side branches");
+    let config = git_config(
+        "r",
+        &repo,
+        "batch_size = 10\nbranches = [\"main\", \"side39\"]",
+    );
 
     let reference = TestEnv::new();
     reference.write_config(&config);
@@ -69,7 +93,7 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
     reference.run(&["sync"]).ok();
     let full = started.elapsed();
     let expected = reference.ids("r");
-    assert_eq!(expected.len(), COMMITS);
+    assert_eq!(expected.len(), total);
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -90,8 +114,8 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
             attempts < 400,
             "only {mid_ingest_kills} of {kills} kills landed mid-ingest"
         );
-        let before = assert_consistent(&env, &expected);
-        if before == COMMITS {
+        let before = assert_consistent(&env, &repo, &expected);
+        if before == total {
             // Finished between kills: start over on a fresh store to keep killing mid-ingest.
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(env.path(&format!("athena.db{suffix}")));
@@ -109,8 +133,8 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             kills += 1;
-            let after = assert_consistent(&env, &expected);
-            if after > 0 && after < COMMITS {
+            let after = assert_consistent(&env, &repo, &expected);
+            if after > 0 && after < total {
                 mid_ingest_kills += 1;
             }
         } else {
@@ -127,7 +151,7 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert_eq!((rows, distinct), (COMMITS as i64, COMMITS as i64));
+    assert_eq!((rows, distinct), (total as i64, total as i64));
     // Same content, not just the same ids.
     let digest = |e: &TestEnv| -> Vec<(String, String, String)> {
         let c = e.store();

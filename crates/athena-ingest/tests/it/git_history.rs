@@ -484,3 +484,39 @@ fn submodules_and_symlinks_count_like_git() {
     assert_eq!(env.ids("r").len(), 5);
     assert_numstat_matches_git(&env, "r", &repo);
 }
+
+#[test]
+fn parents_are_stored_before_children_even_when_clocks_disagree() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    generate_branchy_history(&repo, 200, 5);
+    env.write_config(&git_config("b", &repo, "batch_size = 7"));
+    env.run(&["sync"]).ok();
+    let ids = env.ids("b");
+    assert_eq!(
+        ids.iter().cloned().collect::<BTreeSet<_>>(),
+        rev_list(&repo, "main")
+    );
+    let position: BTreeMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut skewed = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let meta = env.metadata("b", id);
+        for parent in meta["parents"].as_array().unwrap() {
+            let p = position[parent.as_str().unwrap()];
+            assert!(p < i, "parent {parent} stored after its child {id}");
+            let parent_time =
+                env.metadata("b", parent.as_str().unwrap())["committer"]["time"].clone();
+            if parent_time.as_str() > meta["committer"]["time"].as_str() {
+                skewed += 1;
+            }
+        }
+    }
+    assert!(
+        skewed > 0,
+        "the history should have children dated before their parents"
+    );
+}

@@ -187,12 +187,29 @@ impl Rng {
 /// created, edited line by line (inserts, deletes, replacements), deleted and re-created, and
 /// a binary file changes now and then. Returns nothing; read the repository with git.
 pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
+    generate_history_with(dir, commits, seed, false);
+}
+
+/// Like [`generate_history`], plus every 40 commits a side branch of three commits merged back
+/// into `main`, commits sharing timestamps in threes, and side commits dated *before* the commit
+/// they branch from (clock skew), so that time order and parent order disagree.
+pub fn generate_branchy_history(dir: &Path, commits: usize, seed: u64) {
+    generate_history_with(dir, commits, seed, true);
+}
+
+fn generate_history_with(dir: &Path, commits: usize, seed: u64, branchy: bool) {
     init_repo(dir);
     let mut rng = Rng(seed);
     let mut files: Vec<Option<Vec<String>>> = vec![None; 12];
     let mut script: Vec<u8> = Vec::new();
+    let mut merge_next: Option<usize> = None;
+    let mut side_mark = 1_000_000;
     for n in 0..commits {
-        let when = 1_700_000_000 + n as u64 * 60;
+        let when = if branchy {
+            1_700_000_000 + (n as u64 / 3) * 60
+        } else {
+            1_700_000_000 + n as u64 * 60
+        };
         let _ = write!(
             script,
             "commit refs/heads/main\nmark :{}\nauthor Dev {} <dev{}@example.com> {} +0100\ncommitter Dev {} <dev{}@example.com> {} +0100\n",
@@ -208,6 +225,9 @@ pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
         let _ = write!(script, "data {}\n{}", msg.len(), msg);
         if n > 0 {
             let _ = writeln!(script, "from :{n}");
+        }
+        if let Some(side) = merge_next.take() {
+            let _ = writeln!(script, "merge :{side}");
         }
         let touched = 1 + rng.below(3);
         for _ in 0..touched {
@@ -259,6 +279,23 @@ pub fn generate_history(dir: &Path, commits: usize, seed: u64) {
             );
             script.extend_from_slice(&blob);
             script.push(b'\n');
+        }
+        if branchy && n % 40 == 39 && n + 1 < commits {
+            let mut parent = n + 1;
+            for k in 0..3 {
+                side_mark += 1;
+                let t = when - 30 + k;
+                let msg = format!("side {k} after change {n}\n");
+                let note = format!("side note {n}.{k}\n");
+                let _ = write!(
+                    script,
+                    "commit refs/heads/side{n}\nmark :{side_mark}\nauthor Side <side@example.com> {t} +0000\ncommitter Side <side@example.com> {t} +0000\ndata {}\n{msg}from :{parent}\nM 100644 inline side/notes{n}.txt\ndata {}\n{note}\n",
+                    msg.len(),
+                    note.len()
+                );
+                parent = side_mark;
+            }
+            merge_next = Some(side_mark);
         }
     }
     let mut child = git_cmd(dir)

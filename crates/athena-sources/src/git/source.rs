@@ -1,7 +1,7 @@
 //! The `git` source: plans the walk, computes diffs on a pool of threads, and streams batches
 //! in commit order with exact checkpoints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::commit::{DiffOptions, Differ};
 use super::config::GitConfig;
 use super::cursor::{GitCursor, Pending, VERSION};
-use super::walk::{is_ancestor, plan, resolve_tips, Plan};
+use super::walk::{existing, is_ancestor, plan, resolve_tips, Plan};
 
 /// Commits handed to a worker at a time. Long runs of consecutive commits keep each worker's
 /// caches warm: a commit's parent tree and the delta bases of its blobs were mostly just read
@@ -189,7 +189,8 @@ impl Job {
             .map(|(k, v)| (k.clone(), v.to_string()))
             .collect();
 
-        // A walk that a previous sync stored part of is finished first, in its own order.
+        // A walk that a previous sync stored part of is finished first: to its own targets,
+        // hiding what its stored heads reach.
         let mut from = saved.tips.clone();
         if let Some(pending) = &saved.pending {
             let targets: Option<BTreeMap<String, ObjectId>> = pending
@@ -203,20 +204,18 @@ impl Job {
                 })
                 .collect();
             if let Some(targets) = targets {
-                let names: Vec<String> = targets.keys().cloned().collect();
-                let plan = plan(&repo, &from, &targets, &names).map_err(|e| self.err(e))?;
-                let last = ObjectId::from_hex(pending.last.as_bytes()).ok();
-                let skip = plan
-                    .commits
-                    .iter()
-                    .position(|id| Some(*id) == last)
-                    .map_or(0, |i| i + 1);
+                let heads: BTreeSet<ObjectId> =
+                    existing(&repo, &pending.heads).into_iter().collect();
+                let mut hidden = existing(&repo, from.values());
+                hidden.extend(heads.iter().copied());
+                let plan =
+                    plan(&repo, &hidden, &targets, &self.branches).map_err(|e| self.err(e))?;
                 if self
                     .emit(
                         &shared,
                         options.clone(),
                         &plan,
-                        skip,
+                        heads,
                         &from,
                         &pending.targets,
                         tx,
@@ -239,25 +238,35 @@ impl Job {
                 }
             }
         }
-        let plan = plan(&repo, &from, &current, &self.branches).map_err(|e| self.err(e))?;
-        let _ = self.emit(&shared, options, &plan, 0, &from, &current_hex, tx);
+        let hidden = existing(&repo, from.values());
+        let plan = plan(&repo, &hidden, &current, &self.branches).map_err(|e| self.err(e))?;
+        let _ = self.emit(
+            &shared,
+            options,
+            &plan,
+            BTreeSet::new(),
+            &from,
+            &current_hex,
+            tx,
+        );
         Ok(())
     }
 
-    /// Streams the plan's commits from `skip` on. Every batch but the last says "walk from
-    /// `from` to `to` stored up to here"; the last says "everything up to `to` is stored".
+    /// Streams the plan's commits. Every batch but the last says "the walk from `from` to `to`
+    /// is stored as far as these heads reach"; the last says "everything up to `to` is stored".
+    /// `heads` are the heads of what an earlier, interrupted sync stored of this walk.
     #[allow(clippy::too_many_arguments)]
     fn emit(
         &self,
         shared: &gix::ThreadSafeRepository,
         options: DiffOptions,
         plan: &Plan,
-        skip: usize,
+        mut heads: BTreeSet<ObjectId>,
         from: &BTreeMap<String, String>,
         to: &BTreeMap<String, String>,
         tx: &mpsc::Sender<Result<Batch, SourceError>>,
     ) -> Result<(), Stopped> {
-        let commits = &plan.commits[skip.min(plan.commits.len())..];
+        let commits = &plan.commits[..];
         let total = plan.commits.len() as u64;
         let done_cursor = || {
             Cursor::encode(&GitCursor {
@@ -317,7 +326,7 @@ impl Job {
 
             let mut waiting: HashMap<usize, Result<Vec<Event>, String>> = HashMap::new();
             let mut batch: Vec<Event> = Vec::with_capacity(self.batch_size);
-            let mut position = skip;
+            let mut position = 0;
             let mut outcome = Ok(());
             'chunks: for chunk in 0..chunks {
                 let result = loop {
@@ -346,6 +355,10 @@ impl Job {
                 };
                 for mut event in events {
                     let id = plan.commits[position];
+                    heads.insert(id);
+                    for parent in &plan.parents[position] {
+                        heads.remove(parent);
+                    }
                     position += 1;
                     event.context.insert("repo".into(), context_repo.clone());
                     event.context.insert(
@@ -368,7 +381,7 @@ impl Job {
                                 tips: from.clone(),
                                 pending: Some(Pending {
                                     targets: to.clone(),
-                                    last: id.to_string(),
+                                    heads: heads.iter().map(ObjectId::to_string).collect(),
                                 }),
                             })
                         };

@@ -1,14 +1,17 @@
 //! Which commits a sync must store, in a deterministic oldest-first order.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use gix::hash::ObjectId;
 use gix::revision::walk::Sorting;
 use gix::traverse::commit::simple::CommitTimeOrder;
 
-/// Commits to store, oldest first, with the configured branches that contain each.
+/// Commits to store, parents before children, with the configured branches that contain each.
 pub(crate) struct Plan {
     pub commits: Vec<ObjectId>,
+    /// The parents of each commit (all of them, inside the plan or not).
+    pub parents: Vec<Vec<ObjectId>>,
     /// For each configured branch (in `branch_names` order), the commits of this plan it reaches.
     /// Empty when only one branch is followed: then every commit is on it.
     pub reach: Vec<HashSet<ObjectId>>,
@@ -81,23 +84,33 @@ pub(crate) fn resolve_tips(
     Ok(tips)
 }
 
-/// Plans the walk from the stored `from` tips to the `to` tips: every commit reachable from `to`
-/// and from none of the `from` tips that still exist.
+/// The commits among `hex` ids that exist in the repository: a stored tip that was pruned
+/// since cannot hide anything.
+pub(crate) fn existing<'a>(
+    repo: &gix::Repository,
+    hex: impl IntoIterator<Item = &'a String>,
+) -> Vec<ObjectId> {
+    hex.into_iter()
+        .filter_map(|h| ObjectId::from_hex(h.as_bytes()).ok())
+        .filter(|id| repo.has_object(id))
+        .collect()
+}
+
+/// Plans the walk to the `to` tips: every commit they reach that none of `hidden` reaches, in a
+/// topological order (parents first; among commits that are free to go, the oldest by commit
+/// time, then the smallest id).
 ///
-/// Hiding every old tip is exact even after a force-push: whatever an old tip reaches was stored
-/// when that tip was, and the rewritten commits are not reachable from it.
+/// Storing in this order keeps the stored part of a walk closed under ancestry, so "everything
+/// reachable from these heads" describes it exactly and a resumed walk need not reproduce any
+/// order. Hiding every stored tip is exact even after a force-push: whatever an old tip reaches
+/// was stored when that tip was, and the rewritten commits are not reachable from it.
 pub(crate) fn plan(
     repo: &gix::Repository,
-    from: &BTreeMap<String, String>,
+    hidden: &[ObjectId],
     to: &BTreeMap<String, ObjectId>,
     branch_names: &[String],
 ) -> Result<Plan, String> {
-    let hidden: Vec<ObjectId> = from
-        .values()
-        .filter_map(|hex| ObjectId::from_hex(hex.as_bytes()).ok())
-        .filter(|id| repo.has_object(id))
-        .collect();
-    let walk = |tips: Vec<ObjectId>| -> Result<Vec<ObjectId>, String> {
+    let walk = |tips: Vec<ObjectId>| -> Result<Vec<gix::revision::walk::Info<'_>>, String> {
         if tips.is_empty() {
             return Ok(Vec::new());
         }
@@ -107,15 +120,11 @@ pub(crate) fn plan(
             .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
             .all()
             .map_err(|e| format!("walking history: {e}"))?;
-        let mut ids = Vec::new();
-        for info in iter {
-            ids.push(info.map_err(|e| format!("walking history: {e}"))?.id);
-        }
-        Ok(ids)
+        iter.map(|info| info.map_err(|e| format!("walking history: {e}")))
+            .collect()
     };
-    let all_tips: Vec<ObjectId> = to.values().copied().collect();
-    let mut commits = walk(all_tips)?;
-    commits.reverse();
+    let infos = walk(to.values().copied().collect())?;
+    let (commits, parents) = topological(&infos);
     let branch_names: Vec<String> = branch_names
         .iter()
         .filter(|b| to.contains_key(*b))
@@ -124,19 +133,52 @@ pub(crate) fn plan(
     let reach = if branch_names.len() > 1 {
         branch_names
             .iter()
-            .map(|b| match to.get(b) {
-                Some(tip) => walk(vec![*tip]).map(|ids| ids.into_iter().collect()),
-                None => Ok(HashSet::new()),
-            })
+            .map(|b| walk(vec![to[b]]).map(|infos| infos.iter().map(|i| i.id).collect()))
             .collect::<Result<Vec<_>, _>>()?
     } else {
         Vec::new()
     };
     Ok(Plan {
         commits,
+        parents,
         reach,
         branch_names,
     })
+}
+
+/// Kahn's algorithm over the walked commits, ties broken by (commit time, id) so the order
+/// depends only on the set of commits.
+fn topological(infos: &[gix::revision::walk::Info<'_>]) -> (Vec<ObjectId>, Vec<Vec<ObjectId>>) {
+    let index: HashMap<ObjectId, usize> =
+        infos.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut waiting = vec![0u32; infos.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); infos.len()];
+    for (i, info) in infos.iter().enumerate() {
+        for parent in info.parent_ids() {
+            if let Some(&p) = index.get(&parent.detach()) {
+                waiting[i] += 1;
+                children[p].push(i);
+            }
+        }
+    }
+    let key = |i: usize| Reverse((infos[i].commit_time.unwrap_or(0), infos[i].id, i));
+    let mut ready: BinaryHeap<_> = (0..infos.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(key)
+        .collect();
+    let mut commits = Vec::with_capacity(infos.len());
+    let mut parents = Vec::with_capacity(infos.len());
+    while let Some(Reverse((_, id, i))) = ready.pop() {
+        commits.push(id);
+        parents.push(infos[i].parent_ids().map(|p| p.detach()).collect());
+        for &c in &children[i] {
+            waiting[c] -= 1;
+            if waiting[c] == 0 {
+                ready.push(key(c));
+            }
+        }
+    }
+    (commits, parents)
 }
 
 /// Whether `old` is an ancestor of `new` (the branch moved forward, no rewrite).
@@ -202,23 +244,20 @@ mod tests {
         let tips = resolve_tips(&repo, &branches).unwrap();
         assert_eq!((tips["main"], tips["side"]), (c, s));
 
-        let full = plan(&repo, &BTreeMap::new(), &tips, &branches).unwrap();
+        let full = plan(&repo, &[], &tips, &branches).unwrap();
         assert_eq!(full.commits, [a, b, s, c]);
         assert_eq!(full.branches_of(&a), names(&["main", "side"]));
         assert_eq!(full.branches_of(&s), names(&["side"]));
         assert_eq!(full.branches_of(&c), names(&["main"]));
 
         // With `b` stored as main's tip, only what `b` does not reach is planned.
-        let stored = BTreeMap::from([("main".to_string(), b.to_string())]);
-        let rest = plan(&repo, &stored, &tips, &branches).unwrap();
+        let rest = plan(&repo, &[b], &tips, &branches).unwrap();
         assert_eq!(rest.commits, [s, c]);
+        assert_eq!(rest.parents, [vec![b], vec![b]]);
 
         // A stored tip that no longer exists is ignored, not an error.
-        let gone = BTreeMap::from([("main".to_string(), "ab".repeat(20))]);
-        assert_eq!(
-            plan(&repo, &gone, &tips, &branches).unwrap().commits.len(),
-            4
-        );
+        let stored = [b.to_string(), "ab".repeat(20)];
+        assert_eq!(existing(&repo, &stored), [b]);
 
         assert!(is_ancestor(&repo, a, c));
         assert!(!is_ancestor(&repo, s, c));
