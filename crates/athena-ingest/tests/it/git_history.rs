@@ -520,3 +520,37 @@ fn parents_are_stored_before_children_even_when_clocks_disagree() {
         "the history should have children dated before their parents"
     );
 }
+
+#[test]
+fn a_commit_with_an_impossible_timezone_is_stored_not_fatal() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    let base = commit_files(&repo, "base", &[("a", b"a\n")]);
+    let tree = git(&repo, &["rev-parse", "HEAD^{tree}"]).trim().to_string();
+    let raw = format!(
+        "tree {tree}\nparent {base}\nauthor Odd <odd@example.com> 1704103200 +9999\ncommitter Odd <odd@example.com> 1704103200 +9999\n\nodd zone\n"
+    );
+    std::fs::write(env.path("raw"), raw).unwrap();
+    let odd = git(
+        &repo,
+        &[
+            "hash-object",
+            "--literally",
+            "-t",
+            "commit",
+            "-w",
+            env.path("raw").to_str().unwrap(),
+        ],
+    )
+    .trim()
+    .to_string();
+    git(&repo, &["update-ref", "refs/heads/main", &odd]);
+    let after = commit_files(&repo, "after", &[("b", b"b\n")]);
+    env.write_config(&git_config("r", &repo, ""));
+    env.run(&["sync"]).ok();
+    assert_eq!(env.ids("r"), [base, odd.clone(), after]);
+    let author = &env.metadata("r", &odd)["author"];
+    assert_eq!(author["time"], "2024-01-01T10:00:00+00:00");
+    assert_eq!(author["time_raw"], "1704103200 +9999");
+}

@@ -171,11 +171,9 @@ impl Work {
             .map_err(|e| format!("commit {id}: bad committer: {e}"))?;
         let (message, lossy) = decode_message(commit.message, commit.encoding);
         let (title, body) = split_message(&message);
-        let author_json = person(&author, id)?;
-        let committer_json = person(&committer, id)?;
-        let occurred_at = signature_time(&author)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default();
+        let author_json = person(&author);
+        let committer_json = person(&committer);
+        let occurred_at = signature_time(&author).0.with_timezone(&Utc);
         let author_name = lossy_str(author.name.trim()).into_owned();
 
         let merge = parents.len() > 1;
@@ -699,20 +697,39 @@ fn lossy_str(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
-fn signature_time(sig: &gix::actor::SignatureRef<'_>) -> Option<DateTime<FixedOffset>> {
-    let t = sig.time().ok()?;
-    let offset = FixedOffset::east_opt(t.offset)?;
-    offset.timestamp_opt(t.seconds, 0).single()
+/// A signature's time with its offset. Git accepts commits with impossible offsets (`+9999`)
+/// or garbled times; such a time is read as well as it can be (the seconds, at UTC) and
+/// reported as not exact, rather than failing the source at that commit forever.
+fn signature_time(sig: &gix::actor::SignatureRef<'_>) -> (DateTime<FixedOffset>, bool) {
+    let exact = sig.time().ok().and_then(|t| {
+        FixedOffset::east_opt(t.offset)?
+            .timestamp_opt(t.seconds, 0)
+            .single()
+    });
+    match exact {
+        Some(t) => (t, true),
+        None => {
+            let utc = FixedOffset::east_opt(0).expect("zero is a valid offset");
+            let t = utc
+                .timestamp_opt(sig.seconds(), 0)
+                .single()
+                .unwrap_or_else(|| utc.timestamp_opt(0, 0).unwrap());
+            (t, false)
+        }
+    }
 }
 
-fn person(sig: &gix::actor::SignatureRef<'_>, id: ObjectId) -> Result<Value, String> {
-    let time = signature_time(sig)
-        .ok_or_else(|| format!("commit {id}: unreadable time {:?}", sig.time))?;
-    Ok(json!({
+fn person(sig: &gix::actor::SignatureRef<'_>) -> Value {
+    let (time, exact) = signature_time(sig);
+    let mut p = json!({
         "name": lossy_str(sig.name.trim()),
         "email": lossy_str(sig.email.trim()),
         "time": time.to_rfc3339(),
-    }))
+    });
+    if !exact {
+        p["time_raw"] = Value::String(sig.time.to_string());
+    }
+    p
 }
 
 /// Decodes a commit message: UTF-8, or Latin-1 when the commit says so; anything else is

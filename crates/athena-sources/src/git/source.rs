@@ -2,6 +2,7 @@
 //! in commit order with exact checkpoints.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -116,9 +117,15 @@ impl EventSource for GitSource {
         let spawned = std::thread::Builder::new()
             .name(format!("git-{}", self.info.id))
             .spawn(move || {
-                let out = tx.clone();
-                if let Err(e) = job.run(cursor, &tx) {
-                    let _ = out.blocking_send(Err(e));
+                let result = catch_unwind(AssertUnwindSafe(|| job.run(cursor, &tx)))
+                    .unwrap_or_else(|panic| {
+                        Err(job.err(format!(
+                            "reading the repository panicked: {}",
+                            panic_message(&panic)
+                        )))
+                    });
+                if let Err(e) = result {
+                    let _ = tx.blocking_send(Err(e));
                 }
             });
         if let Err(e) = spawned {
@@ -314,7 +321,20 @@ impl Job {
                         let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(commits.len());
                         let result: Result<Vec<Event>, String> = commits[range]
                             .iter()
-                            .map(|id| differ.commit_event(*id))
+                            .map(|id| {
+                                if stop.load(Ordering::Relaxed) {
+                                    return Err("stopped".to_string());
+                                }
+                                // A bug must fail this source with the commit named, not
+                                // hang the sync waiting for a chunk that never comes.
+                                catch_unwind(AssertUnwindSafe(|| differ.commit_event(*id)))
+                                    .unwrap_or_else(|panic| {
+                                        Err(format!(
+                                            "reading commit {id} panicked: {}",
+                                            panic_message(&panic)
+                                        ))
+                                    })
+                            })
                             .collect();
                         if results_tx.send((chunk, result)).is_err() {
                             return;
@@ -338,6 +358,12 @@ impl Job {
                             waiting.insert(i, r);
                         }
                         Err(_) => {
+                            // Every worker is gone and this chunk never came.
+                            if !stop.load(Ordering::Relaxed) {
+                                let message =
+                                    format!("the diff workers stopped before commit chunk {chunk}");
+                                let _ = tx.blocking_send(Err(self.err(message)));
+                            }
                             outcome = Err(Stopped);
                             break 'chunks;
                         }
@@ -415,4 +441,13 @@ fn tune_caches(repo: &mut gix::Repository) {
         ))
     });
     repo.object_cache_size(0);
+}
+
+/// The text of a panic payload.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
