@@ -67,18 +67,34 @@ struct Origin {
 }
 
 /// One `[[sources]]` entry: its id, its type and the rest of its keys, not yet typed.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the keys, never the values: they may hold secrets read from the
+/// environment.
+#[derive(Clone)]
 pub struct SourceConfig {
     /// Unique id; names the cursor.
     pub id: String,
     /// Registered type name.
     pub source_type: String,
     table: toml::Table,
+    /// Values that came from `${VAR}`: masked in every message this config produces.
+    env_values: Vec<String>,
     origin: Arc<Origin>,
     /// 1-based line of the `[[sources]]` header, when known.
     header_line: Option<usize>,
     /// Last line (exclusive) of this source's block.
     block_end: Option<usize>,
+}
+
+impl fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("id", &self.id)
+            .field("source_type", &self.source_type)
+            .field("keys", &self.table.keys().collect::<Vec<_>>())
+            .field("line", &self.header_line)
+            .finish()
+    }
 }
 
 /// A configuration problem: exit code 2.
@@ -153,13 +169,18 @@ impl Config {
             line: e.span().map(|s| line_of_offset(text, s.start)),
             ..ConfigError::new(e.message().trim().to_string())
         })?;
-        if raw.engine.concurrency == 0 {
-            return Err(ConfigError {
-                file: origin.file.clone(),
-                line: find_key_line(text, 0, None, "concurrency"),
-                key: Some("concurrency".into()),
-                ..ConfigError::new("must be at least 1")
-            });
+        for (key, value) in [
+            ("concurrency", raw.engine.concurrency),
+            ("channel_capacity", raw.engine.channel_capacity),
+        ] {
+            if !(1..=1024).contains(&value) {
+                return Err(ConfigError {
+                    file: origin.file.clone(),
+                    line: find_key_line(text, 0, None, key),
+                    key: Some(format!("engine.{key}")),
+                    ..ConfigError::new(format!("must be between 1 and 1024, not {value}"))
+                });
+            }
         }
         let headers = source_headers(text);
         let headers_known = headers.len() == raw.sources.len();
@@ -174,6 +195,7 @@ impl Config {
                 id: String::new(),
                 source_type: String::new(),
                 table: toml::Table::new(),
+                env_values: Vec::new(),
                 origin: origin.clone(),
                 header_line,
                 block_end,
@@ -201,7 +223,10 @@ impl Config {
                 ));
             }
             sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
-            substitute_env_in_table(&mut table, &sc, "")?;
+            let mut env_values = Vec::new();
+            substitute_env_in_table(&mut table, &sc, "", &mut env_values)?;
+            env_values.retain(|v| !v.is_empty());
+            sc.env_values = env_values;
             sc.table = table;
             sources.push(sc);
         }
@@ -253,6 +278,7 @@ impl SourceConfig {
             id: id.into(),
             source_type: source_type.into(),
             table,
+            env_values: Vec::new(),
             origin: Arc::new(Origin {
                 file: None,
                 text: String::new(),
@@ -274,7 +300,11 @@ impl SourceConfig {
         let value = toml::Value::Table(self.table.clone());
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let path = e.path().to_string();
-            let message = e.inner().message().trim().to_string();
+            // serde repeats a wrongly typed value in its message; it may be a secret.
+            let mut message = e.inner().message().trim().to_string();
+            for value in &self.env_values {
+                message = message.replace(value.as_str(), "***");
+            }
             let key = if path.is_empty() || path == "." {
                 backticked(&message)
             } else {
@@ -376,6 +406,7 @@ fn substitute_env_in_table(
     table: &mut toml::Table,
     sc: &SourceConfig,
     prefix: &str,
+    env_values: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     for (k, v) in table.iter_mut() {
         let key = if prefix.is_empty() {
@@ -383,7 +414,7 @@ fn substitute_env_in_table(
         } else {
             format!("{prefix}.{k}")
         };
-        substitute_env_in_value(v, sc, &key)?;
+        substitute_env_in_value(v, sc, &key, env_values)?;
     }
     Ok(())
 }
@@ -392,19 +423,20 @@ fn substitute_env_in_value(
     v: &mut toml::Value,
     sc: &SourceConfig,
     key: &str,
+    env_values: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     match v {
         toml::Value::String(s) => {
-            *s = substitute_env(s).map_err(|var| {
+            *s = substitute_env_collecting(s, env_values).map_err(|var| {
                 sc.error(Some(key), format!("environment variable {var} is not set"))
             })?;
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                substitute_env_in_value(item, sc, &format!("{key}[{i}]"))?;
+                substitute_env_in_value(item, sc, &format!("{key}[{i}]"), env_values)?;
             }
         }
-        toml::Value::Table(t) => substitute_env_in_table(t, sc, key)?,
+        toml::Value::Table(t) => substitute_env_in_table(t, sc, key, env_values)?,
         _ => {}
     }
     Ok(())
@@ -413,6 +445,11 @@ fn substitute_env_in_value(
 /// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`. Returns the name of an
 /// unset variable as the error.
 pub fn substitute_env(s: &str) -> Result<String, String> {
+    substitute_env_collecting(s, &mut Vec::new())
+}
+
+/// [`substitute_env`], also collecting the values it put in.
+fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String, String> {
     if !s.contains('$') {
         return Ok(s.to_string());
     }
@@ -429,7 +466,10 @@ pub fn substitute_env(s: &str) -> Result<String, String> {
                 Some(end) => {
                     let name = &inner[..end];
                     match std::env::var(name) {
-                        Ok(val) => out.push_str(&val),
+                        Ok(val) => {
+                            out.push_str(&val);
+                            values.push(val);
+                        }
                         Err(_) => return Err(name.to_string()),
                     }
                     rest = &inner[end + 1..];
@@ -568,6 +608,18 @@ branches = "main"
         let err = Config::parse(text, None).unwrap_err();
         assert!(err.message.contains("duplicate"), "{err}");
         assert_eq!(err.line, Some(5));
+    }
+
+    #[test]
+    fn engine_settings_out_of_range_are_errors() {
+        let err = Config::parse("[engine]\nconcurrency = 0\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(2))
+        );
+        let err = Config::parse("[engine]\nchannel_capacity = 99999999999\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("engine.channel_capacity"));
+        assert!(Config::parse("[engine]\nconcurrency = -1\n", None).is_err());
     }
 
     #[test]

@@ -299,43 +299,47 @@ impl Engine {
         let limit = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         let infos: Vec<SourceInfo> = sources.iter().map(|s| s.info().clone()).collect();
+        let mut task_index = std::collections::HashMap::new();
         for (index, source) in sources.into_iter().enumerate() {
             let client = client.clone();
             let limit = limit.clone();
             let options = options.clone();
             let pipeline = self.settings.channel_capacity.max(1);
-            tasks.spawn(async move {
+            let handle = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (index, run_source(source, client, options, pipeline).await)
+                run_source(source, client, options, pipeline).await
             });
+            task_index.insert(handle.id(), index);
         }
-        drop(client);
         let mut reports: Vec<Option<SourceReport>> = vec![None; infos.len()];
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             match joined {
-                Ok((index, report)) => reports[index] = Some(report),
+                Ok((id, report)) => reports[task_index[&id]] = Some(report),
                 Err(e) => {
-                    // A panicking source is isolated like a failing one; find which it was below.
-                    tracing::error!("a source task panicked: {e}");
-                }
-            }
-        }
-        let store = tokio::task::spawn_blocking(move || writer.join())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .expect("the store writer thread panicked");
-        let sources = reports
-            .into_iter()
-            .zip(infos)
-            .map(|(r, info)| {
-                r.unwrap_or_else(|| {
-                    let error = format!("source {}: panicked while reading", info.id);
+                    // A panicking source is isolated like a failing one.
+                    let index = task_index[&e.id()];
+                    let info = infos[index].clone();
+                    let why = if e.is_panic() {
+                        panic_text(e.into_panic())
+                    } else {
+                        "its task was cancelled".to_string()
+                    };
+                    let error = format!("source {}: panicked while reading: {why}", info.id);
                     emit(InternalEvent::SourceFailed {
                         source_id: &info.id,
                         error: &error,
                     });
-                    SourceReport {
+                    let run = RunRecord {
+                        source_id: info.id.clone(),
+                        source_type: info.source_type.clone(),
+                        finished_at: chrono::Utc::now(),
+                        status: SourceStatusKind::Failed.as_str().to_string(),
+                        error: Some(error.clone()),
+                    };
+                    if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
+                        tracing::warn!(source = %info.id, "recording the run failed: {e}");
+                    }
+                    let report = SourceReport {
                         info,
                         status: SourceStatusKind::Failed,
                         events_written: 0,
@@ -343,10 +347,19 @@ impl Engine {
                         invalid: 0,
                         error: Some(error),
                         stats: SourceStats::default(),
-                    }
-                })
-            })
-            .collect();
+                    };
+                    options.observer.source_finished(&report);
+                    reports[index] = Some(report);
+                }
+            }
+        }
+        drop(client);
+        let store = tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .expect("the store writer thread panicked");
+        let sources = reports.into_iter().flatten().collect();
         (SyncReport { sources }, store)
     }
 }
@@ -519,6 +532,16 @@ async fn settle(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// The text of a panic payload.
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(s) => *s,
+        Err(panic) => panic
+            .downcast_ref::<&str>()
+            .map_or_else(|| "unknown panic".to_string(), |s| s.to_string()),
+    }
 }
 
 fn duration_ms(d: Duration) -> u64 {
@@ -833,5 +856,55 @@ mod tests {
         assert!(report.all_ok());
         assert_eq!(report.sources.len(), 6);
         assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+
+    struct Panicking(SourceInfo);
+
+    #[async_trait::async_trait]
+    impl EventSource for Panicking {
+        fn info(&self) -> &SourceInfo {
+            &self.0
+        }
+        async fn validate(&mut self) -> Result<(), SourceError> {
+            Ok(())
+        }
+        fn events(&mut self, _cursor: Option<Cursor>) -> BatchStream<'_> {
+            Box::pin(futures_util::stream::poll_fn(
+                |_| -> std::task::Poll<Option<Result<Batch, SourceError>>> {
+                    panic!("bug in the source")
+                },
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_source_is_reported_with_its_message_and_recorded() {
+        let shared = SharedMemoryStore::new();
+        let info = SourceInfo {
+            id: "p".into(),
+            source_type: "panicking".into(),
+            name: "p".into(),
+        };
+        let (report, _) = engine()
+            .run(
+                Box::new(shared.clone()),
+                vec![Box::new(Panicking(info)), Box::new(counting("ok", 5, 5))],
+                SyncOptions::default(),
+            )
+            .await;
+        let p = report.sources.iter().find(|s| s.info.id == "p").unwrap();
+        assert_eq!(p.status, SourceStatusKind::Failed);
+        assert!(
+            p.error.as_deref().unwrap().contains("bug in the source"),
+            "{:?}",
+            p.error
+        );
+        let ok = report.sources.iter().find(|s| s.info.id == "ok").unwrap();
+        assert_eq!(ok.events_written, 5);
+        assert_eq!(
+            report.sources[0].info.id, "p",
+            "reports stay in config order"
+        );
+        shared.with(|s| assert_eq!(s.runs["p"].status, "failed"));
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Validate { config } => validate(&config),
         Command::Reset { db, source } => {
-            let path = db_path(&db);
+            let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
                 .with_context(|| format!("opening store {}", path.display()))?;
             if store.reset_cursor(&source)? {
@@ -106,18 +106,22 @@ fn load_config(path: &Path) -> Result<Config> {
 }
 
 /// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
-fn db_path(args: &DbArgs) -> PathBuf {
+/// A config that exists but does not parse is an error, not a silent fall back to the default.
+fn db_path(args: &DbArgs) -> Result<PathBuf> {
     if let Some(db) = &args.db {
-        return db.clone();
+        return Ok(db.clone());
     }
-    Config::load(&args.config)
-        .ok()
-        .and_then(|c| c.store_path)
-        .unwrap_or_else(|| PathBuf::from("athena.db"))
+    if !args.config.exists() {
+        return Ok(PathBuf::from("athena.db"));
+    }
+    let config = Config::load(&args.config)?;
+    Ok(config
+        .store_path
+        .unwrap_or_else(|| PathBuf::from("athena.db")))
 }
 
 fn open_existing(args: &DbArgs) -> Result<SqliteStore> {
-    let path = db_path(args);
+    let path = db_path(args)?;
     SqliteStore::open_existing(&path).with_context(|| format!("opening store {}", path.display()))
 }
 
@@ -232,11 +236,16 @@ fn sync(
     rt.shutdown_timeout(Duration::from_millis(100));
     let mut out = std::io::stdout().lock();
     output::write_sync_report(&mut out, &report, format)?;
+    let failed = report
+        .sources
+        .iter()
+        .any(|s| s.status == SourceStatusKind::Failed);
     let interrupted = report
         .sources
         .iter()
         .any(|s| s.status == SourceStatusKind::Interrupted);
-    Ok(if !report.all_ok() && !interrupted {
+    // A failure outranks an interruption: the exit code must not hide it.
+    Ok(if failed {
         ExitCode::from(1)
     } else if interrupted {
         ExitCode::from(130)

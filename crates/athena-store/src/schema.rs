@@ -59,7 +59,8 @@ CREATE TABLE dead_letters (
     origin      TEXT NOT NULL,
     reason      TEXT NOT NULL,
     raw         TEXT NOT NULL,
-    created_at  INTEGER NOT NULL
+    created_at  INTEGER NOT NULL,
+    UNIQUE (source_id, origin)      -- a re-read (after reset or --full) is not kept twice
 );
 CREATE INDEX dead_letters_by_source ON dead_letters (source_id, seq);
 "#,

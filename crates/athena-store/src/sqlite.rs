@@ -260,13 +260,14 @@ impl Store for SqliteStore {
             let mut dead = tx
                 .prepare_cached(
                     "INSERT INTO dead_letters (source_id, origin, reason, raw, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (source_id, origin) DO NOTHING",
                 )
                 .map_err(be)?;
             for d in &batch.dead_letters {
-                dead.execute(params![source.id, d.origin, d.reason, d.raw, now])
-                    .map_err(be)?;
-                report.dead_letters += 1;
+                report.dead_letters += dead
+                    .execute(params![source.id, d.origin, d.reason, d.raw, now])
+                    .map_err(be)? as u64;
             }
             let cursor =
                 serde_json::to_string(batch.checkpoint.as_json()).unwrap_or_else(|_| "null".into());
@@ -586,6 +587,8 @@ mod tests {
             raw: "???".into(),
         });
         assert_eq!(s.commit_batch(&info(), &b).unwrap().dead_letters, 1);
+        // The same bad input read again is not kept twice.
+        assert_eq!(s.commit_batch(&info(), &b).unwrap().dead_letters, 0);
         s.record_run(&RunRecord {
             source_id: "src".into(),
             source_type: "test".into(),

@@ -161,7 +161,7 @@ fn init_writes_a_config_that_validates_and_refuses_to_overwrite() {
 fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
     let env = TestEnv::new();
     let repo = env.path("repo");
-    generate_history(&repo, 3000, 99);
+    generate_history(&repo, 4000, 99);
     env.write_config(&git_config("r", &repo, "batch_size = 20\nthreads = 1"));
     let child = env
         .cmd(&["sync"])
@@ -171,8 +171,12 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
         .unwrap();
     // Interrupt once the first batches are stored.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch stored within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
         if env.db().exists() && !env.ids("r").is_empty() {
             break;
         }
@@ -184,21 +188,38 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stored = env.ids("r");
-    if stored.len() == 3000 {
-        // The sync finished before the signal arrived; nothing to check about interruption.
-        assert_eq!(out.status.code(), Some(0));
-        return;
-    }
     assert_eq!(
         out.status.code(),
         Some(130),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        stored.len() < 4000,
+        "the sync finished before the interrupt"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
-    // What is stored is a prefix of the history, and the next sync completes it exactly.
+    // The cursor says exactly what is stored: its heads reach the stored commits.
+    let cursor: String = env
+        .store()
+        .query_row(
+            "SELECT cursor FROM cursors WHERE source_id = 'r'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let cursor: Value = serde_json::from_str(&cursor).unwrap();
+    let mut args = vec!["rev-list".to_string()];
+    for h in cursor["pending"]["heads"].as_array().unwrap() {
+        args.push(h.as_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reached: std::collections::BTreeSet<String> =
+        git(&repo, &args).lines().map(str::to_string).collect();
+    assert_eq!(reached, stored.iter().cloned().collect());
+    // The next sync completes it exactly.
     env.run(&["sync"]).ok();
     let all = env.ids("r");
-    assert_eq!(all.len(), 3000);
+    assert_eq!(all.len(), 4000);
     assert_eq!(&all[..stored.len()], &stored[..]);
 }

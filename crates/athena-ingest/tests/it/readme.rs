@@ -19,17 +19,26 @@ fn the_custom_source_example_in_the_readme_is_the_one_ci_builds() {
 
 #[test]
 fn the_quickstart_config_ingests_this_repository() {
-    let config = athena_core::Config::parse(
-        &repo_file("examples/quickstart.toml"),
-        Some(Path::new("examples/quickstart.toml")),
-    )
-    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env = crate::support::TestEnv::new();
+    let config = root.join("examples/quickstart.toml");
+    let db = env.db();
+    let run = env.run(&[
+        "sync",
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let run = run.ok();
+    let json: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(json["sources"][0]["id"], "athena-ingest");
+    assert_eq!(json["sources"][0]["status"], "ok");
+    let count = crate::support::git(&root, &["rev-list", "--count", "HEAD"]);
     assert_eq!(
-        config.store_path, None,
-        "the quick start stores into ./athena.db"
+        json["sources"][0]["events_written"].as_u64().unwrap(),
+        count.trim().parse::<u64>().unwrap()
     );
-    let source = &config.sources[0];
-    assert_eq!(source.source_type, "git");
-    let path = source.resolve_path(Path::new(source.table()["path"].as_str().unwrap()));
-    assert_eq!(path, Path::new("examples/.."));
 }
