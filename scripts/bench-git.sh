@@ -63,13 +63,15 @@ echo "ratio sync / git log:                ${ratio}  (target <= 0.6: $(verdict "
 echo "no-op re-sync:                       ${n} s  (target <= 0.3: $(verdict "$n <= 0.3"))"
 echo "peak RSS of sync:                    ${rss} MB  (target <= 300: $(verdict "$rss <= 300"))"
 
-# How often the per-file line counts agree with git's, file change by file change.
+# How often the per-file line counts agree with git's, both ways: a file change git lists that
+# athena-ingest does not (or lists with other counts) is a disagreement, and so is one athena
+# lists that git does not.
 "$bin" events --db "$work/bench.db" --limit 100000000 --format jsonl > "$work/events.jsonl"
-git -C "$repo" log --numstat --no-renames --format=@%H HEAD > "$work/numstat.txt"
+git -C "$repo" -c core.quotePath=false log --numstat --no-renames --format=@%H HEAD > "$work/numstat.txt"
 python3 - "$work/events.jsonl" "$work/numstat.txt" <<'PY'
 import json, sys
 git, cur = {}, None
-for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
+for line in open(sys.argv[2], encoding="utf-8", errors="surrogateescape"):
     line = line.rstrip("\n")
     if line.startswith("@"):
         cur = line[1:]
@@ -77,12 +79,15 @@ for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
     elif line:
         a, d, p = line.split("\t", 2)
         git[cur][p] = (a, d)
-total = same = 0
+ours = {}
 for line in open(sys.argv[1], encoding="utf-8"):
     e = json.loads(line)
-    for f in e["metadata"]["files"]:
-        total += 1
-        ours = tuple("-" if f[k] is None else str(f[k]) for k in ("added", "deleted"))
-        same += git.get(e["id"], {}).get(f["path"]) == ours
-print(f"numstat agreement with git:          {same}/{total} file changes ({100 * same / max(total, 1):.2f}%)")
+    ours[e["id"]] = {
+        f["path"]: tuple("-" if f[k] is None else str(f[k]) for k in ("added", "deleted"))
+        for f in e["metadata"]["files"]
+    }
+pairs = {(c, p) for c, files in git.items() for p in files} | {(c, p) for c, files in ours.items() for p in files}
+same = sum(1 for c, p in pairs if git.get(c, {}).get(p) == ours.get(c, {}).get(p) is not None)
+missing = sum(1 for c in git if c not in ours)
+print(f"numstat agreement with git:          {same}/{len(pairs)} file changes ({100 * same / max(len(pairs), 1):.2f}%), commits missing: {missing}")
 PY

@@ -3,7 +3,8 @@
 //!
 //! Where to start reading:
 //! - [`event`]: the [`Event`] every source produces.
-//! - [`source`]: the [`EventSource`] trait (two required methods) and the [`Batch`] it streams;
+//! - [`source`]: the [`EventSource`] trait (`info`, `validate`, `events`; the rest has
+//!   defaults) and the [`Batch`] it streams;
 //!   each batch carries the [`Cursor`] that is valid once its events are stored.
 //! - [`engine`]: the [`Engine`], which loads cursors, validates and runs sources concurrently and
 //!   commits each batch and its cursor in one [`Store`] transaction.

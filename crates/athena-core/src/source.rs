@@ -70,9 +70,10 @@ pub struct SourceStats {
 
 /// A place events come from.
 ///
-/// Two methods are required: [`validate`](EventSource::validate), a cheap health check run before
-/// anything is read, and [`events`](EventSource::events), which streams batches from a cursor.
-/// Identity comes from the source's config (see [`SourceInfo`]).
+/// Three methods are required: [`info`](EventSource::info), the source's identity (from its
+/// config, see [`SourceInfo`]); [`validate`](EventSource::validate), a cheap health check run
+/// before anything is read; and [`events`](EventSource::events), which streams batches from a
+/// cursor.
 #[async_trait]
 pub trait EventSource: Send {
     /// Who this source is: id, type and a human name.
