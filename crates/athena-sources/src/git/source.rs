@@ -6,6 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,6 +37,8 @@ pub struct GitSource {
     info: SourceInfo,
     config: GitConfig,
     path: PathBuf,
+    /// The reading thread of the current `events` stream, and its stop flag.
+    reader: Option<(std::thread::JoinHandle<()>, Arc<AtomicBool>)>,
 }
 
 impl GitSource {
@@ -60,6 +63,7 @@ impl GitSource {
             },
             config: git,
             path,
+            reader: None,
         })
     }
 
@@ -100,7 +104,9 @@ impl EventSource for GitSource {
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
         let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
+        let cancel = Arc::new(AtomicBool::new(false));
         let job = Job {
+            cancel: cancel.clone(),
             source_id: self.info.id.clone(),
             path: self.path.clone(),
             repo_label: self.path.display().to_string(),
@@ -131,18 +137,38 @@ impl EventSource for GitSource {
                     let _ = tx.blocking_send(Err(e));
                 }
             });
-        if let Err(e) = spawned {
-            let err = SourceError::failed(&self.info.id, format!("cannot start a thread: {e}"));
-            return Box::pin(futures_util::stream::iter([Err(err)]));
+        match spawned {
+            Ok(handle) => self.reader = Some((handle, cancel)),
+            Err(e) => {
+                let err = SourceError::failed(&self.info.id, format!("cannot start a thread: {e}"));
+                return Box::pin(futures_util::stream::iter([Err(err)]));
+            }
         }
         Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         }))
     }
+
+    /// Stops the reading thread and its diff workers (at their next commit) and waits for them.
+    async fn close(&mut self) -> Result<(), SourceError> {
+        if let Some((handle, cancel)) = self.reader.take() {
+            cancel.store(true, Ordering::Relaxed);
+            let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                return Err(SourceError::failed(
+                    &self.info.id,
+                    "the reading thread panicked",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Everything the producer thread needs, detached from the source.
 struct Job {
+    /// Set by `close()`: workers stop at the next commit.
+    cancel: Arc<AtomicBool>,
     source_id: String,
     path: PathBuf,
     repo_label: String,
@@ -314,19 +340,21 @@ impl Job {
                             break;
                         }
                         while chunk >= emitted_chunks.load(Ordering::Acquire) + window {
-                            if stop.load(Ordering::Relaxed) {
+                            if stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
                                 return;
                             }
                             std::thread::sleep(Duration::from_millis(1));
                         }
-                        if stop.load(Ordering::Relaxed) {
+                        if stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
                             return;
                         }
                         let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(commits.len());
                         let result: Result<Vec<Event>, String> = commits[range]
                             .iter()
                             .map(|id| {
-                                if stop.load(Ordering::Relaxed) {
+                                if stop.load(Ordering::Relaxed)
+                                    || self.cancel.load(Ordering::Relaxed)
+                                {
                                     return Err("stopped".to_string());
                                 }
                                 // A bug must fail this source with the commit named, not
