@@ -51,6 +51,18 @@ pub enum InternalEvent<'a> {
         /// The cursor now saved.
         cursor: &'a serde_json::Value,
     },
+    /// A followed branch no longer contains its stored tip (a force-push); its new commits are
+    /// stored, the old ones stay.
+    BranchRewritten {
+        /// Source id.
+        source_id: &'a str,
+        /// The branch.
+        branch: &'a str,
+        /// The stored tip.
+        old: &'a str,
+        /// The tip now.
+        new: &'a str,
+    },
     /// A source failed; the others go on.
     SourceFailed {
         /// Source id.
@@ -91,6 +103,20 @@ pub fn emit(event: InternalEvent<'_>) {
                 .dead_letters
                 .fetch_add(dead_letters, Ordering::Relaxed);
             tracing::debug!(source = source_id, events, duplicates, dead_letters, %cursor, "batch committed");
+        }
+        InternalEvent::BranchRewritten {
+            source_id,
+            branch,
+            old,
+            new,
+        } => {
+            tracing::info!(
+                source = source_id,
+                branch,
+                old,
+                new,
+                "branch was rewritten (force-push); storing its new commits"
+            );
         }
         InternalEvent::SourceFailed { source_id, error } => {
             METRICS.source_failures.fetch_add(1, Ordering::Relaxed);

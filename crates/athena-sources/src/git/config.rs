@@ -34,6 +34,7 @@ pub struct GitConfig {
 /// What diff a merge commit gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum MergeDiffs {
     /// No files, like `git log --numstat`.
     #[default]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use athena_core::telemetry::{emit, InternalEvent};
 use athena_core::{
     Batch, BatchStream, Cursor, Event, EventSource, Progress, SourceConfig, SourceError, SourceInfo,
 };
@@ -271,7 +272,12 @@ impl Job {
             if let (Some(new), Ok(old)) = (current.get(branch), ObjectId::from_hex(old.as_bytes()))
             {
                 if repo.has_object(old) && !is_ancestor(&repo, old, *new) {
-                    tracing::info!(source = %self.source_id, branch, old = %old, new = %new, "branch was rewritten (force-push); storing the new commits");
+                    emit(InternalEvent::BranchRewritten {
+                        source_id: &self.source_id,
+                        branch,
+                        old: &old.to_string(),
+                        new: &new.to_string(),
+                    });
                 }
             }
         }
