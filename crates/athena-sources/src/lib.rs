@@ -3,10 +3,13 @@
 //! - [`registry()`] returns a [`Registry`] with every built-in type compiled in; the table in
 //!   [`builtin_types`] is the one place a new source is added.
 //! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
+//! - `api_log/`: access-log parsing; the `api_log` source itself is not registered yet.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
 
+#[cfg(feature = "source-api-log")]
+pub mod api_log;
 #[cfg(feature = "source-git")]
 pub mod git;
 
