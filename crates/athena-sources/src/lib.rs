@@ -3,7 +3,7 @@
 //! - [`registry()`] returns a [`Registry`] with every built-in type compiled in; the table in
 //!   [`builtin_types`] is the one place a new source is added.
 //! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
-//! - `api_log/`: access-log parsing; the `api_log` source itself is not registered yet.
+//! - `api_log/`: `type = "api_log"`, HTTP request logs tailed with per-file checkpoints.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
@@ -16,6 +16,8 @@ pub mod git;
 /// Every source type compiled into this build.
 pub fn builtin_types() -> Vec<SourceType> {
     vec![
+        #[cfg(feature = "source-api-log")]
+        api_log::source_type(),
         #[cfg(feature = "source-git")]
         git::source_type(),
     ]
@@ -39,8 +41,8 @@ mod tests {
     fn every_builtin_type_registers_under_its_own_name() {
         let r = super::registry();
         let names: Vec<_> = r.list().map(|t| t.name).collect();
-        #[cfg(feature = "source-git")]
-        assert_eq!(names, ["git"]);
+        #[cfg(all(feature = "source-git", feature = "source-api-log"))]
+        assert_eq!(names, ["api_log", "git"]);
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }

@@ -34,6 +34,8 @@ pub struct Request<'a> {
     pub referer: Option<&'a str>,
     /// The `User-Agent` header (combined format).
     pub user_agent: Option<&'a str>,
+    /// How long the request took, as logged (JSON lines), in the log's own unit.
+    pub latency: Option<f64>,
 }
 
 /// Why a line is not a request.
@@ -118,6 +120,7 @@ pub fn parse_clf(line: &str, combined: bool) -> Result<Request<'_>, ParseError> 
         bytes,
         referer,
         user_agent,
+        latency: None,
     })
 }
 
@@ -182,6 +185,31 @@ fn split_request(request: &str) -> (Option<&str>, &str, Option<&str>) {
         }
         _ => (None, request, None),
     }
+}
+
+/// Parses a time as logs write it: CLF (`10/Oct/2000:13:55:36 -0700`, brackets allowed),
+/// RFC 3339, or seconds / milliseconds since the epoch (`1700000000`, `1700000000.25`,
+/// `1700000000250`). Epoch times are UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Some(t) = parse_clf_time(s) {
+        return Some(t);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t);
+    }
+    let n: f64 = s.parse().ok()?;
+    epoch_time(n)
+}
+
+/// Seconds or, past year 2286 as seconds, milliseconds since the epoch.
+pub fn epoch_time(n: f64) -> Option<DateTime<FixedOffset>> {
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let ms = if n >= 1e11 { n } else { n * 1000.0 };
+    let utc = FixedOffset::east_opt(0)?;
+    utc.timestamp_millis_opt(ms.round() as i64).single()
 }
 
 /// Parses `10/Oct/2000:13:55:36 -0700`, the time of the Common Log Format.
@@ -298,6 +326,30 @@ mod tests {
         let bad_bytes = r#"1.2.3.4 - - [01/Feb/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 five"#;
         assert_eq!(parse_clf(bad_bytes, false), Err(ParseError::BadBytes));
         assert_eq!(ParseError::Missing("status").to_string(), "no status");
+    }
+
+    #[test]
+    fn times_in_every_usual_form() {
+        let at = |s: &str| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            at("[10/Oct/2000:13:55:36 -0700]").unwrap(),
+            "2000-10-10T13:55:36-07:00"
+        );
+        assert_eq!(
+            at("2024-05-01T10:00:00.5+02:00").unwrap(),
+            "2024-05-01T10:00:00.500+02:00"
+        );
+        assert_eq!(at("1700000000").unwrap(), "2023-11-14T22:13:20+00:00");
+        assert_eq!(
+            at("1700000000250").unwrap(),
+            "2023-11-14T22:13:20.250+00:00"
+        );
+        assert_eq!(
+            at("1700000000.25").unwrap(),
+            "2023-11-14T22:13:20.250+00:00"
+        );
+        assert_eq!(at("yesterday"), None);
+        assert_eq!(at("-5"), None);
     }
 
     #[test]

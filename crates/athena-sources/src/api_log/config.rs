@@ -1,0 +1,112 @@
+//! The `api_log` source's configuration: a `[[sources]]` entry with `type = "api_log"`.
+
+use std::collections::BTreeMap;
+
+use athena_core::ConfigKey;
+use serde::Deserialize;
+
+/// Configuration of an `api_log` source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiLogConfig {
+    /// Log files or glob patterns (`/var/log/nginx/access.log*`), relative to the config file.
+    pub paths: Vec<String>,
+    /// The line format.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// For `jsonl`: which JSON field holds each value (keys: time, method, path, status,
+    /// latency, remote_addr, user_agent, user, bytes, referer, query, protocol).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Where a file seen for the first time is read from: `beginning` or `end`.
+    #[serde(default)]
+    pub start_at: StartAt,
+    /// Longer lines go to the dead-letter table.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// Lines per stored batch.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+/// How lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Apache/nginx combined: common plus `"referer" "user-agent"`.
+    #[default]
+    Combined,
+    /// The Common Log Format.
+    Common,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Where a file seen for the first time is read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum StartAt {
+    /// Every line already in the file.
+    #[default]
+    Beginning,
+    /// Only lines written after the first sync.
+    End,
+}
+
+fn default_max_line_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_batch_size() -> usize {
+    10_000
+}
+
+/// The keys `athena-ingest sources` lists for `api_log`.
+pub(crate) fn keys() -> Vec<ConfigKey> {
+    vec![
+        ConfigKey {
+            name: "paths",
+            kind: "array of paths or globs",
+            required: true,
+            default: None,
+            doc: "log files to tail, relative to the config file",
+        },
+        ConfigKey {
+            name: "format",
+            kind: "\"combined\" | \"common\" | \"jsonl\"",
+            required: false,
+            default: Some("\"combined\""),
+            doc: "how lines are written",
+        },
+        ConfigKey {
+            name: "fields",
+            kind: "table",
+            required: false,
+            default: Some("nginx / common JSON names"),
+            doc: "jsonl: which JSON field holds time, method, path, status, latency, remote_addr, user_agent, user",
+        },
+        ConfigKey {
+            name: "start_at",
+            kind: "\"beginning\" | \"end\"",
+            required: false,
+            default: Some("\"beginning\""),
+            doc: "where a file seen for the first time is read from",
+        },
+        ConfigKey {
+            name: "max_line_bytes",
+            kind: "integer",
+            required: false,
+            default: Some("65536"),
+            doc: "longer lines are dead-lettered",
+        },
+        ConfigKey {
+            name: "batch_size",
+            kind: "integer",
+            required: false,
+            default: Some("10000"),
+            doc: "lines per stored batch",
+        },
+    ]
+}

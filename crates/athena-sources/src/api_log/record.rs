@@ -1,0 +1,279 @@
+//! A parsed line becomes an `http_request` event; JSON lines are mapped onto the same fields.
+
+use std::collections::BTreeMap;
+
+use athena_core::{Event, Outcome};
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+
+use super::parse::{epoch_time, parse_time, Request};
+
+/// For each field, the JSON names tried in order (the configured one alone when given).
+pub(crate) struct JsonFields {
+    names: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// Names nginx's and other common JSON log formats use.
+const DEFAULTS: &[(&str, &[&str])] = &[
+    (
+        "time",
+        &[
+            "time",
+            "timestamp",
+            "@timestamp",
+            "time_local",
+            "time_iso8601",
+            "ts",
+        ],
+    ),
+    ("method", &["method", "request_method", "http_method"]),
+    ("path", &["path", "uri", "request_uri", "url"]),
+    ("query", &["query", "query_string", "args"]),
+    ("protocol", &["protocol", "server_protocol"]),
+    ("status", &["status", "status_code", "response_status"]),
+    ("bytes", &["bytes", "body_bytes_sent", "bytes_sent", "size"]),
+    (
+        "latency",
+        &[
+            "latency",
+            "request_time",
+            "duration",
+            "latency_ms",
+            "response_time",
+        ],
+    ),
+    (
+        "remote_addr",
+        &["remote_addr", "client_ip", "ip", "remote_ip", "client"],
+    ),
+    ("user_agent", &["user_agent", "http_user_agent", "agent"]),
+    ("user", &["user", "remote_user", "user_id"]),
+    ("referer", &["referer", "http_referer", "referrer"]),
+];
+
+/// The field names a `fields` table may set.
+pub(crate) fn field_keys() -> impl Iterator<Item = &'static str> {
+    DEFAULTS.iter().map(|(k, _)| *k)
+}
+
+impl JsonFields {
+    pub(crate) fn new(configured: &BTreeMap<String, String>) -> Self {
+        let names = DEFAULTS
+            .iter()
+            .map(|(key, defaults)| {
+                let names = match configured.get(*key) {
+                    Some(name) => vec![name.clone()],
+                    None => defaults.iter().map(|s| s.to_string()).collect(),
+                };
+                (*key, names)
+            })
+            .collect();
+        JsonFields { names }
+    }
+
+    fn get<'v>(&self, obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+        self.names
+            .get(key)?
+            .iter()
+            .find_map(|n| obj.get(n))
+            .filter(|v| !v.is_null())
+    }
+}
+
+/// Maps a JSON log object onto a request. The time and the status are required.
+pub(crate) fn parse_json<'v>(value: &'v Value, fields: &JsonFields) -> Result<Request<'v>, String> {
+    let obj = value.as_object().ok_or("not a JSON object")?;
+    let text = |key: &str| {
+        fields
+            .get(obj, key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && *s != "-")
+    };
+    let number = |key: &str| -> Option<f64> {
+        match fields.get(obj, key)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    };
+    let time = match fields.get(obj, "time").ok_or("no time field")? {
+        Value::String(s) => parse_time(s),
+        Value::Number(n) => n.as_f64().and_then(epoch_time),
+        _ => None,
+    }
+    .ok_or("unreadable or impossible time")?;
+    let status = number("status")
+        .filter(|s| (100.0..600.0).contains(s))
+        .ok_or("no status, or not an HTTP status")? as u16;
+    // nginx's $request_uri keeps the query on the path.
+    let raw_path = text("path").unwrap_or("");
+    let (path, query_in_path) = match raw_path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw_path, None),
+    };
+    Ok(Request {
+        remote_addr: text("remote_addr").unwrap_or(""),
+        user: text("user"),
+        time,
+        method: text("method"),
+        path,
+        query: text("query").or(query_in_path),
+        protocol: text("protocol"),
+        status,
+        bytes: number("bytes").filter(|b| *b >= 0.0).map(|b| b as u64),
+        referer: text("referer"),
+        user_agent: text("user_agent"),
+        latency: number("latency"),
+    })
+}
+
+/// Where a line is: shown in the event's context and in dead letters.
+pub(crate) struct LineAt<'a> {
+    pub file: &'a str,
+    pub line: u64,
+    pub offset: u64,
+}
+
+/// One request → one `http_request` event with id `id`.
+pub(crate) fn request_event(r: &Request<'_>, id: String, at: &LineAt<'_>, lossy: bool) -> Event {
+    let method = r.method.unwrap_or("-");
+    let mut event = Event::new(
+        id,
+        "http_request",
+        r.time.with_timezone(&Utc),
+        format!("{method} {} → {}", r.path, r.status),
+    );
+    event.actor = r
+        .user
+        .or((!r.remote_addr.is_empty()).then_some(r.remote_addr))
+        .map(str::to_string);
+    event.outcome = Some(match r.status {
+        400..=499 => Outcome::ClientError,
+        500..=599 => Outcome::ServerError,
+        _ => Outcome::Success,
+    });
+    let mut body = String::new();
+    if let Some(q) = r.query {
+        body.push_str(&format!("query: {q}\n"));
+    }
+    if let Some(referer) = r.referer {
+        body.push_str(&format!("referer: {referer}\n"));
+    }
+    if let Some(agent) = r.user_agent {
+        body.push_str(&format!("user agent: {agent}\n"));
+    }
+    event.body = body.trim_end().to_string();
+    event.context = match json!({
+        "file": at.file,
+        "line": at.line,
+        "offset": at.offset,
+        "time_offset": r.time.offset().to_string(),
+    }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut meta = Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            meta.insert(k.to_string(), v);
+        }
+    };
+    put("method", json!(r.method));
+    put("path", json!(r.path));
+    put("query", json!(r.query));
+    put("protocol", json!(r.protocol));
+    put("status", json!(r.status));
+    put("bytes", json!(r.bytes));
+    put("latency", json!(r.latency));
+    put(
+        "remote_addr",
+        json!((!r.remote_addr.is_empty()).then_some(r.remote_addr)),
+    );
+    put("user", json!(r.user));
+    put("referer", json!(r.referer));
+    put("user_agent", json!(r.user_agent));
+    if lossy {
+        put("line_lossy", Value::Bool(true));
+    }
+    event.metadata = meta;
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_log::parse::parse_clf;
+
+    #[test]
+    fn a_request_becomes_an_http_request_event() {
+        let line = r#"10.0.0.1 - alice [01/Jan/2024:12:00:00 +0200] "GET /search?q=rust HTTP/1.1" 503 10 "-" "curl/8""#;
+        let r = parse_clf(line, true).unwrap();
+        let e = request_event(
+            &r,
+            "fp:0".into(),
+            &LineAt {
+                file: "a.log",
+                line: 1,
+                offset: 0,
+            },
+            false,
+        );
+        assert_eq!(e.kind, "http_request");
+        assert_eq!(e.title, "GET /search → 503");
+        assert_eq!(e.actor.as_deref(), Some("alice"));
+        assert_eq!(e.outcome, Some(Outcome::ServerError));
+        assert_eq!(e.occurred_at.to_rfc3339(), "2024-01-01T10:00:00+00:00");
+        assert_eq!(e.context["time_offset"], "+02:00");
+        assert_eq!(e.metadata["query"], "q=rust");
+        assert_eq!(e.body, "query: q=rust\nuser agent: curl/8");
+        assert!(e.metadata.get("referer").is_none());
+    }
+
+    #[test]
+    fn json_lines_map_common_names_and_configured_ones() {
+        let v: Value = serde_json::from_str(
+            r#"{"time_iso8601":"2024-01-01T00:00:00+00:00","request_method":"POST","request_uri":"/api?x=1","status":"201","request_time":0.012,"remote_addr":"1.2.3.4","http_user_agent":"ua"}"#,
+        )
+        .unwrap();
+        let fields = JsonFields::new(&BTreeMap::new());
+        let r = parse_json(&v, &fields).unwrap();
+        assert_eq!(
+            (r.method, r.path, r.query, r.status),
+            (Some("POST"), "/api", Some("x=1"), 201)
+        );
+        assert_eq!(r.latency, Some(0.012));
+        assert_eq!(r.user_agent, Some("ua"));
+        let custom = BTreeMap::from([
+            ("time".to_string(), "when".to_string()),
+            ("status".to_string(), "code".to_string()),
+        ]);
+        let v: Value =
+            serde_json::from_str(r#"{"when":1700000000,"code":404,"path":"/x"}"#).unwrap();
+        let r = parse_json(&v, &JsonFields::new(&custom)).unwrap();
+        assert_eq!((r.status, r.time.timestamp()), (404, 1_700_000_000));
+        let e = request_event(
+            &r,
+            "id".into(),
+            &LineAt {
+                file: "f",
+                line: 2,
+                offset: 9,
+            },
+            false,
+        );
+        assert_eq!(e.actor, None);
+        assert_eq!(e.outcome, Some(Outcome::ClientError));
+    }
+
+    #[test]
+    fn json_lines_without_time_or_status_are_rejected() {
+        let fields = JsonFields::new(&BTreeMap::new());
+        let v: Value = serde_json::from_str(r#"{"status":200}"#).unwrap();
+        assert_eq!(parse_json(&v, &fields).unwrap_err(), "no time field");
+        let v: Value =
+            serde_json::from_str(r#"{"time":"2024-01-01T00:00:00Z","status":"ok"}"#).unwrap();
+        assert!(parse_json(&v, &fields).unwrap_err().contains("status"));
+        let v: Value = serde_json::from_str("[1]").unwrap();
+        assert_eq!(parse_json(&v, &fields).unwrap_err(), "not a JSON object");
+    }
+}
