@@ -155,10 +155,17 @@ impl Config {
 
     /// Parses config text. `file` is used in error messages and to resolve relative paths.
     pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        // Absolute, so that paths in cursors, events and messages do not depend on the
+        // directory a later command runs in.
         let base_dir = file
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let base_dir = if base_dir.as_os_str().is_empty() {
+            std::env::current_dir().unwrap_or(base_dir)
+        } else {
+            std::path::absolute(&base_dir).unwrap_or(base_dir)
+        };
         let origin = Arc::new(Origin {
             file: file.map(Path::to_path_buf),
             text: text.to_string(),
