@@ -770,6 +770,13 @@ mod tests {
         fn sources_status(&self) -> Result<Vec<crate::SourceStatus>, StoreError> {
             self.0.sources_status()
         }
+        fn dead_letters(
+            &self,
+            source: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<crate::StoredDeadLetter>, StoreError> {
+            self.0.dead_letters(source, limit)
+        }
     }
 
     #[tokio::test]

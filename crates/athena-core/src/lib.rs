@@ -38,4 +38,6 @@ pub use error::SourceError;
 pub use event::{DeadLetter, Event, Outcome};
 pub use registry::{BuildFn, ConfigKey, Registry, RegistryError, SourceType};
 pub use source::{Batch, BatchStream, EventSource, Progress, SourceInfo, SourceStats};
-pub use store::{CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError};
+pub use store::{
+    CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,
+};

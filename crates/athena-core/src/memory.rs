@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 use crate::cursor::Cursor;
 use crate::event::Event;
 use crate::source::{Batch, SourceInfo};
-use crate::store::{CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError};
+use crate::store::{
+    CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,
+};
 
 /// Keeps everything in memory; commits are trivially atomic.
 #[derive(Debug, Default, Clone)]
@@ -16,8 +18,8 @@ pub struct MemoryStore {
     pub cursors: BTreeMap<String, Cursor>,
     /// Recorded runs, last per source.
     pub runs: BTreeMap<String, RunRecord>,
-    /// Stored dead letters per source.
-    pub dead_letters: BTreeMap<String, u64>,
+    /// Stored dead letters, oldest first.
+    pub dead_letters: Vec<StoredDeadLetter>,
     ids: HashSet<(String, String)>,
 }
 
@@ -52,8 +54,20 @@ impl Store for MemoryStore {
                 report.duplicates += 1;
             }
         }
-        report.dead_letters = batch.dead_letters.len() as u64;
-        *self.dead_letters.entry(source.id.clone()).or_default() += report.dead_letters;
+        for letter in &batch.dead_letters {
+            let known = self
+                .dead_letters
+                .iter()
+                .any(|d| d.source_id == source.id && d.letter.origin == letter.origin);
+            if !known {
+                self.dead_letters.push(StoredDeadLetter {
+                    source_id: source.id.clone(),
+                    letter: letter.clone(),
+                    created_at: now,
+                });
+                report.dead_letters += 1;
+            }
+        }
         self.cursors
             .insert(source.id.clone(), batch.checkpoint.clone());
         Ok(report)
@@ -111,12 +125,30 @@ impl Store for MemoryStore {
                     source_type: run.map(|r| r.source_type.clone()),
                     cursor: self.cursors.get(id).cloned(),
                     events: self.events.iter().filter(|e| &e.source_id == id).count() as u64,
-                    dead_letters: self.dead_letters.get(id).copied().unwrap_or(0),
+                    dead_letters: self
+                        .dead_letters
+                        .iter()
+                        .filter(|d| &d.source_id == id)
+                        .count() as u64,
                     last_sync: run.map(|r| r.finished_at),
                     last_status: run.map(|r| r.status.clone()),
                     last_error: run.and_then(|r| r.error.clone()),
                 }
             })
+            .collect())
+    }
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        Ok(self
+            .dead_letters
+            .iter()
+            .rev()
+            .filter(|d| source.is_none_or(|s| d.source_id == s))
+            .take(limit)
+            .cloned()
             .collect())
     }
 }
@@ -167,5 +199,13 @@ impl Store for SharedMemoryStore {
 
     fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
         self.with(|s| s.sources_status())
+    }
+
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        self.with(|s| s.dead_letters(source, limit))
     }
 }

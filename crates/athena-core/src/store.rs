@@ -38,6 +38,24 @@ pub trait Store: Send {
 
     /// Per-source status: cursor, counts, last run.
     fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError>;
+
+    /// Stored dead letters, newest first; only `source`'s when given.
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError>;
+}
+
+/// A dead letter as stored: which source rejected it, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDeadLetter {
+    /// The source.
+    pub source_id: String,
+    /// Where the input came from, why it was rejected, and the input.
+    pub letter: crate::DeadLetter,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
 }
 
 /// What a batch commit did.

@@ -94,6 +94,20 @@ pub enum Command {
         #[arg(long, short, default_value = "athena.toml")]
         config: PathBuf,
     },
+    /// Bad input the sources kept aside: where it came from, why, and the text.
+    DeadLetters {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this source's.
+        #[arg(long = "source", value_name = "ID")]
+        source: Option<String>,
+        /// At most this many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = LettersFormat::Table)]
+        format: LettersFormat,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]
@@ -126,4 +140,10 @@ pub enum EventsFormat {
     Table,
     Jsonl,
     Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LettersFormat {
+    Table,
+    Jsonl,
 }

@@ -79,6 +79,20 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             output::write_sources(&mut out, &registry, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::DeadLetters {
+            db,
+            source,
+            limit,
+            format,
+        } => {
+            let store = open_existing(&db)?;
+            let letters = store.dead_letters(source.as_deref(), limit)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            output::write_dead_letters(&mut out, &letters, format)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { config } => validate(&config),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;

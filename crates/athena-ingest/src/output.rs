@@ -2,11 +2,11 @@
 
 use std::io::{self, Write};
 
-use athena_core::{Event, Registry, SourceStatus, SyncReport};
+use athena_core::{Event, Registry, SourceStatus, StoredDeadLetter, SyncReport};
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use crate::cli::{EventsFormat, ReportFormat};
+use crate::cli::{EventsFormat, LettersFormat, ReportFormat};
 
 pub(crate) fn write_sync_report(
     out: &mut impl Write,
@@ -241,6 +241,45 @@ pub(crate) fn write_sources(
                 }
             }
             Ok(())
+        }
+    }
+}
+
+pub(crate) fn write_dead_letters(
+    out: &mut impl Write,
+    letters: &[StoredDeadLetter],
+    format: LettersFormat,
+) -> io::Result<()> {
+    match format {
+        LettersFormat::Jsonl => {
+            for d in letters {
+                let v = json!({
+                    "source_id": d.source_id,
+                    "origin": d.letter.origin,
+                    "reason": d.letter.reason,
+                    "raw": d.letter.raw,
+                    "created_at": rfc3339(&d.created_at),
+                });
+                writeln!(out, "{v}")?;
+            }
+            Ok(())
+        }
+        LettersFormat::Table => {
+            if letters.is_empty() {
+                return writeln!(out, "no dead letters");
+            }
+            let rows: Vec<Vec<String>> = letters
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.source_id.clone(),
+                        d.letter.origin.clone(),
+                        truncate(&d.letter.reason, 40),
+                        truncate(&d.letter.raw, 60),
+                    ]
+                })
+                .collect();
+            write_table(out, &["SOURCE", "ORIGIN", "REASON", "RAW"], &rows)
         }
     }
 }

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use athena_core::{
-    Batch, CommitReport, Cursor, Event, EventQuery, Outcome, RunRecord, SourceInfo, SourceStatus,
-    Store, StoreError,
+    Batch, CommitReport, Cursor, DeadLetter, Event, EventQuery, Outcome, RunRecord, SourceInfo,
+    SourceStatus, Store, StoreError, StoredDeadLetter,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
@@ -429,6 +429,36 @@ impl Store for SqliteStore {
             .map_err(be)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(be)
     }
+
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source_id, origin, reason, raw, created_at FROM dead_letters
+                 WHERE ?1 IS NULL OR source_id = ?1
+                 ORDER BY seq DESC LIMIT ?2",
+            )
+            .map_err(be)?;
+        let rows = stmt
+            .query_map(params![source, limit as i64], |r| {
+                Ok(StoredDeadLetter {
+                    source_id: r.get(0)?,
+                    letter: DeadLetter {
+                        origin: r.get(1)?,
+                        reason: r.get(2)?,
+                        raw: r.get(3)?,
+                    },
+                    created_at: from_millis(r.get(4)?),
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(be)
+    }
 }
 
 #[cfg(test)]
@@ -597,6 +627,10 @@ mod tests {
             error: Some("source src: boom".into()),
         })
         .unwrap();
+        let letters = s.dead_letters(Some("src"), 10).unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].letter.origin, "x.log:3");
+        assert!(s.dead_letters(Some("other"), 10).unwrap().is_empty());
         let st = s.sources_status().unwrap();
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].events, 1);

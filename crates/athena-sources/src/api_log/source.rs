@@ -492,9 +492,10 @@ impl Reader<'_> {
         let parsed = match self.job.config.format {
             LogFormat::Combined | LogFormat::Common => {
                 let combined = self.job.config.format == LogFormat::Combined;
+                let name = if combined { "combined" } else { "common" };
                 parse_clf(&text, combined)
                     .map(|r| request_event(&r, id, &at, lossy))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| format!("not a {name}-format line: {e}"))
             }
             LogFormat::Jsonl => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(v) => {
