@@ -227,6 +227,13 @@ impl StoreClient {
 
 fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Box<dyn Store> {
     let mut fenced: HashSet<String> = HashSet::new();
+    // Freeing a stored batch (thousands of small strings and maps) is work the writer, the
+    // bottleneck of a bulk sync, should not do: another thread does it.
+    let (discard, discarded) = std::sync::mpsc::channel::<Batch>();
+    let dropper = std::thread::Builder::new()
+        .name("athena-batch-drop".into())
+        .spawn(move || discarded.into_iter().for_each(drop))
+        .ok();
     while let Some(req) = rx.blocking_recv() {
         match req {
             Request::LoadCursor { source_id, reply } => {
@@ -253,11 +260,18 @@ fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Bo
                     fenced.insert(info.id.clone());
                 }
                 let _ = reply.send(result);
+                if dropper.is_some() {
+                    let _ = discard.send(batch);
+                }
             }
             Request::RecordRun { run, reply } => {
                 let _ = reply.send(store.record_run(&run));
             }
         }
+    }
+    drop(discard);
+    if let Some(dropper) = dropper {
+        let _ = dropper.join();
     }
     store
 }

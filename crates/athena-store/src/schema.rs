@@ -30,9 +30,8 @@ CREATE INDEX events_by_source_time ON events (source_id, occurred_at);
 CREATE VIRTUAL TABLE events_fts USING fts5 (
     title, body, content = 'events', content_rowid = 'seq'
 );
-CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
-    INSERT INTO events_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
-END;
+-- New rows are indexed once per batch by the commit itself (see `commit_batch`): an insert
+-- trigger would make FTS5 flush its pending index on every row's statement savepoint.
 CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
     INSERT INTO events_fts (events_fts, rowid, title, body)
     VALUES ('delete', old.seq, old.title, old.body);

@@ -36,7 +36,15 @@ fn backend(path: &Path, e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| backend(path, e))?;
+        // One connection per thread: SQLite's own per-call mutexes are not needed.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| backend(path, e))?;
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -97,7 +105,9 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA temp_store = MEMORY;
-                 PRAGMA cache_size = -16000;",
+                 PRAGMA cache_size = -16000;
+                 PRAGMA wal_autocheckpoint = 8000;
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(|e| backend(&path, e))
     }
@@ -223,6 +233,11 @@ impl Store for SqliteStore {
             .map_err(be)?;
         let mut report = CommitReport::default();
         {
+            let last_seq: i64 = tx
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+                .map_err(be)?
+                .query_row([], |r| r.get(0))
+                .map_err(be)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO events (id, source_id, source_type, kind, occurred_at, ingested_at,
@@ -256,6 +271,16 @@ impl Store for SqliteStore {
                 } else {
                     report.duplicates += 1;
                 }
+            }
+            // The batch's new rows enter the full-text index in one statement.
+            if report.written > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO events_fts (rowid, title, body)
+                     SELECT seq, title, body FROM events WHERE seq > ?1",
+                )
+                .map_err(be)?
+                .execute([last_seq])
+                .map_err(be)?;
             }
             let mut dead = tx
                 .prepare_cached(
