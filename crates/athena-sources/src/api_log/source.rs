@@ -205,7 +205,11 @@ impl Job {
                     FileState {
                         path: String::new(),
                         offset: if at_end { f.len } else { 0 },
-                        line: if at_end { count_lines(&f.path)? } else { 0 },
+                        line: if at_end {
+                            count_lines(&f.path).map_err(|e| self.err(&f.path, e))?
+                        } else {
+                            0
+                        },
                         ino: f.ino,
                         generation: 0,
                     }
@@ -275,7 +279,12 @@ impl Job {
         let mut found = Vec::new();
         let mut fingerprints = HashSet::new();
         for path in paths {
-            let meta = std::fs::metadata(&path).map_err(|e| self.err(&path, e.to_string()))?;
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                // Gone between listing and reading (a rotation in progress): next sync.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.err(&path, e.to_string())),
+            };
             let gz = path.extension().is_some_and(|e| e == "gz");
             let Some(fingerprint) = fingerprint(&path, gz).map_err(|e| self.err(&path, e))? else {
                 continue; // no complete first line yet
@@ -329,14 +338,12 @@ fn fingerprint(path: &Path, gz: bool) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-fn count_lines(path: &Path) -> Result<u64, SourceError> {
-    let mut file = File::open(path).map_err(|e| SourceError::failed("api_log", e.to_string()))?;
+fn count_lines(path: &Path) -> Result<u64, String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; CHUNK];
     let mut n = 0u64;
     loop {
-        let read = file
-            .read(&mut buf)
-            .map_err(|e| SourceError::failed("api_log", e.to_string()))?;
+        let read = file.read(&mut buf).map_err(|e| e.to_string())?;
         if read == 0 {
             return Ok(n);
         }
