@@ -495,7 +495,9 @@ impl Reader<'_> {
             return;
         }
         let at = LineAt { file, line, offset };
-        let id = format!("{id_prefix}:{offset}");
+        // Zero-padded so that the ids of one file sort in file order and the unique index grows
+        // at its end.
+        let id = format!("{id_prefix}:{offset:012}");
         let parsed = match self.job.config.format {
             LogFormat::Combined | LogFormat::Common => {
                 let combined = self.job.config.format == LogFormat::Combined;
