@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmark of the api_log source, in one run on this machine:
+#   - builds a 1,000,000-line combined log by repeating ../shared/data/apache_combined.log
+#   - parse-only lines/s (target >= 2,000,000)
+#   - end-to-end `sync` into a fresh store, full-text indexing on (target <= 6 s), events/s
+#   - peak RSS of that sync (target <= 150 MB)
+#   - a no-op re-sync (target <= 0.1 s)
+#   - goaccess (Debian package, installed if missing) on the same file, and the ratio
+#
+# Usage: scripts/bench-api-log.sh [LINES]
+set -euo pipefail
+
+lines=${1:-1000000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+sample="$root/../shared/data/apache_combined.log"
+[ -f "$sample" ] || { echo "missing $sample" >&2; exit 1; }
+measure="python3 $root/scripts/measure.py"
+
+echo "building release binaries..." >&2
+(cd "$root" && cargo build --release --quiet && cargo build --release --quiet -p athena-sources --example api_log_parse)
+bin="$root/target/release/athena-ingest"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+per=$(wc -l < "$sample")
+reps=$(( (lines + per - 1) / per ))
+for ((i = 0; i < reps; i++)); do cat "$sample"; done | head -n "$lines" > "$work/access.log"
+echo "log: $(wc -l < "$work/access.log") lines, $(du -h "$work/access.log" | cut -f1), $(nproc) cores"
+
+cat > "$work/athena.toml" <<TOML
+[[sources]]
+id = "web"
+type = "api_log"
+paths = ["access.log"]
+TOML
+
+"$root/target/release/examples/api_log_parse" "$work/access.log" | sed 's/^/parse only:        /'
+read -r t rss < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
+stored=$("$bin" status --db "$work/bench.db" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sources"][0]["events"])')
+echo "end-to-end sync:   ${t} s, $(python3 -c "print(f'{$stored / $t:,.0f}')") events/s ($stored events), peak RSS ${rss} MB"
+read -r n _ < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
+echo "no-op re-sync:     ${n} s"
+
+if ! command -v goaccess >/dev/null; then
+    echo "installing goaccess..." >&2
+    (apt-get update -qq && apt-get install -y -qq goaccess) >/dev/null 2>&1 || true
+fi
+if command -v goaccess >/dev/null; then
+    read -r g grss < <($measure -- goaccess "$work/access.log" --log-format=COMBINED --no-global-config --no-progress -o "$work/report.json")
+    echo "goaccess:          ${g} s, peak RSS ${grss} MB; sync / goaccess = $(python3 -c "print(f'{$t / $g:.2f}')")"
+else
+    echo "goaccess:          not available"
+fi
+echo
+echo "targets: parse >= 2,000,000 lines/s; sync <= 6 s; RSS <= 150 MB; no-op <= 0.1 s"
