@@ -288,3 +288,48 @@ fn json_lines_with_default_and_configured_field_names() {
         run.stderr()
     );
 }
+
+#[test]
+fn a_regex_pattern_reads_any_format_and_bad_patterns_are_config_errors() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.path("app.log"),
+        "2024-05-01T10:00:00Z 9.9.9.9 GET /health HTTP/2 200 3ms\n2024-05-01T10:00:01Z 9.9.9.9 POST /jobs HTTP/2 502 40ms\nbroken\n",
+    )
+    .unwrap();
+    let pattern = r#"pattern = '^(?P<time>\S+) (?P<remote_addr>\S+) (?P<method>\S+) (?P<path>\S+) (?P<protocol>\S+) (?P<status>\d+) (?P<latency>\d+)ms$'"#;
+    env.write_config(&config(
+        "app.log",
+        &format!("format = \"regex\"\n{pattern}"),
+    ));
+    let (_, json) = env.sync_json();
+    assert_eq!(
+        (
+            json["sources"][0]["events_written"].as_u64(),
+            json["sources"][0]["invalid"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let out = env
+        .run(&["events", "--format", "jsonl", "--limit", "1"])
+        .ok()
+        .stdout();
+    let e: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(e["title"], "POST /jobs → 502");
+    assert_eq!(e["metadata"]["latency"], 40.0);
+
+    env.write_config(&config(
+        "app.log",
+        "format = \"regex\"\npattern = '^(?P<status>\\d+)$'",
+    ));
+    let run = env.run(&["sync"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr()
+            .contains("athena.toml:6: source web: key `pattern`: needs a named group `time`"),
+        "{}",
+        run.stderr()
+    );
+    env.write_config(&config("app.log", "format = \"regex\""));
+    assert_eq!(env.run(&["sync"]).code(), 2);
+}

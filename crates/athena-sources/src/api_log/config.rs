@@ -18,6 +18,11 @@ pub struct ApiLogConfig {
     /// latency, remote_addr, user_agent, user, bytes, referer, query, protocol).
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// For `regex`: a regular expression with named groups (`time` and `status` required;
+    /// `remote_addr`, `user`, `method`, `path`, `query`, `protocol`, `bytes`, `referer`,
+    /// `user_agent`, `latency`, or `request` for a whole `METHOD target PROTOCOL`).
+    #[serde(default)]
+    pub pattern: Option<String>,
     /// Where a file seen for the first time is read from: `beginning` or `end`.
     #[serde(default)]
     pub start_at: StartAt,
@@ -41,6 +46,8 @@ pub enum LogFormat {
     Common,
     /// One JSON object per line.
     Jsonl,
+    /// Any format, described by `pattern`.
+    Regex,
 }
 
 /// Where a file seen for the first time is read from.
@@ -75,7 +82,7 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
         },
         ConfigKey {
             name: "format",
-            kind: "\"combined\" | \"common\" | \"jsonl\"",
+            kind: "\"combined\" | \"common\" | \"jsonl\" | \"regex\"",
             required: false,
             default: Some("\"combined\""),
             doc: "how lines are written",
@@ -86,6 +93,13 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
             required: false,
             default: Some("nginx / common JSON names"),
             doc: "jsonl: which JSON field holds time, method, path, status, latency, remote_addr, user_agent, user",
+        },
+        ConfigKey {
+            name: "pattern",
+            kind: "string (regular expression)",
+            required: false,
+            default: None,
+            doc: "regex: named groups time, status (required), method, path, query, protocol, bytes, latency, remote_addr, user, referer, user_agent, request",
         },
         ConfigKey {
             name: "start_at",

@@ -274,3 +274,97 @@ mod tests {
         assert_eq!(parse_json(&v, &fields).unwrap_err(), "not a JSON object");
     }
 }
+
+/// Group names a `regex` pattern may use.
+pub(crate) const REGEX_GROUPS: &[&str] = &[
+    "time",
+    "status",
+    "remote_addr",
+    "user",
+    "method",
+    "path",
+    "query",
+    "protocol",
+    "bytes",
+    "referer",
+    "user_agent",
+    "latency",
+    "request",
+];
+
+/// Maps a regex match onto a request. `time` and `status` are required groups.
+pub(crate) fn parse_regex<'l>(re: &regex::Regex, line: &'l str) -> Result<Request<'l>, String> {
+    let caps = re.captures(line).ok_or("does not match the pattern")?;
+    let text = |name: &str| {
+        caps.name(name)
+            .map(|m| m.as_str())
+            .filter(|s| !s.is_empty() && *s != "-")
+    };
+    let time = text("time")
+        .and_then(parse_time)
+        .ok_or("unreadable or impossible time")?;
+    let status: u16 = text("status")
+        .and_then(|s| s.parse().ok())
+        .filter(|s| (100..600).contains(s))
+        .ok_or("no status, or not an HTTP status")?;
+    let (mut method, mut target, mut protocol) =
+        (text("method"), text("path").unwrap_or(""), text("protocol"));
+    if let Some(request) = text("request") {
+        let mut parts = request.splitn(3, ' ');
+        if let (Some(m), Some(t)) = (parts.next(), parts.next()) {
+            method = method.or(Some(m));
+            target = t;
+            protocol = protocol.or(parts.next());
+        } else {
+            target = request;
+        }
+    }
+    let (path, query_in_path) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    Ok(Request {
+        remote_addr: text("remote_addr").unwrap_or(""),
+        user: text("user"),
+        time,
+        method,
+        path,
+        query: text("query").or(query_in_path),
+        protocol,
+        status,
+        bytes: text("bytes").and_then(|b| b.parse().ok()),
+        referer: text("referer"),
+        user_agent: text("user_agent"),
+        latency: text("latency").and_then(|l| l.parse().ok()),
+    })
+}
+
+#[cfg(test)]
+mod regex_tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_maps_named_groups() {
+        let re = regex::Regex::new(
+            r"^(?P<time>\S+) (?P<remote_addr>\S+) (?P<request>[^|]+)\|(?P<status>\d+)\|(?P<latency>[\d.]+)ms$",
+        )
+        .unwrap();
+        let r = parse_regex(
+            &re,
+            "2024-05-01T10:00:00Z 9.9.9.9 GET /health?deep=1 HTTP/2|503|12.5ms",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.method, r.path, r.query, r.protocol),
+            (Some("GET"), "/health", Some("deep=1"), Some("HTTP/2"))
+        );
+        assert_eq!(
+            (r.status, r.latency, r.remote_addr),
+            (503, Some(12.5), "9.9.9.9")
+        );
+        assert_eq!(
+            parse_regex(&re, "nope").unwrap_err(),
+            "does not match the pattern"
+        );
+    }
+}

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 use super::config::{ApiLogConfig, LogFormat, StartAt};
 use super::cursor::{FileState, LogCursor, VERSION};
 use super::parse::parse_clf;
-use super::record::{field_keys, parse_json, request_event, JsonFields, LineAt};
+use super::record::{
+    field_keys, parse_json, parse_regex, request_event, JsonFields, LineAt, REGEX_GROUPS,
+};
 
 /// Bytes of a file's first line that make its fingerprint.
 const FINGERPRINT_BYTES: usize = 1024;
@@ -33,6 +35,7 @@ pub struct ApiLogSource {
     config: ApiLogConfig,
     patterns: Vec<String>,
     fields: Arc<JsonFields>,
+    regex: Option<regex::Regex>,
 }
 
 impl ApiLogSource {
@@ -58,6 +61,36 @@ impl ApiLogSource {
         if !c.fields.is_empty() && c.format != LogFormat::Jsonl {
             return Err(config.error(Some("fields"), "only applies to format = \"jsonl\""));
         }
+        let regex = match (&c.pattern, c.format) {
+            (Some(p), LogFormat::Regex) => {
+                let re = regex::Regex::new(p).map_err(|e| {
+                    config.error(Some("pattern"), format!("not a valid regex: {e}"))
+                })?;
+                let names: Vec<&str> = re.capture_names().flatten().collect();
+                for required in ["time", "status"] {
+                    if !names.contains(&required) {
+                        return Err(config.error(
+                            Some("pattern"),
+                            format!("needs a named group `{required}`, like (?P<{required}>…)"),
+                        ));
+                    }
+                }
+                if let Some(bad) = names.iter().find(|n| !REGEX_GROUPS.contains(n)) {
+                    return Err(config.error(
+                        Some("pattern"),
+                        format!("unknown group `{bad}` (known: {})", REGEX_GROUPS.join(", ")),
+                    ));
+                }
+                Some(re)
+            }
+            (None, LogFormat::Regex) => {
+                return Err(config.error(Some("pattern"), "format = \"regex\" needs a pattern"))
+            }
+            (Some(_), _) => {
+                return Err(config.error(Some("pattern"), "only applies to format = \"regex\""))
+            }
+            (None, _) => None,
+        };
         let patterns = c
             .paths
             .iter()
@@ -72,6 +105,7 @@ impl ApiLogSource {
             fields: Arc::new(JsonFields::new(&c.fields)),
             config: c,
             patterns,
+            regex,
         })
     }
 }
@@ -111,6 +145,7 @@ impl EventSource for ApiLogSource {
             patterns: self.patterns.clone(),
             config: self.config.clone(),
             fields: self.fields.clone(),
+            regex: self.regex.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name(format!("api_log-{}", self.info.id))
@@ -134,6 +169,7 @@ struct Job {
     patterns: Vec<String>,
     config: ApiLogConfig,
     fields: Arc<JsonFields>,
+    regex: Option<regex::Regex>,
 }
 
 /// A file found this sync.
@@ -506,6 +542,10 @@ impl Reader<'_> {
                     .map(|r| request_event(&r, id, &at, lossy))
                     .map_err(|e| format!("not a {name}-format line: {e}"))
             }
+            LogFormat::Regex => match &self.job.regex {
+                Some(re) => parse_regex(re, &text).map(|r| request_event(&r, id, &at, lossy)),
+                None => Err("no pattern".to_string()),
+            },
             LogFormat::Jsonl => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(v) => {
                     parse_json(&v, &self.job.fields).map(|r| request_event(&r, id, &at, lossy))
