@@ -235,15 +235,25 @@ fn sync(
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
         let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: committing the batch in flight (Ctrl-C again to quit now)");
-                on_ctrl_c.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
+        // Registered before any source runs: `ctrl_c()` would only register when first polled,
+        // and a Ctrl-C before that would kill the process mid-batch.
+        let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+        match interrupts {
+            Ok(mut interrupts) => {
+                tokio::spawn(async move {
+                    if interrupts.recv().await.is_some() {
+                        eprintln!(
+                            "interrupted: committing the batch in flight (Ctrl-C again to quit now)"
+                        );
+                        on_ctrl_c.cancel();
+                        if interrupts.recv().await.is_some() {
+                            std::process::exit(130);
+                        }
+                    }
+                });
             }
-        });
+            Err(e) => tracing::warn!("Ctrl-C will stop the sync abruptly: {e}"),
+        }
         engine.run(Box::new(store), built, options).await.0
     });
     bars.finish();
