@@ -333,3 +333,38 @@ fn a_regex_pattern_reads_any_format_and_bad_patterns_are_config_errors() {
     env.write_config(&config("app.log", "format = \"regex\""));
     assert_eq!(env.run(&["sync"]).code(), 2);
 }
+
+#[test]
+fn a_reused_inode_outside_the_paths_is_not_taken_for_a_rotated_log() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    let log = env.path("access.log");
+    append(&log, &lines(0..3));
+    env.write_config(&config("access.log", ""));
+    env.run(&["sync"]).ok();
+    std::fs::remove_file(&log).unwrap();
+    // Another file in the same directory now has the stored inode (the kernel reuses them; here
+    // the cursor is pointed at it, which is what reuse looks like).
+    let other = env.path("unrelated.txt");
+    std::fs::write(&other, "not a log line\nat all\n").unwrap();
+    let ino = std::fs::metadata(&other).unwrap().ino();
+    let c = env.store();
+    c.execute(
+        "UPDATE cursors SET cursor = json_set(cursor, '$.files.' || (SELECT key FROM json_each(cursor, '$.files')) || '.ino', ?1)",
+        [ino as i64],
+    )
+    .unwrap();
+    drop(c);
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 0);
+    assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
+    let cursor: String = env
+        .store()
+        .query_row(
+            "SELECT cursor FROM cursors WHERE source_id = 'web'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(cursor, r#"{"version":1,"files":{}}"#);
+}

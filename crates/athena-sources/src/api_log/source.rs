@@ -291,7 +291,9 @@ impl Job {
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.ino()))
             .collect();
-        for st in saved.files.values() {
+        // Paths found only by inode, with the fingerprint they must still have.
+        let mut by_inode: Vec<(PathBuf, &String)> = Vec::new();
+        for (stored_fp, st) in &saved.files {
             if st.ino == 0 || inodes.contains(&st.ino) {
                 continue;
             }
@@ -306,12 +308,17 @@ impl Job {
                     .metadata()
                     .is_ok_and(|m| m.is_file() && m.ino() == st.ino)
                 {
-                    paths.push(entry.path());
+                    by_inode.push((entry.path(), stored_fp));
                 }
             }
         }
         paths.sort();
         paths.dedup();
+        let expected: std::collections::HashMap<PathBuf, &String> = by_inode
+            .into_iter()
+            .filter(|(p, _)| paths.binary_search(p).is_err())
+            .collect();
+        paths.extend(expected.keys().cloned());
         let mut found = Vec::new();
         let mut fingerprints = HashSet::new();
         for path in paths {
@@ -325,6 +332,10 @@ impl Job {
             let Some(fingerprint) = fingerprint(&path, gz).map_err(|e| self.err(&path, e))? else {
                 continue; // no complete first line yet
             };
+            if expected.get(&path).is_some_and(|fp| **fp != fingerprint) {
+                // Outside the configured paths and not the file we stored: an inode reused.
+                continue;
+            }
             found.push(Found {
                 path,
                 fingerprint,
