@@ -177,7 +177,8 @@ struct Found {
     path: PathBuf,
     fingerprint: String,
     len: u64,
-    mtime: i64,
+    /// Modification time (seconds, nanoseconds): oldest is read first.
+    mtime: (i64, i64),
     ino: u64,
     gz: bool,
 }
@@ -340,7 +341,7 @@ impl Job {
                 path,
                 fingerprint,
                 len: meta.len(),
-                mtime: meta.mtime(),
+                mtime: (meta.mtime(), meta.mtime_nsec()),
                 ino: meta.ino(),
                 gz,
             });
