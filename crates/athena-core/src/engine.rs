@@ -229,7 +229,8 @@ fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Bo
     let mut fenced: HashSet<String> = HashSet::new();
     // Freeing a stored batch (thousands of small strings and maps) is work the writer, the
     // bottleneck of a bulk sync, should not do: another thread does it.
-    let (discard, discarded) = std::sync::mpsc::channel::<Batch>();
+    // Bounded, so a slow dropper holds back the writer rather than piling up memory.
+    let (discard, discarded) = std::sync::mpsc::sync_channel::<Batch>(2);
     let dropper = std::thread::Builder::new()
         .name("athena-batch-drop".into())
         .spawn(move || discarded.into_iter().for_each(drop))

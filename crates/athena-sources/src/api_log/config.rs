@@ -66,8 +66,10 @@ fn default_max_line_bytes() -> usize {
     64 * 1024
 }
 
+/// Lines per batch. Batches in flight are most of a sync's memory: 4,000 keeps a 1M-line
+/// sync near 130 MB; 10,000 was 10% faster at twice the memory.
 fn default_batch_size() -> usize {
-    10_000
+    4_000
 }
 
 /// The keys `athena-ingest sources` lists for `api_log`.
@@ -119,7 +121,7 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
             name: "batch_size",
             kind: "integer",
             required: false,
-            default: Some("10000"),
+            default: Some("4000"),
             doc: "lines per stored batch",
         },
     ]
