@@ -36,23 +36,7 @@ fn backend(path: &Path, e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        // One connection per thread: SQLite's own per-call mutexes are not needed.
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| backend(path, e))?;
-        let mut store = SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-            _lock: None,
-        };
-        store.configure()?;
-        store.migrate()?;
-        Ok(store)
+        SqliteStore::open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
     }
 
     /// Opens the store for a sync: takes the store's sync lock first, waiting up to `wait` for
@@ -72,11 +56,16 @@ impl SqliteStore {
                 message: "no store here yet (run `athena-ingest sync` first, or pass --db)".into(),
             });
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| backend(path, e))?;
+        SqliteStore::open_with(path, OpenFlags::empty())
+    }
+
+    fn open_with(path: &Path, extra: OpenFlags) -> Result<Self, StoreError> {
+        // One connection per thread: SQLite's own per-call mutexes are not needed.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | extra;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| backend(path, e))?;
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),

@@ -48,6 +48,16 @@ fn expected(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|n| format!("/page/{n}")).collect()
 }
 
+/// Stored paths and expected ones, compared as sets (rotations read files in mtime order).
+#[track_caller]
+fn assert_same_paths(env: &TestEnv, want: impl IntoIterator<Item = String>) {
+    let mut got = paths(env);
+    got.sort();
+    let mut want: Vec<String> = want.into_iter().collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn every_line_of_the_shared_apache_log_becomes_an_event() {
     let env = TestEnv::new();
@@ -151,11 +161,7 @@ fn rotation_by_rename_finishes_the_old_file_then_reads_the_new_one() {
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 10);
     assert_eq!(json["sources"][0]["duplicates"], 0);
-    let mut got = paths(&env);
-    got.sort();
-    let mut want = expected(0..20);
-    want.sort();
-    assert_eq!(got, want);
+    assert_same_paths(&env, expected(0..20));
 }
 
 #[test]
@@ -170,14 +176,7 @@ fn copytruncate_reads_the_new_content_from_the_start() {
     std::fs::write(&log, lines(100..103)).unwrap();
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
-    let mut got = paths(&env);
-    got.sort();
-    let mut want: Vec<String> = expected(0..12)
-        .into_iter()
-        .chain(expected(100..103))
-        .collect();
-    want.sort();
-    assert_eq!(got, want);
+    assert_same_paths(&env, expected(0..12).into_iter().chain(expected(100..103)));
 }
 
 #[test]
