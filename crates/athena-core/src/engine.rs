@@ -335,7 +335,7 @@ impl Engine {
                     let index = task_index[&e.id()];
                     let info = infos[index].clone();
                     let why = if e.is_panic() {
-                        panic_text(e.into_panic())
+                        crate::error::panic_message(e.into_panic().as_ref())
                     } else {
                         "its task was cancelled".to_string()
                     };
@@ -547,16 +547,6 @@ async fn settle(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// The text of a panic payload.
-fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
-    match panic.downcast::<String>() {
-        Ok(s) => *s,
-        Err(panic) => panic
-            .downcast_ref::<&str>()
-            .map_or_else(|| "unknown panic".to_string(), |s| s.to_string()),
-    }
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -12,6 +12,8 @@ use athena_core::{Registry, SourceType};
 pub mod api_log;
 #[cfg(feature = "source-git")]
 pub mod git;
+#[cfg(any(feature = "source-git", feature = "source-api-log"))]
+mod reader;
 
 /// Every source type compiled into this build.
 pub fn builtin_types() -> Vec<SourceType> {

@@ -8,12 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::reader::{spawn_reader, BatchSender};
 use async_trait::async_trait;
 use athena_core::{
     Batch, BatchStream, ConfigError, Cursor, DeadLetter, Event, EventSource, Progress,
     SourceConfig, SourceError, SourceInfo,
 };
-use tokio::sync::mpsc;
 
 use super::config::{ApiLogConfig, LogFormat, StartAt};
 use super::cursor::{FileState, LogCursor, VERSION};
@@ -139,7 +139,6 @@ impl EventSource for ApiLogSource {
     }
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
         let job = Job {
             source_id: self.info.id.clone(),
             patterns: self.patterns.clone(),
@@ -147,20 +146,13 @@ impl EventSource for ApiLogSource {
             fields: self.fields.clone(),
             regex: self.regex.clone(),
         };
-        let spawned = std::thread::Builder::new()
-            .name(format!("api_log-{}", self.info.id))
-            .spawn(move || {
-                if let Err(e) = job.run(cursor, &tx) {
-                    let _ = tx.blocking_send(Err(e));
-                }
-            });
-        if let Err(e) = spawned {
-            let err = SourceError::failed(&self.info.id, format!("cannot start a thread: {e}"));
-            return Box::pin(futures_util::stream::iter([Err(err)]));
-        }
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }))
+        // Nothing to stop in `close()`: a dropped stream ends the thread at its next batch.
+        spawn_reader(
+            &self.info.id,
+            format!("api_log-{}", self.info.id),
+            move |tx| job.run(cursor, tx),
+        )
+        .0
     }
 }
 
@@ -191,11 +183,7 @@ impl Job {
         SourceError::path(&self.source_id, path, message)
     }
 
-    fn run(
-        &self,
-        cursor: Option<Cursor>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
-    ) -> Result<(), SourceError> {
+    fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
         let first_sync = cursor.is_none();
         let saved: LogCursor = match cursor {
             Some(c) if c.version() == Some(1) => c.decode().map_err(|e| SourceError::Cursor {
@@ -402,7 +390,7 @@ fn count_lines(path: &Path) -> Result<u64, String> {
 /// Reads files and sends batches.
 struct Reader<'a> {
     job: &'a Job,
-    tx: &'a mpsc::Sender<Result<Batch, SourceError>>,
+    tx: &'a BatchSender,
     /// Every known file's state: read ones up to date, the rest as saved.
     state: BTreeMap<String, FileState>,
     events: Vec<Event>,

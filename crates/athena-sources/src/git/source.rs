@@ -9,14 +9,15 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::reader::{spawn_reader, BatchSender};
 use async_trait::async_trait;
+use athena_core::error::panic_message;
 use athena_core::telemetry::{emit, InternalEvent};
 use athena_core::{
     Batch, BatchStream, Cursor, Event, EventSource, Progress, SourceConfig, SourceError, SourceInfo,
 };
 use gix::hash::ObjectId;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::commit::{DiffOptions, Differ};
 use super::config::GitConfig;
@@ -105,7 +106,6 @@ impl EventSource for GitSource {
     }
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
         let cancel = Arc::new(AtomicBool::new(false));
         let job = Job {
             cancel: cancel.clone(),
@@ -125,30 +125,12 @@ impl EventSource for GitSource {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         };
-        let spawned = std::thread::Builder::new()
-            .name(format!("git-{}", self.info.id))
-            .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| job.run(cursor, &tx)))
-                    .unwrap_or_else(|panic| {
-                        Err(job.err(format!(
-                            "reading the repository panicked: {}",
-                            panic_message(&panic)
-                        )))
-                    });
-                if let Err(e) = result {
-                    let _ = tx.blocking_send(Err(e));
-                }
+        let (stream, handle) =
+            spawn_reader(&self.info.id, format!("git-{}", self.info.id), move |tx| {
+                job.run(cursor, tx)
             });
-        match spawned {
-            Ok(handle) => self.reader = Some((handle, cancel)),
-            Err(e) => {
-                let err = SourceError::failed(&self.info.id, format!("cannot start a thread: {e}"));
-                return Box::pin(futures_util::stream::iter([Err(err)]));
-            }
-        }
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }))
+        self.reader = handle.map(|h| (h, cancel));
+        stream
     }
 
     /// Stops the reading thread and its diff workers (at their next commit) and waits for them.
@@ -188,11 +170,7 @@ impl Job {
         SourceError::path(&self.source_id, &self.path, message)
     }
 
-    fn run(
-        &self,
-        cursor: Option<Cursor>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
-    ) -> Result<(), SourceError> {
+    fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
         let shared = open_repo(&self.source_id, &self.path)?;
         let repo = shared.to_thread_local();
         let shallow = repo
@@ -307,7 +285,7 @@ impl Job {
         mut heads: BTreeSet<ObjectId>,
         from: &BTreeMap<String, String>,
         to: &BTreeMap<String, String>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+        tx: &BatchSender,
     ) -> Result<(), Stopped> {
         let commits = &plan.commits[..];
         let total = plan.commits.len() as u64;
@@ -370,7 +348,7 @@ impl Job {
                                     .unwrap_or_else(|panic| {
                                         Err(format!(
                                             "reading commit {id} panicked: {}",
-                                            panic_message(&panic)
+                                            panic_message(panic.as_ref())
                                         ))
                                     })
                             })
@@ -480,13 +458,4 @@ fn tune_caches(repo: &mut gix::Repository) {
         ))
     });
     repo.object_cache_size(0);
-}
-
-/// The text of a panic payload.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string())
 }
