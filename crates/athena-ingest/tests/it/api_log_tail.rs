@@ -224,14 +224,7 @@ fn a_deleted_file_leaves_the_cursor_and_start_at_end_skips_old_lines() {
     assert_eq!(paths(&env), expected(4..6));
     std::fs::remove_file(&log).unwrap();
     env.run(&["sync"]).ok();
-    let cursor: String = env
-        .store()
-        .query_row(
-            "SELECT cursor FROM cursors WHERE source_id = 'web'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let cursor: String = env.cursor_text("web").unwrap();
     assert_eq!(cursor, r#"{"version":1,"files":{}}"#);
 }
 
@@ -357,13 +350,6 @@ fn a_reused_inode_outside_the_paths_is_not_taken_for_a_rotated_log() {
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 0);
     assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
-    let cursor: String = env
-        .store()
-        .query_row(
-            "SELECT cursor FROM cursors WHERE source_id = 'web'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let cursor: String = env.cursor_text("web").unwrap();
     assert_eq!(cursor, r#"{"version":1,"files":{}}"#);
 }

@@ -200,22 +200,9 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
     // The cursor says exactly what is stored: its heads reach the stored commits.
-    let cursor: String = env
-        .store()
-        .query_row(
-            "SELECT cursor FROM cursors WHERE source_id = 'r'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let cursor: String = env.cursor_text("r").unwrap();
     let cursor: Value = serde_json::from_str(&cursor).unwrap();
-    let mut args = vec!["rev-list".to_string()];
-    for h in cursor["pending"]["heads"].as_array().unwrap() {
-        args.push(h.as_str().unwrap().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let reached: std::collections::BTreeSet<String> =
-        git(&repo, &args).lines().map(str::to_string).collect();
+    let reached = reached_by_heads(&repo, &cursor);
     assert_eq!(reached, stored.iter().cloned().collect());
     // The next sync completes it exactly.
     env.run(&["sync"]).ok();

@@ -4,25 +4,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::support::*;
 
 const COMMITS: usize = 2000;
 /// Kills that must land while the sync is storing (some events stored, not all).
 const KILLS: usize = 10;
-
-fn cursor(env: &TestEnv) -> Option<Value> {
-    let c = env.store();
-    let text: Option<String> = c
-        .query_row(
-            "SELECT cursor FROM cursors WHERE source_id = 'r'",
-            [],
-            |r| r.get(0),
-        )
-        .ok();
-    text.map(|t| serde_json::from_str(&t).unwrap())
-}
 
 /// The stored events are a prefix of the full history, and the cursor says exactly that
 /// prefix: the stored commits are exactly those the cursor's heads reach.
@@ -36,25 +22,15 @@ fn assert_consistent(env: &TestEnv, repo: &std::path::Path, expected: &[String])
         &ids[..],
         "stored events are not a prefix of the history"
     );
-    match cursor(env) {
+    match env.cursor("r") {
         None => assert!(
             ids.is_empty(),
             "{} events stored without a cursor",
             ids.len()
         ),
         Some(c) => match c.get("pending") {
-            Some(p) => {
-                let mut args = vec!["rev-list".to_string()];
-                args.extend(
-                    p["heads"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|h| h.as_str().unwrap().to_string()),
-                );
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let reached: BTreeSet<String> =
-                    git(repo, &args).lines().map(str::to_string).collect();
+            Some(_) => {
+                let reached = reached_by_heads(repo, &c);
                 let stored: BTreeSet<String> = ids.iter().cloned().collect();
                 assert_eq!(
                     reached, stored,

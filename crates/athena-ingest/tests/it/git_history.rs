@@ -230,14 +230,7 @@ fn a_force_pushed_branch_is_rewalked_without_duplicates() {
     assert_eq!(json["sources"][0]["events_written"], 2);
     assert_eq!(json["sources"][0]["duplicates"], 0);
     assert_eq!(env.ids("repo"), [a, b, c, d, e.clone()]);
-    let cursor: String = env
-        .store()
-        .query_row(
-            "SELECT cursor FROM cursors WHERE source_id = 'repo'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let cursor: String = env.cursor_text("repo").unwrap();
     let cursor: Value = serde_json::from_str(&cursor).unwrap();
     assert_eq!(cursor["version"], 1);
     assert_eq!(cursor["tips"]["main"], e);

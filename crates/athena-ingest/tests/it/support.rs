@@ -69,6 +69,23 @@ impl TestEnv {
         rows.map(Result::unwrap).collect()
     }
 
+    /// The saved cursor of a source, as stored (text), if any.
+    pub fn cursor_text(&self, source: &str) -> Option<String> {
+        self.store()
+            .query_row(
+                "SELECT cursor FROM cursors WHERE source_id = ?1",
+                [source],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+
+    /// The saved cursor of a source, parsed.
+    pub fn cursor(&self, source: &str) -> Option<serde_json::Value> {
+        self.cursor_text(source)
+            .map(|t| serde_json::from_str(&t).expect("cursor is JSON"))
+    }
+
     pub fn metadata(&self, source: &str, id: &str) -> serde_json::Value {
         let text: String = self
             .store()
@@ -314,4 +331,17 @@ pub fn git_config(id: &str, path: &Path, extra: &str) -> String {
         "[[sources]]\nid = \"{id}\"\ntype = \"git\"\npath = \"{}\"\n{extra}\n",
         path.display()
     )
+}
+
+/// The commits a git cursor's `pending.heads` reach, by git's own count.
+pub fn reached_by_heads(repo: &Path, cursor: &serde_json::Value) -> BTreeSet<String> {
+    let heads: Vec<&str> = cursor["pending"]["heads"]
+        .as_array()
+        .expect("a pending walk with heads")
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let mut args = vec!["rev-list"];
+    args.extend(heads);
+    git(repo, &args).lines().map(str::to_string).collect()
 }
