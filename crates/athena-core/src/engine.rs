@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::config::{ConfigError, EngineSettings, SourceConfig};
 use crate::cursor::Cursor;
 use crate::registry::Registry;
-use crate::source::{Batch, EventSource, Progress, SourceInfo, SourceStats};
+use crate::source::{Batch, EventSource, Progress, SourceInfo, SourceState, SourceStats};
 use crate::store::{CommitReport, RunRecord, Store, StoreError};
 use crate::telemetry::{emit, InternalEvent};
 
@@ -185,6 +185,10 @@ enum Request {
         source_id: String,
         reply: oneshot::Sender<Result<Option<Cursor>, StoreError>>,
     },
+    LoadState {
+        source_id: String,
+        reply: oneshot::Sender<Result<SourceState, StoreError>>,
+    },
     Commit {
         info: SourceInfo,
         batch: Batch,
@@ -239,6 +243,9 @@ fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Bo
         match req {
             Request::LoadCursor { source_id, reply } => {
                 let _ = reply.send(store.load_cursor(&source_id));
+            }
+            Request::LoadState { source_id, reply } => {
+                let _ = reply.send(store.load_state(&source_id));
             }
             Request::Commit { info, batch, reply } => {
                 let result = if fenced.contains(&info.id) {
@@ -448,18 +455,27 @@ async fn read_source(
     report: &mut SourceReport,
 ) -> Option<String> {
     let info = source.info().clone();
-    let cursor = if options.full {
-        None
+    let (cursor, state) = if options.full {
+        (None, SourceState::new())
     } else {
         let source_id = info.id.clone();
-        match store
+        let cursor = match store
             .call(|reply| Request::LoadCursor { source_id, reply })
             .await
         {
             Ok(c) => c,
             Err(e) => return Some(format!("source {}: loading its cursor: {e}", info.id)),
+        };
+        let source_id = info.id.clone();
+        match store
+            .call(|reply| Request::LoadState { source_id, reply })
+            .await
+        {
+            Ok(state) => (cursor, state),
+            Err(e) => return Some(format!("source {}: loading its state: {e}", info.id)),
         }
     };
+    source.restore_state(state);
     emit(InternalEvent::SourceStarted {
         source_id: &info.id,
         resumed: cursor.is_some(),
@@ -755,6 +771,9 @@ mod tests {
     impl Store for FailingStore {
         fn load_cursor(&mut self, id: &str) -> Result<Option<Cursor>, StoreError> {
             self.0.load_cursor(id)
+        }
+        fn load_state(&mut self, id: &str) -> Result<crate::SourceState, StoreError> {
+            self.0.load_state(id)
         }
         fn commit_batch(&mut self, s: &SourceInfo, b: &Batch) -> Result<CommitReport, StoreError> {
             self.1 += 1;

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::cursor::Cursor;
 use crate::event::Event;
-use crate::source::{Batch, SourceInfo};
+use crate::source::{Batch, SourceInfo, SourceState};
 use crate::store::{
     CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,
 };
@@ -20,6 +20,8 @@ pub struct MemoryStore {
     pub runs: BTreeMap<String, RunRecord>,
     /// Stored dead letters, oldest first.
     pub dead_letters: Vec<StoredDeadLetter>,
+    /// Per-item state, per source.
+    pub states: BTreeMap<String, SourceState>,
     ids: HashSet<(String, String)>,
 }
 
@@ -33,6 +35,10 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
         Ok(self.cursors.get(source_id).cloned())
+    }
+
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        Ok(self.states.get(source_id).cloned().unwrap_or_default())
     }
 
     fn commit_batch(
@@ -68,6 +74,15 @@ impl Store for MemoryStore {
                 report.dead_letters += 1;
             }
         }
+        if !batch.state.is_empty() {
+            let state = self.states.entry(source.id.clone()).or_default();
+            for change in &batch.state {
+                match &change.value {
+                    Some(v) => state.insert(change.key.clone(), v.clone()),
+                    None => state.remove(&change.key),
+                };
+            }
+        }
         self.cursors
             .insert(source.id.clone(), batch.checkpoint.clone());
         Ok(report)
@@ -79,6 +94,7 @@ impl Store for MemoryStore {
     }
 
     fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.states.remove(source_id);
         Ok(self.cursors.remove(source_id).is_some())
     }
 
@@ -175,6 +191,10 @@ impl SharedMemoryStore {
 impl Store for SharedMemoryStore {
     fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
         self.with(|s| s.load_cursor(source_id))
+    }
+
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        self.with(|s| s.load_state(source_id))
     }
 
     fn commit_batch(

@@ -1,5 +1,6 @@
 //! The `EventSource` trait that every source implements, and the batches it yields.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -23,8 +24,27 @@ pub struct Batch {
     pub dead_letters: Vec<DeadLetter>,
     /// The cursor to save with this batch.
     pub checkpoint: Cursor,
+    /// Changes to the source's per-item state (see [`SourceState`]), stored in the same
+    /// transaction as the events.
+    pub state: Vec<StateChange>,
     /// How far the source has come, when it knows.
     pub progress: Option<Progress>,
+}
+
+/// A source's per-item state as stored: key → value, both opaque bytes.
+///
+/// For state too large to rewrite with every batch (one entry per file of a 100,000-file
+/// tree): a batch carries only the entries it changes ([`Batch::state`]), and the engine hands
+/// the whole map to [`EventSource::restore_state`] before a sync. The cursor stays small.
+pub type SourceState = HashMap<Vec<u8>, Vec<u8>>;
+
+/// One change to a source's per-item state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// The item (a relative path, an object id).
+    pub key: Vec<u8>,
+    /// Its new value; `None` removes it.
+    pub value: Option<Vec<u8>>,
 }
 
 impl Batch {
@@ -34,6 +54,7 @@ impl Batch {
             events,
             dead_letters: Vec::new(),
             checkpoint,
+            state: Vec::new(),
             progress: None,
         }
     }
@@ -87,6 +108,13 @@ pub trait EventSource: Send {
     /// The stream ends when the source has nothing more for this sync. Dropping the stream early
     /// must be safe: nothing is lost, because only batches that were stored moved the cursor.
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_>;
+
+    /// Receives the per-item state stored by earlier batches' [`Batch::state`], before
+    /// [`events`](EventSource::events) is called. Sources that keep no such state ignore it
+    /// (the default); `sync --full` passes an empty map.
+    fn restore_state(&mut self, state: SourceState) {
+        let _ = state;
+    }
 
     /// Releases connections, files and threads. Called once after the stream ends or is dropped.
     async fn close(&mut self) -> Result<(), SourceError> {

@@ -9,18 +9,21 @@ use chrono::{DateTime, Utc};
 
 use crate::cursor::Cursor;
 use crate::event::Event;
-use crate::source::{Batch, SourceInfo};
+use crate::source::{Batch, SourceInfo, SourceState};
 
 /// An event store.
 ///
 /// The one promise a backend must keep: [`commit_batch`](Store::commit_batch) stores a batch's
-/// events, its dead letters and its cursor atomically. Inserting an event whose `(source_id, id)`
+/// events, its dead letters, its state changes and its cursor atomically. Inserting an event whose `(source_id, id)`
 /// is already stored is not an error; it is counted as a duplicate and the stored event is kept.
 pub trait Store: Send {
     /// The cursor saved by the last committed batch of `source_id`.
     fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError>;
 
-    /// Stores a batch and its cursor in one transaction.
+    /// The per-item state of `source_id`, as its committed batches left it.
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError>;
+
+    /// Stores a batch, its state changes and its cursor in one transaction.
     fn commit_batch(
         &mut self,
         source: &SourceInfo,
@@ -30,7 +33,7 @@ pub trait Store: Send {
     /// Records how a sync of a source ended (for `status`).
     fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError>;
 
-    /// Forgets a source's cursor; returns whether there was one.
+    /// Forgets a source's cursor and per-item state; returns whether there was a cursor.
     fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError>;
 
     /// Events matching `query`, newest first.

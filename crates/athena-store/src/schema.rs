@@ -63,6 +63,16 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_source ON dead_letters (source_id, seq);
 "#,
+    // 2: per-item source state (one row per file of a `files` source), changed by the same
+    // transaction as the events that describe the change.
+    r#"
+CREATE TABLE source_state (
+    source_id TEXT NOT NULL,
+    key       BLOB NOT NULL,
+    value     BLOB NOT NULL,
+    PRIMARY KEY (source_id, key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The version this release writes.

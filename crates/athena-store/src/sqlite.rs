@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use athena_core::{
     Batch, CommitReport, Cursor, DeadLetter, Event, EventQuery, Outcome, RunRecord, SourceInfo,
-    SourceStatus, Store, StoreError, StoredDeadLetter,
+    SourceState, SourceStatus, Store, StoreError, StoredDeadLetter,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
@@ -208,6 +208,25 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM source_state WHERE source_id = ?1")
+            .map_err(be)?;
+        let rows = stmt
+            .query_map([source_id], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(be)?;
+        let mut state = SourceState::new();
+        for row in rows {
+            let (k, v) = row.map_err(be)?;
+            state.insert(k, v);
+        }
+        Ok(state)
+    }
+
     fn commit_batch(
         &mut self,
         source: &SourceInfo,
@@ -283,6 +302,24 @@ impl Store for SqliteStore {
                     .execute(params![source.id, d.origin, d.reason, d.raw, now])
                     .map_err(be)? as u64;
             }
+            if !batch.state.is_empty() {
+                let mut put = tx
+                    .prepare_cached(
+                        "INSERT INTO source_state (source_id, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .map_err(be)?;
+                let mut remove = tx
+                    .prepare_cached("DELETE FROM source_state WHERE source_id = ?1 AND key = ?2")
+                    .map_err(be)?;
+                for change in &batch.state {
+                    match &change.value {
+                        Some(v) => put.execute(params![source.id, change.key, v]),
+                        None => remove.execute(params![source.id, change.key]),
+                    }
+                    .map_err(be)?;
+                }
+            }
             let cursor =
                 serde_json::to_string(batch.checkpoint.as_json()).unwrap_or_else(|_| "null".into());
             tx.prepare_cached(
@@ -321,10 +358,16 @@ impl Store for SqliteStore {
     }
 
     fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
-        self.conn
+        let be = |e| backend(&self.path, e);
+        let tx = self.conn.transaction().map_err(be)?;
+        let had = tx
             .execute("DELETE FROM cursors WHERE source_id = ?1", [source_id])
-            .map(|n| n > 0)
-            .map_err(|e| backend(&self.path, e))
+            .map_err(be)?
+            > 0;
+        tx.execute("DELETE FROM source_state WHERE source_id = ?1", [source_id])
+            .map_err(be)?;
+        tx.commit().map_err(be)?;
+        Ok(had)
     }
 
     fn query_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
@@ -618,6 +661,56 @@ mod tests {
             })
             .unwrap_err();
         assert!(matches!(err, StoreError::Query(_)), "{err}");
+    }
+
+    fn put(key: &str, value: Option<&str>) -> athena_core::StateChange {
+        athena_core::StateChange {
+            key: key.as_bytes().to_vec(),
+            value: value.map(|v| v.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn state_changes_commit_with_the_batch_and_reset_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let mut b = batch(vec![event("1", 1, "one", "a")], 1);
+        b.state = vec![put("a.rs", Some("1")), put("b.rs", Some("2"))];
+        s.commit_batch(&info(), &b).unwrap();
+        let mut b = batch(vec![], 2);
+        b.state = vec![put("a.rs", Some("3")), put("b.rs", None)];
+        s.commit_batch(&info(), &b).unwrap();
+        let state = s.load_state("src").unwrap();
+        assert_eq!(state.len(), 1);
+        assert_eq!(state[b"a.rs".as_slice()], b"3");
+        assert!(s.load_state("other").unwrap().is_empty());
+        // A batch whose commit fails leaves the state as it was.
+        let mut bad = batch(vec![], 3);
+        bad.state = vec![put("c.rs", Some("4"))];
+        s.conn
+            .execute_batch("CREATE TRIGGER no_c BEFORE INSERT ON source_state BEGIN SELECT RAISE(ABORT, 'refused'); END;")
+            .unwrap();
+        assert!(s.commit_batch(&info(), &bad).is_err());
+        assert_eq!(s.load_state("src").unwrap().len(), 1);
+        assert!(s.reset_cursor("src").unwrap());
+        assert!(s.load_state("src").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), CURRENT_VERSION);
+        let mut b = batch(vec![], 1);
+        b.state = vec![put("k", Some("v"))];
+        s.commit_batch(&info(), &b).unwrap();
+        assert_eq!(s.load_state("src").unwrap().len(), 1);
     }
 
     #[test]
