@@ -84,6 +84,8 @@ pub struct SourceConfig {
     header_line: Option<usize>,
     /// Last line (exclusive) of this source's block.
     block_end: Option<usize>,
+    /// The event store this sync writes to, so a source reading the file system can leave it out.
+    store_path: Option<PathBuf>,
 }
 
 impl fmt::Debug for SourceConfig {
@@ -206,6 +208,7 @@ impl Config {
                 origin: origin.clone(),
                 header_line,
                 block_end,
+                store_path: None,
             };
             let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
             if id.is_empty()
@@ -293,7 +296,18 @@ impl SourceConfig {
             }),
             header_line: None,
             block_end: None,
+            store_path: None,
         }
+    }
+
+    /// Tells the source where the event store lives (its own writes are not events).
+    pub fn set_store_path(&mut self, path: impl Into<PathBuf>) {
+        self.store_path = Some(path.into());
+    }
+
+    /// The event store's file, when the caller said.
+    pub fn store_path(&self) -> Option<&Path> {
+        self.store_path.as_deref()
     }
 
     /// The keys of this source other than `id` and `type`, with `${VAR}` already substituted.

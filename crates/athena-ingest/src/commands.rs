@@ -212,15 +212,20 @@ fn sync(
         .filter(|s| only.is_empty() || only.contains(&s.id))
         .cloned()
         .collect();
-    // Every source is built before the store is touched: a config error changes nothing.
-    let registry = Arc::new(athena_sources::registry());
-    let built = selected
-        .iter()
-        .map(|c| registry.build(c))
-        .collect::<Result<Vec<_>, _>>()?;
     let db_path = db
         .or(config.store_path.clone())
         .unwrap_or_else(|| PathBuf::from("athena.db"));
+    // Every source is built before the store is touched: a config error changes nothing.
+    let registry = Arc::new(athena_sources::registry());
+    let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
+    let built = selected
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.set_store_path(&absolute_db);
+            registry.build(&c)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let store = SqliteStore::open_for_sync(&db_path, BUSY_WAIT)
         .with_context(|| format!("opening store {}", db_path.display()))?;
 

@@ -4,15 +4,22 @@
 //!   [`builtin_types`] is the one place a new source is added.
 //! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
 //! - `api_log/`: `type = "api_log"`, HTTP request logs tailed with per-file checkpoints.
+//! - `files/`: `type = "files"`, changes under a directory, per-file state in the store.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
 
 #[cfg(feature = "source-api-log")]
 pub mod api_log;
+#[cfg(feature = "source-files")]
+pub mod files;
 #[cfg(feature = "source-git")]
 pub mod git;
-#[cfg(any(feature = "source-git", feature = "source-api-log"))]
+#[cfg(any(
+    feature = "source-git",
+    feature = "source-api-log",
+    feature = "source-files"
+))]
 mod reader;
 
 /// Every source type compiled into this build.
@@ -20,6 +27,8 @@ pub fn builtin_types() -> Vec<SourceType> {
     vec![
         #[cfg(feature = "source-api-log")]
         api_log::source_type(),
+        #[cfg(feature = "source-files")]
+        files::source_type(),
         #[cfg(feature = "source-git")]
         git::source_type(),
     ]
@@ -43,8 +52,12 @@ mod tests {
     fn every_builtin_type_registers_under_its_own_name() {
         let r = super::registry();
         let names: Vec<_> = r.list().map(|t| t.name).collect();
-        #[cfg(all(feature = "source-git", feature = "source-api-log"))]
-        assert_eq!(names, ["api_log", "git"]);
+        #[cfg(all(
+            feature = "source-git",
+            feature = "source-api-log",
+            feature = "source-files"
+        ))]
+        assert_eq!(names, ["api_log", "files", "git"]);
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }

@@ -6,5 +6,6 @@ mod api_log_tail;
 mod cli_commands;
 mod cli_errors;
 mod crash_safety;
+mod files_scan;
 mod git_history;
 mod readme;

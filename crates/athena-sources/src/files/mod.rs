@@ -1,0 +1,34 @@
+//! `type = "files"`: files created, modified and deleted under a directory, found by scanning
+//! it on each sync.
+//!
+//! - `scan`: the walk (`.gitignore` and `exclude` honoured) collecting size and time per file.
+//! - `source`: comparing the walk with the stored state, hashing what may have changed, and the
+//!   events. `state`: the bytes stored per file. `language`: a language from the file name.
+//! - `config`: the keys.
+//!
+//! Per-file state lives in the store's `source_state` table, changed by the same transaction
+//! as the events (see `athena_core::Batch::state`); the cursor only says whether the first scan
+//! was stored completely.
+
+mod config;
+mod language;
+mod scan;
+mod source;
+mod state;
+
+use std::sync::Arc;
+
+use athena_core::{EventSource, SourceType};
+
+pub use config::FilesConfig;
+pub use source::FilesSource;
+
+/// The registry entry of the `files` source.
+pub fn source_type() -> SourceType {
+    SourceType {
+        name: "files",
+        description: "files created, modified and deleted under a directory (.gitignore honoured)",
+        keys: config::keys(),
+        build: Arc::new(|c| Ok(Box::new(FilesSource::from_config(c)?) as Box<dyn EventSource>)),
+    }
+}

@@ -1,0 +1,652 @@
+//! The `files` source: walks the tree, compares it with the per-file state in the store, and
+//! reports what was created, modified or deleted since the last sync.
+//!
+//! A file whose size and modification time are as stored is not opened. Otherwise its contents
+//! are hashed (on one thread per core): an unchanged hash means the file was only touched, which
+//! updates the stored time and yields no event. Each batch carries the events and the state
+//! changes they describe, so they are stored together.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use athena_core::{
+    Batch, BatchStream, ConfigError, Cursor, DeadLetter, Event, EventSource, Progress,
+    SourceConfig, SourceError, SourceInfo, SourceState, SourceStats, StateChange,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::overrides::{Override, OverrideBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::config::FilesConfig;
+use super::language;
+use super::scan::{scan, Found, ScanOptions};
+use super::state::FileState;
+use crate::reader::{spawn_reader, BatchSender};
+
+/// Dead letters and warnings name at most this many unreadable paths per sync.
+const MAX_REPORTED_PROBLEMS: usize = 1_000;
+
+/// The cursor: whether the first full scan has been stored. The per-file state is in the store.
+///
+/// ```json
+/// {"version":1,"complete":true}
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct FilesCursor {
+    version: u32,
+    /// False until the first sync has stored every file; until then, files not yet stored are
+    /// "existing" files (`emit_existing`), not new ones.
+    complete: bool,
+}
+
+const VERSION: u32 = 1;
+
+/// Reports changes under a directory as `file_created`, `file_modified` and `file_deleted`.
+pub struct FilesSource {
+    info: SourceInfo,
+    config: FilesConfig,
+    root: PathBuf,
+    include: Option<Gitignore>,
+    store_files: Vec<PathBuf>,
+    state: HashMap<Vec<u8>, FileState>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl FilesSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: FilesConfig = config.parse()?;
+        if c.path.is_empty() {
+            return Err(config.error(Some("path"), "needs a directory"));
+        }
+        if !(1..=1_000_000).contains(&c.batch_size) {
+            return Err(config.error(Some("batch_size"), "must be between 1 and 1000000"));
+        }
+        let root = config.resolve_path(Path::new(&c.path));
+        let include = include_matcher(&root, &c.include)
+            .map_err(|e| config.error(Some("include"), format!("bad glob: {e}")))?;
+        exclude_overrides(&root, &c.exclude)
+            .map_err(|e| config.error(Some("exclude"), format!("bad glob: {e}")))?;
+        // The store and the files SQLite keeps beside it change with every sync.
+        let store_files = config
+            .store_path()
+            .map(|db| {
+                ["", "-wal", "-shm", "-journal", ".lock"]
+                    .iter()
+                    .map(|suffix| {
+                        let mut p = db.as_os_str().to_owned();
+                        p.push(suffix);
+                        PathBuf::from(p)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(FilesSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "files".into(),
+                name: format!("files {}", c.path),
+            },
+            config: c,
+            root,
+            include,
+            store_files,
+            state: HashMap::new(),
+            bytes: Arc::new(AtomicU64::new(0)),
+        })
+    }
+}
+
+/// `include` globs as one matcher; `None` when every file is included.
+fn include_matcher(root: &Path, globs: &[String]) -> Result<Option<Gitignore>, ignore::Error> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GitignoreBuilder::new(root);
+    for g in globs {
+        b.add_line(None, g)?;
+    }
+    b.build().map(Some)
+}
+
+/// `exclude` globs as walker overrides, so an excluded directory is not even entered.
+fn exclude_overrides(root: &Path, globs: &[String]) -> Result<Override, ignore::Error> {
+    let mut b = OverrideBuilder::new(root);
+    for g in globs {
+        b.add(&format!("!{g}"))?;
+    }
+    b.build()
+}
+
+#[async_trait]
+impl EventSource for FilesSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    async fn validate(&mut self) -> Result<(), SourceError> {
+        match std::fs::metadata(&self.root) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(SourceError::path(
+                &self.info.id,
+                &self.root,
+                "not a directory",
+            )),
+            Err(e) => Err(SourceError::path(&self.info.id, &self.root, e.to_string())),
+        }
+    }
+
+    fn restore_state(&mut self, state: SourceState) {
+        self.state = state
+            .into_iter()
+            .filter_map(|(k, v)| FileState::decode(&v).map(|s| (k, s)))
+            .collect();
+    }
+
+    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
+        let job = Job {
+            source_id: self.info.id.clone(),
+            config: self.config.clone(),
+            root: self.root.clone(),
+            include: self.include.clone(),
+            store_files: self.store_files.clone(),
+            state: std::mem::take(&mut self.state),
+            bytes: self.bytes.clone(),
+        };
+        spawn_reader(
+            &self.info.id,
+            format!("files-{}", self.info.id),
+            move |tx| job.run(cursor, tx),
+        )
+        .0
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            ..SourceStats::default()
+        }
+    }
+}
+
+struct Job {
+    source_id: String,
+    config: FilesConfig,
+    root: PathBuf,
+    include: Option<Gitignore>,
+    store_files: Vec<PathBuf>,
+    state: HashMap<Vec<u8>, FileState>,
+    bytes: Arc<AtomicU64>,
+}
+
+/// A file whose size or time differs from the store, or that the store does not know.
+struct Changed {
+    found: Found,
+    old: Option<FileState>,
+}
+
+/// The consumer went away: stop quietly.
+struct Stopped;
+
+/// What identifies a file's contents for pairing a deletion with a creation (a rename).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ContentKey {
+    Hash([u8; 32]),
+    SizeTime(u64, i64),
+}
+
+fn content_key(st: &FileState) -> Option<ContentKey> {
+    // Empty files all look alike: pairing them would invent renames.
+    if st.size == 0 {
+        return None;
+    }
+    Some(match st.hash {
+        Some(h) => ContentKey::Hash(h),
+        None => ContentKey::SizeTime(st.size, st.mtime_ns),
+    })
+}
+
+impl Job {
+    fn run(mut self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
+        let saved: FilesCursor = match cursor {
+            Some(c) if c.version() == Some(u64::from(VERSION)) => {
+                c.decode().map_err(|e| SourceError::Cursor {
+                    source_id: self.source_id.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            Some(c) => {
+                return Err(SourceError::Cursor {
+                    source_id: self.source_id.clone(),
+                    message: format!("unknown cursor version {:?}", c.version()),
+                })
+            }
+            None => FilesCursor {
+                version: VERSION,
+                complete: false,
+            },
+        };
+        let root = std::fs::canonicalize(&self.root)
+            .map_err(|e| SourceError::path(&self.source_id, &self.root, e.to_string()))?;
+        let overrides = exclude_overrides(&root, &self.config.exclude)
+            .map_err(|e| SourceError::failed(&self.source_id, format!("exclude: {e}")))?;
+        let include = match &self.include {
+            // Matchers are relative to the root they were built for: rebuild for the real one.
+            Some(_) => include_matcher(&root, &self.config.include)
+                .map_err(|e| SourceError::failed(&self.source_id, format!("include: {e}")))?,
+            None => None,
+        };
+        let skip = self
+            .store_files
+            .iter()
+            .filter_map(|p| canonical_file(p))
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut scanned = scan(
+            &root,
+            &ScanOptions {
+                respect_gitignore: self.config.respect_gitignore,
+                overrides,
+                skip,
+                threads,
+            },
+        );
+        if let Some(include) = &include {
+            scanned.files.retain(|f| {
+                include
+                    .matched_path_or_any_parents(
+                        Path::new(std::ffi::OsStr::from_bytes(&f.rel)),
+                        false,
+                    )
+                    .is_ignore()
+            });
+        }
+
+        // What changed, and what is gone. Stored files under a path the walk could not read are
+        // not gone: they are kept as they were.
+        let mut changed = Vec::new();
+        for found in scanned.files {
+            match self.state.remove(&found.rel) {
+                Some(old) if old.size == found.size && old.mtime_ns == found.mtime_ns => {}
+                old => changed.push(Changed { found, old }),
+            }
+        }
+        let unreadable: Vec<&[u8]> = scanned.problems.iter().map(|p| p.rel.as_slice()).collect();
+        let mut deleted = Vec::new();
+        // Files still there but no longer walked (newly ignored or excluded) leave the state
+        // without an event: nothing happened to them.
+        let mut unwatched = Vec::new();
+        for (rel, st) in std::mem::take(&mut self.state) {
+            if unreadable.iter().any(|p| is_under(&rel, p)) {
+                continue;
+            }
+            let path = root.join(std::ffi::OsStr::from_bytes(&rel));
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                unwatched.push(rel);
+            } else {
+                deleted.push((rel, st));
+            }
+        }
+        deleted.sort_by(|a, b| a.0.cmp(&b.0));
+        unwatched.sort();
+
+        let initial = !saved.complete;
+        if !initial
+            && changed.is_empty()
+            && deleted.is_empty()
+            && unwatched.is_empty()
+            && scanned.problems.is_empty()
+        {
+            return Ok(()); // nothing to store, not even the cursor
+        }
+        let mut out = Out {
+            source_id: &self.source_id,
+            tx,
+            batch_size: self.config.batch_size,
+            complete: saved.complete,
+            events: Vec::new(),
+            state: Vec::new(),
+            dead: Vec::new(),
+            done: 0,
+            total: (changed.len() + deleted.len()) as u64,
+        };
+        let root_text = root.to_string_lossy().into_owned();
+        if out.problems(&root, &scanned.problems).is_err() {
+            return Ok(());
+        }
+        out.state.extend(
+            unwatched
+                .into_iter()
+                .map(|key| StateChange { key, value: None }),
+        );
+
+        let mut gone_by_content: HashMap<ContentKey, usize> = HashMap::new();
+        for (i, (_, st)) in deleted.iter().enumerate() {
+            if let Some(key) = content_key(st) {
+                gone_by_content.entry(key).or_insert(i);
+            }
+        }
+        let mut renamed_to: Vec<Option<String>> = vec![None; deleted.len()];
+        let now = Utc::now();
+
+        for chunk in changed.chunks(self.config.batch_size.clamp(64, 4096)) {
+            let hashes = if self.config.hash {
+                hash_all(&root, chunk, threads, &self.bytes)
+            } else {
+                chunk.iter().map(|_| Ok(None)).collect()
+            };
+            for (c, hash) in chunk.iter().zip(hashes) {
+                let hash = match hash {
+                    Ok(h) => h,
+                    // Gone since the walk: the next sync sees it as deleted.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        let problem = super::scan::Problem {
+                            rel: c.found.rel.clone(),
+                            message: format!("cannot read: {e}"),
+                        };
+                        if out.problems(&root, &[problem]).is_err() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                };
+                let now_state = FileState {
+                    size: c.found.size,
+                    mtime_ns: c.found.mtime_ns,
+                    hash,
+                };
+                let rel = String::from_utf8_lossy(&c.found.rel);
+                let event = match &c.old {
+                    // Touched, not changed.
+                    Some(old) if hash.is_some() && old.hash == hash => None,
+                    Some(old) => {
+                        let mut e = file_event("file_modified", &rel, &root_text, &now_state, None);
+                        e.metadata.insert("previous_size".into(), json!(old.size));
+                        Some(e)
+                    }
+                    None if initial && !self.config.emit_existing => None,
+                    None if initial => Some(file_event(
+                        "file_modified",
+                        &rel,
+                        &root_text,
+                        &now_state,
+                        None,
+                    )),
+                    None => {
+                        let mut e = file_event("file_created", &rel, &root_text, &now_state, None);
+                        let from = content_key(&now_state).and_then(|k| gone_by_content.remove(&k));
+                        if let Some(i) = from {
+                            let old_rel = String::from_utf8_lossy(&deleted[i].0).into_owned();
+                            e.metadata.insert("renamed_from".into(), json!(old_rel));
+                            renamed_to[i] = Some(rel.to_string());
+                        }
+                        Some(e)
+                    }
+                };
+                if let Some(e) = event {
+                    out.events.push(e);
+                }
+                out.state.push(StateChange {
+                    key: c.found.rel.clone(),
+                    value: Some(now_state.encode()),
+                });
+                out.done += 1;
+                if out.full() && out.flush().is_err() {
+                    return Ok(());
+                }
+            }
+        }
+
+        for ((rel_bytes, st), to) in deleted.iter().zip(renamed_to) {
+            let rel = String::from_utf8_lossy(rel_bytes);
+            let mut e = file_event("file_deleted", &rel, &root_text, st, Some(now));
+            if let Some(to) = to {
+                e.metadata.insert("renamed_to".into(), json!(to));
+            }
+            out.events.push(e);
+            out.state.push(StateChange {
+                key: rel_bytes.clone(),
+                value: None,
+            });
+            out.done += 1;
+            if out.full() && out.flush().is_err() {
+                return Ok(());
+            }
+        }
+        out.complete = true;
+        let _ = out.flush();
+        Ok(())
+    }
+}
+
+/// The batch being filled, and where it goes.
+struct Out<'a> {
+    source_id: &'a str,
+    tx: &'a BatchSender,
+    batch_size: usize,
+    complete: bool,
+    events: Vec<Event>,
+    state: Vec<StateChange>,
+    dead: Vec<DeadLetter>,
+    done: u64,
+    total: u64,
+}
+
+impl Out<'_> {
+    fn full(&self) -> bool {
+        self.state.len() + self.dead.len() >= self.batch_size
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        let mut batch = Batch::new(
+            std::mem::take(&mut self.events),
+            Cursor::encode(&FilesCursor {
+                version: VERSION,
+                complete: self.complete,
+            }),
+        );
+        batch.state = std::mem::take(&mut self.state);
+        batch.dead_letters = std::mem::take(&mut self.dead);
+        batch.progress = Some(Progress {
+            done: self.done,
+            total: Some(self.total),
+        });
+        self.tx.blocking_send(Ok(batch)).map_err(|_| Stopped)
+    }
+
+    /// Unreadable paths: named in a warning and in the dead-letter table, never fatal.
+    fn problems(&mut self, root: &Path, problems: &[super::scan::Problem]) -> Result<(), Stopped> {
+        for p in problems {
+            let path = if p.rel.is_empty() {
+                root.to_path_buf()
+            } else {
+                root.join(std::ffi::OsStr::from_bytes(&p.rel))
+            };
+            tracing::warn!(source = %self.source_id, path = %path.display(), "skipped: {}", p.message);
+            if self.dead.len() < MAX_REPORTED_PROBLEMS {
+                self.dead.push(DeadLetter {
+                    origin: path.display().to_string(),
+                    reason: p.message.clone(),
+                    raw: String::new(),
+                });
+            }
+            if self.full() {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `rel` is `dir` or inside it (an empty `dir` is the root: everything).
+fn is_under(rel: &[u8], dir: &[u8]) -> bool {
+    dir.is_empty() || rel == dir || (rel.starts_with(dir) && rel.get(dir.len()) == Some(&b'/'))
+}
+
+/// A file's canonical path, when its directory exists (the file itself may not yet).
+fn canonical_file(path: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(path.parent()?).ok()?;
+    Some(dir.join(path.file_name()?))
+}
+
+/// The contents' hashes of `chunk`, in order, on up to `threads` threads.
+fn hash_all(
+    root: &Path,
+    chunk: &[Changed],
+    threads: usize,
+    bytes: &AtomicU64,
+) -> Vec<std::io::Result<Option<[u8; 32]>>> {
+    let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunk
+            .chunks(per_thread)
+            .map(|part| {
+                let handle = s.spawn(move || {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    part.iter()
+                        .map(|c| {
+                            let path = root.join(std::ffi::OsStr::from_bytes(&c.found.rel));
+                            hash_file(&path, &mut buf, bytes).map(Some)
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..len)
+                        .map(|_| Err(std::io::Error::other("hashing thread panicked")))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+fn hash_file(path: &Path, buf: &mut [u8], bytes: &AtomicU64) -> std::io::Result<[u8; 32]> {
+    let mut file = File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn time_of(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+    .unwrap_or_default()
+}
+
+/// An event about `rel`. Its id names the path and the version of the file it describes (time
+/// and hash, or size), so the same change read twice has the same id.
+fn file_event(
+    kind: &str,
+    rel: &str,
+    root: &str,
+    st: &FileState,
+    detected_at: Option<DateTime<Utc>>,
+) -> Event {
+    let version = match &st.hash {
+        Some(h) => hex(&h[..8]),
+        None => st.size.to_string(),
+    };
+    let verb = kind.strip_prefix("file_").unwrap_or(kind);
+    let (id, at) = match detected_at {
+        Some(at) => (format!("{rel}@{}:{version}:deleted", st.mtime_ns), at),
+        None => (
+            format!("{rel}@{}:{version}", st.mtime_ns),
+            time_of(st.mtime_ns),
+        ),
+    };
+    let mut e = Event::new(id, kind, at, format!("{verb} {rel}"));
+    let mut context = Map::new();
+    context.insert("root".into(), json!(root));
+    context.insert("path".into(), json!(rel));
+    e.context = context;
+    let mut m = Map::new();
+    m.insert("size".into(), json!(st.size));
+    m.insert(
+        "mtime".into(),
+        json!(time_of(st.mtime_ns).to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    );
+    m.insert(
+        "hash".into(),
+        st.hash
+            .map_or(Value::Null, |h| json!(format!("blake3:{}", hex(&h)))),
+    );
+    m.insert(
+        "language".into(),
+        language::guess(Path::new(rel)).map_or(Value::Null, |l| json!(l)),
+    );
+    if rel.contains('\u{FFFD}') {
+        m.insert("path_lossy".into(), json!(true));
+    }
+    e.metadata = m;
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_a_directory_means_inside_it_not_a_name_prefix() {
+        assert!(is_under(b"a/b.rs", b"a"));
+        assert!(is_under(b"a", b"a"));
+        assert!(!is_under(b"ab/c", b"a"));
+        assert!(is_under(b"x", b""));
+    }
+
+    #[test]
+    fn ids_name_the_version_and_deletions_differ() {
+        let st = FileState {
+            size: 3,
+            mtime_ns: 1_700_000_000_123_456_789,
+            hash: Some([0xab; 32]),
+        };
+        let m = file_event("file_modified", "src/a.rs", "/r", &st, None);
+        assert_eq!(m.id, "src/a.rs@1700000000123456789:abababababababab");
+        assert_eq!(m.title, "modified src/a.rs");
+        assert_eq!(m.metadata["language"], "Rust");
+        assert_eq!(m.metadata["mtime"], "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(m.occurred_at.timestamp_subsec_nanos(), 123_456_789);
+        let d = file_event("file_deleted", "src/a.rs", "/r", &st, Some(Utc::now()));
+        assert_ne!(d.id, m.id);
+        let unhashed = FileState { hash: None, ..st };
+        let u = file_event("file_created", "x", "/r", &unhashed, None);
+        assert_eq!(u.id, "x@1700000000123456789:3");
+        assert_eq!(u.metadata["hash"], Value::Null);
+    }
+}
