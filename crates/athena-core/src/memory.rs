@@ -21,7 +21,7 @@ pub struct MemoryStore {
     /// Stored dead letters, oldest first.
     pub dead_letters: Vec<StoredDeadLetter>,
     /// Per-item state, per source.
-    pub states: BTreeMap<String, SourceState>,
+    pub states: BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
     ids: HashSet<(String, String)>,
 }
 
@@ -38,7 +38,11 @@ impl Store for MemoryStore {
     }
 
     fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
-        Ok(self.states.get(source_id).cloned().unwrap_or_default())
+        Ok(self
+            .states
+            .get(source_id)
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
 
     fn commit_batch(

@@ -1,6 +1,5 @@
 //! The `EventSource` trait that every source implements, and the batches it yields.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -31,12 +30,14 @@ pub struct Batch {
     pub progress: Option<Progress>,
 }
 
-/// A source's per-item state as stored: key → value, both opaque bytes.
+/// A source's per-item state as stored: (key, value) pairs of opaque bytes, in no particular
+/// order, each key once.
 ///
 /// For state too large to rewrite with every batch (one entry per file of a 100,000-file
 /// tree): a batch carries only the entries it changes ([`Batch::state`]), and the engine hands
-/// the whole map to [`EventSource::restore_state`] before a sync. The cursor stays small.
-pub type SourceState = HashMap<Vec<u8>, Vec<u8>>;
+/// all of them to [`EventSource::restore_state`] before a sync. The cursor stays small. A list,
+/// not a map: the source builds whatever index it needs, once.
+pub type SourceState = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// One change to a source's per-item state.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -219,12 +219,7 @@ impl Store for SqliteStore {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
             })
             .map_err(be)?;
-        let mut state = SourceState::new();
-        for row in rows {
-            let (k, v) = row.map_err(be)?;
-            state.insert(k, v);
-        }
-        Ok(state)
+        rows.collect::<Result<SourceState, _>>().map_err(be)
     }
 
     fn commit_batch(
@@ -682,7 +677,7 @@ mod tests {
         s.commit_batch(&info(), &b).unwrap();
         let state = s.load_state("src").unwrap();
         assert_eq!(state.len(), 1);
-        assert_eq!(state[b"a.rs".as_slice()], b"3");
+        assert_eq!(state, vec![(b"a.rs".to_vec(), b"3".to_vec())]);
         assert!(s.load_state("other").unwrap().is_empty());
         // A batch whose commit fails leaves the state as it was.
         let mut bad = batch(vec![], 3);

@@ -107,11 +107,13 @@ struct Visitor<'a> {
 
 impl Visitor<'_> {
     fn rel(&self, path: &Path) -> Vec<u8> {
-        path.strip_prefix(self.root)
-            .unwrap_or(path)
-            .as_os_str()
-            .as_bytes()
-            .to_vec()
+        // The walker joins names onto the root it was given: cut it off as bytes.
+        let bytes = path.as_os_str().as_bytes();
+        let root = self.root.as_os_str().as_bytes();
+        match bytes.strip_prefix(root) {
+            Some(rest) => rest.strip_prefix(b"/").unwrap_or(rest).to_vec(),
+            None => bytes.to_vec(),
+        }
     }
 
     fn problem(&mut self, path: Option<&Path>, err: &ignore::Error) {
@@ -130,7 +132,8 @@ impl Visitor<'_> {
         let Some(file_type) = entry.file_type() else {
             return;
         };
-        if !file_type.is_file() || self.skip.iter().any(|s| s == entry.path()) {
+        let path = entry.path().as_os_str();
+        if !file_type.is_file() || self.skip.iter().any(|s| s.as_os_str() == path) {
             return;
         }
         match entry.metadata() {

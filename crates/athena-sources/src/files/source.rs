@@ -31,6 +31,10 @@ use super::scan::{scan, Found, ScanOptions};
 use super::state::FileState;
 use crate::reader::{spawn_reader, BatchSender};
 
+/// Stored state per relative path, hashed fast (the keys are file names, not attacker input
+/// worth a keyed hash).
+type StateMap = HashMap<Vec<u8>, FileState, foldhash::fast::FixedState>;
+
 /// Dead letters and warnings name at most this many unreadable paths per sync.
 const MAX_REPORTED_PROBLEMS: usize = 1_000;
 
@@ -56,7 +60,7 @@ pub struct FilesSource {
     root: PathBuf,
     include: Option<Gitignore>,
     store_files: Vec<PathBuf>,
-    state: HashMap<Vec<u8>, FileState>,
+    state: StateMap,
     bytes: Arc<AtomicU64>,
 }
 
@@ -99,7 +103,7 @@ impl FilesSource {
             root,
             include,
             store_files,
-            state: HashMap::new(),
+            state: StateMap::default(),
             bytes: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -145,10 +149,14 @@ impl EventSource for FilesSource {
     }
 
     fn restore_state(&mut self, state: SourceState) {
-        self.state = state
-            .into_iter()
-            .filter_map(|(k, v)| FileState::decode(&v).map(|s| (k, s)))
-            .collect();
+        let mut map = StateMap::default();
+        map.reserve(state.len());
+        map.extend(
+            state
+                .into_iter()
+                .filter_map(|(k, v)| FileState::decode(&v).map(|s| (k, s))),
+        );
+        self.state = map;
     }
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
@@ -183,7 +191,7 @@ struct Job {
     root: PathBuf,
     include: Option<Gitignore>,
     store_files: Vec<PathBuf>,
-    state: HashMap<Vec<u8>, FileState>,
+    state: StateMap,
     bytes: Arc<AtomicU64>,
 }
 
