@@ -36,7 +36,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             concurrency: 4,
-            channel_capacity: 4,
+            channel_capacity: 2,
         }
     }
 }

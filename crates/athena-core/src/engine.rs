@@ -508,7 +508,8 @@ async fn read_source(
                 failure = Some(e.to_string());
                 break;
             }
-            Some(Ok(batch)) => {
+            Some(Ok(mut batch)) => {
+                batch.encode_json();
                 let progress = batch.progress;
                 let sent = store
                     .send(|reply| Request::Commit {

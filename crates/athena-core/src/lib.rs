@@ -38,7 +38,8 @@ pub use error::SourceError;
 pub use event::{DeadLetter, Event, Outcome};
 pub use registry::{BuildFn, ConfigKey, Registry, RegistryError, SourceType};
 pub use source::{
-    Batch, BatchStream, EventSource, Progress, SourceInfo, SourceState, SourceStats, StateChange,
+    Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,
+    StateChange,
 };
 pub use store::{
     CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,

@@ -28,6 +28,19 @@ pub struct Batch {
     pub state: Vec<StateChange>,
     /// How far the source has come, when it knows.
     pub progress: Option<Progress>,
+    /// Each event's `context` and `metadata` as JSON text, in event order: filled by
+    /// [`Batch::encode_json`] (the engine calls it on the source's task, so the store's writer
+    /// thread, the bottleneck of a bulk sync, does not). Empty until then.
+    pub json: Vec<EventJson>,
+}
+
+/// An event's `context` and `metadata`, serialized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventJson {
+    /// `context` as a JSON object.
+    pub context: String,
+    /// `metadata` as a JSON object.
+    pub metadata: String,
 }
 
 /// A source's per-item state as stored: (key, value) pairs of opaque bytes, in no particular
@@ -57,6 +70,31 @@ impl Batch {
             checkpoint,
             state: Vec::new(),
             progress: None,
+            json: Vec::new(),
+        }
+    }
+
+    /// Serializes every event's `context` and `metadata` into [`Batch::json`].
+    pub fn encode_json(&mut self) {
+        let encode = |m: &serde_json::Map<String, serde_json::Value>| {
+            serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
+        };
+        self.json = self
+            .events
+            .iter()
+            .map(|e| EventJson {
+                context: encode(&e.context),
+                metadata: encode(&e.metadata),
+            })
+            .collect();
+    }
+
+    /// The JSON of event `i`, when [`Batch::encode_json`] has run since the events last changed.
+    pub fn json_of(&self, i: usize) -> Option<&EventJson> {
+        if self.json.len() == self.events.len() {
+            self.json.get(i)
+        } else {
+            None
         }
     }
 }

@@ -16,8 +16,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read(&path)?;
     let start = Instant::now();
     let (mut ok, mut bad, mut bytes) = (0u64, 0u64, 0u64);
-    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let line = String::from_utf8_lossy(line);
+    let mut from = 0;
+    for end in memchr::memchr_iter(b'\n', &text).chain([text.len()]) {
+        let raw = &text[from..end];
+        from = end + 1;
+        if raw.is_empty() {
+            continue;
+        }
+        // As the source does: valid UTF-8 is used in place, anything else decoded lossily.
+        let line = match std::str::from_utf8(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         match parse_clf(&line, combined) {
             Ok(r) => {
                 ok += 1;

@@ -18,7 +18,73 @@ use crate::schema::{CURRENT_VERSION, MIGRATIONS};
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// Copies the WAL into the database on another thread during a sync.
+    checkpointer: Option<Checkpointer>,
     _lock: Option<SyncLock>,
+}
+
+/// A thread with its own connection that checkpoints the WAL after commits, at most every
+/// [`CHECKPOINT_EVERY`], so the writer never stops to copy pages itself. In WAL mode a passive
+/// checkpoint runs beside the writer: neither waits for the other.
+struct Checkpointer {
+    commits: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(0);
+
+/// WAL pages after which the writer checkpoints by itself: the checkpointer thread normally
+/// keeps the WAL far below this.
+const WRITER_CHECKPOINT_PAGES: u32 = 65_536;
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(Duration::from_secs(5)).ok()?;
+        let (commits, rx) = std::sync::mpsc::channel::<()>();
+        let shown = path.display().to_string();
+        let thread = std::thread::Builder::new()
+            .name("athena-store-checkpoint".into())
+            .spawn(move || {
+                let mut last = std::time::Instant::now();
+                while rx.recv().is_ok() {
+                    let wait = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
+                    if !wait.is_zero() {
+                        std::thread::sleep(wait);
+                    }
+                    while rx.try_recv().is_ok() {}
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(store = %shown, "checkpoint failed: {e}");
+                    }
+                    last = std::time::Instant::now();
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            commits: Some(commits),
+            thread: Some(thread),
+        })
+    }
+
+    fn committed(&self) {
+        if let Some(tx) = &self.commits {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.commits.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -45,6 +111,19 @@ impl SqliteStore {
         let lock = lock::acquire(path, wait)?;
         let mut store = SqliteStore::open(path)?;
         store._lock = Some(lock);
+        store.checkpointer = Checkpointer::start(path);
+        if store.checkpointer.is_some() {
+            store
+                .conn
+                .pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+                .map_err(|e| backend(path, e))?;
+            // Keep the WAL file's size between checkpoints instead of truncating and growing it
+            // again; it is truncated when the sync closes the store.
+            store
+                .conn
+                .pragma_update(None, "journal_size_limit", 1i64 << 30)
+                .map_err(|e| backend(path, e))?;
+        }
         Ok(store)
     }
 
@@ -69,6 +148,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
+            checkpointer: None,
             _lock: None,
         };
         store.configure()?;
@@ -91,7 +171,8 @@ impl SqliteStore {
         // events and cursor are lost together, never one without the other.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -16000;
@@ -249,9 +330,18 @@ impl Store for SqliteStore {
                      ON CONFLICT (source_id, id) DO NOTHING",
                 )
                 .map_err(be)?;
-            for e in &batch.events {
-                let context = serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into());
-                let metadata = serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into());
+            for (i, e) in batch.events.iter().enumerate() {
+                let encoded;
+                let (context, metadata) = match batch.json_of(i) {
+                    Some(j) => (j.context.as_str(), j.metadata.as_str()),
+                    None => {
+                        encoded = (
+                            serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into()),
+                            serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()),
+                        );
+                        (encoded.0.as_str(), encoded.1.as_str())
+                    }
+                };
                 let n = insert
                     .execute(params![
                         e.id,
@@ -329,6 +419,9 @@ impl Store for SqliteStore {
             .map_err(be)?;
         }
         tx.commit().map_err(be)?;
+        if let Some(c) = &self.checkpointer {
+            c.committed();
+        }
         Ok(report)
     }
 

@@ -81,7 +81,7 @@ pub fn parse_clf(line: &str, combined: bool) -> Result<Request<'_>, ParseError> 
     rest = rest.trim_start_matches(' ');
     let time_text = rest
         .strip_prefix('[')
-        .and_then(|r| r.split_once(']'))
+        .and_then(|r| memchr::memchr(b']', r.as_bytes()).map(|i| (&r[..i], &r[i + 1..])))
         .map(|(t, after)| {
             rest = after;
             t
@@ -104,8 +104,8 @@ pub fn parse_clf(line: &str, combined: bool) -> Result<Request<'_>, ParseError> 
         (None, None)
     };
     let (method, target, protocol) = split_request(request);
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let (path, query) = match memchr::memchr(b'?', target.as_bytes()) {
+        Some(i) => (&target[..i], Some(&target[i + 1..])),
         None => (target, None),
     };
     Ok(Request {
@@ -130,7 +130,7 @@ fn token<'a>(rest: &mut &'a str) -> Option<&'a str> {
     if s.is_empty() {
         return None;
     }
-    let end = s.find(' ').unwrap_or(s.len());
+    let end = memchr::memchr(b' ', s.as_bytes()).unwrap_or(s.len());
     *rest = &s[end..];
     Some(&s[..end])
 }
@@ -173,17 +173,19 @@ fn parse_status(s: &str) -> Option<u16> {
 
 /// `GET /a?b HTTP/1.1` → (method, target, protocol). Anything else keeps its text as target.
 fn split_request(request: &str) -> (Option<&str>, &str, Option<&str>) {
-    let mut parts = request.splitn(3, ' ');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(p))
-            if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) =>
-        {
-            (Some(m), t, Some(p))
-        }
-        (Some(m), Some(t), None) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) => {
-            (Some(m), t, None)
-        }
-        _ => (None, request, None),
+    let is_method = |m: &str| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase());
+    let b = request.as_bytes();
+    let Some(first) = memchr::memchr(b' ', b) else {
+        return (None, request, None);
+    };
+    let method = &request[..first];
+    if !is_method(method) {
+        return (None, request, None);
+    }
+    let after = &request[first + 1..];
+    match memchr::memchr(b' ', after.as_bytes()) {
+        Some(i) => (Some(method), &after[..i], Some(&after[i + 1..])),
+        None => (Some(method), after, None),
     }
 }
 
