@@ -144,3 +144,100 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
         "stored events differ from the uninterrupted run"
     );
 }
+
+/// Lines stored for the log source `web`: (rows, distinct ids, distinct line numbers, highest
+/// line number).
+fn stored_lines(env: &TestEnv) -> (i64, i64, i64, i64) {
+    if !env.db().exists() {
+        return (0, 0, 0, 0);
+    }
+    env.store()
+        .query_row(
+            "SELECT count(*), count(DISTINCT id),
+                    count(DISTINCT json_extract(context, '$.line')),
+                    coalesce(max(json_extract(context, '$.line')), 0)
+             FROM events WHERE source_id = 'web'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .or_else(|e| {
+            // Killed before the schema was created: nothing stored.
+            if e.to_string().contains("no such table") {
+                Ok((0, 0, 0, 0))
+            } else {
+                Err(e)
+            }
+        })
+        .unwrap()
+}
+
+#[test]
+fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
+    const LINES: usize = 1_000_000;
+    const MID_INGEST_KILLS: usize = 5;
+    let env = TestEnv::new();
+    // The shared real Apache log, repeated to a million lines.
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/apache_combined.log"),
+    )
+    .unwrap();
+    let log: String = sample
+        .lines()
+        .cycle()
+        .take(LINES)
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    std::fs::write(env.path("access.log"), &log).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill schedule seed: {seed}");
+    let mut rng = Rng(seed);
+    let (mut kills, mut mid_ingest) = (0, 0);
+    while mid_ingest < MID_INGEST_KILLS {
+        let (before, ..) = stored_lines(&env);
+        assert!(
+            (before as usize) < LINES,
+            "the log was stored completely after only {mid_ingest} mid-ingest kills ({kills} in all)"
+        );
+        let mut child = env
+            .cmd(&["sync"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
+        if child.try_wait().unwrap().is_some() {
+            continue;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // What is stored is exactly the first lines of the file, once each, and the cursor
+        // says so.
+        let (rows, ids, lines, last) = stored_lines(&env);
+        assert_eq!((ids, lines, last), (rows, rows, rows), "after kill {kills}");
+        if rows > 0 {
+            let cursor = env.cursor("web").expect("events stored without a cursor");
+            let files = cursor["files"].as_object().unwrap();
+            assert_eq!(files.len(), 1, "{cursor}");
+            let file = files.values().next().unwrap();
+            assert_eq!(
+                file["line"], rows,
+                "the cursor disagrees with the stored lines"
+            );
+        }
+        if rows > before && (rows as usize) < LINES {
+            mid_ingest += 1;
+        }
+    }
+    eprintln!("{kills} kills, {mid_ingest} of them mid-ingest");
+    env.run(&["sync"]).ok();
+    let n = LINES as i64;
+    assert_eq!(stored_lines(&env), (n, n, n, n));
+}
