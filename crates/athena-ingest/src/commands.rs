@@ -176,6 +176,20 @@ path = "."                 # a work tree or a bare repository
 # max_diff_bytes = 65536
 # merge_diffs = "none"     # or "first-parent"
 
+# Files created, modified and deleted under a directory (.gitignore honoured).
+# [[sources]]
+# id = "notes"
+# type = "files"
+# path = "notes"
+# exclude = ["*.tmp", "build/"]
+
+# HTTP request logs, tailed across rotations.
+# [[sources]]
+# id = "web"
+# type = "api_log"
+# paths = ["/var/log/nginx/access.log*"]
+# format = "combined"      # or "common", "jsonl", "regex"
+
 # Values can come from the environment: token = "${GITHUB_TOKEN}"
 "#;
 

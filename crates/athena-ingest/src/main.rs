@@ -14,11 +14,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// A bulk sync allocates and frees millions of small strings and maps on several threads at
-/// once; mimalloc's per-thread heaps do that with far less work than the system allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An error that is the user's to fix in the command line or config: exit code 2.
 #[derive(Debug)]
 pub(crate) struct UsageError(pub String);
