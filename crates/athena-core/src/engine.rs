@@ -415,6 +415,8 @@ async fn run_source(
         requests: own.requests,
         retries: own.retries,
         bytes: own.bytes,
+        not_modified: own.not_modified,
+        rate_limit_waits: own.rate_limit_waits,
         duration: started.elapsed(),
     };
     if let Some(error) = error {

@@ -124,6 +124,10 @@ pub struct SourceStats {
     pub retries: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Requests answered `304 Not Modified` (API sources).
+    pub not_modified: u64,
+    /// Waits for a rate limit to reset (API sources).
+    pub rate_limit_waits: u64,
     /// Wall time of the sync.
     pub duration: Duration,
 }
@@ -147,6 +151,13 @@ pub trait EventSource: Send {
     /// The stream ends when the source has nothing more for this sync. Dropping the stream early
     /// must be safe: nothing is lost, because only batches that were stored moved the cursor.
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_>;
+
+    /// A deeper health check for `athena-ingest validate`: reach the service, try the
+    /// credentials. Defaults to [`validate`](EventSource::validate); sources whose `validate`
+    /// stays cheap for every sync do the expensive part here.
+    async fn health_check(&mut self) -> Result<(), SourceError> {
+        self.validate().await
+    }
 
     /// Receives the per-item state stored by earlier batches' [`Batch::state`], before
     /// [`events`](EventSource::events) is called. Sources that keep no such state ignore it

@@ -309,7 +309,7 @@ fn validate(config_path: &Path) -> Result<ExitCode> {
     let results = rt.block_on(async {
         let mut results = Vec::new();
         for source in &mut sources {
-            let r = source.validate().await;
+            let r = source.health_check().await;
             results.push((source.info().clone(), r));
         }
         results

@@ -28,6 +28,11 @@ pub(crate) fn write_sync_report(
                         "invalid": s.invalid,
                         "error": s.error,
                         "duration_ms": s.stats.duration.as_millis() as u64,
+                        // Beyond DESIGN's shape: what an API source spent.
+                        "requests": s.stats.requests,
+                        "retries": s.stats.retries,
+                        "not_modified": s.stats.not_modified,
+                        "rate_limit_waits": s.stats.rate_limit_waits,
                     })
                 })
                 .collect();

@@ -75,15 +75,26 @@ impl SyncObserver for Bars {
             .and_then(|mut b| b.remove(&report.info.id));
         match bar {
             Some(bar) => bar.finish_and_clear(),
-            None => eprintln!(
-                "{}: {} ({} new events, {} duplicates, {} invalid, {:.2}s)",
-                report.info.id,
-                report.status.as_str(),
-                report.events_written,
-                report.duplicates,
-                report.invalid,
-                report.stats.duration.as_secs_f64()
-            ),
+            None => {
+                let st = &report.stats;
+                let http = if st.requests > 0 {
+                    format!(
+                        ", {} requests ({} not modified, {} retried, {} rate-limit waits)",
+                        st.requests, st.not_modified, st.retries, st.rate_limit_waits
+                    )
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "{}: {} ({} new events, {} duplicates, {} invalid{http}, {:.2}s)",
+                    report.info.id,
+                    report.status.as_str(),
+                    report.events_written,
+                    report.duplicates,
+                    report.invalid,
+                    st.duration.as_secs_f64()
+                )
+            }
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
 //! - `api_log/`: `type = "api_log"`, HTTP request logs tailed with per-file checkpoints.
 //! - `files/`: `type = "files"`, changes under a directory, per-file state in the store.
+//! - `github/`: `type = "github"`, a repository through the REST API (shared client:
+//!   `athena-http`).
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
@@ -15,6 +17,8 @@ pub mod api_log;
 pub mod files;
 #[cfg(feature = "source-git")]
 pub mod git;
+#[cfg(feature = "source-github")]
+pub mod github;
 #[cfg(any(
     feature = "source-git",
     feature = "source-api-log",
@@ -31,6 +35,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         files::source_type(),
         #[cfg(feature = "source-git")]
         git::source_type(),
+        #[cfg(feature = "source-github")]
+        github::source_type(),
     ]
 }
 
@@ -55,9 +61,10 @@ mod tests {
         #[cfg(all(
             feature = "source-git",
             feature = "source-api-log",
-            feature = "source-files"
+            feature = "source-files",
+            feature = "source-github"
         ))]
-        assert_eq!(names, ["api_log", "files", "git"]);
+        assert_eq!(names, ["api_log", "files", "git", "github"]);
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }

@@ -8,4 +8,5 @@ mod cli_errors;
 mod crash_safety;
 mod files_scan;
 mod git_history;
+mod github_api;
 mod readme;

@@ -1,0 +1,577 @@
+//! [`ApiClient`]: one source's connection to one API.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use athena_core::Secret;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::error::{excerpt, HttpError, HttpErrorKind};
+use crate::redact::redact_url;
+use crate::stats::HttpStats;
+
+/// When to try a failed request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// No retry starts later than this after the first attempt.
+    pub max_elapsed: Duration,
+    /// The first retry's delay; each next one doubles, up to `max_delay`. Each is jittered
+    /// down to half, so clients failing together do not retry together.
+    pub initial_delay: Duration,
+    /// The longest delay between two attempts.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            max_elapsed: Duration::from_secs(120),
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The names of the headers in which the server says how much of its rate limit is left and
+/// when it resets (seconds since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests left in the window (`X-RateLimit-Remaining`).
+    pub remaining: &'static str,
+    /// When the window resets, epoch seconds (`X-RateLimit-Reset`).
+    pub reset: &'static str,
+}
+
+impl RateLimitHeaders {
+    /// GitHub's (also used by many others).
+    pub const GITHUB: RateLimitHeaders = RateLimitHeaders {
+        remaining: "x-ratelimit-remaining",
+        reset: "x-ratelimit-reset",
+    };
+}
+
+/// How to talk to one API for one source.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The source, named in errors.
+    pub source_id: String,
+    /// Paths are resolved against this (`https://api.github.com/`, a GitHub Enterprise
+    /// `https://host/api/v3/`, a local mock).
+    pub base_url: Url,
+    /// The `Authorization` header's value (`Bearer …`), if any. Never logged.
+    pub authorization: Option<Secret>,
+    /// Other headers sent with every request (`Accept`, API versions).
+    pub headers: Vec<(String, String)>,
+    /// Sent as `User-Agent`.
+    pub user_agent: String,
+    /// Connecting may take this long.
+    pub connect_timeout: Duration,
+    /// A whole request (connect to last body byte) may take this long.
+    pub timeout: Duration,
+    /// Retries of failed requests.
+    pub retry: RetryPolicy,
+    /// The longest the client waits for a rate limit to reset (or a `Retry-After`); past
+    /// it, the request fails with [`HttpErrorKind::RateLimited`].
+    pub max_wait: Duration,
+    /// A cap on the request rate, if any.
+    pub requests_per_second: Option<NonZeroU32>,
+    /// The server's rate-limit headers, if it sends them.
+    pub rate_limit: Option<RateLimitHeaders>,
+}
+
+impl ClientConfig {
+    /// Defaults: 10 s to connect, 30 s per request, 5 retries within 2 minutes, rate limits
+    /// waited for up to 15 minutes, GitHub's rate-limit headers.
+    pub fn new(source_id: impl Into<String>, base_url: Url) -> Self {
+        ClientConfig {
+            source_id: source_id.into(),
+            base_url,
+            authorization: None,
+            headers: Vec::new(),
+            user_agent: concat!("athena-ingest/", env!("CARGO_PKG_VERSION")).to_string(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_wait: Duration::from_secs(900),
+            requests_per_second: None,
+            rate_limit: Some(RateLimitHeaders::GITHUB),
+        }
+    }
+}
+
+/// One response page, decoded.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The decoded body.
+    pub value: T,
+    /// The URL that answered.
+    pub url: Url,
+    /// Its `ETag`, for the next [`ApiClient::get_json`] of the same URL.
+    pub etag: Option<String>,
+    /// The `Link: rel="next"` URL, if there is a next page.
+    pub next: Option<Url>,
+    /// All response headers.
+    pub headers: HeaderMap,
+}
+
+/// What a conditional `GET` returned.
+#[derive(Debug)]
+pub enum Fetched<T> {
+    /// `304`: the resource is as it was when its ETag was taken.
+    NotModified,
+    /// A page (boxed: it carries the headers).
+    Page(Box<Page<T>>),
+}
+
+/// The outcome of one attempt, before the retry decision.
+enum Attempt<T> {
+    Done(Fetched<T>),
+    /// Try again after the backoff; the error is what to report if no retry is left.
+    Retry(HttpError, Option<Duration>),
+    /// A rate limit: try again after this wait (not a retry: it does not use the retry budget).
+    Wait(HttpError, Duration),
+    Fail(HttpError),
+}
+
+/// An HTTP client for one source: JSON `GET`s with retries, rate limits and ETags.
+pub struct ApiClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Until when the server said not to send anything (a spent rate limit).
+    blocked_until: Mutex<Option<Instant>>,
+    stats: Arc<HttpStats>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("source_id", &self.config.source_id)
+            .field("base_url", &redact_url(&self.config.base_url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    /// A client; fails only on a header value that cannot be sent.
+    pub fn new(config: ClientConfig) -> Result<Self, HttpError> {
+        let bad = |message: String| HttpError {
+            kind: HttpErrorKind::Request,
+            method: "GET",
+            url: redact_url(&config.base_url),
+            status: None,
+            message,
+            body: String::new(),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(format!("header name {name:?}: {e}")))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|e| bad(format!("header {name}: {e}")))?;
+            headers.insert(name, value);
+        }
+        if let Some(auth) = &config.authorization {
+            let mut value = HeaderValue::from_str(auth.expose())
+                .map_err(|_| bad("the token holds characters a header cannot carry".into()))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| bad(format!("cannot build the HTTP client: {e}")))?;
+        let limiter = config
+            .requests_per_second
+            // No bursts: requests are spaced evenly.
+            .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));
+        Ok(ApiClient {
+            http,
+            config,
+            limiter,
+            blocked_until: Mutex::new(None),
+            stats: Arc::new(HttpStats::default()),
+        })
+    }
+
+    /// The counters, shared: they keep counting after this call.
+    pub fn stats(&self) -> Arc<HttpStats> {
+        self.stats.clone()
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.config.base_url
+    }
+
+    /// `path` (with its query) resolved against the base URL, which is taken as a directory:
+    /// `repos/o/r` under `https://host/api/v3` is `https://host/api/v3/repos/o/r`.
+    pub fn url(&self, path: &str) -> Result<Url, HttpError> {
+        let mut base = self.config.base_url.clone();
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        base.join(path.trim_start_matches('/'))
+            .map_err(|e| HttpError {
+                kind: HttpErrorKind::Request,
+                method: "GET",
+                url: redact_url(&base),
+                status: None,
+                message: format!("bad path {path:?}: {e}"),
+                body: String::new(),
+            })
+    }
+
+    /// `GET url` decoded as JSON `T`. With `etag`, sends `If-None-Match` and returns
+    /// [`Fetched::NotModified`] on a 304. Retries and rate-limit waits happen inside; the error
+    /// is the last failure once no retry is left.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+    ) -> Result<Fetched<T>, HttpError> {
+        let started = Instant::now();
+        let mut retries = 0u32;
+        let mut waited = Duration::ZERO;
+        loop {
+            self.wait_for_budget(url, &mut waited).await?;
+            let attempt = self.attempt::<T>(url, etag).await;
+            match attempt {
+                Attempt::Done(f) => return Ok(f),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Wait(e, wait) => {
+                    if waited + wait > self.config.max_wait {
+                        return Err(self.spent(e, wait));
+                    }
+                    self.stats.add_rate_limit_waits(1);
+                    tracing::info!(
+                        source = %self.config.source_id,
+                        url = %redact_url(url),
+                        "rate limited; waiting {:.0} s",
+                        wait.as_secs_f64().ceil()
+                    );
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
+                Attempt::Retry(e, after) => {
+                    let policy = &self.config.retry;
+                    let delay = after.unwrap_or_else(|| backoff(policy, retries + 1));
+                    if retries >= policy.max_retries
+                        || started.elapsed() + delay > policy.max_elapsed + waited
+                    {
+                        return Err(HttpError {
+                            message: format!("{} (gave up after {} retries)", e.message, retries),
+                            ..e
+                        });
+                    }
+                    retries += 1;
+                    self.stats.add_retries(1);
+                    tracing::debug!(
+                        source = %self.config.source_id,
+                        "retry {retries} in {} ms: {e}",
+                        delay.as_millis()
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    fn spent(&self, e: HttpError, wait: Duration) -> HttpError {
+        HttpError {
+            kind: HttpErrorKind::RateLimited,
+            message: format!(
+                "rate limit spent; it resets in {} s, longer than this source may wait (max_wait {} s); the cursor is kept, sync again later",
+                wait.as_secs_f64().ceil(),
+                self.config.max_wait.as_secs()
+            ),
+            ..e
+        }
+    }
+
+    /// Waits while a spent rate limit has not reset, and for the requests-per-second cap.
+    async fn wait_for_budget(&self, url: &Url, waited: &mut Duration) -> Result<(), HttpError> {
+        let until = *self.blocked_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until {
+            let wait = until.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                let e = HttpError {
+                    kind: HttpErrorKind::RateLimited,
+                    method: "GET",
+                    url: redact_url(url),
+                    status: None,
+                    message: String::new(),
+                    body: String::new(),
+                };
+                if *waited + wait > self.config.max_wait {
+                    return Err(self.spent(e, wait));
+                }
+                self.stats.add_rate_limit_waits(1);
+                tracing::info!(
+                    source = %self.config.source_id,
+                    "rate limit spent; waiting {:.0} s for it to reset",
+                    wait.as_secs_f64().ceil()
+                );
+                *waited += wait;
+                tokio::time::sleep(wait).await;
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        Ok(())
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, url: &Url, etag: Option<&str>) -> Attempt<T> {
+        let shown = redact_url(url);
+        let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
+            kind,
+            method: "GET",
+            url: shown.clone(),
+            status,
+            message,
+            body,
+        };
+        let mut request = self.http.get(url.clone());
+        if let Some(tag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, tag);
+        }
+        self.stats.add_requests(1);
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = HttpErrorKind::Network;
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "cannot connect"
+                } else {
+                    "request failed"
+                };
+                return Attempt::Retry(
+                    error(
+                        kind,
+                        None,
+                        format!("{what}: {}", source_chain(&e)),
+                        String::new(),
+                    ),
+                    None,
+                );
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.note_rate_limit(&headers);
+        if status == StatusCode::NOT_MODIFIED {
+            self.stats.add_not_modified(1);
+            return Attempt::Done(Fetched::NotModified);
+        }
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Retry(
+                    error(
+                        HttpErrorKind::Network,
+                        Some(status.as_u16()),
+                        format!("reading the body failed: {}", source_chain(&e)),
+                        String::new(),
+                    ),
+                    None,
+                )
+            }
+        };
+        self.stats.add_bytes(body.len() as u64);
+        let code = status.as_u16();
+        let reason = status.canonical_reason().unwrap_or("").to_string();
+        let fail = |kind| error(kind, Some(code), reason.clone(), excerpt(&body));
+        if status.is_success() {
+            return match serde_json::from_slice::<T>(&body) {
+                Ok(value) => {
+                    let next = headers
+                        .get(reqwest::header::LINK)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|h| crate::link::next(h, url));
+                    let etag = headers
+                        .get(reqwest::header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    Attempt::Done(Fetched::Page(Box::new(Page {
+                        value,
+                        url: url.clone(),
+                        etag,
+                        next,
+                        headers,
+                    })))
+                }
+                Err(e) => Attempt::Retry(
+                    error(
+                        HttpErrorKind::Decode,
+                        Some(code),
+                        format!("the body is not the JSON expected: {e}"),
+                        excerpt(&body),
+                    ),
+                    None,
+                ),
+            };
+        }
+        let retry_after = retry_after(&headers);
+        let rate_limit_reset = self.spent_reset(&headers);
+        match code {
+            429 | 403 | 503 => {
+                let limited = code == 429
+                    || retry_after.is_some()
+                    || rate_limit_reset.is_some()
+                    || String::from_utf8_lossy(&body)
+                        .to_ascii_lowercase()
+                        .contains("rate limit");
+                if limited {
+                    // The server's own word on when to come back, else the limit's reset, else
+                    // a minute (GitHub's advice for secondary limits without a header).
+                    let wait = retry_after
+                        .or(rate_limit_reset)
+                        .unwrap_or(Duration::from_secs(60));
+                    return Attempt::Wait(fail(HttpErrorKind::RateLimited), wait);
+                }
+                if code == 503 {
+                    return Attempt::Retry(fail(HttpErrorKind::Server), None);
+                }
+                Attempt::Fail(fail(HttpErrorKind::Forbidden))
+            }
+            401 => Attempt::Fail(fail(HttpErrorKind::Unauthorized)),
+            404 => Attempt::Fail(fail(HttpErrorKind::NotFound)),
+            408 => Attempt::Retry(fail(HttpErrorKind::Network), None),
+            500..=599 => Attempt::Retry(fail(HttpErrorKind::Server), retry_after),
+            _ => Attempt::Fail(fail(HttpErrorKind::Client)),
+        }
+    }
+
+    /// Remembers a spent rate limit so the next request waits for its reset.
+    fn note_rate_limit(&self, headers: &HeaderMap) {
+        if let Some(wait) = self.spent_reset(headers) {
+            let mut until = self.blocked_until.lock().unwrap_or_else(|p| p.into_inner());
+            *until = Some(Instant::now() + wait);
+        }
+    }
+
+    /// How long until the rate limit resets, when the headers say it is spent.
+    fn spent_reset(&self, headers: &HeaderMap) -> Option<Duration> {
+        let names = self.config.rate_limit?;
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let remaining: u64 = header(names.remaining)?.trim().parse().ok()?;
+        if remaining > 0 {
+            return None;
+        }
+        let reset: u64 = header(names.reset)?.trim().parse().ok()?;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        // One second of slack: the reset is a whole second, and clocks differ.
+        Some(Duration::from_secs(reset).saturating_sub(now) + Duration::from_secs(1))
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let secs = at.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(secs.max(0) as u64))
+}
+
+/// The delay before retry `n` (1-based): doubling from the initial delay, capped, and jittered
+/// down to half so clients failing together spread out.
+fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
+    let exp = policy
+        .initial_delay
+        .saturating_mul(1u32 << (n.saturating_sub(1)).min(20));
+    let full = exp.min(policy.max_delay);
+    full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+}
+
+/// An error and its causes, on one line (reqwest's own message is terse).
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered_within_half() {
+        let p = RetryPolicy {
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for _ in 0..100 {
+            let d1 = backoff(&p, 1);
+            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
+            let d3 = backoff(&p, 3);
+            assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400));
+            let d9 = backoff(&p, 9);
+            assert!(d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1000));
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a date in the past: now"
+        );
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("soon"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn urls_resolve_under_the_base_path() {
+        let mut c = ClientConfig::new("s", Url::parse("https://ghe.example/api/v3").unwrap());
+        c.rate_limit = None;
+        let client = ApiClient::new(c).unwrap();
+        assert_eq!(
+            client.url("/repos/o/r/issues?state=all").unwrap().as_str(),
+            "https://ghe.example/api/v3/repos/o/r/issues?state=all"
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! The client against the test server: paging, ETags, retries, rate limits, failures.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use athena_core::Secret;
+use serde_json::{json, Value};
+
+use crate::testing::{TestRequest, TestResponse, TestServer};
+use crate::{ApiClient, ClientConfig, Fetched, HttpErrorKind, RetryPolicy, Url};
+
+const TOKEN: &str = "ghp_secret_token_value";
+
+fn client(server: &TestServer) -> ApiClient {
+    let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    c.authorization = Some(Secret::new(format!("Bearer {TOKEN}")));
+    c.retry = RetryPolicy {
+        max_retries: 4,
+        max_elapsed: Duration::from_secs(10),
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    };
+    c.max_wait = Duration::from_secs(5);
+    ApiClient::new(c).unwrap()
+}
+
+/// Answers the first `n` requests with `first`, then with `then`.
+fn sequence(
+    n: usize,
+    first: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+    then: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+) -> TestServer {
+    let seen = Arc::new(AtomicUsize::new(0));
+    TestServer::start(move |r| {
+        if seen.fetch_add(1, Ordering::SeqCst) < n {
+            first(r)
+        } else {
+            then(r)
+        }
+    })
+}
+
+fn ok(_: &TestRequest) -> TestResponse {
+    TestResponse::json(200, &json!([1, 2, 3]))
+}
+
+async fn get(client: &ApiClient, path: &str) -> Result<Fetched<Value>, crate::HttpError> {
+    client.get_json(&client.url(path).unwrap(), None).await
+}
+
+#[tokio::test]
+async fn pages_follow_absolute_next_links_and_a_304_answers_a_known_etag() {
+    let server = TestServer::start(|r| {
+        let page: u32 = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let tag = format!("\"p{page}\"");
+        if r.header("if-none-match") == Some(tag.as_str()) {
+            return TestResponse::status(304);
+        }
+        let mut resp = TestResponse::json(200, &json!([page])).header("ETag", &tag);
+        if page < 3 {
+            let next = format!("{}/items?page={}", r.server, page + 1);
+            resp = resp.header("Link", &format!("<{next}>; rel=\"next\""));
+        }
+        resp
+    });
+    let c = client(&server);
+    let mut url = c.url("items").unwrap();
+    let mut got = Vec::new();
+    let mut first_etag = None;
+    loop {
+        let Fetched::Page(p) = c.get_json::<Vec<u32>>(&url, None).await.unwrap() else {
+            panic!("no 304 without an etag");
+        };
+        got.extend(p.value);
+        first_etag.get_or_insert(p.etag.clone());
+        match p.next {
+            Some(n) => url = n,
+            None => break,
+        }
+    }
+    assert_eq!(got, [1, 2, 3]);
+    let tag = first_etag.unwrap().unwrap();
+    let again = c
+        .get_json::<Vec<u32>>(&c.url("items").unwrap(), Some(&tag))
+        .await
+        .unwrap();
+    assert!(matches!(again, Fetched::NotModified));
+    let stats = c.stats();
+    assert_eq!(
+        (stats.requests(), stats.not_modified(), stats.retries()),
+        (4, 1, 0)
+    );
+    let requests = server.requests();
+    assert!(requests
+        .iter()
+        .all(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")[..])));
+    assert!(requests[0]
+        .header("user-agent")
+        .is_some_and(|ua| ua.starts_with("athena-ingest/")));
+}
+
+#[tokio::test]
+async fn a_burst_of_502_is_retried_until_it_passes() {
+    let server = sequence(
+        3,
+        |_| TestResponse::text(502, "<html>Bad Gateway</html>"),
+        ok,
+    );
+    let c = client(&server);
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert_eq!((c.stats().requests(), c.stats().retries()), (4, 3));
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_the_error_names_url_status_and_body() {
+    let server = TestServer::start(|_| TestResponse::text(500, "database on fire"));
+    let c = client(&server);
+    let e = get(&c, "x?page=2").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Server);
+    assert_eq!(server.requests().len(), 5, "one attempt and 4 retries");
+    let text = e.to_string();
+    for part in [
+        "GET",
+        "/x?page=2",
+        "HTTP 500",
+        "database on fire",
+        "4 retries",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert!(!text.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_retried_then_fails_naming_the_url() {
+    let server = sequence(1, |_| TestResponse::text(200, "[1, 2"), ok);
+    let c = client(&server);
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert_eq!(c.stats().retries(), 1);
+
+    let server = TestServer::start(|_| TestResponse::text(200, "{\"oops\": "));
+    let c = client(&server);
+    let e = get(&c, "broken").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Decode);
+    assert!(e.to_string().contains("/broken"), "{e}");
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    for (status, kind) in [
+        (401, HttpErrorKind::Unauthorized),
+        (404, HttpErrorKind::NotFound),
+        (400, HttpErrorKind::Client),
+        (403, HttpErrorKind::Forbidden),
+    ] {
+        let server = TestServer::start(move |_| {
+            TestResponse::json(status, &json!({"message": "Bad credentials"}))
+        });
+        let c = client(&server);
+        let e = get(&c, "x").await.unwrap_err();
+        assert_eq!(e.kind, kind, "{status}");
+        assert_eq!(e.status, Some(status));
+        assert_eq!(server.requests().len(), 1, "{status} was retried");
+        assert!(e.to_string().contains("Bad credentials"));
+    }
+}
+
+#[tokio::test]
+async fn retry_after_on_429_is_waited_for_then_the_request_passes() {
+    let server = sequence(
+        1,
+        |_| TestResponse::status(429).header("Retry-After", "1"),
+        ok,
+    );
+    let c = client(&server);
+    let start = Instant::now();
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "Retry-After not honoured"
+    );
+    assert_eq!(c.stats().rate_limit_waits(), 1);
+    assert_eq!(c.stats().retries(), 0, "a rate-limit wait is not a retry");
+}
+
+fn epoch_in(secs: u64) -> String {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + secs)
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_waits_for_its_reset() {
+    let server = sequence(
+        1,
+        |_| {
+            TestResponse::json(403, &json!({"message": "API rate limit exceeded"}))
+                .header("X-RateLimit-Remaining", "0")
+                .header("X-RateLimit-Reset", &epoch_in(1))
+        },
+        ok,
+    );
+    let c = client(&server);
+    let start = Instant::now();
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    assert_eq!(c.stats().rate_limit_waits(), 1);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_reset_beyond_max_wait_fails_at_once_with_a_clear_error() {
+    let server = TestServer::start(|_| {
+        TestResponse::json(403, &json!({"message": "API rate limit exceeded"}))
+            .header("X-RateLimit-Remaining", "0")
+            .header("X-RateLimit-Reset", &epoch_in(3600))
+    });
+    let c = client(&server);
+    let start = Instant::now();
+    let e = get(&c, "x").await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(e.kind, HttpErrorKind::RateLimited);
+    assert!(e.to_string().contains("rate limit spent"), "{e}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_spent_budget_on_a_success_delays_the_next_request() {
+    let server = sequence(
+        1,
+        |_| {
+            ok(&TestRequest {
+                method: String::new(),
+                target: String::new(),
+                headers: Vec::new(),
+                server: String::new(),
+            })
+            .header("X-RateLimit-Remaining", "0")
+            .header("X-RateLimit-Reset", &epoch_in(1))
+        },
+        ok,
+    );
+    let c = client(&server);
+    get(&c, "a").await.unwrap();
+    let start = Instant::now();
+    get(&c, "b").await.unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    assert_eq!(c.stats().rate_limit_waits(), 1);
+}
+
+#[tokio::test]
+async fn requests_per_second_spaces_requests() {
+    let server = TestServer::start(ok);
+    let mut cfg = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    cfg.requests_per_second = NonZeroU32::new(20);
+    let c = ApiClient::new(cfg).unwrap();
+    let start = Instant::now();
+    for _ in 0..5 {
+        get(&c, "x").await.unwrap();
+    }
+    // Five requests at 20/s: at least four gaps of 50 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(195),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_network_error_after_retries() {
+    let url = {
+        let server = TestServer::start(ok);
+        server.url()
+    };
+    let mut cfg = ClientConfig::new("src", Url::parse(&url).unwrap());
+    cfg.retry.initial_delay = Duration::from_millis(5);
+    cfg.retry.max_retries = 2;
+    let c = ApiClient::new(cfg).unwrap();
+    let e = get(&c, "x").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Network);
+    assert_eq!(c.stats().retries(), 2);
+}

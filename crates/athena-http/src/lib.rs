@@ -1,0 +1,29 @@
+//! The HTTP client every API source of athena-ingest shares (GitHub, Slack, and the ones to
+//! come), so paging, retrying, rate limits and conditional requests are written once.
+//!
+//! - [`ApiClient`]: `GET` a URL as JSON, with retries (exponential backoff with jitter on 5xx,
+//!   timeouts and connection errors; `Retry-After` honoured on 429 and 503; never on 400, 401,
+//!   404), the server's rate-limit headers obeyed (wait for the reset, or fail past `max_wait`),
+//!   an optional requests-per-second cap, and `If-None-Match` for ETags ([`Fetched::NotModified`]).
+//! - [`link`]: the `Link: <…>; rel="next"` header; body cursors are the source's business.
+//! - [`HttpError`]: what failed, where (method and URL without credentials), the status and the
+//!   first bytes of the body.
+//! - [`HttpStats`]: requests, retries, 304s, bytes, rate-limit waits.
+//! - `testing` (feature `test-server`): a tiny HTTP/1.1 server for tests.
+#![warn(missing_docs)]
+
+mod client;
+#[cfg(test)]
+mod client_tests;
+mod error;
+pub mod link;
+mod redact;
+mod stats;
+#[cfg(any(test, feature = "test-server"))]
+pub mod testing;
+
+pub use client::{ApiClient, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy};
+pub use error::{HttpError, HttpErrorKind};
+pub use redact::redact_url;
+pub use stats::HttpStats;
+pub use url::Url;

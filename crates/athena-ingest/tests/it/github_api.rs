@@ -1,0 +1,619 @@
+//! The github source against a local fake of GitHub's REST API that serves its documented
+//! shapes: `Link` paging with absolute URLs, ETags and 304s, rate-limit headers, 429 with
+//! `Retry-After`, 5xx bursts, malformed bodies, 401 and 404. Nothing reaches the internet.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use athena_http::testing::{TestRequest, TestResponse, TestServer};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const TOKEN: &str = "ghp_test_token_0123456789abcdef";
+
+/// The fake's data, newest first per list as GitHub returns it, and responses to inject.
+#[derive(Default)]
+struct Data {
+    lists: BTreeMap<&'static str, Vec<Value>>,
+    /// (path suffix, response): the next request whose path ends with the suffix gets it.
+    faults: VecDeque<(String, TestResponse)>,
+    /// Delay before each answer.
+    delay: Duration,
+}
+
+#[derive(Clone)]
+struct FakeGitHub {
+    data: Arc<Mutex<Data>>,
+}
+
+fn ts(n: u64) -> String {
+    chrono::DateTime::from_timestamp(1_700_000_000 + n as i64 * 60, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn issue(n: u64, at: u64) -> Value {
+    json!({
+        "id": 1000 + n, "node_id": format!("I_{n}"), "number": n, "title": format!("issue {n}"),
+        "body": format!("body of issue {n}"), "state": "open", "user": {"login": "ann"},
+        "labels": [], "html_url": format!("https://github.com/o/r/issues/{n}"),
+        "created_at": ts(at), "updated_at": ts(at), "closed_at": null,
+    })
+}
+
+fn pull(n: u64, at: u64) -> Value {
+    json!({
+        "id": 5000 + n, "number": n, "title": format!("pr {n}"), "body": null, "state": "closed",
+        "user": {"login": "bob"}, "labels": [{"name": "feature"}], "draft": false,
+        "html_url": format!("https://github.com/o/r/pull/{n}"),
+        "created_at": ts(at), "updated_at": ts(at + 1), "closed_at": ts(at + 1),
+        "merged_at": ts(at + 1), "base": {"ref": "main"}, "head": {"ref": format!("f{n}")},
+    })
+}
+
+fn commit(n: u64) -> Value {
+    json!({
+        "sha": format!("{n:040x}"), "html_url": format!("https://github.com/o/r/commit/{n:040x}"),
+        "commit": {
+            "message": format!("change {n}\n\nlonger text {n}"),
+            "author": {"name": "Ann", "email": "ann@example.com", "date": ts(n)},
+            "committer": {"name": "Ann", "email": "ann@example.com", "date": ts(n)},
+        },
+        "author": {"login": "ann"}, "committer": {"login": "ann"},
+        "parents": [{"sha": format!("{:040x}", n.saturating_sub(1))}],
+    })
+}
+
+fn comment(n: u64, issue: u64) -> Value {
+    json!({
+        "id": 9000 + n, "body": format!("comment {n}"), "user": {"login": "cy"},
+        "issue_url": format!("https://api.github.com/repos/o/r/issues/{issue}"),
+        "html_url": format!("https://github.com/o/r/issues/{issue}#issuecomment-{n}"),
+        "created_at": ts(n), "updated_at": ts(n), "author_association": "MEMBER",
+    })
+}
+
+fn release(n: u64) -> Value {
+    json!({
+        "id": 700 + n, "tag_name": format!("v0.{n}.0"), "name": format!("0.{n}"), "body": "notes",
+        "draft": false, "prerelease": false, "author": {"login": "ann"},
+        "html_url": format!("https://github.com/o/r/releases/tag/v0.{n}.0"),
+        "created_at": ts(n), "published_at": ts(n),
+    })
+}
+
+fn run(n: u64) -> Value {
+    json!({
+        "id": 3000 + n, "name": "CI", "run_number": n, "run_attempt": 1, "event": "push",
+        "status": "completed", "conclusion": if n.is_multiple_of(3) { "failure" } else { "success" },
+        "head_branch": "main", "head_sha": format!("{n:040x}"), "display_title": format!("change {n}"),
+        "html_url": format!("https://github.com/o/r/actions/runs/{}", 3000 + n),
+        "created_at": ts(n), "updated_at": ts(n + 1), "run_started_at": ts(n),
+        "actor": {"login": "ann"}, "triggering_actor": {"login": "ann"}, "workflow_id": 1,
+    })
+}
+
+/// The list a path serves, by its last segments.
+fn list_of(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/repos/o/r/")?;
+    Some(match rest {
+        "commits" => "commits",
+        "pulls" => "pulls",
+        "issues" => "issues",
+        "issues/comments" => "comments",
+        "releases" => "releases",
+        "actions/runs" => "runs",
+        _ => return None,
+    })
+}
+
+/// The time a list is sorted by, newest first.
+fn sort_key(list: &str, item: &Value) -> String {
+    let p = match list {
+        "commits" => "/commit/committer/date",
+        "releases" | "runs" => "/created_at",
+        _ => "/updated_at",
+    };
+    item.pointer(p)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+impl FakeGitHub {
+    fn new() -> Self {
+        FakeGitHub {
+            data: Arc::new(Mutex::new(Data::default())),
+        }
+    }
+
+    fn set(&self, list: &'static str, items: Vec<Value>) {
+        let mut items = items;
+        items.sort_by_key(|i| std::cmp::Reverse(sort_key(list, i)));
+        self.data.lock().unwrap().lists.insert(list, items);
+    }
+
+    fn add(&self, list: &'static str, items: Vec<Value>) {
+        let mut all = self
+            .data
+            .lock()
+            .unwrap()
+            .lists
+            .get(list)
+            .cloned()
+            .unwrap_or_default();
+        all.extend(items);
+        self.set(list, all);
+    }
+
+    fn fault(&self, suffix: &str, response: TestResponse) {
+        self.data
+            .lock()
+            .unwrap()
+            .faults
+            .push_back((suffix.to_string(), response));
+    }
+
+    fn start(&self) -> TestServer {
+        let fake = self.clone();
+        TestServer::start(move |r| fake.answer(r))
+    }
+
+    fn answer(&self, r: &TestRequest) -> TestResponse {
+        let mut data = self.data.lock().unwrap();
+        let delay = data.delay;
+        if !delay.is_zero() {
+            drop(data);
+            std::thread::sleep(delay);
+            data = self.data.lock().unwrap();
+        }
+        if r.header("authorization") != Some(&format!("Bearer {TOKEN}")[..]) {
+            return TestResponse::json(
+                401,
+                &json!({"message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest"}),
+            );
+        }
+        if let Some(i) = data
+            .faults
+            .iter()
+            .position(|(s, _)| r.path().ends_with(s.as_str()))
+        {
+            return data.faults.remove(i).unwrap().1;
+        }
+        let Some(list) = list_of(r.path()) else {
+            return TestResponse::json(404, &json!({"message": "Not Found"}));
+        };
+        let items = data.lists.get(list).cloned().unwrap_or_default();
+        let per_page: usize = r
+            .query("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(30);
+        let page: usize = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let chunk: Vec<Value> = items
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
+        let body = if list == "runs" {
+            json!({"total_count": items.len(), "workflow_runs": chunk})
+        } else {
+            Value::Array(chunk)
+        };
+        let etag = format!(
+            "W/\"{}\"",
+            blake3::hash(body.to_string().as_bytes()).to_hex()
+        );
+        let limits = |resp: TestResponse| {
+            resp.header("X-RateLimit-Limit", "5000")
+                .header("X-RateLimit-Remaining", "4321")
+                .header("X-RateLimit-Reset", "4102444800")
+        };
+        if r.header("if-none-match") == Some(etag.as_str()) {
+            return limits(TestResponse::status(304).header("ETag", &etag));
+        }
+        let mut resp = limits(TestResponse::json(200, &body).header("ETag", &etag));
+        if page * per_page < items.len() {
+            let mut url = athena_http::Url::parse(&format!("{}{}", r.server, r.target)).unwrap();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("page", &(page + 1).to_string());
+            resp = resp.header("Link", &format!("<{url}>; rel=\"next\""));
+        }
+        resp
+    }
+}
+
+fn config(server: &TestServer, extra: &str) -> String {
+    format!(
+        "[[sources]]\nid = \"gh\"\ntype = \"github\"\napi_url = \"{}\"\nowner = \"o\"\nrepo = \"r\"\ntoken = \"${{GH_TEST_TOKEN}}\"\nretry_delay_ms = 20\n{extra}\n",
+        server.url()
+    )
+}
+
+fn sync(env: &TestEnv) -> (Run, Value) {
+    let run = Run(env
+        .cmd(&["sync", "--format", "json"])
+        .env("GH_TEST_TOKEN", TOKEN)
+        .output()
+        .unwrap());
+    let json = serde_json::from_str(run.stdout().trim())
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
+    (run, json)
+}
+
+fn kinds(env: &TestEnv) -> BTreeMap<String, usize> {
+    let c = env.store();
+    let mut s = c
+        .prepare("SELECT kind, count(*) FROM events WHERE source_id = 'gh' GROUP BY kind")
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// List requests per list since the last call, and how many were answered 304 is not visible
+/// here: the sync's JSON says.
+fn requests_per_list(server: &TestServer) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for r in server.requests() {
+        if let Some(list) = list_of(r.path()) {
+            *out.entry(list).or_default() += 1;
+        }
+    }
+    server.clear_requests();
+    out
+}
+
+fn populate(fake: &FakeGitHub) {
+    // 250 issues and 20 pull requests in the issues list (GitHub lists both there).
+    let mut issues: Vec<Value> = (1..=250).map(|n| issue(n, n)).collect();
+    for n in 251..=270 {
+        let mut i = issue(n, n);
+        i["pull_request"] = json!({"url": "https://api.github.com/repos/o/r/pulls/1"});
+        issues.push(i);
+    }
+    // Five issues closed.
+    for i in issues.iter_mut().take(5) {
+        i["state"] = json!("closed");
+        i["closed_at"] = i["updated_at"].clone();
+    }
+    fake.set("issues", issues);
+    fake.set("pulls", (301..=420).map(|n| pull(n, n * 2)).collect());
+    fake.set("commits", (1..=130).map(commit).collect());
+    fake.set("comments", (1..=30).map(|n| comment(n, n)).collect());
+    fake.set("releases", (1..=5).map(release).collect());
+    fake.set("runs", (1..=10).map(run).collect());
+}
+
+#[test]
+fn full_sync_pages_then_an_unchanged_repository_costs_one_304_per_stream() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, ""));
+
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let want: BTreeMap<String, usize> = [
+        ("commit", 130),
+        ("issue_opened", 250),
+        ("issue_closed", 5),
+        ("pull_request_opened", 120),
+        ("pull_request_merged", 120),
+        ("issue_comment", 30),
+        ("release_published", 5),
+        ("workflow_run_completed", 10),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(kinds(&env), want);
+    // ceil(N / 100) list requests per stream.
+    let want_requests: BTreeMap<&str, usize> = [
+        ("commits", 2),
+        ("issues", 3),
+        ("pulls", 2),
+        ("comments", 1),
+        ("releases", 1),
+        ("runs", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(requests_per_list(&server), want_requests);
+    assert_eq!(json["sources"][0]["requests"], 10);
+
+    // Ids from natural keys, and the fields an agent recalls by.
+    let md = env.metadata("gh", "o/r#307:pull_request_merged");
+    assert_eq!(md["base"], "main");
+    let (actor, title, url): (String, String, String) = env
+        .store()
+        .query_row(
+            "SELECT actor, title, url FROM events WHERE id = 'o/r#3:issue_opened'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (actor.as_str(), title.as_str(), url.as_str()),
+        (
+            "ann",
+            "opened #3: issue 3",
+            "https://github.com/o/r/issues/3"
+        )
+    );
+    let outcomes: Vec<(String, i64)> = {
+        let c = env.store();
+        let mut s = c
+            .prepare("SELECT coalesce(outcome, '-'), count(*) FROM events WHERE kind = 'workflow_run_completed' GROUP BY 1 ORDER BY 1")
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        outcomes,
+        [("failure".to_string(), 3), ("success".to_string(), 7)]
+    );
+    let cursor = env.cursor("gh").unwrap();
+    assert_eq!(cursor["streams"]["issues"]["mark"], ts(270));
+    assert!(cursor["streams"]["issues"]["etag"].is_string());
+
+    // Nothing new: one request per stream, each answered 304, nothing written.
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(6), Some(6))
+    );
+    assert_eq!(s["events_written"], 0);
+    assert!(requests_per_list(&server).values().all(|&n| n == 1));
+
+    // New issues and a closed one: only the issues list answers 200, with one page.
+    fake.add("issues", vec![issue(271, 300), issue(272, 301)]);
+    let mut closed = issue(10, 302);
+    closed["created_at"] = json!(ts(10));
+    closed["state"] = json!("closed");
+    closed["closed_at"] = json!(ts(302));
+    fake.add("issues", vec![closed]);
+    {
+        // The old copy of issue 10 is replaced by the closed one.
+        let mut d = fake.data.lock().unwrap();
+        let list = d.lists.get_mut("issues").unwrap();
+        let first = list
+            .iter()
+            .position(|i| i["number"] == 10 && i["state"] == "open");
+        list.remove(first.unwrap());
+    }
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(s["events_written"], 3, "{json}");
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(6), Some(5))
+    );
+    assert_eq!(kinds(&env)["issue_closed"], 6);
+    assert!(env
+        .ids("gh")
+        .contains(&format!("o/r#10:issue_closed@{}", ts(302))));
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["issues"]["mark"],
+        ts(302)
+    );
+
+    // The list changed once more (ETag), then stays: 304s again.
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(s["events_written"], 0);
+    assert!(s["not_modified"].as_u64().unwrap() >= 5);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["not_modified"], 6);
+}
+
+#[test]
+fn rate_limits_retry_after_5xx_bursts_and_a_malformed_page_are_survived() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    let reset = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    fake.fault(
+        "/commits",
+        TestResponse::json(
+            403,
+            &json!({"message": "API rate limit exceeded for user."}),
+        )
+        .header("X-RateLimit-Remaining", "0")
+        .header("X-RateLimit-Reset", &reset),
+    );
+    fake.fault(
+        "/pulls",
+        TestResponse::json(
+            429,
+            &json!({"message": "You have exceeded a secondary rate limit."}),
+        )
+        .header("Retry-After", "1"),
+    );
+    for _ in 0..3 {
+        fake.fault(
+            "/issues",
+            TestResponse::text(502, "<html><h1>502 Bad Gateway</h1></html>"),
+        );
+    }
+    fake.fault(
+        "/releases",
+        TestResponse::text(200, "[{\"id\": 1, \"tag_na"),
+    );
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, ""));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let s = &json["sources"][0];
+    assert_eq!(s["status"], "ok");
+    assert_eq!(s["events_written"], 130 + 255 + 240 + 30 + 5 + 10);
+    assert_eq!(s["retries"], 4, "three 502s and one malformed page: {json}");
+    assert_eq!(s["rate_limit_waits"], 2, "{json}");
+    assert_eq!(s["requests"], 10 + 6);
+}
+
+#[test]
+fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_token() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    let server = fake.start();
+
+    // 401: at once, no retry.
+    let env = TestEnv::new();
+    env.write_config(&config(&server, ""));
+    let run = Run(env
+        .cmd(&["sync"])
+        .env("GH_TEST_TOKEN", "ghp_wrong_token_value")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stderr()
+            .contains("GitHub rejected the token for source gh"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.describe().contains("ghp_wrong_token_value"));
+    assert_eq!(server.requests().len(), 1, "a 401 is not retried");
+    server.clear_requests();
+
+    // 404: names the repository.
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "").replace("repo = \"r\"", "repo = \"missing\""));
+    let (run, _) = sync(&env);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("repository o/missing not found"),
+        "{}",
+        run.describe()
+    );
+
+    // A page that stays malformed: retried, then the source fails naming the URL; what was
+    // stored before stays, with its cursor.
+    for _ in 0..10 {
+        fake.fault("/pulls", TestResponse::text(200, "{not json"));
+    }
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "max_retries = 2"));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 1);
+    let error = json["sources"][0]["error"].as_str().unwrap().to_string();
+    assert!(error.contains("/repos/o/r/pulls?"), "{error}");
+    assert!(error.contains("not the JSON expected"), "{error}");
+    assert_eq!(
+        kinds(&env)["commit"],
+        130,
+        "the stream read before the failure is kept"
+    );
+    assert!(env.cursor("gh").unwrap()["streams"]
+        .get("commits")
+        .is_some());
+
+    // `validate` checks the token against the repository.
+    let run = Run(env
+        .cmd(&["validate"])
+        .env("GH_TEST_TOKEN", "ghp_wrong_token_value")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(run.describe().contains("GitHub rejected the token"));
+
+    // Nor in the most verbose logs of a successful sync.
+    let run = Run(env
+        .cmd(&["-vvv", "sync"])
+        .env("GH_TEST_TOKEN", TOKEN)
+        .output()
+        .unwrap());
+    assert!(run.stderr().contains("gh"), "{}", run.describe());
+    assert!(!run.describe().contains(TOKEN), "the token was logged");
+
+    // The token is nowhere in the store.
+    let dump: String = {
+        let c = env.store();
+        let mut s = c
+            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
+            .unwrap();
+        s.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(!dump.contains(TOKEN) && !dump.contains("ghp_"));
+}
+
+#[test]
+fn sigkill_mid_stream_then_resume_stores_exactly_the_uninterrupted_events() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    fake.data.lock().unwrap().delay = Duration::from_millis(60);
+    let server = fake.start();
+    let extra = "batch_size = 7";
+
+    let reference = TestEnv::new();
+    reference.write_config(&config(&server, extra));
+    let started = std::time::Instant::now();
+    let (run, _) = sync(&reference);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let full_ms = started.elapsed().as_millis() as u64;
+    let expected: BTreeSet<String> = reference.ids("gh").into_iter().collect();
+
+    let env = TestEnv::new();
+    env.write_config(&config(&server, extra));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill schedule seed: {seed}, uninterrupted sync: {full_ms} ms");
+    let mut rng = Rng(seed);
+    let mut partial = 0;
+    for _ in 0..6 {
+        let mut child = env
+            .cmd(&["sync"])
+            .env("GH_TEST_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(full_ms / 6 + rng.below(full_ms / 2)));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if env.db().exists() {
+            let ids = env.ids("gh");
+            let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+            assert_eq!(distinct.len(), ids.len(), "an event stored twice");
+            assert!(distinct.is_subset(&expected));
+            if !ids.is_empty() && ids.len() < expected.len() {
+                partial += 1;
+            }
+        }
+    }
+    eprintln!("{partial} kills left a partial store");
+    assert!(partial >= 1, "no kill landed mid-sync");
+    let (run, _) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let ids = env.ids("gh");
+    let got: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), got.len());
+    assert_eq!(got, expected);
+}

@@ -1,0 +1,457 @@
+//! What each stream asks GitHub for, how its list is ordered, and the events one item yields.
+
+use athena_core::{Event, Outcome};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::config::Stream;
+
+/// Where the events happened: the repository, and the branch for commits.
+pub(crate) struct Ctx<'a> {
+    /// `owner/repo`.
+    pub repository: &'a str,
+    pub branch: Option<&'a str>,
+}
+
+fn text<'a>(item: &'a Value, pointer: &str) -> Option<&'a str> {
+    item.pointer(pointer).and_then(Value::as_str)
+}
+
+pub(crate) fn time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Percent-encodes a query value (branch names may hold `/`, `#`, `&`).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Stream {
+    /// The first page's path and query. Every list is read newest first and the same URL is
+    /// asked every sync, so its ETag can say "nothing new" with a 304.
+    pub(crate) fn path(self, owner: &str, repo: &str, branch: Option<&str>) -> String {
+        let base = format!("repos/{}/{}", encode(owner), encode(repo));
+        match self {
+            Stream::Commits => match branch {
+                Some(b) => format!("{base}/commits?sha={}&per_page=100", encode(b)),
+                None => format!("{base}/commits?per_page=100"),
+            },
+            Stream::PullRequests => {
+                format!("{base}/pulls?state=all&sort=updated&direction=desc&per_page=100")
+            }
+            Stream::Issues => {
+                format!("{base}/issues?state=all&sort=updated&direction=desc&per_page=100")
+            }
+            Stream::IssueComments => {
+                format!("{base}/issues/comments?sort=updated&direction=desc&per_page=100")
+            }
+            Stream::Releases => format!("{base}/releases?per_page=100"),
+            Stream::WorkflowRuns => format!("{base}/actions/runs?status=completed&per_page=100"),
+        }
+    }
+
+    /// The items of a page, or `None` if the page is not shaped as this list.
+    pub(crate) fn items(self, page: &Value) -> Option<&Vec<Value>> {
+        match self {
+            Stream::WorkflowRuns => page.get("workflow_runs")?.as_array(),
+            _ => page.as_array(),
+        }
+    }
+
+    /// The time the list is sorted by, newest first: paging stops at an item older than the
+    /// high-water mark (less the overlap).
+    pub(crate) fn order_time(self, item: &Value) -> Option<DateTime<Utc>> {
+        let t = match self {
+            Stream::Commits => text(item, "/commit/committer/date"),
+            Stream::PullRequests | Stream::Issues | Stream::IssueComments => {
+                text(item, "/updated_at")
+            }
+            Stream::Releases => text(item, "/created_at"),
+            Stream::WorkflowRuns => text(item, "/created_at"),
+        };
+        t.and_then(time)
+    }
+
+    /// The item's high-water mark: the cursor keeps the latest one stored. Items older than
+    /// the stored mark were stored before and are skipped.
+    pub(crate) fn mark(self, item: &Value) -> Option<DateTime<Utc>> {
+        let t = match self {
+            Stream::Commits => text(item, "/commit/committer/date"),
+            Stream::PullRequests | Stream::Issues | Stream::IssueComments => {
+                text(item, "/updated_at")
+            }
+            Stream::Releases => text(item, "/published_at"),
+            Stream::WorkflowRuns => text(item, "/updated_at"),
+        };
+        t.and_then(time)
+    }
+
+    /// How far before the mark paging goes on, for lists whose order is not their mark's: a
+    /// workflow run is listed by creation but stored when it completes; commits are listed in
+    /// history order, which commit dates only roughly follow.
+    pub(crate) fn overlap(self) -> chrono::Duration {
+        match self {
+            Stream::WorkflowRuns | Stream::Commits => chrono::Duration::days(1),
+            Stream::Releases => chrono::Duration::days(7),
+            _ => chrono::Duration::zero(),
+        }
+    }
+
+    /// The events one item yields (none for an item of another kind, such as a pull request
+    /// in the issues list, or a draft release).
+    pub(crate) fn events(self, item: &Value, ctx: &Ctx<'_>) -> Vec<Event> {
+        let events = match self {
+            Stream::Commits => commit(item, ctx).into_iter().collect(),
+            Stream::PullRequests => pull_request(item, ctx),
+            Stream::Issues if item.get("pull_request").is_some() => Vec::new(),
+            Stream::Issues => issue(item, ctx),
+            Stream::IssueComments => comment(item, ctx).into_iter().collect(),
+            Stream::Releases => release(item, ctx).into_iter().collect(),
+            Stream::WorkflowRuns => workflow_run(item, ctx).into_iter().collect(),
+        };
+        events
+            .into_iter()
+            .map(|mut e: Event| {
+                e.context.insert("repository".into(), json!(ctx.repository));
+                e
+            })
+            .collect()
+    }
+}
+
+fn login(item: &Value, pointer: &str) -> Option<String> {
+    text(item, pointer).map(str::to_string)
+}
+
+fn commit(item: &Value, ctx: &Ctx<'_>) -> Option<Event> {
+    let sha = text(item, "/sha")?;
+    let at = time(text(item, "/commit/committer/date")?)?;
+    let message = text(item, "/commit/message").unwrap_or("");
+    let (subject, body) = message.split_once('\n').unwrap_or((message, ""));
+    let mut e = Event::new(sha, "commit", at, subject.trim());
+    e.body = body.trim().to_string();
+    e.actor = login(item, "/author/login").or_else(|| login(item, "/commit/author/name"));
+    e.url = login(item, "/html_url");
+    if let Some(b) = ctx.branch {
+        e.context.insert("branch".into(), json!(b));
+    }
+    let mut m = Map::new();
+    m.insert("sha".into(), json!(sha));
+    for who in ["author", "committer"] {
+        m.insert(
+            who.into(),
+            json!({
+                "name": text(item, &format!("/commit/{who}/name")),
+                "email": text(item, &format!("/commit/{who}/email")),
+                "date": text(item, &format!("/commit/{who}/date")),
+                "login": text(item, &format!("/{who}/login")),
+            }),
+        );
+    }
+    let parents: Vec<&str> = item
+        .get("parents")
+        .and_then(Value::as_array)
+        .map(|ps| ps.iter().filter_map(|p| text(p, "/sha")).collect())
+        .unwrap_or_default();
+    m.insert("merge".into(), json!(parents.len() > 1));
+    m.insert("parents".into(), json!(parents));
+    e.metadata = m;
+    Some(e)
+}
+
+/// Fields shared by issues and pull requests.
+fn thread_metadata(item: &Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "number".into(),
+        item.get("number").cloned().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "state".into(),
+        item.get("state").cloned().unwrap_or(Value::Null),
+    );
+    m.insert("author".into(), json!(text(item, "/user/login")));
+    let labels: Vec<&str> = item
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|ls| ls.iter().filter_map(|l| text(l, "/name")).collect())
+        .unwrap_or_default();
+    m.insert("labels".into(), json!(labels));
+    for k in ["created_at", "updated_at", "closed_at"] {
+        m.insert(k.into(), item.get(k).cloned().unwrap_or(Value::Null));
+    }
+    m
+}
+
+/// One event of an issue or pull request. Its id is the repository, the number and the kind,
+/// plus the time for a closing (an issue closed, reopened and closed again closed twice).
+fn thread_event(
+    item: &Value,
+    ctx: &Ctx<'_>,
+    kind: &str,
+    what: &str,
+    at: DateTime<Utc>,
+) -> Option<Event> {
+    let number = item.get("number")?.as_u64()?;
+    let title = text(item, "/title").unwrap_or("");
+    let id = if kind.ends_with("_closed") {
+        format!(
+            "{}#{number}:{kind}@{}",
+            ctx.repository,
+            text(item, "/closed_at")?
+        )
+    } else {
+        format!("{}#{number}:{kind}", ctx.repository)
+    };
+    let mut e = Event::new(id, kind, at, format!("{what} #{number}: {title}"));
+    e.body = text(item, "/body").unwrap_or("").to_string();
+    e.actor = login(item, "/user/login");
+    e.url = login(item, "/html_url");
+    e.context.insert("number".into(), json!(number));
+    e.metadata = thread_metadata(item);
+    Some(e)
+}
+
+fn pull_request(item: &Value, ctx: &Ctx<'_>) -> Vec<Event> {
+    let mut out = Vec::new();
+    if let Some(at) = text(item, "/created_at").and_then(time) {
+        out.extend(thread_event(item, ctx, "pull_request_opened", "opened", at));
+    }
+    let merged = text(item, "/merged_at").and_then(time);
+    let closed = text(item, "/closed_at").and_then(time);
+    let extra = |mut e: Event| {
+        e.metadata
+            .insert("base".into(), json!(text(item, "/base/ref")));
+        e.metadata
+            .insert("head".into(), json!(text(item, "/head/ref")));
+        e.metadata.insert(
+            "draft".into(),
+            item.get("draft").cloned().unwrap_or(Value::Null),
+        );
+        e.metadata.insert(
+            "merged_at".into(),
+            item.get("merged_at").cloned().unwrap_or(Value::Null),
+        );
+        e
+    };
+    if let Some(at) = merged {
+        out.extend(
+            thread_event(item, ctx, "pull_request_merged", "merged", at).map(|mut e| {
+                e.outcome = Some(Outcome::Success);
+                e
+            }),
+        );
+    } else if let (Some(at), Some("closed")) = (closed, text(item, "/state")) {
+        out.extend(
+            thread_event(item, ctx, "pull_request_closed", "closed", at).map(|mut e| {
+                e.outcome = Some(Outcome::Failure);
+                e
+            }),
+        );
+    }
+    out.into_iter().map(extra).collect()
+}
+
+fn issue(item: &Value, ctx: &Ctx<'_>) -> Vec<Event> {
+    let mut out = Vec::new();
+    if let Some(at) = text(item, "/created_at").and_then(time) {
+        out.extend(thread_event(item, ctx, "issue_opened", "opened", at));
+    }
+    if let (Some(at), Some("closed")) = (
+        text(item, "/closed_at").and_then(time),
+        text(item, "/state"),
+    ) {
+        out.extend(
+            thread_event(item, ctx, "issue_closed", "closed", at).map(|mut e| {
+                e.metadata.insert(
+                    "state_reason".into(),
+                    item.get("state_reason").cloned().unwrap_or(Value::Null),
+                );
+                e
+            }),
+        );
+    }
+    out
+}
+
+fn comment(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
+    let id = item.get("id")?.as_u64()?;
+    let at = time(text(item, "/created_at")?)?;
+    // `…/issues/42`: the thread the comment is on.
+    let number = text(item, "/issue_url")
+        .and_then(|u| u.rsplit('/').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    let title = match number {
+        Some(n) => format!("comment on #{n}"),
+        None => "comment".to_string(),
+    };
+    let mut e = Event::new(format!("comment:{id}"), "issue_comment", at, title);
+    e.body = text(item, "/body").unwrap_or("").to_string();
+    e.actor = login(item, "/user/login");
+    e.url = login(item, "/html_url");
+    if let Some(n) = number {
+        e.context.insert("number".into(), json!(n));
+    }
+    let mut m = Map::new();
+    m.insert("comment_id".into(), json!(id));
+    m.insert(
+        "updated_at".into(),
+        item.get("updated_at").cloned().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "author_association".into(),
+        item.get("author_association")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    e.metadata = m;
+    Some(e)
+}
+
+fn release(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
+    if item.get("draft").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    let id = item.get("id")?.as_u64()?;
+    let at = time(text(item, "/published_at")?)?;
+    let tag = text(item, "/tag_name").unwrap_or("");
+    let name = text(item, "/name").filter(|n| !n.is_empty()).unwrap_or(tag);
+    let mut e = Event::new(
+        format!("release:{id}"),
+        "release_published",
+        at,
+        format!("released {name}"),
+    );
+    e.body = text(item, "/body").unwrap_or("").to_string();
+    e.actor = login(item, "/author/login");
+    e.url = login(item, "/html_url");
+    let mut m = Map::new();
+    m.insert("release_id".into(), json!(id));
+    m.insert("tag_name".into(), json!(tag));
+    m.insert(
+        "prerelease".into(),
+        item.get("prerelease").cloned().unwrap_or(Value::Null),
+    );
+    e.metadata = m;
+    Some(e)
+}
+
+fn workflow_run(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
+    let id = item.get("id")?.as_u64()?;
+    let attempt = item.get("run_attempt").and_then(Value::as_u64).unwrap_or(1);
+    let at = time(text(item, "/updated_at")?)?;
+    let conclusion = text(item, "/conclusion");
+    let name = text(item, "/name").unwrap_or("workflow");
+    let number = item.get("run_number").and_then(Value::as_u64).unwrap_or(0);
+    let mut e = Event::new(
+        format!("run:{id}:{attempt}"),
+        "workflow_run_completed",
+        at,
+        format!("{name} #{number} {}", conclusion.unwrap_or("completed")),
+    );
+    e.outcome = match conclusion {
+        Some("success") => Some(Outcome::Success),
+        Some("failure" | "timed_out" | "startup_failure") => Some(Outcome::Failure),
+        _ => None,
+    };
+    e.actor = login(item, "/triggering_actor/login").or_else(|| login(item, "/actor/login"));
+    e.url = login(item, "/html_url");
+    e.body = text(item, "/display_title").unwrap_or("").to_string();
+    if let Some(b) = text(item, "/head_branch") {
+        e.context.insert("branch".into(), json!(b));
+    }
+    let mut m = Map::new();
+    m.insert("run_id".into(), json!(id));
+    m.insert("run_attempt".into(), json!(attempt));
+    m.insert("run_number".into(), json!(number));
+    m.insert("conclusion".into(), json!(conclusion));
+    m.insert(
+        "event".into(),
+        item.get("event").cloned().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "head_sha".into(),
+        item.get("head_sha").cloned().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "workflow_id".into(),
+        item.get("workflow_id").cloned().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "run_started_at".into(),
+        item.get("run_started_at").cloned().unwrap_or(Value::Null),
+    );
+    e.metadata = m;
+    Some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Ctx<'static> {
+        Ctx {
+            repository: "o/r",
+            branch: Some("main"),
+        }
+    }
+
+    #[test]
+    fn a_merged_pull_request_yields_opened_and_merged() {
+        let pr = json!({
+            "number": 7, "title": "Add x", "body": "details", "state": "closed",
+            "user": {"login": "ann"}, "html_url": "https://github.com/o/r/pull/7",
+            "created_at": "2024-01-01T10:00:00Z", "updated_at": "2024-01-02T10:00:00Z",
+            "closed_at": "2024-01-02T10:00:00Z", "merged_at": "2024-01-02T10:00:00Z",
+            "base": {"ref": "main"}, "head": {"ref": "x"}, "labels": [{"name": "bug"}]
+        });
+        let events = Stream::PullRequests.events(&pr, &ctx());
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["pull_request_opened", "pull_request_merged"]);
+        assert_eq!(events[0].id, "o/r#7:pull_request_opened");
+        assert_eq!(events[1].id, "o/r#7:pull_request_merged");
+        assert_eq!(events[1].outcome, Some(Outcome::Success));
+        assert_eq!(events[0].actor.as_deref(), Some("ann"));
+        assert_eq!(events[0].metadata["labels"], json!(["bug"]));
+        assert_eq!(events[0].context["repository"], "o/r");
+    }
+
+    #[test]
+    fn pull_requests_in_the_issues_list_are_skipped() {
+        let item = json!({"number": 1, "created_at": "2024-01-01T00:00:00Z", "pull_request": {}});
+        assert!(Stream::Issues.events(&item, &ctx()).is_empty());
+    }
+
+    #[test]
+    fn workflow_outcomes_come_from_the_conclusion() {
+        for (conclusion, outcome) in [
+            ("success", Some(Outcome::Success)),
+            ("failure", Some(Outcome::Failure)),
+            ("timed_out", Some(Outcome::Failure)),
+            ("cancelled", None),
+        ] {
+            let run = json!({"id": 5, "run_attempt": 2, "updated_at": "2024-01-01T00:00:00Z",
+                             "conclusion": conclusion, "name": "CI", "run_number": 9});
+            let e = &Stream::WorkflowRuns.events(&run, &ctx())[0];
+            assert_eq!(e.outcome, outcome, "{conclusion}");
+            assert_eq!(e.id, "run:5:2");
+        }
+    }
+
+    #[test]
+    fn branch_names_are_encoded_in_the_query() {
+        assert_eq!(
+            Stream::Commits.path("o", "r", Some("feat/a&b")),
+            "repos/o/r/commits?sha=feat%2Fa%26b&per_page=100"
+        );
+    }
+}
