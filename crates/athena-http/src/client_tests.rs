@@ -285,3 +285,26 @@ async fn a_refused_connection_is_a_network_error_after_retries() {
     assert_eq!(e.kind, HttpErrorKind::Network);
     assert_eq!(c.stats().retries(), 2);
 }
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried() {
+    let server = sequence(
+        1,
+        |_| {
+            std::thread::sleep(Duration::from_millis(600));
+            ok(&TestRequest {
+                method: String::new(),
+                target: String::new(),
+                headers: Vec::new(),
+                server: String::new(),
+            })
+        },
+        ok,
+    );
+    let mut cfg = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    cfg.timeout = Duration::from_millis(200);
+    cfg.retry.initial_delay = Duration::from_millis(5);
+    let c = ApiClient::new(cfg).unwrap();
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert_eq!((c.stats().requests(), c.stats().retries()), (2, 1));
+}

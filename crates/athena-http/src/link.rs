@@ -1,5 +1,6 @@
-//! The `Link` response header (RFC 8288) as GitHub and many others use it for paging:
-//! `<https://api.github.com/…&page=2>; rel="next", <…&page=5>; rel="last"`.
+//! Paging: the `Link` response header (RFC 8288) as GitHub and many others use it
+//! (`<https://api.github.com/…&page=2>; rel="next", <…&page=5>; rel="last"`), and cursor
+//! tokens in the body (Slack's `response_metadata.next_cursor`, Linear's `pageInfo`).
 
 use url::Url;
 
@@ -31,6 +32,31 @@ pub fn find(header: &str, rel: &str, base: &Url) -> Option<Url> {
 /// The `rel="next"` URL.
 pub fn next(header: &str, base: &Url) -> Option<Url> {
     find(header, "next", base)
+}
+
+/// The next page's token from a JSON body at `pointer` (`/response_metadata/next_cursor`):
+/// `None` when absent, null or empty (the last page).
+pub fn body_cursor(body: &serde_json::Value, pointer: &str) -> Option<String> {
+    body.pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// `url` with query parameter `key` set to `value` (replacing it if present): the next page's
+/// URL for APIs that page by a token in the query.
+pub fn with_query(url: &Url, key: &str, value: &str) -> Url {
+    let mut u = url.clone();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != key)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair(key, value);
+    u
 }
 
 /// Splits on the commas between links, not those inside `<…>` (URLs may hold commas).
@@ -69,6 +95,23 @@ mod tests {
             Some("page=9&per_page=100")
         );
         assert_eq!(find(h, "prev", &base), None);
+    }
+
+    #[test]
+    fn body_cursors_and_query_tokens() {
+        let body = serde_json::json!({"response_metadata": {"next_cursor": "dXNlcjpVMDYx"}});
+        assert_eq!(
+            body_cursor(&body, "/response_metadata/next_cursor").as_deref(),
+            Some("dXNlcjpVMDYx")
+        );
+        let last = serde_json::json!({"response_metadata": {"next_cursor": ""}});
+        assert_eq!(body_cursor(&last, "/response_metadata/next_cursor"), None);
+        let u = Url::parse("https://slack.com/api/conversations.history?channel=C1&cursor=old")
+            .unwrap();
+        assert_eq!(
+            with_query(&u, "cursor", "a b").as_str(),
+            "https://slack.com/api/conversations.history?channel=C1&cursor=a+b"
+        );
     }
 
     #[test]
