@@ -131,6 +131,20 @@ pub enum Fetched<T> {
     Page(Box<Page<T>>),
 }
 
+/// What a source says of a decoded body, for APIs that report errors inside a `200` (Slack's
+/// `{"ok": false, "error": "…"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyVerdict {
+    /// A good answer.
+    Accept,
+    /// A rate limit said in the body: wait this long, then ask again.
+    Wait(Duration),
+    /// A passing failure: retry with backoff.
+    Retry(String),
+    /// A failure: stop, with this kind and message.
+    Fail(HttpErrorKind, String),
+}
+
 /// The outcome of one attempt, before the retry decision.
 enum Attempt<T> {
     Done(Fetched<T>),
@@ -242,12 +256,24 @@ impl ApiClient {
         url: &Url,
         etag: Option<&str>,
     ) -> Result<Fetched<T>, HttpError> {
+        self.get_checked(url, etag, &|_: &T, _: &HeaderMap| BodyVerdict::Accept)
+            .await
+    }
+
+    /// [`get_json`](ApiClient::get_json), with `check` judging each decoded body: an error
+    /// inside a `200` can then be retried, waited for, or fail like any other.
+    pub async fn get_checked<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
+    ) -> Result<Fetched<T>, HttpError> {
         let started = Instant::now();
         let mut retries = 0u32;
         let mut waited = Duration::ZERO;
         loop {
             self.wait_for_budget(url, &mut waited).await?;
-            let attempt = self.attempt::<T>(url, etag).await;
+            let attempt = self.attempt::<T>(url, etag, check).await;
             match attempt {
                 Attempt::Done(f) => return Ok(f),
                 Attempt::Fail(e) => return Err(e),
@@ -334,7 +360,12 @@ impl ApiClient {
         Ok(())
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, url: &Url, etag: Option<&str>) -> Attempt<T> {
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
+    ) -> Attempt<T> {
         let shown = redact_url(url);
         let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
             kind,
@@ -399,6 +430,22 @@ impl ApiClient {
         if status.is_success() {
             return match serde_json::from_slice::<T>(&body) {
                 Ok(value) => {
+                    match check(&value, &headers) {
+                        BodyVerdict::Accept => {}
+                        BodyVerdict::Wait(wait) => {
+                            let wait = retry_after(&headers).unwrap_or(wait);
+                            return Attempt::Wait(fail(HttpErrorKind::RateLimited), wait);
+                        }
+                        BodyVerdict::Retry(message) => {
+                            return Attempt::Retry(
+                                error(HttpErrorKind::Server, Some(code), message, excerpt(&body)),
+                                None,
+                            )
+                        }
+                        BodyVerdict::Fail(kind, message) => {
+                            return Attempt::Fail(error(kind, Some(code), message, excerpt(&body)))
+                        }
+                    }
                     let next = headers
                         .get(reqwest::header::LINK)
                         .and_then(|v| v.to_str().ok())

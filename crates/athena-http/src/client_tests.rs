@@ -308,3 +308,44 @@ async fn a_request_that_times_out_is_retried() {
     assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
     assert_eq!((c.stats().requests(), c.stats().retries()), (2, 1));
 }
+
+#[tokio::test]
+async fn errors_inside_a_200_are_judged_by_the_caller() {
+    use crate::BodyVerdict;
+    let server = sequence(
+        2,
+        |_| {
+            TestResponse::json(200, &json!({"ok": false, "error": "ratelimited"}))
+                .header("Retry-After", "1")
+        },
+        |r| {
+            if r.query("channel").as_deref() == Some("C2") {
+                TestResponse::json(200, &json!({"ok": false, "error": "not_in_channel"}))
+            } else {
+                TestResponse::json(200, &json!({"ok": true, "messages": []}))
+            }
+        },
+    );
+    let c = client(&server);
+    let check = |v: &Value, _: &crate::HeaderMap| match v["error"].as_str() {
+        None => BodyVerdict::Accept,
+        Some("ratelimited") => BodyVerdict::Wait(Duration::from_secs(30)),
+        Some(e) => BodyVerdict::Fail(HttpErrorKind::Api, e.to_string()),
+    };
+    let start = Instant::now();
+    let url = c.url("conversations.history?channel=C1").unwrap();
+    assert!(matches!(
+        c.get_checked(&url, None, &check).await.unwrap(),
+        Fetched::Page(_)
+    ));
+    // Retry-After (1 s) wins over the caller's default (30 s), twice.
+    assert!(start.elapsed() >= Duration::from_millis(1900));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(c.stats().rate_limit_waits(), 2);
+    let url = c.url("conversations.history?channel=C2").unwrap();
+    let e = c.get_checked(&url, None, &check).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (HttpErrorKind::Api, "not_in_channel")
+    );
+}

@@ -22,6 +22,8 @@ pub enum HttpErrorKind {
     Decode,
     /// The request could not be built (a bad URL, a bad header value).
     Request,
+    /// The API answered with an error of its own in the body (Slack's `"ok": false`).
+    Api,
 }
 
 /// A failed request: method, URL without credentials, status, and the start of the body.

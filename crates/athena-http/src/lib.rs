@@ -22,8 +22,11 @@ mod stats;
 #[cfg(any(test, feature = "test-server"))]
 pub mod testing;
 
-pub use client::{ApiClient, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy};
+pub use client::{
+    ApiClient, BodyVerdict, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy,
+};
 pub use error::{HttpError, HttpErrorKind};
 pub use redact::redact_url;
+pub use reqwest::header::HeaderMap;
 pub use stats::HttpStats;
 pub use url::Url;

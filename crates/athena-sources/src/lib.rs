@@ -7,6 +7,7 @@
 //! - `files/`: `type = "files"`, changes under a directory, per-file state in the store.
 //! - `github/`: `type = "github"`, a repository through the REST API (shared client:
 //!   `athena-http`).
+//! - `slack/`: `type = "slack"`, channels through the Web API (same client).
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
@@ -25,6 +26,8 @@ pub mod github;
     feature = "source-files"
 ))]
 mod reader;
+#[cfg(feature = "source-slack")]
+pub mod slack;
 
 /// Every source type compiled into this build.
 pub fn builtin_types() -> Vec<SourceType> {
@@ -37,6 +40,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         git::source_type(),
         #[cfg(feature = "source-github")]
         github::source_type(),
+        #[cfg(feature = "source-slack")]
+        slack::source_type(),
     ]
 }
 
@@ -62,9 +67,10 @@ mod tests {
             feature = "source-git",
             feature = "source-api-log",
             feature = "source-files",
-            feature = "source-github"
+            feature = "source-github",
+            feature = "source-slack"
         ))]
-        assert_eq!(names, ["api_log", "files", "git", "github"]);
+        assert_eq!(names, ["api_log", "files", "git", "github", "slack"]);
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }

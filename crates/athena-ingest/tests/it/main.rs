@@ -10,3 +10,4 @@ mod files_scan;
 mod git_history;
 mod github_api;
 mod readme;
+mod slack_api;

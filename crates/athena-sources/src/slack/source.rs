@@ -1,0 +1,722 @@
+//! The `slack` source: per channel, the history newer than the stored cursor plus a lookback
+//! window read again for replies, edits and reactions; stored oldest first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use athena_core::{
+    Batch, BatchStream, ConfigError, Cursor, Event, EventSource, SourceConfig, SourceError,
+    SourceInfo, SourceStats,
+};
+use athena_http::{
+    link, ApiClient, BodyVerdict, ClientConfig, Fetched, HeaderMap, HttpError, HttpErrorKind,
+    HttpStats, Url,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use super::config::SlackConfig;
+use super::format::readable;
+
+/// Version 1:
+///
+/// ```json
+/// {"version":1,"channels":{"C0123":{"latest":"1700000000.000100"}}}
+/// ```
+///
+/// Per channel, the `ts` of the newest top-level message stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SlackCursor {
+    version: u32,
+    channels: BTreeMap<String, ChannelCursor>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct ChannelCursor {
+    latest: Option<String>,
+}
+
+const VERSION: u32 = 1;
+
+/// Messages per history page (Slack's advice: at most 200).
+const PAGE: u32 = 200;
+
+/// Reads Slack channels: messages, thread replies, edits and reactions.
+pub struct SlackSource {
+    info: SourceInfo,
+    config: SlackConfig,
+    lookback: chrono::Duration,
+    client: Arc<ApiClient>,
+    stats: Arc<HttpStats>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Slack's `ts`: seconds and microseconds, ordered as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Ts(i64, u32);
+
+impl Ts {
+    fn parse(s: &str) -> Option<Ts> {
+        let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
+        let micros: u32 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+        Some(Ts(secs.parse().ok()?, micros))
+    }
+
+    fn time(self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.0, self.1 * 1000).unwrap_or_default()
+    }
+
+    fn text(self) -> String {
+        format!("{}.{:06}", self.0, self.1)
+    }
+}
+
+impl SlackSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: SlackConfig = config.parse()?;
+        let now = Utc::now();
+        let lookback = c
+            .lookback
+            .trim()
+            .ends_with(|ch: char| ch.is_ascii_alphabetic())
+            .then(|| athena_core::time::parse_time_arg(&c.lookback, now).ok())
+            .flatten()
+            .map(|t| now - t)
+            .ok_or_else(|| {
+                config.error(Some("lookback"), "must be a duration like 7d, 12h or 30m")
+            })?;
+        let api = Url::parse(&c.api_url)
+            .map_err(|e| config.error(Some("api_url"), format!("not a URL: {e}")))?;
+        if !matches!(api.scheme(), "http" | "https") {
+            return Err(config.error(Some("api_url"), "must be an http or https URL"));
+        }
+        if c.token.expose().is_empty() {
+            return Err(config.error(Some("token"), "is empty (is the variable set?)"));
+        }
+        if !(1..=100_000).contains(&c.batch_size) {
+            return Err(config.error(Some("batch_size"), "must be between 1 and 100000"));
+        }
+        let mut http = ClientConfig::new(config.id.clone(), api);
+        http.authorization = Some(athena_core::Secret::new(format!(
+            "Bearer {}",
+            c.token.expose()
+        )));
+        // Slack has no remaining-budget headers: 429 and `ratelimited` carry `Retry-After`.
+        http.rate_limit = None;
+        http.timeout = Duration::from_secs(c.timeout_secs.max(1));
+        http.retry.max_retries = c.max_retries;
+        http.retry.initial_delay = Duration::from_millis(c.retry_delay_ms);
+        http.max_wait = Duration::from_secs(c.max_wait_secs);
+        http.requests_per_second =
+            match c.requests_per_second {
+                None => None,
+                Some(n) => Some(NonZeroU32::new(n).ok_or_else(|| {
+                    config.error(Some("requests_per_second"), "must be at least 1")
+                })?),
+            };
+        let client =
+            ApiClient::new(http).map_err(|e| config.error(Some("token"), e.message.clone()))?;
+        Ok(SlackSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "slack".into(),
+                name: "slack".into(),
+            },
+            stats: client.stats(),
+            client: Arc::new(client),
+            lookback,
+            config: c,
+            task: None,
+        })
+    }
+}
+
+/// Slack's own errors, said inside `200` answers, judged like HTTP ones.
+fn slack_verdict(v: &Value, _: &HeaderMap) -> BodyVerdict {
+    if v.get("ok").and_then(Value::as_bool) == Some(true) {
+        return BodyVerdict::Accept;
+    }
+    let error = v
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("an answer without \"ok\": true");
+    match error {
+        "ratelimited" => BodyVerdict::Wait(Duration::from_secs(30)),
+        "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked" | "token_expired" => {
+            BodyVerdict::Fail(HttpErrorKind::Unauthorized, error.to_string())
+        }
+        "not_in_channel" | "channel_not_found" => {
+            BodyVerdict::Fail(HttpErrorKind::NotFound, error.to_string())
+        }
+        "fatal_error" | "internal_error" | "service_unavailable" | "request_timeout" => {
+            BodyVerdict::Retry(error.to_string())
+        }
+        _ => {
+            let needed = v
+                .get("needed")
+                .and_then(Value::as_str)
+                .map(|s| format!(" (the token needs scope {s})"))
+                .unwrap_or_default();
+            BodyVerdict::Fail(HttpErrorKind::Api, format!("{error}{needed}"))
+        }
+    }
+}
+
+#[async_trait]
+impl EventSource for SlackSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    async fn validate(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// `auth.test`: the token is accepted.
+    async fn health_check(&mut self) -> Result<(), SourceError> {
+        let job = self.job();
+        let url = job.url("auth.test", &[]).map_err(|e| job.fatal(&e))?;
+        job.get(&url).await.map(|_| ()).map_err(|e| job.fatal(&e))
+    }
+
+    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
+        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
+        let job = self.job();
+        self.task = Some(tokio::spawn(async move {
+            if let Err(e) = job.run(cursor, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        }));
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
+    }
+
+    async fn close(&mut self) -> Result<(), SourceError> {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            requests: self.stats.requests(),
+            retries: self.stats.retries(),
+            bytes: self.stats.bytes(),
+            not_modified: self.stats.not_modified(),
+            rate_limit_waits: self.stats.rate_limit_waits(),
+            ..SourceStats::default()
+        }
+    }
+}
+
+impl SlackSource {
+    fn job(&self) -> Job {
+        Job {
+            source_id: self.info.id.clone(),
+            config: self.config.clone(),
+            lookback: self.lookback,
+            client: self.client.clone(),
+            users: HashMap::new(),
+            resolve_users: self.config.resolve_users,
+            channel_names: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Channel {
+    id: String,
+    name: String,
+}
+
+/// Why a channel stopped.
+enum ChannelError {
+    /// This channel only (not a member, gone): the others go on.
+    Channel(String),
+    /// The whole source.
+    Fatal(SourceError),
+    /// The consumer went away.
+    Stopped,
+}
+
+struct Job {
+    source_id: String,
+    config: SlackConfig,
+    lookback: chrono::Duration,
+    client: Arc<ApiClient>,
+    /// User id → display name (`None`: unknown), for this run.
+    users: HashMap<String, Option<String>>,
+    resolve_users: bool,
+    channel_names: HashMap<String, String>,
+}
+
+impl Job {
+    fn url(&self, method: &str, query: &[(&str, &str)]) -> Result<Url, HttpError> {
+        let mut url = self.client.url(method)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().copied());
+        }
+        Ok(url)
+    }
+
+    async fn get(&self, url: &Url) -> Result<Value, HttpError> {
+        match self.client.get_checked(url, None, &slack_verdict).await? {
+            Fetched::Page(p) => Ok(p.value),
+            // Never asked conditionally.
+            Fetched::NotModified => Ok(json!({"ok": true})),
+        }
+    }
+
+    fn fatal(&self, e: &HttpError) -> SourceError {
+        let message = match e.kind {
+            HttpErrorKind::Unauthorized => format!(
+                "Slack rejected the token for source {} ({}; check `token`): {e}",
+                self.source_id, e.message
+            ),
+            _ => e.to_string(),
+        };
+        SourceError::failed(&self.source_id, message)
+    }
+
+    /// Every page of a cursor-paged method, the items under `key`.
+    async fn all_pages(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+        key: &str,
+    ) -> Result<Vec<Value>, HttpError> {
+        let first = self.url(method, query)?;
+        let mut url = first.clone();
+        let mut items = Vec::new();
+        loop {
+            let page = self.get(&url).await?;
+            if let Some(list) = page.get(key).and_then(Value::as_array) {
+                items.extend(list.iter().cloned());
+            }
+            match link::body_cursor(&page, "/response_metadata/next_cursor") {
+                Some(c) => url = link::with_query(&first, "cursor", &c),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    async fn run(
+        mut self,
+        cursor: Option<Cursor>,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), SourceError> {
+        let mut state: SlackCursor = match cursor {
+            Some(c) if c.version() == Some(u64::from(VERSION)) => {
+                c.decode().map_err(|e| SourceError::Cursor {
+                    source_id: self.source_id.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            Some(c) => {
+                return Err(SourceError::Cursor {
+                    source_id: self.source_id.clone(),
+                    message: format!("unknown cursor version {:?}", c.version()),
+                })
+            }
+            None => SlackCursor {
+                version: VERSION,
+                channels: BTreeMap::new(),
+            },
+        };
+        let listed = self
+            .all_pages(
+                "conversations.list",
+                &[
+                    ("types", "public_channel,private_channel"),
+                    ("exclude_archived", "true"),
+                    ("limit", "200"),
+                ],
+                "channels",
+            )
+            .await
+            .map_err(|e| self.fatal(&e))?;
+        let mut member = Vec::new();
+        for c in &listed {
+            let (Some(id), Some(name)) = (
+                c.get("id").and_then(Value::as_str),
+                c.get("name").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            self.channel_names.insert(id.to_string(), name.to_string());
+            if c.get("is_member").and_then(Value::as_bool) != Some(false) {
+                member.push(Channel {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        }
+        let mut failures = Vec::new();
+        let channels: Vec<Channel> = if self.config.channels.is_empty() {
+            member
+        } else {
+            let mut chosen = Vec::new();
+            for wanted in &self.config.channels {
+                let w = wanted.trim_start_matches('#');
+                let found = self
+                    .channel_names
+                    .iter()
+                    .find(|(id, name)| id.as_str() == w || name.as_str() == w);
+                match found {
+                    Some((id, name)) => chosen.push(Channel {
+                        id: id.clone(),
+                        name: name.clone(),
+                    }),
+                    // An id the list does not show (a DM, another team): try it anyway.
+                    None if w.starts_with(['C', 'G', 'D']) && w.len() > 8 => chosen.push(Channel {
+                        id: w.to_string(),
+                        name: w.to_string(),
+                    }),
+                    None => failures.push(format!("#{w}: channel_not_found")),
+                }
+            }
+            chosen
+        };
+        for channel in &channels {
+            match self.channel(channel, &mut state, tx).await {
+                Ok(()) => {}
+                Err(ChannelError::Channel(why)) => {
+                    tracing::warn!(source = %self.source_id, channel = %channel.name, "skipped: {why}");
+                    failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
+                }
+                Err(ChannelError::Fatal(e)) => return Err(e),
+                Err(ChannelError::Stopped) => return Ok(()),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(SourceError::failed(
+                &self.source_id,
+                format!(
+                    "{} channel(s) could not be read ({}); the others were stored",
+                    failures.len(),
+                    failures.join("; ")
+                ),
+            ))
+        }
+    }
+
+    fn channel_error(&self, e: &HttpError) -> ChannelError {
+        match e.kind {
+            HttpErrorKind::NotFound => ChannelError::Channel(e.message.clone()),
+            _ => ChannelError::Fatal(self.fatal(e)),
+        }
+    }
+
+    async fn channel(
+        &mut self,
+        channel: &Channel,
+        state: &mut SlackCursor,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), ChannelError> {
+        let latest = state
+            .channels
+            .get(&channel.id)
+            .and_then(|c| c.latest.as_deref())
+            .and_then(Ts::parse);
+        let now = Utc::now();
+        let window = Ts((now - self.lookback).timestamp().max(0), 0);
+        // New messages, and the lookback window again for replies, edits and reactions.
+        let oldest = latest.map(|l| l.min(window));
+        let oldest_text = oldest.map(Ts::text);
+        let limit = PAGE.to_string();
+        let mut query = vec![("channel", channel.id.as_str()), ("limit", limit.as_str())];
+        if let Some(o) = &oldest_text {
+            query.push(("oldest", o.as_str()));
+        }
+        let mut messages = self
+            .all_pages("conversations.history", &query, "messages")
+            .await
+            .map_err(|e| self.channel_error(&e))?;
+        messages.sort_by_key(|m| m.get("ts").and_then(Value::as_str).and_then(Ts::parse));
+
+        // (order, is a new top-level message, event)
+        let mut out: Vec<(Ts, Option<Ts>, Event)> = Vec::new();
+        for m in &messages {
+            let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
+                continue;
+            };
+            let is_new = latest.is_none_or(|l| ts > l);
+            if is_new {
+                let e = self.message_event(channel, m, "message").await?;
+                out.push((ts, Some(ts), e));
+            }
+            self.changes(channel, m, ts, &mut out, now).await?;
+            let replies = m.get("reply_count").and_then(Value::as_u64).unwrap_or(0);
+            let is_parent =
+                m.get("thread_ts").and_then(Value::as_str) == m.get("ts").and_then(Value::as_str);
+            if self.config.include_threads && replies > 0 && is_parent {
+                let ts_text = ts.text();
+                let thread = self
+                    .all_pages(
+                        "conversations.replies",
+                        &[
+                            ("channel", channel.id.as_str()),
+                            ("ts", ts_text.as_str()),
+                            ("limit", limit.as_str()),
+                        ],
+                        "messages",
+                    )
+                    .await
+                    .map_err(|e| self.channel_error(&e))?;
+                for r in &thread {
+                    let Some(rts) = r.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
+                        continue;
+                    };
+                    if rts == ts {
+                        continue; // the parent, listed first
+                    }
+                    let e = self.message_event(channel, r, "thread_reply").await?;
+                    out.push((rts, None, e));
+                    self.changes(channel, r, rts, &mut out, now).await?;
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        // Oldest first: each batch's cursor is the newest top-level message it holds.
+        out.sort_by_key(|(t, _, _)| *t);
+        let total = out.len();
+        let mut events = Vec::new();
+        let mut newest = latest;
+        for (i, (_, top, e)) in out.into_iter().enumerate() {
+            events.push(e);
+            if let Some(t) = top {
+                newest = Some(newest.map_or(t, |n| n.max(t)));
+            }
+            if events.len() >= self.config.batch_size || i + 1 == total {
+                state.channels.insert(
+                    channel.id.clone(),
+                    ChannelCursor {
+                        latest: newest.map(Ts::text),
+                    },
+                );
+                let batch = Batch::new(std::mem::take(&mut events), Cursor::encode(&*state));
+                tx.send(Ok(batch))
+                    .await
+                    .map_err(|_| ChannelError::Stopped)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A message's edit and reactions, as events.
+    async fn changes(
+        &mut self,
+        channel: &Channel,
+        m: &Value,
+        ts: Ts,
+        out: &mut Vec<(Ts, Option<Ts>, Event)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChannelError> {
+        if let Some(edit_ts) = m
+            .pointer("/edited/ts")
+            .and_then(Value::as_str)
+            .and_then(Ts::parse)
+        {
+            let mut e = self.message_event(channel, m, "message_edited").await?;
+            e.id = format!("{}:{}:edited:{}", channel.id, ts.text(), edit_ts.text());
+            e.occurred_at = edit_ts.time();
+            if let Some(editor) = m.pointer("/edited/user").and_then(Value::as_str) {
+                e.actor = Some(self.user_name(editor).await?);
+                e.context.insert("user_id".into(), json!(editor));
+            }
+            e.title = format!("edited: {}", e.title);
+            out.push((ts, None, e));
+        }
+        let reactions = m
+            .get("reactions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for r in &reactions {
+            let Some(name) = r.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let users = r
+                .get("users")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for u in users.iter().filter_map(Value::as_str) {
+                let base = self.message_event(channel, m, "reaction_added").await?;
+                let mut e = Event::new(
+                    format!("{}:{}:reaction:{name}:{u}", channel.id, ts.text()),
+                    "reaction_added",
+                    // Slack does not say when a reaction was added: when this sync first saw it.
+                    now,
+                    format!(":{name}: on {}", base.title),
+                );
+                e.actor = Some(self.user_name(u).await?);
+                e.context = base.context;
+                e.context.insert("user_id".into(), json!(u));
+                e.metadata.insert("reaction".into(), json!(name));
+                e.metadata.insert("time_observed".into(), json!(true));
+                out.push((ts, None, e));
+            }
+        }
+        Ok(())
+    }
+
+    async fn message_event(
+        &mut self,
+        channel: &Channel,
+        m: &Value,
+        kind: &str,
+    ) -> Result<Event, ChannelError> {
+        let ts_text = m.get("ts").and_then(Value::as_str).unwrap_or("0");
+        let ts = Ts::parse(ts_text).unwrap_or(Ts(0, 0));
+        let user_id = m.get("user").and_then(Value::as_str).map(str::to_string);
+        let actor = match &user_id {
+            Some(u) => Some(self.user_name(u).await?),
+            None => m
+                .get("username")
+                .or_else(|| m.pointer("/bot_profile/name"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let raw = m.get("text").and_then(Value::as_str).unwrap_or("");
+        let text = {
+            let users = &self.users;
+            let names = &self.channel_names;
+            readable(raw, &|id| users.get(id).cloned().flatten(), &|id| {
+                names.get(id).cloned()
+            })
+        };
+        let first: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(100)
+            .collect();
+        let mut e = Event::new(
+            format!("{}:{}", channel.id, ts.text()),
+            kind,
+            ts.time(),
+            format!("#{}: {first}", channel.name),
+        );
+        e.body = text;
+        e.actor = actor;
+        let mut ctx = Map::new();
+        ctx.insert("channel".into(), json!(channel.id));
+        ctx.insert("channel_name".into(), json!(channel.name));
+        ctx.insert("ts".into(), json!(ts_text));
+        if let Some(t) = m.get("thread_ts").and_then(Value::as_str) {
+            ctx.insert("thread_ts".into(), json!(t));
+        }
+        if let Some(u) = &user_id {
+            ctx.insert("user_id".into(), json!(u));
+        }
+        e.context = ctx;
+        e.url = m
+            .get("permalink")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut md = Map::new();
+        for k in ["subtype", "bot_id", "reply_count", "client_msg_id"] {
+            if let Some(v) = m.get(k) {
+                md.insert(k.into(), v.clone());
+            }
+        }
+        e.metadata = md;
+        Ok(e)
+    }
+
+    /// A user's display name (else real name, else handle, else the id), asked once per run.
+    async fn user_name(&mut self, id: &str) -> Result<String, ChannelError> {
+        if !self.resolve_users {
+            return Ok(id.to_string());
+        }
+        if let Some(known) = self.users.get(id) {
+            return Ok(known.clone().unwrap_or_else(|| id.to_string()));
+        }
+        let url = self
+            .url("users.info", &[("user", id)])
+            .map_err(|e| ChannelError::Fatal(self.fatal(&e)))?;
+        let name = match self.get(&url).await {
+            Ok(v) => [
+                "/user/profile/display_name",
+                "/user/profile/real_name",
+                "/user/real_name",
+                "/user/name",
+            ]
+            .iter()
+            .filter_map(|p| v.pointer(p).and_then(Value::as_str))
+            .find(|s| !s.is_empty())
+            .map(str::to_string),
+            Err(e) if e.kind == HttpErrorKind::Unauthorized => {
+                return Err(ChannelError::Fatal(self.fatal(&e)))
+            }
+            Err(e) => {
+                if e.message.contains("missing_scope") {
+                    tracing::warn!(source = %self.source_id, "cannot resolve user names: {e}");
+                    self.resolve_users = false;
+                }
+                None
+            }
+        };
+        self.users.insert(id.to_string(), name.clone());
+        Ok(name.unwrap_or_else(|| id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ts_orders_numerically_and_round_trips() {
+        let a = Ts::parse("1700000000.000100").unwrap();
+        let b = Ts::parse("1700000000.0002").unwrap();
+        assert!(a < b);
+        assert_eq!(a.text(), "1700000000.000100");
+        assert_eq!(b.text(), "1700000000.000200");
+        assert_eq!(a.time().timestamp_subsec_micros(), 100);
+        assert!(Ts::parse("x.1").is_none());
+    }
+
+    #[test]
+    fn slack_errors_inside_200_are_classified() {
+        let h = HeaderMap::new();
+        let v = |e: &str| slack_verdict(&json!({"ok": false, "error": e}), &h);
+        assert_eq!(slack_verdict(&json!({"ok": true}), &h), BodyVerdict::Accept);
+        assert!(matches!(v("ratelimited"), BodyVerdict::Wait(_)));
+        assert!(matches!(
+            v("invalid_auth"),
+            BodyVerdict::Fail(HttpErrorKind::Unauthorized, _)
+        ));
+        assert!(matches!(
+            v("not_in_channel"),
+            BodyVerdict::Fail(HttpErrorKind::NotFound, _)
+        ));
+        assert!(matches!(v("internal_error"), BodyVerdict::Retry(_)));
+        let scope = slack_verdict(
+            &json!({"ok": false, "error": "missing_scope", "needed": "groups:history"}),
+            &h,
+        );
+        assert_eq!(
+            scope,
+            BodyVerdict::Fail(
+                HttpErrorKind::Api,
+                "missing_scope (the token needs scope groups:history)".into()
+            )
+        );
+    }
+}
