@@ -190,7 +190,20 @@ path = "."                 # a work tree or a bare repository
 # paths = ["/var/log/nginx/access.log*"]
 # format = "combined"      # or "common", "jsonl", "regex"
 
-# Values can come from the environment: token = "${GITHUB_TOKEN}"
+# A GitHub repository: commits, pull requests, issues, comments, releases, workflow runs.
+# [[sources]]
+# id = "gh"
+# type = "github"
+# owner = "me"
+# repo = "project"
+# token = "${GITHUB_TOKEN}"   # values like this are read from the environment
+
+# Slack channels: messages, thread replies, edits, reactions.
+# [[sources]]
+# id = "slack"
+# type = "slack"
+# token = "${SLACK_TOKEN}"
+# channels = ["general"]
 "#;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -332,18 +332,31 @@ impl Job {
                 channels: BTreeMap::new(),
             },
         };
-        let listed = self
+        let list = |types| {
+            [
+                ("types", types),
+                ("exclude_archived", "true"),
+                ("limit", "200"),
+            ]
+        };
+        let listed = match self
             .all_pages(
                 "conversations.list",
-                &[
-                    ("types", "public_channel,private_channel"),
-                    ("exclude_archived", "true"),
-                    ("limit", "200"),
-                ],
+                &list("public_channel,private_channel"),
                 "channels",
             )
             .await
-            .map_err(|e| self.fatal(&e))?;
+        {
+            Ok(l) => l,
+            // A token without groups:read still reads public channels.
+            Err(e) if e.kind == HttpErrorKind::Api && e.message.starts_with("missing_scope") => {
+                tracing::warn!(source = %self.source_id, "private channels not listed: {e}");
+                self.all_pages("conversations.list", &list("public_channel"), "channels")
+                    .await
+                    .map_err(|e| self.fatal(&e))?
+            }
+            Err(e) => return Err(self.fatal(&e)),
+        };
         let mut member = Vec::new();
         for c in &listed {
             let (Some(id), Some(name)) = (
