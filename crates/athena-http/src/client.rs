@@ -15,6 +15,9 @@ use crate::error::{excerpt, HttpError, HttpErrorKind};
 use crate::redact::redact_url;
 use crate::stats::HttpStats;
 
+/// Rate-limit waits for one request before it fails, whatever their length.
+const MAX_WAITS: u32 = 30;
+
 /// When to try a failed request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -270,7 +273,22 @@ impl ApiClient {
     ) -> Result<Fetched<T>, HttpError> {
         let started = Instant::now();
         let mut retries = 0u32;
+        let mut waits = 0u32;
         let mut waited = Duration::ZERO;
+        if !same_origin(url, &self.config.base_url) {
+            // Credentials go to the configured API only, whatever a response links to.
+            return Err(HttpError {
+                kind: HttpErrorKind::Request,
+                method: "GET",
+                url: redact_url(url),
+                status: None,
+                message: format!(
+                    "refusing to send the credentials to another host than {}",
+                    redact_url(&self.config.base_url)
+                ),
+                body: String::new(),
+            });
+        }
         loop {
             self.wait_for_budget(url, &mut waited).await?;
             let attempt = self.attempt::<T>(url, etag, check).await;
@@ -278,8 +296,18 @@ impl ApiClient {
                 Attempt::Done(f) => return Ok(f),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Wait(e, wait) => {
+                    // A `Retry-After: 0` (or a date past) still waits a second: never a spin.
+                    let wait = wait.max(Duration::from_secs(1));
                     if waited + wait > self.config.max_wait {
                         return Err(self.spent(e, wait));
+                    }
+                    waits += 1;
+                    if waits > MAX_WAITS {
+                        return Err(HttpError {
+                            kind: HttpErrorKind::RateLimited,
+                            message: format!("still rate limited after {MAX_WAITS} waits"),
+                            ..e
+                        });
                     }
                     self.stats.add_rate_limit_waits(1);
                     tracing::info!(
@@ -395,7 +423,8 @@ impl ApiClient {
                     error(
                         kind,
                         None,
-                        format!("{what}: {}", source_chain(&e)),
+                        // reqwest's message repeats the URL, credentials and all: not here.
+                        format!("{what}: {}", source_chain(&e.without_url())),
                         String::new(),
                     ),
                     None,
@@ -416,7 +445,10 @@ impl ApiClient {
                     error(
                         HttpErrorKind::Network,
                         Some(status.as_u16()),
-                        format!("reading the body failed: {}", source_chain(&e)),
+                        format!(
+                            "reading the body failed: {}",
+                            source_chain(&e.without_url())
+                        ),
                         String::new(),
                     ),
                     None,
@@ -476,7 +508,9 @@ impl ApiClient {
         let retry_after = retry_after(&headers);
         let rate_limit_reset = self.spent_reset(&headers);
         match code {
-            429 | 403 | 503 => {
+            // Unavailable: retried (it counts against the retries), after `Retry-After` if said.
+            503 => Attempt::Retry(fail(HttpErrorKind::Server), retry_after),
+            429 | 403 => {
                 let limited = code == 429
                     || retry_after.is_some()
                     || rate_limit_reset.is_some()
@@ -490,9 +524,6 @@ impl ApiClient {
                         .or(rate_limit_reset)
                         .unwrap_or(Duration::from_secs(60));
                     return Attempt::Wait(fail(HttpErrorKind::RateLimited), wait);
-                }
-                if code == 503 {
-                    return Attempt::Retry(fail(HttpErrorKind::Server), None);
                 }
                 Attempt::Fail(fail(HttpErrorKind::Forbidden))
             }
@@ -527,6 +558,13 @@ impl ApiClient {
         // One second of slack: the reset is a whole second, and clocks differ.
         Some(Duration::from_secs(reset).saturating_sub(now) + Duration::from_secs(1))
     }
+}
+
+/// Whether `url` is on the same scheme, host and port as `base`.
+fn same_origin(url: &Url, base: &Url) -> bool {
+    url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -349,3 +349,41 @@ async fn errors_inside_a_200_are_judged_by_the_caller() {
         (HttpErrorKind::Api, "not_in_channel")
     );
 }
+
+#[tokio::test]
+async fn a_next_link_to_another_host_gets_no_credentials() {
+    let server = TestServer::start(ok);
+    let c = client(&server);
+    let elsewhere = Url::parse("http://198.51.100.7:9/steal?page=2").unwrap();
+    let e = c.get_json::<Value>(&elsewhere, None).await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Request);
+    assert!(e.to_string().contains("another host"), "{e}");
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn retry_after_zero_waits_a_second_instead_of_spinning() {
+    let server = sequence(
+        1,
+        |_| TestResponse::status(429).header("Retry-After", "0"),
+        ok,
+    );
+    let c = client(&server);
+    let start = Instant::now();
+    assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
+    assert!(start.elapsed() >= Duration::from_millis(950));
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_a_bounded_retry() {
+    let server = TestServer::start(|_| TestResponse::status(503).header("Retry-After", "0"));
+    let c = client(&server);
+    let e = get(&c, "x").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Server);
+    assert_eq!(
+        server.requests().len(),
+        5,
+        "one attempt and max_retries (4) retries"
+    );
+}

@@ -413,6 +413,20 @@ fn full_sync_pages_then_an_unchanged_repository_costs_one_304_per_stream() {
         ts(302)
     );
 
+    // A branch merged late brings a commit dated before the stored mark (within the day
+    // the commits stream reads back): it is stored; the commits already stored are not again.
+    let mut late = commit(1000);
+    late["commit"]["committer"]["date"] = json!(ts(129));
+    late["commit"]["author"]["date"] = json!(ts(129));
+    fake.add("commits", vec![late]);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    assert!(env.ids("gh").contains(&format!("{:040x}", 1000)));
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["commits"]["mark"],
+        ts(130)
+    );
+
     // The list changed once more (ETag), then stays: 304s again.
     let (_, json) = sync(&env);
     let s = &json["sources"][0];
@@ -528,6 +542,27 @@ fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_t
     assert!(env.cursor("gh").unwrap()["streams"]
         .get("commits")
         .is_some());
+
+    // A stream that keeps failing does not keep the later ones from being read.
+    for _ in 0..10 {
+        fake.fault("/issues/comments", TestResponse::text(500, "oops"));
+    }
+    let env2 = TestEnv::new();
+    env2.write_config(&config(&server, "max_retries = 1"));
+    let (run, json) = sync(&env2);
+    assert_eq!(run.code(), 1);
+    let error = json["sources"][0]["error"].as_str().unwrap();
+    assert!(error.contains("issue_comments: GET"), "{error}");
+    let stored = kinds(&env2);
+    assert_eq!(stored.get("issue_comment"), None);
+    assert_eq!(
+        (
+            stored["release_published"],
+            stored["workflow_run_completed"]
+        ),
+        (5, 10)
+    );
+    fake.data.lock().unwrap().faults.clear();
 
     // `validate` checks the token against the repository.
     let run = Run(env

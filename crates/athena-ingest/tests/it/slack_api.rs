@@ -484,9 +484,22 @@ fn sigkill_mid_channel_then_resume_stores_exactly_the_uninterrupted_events() {
             );
         }
     }
+    // Threads with many replies, and a lookback that does not reach them: a reply missed by
+    // an interrupted sync would never be read again.
+    for parent in [20u64, 60, 100] {
+        for r in 0..6 {
+            fake.reply(
+                "C1",
+                parent,
+                700 + parent * 10 + r,
+                "U2",
+                &format!("reply {r} to {parent}"),
+            );
+        }
+    }
     fake.data.lock().unwrap().delay = Duration::from_millis(40);
     let server = fake.start();
-    let extra = "batch_size = 5";
+    let extra = "batch_size = 5\nlookback = \"1m\"";
     let reference = TestEnv::new();
     reference.write_config(&config(&server, extra));
     let started = std::time::Instant::now();

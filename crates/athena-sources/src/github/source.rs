@@ -37,6 +37,9 @@ struct GitHubCursor {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct StreamCursor {
+    /// For commits: the branch the mark is about (another branch starts over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mark: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +80,12 @@ impl GitHubSource {
         }
         if !(1..=3600).contains(&c.timeout_secs) {
             return Err(config.error(Some("timeout_secs"), "must be between 1 and 3600"));
+        }
+        if c.token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(config.error(Some("token"), "is empty (is the variable set?)"));
         }
         let mut http = ClientConfig::new(config.id.clone(), api);
         http.authorization = c
@@ -122,7 +131,11 @@ fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> SourceError
         }
         HttpErrorKind::NotFound => format!(
             "repository {}/{} not found at {} (or the token cannot see it): {e}",
-            config.owner, config.repo, config.api_url
+            config.owner,
+            config.repo,
+            Url::parse(&config.api_url)
+                .map(|u| athena_http::redact_url(&u))
+                .unwrap_or_default()
         ),
         HttpErrorKind::Forbidden => {
             format!("GitHub refused access (does the token have the scopes the README lists?): {e}")
@@ -195,6 +208,16 @@ impl EventSource for GitHubSource {
     }
 }
 
+/// Why a stream stopped.
+enum Failure {
+    /// The consumer went away.
+    Stopped,
+    /// The whole source (a rejected token, a missing repository).
+    Fatal(SourceError),
+    /// This stream only: the others are read.
+    Stream(String),
+}
+
 struct Job {
     source_id: String,
     config: GitHubConfig,
@@ -228,30 +251,68 @@ impl Job {
         let mut streams = self.config.streams.clone();
         streams.sort();
         streams.dedup();
+        // A stream that fails does not keep the others from being read; a rejected token or
+        // a missing repository fails them all, so it stops at once.
+        let mut failures = Vec::new();
         for stream in streams {
             match self.stream(stream, &mut state, tx).await {
                 Ok(()) => {}
-                Err(Some(e)) => return Err(e),
-                Err(None) => return Ok(()), // stopped
+                Err(Failure::Stopped) => return Ok(()),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Stream(e)) => {
+                    tracing::warn!(source = %self.source_id, stream = stream.name(), "{e}");
+                    failures.push(format!("{}: {e}", stream.name()));
+                }
             }
         }
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(SourceError::failed(
+                &self.source_id,
+                format!(
+                    "{} stream(s) failed, the others were stored: {}",
+                    failures.len(),
+                    failures.join("; ")
+                ),
+            ))
+        }
+    }
+
+    fn failure(&self, e: &HttpError) -> Failure {
+        match e.kind {
+            HttpErrorKind::Unauthorized | HttpErrorKind::NotFound => {
+                Failure::Fatal(explain(&self.source_id, &self.config, e))
+            }
+            _ => Failure::Stream(e.to_string()),
+        }
     }
 
     /// Reads one stream: pages newest first down to the stored mark, then sends the new items'
-    /// events oldest first. `Err(None)`: the consumer went away.
+    /// events oldest first.
     async fn stream(
         &self,
         stream: Stream,
         state: &mut GitHubCursor,
         tx: &mpsc::Sender<Result<Batch, SourceError>>,
-    ) -> Result<(), Option<SourceError>> {
-        let fail = |e: &HttpError| Some(explain(&self.source_id, &self.config, e));
+    ) -> Result<(), Failure> {
+        let fail = |e: &HttpError| self.failure(e);
         let name = stream.name();
-        let saved = state.streams.get(name).cloned().unwrap_or_default();
+        let mut saved = state.streams.get(name).cloned().unwrap_or_default();
+        let branch = match stream {
+            Stream::Commits => self.config.branch.clone(),
+            _ => None,
+        };
+        if saved.branch != branch {
+            // Another branch than the mark is about: read it from its start.
+            saved = StreamCursor::default();
+        }
         let mark = saved.mark.as_deref().and_then(time);
+        // Items from the overlap before the mark are read and sent again (they are duplicates
+        // if stored): commits merged late, runs completed late.
         let stop_before = mark.map(|m| m - stream.overlap());
-        let repository = format!("{}/{}", self.config.owner, self.config.repo);
+        // Ids name the repository in lower case: GitHub's names are case-insensitive.
+        let repository = format!("{}/{}", self.config.owner, self.config.repo).to_ascii_lowercase();
         let ctx = Ctx {
             repository: &repository,
             branch: self.config.branch.as_deref(),
@@ -262,6 +323,7 @@ impl Job {
             self.config.branch.as_deref(),
         );
         let mut url = self.client.url(&path).map_err(|e| fail(&e))?;
+        let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
         // (mark, events) of the new items, newest first as listed.
@@ -281,12 +343,9 @@ impl Job {
                 first = false;
             }
             let Some(items) = stream.items(&page.value) else {
-                return Err(Some(SourceError::failed(
-                    &self.source_id,
-                    format!(
-                        "GET {}: the response is not a list of {name}",
-                        athena_http::redact_url(&page.url)
-                    ),
+                return Err(Failure::Stream(format!(
+                    "GET {}: the response is not a list of {name}",
+                    athena_http::redact_url(&page.url)
                 )));
             };
             let mut reached_mark = false;
@@ -300,14 +359,23 @@ impl Job {
                 let Some(item_mark) = stream.mark(item) else {
                     continue; // a draft release, an item without its time
                 };
-                if mark.is_some_and(|m| item_mark < m) {
+                if stop_before.is_some_and(|m| item_mark < m) {
                     continue; // stored by an earlier sync
                 }
                 let mark_text = item_mark.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
                 new.push((item_mark, mark_text, stream.events(item, &ctx)));
             }
+            seen_urls.insert(url.to_string());
             match page.next {
-                Some(next) if !reached_mark => url = next,
+                Some(next) if !reached_mark => {
+                    if seen_urls.contains(next.as_str()) {
+                        return Err(Failure::Stream(format!(
+                            "GET {}: the next page links back to a page already read",
+                            athena_http::redact_url(&next)
+                        )));
+                    }
+                    url = next;
+                }
                 _ => break,
             }
         }
@@ -317,25 +385,30 @@ impl Job {
         new.sort_by_key(|(t, _, _)| *t);
         let total = new.len();
         let mut events = Vec::new();
-        for (i, (_, mark_text, item_events)) in new.into_iter().enumerate() {
+        for (i, (item_time, mark_text, item_events)) in new.into_iter().enumerate() {
             events.extend(item_events);
             let done = i + 1 == total;
             if events.len() >= self.config.batch_size || done {
                 let entry = state.streams.entry(name.to_string()).or_default();
-                entry.mark = Some(mark_text);
+                entry.branch = branch.clone();
+                // Items from the overlap may be older than the stored mark: it never goes back.
+                if mark.is_none_or(|m| item_time >= m) {
+                    entry.mark = Some(mark_text);
+                }
                 // The first page's ETag is kept only with the last batch: a sync stopped
                 // half-way must not be told "nothing changed" next time.
                 entry.etag = if done { first_etag.clone() } else { None };
                 let batch = Batch::new(std::mem::take(&mut events), Cursor::encode(state));
-                tx.send(Ok(batch)).await.map_err(|_| None::<SourceError>)?;
+                tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)?;
             }
         }
         if total == 0 && first_etag != saved.etag {
             // Nothing new, but the list changed (an older item edited): remember its ETag.
             let entry = state.streams.entry(name.to_string()).or_default();
+            entry.branch = branch.clone();
             entry.etag = first_etag;
             let batch = Batch::new(Vec::new(), Cursor::encode(state));
-            tx.send(Ok(batch)).await.map_err(|_| None::<SourceError>)?;
+            tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)?;
         }
         Ok(())
     }

@@ -88,6 +88,7 @@ impl SlackSource {
             .then(|| athena_core::time::parse_time_arg(&c.lookback, now).ok())
             .flatten()
             .map(|t| now - t)
+            .filter(|d| *d >= chrono::Duration::zero())
             .ok_or_else(|| {
                 config.error(Some("lookback"), "must be a duration like 7d, 12h or 30m")
             })?;
@@ -151,7 +152,7 @@ fn slack_verdict(v: &Value, _: &HeaderMap) -> BodyVerdict {
         "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked" | "token_expired" => {
             BodyVerdict::Fail(HttpErrorKind::Unauthorized, error.to_string())
         }
-        "not_in_channel" | "channel_not_found" => {
+        "not_in_channel" | "channel_not_found" | "is_archived" | "thread_not_found" => {
             BodyVerdict::Fail(HttpErrorKind::NotFound, error.to_string())
         }
         "fatal_error" | "internal_error" | "service_unavailable" | "request_timeout" => {
@@ -297,12 +298,23 @@ impl Job {
         let first = self.url(method, query)?;
         let mut url = first.clone();
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         loop {
             let page = self.get(&url).await?;
             if let Some(list) = page.get(key).and_then(Value::as_array) {
                 items.extend(list.iter().cloned());
             }
             match link::body_cursor(&page, "/response_metadata/next_cursor") {
+                Some(c) if !seen.insert(c.clone()) => {
+                    return Err(HttpError {
+                        kind: HttpErrorKind::Api,
+                        method: "GET",
+                        url: athena_http::redact_url(&url),
+                        status: Some(200),
+                        message: "the next cursor repeats an earlier one (a paging loop)".into(),
+                        body: String::new(),
+                    })
+                }
                 Some(c) => url = link::with_query(&first, "cursor", &c),
                 None => return Ok(items),
             }
@@ -332,10 +344,16 @@ impl Job {
                 channels: BTreeMap::new(),
             },
         };
+        // Archived channels are only read when named.
+        let archived = if self.config.channels.is_empty() {
+            "true"
+        } else {
+            "false"
+        };
         let list = |types| {
             [
                 ("types", types),
-                ("exclude_archived", "true"),
+                ("exclude_archived", archived),
                 ("limit", "200"),
             ]
         };
@@ -424,9 +442,11 @@ impl Job {
         }
     }
 
+    /// Slack's own "this channel cannot be read" (said in a `200`) stops that channel only;
+    /// anything else (an HTTP 404 from a wrong `api_url` included) stops the source.
     fn channel_error(&self, e: &HttpError) -> ChannelError {
-        match e.kind {
-            HttpErrorKind::NotFound => ChannelError::Channel(e.message.clone()),
+        match (e.kind, e.status) {
+            (HttpErrorKind::NotFound, Some(200)) => ChannelError::Channel(e.message.clone()),
             _ => ChannelError::Fatal(self.fatal(e)),
         }
     }
@@ -458,8 +478,11 @@ impl Job {
             .map_err(|e| self.channel_error(&e))?;
         messages.sort_by_key(|m| m.get("ts").and_then(Value::as_str).and_then(Ts::parse));
 
-        // (order, is a new top-level message, event)
-        let mut out: Vec<(Ts, Option<Ts>, Event)> = Vec::new();
+        // Each top-level message with its edit, reactions and thread is one group; batches end
+        // between groups, and the cursor moves past a new message only with its whole group,
+        // so a sync stopped half-way reads the rest of that thread again.
+        let mut pending: Vec<Event> = Vec::new();
+        let mut newest = latest;
         for m in &messages {
             let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
                 continue;
@@ -467,15 +490,15 @@ impl Job {
             let is_new = latest.is_none_or(|l| ts > l);
             if is_new {
                 let e = self.message_event(channel, m, "message").await?;
-                out.push((ts, Some(ts), e));
+                pending.push(e);
             }
-            self.changes(channel, m, ts, &mut out, now).await?;
+            self.changes(channel, m, ts, &mut pending, now).await?;
             let replies = m.get("reply_count").and_then(Value::as_u64).unwrap_or(0);
             let is_parent =
                 m.get("thread_ts").and_then(Value::as_str) == m.get("ts").and_then(Value::as_str);
             if self.config.include_threads && replies > 0 && is_parent {
                 let ts_text = ts.text();
-                let thread = self
+                let thread = match self
                     .all_pages(
                         "conversations.replies",
                         &[
@@ -486,7 +509,12 @@ impl Job {
                         "messages",
                     )
                     .await
-                    .map_err(|e| self.channel_error(&e))?;
+                {
+                    Ok(t) => t,
+                    // The thread went away between the two calls: the message stays.
+                    Err(e) if e.message == "thread_not_found" => Vec::new(),
+                    Err(e) => return Err(self.channel_error(&e)),
+                };
                 for r in &thread {
                     let Some(rts) = r.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
                         continue;
@@ -495,38 +523,40 @@ impl Job {
                         continue; // the parent, listed first
                     }
                     let e = self.message_event(channel, r, "thread_reply").await?;
-                    out.push((rts, None, e));
-                    self.changes(channel, r, rts, &mut out, now).await?;
+                    pending.push(e);
+                    self.changes(channel, r, rts, &mut pending, now).await?;
                 }
             }
-        }
-        if out.is_empty() {
-            return Ok(());
-        }
-        // Oldest first: each batch's cursor is the newest top-level message it holds.
-        out.sort_by_key(|(t, _, _)| *t);
-        let total = out.len();
-        let mut events = Vec::new();
-        let mut newest = latest;
-        for (i, (_, top, e)) in out.into_iter().enumerate() {
-            events.push(e);
-            if let Some(t) = top {
-                newest = Some(newest.map_or(t, |n| n.max(t)));
+            if is_new {
+                newest = Some(newest.map_or(ts, |n| n.max(ts)));
             }
-            if events.len() >= self.config.batch_size || i + 1 == total {
-                state.channels.insert(
-                    channel.id.clone(),
-                    ChannelCursor {
-                        latest: newest.map(Ts::text),
-                    },
-                );
-                let batch = Batch::new(std::mem::take(&mut events), Cursor::encode(&*state));
-                tx.send(Ok(batch))
-                    .await
-                    .map_err(|_| ChannelError::Stopped)?;
+            if pending.len() >= self.config.batch_size {
+                self.send(channel, state, newest, &mut pending, tx).await?;
             }
+        }
+        if !pending.is_empty() || newest != latest {
+            self.send(channel, state, newest, &mut pending, tx).await?;
         }
         Ok(())
+    }
+
+    /// Sends `events` with the channel's cursor at `newest`.
+    async fn send(
+        &self,
+        channel: &Channel,
+        state: &mut SlackCursor,
+        newest: Option<Ts>,
+        events: &mut Vec<Event>,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), ChannelError> {
+        state.channels.insert(
+            channel.id.clone(),
+            ChannelCursor {
+                latest: newest.map(Ts::text),
+            },
+        );
+        let batch = Batch::new(std::mem::take(events), Cursor::encode(&*state));
+        tx.send(Ok(batch)).await.map_err(|_| ChannelError::Stopped)
     }
 
     /// A message's edit and reactions, as events.
@@ -535,7 +565,7 @@ impl Job {
         channel: &Channel,
         m: &Value,
         ts: Ts,
-        out: &mut Vec<(Ts, Option<Ts>, Event)>,
+        out: &mut Vec<Event>,
         now: DateTime<Utc>,
     ) -> Result<(), ChannelError> {
         if let Some(edit_ts) = m
@@ -551,7 +581,7 @@ impl Job {
                 e.context.insert("user_id".into(), json!(editor));
             }
             e.title = format!("edited: {}", e.title);
-            out.push((ts, None, e));
+            out.push(e);
         }
         let reactions = m
             .get("reactions")
@@ -581,7 +611,7 @@ impl Job {
                 e.context.insert("user_id".into(), json!(u));
                 e.metadata.insert("reaction".into(), json!(name));
                 e.metadata.insert("time_observed".into(), json!(true));
-                out.push((ts, None, e));
+                out.push(e);
             }
         }
         Ok(())
@@ -605,6 +635,10 @@ impl Job {
                 .map(str::to_string),
         };
         let raw = m.get("text").and_then(Value::as_str).unwrap_or("");
+        // Mentioned people are looked up first, so the text never depends on who was met before.
+        for id in mentioned_users(raw) {
+            self.user_name(&id).await?;
+        }
         let text = {
             let users = &self.users;
             let names = &self.channel_names;
@@ -677,6 +711,16 @@ impl Job {
             Err(e) if e.kind == HttpErrorKind::Unauthorized => {
                 return Err(ChannelError::Fatal(self.fatal(&e)))
             }
+            // Passing trouble: show the id this time, ask again next time.
+            Err(e)
+                if matches!(
+                    e.kind,
+                    HttpErrorKind::RateLimited | HttpErrorKind::Network | HttpErrorKind::Server
+                ) =>
+            {
+                tracing::warn!(source = %self.source_id, "cannot resolve user {id}: {e}");
+                return Ok(id.to_string());
+            }
             Err(e) => {
                 if e.message.contains("missing_scope") {
                     tracing::warn!(source = %self.source_id, "cannot resolve user names: {e}");
@@ -690,9 +734,35 @@ impl Job {
     }
 }
 
+/// The user ids `<@U…>` mentions name without a label.
+fn mentioned_users(text: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("<@") {
+        rest = &rest[i + 2..];
+        let end = rest.find(['>', '|']).unwrap_or(rest.len());
+        if rest[end..].starts_with('>')
+            && !rest[..end].is_empty()
+            && !ids.iter().any(|x| x == &rest[..end])
+        {
+            ids.push(rest[..end].to_string());
+        }
+        rest = &rest[end..];
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_without_labels_are_collected_once() {
+        assert_eq!(
+            mentioned_users("hi <@U1> and <@U2|bob>, <@U1> again <@"),
+            ["U1"]
+        );
+    }
 
     #[test]
     fn ts_orders_numerically_and_round_trips() {
