@@ -176,11 +176,15 @@ impl FakeGitHub {
                 "documentation_url": "https://docs.github.com/rest"}),
             );
         }
-        if let Some(i) = data
-            .faults
-            .iter()
-            .position(|(s, _)| r.path().ends_with(s.as_str()))
-        {
+        // A key with a query matches anywhere in path and query; else the path's end.
+        let matches = |key: &str| {
+            if key.contains('?') {
+                r.target.contains(key)
+            } else {
+                r.path().ends_with(key)
+            }
+        };
+        if let Some(i) = data.faults.iter().position(|(s, _)| matches(s)) {
             return data.faults.remove(i).unwrap().1;
         }
         let Some(list) = list_of(r.path()) else {
@@ -651,4 +655,50 @@ fn sigkill_mid_stream_then_resume_stores_exactly_the_uninterrupted_events() {
     let got: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), got.len());
     assert_eq!(got, expected);
+}
+
+#[test]
+fn a_stream_stopped_half_way_resumes_its_pass_without_loss_or_duplicates() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    for _ in 0..4 {
+        fake.fault(
+            "issues?state=all&sort=updated&direction=desc&per_page=100&page=3",
+            TestResponse::text(500, "boom"),
+        );
+    }
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "max_retries = 1\nstreams = [\"issues\"]"));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    // Pages 1 and 2 (the 200 most recently updated: 20 pull requests, 180 issues) are stored,
+    // and the cursor says how far the pass went.
+    assert_eq!(json["sources"][0]["events_written"], 180, "{json}");
+    let cursor = env.cursor("gh").unwrap();
+    let pass = &cursor["streams"]["issues"]["pass"];
+    assert_eq!(pass["ceiling"], ts(270));
+    assert_eq!(pass["floor"], ts(71));
+    assert!(cursor["streams"]["issues"].get("mark").is_none());
+    assert!(cursor["streams"]["issues"].get("etag").is_none());
+
+    // Meanwhile two issues are opened; the next sync stores them and the rest, once each.
+    fake.data.lock().unwrap().faults.clear();
+    fake.add("issues", vec![issue(271, 400), issue(272, 401)]);
+    server.clear_requests();
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 72 + 5, "{json}");
+    assert_eq!(requests_per_list(&server)["issues"], 3);
+    let ids = env.ids("gh");
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    assert_eq!(kinds(&env)["issue_opened"], 252);
+    let cursor = env.cursor("gh").unwrap();
+    assert_eq!(cursor["streams"]["issues"]["mark"], ts(401));
+    assert!(cursor["streams"]["issues"].get("pass").is_none());
+
+    // Complete: the next sync is one 304.
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["not_modified"], 1, "{json}");
 }

@@ -27,8 +27,8 @@ use super::streams::{time, Ctx};
 /// ```
 ///
 /// Per stream: `mark`, the latest high-water time stored (items older than it were stored
-/// before), and the `etag` of the stream's first page when the whole list was last stored, so
-/// the next sync can ask "changed since?" and get a 304.
+/// before), the `etag` of the stream's first page when the whole list was last stored, so the
+/// next sync can ask "changed since?" and get a 304, and while a pass is unfinished, `pass`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct GitHubCursor {
     version: u32,
@@ -44,6 +44,36 @@ struct StreamCursor {
     mark: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     etag: Option<String>,
+    /// A pass that stopped before reaching the mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pass: Option<Pass>,
+}
+
+/// A pass over a stream's list, newest first, stopped half-way. Each page is stored as it is
+/// read, so the items whose list time is in `(floor, ceiling]` are stored (`floor` itself is
+/// read again: items sharing that time may have been cut). The next sync reads the list again,
+/// stores what rose above `ceiling` and what lies at or below `floor`, and skips the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Pass {
+    ceiling: String,
+    floor: String,
+    /// The newest mark stored by the pass so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_mark: Option<String>,
+}
+
+impl Pass {
+    fn new(
+        ceiling: Option<DateTime<Utc>>,
+        floor: Option<DateTime<Utc>>,
+        max_mark: Option<DateTime<Utc>>,
+    ) -> Pass {
+        Pass {
+            ceiling: ceiling.map(text_of).unwrap_or_default(),
+            floor: floor.map(text_of).unwrap_or_default(),
+            max_mark: max_mark.map(text_of),
+        }
+    }
 }
 
 const VERSION: u32 = 1;
@@ -288,8 +318,8 @@ impl Job {
         }
     }
 
-    /// Reads one stream: pages newest first down to the stored mark, then sends the new items'
-    /// events oldest first.
+    /// Reads one stream, newest first, down to the stored mark, storing each page as it comes
+    /// (see [`Pass`]); then saves the new mark and the first page's ETag.
     async fn stream(
         &self,
         stream: Stream,
@@ -311,6 +341,14 @@ impl Job {
         // Items from the overlap before the mark are read and sent again (they are duplicates
         // if stored): commits merged late, runs completed late.
         let stop_before = mark.map(|m| m - stream.overlap());
+        // A pass stopped half-way: what it stored, in list order.
+        let resumed = saved.pass.as_ref().and_then(|p| {
+            Some((
+                time(&p.ceiling)?,
+                time(&p.floor)?,
+                p.max_mark.as_deref().and_then(time),
+            ))
+        });
         // Ids name the repository in lower case: GitHub's names are case-insensitive.
         let repository = format!("{}/{}", self.config.owner, self.config.repo).to_ascii_lowercase();
         let ctx = Ctx {
@@ -326,10 +364,21 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
-        // (mark, events) of the new items, newest first as listed.
-        let mut new: Vec<(DateTime<Utc>, String, Vec<Event>)> = Vec::new();
+        // This pass: the list-order time of its newest item, the lowest stored so far, and the
+        // newest mark stored.
+        let mut ceiling = resumed.map(|r| r.0);
+        let mut floor = resumed.map(|r| r.1);
+        let mut max_mark = resumed.and_then(|r| r.2);
+        // Items newer than a resumed pass's ceiling: stored oldest first at the end.
+        let mut above: Vec<(DateTime<Utc>, DateTime<Utc>, Vec<Event>)> = Vec::new();
+        let last_page;
         loop {
-            let etag = if first { saved.etag.as_deref() } else { None };
+            // Conditional only when the last pass was complete: its ETag then means "all stored".
+            let etag = if first && resumed.is_none() {
+                saved.etag.as_deref()
+            } else {
+                None
+            };
             let page = match self.client.get_json::<Value>(&url, etag).await {
                 Ok(Fetched::NotModified) => {
                     tracing::debug!(source = %self.source_id, stream = name, "not modified");
@@ -338,35 +387,54 @@ impl Job {
                 Ok(Fetched::Page(p)) => p,
                 Err(e) => return Err(fail(&e)),
             };
-            if first {
-                first_etag = page.etag.clone();
-                first = false;
-            }
             let Some(items) = stream.items(&page.value) else {
                 return Err(Failure::Stream(format!(
                     "GET {}: the response is not a list of {name}",
                     athena_http::redact_url(&page.url)
                 )));
             };
+            if first {
+                first_etag = page.etag.clone();
+                first = false;
+                if ceiling.is_none() {
+                    ceiling = items.iter().filter_map(|i| stream.order_time(i)).max();
+                    floor = ceiling;
+                }
+            }
             let mut reached_mark = false;
+            let mut events = Vec::new();
+            let mut page_floor = floor;
             for item in items {
-                if let (Some(stop), Some(t)) = (stop_before, stream.order_time(item)) {
-                    if t < stop {
-                        reached_mark = true;
-                        break;
-                    }
+                let Some(order) = stream.order_time(item) else {
+                    continue;
+                };
+                if stop_before.is_some_and(|stop| order < stop) {
+                    reached_mark = true;
+                    break;
                 }
                 let Some(item_mark) = stream.mark(item) else {
-                    continue; // a draft release, an item without its time
+                    continue; // a draft release
                 };
                 if stop_before.is_some_and(|m| item_mark < m) {
-                    continue; // stored by an earlier sync
+                    continue; // stored by an earlier pass
                 }
-                let mark_text = item_mark.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-                new.push((item_mark, mark_text, stream.events(item, &ctx)));
+                match (resumed, ceiling, floor) {
+                    (Some(_), Some(c), _) if order > c => {
+                        above.push((order, item_mark, stream.events(item, &ctx)));
+                        continue;
+                    }
+                    // Stored by this pass before it was stopped (the floor itself is read again:
+                    // items sharing its time may have been cut).
+                    (Some(_), _, Some(f)) if order > f => continue,
+                    _ => {}
+                }
+                events.extend(stream.events(item, &ctx));
+                page_floor = Some(page_floor.map_or(order, |f| f.min(order)));
+                max_mark = Some(max_mark.map_or(item_mark, |m| m.max(item_mark)));
             }
+            floor = page_floor;
             seen_urls.insert(url.to_string());
-            match page.next {
+            let next = match page.next {
                 Some(next) if !reached_mark => {
                     if seen_urls.contains(next.as_str()) {
                         return Err(Failure::Stream(format!(
@@ -374,42 +442,67 @@ impl Job {
                             athena_http::redact_url(&next)
                         )));
                     }
-                    url = next;
+                    Some(next)
                 }
-                _ => break,
-            }
-        }
-        // Oldest first, so each batch's mark only moves forward. Ties keep the list's order
-        // reversed, which is oldest first too.
-        new.reverse();
-        new.sort_by_key(|(t, _, _)| *t);
-        let total = new.len();
-        let mut events = Vec::new();
-        for (i, (item_time, mark_text, item_events)) in new.into_iter().enumerate() {
-            events.extend(item_events);
-            let done = i + 1 == total;
-            if events.len() >= self.config.batch_size || done {
+                _ => None,
+            };
+            let Some(next) = next else {
+                // The last page's items go with the pass's completion, below.
+                last_page = events;
+                break;
+            };
+            if !events.is_empty() {
                 let entry = state.streams.entry(name.to_string()).or_default();
                 entry.branch = branch.clone();
-                // Items from the overlap may be older than the stored mark: it never goes back.
-                if mark.is_none_or(|m| item_time >= m) {
-                    entry.mark = Some(mark_text);
-                }
-                // The first page's ETag is kept only with the last batch: a sync stopped
-                // half-way must not be told "nothing changed" next time.
-                entry.etag = if done { first_etag.clone() } else { None };
-                let batch = Batch::new(std::mem::take(&mut events), Cursor::encode(state));
-                tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)?;
+                entry.etag = None;
+                entry.pass = Some(Pass::new(ceiling, floor, max_mark));
+                self.send(events, state, tx).await?;
+            }
+            url = next;
+        }
+        // Then the items newer than a resumed pass's ceiling, oldest first, so the ceiling only
+        // rises; the last batch completes the pass with the new mark and the first page's ETag.
+        above.sort_by_key(|(order, _, _)| *order);
+        let mut pending = last_page;
+        for (order, item_mark, item_events) in above {
+            if pending.len() >= self.config.batch_size {
+                let entry = state.streams.entry(name.to_string()).or_default();
+                entry.branch = branch.clone();
+                entry.etag = None;
+                entry.pass = Some(Pass::new(ceiling, floor, max_mark));
+                self.send(std::mem::take(&mut pending), state, tx).await?;
+            }
+            pending.extend(item_events);
+            ceiling = Some(ceiling.map_or(order, |c| c.max(order)));
+            max_mark = Some(max_mark.map_or(item_mark, |m| m.max(item_mark)));
+        }
+        let entry = state.streams.entry(name.to_string()).or_default();
+        let before = entry.clone();
+        entry.branch = branch.clone();
+        entry.pass = None;
+        entry.etag = first_etag;
+        if let Some(m) = max_mark {
+            if mark.is_none_or(|old| m > old) {
+                entry.mark = Some(text_of(m));
             }
         }
-        if total == 0 && first_etag != saved.etag {
-            // Nothing new, but the list changed (an older item edited): remember its ETag.
-            let entry = state.streams.entry(name.to_string()).or_default();
-            entry.branch = branch.clone();
-            entry.etag = first_etag;
-            let batch = Batch::new(Vec::new(), Cursor::encode(state));
-            tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)?;
+        if !pending.is_empty() || *entry != before {
+            self.send(pending, state, tx).await?;
         }
         Ok(())
     }
+
+    async fn send(
+        &self,
+        events: Vec<Event>,
+        state: &GitHubCursor,
+        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+    ) -> Result<(), Failure> {
+        let batch = Batch::new(events, Cursor::encode(state));
+        tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)
+    }
+}
+
+fn text_of(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
