@@ -3,6 +3,8 @@
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
+use crate::error::SourceError;
+
 /// A source's position, opaque to the engine and the store.
 ///
 /// A cursor is a JSON object with a `version` field (`{"version":1,…}`), so a source can change
@@ -32,6 +34,29 @@ impl Cursor {
         serde_json::from_value(self.0.clone()).map_err(|e| CursorError(e.to_string()))
     }
 
+    /// Reads back the cursor a source saved, if any, expecting `version`: another version or a
+    /// shape that does not decode is a [`SourceError::Cursor`] naming the source (the user is
+    /// told how to start over).
+    pub fn decode_saved<T: DeserializeOwned>(
+        saved: Option<Cursor>,
+        source_id: &str,
+        version: u64,
+    ) -> Result<Option<T>, SourceError> {
+        let Some(c) = saved else {
+            return Ok(None);
+        };
+        let error = |message: String| SourceError::Cursor {
+            source_id: source_id.to_string(),
+            message,
+        };
+        match c.version() {
+            Some(v) if v == version => c.decode().map(Some).map_err(|e| error(e.to_string())),
+            v => Err(error(format!(
+                "unknown cursor version {v:?} (this release reads {version})"
+            ))),
+        }
+    }
+
     /// The `version` field, if there is one.
     pub fn version(&self) -> Option<u64> {
         self.0.get("version").and_then(Value::as_u64)
@@ -52,6 +77,18 @@ impl Cursor {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn saved_cursors_of_another_version_or_shape_are_errors_naming_the_source() {
+        let v1 = Cursor::from_json(serde_json::json!({"version": 1, "tip": "a"}));
+        let got: Option<V1> = Cursor::decode_saved(Some(v1.clone()), "s", 1).unwrap();
+        assert_eq!(got.unwrap().tip, "a");
+        assert!(Cursor::decode_saved::<V1>(None, "s", 1).unwrap().is_none());
+        let e = Cursor::decode_saved::<V1>(Some(v1), "src", 2).unwrap_err();
+        assert!(e.to_string().contains("source src") && e.to_string().contains("version Some(1)"));
+        let bad = Cursor::from_json(serde_json::json!({"version": 1}));
+        assert!(Cursor::decode_saved::<V1>(Some(bad), "s", 1).is_err());
+    }
 
     #[derive(Serialize, Deserialize, PartialEq, Debug)]
     struct V1 {

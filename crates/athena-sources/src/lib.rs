@@ -12,6 +12,8 @@
 
 use athena_core::{Registry, SourceType};
 
+#[cfg(any(feature = "source-github", feature = "source-slack"))]
+mod api;
 #[cfg(feature = "source-api-log")]
 pub mod api_log;
 #[cfg(feature = "source-files")]

@@ -71,13 +71,7 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
     let expected = reference.ids("r");
     assert_eq!(expected.len(), total);
 
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed: {seed}, uninterrupted sync: {full:?}");
-    let mut rng = Rng(seed);
+    let mut rng = kill_schedule(&format!("uninterrupted sync: {full:?}"));
     let env = TestEnv::new();
     env.write_config(&config);
     let full_ms = full.as_millis().max(50) as u64;
@@ -191,13 +185,7 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
     std::fs::write(env.path("access.log"), &log).unwrap();
     env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
 
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed: {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = kill_schedule("a million lines");
     let (mut kills, mut mid_ingest) = (0, 0);
     while mid_ingest < MID_INGEST_KILLS {
         let (before, ..) = stored_lines(&env);

@@ -618,49 +618,10 @@ fn sigkill_mid_stream_then_resume_stores_exactly_the_uninterrupted_events() {
 
     let env = TestEnv::new();
     env.write_config(&config(&server, extra));
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed: {seed}, uninterrupted sync: {full_ms} ms");
-    let mut rng = Rng(seed);
-    // Kill until three kills have left a partial store; a store completed between kills is
-    // thrown away to start over.
-    let mut partial = 0;
-    let mut attempts = 0;
-    while partial < 3 {
-        attempts += 1;
-        assert!(
-            attempts <= 40,
-            "only {partial} of {attempts} kills landed mid-sync"
-        );
-        if env.db().exists() && env.ids("gh").len() == expected.len() {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(env.path(&format!("athena.db{suffix}")));
-            }
-        }
-        let mut child = env
-            .cmd(&["sync"])
-            .env("GH_TEST_TOKEN", TOKEN)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(full_ms / 6 + rng.below(full_ms / 2)));
-        let _ = child.kill();
-        child.wait().unwrap();
-        if env.db().exists() {
-            let ids = env.ids("gh");
-            let distinct: BTreeSet<String> = ids.iter().cloned().collect();
-            assert_eq!(distinct.len(), ids.len(), "an event stored twice");
-            assert!(distinct.is_subset(&expected));
-            if !ids.is_empty() && ids.len() < expected.len() {
-                partial += 1;
-            }
-        }
-    }
-    eprintln!("{partial} partial stores in {attempts} kills");
+    let mut rng = kill_schedule(&format!("uninterrupted sync: {full_ms} ms"));
+    kill_until_partial(&env, "gh", &expected, &[("GH_TEST_TOKEN", TOKEN)], || {
+        full_ms / 6 + rng.below(full_ms / 2)
+    });
     let (run, _) = sync(&env);
     assert_eq!(run.code(), 0, "{}", run.describe());
     let ids = env.ids("gh");

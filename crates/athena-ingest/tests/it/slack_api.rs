@@ -510,40 +510,15 @@ fn sigkill_mid_channel_then_resume_stores_exactly_the_uninterrupted_events() {
 
     let env = TestEnv::new();
     env.write_config(&config(&server, extra));
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed: {seed}, uninterrupted sync: {full_ms} ms");
-    let mut rng = Rng(seed);
-    let mut partial = 0;
-    for _ in 0..6 {
-        let mut child = env
-            .cmd(&["sync"])
-            .env("SLACK_TEST_TOKEN", TOKEN)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Channels are stored one after the other, each once read: kill in the later part.
-        std::thread::sleep(Duration::from_millis(
-            full_ms / 3 + rng.below(full_ms * 2 / 3),
-        ));
-        let _ = child.kill();
-        child.wait().unwrap();
-        if env.db().exists() {
-            let ids = env.ids("sl");
-            let distinct: BTreeSet<String> = ids.iter().cloned().collect();
-            assert_eq!(distinct.len(), ids.len(), "an event stored twice");
-            assert!(distinct.is_subset(&expected));
-            if !ids.is_empty() && ids.len() < expected.len() {
-                partial += 1;
-            }
-        }
-    }
-    eprintln!("{partial} kills left a partial store");
-    assert!(partial >= 1, "no kill landed mid-sync");
+    let mut rng = kill_schedule(&format!("uninterrupted sync: {full_ms} ms"));
+    // Channels are stored one after the other, each once read: kill in the later part.
+    kill_until_partial(
+        &env,
+        "sl",
+        &expected,
+        &[("SLACK_TEST_TOKEN", TOKEN)],
+        || full_ms / 3 + rng.below(full_ms * 2 / 3),
+    );
     let (run, _) = sync(&env);
     assert_eq!(run.code(), 0, "{}", run.describe());
     let ids = env.ids("sl");

@@ -345,3 +345,65 @@ pub fn reached_by_heads(repo: &Path, cursor: &serde_json::Value) -> BTreeSet<Str
     args.extend(heads);
     git(repo, &args).lines().map(str::to_string).collect()
 }
+
+/// A kill schedule's random generator, seeded from the clock; the seed is printed so a failing
+/// schedule can be replayed.
+pub fn kill_schedule(what: &str) -> Rng {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill schedule seed: {seed}, {what}");
+    Rng(seed)
+}
+
+/// SIGKILLs `sync` runs of `env` (with `vars` set) after `delay()` milliseconds each, until
+/// three kills have left a partial store of `source`; after every kill the stored ids must be
+/// distinct and among `expected`. A store completed between kills is thrown away to start over.
+pub fn kill_until_partial(
+    env: &TestEnv,
+    source: &str,
+    expected: &BTreeSet<String>,
+    vars: &[(&str, &str)],
+    mut delay: impl FnMut() -> u64,
+) {
+    let (mut partial, mut attempts) = (0, 0);
+    while partial < 3 {
+        attempts += 1;
+        assert!(
+            attempts <= 40,
+            "only {partial} of {attempts} kills landed mid-sync"
+        );
+        if env.db().exists() && env.ids(source).len() == expected.len() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(env.path(&format!("athena.db{suffix}")));
+            }
+        }
+        let mut cmd = env.cmd(&["sync"]);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay()));
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        if env.db().exists() {
+            let ids = env.ids(source);
+            let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+            assert_eq!(distinct.len(), ids.len(), "an event stored twice");
+            assert!(
+                distinct.is_subset(expected),
+                "an event not in the reference run"
+            );
+            if !ids.is_empty() && ids.len() < expected.len() {
+                partial += 1;
+            }
+        }
+    }
+    eprintln!("{partial} partial stores in {attempts} kills");
+}

@@ -185,22 +185,11 @@ impl Job {
 
     fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
         let first_sync = cursor.is_none();
-        let saved: LogCursor = match cursor {
-            Some(c) if c.version() == Some(1) => c.decode().map_err(|e| SourceError::Cursor {
-                source_id: self.source_id.clone(),
-                message: e.to_string(),
-            })?,
-            Some(c) => {
-                return Err(SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: format!("unknown cursor version {:?}", c.version()),
-                })
-            }
-            None => LogCursor {
+        let saved: LogCursor = Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?
+            .unwrap_or(LogCursor {
                 version: VERSION,
                 ..LogCursor::default()
-            },
-        };
+            });
         let found = self.discover(&saved)?;
         let total: u64 = found.iter().map(|f| f.len).sum();
         let mut reader = Reader {

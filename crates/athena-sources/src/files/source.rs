@@ -224,24 +224,11 @@ fn content_key(st: &FileState) -> Option<ContentKey> {
 
 impl Job {
     fn run(mut self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
-        let saved: FilesCursor = match cursor {
-            Some(c) if c.version() == Some(u64::from(VERSION)) => {
-                c.decode().map_err(|e| SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: e.to_string(),
-                })?
-            }
-            Some(c) => {
-                return Err(SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: format!("unknown cursor version {:?}", c.version()),
-                })
-            }
-            None => FilesCursor {
+        let saved: FilesCursor = Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?
+            .unwrap_or(FilesCursor {
                 version: VERSION,
                 complete: false,
-            },
-        };
+            });
         let root = std::fs::canonicalize(&self.root)
             .map_err(|e| SourceError::path(&self.source_id, &self.root, e.to_string()))?;
         let overrides = exclude_overrides(&root, &self.config.exclude)

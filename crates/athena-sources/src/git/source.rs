@@ -181,24 +181,11 @@ impl Job {
             shallow,
             ..self.options.clone()
         };
-        let saved: GitCursor = match cursor {
-            Some(c) => match c.version() {
-                Some(1) => c.decode().map_err(|e| SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: e.to_string(),
-                })?,
-                v => {
-                    return Err(SourceError::Cursor {
-                        source_id: self.source_id.clone(),
-                        message: format!("unknown cursor version {v:?}"),
-                    })
-                }
-            },
-            None => GitCursor {
+        let saved: GitCursor = Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?
+            .unwrap_or(GitCursor {
                 version: VERSION,
                 ..GitCursor::default()
-            },
-        };
+            });
         let current = resolve_tips(&repo, &self.branches).map_err(|e| self.err(e))?;
         let current_hex: BTreeMap<String, String> = current
             .iter()

@@ -2,23 +2,21 @@
 //! mark, then stores what is new oldest first, in batches whose cursor moves with them.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use athena_core::{
     Batch, BatchStream, ConfigError, Cursor, Event, EventSource, SourceConfig, SourceError,
     SourceInfo, SourceStats,
 };
-use athena_http::{ApiClient, ClientConfig, Fetched, HttpError, HttpErrorKind, HttpStats, Url};
+use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, HttpStats, Url};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::config::{GitHubConfig, Stream};
 use super::streams::{time, Ctx};
+use crate::api;
 
 /// Version 1:
 ///
@@ -100,45 +98,22 @@ impl GitHubSource {
         if c.streams.is_empty() {
             return Err(config.error(Some("streams"), "needs at least one stream"));
         }
-        let api = Url::parse(&c.api_url)
-            .map_err(|e| config.error(Some("api_url"), format!("not a URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") {
-            return Err(config.error(Some("api_url"), "must be an http or https URL"));
-        }
-        if !(1..=100_000).contains(&c.batch_size) {
-            return Err(config.error(Some("batch_size"), "must be between 1 and 100000"));
-        }
-        if !(1..=3600).contains(&c.timeout_secs) {
-            return Err(config.error(Some("timeout_secs"), "must be between 1 and 3600"));
-        }
         if c.token
             .as_ref()
             .is_some_and(|t| t.expose().trim().is_empty())
         {
             return Err(config.error(Some("token"), "is empty (is the variable set?)"));
         }
-        let mut http = ClientConfig::new(config.id.clone(), api);
-        http.authorization = c
+        let authorization = c
             .token
             .as_ref()
             .map(|t| athena_core::Secret::new(format!("Bearer {}", t.expose())));
-        http.headers = vec![
-            ("Accept".into(), "application/vnd.github+json".into()),
-            ("X-GitHub-Api-Version".into(), "2022-11-28".into()),
-        ];
-        http.timeout = Duration::from_secs(c.timeout_secs);
-        http.retry.max_retries = c.max_retries;
-        http.retry.initial_delay = Duration::from_millis(c.retry_delay_ms);
-        http.max_wait = Duration::from_secs(c.max_wait_secs);
-        http.requests_per_second =
-            match c.requests_per_second {
-                None => None,
-                Some(n) => Some(NonZeroU32::new(n).ok_or_else(|| {
-                    config.error(Some("requests_per_second"), "must be at least 1")
-                })?),
-            };
-        let client =
-            ApiClient::new(http).map_err(|e| config.error(Some("token"), e.message.clone()))?;
+        let client = api::client(config, &c.api_url, authorization, &c.knobs(), |http| {
+            http.headers = vec![
+                ("Accept".into(), "application/vnd.github+json".into()),
+                ("X-GitHub-Api-Version".into(), "2022-11-28".into()),
+            ];
+        })?;
         Ok(GitHubSource {
             info: SourceInfo {
                 id: config.id.clone(),
@@ -202,39 +177,26 @@ impl EventSource for GitHubSource {
     }
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
         let job = Job {
             source_id: self.info.id.clone(),
             config: self.config.clone(),
             client: self.client.clone(),
         };
-        self.task = Some(tokio::spawn(async move {
-            if let Err(e) = job.run(cursor, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        }));
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }))
+        let (stream, task) = api::spawn_task(|tx| async move {
+            let result = job.run(cursor, &tx).await;
+            (result, tx)
+        });
+        self.task = Some(task);
+        stream
     }
 
     async fn close(&mut self) -> Result<(), SourceError> {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
+        api::stop(self.task.take()).await;
         Ok(())
     }
 
     fn stats(&self) -> SourceStats {
-        SourceStats {
-            requests: self.stats.requests(),
-            retries: self.stats.retries(),
-            bytes: self.stats.bytes(),
-            not_modified: self.stats.not_modified(),
-            rate_limit_waits: self.stats.rate_limit_waits(),
-            ..SourceStats::default()
-        }
+        api::stats(&self.stats)
     }
 }
 
@@ -255,29 +217,14 @@ struct Job {
 }
 
 impl Job {
-    async fn run(
-        &self,
-        cursor: Option<Cursor>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
-    ) -> Result<(), SourceError> {
-        let mut state: GitHubCursor = match cursor {
-            Some(c) if c.version() == Some(u64::from(VERSION)) => {
-                c.decode().map_err(|e| SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: e.to_string(),
-                })?
-            }
-            Some(c) => {
-                return Err(SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: format!("unknown cursor version {:?}", c.version()),
-                })
-            }
-            None => GitHubCursor {
-                version: VERSION,
-                streams: BTreeMap::new(),
-            },
-        };
+    async fn run(&self, cursor: Option<Cursor>, tx: &api::Sender) -> Result<(), SourceError> {
+        let mut state: GitHubCursor =
+            Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?.unwrap_or(
+                GitHubCursor {
+                    version: VERSION,
+                    streams: BTreeMap::new(),
+                },
+            );
         let mut streams = self.config.streams.clone();
         streams.sort();
         streams.dedup();
@@ -324,7 +271,7 @@ impl Job {
         &self,
         stream: Stream,
         state: &mut GitHubCursor,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+        tx: &api::Sender,
     ) -> Result<(), Failure> {
         let fail = |e: &HttpError| self.failure(e);
         let name = stream.name();
@@ -496,7 +443,7 @@ impl Job {
         &self,
         events: Vec<Event>,
         state: &GitHubCursor,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+        tx: &api::Sender,
     ) -> Result<(), Failure> {
         let batch = Batch::new(events, Cursor::encode(state));
         tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)

@@ -26,23 +26,36 @@ pub struct SlackConfig {
     #[serde(default = "yes")]
     pub resolve_users: bool,
     /// Retries of a failed request.
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "crate::api::default_max_retries")]
     pub max_retries: u32,
     /// The first retry's delay in milliseconds (doubling after).
-    #[serde(default = "default_retry_delay_ms")]
+    #[serde(default = "crate::api::default_retry_delay_ms")]
     pub retry_delay_ms: u64,
     /// The longest wait for a rate limit, in seconds.
-    #[serde(default = "default_max_wait_secs")]
+    #[serde(default = "crate::api::default_max_wait_secs")]
     pub max_wait_secs: u64,
     /// A cap on requests per second.
     #[serde(default)]
     pub requests_per_second: Option<u32>,
     /// Seconds a request may take.
-    #[serde(default = "default_timeout_secs")]
+    #[serde(default = "crate::api::default_timeout_secs")]
     pub timeout_secs: u64,
     /// Events per stored batch.
-    #[serde(default = "default_batch_size")]
+    #[serde(default = "crate::api::default_batch_size")]
     pub batch_size: usize,
+}
+
+impl SlackConfig {
+    pub(crate) fn knobs(&self) -> crate::api::HttpKnobs {
+        crate::api::HttpKnobs {
+            max_retries: self.max_retries,
+            retry_delay_ms: self.retry_delay_ms,
+            max_wait_secs: self.max_wait_secs,
+            requests_per_second: self.requests_per_second,
+            timeout_secs: self.timeout_secs,
+            batch_size: self.batch_size,
+        }
+    }
 }
 
 fn default_api_url() -> String {
@@ -57,29 +70,9 @@ fn default_lookback() -> String {
     "7d".into()
 }
 
-fn default_max_retries() -> u32 {
-    5
-}
-
-fn default_retry_delay_ms() -> u64 {
-    500
-}
-
-fn default_max_wait_secs() -> u64 {
-    900
-}
-
-fn default_timeout_secs() -> u64 {
-    30
-}
-
-fn default_batch_size() -> usize {
-    500
-}
-
 /// The keys `athena-ingest sources` lists for `slack`.
 pub(crate) fn keys() -> Vec<ConfigKey> {
-    vec![
+    [
         ConfigKey {
             name: "token",
             kind: "secret string",
@@ -122,47 +115,8 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
             default: Some("\"https://slack.com/api\""),
             doc: "the Web API root",
         },
-        ConfigKey {
-            name: "max_retries",
-            kind: "integer",
-            required: false,
-            default: Some("5"),
-            doc: "retries of a request failing with 5xx, a timeout or a broken connection",
-        },
-        ConfigKey {
-            name: "retry_delay_ms",
-            kind: "integer",
-            required: false,
-            default: Some("500"),
-            doc: "the first retry's delay, doubling after (with jitter)",
-        },
-        ConfigKey {
-            name: "max_wait_secs",
-            kind: "integer",
-            required: false,
-            default: Some("900"),
-            doc: "the longest wait for a rate limit; past it the sync fails, cursor kept",
-        },
-        ConfigKey {
-            name: "requests_per_second",
-            kind: "integer",
-            required: false,
-            default: None,
-            doc: "a cap on the request rate",
-        },
-        ConfigKey {
-            name: "timeout_secs",
-            kind: "integer",
-            required: false,
-            default: Some("30"),
-            doc: "seconds a request may take",
-        },
-        ConfigKey {
-            name: "batch_size",
-            kind: "integer",
-            required: false,
-            default: Some("500"),
-            doc: "events per stored batch",
-        },
     ]
+    .into_iter()
+    .chain(crate::api::knob_keys())
+    .collect()
 }

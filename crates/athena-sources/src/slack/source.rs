@@ -2,7 +2,6 @@
 //! window read again for replies, edits and reactions; stored oldest first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +11,15 @@ use athena_core::{
     SourceInfo, SourceStats,
 };
 use athena_http::{
-    link, ApiClient, BodyVerdict, ClientConfig, Fetched, HeaderMap, HttpError, HttpErrorKind,
-    HttpStats, Url,
+    link, ApiClient, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, HttpStats, Url,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
 
 use super::config::SlackConfig;
 use super::format::readable;
+use crate::api;
 
 /// Version 1:
 ///
@@ -92,37 +90,17 @@ impl SlackSource {
             .ok_or_else(|| {
                 config.error(Some("lookback"), "must be a duration like 7d, 12h or 30m")
             })?;
-        let api = Url::parse(&c.api_url)
-            .map_err(|e| config.error(Some("api_url"), format!("not a URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") {
-            return Err(config.error(Some("api_url"), "must be an http or https URL"));
-        }
-        if c.token.expose().is_empty() {
+        if c.token.expose().trim().is_empty() {
             return Err(config.error(Some("token"), "is empty (is the variable set?)"));
         }
-        if !(1..=100_000).contains(&c.batch_size) {
-            return Err(config.error(Some("batch_size"), "must be between 1 and 100000"));
-        }
-        let mut http = ClientConfig::new(config.id.clone(), api);
-        http.authorization = Some(athena_core::Secret::new(format!(
+        let authorization = Some(athena_core::Secret::new(format!(
             "Bearer {}",
             c.token.expose()
         )));
-        // Slack has no remaining-budget headers: 429 and `ratelimited` carry `Retry-After`.
-        http.rate_limit = None;
-        http.timeout = Duration::from_secs(c.timeout_secs.max(1));
-        http.retry.max_retries = c.max_retries;
-        http.retry.initial_delay = Duration::from_millis(c.retry_delay_ms);
-        http.max_wait = Duration::from_secs(c.max_wait_secs);
-        http.requests_per_second =
-            match c.requests_per_second {
-                None => None,
-                Some(n) => Some(NonZeroU32::new(n).ok_or_else(|| {
-                    config.error(Some("requests_per_second"), "must be at least 1")
-                })?),
-            };
-        let client =
-            ApiClient::new(http).map_err(|e| config.error(Some("token"), e.message.clone()))?;
+        let client = api::client(config, &c.api_url, authorization, &c.knobs(), |http| {
+            // Slack has no remaining-budget headers: 429 and `ratelimited` carry `Retry-After`.
+            http.rate_limit = None;
+        })?;
         Ok(SlackSource {
             info: SourceInfo {
                 id: config.id.clone(),
@@ -187,35 +165,22 @@ impl EventSource for SlackSource {
     }
 
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let (tx, rx) = mpsc::channel::<Result<Batch, SourceError>>(2);
         let job = self.job();
-        self.task = Some(tokio::spawn(async move {
-            if let Err(e) = job.run(cursor, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        }));
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }))
+        let (stream, task) = api::spawn_task(|tx| async move {
+            let result = job.run(cursor, &tx).await;
+            (result, tx)
+        });
+        self.task = Some(task);
+        stream
     }
 
     async fn close(&mut self) -> Result<(), SourceError> {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
+        api::stop(self.task.take()).await;
         Ok(())
     }
 
     fn stats(&self) -> SourceStats {
-        SourceStats {
-            requests: self.stats.requests(),
-            retries: self.stats.retries(),
-            bytes: self.stats.bytes(),
-            not_modified: self.stats.not_modified(),
-            rate_limit_waits: self.stats.rate_limit_waits(),
-            ..SourceStats::default()
-        }
+        api::stats(&self.stats)
     }
 }
 
@@ -321,29 +286,14 @@ impl Job {
         }
     }
 
-    async fn run(
-        mut self,
-        cursor: Option<Cursor>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
-    ) -> Result<(), SourceError> {
-        let mut state: SlackCursor = match cursor {
-            Some(c) if c.version() == Some(u64::from(VERSION)) => {
-                c.decode().map_err(|e| SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: e.to_string(),
-                })?
-            }
-            Some(c) => {
-                return Err(SourceError::Cursor {
-                    source_id: self.source_id.clone(),
-                    message: format!("unknown cursor version {:?}", c.version()),
-                })
-            }
-            None => SlackCursor {
-                version: VERSION,
-                channels: BTreeMap::new(),
-            },
-        };
+    async fn run(mut self, cursor: Option<Cursor>, tx: &api::Sender) -> Result<(), SourceError> {
+        let mut state: SlackCursor =
+            Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?.unwrap_or(
+                SlackCursor {
+                    version: VERSION,
+                    channels: BTreeMap::new(),
+                },
+            );
         // Archived channels are only read when named.
         let archived = if self.config.channels.is_empty() {
             "true"
@@ -455,7 +405,7 @@ impl Job {
         &mut self,
         channel: &Channel,
         state: &mut SlackCursor,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+        tx: &api::Sender,
     ) -> Result<(), ChannelError> {
         let latest = state
             .channels
@@ -547,7 +497,7 @@ impl Job {
         state: &mut SlackCursor,
         newest: Option<Ts>,
         events: &mut Vec<Event>,
-        tx: &mpsc::Sender<Result<Batch, SourceError>>,
+        tx: &api::Sender,
     ) -> Result<(), ChannelError> {
         state.channels.insert(
             channel.id.clone(),
