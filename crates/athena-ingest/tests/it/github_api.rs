@@ -606,28 +606,12 @@ fn sigkill_mid_stream_then_resume_stores_exactly_the_uninterrupted_events() {
     populate(&fake);
     fake.data.lock().unwrap().delay = Duration::from_millis(60);
     let server = fake.start();
-    let extra = "batch_size = 7";
-
-    let reference = TestEnv::new();
-    reference.write_config(&config(&server, extra));
-    let started = std::time::Instant::now();
-    let (run, _) = sync(&reference);
-    assert_eq!(run.code(), 0, "{}", run.describe());
-    let full_ms = started.elapsed().as_millis() as u64;
-    let expected: BTreeSet<String> = reference.ids("gh").into_iter().collect();
-
-    let env = TestEnv::new();
-    env.write_config(&config(&server, extra));
-    let mut rng = kill_schedule(&format!("uninterrupted sync: {full_ms} ms"));
-    kill_until_partial(&env, "gh", &expected, &[("GH_TEST_TOKEN", TOKEN)], || {
-        full_ms / 6 + rng.below(full_ms / 2)
-    });
-    let (run, _) = sync(&env);
-    assert_eq!(run.code(), 0, "{}", run.describe());
-    let ids = env.ids("gh");
-    let got: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_eq!(ids.len(), got.len());
-    assert_eq!(got, expected);
+    assert_kill_safe(
+        &config(&server, "batch_size = 7"),
+        "gh",
+        &[("GH_TEST_TOKEN", TOKEN)],
+        |full, rng| full / 6 + rng.below(full / 2),
+    );
 }
 
 #[test]

@@ -407,3 +407,39 @@ pub fn kill_until_partial(
     }
     eprintln!("{partial} partial stores in {attempts} kills");
 }
+
+/// The exactly-once check for a source read from a server: a reference sync with `config`,
+/// then SIGKILLs of another sync at `delay(full_ms, rng)` ms until three land mid-sync, then a
+/// last sync; the store must hold exactly the reference's events, once each.
+pub fn assert_kill_safe(
+    config: &str,
+    source: &str,
+    vars: &[(&str, &str)],
+    mut delay: impl FnMut(u64, &mut Rng) -> u64,
+) {
+    let sync = |env: &TestEnv| {
+        let mut cmd = env.cmd(&["sync"]);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run(cmd.output().unwrap())
+    };
+    let reference = TestEnv::new();
+    reference.write_config(config);
+    let started = std::time::Instant::now();
+    let run = sync(&reference);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let full_ms = started.elapsed().as_millis() as u64;
+    let expected: BTreeSet<String> = reference.ids(source).into_iter().collect();
+
+    let env = TestEnv::new();
+    env.write_config(config);
+    let mut rng = kill_schedule(&format!("uninterrupted sync: {full_ms} ms"));
+    kill_until_partial(&env, source, &expected, vars, || delay(full_ms, &mut rng));
+    let run = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let ids = env.ids(source);
+    let got: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), got.len(), "an event stored twice");
+    assert_eq!(got, expected);
+}
