@@ -47,31 +47,14 @@ struct StreamCursor {
     pass: Option<Pass>,
 }
 
-/// A pass over a stream's list, newest first, stopped half-way. Each page is stored as it is
-/// read, so the items whose list time is in `(floor, ceiling]` are stored (`floor` itself is
-/// read again: items sharing that time may have been cut). The next sync reads the list again,
-/// stores what rose above `ceiling` and what lies at or below `floor`, and skips the rest.
+/// A pass over a stream's list (newest first, each page stored as it is read) that has not
+/// reached the mark yet. The next sync reads the list again from the top, without trusting the
+/// ETag; what the pass stored comes back as duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Pass {
-    ceiling: String,
-    floor: String,
-    /// The newest mark stored by the pass so far.
+    /// The newest mark stored by the pass so far, for the mark when it completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_mark: Option<String>,
-}
-
-impl Pass {
-    fn new(
-        ceiling: Option<DateTime<Utc>>,
-        floor: Option<DateTime<Utc>>,
-        max_mark: Option<DateTime<Utc>>,
-    ) -> Pass {
-        Pass {
-            ceiling: ceiling.map(text_of).unwrap_or_default(),
-            floor: floor.map(text_of).unwrap_or_default(),
-            max_mark: max_mark.map(text_of),
-        }
-    }
 }
 
 const VERSION: u32 = 1;
@@ -275,27 +258,26 @@ impl Job {
     ) -> Result<(), Failure> {
         let fail = |e: &HttpError| self.failure(e);
         let name = stream.name();
-        let mut saved = state.streams.get(name).cloned().unwrap_or_default();
         let branch = match stream {
             Stream::Commits => self.config.branch.clone(),
             _ => None,
         };
-        if saved.branch != branch {
-            // Another branch than the mark is about: read it from its start.
-            saved = StreamCursor::default();
+        if state.streams.get(name).is_some_and(|s| s.branch != branch) {
+            // Another branch than the mark is about: read it from its start, and say so in
+            // every cursor written from now on.
+            state.streams.insert(
+                name.to_string(),
+                StreamCursor {
+                    branch: branch.clone(),
+                    ..StreamCursor::default()
+                },
+            );
         }
+        let saved = state.streams.get(name).cloned().unwrap_or_default();
         let mark = saved.mark.as_deref().and_then(time);
         // Items from the overlap before the mark are read and sent again (they are duplicates
         // if stored): commits merged late, runs completed late.
         let stop_before = mark.map(|m| m - stream.overlap());
-        // A pass stopped half-way: what it stored, in list order.
-        let resumed = saved.pass.as_ref().and_then(|p| {
-            Some((
-                time(&p.ceiling)?,
-                time(&p.floor)?,
-                p.max_mark.as_deref().and_then(time),
-            ))
-        });
         // Ids name the repository in lower case: GitHub's names are case-insensitive.
         let repository = format!("{}/{}", self.config.owner, self.config.repo).to_ascii_lowercase();
         let ctx = Ctx {
@@ -311,17 +293,19 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
-        // This pass: the list-order time of its newest item, the lowest stored so far, and the
-        // newest mark stored.
-        let mut ceiling = resumed.map(|r| r.0);
-        let mut floor = resumed.map(|r| r.1);
-        let mut max_mark = resumed.and_then(|r| r.2);
-        // Items newer than a resumed pass's ceiling: stored oldest first at the end.
-        let mut above: Vec<(DateTime<Utc>, DateTime<Utc>, Vec<Event>)> = Vec::new();
+        // The newest mark stored by this pass (and by the stopped pass it resumes).
+        let mut max_mark = saved
+            .pass
+            .as_ref()
+            .and_then(|p| p.max_mark.as_deref())
+            .and_then(time);
         let last_page;
         loop {
-            // Conditional only when the last pass was complete: its ETag then means "all stored".
-            let etag = if first && resumed.is_none() {
+            // Conditional only when the last pass was complete: its ETag then means "all
+            // stored". A stopped pass is read again from the top: what it stored comes back as
+            // duplicates, and what changed meanwhile (an item newly listed at an old place, a
+            // run completed) is not skipped.
+            let etag = if first && saved.pass.is_none() {
                 saved.etag.as_deref()
             } else {
                 None
@@ -332,6 +316,8 @@ impl Job {
                     return Ok(());
                 }
                 Ok(Fetched::Page(p)) => p,
+                // An empty repository has no commits to list (409).
+                Err(e) if stream == Stream::Commits && e.status == Some(409) => return Ok(()),
                 Err(e) => return Err(fail(&e)),
             };
             let Some(items) = stream.items(&page.value) else {
@@ -343,43 +329,25 @@ impl Job {
             if first {
                 first_etag = page.etag.clone();
                 first = false;
-                if ceiling.is_none() {
-                    ceiling = items.iter().filter_map(|i| stream.order_time(i)).max();
-                    floor = ceiling;
-                }
             }
             let mut reached_mark = false;
             let mut events = Vec::new();
-            let mut page_floor = floor;
             for item in items {
-                let Some(order) = stream.order_time(item) else {
-                    continue;
-                };
-                if stop_before.is_some_and(|stop| order < stop) {
-                    reached_mark = true;
-                    break;
+                if let (Some(stop), Some(order)) = (stop_before, stream.order_time(item)) {
+                    if order < stop {
+                        reached_mark = true;
+                        break;
+                    }
                 }
                 let Some(item_mark) = stream.mark(item) else {
-                    continue; // a draft release
+                    continue; // a draft release, a run still running
                 };
                 if stop_before.is_some_and(|m| item_mark < m) {
                     continue; // stored by an earlier pass
                 }
-                match (resumed, ceiling, floor) {
-                    (Some(_), Some(c), _) if order > c => {
-                        above.push((order, item_mark, stream.events(item, &ctx)));
-                        continue;
-                    }
-                    // Stored by this pass before it was stopped (the floor itself is read again:
-                    // items sharing its time may have been cut).
-                    (Some(_), _, Some(f)) if order > f => continue,
-                    _ => {}
-                }
                 events.extend(stream.events(item, &ctx));
-                page_floor = Some(page_floor.map_or(order, |f| f.min(order)));
                 max_mark = Some(max_mark.map_or(item_mark, |m| m.max(item_mark)));
             }
-            floor = page_floor;
             seen_urls.insert(url.to_string());
             let next = match page.next {
                 Some(next) if !reached_mark => {
@@ -398,30 +366,33 @@ impl Job {
                 last_page = events;
                 break;
             };
-            if !events.is_empty() {
+            // Each page is stored as it is read, under a cursor that says a pass is under way.
+            let mut events = events;
+            while !events.is_empty() {
+                let rest = events.split_off(events.len().min(self.config.batch_size));
                 let entry = state.streams.entry(name.to_string()).or_default();
                 entry.branch = branch.clone();
                 entry.etag = None;
-                entry.pass = Some(Pass::new(ceiling, floor, max_mark));
-                self.send(events, state, tx).await?;
+                entry.pass = Some(Pass {
+                    max_mark: max_mark.map(text_of),
+                });
+                self.send(std::mem::replace(&mut events, rest), state, tx)
+                    .await?;
             }
             url = next;
         }
-        // Then the items newer than a resumed pass's ceiling, oldest first, so the ceiling only
-        // rises; the last batch completes the pass with the new mark and the first page's ETag.
-        above.sort_by_key(|(order, _, _)| *order);
+        // The last page completes the pass: the new mark, and the first page's ETag.
         let mut pending = last_page;
-        for (order, item_mark, item_events) in above {
-            if pending.len() >= self.config.batch_size {
-                let entry = state.streams.entry(name.to_string()).or_default();
-                entry.branch = branch.clone();
-                entry.etag = None;
-                entry.pass = Some(Pass::new(ceiling, floor, max_mark));
-                self.send(std::mem::take(&mut pending), state, tx).await?;
-            }
-            pending.extend(item_events);
-            ceiling = Some(ceiling.map_or(order, |c| c.max(order)));
-            max_mark = Some(max_mark.map_or(item_mark, |m| m.max(item_mark)));
+        while pending.len() > self.config.batch_size {
+            let rest = pending.split_off(self.config.batch_size);
+            let entry = state.streams.entry(name.to_string()).or_default();
+            entry.branch = branch.clone();
+            entry.etag = None;
+            entry.pass = Some(Pass {
+                max_mark: max_mark.map(text_of),
+            });
+            self.send(std::mem::replace(&mut pending, rest), state, tx)
+                .await?;
         }
         let entry = state.streams.entry(name.to_string()).or_default();
         let before = entry.clone();

@@ -55,7 +55,9 @@ impl Stream {
                 format!("{base}/issues/comments?sort=updated&direction=desc&per_page=100")
             }
             Stream::Releases => format!("{base}/releases?per_page=100"),
-            Stream::WorkflowRuns => format!("{base}/actions/runs?status=completed&per_page=100"),
+            // Not `status=completed`: GitHub caps filtered lists at 1,000 runs. Runs still
+            // running are skipped here and stored once completed.
+            Stream::WorkflowRuns => format!("{base}/actions/runs?per_page=100"),
         }
     }
 
@@ -90,6 +92,7 @@ impl Stream {
                 text(item, "/updated_at")
             }
             Stream::Releases => text(item, "/published_at"),
+            Stream::WorkflowRuns if text(item, "/status") != Some("completed") => None,
             Stream::WorkflowRuns => text(item, "/updated_at"),
         };
         t.and_then(time)
@@ -97,11 +100,13 @@ impl Stream {
 
     /// How far before the mark paging goes on, for lists whose order is not their mark's: a
     /// workflow run is listed by creation but stored when it completes; commits are listed in
-    /// history order, which commit dates only roughly follow.
+    /// history order, which commit dates only roughly follow; releases are read whole.
     pub(crate) fn overlap(self) -> chrono::Duration {
         match self {
             Stream::WorkflowRuns | Stream::Commits => chrono::Duration::days(1),
-            Stream::Releases => chrono::Duration::days(7),
+            // A repository's releases are few: read them all, so a draft published long after
+            // it was created is not missed.
+            Stream::Releases => chrono::Duration::days(365 * 100),
             _ => chrono::Duration::zero(),
         }
     }
@@ -346,6 +351,9 @@ fn release(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
 }
 
 fn workflow_run(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
+    if text(item, "/status") != Some("completed") {
+        return None;
+    }
     let id = item.get("id")?.as_u64()?;
     let attempt = item.get("run_attempt").and_then(Value::as_u64).unwrap_or(1);
     let at = time(text(item, "/updated_at")?)?;
@@ -439,7 +447,7 @@ mod tests {
             ("timed_out", Some(Outcome::Failure)),
             ("cancelled", None),
         ] {
-            let run = json!({"id": 5, "run_attempt": 2, "updated_at": "2024-01-01T00:00:00Z",
+            let run = json!({"id": 5, "run_attempt": 2, "updated_at": "2024-01-01T00:00:00Z", "status": "completed",
                              "conclusion": conclusion, "name": "CI", "run_number": 9});
             let e = &Stream::WorkflowRuns.events(&run, &ctx())[0];
             assert_eq!(e.outcome, outcome, "{conclusion}");
