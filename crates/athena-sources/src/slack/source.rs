@@ -422,72 +422,125 @@ impl Job {
         if let Some(o) = &oldest_text {
             query.push(("oldest", o.as_str()));
         }
-        let mut messages = self
-            .all_pages("conversations.history", &query, "messages")
-            .await
-            .map_err(|e| self.channel_error(&e))?;
-        messages.sort_by_key(|m| m.get("ts").and_then(Value::as_str).and_then(Ts::parse));
-
-        // Each top-level message with its edit, reactions and thread is one group; batches end
-        // between groups, and the cursor moves past a new message only with its whole group,
-        // so a sync stopped half-way reads the rest of that thread again.
-        let mut pending: Vec<Event> = Vec::new();
+        // History comes newest first, a page at a time; each page is stored as it is read, and
+        // the cursor moves only when the whole range is stored, so a sync stopped half-way
+        // reads the range again (what it stored comes back as duplicates). Memory holds a page
+        // and its threads, however long the channel.
+        let first = self
+            .url("conversations.history", &query)
+            .map_err(|e| ChannelError::Fatal(self.fatal(&e)))?;
+        let mut url = first.clone();
+        let mut seen_cursors = std::collections::HashSet::new();
         let mut newest = latest;
-        for m in &messages {
-            let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
-                continue;
-            };
-            let is_new = latest.is_none_or(|l| ts > l);
-            if is_new {
-                let e = self.message_event(channel, m, "message").await?;
-                pending.push(e);
-            }
-            self.changes(channel, m, ts, &mut pending, now).await?;
-            let replies = m.get("reply_count").and_then(Value::as_u64).unwrap_or(0);
-            let is_parent =
-                m.get("thread_ts").and_then(Value::as_str) == m.get("ts").and_then(Value::as_str);
-            if self.config.include_threads && replies > 0 && is_parent {
-                let ts_text = ts.text();
-                let thread = match self
-                    .all_pages(
-                        "conversations.replies",
-                        &[
-                            ("channel", channel.id.as_str()),
-                            ("ts", ts_text.as_str()),
-                            ("limit", limit.as_str()),
-                        ],
-                        "messages",
-                    )
-                    .await
-                {
-                    Ok(t) => t,
-                    // The thread went away between the two calls: the message stays.
-                    Err(e) if e.message == "thread_not_found" => Vec::new(),
-                    Err(e) => return Err(self.channel_error(&e)),
-                };
-                for r in &thread {
-                    let Some(rts) = r.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
-                        continue;
-                    };
-                    if rts == ts {
-                        continue; // the parent, listed first
-                    }
-                    let e = self.message_event(channel, r, "thread_reply").await?;
-                    pending.push(e);
-                    self.changes(channel, r, rts, &mut pending, now).await?;
+        loop {
+            let page = self.get(&url).await.map_err(|e| self.channel_error(&e))?;
+            let mut messages: Vec<Value> = page
+                .get("messages")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            messages.sort_by_key(|m| m.get("ts").and_then(Value::as_str).and_then(Ts::parse));
+            let mut pending = Vec::new();
+            for m in &messages {
+                if let Some(ts) = self.group(channel, m, latest, now, &mut pending).await? {
+                    newest = Some(newest.map_or(ts, |n| n.max(ts)));
                 }
             }
-            if is_new {
-                newest = Some(newest.map_or(ts, |n| n.max(ts)));
+            let next = match link::body_cursor(&page, "/response_metadata/next_cursor") {
+                Some(c) if !seen_cursors.insert(c.clone()) => {
+                    return Err(ChannelError::Fatal(SourceError::failed(
+                        &self.source_id,
+                        format!(
+                            "GET {}: the next cursor repeats an earlier one (a paging loop)",
+                            athena_http::redact_url(&url)
+                        ),
+                    )))
+                }
+                Some(c) => Some(link::with_query(&first, "cursor", &c)),
+                None => None,
+            };
+            // Batches of at most `batch_size` events; only the last page's last batch moves the
+            // cursor (alone, if the page brought no events).
+            let last_page = next.is_none();
+            let mut chunks = Vec::new();
+            while !pending.is_empty() {
+                let rest = pending.split_off(pending.len().min(self.config.batch_size));
+                chunks.push(std::mem::replace(&mut pending, rest));
             }
-            if pending.len() >= self.config.batch_size {
-                self.send(channel, state, newest, &mut pending, tx).await?;
+            if last_page && chunks.is_empty() && newest != latest {
+                chunks.push(Vec::new());
+            }
+            let count = chunks.len();
+            for (i, mut chunk) in chunks.into_iter().enumerate() {
+                let at = if last_page && i + 1 == count {
+                    newest
+                } else {
+                    latest
+                };
+                self.send(channel, state, at, &mut chunk, tx).await?;
+            }
+            match next {
+                Some(n) => url = n,
+                None => return Ok(()),
             }
         }
-        if !pending.is_empty() || newest != latest {
-            self.send(channel, state, newest, &mut pending, tx).await?;
+    }
+
+    /// One top-level message's events: the message itself if new, its edit, its reactions, and
+    /// its thread; returns its `ts` if it is new.
+    async fn group(
+        &mut self,
+        channel: &Channel,
+        m: &Value,
+        latest: Option<Ts>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Event>,
+    ) -> Result<Option<Ts>, ChannelError> {
+        let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
+            return Ok(None);
+        };
+        let is_new = latest.is_none_or(|l| ts > l);
+        if is_new {
+            let e = self.message_event(channel, m, "message").await?;
+            out.push(e);
         }
-        Ok(())
+        self.changes(channel, m, ts, out, now).await?;
+        let replies = m.get("reply_count").and_then(Value::as_u64).unwrap_or(0);
+        let is_parent =
+            m.get("thread_ts").and_then(Value::as_str) == m.get("ts").and_then(Value::as_str);
+        if self.config.include_threads && replies > 0 && is_parent {
+            let ts_text = ts.text();
+            let limit = PAGE.to_string();
+            let thread = match self
+                .all_pages(
+                    "conversations.replies",
+                    &[
+                        ("channel", channel.id.as_str()),
+                        ("ts", ts_text.as_str()),
+                        ("limit", limit.as_str()),
+                    ],
+                    "messages",
+                )
+                .await
+            {
+                Ok(t) => t,
+                // The thread went away between the two calls: the message stays.
+                Err(e) if e.message == "thread_not_found" => Vec::new(),
+                Err(e) => return Err(self.channel_error(&e)),
+            };
+            for r in &thread {
+                let Some(rts) = r.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
+                    continue;
+                };
+                if rts == ts {
+                    continue; // the parent, listed first
+                }
+                let e = self.message_event(channel, r, "thread_reply").await?;
+                out.push(e);
+                self.changes(channel, r, rts, out, now).await?;
+            }
+        }
+        Ok(is_new.then_some(ts))
     }
 
     /// Sends `events` with the channel's cursor at `newest`.
