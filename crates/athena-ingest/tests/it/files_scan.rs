@@ -52,7 +52,8 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The stored per-file state: path → modification time (seconds).
+/// The stored per-file state of files present (tombstones of deleted paths left out): path →
+/// modification time (seconds).
 fn state(env: &TestEnv) -> BTreeMap<String, i64> {
     let c = env.store();
     let mut s = c
@@ -63,8 +64,10 @@ fn state(env: &TestEnv) -> BTreeMap<String, i64> {
     })
     .unwrap()
     .map(Result::unwrap)
+    // Layout 2: [2][flags][generation u32][size u64][mtime i64]…; flag 1 is a tombstone.
+    .filter(|(_, v)| v[0] == 2 && v[1] & 1 == 0)
     .map(|(k, v)| {
-        let ns = i64::from_le_bytes(v[9..17].try_into().unwrap());
+        let ns = i64::from_le_bytes(v[14..22].try_into().unwrap());
         (String::from_utf8(k).unwrap(), ns / 1_000_000_000)
     })
     .collect()
@@ -397,4 +400,55 @@ fn unreadable_files_and_directories_are_named_and_skipped() {
     assert!(letters.contains("secret.txt"), "{letters}");
     assert!(letters.contains("locked"), "{letters}");
     assert!(letters.contains("ermission denied"), "{letters}");
+}
+
+#[test]
+fn a_file_put_back_with_the_same_time_and_contents_is_a_new_creation_each_time() {
+    let env = TestEnv::new();
+    let root = env.path("tree");
+    write(&root, "a.txt", "same");
+    set_mtime(&root, "a.txt", 1);
+    env.write_config(&config("tree", ""));
+    env.sync_json().0.ok();
+    let outside = env.path("a.txt.moved");
+    for _ in 0..2 {
+        std::fs::rename(root.join("a.txt"), &outside).unwrap();
+        let (_, json) = env.sync_json();
+        assert_eq!(written(&json), 1, "the deletion: {json}");
+        std::fs::rename(&outside, root.join("a.txt")).unwrap();
+        let (_, json) = env.sync_json();
+        assert_eq!(written(&json), 1, "the file put back: {json}");
+    }
+    assert_eq!(
+        events(&env),
+        pairs(&[
+            ("file_modified", "a.txt"),
+            ("file_deleted", "a.txt"),
+            ("file_created", "a.txt"),
+            ("file_deleted", "a.txt"),
+            ("file_created", "a.txt"),
+        ])
+    );
+    assert_eq!(state(&env).len(), 1);
+}
+
+#[test]
+fn ignore_files_above_the_root_apply_only_inside_a_git_work_tree() {
+    let env = TestEnv::new();
+    // The temp dir is not a git work tree: its parent's ignore file must not hide notes.md.
+    write(env.dir.path(), ".gitignore", "*.md\n");
+    write(&env.path("tree"), "notes.md", "n");
+    env.write_config(&config("tree", ""));
+    env.sync_json().0.ok();
+    assert_eq!(events(&env), pairs(&[("file_modified", "notes.md")]));
+
+    // Inside a work tree, the repository's .gitignore above the root counts.
+    let env = TestEnv::new();
+    init_repo(env.dir.path());
+    write(env.dir.path(), ".gitignore", "*.md\n");
+    write(&env.path("tree"), "notes.md", "n");
+    write(&env.path("tree"), "code.rs", "c");
+    env.write_config(&config("tree", ""));
+    env.sync_json().0.ok();
+    assert_eq!(events(&env), pairs(&[("file_modified", "code.rs")]));
 }

@@ -53,7 +53,9 @@ pub(crate) fn scan(root: &Path, options: &ScanOptions) -> Scan {
     builder
         .hidden(false)
         .follow_links(false)
-        .parents(options.respect_gitignore)
+        // Ignore files above the root count inside a git work tree only: elsewhere a home
+        // directory's ~/.gitignore (often a global excludes file) would hide files silently.
+        .parents(options.respect_gitignore && in_git_work_tree(root))
         .ignore(options.respect_gitignore)
         .git_ignore(options.respect_gitignore)
         .git_exclude(options.respect_gitignore)
@@ -171,6 +173,11 @@ impl Drop for Visitor<'_> {
         shared.files.extend(local.files);
         shared.problems.extend(local.problems);
     }
+}
+
+/// Whether `dir` or a directory above it holds `.git`.
+fn in_git_work_tree(dir: &Path) -> bool {
+    dir.ancestors().any(|d| d.join(".git").exists())
 }
 
 /// The path an error is about, however deeply the walker wrapped it.

@@ -199,6 +199,8 @@ struct Job {
 struct Changed {
     found: Found,
     old: Option<FileState>,
+    /// The path's generation (deletions so far).
+    generation: u32,
 }
 
 /// The consumer went away: stop quietly.
@@ -270,8 +272,24 @@ impl Job {
         let mut changed = Vec::new();
         for found in scanned.files {
             match self.state.remove(&found.rel) {
-                Some(old) if old.size == found.size && old.mtime_ns == found.mtime_ns => {}
-                old => changed.push(Changed { found, old }),
+                Some(old)
+                    if !old.gone && old.size == found.size && old.mtime_ns == found.mtime_ns => {}
+                // Put back where a file was deleted: new, in the path's next generation.
+                Some(old) if old.gone => changed.push(Changed {
+                    found,
+                    old: None,
+                    generation: old.generation,
+                }),
+                Some(old) => changed.push(Changed {
+                    found,
+                    generation: old.generation,
+                    old: Some(old),
+                }),
+                None => changed.push(Changed {
+                    found,
+                    old: None,
+                    generation: 0,
+                }),
             }
         }
         let unreadable: Vec<&[u8]> = scanned.problems.iter().map(|p| p.rel.as_slice()).collect();
@@ -280,7 +298,8 @@ impl Job {
         // without an event: nothing happened to them.
         let mut unwatched = Vec::new();
         for (rel, st) in std::mem::take(&mut self.state) {
-            if unreadable.iter().any(|p| is_under(&rel, p)) {
+            // Tombstones stay as they are; so do files under a path the walk could not read.
+            if st.gone || unreadable.iter().any(|p| is_under(&rel, p)) {
                 continue;
             }
             let path = root.join(std::ffi::OsStr::from_bytes(&rel));
@@ -312,6 +331,7 @@ impl Job {
             dead: Vec::new(),
             done: 0,
             total: (changed.len() + deleted.len()) as u64,
+            reported: 0,
         };
         let root_text = root.to_string_lossy().into_owned();
         if out.problems(&root, &scanned.problems).is_err() {
@@ -358,6 +378,8 @@ impl Job {
                     size: c.found.size,
                     mtime_ns: c.found.mtime_ns,
                     hash,
+                    generation: c.generation,
+                    gone: false,
                 };
                 let rel = String::from_utf8_lossy(&c.found.rel);
                 let event = match &c.old {
@@ -408,9 +430,16 @@ impl Job {
                 e.metadata.insert("renamed_to".into(), json!(to));
             }
             out.events.push(e);
+            // A tombstone: the path's next file gets new ids, even with this one's time and
+            // contents.
+            let tombstone = FileState {
+                gone: true,
+                generation: st.generation.saturating_add(1),
+                ..*st
+            };
             out.state.push(StateChange {
                 key: rel_bytes.clone(),
-                value: None,
+                value: Some(tombstone.encode()),
             });
             out.done += 1;
             if out.full() && out.flush().is_err() {
@@ -434,6 +463,8 @@ struct Out<'a> {
     dead: Vec<DeadLetter>,
     done: u64,
     total: u64,
+    /// Problems reported this sync.
+    reported: usize,
 }
 
 impl Out<'_> {
@@ -467,7 +498,8 @@ impl Out<'_> {
                 root.join(std::ffi::OsStr::from_bytes(&p.rel))
             };
             tracing::warn!(source = %self.source_id, path = %path.display(), "skipped: {}", p.message);
-            if self.dead.len() < MAX_REPORTED_PROBLEMS {
+            self.reported += 1;
+            if self.reported <= MAX_REPORTED_PROBLEMS {
                 self.dead.push(DeadLetter {
                     origin: path.display().to_string(),
                     reason: p.message.clone(),
@@ -578,10 +610,16 @@ fn file_event(
         None => st.size.to_string(),
     };
     let verb = kind.strip_prefix("file_").unwrap_or(kind);
+    // The path's generation (how many times it was deleted before) tells a file put back apart
+    // from the one that was there; the first generation keeps the plain form.
+    let path = match st.generation {
+        0 => rel.to_string(),
+        g => format!("{rel}#{g}"),
+    };
     let (id, at) = match detected_at {
-        Some(at) => (format!("{rel}@{}:{version}:deleted", st.mtime_ns), at),
+        Some(at) => (format!("{path}@{}:{version}:deleted", st.mtime_ns), at),
         None => (
-            format!("{rel}@{}:{version}", st.mtime_ns),
+            format!("{path}@{}:{version}", st.mtime_ns),
             time_of(st.mtime_ns),
         ),
     };
@@ -630,6 +668,8 @@ mod tests {
             size: 3,
             mtime_ns: 1_700_000_000_123_456_789,
             hash: Some([0xab; 32]),
+            generation: 0,
+            gone: false,
         };
         let m = file_event("file_modified", "src/a.rs", "/r", &st, None);
         assert_eq!(m.id, "src/a.rs@1700000000123456789:abababababababab");
@@ -643,5 +683,11 @@ mod tests {
         let u = file_event("file_created", "x", "/r", &unhashed, None);
         assert_eq!(u.id, "x@1700000000123456789:3");
         assert_eq!(u.metadata["hash"], Value::Null);
+        let again = FileState {
+            generation: 2,
+            ..st
+        };
+        let g = file_event("file_created", "src/a.rs", "/r", &again, None);
+        assert_eq!(g.id, "src/a.rs#2@1700000000123456789:abababababababab");
     }
 }
