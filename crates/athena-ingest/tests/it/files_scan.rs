@@ -452,3 +452,59 @@ fn ignore_files_above_the_root_apply_only_inside_a_git_work_tree() {
     env.sync_json().0.ok();
     assert_eq!(events(&env), pairs(&[("file_modified", "code.rs")]));
 }
+
+#[test]
+fn a_same_size_write_in_the_same_timestamp_tick_is_still_seen() {
+    let env = TestEnv::new();
+    let root = env.path("tree");
+    write(&root, "f.txt", "aaaa");
+    env.write_config(&config("tree", ""));
+    env.sync_json().0.ok();
+    // Rewritten with the same size, and the time put back where it was: what a write within
+    // one tick of a coarse clock looks like. The file was fresh at the last scan, so its time
+    // was not trusted, and the contents are hashed again.
+    let mtime = std::fs::metadata(root.join("f.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    write(&root, "f.txt", "bbbb");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(root.join("f.txt"))
+        .unwrap();
+    f.set_modified(mtime).unwrap();
+    let (_, json) = env.sync_json();
+    assert_eq!(written(&json), 1, "{json}");
+    assert_eq!(
+        last_metadata(&env, "file_modified", "f.txt")["hash"],
+        format!("blake3:{}", blake3::hash(b"bbbb").to_hex())
+    );
+}
+
+#[test]
+fn both_halves_of_a_rename_are_stored_in_one_batch() {
+    let env = TestEnv::new();
+    let root = env.path("tree");
+    for i in 0..3 {
+        write(&root, &format!("f{i}.txt"), &format!("content {i}"));
+        set_mtime(&root, &format!("f{i}.txt"), i);
+    }
+    // One change a batch: only a rename's pairing puts two events in one.
+    env.write_config(&config("tree", "batch_size = 1"));
+    env.sync_json().0.ok();
+    std::fs::rename(root.join("f1.txt"), root.join("g1.txt")).unwrap();
+    let run = env.run(&["-vv", "sync"]).ok();
+    let batches: Vec<&str> = run
+        .0
+        .stderr
+        .split(|&b| b == b'\n')
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter(|l| l.contains("batch committed"))
+        .collect();
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert!(batches[0].contains("events=2"), "{batches:?}");
+    assert_eq!(
+        last_metadata(&env, "file_deleted", "f1.txt")["renamed_to"],
+        "g1.txt"
+    );
+}

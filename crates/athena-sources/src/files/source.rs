@@ -247,6 +247,7 @@ impl Job {
             .filter_map(|p| canonical_file(p))
             .collect();
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let scan_started_ns = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
         let mut scanned = scan(
             &root,
             &ScanOptions {
@@ -349,7 +350,8 @@ impl Job {
                 gone_by_content.entry(key).or_insert(i);
             }
         }
-        let mut renamed_to: Vec<Option<String>> = vec![None; deleted.len()];
+        // Deletions already stored beside the creation they pair with (a rename).
+        let mut paired = vec![false; deleted.len()];
         let now = Utc::now();
 
         for chunk in changed.chunks(self.config.batch_size.clamp(64, 4096)) {
@@ -374,14 +376,30 @@ impl Job {
                         continue;
                     }
                 };
+                // Size and time of the contents hashed, not of the earlier stat.
+                let (size, mtime, unsettled) = match &hash {
+                    Some(h) => (h.size, h.mtime_ns, h.unsettled),
+                    None => (c.found.size, c.found.mtime_ns, false),
+                };
+                let hash = hash.map(|h| h.hash);
                 let now_state = FileState {
-                    size: c.found.size,
-                    mtime_ns: c.found.mtime_ns,
+                    size,
+                    mtime_ns: mtime,
                     hash,
                     generation: c.generation,
                     gone: false,
                 };
+                // A file changed while read, or within the last two seconds (a same-size
+                // write in the same timestamp tick would not move its time): store no time,
+                // so the next sync hashes it again; an unchanged hash then yields nothing.
+                let racy = hash.is_some()
+                    && (unsettled || mtime >= scan_started_ns.saturating_sub(2_000_000_000));
+                let stored = FileState {
+                    mtime_ns: if racy { 0 } else { mtime },
+                    ..now_state
+                };
                 let rel = String::from_utf8_lossy(&c.found.rel);
+                let mut rename = None;
                 let event = match &c.old {
                     // Touched, not changed.
                     Some(old) if hash.is_some() && old.hash == hash => None,
@@ -404,7 +422,7 @@ impl Job {
                         if let Some(i) = from {
                             let old_rel = String::from_utf8_lossy(&deleted[i].0).into_owned();
                             e.metadata.insert("renamed_from".into(), json!(old_rel));
-                            renamed_to[i] = Some(rel.to_string());
+                            rename = Some((i, rel.to_string()));
                         }
                         Some(e)
                     }
@@ -414,8 +432,15 @@ impl Job {
                 }
                 out.state.push(StateChange {
                     key: c.found.rel.clone(),
-                    value: Some(now_state.encode()),
+                    value: Some(stored.encode()),
                 });
+                // Both halves of a rename go in the same batch.
+                if let Some((i, to)) = rename {
+                    let (rel_bytes, st) = &deleted[i];
+                    out.deletion(rel_bytes, st, &root_text, now, Some(to));
+                    paired[i] = true;
+                    out.done += 1;
+                }
                 out.done += 1;
                 if out.full() && out.flush().is_err() {
                     return Ok(());
@@ -423,31 +448,21 @@ impl Job {
             }
         }
 
-        for ((rel_bytes, st), to) in deleted.iter().zip(renamed_to) {
-            let rel = String::from_utf8_lossy(rel_bytes);
-            let mut e = file_event("file_deleted", &rel, &root_text, st, Some(now));
-            if let Some(to) = to {
-                e.metadata.insert("renamed_to".into(), json!(to));
+        for ((rel_bytes, st), done) in deleted.iter().zip(paired) {
+            if done {
+                continue;
             }
-            out.events.push(e);
-            // A tombstone: the path's next file gets new ids, even with this one's time and
-            // contents.
-            let tombstone = FileState {
-                gone: true,
-                generation: st.generation.saturating_add(1),
-                ..*st
-            };
-            out.state.push(StateChange {
-                key: rel_bytes.clone(),
-                value: Some(tombstone.encode()),
-            });
+            out.deletion(rel_bytes, st, &root_text, now, None);
             out.done += 1;
             if out.full() && out.flush().is_err() {
                 return Ok(());
             }
         }
-        out.complete = true;
-        let _ = out.flush();
+        // The last batch: what is left, or the cursor saying the first scan is complete.
+        if !out.events.is_empty() || !out.state.is_empty() || !out.dead.is_empty() || initial {
+            out.complete = true;
+            let _ = out.flush();
+        }
         Ok(())
     }
 }
@@ -468,6 +483,33 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    /// A `file_deleted` event and the tombstone that replaces the file's state: the path's
+    /// next file gets new ids, even with this one's time and contents.
+    fn deletion(
+        &mut self,
+        rel_bytes: &[u8],
+        st: &FileState,
+        root: &str,
+        now: DateTime<Utc>,
+        renamed_to: Option<String>,
+    ) {
+        let rel = String::from_utf8_lossy(rel_bytes);
+        let mut e = file_event("file_deleted", &rel, root, st, Some(now));
+        if let Some(to) = renamed_to {
+            e.metadata.insert("renamed_to".into(), json!(to));
+        }
+        self.events.push(e);
+        let tombstone = FileState {
+            gone: true,
+            generation: st.generation.saturating_add(1),
+            ..*st
+        };
+        self.state.push(StateChange {
+            key: rel_bytes.to_vec(),
+            value: Some(tombstone.encode()),
+        });
+    }
+
     fn full(&self) -> bool {
         self.state.len() + self.dead.len() >= self.batch_size
     }
@@ -531,7 +573,7 @@ fn hash_all(
     chunk: &[Changed],
     threads: usize,
     bytes: &AtomicU64,
-) -> Vec<std::io::Result<Option<[u8; 32]>>> {
+) -> Vec<std::io::Result<Option<Hashed>>> {
     let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = chunk
@@ -562,20 +604,57 @@ fn hash_all(
     })
 }
 
-fn hash_file(path: &Path, buf: &mut [u8], bytes: &AtomicU64) -> std::io::Result<[u8; 32]> {
-    let mut file = File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    loop {
-        let n = match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+/// A file's contents hash, with the size and modification time of the contents hashed.
+#[derive(Debug, Clone, Copy)]
+struct Hashed {
+    hash: [u8; 32],
+    size: u64,
+    mtime_ns: i64,
+    /// The file kept changing while it was read: its state must be checked again next sync.
+    unsettled: bool,
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    m.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(m.mtime_nsec())
+}
+
+/// Hashes `path`, taking size and time from the open file before and after reading: if they
+/// moved (the file was being written), it is read again, up to three times.
+fn hash_file(path: &Path, buf: &mut [u8], bytes: &AtomicU64) -> std::io::Result<Hashed> {
+    let mut last = None;
+    for _ in 0..3 {
+        let mut file = File::open(path)?;
+        let before = file.metadata()?;
+        let mut hasher = blake3::Hasher::new();
+        loop {
+            let n = match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let after = file.metadata()?;
+        let hashed = Hashed {
+            hash: *hasher.finalize().as_bytes(),
+            size: after.len(),
+            mtime_ns: mtime_ns(&after),
+            unsettled: false,
         };
-        hasher.update(&buf[..n]);
-        bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if before.len() == after.len() && mtime_ns(&before) == mtime_ns(&after) {
+            return Ok(hashed);
+        }
+        last = Some(hashed);
     }
-    Ok(*hasher.finalize().as_bytes())
+    Ok(Hashed {
+        unsettled: true,
+        ..last.expect("three reads")
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
