@@ -458,15 +458,19 @@ fn a_same_size_write_in_the_same_timestamp_tick_is_still_seen() {
     let env = TestEnv::new();
     let root = env.path("tree");
     write(&root, "f.txt", "aaaa");
+    // A time the scan cannot be a tick past, however slowly the machine starts the sync.
+    let mtime = SystemTime::now() + Duration::from_secs(30);
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("f.txt"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
     env.write_config(&config("tree", ""));
     env.sync_json().0.ok();
     // Rewritten with the same size, and the time put back where it was: what a write within
     // one tick of a coarse clock looks like. The file was fresh at the last scan, so its time
     // was not trusted, and the contents are hashed again.
-    let mtime = std::fs::metadata(root.join("f.txt"))
-        .unwrap()
-        .modified()
-        .unwrap();
     write(&root, "f.txt", "bbbb");
     let f = std::fs::File::options()
         .write(true)

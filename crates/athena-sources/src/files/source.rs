@@ -389,11 +389,11 @@ impl Job {
                     generation: c.generation,
                     gone: false,
                 };
-                // A file changed while read, or within the last two seconds (a same-size
-                // write in the same timestamp tick would not move its time): store no time,
+                // A file changed while read, or within one timestamp tick of the scan (a
+                // same-size write in the same tick would not move its time): store no time,
                 // so the next sync hashes it again; an unchanged hash then yields nothing.
                 let racy = hash.is_some()
-                    && (unsettled || mtime >= scan_started_ns.saturating_sub(2_000_000_000));
+                    && (unsettled || mtime >= scan_started_ns.saturating_sub(tick_ns(mtime)));
                 let stored = FileState {
                     mtime_ns: if racy { 0 } else { mtime },
                     ..now_state
@@ -602,6 +602,16 @@ fn hash_all(
             })
             .collect()
     })
+}
+
+/// How coarse a file system's clock may be, judged from one of its times: whole seconds mean a
+/// coarse one (FAT keeps two), anything finer a kernel tick of a few milliseconds.
+fn tick_ns(mtime_ns: i64) -> i64 {
+    if mtime_ns % 1_000_000_000 == 0 {
+        2_000_000_000
+    } else {
+        50_000_000
+    }
 }
 
 /// A file's contents hash, with the size and modification time of the contents hashed.
