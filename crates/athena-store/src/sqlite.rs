@@ -23,15 +23,14 @@ pub struct SqliteStore {
     _lock: Option<SyncLock>,
 }
 
-/// A thread with its own connection that checkpoints the WAL after commits, at most every
-/// [`CHECKPOINT_EVERY`], so the writer never stops to copy pages itself. In WAL mode a passive
-/// checkpoint runs beside the writer: neither waits for the other.
+/// A thread with its own connection that checkpoints the WAL whenever commits have come in, so
+/// the writer never stops to copy pages itself. In WAL mode a passive checkpoint runs beside
+/// the writer: neither waits for the other. Commits that arrive during a checkpoint are served
+/// by the next one.
 struct Checkpointer {
     commits: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
-
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(0);
 
 /// WAL pages after which the writer checkpoints by itself: the checkpointer thread normally
 /// keeps the WAL far below this.
@@ -50,18 +49,12 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("athena-store-checkpoint".into())
             .spawn(move || {
-                let mut last = std::time::Instant::now();
                 while rx.recv().is_ok() {
-                    let wait = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
-                    if !wait.is_zero() {
-                        std::thread::sleep(wait);
-                    }
                     while rx.try_recv().is_ok() {}
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::debug!(store = %shown, "checkpoint failed: {e}");
                     }
-                    last = std::time::Instant::now();
                 }
             })
             .ok()?;

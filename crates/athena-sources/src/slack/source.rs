@@ -591,7 +591,14 @@ impl Job {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        // The message as reactions describe it, built once for all of them.
+        let base = if reactions.is_empty() {
+            None
+        } else {
+            Some(self.message_event(channel, m, "reaction_added").await?)
+        };
         for r in &reactions {
+            let Some(base) = &base else { break };
             let Some(name) = r.get("name").and_then(Value::as_str) else {
                 continue;
             };
@@ -601,7 +608,6 @@ impl Job {
                 .cloned()
                 .unwrap_or_default();
             for u in users.iter().filter_map(Value::as_str) {
-                let base = self.message_event(channel, m, "reaction_added").await?;
                 let mut e = Event::new(
                     format!("{}:{}:reaction:{name}:{u}", channel.id, ts.text()),
                     "reaction_added",
@@ -610,7 +616,7 @@ impl Job {
                     format!(":{name}: on {}", base.title),
                 );
                 e.actor = Some(self.user_name(u).await?);
-                e.context = base.context;
+                e.context = base.context.clone();
                 e.context.insert("user_id".into(), json!(u));
                 e.metadata.insert("reaction".into(), json!(name));
                 e.metadata.insert("time_observed".into(), json!(true));
