@@ -21,6 +21,7 @@ pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod json;
 pub mod memory;
 pub mod registry;
 pub mod source;
@@ -36,6 +37,7 @@ pub use engine::{
 };
 pub use error::SourceError;
 pub use event::{DeadLetter, Event, Outcome};
+pub use json::JsonObject;
 pub use registry::{BuildFn, ConfigKey, Registry, RegistryError, SourceType};
 pub use source::{
     Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,

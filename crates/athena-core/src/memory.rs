@@ -52,10 +52,19 @@ impl Store for MemoryStore {
     ) -> Result<CommitReport, StoreError> {
         let mut report = CommitReport::default();
         let now = chrono::Utc::now();
-        for e in &batch.events {
+        for (i, e) in batch.events.iter().enumerate() {
             let key = (source.id.clone(), e.id.clone());
             if self.ids.insert(key) {
                 let mut e = e.clone();
+                if let Some(json) = batch.json_of(i) {
+                    // A source that wrote its JSON itself left the maps empty.
+                    if e.context.is_empty() {
+                        e.context = serde_json::from_str(&json.context).unwrap_or_default();
+                    }
+                    if e.metadata.is_empty() {
+                        e.metadata = serde_json::from_str(&json.metadata).unwrap_or_default();
+                    }
+                }
                 source.stamp(&mut e);
                 e.ingested_at = Some(now);
                 self.events.push(e);

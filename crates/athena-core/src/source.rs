@@ -30,7 +30,8 @@ pub struct Batch {
     pub progress: Option<Progress>,
     /// Each event's `context` and `metadata` as JSON text, in event order: filled by
     /// [`Batch::encode_json`] (the engine calls it on the source's task, so the store's writer
-    /// thread, the bottleneck of a bulk sync, does not). Empty until then.
+    /// thread, the bottleneck of a bulk sync, does not), or by the source itself through
+    /// [`Batch::push_encoded`]. Empty until then.
     pub json: Vec<EventJson>,
 }
 
@@ -74,8 +75,23 @@ impl Batch {
         }
     }
 
-    /// Serializes every event's `context` and `metadata` into [`Batch::json`].
+    /// Adds an event whose `context` and `metadata` the source wrote as JSON text itself (see
+    /// [`JsonObject`](crate::json::JsonObject)); the event's own maps stay empty. Cheaper than
+    /// building maps when events come by the million. A batch is built either wholly this way
+    /// or wholly with [`Batch::events`]' maps.
+    pub fn push_encoded(&mut self, event: Event, json: EventJson) {
+        debug_assert!(event.context.is_empty() && event.metadata.is_empty());
+        debug_assert_eq!(self.json.len(), self.events.len());
+        self.events.push(event);
+        self.json.push(json);
+    }
+
+    /// Serializes every event's `context` and `metadata` into [`Batch::json`], unless the
+    /// source already did ([`Batch::push_encoded`]).
     pub fn encode_json(&mut self) {
+        if self.json.len() == self.events.len() {
+            return;
+        }
         let encode = |m: &serde_json::Map<String, serde_json::Value>| {
             serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
         };

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use athena_core::{Event, Outcome};
+use athena_core::{Event, EventJson, JsonObject, Outcome};
 use chrono::Utc;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::parse::{epoch_time, parse_time, Request};
 
@@ -134,8 +134,15 @@ pub(crate) struct LineAt<'a> {
     pub offset: u64,
 }
 
-/// One request → one `http_request` event with id `id`.
-pub(crate) fn request_event(r: &Request<'_>, id: String, at: &LineAt<'_>, lossy: bool) -> Event {
+/// One request → one `http_request` event with id `id`, its `context` and `metadata` written
+/// straight to JSON (see [`Batch::push_encoded`](athena_core::Batch::push_encoded)): a log is
+/// read by the million lines, and building maps cost more than parsing the line.
+pub(crate) fn request_event(
+    r: &Request<'_>,
+    id: String,
+    at: &LineAt<'_>,
+    lossy: bool,
+) -> (Event, EventJson) {
     let method = r.method.unwrap_or("-");
     let mut event = Event::new(
         id,
@@ -143,10 +150,8 @@ pub(crate) fn request_event(r: &Request<'_>, id: String, at: &LineAt<'_>, lossy:
         r.time.with_timezone(&Utc),
         format!("{method} {} → {}", r.path, r.status),
     );
-    event.actor = r
-        .user
-        .or((!r.remote_addr.is_empty()).then_some(r.remote_addr))
-        .map(str::to_string);
+    let remote_addr = (!r.remote_addr.is_empty()).then_some(r.remote_addr);
+    event.actor = r.user.or(remote_addr).map(str::to_string);
     event.outcome = Some(match r.status {
         400..=499 => Outcome::ClientError,
         500..=599 => Outcome::ServerError,
@@ -154,45 +159,55 @@ pub(crate) fn request_event(r: &Request<'_>, id: String, at: &LineAt<'_>, lossy:
     });
     // Only the query joins the title in the full-text index: user agents and referers are
     // long, repetitive, and were half the cost of storing a request; they stay in metadata.
-    let mut body = String::new();
-    if let Some(q) = r.query {
-        body.push_str(&format!("query: {q}\n"));
+    if let Some(q) = r.query.map(str::trim_end).filter(|q| !q.is_empty()) {
+        event.body = format!("query: {q}");
     }
-    event.body = body.trim_end().to_string();
-    event.context = match json!({
-        "file": at.file,
-        "line": at.line,
-        "offset": at.offset,
-        "time_offset": r.time.offset().to_string(),
-    }) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    let mut meta = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            meta.insert(k.to_string(), v);
-        }
-    };
-    put("method", json!(r.method));
-    put("path", json!(r.path));
-    put("query", json!(r.query));
-    put("protocol", json!(r.protocol));
-    put("status", json!(r.status));
-    put("bytes", json!(r.bytes));
-    put("latency", json!(r.latency));
-    put(
-        "remote_addr",
-        json!((!r.remote_addr.is_empty()).then_some(r.remote_addr)),
+    let mut context = JsonObject::with_capacity(at.file.len() + 80);
+    context
+        .str("file", at.file)
+        .u64("line", at.line)
+        .u64("offset", at.offset)
+        .str(
+            "time_offset",
+            &offset_text(r.time.offset().local_minus_utc()),
+        );
+    let mut meta = JsonObject::with_capacity(
+        160 + r.path.len()
+            + r.query.map_or(0, str::len)
+            + r.referer.map_or(0, str::len)
+            + r.user_agent.map_or(0, str::len),
     );
-    put("user", json!(r.user));
-    put("referer", json!(r.referer));
-    put("user_agent", json!(r.user_agent));
+    meta.opt_str("method", r.method)
+        .str("path", r.path)
+        .opt_str("query", r.query)
+        .opt_str("protocol", r.protocol)
+        .u64("status", r.status.into())
+        .opt_u64("bytes", r.bytes)
+        .opt_f64("latency", r.latency)
+        .opt_str("remote_addr", remote_addr)
+        .opt_str("user", r.user)
+        .opt_str("referer", r.referer)
+        .opt_str("user_agent", r.user_agent);
     if lossy {
-        put("line_lossy", Value::Bool(true));
+        meta.bool("line_lossy", true);
     }
-    event.metadata = meta;
-    event
+    let json = EventJson {
+        context: context.finish(),
+        metadata: meta.finish(),
+    };
+    (event, json)
+}
+
+/// A UTC offset in seconds as `+HH:MM` (`+HH:MM:SS` when it has seconds), as chrono shows it.
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if sec == 0 {
+        format!("{sign}{h:02}:{m:02}")
+    } else {
+        format!("{sign}{h:02}:{m:02}:{sec:02}")
+    }
 }
 
 #[cfg(test)]
@@ -200,19 +215,34 @@ mod tests {
     use super::*;
     use crate::api_log::parse::parse_clf;
 
+    /// The event with its JSON read back into its maps, as a store would show it.
+    fn shown(r: &Request<'_>, id: &str, at: &LineAt<'_>) -> Event {
+        let (mut e, json) = request_event(r, id.into(), at, false);
+        e.context = serde_json::from_str(&json.context).unwrap();
+        e.metadata = serde_json::from_str(&json.metadata).unwrap();
+        e
+    }
+
+    #[test]
+    fn offsets_read_as_chrono_shows_them() {
+        for secs in [0, 7200, -7200, 19800, -34200, 45296, -1] {
+            let chrono = chrono::FixedOffset::east_opt(secs).unwrap().to_string();
+            assert_eq!(offset_text(secs), chrono, "{secs}");
+        }
+    }
+
     #[test]
     fn a_request_becomes_an_http_request_event() {
         let line = r#"10.0.0.1 - alice [01/Jan/2024:12:00:00 +0200] "GET /search?q=rust HTTP/1.1" 503 10 "-" "curl/8""#;
         let r = parse_clf(line, true).unwrap();
-        let e = request_event(
+        let e = shown(
             &r,
-            "fp:0".into(),
+            "fp:0",
             &LineAt {
                 file: "a.log",
                 line: 1,
                 offset: 0,
             },
-            false,
         );
         assert_eq!(e.kind, "http_request");
         assert_eq!(e.title, "GET /search → 503");
@@ -224,6 +254,10 @@ mod tests {
         assert_eq!(e.body, "query: q=rust");
         assert_eq!(e.metadata["user_agent"], "curl/8");
         assert!(e.metadata.get("referer").is_none());
+        assert_eq!(e.metadata["status"], 503);
+        assert_eq!(e.metadata["bytes"], 10);
+        assert_eq!(e.context["file"], "a.log");
+        assert_eq!(e.context["line"], 1);
     }
 
     #[test]
@@ -248,18 +282,19 @@ mod tests {
             serde_json::from_str(r#"{"when":1700000000,"code":404,"path":"/x"}"#).unwrap();
         let r = parse_json(&v, &JsonFields::new(&custom)).unwrap();
         assert_eq!((r.status, r.time.timestamp()), (404, 1_700_000_000));
-        let e = request_event(
+        let e = shown(
             &r,
-            "id".into(),
+            "id",
             &LineAt {
                 file: "f",
                 line: 2,
                 offset: 9,
             },
-            false,
         );
         assert_eq!(e.actor, None);
         assert_eq!(e.outcome, Some(Outcome::ClientError));
+        assert_eq!(e.metadata["path"], "/x");
+        assert!(e.metadata.get("method").is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::reader::{spawn_reader, BatchSender};
 use async_trait::async_trait;
 use athena_core::{
-    Batch, BatchStream, ConfigError, Cursor, DeadLetter, Event, EventSource, Progress,
+    Batch, BatchStream, ConfigError, Cursor, DeadLetter, Event, EventJson, EventSource, Progress,
     SourceConfig, SourceError, SourceInfo,
 };
 
@@ -197,6 +197,7 @@ impl Job {
             tx,
             state: saved.files.clone(),
             events: Vec::new(),
+            json: Vec::new(),
             dead: Vec::new(),
             done_bytes: 0,
             total,
@@ -383,6 +384,8 @@ struct Reader<'a> {
     /// Every known file's state: read ones up to date, the rest as saved.
     state: BTreeMap<String, FileState>,
     events: Vec<Event>,
+    /// Each event's context and metadata, written by [`request_event`].
+    json: Vec<EventJson>,
     dead: Vec<DeadLetter>,
     done_bytes: u64,
     total: u64,
@@ -395,7 +398,12 @@ impl Reader<'_> {
             version: VERSION,
             files: self.state.clone(),
         });
-        let mut batch = Batch::new(std::mem::take(&mut self.events), cursor);
+        let room = self.job.config.batch_size.min(8192);
+        let mut batch = Batch::new(
+            std::mem::replace(&mut self.events, Vec::with_capacity(room)),
+            cursor,
+        );
+        batch.json = std::mem::replace(&mut self.json, Vec::with_capacity(room));
         batch.dead_letters = std::mem::take(&mut self.dead);
         batch.progress = Some(Progress {
             done: self.done_bytes,
@@ -543,7 +551,10 @@ impl Reader<'_> {
             },
         };
         match parsed {
-            Ok(event) => self.events.push(event),
+            Ok((event, json)) => {
+                self.events.push(event);
+                self.json.push(json);
+            }
             Err(reason) => self.dead.push(dead(reason)),
         }
     }
