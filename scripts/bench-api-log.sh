@@ -26,6 +26,9 @@ per=$(wc -l < "$sample")
 reps=$(( (lines + per - 1) / per ))
 for ((i = 0; i < reps; i++)); do cat "$sample"; done | head -n "$lines" > "$work/access.log"
 echo "log: $(wc -l < "$work/access.log") lines, $(du -h "$work/access.log" | cut -f1), $(nproc) cores"
+# Write the new log out to disk now, so the kernel's write-back of it does not run during (and
+# get counted in) whichever measurement comes first.
+sync
 
 cat > "$work/athena.toml" <<TOML
 [[sources]]

@@ -1,7 +1,8 @@
 //! The `Store` trait: where events, cursors and dead letters are kept.
 //!
-//! The engine only needs [`Store::load_cursor`], [`Store::commit_batch`] and
-//! [`Store::record_run`]; the query methods serve the CLI's `events` and `status`.
+//! The engine only needs [`Store::load_cursor`], [`Store::load_state`], [`Store::stage_batch`]
+//! with [`Store::commit_staged`] (or [`Store::commit_batch`] alone) and [`Store::record_run`];
+//! the query methods serve the CLI's `events` and `status`.
 
 use std::path::PathBuf;
 
@@ -29,6 +30,38 @@ pub trait Store: Send {
         source: &SourceInfo,
         batch: &Batch,
     ) -> Result<CommitReport, StoreError>;
+
+    /// Group commit: stores a batch inside the store's open transaction (opening one when none
+    /// is open), where it stays, invisible and not durable, until [`Store::commit_staged`].
+    /// A batch that fails leaves the transaction as it was before it, so batches staged
+    /// earlier (of this or other sources) still commit. The report counts what the batch adds
+    /// once committed.
+    ///
+    /// When a bulk sync outruns the store, the engine stages the batches that are already
+    /// waiting and commits them together: one commit, and one rewrite of each index page it
+    /// touches, for many batches. A batch's cursor is still stored with its events, so a crash
+    /// loses whole batches from the newest back and their cursors with them.
+    ///
+    /// The default commits each batch at once ([`Store::commit_batch`]).
+    fn stage_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        self.commit_batch(source, batch)
+    }
+
+    /// Commits every batch staged since the last commit; on failure none of them is stored.
+    fn commit_staged(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Called once when a sync's last batch has been handed over: commits what is staged and
+    /// finishes whatever the store deferred to the end of the sync (the SQLite store builds
+    /// indexes it left out during a bulk load). The default commits what is staged.
+    fn finish_sync(&mut self) -> Result<(), StoreError> {
+        self.commit_staged()
+    }
 
     /// Records how a sync of a source ended (for `status`).
     fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError>;

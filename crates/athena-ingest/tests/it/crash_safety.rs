@@ -228,4 +228,15 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
     env.run(&["sync"]).ok();
     let n = LINES as i64;
     assert_eq!(stored_lines(&env), (n, n, n, n));
+    // A kill during the bulk load left the time indexes unbuilt; the final sync built them.
+    let indexes: i64 = env
+        .store()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'index'
+             AND name IN ('events_by_time', 'events_by_source_time')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 2);
 }
