@@ -28,7 +28,8 @@ pub struct Config {
 pub struct EngineSettings {
     /// How many sources run at once.
     pub concurrency: usize,
-    /// How many batches a source may have produced ahead of the store.
+    /// How many batches may wait in the queue to the store's writer (all sources share it).
+    /// Batches that wait are committed together (see [`Store::stage_batch`](crate::Store::stage_batch)).
     pub channel_capacity: usize,
 }
 

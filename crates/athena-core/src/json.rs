@@ -3,7 +3,7 @@
 //! A source that produces events by the million (one per log line) spends most of its time
 //! building `serde_json` maps — a dozen key and value allocations per event — only for the
 //! engine to serialize and free them again. [`JsonObject`] writes the same object as text in
-//! one buffer; the source hands it over with [`Batch::push_encoded`](crate::Batch::push_encoded).
+//! one buffer; the source hands it over in [`Batch::json`](crate::Batch::json).
 
 use std::fmt::Write as _;
 

@@ -242,3 +242,40 @@ impl Store for SharedMemoryStore {
         self.with(|s| s.dead_letters(source, limit))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::EventJson;
+    use crate::JsonObject;
+
+    #[test]
+    fn json_written_by_the_source_is_what_the_event_shows() {
+        let mut context = JsonObject::default();
+        context.str("file", "a.log").u64("line", 3);
+        let mut metadata = JsonObject::default();
+        metadata.u64("status", 200);
+        let mut batch = Batch::new(
+            vec![Event::new("x", "http_request", chrono::Utc::now(), "GET /")],
+            Cursor::from_json(serde_json::json!({"version": 1})),
+        );
+        batch.json = vec![EventJson {
+            context: context.finish(),
+            metadata: metadata.finish(),
+        }];
+        // Already encoded: the engine's encoding leaves it alone.
+        batch.encode_json();
+        assert_eq!(batch.json[0].metadata, r#"{"status":200}"#);
+        let info = SourceInfo {
+            id: "web".into(),
+            source_type: "api_log".into(),
+            name: "web".into(),
+        };
+        let mut store = MemoryStore::default();
+        store.commit_batch(&info, &batch).unwrap();
+        let e = &store.events[0];
+        assert_eq!(e.context["file"], "a.log");
+        assert_eq!(e.context["line"], 3);
+        assert_eq!(e.metadata["status"], 200);
+    }
+}

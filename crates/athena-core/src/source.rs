@@ -30,8 +30,9 @@ pub struct Batch {
     pub progress: Option<Progress>,
     /// Each event's `context` and `metadata` as JSON text, in event order: filled by
     /// [`Batch::encode_json`] (the engine calls it on the source's task, so the store's writer
-    /// thread, the bottleneck of a bulk sync, does not), or by the source itself through
-    /// [`Batch::push_encoded`]. Empty until then.
+    /// thread, the bottleneck of a bulk sync, does not), or by the source itself: a source
+    /// that writes its events' JSON directly ([`JsonObject`](crate::JsonObject)) leaves their
+    /// maps empty and puts the text here, one entry per event. Empty until then.
     pub json: Vec<EventJson>,
 }
 
@@ -75,19 +76,8 @@ impl Batch {
         }
     }
 
-    /// Adds an event whose `context` and `metadata` the source wrote as JSON text itself (see
-    /// [`JsonObject`](crate::json::JsonObject)); the event's own maps stay empty. Cheaper than
-    /// building maps when events come by the million. A batch is built either wholly this way
-    /// or wholly with [`Batch::events`]' maps.
-    pub fn push_encoded(&mut self, event: Event, json: EventJson) {
-        debug_assert!(event.context.is_empty() && event.metadata.is_empty());
-        debug_assert_eq!(self.json.len(), self.events.len());
-        self.events.push(event);
-        self.json.push(json);
-    }
-
     /// Serializes every event's `context` and `metadata` into [`Batch::json`], unless the
-    /// source already did ([`Batch::push_encoded`]).
+    /// source already filled it.
     pub fn encode_json(&mut self) {
         if self.json.len() == self.events.len() {
             return;

@@ -63,6 +63,8 @@ const SYNC_CACHE_KIB: i64 = 48 * 1024;
 struct Staged {
     /// The largest `seq` before the group: rows above it enter the full-text index at commit.
     last_seq: i64,
+    /// Whether the group dropped the time indexes (undone if the group is rolled back).
+    suspends_indexes: bool,
 }
 
 /// A thread with its own connection that checkpoints the WAL whenever commits have come in, so
@@ -294,15 +296,15 @@ impl SqliteStore {
 
     /// Inside a group's transaction: drops the time indexes when this sync has become a bulk
     /// load into a store with fewer rows than it has written (see [`BulkLoad`]).
-    fn suspend_time_indexes_if_bulk(&mut self) -> rusqlite::Result<()> {
+    fn suspend_time_indexes_if_bulk(&mut self) -> rusqlite::Result<bool> {
         let Some(bulk) = &mut self.bulk else {
-            return Ok(());
+            return Ok(false);
         };
         if bulk.suspended
             || bulk.rows_written < BULK_MIN_ROWS
             || bulk.rows_written <= bulk.rows_before
         {
-            return Ok(());
+            return Ok(false);
         }
         self.conn.execute_batch(
             "DROP INDEX IF EXISTS events_by_time; DROP INDEX IF EXISTS events_by_source_time;",
@@ -314,7 +316,20 @@ impl SqliteStore {
             rows_written = bulk.rows_written,
             "bulk load: time indexes are built at the end of the sync"
         );
-        Ok(())
+        Ok(true)
+    }
+
+    /// Abandons the open group: nothing of it is stored, and the time indexes are back if it
+    /// had dropped them.
+    fn rollback_group(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if let (Some(staged), Some(bulk)) = (self.staged.take(), &mut self.bulk) {
+            if staged.suspends_indexes {
+                bulk.suspended = false;
+            }
+        }
     }
 
     /// One batch's rows, dead letters, state changes and cursor, written inside the open
@@ -509,14 +524,21 @@ impl Store for SqliteStore {
                 .conn
                 .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
                 .and_then(|mut s| s.query_row([], |r| r.get(0)));
-            let suspended = last_seq.and_then(|last_seq| {
-                self.suspend_time_indexes_if_bulk()?;
-                Ok(last_seq)
+            let begun = last_seq.and_then(|last_seq| {
+                let suspends_indexes = self.suspend_time_indexes_if_bulk()?;
+                Ok(Staged {
+                    last_seq,
+                    suspends_indexes,
+                })
             });
-            match suspended {
-                Ok(last_seq) => self.staged = Some(Staged { last_seq }),
+            match begun {
+                Ok(staged) => self.staged = Some(staged),
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
+                    if let Some(bulk) = &mut self.bulk {
+                        // A failed DROP INDEX is undone with the rest.
+                        bulk.suspended = false;
+                    }
                     return Err(be(e));
                 }
             }
@@ -534,10 +556,7 @@ impl Store for SqliteStore {
                     .execute_batch("ROLLBACK TO batch; RELEASE batch")
                     .is_err()
                 {
-                    self.staged = None;
-                    if !self.conn.is_autocommit() {
-                        let _ = self.conn.execute_batch("ROLLBACK");
-                    }
+                    self.rollback_group();
                 }
                 Err(e)
             }
@@ -545,7 +564,7 @@ impl Store for SqliteStore {
     }
 
     fn commit_staged(&mut self) -> Result<(), StoreError> {
-        let Some(staged) = self.staged.take() else {
+        let Some(last_seq) = self.staged.as_ref().map(|s| s.last_seq) else {
             return Ok(());
         };
         // The staged rows enter the full-text index in one statement: FTS5 flushes its pending
@@ -556,21 +575,20 @@ impl Store for SqliteStore {
                 "INSERT INTO events_fts (rowid, title, body)
                  SELECT seq, title, body FROM events WHERE seq > ?1",
             )
-            .and_then(|mut s| s.execute([staged.last_seq]))
+            .and_then(|mut s| s.execute([last_seq]))
             .and_then(|_| self.conn.execute_batch("COMMIT"));
         if let Err(e) = done {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
+            self.rollback_group();
             return Err(backend(&self.path, e));
         }
+        self.staged = None;
         if let Some(bulk) = &mut self.bulk {
             // Rows above the group's start are the group's (a rolled-back batch left none).
             let last: i64 = self
                 .conn
                 .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
-                .unwrap_or(staged.last_seq);
-            bulk.rows_written += last - staged.last_seq;
+                .unwrap_or(last_seq);
+            bulk.rows_written += last - last_seq;
         }
         if let Some(c) = &self.checkpointer {
             c.committed();

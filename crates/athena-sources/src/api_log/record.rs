@@ -135,7 +135,7 @@ pub(crate) struct LineAt<'a> {
 }
 
 /// One request → one `http_request` event with id `id`, its `context` and `metadata` written
-/// straight to JSON (see [`Batch::push_encoded`](athena_core::Batch::push_encoded)): a log is
+/// straight to JSON (see [`Batch::json`](athena_core::Batch::json)): a log is
 /// read by the million lines, and building maps cost more than parsing the line.
 pub(crate) fn request_event(
     r: &Request<'_>,
