@@ -22,6 +22,9 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// The open group-commit transaction, if batches are staged (see `Store::stage_batch`).
     staged: Option<Staged>,
+    /// Why the group's transaction was rolled back as a whole while staging a batch: its
+    /// commit then fails, so no batch of it is taken as stored.
+    lost_group: Option<String>,
     /// Set when opened for a sync: what decides whether the time indexes wait for its end.
     bulk: Option<BulkLoad>,
     _lock: Option<SyncLock>,
@@ -204,6 +207,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             checkpointer: None,
             staged: None,
+            lost_group: None,
             bulk: None,
             _lock: None,
         };
@@ -544,26 +548,35 @@ impl Store for SqliteStore {
             }
         }
         self.conn.execute_batch("SAVEPOINT batch").map_err(be)?;
-        match self.stage_into(source, batch) {
-            Ok(report) => {
-                self.conn.execute_batch("RELEASE batch").map_err(be)?;
-                Ok(report)
-            }
-            Err(e) => {
-                // The batch goes; what was staged before it stays.
-                if self
+        let staged = self.stage_into(source, batch).and_then(|report| {
+            self.conn.execute_batch("RELEASE batch").map_err(be)?;
+            Ok(report)
+        });
+        if let Err(e) = &staged {
+            // The batch goes; what was staged before it stays, unless SQLite rolled the whole
+            // transaction back (it does on some errors: a full disk, an I/O error): then the
+            // group is lost, and its commit must say so, or its batches would count as stored.
+            let undone = !self.conn.is_autocommit()
+                && self
                     .conn
                     .execute_batch("ROLLBACK TO batch; RELEASE batch")
-                    .is_err()
-                {
-                    self.rollback_group();
-                }
-                Err(e)
+                    .is_ok();
+            if !undone {
+                self.rollback_group();
+                self.lost_group = Some(e.to_string());
             }
         }
+        staged
     }
 
     fn commit_staged(&mut self) -> Result<(), StoreError> {
+        if let Some(why) = self.lost_group.take() {
+            // Batches staged since belong to the same failed group for the engine.
+            self.rollback_group();
+            return Err(StoreError::Backend(
+                format!("the transaction of the batches staged with a failed one was rolled back: {why}").into(),
+            ));
+        }
         let Some(last_seq) = self.staged.as_ref().map(|s| s.last_seq) else {
             return Ok(());
         };
@@ -1152,6 +1165,32 @@ mod tests {
         assert_eq!(found.len(), 1);
         // Nothing staged: committing is a no-op.
         s.commit_staged().unwrap();
+    }
+
+    #[test]
+    fn a_batch_that_rolls_back_the_whole_transaction_fails_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        // RAISE(ROLLBACK) ends the transaction, as SQLite may do itself on an I/O error.
+        s.conn
+            .execute_batch("CREATE TRIGGER gone BEFORE INSERT ON source_state BEGIN SELECT RAISE(ROLLBACK, 'gone'); END;")
+            .unwrap();
+        s.stage_batch(&info(), &batch(vec![event("1", 1, "one", "a")], 1))
+            .unwrap();
+        let mut bad = batch(vec![event("2", 2, "two", "a")], 2);
+        bad.state = vec![put("k", Some("v"))];
+        assert!(s.stage_batch(&info(), &bad).is_err());
+        s.stage_batch(&info(), &batch(vec![event("3", 3, "three", "a")], 3))
+            .unwrap();
+        let err = s.commit_staged().unwrap_err().to_string();
+        assert!(err.contains("rolled back"), "{err}");
+        // None of the group is stored, not even the batch staged after the failure.
+        assert_eq!(s.count_events().unwrap(), 0);
+        assert_eq!(s.load_cursor_json("src"), None);
+        // The store goes on.
+        s.commit_batch(&info(), &batch(vec![event("4", 4, "four", "a")], 4))
+            .unwrap();
+        assert_eq!(s.count_events().unwrap(), 1);
     }
 
     #[test]
