@@ -293,7 +293,11 @@ fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Bo
             Request::LoadState { source_id, reply } => {
                 let _ = reply.send(store.load_state(&source_id));
             }
-            Request::Commit { info, batch, reply } => {
+            Request::Commit {
+                info,
+                mut batch,
+                reply,
+            } => {
                 let staged = if fenced.contains(&info.id) {
                     Err(StoreError::SourceFailed {
                         source_id: info.id.clone(),
@@ -307,7 +311,12 @@ fn writer_loop(mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) -> Bo
                         group.push(StagedBatch {
                             source_id: info.id,
                             report,
-                            cursor: batch.checkpoint.as_json().clone(),
+                            // Taken, not cloned: the batch is only freed after this.
+                            cursor: std::mem::replace(
+                                &mut batch.checkpoint,
+                                Cursor::from_json(serde_json::Value::Null),
+                            )
+                            .into_json(),
                             reply,
                         });
                     }

@@ -33,9 +33,10 @@ pub trait Store: Send {
 
     /// Group commit: stores a batch inside the store's open transaction (opening one when none
     /// is open), where it stays, invisible and not durable, until [`Store::commit_staged`].
-    /// A batch that fails leaves the transaction as it was before it, so batches staged
-    /// earlier (of this or other sources) still commit. The report counts what the batch adds
-    /// once committed.
+    /// A batch that fails is undone alone, so batches staged earlier (of this or other
+    /// sources) still commit — unless its failure undid the whole transaction (SQLite does on
+    /// some I/O errors): then the next [`Store::commit_staged`] fails, so that none of those
+    /// batches is taken as stored. The report counts what the batch adds once committed.
     ///
     /// When a bulk sync outruns the store, the engine stages the batches that are already
     /// waiting and commits them together: one commit, and one rewrite of each index page it

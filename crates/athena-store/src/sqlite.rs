@@ -68,6 +68,8 @@ struct Staged {
     last_seq: i64,
     /// Whether the group dropped the time indexes (undone if the group is rolled back).
     suspends_indexes: bool,
+    /// Batches staged in it so far.
+    batches: usize,
 }
 
 /// A thread with its own connection that checkpoints the WAL whenever commits have come in, so
@@ -79,9 +81,9 @@ struct Checkpointer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// WAL pages after which the writer checkpoints by itself: the checkpointer thread normally
-/// keeps the WAL far below this.
-const WRITER_CHECKPOINT_PAGES: u32 = 65_536;
+/// WAL pages after which the writer checkpoints by itself (1 GiB of 64 KiB pages): the
+/// checkpointer thread normally keeps the WAL far below this.
+const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 
 impl Checkpointer {
     fn start(path: &Path) -> Option<Checkpointer> {
@@ -151,6 +153,10 @@ impl SqliteStore {
         let lock = lock::acquire(path, wait)?;
         let mut store = SqliteStore::open(path)?;
         store._lock = Some(lock);
+        store
+            .conn
+            .pragma_update(None, "cache_size", -SYNC_CACHE_KIB)
+            .map_err(|e| backend(path, e))?;
         // A sync that died during a bulk load left its time indexes unbuilt.
         store
             .conn
@@ -164,10 +170,6 @@ impl SqliteStore {
             rows_before,
             ..BulkLoad::default()
         });
-        store
-            .conn
-            .pragma_update(None, "cache_size", -SYNC_CACHE_KIB)
-            .map_err(|e| backend(path, e))?;
         store.checkpointer = Checkpointer::start(path);
         if store.checkpointer.is_some() {
             store
@@ -239,7 +241,7 @@ impl SqliteStore {
                  PRAGMA synchronous = NORMAL;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -16000;
-                 PRAGMA wal_autocheckpoint = 8000;
+                 PRAGMA wal_autocheckpoint = 2000;
                  PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(|e| backend(&path, e))
@@ -533,16 +535,14 @@ impl Store for SqliteStore {
                 Ok(Staged {
                     last_seq,
                     suspends_indexes,
+                    batches: 0,
                 })
             });
             match begun {
                 Ok(staged) => self.staged = Some(staged),
                 Err(e) => {
+                    // (`suspended` is set only once both indexes are dropped.)
                     let _ = self.conn.execute_batch("ROLLBACK");
-                    if let Some(bulk) = &mut self.bulk {
-                        // A failed DROP INDEX is undone with the rest.
-                        bulk.suspended = false;
-                    }
                     return Err(be(e));
                 }
             }
@@ -562,9 +562,14 @@ impl Store for SqliteStore {
                     .execute_batch("ROLLBACK TO batch; RELEASE batch")
                     .is_ok();
             if !undone {
+                let held_batches = self.staged.as_ref().is_some_and(|g| g.batches > 0);
                 self.rollback_group();
-                self.lost_group = Some(e.to_string());
+                if held_batches {
+                    self.lost_group = Some(e.to_string());
+                }
             }
+        } else if let Some(group) = &mut self.staged {
+            group.batches += 1;
         }
         staged
     }
@@ -610,18 +615,17 @@ impl Store for SqliteStore {
     }
 
     fn finish_sync(&mut self) -> Result<(), StoreError> {
-        self.commit_staged()?;
+        // Whatever happened to the last group, the indexes are built.
+        let committed = self.commit_staged();
         let Some(bulk) = &mut self.bulk else {
-            return Ok(());
+            return committed;
         };
         if !bulk.suspended {
-            return Ok(());
+            return committed;
         }
         let started = std::time::Instant::now();
         self.conn
-            .execute_batch(&format!(
-                "PRAGMA threads = 2; BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"
-            ))
+            .execute_batch(&format!("BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"))
             .map_err(|e| {
                 if !self.conn.is_autocommit() {
                     let _ = self.conn.execute_batch("ROLLBACK");
@@ -637,7 +641,7 @@ impl Store for SqliteStore {
         if let Some(c) = &self.checkpointer {
             c.committed();
         }
-        Ok(())
+        committed
     }
 
     fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
@@ -1191,6 +1195,18 @@ mod tests {
         s.commit_batch(&info(), &batch(vec![event("4", 4, "four", "a")], 4))
             .unwrap();
         assert_eq!(s.count_events().unwrap(), 1);
+        // A failing batch that opened its group takes nothing else with it.
+        let mut bad = batch(vec![], 5);
+        bad.state = vec![put("k", Some("v"))];
+        assert!(s.stage_batch(&info(), &bad).is_err());
+        s.stage_batch(&info(), &batch(vec![event("6", 6, "six", "a")], 6))
+            .unwrap();
+        s.commit_staged().unwrap();
+        assert_eq!(s.count_events().unwrap(), 2);
+        assert_eq!(
+            s.load_cursor_json("src"),
+            Some(serde_json::json!({"version":1,"next":6}))
+        );
     }
 
     #[test]
