@@ -887,59 +887,14 @@ mod tests {
         );
     }
 
-    struct FailingStore(SharedMemoryStore, usize);
-
-    impl Store for FailingStore {
-        fn load_cursor(&mut self, id: &str) -> Result<Option<Cursor>, StoreError> {
-            self.0.load_cursor(id)
-        }
-        fn load_state(&mut self, id: &str) -> Result<crate::SourceState, StoreError> {
-            self.0.load_state(id)
-        }
-        fn commit_batch(&mut self, s: &SourceInfo, b: &Batch) -> Result<CommitReport, StoreError> {
-            self.1 += 1;
-            if self.1 == 2 {
-                return Err(StoreError::Backend("disk full".into()));
-            }
-            self.0.commit_batch(s, b)
-        }
-        fn record_run(&mut self, r: &RunRecord) -> Result<(), StoreError> {
-            self.0.record_run(r)
-        }
-        fn reset_cursor(&mut self, id: &str) -> Result<bool, StoreError> {
-            self.0.reset_cursor(id)
-        }
-        fn query_events(&self, q: &crate::EventQuery) -> Result<Vec<Event>, StoreError> {
-            self.0.query_events(q)
-        }
-        fn sources_status(&self) -> Result<Vec<crate::SourceStatus>, StoreError> {
-            self.0.sources_status()
-        }
-        fn dead_letters(
-            &self,
-            source: Option<&str>,
-            limit: usize,
-        ) -> Result<Vec<crate::StoredDeadLetter>, StoreError> {
-            self.0.dead_letters(source, limit)
-        }
-    }
-
     #[tokio::test]
     async fn after_a_failed_commit_later_batches_of_that_source_are_refused() {
         let shared = SharedMemoryStore::new();
-        let (report, _) = engine()
-            .run(
-                Box::new(FailingStore(shared.clone(), 0)),
-                vec![Box::new(counting("a", 100, 10))],
-                SyncOptions::default(),
-            )
-            .await;
-        assert_eq!(report.sources[0].status, SourceStatusKind::Failed);
-        assert!(report.sources[0]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("disk full"));
+        let (mut store, _) = GroupingStore::new(&shared, None);
+        store.fail_stage_at = Some(2);
+        store.stage_delay = std::time::Duration::ZERO;
+        let report = run_alone(store, counting("a", 100, 10)).await;
+        assert_failed_with(&report, "disk full");
         // Only the first batch is stored, and the cursor stays right after it.
         shared.with(|s| {
             assert_eq!(s.events.len(), 10);
@@ -948,13 +903,16 @@ mod tests {
     }
 
     /// Holds staged batches until `commit_staged`, as a transaction would; counts the commits
-    /// and fails the `fail_at`-th one (dropping its batches). Staging is slow, so batches queue
-    /// up behind it.
+    /// and fails the `fail_at`-th one (dropping its batches), or the `fail_stage_at`-th batch
+    /// staged. Staging is slow (`stage_delay`), so batches queue up behind it.
     struct GroupingStore {
         inner: SharedMemoryStore,
         staged: Vec<(SourceInfo, Batch)>,
         commits: Arc<AtomicUsize>,
         fail_at: Option<usize>,
+        stages: usize,
+        fail_stage_at: Option<usize>,
+        stage_delay: std::time::Duration,
     }
 
     impl GroupingStore {
@@ -965,9 +923,29 @@ mod tests {
                 staged: Vec::new(),
                 commits: commits.clone(),
                 fail_at,
+                stages: 0,
+                fail_stage_at: None,
+                stage_delay: std::time::Duration::from_millis(2),
             };
             (store, commits)
         }
+    }
+
+    async fn run_alone(store: GroupingStore, source: Counting) -> SourceReport {
+        let (mut report, _) = engine()
+            .run(
+                Box::new(store),
+                vec![Box::new(source)],
+                SyncOptions::default(),
+            )
+            .await;
+        report.sources.remove(0)
+    }
+
+    fn assert_failed_with(report: &SourceReport, needle: &str) {
+        assert_eq!(report.status, SourceStatusKind::Failed);
+        let error = report.error.as_deref().unwrap_or_default();
+        assert!(error.contains(needle), "{error}");
     }
 
     impl Store for GroupingStore {
@@ -983,7 +961,11 @@ mod tests {
             Ok(report)
         }
         fn stage_batch(&mut self, s: &SourceInfo, b: &Batch) -> Result<CommitReport, StoreError> {
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::sleep(self.stage_delay);
+            self.stages += 1;
+            if self.fail_stage_at == Some(self.stages) {
+                return Err(StoreError::Backend("disk full".into()));
+            }
             self.staged.push((s.clone(), b.clone()));
             Ok(CommitReport {
                 written: b.events.len() as u64,
@@ -1029,15 +1011,9 @@ mod tests {
     async fn batches_waiting_for_the_store_are_committed_together() {
         let shared = SharedMemoryStore::new();
         let (store, commits) = GroupingStore::new(&shared, None);
-        let (report, _) = engine()
-            .run(
-                Box::new(store),
-                vec![Box::new(counting("a", 200, 5))],
-                SyncOptions::default(),
-            )
-            .await;
-        assert!(report.all_ok(), "{:?}", report.sources[0].error);
-        assert_eq!(report.sources[0].events_written, 200);
+        let report = run_alone(store, counting("a", 200, 5)).await;
+        assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+        assert_eq!(report.events_written, 200);
         let commits = commits.load(Ordering::SeqCst);
         assert!(
             (1..=10).contains(&commits),
@@ -1053,19 +1029,8 @@ mod tests {
     async fn a_failed_group_commit_stores_none_of_its_batches_and_fails_the_source() {
         let shared = SharedMemoryStore::new();
         let (store, commits) = GroupingStore::new(&shared, Some(2));
-        let (report, _) = engine()
-            .run(
-                Box::new(store),
-                vec![Box::new(counting("a", 2000, 5))],
-                SyncOptions::default(),
-            )
-            .await;
-        assert_eq!(report.sources[0].status, SourceStatusKind::Failed);
-        assert!(report.sources[0]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("disk full"));
+        let report = run_alone(store, counting("a", 2000, 5)).await;
+        assert_failed_with(&report, "disk full");
         assert!(commits.load(Ordering::SeqCst) >= 2);
         // What is stored is the first group, and the cursor says so.
         shared.with(|s| {
@@ -1073,7 +1038,7 @@ mod tests {
             assert!(stored > 0 && stored < 2000, "{stored}");
             assert_eq!(s.cursors["a"].as_json()["next"], stored);
         });
-        assert!(report.sources[0].events_written < 2000);
+        assert!(report.events_written < 2000);
     }
 
     /// Counts how many of its kind run at once.
