@@ -31,7 +31,8 @@ pub struct Engine {
 pub struct SyncOptions {
     /// Ignore saved cursors.
     pub full: bool,
-    /// Stops the sync: the batch in flight is committed, nothing more is read.
+    /// Stops the sync: the batches already handed to the store are committed, nothing more is
+    /// read.
     pub cancel: CancelToken,
     /// Told about progress (progress bars).
     pub observer: Arc<dyn SyncObserver>,
@@ -55,7 +56,7 @@ pub enum SourceStatusKind {
     Ok,
     /// Failed; what was committed before the failure stays.
     Failed,
-    /// Stopped by Ctrl-C after committing the batch in flight.
+    /// Stopped by Ctrl-C after committing the batches already handed to the store.
     Interrupted,
 }
 

@@ -275,7 +275,7 @@ fn sync(
                 tokio::spawn(async move {
                     if interrupts.recv().await.is_some() {
                         eprintln!(
-                            "interrupted: committing the batch in flight (Ctrl-C again to quit now)"
+                            "interrupted: committing what was read (Ctrl-C again to quit now)"
                         );
                         on_ctrl_c.cancel();
                         if interrupts.recv().await.is_some() {

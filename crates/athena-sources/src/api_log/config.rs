@@ -66,8 +66,9 @@ fn default_max_line_bytes() -> usize {
     64 * 1024
 }
 
-/// Lines per batch. Batches in flight are most of a sync's memory: 4,000 keeps a 1M-line
-/// sync near 130 MB; 10,000 was 10% faster at twice the memory.
+/// Lines per batch. Batches waiting for the store are a large part of a sync's memory; the
+/// store commits waiting batches together, so larger ones do not make the sync faster (2,000
+/// to 16,000 measured the same on a 1M-line log; 16,000 took 60 MB more).
 fn default_batch_size() -> usize {
     4_000
 }
