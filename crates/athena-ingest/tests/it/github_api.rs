@@ -17,6 +17,9 @@ const TOKEN: &str = "ghp_test_token_0123456789abcdef";
 #[derive(Default)]
 struct Data {
     lists: BTreeMap<&'static str, Vec<Value>>,
+    /// The commits' SHAs in the order they joined the branch (its history, oldest first),
+    /// whatever their dates: what the compare endpoint answers from.
+    history: Vec<String>,
     /// (path suffix, response): the next request whose path ends with the suffix gets it.
     faults: VecDeque<(String, TestResponse)>,
     /// Delay before each answer.
@@ -95,6 +98,13 @@ fn run(n: u64) -> Value {
     })
 }
 
+fn shas(commits: &[Value]) -> Vec<String> {
+    commits
+        .iter()
+        .filter_map(|c| c["sha"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The list a path serves, by its last segments.
 fn list_of(path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/repos/o/r/")?;
@@ -130,9 +140,13 @@ impl FakeGitHub {
     }
 
     fn set(&self, list: &'static str, items: Vec<Value>) {
+        let mut data = self.data.lock().unwrap();
+        if list == "commits" {
+            data.history = shas(&items);
+        }
         let mut items = items;
         items.sort_by_key(|i| std::cmp::Reverse(sort_key(list, i)));
-        self.data.lock().unwrap().lists.insert(list, items);
+        data.lists.insert(list, items);
     }
 
     fn add(&self, list: &'static str, items: Vec<Value>) {
@@ -144,8 +158,14 @@ impl FakeGitHub {
             .get(list)
             .cloned()
             .unwrap_or_default();
+        let mut history = self.data.lock().unwrap().history.clone();
+        history.extend(shas(&items));
         all.extend(items);
         self.set(list, all);
+        if list == "commits" {
+            // `set` took the dates' order; the branch's order is the order of joining.
+            self.data.lock().unwrap().history = history;
+        }
     }
 
     fn fault(&self, suffix: &str, response: TestResponse) {
@@ -187,10 +207,34 @@ impl FakeGitHub {
         if let Some(i) = data.faults.iter().position(|(s, _)| matches(s)) {
             return data.faults.remove(i).unwrap().1;
         }
-        let Some(list) = list_of(r.path()) else {
+        if r.path() == "/repos/o/r" {
+            return TestResponse::json(200, &json!({"full_name": "o/r", "default_branch": "main"}));
+        }
+        let (list, items) = if let Some(basehead) = r.path().strip_prefix("/repos/o/r/compare/") {
+            // The commits reachable from head but not from base, oldest first; a branch name
+            // as head means the branch's tip.
+            let history = &data.history;
+            let (base, head) = basehead.split_once("...").unwrap_or((basehead, ""));
+            let base = history.iter().position(|c| c == base);
+            let head = if head.len() == 40 {
+                history.iter().position(|c| c == head)
+            } else {
+                history.len().checked_sub(1)
+            };
+            let (Some(base), Some(head)) = (base, head) else {
+                return TestResponse::json(404, &json!({"message": "Not Found"}));
+            };
+            let all = &data.lists["commits"];
+            let commits = history[(base + 1).min(head + 1)..=head]
+                .iter()
+                .filter_map(|sha| all.iter().find(|c| c["sha"] == sha.as_str()).cloned())
+                .collect();
+            ("compare", commits)
+        } else if let Some(list) = list_of(r.path()) {
+            (list, data.lists.get(list).cloned().unwrap_or_default())
+        } else {
             return TestResponse::json(404, &json!({"message": "Not Found"}));
         };
-        let items = data.lists.get(list).cloned().unwrap_or_default();
         let per_page: usize = r
             .query("per_page")
             .and_then(|p| p.parse().ok())
@@ -204,6 +248,10 @@ impl FakeGitHub {
             .collect();
         let body = if list == "runs" {
             json!({"total_count": items.len(), "workflow_runs": chunk})
+        } else if list == "compare" {
+            json!({"status": if items.is_empty() { "identical" } else { "ahead" },
+                "ahead_by": items.len(), "behind_by": 0, "total_commits": items.len(),
+                "commits": chunk})
         } else {
             Value::Array(chunk)
         };
@@ -694,18 +742,38 @@ fn a_run_still_running_is_stored_once_it_completes_and_a_branch_change_starts_co
     assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
     assert!(env.ids("gh").contains(&"run:3011:1".to_string()));
 
-    // A commit dated days before the mark is not read on this branch (the known limit)...
+    // A branch merged late brings a commit dated days before the mark: the next pass asks
+    // GitHub for what the branch has beyond the stored head, whatever the dates.
     let mut old = commit(2000);
     old["commit"]["committer"]["date"] = json!("2023-11-01T00:00:00Z");
-    fake.add("commits", vec![old]);
+    let mut merge = commit(2001);
+    merge["parents"] = json!([{"sha": format!("{:040x}", 130)}, {"sha": format!("{:040x}", 2000)}]);
+    fake.add("commits", vec![old, merge]);
+    server.clear_requests();
     let (_, json) = sync(&env);
-    assert_eq!(json["sources"][0]["events_written"], 0, "{json}");
-    // ...but another branch is read from its start, whatever the old branch's mark.
+    assert_eq!(json["sources"][0]["events_written"], 2, "{json}");
+    assert!(env.ids("gh").contains(&format!("{:040x}", 2000)));
+    let compared: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().contains("/compare/"))
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        compared,
+        [format!("/repos/o/r/compare/{:040x}...main", 130)],
+        "the default branch, read from the repository"
+    );
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["commits"]["head"],
+        format!("{:040x}", 2001)
+    );
+    // Another branch is read from its start, whatever the old branch's mark and head.
     let config_text = config(&server, "streams = [\"commits\"]\nbranch = \"develop\"");
     env.write_config(&config_text);
     let (_, json) = sync(&env);
-    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
-    assert_eq!(json["sources"][0]["duplicates"], 130, "{json}");
+    assert_eq!(json["sources"][0]["events_written"], 0, "{json}");
+    assert_eq!(json["sources"][0]["duplicates"], 132, "{json}");
     let cursor = env.cursor("gh").unwrap();
     assert_eq!(cursor["streams"]["commits"]["branch"], "develop");
     let asked: Vec<String> = server
@@ -715,4 +783,50 @@ fn a_run_still_running_is_stored_once_it_completes_and_a_branch_change_starts_co
         .map(|r| r.query("sha").unwrap_or_default())
         .collect();
     assert_eq!(asked.last().map(String::as_str), Some("develop"));
+}
+
+#[test]
+fn a_force_pushed_branch_whose_stored_head_is_gone_is_read_by_date_again() {
+    let fake = FakeGitHub::new();
+    fake.set("commits", (1..=30).map(commit).collect());
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"commits\"]"));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 30, "{json}");
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["commits"]["head"],
+        format!("{:040x}", 30)
+    );
+    // The last five commits are rewritten (new SHAs, same times): the stored head is gone.
+    let mut rewritten: Vec<Value> = (1..=25).map(commit).collect();
+    for n in 26..=30 {
+        let mut c = commit(n);
+        c["sha"] = json!(format!("{:040x}", 5000 + n));
+        rewritten.push(c);
+    }
+    fake.set("commits", rewritten);
+    server.clear_requests();
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.contains("/compare/")),
+        "the compare was tried first: {paths:?}"
+    );
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["commits"]["head"],
+        format!("{:040x}", 5030)
+    );
+    // And the next change is read by compare from the new head.
+    fake.add("commits", vec![commit(31)]);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    assert_eq!(json["sources"][0]["duplicates"], 0, "{json}");
 }

@@ -21,7 +21,8 @@ use crate::api;
 /// Version 1:
 ///
 /// ```json
-/// {"version":1,"streams":{"issues":{"mark":"2024-05-01T10:00:00Z","etag":"W/\"…\""}}}
+/// {"version":1,"streams":{"issues":{"mark":"2024-05-01T10:00:00Z","etag":"W/\"…\""},
+///  "commits":{"head":"<sha>","mark":"…","etag":"…"}}}
 /// ```
 ///
 /// Per stream: `mark`, the latest high-water time stored (items older than it were stored
@@ -38,6 +39,12 @@ struct StreamCursor {
     /// For commits: the branch the mark is about (another branch starts over).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     branch: Option<String>,
+    /// For commits: the newest commit of the last complete pass. Everything reachable from it
+    /// is stored, so the next pass asks GitHub for the commits reachable from the branch but
+    /// not from it (the compare API), whatever their dates: a branch merged late brings
+    /// commits dated long before the mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    head: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mark: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +300,8 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
+        // For commits: the newest commit listed, the head of the next pass.
+        let mut new_head: Option<String> = None;
         // The newest mark stored by this pass (and by the stopped pass it resumes).
         let mut max_mark = saved
             .pass
@@ -329,6 +338,23 @@ impl Job {
             if first {
                 first_etag = page.etag.clone();
                 first = false;
+                new_head = (stream == Stream::Commits)
+                    .then(|| items.first().and_then(|c| c.pointer("/sha")))
+                    .flatten()
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let (Some(old), Some(_)) = (&saved.head, &new_head) {
+                    let walked = self
+                        .compare(old, &branch, &mut max_mark, &ctx, state, tx)
+                        .await?;
+                    if let Some((last, head)) = walked {
+                        last_page = last;
+                        new_head = head.or(new_head);
+                        break;
+                    }
+                    // The old head is gone (a force-push, then garbage collection): read
+                    // the list down to the mark instead.
+                }
             }
             let mut reached_mark = false;
             let mut events = Vec::new();
@@ -350,15 +376,7 @@ impl Job {
             }
             seen_urls.insert(url.to_string());
             let next = match page.next {
-                Some(next) if !reached_mark => {
-                    if seen_urls.contains(next.as_str()) {
-                        return Err(Failure::Stream(format!(
-                            "GET {}: the next page links back to a page already read",
-                            athena_http::redact_url(&next)
-                        )));
-                    }
-                    Some(next)
-                }
+                Some(next) if !reached_mark => Some(unvisited(&seen_urls, next)?),
                 _ => None,
             };
             let Some(next) = next else {
@@ -367,38 +385,23 @@ impl Job {
                 break;
             };
             // Each page is stored as it is read, under a cursor that says a pass is under way.
-            let mut events = events;
-            while !events.is_empty() {
-                let rest = events.split_off(events.len().min(self.config.batch_size));
-                let entry = state.streams.entry(name.to_string()).or_default();
-                entry.branch = branch.clone();
-                entry.etag = None;
-                entry.pass = Some(Pass {
-                    max_mark: max_mark.map(text_of),
-                });
-                self.send(std::mem::replace(&mut events, rest), state, tx)
-                    .await?;
-            }
+            self.send_in_pass(name, &branch, max_mark, events, 0, state, tx)
+                .await?;
             url = next;
         }
         // The last page completes the pass: the new mark, and the first page's ETag.
-        let mut pending = last_page;
-        while pending.len() > self.config.batch_size {
-            let rest = pending.split_off(self.config.batch_size);
-            let entry = state.streams.entry(name.to_string()).or_default();
-            entry.branch = branch.clone();
-            entry.etag = None;
-            entry.pass = Some(Pass {
-                max_mark: max_mark.map(text_of),
-            });
-            self.send(std::mem::replace(&mut pending, rest), state, tx)
-                .await?;
-        }
+        let batch_size = self.config.batch_size;
+        let pending = self
+            .send_in_pass(name, &branch, max_mark, last_page, batch_size, state, tx)
+            .await?;
         let entry = state.streams.entry(name.to_string()).or_default();
         let before = entry.clone();
         entry.branch = branch.clone();
         entry.pass = None;
         entry.etag = first_etag;
+        if new_head.is_some() {
+            entry.head = new_head;
+        }
         if let Some(m) = max_mark {
             if mark.is_none_or(|old| m > old) {
                 entry.mark = Some(text_of(m));
@@ -410,6 +413,112 @@ impl Job {
         Ok(())
     }
 
+    /// Reads the commits reachable from the branch but not from `old`, a page at a time,
+    /// storing every page but the last under a cursor that says a pass is under way. Returns
+    /// the last page's events, for the pass's completion, and the newest commit, the next
+    /// pass's head (GitHub lists a comparison oldest first; any commit of it would do, as all
+    /// its ancestors are stored by then). `None` when GitHub no longer knows `old`.
+    async fn compare(
+        &self,
+        old: &str,
+        branch: &Option<String>,
+        max_mark: &mut Option<DateTime<Utc>>,
+        ctx: &Ctx<'_>,
+        state: &mut GitHubCursor,
+        tx: &api::Sender,
+    ) -> Result<Option<(Vec<Event>, Option<String>)>, Failure> {
+        let name = Stream::Commits.name();
+        let fail = |e: &HttpError| self.failure(e);
+        let repo_path = format!("repos/{}/{}", self.config.owner, self.config.repo);
+        let head_ref = match branch {
+            Some(b) => b.clone(),
+            None => {
+                // The repository's default branch, which the commits list follows.
+                let url = self.client.url(&repo_path).map_err(|e| fail(&e))?;
+                let repo = match self.client.get_json::<Value>(&url, None).await {
+                    Ok(Fetched::Page(p)) => p.value,
+                    Ok(Fetched::NotModified) => Value::Null,
+                    Err(e) => return Err(fail(&e)),
+                };
+                match repo.get("default_branch").and_then(Value::as_str) {
+                    Some(b) => b.to_string(),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let path = format!(
+            "{repo_path}/compare/{}...{}?per_page=100",
+            encode_ref(old),
+            encode_ref(&head_ref)
+        );
+        let mut url = self.client.url(&path).map_err(|e| fail(&e))?;
+        let mut seen_urls = std::collections::HashSet::new();
+        let mut newest = None;
+        loop {
+            let page = match self.client.get_json::<Value>(&url, None).await {
+                Ok(Fetched::Page(p)) => p,
+                Ok(Fetched::NotModified) => return Ok(Some((Vec::new(), newest))),
+                // An unknown commit: 404, or 422 "No common ancestor" / "not found".
+                Err(e) if matches!(e.status, Some(404 | 422)) && seen_urls.is_empty() => {
+                    tracing::info!(source = %self.source_id, "commit {old} is gone; reading the list by date");
+                    return Ok(None);
+                }
+                Err(e) => return Err(fail(&e)),
+            };
+            let Some(commits) = page.value.get("commits").and_then(Value::as_array) else {
+                return Err(Failure::Stream(format!(
+                    "GET {}: the response is not a comparison of commits",
+                    athena_http::redact_url(&page.url)
+                )));
+            };
+            let mut events = Vec::new();
+            for item in commits {
+                events.extend(Stream::Commits.events(item, ctx));
+                if let Some(at) = Stream::Commits.mark(item) {
+                    *max_mark = Some(max_mark.map_or(at, |m| m.max(at)));
+                }
+            }
+            if let Some(sha) = commits.last().and_then(|c| c.pointer("/sha")) {
+                newest = sha.as_str().map(str::to_string);
+            }
+            seen_urls.insert(url.to_string());
+            let Some(next) = page.next else {
+                return Ok(Some((events, newest)));
+            };
+            let next = unvisited(&seen_urls, next)?;
+            self.send_in_pass(name, branch, *max_mark, events, 0, state, tx)
+                .await?;
+            url = next;
+        }
+    }
+
+    /// Stores `events` in batches under a cursor that says a pass over the stream is under way
+    /// (see [`Pass`]), until at most `keep` are left; returns those.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_in_pass(
+        &self,
+        name: &str,
+        branch: &Option<String>,
+        max_mark: Option<DateTime<Utc>>,
+        mut events: Vec<Event>,
+        keep: usize,
+        state: &mut GitHubCursor,
+        tx: &api::Sender,
+    ) -> Result<Vec<Event>, Failure> {
+        while events.len() > keep {
+            let rest = events.split_off(events.len().min(self.config.batch_size));
+            let entry = state.streams.entry(name.to_string()).or_default();
+            entry.branch = branch.clone();
+            entry.etag = None;
+            entry.pass = Some(Pass {
+                max_mark: max_mark.map(text_of),
+            });
+            self.send(std::mem::replace(&mut events, rest), state, tx)
+                .await?;
+        }
+        Ok(events)
+    }
+
     async fn send(
         &self,
         events: Vec<Event>,
@@ -419,6 +528,30 @@ impl Job {
         let batch = Batch::new(events, Cursor::encode(state));
         tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)
     }
+}
+
+/// `next`, unless a page of this pass already had that address (a paging loop).
+fn unvisited(seen: &std::collections::HashSet<String>, next: Url) -> Result<Url, Failure> {
+    if seen.contains(next.as_str()) {
+        return Err(Failure::Stream(format!(
+            "GET {}: the next page links back to a page already read",
+            athena_http::redact_url(&next)
+        )));
+    }
+    Ok(next)
+}
+
+/// A commit or branch name in a compare URL's path: slashes stay (GitHub reads
+/// `compare/main...feat/x`), anything else outside the unreserved set is percent-encoded.
+fn encode_ref(r: &str) -> String {
+    r.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn text_of(t: DateTime<Utc>) -> String {
