@@ -830,3 +830,38 @@ fn a_force_pushed_branch_whose_stored_head_is_gone_is_read_by_date_again() {
     assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
     assert_eq!(json["sources"][0]["duplicates"], 0, "{json}");
 }
+
+#[test]
+fn an_edited_comment_is_stored_as_an_edit_beside_its_first_text() {
+    let fake = FakeGitHub::new();
+    fake.set("comments", (1..=5).map(|n| comment(n, n)).collect());
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"issue_comments\"]"));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
+    // Edited: GitHub moves it to the top of the list sorted by update.
+    let mut comments: Vec<Value> = (1..=5).map(|n| comment(n, n)).collect();
+    comments[2]["body"] = json!("comment 3, corrected");
+    comments[2]["updated_at"] = json!(ts(100));
+    fake.set("comments", comments);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    let edit = format!("comment:9003:edited@{}", ts(100));
+    assert!(env.ids("gh").contains(&edit));
+    let (first, edited): (String, String) = env
+        .store()
+        .query_row(
+            "SELECT (SELECT body FROM events WHERE id = 'comment:9003'),
+                    (SELECT body FROM events WHERE id = ?1)",
+            [&edit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (first.as_str(), edited.as_str()),
+        ("comment 3", "comment 3, corrected")
+    );
+    assert_eq!(kinds(&env)["issue_comment_edited"], 1);
+}

@@ -119,7 +119,7 @@ impl Stream {
             Stream::PullRequests => pull_request(item, ctx),
             Stream::Issues if item.get("pull_request").is_some() => Vec::new(),
             Stream::Issues => issue(item, ctx),
-            Stream::IssueComments => comment(item, ctx).into_iter().collect(),
+            Stream::IssueComments => comment(item, ctx),
             Stream::Releases => release(item, ctx).into_iter().collect(),
             Stream::WorkflowRuns => workflow_run(item, ctx).into_iter().collect(),
         };
@@ -288,9 +288,15 @@ fn issue(item: &Value, ctx: &Ctx<'_>) -> Vec<Event> {
     out
 }
 
-fn comment(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
-    let id = item.get("id")?.as_u64()?;
-    let at = time(text(item, "/created_at")?)?;
+/// A comment, and when GitHub says it was updated after its creation, an edit: the text as
+/// of that update (the REST API keeps only the latest text and does not say who edited).
+fn comment(item: &Value, _ctx: &Ctx<'_>) -> Vec<Event> {
+    let Some(id) = item.get("id").and_then(Value::as_u64) else {
+        return Vec::new();
+    };
+    let Some(at) = text(item, "/created_at").and_then(time) else {
+        return Vec::new();
+    };
     // `…/issues/42`: the thread the comment is on.
     let number = text(item, "/issue_url")
         .and_then(|u| u.rsplit('/').next())
@@ -299,7 +305,7 @@ fn comment(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
         Some(n) => format!("comment on #{n}"),
         None => "comment".to_string(),
     };
-    let mut e = Event::new(format!("comment:{id}"), "issue_comment", at, title);
+    let mut e = Event::new(format!("comment:{id}"), "issue_comment", at, title.clone());
     e.body = text(item, "/body").unwrap_or("").to_string();
     e.actor = login(item, "/user/login");
     e.url = login(item, "/html_url");
@@ -319,7 +325,26 @@ fn comment(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
             .unwrap_or(Value::Null),
     );
     e.metadata = m;
-    Some(e)
+    let updated = text(item, "/updated_at").and_then(|u| Some((u, time(u)?)));
+    let mut events = vec![e];
+    if let Some((updated_text, updated)) = updated.filter(|(_, u)| *u > at) {
+        let first = &events[0];
+        let mut edit = Event::new(
+            format!("comment:{id}:edited@{updated_text}"),
+            "issue_comment_edited",
+            updated,
+            format!("{title} edited"),
+        );
+        edit.body = first.body.clone();
+        edit.actor = first.actor.clone();
+        edit.url = first.url.clone();
+        edit.context = first.context.clone();
+        edit.metadata = first.metadata.clone();
+        edit.metadata
+            .insert("created_at".into(), json!(text(item, "/created_at")));
+        events.push(edit);
+    }
+    events
 }
 
 fn release(item: &Value, _ctx: &Ctx<'_>) -> Option<Event> {
@@ -431,6 +456,34 @@ mod tests {
         assert_eq!(events[0].actor.as_deref(), Some("ann"));
         assert_eq!(events[0].metadata["labels"], json!(["bug"]));
         assert_eq!(events[0].context["repository"], "o/r");
+    }
+
+    #[test]
+    fn an_edited_comment_also_yields_its_edit() {
+        let mut c = json!({
+            "id": 5, "body": "first", "user": {"login": "ann"},
+            "issue_url": "https://api.github.com/repos/o/r/issues/9",
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+        });
+        let plain = Stream::IssueComments.events(&c, &ctx());
+        assert_eq!(plain.len(), 1);
+        assert_eq!(
+            (plain[0].id.as_str(), plain[0].kind.as_str()),
+            ("comment:5", "issue_comment")
+        );
+        c["body"] = json!("second");
+        c["updated_at"] = json!("2024-01-03T10:00:00Z");
+        let both = Stream::IssueComments.events(&c, &ctx());
+        assert_eq!(both.len(), 2);
+        let edit = &both[1];
+        assert_eq!(edit.id, "comment:5:edited@2024-01-03T10:00:00Z");
+        assert_eq!(edit.kind, "issue_comment_edited");
+        assert_eq!(edit.body, "second");
+        assert_eq!(edit.title, "comment on #9 edited");
+        assert_eq!(edit.occurred_at.to_rfc3339(), "2024-01-03T10:00:00+00:00");
+        assert_eq!(edit.context["number"], 9);
+        // The comment itself keeps its id, so a store that has it keeps its first text.
+        assert_eq!(both[0].id, "comment:5");
     }
 
     #[test]
