@@ -122,7 +122,6 @@ fn list_of(path: &str) -> Option<&'static str> {
 /// The time a list is sorted by, newest first.
 fn sort_key(list: &str, item: &Value) -> String {
     let p = match list {
-        "commits" => "/commit/committer/date",
         "releases" | "runs" => "/created_at",
         _ => "/updated_at",
     };
@@ -139,16 +138,21 @@ impl FakeGitHub {
         }
     }
 
+    /// Replaces a list. Commits are given oldest first, in the order they joined the branch,
+    /// and listed from the tip back, as GitHub lists a branch; other lists are sorted by time.
     fn set(&self, list: &'static str, items: Vec<Value>) {
         let mut data = self.data.lock().unwrap();
+        let mut items = items;
         if list == "commits" {
             data.history = shas(&items);
+            items.reverse();
+        } else {
+            items.sort_by_key(|i| std::cmp::Reverse(sort_key(list, i)));
         }
-        let mut items = items;
-        items.sort_by_key(|i| std::cmp::Reverse(sort_key(list, i)));
         data.lists.insert(list, items);
     }
 
+    /// Adds to a list; commits join the branch at its tip, in the order given.
     fn add(&self, list: &'static str, items: Vec<Value>) {
         let mut all = self
             .data
@@ -158,14 +162,11 @@ impl FakeGitHub {
             .get(list)
             .cloned()
             .unwrap_or_default();
-        let mut history = self.data.lock().unwrap().history.clone();
-        history.extend(shas(&items));
+        if list == "commits" {
+            all.reverse();
+        }
         all.extend(items);
         self.set(list, all);
-        if list == "commits" {
-            // `set` took the dates' order; the branch's order is the order of joining.
-            self.data.lock().unwrap().history = history;
-        }
     }
 
     fn fault(&self, suffix: &str, response: TestResponse) {
@@ -211,16 +212,12 @@ impl FakeGitHub {
             return TestResponse::json(200, &json!({"full_name": "o/r", "default_branch": "main"}));
         }
         let (list, items) = if let Some(basehead) = r.path().strip_prefix("/repos/o/r/compare/") {
-            // The commits reachable from head but not from base, oldest first; a branch name
-            // as head means the branch's tip.
+            // The commits reachable from head but not from base, oldest first (the fake's
+            // history is a line).
             let history = &data.history;
             let (base, head) = basehead.split_once("...").unwrap_or((basehead, ""));
             let base = history.iter().position(|c| c == base);
-            let head = if head.len() == 40 {
-                history.iter().position(|c| c == head)
-            } else {
-                history.len().checked_sub(1)
-            };
+            let head = history.iter().position(|c| c == head);
             let (Some(base), Some(head)) = (base, head) else {
                 return TestResponse::json(404, &json!({"message": "Not Found"}));
             };
@@ -761,8 +758,8 @@ fn a_run_still_running_is_stored_once_it_completes_and_a_branch_change_starts_co
         .collect();
     assert_eq!(
         compared,
-        [format!("/repos/o/r/compare/{:040x}...main", 130)],
-        "the default branch, read from the repository"
+        [format!("/repos/o/r/compare/{:040x}...{:040x}", 130, 2001)],
+        "from the stored head to the listed tip"
     );
     assert_eq!(
         env.cursor("gh").unwrap()["streams"]["commits"]["head"],
@@ -864,4 +861,51 @@ fn an_edited_comment_is_stored_as_an_edit_beside_its_first_text() {
         ("comment 3", "comment 3, corrected")
     );
     assert_eq!(kinds(&env)["issue_comment_edited"], 1);
+}
+
+#[test]
+fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_head() {
+    let fake = FakeGitHub::new();
+    fake.set("commits", (1..=30).map(commit).collect());
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"commits\"]\nmax_retries = 0"));
+    let (run, _) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    // 150 new commits: two pages of comparison; the second fails once.
+    fake.add("commits", (31..=180).map(commit).collect());
+    let tip = format!("{:040x}", 180);
+    fake.fault(
+        &format!("...{tip}?per_page=100&page=2"),
+        TestResponse::json(502, &json!({"message": "Server Error"})),
+    );
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 100, "{json}");
+    let cursor = env.cursor("gh").unwrap();
+    assert_eq!(
+        cursor["streams"]["commits"]["head"],
+        format!("{:040x}", 30),
+        "the head moves only with a comparison read whole: {cursor}"
+    );
+    assert!(cursor["streams"]["commits"]["pass"].is_object(), "{cursor}");
+    // Read again from the stored head: the first page comes back as duplicates.
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["events_written"].as_u64(), s["duplicates"].as_u64()),
+        (Some(50), Some(100)),
+        "{json}"
+    );
+    assert_eq!(env.cursor("gh").unwrap()["streams"]["commits"]["head"], tip);
+    assert_eq!(kinds(&env)["commit"], 180);
+    // Nothing new: one request, answered 304.
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(1), Some(1)),
+        "{json}"
+    );
 }

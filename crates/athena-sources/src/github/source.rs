@@ -1,5 +1,6 @@
 //! The `github` source: reads each stream's list newest first down to the stored high-water
-//! mark, then stores what is new oldest first, in batches whose cursor moves with them.
+//! mark, storing each page as it is read, in batches whose cursor moves with them. Commits are
+//! read by comparison from the stored head to the branch's tip instead (see `Job::compare`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -283,8 +284,14 @@ impl Job {
         let saved = state.streams.get(name).cloned().unwrap_or_default();
         let mark = saved.mark.as_deref().and_then(time);
         // Items from the overlap before the mark are read and sent again (they are duplicates
-        // if stored): commits merged late, runs completed late.
-        let stop_before = mark.map(|m| m - stream.overlap());
+        // if stored): runs completed late. Commits are read by comparison from the stored head
+        // (below); without a head (a first sync, a cursor from before heads, a head GitHub no
+        // longer knows) the whole list is read once, so that the head saved at the end is
+        // true: every commit reachable from it stored.
+        let mut stop_before = match stream {
+            Stream::Commits => None,
+            _ => mark.map(|m| m - stream.overlap()),
+        };
         // Ids name the repository in lower case: GitHub's names are case-insensitive.
         let repository = format!("{}/{}", self.config.owner, self.config.repo).to_ascii_lowercase();
         let ctx = Ctx {
@@ -343,17 +350,18 @@ impl Job {
                     .flatten()
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                if let (Some(old), Some(_)) = (&saved.head, &new_head) {
+                // GitHub lists a branch's commits from its tip: the first is the head.
+                if let (Some(old), Some(new)) = (&saved.head, &new_head) {
                     let walked = self
-                        .compare(old, &branch, &mut max_mark, &ctx, state, tx)
+                        .compare(old, new, &branch, &mut max_mark, &ctx, state, tx)
                         .await?;
-                    if let Some((last, head)) = walked {
+                    if let Some(last) = walked {
                         last_page = last;
-                        new_head = head.or(new_head);
                         break;
                     }
-                    // The old head is gone (a force-push, then garbage collection): read
-                    // the list down to the mark instead.
+                    // The old head is gone (a force-push, then garbage collection): the whole
+                    // list is read instead.
+                    stop_before = None;
                 }
             }
             let mut reached_mark = false;
@@ -413,54 +421,54 @@ impl Job {
         Ok(())
     }
 
-    /// Reads the commits reachable from the branch but not from `old`, a page at a time,
-    /// storing every page but the last under a cursor that says a pass is under way. Returns
-    /// the last page's events, for the pass's completion, and the newest commit, the next
-    /// pass's head (GitHub lists a comparison oldest first; any commit of it would do, as all
-    /// its ancestors are stored by then). `None` when GitHub no longer knows `old`.
+    /// Reads the commits reachable from `new` (the branch's tip) but not from `old`, a page at
+    /// a time, storing every page but the last under a cursor that says a pass is under way;
+    /// returns the last page's events, for the pass's completion. `None` when GitHub no longer
+    /// knows `old` (or cannot compare them): the caller then reads the whole list.
+    #[allow(clippy::too_many_arguments)]
     async fn compare(
         &self,
         old: &str,
+        new: &str,
         branch: &Option<String>,
         max_mark: &mut Option<DateTime<Utc>>,
         ctx: &Ctx<'_>,
         state: &mut GitHubCursor,
         tx: &api::Sender,
-    ) -> Result<Option<(Vec<Event>, Option<String>)>, Failure> {
+    ) -> Result<Option<Vec<Event>>, Failure> {
         let name = Stream::Commits.name();
         let fail = |e: &HttpError| self.failure(e);
-        let repo_path = format!("repos/{}/{}", self.config.owner, self.config.repo);
-        let head_ref = match branch {
-            Some(b) => b.clone(),
-            None => {
-                // The repository's default branch, which the commits list follows.
-                let url = self.client.url(&repo_path).map_err(|e| fail(&e))?;
-                let repo = match self.client.get_json::<Value>(&url, None).await {
-                    Ok(Fetched::Page(p)) => p.value,
-                    Ok(Fetched::NotModified) => Value::Null,
-                    Err(e) => return Err(fail(&e)),
-                };
-                match repo.get("default_branch").and_then(Value::as_str) {
-                    Some(b) => b.to_string(),
-                    None => return Ok(None),
-                }
-            }
-        };
+        if old == new {
+            return Ok(Some(Vec::new()));
+        }
+        // `per_page` makes GitHub page the comparison; without it the list stops at 250.
         let path = format!(
-            "{repo_path}/compare/{}...{}?per_page=100",
+            "repos/{}/{}/compare/{}...{}?per_page=100",
+            self.config.owner,
+            self.config.repo,
             encode_ref(old),
-            encode_ref(&head_ref)
+            encode_ref(new)
         );
         let mut url = self.client.url(&path).map_err(|e| fail(&e))?;
         let mut seen_urls = std::collections::HashSet::new();
-        let mut newest = None;
+        let (mut total, mut received) = (None, 0u64);
         loop {
             let page = match self.client.get_json::<Value>(&url, None).await {
                 Ok(Fetched::Page(p)) => p,
-                Ok(Fetched::NotModified) => return Ok(Some((Vec::new(), newest))),
-                // An unknown commit: 404, or 422 "No common ancestor" / "not found".
-                Err(e) if matches!(e.status, Some(404 | 422)) && seen_urls.is_empty() => {
-                    tracing::info!(source = %self.source_id, "commit {old} is gone; reading the list by date");
+                Ok(Fetched::NotModified) => {
+                    return Err(Failure::Stream(format!(
+                        "GET {}: 304 to an unconditional request",
+                        athena_http::redact_url(&url)
+                    )))
+                }
+                // An unknown commit: 404; no common history: 422. A comparison GitHub cannot
+                // produce (5xx after the retries, on a huge push) is read from the list too.
+                Err(e)
+                    if seen_urls.is_empty()
+                        && (matches!(e.status, Some(404 | 422))
+                            || matches!(e.kind, HttpErrorKind::Server)) =>
+                {
+                    tracing::info!(source = %self.source_id, "comparing from commit {old} failed ({e}); reading the whole list");
                     return Ok(None);
                 }
                 Err(e) => return Err(fail(&e)),
@@ -471,6 +479,10 @@ impl Job {
                     athena_http::redact_url(&page.url)
                 )));
             };
+            if total.is_none() {
+                total = page.value.get("total_commits").and_then(Value::as_u64);
+            }
+            received += commits.len() as u64;
             let mut events = Vec::new();
             for item in commits {
                 events.extend(Stream::Commits.events(item, ctx));
@@ -478,12 +490,17 @@ impl Job {
                     *max_mark = Some(max_mark.map_or(at, |m| m.max(at)));
                 }
             }
-            if let Some(sha) = commits.last().and_then(|c| c.pointer("/sha")) {
-                newest = sha.as_str().map(str::to_string);
-            }
             seen_urls.insert(url.to_string());
             let Some(next) = page.next else {
-                return Ok(Some((events, newest)));
+                // The head moves only past a comparison read whole.
+                if total.is_some_and(|t| received < t) {
+                    return Err(Failure::Stream(format!(
+                        "GET {}: the comparison listed {received} of its {} commits",
+                        athena_http::redact_url(&page.url),
+                        total.unwrap_or_default()
+                    )));
+                }
+                return Ok(Some(events));
             };
             let next = unvisited(&seen_urls, next)?;
             self.send_in_pass(name, branch, *max_mark, events, 0, state, tx)

@@ -99,11 +99,11 @@ impl Stream {
     }
 
     /// How far before the mark paging goes on, for lists whose order is not their mark's: a
-    /// workflow run is listed by creation but stored when it completes; commits are listed in
-    /// history order, which commit dates only roughly follow; releases are read whole.
+    /// workflow run is listed by creation but stored when it completes; releases are read
+    /// whole. (Commits do not page down to a mark at all: see the source's `compare`.)
     pub(crate) fn overlap(self) -> chrono::Duration {
         match self {
-            Stream::WorkflowRuns | Stream::Commits => chrono::Duration::days(1),
+            Stream::WorkflowRuns => chrono::Duration::days(1),
             // A repository's releases are few: read them all, so a draft published long after
             // it was created is not missed.
             Stream::Releases => chrono::Duration::days(365 * 100),
