@@ -782,16 +782,25 @@ fn a_run_still_running_is_stored_once_it_completes_and_a_branch_change_starts_co
     assert_eq!(asked.last().map(String::as_str), Some("develop"));
 }
 
-#[test]
-fn a_force_pushed_branch_whose_stored_head_is_gone_is_read_by_date_again() {
+/// A fake with a 30-commit branch, synced once (commits only) into a fresh store.
+fn thirty_commits_synced(extra: &str) -> (FakeGitHub, TestServer, TestEnv) {
     let fake = FakeGitHub::new();
     fake.set("commits", (1..=30).map(commit).collect());
     let server = fake.start();
     let env = TestEnv::new();
-    env.write_config(&config(&server, "streams = [\"commits\"]"));
+    env.write_config(&config(
+        &server,
+        &format!("streams = [\"commits\"]\n{extra}"),
+    ));
     let (run, json) = sync(&env);
     assert_eq!(run.code(), 0, "{}", run.describe());
     assert_eq!(json["sources"][0]["events_written"], 30, "{json}");
+    (fake, server, env)
+}
+
+#[test]
+fn a_force_pushed_branch_whose_stored_head_is_gone_is_read_whole_again() {
+    let (fake, server, env) = thirty_commits_synced("");
     assert_eq!(
         env.cursor("gh").unwrap()["streams"]["commits"]["head"],
         format!("{:040x}", 30)
@@ -865,13 +874,7 @@ fn an_edited_comment_is_stored_as_an_edit_beside_its_first_text() {
 
 #[test]
 fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_head() {
-    let fake = FakeGitHub::new();
-    fake.set("commits", (1..=30).map(commit).collect());
-    let server = fake.start();
-    let env = TestEnv::new();
-    env.write_config(&config(&server, "streams = [\"commits\"]\nmax_retries = 0"));
-    let (run, _) = sync(&env);
-    assert_eq!(run.code(), 0, "{}", run.describe());
+    let (fake, server, env) = thirty_commits_synced("max_retries = 0");
     // 150 new commits: two pages of comparison; the second fails once.
     fake.add("commits", (31..=180).map(commit).collect());
     let tip = format!("{:040x}", 180);
