@@ -874,7 +874,7 @@ fn an_edited_comment_is_stored_as_an_edit_beside_its_first_text() {
 
 #[test]
 fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_head() {
-    let (fake, server, env) = thirty_commits_synced("max_retries = 0");
+    let (fake, _server, env) = thirty_commits_synced("max_retries = 0");
     // 150 new commits: two pages of comparison; the second fails once.
     fake.add("commits", (31..=180).map(commit).collect());
     let tip = format!("{:040x}", 180);
