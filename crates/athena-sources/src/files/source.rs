@@ -404,20 +404,22 @@ impl Job {
                     // Touched, not changed.
                     Some(old) if hash.is_some() && old.hash == hash => None,
                     Some(old) => {
-                        let mut e = file_event("file_modified", &rel, &root_text, &now_state, None);
+                        let mut e =
+                            file_event("file_modified", &c.found.rel, &root_text, &now_state, None);
                         e.metadata.insert("previous_size".into(), json!(old.size));
                         Some(e)
                     }
                     None if initial && !self.config.emit_existing => None,
                     None if initial => Some(file_event(
                         "file_modified",
-                        &rel,
+                        &c.found.rel,
                         &root_text,
                         &now_state,
                         None,
                     )),
                     None => {
-                        let mut e = file_event("file_created", &rel, &root_text, &now_state, None);
+                        let mut e =
+                            file_event("file_created", &c.found.rel, &root_text, &now_state, None);
                         let from = content_key(&now_state).and_then(|k| gone_by_content.remove(&k));
                         if let Some(i) = from {
                             let old_rel = String::from_utf8_lossy(&deleted[i].0).into_owned();
@@ -493,8 +495,7 @@ impl Out<'_> {
         now: DateTime<Utc>,
         renamed_to: Option<String>,
     ) {
-        let rel = String::from_utf8_lossy(rel_bytes);
-        let mut e = file_event("file_deleted", &rel, root, st, Some(now));
+        let mut e = file_event("file_deleted", rel_bytes, root, st, Some(now));
         if let Some(to) = renamed_to {
             e.metadata.insert("renamed_to".into(), json!(to));
         }
@@ -685,15 +686,34 @@ fn time_of(ns: i64) -> DateTime<Utc> {
     .unwrap_or_default()
 }
 
+/// The path as an event id names it: the path itself, or for a name that is not UTF-8 (shown
+/// with U+FFFD for its bad bytes) that text and a hash of the raw bytes, so two names that
+/// differ only in their bad bytes keep apart.
+fn id_path(rel: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(rel) {
+        Ok(text) => text.into(),
+        Err(_) => {
+            let raw = blake3::hash(rel);
+            format!(
+                "{}~{}",
+                String::from_utf8_lossy(rel),
+                hex(&raw.as_bytes()[..8])
+            )
+            .into()
+        }
+    }
+}
+
 /// An event about `rel`. Its id names the path and the version of the file it describes (time
 /// and hash, or size), so the same change read twice has the same id.
 fn file_event(
     kind: &str,
-    rel: &str,
+    rel_bytes: &[u8],
     root: &str,
     st: &FileState,
     detected_at: Option<DateTime<Utc>>,
 ) -> Event {
+    let rel = &*String::from_utf8_lossy(rel_bytes);
     let version = match &st.hash {
         Some(h) => hex(&h[..8]),
         None => st.size.to_string(),
@@ -701,9 +721,10 @@ fn file_event(
     let verb = kind.strip_prefix("file_").unwrap_or(kind);
     // The path's generation (how many times it was deleted before) tells a file put back apart
     // from the one that was there; the first generation keeps the plain form.
+    let named = id_path(rel_bytes);
     let path = match st.generation {
-        0 => rel.to_string(),
-        g => format!("{rel}#{g}"),
+        0 => named.into_owned(),
+        g => format!("{named}#{g}"),
     };
     let (id, at) = match detected_at {
         Some(at) => (format!("{path}@{}:{version}:deleted", st.mtime_ns), at),
@@ -760,23 +781,45 @@ mod tests {
             generation: 0,
             gone: false,
         };
-        let m = file_event("file_modified", "src/a.rs", "/r", &st, None);
+        let m = file_event("file_modified", b"src/a.rs", "/r", &st, None);
         assert_eq!(m.id, "src/a.rs@1700000000123456789:abababababababab");
         assert_eq!(m.title, "modified src/a.rs");
         assert_eq!(m.metadata["language"], "Rust");
         assert_eq!(m.metadata["mtime"], "2023-11-14T22:13:20.123456789Z");
         assert_eq!(m.occurred_at.timestamp_subsec_nanos(), 123_456_789);
-        let d = file_event("file_deleted", "src/a.rs", "/r", &st, Some(Utc::now()));
+        let d = file_event("file_deleted", b"src/a.rs", "/r", &st, Some(Utc::now()));
         assert_ne!(d.id, m.id);
         let unhashed = FileState { hash: None, ..st };
-        let u = file_event("file_created", "x", "/r", &unhashed, None);
+        let u = file_event("file_created", b"x", "/r", &unhashed, None);
         assert_eq!(u.id, "x@1700000000123456789:3");
         assert_eq!(u.metadata["hash"], Value::Null);
         let again = FileState {
             generation: 2,
             ..st
         };
-        let g = file_event("file_created", "src/a.rs", "/r", &again, None);
+        let g = file_event("file_created", b"src/a.rs", "/r", &again, None);
         assert_eq!(g.id, "src/a.rs#2@1700000000123456789:abababababababab");
+    }
+
+    #[test]
+    fn names_that_differ_only_in_bad_bytes_keep_apart() {
+        let st = FileState {
+            size: 3,
+            mtime_ns: 1_700_000_000_000_000_000,
+            hash: Some([0xab; 32]),
+            generation: 0,
+            gone: false,
+        };
+        let a = file_event("file_modified", b"bad\xff.txt", "/r", &st, None);
+        let b = file_event("file_modified", b"bad\xfe.txt", "/r", &st, None);
+        // Shown the same, lossily, and flagged; named apart.
+        assert_eq!(a.context["path"], "bad\u{FFFD}.txt");
+        assert_eq!(a.context["path"], b.context["path"]);
+        assert_eq!(a.metadata["path_lossy"], true);
+        assert_ne!(a.id, b.id);
+        assert!(a.id.starts_with("bad\u{FFFD}.txt~"), "{}", a.id);
+        // A UTF-8 name keeps its plain id.
+        let c = file_event("file_modified", "é.txt".as_bytes(), "/r", &st, None);
+        assert!(c.id.starts_with("é.txt@"), "{}", c.id);
     }
 }
