@@ -208,6 +208,17 @@ impl FakeGitHub {
         if let Some(i) = data.faults.iter().position(|(s, _)| matches(s)) {
             return data.faults.remove(i).unwrap().1;
         }
+        if let Some(id) = r.path().strip_prefix("/repos/o/r/actions/runs/") {
+            let found = data.lists.get("runs").and_then(|runs| {
+                runs.iter()
+                    .find(|run| run["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
+                    .cloned()
+            });
+            return match found {
+                Some(run) => TestResponse::json(200, &run),
+                None => TestResponse::json(404, &json!({"message": "Not Found"})),
+            };
+        }
         if r.path() == "/repos/o/r" {
             return TestResponse::json(200, &json!({"full_name": "o/r", "default_branch": "main"}));
         }
@@ -904,6 +915,71 @@ fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_
     assert_eq!(env.cursor("gh").unwrap()["streams"]["commits"]["head"], tip);
     assert_eq!(kinds(&env)["commit"], 180);
     // Nothing new: one request, answered 304.
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(1), Some(1)),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() {
+    let fake = FakeGitHub::new();
+    let mut waiting = run(11);
+    waiting["status"] = json!("waiting");
+    waiting["conclusion"] = json!(null);
+    let mut runs: Vec<Value> = (1..=10).map(run).collect();
+    runs.push(waiting);
+    fake.set("runs", runs);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"workflow_runs\"]"));
+    let (run_1, json) = sync(&env);
+    assert_eq!(run_1.code(), 0, "{}", run_1.describe());
+    assert_eq!(json["sources"][0]["events_written"], 10, "{json}");
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["workflow_runs"]["waiting"],
+        json!([3011])
+    );
+    // Days of new runs: the waiting one is now on the second page, far past the overlap.
+    fake.add("runs", (3000..3120).map(run).collect());
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 120, "{json}");
+    // It is approved and completes; the first page does not change (a 304).
+    {
+        let mut d = fake.data.lock().unwrap();
+        let r = d
+            .lists
+            .get_mut("runs")
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["id"] == 3011)
+            .unwrap();
+        r["status"] = json!("completed");
+        r["conclusion"] = json!("success");
+        r["updated_at"] = json!(ts(5000));
+    }
+    server.clear_requests();
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(s["events_written"], 1, "{json}");
+    assert_eq!(s["not_modified"], 1, "{json}");
+    assert!(env.ids("gh").contains(&"run:3011:1".to_string()));
+    let asked: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        asked,
+        ["/repos/o/r/actions/runs", "/repos/o/r/actions/runs/3011"]
+    );
+    // No longer waiting: the next sync is one 304.
+    assert!(env.cursor("gh").unwrap()["streams"]["workflow_runs"]
+        .get("waiting")
+        .is_none());
     let (_, json) = sync(&env);
     let s = &json["sources"][0];
     assert_eq!(

@@ -53,7 +53,15 @@ struct StreamCursor {
     /// A pass that stopped before reaching the mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pass: Option<Pass>,
+    /// For workflow runs: the ids of runs listed while still queued, waiting or running. One
+    /// waiting longer than the overlap (an approval) is listed beyond where the next passes
+    /// stop, so each sync asks for these by id until they complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waiting: Vec<u64>,
 }
+
+/// The most waiting runs a cursor follows (the newest are kept).
+const MAX_WAITING_RUNS: usize = 200;
 
 /// A pass over a stream's list (newest first, each page stored as it is read) that has not
 /// reached the mark yet. The next sync reads the list again from the top, without trusting the
@@ -307,6 +315,8 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
+        // For workflow runs: each run this pass listed, and whether it was completed.
+        let mut listed_runs: BTreeMap<u64, bool> = BTreeMap::new();
         // For commits: the newest commit listed, the head of the next pass.
         let mut new_head: Option<String> = None;
         // The newest mark stored by this pass (and by the stopped pass it resumes).
@@ -329,7 +339,17 @@ impl Job {
             let page = match self.client.get_json::<Value>(&url, etag).await {
                 Ok(Fetched::NotModified) => {
                     tracing::debug!(source = %self.source_id, stream = name, "not modified");
-                    return Ok(());
+                    if saved.waiting.is_empty() {
+                        return Ok(());
+                    }
+                    // A waiting run listed beyond the first page completes without changing it.
+                    let (events, waiting) = self.waiting_runs(&saved.waiting, &ctx).await?;
+                    let entry = state.streams.entry(name.to_string()).or_default();
+                    if events.is_empty() && waiting == entry.waiting {
+                        return Ok(());
+                    }
+                    entry.waiting = waiting;
+                    return self.send(events, state, tx).await;
                 }
                 Ok(Fetched::Page(p)) => p,
                 // An empty repository has no commits to list (409).
@@ -373,6 +393,12 @@ impl Job {
                         break;
                     }
                 }
+                if stream == Stream::WorkflowRuns {
+                    if let Some(id) = item.get("id").and_then(Value::as_u64) {
+                        let done = item.get("status").and_then(Value::as_str) == Some("completed");
+                        listed_runs.insert(id, done);
+                    }
+                }
                 let Some(item_mark) = stream.mark(item) else {
                     continue; // a draft release, a run still running
                 };
@@ -397,6 +423,32 @@ impl Job {
                 .await?;
             url = next;
         }
+        // Runs waiting at an earlier sync and not listed by this pass are asked for by id.
+        let mut last_page = last_page;
+        let mut waiting: Vec<u64> = Vec::new();
+        if stream == Stream::WorkflowRuns {
+            let unlisted: Vec<u64> = saved
+                .waiting
+                .iter()
+                .copied()
+                .filter(|id| !listed_runs.contains_key(id))
+                .collect();
+            let (events, still) = self.waiting_runs(&unlisted, &ctx).await?;
+            last_page.extend(events);
+            waiting = still;
+            waiting.extend(
+                listed_runs
+                    .iter()
+                    .filter(|(_, done)| !**done)
+                    .map(|(id, _)| *id),
+            );
+            waiting.sort_unstable();
+            waiting.dedup();
+            if waiting.len() > MAX_WAITING_RUNS {
+                tracing::warn!(source = %self.source_id, "{} runs are waiting; following the newest {MAX_WAITING_RUNS}", waiting.len());
+                waiting.drain(..waiting.len() - MAX_WAITING_RUNS);
+            }
+        }
         // The last page completes the pass: the new mark, and the first page's ETag.
         let batch_size = self.config.batch_size;
         let pending = self
@@ -407,6 +459,7 @@ impl Job {
         entry.branch = branch.clone();
         entry.pass = None;
         entry.etag = first_etag;
+        entry.waiting = waiting;
         if new_head.is_some() {
             entry.head = new_head;
         }
@@ -507,6 +560,42 @@ impl Job {
                 .await?;
             url = next;
         }
+    }
+
+    /// Asks for each run in `ids` by id: returns the events of those now completed, and the
+    /// ids still waiting. A run deleted meanwhile (404) is let go; a run that cannot be read
+    /// now (a 5xx, a timeout) stays waiting for the next sync.
+    async fn waiting_runs(
+        &self,
+        ids: &[u64],
+        ctx: &Ctx<'_>,
+    ) -> Result<(Vec<Event>, Vec<u64>), Failure> {
+        let (mut events, mut still) = (Vec::new(), Vec::new());
+        for &id in ids {
+            let path = format!(
+                "repos/{}/{}/actions/runs/{id}",
+                self.config.owner, self.config.repo
+            );
+            let url = self.client.url(&path).map_err(|e| self.failure(&e))?;
+            match self.client.get_json::<Value>(&url, None).await {
+                Ok(Fetched::Page(p)) => {
+                    let done = p.value.get("status").and_then(Value::as_str) == Some("completed");
+                    if done {
+                        events.extend(Stream::WorkflowRuns.events(&p.value, ctx));
+                    } else {
+                        still.push(id);
+                    }
+                }
+                Ok(Fetched::NotModified) => still.push(id),
+                Err(e) if e.kind == HttpErrorKind::NotFound => {}
+                Err(e) if matches!(e.kind, HttpErrorKind::Server | HttpErrorKind::Network) => {
+                    tracing::warn!(source = %self.source_id, run = id, "{e}");
+                    still.push(id);
+                }
+                Err(e) => return Err(self.failure(&e)),
+            }
+        }
+        Ok((events, still))
     }
 
     /// Stores `events` in batches under a cursor that says a pass over the stream is under way
