@@ -169,6 +169,19 @@ impl FakeGitHub {
         self.set(list, all);
     }
 
+    /// The run with this id completes successfully at `ts(at)`, keeping its place in the list.
+    fn complete_run(&self, id: u64, at: u64) {
+        let mut d = self.data.lock().unwrap();
+        let r = d
+            .lists
+            .get_mut("runs")
+            .and_then(|runs| runs.iter_mut().find(|r| r["id"] == id))
+            .expect("no such run");
+        r["status"] = json!("completed");
+        r["conclusion"] = json!("success");
+        r["updated_at"] = json!(ts(at));
+    }
+
     fn fault(&self, suffix: &str, response: TestResponse) {
         self.data
             .lock()
@@ -733,19 +746,7 @@ fn a_run_still_running_is_stored_once_it_completes_and_a_branch_change_starts_co
     assert_eq!(run_1.code(), 0, "{}", run_1.describe());
     assert_eq!(kinds(&env)["workflow_run_completed"], 10, "{json}");
 
-    {
-        let mut d = fake.data.lock().unwrap();
-        let r = d
-            .lists
-            .get_mut("runs")
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == 3011)
-            .unwrap();
-        r["status"] = json!("completed");
-        r["conclusion"] = json!("success");
-        r["updated_at"] = json!(ts(40));
-    }
+    fake.complete_run(3011, 40);
     let (_, json) = sync(&env);
     assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
     assert!(env.ids("gh").contains(&"run:3011:1".to_string()));
@@ -948,19 +949,7 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
     let (_, json) = sync(&env);
     assert_eq!(json["sources"][0]["events_written"], 120, "{json}");
     // It is approved and completes; the first page does not change (a 304).
-    {
-        let mut d = fake.data.lock().unwrap();
-        let r = d
-            .lists
-            .get_mut("runs")
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == 3011)
-            .unwrap();
-        r["status"] = json!("completed");
-        r["conclusion"] = json!("success");
-        r["updated_at"] = json!(ts(5000));
-    }
+    fake.complete_run(3011, 5000);
     server.clear_requests();
     let (_, json) = sync(&env);
     let s = &json["sources"][0];
