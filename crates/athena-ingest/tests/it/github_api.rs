@@ -927,10 +927,16 @@ fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_
 
 #[test]
 fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() {
+    let now = chrono::Utc::now();
+    let at = |minutes_ago: i64| {
+        (now - chrono::Duration::minutes(minutes_ago))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
     let fake = FakeGitHub::new();
     let mut waiting = run(11);
     waiting["status"] = json!("waiting");
     waiting["conclusion"] = json!(null);
+    waiting["created_at"] = json!(at(120));
     let mut runs: Vec<Value> = (1..=10).map(run).collect();
     runs.push(waiting);
     fake.set("runs", runs);
@@ -940,15 +946,35 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
     let (run_1, json) = sync(&env);
     assert_eq!(run_1.code(), 0, "{}", run_1.describe());
     assert_eq!(json["sources"][0]["events_written"], 10, "{json}");
-    assert_eq!(
-        env.cursor("gh").unwrap()["streams"]["workflow_runs"]["waiting"],
-        json!([3011])
-    );
-    // Days of new runs: the waiting one is now on the second page, far past the overlap.
-    fake.add("runs", (3000..3120).map(run).collect());
+    let waiting_ids = |env: &TestEnv| {
+        env.cursor("gh").unwrap()["streams"]["workflow_runs"]
+            .get("waiting")
+            .cloned()
+    };
+    assert_eq!(waiting_ids(&env), Some(json!([3011])));
+    // 120 newer runs: the waiting one moves to the second page.
+    let newer: Vec<Value> = (3000..3120)
+        .map(|n| {
+            let mut r = run(n);
+            r["created_at"] = json!(at(100 - (n - 3000) as i64 / 2));
+            r["updated_at"] = r["created_at"].clone();
+            r
+        })
+        .collect();
+    fake.add("runs", newer);
     let (_, json) = sync(&env);
     assert_eq!(json["sources"][0]["events_written"], 120, "{json}");
-    // It is approved and completes; the first page does not change (a 304).
+    // Nothing new in the list (a 304); the waiting run is asked for, still waits, and stays.
+    server.clear_requests();
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["events_written"].as_u64(), s["requests"].as_u64()),
+        (Some(0), Some(2)),
+        "{json}"
+    );
+    assert_eq!(waiting_ids(&env), Some(json!([3011])));
+    // Approved, it completes; the first page does not change.
     fake.complete_run(3011, 5000);
     server.clear_requests();
     let (_, json) = sync(&env);
@@ -966,9 +992,7 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
         ["/repos/o/r/actions/runs", "/repos/o/r/actions/runs/3011"]
     );
     // No longer waiting: the next sync is one 304.
-    assert!(env.cursor("gh").unwrap()["streams"]["workflow_runs"]
-        .get("waiting")
-        .is_none());
+    assert_eq!(waiting_ids(&env), None);
     let (_, json) = sync(&env);
     let s = &json["sources"][0];
     assert_eq!(
@@ -976,4 +1000,29 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
         (Some(1), Some(1)),
         "{json}"
     );
+}
+
+#[test]
+fn a_run_waiting_for_weeks_past_githubs_limit_is_let_go() {
+    let fake = FakeGitHub::new();
+    let mut waiting = run(11); // created in 2023
+    waiting["status"] = json!("queued");
+    waiting["conclusion"] = json!(null);
+    fake.set("runs", vec![run(10), waiting]);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"workflow_runs\"]"));
+    sync(&env);
+    let runs_cursor = |env: &TestEnv| env.cursor("gh").unwrap()["streams"]["workflow_runs"].clone();
+    assert_eq!(runs_cursor(&env)["waiting"], json!([3011]));
+    // Asked for once, found long abandoned, no longer followed.
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["requests"], 2, "{json}");
+    assert!(
+        runs_cursor(&env).get("waiting").is_none(),
+        "{}",
+        runs_cursor(&env)
+    );
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["requests"], 1, "{json}");
 }

@@ -63,6 +63,10 @@ struct StreamCursor {
 /// The most waiting runs a cursor follows (the newest are kept).
 const MAX_WAITING_RUNS: usize = 200;
 
+/// Days after its creation a run that has not completed is no longer followed (GitHub lets a
+/// run wait 30 days for approval).
+const WAITING_DAYS: i64 = 35;
+
 /// A pass over a stream's list (newest first, each page stored as it is read) that has not
 /// reached the mark yet. The next sync reads the list again from the top, without trusting the
 /// ETag; what the pass stored comes back as duplicates.
@@ -563,8 +567,8 @@ impl Job {
     }
 
     /// Asks for each run in `ids` by id: returns the events of those now completed, and the
-    /// ids still waiting. A run deleted meanwhile (404) is let go; a run that cannot be read
-    /// now (a 5xx, a timeout) stays waiting for the next sync.
+    /// ids still waiting. A run deleted meanwhile (404), or created more than [`WAITING_DAYS`]
+    /// ago, is let go; a run that cannot be read now (a 5xx, a timeout) stays waiting.
     async fn waiting_runs(
         &self,
         ids: &[u64],
@@ -580,8 +584,17 @@ impl Job {
             match self.client.get_json::<Value>(&url, None).await {
                 Ok(Fetched::Page(p)) => {
                     let done = p.value.get("status").and_then(Value::as_str) == Some("completed");
+                    let created = p
+                        .value
+                        .get("created_at")
+                        .and_then(Value::as_str)
+                        .and_then(time);
+                    let abandoned = created
+                        .is_some_and(|c| Utc::now() - c > chrono::Duration::days(WAITING_DAYS));
                     if done {
                         events.extend(Stream::WorkflowRuns.events(&p.value, ctx));
+                    } else if abandoned {
+                        tracing::warn!(source = %self.source_id, run = id, "run still not completed after {WAITING_DAYS} days; no longer followed");
                     } else {
                         still.push(id);
                     }
