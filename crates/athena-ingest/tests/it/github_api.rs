@@ -17,6 +17,8 @@ const TOKEN: &str = "ghp_test_token_0123456789abcdef";
 #[derive(Default)]
 struct Data {
     lists: BTreeMap<&'static str, Vec<Value>>,
+    /// Workflow run attempts replaced by a re-run, by (run id, attempt).
+    attempts: BTreeMap<(u64, u64), Value>,
     /// The commits' SHAs in the order they joined the branch (its history, oldest first),
     /// whatever their dates: what the compare endpoint answers from.
     history: Vec<String>,
@@ -169,17 +171,42 @@ impl FakeGitHub {
         self.set(list, all);
     }
 
-    /// The run with this id completes successfully at `ts(at)`, keeping its place in the list.
-    fn complete_run(&self, id: u64, at: u64) {
+    /// Changes the run with this id in place (it keeps its place in the list); returns it as
+    /// it was.
+    fn edit_run(&self, id: u64, change: impl FnOnce(&mut Value)) -> Value {
         let mut d = self.data.lock().unwrap();
         let r = d
             .lists
             .get_mut("runs")
             .and_then(|runs| runs.iter_mut().find(|r| r["id"] == id))
             .expect("no such run");
-        r["status"] = json!("completed");
-        r["conclusion"] = json!("success");
-        r["updated_at"] = json!(ts(at));
+        let before = r.clone();
+        change(r);
+        before
+    }
+
+    /// The run with this id completes successfully at `ts(at)`.
+    fn complete_run(&self, id: u64, at: u64) {
+        self.edit_run(id, |r| {
+            r["status"] = json!("completed");
+            r["conclusion"] = json!("success");
+            r["updated_at"] = json!(ts(at));
+        });
+    }
+
+    /// A re-run of a run: its attempt so far is kept, and a new one starts.
+    fn rerun(&self, id: u64) {
+        let before = self.edit_run(id, |r| {
+            r["run_attempt"] = json!(r["run_attempt"].as_u64().unwrap() + 1);
+            r["status"] = json!("in_progress");
+            r["conclusion"] = json!(null);
+        });
+        let attempt = before["run_attempt"].as_u64().unwrap();
+        self.data
+            .lock()
+            .unwrap()
+            .attempts
+            .insert((id, attempt), before);
     }
 
     fn fault(&self, suffix: &str, response: TestResponse) {
@@ -221,12 +248,23 @@ impl FakeGitHub {
         if let Some(i) = data.faults.iter().position(|(s, _)| matches(s)) {
             return data.faults.remove(i).unwrap().1;
         }
-        if let Some(id) = r.path().strip_prefix("/repos/o/r/actions/runs/") {
-            let found = data.lists.get("runs").and_then(|runs| {
-                runs.iter()
-                    .find(|run| run["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
-                    .cloned()
-            });
+        if let Some(rest) = r.path().strip_prefix("/repos/o/r/actions/runs/") {
+            // `ID`, or `ID/attempts/N`: an attempt a re-run replaced, or the latest.
+            let (id, attempt) = match rest.split_once("/attempts/") {
+                Some((id, n)) => (id, n.parse::<u64>().ok()),
+                None => (rest, None),
+            };
+            let id: u64 = id.parse().unwrap_or(0);
+            let current = data
+                .lists
+                .get("runs")
+                .and_then(|runs| runs.iter().find(|run| run["id"] == id).cloned());
+            let found = match attempt {
+                Some(n) if current.as_ref().is_some_and(|c| c["run_attempt"] != n) => {
+                    data.attempts.get(&(id, n)).cloned()
+                }
+                _ => current,
+            };
             return match found {
                 Some(run) => TestResponse::json(200, &run),
                 None => TestResponse::json(404, &json!({"message": "Not Found"})),
@@ -951,7 +989,7 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
             .get("waiting")
             .cloned()
     };
-    assert_eq!(waiting_ids(&env), Some(json!([3011])));
+    assert_eq!(waiting_ids(&env), Some(json!([{"id": 3011, "attempt": 1}])));
     // 120 newer runs: the waiting one moves to the second page.
     let newer: Vec<Value> = (3000..3120)
         .map(|n| {
@@ -973,7 +1011,7 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
         (Some(0), Some(2)),
         "{json}"
     );
-    assert_eq!(waiting_ids(&env), Some(json!([3011])));
+    assert_eq!(waiting_ids(&env), Some(json!([{"id": 3011, "attempt": 1}])));
     // Approved, it completes; the first page does not change.
     fake.complete_run(3011, 5000);
     server.clear_requests();
@@ -1003,26 +1041,64 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
 }
 
 #[test]
-fn a_run_waiting_for_weeks_past_githubs_limit_is_let_go() {
+fn an_attempt_that_completed_before_a_re_run_is_stored_too() {
+    let now = chrono::Utc::now();
     let fake = FakeGitHub::new();
-    let mut waiting = run(11); // created in 2023
-    waiting["status"] = json!("queued");
+    let mut waiting = run(11);
+    waiting["status"] = json!("in_progress");
     waiting["conclusion"] = json!(null);
+    waiting["created_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     fake.set("runs", vec![run(10), waiting]);
     let server = fake.start();
     let env = TestEnv::new();
     env.write_config(&config(&server, "streams = [\"workflow_runs\"]"));
     sync(&env);
-    let runs_cursor = |env: &TestEnv| env.cursor("gh").unwrap()["streams"]["workflow_runs"].clone();
-    assert_eq!(runs_cursor(&env)["waiting"], json!([3011]));
-    // Asked for once, found long abandoned, no longer followed.
+    // Between two syncs attempt 1 fails and a re-run starts: the list shows attempt 2 running.
+    fake.complete_run(3011, 50);
+    fake.rerun(3011);
     let (_, json) = sync(&env);
-    assert_eq!(json["sources"][0]["requests"], 2, "{json}");
-    assert!(
-        runs_cursor(&env).get("waiting").is_none(),
-        "{}",
-        runs_cursor(&env)
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    assert!(env.ids("gh").contains(&"run:3011:1".to_string()));
+    assert_eq!(
+        env.cursor("gh").unwrap()["streams"]["workflow_runs"]["waiting"],
+        json!([{"id": 3011, "attempt": 2}])
     );
+    // Attempt 2 completes.
+    fake.complete_run(3011, 60);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    assert!(env.ids("gh").contains(&"run:3011:2".to_string()));
+}
+
+#[test]
+fn a_run_waiting_for_weeks_past_githubs_limit_is_let_go() {
+    let fake = FakeGitHub::new();
+    let mut ancient = run(12); // created in 2023, never finished
+    ancient["status"] = json!("queued");
+    ancient["conclusion"] = json!(null);
+    let mut recent = run(11);
+    recent["status"] = json!("waiting");
+    recent["conclusion"] = json!(null);
+    recent["created_at"] = json!(chrono::Utc::now().to_rfc3339());
+    fake.set("runs", vec![run(10), recent, ancient]);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "streams = [\"workflow_runs\"]"));
+    sync(&env);
+    let waiting = |env: &TestEnv| {
+        env.cursor("gh").unwrap()["streams"]["workflow_runs"]
+            .get("waiting")
+            .cloned()
+    };
+    // Only the recent one is followed.
+    assert_eq!(waiting(&env), Some(json!([{"id": 3011, "attempt": 1}])));
+    // Weeks go by (its start moves back past the limit): it is let go.
+    fake.edit_run(3011, |r| {
+        r["created_at"] = json!(ts(11));
+        r["run_started_at"] = json!(ts(11));
+    });
+    sync(&env);
+    assert_eq!(waiting(&env), None);
     let (_, json) = sync(&env);
     assert_eq!(json["sources"][0]["requests"], 1, "{json}");
 }

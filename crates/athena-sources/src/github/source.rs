@@ -53,18 +53,50 @@ struct StreamCursor {
     /// A pass that stopped before reaching the mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pass: Option<Pass>,
-    /// For workflow runs: the ids of runs listed while still queued, waiting or running. One
-    /// waiting longer than the overlap (an approval) is listed beyond where the next passes
-    /// stop, so each sync asks for these by id until they complete.
+    /// For workflow runs: the runs listed while still queued, waiting or running, with the
+    /// attempt seen. One waiting longer than the overlap (an approval) is listed beyond where
+    /// the next passes stop, so each sync asks for these by id until they complete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    waiting: Vec<u64>,
+    waiting: Vec<WaitingRun>,
+}
+
+/// A workflow run seen not completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct WaitingRun {
+    id: u64,
+    /// The attempt that was not completed: a re-run started before the next sync has a higher
+    /// one, and the attempts in between are asked for one by one.
+    attempt: u64,
+}
+
+impl WaitingRun {
+    /// The run as listed, if it is not completed and recent enough to follow.
+    fn of(item: &Value) -> Option<WaitingRun> {
+        if item.get("status").and_then(Value::as_str) == Some("completed") || abandoned(item) {
+            return None;
+        }
+        Some(WaitingRun {
+            id: item.get("id")?.as_u64()?,
+            attempt: item.get("run_attempt").and_then(Value::as_u64).unwrap_or(1),
+        })
+    }
+}
+
+/// Whether a run not completed has waited past the point where GitHub would still finish it:
+/// [`WAITING_DAYS`] after its latest attempt started (or after its creation).
+fn abandoned(run: &Value) -> bool {
+    let started = ["/run_started_at", "/created_at"]
+        .iter()
+        .filter_map(|p| run.pointer(p).and_then(Value::as_str).and_then(time))
+        .max();
+    started.is_some_and(|t| Utc::now() - t > chrono::Duration::days(WAITING_DAYS))
 }
 
 /// The most waiting runs a cursor follows (the newest are kept).
 const MAX_WAITING_RUNS: usize = 200;
 
-/// Days after its creation a run that has not completed is no longer followed (GitHub lets a
-/// run wait 30 days for approval).
+/// Days after its latest start a run that has not completed is no longer followed (GitHub
+/// lets a run wait 30 days for approval).
 const WAITING_DAYS: i64 = 35;
 
 /// A pass over a stream's list (newest first, each page stored as it is read) that has not
@@ -319,8 +351,8 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
-        // For workflow runs: each run this pass listed, and whether it was completed.
-        let mut listed_runs: BTreeMap<u64, bool> = BTreeMap::new();
+        // For workflow runs: each run this pass listed, and whether it is still to follow.
+        let mut listed_runs: BTreeMap<u64, Option<WaitingRun>> = BTreeMap::new();
         // For commits: the newest commit listed, the head of the next pass.
         let mut new_head: Option<String> = None;
         // The newest mark stored by this pass (and by the stopped pass it resumes).
@@ -399,8 +431,7 @@ impl Job {
                 }
                 if stream == Stream::WorkflowRuns {
                     if let Some(id) = item.get("id").and_then(Value::as_u64) {
-                        let done = item.get("status").and_then(Value::as_str) == Some("completed");
-                        listed_runs.insert(id, done);
+                        listed_runs.insert(id, WaitingRun::of(item));
                     }
                 }
                 let Some(item_mark) = stream.mark(item) else {
@@ -429,25 +460,26 @@ impl Job {
         }
         // Runs waiting at an earlier sync and not listed by this pass are asked for by id.
         let mut last_page = last_page;
-        let mut waiting: Vec<u64> = Vec::new();
+        let mut waiting: Vec<WaitingRun> = Vec::new();
         if stream == Stream::WorkflowRuns {
-            let unlisted: Vec<u64> = saved
+            // A listed run is asked for too if an attempt it was waiting on is behind it (a
+            // re-run started since): the list shows only the latest attempt.
+            let ask: Vec<WaitingRun> = saved
                 .waiting
                 .iter()
                 .copied()
-                .filter(|id| !listed_runs.contains_key(id))
+                .filter(|w| match listed_runs.get(&w.id) {
+                    None => true,
+                    Some(Some(now)) => now.attempt > w.attempt,
+                    Some(None) => false,
+                })
                 .collect();
-            let (events, still) = self.waiting_runs(&unlisted, &ctx).await?;
+            let (events, still) = self.waiting_runs(&ask, &ctx).await?;
             last_page.extend(events);
             waiting = still;
-            waiting.extend(
-                listed_runs
-                    .iter()
-                    .filter(|(_, done)| !**done)
-                    .map(|(id, _)| *id),
-            );
+            waiting.extend(listed_runs.values().flatten().copied());
             waiting.sort_unstable();
-            waiting.dedup();
+            waiting.dedup_by_key(|w| w.id);
             if waiting.len() > MAX_WAITING_RUNS {
                 tracing::warn!(source = %self.source_id, "{} runs are waiting; following the newest {MAX_WAITING_RUNS}", waiting.len());
                 waiting.drain(..waiting.len() - MAX_WAITING_RUNS);
@@ -566,49 +598,79 @@ impl Job {
         }
     }
 
-    /// Asks for each run in `ids` by id: returns the events of those now completed, and the
-    /// ids still waiting. A run deleted meanwhile (404), or created more than [`WAITING_DAYS`]
-    /// ago, is let go; a run that cannot be read now (a 5xx, a timeout) stays waiting.
+    /// Asks for each run in `runs` by id: returns the events of the attempts completed since
+    /// (an attempt a re-run has replaced is asked for by its number), and the runs still
+    /// waiting. A run deleted meanwhile (404), or waiting past [`WAITING_DAYS`], is let go. A
+    /// run that cannot be read now stays waiting, and a spent rate limit leaves the rest for
+    /// the next sync; only a rejected token fails the stream.
     async fn waiting_runs(
         &self,
-        ids: &[u64],
+        runs: &[WaitingRun],
         ctx: &Ctx<'_>,
-    ) -> Result<(Vec<Event>, Vec<u64>), Failure> {
+    ) -> Result<(Vec<Event>, Vec<WaitingRun>), Failure> {
         let (mut events, mut still) = (Vec::new(), Vec::new());
-        for &id in ids {
-            let path = format!(
-                "repos/{}/{}/actions/runs/{id}",
-                self.config.owner, self.config.repo
-            );
-            let url = self.client.url(&path).map_err(|e| self.failure(&e))?;
-            match self.client.get_json::<Value>(&url, None).await {
-                Ok(Fetched::Page(p)) => {
-                    let done = p.value.get("status").and_then(Value::as_str) == Some("completed");
-                    let created = p
-                        .value
-                        .get("created_at")
-                        .and_then(Value::as_str)
-                        .and_then(time);
-                    let abandoned = created
-                        .is_some_and(|c| Utc::now() - c > chrono::Duration::days(WAITING_DAYS));
-                    if done {
-                        events.extend(Stream::WorkflowRuns.events(&p.value, ctx));
-                    } else if abandoned {
-                        tracing::warn!(source = %self.source_id, run = id, "run still not completed after {WAITING_DAYS} days; no longer followed");
-                    } else {
-                        still.push(id);
+        let base = format!(
+            "repos/{}/{}/actions/runs",
+            self.config.owner, self.config.repo
+        );
+        for (i, w) in runs.iter().enumerate() {
+            let run = match self.get_value(&format!("{base}/{}", w.id)).await {
+                Ok(Some(run)) => run,
+                Ok(None) => continue, // deleted
+                Err(e) if e.kind == HttpErrorKind::Unauthorized => return Err(self.failure(&e)),
+                Err(e) if e.kind == HttpErrorKind::RateLimited => {
+                    tracing::warn!(source = %self.source_id, "{e}; {} waiting runs are asked for next time", runs.len() - i);
+                    still.extend_from_slice(&runs[i..]);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.source_id, run = w.id, "{e}");
+                    still.push(*w);
+                    continue;
+                }
+            };
+            let latest = run.get("run_attempt").and_then(Value::as_u64).unwrap_or(1);
+            // Attempts before the latest are completed (a re-run starts after its attempt ends).
+            let mut asked_all = true;
+            for attempt in w.attempt..latest {
+                match self
+                    .get_value(&format!("{base}/{}/attempts/{attempt}", w.id))
+                    .await
+                {
+                    Ok(Some(a)) => events.extend(Stream::WorkflowRuns.events(&a, ctx)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(source = %self.source_id, run = w.id, attempt, "{e}");
+                        asked_all = false;
+                        break;
                     }
                 }
-                Ok(Fetched::NotModified) => still.push(id),
-                Err(e) if e.kind == HttpErrorKind::NotFound => {}
-                Err(e) if matches!(e.kind, HttpErrorKind::Server | HttpErrorKind::Network) => {
-                    tracing::warn!(source = %self.source_id, run = id, "{e}");
-                    still.push(id);
-                }
-                Err(e) => return Err(self.failure(&e)),
+            }
+            if !asked_all {
+                still.push(*w);
+            } else if run.get("status").and_then(Value::as_str) == Some("completed") {
+                events.extend(Stream::WorkflowRuns.events(&run, ctx));
+            } else if abandoned(&run) {
+                tracing::warn!(source = %self.source_id, run = w.id, "run still not completed after {WAITING_DAYS} days; no longer followed");
+            } else {
+                still.push(WaitingRun {
+                    id: w.id,
+                    attempt: latest,
+                });
             }
         }
         Ok((events, still))
+    }
+
+    /// One object by its path; `None` for a 404.
+    async fn get_value(&self, path: &str) -> Result<Option<Value>, HttpError> {
+        let url = self.client.url(path)?;
+        match self.client.get_json::<Value>(&url, None).await {
+            Ok(Fetched::Page(p)) => Ok(Some(p.value)),
+            Ok(Fetched::NotModified) => Ok(None),
+            Err(e) if e.kind == HttpErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stores `events` in batches under a cursor that says a pass over the stream is under way
