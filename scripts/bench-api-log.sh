@@ -62,7 +62,7 @@ for ((r = 1; r <= rounds; r++)); do
     fi
     echo "$line"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f\n", m}'; }
 t=$(median "${times[@]}")
 rss=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -1)
 stored=$("$bin" status --db "$work/bench.db" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sources"][0]["events"])')

@@ -33,7 +33,7 @@ pub struct SqliteStore {
 /// A bulk load into a store with few events builds the time indexes once, at its end, instead
 /// of inserting into them row by row.
 ///
-/// Rows whose times are not in order (a log read after an older one, a history imported
+/// Rows whose times are not in order (a log read after a newer one, a history imported
 /// newest first, a benchmark that repeats a log) land all over `events_by_time` and
 /// `events_by_source_time`; keeping those indexes up to date then costs more than the rest of
 /// the insert. Sorting every row once at the end (`CREATE INDEX`) is several times cheaper.
@@ -561,12 +561,16 @@ impl Store for SqliteStore {
                     .conn
                     .execute_batch("ROLLBACK TO batch; RELEASE batch")
                     .is_ok();
+            let held_batches = self.staged.as_ref().is_some_and(|g| g.batches > 0);
             if !undone {
-                let held_batches = self.staged.as_ref().is_some_and(|g| g.batches > 0);
                 self.rollback_group();
                 if held_batches {
                     self.lost_group = Some(e.to_string());
                 }
+            } else if !held_batches {
+                // It opened the group and nothing else is in it: no transaction is left open
+                // (the engine commits only groups that hold a batch).
+                self.rollback_group();
             }
         } else if let Some(group) = &mut self.staged {
             group.batches += 1;

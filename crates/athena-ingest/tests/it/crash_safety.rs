@@ -91,12 +91,7 @@ fn sigkill_at_random_moments_then_resume_stores_exactly_the_uninterrupted_events
                 let _ = std::fs::remove_file(env.path(&format!("athena.db{suffix}")));
             }
         }
-        let mut child = env
-            .cmd(&["sync"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = quiet_sync(&env);
         let delay = full_ms / 8 + rng.below(full_ms / 2);
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().unwrap().is_none() {
@@ -185,20 +180,43 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
     std::fs::write(env.path("access.log"), &log).unwrap();
     env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
 
+    // First, a kill while the first sync is a bulk load (its time indexes dropped, to be built
+    // at its end): the store is watched until they are gone.
+    let mut child = quiet_sync(&env);
+    let watching = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none()
+        && !(env.db().exists() && stored_lines(&env).0 > 0 && time_indexes(&env) < 2)
+    {
+        assert!(
+            watching.elapsed() < Duration::from_secs(120),
+            "no bulk load seen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (rows, ids, lines, last) = stored_lines(&env);
+    assert_eq!(
+        (ids, lines, last),
+        (rows, rows, rows),
+        "after the bulk-load kill"
+    );
+    assert!(
+        (rows as usize) < LINES,
+        "the first sync finished before the kill"
+    );
+    let mut killed_during_bulk_load = usize::from(time_indexes(&env) < 2);
+    assert_eq!(killed_during_bulk_load, 1, "killed outside the bulk load");
+
     let mut rng = kill_schedule("a million lines");
-    let (mut kills, mut mid_ingest) = (0, 0);
+    let (mut kills, mut mid_ingest) = (1, 1);
     while mid_ingest < MID_INGEST_KILLS {
         let (before, ..) = stored_lines(&env);
         assert!(
             (before as usize) < LINES,
             "the log was stored completely after only {mid_ingest} mid-ingest kills ({kills} in all)"
         );
-        let mut child = env
-            .cmd(&["sync"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = quiet_sync(&env);
         std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
         if child.try_wait().unwrap().is_some() {
             continue;
@@ -210,6 +228,9 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
         // says so.
         let (rows, ids, lines, last) = stored_lines(&env);
         assert_eq!((ids, lines, last), (rows, rows, rows), "after kill {kills}");
+        if rows > 0 && time_indexes(&env) < 2 {
+            killed_during_bulk_load += 1;
+        }
         if rows > 0 {
             let cursor = env.cursor("web").expect("events stored without a cursor");
             let files = cursor["files"].as_object().unwrap();
@@ -224,19 +245,34 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
             mid_ingest += 1;
         }
     }
-    eprintln!("{kills} kills, {mid_ingest} of them mid-ingest");
+    eprintln!(
+        "{kills} kills, {mid_ingest} of them mid-ingest, {killed_during_bulk_load} leaving the time indexes unbuilt"
+    );
     env.run(&["sync"]).ok();
     let n = LINES as i64;
     assert_eq!(stored_lines(&env), (n, n, n, n));
-    // A kill during the bulk load left the time indexes unbuilt; the final sync built them.
-    let indexes: i64 = env
-        .store()
+    // A kill during the bulk load leaves the time indexes unbuilt (the count above says how
+    // often that happened); the final sync builds them.
+    assert_eq!(time_indexes(&env), 2);
+}
+
+/// How many of the two time indexes the store has.
+fn time_indexes(env: &TestEnv) -> i64 {
+    env.store()
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE type = 'index'
              AND name IN ('events_by_time', 'events_by_source_time')",
             [],
             |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(indexes, 2);
+        .unwrap()
+}
+
+/// A `sync` in the background, its output discarded.
+fn quiet_sync(env: &TestEnv) -> std::process::Child {
+    env.cmd(&["sync"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }

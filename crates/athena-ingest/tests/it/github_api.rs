@@ -1044,21 +1044,31 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
 fn an_attempt_that_completed_before_a_re_run_is_stored_too() {
     let now = chrono::Utc::now();
     let fake = FakeGitHub::new();
-    let mut waiting = run(11);
-    waiting["status"] = json!("in_progress");
-    waiting["conclusion"] = json!(null);
-    waiting["created_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    fake.set("runs", vec![run(10), waiting]);
+    let running = |n: u64| {
+        let mut r = run(n);
+        r["status"] = json!("in_progress");
+        r["conclusion"] = json!(null);
+        r["created_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        r
+    };
+    fake.set("runs", vec![run(10), running(11), running(12)]);
     let server = fake.start();
     let env = TestEnv::new();
     env.write_config(&config(&server, "streams = [\"workflow_runs\"]"));
     sync(&env);
-    // Between two syncs attempt 1 fails and a re-run starts: the list shows attempt 2 running.
-    fake.complete_run(3011, 50);
-    fake.rerun(3011);
+    // Between two syncs, attempt 1 of each fails and a re-run starts; run 12's re-run even
+    // completes. The list shows only attempt 2 of each.
+    for id in [3011, 3012] {
+        fake.complete_run(id, 50);
+        fake.rerun(id);
+    }
+    fake.complete_run(3012, 55);
     let (_, json) = sync(&env);
-    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
-    assert!(env.ids("gh").contains(&"run:3011:1".to_string()));
+    assert_eq!(json["sources"][0]["events_written"], 3, "{json}");
+    let ids = env.ids("gh");
+    for id in ["run:3011:1", "run:3012:1", "run:3012:2"] {
+        assert!(ids.contains(&id.to_string()), "{id} missing");
+    }
     assert_eq!(
         env.cursor("gh").unwrap()["streams"]["workflow_runs"]["waiting"],
         json!([{"id": 3011, "attempt": 2}])

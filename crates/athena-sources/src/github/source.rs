@@ -332,7 +332,7 @@ impl Job {
         // (below); without a head (a first sync, a cursor from before heads, a head GitHub no
         // longer knows) the whole list is read once, so that the head saved at the end is
         // true: every commit reachable from it stored.
-        let mut stop_before = match stream {
+        let stop_before = match stream {
             Stream::Commits => None,
             _ => mark.map(|m| m - stream.overlap()),
         };
@@ -351,8 +351,9 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
-        // For workflow runs: each run this pass listed, and whether it is still to follow.
-        let mut listed_runs: BTreeMap<u64, Option<WaitingRun>> = BTreeMap::new();
+        // For workflow runs: each run this pass listed, its attempt, and whether it is still
+        // to follow.
+        let mut listed_runs: BTreeMap<u64, (u64, Option<WaitingRun>)> = BTreeMap::new();
         // For commits: the newest commit listed, the head of the next pass.
         let mut new_head: Option<String> = None;
         // The newest mark stored by this pass (and by the stopped pass it resumes).
@@ -416,8 +417,7 @@ impl Job {
                         break;
                     }
                     // The old head is gone (a force-push, then garbage collection): the whole
-                    // list is read instead.
-                    stop_before = None;
+                    // list is read instead (commits never stop at a mark).
                 }
             }
             let mut reached_mark = false;
@@ -431,7 +431,8 @@ impl Job {
                 }
                 if stream == Stream::WorkflowRuns {
                     if let Some(id) = item.get("id").and_then(Value::as_u64) {
-                        listed_runs.insert(id, WaitingRun::of(item));
+                        let attempt = item.get("run_attempt").and_then(Value::as_u64).unwrap_or(1);
+                        listed_runs.insert(id, (attempt, WaitingRun::of(item)));
                     }
                 }
                 let Some(item_mark) = stream.mark(item) else {
@@ -470,14 +471,13 @@ impl Job {
                 .copied()
                 .filter(|w| match listed_runs.get(&w.id) {
                     None => true,
-                    Some(Some(now)) => now.attempt > w.attempt,
-                    Some(None) => false,
+                    Some((listed, _)) => *listed > w.attempt,
                 })
                 .collect();
             let (events, still) = self.waiting_runs(&ask, &ctx).await?;
             last_page.extend(events);
             waiting = still;
-            waiting.extend(listed_runs.values().flatten().copied());
+            waiting.extend(listed_runs.values().filter_map(|(_, follow)| *follow));
             waiting.sort_unstable();
             waiting.dedup_by_key(|w| w.id);
             if waiting.len() > MAX_WAITING_RUNS {
