@@ -352,11 +352,14 @@ fn config(server: &TestServer, extra: &str) -> String {
 }
 
 fn sync(env: &TestEnv) -> (Run, Value) {
-    let run = Run(env
-        .cmd(&["sync", "--format", "json"])
-        .env("GH_TEST_TOKEN", TOKEN)
-        .output()
-        .unwrap());
+    sync_with(env, &[])
+}
+
+/// `sync --format json` with more arguments.
+fn sync_with(env: &TestEnv, args: &[&str]) -> (Run, Value) {
+    let mut all = vec!["sync", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = Run(env.cmd(&all).env("GH_TEST_TOKEN", TOKEN).output().unwrap());
     let json = serde_json::from_str(run.stdout().trim())
         .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
     (run, json)
@@ -1111,4 +1114,57 @@ fn a_run_waiting_for_weeks_past_githubs_limit_is_let_go() {
     assert_eq!(waiting(&env), None);
     let (_, json) = sync(&env);
     assert_eq!(json["sources"][0]["requests"], 1, "{json}");
+}
+
+#[test]
+fn an_edited_issue_or_pull_request_is_stored_as_an_edit_and_other_updates_are_not() {
+    let fake = FakeGitHub::new();
+    fake.set("issues", (1..=5).map(|n| issue(n, n)).collect());
+    fake.set("pulls", (11..=12).map(|n| pull(n, n)).collect());
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(
+        &server,
+        "streams = [\"issues\", \"pull_requests\"]",
+    ));
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let first = json["sources"][0]["events_written"].as_u64().unwrap();
+    assert!(first > 0, "{json}");
+    assert!(!kinds(&env).contains_key("issue_edited"));
+    // Issue 3's body is edited; issue 4 only gets a label (updated, same text); pull request
+    // 12's title changes.
+    let mut issues: Vec<Value> = (1..=5).map(|n| issue(n, n)).collect();
+    issues[2]["body"] = json!("body of issue 3, with the steps to reproduce");
+    issues[2]["updated_at"] = json!(ts(100));
+    issues[3]["labels"] = json!([{"name": "bug"}]);
+    issues[3]["updated_at"] = json!(ts(101));
+    fake.set("issues", issues);
+    let mut pulls: Vec<Value> = (11..=12).map(|n| pull(n, n)).collect();
+    pulls[1]["title"] = json!("pr 12, renamed");
+    pulls[1]["updated_at"] = json!(ts(102));
+    fake.set("pulls", pulls);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 2, "{json}");
+    let ids = env.ids("gh");
+    assert!(
+        ids.contains(&format!("o/r#3:issue_edited@{}", ts(100))),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("o/r#12:pull_request_edited@{}", ts(102))),
+        "{ids:?}"
+    );
+    let body: String = env
+        .store()
+        .query_row(
+            "SELECT body FROM events WHERE kind = 'issue_edited'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(body, "body of issue 3, with the steps to reproduce");
+    // Read again (a full sync): nothing is an edit any more.
+    let (_, json) = sync_with(&env, &["--full"]);
+    assert_eq!(json["sources"][0]["events_written"], 0, "{json}");
 }

@@ -2,13 +2,14 @@
 //! mark, storing each page as it is read, in batches whose cursor moves with them. Commits are
 //! read by comparison from the stored head to the branch's tip instead (see `Job::compare`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use athena_core::{
     Batch, BatchStream, ConfigError, Cursor, Event, EventSource, SourceConfig, SourceError,
-    SourceInfo, SourceStats,
+    SourceInfo, SourceState, SourceStats, StateChange,
 };
 use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, HttpStats, Url};
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::{GitHubConfig, Stream};
-use super::streams::{time, Ctx};
+use super::streams::{edited, text_digest, time, Ctx};
 use crate::api;
 
 /// Version 1:
@@ -119,6 +120,9 @@ pub struct GitHubSource {
     client: Arc<ApiClient>,
     stats: Arc<HttpStats>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The digest of each issue's and pull request's title and body as last stored (the
+    /// source's state in the store), to tell an edit from any other update.
+    texts: HashMap<Vec<u8>, [u8; 16]>,
 }
 
 impl GitHubSource {
@@ -159,6 +163,7 @@ impl GitHubSource {
             client: Arc::new(client),
             config: c,
             task: None,
+            texts: HashMap::new(),
         })
     }
 }
@@ -211,11 +216,19 @@ impl EventSource for GitHubSource {
             .map_err(|e| explain(&self.info.id, &self.config, &e))
     }
 
+    fn restore_state(&mut self, state: SourceState) {
+        self.texts = state
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, <[u8; 16]>::try_from(v.as_slice()).ok()?)))
+            .collect();
+    }
+
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
         let job = Job {
             source_id: self.info.id.clone(),
             config: self.config.clone(),
             client: self.client.clone(),
+            texts: Mutex::new(std::mem::take(&mut self.texts)),
         };
         let (stream, task) = api::spawn_task(|tx| async move {
             let result = job.run(cursor, &tx).await;
@@ -249,6 +262,8 @@ struct Job {
     source_id: String,
     config: GitHubConfig,
     client: Arc<ApiClient>,
+    /// See [`GitHubSource::texts`]; kept up to date as batches are sent.
+    texts: Mutex<HashMap<Vec<u8>, [u8; 16]>>,
 }
 
 impl Job {
@@ -351,6 +366,9 @@ impl Job {
         let mut seen_urls = std::collections::HashSet::new();
         let mut first_etag: Option<String> = None;
         let mut first = true;
+        // Text digests changed by the pages read, stored with (or after) their events: a crash
+        // between the two then repeats an edit event (a duplicate), never loses one.
+        let mut changes: Vec<StateChange> = Vec::new();
         // For workflow runs: each run this pass listed, its attempt, and whether it is still
         // to follow.
         let mut listed_runs: BTreeMap<u64, (u64, Option<WaitingRun>)> = BTreeMap::new();
@@ -442,6 +460,19 @@ impl Job {
                     continue; // stored by an earlier pass
                 }
                 events.extend(stream.events(item, &ctx));
+                if let Some((key, digest)) = text_digest(stream, item) {
+                    let mut texts = self.texts.lock().expect("texts lock");
+                    let before = texts.insert(key.clone(), digest);
+                    if before.is_some_and(|b| b != digest) {
+                        events.extend(edited(stream, item, &ctx));
+                    }
+                    if before != Some(digest) {
+                        changes.push(StateChange {
+                            key,
+                            value: Some(digest.to_vec()),
+                        });
+                    }
+                }
                 max_mark = Some(max_mark.map_or(item_mark, |m| m.max(item_mark)));
             }
             seen_urls.insert(url.to_string());
@@ -455,8 +486,10 @@ impl Job {
                 break;
             };
             // Each page is stored as it is read, under a cursor that says a pass is under way.
-            self.send_in_pass(name, &branch, max_mark, events, 0, state, tx)
+            let rest = self
+                .send_in_pass(name, &branch, max_mark, events, 0, &mut changes, state, tx)
                 .await?;
+            debug_assert!(rest.is_empty());
             url = next;
         }
         // Runs waiting at an earlier sync and not listed by this pass are asked for by id.
@@ -488,7 +521,16 @@ impl Job {
         // The last page completes the pass: the new mark, and the first page's ETag.
         let batch_size = self.config.batch_size;
         let pending = self
-            .send_in_pass(name, &branch, max_mark, last_page, batch_size, state, tx)
+            .send_in_pass(
+                name,
+                &branch,
+                max_mark,
+                last_page,
+                batch_size,
+                &mut Vec::new(),
+                state,
+                tx,
+            )
             .await?;
         let entry = state.streams.entry(name.to_string()).or_default();
         let before = entry.clone();
@@ -504,8 +546,8 @@ impl Job {
                 entry.mark = Some(text_of(m));
             }
         }
-        if !pending.is_empty() || *entry != before {
-            self.send(pending, state, tx).await?;
+        if !pending.is_empty() || *entry != before || !changes.is_empty() {
+            self.send_with(pending, changes, state, tx).await?;
         }
         Ok(())
     }
@@ -592,8 +634,17 @@ impl Job {
                 return Ok(Some(events));
             };
             let next = unvisited(&seen_urls, next)?;
-            self.send_in_pass(name, branch, *max_mark, events, 0, state, tx)
-                .await?;
+            self.send_in_pass(
+                name,
+                branch,
+                *max_mark,
+                events,
+                0,
+                &mut Vec::new(),
+                state,
+                tx,
+            )
+            .await?;
             url = next;
         }
     }
@@ -683,6 +734,7 @@ impl Job {
         max_mark: Option<DateTime<Utc>>,
         mut events: Vec<Event>,
         keep: usize,
+        changes: &mut Vec<StateChange>,
         state: &mut GitHubCursor,
         tx: &api::Sender,
     ) -> Result<Vec<Event>, Failure> {
@@ -694,7 +746,13 @@ impl Job {
             entry.pass = Some(Pass {
                 max_mark: max_mark.map(text_of),
             });
-            self.send(std::mem::replace(&mut events, rest), state, tx)
+            // State changes go with the page's last batch.
+            let with = if rest.is_empty() {
+                std::mem::take(changes)
+            } else {
+                Vec::new()
+            };
+            self.send_with(std::mem::replace(&mut events, rest), with, state, tx)
                 .await?;
         }
         Ok(events)
@@ -706,7 +764,18 @@ impl Job {
         state: &GitHubCursor,
         tx: &api::Sender,
     ) -> Result<(), Failure> {
-        let batch = Batch::new(events, Cursor::encode(state));
+        self.send_with(events, Vec::new(), state, tx).await
+    }
+
+    async fn send_with(
+        &self,
+        events: Vec<Event>,
+        changes: Vec<StateChange>,
+        state: &GitHubCursor,
+        tx: &api::Sender,
+    ) -> Result<(), Failure> {
+        let mut batch = Batch::new(events, Cursor::encode(state));
+        batch.state = changes;
         tx.send(Ok(batch)).await.map_err(|_| Failure::Stopped)
     }
 }

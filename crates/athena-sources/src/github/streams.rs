@@ -226,6 +226,41 @@ fn thread_event(
     Some(e)
 }
 
+/// For an issue or a pull request: the key its text is remembered under in the source's state,
+/// and a digest of its title and body. `None` for other items (and for the pull requests the
+/// issues list carries, which the pull requests stream remembers).
+pub(crate) fn text_digest(stream: Stream, item: &Value) -> Option<(Vec<u8>, [u8; 16])> {
+    let kind = match stream {
+        Stream::Issues if item.get("pull_request").is_none() => "issue",
+        Stream::PullRequests => "pull",
+        _ => return None,
+    };
+    let number = item.get("number")?.as_u64()?;
+    let mut h = blake3::Hasher::new();
+    h.update(text(item, "/title").unwrap_or("").as_bytes());
+    h.update(b"\0");
+    h.update(text(item, "/body").unwrap_or("").as_bytes());
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Some((format!("{kind}:{number}").into_bytes(), digest))
+}
+
+/// An issue's or pull request's title or body as changed at its `updated_at` (the list API
+/// does not say who edited; the actor is the author).
+pub(crate) fn edited(stream: Stream, item: &Value, ctx: &Ctx<'_>) -> Option<Event> {
+    let kind = match stream {
+        Stream::Issues => "issue_edited",
+        Stream::PullRequests => "pull_request_edited",
+        _ => return None,
+    };
+    let updated = text(item, "/updated_at")?;
+    let at = time(updated)?;
+    let mut e = thread_event(item, ctx, kind, "edited", at)?;
+    e.id = format!("{}@{updated}", e.id);
+    e.context.insert("repository".into(), json!(ctx.repository));
+    Some(e)
+}
+
 fn pull_request(item: &Value, ctx: &Ctx<'_>) -> Vec<Event> {
     let mut out = Vec::new();
     if let Some(at) = text(item, "/created_at").and_then(time) {
