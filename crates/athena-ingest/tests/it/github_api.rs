@@ -1164,7 +1164,36 @@ fn an_edited_issue_or_pull_request_is_stored_as_an_edit_and_other_updates_are_no
         )
         .unwrap();
     assert_eq!(body, "body of issue 3, with the steps to reproduce");
-    // Read again (a full sync): nothing is an edit any more.
-    let (_, json) = sync_with(&env, &["--full"]);
-    assert_eq!(json["sources"][0]["events_written"], 0, "{json}");
+    // A store from before digests (none kept, no flag in the cursor): the next sync reads the
+    // lists whole once to record them, storing nothing new...
+    {
+        let c = env.store();
+        c.execute("DELETE FROM source_state WHERE source_id = 'gh'", [])
+            .unwrap();
+        c.execute(
+            "UPDATE cursors SET cursor = json_remove(cursor,
+                '$.streams.issues.digests', '$.streams.pull_requests.digests')
+             WHERE source_id = 'gh'",
+            [],
+        )
+        .unwrap();
+    }
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(s["events_written"], 0, "{json}");
+    assert!(s["duplicates"].as_u64().unwrap() > 0, "{json}");
+    let cursor = env.cursor("gh").unwrap();
+    assert_eq!(cursor["streams"]["issues"]["digests"], true, "{cursor}");
+    // ...so that an issue untouched for long is still seen edited afterwards.
+    let mut issues: Vec<Value> = (1..=5).map(|n| issue(n, n)).collect();
+    issues[2]["body"] = json!("body of issue 3, with the steps to reproduce");
+    issues[2]["updated_at"] = json!(ts(100));
+    issues[0]["title"] = json!("issue 1, clarified");
+    issues[0]["updated_at"] = json!(ts(200));
+    fake.set("issues", issues);
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 1, "{json}");
+    assert!(env
+        .ids("gh")
+        .contains(&format!("o/r#1:issue_edited@{}", ts(200))));
 }

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::{GitHubConfig, Stream};
-use super::streams::{edited, text_digest, time, Ctx};
+use super::streams::{
+    edited, parse_text_state_key, text_digest, text_state_key, time, Ctx, TextKey,
+};
 use crate::api;
 
 /// Version 1:
@@ -59,6 +61,11 @@ struct StreamCursor {
     /// the next passes stop, so each sync asks for these by id until they complete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     waiting: Vec<WaitingRun>,
+    /// For issues and pull requests: a complete pass has recorded the digest of every item's
+    /// text (see [`GitHubSource::texts`]). Until then passes read the whole list, so that an
+    /// item not updated for years still has a digest when it is next edited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    digests: bool,
 }
 
 /// A workflow run seen not completed.
@@ -122,7 +129,7 @@ pub struct GitHubSource {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The digest of each issue's and pull request's title and body as last stored (the
     /// source's state in the store), to tell an edit from any other update.
-    texts: HashMap<Vec<u8>, [u8; 16]>,
+    texts: HashMap<TextKey, [u8; 16]>,
 }
 
 impl GitHubSource {
@@ -190,6 +197,13 @@ fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> SourceError
     SourceError::failed(source_id, message)
 }
 
+impl GitHubSource {
+    /// `owner/repo` in lower case (GitHub's names are case-insensitive), as ids name it.
+    fn repository(&self) -> String {
+        format!("{}/{}", self.config.owner, self.config.repo).to_ascii_lowercase()
+    }
+}
+
 #[async_trait]
 impl EventSource for GitHubSource {
     fn info(&self) -> &SourceInfo {
@@ -217,9 +231,13 @@ impl EventSource for GitHubSource {
     }
 
     fn restore_state(&mut self, state: SourceState) {
+        let repository = self.repository();
         self.texts = state
             .into_iter()
-            .filter_map(|(k, v)| Some((k, <[u8; 16]>::try_from(v.as_slice()).ok()?)))
+            .filter_map(|(k, v)| {
+                let key = parse_text_state_key(&repository, &k)?;
+                Some((key, <[u8; 16]>::try_from(v.as_slice()).ok()?))
+            })
             .collect();
     }
 
@@ -262,8 +280,9 @@ struct Job {
     source_id: String,
     config: GitHubConfig,
     client: Arc<ApiClient>,
-    /// See [`GitHubSource::texts`]; kept up to date as batches are sent.
-    texts: Mutex<HashMap<Vec<u8>, [u8; 16]>>,
+    /// See [`GitHubSource::texts`]; updated as items are read (each is read once a sync; the
+    /// store gets the change with or after the item's events).
+    texts: Mutex<HashMap<TextKey, [u8; 16]>>,
 }
 
 impl Job {
@@ -347,8 +366,10 @@ impl Job {
         // (below); without a head (a first sync, a cursor from before heads, a head GitHub no
         // longer knows) the whole list is read once, so that the head saved at the end is
         // true: every commit reachable from it stored.
+        let seeding = matches!(stream, Stream::Issues | Stream::PullRequests) && !saved.digests;
         let stop_before = match stream {
             Stream::Commits => None,
+            _ if seeding => None,
             _ => mark.map(|m| m - stream.overlap()),
         };
         // Ids name the repository in lower case: GitHub's names are case-insensitive.
@@ -386,7 +407,7 @@ impl Job {
             // stored". A stopped pass is read again from the top: what it stored comes back as
             // duplicates, and what changed meanwhile (an item newly listed at an old place, a
             // run completed) is not skipped.
-            let etag = if first && saved.pass.is_none() {
+            let etag = if first && saved.pass.is_none() && !seeding {
                 saved.etag.as_deref()
             } else {
                 None
@@ -462,13 +483,13 @@ impl Job {
                 events.extend(stream.events(item, &ctx));
                 if let Some((key, digest)) = text_digest(stream, item) {
                     let mut texts = self.texts.lock().expect("texts lock");
-                    let before = texts.insert(key.clone(), digest);
+                    let before = texts.insert(key, digest);
                     if before.is_some_and(|b| b != digest) {
                         events.extend(edited(stream, item, &ctx));
                     }
                     if before != Some(digest) {
                         changes.push(StateChange {
-                            key,
+                            key: text_state_key(&repository, key),
                             value: Some(digest.to_vec()),
                         });
                     }
@@ -538,6 +559,7 @@ impl Job {
         entry.pass = None;
         entry.etag = first_etag;
         entry.waiting = waiting;
+        entry.digests = entry.digests || seeding;
         if new_head.is_some() {
             entry.head = new_head;
         }

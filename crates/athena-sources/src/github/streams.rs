@@ -226,13 +226,19 @@ fn thread_event(
     Some(e)
 }
 
-/// For an issue or a pull request: the key its text is remembered under in the source's state,
-/// and a digest of its title and body. `None` for other items (and for the pull requests the
-/// issues list carries, which the pull requests stream remembers).
-pub(crate) fn text_digest(stream: Stream, item: &Value) -> Option<(Vec<u8>, [u8; 16])> {
-    let kind = match stream {
-        Stream::Issues if item.get("pull_request").is_none() => "issue",
-        Stream::PullRequests => "pull",
+/// An issue or pull request, for remembering its text: the pull requests stream's items have
+/// the high bit set (issue and pull request numbers are one sequence in a repository).
+pub(crate) type TextKey = u64;
+
+const PULL_BIT: u64 = 1 << 63;
+
+/// For an issue or a pull request: its [`TextKey`] and a digest of its title and body. `None`
+/// for other items (and for the pull requests the issues list carries, which the pull requests
+/// stream remembers).
+pub(crate) fn text_digest(stream: Stream, item: &Value) -> Option<(TextKey, [u8; 16])> {
+    let bit = match stream {
+        Stream::Issues if item.get("pull_request").is_none() => 0,
+        Stream::PullRequests => PULL_BIT,
         _ => return None,
     };
     let number = item.get("number")?.as_u64()?;
@@ -242,7 +248,26 @@ pub(crate) fn text_digest(stream: Stream, item: &Value) -> Option<(Vec<u8>, [u8;
     h.update(text(item, "/body").unwrap_or("").as_bytes());
     let mut digest = [0u8; 16];
     digest.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    Some((format!("{kind}:{number}").into_bytes(), digest))
+    Some((number | bit, digest))
+}
+
+/// The key a [`TextKey`] is stored under in the source's state: it names the repository, so
+/// a source pointed at another repository does not compare its texts with the old one's.
+pub(crate) fn text_state_key(repository: &str, key: TextKey) -> Vec<u8> {
+    let kind = if key & PULL_BIT == 0 { "issue" } else { "pull" };
+    format!("{repository}#{kind}:{}", key & !PULL_BIT).into_bytes()
+}
+
+/// The inverse of [`text_state_key`], for this repository's keys only.
+pub(crate) fn parse_text_state_key(repository: &str, stored: &[u8]) -> Option<TextKey> {
+    let rest = std::str::from_utf8(stored).ok()?.strip_prefix(repository)?;
+    let (kind, number) = rest.strip_prefix('#')?.split_once(':')?;
+    let number: u64 = number.parse().ok().filter(|n| n & PULL_BIT == 0)?;
+    match kind {
+        "issue" => Some(number),
+        "pull" => Some(number | PULL_BIT),
+        _ => None,
+    }
 }
 
 /// An issue's or pull request's title or body as changed at its `updated_at` (the list API
@@ -519,6 +544,26 @@ mod tests {
         assert_eq!(edit.context["number"], 9);
         // The comment itself keeps its id, so a store that has it keeps its first text.
         assert_eq!(both[0].id, "comment:5");
+    }
+
+    #[test]
+    fn text_state_keys_name_the_repository_and_round_trip() {
+        let issue = json!({"number": 7, "title": "t", "body": "b"});
+        let (ki, di) = text_digest(Stream::Issues, &issue).unwrap();
+        let (kp, dp) = text_digest(Stream::PullRequests, &issue).unwrap();
+        assert_ne!(ki, kp);
+        assert_eq!(di, dp);
+        let mut edited = issue.clone();
+        edited["body"] = json!("b2");
+        assert_ne!(text_digest(Stream::Issues, &edited).unwrap().1, di);
+        for k in [ki, kp] {
+            let stored = text_state_key("o/r", k);
+            assert_eq!(parse_text_state_key("o/r", &stored), Some(k));
+            assert_eq!(parse_text_state_key("o/other", &stored), None);
+        }
+        assert_eq!(text_state_key("o/r", kp), b"o/r#pull:7");
+        let as_pr = json!({"number": 7, "pull_request": {}});
+        assert!(text_digest(Stream::Issues, &as_pr).is_none());
     }
 
     #[test]
