@@ -365,6 +365,17 @@ fn sync_with(env: &TestEnv, args: &[&str]) -> (Run, Value) {
     (run, json)
 }
 
+/// A sync of one stream with nothing new: one request, answered 304.
+fn assert_one_304(env: &TestEnv) {
+    let (_, json) = sync(env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(1), Some(1)),
+        "{json}"
+    );
+}
+
 fn kinds(env: &TestEnv) -> BTreeMap<String, usize> {
     let c = env.store();
     let mut s = c
@@ -957,13 +968,7 @@ fn a_comparison_is_paged_and_one_stopped_half_way_is_read_again_from_the_stored_
     assert_eq!(env.cursor("gh").unwrap()["streams"]["commits"]["head"], tip);
     assert_eq!(kinds(&env)["commit"], 180);
     // Nothing new: one request, answered 304.
-    let (_, json) = sync(&env);
-    let s = &json["sources"][0];
-    assert_eq!(
-        (s["requests"].as_u64(), s["not_modified"].as_u64()),
-        (Some(1), Some(1)),
-        "{json}"
-    );
+    assert_one_304(&env);
 }
 
 #[test]
@@ -1034,13 +1039,7 @@ fn a_run_that_waits_past_the_first_page_is_asked_for_by_id_until_it_completes() 
     );
     // No longer waiting: the next sync is one 304.
     assert_eq!(waiting_ids(&env), None);
-    let (_, json) = sync(&env);
-    let s = &json["sources"][0];
-    assert_eq!(
-        (s["requests"].as_u64(), s["not_modified"].as_u64()),
-        (Some(1), Some(1)),
-        "{json}"
-    );
+    assert_one_304(&env);
 }
 
 #[test]
