@@ -772,15 +772,20 @@ mod tests {
         assert!(is_under(b"x", b""));
     }
 
-    #[test]
-    fn ids_name_the_version_and_deletions_differ() {
-        let st = FileState {
+    /// A 3-byte file, hashed, never deleted.
+    fn hashed() -> FileState {
+        FileState {
             size: 3,
             mtime_ns: 1_700_000_000_123_456_789,
             hash: Some([0xab; 32]),
             generation: 0,
             gone: false,
-        };
+        }
+    }
+
+    #[test]
+    fn ids_name_the_version_and_deletions_differ() {
+        let st = hashed();
         let m = file_event("file_modified", b"src/a.rs", "/r", &st, None);
         assert_eq!(m.id, "src/a.rs@1700000000123456789:abababababababab");
         assert_eq!(m.title, "modified src/a.rs");
@@ -803,13 +808,7 @@ mod tests {
 
     #[test]
     fn names_that_differ_only_in_bad_bytes_keep_apart() {
-        let st = FileState {
-            size: 3,
-            mtime_ns: 1_700_000_000_000_000_000,
-            hash: Some([0xab; 32]),
-            generation: 0,
-            gone: false,
-        };
+        let st = hashed();
         let a = file_event("file_modified", b"bad\xff.txt", "/r", &st, None);
         let b = file_event("file_modified", b"bad\xfe.txt", "/r", &st, None);
         // Shown the same, lossily, and flagged; named apart.

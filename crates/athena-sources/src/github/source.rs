@@ -816,14 +816,7 @@ fn unvisited(seen: &std::collections::HashSet<String>, next: Url) -> Result<Url,
 /// A commit or branch name in a compare URL's path: slashes stay (GitHub reads
 /// `compare/main...feat/x`), anything else outside the unreserved set is percent-encoded.
 fn encode_ref(r: &str) -> String {
-    r.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    super::streams::percent_encode(r, b"/")
 }
 
 fn text_of(t: DateTime<Utc>) -> String {

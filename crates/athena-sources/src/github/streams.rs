@@ -25,11 +25,17 @@ pub(crate) fn time(s: &str) -> Option<DateTime<Utc>> {
 
 /// Percent-encodes a query value (branch names may hold `/`, `#`, `&`).
 fn encode(s: &str) -> String {
+    percent_encode(s, b"")
+}
+
+/// Percent-encodes everything outside the unreserved set and `keep`.
+pub(crate) fn percent_encode(s: &str, keep: &[u8]) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
+            b if keep.contains(&b) => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
