@@ -311,6 +311,11 @@ impl SourceConfig {
         self.store_path.as_deref()
     }
 
+    /// The file this config was read from, if any (a source reading files leaves it out).
+    pub fn config_file(&self) -> Option<&Path> {
+        self.origin.file.as_deref()
+    }
+
     /// The keys of this source other than `id` and `type`, with `${VAR}` already substituted.
     pub fn table(&self) -> &toml::Table {
         &self.table

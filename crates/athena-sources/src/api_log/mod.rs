@@ -2,14 +2,19 @@
 //! tailed with a checkpoint per file.
 //!
 //! - [`parse`]: one line → its fields, without copying; `record`: fields → `http_request` event.
-//! - `source`: finding files, recognising them by their first line, reading what is new.
+//! - `source`: the source, reading what is new in each file into batches.
+//! - `discover`: finding the files and pairing them with the cursor's; `head`: what
+//!   recognises a file and names its lines; `split`: lines in bounded memory.
 //! - `cursor`: what is stored per file; `config`: the keys.
 
 mod config;
 mod cursor;
+mod discover;
+mod head;
 pub mod parse;
 mod record;
 mod source;
+mod split;
 
 use std::sync::Arc;
 

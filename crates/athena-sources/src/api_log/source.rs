@@ -1,11 +1,13 @@
-//! The `api_log` source: finds the files, recognises each by its first line, and reads what is
-//! new since the stored offset, in batches whose cursor moves with their lines.
+//! The `api_log` source: finds the files, recognises the ones the cursor knows, and reads what
+//! is new since the stored offset, in batches whose cursor moves with their lines.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::reader::{spawn_reader, BatchSender};
@@ -16,18 +18,22 @@ use athena_core::{
 };
 
 use super::config::{ApiLogConfig, LogFormat, StartAt};
-use super::cursor::{FileState, LogCursor, VERSION};
+use super::cursor::{self, FileState, LogCursor, VERSION};
+use super::discover::{self, Found, Plan, Skipped};
+use super::head::LineIds;
 use super::parse::parse_clf;
 use super::record::{
     field_keys, parse_json, parse_regex, request_event, JsonFields, LineAt, REGEX_GROUPS,
 };
+use super::split::{split, Halt, Piece, Rules};
 
-/// Bytes of a file's first line that make its fingerprint.
-const FINGERPRINT_BYTES: usize = 1024;
 /// Raw text kept in a dead letter.
 const DEAD_LETTER_RAW_BYTES: usize = 2048;
-/// Read size.
-const CHUNK: usize = 1 << 20;
+/// A `.gz` that has given this many bytes ...
+const BOMB_MIN_BYTES: u64 = 64 << 20;
+/// ... at more than this many per compressed byte is cut off as a decompression bomb. Real logs
+/// compress 5 to 30 times; deflate's ceiling is about 1,000.
+const BOMB_RATIO: u64 = 100;
 
 /// Tails HTTP request logs as `http_request` events.
 pub struct ApiLogSource {
@@ -36,6 +42,8 @@ pub struct ApiLogSource {
     patterns: Vec<String>,
     fields: Arc<JsonFields>,
     regex: Option<regex::Regex>,
+    /// The store's files and the config file: never read as logs, whatever a pattern says.
+    excluded: Vec<PathBuf>,
 }
 
 impl ApiLogSource {
@@ -91,11 +99,24 @@ impl ApiLogSource {
             }
             (None, _) => None,
         };
-        let patterns = c
+        let patterns: Vec<String> = c
             .paths
             .iter()
             .map(|p| config.resolve_path(Path::new(p)).display().to_string())
             .collect();
+        for (pattern, given) in patterns.iter().zip(&c.paths) {
+            glob::Pattern::new(pattern).map_err(|e| {
+                config.error(Some("paths"), format!("{given:?} is not a valid pattern: {e}"))
+            })?;
+        }
+        let mut excluded: Vec<PathBuf> = config.config_file().map(Path::to_path_buf).into_iter().collect();
+        if let Some(db) = config.store_path() {
+            for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+                let mut p = db.as_os_str().to_owned();
+                p.push(suffix);
+                excluded.push(PathBuf::from(p));
+            }
+        }
         Ok(ApiLogSource {
             info: SourceInfo {
                 id: config.id.clone(),
@@ -106,6 +127,7 @@ impl ApiLogSource {
             config: c,
             patterns,
             regex,
+            excluded,
         })
     }
 }
@@ -118,9 +140,6 @@ impl EventSource for ApiLogSource {
 
     async fn validate(&mut self) -> Result<(), SourceError> {
         for pattern in &self.patterns {
-            glob::Pattern::new(pattern).map_err(|e| {
-                SourceError::failed(&self.info.id, format!("bad pattern {pattern:?}: {e}"))
-            })?;
             // A log that does not exist yet is fine; a directory that does not exist is not.
             let dir = Path::new(pattern)
                 .parent()
@@ -138,6 +157,30 @@ impl EventSource for ApiLogSource {
         Ok(())
     }
 
+    /// `validate` also insists that every pattern names at least one log file now (a sync only
+    /// warns: logs may appear later).
+    async fn health_check(&mut self) -> Result<(), SourceError> {
+        self.validate().await?;
+        let excluded = excluded_inodes(&self.excluded);
+        for pattern in &self.patterns {
+            let mut skipped = Vec::new();
+            let found = discover::matching(std::slice::from_ref(pattern), &excluded, &mut skipped);
+            if found.is_empty() {
+                let why = skipped
+                    .iter()
+                    .map(|s| format!("{}: {}", s.path.display(), s.why))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(SourceError::path(
+                    &self.info.id,
+                    pattern,
+                    format!("no log file to read ({why})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
         let job = Job {
             source_id: self.info.id.clone(),
@@ -145,6 +188,7 @@ impl EventSource for ApiLogSource {
             config: self.config.clone(),
             fields: self.fields.clone(),
             regex: self.regex.clone(),
+            excluded: self.excluded.clone(),
         };
         // Nothing to stop in `close()`: a dropped stream ends the thread at its next batch.
         spawn_reader(
@@ -156,23 +200,22 @@ impl EventSource for ApiLogSource {
     }
 }
 
+/// The (device, inode) of each of `paths` that exists now.
+fn excluded_inodes(paths: &[PathBuf]) -> HashSet<(u64, u64)> {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
+}
+
 struct Job {
     source_id: String,
     patterns: Vec<String>,
     config: ApiLogConfig,
     fields: Arc<JsonFields>,
     regex: Option<regex::Regex>,
-}
-
-/// A file found this sync.
-struct Found {
-    path: PathBuf,
-    fingerprint: String,
-    len: u64,
-    /// Modification time (seconds, nanoseconds): oldest is read first.
-    mtime: (i64, i64),
-    ino: u64,
-    gz: bool,
+    excluded: Vec<PathBuf>,
 }
 
 /// The consumer went away: stop quietly.
@@ -185,195 +228,123 @@ impl Job {
 
     fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
         let first_sync = cursor.is_none();
-        let saved: LogCursor = Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?
-            .unwrap_or(LogCursor {
-                version: VERSION,
-                ..LogCursor::default()
-            });
-        let found = self.discover(&saved)?;
-        let total: u64 = found.iter().map(|f| f.len).sum();
-        let mut reader = Reader {
-            job: self,
-            tx,
-            state: saved.files.clone(),
-            events: Vec::new(),
-            json: Vec::new(),
-            dead: Vec::new(),
-            done_bytes: 0,
-            total,
-            changed: false,
-        };
-        for f in &found {
-            let prev = saved.files.get(&f.fingerprint).cloned();
-            let mut st = match prev {
-                Some(mut st) => {
-                    if !f.gz && f.len < st.offset {
-                        // Truncated in place (copytruncate): the content is new.
-                        st.offset = 0;
-                        st.line = 0;
-                        st.generation += 1;
-                    }
-                    st
-                }
-                None => {
+        let saved = cursor::decode(cursor, &self.source_id)?;
+        let mut found = self.discover(&saved)?;
+        let plans = discover::pair(&mut found, &saved.files);
+        let mut reading: Vec<(Found, FileState)> = Vec::new();
+        let mut changed = false;
+        for (f, plan) in found.into_iter().zip(plans) {
+            let mut st = match plan {
+                Plan::Skip => continue,
+                Plan::Known(s) => saved.files[s].clone(),
+                Plan::New => {
+                    changed = true;
                     let at_end = self.config.start_at == StartAt::End && first_sync && !f.gz;
+                    let (offset, line) = if at_end {
+                        last_line_end(&f.path).map_err(|e| self.err(&f.path, e.to_string()))?
+                    } else {
+                        (0, 0)
+                    };
                     FileState {
-                        path: String::new(),
-                        offset: if at_end { f.len } else { 0 },
-                        line: if at_end {
-                            count_lines(&f.path).map_err(|e| self.err(&f.path, e))?
-                        } else {
-                            0
-                        },
-                        ino: f.ino,
-                        generation: 0,
+                        offset,
+                        line,
+                        ..FileState::default()
                     }
                 }
             };
             let path_text = f.path.display().to_string();
-            if st.path != path_text || st.ino != f.ino {
+            if st.path != path_text || st.ino != f.ino || st.dev != f.dev {
                 st.path = path_text;
                 st.ino = f.ino;
-                reader.changed = true;
+                st.dev = f.dev;
+                changed = true;
             }
-            reader.state.insert(f.fingerprint.clone(), st);
-            if reader.read_file(f).is_err() {
+            reading.push((f, st));
+        }
+        // Files gone since the last sync leave the cursor.
+        changed |= reading.len() != saved.files.len();
+        reading.sort_by(|a, b| (a.0.mtime, &a.0.path).cmp(&(b.0.mtime, &b.0.path)));
+        let (files, state): (Vec<Found>, Vec<FileState>) = reading.into_iter().unzip();
+        let mut reader = Reader {
+            job: self,
+            tx,
+            total: files.iter().map(|f| f.len).sum(),
+            state,
+            events: Vec::new(),
+            json: Vec::new(),
+            dead: Vec::new(),
+            done_bytes: 0,
+            changed,
+        };
+        for (i, f) in files.iter().enumerate() {
+            if reader.read_file(f, i).is_err() {
                 return Ok(());
             }
         }
-        // Files gone since the last sync are dropped from the cursor.
-        let seen: HashSet<&String> = found.iter().map(|f| &f.fingerprint).collect();
-        let before = reader.state.len();
-        reader.state.retain(|fp, _| seen.contains(fp));
-        reader.changed |= reader.state.len() != before;
         if reader.changed || !reader.events.is_empty() || !reader.dead.is_empty() {
             let _ = reader.flush();
         }
         Ok(())
     }
 
-    /// The files to read: what the patterns match, plus stored files renamed out of them (found
-    /// by inode beside where they were), oldest first so a rotated file is finished first.
+    /// The files to look at: what the patterns match, plus stored files renamed out of them
+    /// (found by inode beside where they were). Paths that are no log file are warned about.
     fn discover(&self, saved: &LogCursor) -> Result<Vec<Found>, SourceError> {
-        let mut paths: Vec<PathBuf> = Vec::new();
-        for pattern in &self.patterns {
-            let matches = glob::glob(pattern).map_err(|e| {
-                SourceError::failed(&self.source_id, format!("bad pattern {pattern:?}: {e}"))
-            })?;
-            for m in matches.flatten() {
-                if m.is_file() {
-                    paths.push(m);
-                }
-            }
+        let mut skipped: Vec<Skipped> = Vec::new();
+        let paths = discover::matching(
+            &self.patterns,
+            &excluded_inodes(&self.excluded),
+            &mut skipped,
+        );
+        for s in &skipped {
+            tracing::warn!(source = %self.source_id, path = %s.path.display(), "skipped: {}", s.why);
         }
-        let inodes: HashSet<u64> = paths
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.ino()))
-            .collect();
-        // Paths found only by inode, with the fingerprint they must still have.
-        let mut by_inode: Vec<(PathBuf, &String)> = Vec::new();
-        for (stored_fp, st) in &saved.files {
-            if st.ino == 0 || inodes.contains(&st.ino) {
-                continue;
-            }
-            let Some(dir) = Path::new(&st.path).parent() else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry
-                    .metadata()
-                    .is_ok_and(|m| m.is_file() && m.ino() == st.ino)
-                {
-                    by_inode.push((entry.path(), stored_fp));
-                }
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        let expected: std::collections::HashMap<PathBuf, &String> = by_inode
-            .into_iter()
-            .filter(|(p, _)| paths.binary_search(p).is_err())
-            .collect();
-        paths.extend(expected.keys().cloned());
+        let away = discover::renamed_away(&saved.files, &paths);
         let mut found = Vec::new();
-        let mut fingerprints = HashSet::new();
-        for path in paths {
-            let meta = match std::fs::metadata(&path) {
-                Ok(meta) => meta,
-                // Gone between listing and reading (a rotation in progress): next sync.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        let looks = paths
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(away.into_iter().map(|p| (p, true)));
+        for (path, outside) in looks {
+            match discover::look(path.clone(), outside) {
+                Ok(Some(f)) => found.push(f),
+                Ok(None) => {} // gone between listing and reading: a rotation in progress
                 Err(e) => return Err(self.err(&path, e.to_string())),
-            };
-            let gz = path.extension().is_some_and(|e| e == "gz");
-            let Some(fingerprint) = fingerprint(&path, gz).map_err(|e| self.err(&path, e))? else {
-                continue; // no complete first line yet
-            };
-            if expected.get(&path).is_some_and(|fp| **fp != fingerprint) {
-                // Outside the configured paths and not the file we stored: an inode reused.
-                continue;
             }
-            found.push(Found {
-                path,
-                fingerprint,
-                len: meta.len(),
-                mtime: (meta.mtime(), meta.mtime_nsec()),
-                ino: meta.ino(),
-                gz,
-            });
         }
-        // The same content twice (a rotated file and its .gz during compression): read it once,
-        // preferring the plain file.
-        found.sort_by(|a, b| (a.gz, &a.path).cmp(&(b.gz, &b.path)));
-        found.retain(|f| fingerprints.insert(f.fingerprint.clone()));
-        found.sort_by(|a, b| (a.mtime, &a.path).cmp(&(b.mtime, &b.path)));
         Ok(found)
     }
 }
 
-/// BLAKE3 of the first line (at most [`FINGERPRINT_BYTES`]), or `None` while the file has no
-/// complete first line. For `.gz` files it is the decompressed content's first line, so a
-/// compressed rotation is recognised as the file it was.
-fn fingerprint(path: &Path, gz: bool) -> Result<Option<String>, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
-    let mut buf = [0u8; FINGERPRINT_BYTES];
-    while head.len() < FINGERPRINT_BYTES {
-        let n = reader
-            .read(&mut buf[..FINGERPRINT_BYTES - head.len()])
-            .map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
+/// The offset after the file's last newline, and the lines before it.
+fn last_line_end(path: &Path) -> std::io::Result<(u64, u64)> {
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut at, mut end, mut lines) = (0u64, 0u64, 0u64);
+    loop {
+        let read = file.read(&mut buf)?;
+        if read == 0 {
+            return Ok((end, lines));
         }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(i) = memchr::memchr(b'\n', &head) {
-            head.truncate(i + 1);
-            return Ok(Some(blake3::hash(&head).to_hex()[..32].to_string()));
+        for nl in memchr::memchr_iter(b'\n', &buf[..read]) {
+            lines += 1;
+            end = at + nl as u64 + 1;
         }
+        at += read as u64;
     }
-    if head.len() >= FINGERPRINT_BYTES {
-        return Ok(Some(blake3::hash(&head).to_hex()[..32].to_string()));
-    }
-    Ok(None)
 }
 
-fn count_lines(path: &Path) -> Result<u64, String> {
-    let mut file = File::open(path).map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut n = 0u64;
-    loop {
-        let read = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if read == 0 {
-            return Ok(n);
-        }
-        n += memchr::memchr_iter(b'\n', &buf[..read]).count() as u64;
+/// Counts the bytes a decoder takes from the compressed file.
+struct Counted<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
     }
 }
 
@@ -381,8 +352,8 @@ fn count_lines(path: &Path) -> Result<u64, String> {
 struct Reader<'a> {
     job: &'a Job,
     tx: &'a BatchSender,
-    /// Every known file's state: read ones up to date, the rest as saved.
-    state: BTreeMap<String, FileState>,
+    /// The state of every file of this sync, in reading order: the cursor's list.
+    state: Vec<FileState>,
     events: Vec<Event>,
     /// Each event's context and metadata, written by [`request_event`].
     json: Vec<EventJson>,
@@ -390,6 +361,14 @@ struct Reader<'a> {
     done_bytes: u64,
     total: u64,
     changed: bool,
+}
+
+/// The file being read.
+struct Current<'f> {
+    index: usize,
+    path: &'f str,
+    ids: LineIds,
+    line: u64,
 }
 
 impl Reader<'_> {
@@ -406,120 +385,164 @@ impl Reader<'_> {
         batch.json = std::mem::replace(&mut self.json, Vec::with_capacity(room));
         batch.dead_letters = std::mem::take(&mut self.dead);
         batch.progress = Some(Progress {
-            done: self.done_bytes,
+            done: self.done_bytes.min(self.total),
             total: Some(self.total),
         });
         self.changed = false;
         self.tx.blocking_send(Ok(batch)).map_err(|_| Stopped)
     }
 
+    fn fail(&self, path: &Path, e: impl ToString) -> Stopped {
+        let _ = self
+            .tx
+            .blocking_send(Err(self.job.err(path, e.to_string())));
+        Stopped
+    }
+
     /// Reads `f` from its stored offset to its last complete line (to its end for `.gz`).
-    fn read_file(&mut self, f: &Found) -> Result<(), Stopped> {
-        let st = self.state[&f.fingerprint].clone();
-        let path_text = f.path.display().to_string();
-        let opened = File::open(&f.path).map_err(|e| e.to_string());
-        let mut input: Box<dyn Read> = match opened {
-            Ok(file) if f.gz => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))),
-            Ok(file) => {
-                let mut file = file;
-                use std::io::Seek;
-                if let Err(e) = file.seek(std::io::SeekFrom::Start(st.offset)) {
-                    let _ = self
-                        .tx
-                        .blocking_send(Err(self.job.err(&f.path, e.to_string())));
-                    return Err(Stopped);
-                }
-                Box::new(file)
-            }
-            Err(e) => {
-                let _ = self.tx.blocking_send(Err(self.job.err(&f.path, e)));
-                return Err(Stopped);
-            }
+    fn read_file(&mut self, f: &Found, index: usize) -> Result<(), Stopped> {
+        let st = self.state[index].clone();
+        if f.gz && st.gz_len == Some(f.len) {
+            return Ok(()); // read to its end at this size already
+        }
+        let file = File::open(&f.path).map_err(|e| self.fail(&f.path, e))?;
+        let compressed = Rc::new(Cell::new(0u64));
+        let mut input: Box<dyn Read> = if f.gz {
+            let counted = Counted {
+                inner: file,
+                read: compressed.clone(),
+            };
+            Box::new(flate2::read::MultiGzDecoder::new(counted))
+        } else {
+            let mut file = file;
+            file.seek(SeekFrom::Start(st.offset))
+                .map_err(|e| self.fail(&f.path, e))?;
+            Box::new(file)
         };
         if f.gz && st.offset > 0 {
             // Skip what is stored.
             let skipped = std::io::copy(&mut (&mut input).take(st.offset), &mut std::io::sink());
             if !matches!(skipped, Ok(n) if n == st.offset) {
-                // The compressed file is shorter than what was stored: nothing new in it.
+                // Shorter (or broken earlier) than what was stored: nothing new in it.
+                self.set_gz_done(index, f.len);
                 return Ok(());
             }
         }
-        let id_prefix = if st.generation == 0 {
-            f.fingerprint[..16].to_string()
-        } else {
-            format!("{}.{}", &f.fingerprint[..16], st.generation)
+        let path_text = f.path.display().to_string();
+        let mut current = Current {
+            index,
+            path: &path_text,
+            ids: LineIds::new(
+                &f.head,
+                st.offset,
+                st.legacy.as_ref().map(|l| l.ids.clone()),
+            ),
+            line: st.line,
         };
-        let mut offset = st.offset;
-        let mut line_no = st.line;
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-        let mut eof = false;
-        while !eof {
-            let start = buf.len();
-            buf.resize(start + CHUNK, 0);
-            let n = match input.read(&mut buf[start..]) {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = self
-                        .tx
-                        .blocking_send(Err(self.job.err(&f.path, e.to_string())));
-                    return Err(Stopped);
+        let rules = Rules {
+            max_line: self.job.config.max_line_bytes,
+            finished: f.gz,
+        };
+        let stored = st.offset;
+        let guard = |read: u64| {
+            let out = stored + read;
+            let inp = compressed.get().max(1);
+            (f.gz && out > BOMB_MIN_BYTES && out > BOMB_RATIO * inp).then(|| {
+                format!(
+                    "decompression bomb: {out} bytes from {inp} compressed bytes (over {BOMB_RATIO} to 1); the rest of the file is not read"
+                )
+            })
+        };
+        let result = split(input, st.offset, rules, guard, |piece| {
+            self.piece(&mut current, piece)
+        });
+        match result {
+            Ok(end) => {
+                self.set(&current, end);
+                if f.gz {
+                    self.set_gz_done(index, f.len);
                 }
-            };
-            buf.truncate(start + n);
-            eof = n == 0;
-            let mut consumed = 0;
-            while let Some(nl) = memchr::memchr(b'\n', &buf[consumed..]) {
-                let line = &buf[consumed..consumed + nl];
-                line_no += 1;
-                self.line(line, &id_prefix, &path_text, line_no, offset);
-                offset += nl as u64 + 1;
-                consumed += nl + 1;
-                if self.events.len() + self.dead.len() >= self.job.config.batch_size {
-                    self.set(f, offset, line_no);
-                    self.flush()?;
-                }
+                Ok(())
             }
-            // A .gz file is finished: its last line counts even without a newline.
-            if eof && f.gz && consumed < buf.len() {
-                let line = buf[consumed..].to_vec();
-                line_no += 1;
-                self.line(&line, &id_prefix, &path_text, line_no, offset);
-                offset += line.len() as u64;
-                consumed = buf.len();
-            }
-            self.done_bytes += consumed as u64;
-            buf.drain(..consumed);
+            Err(Halt::Io(e)) => Err(self.fail(&f.path, e)),
+            Err(Halt::Stop(stopped)) => Err(stopped),
         }
-        self.set(f, offset, line_no);
+    }
+
+    /// One piece of the file being read.
+    fn piece(&mut self, at: &mut Current<'_>, piece: Piece<'_>) -> Result<(), Stopped> {
+        let end = match piece {
+            Piece::Line { bytes, offset } => {
+                at.line += 1;
+                at.ids.advance(bytes);
+                let id = at.ids.id(offset);
+                let raw = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+                self.line(raw, id, at.path, at.line, offset);
+                offset + bytes.len() as u64
+            }
+            Piece::Overlong { offset, len, start } => {
+                at.line += 1;
+                at.ids.advance(start);
+                self.dead.push(DeadLetter {
+                    origin: format!("{}:{} (byte {offset})", at.path, at.line),
+                    reason: format!(
+                        "line of {len} bytes is longer than max_line_bytes ({}); skipped to its end",
+                        self.job.config.max_line_bytes
+                    ),
+                    raw: capped(start),
+                });
+                offset + len
+            }
+            Piece::Broken {
+                offset,
+                reason,
+                rest,
+            } => {
+                self.dead.push(DeadLetter {
+                    origin: format!("{}:{} (byte {offset})", at.path, at.line + 1),
+                    reason: format!("compressed file cannot be read past here: {reason}"),
+                    raw: capped(rest),
+                });
+                offset
+            }
+        };
+        self.done_bytes += end.saturating_sub(self.state[at.index].offset);
+        self.set(at, end);
+        if self.events.len() + self.dead.len() >= self.job.config.batch_size {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    fn set(&mut self, f: &Found, offset: u64, line: u64) {
-        if let Some(st) = self.state.get_mut(&f.fingerprint) {
-            if st.offset != offset || st.line != line {
-                st.offset = offset;
-                st.line = line;
-                self.changed = true;
-            }
+    /// The file is stored up to `offset`.
+    fn set(&mut self, at: &Current<'_>, offset: u64) {
+        let (head_len, head) = at.ids.head();
+        let st = &mut self.state[at.index];
+        if st.offset != offset || st.line != at.line || st.head_len != head_len {
+            st.offset = offset;
+            st.line = at.line;
+            st.head_len = head_len;
+            st.head = head;
+            self.changed = true;
+        }
+    }
+
+    fn set_gz_done(&mut self, index: usize, len: u64) {
+        let st = &mut self.state[index];
+        if st.gz_len != Some(len) {
+            st.gz_len = Some(len);
+            self.changed = true;
         }
     }
 
     /// One line (without its newline) → an event or a dead letter.
-    fn line(&mut self, raw: &[u8], id_prefix: &str, file: &str, line: u64, offset: u64) {
+    fn line(&mut self, raw: &[u8], id: String, file: &str, line: u64, offset: u64) {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let dead = |reason: String| DeadLetter {
             origin: format!("{file}:{line} (byte {offset})"),
             reason,
             raw: capped(raw),
         };
-        if raw.len() > self.job.config.max_line_bytes {
-            self.dead.push(dead(format!(
-                "line of {} bytes is longer than max_line_bytes ({})",
-                raw.len(),
-                self.job.config.max_line_bytes
-            )));
-            return;
-        }
         let (text, lossy) = match std::str::from_utf8(raw) {
             Ok(t) => (std::borrow::Cow::Borrowed(t), false),
             Err(_) => (String::from_utf8_lossy(raw), true),
@@ -528,9 +551,6 @@ impl Reader<'_> {
             return;
         }
         let at = LineAt { file, line, offset };
-        // Zero-padded so that the ids of one file sort in file order and the unique index grows
-        // at its end.
-        let id = format!("{id_prefix}:{offset:012}");
         let parsed = match self.job.config.format {
             LogFormat::Combined | LogFormat::Common => {
                 let combined = self.job.config.format == LogFormat::Combined;
