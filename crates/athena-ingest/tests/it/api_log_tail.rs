@@ -225,7 +225,7 @@ fn a_deleted_file_leaves_the_cursor_and_start_at_end_skips_old_lines() {
     std::fs::remove_file(&log).unwrap();
     env.run(&["sync"]).ok();
     let cursor: String = env.cursor_text("web").unwrap();
-    assert_eq!(cursor, r#"{"version":1,"files":{}}"#);
+    assert_eq!(cursor, r#"{"version":2,"files":[]}"#);
 }
 
 #[test]
@@ -351,5 +351,5 @@ fn a_reused_inode_outside_the_paths_is_not_taken_for_a_rotated_log() {
     assert_eq!(json["sources"][0]["events_written"], 0);
     assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
     let cursor: String = env.cursor_text("web").unwrap();
-    assert_eq!(cursor, r#"{"version":1,"files":{}}"#);
+    assert_eq!(cursor, r#"{"version":2,"files":[]}"#);
 }

@@ -233,9 +233,9 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
         }
         if rows > 0 {
             let cursor = env.cursor("web").expect("events stored without a cursor");
-            let files = cursor["files"].as_object().unwrap();
+            let files = cursor["files"].as_array().unwrap();
             assert_eq!(files.len(), 1, "{cursor}");
-            let file = files.values().next().unwrap();
+            let file = &files[0];
             assert_eq!(
                 file["line"], rows,
                 "the cursor disagrees with the stored lines"

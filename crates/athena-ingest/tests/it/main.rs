@@ -2,6 +2,7 @@
 
 mod support;
 
+mod api_log_bad_input;
 mod api_log_tail;
 mod cli_commands;
 mod cli_errors;

@@ -140,7 +140,10 @@ mod tests {
         let text = r#"{"version":2,"files":[{"path":"/l/a.log","dev":2049,"ino":7,"offset":10,"line":2,"head_len":10,"head":"ab12","gz_len":5}]}"#;
         let c = decode(Some(cursor(text)), "web").unwrap();
         let f = &c.files[0];
-        assert_eq!((f.dev, f.ino, f.offset, f.line, f.head_len), (2049, 7, 10, 2, 10));
+        assert_eq!(
+            (f.dev, f.ino, f.offset, f.line, f.head_len),
+            (2049, 7, 10, 2, 10)
+        );
         assert_eq!((f.head.as_str(), f.gz_len), ("ab12", Some(5)));
         assert_eq!(serde_json::to_string(&c).unwrap(), text);
     }

@@ -106,10 +106,17 @@ impl ApiLogSource {
             .collect();
         for (pattern, given) in patterns.iter().zip(&c.paths) {
             glob::Pattern::new(pattern).map_err(|e| {
-                config.error(Some("paths"), format!("{given:?} is not a valid pattern: {e}"))
+                config.error(
+                    Some("paths"),
+                    format!("{given:?} is not a valid pattern: {e}"),
+                )
             })?;
         }
-        let mut excluded: Vec<PathBuf> = config.config_file().map(Path::to_path_buf).into_iter().collect();
+        let mut excluded: Vec<PathBuf> = config
+            .config_file()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
         if let Some(db) = config.store_path() {
             for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
                 let mut p = db.as_os_str().to_owned();

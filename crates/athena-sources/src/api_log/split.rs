@@ -62,7 +62,8 @@ struct Long {
 impl Long {
     fn take(&mut self, bytes: &[u8]) {
         let room = (HEAD_BYTES as usize).saturating_sub(self.start.len());
-        self.start.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.start
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
         self.len += bytes.len() as u64;
     }
 }

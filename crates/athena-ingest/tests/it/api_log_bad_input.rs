@@ -1,0 +1,397 @@
+//! The api_log source against input that broke it once: logs that begin alike, bad `.gz` files,
+//! endless lines, decompression bombs, paths that are no log, and old cursors.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
+    let text = std::fs::read_to_string(shared).unwrap();
+    text.lines()
+        .skip(range.start() - 1)
+        .take(range.end() - range.start() + 1)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn config(paths: &str, extra: &str) -> String {
+    format!("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [{paths}]\n{extra}\n")
+}
+
+fn gzip(path: &Path) {
+    let ok = Command::new("gzip").arg("-f").arg(path).status().unwrap();
+    assert!(ok.success());
+}
+
+/// (origin, reason) of every dead letter of `web`.
+fn dead_letters(env: &TestEnv) -> Vec<(String, String)> {
+    let c = env.store();
+    let mut s = c
+        .prepare("SELECT origin, reason FROM dead_letters WHERE source_id = 'web' ORDER BY seq")
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn count(env: &TestEnv) -> i64 {
+    env.store()
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn two_logs_that_begin_with_the_same_header_line_are_both_read() {
+    let env = TestEnv::new();
+    let header = "#Version: 1.0\n";
+    std::fs::write(
+        env.path("day1.log"),
+        format!("{header}{}", shared_lines(1..=100)),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("day2.log"),
+        format!("{header}{}", shared_lines(101..=250)),
+    )
+    .unwrap();
+    env.write_config(&config("\"day*.log\"", ""));
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 250, "{json}");
+    assert_eq!(json["sources"][0]["invalid"], 2, "the two header lines");
+}
+
+#[test]
+fn a_log_whose_twin_is_deleted_resumes_at_its_own_offset_not_the_twins() {
+    let env = TestEnv::new();
+    let header = "#Version: 1.0\n";
+    std::fs::write(
+        env.path("day1.log"),
+        format!("{header}{}", shared_lines(1..=100)),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("day2.log"),
+        format!("{header}{}", shared_lines(101..=110)),
+    )
+    .unwrap();
+    env.write_config(&config("\"day*.log\"", ""));
+    env.run(&["sync"]).ok();
+    std::fs::remove_file(env.path("day1.log")).unwrap();
+    let mut day2 = std::fs::read_to_string(env.path("day2.log")).unwrap();
+    day2.push_str(&shared_lines(111..=200));
+    std::fs::write(env.path("day2.log"), day2).unwrap();
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 90, "{json}");
+    assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
+    assert_eq!(count(&env), 200);
+}
+
+#[test]
+fn a_version_1_cursor_resumes_where_it_was_and_keeps_its_ids() {
+    let env = TestEnv::new();
+    let log = env.path("access.log");
+    let first_five = shared_lines(1..=5);
+    std::fs::write(&log, format!("{first_five}{}", shared_lines(6..=10))).unwrap();
+    // A store as an earlier release left it: five lines stored under a version 1 cursor,
+    // keyed by the BLAKE3 of the first line.
+    env.write_config(&config("\"other.log\"", ""));
+    env.run(&["sync"]).ok();
+    let first_line = first_five.lines().next().unwrap().to_string() + "\n";
+    let fp = blake3::hash(first_line.as_bytes()).to_hex()[..32].to_string();
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(&log).unwrap().ino();
+    let cursor = format!(
+        r#"{{"version":1,"files":{{"{fp}":{{"path":"{}","offset":{},"line":5,"ino":{ino},"generation":0}}}}}}"#,
+        log.display(),
+        first_five.len()
+    );
+    env.store()
+        .execute(
+            "INSERT INTO cursors (source_id, source_type, cursor, updated_at) VALUES ('web', 'api_log', ?1, 0)",
+            [cursor],
+        )
+        .unwrap();
+    env.write_config(&config("\"access.log\"", ""));
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
+    let ids = env.ids("web");
+    assert_eq!(ids.len(), 5);
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with(&format!("{}:", &fp[..16]))),
+        "{ids:?}"
+    );
+    assert_eq!(env.cursor("web").unwrap()["version"], 2);
+}
+
+#[test]
+fn a_truncated_gz_yields_its_good_lines_and_a_dead_letter_for_the_rest() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("old.log"), shared_lines(1..=2000)).unwrap();
+    gzip(&env.path("old.log"));
+    let gz = std::fs::read(env.path("old.log.gz")).unwrap();
+    std::fs::write(env.path("old.log.gz"), &gz[..gz.len() / 2]).unwrap();
+    env.write_config(&config("\"old.log.gz\"", ""));
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let written = json["sources"][0]["events_written"].as_u64().unwrap();
+    assert!(written > 100 && written < 2000, "{json}");
+    let dead = dead_letters(&env);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let (origin, reason) = &dead[0];
+    assert!(
+        origin.contains(&format!(":{} (byte ", written + 1)),
+        "{origin}"
+    );
+    assert!(
+        reason.contains("compressed file cannot be read"),
+        "{reason}"
+    );
+    // The same broken file is not read again, nor dead-lettered twice.
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 0);
+    assert_eq!(dead_letters(&env).len(), 1);
+}
+
+#[test]
+fn bad_gz_files_beside_the_live_log_do_not_stop_it() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), shared_lines(1..=10)).unwrap();
+    std::fs::write(env.path("access.log.1.gz"), shared_lines(11..=20)).unwrap(); // not gzip
+    std::fs::write(env.path("access.log.2.gz"), "").unwrap(); // empty
+    std::fs::write(env.path("corrupt.log"), shared_lines(21..=40)).unwrap();
+    gzip(&env.path("corrupt.log"));
+    let mut gz = std::fs::read(env.path("corrupt.log.gz")).unwrap();
+    let middle = gz.len() / 2;
+    for b in &mut gz[middle..middle + 16] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(env.path("access.log.3.gz"), gz).unwrap();
+    env.write_config(&config("\"access.log*\"", ""));
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["status"], "ok");
+    let paths: Vec<String> = {
+        let c = env.store();
+        let mut s = c
+            .prepare("SELECT json_extract(context, '$.file') FROM events")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let live = paths.iter().filter(|p| p.ends_with("access.log")).count();
+    assert_eq!(live, 10, "{paths:?}");
+    let dead = dead_letters(&env);
+    assert!(
+        dead.iter()
+            .any(|(o, r)| o.contains("access.log.1.gz:1 (byte 0)") && r.contains("gzip")),
+        "{dead:?}"
+    );
+    assert!(
+        dead.iter()
+            .any(|(o, r)| o.contains("access.log.3.gz") && r.contains("cannot be read")),
+        "{dead:?}"
+    );
+    // Appending to the live log still works on the next sync.
+    let mut live_text = std::fs::read_to_string(env.path("access.log")).unwrap();
+    live_text.push_str(&shared_lines(41..=45));
+    std::fs::write(env.path("access.log"), live_text).unwrap();
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
+}
+
+/// The largest resident size of this test's finished children, in KiB.
+fn children_max_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
+    let usage = unsafe {
+        assert_eq!(
+            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
+            0
+        );
+        usage.assume_init()
+    };
+    usage.ru_maxrss
+}
+
+#[test]
+fn an_over_long_line_is_skipped_without_being_held_in_memory() {
+    let env = TestEnv::new();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(env.path("access.log")).unwrap();
+        f.write_all(shared_lines(1..=3).as_bytes()).unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..400 {
+            f.write_all(&block).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+        f.write_all(shared_lines(4..=6).as_bytes()).unwrap();
+    }
+    env.write_config(&config("\"access.log\"", ""));
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 6, "{json}");
+    let dead = dead_letters(&env);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].0.contains("access.log:4 (byte "), "{dead:?}");
+    assert!(dead[0].1.contains("max_line_bytes"), "{dead:?}");
+    let rss_mib = children_max_rss_kib() / 1024;
+    assert!(rss_mib < 120, "a 400 MiB line took {rss_mib} MiB of memory");
+}
+
+#[test]
+fn a_gzip_bomb_is_cut_off_with_a_dead_letter() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), shared_lines(1..=3)).unwrap();
+    // 1 GiB of zeros without a newline, in about 1 MiB of gzip.
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg("head -c 1073741824 /dev/zero | gzip -1 > access.log.1.gz")
+        .current_dir(env.dir.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    env.write_config(&config("\"access.log*\"", ""));
+    let started = std::time::Instant::now();
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 3, "{json}");
+    let dead = dead_letters(&env);
+    assert!(
+        dead.iter()
+            .any(|(o, r)| o.contains("access.log.1.gz:1 (byte 0)")
+                && r.contains("decompression bomb")),
+        "{dead:?}"
+    );
+    // Cut off after 64 MiB, not read to its end (1 GiB).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let rss_mib = children_max_rss_kib() / 1024;
+    assert!(rss_mib < 120, "the bomb took {rss_mib} MiB of memory");
+}
+
+#[test]
+fn paths_that_name_no_log_file_are_warned_about_one_by_one() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("adir")).unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(env.path("pipe"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    std::os::unix::fs::symlink(env.path("loop-a"), env.path("loop-b")).unwrap();
+    std::os::unix::fs::symlink(env.path("loop-b"), env.path("loop-a")).unwrap();
+    std::fs::write(env.path("access.log"), shared_lines(1..=2)).unwrap();
+    env.write_config(&config(
+        "\"access.log\", \"missing.log\", \"adir\", \"pipe\", \"/dev/zero\", \"loop-a\"",
+        "",
+    ));
+    let (run, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["events_written"], 2, "{json}");
+    let err = run.stderr();
+    for (path, why) in [
+        ("missing.log", "matches no log file"),
+        ("adir", "a directory"),
+        ("pipe", "a FIFO"),
+        ("/dev/zero", "a device"),
+        ("loop-a", "cannot be read"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(path) && l.contains(why)),
+            "no warning for {path} ({why}):\n{err}"
+        );
+    }
+}
+
+#[test]
+fn validate_fails_on_a_path_that_matches_nothing() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), shared_lines(1..=2)).unwrap();
+    env.write_config(&config("\"access.log\", \"logs/*.log\"", ""));
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let run = env.run(&["validate"]);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stdout().contains("logs/*.log") && run.stdout().contains("no log file"),
+        "{}",
+        run.describe()
+    );
+    std::fs::write(env.path("logs/a.log"), shared_lines(1..=2)).unwrap();
+    env.run(&["validate"]).ok();
+}
+
+#[test]
+fn a_star_glob_never_reads_the_store_its_lock_or_the_config() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), shared_lines(1..=5)).unwrap();
+    env.write_config(&config("\"*\"", ""));
+    env.run(&["sync"]).ok();
+    // Now the store, its WAL and its lock all exist and match `*`.
+    let (_, json) = env.sync_json();
+    assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
+    let files: Vec<String> = {
+        let c = env.store();
+        let mut s = c
+            .prepare(
+                "SELECT json_extract(context, '$.file') FROM events
+                 UNION SELECT origin FROM dead_letters",
+            )
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(files.iter().all(|f| f.ends_with("access.log")), "{files:?}");
+    assert_eq!(count(&env), 5);
+    let cursor = env.cursor("web").unwrap();
+    let read: Vec<&str> = cursor["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(read.len(), 1, "{cursor}");
+}
+
+#[test]
+fn an_invalid_glob_is_a_config_error_and_the_store_is_not_created() {
+    let env = TestEnv::new();
+    env.write_config(&config("\"logs/[abc.log\"", ""));
+    let run = env.run(&["sync"]);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("athena.toml:4") && run.stderr().contains("paths"),
+        "{}",
+        run.describe()
+    );
+    assert!(!env.db().exists());
+}
+
+#[test]
+fn logs_that_begin_with_a_blank_line_and_the_same_json_record_are_both_read() {
+    let env = TestEnv::new();
+    let rec = r#"{"time":"2024-05-01T10:00:00Z","method":"GET","path":"/a","status":200}"#;
+    let other = r#"{"time":"2024-05-01T11:00:00Z","method":"GET","path":"/b","status":200}"#;
+    std::fs::write(env.path("a.jsonl"), format!("\n{rec}\n{other}\n")).unwrap();
+    std::fs::write(env.path("b.jsonl"), format!("\n{rec}\n{rec}\n")).unwrap();
+    env.write_config(&config("\"*.jsonl\"", "format = \"jsonl\""));
+    let (_, json) = env.sync_json();
+    // The first record is the same bytes at the same place in both files: one event. What
+    // follows differs, so both later lines are stored.
+    assert_eq!(json["sources"][0]["events_written"], 3, "{json}");
+    let v: Value = env.cursor("web").unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+}
