@@ -68,7 +68,7 @@ pub(crate) fn matching(
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     for pattern in patterns {
-        let before = paths.len();
+        let before = (paths.len(), skipped.len());
         // Patterns are checked when the config is read.
         let Ok(matches) = glob::glob(pattern) else {
             continue;
@@ -100,7 +100,7 @@ pub(crate) fn matching(
                 }),
             }
         }
-        if paths.len() == before {
+        if (paths.len(), skipped.len()) == before {
             skipped.push(Skipped {
                 path: PathBuf::from(pattern),
                 why: "matches no log file".into(),
@@ -341,7 +341,7 @@ mod tests {
             ..FileState::default()
         };
         let mut files = [found(1, b"GET /a\nGET /b\n", false)];
-        assert_eq!(pair(&mut files, &[legacy.clone()]), [Plan::Known(0)]);
+        assert_eq!(pair(&mut files, std::slice::from_ref(&legacy)), [Plan::Known(0)]);
         let mut gz = [found(5, b"GET /a\nGET /b\n", true)];
         assert_eq!(pair(&mut gz, &[legacy]), [Plan::Known(0)]);
     }

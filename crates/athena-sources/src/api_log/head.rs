@@ -127,6 +127,11 @@ impl LineIds {
         format!("{prefix}:{offset:012}")
     }
 
+    /// Bytes hashed so far: `min(offset of the next line, HEAD_BYTES)`.
+    pub fn hashed(&self) -> u64 {
+        self.hashed
+    }
+
     /// `(head_len, head)` for the cursor: the hash of the bytes gone by, up to [`HEAD_BYTES`].
     pub fn head(&self) -> (u64, String) {
         (

@@ -523,13 +523,15 @@ impl Reader<'_> {
 
     /// The file is stored up to `offset`.
     fn set(&mut self, at: &Current<'_>, offset: u64) {
-        let (head_len, head) = at.ids.head();
         let st = &mut self.state[at.index];
-        if st.offset != offset || st.line != at.line || st.head_len != head_len {
+        if st.offset != offset || st.line != at.line {
             st.offset = offset;
             st.line = at.line;
-            st.head_len = head_len;
-            st.head = head;
+            self.changed = true;
+        }
+        // Past the first 64 KiB the head no longer changes: no hashing per line.
+        if st.head_len != at.ids.hashed() {
+            (st.head_len, st.head) = at.ids.head();
             self.changed = true;
         }
     }
