@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, SourceStatusKind, Store,
-    SyncOptions,
+    time::parse_time_arg, CancelToken, Config, ConfigError, Engine, EventQuery, SourceStatusKind,
+    Store, SyncOptions,
 };
 use athena_store::SqliteStore;
 
@@ -119,6 +119,22 @@ fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::load(path)?)
 }
 
+/// [`load_config`] for the commands that run sources: a config without any is a config error
+/// (exit 2), since running nothing and reporting success would hide a misspelled or empty file.
+fn load_sources_config(path: &Path) -> Result<Config> {
+    let config = load_config(path)?;
+    if config.sources.is_empty() {
+        return Err(ConfigError {
+            file: Some(path.to_path_buf()),
+            ..ConfigError::new(
+                "no sources configured: add a [[sources]] table (`athena-ingest sources` lists the types)",
+            )
+        }
+        .into());
+    }
+    Ok(config)
+}
+
 /// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
 /// A config that exists but does not parse is an error, not a silent fall back to the default.
 fn db_path(args: &DbArgs) -> Result<PathBuf> {
@@ -221,7 +237,7 @@ fn sync(
     full: bool,
     format: ReportFormat,
 ) -> Result<ExitCode> {
-    let config = load_config(config_path)?;
+    let config = load_sources_config(config_path)?;
     for id in only {
         if !config.sources.iter().any(|s| &s.id == id) {
             let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
@@ -311,7 +327,7 @@ fn sync(
 }
 
 fn validate(config_path: &Path) -> Result<ExitCode> {
-    let config = load_config(config_path)?;
+    let config = load_sources_config(config_path)?;
     let registry = athena_sources::registry();
     let mut sources = config
         .sources
@@ -336,9 +352,6 @@ fn validate(config_path: &Path) -> Result<ExitCode> {
                 println!("failed  {} ({}): {e}", info.id, info.name);
             }
         }
-    }
-    if config.sources.is_empty() {
-        println!("{}: no sources configured", config_path.display());
     }
     Ok(if failed {
         ExitCode::from(1)
