@@ -643,19 +643,30 @@ fn check_var_name(name: &str) -> Result<(), EnvError> {
 }
 
 /// A secret from the config (a token). Prints as `***`; read it with [`Secret::expose`].
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+///
+/// Every secret created while a source is built (read from its config or made by its
+/// constructor) is collected by [`Registry::build_all`](crate::Registry::build_all), so the
+/// engine and the CLI can mask it in any text a server echoes it into (see [`crate::redact`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::note_secret(&value);
+        Secret(value)
     }
 
     /// The secret itself, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
     }
 }
 

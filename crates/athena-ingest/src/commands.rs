@@ -261,14 +261,16 @@ fn sync(
     // Every source is built before the store is touched: a config error changes nothing.
     let registry = Arc::new(athena_sources::registry());
     let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
-    let built = selected
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
+    let selected: Vec<_> = selected
+        .into_iter()
+        .map(|mut c| {
             c.set_store_path(&absolute_db);
-            registry.build(&c)
+            c
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
+    let built = registry.build_all(&selected)?;
+    // From here on, whatever a server echoes of a token is masked on stderr too.
+    crate::redact::remember(&built.secrets);
     let store = SqliteStore::open_for_sync(&db_path, BUSY_WAIT)
         .with_context(|| format!("opening store {}", db_path.display()))?;
 
@@ -279,6 +281,7 @@ fn sync(
         full,
         cancel: cancel.clone(),
         observer: bars.clone(),
+        secrets: built.secrets,
     };
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
@@ -302,7 +305,7 @@ fn sync(
             }
             Err(e) => tracing::warn!("Ctrl-C will stop the sync abruptly: {e}"),
         }
-        engine.run(Box::new(store), built, options).await.0
+        engine.run(Box::new(store), built.sources, options).await.0
     });
     bars.finish();
     rt.shutdown_timeout(Duration::from_millis(100));
@@ -329,11 +332,9 @@ fn sync(
 fn validate(config_path: &Path) -> Result<ExitCode> {
     let config = load_sources_config(config_path)?;
     let registry = athena_sources::registry();
-    let mut sources = config
-        .sources
-        .iter()
-        .map(|c| registry.build(c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let built = registry.build_all(&config.sources)?;
+    crate::redact::remember(&built.secrets);
+    let mut sources = built.sources;
     let rt = runtime()?;
     let results = rt.block_on(async {
         let mut results = Vec::new();
@@ -349,7 +350,8 @@ fn validate(config_path: &Path) -> Result<ExitCode> {
             Ok(()) => println!("ok      {} ({})", info.id, info.name),
             Err(e) => {
                 failed = true;
-                println!("failed  {} ({}): {e}", info.id, info.name);
+                let error = crate::redact::redact(&e.to_string());
+                println!("failed  {} ({}): {error}", info.id, info.name);
             }
         }
     }

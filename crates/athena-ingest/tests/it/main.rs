@@ -11,4 +11,5 @@ mod files_scan;
 mod git_history;
 mod github_api;
 mod readme;
+mod secrets_redaction;
 mod slack_api;
