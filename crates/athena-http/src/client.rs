@@ -403,7 +403,9 @@ impl ApiClient {
         etag: Option<&str>,
         check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
     ) -> Attempt<T> {
-        let shown = redact_url(url);
+        // A source may have put its credentials in the URL under a name `redact_url` does not
+        // know.
+        let shown = self.secrets.redact(&redact_url(url)).into_owned();
         // Every error of an attempt is built here, so the credentials are masked once for all.
         let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
             kind,

@@ -32,20 +32,26 @@ pub(crate) fn redact(text: &str) -> String {
 pub(crate) struct Stderr;
 
 impl<'a> MakeWriter<'a> for Stderr {
-    type Writer = LineWriter;
+    type Writer = LineWriter<std::io::Stderr>;
 
-    fn make_writer(&'a self) -> LineWriter {
-        LineWriter(Vec::new())
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            text: Vec::new(),
+            out: std::io::stderr(),
+        }
     }
 }
 
-/// Holds one event's text and writes it masked when dropped: tracing makes a writer per event,
-/// and masking the whole event at once catches a secret split across several `write` calls.
-pub(crate) struct LineWriter(Vec<u8>);
+/// Holds one event's text and writes it masked to `out` when dropped: tracing makes a writer
+/// per event, and masking the whole event at once catches a secret split across `write` calls.
+pub(crate) struct LineWriter<W: Write> {
+    text: Vec<u8>,
+    out: W,
+}
 
-impl Write for LineWriter {
+impl<W: Write> Write for LineWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.text.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -54,14 +60,14 @@ impl Write for LineWriter {
     }
 }
 
-impl Drop for LineWriter {
+impl<W: Write> Drop for LineWriter<W> {
     fn drop(&mut self) {
-        if self.0.is_empty() {
+        if self.text.is_empty() {
             return;
         }
-        let text = redact(&String::from_utf8_lossy(&self.0));
+        let text = redact(&String::from_utf8_lossy(&self.text));
         // Nowhere to report a failing stderr.
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let _ = self.out.write_all(text.as_bytes());
     }
 }
 
@@ -69,12 +75,24 @@ impl Drop for LineWriter {
 mod tests {
     use super::*;
 
+    // One test: the secrets are process-wide, and tests of one binary share the process.
     #[test]
-    fn remembered_secrets_are_masked_in_errors() {
+    fn remembered_secrets_are_masked_in_errors_and_in_log_lines_written_in_pieces() {
         let mut secrets = Redactor::new();
         secrets.add("xoxb-remembered");
         assert_eq!(redact("token xoxb-remembered"), "token xoxb-remembered");
         remember(&secrets);
         assert_eq!(redact("token xoxb-remembered"), "token ***");
+
+        let mut out = Vec::new();
+        {
+            let mut line = LineWriter {
+                text: Vec::new(),
+                out: &mut out,
+            };
+            line.write_all(b"WARN retry: xoxb-reme").unwrap();
+            line.write_all(b"mbered echoed\n").unwrap();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "WARN retry: *** echoed\n");
     }
 }
