@@ -45,10 +45,10 @@ impl Default for EngineSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    #[serde(default)]
-    store: RawStore,
-    #[serde(default)]
-    engine: EngineSettings,
+    // Kept untyped here and typed by `parse_section`, so that a bad value is reported with its
+    // key (`engine.concurrency`) and not only with toml's message.
+    store: Option<toml::Value>,
+    engine: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<toml::Table>,
 }
@@ -58,6 +58,18 @@ struct RawConfig {
 struct RawStore {
     path: Option<String>,
 }
+
+/// `[engine]` as written: signed, so that `concurrency = -1` is our range error naming the key,
+/// not serde's "expected usize".
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    concurrency: Option<i64>,
+    channel_capacity: Option<i64>,
+}
+
+/// The range of `engine.concurrency` and `engine.channel_capacity`.
+const ENGINE_RANGE: std::ops::RangeInclusive<i64> = 1..=1024;
 
 /// The file a config came from, kept so errors can point at lines.
 #[derive(Debug)]
@@ -179,19 +191,8 @@ impl Config {
             line: e.span().map(|s| line_of_offset(text, s.start)),
             ..ConfigError::new(e.message().trim().to_string())
         })?;
-        for (key, value) in [
-            ("concurrency", raw.engine.concurrency),
-            ("channel_capacity", raw.engine.channel_capacity),
-        ] {
-            if !(1..=1024).contains(&value) {
-                return Err(ConfigError {
-                    file: origin.file.clone(),
-                    line: find_key_line(text, 0, None, key),
-                    key: Some(format!("engine.{key}")),
-                    ..ConfigError::new(format!("must be between 1 and 1024, not {value}"))
-                });
-            }
-        }
+        let store: RawStore = parse_section(&origin, "store", raw.store)?;
+        let engine = parse_engine(&origin, raw.engine)?;
         let headers = source_headers(text);
         let headers_known = headers.len() == raw.sources.len();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
@@ -211,6 +212,7 @@ impl Config {
                 block_end,
                 store_path: None,
             };
+            // `id` and `type` take `${VAR}` like every other string; their values are no secret.
             let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
             if id.is_empty()
                 || !id
@@ -241,13 +243,13 @@ impl Config {
             sc.table = table;
             sources.push(sc);
         }
-        let store_path = match raw.store.path {
+        let store_path = match store.path {
             Some(p) => {
-                let p = substitute_env(&p).map_err(|var| ConfigError {
+                let p = substitute_env(&p).map_err(|e| ConfigError {
                     file: origin.file.clone(),
-                    line: find_key_line(text, 0, None, "path"),
+                    line: section_key_line(&origin.text, "store", "path"),
                     key: Some("store.path".into()),
-                    ..ConfigError::new(format!("environment variable {var} is not set"))
+                    ..ConfigError::new(e.to_string())
                 })?;
                 Some(origin.base_dir.join(p))
             }
@@ -255,10 +257,101 @@ impl Config {
         };
         Ok(Config {
             store_path,
-            engine: raw.engine,
+            engine,
             sources,
         })
     }
+}
+
+/// Types a top-level table (`[store]`, `[engine]`); an error names `section.key` and its line.
+fn parse_section<T: DeserializeOwned + Default>(
+    origin: &Origin,
+    section: &str,
+    value: Option<toml::Value>,
+) -> Result<T, ConfigError> {
+    let Some(value) = value else {
+        return Ok(T::default());
+    };
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let message = e.inner().message().trim().to_string();
+        let path = e.path().to_string();
+        let key = if path.is_empty() || path == "." {
+            backticked(&message)
+        } else {
+            Some(path)
+        };
+        let line = key
+            .as_deref()
+            .and_then(|k| section_key_line(&origin.text, section, k))
+            .or_else(|| find_key_line(&origin.text, 0, None, section))
+            .or_else(|| section_header_line(&origin.text, section));
+        ConfigError {
+            file: origin.file.clone(),
+            line,
+            key: Some(match key {
+                Some(k) => format!("{section}.{k}"),
+                None => section.to_string(),
+            }),
+            ..ConfigError::new(message)
+        }
+    })
+}
+
+/// `[engine]`, each setting checked against [`ENGINE_RANGE`].
+fn parse_engine(
+    origin: &Origin,
+    value: Option<toml::Value>,
+) -> Result<EngineSettings, ConfigError> {
+    let raw: RawEngine = parse_section(origin, "engine", value)?;
+    let defaults = EngineSettings::default();
+    let checked = |key: &str, value: Option<i64>, default: usize| match value {
+        None => Ok(default),
+        Some(v) if ENGINE_RANGE.contains(&v) => Ok(v as usize),
+        Some(v) => Err(ConfigError {
+            file: origin.file.clone(),
+            line: section_key_line(&origin.text, "engine", key),
+            key: Some(format!("engine.{key}")),
+            ..ConfigError::new(format!(
+                "must be between {} and {}, not {v}",
+                ENGINE_RANGE.start(),
+                ENGINE_RANGE.end()
+            ))
+        }),
+    };
+    Ok(EngineSettings {
+        concurrency: checked("concurrency", raw.concurrency, defaults.concurrency)?,
+        channel_capacity: checked(
+            "channel_capacity",
+            raw.channel_capacity,
+            defaults.channel_capacity,
+        )?,
+    })
+}
+
+/// The line of `[section]`.
+fn section_header_line(text: &str, section: &str) -> Option<usize> {
+    let header = format!("[{section}]");
+    text.lines()
+        .position(|l| {
+            let t: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            t == header || t.starts_with(&format!("{header}#"))
+        })
+        .map(|i| i + 1)
+}
+
+/// The line of `key` in `[section]`, or of a dotted `section.key = …` at the top.
+fn section_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
+    section_header_line(text, section)
+        .and_then(|h| {
+            let end = text
+                .lines()
+                .enumerate()
+                .skip(h)
+                .find(|(_, l)| l.trim_start().starts_with('['))
+                .map(|(i, _)| i + 1);
+            find_key_line(text, h + 1, end, key)
+        })
+        .or_else(|| find_key_line(text, 0, None, &format!("{section}.{key}")))
 }
 
 fn take_string(
@@ -273,7 +366,7 @@ fn take_string(
         e
     };
     match table.remove(key) {
-        Some(toml::Value::String(s)) => Ok(s),
+        Some(toml::Value::String(s)) => substitute_env(&s).map_err(|e| err(e.to_string())),
         Some(other) => Err(err(format!(
             "expected a string, found {}",
             other.type_str()
@@ -454,9 +547,8 @@ fn substitute_env_in_value(
 ) -> Result<(), ConfigError> {
     match v {
         toml::Value::String(s) => {
-            *s = substitute_env_collecting(s, env_values).map_err(|var| {
-                sc.error(Some(key), format!("environment variable {var} is not set"))
-            })?;
+            *s = substitute_env_collecting(s, env_values)
+                .map_err(|e| sc.error(Some(key), e.to_string()))?;
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -469,14 +561,35 @@ fn substitute_env_in_value(
     Ok(())
 }
 
-/// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`. Returns the name of an
-/// unset variable as the error.
-pub fn substitute_env(s: &str) -> Result<String, String> {
+/// Why a `${VAR}` in a config value could not be replaced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// The variable is not set.
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+    /// The variable's value is not UTF-8.
+    #[error("environment variable {0} is not valid UTF-8")]
+    NotUnicode(String),
+    /// `${` with no `}` after it.
+    #[error("`${{{0}` has no closing `}}` (write `$$` for a literal `$`)")]
+    Unclosed(String),
+    /// `${}`.
+    #[error("`${{}}` names no variable (write `$$` for a literal `$`)")]
+    EmptyName,
+    /// A name a shell would not take (`${A B}`, `${VAR:-default}`).
+    #[error("`${{{0}}}`: a variable name is letters, digits and `_`, not starting with a digit")]
+    BadName(String),
+}
+
+/// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`, and a `$` before
+/// anything else stays as it is.
+pub fn substitute_env(s: &str) -> Result<String, EnvError> {
     substitute_env_collecting(s, &mut Vec::new())
 }
 
 /// [`substitute_env`], also collecting the values it put in.
-fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String, String> {
+fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String, EnvError> {
     if !s.contains('$') {
         return Ok(s.to_string());
     }
@@ -489,23 +602,27 @@ fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String
             out.push('$');
             rest = tail;
         } else if let Some(inner) = after.strip_prefix('{') {
-            match inner.find('}') {
-                Some(end) => {
-                    let name = &inner[..end];
-                    match std::env::var(name) {
-                        Ok(val) => {
-                            out.push_str(&val);
-                            values.push(val);
-                        }
-                        Err(_) => return Err(name.to_string()),
-                    }
-                    rest = &inner[end + 1..];
+            // Kept literally, a typo like `${HOME/x` would reach a path or a token unnoticed.
+            let end = inner.find('}').ok_or_else(|| {
+                // Enough to find it in the file; the rest of a long value is noise.
+                let shown: String = inner.chars().take(32).collect();
+                EnvError::Unclosed(shown)
+            })?;
+            let name = &inner[..end];
+            check_var_name(name)?;
+            match std::env::var(name) {
+                Ok(val) => {
+                    out.push_str(&val);
+                    values.push(val);
                 }
-                None => {
-                    out.push('$');
-                    rest = after;
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(EnvError::Unset(name.to_string()))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(EnvError::NotUnicode(name.to_string()))
                 }
             }
+            rest = &inner[end + 1..];
         } else {
             out.push('$');
             rest = after;
@@ -515,20 +632,46 @@ fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String
     Ok(out)
 }
 
+/// A shell variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_var_name(name: &str) -> Result<(), EnvError> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Err(EnvError::EmptyName),
+        Some(c)
+            if (c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(EnvError::BadName(name.to_string())),
+    }
+}
+
 /// A secret from the config (a token). Prints as `***`; read it with [`Secret::expose`].
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+///
+/// Every secret created while a source is built (read from its config or made by its
+/// constructor) is collected by [`Registry::build_all`](crate::Registry::build_all), so the
+/// engine and the CLI can mask it in any text a server echoes it into (see [`crate::redact`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::note_secret(&value);
+        Secret(value)
     }
 
     /// The secret itself, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
     }
 }
 
@@ -646,7 +789,63 @@ branches = "main"
         );
         let err = Config::parse("[engine]\nchannel_capacity = 99999999999\n", None).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("engine.channel_capacity"));
-        assert!(Config::parse("[engine]\nconcurrency = -1\n", None).is_err());
+    }
+
+    #[test]
+    fn negative_concurrency_names_engine_concurrency_and_its_line() {
+        let text = "[store]\npath = \"x.db\"\n\n[engine]\nconcurrency = -1\n";
+        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(5))
+        );
+        assert_eq!(
+            err.to_string(),
+            "a.toml:5: key `engine.concurrency`: must be between 1 and 1024, not -1"
+        );
+    }
+
+    #[test]
+    fn zero_channel_capacity_names_the_key_and_its_line() {
+        let text = "[engine]\nconcurrency = 2\nchannel_capacity = 0\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.channel_capacity"), Some(3))
+        );
+        assert!(err.message.contains("not 0"), "{err}");
+    }
+
+    #[test]
+    fn engine_settings_of_a_wrong_type_or_unknown_name_the_key() {
+        let err = Config::parse("[engine]\n\nconcurrency = \"4\"\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(3))
+        );
+        let err = Config::parse("[engine]\nconcurency = 4\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurency"), Some(2))
+        );
+        // Dotted keys at the top level are the same setting.
+        let err = Config::parse("engine.concurrency = 0\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(1))
+        );
+        let c = Config::parse("engine.concurrency = 3\n", None).unwrap();
+        assert_eq!(c.engine.concurrency, 3);
+        assert_eq!(c.engine.channel_capacity, 2);
+    }
+
+    #[test]
+    fn store_path_of_a_wrong_type_names_store_path() {
+        let err = Config::parse("[store]\npath = 5\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("store.path"), Some(2))
+        );
     }
 
     #[test]
@@ -675,5 +874,62 @@ branches = "main"
         assert_eq!(err.key.as_deref(), Some("token"));
         assert_eq!(err.line, Some(5));
         assert!(err.message.contains("ATHENA_SURELY_UNSET_VAR"), "{err}");
+    }
+
+    #[test]
+    fn env_vars_in_id_and_type_are_expanded() {
+        std::env::set_var("ATHENA_TEST_ID_X", "repo-1");
+        std::env::set_var("ATHENA_TEST_TYPE_X", "demo");
+        let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_X}\"\ntype = \"${ATHENA_TEST_TYPE_X}\"\npath = \".\"\n";
+        let c = Config::parse(text, None).unwrap();
+        assert_eq!(c.sources[0].id, "repo-1");
+        assert_eq!(c.sources[0].source_type, "demo");
+        let text = "[[sources]]\nid = \"${ATHENA_SURELY_UNSET_ID}\"\ntype = \"demo\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("id"), Some(2)));
+        assert!(err.message.contains("ATHENA_SURELY_UNSET_ID"), "{err}");
+    }
+
+    #[test]
+    fn an_unclosed_env_reference_is_an_error_naming_the_key() {
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${HOME/src\"\n";
+        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
+        assert!(err.message.contains("no closing `}`"), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("a.toml:4: source a: key `path`: "));
+        let err = Config::parse("[store]\npath = \"${X\"\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("store.path"), Some(2))
+        );
+        // Nested keys are named by their path.
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\nbranches = [\"main\", \"${B\"]\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("branches[1]"));
+    }
+
+    #[test]
+    fn an_empty_env_reference_is_an_error_naming_the_key() {
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"/x/${}\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
+        assert!(err.message.contains("names no variable"), "{err}");
+        let err = Config::parse("[[sources]]\nid = \"${}\"\ntype = \"demo\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn env_references_with_a_bad_name_are_errors_and_plain_dollars_stay() {
+        assert_eq!(
+            substitute_env("${VAR:-x}"),
+            Err(EnvError::BadName("VAR:-x".into()))
+        );
+        assert_eq!(substitute_env("${1A}"), Err(EnvError::BadName("1A".into())));
+        assert_eq!(
+            substitute_env("cost $5, $$HOME, $HOME").unwrap(),
+            "cost $5, $HOME, $HOME"
+        );
     }
 }

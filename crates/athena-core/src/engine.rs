@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{ConfigError, EngineSettings, SourceConfig};
 use crate::cursor::Cursor;
+use crate::redact::Redactor;
 use crate::registry::Registry;
 use crate::source::{Batch, EventSource, Progress, SourceInfo, SourceState, SourceStats};
 use crate::store::{CommitReport, RunRecord, Store, StoreError};
@@ -38,6 +39,10 @@ pub struct SyncOptions {
     pub cancel: CancelToken,
     /// Told about progress (progress bars).
     pub observer: Arc<dyn SyncObserver>,
+    /// Secrets masked in every error the sync reports, logs or records in the store (a server
+    /// may echo a token into an error body). [`Engine::sync`] adds those of the configs it
+    /// builds; a caller of [`Engine::run`] passes [`BuiltSources::secrets`](crate::BuiltSources).
+    pub secrets: Redactor,
 }
 
 impl Default for SyncOptions {
@@ -46,6 +51,7 @@ impl Default for SyncOptions {
             full: false,
             cancel: CancelToken::new(),
             observer: Arc::new(NoObserver),
+            secrets: Redactor::new(),
         }
     }
 }
@@ -404,13 +410,11 @@ impl Engine {
         &self,
         store: Box<dyn Store>,
         configs: &[SourceConfig],
-        options: SyncOptions,
+        mut options: SyncOptions,
     ) -> Result<(SyncReport, Box<dyn Store>), EngineError> {
-        let mut sources = Vec::with_capacity(configs.len());
-        for config in configs {
-            sources.push(self.registry.build(config)?);
-        }
-        Ok(self.run(store, sources, options).await)
+        let built = self.registry.build_all(configs)?;
+        options.secrets.merge(&built.secrets);
+        Ok(self.run(store, built.sources, options).await)
     }
 
     /// Runs already built sources.
@@ -453,7 +457,13 @@ impl Engine {
                     } else {
                         "its task was cancelled".to_string()
                     };
-                    let error = format!("source {}: panicked while reading: {why}", info.id);
+                    let error = options
+                        .secrets
+                        .redact(&format!(
+                            "source {}: panicked while reading: {why}",
+                            info.id
+                        ))
+                        .into_owned();
                     emit(InternalEvent::SourceFailed {
                         source_id: &info.id,
                         error: &error,
@@ -510,9 +520,14 @@ async fn run_source(
         stats: SourceStats::default(),
     };
     options.observer.source_started(&info);
-    let error = read_source(&mut *source, &store, &options, &mut report).await;
+    // The edge where a source's error becomes text: masked once here, it reaches the log, the
+    // report and the store's run record without the config's secrets.
+    let error = read_source(&mut *source, &store, &options, &mut report)
+        .await
+        .map(|e| options.secrets.redact(&e).into_owned());
     if let Err(e) = source.close().await {
-        tracing::warn!(source = %info.id, "closing failed: {e}");
+        let e = e.to_string();
+        tracing::warn!(source = %info.id, "closing failed: {}", options.secrets.redact(&e));
     }
     let own = source.stats();
     report.stats = SourceStats {
@@ -1051,6 +1066,71 @@ mod tests {
             assert_eq!(s.cursors["a"].as_json()["next"], stored);
         });
         assert!(report.events_written < 2000);
+    }
+
+    /// Fails with a message echoing its token, as a server's error body may.
+    struct Echoing {
+        info: SourceInfo,
+        token: crate::Secret,
+    }
+
+    #[async_trait::async_trait]
+    impl EventSource for Echoing {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        async fn validate(&mut self) -> Result<(), SourceError> {
+            Ok(())
+        }
+        fn events(&mut self, _cursor: Option<Cursor>) -> BatchStream<'_> {
+            let message = format!("HTTP 401 (body: bad credentials {})", self.token.expose());
+            let error = SourceError::failed(&self.info.id, message);
+            Box::pin(futures_util::stream::iter([Err(error)]))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_config_secret_echoed_in_a_source_error_is_masked_in_the_report_and_run_record() {
+        #[derive(serde::Deserialize)]
+        struct EchoConfig {
+            token: crate::Secret,
+        }
+        let mut registry = Registry::new();
+        registry
+            .register(crate::SourceType {
+                name: "echo",
+                description: "fails echoing its token",
+                keys: vec![],
+                build: Arc::new(|c: &SourceConfig| {
+                    let config: EchoConfig = c.parse()?;
+                    Ok(Box::new(Echoing {
+                        info: SourceInfo {
+                            id: c.id.clone(),
+                            source_type: "echo".into(),
+                            name: "echo".into(),
+                        },
+                        token: config.token,
+                    }) as Box<dyn EventSource>)
+                }),
+            })
+            .unwrap();
+        let mut table = toml::Table::new();
+        table.insert("token".into(), "xoxb-echoed-secret".into());
+        let shared = SharedMemoryStore::new();
+        let (report, _) = Engine::new(Arc::new(registry), EngineSettings::default())
+            .sync(
+                Box::new(shared.clone()),
+                &[SourceConfig::new("e", "echo", table)],
+                SyncOptions::default(),
+            )
+            .await
+            .unwrap();
+        let error = report.sources[0].error.clone().unwrap();
+        assert_eq!(
+            error, "source e: HTTP 401 (body: bad credentials ***)",
+            "the report's error"
+        );
+        assert_eq!(shared.with(|s| s.runs["e"].error.clone()), Some(error));
     }
 
     /// Counts how many of its kind run at once.

@@ -12,6 +12,7 @@
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged and counted in one place.
+//! - [`redact`]: the config's secrets, masked in every error and log line.
 //!
 //! This crate has no network and no database code.
 #![warn(missing_docs)]
@@ -23,13 +24,14 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod memory;
+pub mod redact;
 pub mod registry;
 pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod time;
 
-pub use config::{Config, ConfigError, EngineSettings, Secret, SourceConfig};
+pub use config::{Config, ConfigError, EngineSettings, EnvError, Secret, SourceConfig};
 pub use cursor::{Cursor, CursorError};
 pub use engine::{
     CancelToken, Engine, EngineError, SourceReport, SourceStatusKind, SyncObserver, SyncOptions,
@@ -38,7 +40,8 @@ pub use engine::{
 pub use error::SourceError;
 pub use event::{DeadLetter, Event, Outcome};
 pub use json::JsonObject;
-pub use registry::{BuildFn, ConfigKey, Registry, RegistryError, SourceType};
+pub use redact::Redactor;
+pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
 pub use source::{
     Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,
     StateChange,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::{ConfigError, SourceConfig};
+use crate::redact::{collect_secrets, Redactor};
 use crate::source::EventSource;
 
 /// Builds a source from its config table.
@@ -56,6 +57,25 @@ pub enum RegistryError {
     Duplicate(String),
 }
 
+/// Sources built by [`Registry::build_all`], with the secrets of their configs.
+#[non_exhaustive]
+pub struct BuiltSources {
+    /// The sources, in config order.
+    pub sources: Vec<Box<dyn EventSource>>,
+    /// Every secret their configs hold: mask these in whatever text the sources produce.
+    pub secrets: Redactor,
+}
+
+impl std::fmt::Debug for BuiltSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.sources.iter().map(|s| s.info().id.as_str()).collect();
+        f.debug_struct("BuiltSources")
+            .field("sources", &ids)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
 /// All source types known to this process, by name.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
@@ -93,8 +113,47 @@ impl Registry {
     }
 
     /// Builds the source a config entry describes. An unknown type is a config error naming the
-    /// types that exist.
+    /// types that exist. [`build_all`](Registry::build_all) also returns the config's secrets.
     pub fn build(&self, config: &SourceConfig) -> Result<Box<dyn EventSource>, ConfigError> {
+        self.build_collecting(config).0
+    }
+
+    /// Builds every source of `configs`, in order, and collects every [`Secret`] their
+    /// constructors read or made, for the engine and the caller to mask in messages. The first
+    /// config error stops it (its message already masked).
+    ///
+    /// [`Secret`]: crate::Secret
+    pub fn build_all<'a>(
+        &self,
+        configs: impl IntoIterator<Item = &'a SourceConfig>,
+    ) -> Result<BuiltSources, ConfigError> {
+        let mut built = BuiltSources {
+            sources: Vec::new(),
+            secrets: Redactor::new(),
+        };
+        for config in configs {
+            let (source, secrets) = self.build_collecting(config);
+            built.secrets.merge(&secrets);
+            built.sources.push(source?);
+        }
+        Ok(built)
+    }
+
+    /// Builds one source, collecting the secrets its constructor creates.
+    fn build_collecting(
+        &self,
+        config: &SourceConfig,
+    ) -> (Result<Box<dyn EventSource>, ConfigError>, Redactor) {
+        let (result, secrets) = collect_secrets(|| self.construct(config));
+        let result = result.map_err(|mut e| {
+            // A constructor's error may quote the value it rejected.
+            e.message = secrets.redact(&e.message).into_owned();
+            e
+        });
+        (result, secrets)
+    }
+
+    fn construct(&self, config: &SourceConfig) -> Result<Box<dyn EventSource>, ConfigError> {
         match self.get(&config.source_type) {
             Some(t) => (t.build)(config),
             None => {
@@ -163,6 +222,50 @@ mod tests {
         assert_eq!(src.info().id, "n1");
         assert!(r.unregister("nothing").is_some());
         assert!(r.get("nothing").is_none());
+    }
+
+    #[test]
+    fn build_all_collects_the_secrets_of_every_config() {
+        #[derive(serde::Deserialize)]
+        struct WithToken {
+            token: crate::Secret,
+        }
+        let mut r = Registry::new();
+        r.register(SourceType {
+            name: "tokened",
+            description: "reads a token",
+            keys: vec![],
+            build: Arc::new(|c: &SourceConfig| {
+                let parsed: WithToken = c.parse()?;
+                if parsed.token.expose().starts_with("bad") {
+                    return Err(c.error(
+                        Some("token"),
+                        format!("{} is refused", parsed.token.expose()),
+                    ));
+                }
+                Ok(Box::new(Nothing(SourceInfo {
+                    id: c.id.clone(),
+                    source_type: "tokened".into(),
+                    name: "tokened".into(),
+                })) as Box<dyn EventSource>)
+            }),
+        })
+        .unwrap();
+        let config = |id: &str, token: &str| {
+            let mut t = toml::Table::new();
+            t.insert("token".into(), token.into());
+            SourceConfig::new(id, "tokened", t)
+        };
+        let configs = [config("a", "first-token"), config("b", "second-token")];
+        let built = r.build_all(&configs).unwrap();
+        assert_eq!(built.sources.len(), 2);
+        assert_eq!(
+            built.secrets.redact("first-token, second-token"),
+            "***, ***"
+        );
+        // A constructor that quotes its secret in an error has it masked.
+        let err = r.build_all(&[config("c", "bad-token")]).unwrap_err();
+        assert_eq!(err.message, "*** is refused");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use athena_core::Secret;
+use athena_core::{Redactor, Secret};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
@@ -166,6 +166,8 @@ pub struct ApiClient {
     /// Until when the server said not to send anything (a spent rate limit).
     blocked_until: Mutex<Option<Instant>>,
     stats: Arc<HttpStats>,
+    /// The credentials, masked in every error this client builds: a server may echo them.
+    secrets: Redactor,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -196,7 +198,13 @@ impl ApiClient {
                 HeaderValue::from_str(value).map_err(|e| bad(format!("header {name}: {e}")))?;
             headers.insert(name, value);
         }
+        let mut secrets = Redactor::new();
         if let Some(auth) = &config.authorization {
+            secrets.add(auth.expose());
+            // `Bearer TOKEN`, `token TOKEN`, `Basic B64`: the credential alone, echoed too.
+            if let Some((_, credential)) = auth.expose().trim().split_once(char::is_whitespace) {
+                secrets.add(credential);
+            }
             let mut value = HeaderValue::from_str(auth.expose())
                 .map_err(|_| bad("the token holds characters a header cannot carry".into()))?;
             value.set_sensitive(true);
@@ -219,6 +227,7 @@ impl ApiClient {
             limiter,
             blocked_until: Mutex::new(None),
             stats: Arc::new(HttpStats::default()),
+            secrets,
         })
     }
 
@@ -394,13 +403,16 @@ impl ApiClient {
         etag: Option<&str>,
         check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
     ) -> Attempt<T> {
-        let shown = redact_url(url);
+        // A source may have put its credentials in the URL under a name `redact_url` does not
+        // know.
+        let shown = self.secrets.redact(&redact_url(url)).into_owned();
+        // Every error of an attempt is built here, so the credentials are masked once for all.
         let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
             kind,
             method: "GET",
             url: shown.clone(),
             status,
-            message,
+            message: self.secrets.redact(&message).into_owned(),
             body,
         };
         let mut request = self.http.get(url.clone());
@@ -458,6 +470,7 @@ impl ApiClient {
         self.stats.add_bytes(body.len() as u64);
         let code = status.as_u16();
         let reason = status.canonical_reason().unwrap_or("").to_string();
+        let excerpt = |body: &[u8]| excerpt(body, &self.secrets);
         let fail = |kind| error(kind, Some(code), reason.clone(), excerpt(&body));
         if status.is_success() {
             return match serde_json::from_slice::<T>(&body) {

@@ -168,6 +168,29 @@ async fn client_errors_are_not_retried() {
 }
 
 #[tokio::test]
+async fn a_body_echoing_the_token_is_masked_in_the_error() {
+    // Some servers quote the request's credentials back; raw, percent-encoded, as the header.
+    for (status, kind) in [
+        (401, HttpErrorKind::Unauthorized),
+        (500, HttpErrorKind::Server),
+    ] {
+        let server = TestServer::start(move |r| {
+            let echo = r.header("authorization").unwrap_or("").to_string();
+            let body = format!(
+                "bad token {TOKEN}; sent {echo:?}; query token=ghp%5Fsecret%5Ftoken%5Fvalue"
+            );
+            TestResponse::text(status, &body)
+        });
+        let c = client(&server);
+        let e = get(&c, "x").await.unwrap_err();
+        assert_eq!(e.kind, kind);
+        let text = e.to_string();
+        assert!(text.contains("bad token ***"), "{text}");
+        assert!(!text.contains(TOKEN) && !text.contains("ghp"), "{text}");
+    }
+}
+
+#[tokio::test]
 async fn retry_after_on_429_is_waited_for_then_the_request_passes() {
     let server = sequence(
         1,

@@ -1,5 +1,7 @@
 //! What went wrong with a request, said so a person can act on it.
 
+use athena_core::Redactor;
+
 /// The kind of failure, for sources that react differently (a 401 is a token problem).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -55,16 +57,44 @@ fn body_suffix(body: &str) -> String {
 /// Response text kept in an error.
 pub(crate) const BODY_EXCERPT: usize = 200;
 
-/// The first [`BODY_EXCERPT`] bytes of `body`, as text, on one line.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let cut = &body[..body.len().min(BODY_EXCERPT)];
-    let text = String::from_utf8_lossy(cut);
-    let mut s: String = text
+/// How much of the body past [`BODY_EXCERPT`] is read for masking: a secret that starts inside
+/// the excerpt and ends past it must be seen whole, or its first bytes would be shown.
+const SECRET_MARGIN: usize = 4096;
+
+/// The first [`BODY_EXCERPT`] bytes of `body`, as text, on one line, with `secrets` masked
+/// before the cut (some servers echo the request's token in an error body).
+pub(crate) fn excerpt(body: &[u8], secrets: &Redactor) -> String {
+    let window = &body[..body.len().min(BODY_EXCERPT + SECRET_MARGIN)];
+    let text = String::from_utf8_lossy(window);
+    let text = secrets.redact(&text);
+    let mut cut = text.len().min(BODY_EXCERPT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut s: String = text[..cut]
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if body.len() > BODY_EXCERPT {
+    if cut < text.len() || window.len() < body.len() {
         s.push('…');
     }
     s.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_straddling_the_excerpts_end_is_masked_not_cut() {
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut secrets = Redactor::new();
+        secrets.add(token);
+        // The token starts 10 bytes before the cut.
+        let body = format!("{}{token} tail", "x".repeat(BODY_EXCERPT - 10));
+        let shown = excerpt(body.as_bytes(), &secrets);
+        assert!(!shown.contains("ghp_"), "{shown}");
+        assert!(shown.ends_with("*** tail"), "{shown}");
+        assert_eq!(excerpt(b"short\nbody", &Redactor::new()), "short body");
+    }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, SourceStatusKind, Store,
-    SyncOptions,
+    time::parse_time_arg, CancelToken, Config, ConfigError, Engine, EventQuery, SourceStatusKind,
+    Store, SyncOptions,
 };
 use athena_store::SqliteStore;
 
@@ -119,6 +119,22 @@ fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::load(path)?)
 }
 
+/// [`load_config`] for the commands that run sources: a config without any is a config error
+/// (exit 2), since running nothing and reporting success would hide a misspelled or empty file.
+fn load_sources_config(path: &Path) -> Result<Config> {
+    let config = load_config(path)?;
+    if config.sources.is_empty() {
+        return Err(ConfigError {
+            file: Some(path.to_path_buf()),
+            ..ConfigError::new(
+                "no sources configured: add a [[sources]] table (`athena-ingest sources` lists the types)",
+            )
+        }
+        .into());
+    }
+    Ok(config)
+}
+
 /// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
 /// A config that exists but does not parse is an error, not a silent fall back to the default.
 fn db_path(args: &DbArgs) -> Result<PathBuf> {
@@ -221,7 +237,7 @@ fn sync(
     full: bool,
     format: ReportFormat,
 ) -> Result<ExitCode> {
-    let config = load_config(config_path)?;
+    let config = load_sources_config(config_path)?;
     for id in only {
         if !config.sources.iter().any(|s| &s.id == id) {
             let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
@@ -245,14 +261,16 @@ fn sync(
     // Every source is built before the store is touched: a config error changes nothing.
     let registry = Arc::new(athena_sources::registry());
     let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
-    let built = selected
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
+    let selected: Vec<_> = selected
+        .into_iter()
+        .map(|mut c| {
             c.set_store_path(&absolute_db);
-            registry.build(&c)
+            c
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
+    let built = registry.build_all(&selected)?;
+    // From here on, whatever a server echoes of a token is masked on stderr too.
+    crate::redact::remember(&built.secrets);
     let store = SqliteStore::open_for_sync(&db_path, BUSY_WAIT)
         .with_context(|| format!("opening store {}", db_path.display()))?;
 
@@ -263,6 +281,7 @@ fn sync(
         full,
         cancel: cancel.clone(),
         observer: bars.clone(),
+        secrets: built.secrets,
     };
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
@@ -286,7 +305,7 @@ fn sync(
             }
             Err(e) => tracing::warn!("Ctrl-C will stop the sync abruptly: {e}"),
         }
-        engine.run(Box::new(store), built, options).await.0
+        engine.run(Box::new(store), built.sources, options).await.0
     });
     bars.finish();
     rt.shutdown_timeout(Duration::from_millis(100));
@@ -311,13 +330,11 @@ fn sync(
 }
 
 fn validate(config_path: &Path) -> Result<ExitCode> {
-    let config = load_config(config_path)?;
+    let config = load_sources_config(config_path)?;
     let registry = athena_sources::registry();
-    let mut sources = config
-        .sources
-        .iter()
-        .map(|c| registry.build(c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let built = registry.build_all(&config.sources)?;
+    crate::redact::remember(&built.secrets);
+    let mut sources = built.sources;
     let rt = runtime()?;
     let results = rt.block_on(async {
         let mut results = Vec::new();
@@ -333,12 +350,10 @@ fn validate(config_path: &Path) -> Result<ExitCode> {
             Ok(()) => println!("ok      {} ({})", info.id, info.name),
             Err(e) => {
                 failed = true;
-                println!("failed  {} ({}): {e}", info.id, info.name);
+                let error = crate::redact::redact(&e.to_string());
+                println!("failed  {} ({}): {error}", info.id, info.name);
             }
         }
-    }
-    if config.sources.is_empty() {
-        println!("{}: no sources configured", config_path.display());
     }
     Ok(if failed {
         ExitCode::from(1)

@@ -2,12 +2,14 @@
 //! codes (0 ok, 1 a source failed, 2 usage or config error, 130 interrupted).
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
-//! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal.
+//! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
+//! - `redact`: the config's secrets, masked in all that reaches stderr.
 
 mod cli;
 mod commands;
 mod output;
 mod progress;
+mod redact;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
             if err.downcast_ref::<athena_core::ConfigError>().is_some()
                 || err.downcast_ref::<UsageError>().is_some()
             {
@@ -65,7 +67,7 @@ fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(redact::Stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
