@@ -55,7 +55,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
                 search,
                 limit: Some(limit),
             };
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let events = store.query_events(&query).map_err(|e| match e {
                 athena_core::StoreError::Query(m) => anyhow::Error::new(UsageError(m)),
                 other => anyhow::Error::new(other),
@@ -67,7 +67,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { db, format } => {
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let status = store.sources_status()?;
             let mut out = std::io::stdout().lock();
             output::write_status(&mut out, &status, format)?;
@@ -85,7 +85,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             limit,
             format,
         } => {
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let letters = store.dead_letters(source.as_deref(), limit)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -134,9 +134,11 @@ fn db_path(args: &DbArgs) -> Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from("athena.db")))
 }
 
-fn open_existing(args: &DbArgs) -> Result<SqliteStore> {
+/// The store of a command that only reads: opened read-only, so a wrong `--db` (another
+/// application's database) is refused without a byte of it changed.
+fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
     let path = db_path(args)?;
-    SqliteStore::open_existing(&path).with_context(|| format!("opening store {}", path.display()))
+    SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
 }
 
 fn init(path: &Path, force: bool) -> Result<ExitCode> {

@@ -1,5 +1,6 @@
 //! The `athena-ingest` binary: parses the command line, runs the command, maps errors to exit
-//! codes (0 ok, 1 a source failed, 2 usage or config error, 130 interrupted).
+//! codes (0 ok, 1 a source failed, 2 usage or config error — a store path that holds no store
+//! included —, 130 interrupted).
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal.
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             if err.downcast_ref::<athena_core::ConfigError>().is_some()
                 || err.downcast_ref::<UsageError>().is_some()
+                || is_not_a_store(&err)
             {
                 ExitCode::from(2)
             } else {
@@ -45,6 +47,14 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `--db` (or the config's store path) names something that is not a store: the user's to fix.
+fn is_not_a_store(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<athena_core::StoreError>(),
+        Some(athena_core::StoreError::NotAStore { .. })
+    )
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

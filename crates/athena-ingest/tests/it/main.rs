@@ -11,3 +11,5 @@ mod git_history;
 mod github_api;
 mod readme;
 mod slack_api;
+mod store_foreign;
+mod store_read_only;
