@@ -5,6 +5,7 @@ mod support;
 mod api_log_tail;
 mod cli_commands;
 mod cli_errors;
+mod cli_output;
 mod crash_safety;
 mod files_scan;
 mod git_history;
