@@ -122,6 +122,11 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+impl RunRecord {
+    /// The status of a run recorded at its start, before anything is read.
+    pub const RUNNING: &'static str = "running";
+}
+
 /// A filter over stored events. Empty fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {

@@ -541,8 +541,6 @@ fn json_object(text: &str) -> Map<String, Value> {
     }
 }
 
-/// The run status the engine records when a source's sync starts.
-const RUNNING: &str = "running";
 /// What `sources_status` reports for a `running` run that no sync holds.
 const UNFINISHED: &str = "unfinished";
 
@@ -910,7 +908,7 @@ impl Store for SqliteStore {
         // run never recorded its end, and saying so is the truth the store still has.
         let mut sync_running = None;
         for s in &mut status {
-            if s.last_status.as_deref() == Some(RUNNING) {
+            if s.last_status.as_deref() == Some(RunRecord::RUNNING) {
                 if *sync_running.get_or_insert_with(|| lock::held(&self.resolved)) {
                     continue;
                 }
@@ -1633,7 +1631,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");
         let mut s = SqliteStore::open(&path).unwrap();
-        s.record_run(&run("running")).unwrap();
+        s.record_run(&run(RunRecord::RUNNING)).unwrap();
         let st = SqliteStore::open_read_only(&path)
             .unwrap()
             .sources_status()
