@@ -3,10 +3,12 @@
 //! included —, 130 interrupted).
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
-//! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal.
+//! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
+//! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 
 mod cli;
 mod commands;
+mod interrupt;
 mod output;
 mod progress;
 

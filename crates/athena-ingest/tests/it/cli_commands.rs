@@ -199,6 +199,11 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
         "the sync finished before the interrupt"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted: 1 source stopped early"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The cursor says exactly what is stored: its heads reach the stored commits.
     let cursor: String = env.cursor_text("r").unwrap();
     let cursor: Value = serde_json::from_str(&cursor).unwrap();
