@@ -99,6 +99,16 @@ pub(crate) fn inspect(shown: &Path, resolved: &Path) -> Result<Found, StoreError
     if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
         return Err(refuse(shown, "it is not a SQLite database"));
     }
+    // An application that marks its files (`PRAGMA application_id`) owns this one, even empty.
+    let application_id = u32::from_be_bytes([header[68], header[69], header[70], header[71]]);
+    if application_id != 0 {
+        return Err(refuse(
+            shown,
+            format!(
+                "it is another application's SQLite database (application_id {application_id:#x})"
+            ),
+        ));
+    }
     // A WAL database whose WAL is gone is whole in its main file; reading it as immutable is
     // exact and, unlike a read-only connection, creates no `-wal` and `-shm` files.
     let wal_mode = header[18] == 2 && header[19] == 2;

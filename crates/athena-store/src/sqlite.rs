@@ -1467,6 +1467,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_database_of_another_application_is_refused_by_its_application_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "application_id", 0x4750_4b47)
+            .unwrap();
+        let e = refused(SqliteStore::open(&path));
+        assert!(e.contains("application_id 0x47504b47"), "{e}");
+    }
+
+    #[test]
     fn a_foreign_events_table_is_refused_on_one_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.db");
