@@ -520,6 +520,22 @@ async fn run_source(
         stats: SourceStats::default(),
     };
     options.observer.source_started(&info);
+    // Recorded before anything is read: when the end cannot be recorded (the process is
+    // killed, or the store is full and takes not even the run record), `status` then shows an
+    // unfinished attempt rather than an older result, or none.
+    let start = RunRecord {
+        source_id: info.id.clone(),
+        source_type: info.source_type.clone(),
+        finished_at: chrono::Utc::now(),
+        status: RunRecord::RUNNING.to_string(),
+        error: None,
+    };
+    if let Err(e) = store
+        .call(|reply| Request::RecordRun { run: start, reply })
+        .await
+    {
+        tracing::warn!(source = %info.id, "recording the start of the run failed: {e}");
+    }
     // The edge where a source's error becomes text: masked once here, it reaches the log, the
     // report and the store's run record without the config's secrets.
     let error = read_source(&mut *source, &store, &options, &mut report)
@@ -939,6 +955,9 @@ mod tests {
         stages: usize,
         fail_stage_at: Option<usize>,
         stage_delay: std::time::Duration,
+        /// Like a full disk: once a commit has failed, every write fails.
+        full_after_failure: bool,
+        full: bool,
     }
 
     impl GroupingStore {
@@ -952,6 +971,8 @@ mod tests {
                 stages: 0,
                 fail_stage_at: None,
                 stage_delay: std::time::Duration::from_millis(2),
+                full_after_failure: false,
+                full: false,
             };
             (store, commits)
         }
@@ -1004,7 +1025,8 @@ mod tests {
             }
             let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
             let group = std::mem::take(&mut self.staged);
-            if self.fail_at == Some(n) {
+            if self.fail_at == Some(n) || self.full {
+                self.full = self.full_after_failure;
                 return Err(StoreError::Backend("disk full".into()));
             }
             for (s, b) in &group {
@@ -1013,6 +1035,9 @@ mod tests {
             Ok(())
         }
         fn record_run(&mut self, r: &RunRecord) -> Result<(), StoreError> {
+            if self.full {
+                return Err(StoreError::Backend("disk full".into()));
+            }
             self.inner.record_run(r)
         }
         fn reset_cursor(&mut self, id: &str) -> Result<bool, StoreError> {
@@ -1131,6 +1156,28 @@ mod tests {
             "the report's error"
         );
         assert_eq!(shared.with(|s| s.runs["e"].error.clone()), Some(error));
+    }
+
+    #[tokio::test]
+    async fn a_sync_whose_end_the_full_store_cannot_record_leaves_its_start_recorded() {
+        let shared = SharedMemoryStore::new();
+        let (mut store, _) = GroupingStore::new(&shared, Some(2));
+        store.full_after_failure = true;
+        let report = run_alone(store, counting("a", 2000, 5)).await;
+        assert_failed_with(&report, "disk full");
+        shared.with(|s| {
+            let run = &s.runs["a"];
+            assert_eq!(run.status, RunRecord::RUNNING, "{run:?}");
+        });
+    }
+
+    #[tokio::test]
+    async fn a_finished_sync_replaces_the_record_of_its_start() {
+        let shared = SharedMemoryStore::new();
+        let (store, _) = GroupingStore::new(&shared, None);
+        let report = run_alone(store, counting("a", 20, 5)).await;
+        assert_eq!(report.status, SourceStatusKind::Ok);
+        shared.with(|s| assert_eq!(s.runs["a"].status, "ok"));
     }
 
     /// Counts how many of its kind run at once.

@@ -113,12 +113,18 @@ pub struct RunRecord {
     pub source_id: String,
     /// Source type.
     pub source_type: String,
-    /// When it ended.
+    /// When it ended (for `running`, when it started).
     pub finished_at: DateTime<Utc>,
-    /// `ok`, `failed` or `interrupted`.
+    /// `ok`, `failed` or `interrupted`; `running` from the start of a sync until its end is
+    /// recorded (a store that shows `running` with no sync holding it never learned the end).
     pub status: String,
     /// The error, if it failed.
     pub error: Option<String>,
+}
+
+impl RunRecord {
+    /// The status of a run recorded at its start, before anything is read.
+    pub const RUNNING: &'static str = "running";
 }
 
 /// A filter over stored events. Empty fields do not filter.
@@ -153,9 +159,11 @@ pub struct SourceStatus {
     pub events: u64,
     /// Dead letters stored.
     pub dead_letters: u64,
-    /// When the last sync ended.
+    /// When the last sync ended (or, if it never recorded its end, when it started).
     pub last_sync: Option<DateTime<Utc>>,
-    /// How it ended.
+    /// How it ended: `ok`, `failed`, `interrupted`; `running` while a sync holds the store;
+    /// `unfinished` when a sync started and never recorded its end (killed, or the store could
+    /// not be written, as on a full disk).
     pub last_status: Option<String>,
     /// Its error, if it failed.
     pub last_error: Option<String>,
@@ -170,6 +178,16 @@ pub enum StoreError {
     Busy {
         /// The store file.
         path: PathBuf,
+    },
+    /// The path holds something that is not an athena-ingest store (another application's
+    /// SQLite database, a file of another kind, a directory, a device): it is refused before
+    /// anything is written to it or beside it.
+    #[error("{} is not an athena-ingest store: {reason}", path.display())]
+    NotAStore {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is instead, on one line.
+        reason: String,
     },
     /// The store was written by a newer release, or its schema is damaged.
     #[error("store {}: {message}", path.display())]

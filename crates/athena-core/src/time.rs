@@ -14,6 +14,18 @@ pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
             return Ok(t.and_utc());
         }
     }
+    if let Some(date) = date_prefix(s) {
+        // It is meant as a date or a time, not a relative span: say what is wrong with it.
+        if let Some(why) = impossible_date(date) {
+            return Err(format!("invalid time {s:?}: {why}"));
+        }
+        let why = DateTime::parse_from_rfc3339(s)
+            .err()
+            .map_or_else(String::new, |e| format!(" ({e})"));
+        return Err(format!(
+            "invalid time {s:?}: not a date (2024-05-01) nor an RFC 3339 time (2024-05-01T12:00:00Z){why}"
+        ));
+    }
     let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(unit_at);
     let n: i64 = num
@@ -30,6 +42,38 @@ pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     .ok_or_else(|| format!("invalid time {s:?}: the unit must be s, m, h, d or w"))?;
     now.checked_sub_signed(span)
         .ok_or_else(|| format!("invalid time {s:?}: too far in the past"))
+}
+
+/// The `YYYY-MM-DD` that `s` starts with, if it does.
+fn date_prefix(s: &str) -> Option<&str> {
+    let date = s.get(..10)?;
+    let shaped = date.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        _ => b.is_ascii_digit(),
+    });
+    shaped.then_some(date)
+}
+
+/// Why a `YYYY-MM-DD` names no day (`2024-02-30`: February 2024 has 29 days), or `None` if it
+/// names one.
+fn impossible_date(date: &str) -> Option<String> {
+    let number = |r: std::ops::Range<usize>| date[r].parse::<u32>().ok();
+    let (year, month, day) = (number(0..4)? as i32, number(5..7)?, number(8..10)?);
+    let Some(name) = u8::try_from(month)
+        .ok()
+        .and_then(|m| chrono::Month::try_from(m).ok())
+        .map(|m| m.name())
+    else {
+        return Some(format!(
+            "{date} is not a valid date: there is no month {month}"
+        ));
+    };
+    let days = (28..=31)
+        .rev()
+        .find(|&d| NaiveDate::from_ymd_opt(year, month, d).is_some())?;
+    (day == 0 || day > days).then(|| {
+        format!("{date} is not a valid date: {name} {year} has {days} days, so no day {day}")
+    })
 }
 
 #[cfg(test)]
@@ -74,6 +118,26 @@ mod tests {
             parse_time_arg("2024-01-02", now()).unwrap().to_rfc3339(),
             "2024-01-02T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn an_impossible_date_says_which_day_is_missing_not_which_units_exist() {
+        let e = parse_time_arg("2024-02-30", now()).unwrap_err();
+        assert_eq!(
+            e,
+            "invalid time \"2024-02-30\": 2024-02-30 is not a valid date: February 2024 has 29 days, so no day 30"
+        );
+        let e = parse_time_arg("2023-13-01", now()).unwrap_err();
+        assert!(e.contains("there is no month 13"), "{e}");
+        let e = parse_time_arg("2024-02-30T10:00:00Z", now()).unwrap_err();
+        assert!(e.contains("February 2024 has 29 days"), "{e}");
+        // A real day with a bad time of day: the time is what is wrong.
+        let e = parse_time_arg("2024-02-03T25:00:00Z", now()).unwrap_err();
+        assert!(
+            e.contains("not a date (2024-05-01) nor an RFC 3339 time"),
+            "{e}"
+        );
+        assert!(!e.contains("unit"), "{e}");
     }
 
     #[test]

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    time::parse_time_arg, CancelToken, Config, ConfigError, Engine, EventQuery, SourceStatusKind,
-    Store, SyncOptions,
+    time::parse_time_arg, CancelToken, Config, ConfigError, Engine, EventQuery, Store, SyncOptions,
 };
 use athena_store::SqliteStore;
 
 use crate::cli::{Command, DbArgs, ReportFormat};
-use crate::{output, progress, UsageError};
+use crate::{interrupt, output, progress, UsageError};
 
 /// How long a second sync waits for the first to finish before reporting a busy store.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
@@ -55,7 +54,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
                 search,
                 limit: Some(limit),
             };
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let events = store.query_events(&query).map_err(|e| match e {
                 athena_core::StoreError::Query(m) => anyhow::Error::new(UsageError(m)),
                 other => anyhow::Error::new(other),
@@ -67,7 +66,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { db, format } => {
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let status = store.sources_status()?;
             let mut out = std::io::stdout().lock();
             output::write_status(&mut out, &status, format)?;
@@ -85,7 +84,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             limit,
             format,
         } => {
-            let store = open_existing(&db)?;
+            let store = open_read_only(&db)?;
             let letters = store.dead_letters(source.as_deref(), limit)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -150,9 +149,11 @@ fn db_path(args: &DbArgs) -> Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from("athena.db")))
 }
 
-fn open_existing(args: &DbArgs) -> Result<SqliteStore> {
+/// The store of a command that only reads: opened read-only, so a wrong `--db` (another
+/// application's database) is refused without a byte of it changed.
+fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
     let path = db_path(args)?;
-    SqliteStore::open_existing(&path).with_context(|| format!("opening store {}", path.display()))
+    SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
 }
 
 fn init(path: &Path, force: bool) -> Result<ExitCode> {
@@ -277,56 +278,27 @@ fn sync(
     let rt = runtime()?;
     let cancel = CancelToken::new();
     let bars = progress::Bars::new();
+    let tracked = interrupt::Tracked::new(bars.clone(), built.sources.len());
     let options = SyncOptions {
         full,
         cancel: cancel.clone(),
-        observer: bars.clone(),
+        observer: tracked.clone(),
         secrets: built.secrets,
     };
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
-        let on_ctrl_c = cancel.clone();
-        // Registered before any source runs: `ctrl_c()` would only register when first polled,
-        // and a Ctrl-C before that would kill the process mid-batch.
-        let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
-        match interrupts {
-            Ok(mut interrupts) => {
-                tokio::spawn(async move {
-                    if interrupts.recv().await.is_some() {
-                        eprintln!(
-                            "interrupted: committing what was read (Ctrl-C again to quit now)"
-                        );
-                        on_ctrl_c.cancel();
-                        if interrupts.recv().await.is_some() {
-                            std::process::exit(130);
-                        }
-                    }
-                });
-            }
-            Err(e) => tracing::warn!("Ctrl-C will stop the sync abruptly: {e}"),
-        }
+        interrupt::handle_ctrl_c(cancel.clone(), tracked);
         engine.run(Box::new(store), built.sources, options).await.0
     });
     bars.finish();
     rt.shutdown_timeout(Duration::from_millis(100));
     let mut out = std::io::stdout().lock();
     output::write_sync_report(&mut out, &report, format)?;
-    let failed = report
-        .sources
-        .iter()
-        .any(|s| s.status == SourceStatusKind::Failed);
-    let interrupted = report
-        .sources
-        .iter()
-        .any(|s| s.status == SourceStatusKind::Interrupted);
-    // A failure outranks an interruption: the exit code must not hide it.
-    Ok(if failed {
-        ExitCode::from(1)
-    } else if interrupted {
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let (code, note) = interrupt::verdict(&report, cancel.is_cancelled());
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn validate(config_path: &Path) -> Result<ExitCode> {

@@ -1,12 +1,15 @@
 //! The `athena-ingest` binary: parses the command line, runs the command, maps errors to exit
-//! codes (0 ok, 1 a source failed, 2 usage or config error, 130 interrupted).
+//! codes (0 ok, 1 a source failed, 2 usage or config error — a store path that holds no store
+//! included —, 130 interrupted).
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
 //! - `redact`: the config's secrets, masked in all that reaches stderr.
+//! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 
 mod cli;
 mod commands;
+mod interrupt;
 mod output;
 mod progress;
 mod redact;
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
             eprintln!("error: {}", redact::redact(&format!("{err:#}")));
             if err.downcast_ref::<athena_core::ConfigError>().is_some()
                 || err.downcast_ref::<UsageError>().is_some()
+                || is_not_a_store(&err)
             {
                 ExitCode::from(2)
             } else {
@@ -47,6 +51,14 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `--db` (or the config's store path) names something that is not a store: the user's to fix.
+fn is_not_a_store(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<athena_core::StoreError>(),
+        Some(athena_core::StoreError::NotAStore { .. })
+    )
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -1,5 +1,10 @@
 //! What the commands print: tables for people, JSON and CSV for programs.
+//!
+//! Text for people shows stored data with its control characters made visible (`\x1b`), so a
+//! logged escape sequence cannot recolour or rewrite the terminal; JSON and CSV carry the data
+//! as it is.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use athena_core::{Event, Registry, SourceStatus, StoredDeadLetter, SyncReport};
@@ -69,7 +74,7 @@ pub(crate) fn write_sync_report(
             )?;
             for s in &report.sources {
                 if let Some(e) = &s.error {
-                    writeln!(out, "error: {e}")?;
+                    writeln!(out, "error: {}", visible(e))?;
                 }
             }
             Ok(())
@@ -202,7 +207,12 @@ pub(crate) fn write_status(
             )?;
             for s in status {
                 if let Some(e) = &s.last_error {
-                    writeln!(out, "last error of {}: {e}", s.source_id)?;
+                    writeln!(
+                        out,
+                        "last error of {}: {}",
+                        visible(&s.source_id),
+                        visible(e)
+                    )?;
                 }
             }
             Ok(())
@@ -311,9 +321,33 @@ fn truncate(s: &str, max: usize) -> String {
     t
 }
 
+/// `s` with what a terminal would act on shown as text: control characters (C0, DEL, C1) as
+/// `\x1b` or `\u{9b}`, and the bidirectional controls that reorder a line as `\u{202e}`.
+fn visible(s: &str) -> Cow<'_, str> {
+    let acts =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(acts) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !acts(c) => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes aligned columns; every cell is passed through [`visible`].
 fn write_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| visible(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -331,8 +365,8 @@ fn write_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> i
         s
     };
     writeln!(out, "{}", line(header.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row.iter().map(|c| c.as_ref()).collect()))?;
     }
     Ok(())
 }
@@ -352,6 +386,13 @@ mod tests {
     fn truncate_keeps_one_line_within_width() {
         assert_eq!(truncate("a\nb", 10), "a b");
         assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn control_characters_are_shown_as_text() {
+        assert_eq!(visible("GET /\x1b[31mred\x07"), "GET /\\x1b[31mred\\x07");
+        assert_eq!(visible("a\u{9b}b\u{202e}c\x7f"), "a\\u{9b}b\\u{202e}c\\x7f");
+        assert!(matches!(visible("plain, ümlaut"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! - [`SqliteStore`] implements `athena_core::Store`: the atomic batch commit, cursors, runs,
 //!   queries with full-text search.
 //! - `schema`: the versioned schema and its migrations; read it first to see the tables.
+//! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
 #![warn(missing_docs)]
 
+mod inspect;
 mod lock;
 mod schema;
 mod sqlite;

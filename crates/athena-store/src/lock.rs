@@ -1,4 +1,5 @@
-//! One sync per store: an OS file lock beside the database (`athena.db.lock`).
+//! One sync per store: an OS file lock beside the database (`athena.db.lock`), taken on the
+//! database's resolved path, so a store reached through a symlink shares its lock.
 //!
 //! The kernel drops the lock when its process dies, even by SIGKILL, so a crashed sync never
 //! leaves a stale lock behind.
@@ -21,8 +22,9 @@ pub(crate) fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Takes the lock, waiting up to `wait` for another sync to finish.
-pub(crate) fn acquire(db: &Path, wait: Duration) -> Result<SyncLock, StoreError> {
+/// Takes the lock of the store at `db` (resolved; `shown` in errors), waiting up to `wait` for
+/// another sync to finish.
+pub(crate) fn acquire(db: &Path, shown: &Path, wait: Duration) -> Result<SyncLock, StoreError> {
     let path = lock_path(db);
     let file = OpenOptions::new()
         .create(true)
@@ -39,7 +41,7 @@ pub(crate) fn acquire(db: &Path, wait: Duration) -> Result<SyncLock, StoreError>
             }
             Err(TryLockError::WouldBlock) => {
                 return Err(StoreError::Busy {
-                    path: db.to_path_buf(),
+                    path: shown.to_path_buf(),
                 })
             }
             Err(TryLockError::Error(e)) => {
@@ -48,5 +50,21 @@ pub(crate) fn acquire(db: &Path, wait: Duration) -> Result<SyncLock, StoreError>
                 ))
             }
         }
+    }
+}
+
+/// Whether a sync holds the store at `db` (resolved) now. Reads only: a missing lock file means
+/// no sync has run since the file system was set up, and a shared lock needs no write access.
+pub(crate) fn held(db: &Path) -> bool {
+    let Ok(file) = File::open(lock_path(db)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
     }
 }

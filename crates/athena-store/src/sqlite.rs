@@ -11,13 +11,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
+use crate::inspect::{self, Found};
 use crate::lock::{self, SyncLock};
 use crate::schema::{CURRENT_VERSION, MIGRATIONS};
 
 /// The SQLite event store.
 pub struct SqliteStore {
     conn: Connection,
+    /// The path as the caller named it (for messages).
     path: PathBuf,
+    /// The same with symlinks resolved: what is opened and locked.
+    resolved: PathBuf,
     /// Copies the WAL into the database on another thread during a sync.
     checkpointer: Option<Checkpointer>,
     /// The open group-commit transaction, if batches are staged (see `Store::stage_batch`).
@@ -141,17 +145,52 @@ fn backend(path: &Path, e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("store {}: {e}", path.display()).into())
 }
 
+fn io_backend(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("store {}: {e}", path.display()).into())
+}
+
+fn newer_schema(path: &Path, version: i64) -> StoreError {
+    StoreError::Schema {
+        path: path.to_path_buf(),
+        message: format!(
+            "schema version {version} is newer than this release understands ({CURRENT_VERSION}); upgrade athena-ingest"
+        ),
+    }
+}
+
+/// A read-only connection could not set up the WAL's shared memory (`-shm`), as in a directory
+/// it cannot write.
+fn cannot_share_wal(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ReadOnly || f.code == rusqlite::ErrorCode::CannotOpen
+    )
+}
+
+/// The oldest schema version whose tables the read queries (`query_events`, `sources_status`,
+/// `dead_letters`) can run on: a reader does not migrate, so an older store is read as it is.
+const OLDEST_READABLE: i64 = 1;
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    ///
+    /// A path that holds something else (another application's SQLite database, a file that is
+    /// not SQLite, a directory, a device) is refused with [`StoreError::NotAStore`] before
+    /// anything is written to it or beside it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        SqliteStore::open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
+        let resolved = SqliteStore::writable(path)?;
+        SqliteStore::open_with(path, resolved)
     }
 
     /// Opens the store for a sync: takes the store's sync lock first, waiting up to `wait` for
-    /// another sync to finish, then fails with [`StoreError::Busy`].
+    /// another sync to finish, then fails with [`StoreError::Busy`]. The lock is taken on the
+    /// resolved path, so two names of one store (a symlink) are one store. A path that is no
+    /// store is refused as by [`SqliteStore::open`], before the lock file is created.
     pub fn open_for_sync(path: &Path, wait: Duration) -> Result<Self, StoreError> {
-        let lock = lock::acquire(path, wait)?;
-        let mut store = SqliteStore::open(path)?;
+        let resolved = SqliteStore::writable(path)?;
+        let lock = lock::acquire(&resolved, path, wait)?;
+        let mut store = SqliteStore::open_with(path, resolved)?;
         store._lock = Some(lock);
         store
             .conn
@@ -170,7 +209,7 @@ impl SqliteStore {
             rows_before,
             ..BulkLoad::default()
         });
-        store.checkpointer = Checkpointer::start(path);
+        store.checkpointer = Checkpointer::start(&store.resolved);
         if store.checkpointer.is_some() {
             store
                 .conn
@@ -186,36 +225,88 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Opens an existing store for reading; a missing file is an error, not a new store.
-    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Schema {
-                path: path.to_path_buf(),
-                message: "no store here yet (run `athena-ingest sync` first, or pass --db)".into(),
-            });
+    /// Opens an existing store for reading only (SQLite's read-only mode): it never creates,
+    /// migrates or changes the file, its journal mode or its lock, so it is safe on any path a
+    /// user names. A missing file, an empty one and anything that is not a store are errors.
+    ///
+    /// A store at an older schema version is read as it is. SQLite readers of a WAL store
+    /// share a `-shm` file beside it, which they create if it is missing; in a directory the
+    /// reader cannot write, a cleanly closed store (no `-wal` left) is read as immutable
+    /// instead, which then does not see syncs that run while it is open.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let resolved = inspect::resolve(path).map_err(|e| io_backend(path, e))?;
+        let no_store = |what: &str| StoreError::Schema {
+            path: path.to_path_buf(),
+            message: format!("{what} (run `athena-ingest sync` first, or pass --db)"),
+        };
+        match inspect::inspect(path, &resolved)? {
+            Found::Nothing => return Err(no_store("no store here yet")),
+            Found::Empty => return Err(no_store("no store here yet: the file is empty")),
+            Found::Store { version } if version > CURRENT_VERSION => {
+                return Err(newer_schema(path, version))
+            }
+            Found::Store { version } if version < OLDEST_READABLE => {
+                return Err(StoreError::Schema {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "schema version {version} is too old to read; run `athena-ingest sync` once to upgrade it"
+                    ),
+                })
+            }
+            Found::Store { .. } => {}
         }
-        SqliteStore::open_with(path, OpenFlags::empty())
+        let conn = match inspect::connect(&resolved, false).and_then(|c| {
+            // Connecting is lazy: the first read is what needs the `-shm` file.
+            c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+            Ok(c)
+        }) {
+            Ok(c) => c,
+            Err(e) if cannot_share_wal(&e) && !inspect::has_wal(&resolved) => {
+                inspect::connect(&resolved, true).map_err(|e| backend(path, e))?
+            }
+            Err(e) => return Err(backend(path, e)),
+        };
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| backend(path, e))?;
+        Ok(SqliteStore::with_connection(conn, path, resolved))
     }
 
-    fn open_with(path: &Path, extra: OpenFlags) -> Result<Self, StoreError> {
+    /// Resolves `path` and checks that a writer may open it: nothing there yet, an empty
+    /// database, or an athena-ingest store this release understands.
+    fn writable(path: &Path) -> Result<PathBuf, StoreError> {
+        let resolved = inspect::resolve(path).map_err(|e| io_backend(path, e))?;
+        match inspect::inspect(path, &resolved)? {
+            Found::Store { version } if version > CURRENT_VERSION => {
+                Err(newer_schema(path, version))
+            }
+            Found::Nothing | Found::Empty | Found::Store { .. } => Ok(resolved),
+        }
+    }
+
+    fn open_with(path: &Path, resolved: PathBuf) -> Result<Self, StoreError> {
         // One connection per thread: SQLite's own per-call mutexes are not needed.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | extra;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| backend(path, e))?;
-        let mut store = SqliteStore {
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&resolved, flags).map_err(|e| backend(path, e))?;
+        let mut store = SqliteStore::with_connection(conn, path, resolved);
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn with_connection(conn: Connection, path: &Path, resolved: PathBuf) -> Self {
+        SqliteStore {
             conn,
             path: path.to_path_buf(),
+            resolved,
             checkpointer: None,
             staged: None,
             lost_group: None,
             bulk: None,
             _lock: None,
-        };
-        store.configure()?;
-        store.migrate()?;
-        Ok(store)
+        }
     }
 
     /// The database file.
@@ -254,12 +345,7 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| backend(&path, e))?;
         if version > CURRENT_VERSION {
-            return Err(StoreError::Schema {
-                path,
-                message: format!(
-                    "schema version {version} is newer than this release understands ({CURRENT_VERSION}); upgrade athena-ingest"
-                ),
-            });
+            return Err(newer_schema(&path, version));
         }
         if version == CURRENT_VERSION {
             return Ok(());
@@ -453,6 +539,26 @@ fn json_object(text: &str) -> Map<String, Value> {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
+}
+
+/// What `sources_status` reports for a `running` run that no sync holds.
+const UNFINISHED: &str = "unfinished";
+
+/// A `LIMIT` for SQLite, whose integers are i64: any larger count means "all of them".
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// `text` as a `LIKE` pattern (with `ESCAPE '\'`) that matches exactly that text.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Makes a user's search text safe for FTS5: plain words become quoted terms that must all
@@ -698,8 +804,9 @@ impl Store for SqliteStore {
         any_of(&mut sql, "source_id", &q.sources);
         any_of(&mut sql, "kind", &q.kinds);
         if let Some(actor) = &q.actor {
-            sql.push_str(" AND actor LIKE '%' || ? || '%'");
-            args.push(rusqlite::types::Value::Text(actor.clone()));
+            // The actor is text to find, not a pattern: `%` and `_` in it match themselves.
+            sql.push_str(" AND actor LIKE '%' || ? || '%' ESCAPE '\\'");
+            args.push(rusqlite::types::Value::Text(like_literal(actor)));
         }
         if let Some(t) = q.since {
             sql.push_str(" AND occurred_at >= ?");
@@ -715,7 +822,8 @@ impl Store for SqliteStore {
         }
         sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
         if let Some(limit) = q.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
+            sql.push_str(" LIMIT ?");
+            args.push(rusqlite::types::Value::Integer(sql_limit(limit)));
         }
         let query_error = |e: rusqlite::Error| {
             // A malformed MATCH expression surfaces as a generic SQLITE_ERROR.
@@ -795,7 +903,25 @@ impl Store for SqliteStore {
                 })
             })
             .map_err(be)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(be)
+        let mut status = rows.collect::<Result<Vec<_>, _>>().map_err(be)?;
+        // A run is recorded as `running` when it starts; if no sync holds the store now, that
+        // run never recorded its end, and saying so is the truth the store still has.
+        let mut sync_running = None;
+        for s in &mut status {
+            if s.last_status.as_deref() == Some(RunRecord::RUNNING) {
+                if *sync_running.get_or_insert_with(|| lock::held(&self.resolved)) {
+                    continue;
+                }
+                s.last_status = Some(UNFINISHED.into());
+                s.last_error = Some(format!(
+                    "the sync that started at {} did not record how it ended: it was killed, or the store could not be written (a full disk?)",
+                    s.last_sync
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        Ok(status)
     }
 
     fn dead_letters(
@@ -813,7 +939,7 @@ impl Store for SqliteStore {
             )
             .map_err(be)?;
         let rows = stmt
-            .query_map(params![source, limit as i64], |r| {
+            .query_map(params![source, sql_limit(limit)], |r| {
                 Ok(StoredDeadLetter {
                     source_id: r.get(0)?,
                     letter: DeadLetter {
@@ -1277,5 +1403,264 @@ mod tests {
         assert!(time_indexes(&SqliteStore::open(&path).unwrap()).is_empty());
         let s = SqliteStore::open_for_sync(&path, Duration::ZERO).unwrap();
         assert_eq!(time_indexes(&s), fresh);
+    }
+
+    /// Every file in `dir` with its bytes.
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn refused(r: Result<SqliteStore, StoreError>) -> String {
+        match r {
+            Err(e @ StoreError::NotAStore { .. }) => e.to_string(),
+            other => panic!("not refused as no store: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn another_applications_database_is_refused_by_readers_and_writers_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ann');")
+                .unwrap();
+        }
+        let before = files(dir.path());
+        let e = refused(SqliteStore::open_read_only(&path));
+        assert!(
+            e.contains("another application's SQLite database (tables: users)"),
+            "{e}"
+        );
+        refused(SqliteStore::open(&path));
+        refused(SqliteStore::open_for_sync(&path, Duration::ZERO));
+        assert_eq!(files(dir.path()), before, "no byte changed, no file added");
+        let mode: String = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+    }
+
+    #[test]
+    fn another_applications_wal_database_gets_no_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
+            .unwrap();
+        let before = files(dir.path());
+        assert_eq!(before.len(), 1, "closed cleanly: no -wal, no -shm");
+        refused(SqliteStore::open_read_only(&path));
+        refused(SqliteStore::open_for_sync(&path, Duration::ZERO));
+        assert_eq!(files(dir.path()), before);
+    }
+
+    #[test]
+    fn an_empty_database_of_another_application_is_refused_by_its_application_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "application_id", 0x4750_4b47)
+            .unwrap();
+        let e = refused(SqliteStore::open(&path));
+        assert!(e.contains("application_id 0x47504b47"), "{e}");
+    }
+
+    #[test]
+    fn a_foreign_events_table_is_refused_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE events (id INTEGER, what TEXT);")
+            .unwrap();
+        for e in [
+            refused(SqliteStore::open_read_only(&path)),
+            refused(SqliteStore::open(&path)),
+        ] {
+            assert!(e.contains("`events` table is not athena-ingest's"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(
+            &path,
+            "just some text, long enough to fill a SQLite header? no.\n".repeat(3),
+        )
+        .unwrap();
+        let before = files(dir.path());
+        let e = refused(SqliteStore::open_for_sync(&path, Duration::ZERO));
+        assert!(e.ends_with("it is not a SQLite database"), "{e}");
+        refused(SqliteStore::open_read_only(&path));
+        assert_eq!(files(dir.path()), before);
+    }
+
+    #[test]
+    fn a_directory_or_a_device_is_refused_before_a_lock_file_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("store.db");
+        std::fs::create_dir(&sub).unwrap();
+        let e = refused(SqliteStore::open_for_sync(&sub, Duration::ZERO));
+        assert!(e.ends_with("it is a directory"), "{e}");
+        assert!(!dir.path().join("store.db.lock").exists());
+        let e = refused(SqliteStore::open_read_only(Path::new("/dev/null")));
+        assert!(e.ends_with("it is a character device"), "{e}");
+    }
+
+    #[test]
+    fn a_read_only_open_reads_a_version_1_store_without_migrating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let s = SqliteStore::open_read_only(&path).unwrap();
+        assert!(s.query_events(&EventQuery::default()).unwrap().is_empty());
+        assert!(s.sources_status().unwrap().is_empty());
+        assert!(s.dead_letters(None, 10).unwrap().is_empty());
+        assert_eq!(s.schema_version().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_read_only_store_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let mut s = SqliteStore::open_read_only(&path).unwrap();
+        assert!(s
+            .commit_batch(&info(), &batch(vec![event("1", 1, "one", "a")], 1))
+            .is_err());
+        assert_eq!(s.count_events().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_store_reached_through_a_symlink_shares_the_sync_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("a.db");
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink("a.db", &link).unwrap();
+        let first = SqliteStore::open_for_sync(&real, Duration::ZERO).unwrap();
+        let err = SqliteStore::open_for_sync(&link, Duration::ZERO).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+        drop(first);
+        // A dangling link names the file it will create, and so its lock.
+        let dangling = dir.path().join("next.db");
+        std::os::unix::fs::symlink("b.db", &dangling).unwrap();
+        let _second = SqliteStore::open_for_sync(&dangling, Duration::ZERO).unwrap();
+        assert!(dir.path().join("b.db").is_file());
+        let err = SqliteStore::open_for_sync(&dir.path().join("b.db"), Duration::ZERO).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_actor_filter_matches_like_wildcards_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        s.commit_batch(
+            &info(),
+            &batch(
+                vec![
+                    event("1", 1, "one", "ann"),
+                    event("2", 2, "two", "100% bob"),
+                    event("3", 3, "three", "a_b"),
+                    event("4", 4, "four", "axb"),
+                    event("5", 5, "five", "c\\d"),
+                ],
+                5,
+            ),
+        )
+        .unwrap();
+        let by = |actor: &str| {
+            s.query_events(&EventQuery {
+                actor: Some(actor.into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(by("%"), ["2"]);
+        assert_eq!(by("a_b"), ["3"]);
+        assert_eq!(by("\\"), ["5"]);
+        assert_eq!(by("B"), ["4", "3", "2"], "still case-insensitive");
+    }
+
+    #[test]
+    fn a_limit_beyond_what_sqlite_counts_returns_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let mut b = batch(
+            vec![event("1", 1, "one", "a"), event("2", 2, "two", "a")],
+            2,
+        );
+        b.dead_letters.push(DeadLetter {
+            origin: "x:1".into(),
+            reason: "bad".into(),
+            raw: "?".into(),
+        });
+        s.commit_batch(&info(), &b).unwrap();
+        let all = s
+            .query_events(&EventQuery {
+                limit: Some(usize::MAX),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(s.dead_letters(None, usize::MAX).unwrap().len(), 1);
+    }
+
+    fn run(status: &str) -> RunRecord {
+        RunRecord {
+            source_id: "src".into(),
+            source_type: "test".into(),
+            finished_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+            status: status.into(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_run_that_never_recorded_its_end_is_reported_unfinished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.record_run(&run(RunRecord::RUNNING)).unwrap();
+        let st = SqliteStore::open_read_only(&path)
+            .unwrap()
+            .sources_status()
+            .unwrap();
+        assert_eq!(st[0].last_status.as_deref(), Some("unfinished"));
+        let error = st[0].last_error.as_deref().unwrap();
+        assert!(
+            error.contains("started at 2024-05-01 12:00:00 UTC did not record how it ended"),
+            "{error}"
+        );
+        // While a sync holds the store, it is running.
+        let _sync = SqliteStore::open_for_sync(&path, Duration::ZERO).unwrap();
+        let st = SqliteStore::open_read_only(&path)
+            .unwrap()
+            .sources_status()
+            .unwrap();
+        assert_eq!(st[0].last_status.as_deref(), Some("running"));
+        assert_eq!(st[0].last_error, None);
     }
 }

@@ -199,6 +199,11 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
         "the sync finished before the interrupt"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted: 1 source stopped early"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The cursor says exactly what is stored: its heads reach the stored commits.
     let cursor: String = env.cursor_text("r").unwrap();
     let cursor: Value = serde_json::from_str(&cursor).unwrap();
@@ -209,4 +214,28 @@ fn ctrl_c_commits_the_batch_in_flight_and_exits_130() {
     let all = env.ids("r");
     assert_eq!(all.len(), 4000);
     assert_eq!(&all[..stored.len()], &stored[..]);
+}
+
+#[test]
+fn a_limit_beyond_what_sqlite_counts_lists_everything() {
+    let (env, _) = synced_env();
+    let huge = u64::MAX.to_string();
+    let run = env
+        .run(&["events", "--format", "jsonl", "--limit", &huge])
+        .ok();
+    assert_eq!(run.stdout().lines().count(), 3);
+    let run = env.run(&["dead-letters", "--limit", &huge]).ok();
+    assert_eq!(run.stdout().trim(), "no dead letters");
+}
+
+#[test]
+fn an_impossible_date_is_named_as_such() {
+    let (env, _) = synced_env();
+    let run = env.run(&["events", "--since", "2024-02-30"]);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("February 2024 has 29 days"),
+        "{}",
+        run.stderr()
+    );
 }

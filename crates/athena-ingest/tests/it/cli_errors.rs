@@ -225,3 +225,19 @@ fn a_second_sync_on_a_busy_store_fails_clearly() {
     env.run(&["sync"]).ok();
     assert_eq!(env.ids("r").len(), 1);
 }
+
+#[test]
+fn a_sync_through_a_symlink_to_a_busy_store_reports_busy() {
+    let env = TestEnv::new();
+    let repo = repo_with_commits(&env, "repo", 1);
+    env.write_config(&git_config("r", &repo, ""));
+    env.run(&["sync"]).ok();
+    std::os::unix::fs::symlink("athena.db", env.path("link.db")).unwrap();
+    // The first sync holds the store's lock, taken on its real path.
+    let lock = std::fs::File::open(env.path("athena.db.lock")).unwrap();
+    lock.lock().unwrap();
+    let run = env.run(&["sync", "--db", "link.db"]);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(run.stderr().contains("store is busy"), "{}", run.stderr());
+    assert!(!env.path("link.db.lock").exists());
+}

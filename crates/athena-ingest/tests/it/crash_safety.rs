@@ -276,3 +276,37 @@ fn quiet_sync(env: &TestEnv) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+#[test]
+fn status_after_a_killed_sync_says_it_did_not_finish() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    generate_history(&repo, COMMITS, 11);
+    env.write_config(&git_config("r", &repo, "batch_size = 20\nthreads = 1"));
+    let mut child = env
+        .cmd(&["sync"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !env.db().exists() || env.ids("r").is_empty() {
+        assert!(Instant::now() < deadline, "no batch stored within 60 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: the sync records nothing more
+    child.wait().unwrap();
+    assert!(env.ids("r").len() < COMMITS, "the sync finished first");
+    let status = env.run(&["status", "--format", "json"]).ok();
+    let status: serde_json::Value = serde_json::from_str(status.stdout().trim()).unwrap();
+    let s = &status["sources"][0];
+    assert_eq!(s["last_status"], "unfinished", "{s}");
+    assert!(s["last_sync"].is_string(), "{s}");
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("did not record how it ended"),
+        "{s}"
+    );
+}

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -331,26 +330,13 @@ fn the_store_inside_the_tree_is_not_an_event() {
 /// `cmd`, run as an unprivileged user when the tests run as root (root reads any file, so a
 /// permission error needs another user).
 fn unprivileged(env: &TestEnv, args: &[&str]) -> Run {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-    let out = if root {
+    if is_root() {
         use std::os::unix::fs::PermissionsExt;
         for p in [env.dir.path().to_path_buf(), env.path("tree")] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
-        let cmd = env.cmd(args);
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(cmd.get_program())
-            .args(cmd.get_args())
-            .current_dir(env.dir.path())
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("setpriv (util-linux) runs the sync as nobody")
-    } else {
-        env.cmd(args).output().unwrap()
-    };
-    Run(out)
+    }
+    run_unprivileged(env, args)
 }
 
 #[test]

@@ -102,6 +102,31 @@ impl TestEnv {
     }
 }
 
+pub fn is_root() -> bool {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&uid.stdout).trim() == "0"
+}
+
+/// `athena-ingest ARGS` in the env's dir, as `nobody` (through `setpriv`) when the tests run as
+/// root, for whom permissions do not stop reads or writes. The caller makes what `nobody` must
+/// reach reachable.
+pub fn run_unprivileged(env: &TestEnv, args: &[&str]) -> Run {
+    let out = if is_root() {
+        let cmd = env.cmd(args);
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .current_dir(env.dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("setpriv (util-linux) runs the command as nobody")
+    } else {
+        env.cmd(args).output().unwrap()
+    };
+    Run(out)
+}
+
 pub struct Run(pub Output);
 
 impl Run {

@@ -341,7 +341,10 @@ mod tests {
             ..FileState::default()
         };
         let mut files = [found(1, b"GET /a\nGET /b\n", false)];
-        assert_eq!(pair(&mut files, std::slice::from_ref(&legacy)), [Plan::Known(0)]);
+        assert_eq!(
+            pair(&mut files, std::slice::from_ref(&legacy)),
+            [Plan::Known(0)]
+        );
         let mut gz = [found(5, b"GET /a\nGET /b\n", true)];
         assert_eq!(pair(&mut gz, &[legacy]), [Plan::Known(0)]);
     }
