@@ -46,20 +46,17 @@ fn count(env: &TestEnv) -> i64 {
         .unwrap()
 }
 
+/// A W3C-style log: a `#Version` header line, then the shared log's `lines`.
+fn write_with_header(env: &TestEnv, name: &str, lines: std::ops::RangeInclusive<usize>) {
+    let text = format!("#Version: 1.0\n{}", shared_lines(lines));
+    std::fs::write(env.path(name), text).unwrap();
+}
+
 #[test]
 fn two_logs_that_begin_with_the_same_header_line_are_both_read() {
     let env = TestEnv::new();
-    let header = "#Version: 1.0\n";
-    std::fs::write(
-        env.path("day1.log"),
-        format!("{header}{}", shared_lines(1..=100)),
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("day2.log"),
-        format!("{header}{}", shared_lines(101..=250)),
-    )
-    .unwrap();
+    write_with_header(&env, "day1.log", 1..=100);
+    write_with_header(&env, "day2.log", 101..=250);
     env.write_config(&config("\"day*.log\"", ""));
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 250, "{json}");
@@ -69,17 +66,8 @@ fn two_logs_that_begin_with_the_same_header_line_are_both_read() {
 #[test]
 fn a_log_whose_twin_is_deleted_resumes_at_its_own_offset_not_the_twins() {
     let env = TestEnv::new();
-    let header = "#Version: 1.0\n";
-    std::fs::write(
-        env.path("day1.log"),
-        format!("{header}{}", shared_lines(1..=100)),
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("day2.log"),
-        format!("{header}{}", shared_lines(101..=110)),
-    )
-    .unwrap();
+    write_with_header(&env, "day1.log", 1..=100);
+    write_with_header(&env, "day2.log", 101..=110);
     env.write_config(&config("\"day*.log\"", ""));
     env.run(&["sync"]).ok();
     std::fs::remove_file(env.path("day1.log")).unwrap();
