@@ -8,6 +8,8 @@
 //!   each batch carries the [`Cursor`] that is valid once its events are stored.
 //! - [`engine`]: the [`Engine`], which loads cursors, validates and runs sources concurrently and
 //!   commits each batch and its cursor in one [`Store`] transaction.
+//! - [`kit`]: how a source is written: its logic, handed a [`kit::Context`] with a
+//!   [`kit::Sink`]; the kit runs it and cuts its batches.
 //! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod json;
+pub mod kit;
 pub mod memory;
 pub mod redact;
 pub mod registry;
