@@ -83,8 +83,13 @@ impl Sink {
 
     fn batch(&mut self) -> &mut Batch {
         self.opened.get_or_insert_with(Instant::now);
-        self.batch
-            .get_or_insert_with(|| Batch::new(Vec::new(), Cursor::from_json(Default::default())))
+        let room = self.room();
+        self.batch.get_or_insert_with(|| empty(room))
+    }
+
+    /// Room to reserve for a batch's events: no regrowing while a batch fills.
+    fn room(&self) -> usize {
+        self.limits.max_items.min(8192)
     }
 
     /// An event; its `context` and `metadata` are serialized by the engine.
@@ -97,12 +102,16 @@ impl Sink {
     /// An event whose `context` and `metadata` the source wrote as JSON text itself (see
     /// [`Batch::json`]): its maps stay empty.
     pub fn event_json(&mut self, event: Event, json: EventJson) {
+        let room = self.room();
         let batch = self.batch();
         debug_assert_eq!(
             batch.json.len(),
             batch.events.len(),
             "mixing event and event_json"
         );
+        if batch.json.capacity() == 0 {
+            batch.json.reserve(room);
+        }
         batch.events.push(event);
         batch.json.push(json);
     }
@@ -124,7 +133,7 @@ impl Sink {
             Some(batch) => batch.progress = progress,
             // Progress alone opens no batch: it is not worth a commit.
             None => {
-                let mut batch = Batch::new(Vec::new(), Cursor::from_json(Default::default()));
+                let mut batch = empty(self.room());
                 batch.progress = progress;
                 self.batch = Some(batch);
             }
@@ -165,10 +174,7 @@ impl Sink {
 
     fn take(&mut self, cursor: Cursor) -> Batch {
         self.opened = None;
-        let mut batch = self
-            .batch
-            .take()
-            .unwrap_or_else(|| Batch::new(Vec::new(), Cursor::from_json(Default::default())));
+        let mut batch = self.batch.take().unwrap_or_else(|| empty(0));
         batch.checkpoint = cursor;
         batch
     }
@@ -210,4 +216,12 @@ impl Sink {
     pub(crate) async fn fail(&self, error: SourceError) {
         let _ = self.tx.send(Err(error)).await;
     }
+}
+
+/// A batch to fill; its cursor is set when it goes.
+fn empty(room: usize) -> Batch {
+    Batch::new(
+        Vec::with_capacity(room),
+        Cursor::from_json(serde_json::Value::Null),
+    )
 }

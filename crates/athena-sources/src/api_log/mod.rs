@@ -18,6 +18,7 @@ mod split;
 
 use std::sync::Arc;
 
+use athena_core::kit::Blocking;
 use athena_core::{EventSource, SourceType};
 
 pub use config::{ApiLogConfig, LogFormat, StartAt};
@@ -29,6 +30,8 @@ pub fn source_type() -> SourceType {
         name: "api_log",
         description: "HTTP request logs: Apache/nginx combined or common format, JSON lines",
         keys: config::keys(),
-        build: Arc::new(|c| Ok(Box::new(ApiLogSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| {
+            Ok(Box::new(Blocking::new(ApiLogSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
     }
 }

@@ -10,12 +10,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::reader::{spawn_reader, BatchSender};
-use async_trait::async_trait;
-use athena_core::{
-    Batch, BatchStream, ConfigError, Cursor, DeadLetter, Event, EventJson, EventSource, Progress,
-    SourceConfig, SourceError, SourceInfo,
-};
+use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, Stopped};
+use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo};
 
 use super::config::{ApiLogConfig, LogFormat, StartAt};
 use super::cursor::{self, FileState, LogCursor, VERSION};
@@ -35,7 +31,8 @@ const BOMB_MIN_BYTES: u64 = 64 << 20;
 /// compress 5 to 30 times; deflate's ceiling is about 1,000.
 const BOMB_RATIO: u64 = 100;
 
-/// Tails HTTP request logs as `http_request` events.
+/// Tails HTTP request logs as `http_request` events (run by the kit's
+/// [`Blocking`](athena_core::kit::Blocking)).
 pub struct ApiLogSource {
     info: SourceInfo,
     config: ApiLogConfig,
@@ -139,13 +136,12 @@ impl ApiLogSource {
     }
 }
 
-#[async_trait]
-impl EventSource for ApiLogSource {
+impl BlockingSource for ApiLogSource {
     fn info(&self) -> &SourceInfo {
         &self.info
     }
 
-    async fn validate(&mut self) -> Result<(), SourceError> {
+    fn validate(&self) -> Result<(), SourceError> {
         for pattern in &self.patterns {
             // A log that does not exist yet is fine; a directory that does not exist is not.
             let dir = Path::new(pattern)
@@ -166,8 +162,8 @@ impl EventSource for ApiLogSource {
 
     /// `validate` also insists that every pattern names at least one log file now (a sync only
     /// warns: logs may appear later).
-    async fn health_check(&mut self) -> Result<(), SourceError> {
-        self.validate().await?;
+    fn health_check(&self) -> Result<(), SourceError> {
+        self.validate()?;
         let excluded = excluded_inodes(&self.excluded);
         for pattern in &self.patterns {
             let mut skipped = Vec::new();
@@ -188,22 +184,13 @@ impl EventSource for ApiLogSource {
         Ok(())
     }
 
-    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let job = Job {
-            source_id: self.info.id.clone(),
-            patterns: self.patterns.clone(),
-            config: self.config.clone(),
-            fields: self.fields.clone(),
-            regex: self.regex.clone(),
-            excluded: self.excluded.clone(),
-        };
-        // Nothing to stop in `close()`: a dropped stream ends the thread at its next batch.
-        spawn_reader(
-            &self.info.id,
-            format!("api_log-{}", self.info.id),
-            move |tx| job.run(cursor, tx),
-        )
-        .0
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
+    }
+
+    fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let cursor = ctx.take_cursor();
+        self.run(cursor, &mut ctx.sink)
     }
 }
 
@@ -216,26 +203,14 @@ fn excluded_inodes(paths: &[PathBuf]) -> HashSet<(u64, u64)> {
         .collect()
 }
 
-struct Job {
-    source_id: String,
-    patterns: Vec<String>,
-    config: ApiLogConfig,
-    fields: Arc<JsonFields>,
-    regex: Option<regex::Regex>,
-    excluded: Vec<PathBuf>,
-}
-
-/// The consumer went away: stop quietly.
-struct Stopped;
-
-impl Job {
+impl ApiLogSource {
     fn err(&self, path: &Path, message: impl Into<String>) -> SourceError {
-        SourceError::path(&self.source_id, path, message)
+        SourceError::path(&self.info.id, path, message)
     }
 
-    fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
+    fn run(&self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
         let first_sync = cursor.is_none();
-        let saved = cursor::decode(cursor, &self.source_id)?;
+        let saved = cursor::decode(cursor, &self.info.id)?;
         let mut found = self.discover(&saved)?;
         let plans = discover::pair(&mut found, &saved.files);
         let mut reading: Vec<(Found, FileState)> = Vec::new();
@@ -273,23 +248,18 @@ impl Job {
         reading.sort_by(|a, b| (a.0.mtime, &a.0.path).cmp(&(b.0.mtime, &b.0.path)));
         let (files, state): (Vec<Found>, Vec<FileState>) = reading.into_iter().unzip();
         let mut reader = Reader {
-            job: self,
-            tx,
+            source: self,
+            sink,
             total: files.iter().map(|f| f.len).sum(),
             state,
-            events: Vec::new(),
-            json: Vec::new(),
-            dead: Vec::new(),
             done_bytes: 0,
             changed,
         };
         for (i, f) in files.iter().enumerate() {
-            if reader.read_file(f, i).is_err() {
-                return Ok(());
-            }
+            reader.read_file(f, i)?;
         }
-        if reader.changed || !reader.events.is_empty() || !reader.dead.is_empty() {
-            let _ = reader.flush();
+        if reader.changed || reader.sink.has_pending() {
+            reader.commit()?;
         }
         Ok(())
     }
@@ -304,7 +274,7 @@ impl Job {
             &mut skipped,
         );
         for s in &skipped {
-            tracing::warn!(source = %self.source_id, path = %s.path.display(), "skipped: {}", s.why);
+            tracing::warn!(source = %self.info.id, path = %s.path.display(), "skipped: {}", s.why);
         }
         let away = discover::renamed_away(&saved.files, &paths);
         let mut found = Vec::new();
@@ -355,16 +325,12 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Reads files and sends batches.
+/// Reads files into the sink.
 struct Reader<'a> {
-    job: &'a Job,
-    tx: &'a BatchSender,
+    source: &'a ApiLogSource,
+    sink: &'a mut Sink,
     /// The state of every file of this sync, in reading order: the cursor's list.
     state: Vec<FileState>,
-    events: Vec<Event>,
-    /// Each event's context and metadata, written by [`request_event`].
-    json: Vec<EventJson>,
-    dead: Vec<DeadLetter>,
     done_bytes: u64,
     total: u64,
     changed: bool,
@@ -379,35 +345,27 @@ struct Current<'f> {
 }
 
 impl Reader<'_> {
-    fn flush(&mut self) -> Result<(), Stopped> {
-        let cursor = Cursor::encode(&LogCursor {
+    /// The cursor as of now: true once everything emitted so far is stored.
+    fn cursor(state: &[FileState]) -> Cursor {
+        Cursor::encode(&LogCursor {
             version: VERSION,
-            files: self.state.clone(),
-        });
-        let room = self.job.config.batch_size.min(8192);
-        let mut batch = Batch::new(
-            std::mem::replace(&mut self.events, Vec::with_capacity(room)),
-            cursor,
-        );
-        batch.json = std::mem::replace(&mut self.json, Vec::with_capacity(room));
-        batch.dead_letters = std::mem::take(&mut self.dead);
-        batch.progress = Some(Progress {
-            done: self.done_bytes.min(self.total),
-            total: Some(self.total),
-        });
-        self.changed = false;
-        self.tx.blocking_send(Ok(batch)).map_err(|_| Stopped)
+            files: state.to_vec(),
+        })
     }
 
-    fn fail(&self, path: &Path, e: impl ToString) -> Stopped {
-        let _ = self
-            .tx
-            .blocking_send(Err(self.job.err(path, e.to_string())));
-        Stopped
+    fn commit(&mut self) -> Result<(), Stopped> {
+        self.changed = false;
+        self.sink
+            .progress(self.done_bytes.min(self.total), Some(self.total));
+        self.sink.commit_blocking(Reader::cursor(&self.state))
+    }
+
+    fn fail(&self, path: &Path, e: impl ToString) -> ReadError {
+        ReadError::Failed(self.source.err(path, e.to_string()))
     }
 
     /// Reads `f` from its stored offset to its last complete line (to its end for `.gz`).
-    fn read_file(&mut self, f: &Found, index: usize) -> Result<(), Stopped> {
+    fn read_file(&mut self, f: &Found, index: usize) -> Result<(), ReadError> {
         let st = self.state[index].clone();
         if f.gz && st.gz_len == Some(f.len) {
             return Ok(()); // read to its end at this size already
@@ -447,7 +405,7 @@ impl Reader<'_> {
             line: st.line,
         };
         let rules = Rules {
-            max_line: self.job.config.max_line_bytes,
+            max_line: self.source.config.max_line_bytes,
             finished: f.gz,
         };
         let stored = st.offset;
@@ -472,7 +430,7 @@ impl Reader<'_> {
                 Ok(())
             }
             Err(Halt::Io(e)) => Err(self.fail(&f.path, e)),
-            Err(Halt::Stop(stopped)) => Err(stopped),
+            Err(Halt::Stop(stopped)) => Err(stopped.into()),
         }
     }
 
@@ -490,11 +448,11 @@ impl Reader<'_> {
             Piece::Overlong { offset, len, start } => {
                 at.line += 1;
                 at.ids.advance(start);
-                self.dead.push(DeadLetter {
+                self.sink.dead_letter(DeadLetter {
                     origin: format!("{}:{} (byte {offset})", at.path, at.line),
                     reason: format!(
                         "line of {len} bytes is longer than max_line_bytes ({}); skipped to its end",
-                        self.job.config.max_line_bytes
+                        self.source.config.max_line_bytes
                     ),
                     raw: capped(start),
                 });
@@ -505,7 +463,7 @@ impl Reader<'_> {
                 reason,
                 rest,
             } => {
-                self.dead.push(DeadLetter {
+                self.sink.dead_letter(DeadLetter {
                     origin: format!("{}:{} (byte {offset})", at.path, at.line + 1),
                     reason: format!("compressed file cannot be read past here: {reason}"),
                     raw: capped(rest),
@@ -515,8 +473,8 @@ impl Reader<'_> {
         };
         self.done_bytes += end.saturating_sub(self.state[at.index].offset);
         self.set(at, end);
-        if self.events.len() + self.dead.len() >= self.job.config.batch_size {
-            self.flush()?;
+        if self.sink.is_due() {
+            self.commit()?;
         }
         Ok(())
     }
@@ -560,31 +518,28 @@ impl Reader<'_> {
             return;
         }
         let at = LineAt { file, line, offset };
-        let parsed = match self.job.config.format {
+        let parsed = match self.source.config.format {
             LogFormat::Combined | LogFormat::Common => {
-                let combined = self.job.config.format == LogFormat::Combined;
+                let combined = self.source.config.format == LogFormat::Combined;
                 let name = if combined { "combined" } else { "common" };
                 parse_clf(&text, combined)
                     .map(|r| request_event(&r, id, &at, lossy))
                     .map_err(|e| format!("not a {name}-format line: {e}"))
             }
-            LogFormat::Regex => match &self.job.regex {
+            LogFormat::Regex => match &self.source.regex {
                 Some(re) => parse_regex(re, &text).map(|r| request_event(&r, id, &at, lossy)),
                 None => Err("no pattern".to_string()),
             },
             LogFormat::Jsonl => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(v) => {
-                    parse_json(&v, &self.job.fields).map(|r| request_event(&r, id, &at, lossy))
+                    parse_json(&v, &self.source.fields).map(|r| request_event(&r, id, &at, lossy))
                 }
                 Err(e) => Err(format!("not JSON: {e}")),
             },
         };
         match parsed {
-            Ok((event, json)) => {
-                self.events.push(event);
-                self.json.push(json);
-            }
-            Err(reason) => self.dead.push(dead(reason)),
+            Ok((event, json)) => self.sink.event_json(event, json),
+            Err(reason) => self.sink.dead_letter(dead(reason)),
         }
     }
 }
