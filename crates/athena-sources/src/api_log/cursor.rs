@@ -3,8 +3,8 @@
 //! Version 2 (written now) identifies a file by its device and inode while it lives and by a
 //! hash of its first bytes (up to 64 KiB) once it has been renamed or compressed. Version 1
 //! (written by earlier releases) keyed files by a hash of their first line only, which two
-//! logs starting with the same header line share; it is still read, and its files keep the
-//! event ids they were given.
+//! logs starting with the same header line share; it is still read: its files resume at their
+//! offsets, and their new lines get content-derived ids like any other.
 
 use std::collections::BTreeMap;
 
@@ -44,18 +44,15 @@ pub(crate) struct FileState {
     /// size next time means nothing new, and the file is not decompressed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gz_len: Option<u64>,
-    /// A file first stored under cursor version 1: its event ids and first-line fingerprint.
+    /// A file first stored under cursor version 1, until its head is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy: Option<Legacy>,
 }
 
-/// How version 1 knew a file, kept so that its later lines get ids of the same family.
+/// How version 1 knew a file: what recognises it until this release has hashed its head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Legacy {
-    /// The id prefix of its events (`<16 hex>` or `<16 hex>.<generation>`).
-    pub ids: String,
-    /// BLAKE3 (32 hex digits) of its first line (at most 1 KiB): the whole identity version 1
-    /// had, checked while `head_len` is 0.
+    /// BLAKE3 (32 hex digits) of its first line (at most 1 KiB).
     pub first_line: String,
 }
 
@@ -74,8 +71,6 @@ struct FileStateV1 {
     line: u64,
     #[serde(default)]
     ino: u64,
-    #[serde(default)]
-    generation: u32,
 }
 
 impl From<CursorV1> for LogCursor {
@@ -83,26 +78,18 @@ impl From<CursorV1> for LogCursor {
         let files = v1
             .files
             .into_iter()
-            .map(|(fingerprint, f)| {
-                let short = &fingerprint[..fingerprint.len().min(16)];
-                let ids = match f.generation {
-                    0 => short.to_string(),
-                    g => format!("{short}.{g}"),
-                };
-                FileState {
-                    path: f.path,
-                    dev: 0,
-                    ino: f.ino,
-                    offset: f.offset,
-                    line: f.line,
-                    head_len: 0,
-                    head: String::new(),
-                    gz_len: None,
-                    legacy: Some(Legacy {
-                        ids,
-                        first_line: fingerprint,
-                    }),
-                }
+            .map(|(fingerprint, f)| FileState {
+                path: f.path,
+                dev: 0,
+                ino: f.ino,
+                offset: f.offset,
+                line: f.line,
+                head_len: 0,
+                head: String::new(),
+                gz_len: None,
+                legacy: Some(Legacy {
+                    first_line: fingerprint,
+                }),
             })
             .collect();
         LogCursor {
@@ -149,17 +136,19 @@ mod tests {
     }
 
     #[test]
-    fn version_1_is_upgraded_and_keeps_its_ids() {
+    fn version_1_is_upgraded_with_its_offsets_and_first_lines() {
         let text = r#"{"version":1,"files":{"0123456789abcdef0123456789abcdef":{"path":"/l/a.log","offset":10,"line":2,"ino":7,"generation":1},"fedcba9876543210fedcba9876543210":{"path":"p","offset":1,"line":1}}}"#;
         let c = decode(Some(cursor(text)), "web").unwrap();
         assert_eq!(c.version, VERSION);
         let a = c.files.iter().find(|f| f.path == "/l/a.log").unwrap();
         assert_eq!((a.ino, a.offset, a.line, a.head_len), (7, 10, 2, 0));
         let legacy = a.legacy.as_ref().unwrap();
-        assert_eq!(legacy.ids, "0123456789abcdef.1");
         assert_eq!(legacy.first_line, "0123456789abcdef0123456789abcdef");
         let p = c.files.iter().find(|f| f.path == "p").unwrap();
-        assert_eq!(p.legacy.as_ref().unwrap().ids, "fedcba9876543210");
+        assert_eq!(
+            p.legacy.as_ref().unwrap().first_line,
+            "fedcba9876543210fedcba9876543210"
+        );
     }
 
     #[test]

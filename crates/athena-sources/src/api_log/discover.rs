@@ -67,8 +67,9 @@ pub(crate) fn matching(
     skipped: &mut Vec<Skipped>,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
+    let mut seen = HashSet::new();
     for pattern in patterns {
-        let before = (paths.len(), skipped.len());
+        let (mut matched, warned) = (false, skipped.len());
         // Patterns are checked when the config is read.
         let Ok(matches) = glob::glob(pattern) else {
             continue;
@@ -86,8 +87,13 @@ pub(crate) fn matching(
             };
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.is_file() => {
-                    if !excluded.contains(&(meta.dev(), meta.ino())) {
-                        paths.push(path);
+                    let key = (meta.dev(), meta.ino());
+                    if !excluded.contains(&key) {
+                        matched = true;
+                        // One file reached by two names (a symlink, a hard link) is read once.
+                        if seen.insert(key) {
+                            paths.push(path);
+                        }
                     }
                 }
                 Ok(meta) => skipped.push(Skipped {
@@ -100,7 +106,7 @@ pub(crate) fn matching(
                 }),
             }
         }
-        if (paths.len(), skipped.len()) == before {
+        if !matched && skipped.len() == warned {
             skipped.push(Skipped {
                 path: PathBuf::from(pattern),
                 why: "matches no log file".into(),
@@ -163,18 +169,28 @@ fn same_inode(st: &FileState, dev: u64, ino: u64) -> bool {
     st.ino == ino && (st.dev == 0 || st.dev == dev)
 }
 
+/// A path that could not be looked at: the error, and its (device, inode) if known, so that
+/// a stored file behind it keeps its place in the cursor.
+pub(crate) struct Unreadable {
+    pub error: std::io::Error,
+    pub inode: Option<(u64, u64)>,
+}
+
 /// Looks at one path: `None` if it is gone (a rotation in progress).
-pub(crate) fn look(path: PathBuf, outside: bool) -> std::io::Result<Option<Found>> {
+pub(crate) fn look(path: PathBuf, outside: bool) -> Result<Option<Found>, Unreadable> {
     let meta = match std::fs::metadata(&path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(error) => return Err(Unreadable { error, inode: None }),
     };
     let gz = path.extension().is_some_and(|e| e == "gz");
     let head = match Head::read(&path, gz) {
         Ok(head) => head,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(error) => {
+            let inode = Some((meta.dev(), meta.ino()));
+            return Err(Unreadable { error, inode });
+        }
     };
     Ok(Some(Found {
         dev: meta.dev(),
@@ -197,9 +213,15 @@ pub(crate) fn pair(found: &mut [Found], saved: &[FileState]) -> Vec<Plan> {
         .collect();
     let mut owner: Vec<Option<usize>> = vec![None; saved.len()];
     // The same inode with the stored bytes still in place: the file itself, wherever it is.
+    // A file outside the paths must also show stored bytes: its inode alone may be a reuse.
     for (i, f) in found.iter_mut().enumerate() {
         for (s, st) in saved.iter().enumerate() {
-            if owner[s].is_none() && same_inode(st, f.dev, f.ino) && holds(st, f, false) {
+            let recognisable = !f.outside || st.head_len > 0 || st.legacy.is_some();
+            if owner[s].is_none()
+                && recognisable
+                && same_inode(st, f.dev, f.ino)
+                && holds(st, f, false)
+            {
                 owner[s] = Some(i);
                 plans[i] = Plan::Known(s);
                 break;
@@ -215,19 +237,28 @@ pub(crate) fn pair(found: &mut [Found], saved: &[FileState]) -> Vec<Plan> {
             continue;
         }
         let f = &mut found[i];
-        let Some(s) = (0..saved.len()).find(|&s| holds(&saved[s], f, true)) else {
-            continue;
-        };
-        match owner[s] {
-            None => {
-                owner[s] = Some(i);
-                plans[i] = Plan::Known(s);
-            }
-            Some(o) if found[i].gz && !found[o].gz => plans[i] = Plan::Skip,
-            Some(_) => {}
+        let matches: Vec<usize> = (0..saved.len())
+            .filter(|&s| holds(&saved[s], f, true))
+            .collect();
+        if let Some(&s) = matches.iter().find(|&&s| owner[s].is_none()) {
+            owner[s] = Some(i);
+            plans[i] = Plan::Known(s);
+        } else if found[i].gz
+            && matches.iter().any(|&s| {
+                owner[s].is_some_and(|o| !found[o].gz && being_compressed(&found[o], &found[i]))
+            })
+        {
+            plans[i] = Plan::Skip;
         }
     }
     plans
+}
+
+/// Whether `gz` looks like `plain` being compressed: all it decodes to so far is what the
+/// plain file begins with. A `.gz` that shows more (a rotation whose live successor merely
+/// begins with the same header) is a file of its own.
+fn being_compressed(plain: &Found, gz: &Found) -> bool {
+    plain.head.bytes.starts_with(&gz.head.bytes)
 }
 
 /// Whether `f` begins with the bytes stored of `st`. `by_content`: no inode backs the match,
@@ -237,7 +268,11 @@ fn holds(st: &FileState, f: &mut Found, by_content: bool) -> bool {
         return false; // shrunk: truncated in place
     }
     if st.head_len > 0 {
-        return f.hash(st.head_len).as_deref() == Some(st.head.as_str());
+        // Past the first 64 KiB the head says nothing: a content match must at least resume
+        // at the start of a line.
+        let past_head = by_content && !f.gz && st.offset > st.head_len;
+        return f.hash(st.head_len).as_deref() == Some(st.head.as_str())
+            && (!past_head || ends_a_line(&f.path, st.offset));
     }
     match &st.legacy {
         // Version 1 knew only the first line: also check the stored part ends a line there.
@@ -318,6 +353,16 @@ mod tests {
     }
 
     #[test]
+    fn a_rotated_gz_whose_live_successor_begins_with_the_same_header_is_read() {
+        let saved = [stored(1, b"#Version: 1.0\n")];
+        let mut files = [
+            found(9, b"#Version: 1.0\nGET /a\n", true),
+            found(2, b"#Version: 1.0\n", false),
+        ];
+        assert_eq!(pair(&mut files, &saved), [Plan::New, Plan::Known(0)]);
+    }
+
+    #[test]
     fn an_inode_holding_other_bytes_is_a_new_file_and_the_copy_is_the_old_one() {
         let saved = [stored(1, b"GET /a\nGET /b\n")];
         let mut files = [
@@ -335,7 +380,6 @@ mod tests {
             offset: 7,
             line: 1,
             legacy: Some(Legacy {
-                ids: "x".into(),
                 first_line: hex32(b"GET /a\n"),
             }),
             ..FileState::default()

@@ -84,24 +84,20 @@ pub(crate) struct LineIds {
     hashed: u64,
     /// The prefix of the next line's id, when computed since the last [`LineIds::advance`].
     prefix: Option<String>,
-    /// A file first stored by a version 1 cursor keeps that cursor's prefix.
-    legacy: Option<String>,
 }
 
 impl LineIds {
-    /// Ids from `offset` on; `head` holds at least the file's first `min(offset, HEAD_BYTES)`
-    /// bytes (so the caller checked the file is that long).
-    pub fn new(head: &Head, offset: u64, legacy: Option<String>) -> LineIds {
-        let mut ids = LineIds {
-            hasher: blake3::Hasher::new(),
-            hashed: 0,
+    /// Ids from `offset` on, or `None` when `head` lacks the file's first
+    /// `min(offset, HEAD_BYTES)` bytes (the file changed since it was looked at).
+    pub fn new(head: &Head, offset: u64) -> Option<LineIds> {
+        let known = offset.min(HEAD_BYTES) as usize;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(head.bytes.get(..known)?);
+        Some(LineIds {
+            hasher,
+            hashed: known as u64,
             prefix: None,
-            legacy,
-        };
-        let known = offset.min(HEAD_BYTES).min(head.bytes.len() as u64) as usize;
-        ids.hasher.update(&head.bytes[..known]);
-        ids.hashed = known as u64;
-        ids
+        })
     }
 
     /// A whole line (its newline included) has gone by.
@@ -117,9 +113,6 @@ impl LineIds {
     /// The id of the line that starts at `offset` and was just [`advance`](LineIds::advance)d
     /// over. Zero-padded so that one file's ids sort in file order.
     pub fn id(&mut self, offset: u64) -> String {
-        if let Some(legacy) = &self.legacy {
-            return format!("{legacy}:{offset:012}");
-        }
         let hasher = &self.hasher;
         let prefix = self
             .prefix
@@ -146,7 +139,7 @@ mod tests {
     use super::*;
 
     fn ids_of(text: &[u8]) -> Vec<String> {
-        let mut ids = LineIds::new(&Head::default(), 0, None);
+        let mut ids = LineIds::new(&Head::default(), 0).unwrap();
         let mut offset = 0;
         text.split_inclusive(|b| *b == b'\n')
             .map(|line| {
@@ -174,7 +167,7 @@ mod tests {
         let head = Head {
             bytes: text.to_vec(),
         };
-        let mut ids = LineIds::new(&head, 4, None);
+        let mut ids = LineIds::new(&head, 4).unwrap();
         ids.advance(b"two\n");
         assert_eq!(ids.id(4), whole[1]);
         assert_eq!(ids.head(), (8, head.hash(8).unwrap()));
@@ -196,9 +189,11 @@ mod tests {
     }
 
     #[test]
-    fn legacy_files_keep_their_prefix() {
-        let mut ids = LineIds::new(&Head::default(), 0, Some("0123456789abcdef.1".into()));
-        ids.advance(b"x\n");
-        assert_eq!(ids.id(7), "0123456789abcdef.1:000000000007");
+    fn a_head_shorter_than_the_stored_part_gives_no_ids() {
+        let head = Head {
+            bytes: b"one\n".to_vec(),
+        };
+        assert!(LineIds::new(&head, 8).is_none());
+        assert!(LineIds::new(&head, 4).is_some());
     }
 }

@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, Stopped};
 use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo};
@@ -16,7 +17,7 @@ use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, So
 use super::config::{ApiLogConfig, LogFormat, StartAt};
 use super::cursor::{self, FileState, LogCursor, VERSION};
 use super::discover::{self, Found, Plan, Skipped};
-use super::head::LineIds;
+use super::head::{LineIds, HEAD_BYTES};
 use super::parse::parse_clf;
 use super::record::{
     field_keys, parse_json, parse_regex, request_event, JsonFields, LineAt, REGEX_GROUPS,
@@ -28,8 +29,9 @@ const DEAD_LETTER_RAW_BYTES: usize = 2048;
 /// A `.gz` that has given this many bytes ...
 const BOMB_MIN_BYTES: u64 = 64 << 20;
 /// ... at more than this many per compressed byte is cut off as a decompression bomb. Real logs
-/// compress 5 to 30 times; deflate's ceiling is about 1,000.
-const BOMB_RATIO: u64 = 100;
+/// compress 5 to 30 times, very repetitive ones up to about 100; deflate's ceiling is about
+/// 1,000. Memory is bounded anyway (see `split`): this bounds the time a bomb takes.
+const BOMB_RATIO: u64 = 200;
 
 /// Tails HTTP request logs as `http_request` events (run by the kit's
 /// [`Blocking`](athena_core::kit::Blocking)).
@@ -211,11 +213,11 @@ impl ApiLogSource {
     fn run(&self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
         let first_sync = cursor.is_none();
         let saved = cursor::decode(cursor, &self.info.id)?;
-        let mut found = self.discover(&saved)?;
+        let (mut found, unreadable) = self.discover(&saved);
         let plans = discover::pair(&mut found, &saved.files);
         let mut reading: Vec<(Found, FileState)> = Vec::new();
         let mut changed = false;
-        for (f, plan) in found.into_iter().zip(plans) {
+        for (mut f, plan) in found.into_iter().zip(plans) {
             let mut st = match plan {
                 Plan::Skip => continue,
                 Plan::Known(s) => saved.files[s].clone(),
@@ -223,30 +225,55 @@ impl ApiLogSource {
                     changed = true;
                     let at_end = self.config.start_at == StartAt::End && first_sync && !f.gz;
                     let (offset, line) = if at_end {
-                        last_line_end(&f.path).map_err(|e| self.err(&f.path, e.to_string()))?
+                        last_line_end(&f.path, f.len)
+                            .map_err(|e| self.err(&f.path, e.to_string()))?
                     } else {
                         (0, 0)
                     };
+                    // What it starts at is known by its bytes from the first commit on.
+                    let head_len = offset.min(HEAD_BYTES);
                     FileState {
                         offset,
                         line,
+                        head_len,
+                        head: f.head.hash(head_len).unwrap_or_default(),
                         ..FileState::default()
                     }
                 }
             };
             let path_text = f.path.display().to_string();
             if st.path != path_text || st.ino != f.ino || st.dev != f.dev {
+                if (st.dev, st.ino) != (f.dev, f.ino) {
+                    st.gz_len = None; // another file's size
+                }
                 st.path = path_text;
                 st.ino = f.ino;
                 st.dev = f.dev;
                 changed = true;
             }
+            // Only the stored part of the head is needed from here on (ids resume after it):
+            // thousands of rotated files do not keep 64 KiB each.
+            if f.gz && st.gz_len == Some(f.len) {
+                f.head.bytes = Vec::new();
+            } else {
+                f.head.bytes.truncate(st.offset.min(HEAD_BYTES) as usize);
+            }
             reading.push((f, st));
         }
-        // Files gone since the last sync leave the cursor.
-        changed |= reading.len() != saved.files.len();
         reading.sort_by(|a, b| (a.0.mtime, &a.0.path).cmp(&(b.0.mtime, &b.0.path)));
-        let (files, state): (Vec<Found>, Vec<FileState>) = reading.into_iter().unzip();
+        let (files, mut state): (Vec<Found>, Vec<FileState>) = reading.into_iter().unzip();
+        // A stored file that cannot be read now keeps its place; one gone leaves the cursor.
+        let read: HashSet<(u64, u64)> = state.iter().map(|s| (s.dev, s.ino)).collect();
+        let kept: Vec<FileState> = saved
+            .files
+            .iter()
+            .filter(|st| {
+                unreadable.contains(&(st.dev, st.ino)) && !read.contains(&(st.dev, st.ino))
+            })
+            .cloned()
+            .collect();
+        state.extend(kept);
+        changed |= state.len() != saved.files.len();
         let mut reader = Reader {
             source: self,
             sink,
@@ -266,7 +293,7 @@ impl ApiLogSource {
 
     /// The files to look at: what the patterns match, plus stored files renamed out of them
     /// (found by inode beside where they were). Paths that are no log file are warned about.
-    fn discover(&self, saved: &LogCursor) -> Result<Vec<Found>, SourceError> {
+    fn discover(&self, saved: &LogCursor) -> (Vec<Found>, HashSet<(u64, u64)>) {
         let mut skipped: Vec<Skipped> = Vec::new();
         let paths = discover::matching(
             &self.patterns,
@@ -278,6 +305,7 @@ impl ApiLogSource {
         }
         let away = discover::renamed_away(&saved.files, &paths);
         let mut found = Vec::new();
+        let mut unreadable = HashSet::new();
         let looks = paths
             .into_iter()
             .map(|p| (p, false))
@@ -286,16 +314,20 @@ impl ApiLogSource {
             match discover::look(path.clone(), outside) {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => {} // gone between listing and reading: a rotation in progress
-                Err(e) => return Err(self.err(&path, e.to_string())),
+                Err(e) => {
+                    tracing::warn!(source = %self.info.id, path = %path.display(), "skipped: cannot be read: {}", e.error);
+                    unreadable.extend(e.inode);
+                }
             }
         }
-        Ok(found)
+        (found, unreadable)
     }
 }
 
-/// The offset after the file's last newline, and the lines before it.
-fn last_line_end(path: &Path) -> std::io::Result<(u64, u64)> {
-    let mut file = File::open(path)?;
+/// The offset after the last newline in the file's first `len` bytes (its size when it was
+/// looked at), and the lines before it.
+fn last_line_end(path: &Path, len: u64) -> std::io::Result<(u64, u64)> {
+    let mut file = File::open(path)?.take(len);
     let mut buf = vec![0u8; 1 << 20];
     let (mut at, mut end, mut lines) = (0u64, 0u64, 0u64);
     loop {
@@ -342,6 +374,31 @@ struct Current<'f> {
     path: &'f str,
     ids: LineIds,
     line: u64,
+    /// Not modified for [`SETTLE`]: a `.gz` that breaks off is broken, not still being written.
+    settled: bool,
+    /// It broke off while not settled: not marked as read to its end.
+    deferred: bool,
+}
+
+/// How long after its last change a `.gz` that breaks off may still be being written.
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn settled(mtime: (i64, i64)) -> bool {
+    let modified = UNIX_EPOCH + Duration::from_secs(mtime.0.max(0) as u64);
+    SystemTime::now()
+        .duration_since(modified)
+        .is_ok_and(|age| age >= SETTLE)
+}
+
+/// Hands a decoder's output over in small reads: flate2 drops what it decoded in a read that
+/// ends in an error, so the smaller the read, the less of a corrupt file's good part is lost.
+struct SmallReads<R>(R);
+
+impl<R: Read> Read for SmallReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(16 * 1024);
+        self.0.read(&mut buf[..n])
+    }
 }
 
 impl Reader<'_> {
@@ -370,18 +427,33 @@ impl Reader<'_> {
         if f.gz && st.gz_len == Some(f.len) {
             return Ok(()); // read to its end at this size already
         }
-        let file = File::open(&f.path).map_err(|e| self.fail(&f.path, e))?;
+        let Some(ids) = LineIds::new(&f.head, st.offset) else {
+            // Shorter than when it was looked at: the next sync sees it as it is now.
+            tracing::debug!(source = %self.source.info.id, path = %f.path.display(), "changed while being read; next sync");
+            return Ok(());
+        };
+        let file = File::open(&f.path).and_then(|mut file| {
+            if !f.gz {
+                file.seek(SeekFrom::Start(st.offset))?;
+            }
+            Ok(file)
+        });
+        let file = match file {
+            Ok(file) => file,
+            Err(e) => {
+                // Its entry stays as it is, to be read when it can be.
+                tracing::warn!(source = %self.source.info.id, path = %f.path.display(), "skipped: cannot be read: {e}");
+                return Ok(());
+            }
+        };
         let compressed = Rc::new(Cell::new(0u64));
         let mut input: Box<dyn Read> = if f.gz {
             let counted = Counted {
                 inner: file,
                 read: compressed.clone(),
             };
-            Box::new(flate2::read::MultiGzDecoder::new(counted))
+            Box::new(SmallReads(flate2::read::MultiGzDecoder::new(counted)))
         } else {
-            let mut file = file;
-            file.seek(SeekFrom::Start(st.offset))
-                .map_err(|e| self.fail(&f.path, e))?;
             Box::new(file)
         };
         if f.gz && st.offset > 0 {
@@ -397,12 +469,10 @@ impl Reader<'_> {
         let mut current = Current {
             index,
             path: &path_text,
-            ids: LineIds::new(
-                &f.head,
-                st.offset,
-                st.legacy.as_ref().map(|l| l.ids.clone()),
-            ),
+            ids,
             line: st.line,
+            settled: !f.gz || settled(f.mtime),
+            deferred: false,
         };
         let rules = Rules {
             max_line: self.source.config.max_line_bytes,
@@ -424,12 +494,16 @@ impl Reader<'_> {
         match result {
             Ok(end) => {
                 self.set(&current, end);
-                if f.gz {
+                if f.gz && !current.deferred {
                     self.set_gz_done(index, f.len);
                 }
                 Ok(())
             }
-            Err(Halt::Io(e)) => Err(self.fail(&f.path, e)),
+            Err(Halt::Io(e)) => {
+                // What was read before the error is stored; the error ends the source.
+                self.commit()?;
+                Err(self.fail(&f.path, e))
+            }
             Err(Halt::Stop(stopped)) => Err(stopped.into()),
         }
     }
@@ -458,10 +532,20 @@ impl Reader<'_> {
                 });
                 offset + len
             }
+            // A `.gz` written a moment ago may still be being compressed: read on next time.
+            Piece::Broken {
+                offset,
+                read_error: true,
+                ..
+            } if !at.settled => {
+                at.deferred = true;
+                offset
+            }
             Piece::Broken {
                 offset,
                 reason,
                 rest,
+                ..
             } => {
                 self.sink.dead_letter(DeadLetter {
                     origin: format!("{}:{} (byte {offset})", at.path, at.line + 1),

@@ -26,10 +26,12 @@ pub(crate) enum Piece<'a> {
         start: &'a [u8],
     },
     /// The input cannot be read past `offset`: `rest` is what came after the last line.
+    /// `read_error`: reading failed (rather than the guard cutting the input off).
     Broken {
         offset: u64,
         reason: String,
         rest: &'a [u8],
+        read_error: bool,
     },
 }
 
@@ -89,23 +91,13 @@ pub(crate) fn split<E>(
     };
     loop {
         let filled = buf.len();
+        // Exactly: a doubling would let the buffer reach twice the cap.
+        buf.reserve_exact(CHUNK);
         buf.resize(filled + CHUNK, 0);
-        let read = input.read(&mut buf[filled..]);
-        let n = match read {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                buf.truncate(filled);
-                continue;
-            }
-            Err(e) if rules.finished => {
-                buf.truncate(filled);
-                return broken(offset, &long, &buf, e.to_string(), &mut on);
-            }
-            Err(e) => return Err(Halt::Io(e)),
-        };
+        let (n, error) = fill(&mut input, &mut buf[filled..]);
         buf.truncate(filled + n);
         read_total += n as u64;
-        let eof = n == 0;
+        let eof = n == 0 && error.is_none();
         let mut consumed = 0;
         if let Some(l) = &mut long {
             match memchr::memchr(b'\n', &buf) {
@@ -159,8 +151,16 @@ pub(crate) fn split<E>(
             }
         }
         buf.drain(..consumed);
+        // The lines read before an error are handed over first.
+        match error {
+            Some(e) if rules.finished => {
+                return broken(offset, &long, &buf, (e.to_string(), true), &mut on)
+            }
+            Some(e) => return Err(Halt::Io(e)),
+            None => {}
+        }
         if let Some(reason) = guard(read_total) {
-            return broken(offset, &long, &buf, reason, &mut on);
+            return broken(offset, &long, &buf, (reason, false), &mut on);
         }
         if eof {
             if rules.finished {
@@ -194,12 +194,27 @@ pub(crate) fn split<E>(
     }
 }
 
+/// Reads into `buf` until it is full, the input ends, or an error: what was read, and the
+/// error. Decoders give small reads; one read a loop would cost a fill of the buffer each.
+fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(read) => n += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
 /// Ends a file at the start of what could not be read.
 fn broken<E>(
     offset: u64,
     long: &Option<Long>,
     buf: &[u8],
-    reason: String,
+    (reason, read_error): (String, bool),
     on: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
 ) -> Result<u64, Halt<E>> {
     let (at, rest) = match long {
@@ -210,6 +225,7 @@ fn broken<E>(
         offset: at,
         reason,
         rest,
+        read_error,
     })
     .map_err(Halt::Stop)?;
     Ok(at)
