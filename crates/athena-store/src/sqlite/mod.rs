@@ -7,7 +7,7 @@
 //! - `checkpoint`: the thread that checkpoints the WAL during a sync.
 //! - `query`: the reads: events, sources' status, dead letters, cursors and state.
 //!
-//! The tests sit in `tests/`, one file per module above.
+//! The tests sit in `tests/`, one file per module above except `checkpoint`.
 
 use std::path::{Path, PathBuf};
 

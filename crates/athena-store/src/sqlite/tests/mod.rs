@@ -1,5 +1,5 @@
-//! Unit tests of the SQLite store, one file per module of `sqlite/`, and their fixtures.
-//! Each test opens a fresh store in its own temporary directory.
+//! Unit tests of the SQLite store, one file per module of `sqlite/` but `checkpoint`.
+//! A test that needs a store opens a fresh one in its own temporary directory.
 
 use athena_core::{Batch, Cursor, Event, SourceInfo};
 use chrono::{TimeZone, Utc};
