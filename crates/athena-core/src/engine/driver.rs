@@ -1,0 +1,323 @@
+//! The driver: runs sources in tasks, at most `concurrency` at once, until done or cancelled.
+//! A failing or panicking source stops only itself; its run is recorded when it starts and ends.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+
+use super::report::take_commit;
+use super::writer::{writer_gone, writer_loop, Request, StoreClient};
+use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
+use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
+use crate::store::{CommitReport, RunRecord, Store, StoreError};
+use crate::telemetry::{emit, InternalEvent};
+
+/// How many batches a source may have handed to the writer without having seen them committed.
+/// Memory is bounded by the channel (a staged batch is freed at once). A source that reaches
+/// this waits for the oldest commit; the writer then finds the channel empty and commits, so a
+/// group of small batches is cut at this many, never blocked.
+const UNCOMMITTED_BATCHES: usize = 256;
+
+/// A batch handed to the writer: its commit result to come, and its progress for the observer.
+type Pending = (
+    oneshot::Receiver<Result<CommitReport, StoreError>>,
+    Option<Progress>,
+);
+
+impl Engine {
+    /// Runs already built sources.
+    pub async fn run(
+        &self,
+        store: Box<dyn Store>,
+        sources: Vec<Box<dyn EventSource>>,
+        options: SyncOptions,
+    ) -> (SyncReport, Box<dyn Store>) {
+        let (tx, rx) = mpsc::channel(self.settings.channel_capacity.max(1));
+        let writer = std::thread::Builder::new()
+            .name("athena-store-writer".into())
+            .spawn(move || writer_loop(store, rx))
+            .expect("spawning the store writer thread");
+        let client = StoreClient { tx };
+        let limit = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        let infos: Vec<SourceInfo> = sources.iter().map(|s| s.info().clone()).collect();
+        let mut task_index = std::collections::HashMap::new();
+        for (index, source) in sources.into_iter().enumerate() {
+            let client = client.clone();
+            let limit = limit.clone();
+            let options = options.clone();
+            let handle = tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                run_source(source, client, options).await
+            });
+            task_index.insert(handle.id(), index);
+        }
+        let mut reports: Vec<Option<SourceReport>> = vec![None; infos.len()];
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, report)) => reports[task_index[&id]] = Some(report),
+                Err(e) => {
+                    // A panicking source is isolated like a failing one.
+                    let index = task_index[&e.id()];
+                    let info = infos[index].clone();
+                    let why = if e.is_panic() {
+                        crate::error::panic_message(e.into_panic().as_ref())
+                    } else {
+                        "its task was cancelled".to_string()
+                    };
+                    let error = options
+                        .secrets
+                        .redact(&format!(
+                            "source {}: panicked while reading: {why}",
+                            info.id
+                        ))
+                        .into_owned();
+                    emit(InternalEvent::SourceFailed {
+                        source_id: &info.id,
+                        error: &error,
+                    });
+                    let run = RunRecord {
+                        source_id: info.id.clone(),
+                        source_type: info.source_type.clone(),
+                        finished_at: chrono::Utc::now(),
+                        status: SourceStatusKind::Failed.as_str().to_string(),
+                        error: Some(error.clone()),
+                    };
+                    if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
+                        tracing::warn!(source = %info.id, "recording the run failed: {e}");
+                    }
+                    let report = SourceReport {
+                        info,
+                        status: SourceStatusKind::Failed,
+                        events_written: 0,
+                        duplicates: 0,
+                        invalid: 0,
+                        error: Some(error),
+                        stats: SourceStats::default(),
+                    };
+                    options.observer.source_finished(&report);
+                    reports[index] = Some(report);
+                }
+            }
+        }
+        drop(client);
+        let store = tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .expect("the store writer thread panicked");
+        let sources = reports.into_iter().flatten().collect();
+        (SyncReport { sources }, store)
+    }
+}
+
+async fn run_source(
+    mut source: Box<dyn EventSource>,
+    store: StoreClient,
+    options: SyncOptions,
+) -> SourceReport {
+    let info = source.info().clone();
+    let started = Instant::now();
+    let mut report = SourceReport {
+        info: info.clone(),
+        status: SourceStatusKind::Ok,
+        events_written: 0,
+        duplicates: 0,
+        invalid: 0,
+        error: None,
+        stats: SourceStats::default(),
+    };
+    options.observer.source_started(&info);
+    // Recorded before anything is read: when the end cannot be recorded (the process is
+    // killed, or the store is full and takes not even the run record), `status` then shows an
+    // unfinished attempt rather than an older result, or none.
+    let start = RunRecord {
+        source_id: info.id.clone(),
+        source_type: info.source_type.clone(),
+        finished_at: chrono::Utc::now(),
+        status: RunRecord::RUNNING.to_string(),
+        error: None,
+    };
+    if let Err(e) = store
+        .call(|reply| Request::RecordRun { run: start, reply })
+        .await
+    {
+        tracing::warn!(source = %info.id, "recording the start of the run failed: {e}");
+    }
+    // The edge where a source's error becomes text: masked once here, it reaches the log, the
+    // report and the store's run record without the config's secrets.
+    let error = read_source(&mut *source, &store, &options, &mut report)
+        .await
+        .map(|e| options.secrets.redact(&e).into_owned());
+    if let Err(e) = source.close().await {
+        let e = e.to_string();
+        tracing::warn!(source = %info.id, "closing failed: {}", options.secrets.redact(&e));
+    }
+    let own = source.stats();
+    report.stats = SourceStats {
+        events: report.events_written + report.duplicates,
+        invalid: report.invalid,
+        requests: own.requests,
+        retries: own.retries,
+        bytes: own.bytes,
+        not_modified: own.not_modified,
+        rate_limit_waits: own.rate_limit_waits,
+        duration: started.elapsed(),
+    };
+    if let Some(error) = error {
+        emit(InternalEvent::SourceFailed {
+            source_id: &info.id,
+            error: &error,
+        });
+        report.status = SourceStatusKind::Failed;
+        report.error = Some(error);
+    } else {
+        emit(InternalEvent::SourceFinished {
+            source_id: &info.id,
+            events: report.events_written,
+            duration_ms: duration_ms(report.stats.duration),
+            status: report.status.as_str(),
+        });
+    }
+    let run = RunRecord {
+        source_id: info.id.clone(),
+        source_type: info.source_type.clone(),
+        finished_at: chrono::Utc::now(),
+        status: report.status.as_str().to_string(),
+        error: report.error.clone(),
+    };
+    if let Err(e) = store.call(|reply| Request::RecordRun { run, reply }).await {
+        tracing::warn!(source = %info.id, "recording the run failed: {e}");
+    }
+    options.observer.source_finished(&report);
+    report
+}
+
+/// Reads one source to its end (or to cancellation); returns the error that stopped it.
+async fn read_source(
+    source: &mut dyn EventSource,
+    store: &StoreClient,
+    options: &SyncOptions,
+    report: &mut SourceReport,
+) -> Option<String> {
+    let info = source.info().clone();
+    let (cursor, state) = if options.full {
+        (None, SourceState::new())
+    } else {
+        let source_id = info.id.clone();
+        let cursor = match store
+            .call(|reply| Request::LoadCursor { source_id, reply })
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Some(format!("source {}: loading its cursor: {e}", info.id)),
+        };
+        let source_id = info.id.clone();
+        match store
+            .call(|reply| Request::LoadState { source_id, reply })
+            .await
+        {
+            Ok(state) => (cursor, state),
+            Err(e) => return Some(format!("source {}: loading its state: {e}", info.id)),
+        }
+    };
+    source.restore_state(state);
+    emit(InternalEvent::SourceStarted {
+        source_id: &info.id,
+        resumed: cursor.is_some(),
+    });
+    if let Err(e) = source.validate().await {
+        return Some(e.to_string());
+    }
+    let mut stream = source.events(cursor);
+    // Batches sent to the writer whose commit we have not yet seen, oldest first.
+    let mut in_flight: VecDeque<Pending> = VecDeque::new();
+    let mut failure = None;
+    loop {
+        // Take in the commits that have happened; wait for one only when too many are open.
+        let mut outcome = Ok(());
+        while let Some((rx, progress)) = in_flight.front_mut() {
+            let result = match rx.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => break,
+                Err(oneshot::error::TryRecvError::Closed) => Err(writer_gone()),
+                Ok(result) => result,
+            };
+            let progress = *progress;
+            in_flight.pop_front();
+            outcome = outcome.and(take_commit(result, progress, &info, options, report));
+        }
+        if in_flight.len() >= UNCOMMITTED_BATCHES {
+            outcome = outcome.and(settle(&mut in_flight, 1, &info, options, report).await);
+        }
+        if let Err(e) = outcome {
+            failure = Some(e);
+            break;
+        }
+        let next = tokio::select! {
+            biased;
+            _ = options.cancel.cancelled() => {
+                report.status = SourceStatusKind::Interrupted;
+                break;
+            }
+            next = stream.next() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                failure = Some(e.to_string());
+                break;
+            }
+            Some(Ok(mut batch)) => {
+                batch.encode_json();
+                let progress = batch.progress;
+                let sent = store
+                    .send(|reply| Request::Commit {
+                        info: info.clone(),
+                        batch,
+                        reply,
+                    })
+                    .await;
+                match sent {
+                    Ok(rx) => in_flight.push_back((rx, progress)),
+                    Err(e) => {
+                        failure = Some(format!("source {}: storing a batch: {e}", info.id));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(stream);
+    // Whatever was handed to the writer is committed (or refused) before we report.
+    let pending = in_flight.len();
+    if let Err(e) = settle(&mut in_flight, pending, &info, options, report).await {
+        failure.get_or_insert(e);
+    }
+    failure
+}
+
+async fn settle(
+    in_flight: &mut VecDeque<Pending>,
+    count: usize,
+    info: &SourceInfo,
+    options: &SyncOptions,
+    report: &mut SourceReport,
+) -> Result<(), String> {
+    let mut outcome = Ok(());
+    for _ in 0..count {
+        let Some((rx, progress)) = in_flight.pop_front() else {
+            break;
+        };
+        let result = rx.await.map_err(|_| writer_gone()).and_then(|r| r);
+        outcome = outcome.and(take_commit(result, progress, info, options, report));
+    }
+    outcome
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,156 @@
+//! The engine: runs sources and commits their batches exactly once.
+//!
+//! Each source runs in its own task. Its batches go through one bounded channel to a single
+//! writer thread that owns the [`Store`]; the writer stores a batch's events and cursor in one
+//! transaction, together with the other batches waiting at that moment (group commit), and
+//! answers each with what it stored once that transaction commits. A source whose batch fails is
+//! fenced off: the writer refuses its later batches, so a cursor can never jump over a batch that
+//! was not stored.
+//!
+//! - `driver`: [`Engine::run`]: one task per source, the concurrency limit, cancellation, and
+//!   each source's run records.
+//! - `writer`: the writer thread, group commit, and fencing a failed source.
+//! - `report`: [`SyncReport`] and [`SourceReport`], counted as batches commit.
+//!
+//! The tests sit in `tests/`: `driver.rs` and `writer.rs`, with shared fixtures in `mod.rs`.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::{ConfigError, EngineSettings, SourceConfig};
+use crate::redact::Redactor;
+use crate::registry::Registry;
+use crate::source::{Progress, SourceInfo};
+use crate::store::{Store, StoreError};
+
+mod driver;
+mod report;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use report::{SourceReport, SourceStatusKind, SyncReport};
+
+/// Runs sources against a store.
+pub struct Engine {
+    registry: Arc<Registry>,
+    settings: EngineSettings,
+}
+
+/// Options of one sync.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Ignore saved cursors.
+    pub full: bool,
+    /// Stops the sync: the batches already handed to the store are committed, nothing more is
+    /// read.
+    pub cancel: CancelToken,
+    /// Told about progress (progress bars).
+    pub observer: Arc<dyn SyncObserver>,
+    /// Secrets masked in every error the sync reports, logs or records in the store (a server
+    /// may echo a token into an error body). [`Engine::sync`] adds those of the configs it
+    /// builds; a caller of [`Engine::run`] passes [`BuiltSources::secrets`](crate::BuiltSources).
+    pub secrets: Redactor,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            full: false,
+            cancel: CancelToken::new(),
+            observer: Arc::new(NoObserver),
+            secrets: Redactor::new(),
+        }
+    }
+}
+
+/// Receives progress while a sync runs. All methods default to doing nothing.
+pub trait SyncObserver: Send + Sync {
+    /// A source begins.
+    fn source_started(&self, _info: &SourceInfo) {}
+    /// A batch was stored. `total_written` counts this run so far.
+    fn batch_committed(
+        &self,
+        _info: &SourceInfo,
+        _total_written: u64,
+        _progress: Option<Progress>,
+    ) {
+    }
+    /// A source ended.
+    fn source_finished(&self, _report: &SourceReport) {}
+}
+
+struct NoObserver;
+impl SyncObserver for NoObserver {}
+
+/// A cancellation signal shared by the CLI's Ctrl-C handler and the source tasks.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        CancelToken {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Cancels.
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Resolves once cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.tx.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we wait.
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+/// A sync could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A source's config is wrong (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Engine {
+    /// An engine over the given registry.
+    pub fn new(registry: Arc<Registry>, settings: EngineSettings) -> Self {
+        Engine { registry, settings }
+    }
+
+    /// Builds every source first (any config error stops the sync before anything is read),
+    /// then runs them, at most `concurrency` at a time. Returns the store when done.
+    pub async fn sync(
+        &self,
+        store: Box<dyn Store>,
+        configs: &[SourceConfig],
+        mut options: SyncOptions,
+    ) -> Result<(SyncReport, Box<dyn Store>), EngineError> {
+        let built = self.registry.build_all(configs)?;
+        options.secrets.merge(&built.secrets);
+        Ok(self.run(store, built.sources, options).await)
+    }
+}

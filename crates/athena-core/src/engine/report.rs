@@ -1,0 +1,86 @@
+//! What a sync reports: each source's status and counts, added up as its batches commit.
+//! A source's counts include only the batches the store has confirmed as committed.
+
+use super::SyncOptions;
+use crate::source::{Progress, SourceInfo, SourceStats};
+use crate::store::{CommitReport, StoreError};
+
+/// How a source's sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceStatusKind {
+    /// Read to the end.
+    Ok,
+    /// Failed; what was committed before the failure stays.
+    Failed,
+    /// Stopped by Ctrl-C after committing the batches already handed to the store.
+    Interrupted,
+}
+
+impl SourceStatusKind {
+    /// `ok`, `failed` or `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatusKind::Ok => "ok",
+            SourceStatusKind::Failed => "failed",
+            SourceStatusKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The result of one source's sync.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    /// Source identity.
+    pub info: SourceInfo,
+    /// How it ended.
+    pub status: SourceStatusKind,
+    /// Events newly stored.
+    pub events_written: u64,
+    /// Events already stored.
+    pub duplicates: u64,
+    /// Dead letters stored.
+    pub invalid: u64,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Counters, including the source's own.
+    pub stats: SourceStats,
+}
+
+/// The result of a sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// One report per source, in config order.
+    pub sources: Vec<SourceReport>,
+}
+
+impl SyncReport {
+    /// Whether every source finished without error.
+    pub fn all_ok(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|s| s.status == SourceStatusKind::Ok)
+    }
+}
+
+/// Counts a committed batch (or returns why it was not stored).
+pub(super) fn take_commit(
+    result: Result<CommitReport, StoreError>,
+    progress: Option<Progress>,
+    info: &SourceInfo,
+    options: &SyncOptions,
+    report: &mut SourceReport,
+) -> Result<(), String> {
+    match result {
+        Ok(c) => {
+            report.events_written += c.written;
+            report.duplicates += c.duplicates;
+            report.invalid += c.dead_letters;
+            options
+                .observer
+                .batch_committed(info, report.events_written, progress);
+            Ok(())
+        }
+        Err(e) => Err(format!("source {}: storing a batch: {e}", info.id)),
+    }
+}

@@ -1,0 +1,218 @@
+//! The single writer thread that owns the store, and the source tasks' handle on it.
+//! A batch's events and cursor commit together; a source whose batch fails is fenced off.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cursor::Cursor;
+use crate::source::{Batch, SourceInfo, SourceState};
+use crate::store::{CommitReport, RunRecord, Store, StoreError};
+use crate::telemetry::{emit, InternalEvent};
+
+pub(super) enum Request {
+    LoadCursor {
+        source_id: String,
+        reply: oneshot::Sender<Result<Option<Cursor>, StoreError>>,
+    },
+    LoadState {
+        source_id: String,
+        reply: oneshot::Sender<Result<SourceState, StoreError>>,
+    },
+    Commit {
+        info: SourceInfo,
+        batch: Batch,
+        reply: oneshot::Sender<Result<CommitReport, StoreError>>,
+    },
+    RecordRun {
+        run: RunRecord,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The source tasks' handle on the writer thread.
+#[derive(Clone)]
+pub(super) struct StoreClient {
+    pub(super) tx: mpsc::Sender<Request>,
+}
+
+pub(super) fn writer_gone() -> StoreError {
+    StoreError::Backend("the store writer stopped".into())
+}
+
+impl StoreClient {
+    pub(super) async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, StoreError> {
+        let rx = self.send(make).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    pub(super) async fn send<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| writer_gone())?;
+        Ok(rx)
+    }
+}
+
+/// The most events (plus dead letters) the writer stages in one transaction before it commits
+/// even with more batches waiting. Larger groups rewrite each touched index page less often,
+/// but hold more dirty pages in SQLite's cache: 32,000 log lines are about 20 MB of rows.
+const GROUP_EVENTS: usize = 32_000;
+
+/// The longest a group stays open while batches keep coming: what a sync has read becomes
+/// visible to readers, and safe from a crash, at least this often.
+const GROUP_TIME: Duration = Duration::from_secs(1);
+
+/// A staged batch waiting for its group to commit.
+struct StagedBatch {
+    source_id: String,
+    report: CommitReport,
+    cursor: serde_json::Value,
+    reply: oneshot::Sender<Result<CommitReport, StoreError>>,
+}
+
+/// The store's thread. Batches that arrive while the writer is busy are committed together
+/// (group commit): the writer stages each waiting batch, in its own savepoint, and commits when
+/// no batch is waiting, when the group reaches [`GROUP_EVENTS`] or [`GROUP_TIME`], or before any
+/// other request.
+/// A slow source therefore sees each batch committed at once, while a bulk sync that outruns
+/// the store pays one commit for many batches.
+pub(super) fn writer_loop(
+    mut store: Box<dyn Store>,
+    mut rx: mpsc::Receiver<Request>,
+) -> Box<dyn Store> {
+    let mut fenced: HashSet<String> = HashSet::new();
+    // Freeing a stored batch (thousands of small strings) is work the writer, the bottleneck
+    // of a bulk sync, should not do: another thread does it.
+    // Bounded, so a slow dropper holds back the writer rather than piling up memory.
+    let (discard, discarded) = std::sync::mpsc::sync_channel::<Batch>(2);
+    let dropper = std::thread::Builder::new()
+        .name("athena-batch-drop".into())
+        .spawn(move || discarded.into_iter().for_each(drop))
+        .ok();
+    let mut group: Vec<StagedBatch> = Vec::new();
+    let mut group_size = 0;
+    let mut group_started: Option<Instant> = None;
+    loop {
+        let req = if group.is_empty() {
+            match rx.blocking_recv() {
+                Some(req) => req,
+                None => break,
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(req) => req,
+                Err(_) => {
+                    commit_group(&mut *store, &mut group, &mut fenced);
+                    (group_size, group_started) = (0, None);
+                    continue;
+                }
+            }
+        };
+        if !matches!(req, Request::Commit { .. }) {
+            // Reads and run records see (and follow) everything handed over before them.
+            commit_group(&mut *store, &mut group, &mut fenced);
+            (group_size, group_started) = (0, None);
+        }
+        match req {
+            Request::LoadCursor { source_id, reply } => {
+                let _ = reply.send(store.load_cursor(&source_id));
+            }
+            Request::LoadState { source_id, reply } => {
+                let _ = reply.send(store.load_state(&source_id));
+            }
+            Request::Commit {
+                info,
+                mut batch,
+                reply,
+            } => {
+                let staged = if fenced.contains(&info.id) {
+                    Err(StoreError::SourceFailed {
+                        source_id: info.id.clone(),
+                    })
+                } else {
+                    store.stage_batch(&info, &batch)
+                };
+                match staged {
+                    Ok(report) => {
+                        group_size += batch.events.len() + batch.dead_letters.len() + 1;
+                        group_started.get_or_insert_with(Instant::now);
+                        group.push(StagedBatch {
+                            source_id: info.id,
+                            report,
+                            // Taken, not cloned: the batch is only freed after this.
+                            cursor: std::mem::replace(
+                                &mut batch.checkpoint,
+                                Cursor::from_json(serde_json::Value::Null),
+                            )
+                            .into_json(),
+                            reply,
+                        });
+                    }
+                    Err(e) => {
+                        fenced.insert(info.id);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                if dropper.is_some() {
+                    let _ = discard.send(batch);
+                }
+                let open_for = group_started.map_or(Duration::ZERO, |t| t.elapsed());
+                if group_size >= GROUP_EVENTS || open_for >= GROUP_TIME {
+                    commit_group(&mut *store, &mut group, &mut fenced);
+                    (group_size, group_started) = (0, None);
+                }
+            }
+            Request::RecordRun { run, reply } => {
+                let _ = reply.send(store.record_run(&run));
+            }
+        }
+    }
+    commit_group(&mut *store, &mut group, &mut fenced);
+    if let Err(e) = store.finish_sync() {
+        // Every batch is committed; what failed is deferred upkeep the next sync redoes.
+        tracing::warn!("finishing the sync in the store: {e}");
+    }
+    drop(discard);
+    if let Some(dropper) = dropper {
+        let _ = dropper.join();
+    }
+    store
+}
+
+/// Commits the staged group and answers its batches; if the commit fails, every source in the
+/// group is failed (none of its staged batches is stored).
+fn commit_group(store: &mut dyn Store, group: &mut Vec<StagedBatch>, fenced: &mut HashSet<String>) {
+    if group.is_empty() {
+        return;
+    }
+    match store.commit_staged() {
+        Ok(()) => {
+            for b in group.drain(..) {
+                emit(InternalEvent::BatchCommitted {
+                    source_id: &b.source_id,
+                    events: b.report.written,
+                    duplicates: b.report.duplicates,
+                    dead_letters: b.report.dead_letters,
+                    cursor: &b.cursor,
+                });
+                let _ = b.reply.send(Ok(b.report));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for b in group.drain(..) {
+                fenced.insert(b.source_id);
+                let _ = b
+                    .reply
+                    .send(Err(StoreError::Backend(message.clone().into())));
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `SqliteStore`: the `Store` trait on one SQLite file (bundled SQLite, WAL).
+//! A batch's events, dead letters, state changes and cursor commit in one transaction.
+//!
+//! - `open`: opening for a sync, for reading only, or plainly; configuring and migrating.
+//! - `write`: staging batches in a group-commit transaction and committing it; runs; reset.
+//! - `bulk`: a bulk load's time indexes, dropped while a sync writes and rebuilt at its end.
+//! - `checkpoint`: the thread that checkpoints the WAL during a sync.
+//! - `query`: the reads: events, sources' status, dead letters, cursors and state.
+//!
+//! The tests sit in `tests/`, one file per module above except `checkpoint`.
+
+use std::path::{Path, PathBuf};
+
+use athena_core::{
+    Batch, CommitReport, Cursor, Event, EventQuery, RunRecord, SourceInfo, SourceState,
+    SourceStatus, Store, StoreError, StoredDeadLetter,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::lock::SyncLock;
+
+mod bulk;
+mod checkpoint;
+mod open;
+mod query;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use bulk::BulkLoad;
+use checkpoint::Checkpointer;
+use write::Staged;
+
+/// The SQLite event store.
+pub struct SqliteStore {
+    conn: Connection,
+    /// The path as the caller named it (for messages).
+    path: PathBuf,
+    /// The same with symlinks resolved: what is opened and locked.
+    resolved: PathBuf,
+    /// Copies the WAL into the database on another thread during a sync.
+    checkpointer: Option<Checkpointer>,
+    /// The open group-commit transaction, if batches are staged (see `Store::stage_batch`).
+    staged: Option<Staged>,
+    /// Why the group's transaction was rolled back as a whole while staging a batch: its
+    /// commit then fails, so no batch of it is taken as stored.
+    lost_group: Option<String>,
+    /// Set when opened for a sync: what decides whether the time indexes wait for its end.
+    bulk: Option<BulkLoad>,
+    _lock: Option<SyncLock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("store {}: {e}", path.display()).into())
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl SqliteStore {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SqliteStore {
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        self.select_cursor(source_id)
+    }
+
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        self.select_state(source_id)
+    }
+
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        let staged = self.stage_batch(source, batch);
+        self.commit_staged()?;
+        staged
+    }
+
+    fn stage_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        self.stage_in_group(source, batch)
+    }
+
+    fn commit_staged(&mut self) -> Result<(), StoreError> {
+        self.commit_group()
+    }
+
+    fn finish_sync(&mut self) -> Result<(), StoreError> {
+        self.finish_bulk_load()
+    }
+
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.upsert_run(run)
+    }
+
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.delete_cursor(source_id)
+    }
+
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        self.select_events(q)
+    }
+
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        self.select_sources_status()
+    }
+
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        self.select_dead_letters(source, limit)
+    }
+}

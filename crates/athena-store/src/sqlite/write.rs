@@ -1,0 +1,272 @@
+//! The write path: batches staged in one group-commit transaction, run records, cursor reset.
+//! A batch's rows and cursor commit together or not at all; a group SQLite rolled back fails whole.
+
+use athena_core::{Batch, CommitReport, Outcome, RunRecord, SourceInfo, StoreError};
+use chrono::Utc;
+use rusqlite::params;
+
+use super::{backend, millis, SqliteStore};
+
+/// What the open group-commit transaction needs to know at its commit.
+pub(super) struct Staged {
+    /// The largest `seq` before the group: rows above it enter the full-text index at commit.
+    last_seq: i64,
+    /// Whether the group dropped the time indexes (undone if the group is rolled back).
+    suspends_indexes: bool,
+    /// Batches staged in it so far.
+    batches: usize,
+}
+
+impl SqliteStore {
+    /// [`Store::stage_batch`](athena_core::Store::stage_batch).
+    pub(super) fn stage_in_group(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        let path = self.path.clone();
+        let be = |e| backend(&path, e);
+        if self.staged.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(be)?;
+            let last_seq = self
+                .conn
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)));
+            let begun = last_seq.and_then(|last_seq| {
+                let suspends_indexes = self.suspend_time_indexes_if_bulk()?;
+                Ok(Staged {
+                    last_seq,
+                    suspends_indexes,
+                    batches: 0,
+                })
+            });
+            match begun {
+                Ok(staged) => self.staged = Some(staged),
+                Err(e) => {
+                    // (`suspended` is set only once both indexes are dropped.)
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(be(e));
+                }
+            }
+        }
+        self.conn.execute_batch("SAVEPOINT batch").map_err(be)?;
+        let staged = self.stage_into(source, batch).and_then(|report| {
+            self.conn.execute_batch("RELEASE batch").map_err(be)?;
+            Ok(report)
+        });
+        if let Err(e) = &staged {
+            // The batch goes; what was staged before it stays, unless SQLite rolled the whole
+            // transaction back (it does on some errors: a full disk, an I/O error): then the
+            // group is lost, and its commit must say so, or its batches would count as stored.
+            let undone = !self.conn.is_autocommit()
+                && self
+                    .conn
+                    .execute_batch("ROLLBACK TO batch; RELEASE batch")
+                    .is_ok();
+            let held_batches = self.staged.as_ref().is_some_and(|g| g.batches > 0);
+            if !undone {
+                self.rollback_group();
+                if held_batches {
+                    self.lost_group = Some(e.to_string());
+                }
+            } else if !held_batches {
+                // It opened the group and nothing else is in it: no transaction is left open
+                // (the engine commits only groups that hold a batch).
+                self.rollback_group();
+            }
+        } else if let Some(group) = &mut self.staged {
+            group.batches += 1;
+        }
+        staged
+    }
+
+    /// [`Store::commit_staged`](athena_core::Store::commit_staged).
+    pub(super) fn commit_group(&mut self) -> Result<(), StoreError> {
+        if let Some(why) = self.lost_group.take() {
+            // Batches staged since belong to the same failed group for the engine.
+            self.rollback_group();
+            return Err(StoreError::Backend(
+                format!("the transaction of the batches staged with a failed one was rolled back: {why}").into(),
+            ));
+        }
+        let Some(last_seq) = self.staged.as_ref().map(|s| s.last_seq) else {
+            return Ok(());
+        };
+        // The staged rows enter the full-text index in one statement: FTS5 flushes its pending
+        // terms once for the whole group.
+        let done = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO events_fts (rowid, title, body)
+                 SELECT seq, title, body FROM events WHERE seq > ?1",
+            )
+            .and_then(|mut s| s.execute([last_seq]))
+            .and_then(|_| self.conn.execute_batch("COMMIT"));
+        if let Err(e) = done {
+            self.rollback_group();
+            return Err(backend(&self.path, e));
+        }
+        self.staged = None;
+        if let Some(bulk) = &mut self.bulk {
+            // Rows above the group's start are the group's (a rolled-back batch left none).
+            let last: i64 = self
+                .conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+                .unwrap_or(last_seq);
+            bulk.rows_written += last - last_seq;
+        }
+        if let Some(c) = &self.checkpointer {
+            c.committed();
+        }
+        Ok(())
+    }
+
+    /// Abandons the open group: nothing of it is stored, and the time indexes are back if it
+    /// had dropped them.
+    fn rollback_group(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if let (Some(staged), Some(bulk)) = (self.staged.take(), &mut self.bulk) {
+            if staged.suspends_indexes {
+                bulk.suspended = false;
+            }
+        }
+    }
+
+    /// One batch's rows, dead letters, state changes and cursor, written inside the open
+    /// transaction.
+    fn stage_into(&self, source: &SourceInfo, batch: &Batch) -> Result<CommitReport, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let now = millis(Utc::now());
+        let mut report = CommitReport::default();
+        {
+            let mut insert = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO events (id, source_id, source_type, kind, occurred_at, ingested_at,
+                        actor, title, body, url, outcome, context, metadata)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (source_id, id) DO NOTHING",
+                )
+                .map_err(be)?;
+            for (i, e) in batch.events.iter().enumerate() {
+                let encoded;
+                let (context, metadata) = match batch.json_of(i) {
+                    Some(j) => (j.context.as_str(), j.metadata.as_str()),
+                    None => {
+                        encoded = (
+                            serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into()),
+                            serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()),
+                        );
+                        (encoded.0.as_str(), encoded.1.as_str())
+                    }
+                };
+                let n = insert
+                    .execute(params![
+                        e.id,
+                        source.id,
+                        source.source_type,
+                        e.kind,
+                        millis(e.occurred_at),
+                        now,
+                        e.actor,
+                        e.title,
+                        e.body,
+                        e.url,
+                        e.outcome.map(Outcome::as_str),
+                        context,
+                        metadata,
+                    ])
+                    .map_err(be)?;
+                if n == 1 {
+                    report.written += 1;
+                } else {
+                    report.duplicates += 1;
+                }
+            }
+            let mut dead = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO dead_letters (source_id, origin, reason, raw, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (source_id, origin) DO NOTHING",
+                )
+                .map_err(be)?;
+            for d in &batch.dead_letters {
+                report.dead_letters += dead
+                    .execute(params![source.id, d.origin, d.reason, d.raw, now])
+                    .map_err(be)? as u64;
+            }
+            if !batch.state.is_empty() {
+                let mut put = self
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO source_state (source_id, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .map_err(be)?;
+                let mut remove = self
+                    .conn
+                    .prepare_cached("DELETE FROM source_state WHERE source_id = ?1 AND key = ?2")
+                    .map_err(be)?;
+                for change in &batch.state {
+                    match &change.value {
+                        Some(v) => put.execute(params![source.id, change.key, v]),
+                        None => remove.execute(params![source.id, change.key]),
+                    }
+                    .map_err(be)?;
+                }
+            }
+            let cursor =
+                serde_json::to_string(batch.checkpoint.as_json()).unwrap_or_else(|_| "null".into());
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO cursors (source_id, source_type, cursor, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    source_type = excluded.source_type, cursor = excluded.cursor,
+                    updated_at = excluded.updated_at",
+                )
+                .map_err(be)?
+                .execute(params![source.id, source.source_type, cursor, now])
+                .map_err(be)?;
+        }
+        Ok(report)
+    }
+
+    /// [`Store::record_run`](athena_core::Store::record_run).
+    pub(super) fn upsert_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO source_runs (source_id, source_type, finished_at, status, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    source_type = excluded.source_type, finished_at = excluded.finished_at,
+                    status = excluded.status, error = excluded.error",
+                params![
+                    run.source_id,
+                    run.source_type,
+                    millis(run.finished_at),
+                    run.status,
+                    run.error
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| backend(&self.path, e))
+    }
+
+    /// [`Store::reset_cursor`](athena_core::Store::reset_cursor).
+    pub(super) fn delete_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let tx = self.conn.transaction().map_err(be)?;
+        let had = tx
+            .execute("DELETE FROM cursors WHERE source_id = ?1", [source_id])
+            .map_err(be)?
+            > 0;
+        tx.execute("DELETE FROM source_state WHERE source_id = ?1", [source_id])
+            .map_err(be)?;
+        tx.commit().map_err(be)?;
+        Ok(had)
+    }
+}
