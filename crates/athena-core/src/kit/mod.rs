@@ -26,7 +26,7 @@ mod run;
 mod sink;
 
 pub use run::{Async, AsyncSource, Blocking, BlockingSource, Context, ReadError};
-pub use sink::{Limits, Sink, Stopped};
+pub use sink::{Limits, Sink, StopFlag, Stopped};
 
 #[cfg(test)]
 mod tests {

@@ -162,10 +162,12 @@ fn channel(
 }
 
 /// A [`BlockingSource`] as an [`EventSource`]: each sync reads on a thread named after it; a
-/// panic becomes the source's error; a dropped stream stops it at its next send.
+/// panic becomes the source's error; a dropped stream stops it at its next send, and `close()`
+/// waits for it to have stopped.
 pub struct Blocking<S> {
     source: Arc<S>,
     state: SourceState,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl<S: BlockingSource> Blocking<S> {
@@ -174,6 +176,7 @@ impl<S: BlockingSource> Blocking<S> {
         Blocking {
             source: Arc::new(source),
             state: SourceState::new(),
+            thread: None,
         }
     }
 
@@ -216,12 +219,24 @@ impl<S: BlockingSource> EventSource for Blocking<S> {
                 }
             });
         match spawned {
-            Ok(_) => stream,
+            Ok(thread) => {
+                self.thread = Some(thread);
+                stream
+            }
             Err(e) => {
                 let err = SourceError::failed(&info.id, format!("cannot start a thread: {e}"));
                 Box::pin(futures_util::stream::iter([Err(err)]))
             }
         }
+    }
+
+    /// Waits for the reading thread: after the stream is dropped it stops at its next send (or
+    /// its next look at [`Sink::is_stopped`]).
+    async fn close(&mut self) -> Result<(), SourceError> {
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        Ok(())
     }
 
     fn stats(&self) -> SourceStats {

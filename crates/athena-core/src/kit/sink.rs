@@ -25,6 +25,18 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// Tells threads of a source other than the one holding the [`Sink`] that the consumer went
+/// away. It does not keep the stream open.
+#[derive(Debug, Clone)]
+pub struct StopFlag(mpsc::WeakSender<Result<Batch, SourceError>>);
+
+impl StopFlag {
+    /// Whether the consumer went away (or the source's reading ended).
+    pub fn is_stopped(&self) -> bool {
+        self.0.upgrade().is_none_or(|tx| tx.is_closed())
+    }
+}
+
 /// When a batch is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -165,6 +177,11 @@ impl Sink {
     /// Whether the consumer went away: reading further is wasted.
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// A flag other threads of the source (a pool of workers) can check to stop early.
+    pub fn stop_flag(&self) -> StopFlag {
+        StopFlag(self.tx.downgrade())
     }
 
     /// Resolves when the consumer goes away (for sources that wait for new input).

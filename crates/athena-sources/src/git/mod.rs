@@ -9,6 +9,7 @@ mod walk;
 
 use std::sync::Arc;
 
+use athena_core::kit::Blocking;
 use athena_core::{EventSource, SourceType};
 
 pub use config::{GitConfig, MergeDiffs};
@@ -20,6 +21,8 @@ pub fn source_type() -> SourceType {
         name: "git",
         description: "commits of a local git repository (work tree or bare)",
         keys: config::keys(),
-        build: Arc::new(|c| Ok(Box::new(GitSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| {
+            Ok(Box::new(Blocking::new(GitSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
     }
 }

@@ -6,16 +6,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::reader::{spawn_reader, BatchSender};
-use async_trait::async_trait;
 use athena_core::error::panic_message;
+use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink};
 use athena_core::telemetry::{emit, InternalEvent};
-use athena_core::{
-    Batch, BatchStream, Cursor, Event, EventSource, Progress, SourceConfig, SourceError, SourceInfo,
-};
+use athena_core::{Cursor, Event, SourceConfig, SourceError, SourceInfo};
 use gix::hash::ObjectId;
 use serde_json::Value;
 
@@ -35,13 +31,14 @@ const PACK_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// How many chunks, per worker, workers may run ahead of the oldest chunk not yet emitted.
 const WINDOW_PER_THREAD: usize = 2;
 
-/// Reads a local git repository's history as `commit` events.
+/// Reads a local git repository's history as `commit` events (run by the kit's
+/// [`Blocking`](athena_core::kit::Blocking)).
 pub struct GitSource {
     info: SourceInfo,
     config: GitConfig,
     path: PathBuf,
-    /// The reading thread of the current `events` stream, and its stop flag.
-    reader: Option<(std::thread::JoinHandle<()>, Arc<AtomicBool>)>,
+    /// What events name as their repository.
+    repo_label: String,
 }
 
 impl GitSource {
@@ -65,8 +62,8 @@ impl GitSource {
                 name: format!("git {}", path.display()),
             },
             config: git,
+            repo_label: path.display().to_string(),
             path,
-            reader: None,
         })
     }
 
@@ -81,6 +78,12 @@ impl GitSource {
     fn open(&self) -> Result<gix::ThreadSafeRepository, SourceError> {
         open_repo(&self.info.id, &self.path)
     }
+
+    fn threads(&self) -> usize {
+        self.config
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
 }
 
 fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepository, SourceError> {
@@ -92,101 +95,53 @@ fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepositor
         .map_err(|e| SourceError::path(source_id, path, format!("not a git repository: {e}")))
 }
 
-#[async_trait]
-impl EventSource for GitSource {
+impl BlockingSource for GitSource {
     fn info(&self) -> &SourceInfo {
         &self.info
     }
 
-    async fn validate(&mut self) -> Result<(), SourceError> {
+    fn validate(&self) -> Result<(), SourceError> {
         let repo = self.open()?.to_thread_local();
         resolve_tips(&repo, &self.branches())
             .map_err(|e| SourceError::path(&self.info.id, &self.path, e))?;
         Ok(())
     }
 
-    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let job = Job {
-            cancel: cancel.clone(),
-            source_id: self.info.id.clone(),
-            path: self.path.clone(),
-            repo_label: self.path.display().to_string(),
-            branches: self.branches(),
-            options: DiffOptions {
-                include_diff: self.config.include_diff,
-                max_diff_bytes: self.config.max_diff_bytes,
-                merge_diffs: self.config.merge_diffs,
-                shallow: None,
-            },
-            batch_size: self.config.batch_size,
-            threads: self
-                .config
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        };
-        let (stream, handle) =
-            spawn_reader(&self.info.id, format!("git-{}", self.info.id), move |tx| {
-                job.run(cursor, tx)
-            });
-        self.reader = handle.map(|h| (h, cancel));
-        stream
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
     }
 
-    /// Stops the reading thread and its diff workers (at their next commit) and waits for them.
-    async fn close(&mut self) -> Result<(), SourceError> {
-        if let Some((handle, cancel)) = self.reader.take() {
-            cancel.store(true, Ordering::Relaxed);
-            let joined = tokio::task::spawn_blocking(move || handle.join()).await;
-            if !matches!(joined, Ok(Ok(()))) {
-                return Err(SourceError::failed(
-                    &self.info.id,
-                    "the reading thread panicked",
-                ));
-            }
-        }
-        Ok(())
+    fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let cursor = ctx.take_cursor();
+        self.run(cursor, &mut ctx.sink)
     }
 }
 
-/// Everything the producer thread needs, detached from the source.
-struct Job {
-    /// Set by `close()`: workers stop at the next commit.
-    cancel: Arc<AtomicBool>,
-    source_id: String,
-    path: PathBuf,
-    repo_label: String,
-    branches: Vec<String>,
-    options: DiffOptions,
-    batch_size: usize,
-    threads: usize,
-}
-
-/// The stream's consumer went away (sync interrupted): stop quietly.
-struct Stopped;
-
-impl Job {
+impl GitSource {
     fn err(&self, message: impl Into<String>) -> SourceError {
-        SourceError::path(&self.source_id, &self.path, message)
+        SourceError::path(&self.info.id, &self.path, message)
     }
 
-    fn run(&self, cursor: Option<Cursor>, tx: &BatchSender) -> Result<(), SourceError> {
-        let shared = open_repo(&self.source_id, &self.path)?;
+    fn run(&self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
+        let branches = self.branches();
+        let shared = open_repo(&self.info.id, &self.path)?;
         let repo = shared.to_thread_local();
         let shallow = repo
             .shallow_commits()
             .map_err(|e| self.err(format!("reading the shallow file: {e}")))?
             .map(|cut| std::sync::Arc::new(cut.iter().copied().collect()));
         let options = DiffOptions {
+            include_diff: self.config.include_diff,
+            max_diff_bytes: self.config.max_diff_bytes,
+            merge_diffs: self.config.merge_diffs,
             shallow,
-            ..self.options.clone()
         };
-        let saved: GitCursor = Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?
+        let saved: GitCursor = Cursor::decode_saved(cursor, &self.info.id, u64::from(VERSION))?
             .unwrap_or(GitCursor {
                 version: VERSION,
                 ..GitCursor::default()
             });
-        let current = resolve_tips(&repo, &self.branches).map_err(|e| self.err(e))?;
+        let current = resolve_tips(&repo, &branches).map_err(|e| self.err(e))?;
         let current_hex: BTreeMap<String, String> = current
             .iter()
             .map(|(k, v)| (k.clone(), v.to_string()))
@@ -211,22 +166,16 @@ impl Job {
                     existing(&repo, &pending.heads).into_iter().collect();
                 let mut hidden = existing(&repo, from.values());
                 hidden.extend(heads.iter().copied());
-                let plan =
-                    plan(&repo, &hidden, &targets, &self.branches).map_err(|e| self.err(e))?;
-                if self
-                    .emit(
-                        &shared,
-                        options.clone(),
-                        &plan,
-                        heads,
-                        &from,
-                        &pending.targets,
-                        tx,
-                    )
-                    .is_err()
-                {
-                    return Ok(());
-                }
+                let plan = plan(&repo, &hidden, &targets, &branches).map_err(|e| self.err(e))?;
+                self.emit(
+                    &shared,
+                    options.clone(),
+                    &plan,
+                    heads,
+                    &from,
+                    &pending.targets,
+                    sink,
+                )?;
                 from.clone_from(&pending.targets);
             }
         }
@@ -238,7 +187,7 @@ impl Job {
             {
                 if repo.has_object(old) && !is_ancestor(&repo, old, *new) {
                     emit(InternalEvent::BranchRewritten {
-                        source_id: &self.source_id,
+                        source_id: &self.info.id,
                         branch,
                         old: &old.to_string(),
                         new: &new.to_string(),
@@ -247,17 +196,16 @@ impl Job {
             }
         }
         let hidden = existing(&repo, from.values());
-        let plan = plan(&repo, &hidden, &current, &self.branches).map_err(|e| self.err(e))?;
-        let _ = self.emit(
+        let plan = plan(&repo, &hidden, &current, &branches).map_err(|e| self.err(e))?;
+        self.emit(
             &shared,
             options,
             &plan,
             BTreeSet::new(),
             &from,
             &current_hex,
-            tx,
-        );
-        Ok(())
+            sink,
+        )
     }
 
     /// Streams the plan's commits. Every batch but the last says "the walk from `from` to `to`
@@ -272,8 +220,8 @@ impl Job {
         mut heads: BTreeSet<ObjectId>,
         from: &BTreeMap<String, String>,
         to: &BTreeMap<String, String>,
-        tx: &BatchSender,
-    ) -> Result<(), Stopped> {
+        sink: &mut Sink,
+    ) -> Result<(), ReadError> {
         let commits = &plan.commits[..];
         let total = plan.commits.len() as u64;
         let done_cursor = || {
@@ -284,24 +232,29 @@ impl Job {
             })
         };
         if commits.is_empty() {
-            let batch = Batch::new(Vec::new(), done_cursor());
-            return tx.blocking_send(Ok(batch)).map_err(|_| Stopped);
+            sink.commit_blocking(done_cursor())?;
+            return Ok(());
         }
         let chunks = commits.len().div_ceil(CHUNK);
         let next_chunk = AtomicUsize::new(0);
         let emitted_chunks = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
-        let threads = self.threads.clamp(1, chunks);
+        let threads = self.threads().clamp(1, chunks);
+        // Workers stop early when the consumer goes away, not only at the next batch.
+        let gone = sink.stop_flag();
         let window = threads * WINDOW_PER_THREAD;
         let (results_tx, results_rx) =
             std_mpsc::sync_channel::<(usize, Result<Vec<Event>, String>)>(threads * 4);
         let context_repo = Value::String(self.repo_label.clone());
+        let batch_size = self.config.batch_size;
 
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let results_tx = results_tx.clone();
                 let options = options.clone();
                 let (next_chunk, emitted_chunks, stop) = (&next_chunk, &emitted_chunks, &stop);
+                let gone = gone.clone();
+                let halted = move || stop.load(Ordering::Relaxed) || gone.is_stopped();
                 scope.spawn(move || {
                     let mut repo = shared.to_thread_local();
                     tune_caches(&mut repo);
@@ -312,21 +265,19 @@ impl Job {
                             break;
                         }
                         while chunk >= emitted_chunks.load(Ordering::Acquire) + window {
-                            if stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
+                            if halted() {
                                 return;
                             }
                             std::thread::sleep(Duration::from_millis(1));
                         }
-                        if stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed) {
+                        if halted() {
                             return;
                         }
                         let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(commits.len());
                         let result: Result<Vec<Event>, String> = commits[range]
                             .iter()
                             .map(|id| {
-                                if stop.load(Ordering::Relaxed)
-                                    || self.cancel.load(Ordering::Relaxed)
-                                {
+                                if halted() {
                                     return Err("stopped".to_string());
                                 }
                                 // A bug must fail this source with the commit named, not
@@ -349,7 +300,7 @@ impl Job {
             drop(results_tx);
 
             let mut waiting: HashMap<usize, Result<Vec<Event>, String>> = HashMap::new();
-            let mut batch: Vec<Event> = Vec::with_capacity(self.batch_size);
+            let mut in_batch = 0;
             let mut position = 0;
             let mut outcome = Ok(());
             'chunks: for chunk in 0..chunks {
@@ -363,12 +314,13 @@ impl Job {
                         }
                         Err(_) => {
                             // Every worker is gone and this chunk never came.
-                            if !stop.load(Ordering::Relaxed) {
+                            outcome = Err(if gone.is_stopped() {
+                                ReadError::Stopped
+                            } else {
                                 let message =
                                     format!("the diff workers stopped before commit chunk {chunk}");
-                                let _ = tx.blocking_send(Err(self.err(message)));
-                            }
-                            outcome = Err(Stopped);
+                                ReadError::Failed(self.err(message))
+                            });
                             break 'chunks;
                         }
                     }
@@ -376,10 +328,13 @@ impl Job {
                 emitted_chunks.store(chunk + 1, Ordering::Release);
                 let events = match result {
                     Ok(events) => events,
+                    Err(_) if gone.is_stopped() => {
+                        outcome = Err(ReadError::Stopped);
+                        break;
+                    }
                     Err(message) => {
                         // Nothing of the failing batch is sent: it is never stored.
-                        let _ = tx.blocking_send(Err(self.err(message)));
-                        outcome = Err(Stopped);
+                        outcome = Err(ReadError::Failed(self.err(message)));
                         break;
                     }
                 };
@@ -400,9 +355,11 @@ impl Job {
                                 .collect(),
                         ),
                     );
-                    batch.push(event);
+                    sink.event(event);
+                    in_batch += 1;
                     let last = position == plan.commits.len();
-                    if batch.len() >= self.batch_size || last {
+                    if in_batch >= batch_size || last {
+                        // Every batch but the last: the walk is stored as far as `heads` reach.
                         let checkpoint = if last {
                             done_cursor()
                         } else {
@@ -415,16 +372,12 @@ impl Job {
                                 }),
                             })
                         };
-                        let mut b = Batch::new(std::mem::take(&mut batch), checkpoint);
-                        b.progress = Some(Progress {
-                            done: position as u64,
-                            total: Some(total),
-                        });
-                        if tx.blocking_send(Ok(b)).is_err() {
-                            outcome = Err(Stopped);
+                        sink.progress(position as u64, Some(total));
+                        if let Err(stopped) = sink.commit_blocking(checkpoint) {
+                            outcome = Err(stopped.into());
                             break 'chunks;
                         }
-                        batch.reserve(self.batch_size);
+                        in_batch = 0;
                     }
                 }
             }
