@@ -11,6 +11,7 @@ mod source;
 
 use std::sync::Arc;
 
+use athena_core::kit::Async;
 use athena_core::{EventSource, SourceType};
 
 pub use config::SlackConfig;
@@ -22,6 +23,8 @@ pub fn source_type() -> SourceType {
         name: "slack",
         description: "Slack channels: messages, thread replies, edits, reactions",
         keys: config::keys(),
-        build: Arc::new(|c| Ok(Box::new(SlackSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| {
+            Ok(Box::new(Async::new(SlackSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
     }
 }

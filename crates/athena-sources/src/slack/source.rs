@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use athena_core::{
-    Batch, BatchStream, ConfigError, Cursor, Event, EventSource, SourceConfig, SourceError,
-    SourceInfo, SourceStats,
-};
+use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
+use athena_core::{ConfigError, Cursor, Event, SourceConfig, SourceError, SourceInfo, SourceStats};
 use athena_http::{
     link, ApiClient, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, HttpStats, Url,
 };
@@ -44,14 +42,14 @@ const VERSION: u32 = 1;
 /// Messages per history page (Slack's advice: at most 200).
 const PAGE: u32 = 200;
 
-/// Reads Slack channels: messages, thread replies, edits and reactions.
+/// Reads Slack channels: messages, thread replies, edits and reactions (run by the kit's
+/// [`Async`](athena_core::kit::Async)).
 pub struct SlackSource {
     info: SourceInfo,
     config: SlackConfig,
     lookback: chrono::Duration,
-    client: Arc<ApiClient>,
+    client: ApiClient,
     stats: Arc<HttpStats>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Slack's `ts`: seconds and microseconds, ordered as numbers.
@@ -108,10 +106,9 @@ impl SlackSource {
                 name: "slack".into(),
             },
             stats: client.stats(),
-            client: Arc::new(client),
+            client,
             lookback,
             config: c,
-            task: None,
         })
     }
 }
@@ -148,53 +145,34 @@ fn slack_verdict(v: &Value, _: &HeaderMap) -> BodyVerdict {
 }
 
 #[async_trait]
-impl EventSource for SlackSource {
+impl AsyncSource for SlackSource {
     fn info(&self) -> &SourceInfo {
         &self.info
     }
 
-    async fn validate(&mut self) -> Result<(), SourceError> {
-        Ok(())
-    }
-
     /// `auth.test`: the token is accepted.
-    async fn health_check(&mut self) -> Result<(), SourceError> {
-        let job = self.job();
-        let url = job.url("auth.test", &[]).map_err(|e| job.fatal(&e))?;
-        job.get(&url).await.map(|_| ()).map_err(|e| job.fatal(&e))
+    async fn health_check(&self) -> Result<(), SourceError> {
+        let url = self.url("auth.test", &[]).map_err(|e| self.fatal(&e))?;
+        self.get(&url).await.map(|_| ()).map_err(|e| self.fatal(&e))
     }
 
-    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let job = self.job();
-        let (stream, task) = api::spawn_task(|tx| async move {
-            let result = job.run(cursor, &tx).await;
-            (result, tx)
-        });
-        self.task = Some(task);
-        stream
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
     }
 
-    async fn close(&mut self) -> Result<(), SourceError> {
-        api::stop(self.task.take()).await;
-        Ok(())
+    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let cursor = ctx.take_cursor();
+        let mut run = Run {
+            source: self,
+            users: HashMap::new(),
+            resolve_users: self.config.resolve_users,
+            channel_names: HashMap::new(),
+        };
+        run.run(cursor, &mut ctx.sink).await
     }
 
     fn stats(&self) -> SourceStats {
         api::stats(&self.stats)
-    }
-}
-
-impl SlackSource {
-    fn job(&self) -> Job {
-        Job {
-            source_id: self.info.id.clone(),
-            config: self.config.clone(),
-            lookback: self.lookback,
-            client: self.client.clone(),
-            users: HashMap::new(),
-            resolve_users: self.config.resolve_users,
-            channel_names: HashMap::new(),
-        }
     }
 }
 
@@ -214,18 +192,16 @@ enum ChannelError {
     Stopped,
 }
 
-struct Job {
-    source_id: String,
-    config: SlackConfig,
-    lookback: chrono::Duration,
-    client: Arc<ApiClient>,
+/// What one sync learns as it goes.
+struct Run<'a> {
+    source: &'a SlackSource,
     /// User id → display name (`None`: unknown), for this run.
     users: HashMap<String, Option<String>>,
     resolve_users: bool,
     channel_names: HashMap<String, String>,
 }
 
-impl Job {
+impl SlackSource {
     fn url(&self, method: &str, query: &[(&str, &str)]) -> Result<Url, HttpError> {
         let mut url = self.client.url(method)?;
         if !query.is_empty() {
@@ -246,11 +222,11 @@ impl Job {
         let message = match e.kind {
             HttpErrorKind::Unauthorized => format!(
                 "Slack rejected the token for source {} ({}; check `token`): {e}",
-                self.source_id, e.message
+                self.info.id, e.message
             ),
             _ => e.to_string(),
         };
-        SourceError::failed(&self.source_id, message)
+        SourceError::failed(&self.info.id, message)
     }
 
     /// Every page of a cursor-paged method, the items under `key`.
@@ -285,17 +261,19 @@ impl Job {
             }
         }
     }
+}
 
-    async fn run(mut self, cursor: Option<Cursor>, tx: &api::Sender) -> Result<(), SourceError> {
+impl Run<'_> {
+    async fn run(&mut self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
         let mut state: SlackCursor =
-            Cursor::decode_saved(cursor, &self.source_id, u64::from(VERSION))?.unwrap_or(
+            Cursor::decode_saved(cursor, &self.source.info.id, u64::from(VERSION))?.unwrap_or(
                 SlackCursor {
                     version: VERSION,
                     channels: BTreeMap::new(),
                 },
             );
         // Archived channels are only read when named.
-        let archived = if self.config.channels.is_empty() {
+        let archived = if self.source.config.channels.is_empty() {
             "true"
         } else {
             "false"
@@ -308,6 +286,7 @@ impl Job {
             ]
         };
         let listed = match self
+            .source
             .all_pages(
                 "conversations.list",
                 &list("public_channel,private_channel"),
@@ -318,12 +297,13 @@ impl Job {
             Ok(l) => l,
             // A token without groups:read still reads public channels.
             Err(e) if e.kind == HttpErrorKind::Api && e.message.starts_with("missing_scope") => {
-                tracing::warn!(source = %self.source_id, "private channels not listed: {e}");
-                self.all_pages("conversations.list", &list("public_channel"), "channels")
+                tracing::warn!(source = %self.source.info.id, "private channels not listed: {e}");
+                self.source
+                    .all_pages("conversations.list", &list("public_channel"), "channels")
                     .await
-                    .map_err(|e| self.fatal(&e))?
+                    .map_err(|e| self.source.fatal(&e))?
             }
-            Err(e) => return Err(self.fatal(&e)),
+            Err(e) => return Err(self.source.fatal(&e).into()),
         };
         let mut member = Vec::new();
         for c in &listed {
@@ -342,11 +322,11 @@ impl Job {
             }
         }
         let mut failures = Vec::new();
-        let channels: Vec<Channel> = if self.config.channels.is_empty() {
+        let channels: Vec<Channel> = if self.source.config.channels.is_empty() {
             member
         } else {
             let mut chosen = Vec::new();
-            for wanted in &self.config.channels {
+            for wanted in &self.source.config.channels {
                 let w = wanted.trim_start_matches('#');
                 let found = self
                     .channel_names
@@ -368,27 +348,27 @@ impl Job {
             chosen
         };
         for channel in &channels {
-            match self.channel(channel, &mut state, tx).await {
+            match self.channel(channel, &mut state, sink).await {
                 Ok(()) => {}
                 Err(ChannelError::Channel(why)) => {
-                    tracing::warn!(source = %self.source_id, channel = %channel.name, "skipped: {why}");
+                    tracing::warn!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
                     failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
                 }
-                Err(ChannelError::Fatal(e)) => return Err(e),
-                Err(ChannelError::Stopped) => return Ok(()),
+                Err(ChannelError::Fatal(e)) => return Err(e.into()),
+                Err(ChannelError::Stopped) => return Err(ReadError::Stopped),
             }
         }
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(SourceError::failed(
-                &self.source_id,
+            Err(ReadError::Failed(SourceError::failed(
+                &self.source.info.id,
                 format!(
                     "{} channel(s) could not be read ({}); the others were stored",
                     failures.len(),
                     failures.join("; ")
                 ),
-            ))
+            )))
         }
     }
 
@@ -397,7 +377,7 @@ impl Job {
     fn channel_error(&self, e: &HttpError) -> ChannelError {
         match (e.kind, e.status) {
             (HttpErrorKind::NotFound, Some(200)) => ChannelError::Channel(e.message.clone()),
-            _ => ChannelError::Fatal(self.fatal(e)),
+            _ => ChannelError::Fatal(self.source.fatal(e)),
         }
     }
 
@@ -405,7 +385,7 @@ impl Job {
         &mut self,
         channel: &Channel,
         state: &mut SlackCursor,
-        tx: &api::Sender,
+        sink: &mut Sink,
     ) -> Result<(), ChannelError> {
         let latest = state
             .channels
@@ -413,7 +393,7 @@ impl Job {
             .and_then(|c| c.latest.as_deref())
             .and_then(Ts::parse);
         let now = Utc::now();
-        let window = Ts((now - self.lookback).timestamp().max(0), 0);
+        let window = Ts((now - self.source.lookback).timestamp().max(0), 0);
         // New messages, and the lookback window again for replies, edits and reactions.
         let oldest = latest.map(|l| l.min(window));
         let oldest_text = oldest.map(Ts::text);
@@ -427,13 +407,18 @@ impl Job {
         // reads the range again (what it stored comes back as duplicates). Memory holds a page
         // and its threads, however long the channel.
         let first = self
+            .source
             .url("conversations.history", &query)
-            .map_err(|e| ChannelError::Fatal(self.fatal(&e)))?;
+            .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
         let mut url = first.clone();
         let mut seen_cursors = std::collections::HashSet::new();
         let mut newest = latest;
         loop {
-            let page = self.get(&url).await.map_err(|e| self.channel_error(&e))?;
+            let page = self
+                .source
+                .get(&url)
+                .await
+                .map_err(|e| self.channel_error(&e))?;
             let mut messages: Vec<Value> = page
                 .get("messages")
                 .and_then(Value::as_array)
@@ -449,7 +434,7 @@ impl Job {
             let next = match link::body_cursor(&page, "/response_metadata/next_cursor") {
                 Some(c) if !seen_cursors.insert(c.clone()) => {
                     return Err(ChannelError::Fatal(SourceError::failed(
-                        &self.source_id,
+                        &self.source.info.id,
                         format!(
                             "GET {}: the next cursor repeats an earlier one (a paging loop)",
                             athena_http::redact_url(&url)
@@ -464,7 +449,7 @@ impl Job {
             let last_page = next.is_none();
             let mut chunks = Vec::new();
             while !pending.is_empty() {
-                let rest = pending.split_off(pending.len().min(self.config.batch_size));
+                let rest = pending.split_off(pending.len().min(self.source.config.batch_size));
                 chunks.push(std::mem::replace(&mut pending, rest));
             }
             if last_page && chunks.is_empty() && newest != latest {
@@ -477,7 +462,7 @@ impl Job {
                 } else {
                     latest
                 };
-                self.send(channel, state, at, &mut chunk, tx).await?;
+                Run::send(channel, state, at, &mut chunk, sink).await?;
             }
             match next {
                 Some(n) => url = n,
@@ -508,10 +493,11 @@ impl Job {
         let replies = m.get("reply_count").and_then(Value::as_u64).unwrap_or(0);
         let is_parent =
             m.get("thread_ts").and_then(Value::as_str) == m.get("ts").and_then(Value::as_str);
-        if self.config.include_threads && replies > 0 && is_parent {
+        if self.source.config.include_threads && replies > 0 && is_parent {
             let ts_text = ts.text();
             let limit = PAGE.to_string();
             let thread = match self
+                .source
                 .all_pages(
                     "conversations.replies",
                     &[
@@ -545,12 +531,11 @@ impl Job {
 
     /// Sends `events` with the channel's cursor at `newest`.
     async fn send(
-        &self,
         channel: &Channel,
         state: &mut SlackCursor,
         newest: Option<Ts>,
         events: &mut Vec<Event>,
-        tx: &api::Sender,
+        sink: &mut Sink,
     ) -> Result<(), ChannelError> {
         state.channels.insert(
             channel.id.clone(),
@@ -558,8 +543,12 @@ impl Job {
                 latest: newest.map(Ts::text),
             },
         );
-        let batch = Batch::new(std::mem::take(events), Cursor::encode(&*state));
-        tx.send(Ok(batch)).await.map_err(|_| ChannelError::Stopped)
+        for event in events.drain(..) {
+            sink.event(event);
+        }
+        sink.commit(Cursor::encode(&*state))
+            .await
+            .map_err(|_| ChannelError::Stopped)
     }
 
     /// A message's edit and reactions, as events.
@@ -704,9 +693,10 @@ impl Job {
             return Ok(known.clone().unwrap_or_else(|| id.to_string()));
         }
         let url = self
+            .source
             .url("users.info", &[("user", id)])
-            .map_err(|e| ChannelError::Fatal(self.fatal(&e)))?;
-        let name = match self.get(&url).await {
+            .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
+        let name = match self.source.get(&url).await {
             Ok(v) => [
                 "/user/profile/display_name",
                 "/user/profile/real_name",
@@ -718,7 +708,7 @@ impl Job {
             .find(|s| !s.is_empty())
             .map(str::to_string),
             Err(e) if e.kind == HttpErrorKind::Unauthorized => {
-                return Err(ChannelError::Fatal(self.fatal(&e)))
+                return Err(ChannelError::Fatal(self.source.fatal(&e)))
             }
             // Passing trouble: show the id this time, ask again next time.
             Err(e)
@@ -727,12 +717,12 @@ impl Job {
                     HttpErrorKind::RateLimited | HttpErrorKind::Network | HttpErrorKind::Server
                 ) =>
             {
-                tracing::warn!(source = %self.source_id, "cannot resolve user {id}: {e}");
+                tracing::warn!(source = %self.source.info.id, "cannot resolve user {id}: {e}");
                 return Ok(id.to_string());
             }
             Err(e) => {
                 if e.message.contains("missing_scope") {
-                    tracing::warn!(source = %self.source_id, "cannot resolve user names: {e}");
+                    tracing::warn!(source = %self.source.info.id, "cannot resolve user names: {e}");
                     self.resolve_users = false;
                 }
                 None
