@@ -1,12 +1,18 @@
 //! `type = "slack"`: messages, thread replies, edits and reactions of Slack channels, through
 //! the Web API.
 //!
-//! - `source`: listing channels, reading each one's history past the stored `ts` plus a
-//!   lookback window, threads, users; Slack's `"ok": false` errors judged by the shared client.
-//! - `format`: Slack markup made readable. `config`: the keys.
+//! - `source`: the source and its registration with the kit; `run`: one sync, listing channels
+//!   and reading each one's history past the stored `ts` plus a lookback window, threads,
+//!   edits and reactions; `message`: a message as an event, users made readable.
+//! - `client`: URLs, pages, Slack's `"ok": false` errors judged by the shared client;
+//!   `cursor`: the cursor and Slack's `ts`; `format`: Slack markup made readable; `config`: the keys.
 
+mod client;
 mod config;
+mod cursor;
 mod format;
+mod message;
+mod run;
 mod source;
 
 use std::sync::Arc;

@@ -1,0 +1,135 @@
+//! Talking to Slack's Web API: URLs, pages, and Slack's own errors inside `200` answers.
+
+use std::time::Duration;
+
+use athena_core::SourceError;
+use athena_http::{link, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, Url};
+use serde_json::{json, Value};
+
+use super::source::SlackSource;
+
+/// Slack's own errors, said inside `200` answers, judged like HTTP ones.
+pub(super) fn slack_verdict(v: &Value, _: &HeaderMap) -> BodyVerdict {
+    if v.get("ok").and_then(Value::as_bool) == Some(true) {
+        return BodyVerdict::Accept;
+    }
+    let error = v
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("an answer without \"ok\": true");
+    match error {
+        "ratelimited" => BodyVerdict::Wait(Duration::from_secs(30)),
+        "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked" | "token_expired" => {
+            BodyVerdict::Fail(HttpErrorKind::Unauthorized, error.to_string())
+        }
+        "not_in_channel" | "channel_not_found" | "is_archived" | "thread_not_found" => {
+            BodyVerdict::Fail(HttpErrorKind::NotFound, error.to_string())
+        }
+        "fatal_error" | "internal_error" | "service_unavailable" | "request_timeout" => {
+            BodyVerdict::Retry(error.to_string())
+        }
+        _ => {
+            let needed = v
+                .get("needed")
+                .and_then(Value::as_str)
+                .map(|s| format!(" (the token needs scope {s})"))
+                .unwrap_or_default();
+            BodyVerdict::Fail(HttpErrorKind::Api, format!("{error}{needed}"))
+        }
+    }
+}
+
+impl SlackSource {
+    pub(super) fn url(&self, method: &str, query: &[(&str, &str)]) -> Result<Url, HttpError> {
+        let mut url = self.client.url(method)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().copied());
+        }
+        Ok(url)
+    }
+
+    pub(super) async fn get(&self, url: &Url) -> Result<Value, HttpError> {
+        match self.client.get_checked(url, None, &slack_verdict).await? {
+            Fetched::Page(p) => Ok(p.value),
+            // Never asked conditionally.
+            Fetched::NotModified => Ok(json!({"ok": true})),
+        }
+    }
+
+    pub(super) fn fatal(&self, e: &HttpError) -> SourceError {
+        let message = match e.kind {
+            HttpErrorKind::Unauthorized => format!(
+                "Slack rejected the token for source {} ({}; check `token`): {e}",
+                self.info.id, e.message
+            ),
+            _ => e.to_string(),
+        };
+        SourceError::failed(&self.info.id, message)
+    }
+
+    /// Every page of a cursor-paged method, the items under `key`.
+    pub(super) async fn all_pages(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+        key: &str,
+    ) -> Result<Vec<Value>, HttpError> {
+        let first = self.url(method, query)?;
+        let mut url = first.clone();
+        let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self.get(&url).await?;
+            if let Some(list) = page.get(key).and_then(Value::as_array) {
+                items.extend(list.iter().cloned());
+            }
+            match link::body_cursor(&page, "/response_metadata/next_cursor") {
+                Some(c) if !seen.insert(c.clone()) => {
+                    return Err(HttpError {
+                        kind: HttpErrorKind::Api,
+                        method: "GET",
+                        url: athena_http::redact_url(&url),
+                        status: Some(200),
+                        message: "the next cursor repeats an earlier one (a paging loop)".into(),
+                        body: String::new(),
+                    })
+                }
+                Some(c) => url = link::with_query(&first, "cursor", &c),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_errors_inside_200_are_classified() {
+        let h = HeaderMap::new();
+        let v = |e: &str| slack_verdict(&json!({"ok": false, "error": e}), &h);
+        assert_eq!(slack_verdict(&json!({"ok": true}), &h), BodyVerdict::Accept);
+        assert!(matches!(v("ratelimited"), BodyVerdict::Wait(_)));
+        assert!(matches!(
+            v("invalid_auth"),
+            BodyVerdict::Fail(HttpErrorKind::Unauthorized, _)
+        ));
+        assert!(matches!(
+            v("not_in_channel"),
+            BodyVerdict::Fail(HttpErrorKind::NotFound, _)
+        ));
+        assert!(matches!(v("internal_error"), BodyVerdict::Retry(_)));
+        let scope = slack_verdict(
+            &json!({"ok": false, "error": "missing_scope", "needed": "groups:history"}),
+            &h,
+        );
+        assert_eq!(
+            scope,
+            BodyVerdict::Fail(
+                HttpErrorKind::Api,
+                "missing_scope (the token needs scope groups:history)".into()
+            )
+        );
+    }
+}
