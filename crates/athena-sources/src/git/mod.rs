@@ -1,9 +1,16 @@
 //! `type = "git"`: every commit reachable from the configured branches of a local repository,
 //! oldest first, with per-file line counts that agree with `git log --numstat --no-renames`.
+//!
+//! - `source`: the source on the kit: plans the walk, diffs on a pool of threads, checkpoints;
+//!   `walk`: which commits, in which order; `cursor`: tips and a half-stored walk's heads.
+//! - `commit`: one commit → one event; `lines`: git's line counts and diff text; `message`:
+//!   subject/body, encodings and signatures. `config`: the keys.
 
 mod commit;
 mod config;
 mod cursor;
+mod lines;
+mod message;
 mod source;
 mod walk;
 
