@@ -2,13 +2,14 @@
 //!
 //! Run it with `cargo run --example custom_source -- NOTES_FILE` (stores into ./notes.db).
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use athena_core::kit::{Blocking, BlockingSource, Context, ReadError};
 use athena_core::{
-    Batch, BatchStream, ConfigError, ConfigKey, Cursor, Engine, EngineSettings, Event, EventSource,
-    SourceConfig, SourceError, SourceInfo, SourceType, SyncOptions,
+    ConfigError, ConfigKey, Cursor, Engine, EngineSettings, Event, EventSource, SourceConfig,
+    SourceError, SourceInfo, SourceType, SyncOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,33 +28,19 @@ struct NotesCursor {
     lines: usize,
 }
 
+/// The source is its own logic only: the kit runs it on a thread, cuts its batches, and stops
+/// it when the sync ends or is interrupted.
 struct NotesSource {
     info: SourceInfo,
     path: PathBuf,
 }
 
-impl NotesSource {
-    fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
-        let notes: NotesConfig = config.parse()?;
-        let path = config.resolve_path(&notes.path);
-        Ok(NotesSource {
-            info: SourceInfo {
-                id: config.id.clone(),
-                source_type: "notes".into(),
-                name: format!("notes {}", path.display()),
-            },
-            path,
-        })
-    }
-}
-
-#[async_trait]
-impl EventSource for NotesSource {
+impl BlockingSource for NotesSource {
     fn info(&self) -> &SourceInfo {
         &self.info
     }
 
-    async fn validate(&mut self) -> Result<(), SourceError> {
+    fn validate(&self) -> Result<(), SourceError> {
         match std::fs::metadata(&self.path) {
             Ok(m) if m.is_file() => Ok(()),
             Ok(_) => Err(SourceError::path(&self.info.id, &self.path, "not a file")),
@@ -61,53 +48,40 @@ impl EventSource for NotesSource {
         }
     }
 
-    fn events(&mut self, cursor: Option<Cursor>) -> BatchStream<'_> {
-        let result = (|| {
-            let start = match cursor {
-                Some(c) => {
-                    let c: NotesCursor = c.decode().map_err(|e| SourceError::Cursor {
-                        source_id: self.info.id.clone(),
-                        message: e.to_string(),
-                    })?;
-                    c.lines
-                }
-                None => 0,
-            };
-            let text = std::fs::read_to_string(&self.path)
-                .map_err(|e| SourceError::path(&self.info.id, &self.path, e.to_string()))?;
-            let lines: Vec<&str> = text.lines().collect();
-            let mut batches = Vec::new();
-            // Batches of 100 lines, each with the cursor that is true once it is stored.
-            for (n, chunk) in lines.chunks(100).enumerate().skip(start / 100) {
-                let first = n * 100;
-                let events = chunk
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| first + i >= start)
-                    .map(|(i, line)| {
-                        // The id comes from the natural key, so a re-read is a duplicate.
-                        let mut e = Event::new(
-                            format!("line-{}", first + i + 1),
-                            "note",
-                            chrono::Utc::now(),
-                            *line,
-                        );
-                        e.context
-                            .insert("file".into(), self.path.display().to_string().into());
-                        e
-                    })
-                    .collect();
-                let checkpoint = Cursor::encode(&NotesCursor {
-                    version: 1,
-                    lines: first + chunk.len(),
-                });
-                batches.push(Ok(Batch::new(events, checkpoint)));
-            }
-            Ok::<_, SourceError>(batches)
-        })();
-        let items = result.unwrap_or_else(|e| vec![Err(e)]);
-        Box::pin(futures_util::stream::iter(items))
+    fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let saved: Option<NotesCursor> = Cursor::decode_saved(ctx.take_cursor(), &self.info.id, 1)?;
+        let start = saved.map_or(0, |c| c.lines);
+        let cursor = |lines| Cursor::encode(&NotesCursor { version: 1, lines });
+        let io = |e: std::io::Error| SourceError::path(&self.info.id, &self.path, e.to_string());
+        let file = std::io::BufReader::new(std::fs::File::open(&self.path).map_err(io)?);
+        let mut n = start;
+        for line in file.lines().skip(start) {
+            let line = line.map_err(io)?;
+            n += 1;
+            // The id comes from the natural key, so a re-read is a duplicate, not a new event.
+            let mut e = Event::new(format!("line-{n}"), "note", chrono::Utc::now(), line);
+            e.context
+                .insert("file".into(), self.path.display().to_string().into());
+            ctx.sink.event(e);
+            // True once this line and all before it are stored; a batch goes when it is due.
+            ctx.sink.checkpoint_blocking(|| cursor(n))?;
+        }
+        ctx.sink.commit_blocking(cursor(n))?;
+        Ok(())
     }
+}
+
+fn from_config(config: &SourceConfig) -> Result<NotesSource, ConfigError> {
+    let notes: NotesConfig = config.parse()?;
+    let path = config.resolve_path(&notes.path);
+    Ok(NotesSource {
+        info: SourceInfo {
+            id: config.id.clone(),
+            source_type: "notes".into(),
+            name: format!("notes {}", path.display()),
+        },
+        path,
+    })
 }
 
 /// The registry entry: a name, the keys `athena-ingest sources` lists, and the constructor.
@@ -122,7 +96,7 @@ fn notes_type() -> SourceType {
             default: None,
             doc: "the notes file",
         }],
-        build: Arc::new(|c| Ok(Box::new(NotesSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| Ok(Box::new(Blocking::new(from_config(c)?)) as Box<dyn EventSource>)),
     }
 }
 
