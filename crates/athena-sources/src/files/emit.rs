@@ -38,6 +38,9 @@ pub(crate) struct Plan<'a> {
 pub(crate) struct Emitter<'a> {
     sink: &'a mut Sink,
     plan: Plan<'a>,
+    /// Sorted by path.
+    deleted: &'a [Deleted],
+    renames: Renames,
     root_text: String,
     /// When deletions were seen (a deleted file has no time of its own).
     now: DateTime<Utc>,
@@ -51,9 +54,11 @@ pub(crate) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(sink: &'a mut Sink, plan: Plan<'a>) -> Self {
+    pub fn new(sink: &'a mut Sink, deleted: &'a [Deleted], plan: Plan<'a>) -> Self {
         Emitter {
             sink,
+            deleted,
+            renames: Renames::new(deleted),
             root_text: plan.root.to_string_lossy().into_owned(),
             plan,
             now: Utc::now(),
@@ -95,17 +100,11 @@ impl<'a> Emitter<'a> {
 
     /// A changed file, hashed: its event (if something happened to it) and its new state; for
     /// a rename, the deletion it pairs with too, so both halves go in the same batch.
-    pub fn change(
-        &mut self,
-        changed: &Changed,
-        settled: Settled,
-        renames: &mut Renames,
-        deleted: &[Deleted],
-    ) -> Result<(), Stopped> {
+    pub fn change(&mut self, changed: &Changed, settled: Settled) -> Result<(), Stopped> {
         let rel = &changed.found.rel;
         let now = &settled.now;
         let mut renamed = None;
-        let event = match classify(changed, now, self.plan.initial, renames) {
+        let event = match classify(changed, now, self.plan.initial, &mut self.renames) {
             Change::Touched => None,
             Change::Existing if !self.plan.emit_existing => None,
             Change::Existing => Some(file_event("file_modified", rel, &self.root_text, now, None)),
@@ -118,9 +117,9 @@ impl<'a> Emitter<'a> {
             Change::Created { renamed_from } => {
                 let mut e = file_event("file_created", rel, &self.root_text, now, None);
                 if let Some(i) = renamed_from {
-                    let from = String::from_utf8_lossy(&deleted[i].rel);
+                    let from = String::from_utf8_lossy(&self.deleted[i].rel);
                     e.metadata.insert("renamed_from".into(), json!(from));
-                    renamed = Some(&deleted[i]);
+                    renamed = Some(&self.deleted[i]);
                 }
                 Some(e)
             }
@@ -142,9 +141,10 @@ impl<'a> Emitter<'a> {
     }
 
     /// The deletions not told as half of a rename.
-    pub fn deletions(&mut self, deleted: &[Deleted], renames: &Renames) -> Result<(), Stopped> {
+    pub fn deletions(&mut self) -> Result<(), Stopped> {
+        let deleted = self.deleted;
         for (i, gone) in deleted.iter().enumerate() {
-            if renames.is_paired(i) {
+            if self.renames.is_paired(i) {
                 continue;
             }
             self.deletion(gone, None);

@@ -18,7 +18,7 @@ use ignore::overrides::{Override, OverrideBuilder};
 
 use super::config::FilesConfig;
 use super::cursor::FilesCursor;
-use super::diff::{diff, Changed, Deleted, Diff, Renames, StateMap};
+use super::diff::{diff, Changed, Diff, StateMap};
 use super::emit::{Emitter, Plan};
 use super::hash::{hash_all, settle};
 use super::scan::{scan, Problem, Scan, ScanOptions};
@@ -128,7 +128,7 @@ impl BlockingSource for FilesSource {
         let stored = stored_state(ctx.take_state());
         let tree = self.tree()?;
         let scan_started_ns = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let scanned = FilesSource::walk(&tree);
+        let scanned = tree.walk();
         let unreadable: Vec<&[u8]> = scanned.problems.iter().map(|p| p.rel.as_slice()).collect();
         let found = diff(stored, scanned.files, &unreadable, |rel| tree.is_file(rel));
 
@@ -143,6 +143,7 @@ impl BlockingSource for FilesSource {
         } = found;
         let mut out = Emitter::new(
             &mut ctx.sink,
+            &deleted,
             Plan {
                 source_id: &self.info.id,
                 root: &tree.root,
@@ -154,16 +155,8 @@ impl BlockingSource for FilesSource {
         );
         out.problems(&scanned.problems)?;
         out.unwatched(unwatched);
-        let mut renames = Renames::new(&deleted);
-        self.changes(
-            &mut out,
-            &tree,
-            &changed,
-            &deleted,
-            &mut renames,
-            scan_started_ns,
-        )?;
-        out.deletions(&deleted, &renames)?;
+        self.changes(&mut out, &tree, &changed, scan_started_ns)?;
+        out.deletions()?;
         out.finish()?;
         Ok(())
     }
@@ -180,12 +173,28 @@ impl BlockingSource for FilesSource {
 struct Tree {
     root: PathBuf,
     include: Option<Gitignore>,
-    walk: ScanOptions,
+    options: ScanOptions,
 }
 
 impl Tree {
     fn path(&self, rel: &[u8]) -> PathBuf {
         self.root.join(std::ffi::OsStr::from_bytes(rel))
+    }
+
+    /// The files of the tree (with `include` applied), and what could not be read.
+    fn walk(&self) -> Scan {
+        let mut scanned = scan(&self.root, &self.options);
+        if let Some(include) = &self.include {
+            scanned.files.retain(|f| {
+                include
+                    .matched_path_or_any_parents(
+                        Path::new(std::ffi::OsStr::from_bytes(&f.rel)),
+                        false,
+                    )
+                    .is_ignore()
+            });
+        }
+        scanned
     }
 
     /// Whether `rel` is a regular file now (a symbolic link is not).
@@ -233,7 +242,7 @@ impl FilesSource {
         Ok(Tree {
             root,
             include,
-            walk: ScanOptions {
+            options: ScanOptions {
                 respect_gitignore: self.config.respect_gitignore,
                 overrides,
                 skip,
@@ -242,30 +251,12 @@ impl FilesSource {
         })
     }
 
-    /// The files of the tree (with `include` applied), and what could not be read.
-    fn walk(tree: &Tree) -> Scan {
-        let mut scanned = scan(&tree.root, &tree.walk);
-        if let Some(include) = &tree.include {
-            scanned.files.retain(|f| {
-                include
-                    .matched_path_or_any_parents(
-                        Path::new(std::ffi::OsStr::from_bytes(&f.rel)),
-                        false,
-                    )
-                    .is_ignore()
-            });
-        }
-        scanned
-    }
-
     /// Hashes the changed files a chunk at a time and tells each one.
     fn changes(
         &self,
         out: &mut Emitter<'_>,
         tree: &Tree,
         changed: &[Changed],
-        deleted: &[Deleted],
-        renames: &mut Renames,
         scan_started_ns: i64,
     ) -> Result<(), Stopped> {
         let threads = threads();
@@ -279,7 +270,7 @@ impl FilesSource {
                 match hashed {
                     Ok(h) => {
                         let settled = settle(changed, h, scan_started_ns);
-                        out.change(changed, settled, renames, deleted)?;
+                        out.change(changed, settled)?;
                     }
                     // Gone since the walk: the next sync sees it as deleted.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
