@@ -1,16 +1,25 @@
 //! `type = "files"`: files created, modified and deleted under a directory, found by scanning
 //! it on each sync.
 //!
+//! - `source`: the source, one sync as named steps: walk, diff, hash, emit.
 //! - `scan`: the walk (`.gitignore` and `exclude` honoured) collecting size and time per file.
-//! - `source`: comparing the walk with the stored state, hashing what may have changed, and the
-//!   events. `state`: the bytes stored per file. `language`: a language from the file name.
-//! - `config`: the keys.
+//! - `diff`: the stored state against the walk, and what happened to each changed file (pure).
+//! - `hash`: hashing contents, and the state a hashed file is stored with.
+//! - `emit`: events, state rows and dead letters into the kit's sink, checkpointed per file
+//!   change. `event`: the events and their ids.
+//! - `state`: the bytes stored per file; `cursor`: the cursor; `language`: a language from the
+//!   file name; `config`: the keys.
 //!
 //! Per-file state lives in the store's `source_state` table, changed by the same transaction
 //! as the events (see `athena_core::Batch::state`); the cursor only says whether the first scan
 //! was stored completely.
 
 mod config;
+mod cursor;
+mod diff;
+mod emit;
+mod event;
+mod hash;
 mod language;
 mod scan;
 mod source;
@@ -18,6 +27,7 @@ mod state;
 
 use std::sync::Arc;
 
+use athena_core::kit::Blocking;
 use athena_core::{EventSource, SourceType};
 
 pub use config::FilesConfig;
@@ -29,6 +39,8 @@ pub fn source_type() -> SourceType {
         name: "files",
         description: "files created, modified and deleted under a directory (.gitignore honoured)",
         keys: config::keys(),
-        build: Arc::new(|c| Ok(Box::new(FilesSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| {
+            Ok(Box::new(Blocking::new(FilesSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
     }
 }
