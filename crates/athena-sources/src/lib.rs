@@ -22,12 +22,6 @@ pub mod files;
 pub mod git;
 #[cfg(feature = "source-github")]
 pub mod github;
-#[cfg(any(
-    feature = "source-git",
-    feature = "source-api-log",
-    feature = "source-files"
-))]
-mod reader;
 #[cfg(feature = "source-slack")]
 pub mod slack;
 
