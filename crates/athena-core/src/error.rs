@@ -1,8 +1,67 @@
 //! Errors of the core crate.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// What went wrong while reading a source. Every variant names the source.
+/// What kind of failure stopped a source, for callers that react to it without reading text
+/// (`sync --format json` and `status --format json` print it as `error_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The credentials were refused (HTTP 401, or 403 without a rate limit).
+    Unauthorized,
+    /// A rate limit is spent past what the source may wait.
+    RateLimited,
+    /// Another HTTP failure: a status, a broken body, a network error after retries.
+    Http,
+    /// A file, directory or repository cannot be read.
+    Io,
+    /// The saved cursor cannot be used.
+    Cursor,
+    /// The configuration is wrong in a way only reading showed.
+    Config,
+    /// Anything else (a store failure, a bug, a custom source's own error).
+    Other,
+}
+
+impl ErrorKind {
+    /// `unauthorized`, `rate_limited`, `http`, `io`, `cursor`, `config` or `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Http => "http",
+            ErrorKind::Io => "io",
+            ErrorKind::Cursor => "cursor",
+            ErrorKind::Config => "config",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// The kind [`ErrorKind::as_str`] names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ErrorKind::Unauthorized,
+            ErrorKind::RateLimited,
+            ErrorKind::Http,
+            ErrorKind::Io,
+            ErrorKind::Cursor,
+            ErrorKind::Config,
+            ErrorKind::Other,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong while reading a source. Every variant names the source; [`SourceError::kind`]
+/// says which [`ErrorKind`] it is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
@@ -14,6 +73,42 @@ pub enum SourceError {
         /// The path.
         path: PathBuf,
         /// What is wrong with it.
+        message: String,
+    },
+    /// The service refused the credentials.
+    #[error("source {source_id}: {message}")]
+    Unauthorized {
+        /// The source.
+        source_id: String,
+        /// What was refused, and where (a URL without credentials).
+        message: String,
+    },
+    /// A rate limit is spent and resets later than the source may wait.
+    #[error("source {source_id}: {message}")]
+    RateLimited {
+        /// The source.
+        source_id: String,
+        /// When the limit resets, if the service said.
+        retry_after: Option<Duration>,
+        /// Which limit, and where.
+        message: String,
+    },
+    /// An HTTP request failed for good.
+    #[error("source {source_id}: {message}")]
+    Http {
+        /// The source.
+        source_id: String,
+        /// The last status, if a response came.
+        status: Option<u16>,
+        /// The request (URL without credentials) and what went wrong.
+        message: String,
+    },
+    /// The configuration is wrong in a way only reading showed (a channel that does not exist).
+    #[error("source {source_id}: {message}")]
+    Config {
+        /// The source.
+        source_id: String,
+        /// What is wrong.
         message: String,
     },
     /// The saved cursor cannot be used.
@@ -43,6 +138,19 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Path { .. } => ErrorKind::Io,
+            SourceError::Unauthorized { .. } => ErrorKind::Unauthorized,
+            SourceError::RateLimited { .. } => ErrorKind::RateLimited,
+            SourceError::Http { .. } => ErrorKind::Http,
+            SourceError::Config { .. } => ErrorKind::Config,
+            SourceError::Cursor { .. } => ErrorKind::Cursor,
+            SourceError::Failed { .. } | SourceError::Other { .. } => ErrorKind::Other,
+        }
+    }
+
     /// A failure with a message naming the place.
     pub fn failed(source_id: &str, message: impl Into<String>) -> Self {
         SourceError::Failed {
@@ -68,4 +176,56 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_named_and_read_back() {
+        let errors = [
+            SourceError::path("s", "/x", "gone"),
+            SourceError::Unauthorized {
+                source_id: "s".into(),
+                message: "401".into(),
+            },
+            SourceError::RateLimited {
+                source_id: "s".into(),
+                retry_after: None,
+                message: "spent".into(),
+            },
+            SourceError::Http {
+                source_id: "s".into(),
+                status: Some(500),
+                message: "500".into(),
+            },
+            SourceError::Config {
+                source_id: "s".into(),
+                message: "no channel".into(),
+            },
+            SourceError::Cursor {
+                source_id: "s".into(),
+                message: "bad".into(),
+            },
+            SourceError::failed("s", "bug"),
+        ];
+        let names: Vec<&str> = errors.iter().map(|e| e.kind().as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "io",
+                "unauthorized",
+                "rate_limited",
+                "http",
+                "config",
+                "cursor",
+                "other"
+            ]
+        );
+        for e in &errors {
+            assert_eq!(ErrorKind::parse(e.kind().as_str()), Some(e.kind()));
+            assert!(e.to_string().starts_with("source s: "), "{e}");
+        }
+    }
 }

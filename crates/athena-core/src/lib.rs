@@ -40,7 +40,7 @@ pub use engine::{
     CancelToken, Engine, EngineError, SourceReport, SourceStatusKind, SyncObserver, SyncOptions,
     SyncReport,
 };
-pub use error::SourceError;
+pub use error::{ErrorKind, SourceError};
 pub use event::{DeadLetter, Event, Outcome};
 pub use json::JsonObject;
 pub use redact::Redactor;

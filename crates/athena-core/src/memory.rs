@@ -162,6 +162,7 @@ impl Store for MemoryStore {
                     last_sync: run.map(|r| r.finished_at),
                     last_status: run.map(|r| r.status.clone()),
                     last_error: run.and_then(|r| r.error.clone()),
+                    last_error_kind: run.and_then(|r| r.error_kind.clone()),
                 }
             })
             .collect())

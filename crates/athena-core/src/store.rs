@@ -120,6 +120,8 @@ pub struct RunRecord {
     pub status: String,
     /// The error, if it failed.
     pub error: Option<String>,
+    /// Its kind (`unauthorized`, `rate_limited`, `http`, `io`, `cursor`, `config`, `other`).
+    pub error_kind: Option<String>,
 }
 
 impl RunRecord {
@@ -167,6 +169,8 @@ pub struct SourceStatus {
     pub last_status: Option<String>,
     /// Its error, if it failed.
     pub last_error: Option<String>,
+    /// The error's kind (see [`ErrorKind`](crate::ErrorKind)), if it failed.
+    pub last_error_kind: Option<String>,
 }
 
 /// A store failure.

@@ -1,6 +1,6 @@
 //! What went wrong with a request, said so a person can act on it.
 
-use athena_core::Redactor;
+use athena_core::{Redactor, SourceError};
 
 /// The kind of failure, for sources that react differently (a 401 is a token problem).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,31 @@ pub struct HttpError {
     pub message: String,
     /// The first bytes of the response body, if any.
     pub body: String,
+}
+
+impl HttpError {
+    /// This failure as source `source_id`'s error, typed by its kind: refused credentials are
+    /// [`SourceError::Unauthorized`], a spent rate limit [`SourceError::RateLimited`], the rest
+    /// [`SourceError::Http`] with the status. `message` is what the user reads (this error's
+    /// text, or the source's words around it).
+    pub fn source_error(&self, source_id: &str, message: String) -> SourceError {
+        let source_id = source_id.to_string();
+        match self.kind {
+            HttpErrorKind::Unauthorized | HttpErrorKind::Forbidden => {
+                SourceError::Unauthorized { source_id, message }
+            }
+            HttpErrorKind::RateLimited => SourceError::RateLimited {
+                source_id,
+                retry_after: None,
+                message,
+            },
+            _ => SourceError::Http {
+                source_id,
+                status: self.status,
+                message,
+            },
+        }
+    }
 }
 
 fn body_suffix(body: &str) -> String {
@@ -96,5 +121,52 @@ mod tests {
         assert!(!shown.contains("ghp_"), "{shown}");
         assert!(shown.ends_with("*** tail"), "{shown}");
         assert_eq!(excerpt(b"short\nbody", &Redactor::new()), "short body");
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+    use athena_core::ErrorKind;
+
+    fn error(kind: HttpErrorKind, status: Option<u16>) -> HttpError {
+        HttpError {
+            kind,
+            method: "GET",
+            url: "http://x/".into(),
+            status,
+            message: "m".into(),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn http_failures_become_typed_source_errors() {
+        let kind = |k, s| error(k, s).source_error("s", "m".into()).kind();
+        assert_eq!(
+            kind(HttpErrorKind::Unauthorized, Some(401)),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            kind(HttpErrorKind::Forbidden, Some(403)),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            kind(HttpErrorKind::RateLimited, Some(429)),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(kind(HttpErrorKind::Server, Some(503)), ErrorKind::Http);
+        assert_eq!(kind(HttpErrorKind::Network, None), ErrorKind::Http);
+        let e = error(HttpErrorKind::NotFound, Some(404)).source_error("s", "gone".into());
+        assert!(
+            matches!(
+                e,
+                SourceError::Http {
+                    status: Some(404),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

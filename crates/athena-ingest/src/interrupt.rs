@@ -118,6 +118,7 @@ mod tests {
                     duplicates: 0,
                     invalid: 0,
                     error: None,
+                    error_kind: None,
                     stats: SourceStats::default(),
                 })
                 .collect(),

@@ -32,6 +32,7 @@ pub(crate) fn write_sync_report(
                         "duplicates": s.duplicates,
                         "invalid": s.invalid,
                         "error": s.error,
+                        "error_kind": s.error_kind.map(|k| k.as_str()),
                         "duration_ms": s.stats.duration.as_millis() as u64,
                         // Beyond DESIGN's shape: what an API source spent.
                         "requests": s.stats.requests,
@@ -164,6 +165,7 @@ pub(crate) fn write_status(
                         "last_sync": s.last_sync.as_ref().map(rfc3339),
                         "last_status": s.last_status,
                         "last_error": s.last_error,
+                        "error_kind": s.last_error_kind,
                     })
                 })
                 .collect();

@@ -73,6 +73,11 @@ CREATE TABLE source_state (
     PRIMARY KEY (source_id, key)
 ) WITHOUT ROWID;
 "#,
+    // 3: the kind of a failed run's error (`unauthorized`, `rate_limited`, `http`, `io`,
+    // `cursor`, `config`, `other`), so a caller can tell them apart without reading text.
+    r#"
+ALTER TABLE source_runs ADD COLUMN error_kind TEXT;
+"#,
 ];
 
 /// The version this release writes.

@@ -10,8 +10,10 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 
 use super::report::take_commit;
+use super::report::Failure;
 use super::writer::{writer_gone, writer_loop, Request, StoreClient};
 use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
+use crate::error::ErrorKind;
 use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
 use crate::store::{CommitReport, RunRecord, Store, StoreError};
 use crate::telemetry::{emit, InternalEvent};
@@ -86,6 +88,7 @@ impl Engine {
                         finished_at: chrono::Utc::now(),
                         status: SourceStatusKind::Failed.as_str().to_string(),
                         error: Some(error.clone()),
+                        error_kind: Some(ErrorKind::Other.as_str().to_string()),
                     };
                     if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
                         tracing::warn!(source = %info.id, "recording the run failed: {e}");
@@ -97,6 +100,7 @@ impl Engine {
                         duplicates: 0,
                         invalid: 0,
                         error: Some(error),
+                        error_kind: Some(ErrorKind::Other),
                         stats: SourceStats::default(),
                     };
                     options.observer.source_finished(&report);
@@ -129,6 +133,7 @@ async fn run_source(
         duplicates: 0,
         invalid: 0,
         error: None,
+        error_kind: None,
         stats: SourceStats::default(),
     };
     options.observer.source_started(&info);
@@ -141,6 +146,7 @@ async fn run_source(
         finished_at: chrono::Utc::now(),
         status: RunRecord::RUNNING.to_string(),
         error: None,
+        error_kind: None,
     };
     if let Err(e) = store
         .call(|reply| Request::RecordRun { run: start, reply })
@@ -150,9 +156,12 @@ async fn run_source(
     }
     // The edge where a source's error becomes text: masked once here, it reaches the log, the
     // report and the store's run record without the config's secrets.
-    let error = read_source(&mut *source, &store, &options, &mut report)
+    let failure = read_source(&mut *source, &store, &options, &mut report)
         .await
-        .map(|e| options.secrets.redact(&e).into_owned());
+        .map(|f| Failure {
+            message: options.secrets.redact(&f.message).into_owned(),
+            ..f
+        });
     if let Err(e) = source.close().await {
         let e = e.to_string();
         tracing::warn!(source = %info.id, "closing failed: {}", options.secrets.redact(&e));
@@ -168,13 +177,14 @@ async fn run_source(
         rate_limit_waits: own.rate_limit_waits,
         duration: started.elapsed(),
     };
-    if let Some(error) = error {
+    if let Some(failure) = failure {
         emit(InternalEvent::SourceFailed {
             source_id: &info.id,
-            error: &error,
+            error: &failure.message,
         });
         report.status = SourceStatusKind::Failed;
-        report.error = Some(error);
+        report.error = Some(failure.message);
+        report.error_kind = Some(failure.kind);
     } else {
         emit(InternalEvent::SourceFinished {
             source_id: &info.id,
@@ -189,6 +199,7 @@ async fn run_source(
         finished_at: chrono::Utc::now(),
         status: report.status.as_str().to_string(),
         error: report.error.clone(),
+        error_kind: report.error_kind.map(|k| k.as_str().to_string()),
     };
     if let Err(e) = store.call(|reply| Request::RecordRun { run, reply }).await {
         tracing::warn!(source = %info.id, "recording the run failed: {e}");
@@ -203,7 +214,7 @@ async fn read_source(
     store: &StoreClient,
     options: &SyncOptions,
     report: &mut SourceReport,
-) -> Option<String> {
+) -> Option<Failure> {
     let info = source.info().clone();
     let (cursor, state) = if options.full {
         (None, SourceState::new())
@@ -214,7 +225,10 @@ async fn read_source(
             .await
         {
             Ok(c) => c,
-            Err(e) => return Some(format!("source {}: loading its cursor: {e}", info.id)),
+            Err(e) => {
+                let message = format!("source {}: loading its cursor: {e}", info.id);
+                return Some(Failure::other(message));
+            }
         };
         let source_id = info.id.clone();
         match store
@@ -222,7 +236,10 @@ async fn read_source(
             .await
         {
             Ok(state) => (cursor, state),
-            Err(e) => return Some(format!("source {}: loading its state: {e}", info.id)),
+            Err(e) => {
+                let message = format!("source {}: loading its state: {e}", info.id);
+                return Some(Failure::other(message));
+            }
         }
     };
     source.restore_state(state);
@@ -231,7 +248,7 @@ async fn read_source(
         resumed: cursor.is_some(),
     });
     if let Err(e) = source.validate().await {
-        return Some(e.to_string());
+        return Some(e.into());
     }
     let mut stream = source.events(cursor);
     // Batches sent to the writer whose commit we have not yet seen, oldest first.
@@ -268,7 +285,7 @@ async fn read_source(
         match next {
             None => break,
             Some(Err(e)) => {
-                failure = Some(e.to_string());
+                failure = Some(e.into());
                 break;
             }
             Some(Ok(mut batch)) => {
@@ -284,7 +301,8 @@ async fn read_source(
                 match sent {
                     Ok(rx) => in_flight.push_back((rx, progress)),
                     Err(e) => {
-                        failure = Some(format!("source {}: storing a batch: {e}", info.id));
+                        let message = format!("source {}: storing a batch: {e}", info.id);
+                        failure = Some(Failure::other(message));
                         break;
                     }
                 }
@@ -306,7 +324,7 @@ async fn settle(
     info: &SourceInfo,
     options: &SyncOptions,
     report: &mut SourceReport,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let mut outcome = Ok(());
     for _ in 0..count {
         let Some((rx, progress)) = in_flight.pop_front() else {

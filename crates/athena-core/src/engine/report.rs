@@ -2,6 +2,7 @@
 //! A source's counts include only the batches the store has confirmed as committed.
 
 use super::SyncOptions;
+use crate::error::{ErrorKind, SourceError};
 use crate::source::{Progress, SourceInfo, SourceStats};
 use crate::store::{CommitReport, StoreError};
 
@@ -43,8 +44,36 @@ pub struct SourceReport {
     pub invalid: u64,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// What kind of error, when it failed.
+    pub error_kind: Option<ErrorKind>,
     /// Counters, including the source's own.
     pub stats: SourceStats,
+}
+
+/// Why a source stopped: its kind and the message (secrets masked by the driver).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of the engine or the store rather than of the source.
+    pub fn other(message: String) -> Self {
+        Failure {
+            kind: ErrorKind::Other,
+            message,
+        }
+    }
+}
+
+impl From<SourceError> for Failure {
+    fn from(e: SourceError) -> Self {
+        Failure {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// The result of a sync.
@@ -70,7 +99,7 @@ pub(super) fn take_commit(
     info: &SourceInfo,
     options: &SyncOptions,
     report: &mut SourceReport,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     match result {
         Ok(c) => {
             report.events_written += c.written;
@@ -81,6 +110,9 @@ pub(super) fn take_commit(
                 .batch_committed(info, report.events_written, progress);
             Ok(())
         }
-        Err(e) => Err(format!("source {}: storing a batch: {e}", info.id)),
+        Err(e) => Err(Failure::other(format!(
+            "source {}: storing a batch: {e}",
+            info.id
+        ))),
     }
 }

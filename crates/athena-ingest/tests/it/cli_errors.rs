@@ -1,6 +1,8 @@
 //! Bad input: config errors exit 2 naming file, line, source and key; a broken source exits 1
 //! naming the source and its path while the other sources finish; nothing half-stored.
 
+use serde_json::{json, Value};
+
 use crate::support::*;
 
 fn repo_with_commits(env: &TestEnv, name: &str, n: usize) -> std::path::PathBuf {
@@ -240,4 +242,44 @@ fn a_sync_through_a_symlink_to_a_busy_store_reports_busy() {
     assert_eq!(run.code(), 1, "{}", run.describe());
     assert!(run.stderr().contains("store is busy"), "{}", run.stderr());
     assert!(!env.path("link.db.lock").exists());
+}
+
+/// `error_kind` of the first source, in `sync --format json` and in `status --format json`.
+fn error_kinds(env: &TestEnv) -> (Value, Value) {
+    let (_, sync) = env.sync_json();
+    let status: Value =
+        serde_json::from_str(env.run(&["status", "--format", "json"]).stdout().trim()).unwrap();
+    (
+        sync["sources"][0]["error_kind"].clone(),
+        status["sources"][0]["error_kind"].clone(),
+    )
+}
+
+#[test]
+fn a_failed_source_says_what_kind_of_error_stopped_it() {
+    let env = TestEnv::new();
+    // A directory that does not exist: an I/O failure.
+    env.write_config(
+        "[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"missing/*.log\"]\n",
+    );
+    assert_eq!(error_kinds(&env), (json!("io"), json!("io")));
+    // A cursor this release cannot read.
+    std::fs::create_dir(env.path("missing")).unwrap();
+    env.store()
+        .execute(
+            "UPDATE cursors SET cursor = '{\"version\":99}' WHERE source_id = 'web'",
+            [],
+        )
+        .unwrap();
+    env.store()
+        .execute(
+            "INSERT OR IGNORE INTO cursors (source_id, source_type, cursor, updated_at)
+             VALUES ('web', 'api_log', '{\"version\":99}', 0)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(error_kinds(&env), (json!("cursor"), json!("cursor")));
+    // Fixed: no kind any more.
+    env.run(&["reset", "--source", "web"]).ok();
+    assert_eq!(error_kinds(&env), (Value::Null, Value::Null));
 }

@@ -431,8 +431,9 @@ fn a_rejected_token_fails_at_once_and_the_token_is_never_shown() {
     let server = fake.start();
     let env = TestEnv::new();
     env.write_config(&config(&server, ""));
-    let (run, _) = sync_with(&env, "xoxb-wrong-token", &[]);
+    let (run, json) = sync_with(&env, "xoxb-wrong-token", &[]);
     assert_eq!(run.code(), 1);
+    assert_eq!(json["sources"][0]["error_kind"], "unauthorized", "{json}");
     assert!(
         run.stderr()
             .contains("Slack rejected the token for source sl (invalid_auth"),

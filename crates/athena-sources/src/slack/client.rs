@@ -64,7 +64,7 @@ impl SlackSource {
             ),
             _ => e.to_string(),
         };
-        SourceError::failed(&self.info.id, message)
+        e.source_error(&self.info.id, message)
     }
 
     /// Every page of a cursor-paged method, the items under `key`.

@@ -187,9 +187,15 @@ impl SqliteStore {
     /// [`Store::sources_status`](athena_core::Store::sources_status).
     pub(super) fn select_sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
         let be = |e| backend(&self.path, e);
+        // A reader does not migrate: a store from before schema 3 has no error kinds.
+        let error_kind = if self.schema_version()? >= 3 {
+            "r.error_kind"
+        } else {
+            "NULL"
+        };
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "WITH ids AS (
                     SELECT source_id FROM cursors UNION SELECT source_id FROM source_runs
                     UNION SELECT DISTINCT source_id FROM events
@@ -199,12 +205,12 @@ impl SqliteStore {
                         c.cursor,
                         (SELECT count(*) FROM events e WHERE e.source_id = ids.source_id),
                         (SELECT count(*) FROM dead_letters d WHERE d.source_id = ids.source_id),
-                        r.finished_at, r.status, r.error
+                        r.finished_at, r.status, r.error, {error_kind}
                  FROM ids
                  LEFT JOIN cursors c ON c.source_id = ids.source_id
                  LEFT JOIN source_runs r ON r.source_id = ids.source_id
-                 ORDER BY ids.source_id",
-            )
+                 ORDER BY ids.source_id"
+            ))
             .map_err(be)?;
         let rows = stmt
             .query_map([], |r| {
@@ -220,6 +226,7 @@ impl SqliteStore {
                     last_sync: r.get::<_, Option<i64>>(5)?.map(from_millis),
                     last_status: r.get(6)?,
                     last_error: r.get(7)?,
+                    last_error_kind: r.get(8)?,
                 })
             })
             .map_err(be)?;

@@ -239,17 +239,19 @@ impl SqliteStore {
     pub(super) fn upsert_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO source_runs (source_id, source_type, finished_at, status, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO source_runs (source_id, source_type, finished_at, status, error, error_kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (source_id) DO UPDATE SET
                     source_type = excluded.source_type, finished_at = excluded.finished_at,
-                    status = excluded.status, error = excluded.error",
+                    status = excluded.status, error = excluded.error,
+                    error_kind = excluded.error_kind",
                 params![
                     run.source_id,
                     run.source_type,
                     millis(run.finished_at),
                     run.status,
-                    run.error
+                    run.error,
+                    run.error_kind
                 ],
             )
             .map(|_| ())

@@ -103,6 +103,7 @@ fn dead_letters_runs_and_status() {
         finished_at: Utc::now(),
         status: "failed".into(),
         error: Some("source src: boom".into()),
+        error_kind: Some("other".into()),
     })
     .unwrap();
     let letters = s.dead_letters(Some("src"), 10).unwrap();
@@ -192,6 +193,7 @@ fn run(status: &str) -> RunRecord {
         finished_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
         status: status.into(),
         error: None,
+        error_kind: None,
     }
 }
 
