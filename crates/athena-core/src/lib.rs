@@ -13,7 +13,7 @@
 //! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
-//! - [`telemetry`]: every engine event, logged and counted in one place.
+//! - [`telemetry`]: every engine event, logged in one place.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
 //!
 //! This crate has no network and no database code.

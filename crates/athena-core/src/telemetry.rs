@@ -1,31 +1,6 @@
-//! Everything the engine reports is one of these events: each is logged in one place and bumps
-//! its counter, so logs and metrics never disagree.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Process-wide counters, read by `serve`'s `/metrics` and by tests.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Batches committed.
-    pub batches_committed: AtomicU64,
-    /// Events newly stored.
-    pub events_written: AtomicU64,
-    /// Events already stored.
-    pub duplicates: AtomicU64,
-    /// Dead letters stored.
-    pub dead_letters: AtomicU64,
-    /// Sources that failed.
-    pub source_failures: AtomicU64,
-}
-
-/// The process's counters.
-pub static METRICS: Metrics = Metrics {
-    batches_committed: AtomicU64::new(0),
-    events_written: AtomicU64::new(0),
-    duplicates: AtomicU64::new(0),
-    dead_letters: AtomicU64::new(0),
-    source_failures: AtomicU64::new(0),
-};
+//! Everything the engine reports is one of these events, each logged in one place. (Counters
+//! for a metrics endpoint belong here too, beside the log line of the same event, once there is
+//! an endpoint to read them.)
 
 /// Something that happened inside the engine.
 #[derive(Debug)]
@@ -83,7 +58,7 @@ pub enum InternalEvent<'a> {
     },
 }
 
-/// Logs the event and bumps its counters.
+/// Logs the event.
 pub fn emit(event: InternalEvent<'_>) {
     match event {
         InternalEvent::SourceStarted { source_id, resumed } => {
@@ -96,12 +71,6 @@ pub fn emit(event: InternalEvent<'_>) {
             dead_letters,
             cursor,
         } => {
-            METRICS.batches_committed.fetch_add(1, Ordering::Relaxed);
-            METRICS.events_written.fetch_add(events, Ordering::Relaxed);
-            METRICS.duplicates.fetch_add(duplicates, Ordering::Relaxed);
-            METRICS
-                .dead_letters
-                .fetch_add(dead_letters, Ordering::Relaxed);
             tracing::debug!(source = source_id, events, duplicates, dead_letters, %cursor, "batch committed");
         }
         InternalEvent::BranchRewritten {
@@ -119,7 +88,6 @@ pub fn emit(event: InternalEvent<'_>) {
             );
         }
         InternalEvent::SourceFailed { source_id, error } => {
-            METRICS.source_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(source = source_id, "{error}");
         }
         InternalEvent::SourceFinished {

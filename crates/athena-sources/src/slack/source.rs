@@ -70,6 +70,13 @@ impl AsyncSource for SlackSource {
         &self.info
     }
 
+    /// Nothing is checked before a sync: without a request there is nothing to check, and the
+    /// sync's first request tries the token anyway. `athena-ingest validate` runs
+    /// [`health_check`](AsyncSource::health_check), which asks Slack.
+    async fn validate(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
     /// `auth.test`: the token is accepted.
     async fn health_check(&self) -> Result<(), SourceError> {
         let url = self.url("auth.test", &[]).map_err(|e| self.fatal(&e))?;
