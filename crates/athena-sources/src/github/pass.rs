@@ -50,6 +50,11 @@ impl Out<'_> {
         self.sink.checkpoint(|| cursor.encode()).await
     }
 
+    /// The cursor of `L`'s stream (created empty if the stream has none yet).
+    pub(crate) fn entry<L: List>(&mut self) -> &mut L::Cursor {
+        L::slot(&mut self.cursor.streams).get_or_insert_with(Default::default)
+    }
+
     /// Sends what waits, with the cursor as it is now; if nothing waits, only if `changed`.
     pub(crate) async fn commit(&mut self, changed: bool) -> Result<(), Stopped> {
         if changed || self.sink.has_pending() {
@@ -100,7 +105,7 @@ impl Reading<'_, '_> {
     /// Emits a page under a cursor that says the pass is under way (if it has events).
     async fn emit_in_pass<L: List>(&mut self, list: &L, page: Page) -> Result<(), Stopped> {
         if !page.events.is_empty() {
-            let entry = L::slot(&mut self.out.cursor.streams).get_or_insert_with(Default::default);
+            let entry = self.out.entry::<L>();
             list.stamp(entry);
             let l = entry.list_mut();
             l.etag = None;
@@ -224,7 +229,7 @@ async fn complete<L: List>(
     list.finish(saved, reading.api, &mut last).await?;
     reading.emit_in_pass(list, last).await?;
     let max_mark = reading.max_mark;
-    let entry = L::slot(&mut reading.out.cursor.streams).get_or_insert_with(Default::default);
+    let entry = reading.out.entry::<L>();
     let before = entry.clone();
     list.stamp(entry);
     let l = entry.list_mut();

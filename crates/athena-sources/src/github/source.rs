@@ -123,20 +123,20 @@ impl AsyncSource for GitHubSource {
         streams.dedup();
         let mut failures = Vec::new();
         for stream in streams {
-            let e = match streams::read(stream, &api, &mut texts, &mut out).await {
-                Ok(()) => continue,
+            // What a failed stream stored before it failed goes now, with the cursor that
+            // says how far it came.
+            match streams::read(stream, &api, &mut texts, &mut out).await {
+                Ok(()) => {}
                 Err(Failure::Stopped) => return Err(ReadError::Stopped),
-                Err(e) => e,
-            };
-            // What the stream stored before it failed goes, with the cursor that says how far.
-            out.commit(false).await?;
-            match e {
-                Failure::Fatal(e) => return Err(e.into()),
-                Failure::Stream(e) => {
+                Err(Failure::Fatal(e)) => {
+                    out.commit(false).await?;
+                    return Err(e.into());
+                }
+                Err(Failure::Stream(e)) => {
+                    out.commit(false).await?;
                     tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
                     failures.push(format!("{}: {e}", stream.name()));
                 }
-                Failure::Stopped => unreachable!("handled above"),
             }
         }
         if failures.is_empty() {

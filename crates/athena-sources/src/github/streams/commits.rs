@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use athena_core::Event;
-use athena_http::{Fetched, HttpError, HttpErrorKind};
+use athena_http::{Fetched, HttpError, HttpErrorKind, Url};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::List;
 use crate::github::config::Stream;
 use crate::github::cursor::{ListCursor, StreamCursor, Streams};
-use crate::github::fetch::{Failure, Visited};
+use crate::github::fetch::{Api, Failure, Visited};
 use crate::github::json::{encode, item, login, percent_encode, Account, Ctx, Lax};
 use crate::github::pass::{Page, Reading};
 
@@ -58,6 +58,14 @@ impl Commit {
     fn committed(&self) -> Option<DateTime<Utc>> {
         self.signature(|d| &d.committer)?.date.time()
     }
+}
+
+/// A page of a comparison: the commits reachable from the head but not from the base.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Comparison {
+    commits: Lax<Vec<Value>>,
+    total_commits: Lax<u64>,
 }
 
 /// The cursor of `commits`.
@@ -207,31 +215,18 @@ impl Commits {
         let mut visited = Visited::default();
         let (mut total, mut received) = (None, 0u64);
         loop {
-            let page = match api.client.get_json::<Value>(&url, None).await {
-                Ok(Fetched::Page(p)) => p,
-                Ok(Fetched::NotModified) => {
-                    return Err(Failure::Stream(format!(
-                        "GET {}: 304 to an unconditional request",
-                        athena_http::redact_url(&url)
-                    )))
-                }
-                // An unknown commit: 404; no common history: 422. A comparison GitHub cannot
-                // produce (5xx after the retries, on a huge push) is read from the list too.
-                Err(e) if visited.is_empty() && incomparable(&e) => {
-                    tracing::info!(source = %api.source_id, "comparing from commit {old} failed ({e}); reading the whole list");
-                    return Ok(None);
-                }
-                Err(e) => return Err(api.failure(&e)),
+            let Some(page) = fetch_comparison(reading.api, &url, visited.is_empty(), old).await?
+            else {
+                return Ok(None);
             };
-            let Some(commits) = page.value.get("commits").and_then(Value::as_array) else {
+            let comparison: Comparison = item(&page.value);
+            let Some(commits) = &comparison.commits.0 else {
                 return Err(Failure::Stream(format!(
                     "GET {}: the response is not a comparison of commits",
                     athena_http::redact_url(&page.url)
                 )));
             };
-            if total.is_none() {
-                total = page.value.get("total_commits").and_then(Value::as_u64);
-            }
+            total = total.or(*comparison.total_commits);
             received += commits.len() as u64;
             let mut found = Page::default();
             for commit in commits.iter().map(item::<Commit>) {
@@ -257,6 +252,29 @@ impl Commits {
             reading.store(self, found).await?;
             url = next;
         }
+    }
+}
+
+/// A page of a comparison: `None` if GitHub cannot compare from `old` (the first page only).
+async fn fetch_comparison(
+    api: &Api<'_>,
+    url: &Url,
+    first: bool,
+    old: &str,
+) -> Result<Option<Box<athena_http::Page<Value>>>, Failure> {
+    match api.client.get_json::<Value>(url, None).await {
+        Ok(Fetched::Page(p)) => Ok(Some(p)),
+        Ok(Fetched::NotModified) => Err(Failure::Stream(format!(
+            "GET {}: 304 to an unconditional request",
+            athena_http::redact_url(url)
+        ))),
+        // An unknown commit: 404; no common history: 422. A comparison GitHub cannot produce
+        // (5xx after the retries, on a huge push) is read from the list too.
+        Err(e) if first && incomparable(&e) => {
+            tracing::info!(source = %api.source_id, "comparing from commit {old} failed ({e}); reading the whole list");
+            Ok(None)
+        }
+        Err(e) => Err(api.failure(&e)),
     }
 }
 

@@ -178,18 +178,11 @@ impl List for WorkflowRuns {
         }
         let (found, waiting) = waiting_runs(&saved.waiting, reading.api).await?;
         let out = &mut *reading.out;
-        let entry = out
-            .cursor
-            .streams
-            .workflow_runs
-            .get_or_insert_with(Default::default);
-        if found.events.is_empty() && waiting == entry.waiting {
+        if found.events.is_empty() && waiting == out.entry::<Self>().waiting {
             return Ok(());
         }
         out.emit(found).await?;
-        if let Some(entry) = &mut out.cursor.streams.workflow_runs {
-            entry.waiting = waiting;
-        }
+        out.entry::<Self>().waiting = waiting;
         out.commit(true).await?;
         Ok(())
     }
