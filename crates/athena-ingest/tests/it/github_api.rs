@@ -1196,3 +1196,73 @@ fn an_edited_issue_or_pull_request_is_stored_as_an_edit_and_other_updates_are_no
         .ids("gh")
         .contains(&format!("o/r#1:issue_edited@{}", ts(200))));
 }
+
+/// The cursor main wrote before the github source ran on the source kit, byte for byte, after
+/// a full sync of [`populate`] with `branch = "main"`.
+const CURSOR_V1_BEFORE_THE_KIT: &str = r#"{"version":1,"streams":{"commits":{"branch":"main","head":"0000000000000000000000000000000000000082","mark":"2023-11-15T00:23:20Z","etag":"W/\"14f778442bb0e64539268912d8cc7686e5214ddad16943ccd84bf8854d515451\""},"issue_comments":{"mark":"2023-11-14T22:43:20Z","etag":"W/\"bd90a2e569e768ad0b29a31d9c060fbca8b1e4f50f4ffb12291308bcbfce0708\""},"issues":{"mark":"2023-11-15T02:43:20Z","etag":"W/\"0816b0987975df897541ab42326c51fdab35772368bbdbd8154022a6671e2f45\"","digests":true},"pull_requests":{"mark":"2023-11-15T12:14:20Z","etag":"W/\"b5eac81d2086b4e2f1ff208b82674755b11a2bbce581ec1b1355317eb4943744\"","digests":true},"releases":{"mark":"2023-11-14T22:18:20Z","etag":"W/\"e145fa57ef34e6b898a62a2f87f899ab74fcbafd567a962cc7d2f20fe2df5ab4\""},"workflow_runs":{"mark":"2023-11-14T22:24:20Z","etag":"W/\"a91f39d45a62c6a257f371a82035fcd349234009d3efdb8169bec2090faa279b\""}}}"#;
+
+#[test]
+fn a_cursor_written_before_the_source_kit_is_written_the_same_and_reads_on() {
+    let fake = FakeGitHub::new();
+    populate(&fake);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, "branch = \"main\""));
+    let (run, _) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(
+        env.cursor_text("gh").unwrap(),
+        CURSOR_V1_BEFORE_THE_KIT,
+        "the cursor's text on disk changed"
+    );
+    // A store holding the old text reads on from it: nothing new is one 304 per stream...
+    env.store()
+        .execute(
+            "UPDATE cursors SET cursor = ?1 WHERE source_id = 'gh'",
+            [CURSOR_V1_BEFORE_THE_KIT],
+        )
+        .unwrap();
+    server.clear_requests();
+    let (_, json) = sync(&env);
+    let s = &json["sources"][0];
+    assert_eq!(
+        (s["requests"].as_u64(), s["not_modified"].as_u64()),
+        (Some(6), Some(6)),
+        "{json}"
+    );
+    assert_eq!(s["events_written"], 0, "{json}");
+    // ...and new items are stored once: the commit by comparison from the stored head.
+    env.store()
+        .execute(
+            "UPDATE cursors SET cursor = ?1 WHERE source_id = 'gh'",
+            [CURSOR_V1_BEFORE_THE_KIT],
+        )
+        .unwrap();
+    fake.add("commits", vec![commit(131)]);
+    fake.add("issues", vec![issue(271, 400)]);
+    fake.add("comments", vec![comment(31, 271)]);
+    server.clear_requests();
+    let (run, json) = sync(&env);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let s = &json["sources"][0];
+    // (The comment at the stored mark is read again: marks are inclusive.)
+    assert_eq!(s["events_written"], 3, "{json}");
+    assert_eq!(
+        (
+            kinds(&env)["commit"],
+            kinds(&env)["issue_opened"],
+            kinds(&env)["issue_comment"]
+        ),
+        (131, 251, 31)
+    );
+    assert!(server
+        .requests()
+        .iter()
+        .any(|r| r.path() == format!("/repos/o/r/compare/{:040x}...{:040x}", 130, 131)));
+    let cursor = env.cursor("gh").unwrap();
+    assert_eq!(
+        cursor["streams"]["commits"]["head"],
+        format!("{:040x}", 131)
+    );
+    assert_eq!(cursor["streams"]["issues"]["mark"], ts(400));
+}

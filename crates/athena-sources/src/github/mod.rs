@@ -1,17 +1,24 @@
 //! `type = "github"`: a repository's commits, pull requests, issues, comments, releases and
 //! workflow runs, through GitHub's REST API (and GitHub Enterprise's).
 //!
-//! - `streams`: per stream, the URL asked, how the list is ordered, and the events one item
-//!   yields. `source`: paging down to the stored high-water mark, ETags, batches, errors.
-//! - `config`: the keys. HTTP itself (retries, rate limits, conditional requests) is the
-//!   shared client of the `athena-http` crate.
+//! Start with `source`: [`GitHubSource`] reads each configured stream in turn into the kit's
+//! sink. `pass` pages a stream's list newest first down to the stored mark, storing each page
+//! under a cursor that says how far the pass went; `streams/` has one module per stream (its
+//! typed items, its events, its cursor), `cursor` the versioned cursor they make up, `fetch`
+//! the client and its errors, `json` the lenient fields items share. `config`: the keys. HTTP
+//! itself (retries, rate limits, conditional requests) is the shared client of `athena-http`.
 
 mod config;
+mod cursor;
+mod fetch;
+mod json;
+mod pass;
 mod source;
 mod streams;
 
 use std::sync::Arc;
 
+use athena_core::kit::Async;
 use athena_core::{EventSource, SourceType};
 
 pub use config::{GitHubConfig, Stream};
@@ -24,6 +31,8 @@ pub fn source_type() -> SourceType {
         description:
             "a GitHub repository: commits, pull requests, issues, comments, releases, workflow runs",
         keys: config::keys(),
-        build: Arc::new(|c| Ok(Box::new(GitHubSource::from_config(c)?) as Box<dyn EventSource>)),
+        build: Arc::new(|c| {
+            Ok(Box::new(Async::new(GitHubSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
     }
 }

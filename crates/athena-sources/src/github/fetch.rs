@@ -1,0 +1,120 @@
+//! Asking GitHub: the client with the repository it reads, and what its errors mean for the
+//! stream being read and for the source.
+
+use std::collections::HashSet;
+
+use athena_core::kit::Stopped;
+use athena_core::SourceError;
+use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, Url};
+use serde_json::Value;
+
+use super::config::GitHubConfig;
+use super::json::{encode, Ctx};
+
+/// The client and the repository it is asked about.
+pub(crate) struct Api<'a> {
+    pub source_id: &'a str,
+    pub config: &'a GitHubConfig,
+    pub client: &'a ApiClient,
+    /// Where the events happen.
+    pub ctx: Ctx<'a>,
+}
+
+/// Why a stream stopped.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The consumer went away.
+    Stopped,
+    /// The whole source (a rejected token, a missing repository).
+    Fatal(SourceError),
+    /// This stream only: the others are read.
+    Stream(String),
+}
+
+impl From<Stopped> for Failure {
+    fn from(_: Stopped) -> Self {
+        Failure::Stopped
+    }
+}
+
+impl Api<'_> {
+    /// The URL of a path under the API root.
+    pub(crate) fn url(&self, path: &str) -> Result<Url, Failure> {
+        self.client.url(path).map_err(|e| self.failure(&e))
+    }
+
+    /// `repos/{owner}/{repo}`, encoded: where a stream's list is.
+    pub(crate) fn repo_path(&self) -> String {
+        let c = self.config;
+        format!("repos/{}/{}", encode(&c.owner), encode(&c.repo))
+    }
+
+    /// What a request error means: a rejected token or a missing repository fails the
+    /// source; anything else, the stream.
+    pub(crate) fn failure(&self, e: &HttpError) -> Failure {
+        match e.kind {
+            HttpErrorKind::Unauthorized | HttpErrorKind::NotFound => {
+                Failure::Fatal(explain(self.source_id, self.config, e))
+            }
+            _ => Failure::Stream(e.to_string()),
+        }
+    }
+
+    /// One object by its path; `None` for a 404.
+    pub(crate) async fn get_value(&self, path: &str) -> Result<Option<Value>, HttpError> {
+        let url = self.client.url(path)?;
+        match self.client.get_json::<Value>(&url, None).await {
+            Ok(Fetched::Page(p)) => Ok(Some(p.value)),
+            Ok(Fetched::NotModified) => Ok(None),
+            Err(e) if e.kind == HttpErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A request error in the words a GitHub user needs.
+pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> SourceError {
+    let message = match e.kind {
+        HttpErrorKind::Unauthorized => {
+            format!("GitHub rejected the token for source {source_id} (check `token`; {e})")
+        }
+        HttpErrorKind::NotFound => format!(
+            "repository {}/{} not found at {} (or the token cannot see it): {e}",
+            config.owner,
+            config.repo,
+            Url::parse(&config.api_url)
+                .map(|u| athena_http::redact_url(&u))
+                .unwrap_or_default()
+        ),
+        HttpErrorKind::Forbidden => {
+            format!("GitHub refused access (does the token have the scopes the README lists?): {e}")
+        }
+        _ => e.to_string(),
+    };
+    SourceError::failed(source_id, message)
+}
+
+/// The pages a pass has read, to catch a paging loop.
+#[derive(Default)]
+pub(crate) struct Visited(HashSet<String>);
+
+impl Visited {
+    pub(crate) fn insert(&mut self, url: &Url) {
+        self.0.insert(url.to_string());
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `next`, unless a page of this pass already had that address (a paging loop).
+    pub(crate) fn unvisited(&self, next: Url) -> Result<Url, Failure> {
+        if self.0.contains(next.as_str()) {
+            return Err(Failure::Stream(format!(
+                "GET {}: the next page links back to a page already read",
+                athena_http::redact_url(&next)
+            )));
+        }
+        Ok(next)
+    }
+}
