@@ -1,15 +1,12 @@
 //! What the API sources (github, slack) share beyond the HTTP client itself: the config keys
-//! that tune the client, building it from them, the task that reads, and the stats.
+//! that tune the client, building it from them, and the stats. (Running a source is the kit's:
+//! `athena_core::kit`.)
 
-use std::future::Future;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use athena_core::{
-    Batch, BatchStream, ConfigError, ConfigKey, Secret, SourceConfig, SourceError, SourceStats,
-};
+use athena_core::{ConfigError, ConfigKey, Secret, SourceConfig, SourceStats};
 use athena_http::{ApiClient, ClientConfig, HttpStats, Url};
-use tokio::sync::mpsc;
 
 /// The client-tuning keys, as each API source's config holds them.
 pub(crate) struct HttpKnobs {
@@ -124,39 +121,6 @@ pub(crate) fn knob_keys() -> Vec<ConfigKey> {
             doc: "events per stored batch",
         },
     ]
-}
-
-/// Where an API source's reading task sends its batches.
-pub(crate) type Sender = mpsc::Sender<Result<Batch, SourceError>>;
-
-/// Runs `read` as a task; its batches (and its error) come out of the returned stream. When the
-/// stream is dropped, the task's next send fails and it stops; the handle lets `close()` abort
-/// it at once.
-pub(crate) fn spawn_task<F, Fut>(read: F) -> (BatchStream<'static>, tokio::task::JoinHandle<()>)
-where
-    F: FnOnce(Sender) -> Fut,
-    Fut: Future<Output = (Result<(), SourceError>, Sender)> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel(2);
-    let fut = read(tx);
-    let task = tokio::spawn(async move {
-        let (result, tx) = fut.await;
-        if let Err(e) = result {
-            let _ = tx.send(Err(e)).await;
-        }
-    });
-    let stream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
-    (stream, task)
-}
-
-/// Aborts a reading task and waits for it.
-pub(crate) async fn stop(task: Option<tokio::task::JoinHandle<()>>) {
-    if let Some(task) = task {
-        task.abort();
-        let _ = task.await;
-    }
 }
 
 /// The client's counters as the source's stats.

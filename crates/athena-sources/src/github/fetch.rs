@@ -91,7 +91,7 @@ pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> 
         }
         _ => e.to_string(),
     };
-    SourceError::failed(source_id, message)
+    e.source_error(source_id, message)
 }
 
 /// The pages a pass has read, to catch a paging loop.
