@@ -17,3 +17,4 @@ mod secrets_redaction;
 mod slack_api;
 mod store_foreign;
 mod store_read_only;
+mod store_upgrade;

@@ -1,0 +1,116 @@
+//! A store written by an earlier release keeps working: its schema is migrated, every source's
+//! saved cursor is read, and the next sync stores what is new, nothing twice.
+//!
+//! `fixtures/store-3df16df.db.gz` is the store the release at commit 3df16df wrote (schema 2,
+//! version 1 cursors of git, api_log and files) when it synced the inputs `inputs()` makes, in
+//! `/tmp/athena-fixture-root`: a three-commit repository, the shared log's first 100 lines,
+//! three notes.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+/// The head of the fixture's repository: the commits are made with fixed names and dates.
+const FIXTURE_HEAD: &str = "b7d6b5fbf00370252e69b922c1044e8433c75cbc";
+
+fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
+    let text = std::fs::read_to_string(shared).unwrap();
+    text.lines()
+        .skip(range.start() - 1)
+        .take(range.end() - range.start() + 1)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The inputs as they were when the fixture was written.
+fn inputs(env: &TestEnv) {
+    let repo = env.path("repo");
+    init_repo(&repo);
+    for i in 0..3 {
+        let content = format!("line {i}\n");
+        commit_files(
+            &repo,
+            &format!("c{i}"),
+            &[(&format!("f{i}.txt"), content.as_bytes())],
+        );
+    }
+    assert_eq!(
+        head(&repo),
+        FIXTURE_HEAD,
+        "the fixture's repository is not rebuilt"
+    );
+    std::fs::create_dir_all(env.path("logs")).unwrap();
+    std::fs::write(env.path("logs/access.log"), shared_lines(1..=100)).unwrap();
+    std::fs::create_dir_all(env.path("notes/sub")).unwrap();
+    std::fs::write(env.path("notes/a.txt"), "alpha\n").unwrap();
+    std::fs::write(env.path("notes/b.md"), "# beta\n").unwrap();
+    std::fs::write(env.path("notes/sub/c.rs"), "fn main() {}\n").unwrap();
+    env.write_config(
+        "[[sources]]\nid = \"repo\"\ntype = \"git\"\npath = \"repo\"\n\n\
+         [[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"logs/access.log\"]\n\n\
+         [[sources]]\nid = \"notes\"\ntype = \"files\"\npath = \"notes\"\n",
+    );
+}
+
+fn restore_fixture(env: &TestEnv) {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/store-3df16df.db.gz");
+    let out = Command::new("gzip")
+        .arg("-dc")
+        .arg(fixture)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(env.db(), out.stdout).unwrap();
+}
+
+/// (written, duplicates, invalid) per source id, from `sync --format json`.
+fn counts(json: &serde_json::Value, id: &str) -> (u64, u64, u64) {
+    let s = json["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no source {id} in {json}"));
+    assert_eq!(s["status"], "ok", "{json}");
+    let n = |k: &str| s[k].as_u64().unwrap();
+    (n("events_written"), n("duplicates"), n("invalid"))
+}
+
+#[test]
+fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates() {
+    let env = TestEnv::new();
+    inputs(&env);
+    restore_fixture(&env);
+    // What happened since the old release's last sync.
+    commit_files(&env.path("repo"), "c3", &[("f3.txt", b"line 3\n")]);
+    commit_files(&env.path("repo"), "c4", &[("f4.txt", b"line 4\n")]);
+    let mut log = std::fs::read_to_string(env.path("logs/access.log")).unwrap();
+    log.push_str(&shared_lines(101..=150));
+    std::fs::write(env.path("logs/access.log"), log).unwrap();
+    std::fs::write(env.path("notes/a.txt"), "alpha, longer now\n").unwrap();
+
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(counts(&json, "repo"), (2, 0, 0), "{json}");
+    assert_eq!(counts(&json, "web"), (50, 0, 0), "{json}");
+    assert_eq!(counts(&json, "notes"), (1, 0, 0), "{json}");
+    let version: i64 = env
+        .store()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    let total: i64 = env
+        .store()
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 106 + 53);
+
+    let (_, json) = env.sync_json();
+    for id in ["repo", "web", "notes"] {
+        assert_eq!(counts(&json, id).0, 0, "{id}: {json}");
+    }
+}
