@@ -5,7 +5,8 @@
 //!   timeouts and connection errors; `Retry-After` honoured on 429 and 503; never on 400, 401,
 //!   404), the server's rate-limit headers obeyed (wait for the reset, or fail past `max_wait`),
 //!   an optional requests-per-second cap, and `If-None-Match` for ETags ([`Fetched::NotModified`]).
-//! - [`link`]: the `Link: <…>; rel="next"` header; body cursors are the source's business.
+//! - [`Pages`]: where the next page of a list is (a `Link` header, a token in the body, a page
+//!   number, GraphQL's `pageInfo`), with one guard against paging loops; [`link`] parses.
 //! - [`HttpError`]: what failed, where (method and URL without credentials), the status and the
 //!   first bytes of the body.
 //! - [`HttpStats`]: requests, retries, 304s, bytes, rate-limit waits.
@@ -17,6 +18,7 @@ mod client;
 mod client_tests;
 mod error;
 pub mod link;
+mod pages;
 mod redact;
 mod stats;
 #[cfg(any(test, feature = "test-server"))]
@@ -26,6 +28,7 @@ pub use client::{
     ApiClient, BodyVerdict, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy,
 };
 pub use error::{HttpError, HttpErrorKind};
+pub use pages::{PageRead, Pages, Paging};
 pub use redact::redact_url;
 pub use reqwest::header::HeaderMap;
 pub use stats::HttpStats;

@@ -1,8 +1,6 @@
 //! Asking GitHub: the client with the repository it reads, and what its errors mean for the
 //! stream being read and for the source.
 
-use std::collections::HashSet;
-
 use athena_core::kit::Stopped;
 use athena_core::SourceError;
 use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, Url};
@@ -92,29 +90,4 @@ pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> 
         _ => e.to_string(),
     };
     e.source_error(source_id, message)
-}
-
-/// The pages a pass has read, to catch a paging loop.
-#[derive(Default)]
-pub(crate) struct Visited(HashSet<String>);
-
-impl Visited {
-    pub(crate) fn insert(&mut self, url: &Url) {
-        self.0.insert(url.to_string());
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `next`, unless a page of this pass already had that address (a paging loop).
-    pub(crate) fn unvisited(&self, next: Url) -> Result<Url, Failure> {
-        if self.0.contains(next.as_str()) {
-            return Err(Failure::Stream(format!(
-                "GET {}: the next page links back to a page already read",
-                athena_http::redact_url(&next)
-            )));
-        }
-        Ok(next)
-    }
 }

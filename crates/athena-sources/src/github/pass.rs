@@ -8,12 +8,12 @@
 
 use athena_core::kit::{Sink, Stopped};
 use athena_core::{Event, StateChange};
-use athena_http::Fetched;
+use athena_http::{Fetched, PageRead, Pages, Paging};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::cursor::{GitHubCursor, Pass, StreamCursor};
-use super::fetch::{Api, Failure, Visited};
+use super::fetch::{Api, Failure};
 use super::json::{self, text_of, time, Ctx};
 use super::streams::List;
 
@@ -141,14 +141,14 @@ pub(crate) async fn read<L: List>(
             .and_then(|p| p.max_mark.as_deref())
             .and_then(time),
     };
-    let mut visited = Visited::default();
+    let mut pages = Pages::new(Paging::Link, url.clone());
     let mut first_etag = None;
     let last = loop {
         // Conditional only when the last pass was complete: its ETag then means "all
         // stored". A stopped pass is read again from the top: what it stored comes back as
         // duplicates, and what changed meanwhile (an item newly listed at an old place, a run
         // completed) is not skipped.
-        let first = visited.is_empty();
+        let first = pages.count() == 1;
         let etag = match &saved.list().pass {
             None if first && !whole => saved.list().etag.as_deref(),
             _ => None,
@@ -176,10 +176,18 @@ pub(crate) async fn read<L: List>(
             }
         }
         let (found, reached_mark) = read_items(list, &items, stop_before, &mut reading);
-        visited.insert(&url);
-        let next = match page.next {
-            Some(next) if !reached_mark => Some(visited.unvisited(next)?),
-            _ => None,
+        let next = if reached_mark {
+            None
+        } else {
+            let read = PageRead {
+                url: &url,
+                link: page.next.as_ref(),
+                body: &page.value,
+                items: items.len(),
+            };
+            pages
+                .next(read)
+                .map_err(|e| Failure::Stream(e.to_string()))?
         };
         let Some(next) = next else {
             break found;

@@ -3,10 +3,18 @@
 use std::time::Duration;
 
 use athena_core::SourceError;
-use athena_http::{link, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, Url};
+use athena_http::{
+    BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
+};
 use serde_json::{json, Value};
 
 use super::source::SlackSource;
+
+/// How Slack pages its lists: `response_metadata.next_cursor`, sent back as `cursor`.
+pub(super) const PAGING: Paging = Paging::BodyToken {
+    pointer: "/response_metadata/next_cursor",
+    param: "cursor",
+};
 
 /// Slack's own errors, said inside `200` answers, judged like HTTP ones.
 pub(super) fn slack_verdict(v: &Value, _: &HeaderMap) -> BodyVerdict {
@@ -74,27 +82,22 @@ impl SlackSource {
         query: &[(&str, &str)],
         key: &str,
     ) -> Result<Vec<Value>, HttpError> {
-        let first = self.url(method, query)?;
-        let mut url = first.clone();
+        let mut url = self.url(method, query)?;
+        let mut pages = Pages::new(PAGING, url.clone());
         let mut items = Vec::new();
-        let mut seen = std::collections::HashSet::new();
         loop {
             let page = self.get(&url).await?;
-            if let Some(list) = page.get(key).and_then(Value::as_array) {
-                items.extend(list.iter().cloned());
-            }
-            match link::body_cursor(&page, "/response_metadata/next_cursor") {
-                Some(c) if !seen.insert(c.clone()) => {
-                    return Err(HttpError {
-                        kind: HttpErrorKind::Api,
-                        method: "GET",
-                        url: athena_http::redact_url(&url),
-                        status: Some(200),
-                        message: "the next cursor repeats an earlier one (a paging loop)".into(),
-                        body: String::new(),
-                    })
-                }
-                Some(c) => url = link::with_query(&first, "cursor", &c),
+            let list = page.get(key).and_then(Value::as_array);
+            let listed = list.map_or(0, Vec::len);
+            items.extend(list.into_iter().flatten().cloned());
+            let read = PageRead {
+                url: &url,
+                link: None,
+                body: &page,
+                items: listed,
+            };
+            match pages.next(read)? {
+                Some(next) => url = next,
                 None => return Ok(items),
             }
         }

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use athena_core::kit::{ReadError, Sink};
 use athena_core::{Cursor, Event, SourceError};
-use athena_http::{link, HttpError, HttpErrorKind};
+use athena_http::{HttpError, HttpErrorKind, PageRead, Pages};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::client::PAGING;
 use super::cursor::{ChannelCursor, SlackCursor, Ts, VERSION};
 use super::source::{Channel, ChannelError, Run};
 
@@ -167,7 +168,7 @@ impl Run<'_> {
             .url("conversations.history", &query)
             .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
         let mut url = first.clone();
-        let mut seen_cursors = std::collections::HashSet::new();
+        let mut pages = Pages::new(PAGING, first);
         let mut newest = latest;
         loop {
             let page = self
@@ -180,6 +181,13 @@ impl Run<'_> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            let read = PageRead {
+                url: &url,
+                link: None,
+                body: &page,
+                items: messages.len(),
+            };
+            let next = pages.next(read).map_err(|e| self.channel_error(&e))?;
             messages.sort_by_key(|m| m.get("ts").and_then(Value::as_str).and_then(Ts::parse));
             let mut pending = Vec::new();
             for m in &messages {
@@ -187,19 +195,6 @@ impl Run<'_> {
                     newest = Some(newest.map_or(ts, |n| n.max(ts)));
                 }
             }
-            let next = match link::body_cursor(&page, "/response_metadata/next_cursor") {
-                Some(c) if !seen_cursors.insert(c.clone()) => {
-                    return Err(ChannelError::Fatal(SourceError::failed(
-                        &self.source.info.id,
-                        format!(
-                            "GET {}: the next cursor repeats an earlier one (a paging loop)",
-                            athena_http::redact_url(&url)
-                        ),
-                    )))
-                }
-                Some(c) => Some(link::with_query(&first, "cursor", &c)),
-                None => None,
-            };
             // Batches of at most `batch_size` events; only the last page's last batch moves the
             // cursor (alone, if the page brought no events).
             let last_page = next.is_none();

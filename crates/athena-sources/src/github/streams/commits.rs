@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use athena_core::Event;
-use athena_http::{Fetched, HttpError, HttpErrorKind, Url};
+use athena_http::{Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::List;
 use crate::github::config::Stream;
 use crate::github::cursor::{ListCursor, StreamCursor, Streams};
-use crate::github::fetch::{Api, Failure, Visited};
+use crate::github::fetch::{Api, Failure};
 use crate::github::json::{encode, item, login, percent_encode, Account, Ctx, Lax};
 use crate::github::pass::{Page, Reading};
 
@@ -212,11 +212,11 @@ impl Commits {
             encode_ref(new)
         );
         let mut url = api.url(&path)?;
-        let mut visited = Visited::default();
+        let mut pages = Pages::new(Paging::Link, url.clone());
         let (mut total, mut received) = (None, 0u64);
         loop {
-            let Some(page) = fetch_comparison(reading.api, &url, visited.is_empty(), old).await?
-            else {
+            let first = pages.count() == 1;
+            let Some(page) = fetch_comparison(reading.api, &url, first, old).await? else {
                 return Ok(None);
             };
             let comparison: Comparison = item(&page.value);
@@ -237,8 +237,16 @@ impl Commits {
                     reading.saw(at);
                 }
             }
-            visited.insert(&url);
-            let Some(next) = page.next else {
+            let read = PageRead {
+                url: &url,
+                link: page.next.as_ref(),
+                body: &page.value,
+                items: commits.len(),
+            };
+            let next = pages
+                .next(read)
+                .map_err(|e| Failure::Stream(e.to_string()))?;
+            let Some(next) = next else {
                 // The head moves only past a comparison read whole.
                 if let Some(total) = total.filter(|&t| received < t) {
                     return Err(Failure::Stream(format!(
@@ -248,7 +256,6 @@ impl Commits {
                 }
                 return Ok(Some(found));
             };
-            let next = visited.unvisited(next)?;
             reading.store(self, found).await?;
             url = next;
         }

@@ -1,0 +1,260 @@
+//! [`Pages`]: where the next page of a list is, whichever way an API says it, with one guard
+//! against paging loops for all of them.
+//!
+//! A source reads a page, hands it to [`Pages::next`], and asks for the URL it gets back until
+//! there is none. A server that sends a page back to an earlier one (a repeated cursor, a `Link`
+//! to a page already read) is a [`HttpErrorKind::Api`] error naming the URL, never an endless
+//! sync.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{HttpError, HttpErrorKind};
+use crate::{link, redact_url};
+
+/// How an API says where the next page is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Paging {
+    /// The `Link` header's `rel="next"` (GitHub, and RFC 8288 APIs).
+    Link,
+    /// A token in the body at `pointer`, sent back as the query parameter `param`: Slack's
+    /// `/response_metadata/next_cursor` as `cursor`, Jira's `/nextPageToken` as
+    /// `nextPageToken`, CircleCI's `/next_page_token` as `page-token`.
+    BodyToken {
+        /// JSON pointer to the token.
+        pointer: &'static str,
+        /// The query parameter that carries it back.
+        param: &'static str,
+    },
+    /// A page number in the query parameter `param`, from 1, until a page comes back with
+    /// fewer items than `per_page`.
+    PageNumber {
+        /// The query parameter.
+        param: &'static str,
+        /// Items a full page holds.
+        per_page: usize,
+    },
+    /// GraphQL's `pageInfo { hasNextPage endCursor }` at `pointer`: the next request is the same
+    /// query with `after` set to the cursor ([`Pages::next_cursor`]).
+    GraphQl {
+        /// JSON pointer to the `pageInfo` object.
+        page_info: &'static str,
+    },
+}
+
+/// What a source learnt from the page it just read.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRead<'a> {
+    /// The page's URL.
+    pub url: &'a Url,
+    /// Its `Link` header's `rel="next"`, resolved (see [`Fetched`](crate::Fetched)).
+    pub link: Option<&'a Url>,
+    /// Its body.
+    pub body: &'a Value,
+    /// How many items it listed.
+    pub items: usize,
+}
+
+/// The pages of one list, as they are read.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    paging: Paging,
+    first: Url,
+    /// Every page asked for (URLs), or every cursor given (GraphQL).
+    seen: HashSet<String>,
+    number: u64,
+}
+
+impl Pages {
+    /// A list whose first page is `first`.
+    pub fn new(paging: Paging, first: Url) -> Self {
+        let mut seen = HashSet::new();
+        seen.insert(first.to_string());
+        Pages {
+            paging,
+            first,
+            seen,
+            number: 1,
+        }
+    }
+
+    /// How many pages have been asked for, the first included.
+    pub fn count(&self) -> u64 {
+        self.number
+    }
+
+    /// The next page's URL after `page`, `None` after the last one, or an error when it would
+    /// be a page already read.
+    pub fn next(&mut self, page: PageRead<'_>) -> Result<Option<Url>, HttpError> {
+        let next = match self.paging {
+            Paging::Link => page.link.cloned(),
+            Paging::BodyToken { pointer, param } => link::body_cursor(page.body, pointer)
+                .map(|token| link::with_query(&self.first, param, &token)),
+            Paging::PageNumber { param, per_page } => (page.items >= per_page && page.items > 0)
+                .then(|| link::with_query(&self.first, param, &(self.number + 1).to_string())),
+            Paging::GraphQl { .. } => None,
+        };
+        let Some(next) = next else {
+            return Ok(None);
+        };
+        if !self.seen.insert(next.to_string()) {
+            return Err(looping(page.url));
+        }
+        self.number += 1;
+        Ok(Some(next))
+    }
+
+    /// For [`Paging::GraphQl`]: the `after` cursor of the next page, `None` after the last one,
+    /// or an error when the cursor was given before.
+    pub fn next_cursor(&mut self, url: &Url, body: &Value) -> Result<Option<String>, HttpError> {
+        let Paging::GraphQl { page_info } = self.paging else {
+            return Ok(None);
+        };
+        let info = body.pointer(page_info);
+        let more = info
+            .and_then(|i| i.get("hasNextPage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let cursor = info
+            .and_then(|i| i.get("endCursor"))
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty());
+        match (more, cursor) {
+            (true, Some(c)) if !self.seen.insert(format!("cursor:{c}")) => Err(looping(url)),
+            (true, Some(c)) => {
+                self.number += 1;
+                Ok(Some(c.to_string()))
+            }
+            (true, None) => Err(HttpError {
+                kind: HttpErrorKind::Api,
+                method: "POST",
+                url: redact_url(url),
+                status: Some(200),
+                message: "pageInfo says there is a next page but gives no endCursor".into(),
+                body: String::new(),
+            }),
+            (false, _) => Ok(None),
+        }
+    }
+}
+
+fn looping(url: &Url) -> HttpError {
+    HttpError {
+        kind: HttpErrorKind::Api,
+        method: "GET",
+        url: redact_url(url),
+        status: Some(200),
+        message: "the next page is one already read (a paging loop)".into(),
+        body: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn page<'a>(
+        url: &'a Url,
+        link: Option<&'a Url>,
+        body: &'a Value,
+        items: usize,
+    ) -> PageRead<'a> {
+        PageRead {
+            url,
+            link,
+            body,
+            items,
+        }
+    }
+
+    #[test]
+    fn link_headers_are_followed_and_a_link_back_is_a_loop() {
+        let first = url("https://api.example/items?per_page=2");
+        let second = url("https://api.example/items?per_page=2&page=2");
+        let mut pages = Pages::new(Paging::Link, first.clone());
+        let none = Value::Null;
+        assert_eq!(
+            pages.next(page(&first, Some(&second), &none, 2)).unwrap(),
+            Some(second.clone())
+        );
+        let err = pages
+            .next(page(&second, Some(&first), &none, 2))
+            .unwrap_err();
+        assert!(err.to_string().contains("paging loop"), "{err}");
+        assert!(err.to_string().contains("page=2"), "{err}");
+        let mut pages = Pages::new(Paging::Link, first.clone());
+        assert_eq!(pages.next(page(&first, None, &none, 2)).unwrap(), None);
+    }
+
+    #[test]
+    fn body_tokens_go_back_in_the_query_and_a_repeated_token_is_a_loop() {
+        let first = url("https://slack.example/api/conversations.list?limit=2");
+        let paging = Paging::BodyToken {
+            pointer: "/response_metadata/next_cursor",
+            param: "cursor",
+        };
+        let mut pages = Pages::new(paging, first.clone());
+        let body = json!({"response_metadata": {"next_cursor": "abc"}});
+        let next = pages.next(page(&first, None, &body, 2)).unwrap().unwrap();
+        assert_eq!(
+            next.as_str(),
+            "https://slack.example/api/conversations.list?limit=2&cursor=abc"
+        );
+        assert!(pages.next(page(&next, None, &body, 2)).is_err());
+        let last = json!({"response_metadata": {"next_cursor": ""}});
+        let mut pages = Pages::new(paging, first.clone());
+        assert_eq!(pages.next(page(&first, None, &last, 2)).unwrap(), None);
+    }
+
+    #[test]
+    fn page_numbers_count_up_until_a_short_page() {
+        let first = url("https://api.example/runs?size=2");
+        let paging = Paging::PageNumber {
+            param: "page",
+            per_page: 2,
+        };
+        let mut pages = Pages::new(paging, first.clone());
+        let none = Value::Null;
+        let two = pages.next(page(&first, None, &none, 2)).unwrap().unwrap();
+        assert_eq!(two.as_str(), "https://api.example/runs?size=2&page=2");
+        let three = pages.next(page(&two, None, &none, 2)).unwrap().unwrap();
+        assert_eq!(three.as_str(), "https://api.example/runs?size=2&page=3");
+        assert_eq!(pages.next(page(&three, None, &none, 1)).unwrap(), None);
+        assert_eq!(pages.count(), 3);
+    }
+
+    #[test]
+    fn graphql_page_info_gives_cursors_until_has_next_page_is_false() {
+        let endpoint = url("https://api.linear.example/graphql");
+        let mut pages = Pages::new(
+            Paging::GraphQl {
+                page_info: "/data/issues/pageInfo",
+            },
+            endpoint.clone(),
+        );
+        let more =
+            json!({"data": {"issues": {"pageInfo": {"hasNextPage": true, "endCursor": "c1"}}}});
+        assert_eq!(
+            pages.next_cursor(&endpoint, &more).unwrap().as_deref(),
+            Some("c1")
+        );
+        assert!(
+            pages.next_cursor(&endpoint, &more).is_err(),
+            "c1 again is a loop"
+        );
+        let done =
+            json!({"data": {"issues": {"pageInfo": {"hasNextPage": false, "endCursor": "c2"}}}});
+        assert_eq!(pages.next_cursor(&endpoint, &done).unwrap(), None);
+        let broken = json!({"data": {"issues": {"pageInfo": {"hasNextPage": true}}}});
+        assert!(pages.next_cursor(&endpoint, &broken).is_err());
+    }
+}
