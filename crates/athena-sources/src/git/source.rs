@@ -9,7 +9,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use athena_core::error::panic_message;
-use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink};
+use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag};
 use athena_core::telemetry::{emit, InternalEvent};
 use athena_core::{Cursor, Event, SourceConfig, SourceError, SourceInfo};
 use gix::hash::ObjectId;
@@ -236,66 +236,26 @@ impl GitSource {
             return Ok(());
         }
         let chunks = commits.len().div_ceil(CHUNK);
-        let next_chunk = AtomicUsize::new(0);
-        let emitted_chunks = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
         let threads = self.threads().clamp(1, chunks);
-        // Workers stop early when the consumer goes away, not only at the next batch.
-        let gone = sink.stop_flag();
-        let window = threads * WINDOW_PER_THREAD;
-        let (results_tx, results_rx) =
-            std_mpsc::sync_channel::<(usize, Result<Vec<Event>, String>)>(threads * 4);
+        let pool = Pool {
+            commits,
+            chunks,
+            next_chunk: AtomicUsize::new(0),
+            emitted_chunks: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            // Workers stop early when the consumer goes away, not only at the next batch.
+            gone: sink.stop_flag(),
+            window: threads * WINDOW_PER_THREAD,
+        };
+        let (emitted_chunks, stop, gone) = (&pool.emitted_chunks, &pool.stop, &pool.gone);
+        let (results_tx, results_rx) = std_mpsc::sync_channel::<Chunk>(threads * 4);
         let context_repo = Value::String(self.repo_label.clone());
         let batch_size = self.config.batch_size;
 
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                let results_tx = results_tx.clone();
-                let options = options.clone();
-                let (next_chunk, emitted_chunks, stop) = (&next_chunk, &emitted_chunks, &stop);
-                let gone = gone.clone();
-                let halted = move || stop.load(Ordering::Relaxed) || gone.is_stopped();
-                scope.spawn(move || {
-                    let mut repo = shared.to_thread_local();
-                    tune_caches(&mut repo);
-                    let mut differ = Differ::new(repo, options);
-                    loop {
-                        let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
-                        if chunk >= chunks {
-                            break;
-                        }
-                        while chunk >= emitted_chunks.load(Ordering::Acquire) + window {
-                            if halted() {
-                                return;
-                            }
-                            std::thread::sleep(Duration::from_millis(1));
-                        }
-                        if halted() {
-                            return;
-                        }
-                        let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(commits.len());
-                        let result: Result<Vec<Event>, String> = commits[range]
-                            .iter()
-                            .map(|id| {
-                                if halted() {
-                                    return Err("stopped".to_string());
-                                }
-                                // A bug must fail this source with the commit named, not
-                                // hang the sync waiting for a chunk that never comes.
-                                catch_unwind(AssertUnwindSafe(|| differ.commit_event(*id)))
-                                    .unwrap_or_else(|panic| {
-                                        Err(format!(
-                                            "reading commit {id} panicked: {}",
-                                            panic_message(panic.as_ref())
-                                        ))
-                                    })
-                            })
-                            .collect();
-                        if results_tx.send((chunk, result)).is_err() {
-                            return;
-                        }
-                    }
-                });
+                let (pool, results_tx, options) = (&pool, results_tx.clone(), options.clone());
+                scope.spawn(move || pool.work(shared, options, &results_tx));
             }
             drop(results_tx);
 
@@ -386,6 +346,77 @@ impl GitSource {
             drop(results_rx);
             outcome
         })
+    }
+}
+
+/// A chunk's events (or why it failed), by chunk number.
+type Chunk = (usize, Result<Vec<Event>, String>);
+
+/// The diff workers of one walk: each takes the next chunk of commits, at most `window` chunks
+/// ahead of the oldest one not yet emitted, so memory stays bounded however long the walk.
+struct Pool<'a> {
+    commits: &'a [ObjectId],
+    chunks: usize,
+    next_chunk: AtomicUsize,
+    emitted_chunks: AtomicUsize,
+    /// Set by the emitter when it stops.
+    stop: AtomicBool,
+    gone: StopFlag,
+    window: usize,
+}
+
+impl Pool<'_> {
+    fn halted(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.gone.is_stopped()
+    }
+
+    /// One worker: diffs chunks until none is left or the walk stops.
+    fn work(
+        &self,
+        shared: &gix::ThreadSafeRepository,
+        options: DiffOptions,
+        results: &std_mpsc::SyncSender<Chunk>,
+    ) {
+        let mut repo = shared.to_thread_local();
+        tune_caches(&mut repo);
+        let mut differ = Differ::new(repo, options);
+        loop {
+            let chunk = self.next_chunk.fetch_add(1, Ordering::Relaxed);
+            if chunk >= self.chunks {
+                break;
+            }
+            while chunk >= self.emitted_chunks.load(Ordering::Acquire) + self.window {
+                if self.halted() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if self.halted() {
+                return;
+            }
+            let range = chunk * CHUNK..((chunk + 1) * CHUNK).min(self.commits.len());
+            let result: Result<Vec<Event>, String> = self.commits[range]
+                .iter()
+                .map(|id| {
+                    if self.halted() {
+                        return Err("stopped".to_string());
+                    }
+                    // A bug must fail this source with the commit named, not hang the sync
+                    // waiting for a chunk that never comes.
+                    catch_unwind(AssertUnwindSafe(|| differ.commit_event(*id))).unwrap_or_else(
+                        |panic| {
+                            Err(format!(
+                                "reading commit {id} panicked: {}",
+                                panic_message(panic.as_ref())
+                            ))
+                        },
+                    )
+                })
+                .collect();
+            if results.send((chunk, result)).is_err() {
+                return;
+            }
+        }
     }
 }
 
