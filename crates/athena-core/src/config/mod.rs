@@ -4,12 +4,24 @@
 //! turned into that source's typed config by [`SourceConfig::parse`]. Every error carries the file,
 //! the line, the source id and the key it is about.
 
-use std::fmt;
+mod env;
+mod error;
+mod secret;
+mod source;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+
+use env::substitute_env_in_table;
+use source::backticked;
+
+pub use env::{substitute_env, EnvError};
+pub use error::ConfigError;
+pub use secret::Secret;
+pub use source::SourceConfig;
 
 /// A parsed configuration file.
 #[derive(Debug, Clone)]
@@ -73,89 +85,10 @@ const ENGINE_RANGE: std::ops::RangeInclusive<i64> = 1..=1024;
 
 /// The file a config came from, kept so errors can point at lines.
 #[derive(Debug)]
-struct Origin {
-    file: Option<PathBuf>,
-    text: String,
-    base_dir: PathBuf,
-}
-
-/// One `[[sources]]` entry: its id, its type and the rest of its keys, not yet typed.
-///
-/// Its `Debug` shows the keys, never the values: they may hold secrets read from the
-/// environment.
-#[derive(Clone)]
-pub struct SourceConfig {
-    /// Unique id; names the cursor.
-    pub id: String,
-    /// Registered type name.
-    pub source_type: String,
-    table: toml::Table,
-    /// Values that came from `${VAR}`: masked in every message this config produces.
-    env_values: Vec<String>,
-    origin: Arc<Origin>,
-    /// 1-based line of the `[[sources]]` header, when known.
-    header_line: Option<usize>,
-    /// Last line (exclusive) of this source's block.
-    block_end: Option<usize>,
-    /// The event store this sync writes to, so a source reading the file system can leave it out.
-    store_path: Option<PathBuf>,
-}
-
-impl fmt::Debug for SourceConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceConfig")
-            .field("id", &self.id)
-            .field("source_type", &self.source_type)
-            .field("keys", &self.table.keys().collect::<Vec<_>>())
-            .field("line", &self.header_line)
-            .finish()
-    }
-}
-
-/// A configuration problem: exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    /// The config file.
-    pub file: Option<PathBuf>,
-    /// 1-based line.
-    pub line: Option<usize>,
-    /// The source the problem is in.
-    pub source_id: Option<String>,
-    /// The key the problem is about.
-    pub key: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// An error with only a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        ConfigError {
-            file: None,
-            line: None,
-            source_id: None,
-            key: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
-            (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, Some(line)) => write!(f, "line {line}: ",)?,
-            (None, None) => {}
-        }
-        if let Some(id) = &self.source_id {
-            write!(f, "source {id}: ")?;
-        }
-        if let Some(key) = &self.key {
-            write!(f, "key `{key}`: ")?;
-        }
-        f.write_str(&self.message)
-    }
+pub(super) struct Origin {
+    pub(super) file: Option<PathBuf>,
+    pub(super) text: String,
+    pub(super) base_dir: PathBuf,
 }
 
 impl Config {
@@ -375,100 +308,6 @@ fn take_string(
     }
 }
 
-impl SourceConfig {
-    /// A source config built in code (library users, tests): no file, no lines.
-    pub fn new(id: impl Into<String>, source_type: impl Into<String>, table: toml::Table) -> Self {
-        SourceConfig {
-            id: id.into(),
-            source_type: source_type.into(),
-            table,
-            env_values: Vec::new(),
-            origin: Arc::new(Origin {
-                file: None,
-                text: String::new(),
-                base_dir: PathBuf::new(),
-            }),
-            header_line: None,
-            block_end: None,
-            store_path: None,
-        }
-    }
-
-    /// Tells the source where the event store lives (its own writes are not events).
-    pub fn set_store_path(&mut self, path: impl Into<PathBuf>) {
-        self.store_path = Some(path.into());
-    }
-
-    /// The event store's file, when the caller said.
-    pub fn store_path(&self) -> Option<&Path> {
-        self.store_path.as_deref()
-    }
-
-    /// The file this config was read from, if any (a source reading files leaves it out).
-    pub fn config_file(&self) -> Option<&Path> {
-        self.origin.file.as_deref()
-    }
-
-    /// The keys of this source other than `id` and `type`, with `${VAR}` already substituted.
-    pub fn table(&self) -> &toml::Table {
-        &self.table
-    }
-
-    /// Turns the table into the source's typed config. Unknown keys, missing keys and wrong types
-    /// become a [`ConfigError`] naming this source, the key and its line.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        let value = toml::Value::Table(self.table.clone());
-        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-            let path = e.path().to_string();
-            // serde repeats a wrongly typed value in its message; it may be a secret.
-            let mut message = e.inner().message().trim().to_string();
-            for value in &self.env_values {
-                message = message.replace(value.as_str(), "***");
-            }
-            let key = if path.is_empty() || path == "." {
-                backticked(&message)
-            } else {
-                Some(path)
-            };
-            self.error(key.as_deref(), message)
-        })
-    }
-
-    /// Resolves a path from the config relative to the config file's directory.
-    pub fn resolve_path(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.origin.base_dir.join(path)
-        }
-    }
-
-    /// A config error about `key` of this source, with the key's line if it can be found.
-    pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
-        let top_key = key.map(|k| k.split(['.', '[']).next().unwrap_or(k));
-        let line = top_key
-            .and_then(|k| {
-                self.header_line
-                    .and_then(|h| find_key_line(&self.origin.text, h, self.block_end, k))
-            })
-            .or(self.header_line);
-        ConfigError {
-            file: self.origin.file.clone(),
-            line,
-            source_id: (!self.id.is_empty()).then(|| self.id.clone()),
-            key: key.map(str::to_string),
-            message: message.into(),
-        }
-    }
-}
-
-/// The first `…` quoted word of a serde message ("unknown field `foo`, expected …").
-fn backticked(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_string())
-}
-
 fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
@@ -503,7 +342,12 @@ fn is_sources_header(line: &str) -> bool {
 }
 
 /// The line of `key = …` between `from` (1-based, inclusive) and `to` (exclusive).
-fn find_key_line(text: &str, from: usize, to: Option<usize>, key: &str) -> Option<usize> {
+pub(super) fn find_key_line(
+    text: &str,
+    from: usize,
+    to: Option<usize>,
+    key: &str,
+) -> Option<usize> {
     text.lines()
         .enumerate()
         .skip(from.saturating_sub(1))
@@ -520,171 +364,6 @@ fn find_key_line(text: &str, from: usize, to: Option<usize>, key: &str) -> Optio
             })
         })
         .map(|(i, _)| i + 1)
-}
-
-fn substitute_env_in_table(
-    table: &mut toml::Table,
-    sc: &SourceConfig,
-    prefix: &str,
-    env_values: &mut Vec<String>,
-) -> Result<(), ConfigError> {
-    for (k, v) in table.iter_mut() {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        substitute_env_in_value(v, sc, &key, env_values)?;
-    }
-    Ok(())
-}
-
-fn substitute_env_in_value(
-    v: &mut toml::Value,
-    sc: &SourceConfig,
-    key: &str,
-    env_values: &mut Vec<String>,
-) -> Result<(), ConfigError> {
-    match v {
-        toml::Value::String(s) => {
-            *s = substitute_env_collecting(s, env_values)
-                .map_err(|e| sc.error(Some(key), e.to_string()))?;
-        }
-        toml::Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                substitute_env_in_value(item, sc, &format!("{key}[{i}]"), env_values)?;
-            }
-        }
-        toml::Value::Table(t) => substitute_env_in_table(t, sc, key, env_values)?,
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Why a `${VAR}` in a config value could not be replaced.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnvError {
-    /// The variable is not set.
-    #[error("environment variable {0} is not set")]
-    Unset(String),
-    /// The variable's value is not UTF-8.
-    #[error("environment variable {0} is not valid UTF-8")]
-    NotUnicode(String),
-    /// `${` with no `}` after it.
-    #[error("`${{{0}` has no closing `}}` (write `$$` for a literal `$`)")]
-    Unclosed(String),
-    /// `${}`.
-    #[error("`${{}}` names no variable (write `$$` for a literal `$`)")]
-    EmptyName,
-    /// A name a shell would not take (`${A B}`, `${VAR:-default}`).
-    #[error("`${{{0}}}`: a variable name is letters, digits and `_`, not starting with a digit")]
-    BadName(String),
-}
-
-/// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`, and a `$` before
-/// anything else stays as it is.
-pub fn substitute_env(s: &str) -> Result<String, EnvError> {
-    substitute_env_collecting(s, &mut Vec::new())
-}
-
-/// [`substitute_env`], also collecting the values it put in.
-fn substitute_env_collecting(s: &str, values: &mut Vec<String>) -> Result<String, EnvError> {
-    if !s.contains('$') {
-        return Ok(s.to_string());
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(inner) = after.strip_prefix('{') {
-            // Kept literally, a typo like `${HOME/x` would reach a path or a token unnoticed.
-            let end = inner.find('}').ok_or_else(|| {
-                // Enough to find it in the file; the rest of a long value is noise.
-                let shown: String = inner.chars().take(32).collect();
-                EnvError::Unclosed(shown)
-            })?;
-            let name = &inner[..end];
-            check_var_name(name)?;
-            match std::env::var(name) {
-                Ok(val) => {
-                    out.push_str(&val);
-                    values.push(val);
-                }
-                Err(std::env::VarError::NotPresent) => {
-                    return Err(EnvError::Unset(name.to_string()))
-                }
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(EnvError::NotUnicode(name.to_string()))
-                }
-            }
-            rest = &inner[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// A shell variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-fn check_var_name(name: &str) -> Result<(), EnvError> {
-    let mut chars = name.chars();
-    match chars.next() {
-        None => Err(EnvError::EmptyName),
-        Some(c)
-            if (c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(EnvError::BadName(name.to_string())),
-    }
-}
-
-/// A secret from the config (a token). Prints as `***`; read it with [`Secret::expose`].
-///
-/// Every secret created while a source is built (read from its config or made by its
-/// constructor) is collected by [`Registry::build_all`](crate::Registry::build_all), so the
-/// engine and the CLI can mask it in any text a server echoes it into (see [`crate::redact`]).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        let value = value.into();
-        crate::redact::note_secret(&value);
-        Secret(value)
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
 }
 
 #[cfg(test)]
@@ -918,18 +597,5 @@ branches = "main"
         assert!(err.message.contains("names no variable"), "{err}");
         let err = Config::parse("[[sources]]\nid = \"${}\"\ntype = \"demo\"\n", None).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("id"));
-    }
-
-    #[test]
-    fn env_references_with_a_bad_name_are_errors_and_plain_dollars_stay() {
-        assert_eq!(
-            substitute_env("${VAR:-x}"),
-            Err(EnvError::BadName("VAR:-x".into()))
-        );
-        assert_eq!(substitute_env("${1A}"), Err(EnvError::BadName("1A".into())));
-        assert_eq!(
-            substitute_env("cost $5, $$HOME, $HOME").unwrap(),
-            "cost $5, $HOME, $HOME"
-        );
     }
 }
