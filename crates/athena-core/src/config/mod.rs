@@ -8,6 +8,7 @@ mod env;
 mod error;
 mod secret;
 mod source;
+mod spans;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 use env::substitute_env_in_table;
 use source::backticked;
+use spans::{DocumentLines, LineIndex, TableLines};
 
 pub use env::{substitute_env, EnvError};
 pub use error::ConfigError;
@@ -87,7 +89,6 @@ const ENGINE_RANGE: std::ops::RangeInclusive<i64> = 1..=1024;
 #[derive(Debug)]
 pub(super) struct Origin {
     pub(super) file: Option<PathBuf>,
-    pub(super) text: String,
     pub(super) base_dir: PathBuf,
 }
 
@@ -116,33 +117,28 @@ impl Config {
         };
         let origin = Arc::new(Origin {
             file: file.map(Path::to_path_buf),
-            text: text.to_string(),
             base_dir,
         });
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+        let toml_error = |e: toml::de::Error| ConfigError {
             file: origin.file.clone(),
-            line: e.span().map(|s| line_of_offset(text, s.start)),
+            line: e.span().map(|s| LineIndex::new(text).line(s.start)),
             ..ConfigError::new(e.message().trim().to_string())
-        })?;
-        let store: RawStore = parse_section(&origin, "store", raw.store)?;
-        let engine = parse_engine(&origin, raw.engine)?;
-        let headers = source_headers(text);
-        let headers_known = headers.len() == raw.sources.len();
+        };
+        let doc = toml::de::DeTable::parse(text).map_err(toml_error)?;
+        let mut lines = DocumentLines::new(text, doc.get_ref());
+        let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
+        let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
+        let engine = parse_engine(&origin, &lines.engine, raw.engine)?;
+        let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, mut table) in raw.sources.into_iter().enumerate() {
-            let (header_line, block_end) = if headers_known {
-                (Some(headers[i].0), Some(headers[i].1))
-            } else {
-                (None, None)
-            };
             let mut sc = SourceConfig {
                 id: String::new(),
                 source_type: String::new(),
                 table: toml::Table::new(),
                 env_values: Vec::new(),
                 origin: origin.clone(),
-                header_line,
-                block_end,
+                lines: source_lines.next().unwrap_or_default(),
                 store_path: None,
             };
             // `id` and `type` take `${VAR}` like every other string; their values are no secret.
@@ -160,7 +156,8 @@ impl Config {
             sc.id = id;
             if let Some(prev) = sources.iter().find(|s| s.id == sc.id) {
                 let prev_line = prev
-                    .header_line
+                    .lines
+                    .header
                     .map(|l| format!(" (line {l})"))
                     .unwrap_or_default();
                 return Err(sc.error(
@@ -180,7 +177,7 @@ impl Config {
             Some(p) => {
                 let p = substitute_env(&p).map_err(|e| ConfigError {
                     file: origin.file.clone(),
-                    line: section_key_line(&origin.text, "store", "path"),
+                    line: lines.store.line_of(Some("path")),
                     key: Some("store.path".into()),
                     ..ConfigError::new(e.to_string())
                 })?;
@@ -200,6 +197,7 @@ impl Config {
 fn parse_section<T: DeserializeOwned + Default>(
     origin: &Origin,
     section: &str,
+    lines: &TableLines,
     value: Option<toml::Value>,
 ) -> Result<T, ConfigError> {
     let Some(value) = value else {
@@ -213,14 +211,9 @@ fn parse_section<T: DeserializeOwned + Default>(
         } else {
             Some(path)
         };
-        let line = key
-            .as_deref()
-            .and_then(|k| section_key_line(&origin.text, section, k))
-            .or_else(|| find_key_line(&origin.text, 0, None, section))
-            .or_else(|| section_header_line(&origin.text, section));
         ConfigError {
             file: origin.file.clone(),
-            line,
+            line: lines.line_of(key.as_deref()),
             key: Some(match key {
                 Some(k) => format!("{section}.{k}"),
                 None => section.to_string(),
@@ -233,16 +226,17 @@ fn parse_section<T: DeserializeOwned + Default>(
 /// `[engine]`, each setting checked against [`ENGINE_RANGE`].
 fn parse_engine(
     origin: &Origin,
+    lines: &TableLines,
     value: Option<toml::Value>,
 ) -> Result<EngineSettings, ConfigError> {
-    let raw: RawEngine = parse_section(origin, "engine", value)?;
+    let raw: RawEngine = parse_section(origin, "engine", lines, value)?;
     let defaults = EngineSettings::default();
     let checked = |key: &str, value: Option<i64>, default: usize| match value {
         None => Ok(default),
         Some(v) if ENGINE_RANGE.contains(&v) => Ok(v as usize),
         Some(v) => Err(ConfigError {
             file: origin.file.clone(),
-            line: section_key_line(&origin.text, "engine", key),
+            line: lines.line_of(Some(key)),
             key: Some(format!("engine.{key}")),
             ..ConfigError::new(format!(
                 "must be between {} and {}, not {v}",
@@ -259,32 +253,6 @@ fn parse_engine(
             defaults.channel_capacity,
         )?,
     })
-}
-
-/// The line of `[section]`.
-fn section_header_line(text: &str, section: &str) -> Option<usize> {
-    let header = format!("[{section}]");
-    text.lines()
-        .position(|l| {
-            let t: String = l.chars().filter(|c| !c.is_whitespace()).collect();
-            t == header || t.starts_with(&format!("{header}#"))
-        })
-        .map(|i| i + 1)
-}
-
-/// The line of `key` in `[section]`, or of a dotted `section.key = …` at the top.
-fn section_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
-    section_header_line(text, section)
-        .and_then(|h| {
-            let end = text
-                .lines()
-                .enumerate()
-                .skip(h)
-                .find(|(_, l)| l.trim_start().starts_with('['))
-                .map(|(i, _)| i + 1);
-            find_key_line(text, h + 1, end, key)
-        })
-        .or_else(|| find_key_line(text, 0, None, &format!("{section}.{key}")))
 }
 
 fn take_string(
@@ -306,64 +274,6 @@ fn take_string(
         ))),
         None => Err(err("missing required key".to_string())),
     }
-}
-
-fn line_of_offset(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// The `[[sources]]` headers: (1-based line, end of block exclusive).
-fn source_headers(text: &str) -> Vec<(usize, usize)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if is_sources_header(line) {
-            let end = lines[i + 1..]
-                .iter()
-                .position(|l| {
-                    let t = l.trim_start();
-                    t.starts_with('[') && !t.starts_with("[sources.")
-                })
-                .map(|p| i + 1 + p + 1)
-                .unwrap_or(lines.len() + 1);
-            out.push((i + 1, end));
-        }
-    }
-    out
-}
-
-fn is_sources_header(line: &str) -> bool {
-    let t: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-    t.starts_with("[[sources]]")
-}
-
-/// The line of `key = …` between `from` (1-based, inclusive) and `to` (exclusive).
-pub(super) fn find_key_line(
-    text: &str,
-    from: usize,
-    to: Option<usize>,
-    key: &str,
-) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .skip(from.saturating_sub(1))
-        .take_while(|(i, _)| to.is_none_or(|to| i + 1 < to))
-        .find(|(_, line)| {
-            let t = line.trim_start();
-            let rest = t
-                .strip_prefix(key)
-                .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
-                .or_else(|| t.strip_prefix(&format!("'{key}'")));
-            rest.is_some_and(|r| {
-                let r = r.trim_start();
-                r.starts_with('=') || r.starts_with('.')
-            })
-        })
-        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]
@@ -533,6 +443,7 @@ branches = "main"
         assert_eq!(err.line, Some(2));
         let err = Config::parse("[stroe]\n", None).unwrap_err();
         assert!(err.message.contains("stroe"), "{err}");
+        assert_eq!(err.line, Some(1));
     }
 
     #[test]

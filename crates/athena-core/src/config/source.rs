@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::{find_key_line, ConfigError, Origin};
+use super::spans::TableLines;
+use super::{ConfigError, Origin};
 
 /// One `[[sources]]` entry: its id, its type and the rest of its keys, not yet typed.
 ///
@@ -22,10 +23,8 @@ pub struct SourceConfig {
     /// Values that came from `${VAR}`: masked in every message this config produces.
     pub(super) env_values: Vec<String>,
     pub(super) origin: Arc<Origin>,
-    /// 1-based line of the `[[sources]]` header, when known.
-    pub(super) header_line: Option<usize>,
-    /// Last line (exclusive) of this source's block.
-    pub(super) block_end: Option<usize>,
+    /// Where the `[[sources]]` header and each key are in the file (none when built in code).
+    pub(super) lines: TableLines,
     /// The event store this sync writes to, so a source reading the file system can leave it out.
     pub(super) store_path: Option<PathBuf>,
 }
@@ -36,7 +35,7 @@ impl fmt::Debug for SourceConfig {
             .field("id", &self.id)
             .field("source_type", &self.source_type)
             .field("keys", &self.table.keys().collect::<Vec<_>>())
-            .field("line", &self.header_line)
+            .field("line", &self.lines.header)
             .finish()
     }
 }
@@ -51,11 +50,9 @@ impl SourceConfig {
             env_values: Vec::new(),
             origin: Arc::new(Origin {
                 file: None,
-                text: String::new(),
                 base_dir: PathBuf::new(),
             }),
-            header_line: None,
-            block_end: None,
+            lines: TableLines::default(),
             store_path: None,
         }
     }
@@ -111,16 +108,9 @@ impl SourceConfig {
 
     /// A config error about `key` of this source, with the key's line if it can be found.
     pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
-        let top_key = key.map(|k| k.split(['.', '[']).next().unwrap_or(k));
-        let line = top_key
-            .and_then(|k| {
-                self.header_line
-                    .and_then(|h| find_key_line(&self.origin.text, h, self.block_end, k))
-            })
-            .or(self.header_line);
         ConfigError {
             file: self.origin.file.clone(),
-            line,
+            line: self.lines.line_of(key),
             source_id: (!self.id.is_empty()).then(|| self.id.clone()),
             key: key.map(str::to_string),
             message: message.into(),
