@@ -4,6 +4,7 @@
 //! turned into that source's typed config by [`SourceConfig::parse`]. Every error carries the file,
 //! the line, the source id and the key it is about.
 
+pub mod declare;
 mod env;
 mod error;
 mod secret;
@@ -20,6 +21,7 @@ use env::substitute_env_in_table;
 use source::backticked;
 use spans::{DocumentLines, LineIndex, TableLines};
 
+pub use declare::{ConfigValue, Declared, KeyRange, BATCH_SIZE_RANGE};
 pub use env::{substitute_env, EnvError};
 pub use error::ConfigError;
 pub use secret::Secret;
@@ -36,25 +38,31 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
 }
 
-/// Settings of the engine (`[engine]` table).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineSettings {
-    /// How many sources run at once.
-    pub concurrency: usize,
-    /// How many batches may wait in the queue to the store's writer (all sources share it).
-    /// Batches that wait are committed together (see [`Store::stage_batch`](crate::Store::stage_batch)).
-    pub channel_capacity: usize,
+crate::declare_config! {
+    /// Settings of the engine (`[engine]` table).
+    #[derive(Debug, Clone, Copy)]
+    pub struct EngineSettings {
+        /// How many sources run at once.
+        #[key(range = ENGINE_RANGE)]
+        pub concurrency: usize = 4,
+        /// How many batches may wait in the queue to the store's writer (all sources share it).
+        /// Batches that wait are committed together (see [`Store::stage_batch`](crate::Store::stage_batch)).
+        #[key(range = ENGINE_RANGE)]
+        pub channel_capacity: usize = 2,
+    }
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        EngineSettings {
-            concurrency: 4,
-            channel_capacity: 2,
-        }
+        EngineSettings::defaults().expect("every engine setting has a default")
     }
 }
+
+/// The range of `engine.concurrency` and `engine.channel_capacity`.
+const ENGINE_RANGE: KeyRange = KeyRange {
+    min: 1,
+    max: Some(1024),
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,18 +80,6 @@ struct RawConfig {
 struct RawStore {
     path: Option<String>,
 }
-
-/// `[engine]` as written: signed, so that `concurrency = -1` is our range error naming the key,
-/// not serde's "expected usize".
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawEngine {
-    concurrency: Option<i64>,
-    channel_capacity: Option<i64>,
-}
-
-/// The range of `engine.concurrency` and `engine.channel_capacity`.
-const ENGINE_RANGE: std::ops::RangeInclusive<i64> = 1..=1024;
 
 /// The file a config came from, kept so errors can point at lines.
 #[derive(Debug)]
@@ -128,7 +124,7 @@ impl Config {
         let mut lines = DocumentLines::new(text, doc.get_ref());
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
         let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
-        let engine = parse_engine(&origin, &lines.engine, raw.engine)?;
+        let engine: EngineSettings = parse_section(&origin, "engine", &lines.engine, raw.engine)?;
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, mut table) in raw.sources.into_iter().enumerate() {
@@ -220,38 +216,6 @@ fn parse_section<T: DeserializeOwned + Default>(
             }),
             ..ConfigError::new(message)
         }
-    })
-}
-
-/// `[engine]`, each setting checked against [`ENGINE_RANGE`].
-fn parse_engine(
-    origin: &Origin,
-    lines: &TableLines,
-    value: Option<toml::Value>,
-) -> Result<EngineSettings, ConfigError> {
-    let raw: RawEngine = parse_section(origin, "engine", lines, value)?;
-    let defaults = EngineSettings::default();
-    let checked = |key: &str, value: Option<i64>, default: usize| match value {
-        None => Ok(default),
-        Some(v) if ENGINE_RANGE.contains(&v) => Ok(v as usize),
-        Some(v) => Err(ConfigError {
-            file: origin.file.clone(),
-            line: lines.line_of(Some(key)),
-            key: Some(format!("engine.{key}")),
-            ..ConfigError::new(format!(
-                "must be between {} and {}, not {v}",
-                ENGINE_RANGE.start(),
-                ENGINE_RANGE.end()
-            ))
-        }),
-    };
-    Ok(EngineSettings {
-        concurrency: checked("concurrency", raw.concurrency, defaults.concurrency)?,
-        channel_capacity: checked(
-            "channel_capacity",
-            raw.channel_capacity,
-            defaults.channel_capacity,
-        )?,
     })
 }
 

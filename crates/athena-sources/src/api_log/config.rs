@@ -2,40 +2,44 @@
 
 use std::collections::BTreeMap;
 
-use athena_core::ConfigKey;
-use serde::Deserialize;
+use athena_core::config::BATCH_SIZE_RANGE;
+use serde::{Deserialize, Serialize};
 
-/// Configuration of an `api_log` source.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiLogConfig {
-    /// Log files or glob patterns (`/var/log/nginx/access.log*`), relative to the config file.
-    pub paths: Vec<String>,
-    /// The line format.
-    #[serde(default)]
-    pub format: LogFormat,
-    /// For `jsonl`: which JSON field holds each value (keys: time, method, path, status,
-    /// latency, remote_addr, user_agent, user, bytes, referer, query, protocol).
-    #[serde(default)]
-    pub fields: BTreeMap<String, String>,
-    /// For `regex`: a regular expression with named groups (`time` and `status` required;
-    /// `remote_addr`, `user`, `method`, `path`, `query`, `protocol`, `bytes`, `referer`,
-    /// `user_agent`, `latency`, or `request` for a whole `METHOD target PROTOCOL`).
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Where a file seen for the first time is read from: `beginning` or `end`.
-    #[serde(default)]
-    pub start_at: StartAt,
-    /// Longer lines go to the dead-letter table.
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-    /// Lines per stored batch.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
+athena_core::declare_config! {
+    /// Configuration of an `api_log` source.
+    #[derive(Debug, Clone)]
+    pub struct ApiLogConfig {
+        /// Log files or glob patterns (`/var/log/nginx/access.log*`), relative to the config
+        /// file.
+        #[key(kind = "array of paths or globs")]
+        pub paths: Vec<String>,
+        /// How lines are written.
+        pub format: LogFormat = LogFormat::Combined,
+        /// For `jsonl`: which JSON field holds each value (keys: time, method, path, status,
+        /// latency, remote_addr, user_agent, user, bytes, referer, query, protocol).
+        #[key(default_text = "nginx / common JSON names")]
+        pub fields: BTreeMap<String, String> = BTreeMap::new(),
+        /// For `regex`: a regular expression with named groups (`time` and `status` required;
+        /// `remote_addr`, `user`, `method`, `path`, `query`, `protocol`, `bytes`, `referer`,
+        /// `user_agent`, `latency`, or `request` for a whole `METHOD target PROTOCOL`).
+        #[key(kind = "string (regular expression)")]
+        pub pattern: Option<String> = None,
+        /// Where a file seen for the first time is read from.
+        pub start_at: StartAt = StartAt::Beginning,
+        /// Longer lines go to the dead-letter table.
+        #[key(range = 64..=64 << 20)]
+        pub max_line_bytes: usize = 64 * 1024,
+        /// Lines per stored batch. Batches waiting for the store are a large part of a sync's
+        /// memory; the store commits waiting batches together, so larger ones do not make the
+        /// sync faster (2,000 to 16,000 measured the same on a 1M-line log; 16,000 took 60 MB
+        /// more).
+        #[key(range = BATCH_SIZE_RANGE)]
+        pub batch_size: usize = 4_000,
+    }
 }
 
 /// How lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum LogFormat {
@@ -51,7 +55,7 @@ pub enum LogFormat {
 }
 
 /// Where a file seen for the first time is read from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum StartAt {
@@ -62,68 +66,4 @@ pub enum StartAt {
     End,
 }
 
-fn default_max_line_bytes() -> usize {
-    64 * 1024
-}
-
-/// Lines per batch. Batches waiting for the store are a large part of a sync's memory; the
-/// store commits waiting batches together, so larger ones do not make the sync faster (2,000
-/// to 16,000 measured the same on a 1M-line log; 16,000 took 60 MB more).
-fn default_batch_size() -> usize {
-    4_000
-}
-
-/// The keys `athena-ingest sources` lists for `api_log`.
-pub(crate) fn keys() -> Vec<ConfigKey> {
-    vec![
-        ConfigKey {
-            name: "paths",
-            kind: "array of paths or globs",
-            required: true,
-            default: None,
-            doc: "log files to tail, relative to the config file",
-        },
-        ConfigKey {
-            name: "format",
-            kind: "\"combined\" | \"common\" | \"jsonl\" | \"regex\"",
-            required: false,
-            default: Some("\"combined\""),
-            doc: "how lines are written",
-        },
-        ConfigKey {
-            name: "fields",
-            kind: "table",
-            required: false,
-            default: Some("nginx / common JSON names"),
-            doc: "jsonl: which JSON field holds time, method, path, status, latency, remote_addr, user_agent, user",
-        },
-        ConfigKey {
-            name: "pattern",
-            kind: "string (regular expression)",
-            required: false,
-            default: None,
-            doc: "regex: named groups time, status (required), method, path, query, protocol, bytes, latency, remote_addr, user, referer, user_agent, request",
-        },
-        ConfigKey {
-            name: "start_at",
-            kind: "\"beginning\" | \"end\"",
-            required: false,
-            default: Some("\"beginning\""),
-            doc: "where a file seen for the first time is read from",
-        },
-        ConfigKey {
-            name: "max_line_bytes",
-            kind: "integer",
-            required: false,
-            default: Some("65536"),
-            doc: "longer lines are dead-lettered",
-        },
-        ConfigKey {
-            name: "batch_size",
-            kind: "integer",
-            required: false,
-            default: Some("4000"),
-            doc: "lines per stored batch",
-        },
-    ]
-}
+athena_core::config_enum!(LogFormat, StartAt);
