@@ -59,6 +59,9 @@ pub fn registry() -> Registry {
     registry
 }
 
+#[cfg(all(test, feature = "all-sources"))]
+mod readme_tables;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,19 +6,21 @@ athena_core::declare_config! {
     /// Configuration of a `files` source.
     #[derive(Debug, Clone)]
     pub struct FilesConfig {
-        /// The directory to watch, relative to the config file.
+        /// The directory, relative to the config file.
         #[key(kind = "path")]
         pub path: String,
-        /// Only files matching one of these globs (gitignore syntax: `*.rs`, `src/**`); none:
-        /// every file.
-        #[key(kind = "array of globs")]
+        /// Only files matching one of these globs (gitignore syntax: `"*.rs"`, `"src/"`).
+        #[key(kind = "array of globs", default_text = "`[]` (every file)")]
         pub include: Vec<String> = Vec::new(),
-        /// Files and directories matching these globs are left out (gitignore syntax).
+        /// Files and directories to leave out (gitignore syntax); an excluded directory is not
+        /// entered.
         #[key(kind = "array of globs")]
         pub exclude: Vec<String> = Vec::new(),
-        /// Leave out what `.gitignore`, `.ignore` and `.git/info/exclude` leave out.
+        /// Leave out what `.gitignore`, `.ignore` and `.git/info/exclude` leave out: those in
+        /// the tree always, those above it only inside a git work tree; the user's global
+        /// excludes are not read, so a tree scans the same on every machine.
         pub respect_gitignore: bool = true,
-        /// Hash contents (BLAKE3): a file touched but not changed yields no event.
+        /// Hash contents with BLAKE3, so a file touched but not changed yields nothing.
         pub hash: bool = true,
         /// On the first sync, one `file_modified` event per file already there.
         pub emit_existing: bool = true,

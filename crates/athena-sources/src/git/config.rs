@@ -11,16 +11,17 @@ athena_core::declare_config! {
     pub struct GitConfig {
         /// The repository: a work tree or a bare repository, relative to the config file.
         pub path: PathBuf,
-        /// Branches or refs to follow (`main`, `refs/remotes/origin/main`, `HEAD`).
+        /// Branches or refs to follow: `main`, `origin/main`, `refs/tags/v1`, `HEAD`.
         #[key(default_text = "[\"HEAD\"]")]
         pub branches: Vec<String> = Vec::new(),
-        /// Attach each commit's diff text (without context lines) to the event.
+        /// Attach each commit's diff text (zero context lines) to its event.
         pub include_diff: bool = false,
-        /// Cap on the diff text per commit, in bytes; longer diffs are cut and flagged.
+        /// Cap on the diff text per commit, in bytes; a longer diff is cut and
+        /// `diff_truncated` is set.
         #[key(range = 0..=1 << 30)]
         pub max_diff_bytes: usize = 64 * 1024,
-        /// Which diff a merge commit gets: none (like `git log`) or the diff against its first
-        /// parent.
+        /// Which diff a merge commit gets: `"none"` lists no files, like `git log`;
+        /// `"first-parent"` diffs against the first parent.
         pub merge_diffs: MergeDiffs = MergeDiffs::None,
         /// Commits per stored batch.
         #[key(range = BATCH_SIZE_RANGE)]

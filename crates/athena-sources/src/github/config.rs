@@ -12,11 +12,10 @@ athena_core::declare_config! {
         pub owner: String,
         /// The repository's name.
         pub repo: String,
-        /// A token (usually `"${GITHUB_TOKEN}"`); without one, only public repositories, at
+        /// A token, usually `"${GITHUB_TOKEN}"`; without one only public repositories, at
         /// GitHub's 60 requests an hour.
         pub token: Option<Secret> = None,
-        /// The API root: `https://api.github.com`, or `https://HOST/api/v3` for GitHub
-        /// Enterprise.
+        /// The API root; GitHub Enterprise: `"https://HOST/api/v3"`.
         #[key(kind = "URL")]
         pub api_url: String = "https://api.github.com".into(),
         /// What to read: `commits`, `pull_requests`, `issues`, `issue_comments`, `releases`,

@@ -7,7 +7,8 @@ athena_core::declare_config! {
     /// Configuration of a `slack` source.
     #[derive(Debug, Clone)]
     pub struct SlackConfig {
-        /// A bot or user token (`xoxb-…`, `xoxp-…`), usually `"${SLACK_TOKEN}"`.
+        /// A bot or user token (`xoxb-…`, `xoxp-…`), usually `"${SLACK_TOKEN}"`; never logged
+        /// or stored.
         pub token: Secret,
         /// Channel names (`general`, `#general`) or IDs (`C0123…`); archived channels are read
         /// when named.
@@ -19,7 +20,7 @@ athena_core::declare_config! {
         /// `12h`).
         #[key(kind = "duration")]
         pub lookback: String = "7d".into(),
-        /// Show people by their display names (`users.info`, once per person per sync).
+        /// Show people by display name (`users.info`, once per person per sync).
         pub resolve_users: bool = true,
         /// The Web API root.
         #[key(kind = "URL")]
