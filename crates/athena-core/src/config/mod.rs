@@ -3,6 +3,11 @@
 //! Parsing is two-step: the file is read into generic tables here, and each source's table is
 //! turned into that source's typed config by [`SourceConfig::parse`]. Every error carries the file,
 //! the line, the source id and the key it is about.
+//!
+//! - [`declare`]: [`declare_config!`](crate::declare_config), one declaration per key (type,
+//!   default, range, doc) making a config struct, its checks and its [`ConfigKey`](crate::ConfigKey)s.
+//! - `source`: [`SourceConfig`]; `error`: [`ConfigError`]; `env`: `${VAR}` and [`EnvError`];
+//!   `secret`: [`Secret`]; `spans`: the line of each table and key, from the parser's spans.
 
 pub mod declare;
 mod env;
