@@ -15,6 +15,7 @@ mod error;
 mod secret;
 mod source;
 mod spans;
+mod value;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
