@@ -10,7 +10,8 @@
 //!   commits each batch and its cursor in one [`Store`] transaction.
 //! - [`kit`]: how a source is written: its logic, handed a [`kit::Context`] with a
 //!   [`kit::Sink`]; the kit runs it and cuts its batches.
-//! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors.
+//! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors,
+//!   and [`declare_config!`], which declares a source's keys once.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged in one place.

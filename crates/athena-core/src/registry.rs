@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{ConfigError, SourceConfig};
+use crate::config::{ConfigError, KeyRange, SourceConfig};
 use crate::redact::{collect_secrets, Redactor};
 use crate::source::EventSource;
 
@@ -11,19 +11,22 @@ use crate::source::EventSource;
 pub type BuildFn =
     Arc<dyn Fn(&SourceConfig) -> Result<Box<dyn EventSource>, ConfigError> + Send + Sync>;
 
-/// One config key of a source type, for `athena-ingest sources` and the docs.
+/// One config key of a source type, for `athena-ingest sources` and the docs. Made by
+/// [`declare_config!`](crate::declare_config) from the key's declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigKey {
     /// Key name.
     pub name: &'static str,
-    /// Value type as a user writes it (`string`, `bool`, `array of strings`).
-    pub kind: &'static str,
+    /// Value type as a user writes it (`string`, `boolean`, `array of strings`).
+    pub kind: String,
     /// Whether the key must be given.
     pub required: bool,
-    /// The default, as text, when there is one.
-    pub default: Option<&'static str>,
-    /// One sentence.
-    pub doc: &'static str,
+    /// The default as TOML (`500`, `"7d"`), or a description (`number of cores`).
+    pub default: Option<String>,
+    /// The values an integer key accepts.
+    pub range: Option<KeyRange>,
+    /// The key's doc comment, as one paragraph.
+    pub doc: String,
 }
 
 /// A registered source type.

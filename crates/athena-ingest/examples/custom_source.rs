@@ -6,19 +6,21 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use athena_core::config::Declared;
 use athena_core::kit::{Blocking, BlockingSource, Context, ReadError};
 use athena_core::{
-    ConfigError, ConfigKey, Cursor, Engine, EngineSettings, Event, EventSource, SourceConfig,
-    SourceError, SourceInfo, SourceType, SyncOptions,
+    ConfigError, Cursor, Engine, EngineSettings, Event, EventSource, SourceConfig, SourceError,
+    SourceInfo, SourceType, SyncOptions,
 };
 use serde::{Deserialize, Serialize};
 
-/// The source's config: the keys of its `[[sources]]` table besides `id` and `type`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NotesConfig {
-    /// The notes file, one note a line.
-    path: PathBuf,
+athena_core::declare_config! {
+    /// The source's config: the keys of its `[[sources]]` table besides `id` and `type`, each
+    /// declared once (type, default, doc); `athena-ingest sources` lists them.
+    struct NotesConfig {
+        /// The notes file, one note a line.
+        path: PathBuf,
+    }
 }
 
 /// The cursor: how many lines are stored. Versioned, so the format can change later.
@@ -89,13 +91,7 @@ fn notes_type() -> SourceType {
     SourceType {
         name: "notes",
         description: "one event per line of a text file",
-        keys: vec![ConfigKey {
-            name: "path",
-            kind: "path",
-            required: true,
-            default: None,
-            doc: "the notes file",
-        }],
+        keys: NotesConfig::keys(),
         build: Arc::new(|c| Ok(Box::new(Blocking::new(from_config(c)?)) as Box<dyn EventSource>)),
     }
 }

@@ -237,7 +237,9 @@ pub(crate) fn write_sources(
                         "description": t.description,
                         "keys": t.keys.iter().map(|k| json!({
                             "name": k.name, "kind": k.kind, "required": k.required,
-                            "default": k.default, "doc": k.doc,
+                            "default": k.default,
+                            "range": k.range.map(|r| json!({"min": r.min, "max": r.max})),
+                            "doc": k.doc,
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -249,11 +251,14 @@ pub(crate) fn write_sources(
                 writeln!(out, "{} — {}", t.name, t.description)?;
                 writeln!(out, "  id (required): unique source id, names its cursor")?;
                 for k in &t.keys {
-                    let req = if k.required {
+                    let mut req = if k.required {
                         "required".to_string()
                     } else {
-                        format!("default {}", k.default.unwrap_or("none"))
+                        format!("default {}", k.default.as_deref().unwrap_or("none"))
                     };
+                    if let Some(range) = k.range {
+                        req.push_str(&format!(", {range}"));
+                    }
                     writeln!(out, "  {} ({}, {}): {}", k.name, k.kind, req, k.doc)?;
                 }
             }

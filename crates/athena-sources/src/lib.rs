@@ -53,6 +53,9 @@ pub fn registry() -> Registry {
     registry
 }
 
+#[cfg(all(test, feature = "all-sources"))]
+mod readme_tables;
+
 #[cfg(test)]
 mod tests {
     #[test]

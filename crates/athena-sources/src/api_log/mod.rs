@@ -29,7 +29,7 @@ pub fn source_type() -> SourceType {
     SourceType {
         name: "api_log",
         description: "HTTP request logs: Apache/nginx combined or common format, JSON lines",
-        keys: config::keys(),
+        keys: <config::ApiLogConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Blocking::new(ApiLogSource::from_config(c)?)) as Box<dyn EventSource>)
         }),

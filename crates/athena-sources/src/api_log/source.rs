@@ -52,12 +52,6 @@ impl ApiLogSource {
         if c.paths.is_empty() {
             return Err(config.error(Some("paths"), "needs at least one file or pattern"));
         }
-        if !(1..=1_000_000).contains(&c.batch_size) {
-            return Err(config.error(Some("batch_size"), "must be between 1 and 1000000"));
-        }
-        if !(64..=64 << 20).contains(&c.max_line_bytes) {
-            return Err(config.error(Some("max_line_bytes"), "must be between 64 and 64 MiB"));
-        }
         let known: Vec<&str> = field_keys().collect();
         if let Some(bad) = c.fields.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(config.error(

@@ -38,7 +38,7 @@ pub fn source_type() -> SourceType {
     SourceType {
         name: "files",
         description: "files created, modified and deleted under a directory (.gitignore honoured)",
-        keys: config::keys(),
+        keys: <config::FilesConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Blocking::new(FilesSource::from_config(c)?)) as Box<dyn EventSource>)
         }),

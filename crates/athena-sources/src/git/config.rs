@@ -2,37 +2,38 @@
 
 use std::path::PathBuf;
 
-use athena_core::ConfigKey;
-use serde::Deserialize;
+use athena_core::config::BATCH_SIZE_RANGE;
+use serde::{Deserialize, Serialize};
 
-/// Configuration of a `git` source.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GitConfig {
-    /// The repository: a work tree or a bare repository, relative to the config file.
-    pub path: PathBuf,
-    /// Branches to follow (`main`, `refs/remotes/origin/main`, `HEAD`). Default: `HEAD`.
-    #[serde(default)]
-    pub branches: Vec<String>,
-    /// Attach each commit's diff text (without context lines) to the event.
-    #[serde(default)]
-    pub include_diff: bool,
-    /// Cap on the diff text per commit, in bytes; longer diffs are cut and flagged.
-    #[serde(default = "default_max_diff_bytes")]
-    pub max_diff_bytes: usize,
-    /// Which diff a merge commit gets: `none` (like `git log`) or `first-parent`.
-    #[serde(default)]
-    pub merge_diffs: MergeDiffs,
-    /// Commits per stored batch.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// Threads computing diffs. Default: the number of cores.
-    #[serde(default)]
-    pub threads: Option<usize>,
+athena_core::declare_config! {
+    /// Configuration of a `git` source.
+    #[derive(Debug, Clone)]
+    pub struct GitConfig {
+        /// The repository: a work tree or a bare repository, relative to the config file.
+        pub path: PathBuf,
+        /// Branches or refs to follow: `main`, `origin/main`, `refs/tags/v1`, `HEAD`.
+        #[key(default_text = "[\"HEAD\"]")]
+        pub branches: Vec<String> = Vec::new(),
+        /// Attach each commit's diff text (zero context lines) to its event.
+        pub include_diff: bool = false,
+        /// Cap on the diff text per commit, in bytes; a longer diff is cut and
+        /// `diff_truncated` is set.
+        #[key(range = 0..=1 << 30)]
+        pub max_diff_bytes: usize = 64 * 1024,
+        /// Which diff a merge commit gets: `"none"` lists no files, like `git log`;
+        /// `"first-parent"` diffs against the first parent.
+        pub merge_diffs: MergeDiffs = MergeDiffs::None,
+        /// Commits per stored batch.
+        #[key(range = BATCH_SIZE_RANGE)]
+        pub batch_size: usize = 1000,
+        /// Threads computing diffs.
+        #[key(range = 1..=256, default_text = "number of cores")]
+        pub threads: Option<usize> = None,
+    }
 }
 
 /// What diff a merge commit gets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum MergeDiffs {
@@ -43,72 +44,12 @@ pub enum MergeDiffs {
     FirstParent,
 }
 
-fn default_max_diff_bytes() -> usize {
-    64 * 1024
-}
-
-fn default_batch_size() -> usize {
-    1000
-}
-
-/// The keys `athena-ingest sources` lists for `git`.
-pub(crate) fn keys() -> Vec<ConfigKey> {
-    vec![
-        ConfigKey {
-            name: "path",
-            kind: "path",
-            required: true,
-            default: None,
-            doc: "the repository, work tree or bare, relative to the config file",
-        },
-        ConfigKey {
-            name: "branches",
-            kind: "array of strings",
-            required: false,
-            default: Some("[\"HEAD\"]"),
-            doc: "branches or refs to follow",
-        },
-        ConfigKey {
-            name: "include_diff",
-            kind: "bool",
-            required: false,
-            default: Some("false"),
-            doc: "attach the diff text to each commit",
-        },
-        ConfigKey {
-            name: "max_diff_bytes",
-            kind: "integer",
-            required: false,
-            default: Some("65536"),
-            doc: "cap on the diff text per commit",
-        },
-        ConfigKey {
-            name: "merge_diffs",
-            kind: "\"none\" | \"first-parent\"",
-            required: false,
-            default: Some("\"none\""),
-            doc: "what a merge commit's files are diffed against",
-        },
-        ConfigKey {
-            name: "batch_size",
-            kind: "integer",
-            required: false,
-            default: Some("1000"),
-            doc: "commits per stored batch",
-        },
-        ConfigKey {
-            name: "threads",
-            kind: "integer",
-            required: false,
-            default: Some("number of cores"),
-            doc: "threads computing diffs",
-        },
-    ]
-}
+athena_core::config_enum!(MergeDiffs);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use athena_core::config::Declared;
     use athena_core::SourceConfig;
 
     fn parse(text: &str) -> Result<GitConfig, athena_core::ConfigError> {
@@ -128,7 +69,7 @@ mod tests {
             threads = 1
         "#;
         let table: toml::Table = toml::from_str(all).unwrap();
-        let listed: Vec<&str> = keys().iter().map(|k| k.name).collect();
+        let listed: Vec<&str> = GitConfig::keys().iter().map(|k| k.name).collect();
         assert_eq!(
             table.keys().map(String::as_str).collect::<Vec<_>>().len(),
             listed.len()
@@ -147,7 +88,7 @@ mod tests {
             (d.max_diff_bytes, d.batch_size, d.merge_diffs),
             (65536, 1000, MergeDiffs::None)
         );
-        for k in keys() {
+        for k in GitConfig::keys() {
             assert_eq!(k.required, k.name == "path", "{}", k.name);
         }
     }

@@ -27,7 +27,7 @@ pub fn source_type() -> SourceType {
     SourceType {
         name: "git",
         description: "commits of a local git repository (work tree or bare)",
-        keys: config::keys(),
+        keys: <config::GitConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Blocking::new(GitSource::from_config(c)?)) as Box<dyn EventSource>)
         }),

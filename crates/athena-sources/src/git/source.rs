@@ -45,15 +45,6 @@ impl GitSource {
     /// Builds the source from its config entry.
     pub fn from_config(config: &SourceConfig) -> Result<Self, athena_core::ConfigError> {
         let git: GitConfig = config.parse()?;
-        if !(1..=100_000).contains(&git.batch_size) {
-            return Err(config.error(Some("batch_size"), "must be between 1 and 100000"));
-        }
-        if git.threads.is_some_and(|t| !(1..=256).contains(&t)) {
-            return Err(config.error(Some("threads"), "must be between 1 and 256"));
-        }
-        if git.max_diff_bytes > 1 << 30 {
-            return Err(config.error(Some("max_diff_bytes"), "must be at most 1 GiB"));
-        }
         let path = config.resolve_path(&git.path);
         Ok(GitSource {
             info: SourceInfo {

@@ -30,7 +30,7 @@ pub fn source_type() -> SourceType {
         name: "github",
         description:
             "a GitHub repository: commits, pull requests, issues, comments, releases, workflow runs",
-        keys: config::keys(),
+        keys: <config::GitHubConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Async::new(GitHubSource::from_config(c)?)) as Box<dyn EventSource>)
         }),

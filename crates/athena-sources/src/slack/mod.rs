@@ -28,7 +28,7 @@ pub fn source_type() -> SourceType {
     SourceType {
         name: "slack",
         description: "Slack channels: messages, thread replies, edits, reactions",
-        keys: config::keys(),
+        keys: <config::SlackConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Async::new(SlackSource::from_config(c)?)) as Box<dyn EventSource>)
         }),

@@ -1,0 +1,482 @@
+//! The TOML configuration: store, engine settings and the list of sources.
+//!
+//! Parsing is two-step: the file is read into generic tables here, and each source's table is
+//! turned into that source's typed config by [`SourceConfig::parse`]. Every error carries the file,
+//! the line, the source id and the key it is about.
+//!
+//! - [`declare`]: [`declare_config!`](crate::declare_config), one declaration per key (type,
+//!   default, range, doc) making a config struct, its checks and its [`ConfigKey`](crate::ConfigKey)s.
+//! - `source`: [`SourceConfig`]; `error`: [`ConfigError`]; `env`: `${VAR}` and [`EnvError`];
+//!   `secret`: [`Secret`]; `spans`: the line of each table and key, from the parser's spans.
+
+pub mod declare;
+mod env;
+mod error;
+mod secret;
+mod source;
+mod spans;
+mod value;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use env::substitute_env_in_table;
+use source::backticked;
+use spans::{DocumentLines, LineIndex, TableLines};
+
+pub use declare::{ConfigValue, Declared, KeyRange, BATCH_SIZE_RANGE};
+pub use env::{substitute_env, EnvError};
+pub use error::ConfigError;
+pub use secret::Secret;
+pub use source::SourceConfig;
+
+/// A parsed configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store lives, if the file says.
+    pub store_path: Option<PathBuf>,
+    /// Engine settings.
+    pub engine: EngineSettings,
+    /// The sources, in file order.
+    pub sources: Vec<SourceConfig>,
+}
+
+crate::declare_config! {
+    /// Settings of the engine (`[engine]` table).
+    #[derive(Debug, Clone, Copy)]
+    pub struct EngineSettings {
+        /// How many sources run at once.
+        #[key(range = ENGINE_RANGE)]
+        pub concurrency: usize = 4,
+        /// How many batches may wait in the queue to the store's writer (all sources share it).
+        /// Batches that wait are committed together (see [`Store::stage_batch`](crate::Store::stage_batch)).
+        #[key(range = ENGINE_RANGE)]
+        pub channel_capacity: usize = 2,
+    }
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings::defaults().expect("every engine setting has a default")
+    }
+}
+
+/// The range of `engine.concurrency` and `engine.channel_capacity`.
+const ENGINE_RANGE: KeyRange = KeyRange {
+    min: 1,
+    max: Some(1024),
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    // Kept untyped here and typed by `parse_section`, so that a bad value is reported with its
+    // key (`engine.concurrency`) and not only with toml's message.
+    store: Option<toml::Value>,
+    engine: Option<toml::Value>,
+    #[serde(default)]
+    sources: Vec<toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<String>,
+}
+
+/// The file a config came from, kept so errors can point at lines.
+#[derive(Debug)]
+pub(super) struct Origin {
+    pub(super) file: Option<PathBuf>,
+    pub(super) base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            ..ConfigError::new(format!("cannot read config file: {e}"))
+        })?;
+        Config::parse(&text, Some(path))
+    }
+
+    /// Parses config text. `file` is used in error messages and to resolve relative paths.
+    pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        // Absolute, so that paths in cursors, events and messages do not depend on the
+        // directory a later command runs in.
+        let base_dir = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let base_dir = if base_dir.as_os_str().is_empty() {
+            std::env::current_dir().unwrap_or(base_dir)
+        } else {
+            std::path::absolute(&base_dir).unwrap_or(base_dir)
+        };
+        let origin = Arc::new(Origin {
+            file: file.map(Path::to_path_buf),
+            base_dir,
+        });
+        let toml_error = |e: toml::de::Error| ConfigError {
+            file: origin.file.clone(),
+            line: e.span().map(|s| LineIndex::new(text).line(s.start)),
+            ..ConfigError::new(e.message().trim().to_string())
+        };
+        let doc = toml::de::DeTable::parse(text).map_err(toml_error)?;
+        let mut lines = DocumentLines::new(text, doc.get_ref());
+        let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
+        let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
+        let engine: EngineSettings = parse_section(&origin, "engine", &lines.engine, raw.engine)?;
+        let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
+        let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
+        for (i, mut table) in raw.sources.into_iter().enumerate() {
+            let mut sc = SourceConfig {
+                id: String::new(),
+                source_type: String::new(),
+                table: toml::Table::new(),
+                env_values: Vec::new(),
+                origin: origin.clone(),
+                lines: source_lines.next().unwrap_or_default(),
+                store_path: None,
+            };
+            // `id` and `type` take `${VAR}` like every other string; their values are no secret.
+            let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(sc.error(
+                    Some("id"),
+                    format!("invalid source id {id:?}: use letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            sc.id = id;
+            if let Some(prev) = sources.iter().find(|s| s.id == sc.id) {
+                let prev_line = prev
+                    .lines
+                    .header
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                return Err(sc.error(
+                    Some("id"),
+                    format!("duplicate source id, already used{prev_line}"),
+                ));
+            }
+            sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
+            let mut env_values = Vec::new();
+            substitute_env_in_table(&mut table, &sc, "", &mut env_values)?;
+            env_values.retain(|v| !v.is_empty());
+            sc.env_values = env_values;
+            sc.table = table;
+            sources.push(sc);
+        }
+        let store_path = match store.path {
+            Some(p) => {
+                let p = substitute_env(&p).map_err(|e| ConfigError {
+                    file: origin.file.clone(),
+                    line: lines.store.line_of(Some("path")),
+                    key: Some("store.path".into()),
+                    ..ConfigError::new(e.to_string())
+                })?;
+                Some(origin.base_dir.join(p))
+            }
+            None => None,
+        };
+        Ok(Config {
+            store_path,
+            engine,
+            sources,
+        })
+    }
+}
+
+/// Types a top-level table (`[store]`, `[engine]`); an error names `section.key` and its line.
+fn parse_section<T: DeserializeOwned + Default>(
+    origin: &Origin,
+    section: &str,
+    lines: &TableLines,
+    value: Option<toml::Value>,
+) -> Result<T, ConfigError> {
+    let Some(value) = value else {
+        return Ok(T::default());
+    };
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let message = e.inner().message().trim().to_string();
+        let path = e.path().to_string();
+        let key = if path.is_empty() || path == "." {
+            backticked(&message)
+        } else {
+            Some(path)
+        };
+        ConfigError {
+            file: origin.file.clone(),
+            line: lines.line_of(key.as_deref()),
+            key: Some(match key {
+                Some(k) => format!("{section}.{k}"),
+                None => section.to_string(),
+            }),
+            ..ConfigError::new(message)
+        }
+    })
+}
+
+fn take_string(
+    table: &mut toml::Table,
+    key: &str,
+    sc: &SourceConfig,
+    who: &str,
+) -> Result<String, ConfigError> {
+    let err = |message: String| {
+        let mut e = sc.error(Some(key), message);
+        e.source_id = Some(who.to_string());
+        e
+    };
+    match table.remove(key) {
+        Some(toml::Value::String(s)) => substitute_env(&s).map_err(|e| err(e.to_string())),
+        Some(other) => Err(err(format!(
+            "expected a string, found {}",
+            other.type_str()
+        ))),
+        None => Err(err("missing required key".to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct DemoConfig {
+        path: String,
+        #[serde(default)]
+        branches: Vec<String>,
+        token: Option<Secret>,
+    }
+
+    const TEXT: &str = r#"# demo
+[store]
+path = "x.db"
+
+[[sources]]
+id = "one"
+type = "demo"
+path = "."
+
+[[sources]]
+id = "two"
+type = "demo"
+path = "/repo"
+branches = "main"
+"#;
+
+    #[test]
+    fn parses_sources_in_order_with_store_path_relative_to_the_file() {
+        let c = Config::parse(TEXT, Some(Path::new("/etc/athena/athena.toml"))).unwrap();
+        assert_eq!(c.store_path, Some(PathBuf::from("/etc/athena/x.db")));
+        let ids: Vec<_> = c.sources.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["one", "two"]);
+        assert_eq!(c.sources[0].source_type, "demo");
+        assert!(c.sources[0].table().get("id").is_none());
+        let one: DemoConfig = c.sources[0].parse().unwrap();
+        assert_eq!(one.path, ".");
+        assert_eq!(
+            c.sources[0].resolve_path(Path::new("repo")),
+            PathBuf::from("/etc/athena/repo")
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_source_key_and_line() {
+        let c = Config::parse(TEXT, Some(Path::new("a.toml"))).unwrap();
+        let err = c.sources[1].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.source_id.as_deref(), Some("two"));
+        assert_eq!(err.key.as_deref(), Some("branches"));
+        assert_eq!(err.line, Some(14));
+        assert!(
+            err.to_string()
+                .starts_with("a.toml:14: source two: key `branches`: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_line() {
+        let text = "[[sources]]\nid = \"s\"\ntype = \"demo\"\npath = \".\"\nbrnaches = [\"x\"]\n";
+        let c = Config::parse(text, None).unwrap();
+        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("brnaches"));
+        assert_eq!(err.line, Some(5));
+        assert!(err.message.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn missing_key_points_at_the_source_header() {
+        let text = "\n\n[[sources]]\nid = \"s\"\ntype = \"demo\"\n";
+        let c = Config::parse(text, None).unwrap();
+        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("path"));
+        assert_eq!(err.line, Some(3));
+    }
+
+    #[test]
+    fn missing_id_and_type_and_duplicates_are_errors() {
+        let err = Config::parse("[[sources]]\ntype = \"demo\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("id"));
+        assert_eq!(err.line, Some(1));
+        let err = Config::parse("[[sources]]\nid = \"a\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("type"));
+        assert_eq!(err.source_id.as_deref(), Some("a"));
+        let text = "[[sources]]\nid = \"a\"\ntype = \"x\"\n[[sources]]\nid = \"a\"\ntype = \"x\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert!(err.message.contains("duplicate"), "{err}");
+        assert_eq!(err.line, Some(5));
+    }
+
+    #[test]
+    fn engine_settings_out_of_range_are_errors() {
+        let err = Config::parse("[engine]\nconcurrency = 0\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(2))
+        );
+        let err = Config::parse("[engine]\nchannel_capacity = 99999999999\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("engine.channel_capacity"));
+    }
+
+    #[test]
+    fn negative_concurrency_names_engine_concurrency_and_its_line() {
+        let text = "[store]\npath = \"x.db\"\n\n[engine]\nconcurrency = -1\n";
+        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(5))
+        );
+        assert_eq!(
+            err.to_string(),
+            "a.toml:5: key `engine.concurrency`: must be between 1 and 1024, not -1"
+        );
+    }
+
+    #[test]
+    fn zero_channel_capacity_names_the_key_and_its_line() {
+        let text = "[engine]\nconcurrency = 2\nchannel_capacity = 0\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.channel_capacity"), Some(3))
+        );
+        assert!(err.message.contains("not 0"), "{err}");
+    }
+
+    #[test]
+    fn engine_settings_of_a_wrong_type_or_unknown_name_the_key() {
+        let err = Config::parse("[engine]\n\nconcurrency = \"4\"\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(3))
+        );
+        let err = Config::parse("[engine]\nconcurency = 4\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurency"), Some(2))
+        );
+        // Dotted keys at the top level are the same setting.
+        let err = Config::parse("engine.concurrency = 0\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("engine.concurrency"), Some(1))
+        );
+        let c = Config::parse("engine.concurrency = 3\n", None).unwrap();
+        assert_eq!(c.engine.concurrency, 3);
+        assert_eq!(c.engine.channel_capacity, 2);
+    }
+
+    #[test]
+    fn store_path_of_a_wrong_type_names_store_path() {
+        let err = Config::parse("[store]\npath = 5\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("store.path"), Some(2))
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let err = Config::parse("[store]\npath = \n", Some(Path::new("f.toml"))).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        let err = Config::parse("[stroe]\n", None).unwrap_err();
+        assert!(err.message.contains("stroe"), "{err}");
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn env_vars_are_substituted_and_missing_ones_named() {
+        std::env::set_var("ATHENA_TEST_TOKEN_X", "s3cr3t");
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${ATHENA_TEST_TOKEN_X}/$$x\"\ntoken = \"${ATHENA_TEST_TOKEN_X}\"\n";
+        let c = Config::parse(text, None).unwrap();
+        let d: DemoConfig = c.sources[0].parse().unwrap();
+        assert_eq!(d.path, "s3cr3t/$x");
+        assert_eq!(d.token.as_ref().unwrap().expose(), "s3cr3t");
+        assert_eq!(
+            format!("{:?} {}", d.token.unwrap(), Secret::new("p")),
+            "*** ***"
+        );
+        let text =
+            "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_SURELY_UNSET_VAR}\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("token"));
+        assert_eq!(err.line, Some(5));
+        assert!(err.message.contains("ATHENA_SURELY_UNSET_VAR"), "{err}");
+    }
+
+    #[test]
+    fn env_vars_in_id_and_type_are_expanded() {
+        std::env::set_var("ATHENA_TEST_ID_X", "repo-1");
+        std::env::set_var("ATHENA_TEST_TYPE_X", "demo");
+        let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_X}\"\ntype = \"${ATHENA_TEST_TYPE_X}\"\npath = \".\"\n";
+        let c = Config::parse(text, None).unwrap();
+        assert_eq!(c.sources[0].id, "repo-1");
+        assert_eq!(c.sources[0].source_type, "demo");
+        let text = "[[sources]]\nid = \"${ATHENA_SURELY_UNSET_ID}\"\ntype = \"demo\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("id"), Some(2)));
+        assert!(err.message.contains("ATHENA_SURELY_UNSET_ID"), "{err}");
+    }
+
+    #[test]
+    fn an_unclosed_env_reference_is_an_error_naming_the_key() {
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${HOME/src\"\n";
+        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
+        assert!(err.message.contains("no closing `}`"), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("a.toml:4: source a: key `path`: "));
+        let err = Config::parse("[store]\npath = \"${X\"\n", None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("store.path"), Some(2))
+        );
+        // Nested keys are named by their path.
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\nbranches = [\"main\", \"${B\"]\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("branches[1]"));
+    }
+
+    #[test]
+    fn an_empty_env_reference_is_an_error_naming_the_key() {
+        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"/x/${}\"\n";
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
+        assert!(err.message.contains("names no variable"), "{err}");
+        let err = Config::parse("[[sources]]\nid = \"${}\"\ntype = \"demo\"\n", None).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("id"));
+    }
+}
