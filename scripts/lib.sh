@@ -113,7 +113,7 @@ check_report() {
     done
     _load_note
     if [ ${#missed[@]} -gt 0 ]; then
-        for line in "${missed[@]}"; do echo "bench-$bench: missed: $line" >&2; done
+        for line in "${missed[@]}"; do echo "$(basename "$0"): missed: $line" >&2; done
         exit 1
     fi
 }
