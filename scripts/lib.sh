@@ -1,0 +1,119 @@
+# Helpers shared by scripts/bench-*.sh (sourced, not run): medians, and targets that can fail.
+#
+# A benchmark script sets `bench` to its name, prints its figures, calls `check` once per figure
+# that has a target (or `skip` when it could not measure one), and ends with `check_report`,
+# which prints every verdict and exits 1 if any target was missed, naming the figure and the
+# target. Nothing exits before all figures are printed.
+#
+# Every target can be overridden with ATHENA_BENCH_TARGET_<KEY>=VALUE (the KEY is printed beside
+# each verdict), to tighten one and watch it fail, or to loosen one on a slower machine.
+# With ATHENA_BENCH_RESULTS=FILE each verdict is also appended to FILE, one line of |-separated
+# fields (bench, key, figure, value, op, target, unit, verdict); scripts/bench.sh reads them.
+
+_checks=()
+_load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+
+# A measurement that failed leaves an empty or odd value behind; a median or ratio of it would
+# read as a fast run, so these helpers refuse it (and `x=$(median ...)` stops the script).
+_numbers() {
+    local what=$1 v
+    shift
+    [ $# -gt 0 ] || { echo "$what: no values" >&2; return 1; }
+    for v in "$@"; do
+        _is_number "$v" || { echo "$what: '$v' is not a number (did a measurement fail?)" >&2; return 1; }
+    done
+}
+
+# median VALUE... — the median of the values, the mean of the two middle ones for an even count.
+median() {
+    _numbers median "$@" || return 1
+    printf '%s\n' "$@" | sort -g | awk '
+        { a[NR] = $1 }
+        END { printf "%.3f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# largest VALUE... — the largest of the values, as given.
+largest() {
+    _numbers largest "$@" || return 1
+    printf '%s\n' "$@" | sort -g | tail -n 1
+}
+
+# ratio A B — A / B with two decimals, the precision the ratio targets are written in.
+ratio() {
+    _numbers ratio "$@" || return 1
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'
+}
+
+_is_number() {
+    [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]
+}
+
+_record() {
+    _checks+=("$1")
+    if [ -n "${ATHENA_BENCH_RESULTS:-}" ]; then
+        printf '%s|%s\n' "$bench" "$1" >> "$ATHENA_BENCH_RESULTS"
+    fi
+}
+
+# check KEY FIGURE VALUE OP TARGET [UNIT] — records whether VALUE OP TARGET holds (OP is <= or
+# >=); ATHENA_BENCH_TARGET_KEY, when set, replaces TARGET.
+check() {
+    local key=$1 figure=$2 value=$3 op=$4 target=$5 unit=${6:-} verdict
+    local override="ATHENA_BENCH_TARGET_$key"
+    target=${!override:-$target}
+    case $op in '<=' | '>=') ;; *) echo "check: unknown OP $op" >&2; exit 2 ;; esac
+    if ! _is_number "$target"; then
+        echo "$bench: $override=$target is not a number" >&2
+        exit 2
+    fi
+    if ! _is_number "$value"; then
+        verdict=MISSED # a figure that came out as no number at all is no pass
+    elif awk -v v="$value" -v t="$target" -v op="$op" \
+        'BEGIN { exit !(op == "<=" ? v <= t : op == ">=" ? v >= t : 0) }'; then
+        verdict=ok
+    else
+        verdict=MISSED
+    fi
+    _record "$(printf '%s|%s|%s|%s|%s|%s|%s' "$key" "$figure" "$value" "$op" "$target" "$unit" "$verdict")"
+}
+
+# skip KEY FIGURE REASON — a target that could not be checked in this run: shown as skipped,
+# never as a pass.
+skip() {
+    _record "$(printf '%s|%s|%s||||skipped' "$1" "$2" "$3")"
+}
+
+# A busy machine slows a program that uses both cores more than a single-threaded peer (git log,
+# goaccess, find), so a ratio can miss because of the neighbours; say so beside the verdicts.
+_load_note() {
+    local end cores
+    end=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+    cores=$(nproc)
+    echo "load average (1 min): $_load_start at the start, $end at the end, on $cores cores"
+    if awk -v a="$_load_start" -v b="$end" -v n="$cores" 'BEGIN { exit !(a > n || b > n) }'; then
+        echo "note: the machine was busy (load above $cores); a miss may be the neighbours', run again"
+    fi
+}
+
+# check_report — prints every verdict; exits 1 naming each missed target, if any.
+check_report() {
+    local line key figure value op target unit verdict missed=()
+    echo
+    echo "targets ($bench; override one with ATHENA_BENCH_TARGET_<KEY>=VALUE):"
+    for line in "${_checks[@]}"; do
+        IFS='|' read -r key figure value op target unit verdict <<< "$line"
+        if [ "$verdict" = skipped ]; then
+            printf '  %-8s %-34s %s  [%s]\n' "$verdict" "$figure" "$value" "$key"
+            continue
+        fi
+        printf '  %-8s %-34s %16s  %s %-18s [%s]\n' "$verdict" "$figure" "$value${unit:+ $unit}" "$op" "$target${unit:+ $unit}" "$key"
+        if [ "$verdict" = MISSED ]; then
+            missed+=("$figure is $value${unit:+ $unit}, target $op $target${unit:+ $unit} (ATHENA_BENCH_TARGET_$key)")
+        fi
+    done
+    _load_note
+    if [ ${#missed[@]} -gt 0 ]; then
+        for line in "${missed[@]}"; do echo "$(basename "$0"): missed: $line" >&2; done
+        exit 1
+    fi
+}
