@@ -8,17 +8,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
-    let text = std::fs::read_to_string(shared).unwrap();
-    text.lines()
-        .skip(range.start() - 1)
-        .take(range.end() - range.start() + 1)
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 fn config(paths: &str, extra: &str) -> String {
     format!("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [{paths}]\n{extra}\n")
 }

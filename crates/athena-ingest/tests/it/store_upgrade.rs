@@ -14,17 +14,6 @@ use crate::support::*;
 /// The head of the fixture's repository: the commits are made with fixed names and dates.
 const FIXTURE_HEAD: &str = "b7d6b5fbf00370252e69b922c1044e8433c75cbc";
 
-fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
-    let text = std::fs::read_to_string(shared).unwrap();
-    text.lines()
-        .skip(range.start() - 1)
-        .take(range.end() - range.start() + 1)
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// The inputs as they were when the fixture was written.
 fn inputs(env: &TestEnv) {
     let repo = env.path("repo");

@@ -471,3 +471,15 @@ pub fn assert_kill_safe(
     assert_eq!(ids.len(), got.len(), "an event stored twice");
     assert_eq!(got, expected);
 }
+
+/// Lines `range` (1-based, inclusive) of the shared Apache log, each with its newline.
+pub fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
+    let text = std::fs::read_to_string(shared).unwrap();
+    text.lines()
+        .skip(range.start() - 1)
+        .take(range.end() - range.start() + 1)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

@@ -185,8 +185,7 @@ impl BlockingSource for ApiLogSource {
     }
 
     fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let cursor = ctx.take_cursor();
-        self.run(cursor, &mut ctx.sink)
+        self.run(ctx)
     }
 }
 
@@ -204,7 +203,9 @@ impl ApiLogSource {
         SourceError::path(&self.info.id, path, message)
     }
 
-    fn run(&self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
+    fn run(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let cursor = ctx.take_cursor();
+        let sink = &mut ctx.sink;
         let first_sync = cursor.is_none();
         let saved = cursor::decode(cursor, &self.info.id)?;
         let (mut found, unreadable) = self.discover(&saved);

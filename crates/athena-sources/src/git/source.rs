@@ -103,8 +103,7 @@ impl BlockingSource for GitSource {
     }
 
     fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let cursor = ctx.take_cursor();
-        self.run(cursor, &mut ctx.sink)
+        self.walk(ctx)
     }
 }
 
@@ -113,7 +112,10 @@ impl GitSource {
         SourceError::path(&self.info.id, &self.path, message)
     }
 
-    fn run(&self, cursor: Option<Cursor>, sink: &mut Sink) -> Result<(), ReadError> {
+    /// Stores what the branches reach beyond the saved tips (finishing a half-stored walk first).
+    fn walk(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let cursor = ctx.take_cursor();
+        let sink = &mut ctx.sink;
         let branches = self.branches();
         let shared = open_repo(&self.info.id, &self.path)?;
         let repo = shared.to_thread_local();
