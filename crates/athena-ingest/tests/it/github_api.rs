@@ -27,12 +27,7 @@ fn sync(env: &TestEnv) -> (Run, Value) {
 
 /// `sync --format json` with more arguments.
 fn sync_with(env: &TestEnv, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["sync", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = Run(env.cmd(&all).env("GH_TEST_TOKEN", TOKEN).output().unwrap());
-    let json = serde_json::from_str(run.stdout().trim())
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
-    (run, json)
+    env.sync_json_with(args, &[("GH_TEST_TOKEN", TOKEN)])
 }
 
 /// A sync of one stream with nothing new: one request, answered 304.
@@ -376,16 +371,7 @@ fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_t
     assert!(!run.describe().contains(TOKEN), "the token was logged");
 
     // The token is nowhere in the store.
-    let dump: String = {
-        let c = env.store();
-        let mut s = c
-            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
-            .unwrap();
-        s.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let dump = env.store_text();
     assert!(!dump.contains(TOKEN) && !dump.contains("ghp_"));
 }
 

@@ -20,16 +20,7 @@ fn config(server: &TestServer, extra: &str) -> String {
 }
 
 fn sync_with(env: &TestEnv, token: &str, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["sync", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = Run(env
-        .cmd(&all)
-        .env("SLACK_TEST_TOKEN", token)
-        .output()
-        .unwrap());
-    let json = serde_json::from_str(run.stdout().trim())
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
-    (run, json)
+    env.sync_json_with(args, &[("SLACK_TEST_TOKEN", token)])
 }
 
 fn sync(env: &TestEnv) -> (Run, Value) {
@@ -242,16 +233,7 @@ fn a_rejected_token_fails_at_once_and_the_token_is_never_shown() {
         .unwrap());
     assert_eq!(run.code(), 0, "{}", run.describe());
     assert!(!run.describe().contains(TOKEN));
-    let dump: String = {
-        let c = env.store();
-        let mut s = c
-            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
-            .unwrap();
-        s.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let dump = env.store_text();
     assert!(!dump.contains("xoxb-"));
 }
 
