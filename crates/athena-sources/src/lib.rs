@@ -8,6 +8,9 @@
 //! - `github/`: `type = "github"`, a repository through the REST API (shared client:
 //!   `athena-http`).
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
+//!
+//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`) that a test,
+//! here or in a crate using these sources, drives a source against.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
@@ -24,6 +27,8 @@ pub mod git;
 pub mod github;
 #[cfg(feature = "source-slack")]
 pub mod slack;
+#[cfg(all(test, any(feature = "source-github", feature = "source-slack")))]
+mod synced;
 
 /// Every source type compiled into this build.
 pub fn builtin_types() -> Vec<SourceType> {

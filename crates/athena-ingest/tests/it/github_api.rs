@@ -1,348 +1,18 @@
-//! The github source against a local fake of GitHub's REST API that serves its documented
-//! shapes: `Link` paging with absolute URLs, ETags and 304s, rate-limit headers, 429 with
-//! `Retry-After`, 5xx bursts, malformed bodies, 401 and 404. Nothing reaches the internet.
+//! The github source through the CLI against athena-sources' fake of GitHub's REST API, which
+//! serves its documented shapes: `Link` paging with absolute URLs, ETags and 304s, rate-limit
+//! headers, 429 with `Retry-After`, 5xx bursts, malformed bodies, 401 and 404. Nothing reaches
+//! the internet.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use athena_http::testing::{TestRequest, TestResponse, TestServer};
+use athena_http::testing::{TestResponse, TestServer};
+use athena_sources::github::fake::{
+    comment, commit, issue, list_of, pull, release, run, ts, FakeGitHub, TOKEN,
+};
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-const TOKEN: &str = "ghp_test_token_0123456789abcdef";
-
-/// The fake's data, newest first per list as GitHub returns it, and responses to inject.
-#[derive(Default)]
-struct Data {
-    lists: BTreeMap<&'static str, Vec<Value>>,
-    /// Workflow run attempts replaced by a re-run, by (run id, attempt).
-    attempts: BTreeMap<(u64, u64), Value>,
-    /// The commits' SHAs in the order they joined the branch (its history, oldest first),
-    /// whatever their dates: what the compare endpoint answers from.
-    history: Vec<String>,
-    /// (path suffix, response): the next request whose path ends with the suffix gets it.
-    faults: VecDeque<(String, TestResponse)>,
-    /// Delay before each answer.
-    delay: Duration,
-}
-
-#[derive(Clone)]
-struct FakeGitHub {
-    data: Arc<Mutex<Data>>,
-}
-
-fn ts(n: u64) -> String {
-    chrono::DateTime::from_timestamp(1_700_000_000 + n as i64 * 60, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn issue(n: u64, at: u64) -> Value {
-    json!({
-        "id": 1000 + n, "node_id": format!("I_{n}"), "number": n, "title": format!("issue {n}"),
-        "body": format!("body of issue {n}"), "state": "open", "user": {"login": "ann"},
-        "labels": [], "html_url": format!("https://github.com/o/r/issues/{n}"),
-        "created_at": ts(at), "updated_at": ts(at), "closed_at": null,
-    })
-}
-
-fn pull(n: u64, at: u64) -> Value {
-    json!({
-        "id": 5000 + n, "number": n, "title": format!("pr {n}"), "body": null, "state": "closed",
-        "user": {"login": "bob"}, "labels": [{"name": "feature"}], "draft": false,
-        "html_url": format!("https://github.com/o/r/pull/{n}"),
-        "created_at": ts(at), "updated_at": ts(at + 1), "closed_at": ts(at + 1),
-        "merged_at": ts(at + 1), "base": {"ref": "main"}, "head": {"ref": format!("f{n}")},
-    })
-}
-
-fn commit(n: u64) -> Value {
-    json!({
-        "sha": format!("{n:040x}"), "html_url": format!("https://github.com/o/r/commit/{n:040x}"),
-        "commit": {
-            "message": format!("change {n}\n\nlonger text {n}"),
-            "author": {"name": "Ann", "email": "ann@example.com", "date": ts(n)},
-            "committer": {"name": "Ann", "email": "ann@example.com", "date": ts(n)},
-        },
-        "author": {"login": "ann"}, "committer": {"login": "ann"},
-        "parents": [{"sha": format!("{:040x}", n.saturating_sub(1))}],
-    })
-}
-
-fn comment(n: u64, issue: u64) -> Value {
-    json!({
-        "id": 9000 + n, "body": format!("comment {n}"), "user": {"login": "cy"},
-        "issue_url": format!("https://api.github.com/repos/o/r/issues/{issue}"),
-        "html_url": format!("https://github.com/o/r/issues/{issue}#issuecomment-{n}"),
-        "created_at": ts(n), "updated_at": ts(n), "author_association": "MEMBER",
-    })
-}
-
-fn release(n: u64) -> Value {
-    json!({
-        "id": 700 + n, "tag_name": format!("v0.{n}.0"), "name": format!("0.{n}"), "body": "notes",
-        "draft": false, "prerelease": false, "author": {"login": "ann"},
-        "html_url": format!("https://github.com/o/r/releases/tag/v0.{n}.0"),
-        "created_at": ts(n), "published_at": ts(n),
-    })
-}
-
-fn run(n: u64) -> Value {
-    json!({
-        "id": 3000 + n, "name": "CI", "run_number": n, "run_attempt": 1, "event": "push",
-        "status": "completed", "conclusion": if n.is_multiple_of(3) { "failure" } else { "success" },
-        "head_branch": "main", "head_sha": format!("{n:040x}"), "display_title": format!("change {n}"),
-        "html_url": format!("https://github.com/o/r/actions/runs/{}", 3000 + n),
-        "created_at": ts(n), "updated_at": ts(n + 1), "run_started_at": ts(n),
-        "actor": {"login": "ann"}, "triggering_actor": {"login": "ann"}, "workflow_id": 1,
-    })
-}
-
-fn shas(commits: &[Value]) -> Vec<String> {
-    commits
-        .iter()
-        .filter_map(|c| c["sha"].as_str().map(str::to_string))
-        .collect()
-}
-
-/// The list a path serves, by its last segments.
-fn list_of(path: &str) -> Option<&'static str> {
-    let rest = path.strip_prefix("/repos/o/r/")?;
-    Some(match rest {
-        "commits" => "commits",
-        "pulls" => "pulls",
-        "issues" => "issues",
-        "issues/comments" => "comments",
-        "releases" => "releases",
-        "actions/runs" => "runs",
-        _ => return None,
-    })
-}
-
-/// The time a list is sorted by, newest first.
-fn sort_key(list: &str, item: &Value) -> String {
-    let p = match list {
-        "releases" | "runs" => "/created_at",
-        _ => "/updated_at",
-    };
-    item.pointer(p)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-impl FakeGitHub {
-    fn new() -> Self {
-        FakeGitHub {
-            data: Arc::new(Mutex::new(Data::default())),
-        }
-    }
-
-    /// Replaces a list. Commits are given oldest first, in the order they joined the branch,
-    /// and listed from the tip back, as GitHub lists a branch; other lists are sorted by time.
-    fn set(&self, list: &'static str, items: Vec<Value>) {
-        let mut data = self.data.lock().unwrap();
-        let mut items = items;
-        if list == "commits" {
-            data.history = shas(&items);
-            items.reverse();
-        } else {
-            items.sort_by_key(|i| std::cmp::Reverse(sort_key(list, i)));
-        }
-        data.lists.insert(list, items);
-    }
-
-    /// Adds to a list; commits join the branch at its tip, in the order given.
-    fn add(&self, list: &'static str, items: Vec<Value>) {
-        let mut all = self
-            .data
-            .lock()
-            .unwrap()
-            .lists
-            .get(list)
-            .cloned()
-            .unwrap_or_default();
-        if list == "commits" {
-            all.reverse();
-        }
-        all.extend(items);
-        self.set(list, all);
-    }
-
-    /// Changes the run with this id in place (it keeps its place in the list); returns it as
-    /// it was.
-    fn edit_run(&self, id: u64, change: impl FnOnce(&mut Value)) -> Value {
-        let mut d = self.data.lock().unwrap();
-        let r = d
-            .lists
-            .get_mut("runs")
-            .and_then(|runs| runs.iter_mut().find(|r| r["id"] == id))
-            .expect("no such run");
-        let before = r.clone();
-        change(r);
-        before
-    }
-
-    /// The run with this id completes successfully at `ts(at)`.
-    fn complete_run(&self, id: u64, at: u64) {
-        self.edit_run(id, |r| {
-            r["status"] = json!("completed");
-            r["conclusion"] = json!("success");
-            r["updated_at"] = json!(ts(at));
-        });
-    }
-
-    /// A re-run of a run: its attempt so far is kept, and a new one starts.
-    fn rerun(&self, id: u64) {
-        let before = self.edit_run(id, |r| {
-            r["run_attempt"] = json!(r["run_attempt"].as_u64().unwrap() + 1);
-            r["status"] = json!("in_progress");
-            r["conclusion"] = json!(null);
-        });
-        let attempt = before["run_attempt"].as_u64().unwrap();
-        self.data
-            .lock()
-            .unwrap()
-            .attempts
-            .insert((id, attempt), before);
-    }
-
-    fn fault(&self, suffix: &str, response: TestResponse) {
-        self.data
-            .lock()
-            .unwrap()
-            .faults
-            .push_back((suffix.to_string(), response));
-    }
-
-    fn start(&self) -> TestServer {
-        let fake = self.clone();
-        TestServer::start(move |r| fake.answer(r))
-    }
-
-    fn answer(&self, r: &TestRequest) -> TestResponse {
-        let mut data = self.data.lock().unwrap();
-        let delay = data.delay;
-        if !delay.is_zero() {
-            drop(data);
-            std::thread::sleep(delay);
-            data = self.data.lock().unwrap();
-        }
-        if r.header("authorization") != Some(&format!("Bearer {TOKEN}")[..]) {
-            return TestResponse::json(
-                401,
-                &json!({"message": "Bad credentials",
-                "documentation_url": "https://docs.github.com/rest"}),
-            );
-        }
-        // A key with a query matches anywhere in path and query; else the path's end.
-        let matches = |key: &str| {
-            if key.contains('?') {
-                r.target.contains(key)
-            } else {
-                r.path().ends_with(key)
-            }
-        };
-        if let Some(i) = data.faults.iter().position(|(s, _)| matches(s)) {
-            return data.faults.remove(i).unwrap().1;
-        }
-        if let Some(rest) = r.path().strip_prefix("/repos/o/r/actions/runs/") {
-            // `ID`, or `ID/attempts/N`: an attempt a re-run replaced, or the latest.
-            let (id, attempt) = match rest.split_once("/attempts/") {
-                Some((id, n)) => (id, n.parse::<u64>().ok()),
-                None => (rest, None),
-            };
-            let id: u64 = id.parse().unwrap_or(0);
-            let current = data
-                .lists
-                .get("runs")
-                .and_then(|runs| runs.iter().find(|run| run["id"] == id).cloned());
-            let found = match attempt {
-                Some(n) if current.as_ref().is_some_and(|c| c["run_attempt"] != n) => {
-                    data.attempts.get(&(id, n)).cloned()
-                }
-                _ => current,
-            };
-            return match found {
-                Some(run) => TestResponse::json(200, &run),
-                None => TestResponse::json(404, &json!({"message": "Not Found"})),
-            };
-        }
-        if r.path() == "/repos/o/r" {
-            return TestResponse::json(200, &json!({"full_name": "o/r", "default_branch": "main"}));
-        }
-        let (list, items) = if let Some(basehead) = r.path().strip_prefix("/repos/o/r/compare/") {
-            // The commits reachable from head but not from base, oldest first (the fake's
-            // history is a line).
-            let history = &data.history;
-            let (base, head) = basehead.split_once("...").unwrap_or((basehead, ""));
-            let base = history.iter().position(|c| c == base);
-            let head = history.iter().position(|c| c == head);
-            let (Some(base), Some(head)) = (base, head) else {
-                return TestResponse::json(404, &json!({"message": "Not Found"}));
-            };
-            let all = &data.lists["commits"];
-            let commits = history[(base + 1).min(head + 1)..=head]
-                .iter()
-                .filter_map(|sha| all.iter().find(|c| c["sha"] == sha.as_str()).cloned())
-                .collect();
-            ("compare", commits)
-        } else if let Some(list) = list_of(r.path()) {
-            (list, data.lists.get(list).cloned().unwrap_or_default())
-        } else {
-            return TestResponse::json(404, &json!({"message": "Not Found"}));
-        };
-        let per_page: usize = r
-            .query("per_page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(30);
-        let page: usize = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-        let chunk: Vec<Value> = items
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .cloned()
-            .collect();
-        let body = if list == "runs" {
-            json!({"total_count": items.len(), "workflow_runs": chunk})
-        } else if list == "compare" {
-            json!({"status": if items.is_empty() { "identical" } else { "ahead" },
-                "ahead_by": items.len(), "behind_by": 0, "total_commits": items.len(),
-                "commits": chunk})
-        } else {
-            Value::Array(chunk)
-        };
-        let etag = format!(
-            "W/\"{}\"",
-            blake3::hash(body.to_string().as_bytes()).to_hex()
-        );
-        let limits = |resp: TestResponse| {
-            resp.header("X-RateLimit-Limit", "5000")
-                .header("X-RateLimit-Remaining", "4321")
-                .header("X-RateLimit-Reset", "4102444800")
-        };
-        if r.header("if-none-match") == Some(etag.as_str()) {
-            return limits(TestResponse::status(304).header("ETag", &etag));
-        }
-        let mut resp = limits(TestResponse::json(200, &body).header("ETag", &etag));
-        if page * per_page < items.len() {
-            let mut url = athena_http::Url::parse(&format!("{}{}", r.server, r.target)).unwrap();
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(k, _)| k != "page")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            url.query_pairs_mut()
-                .clear()
-                .extend_pairs(pairs)
-                .append_pair("page", &(page + 1).to_string());
-            resp = resp.header("Link", &format!("<{url}>; rel=\"next\""));
-        }
-        resp
-    }
-}
 
 fn config(server: &TestServer, extra: &str) -> String {
     format!(
@@ -357,12 +27,7 @@ fn sync(env: &TestEnv) -> (Run, Value) {
 
 /// `sync --format json` with more arguments.
 fn sync_with(env: &TestEnv, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["sync", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = Run(env.cmd(&all).env("GH_TEST_TOKEN", TOKEN).output().unwrap());
-    let json = serde_json::from_str(run.stdout().trim())
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
-    (run, json)
+    env.sync_json_with(args, &[("GH_TEST_TOKEN", TOKEN)])
 }
 
 /// A sync of one stream with nothing new: one request, answered 304.
@@ -513,15 +178,13 @@ fn full_sync_pages_then_an_unchanged_repository_costs_one_304_per_stream() {
     closed["state"] = json!("closed");
     closed["closed_at"] = json!(ts(302));
     fake.add("issues", vec![closed]);
-    {
-        // The old copy of issue 10 is replaced by the closed one.
-        let mut d = fake.data.lock().unwrap();
-        let list = d.lists.get_mut("issues").unwrap();
+    // The old copy of issue 10 is replaced by the closed one.
+    fake.edit_list("issues", |list| {
         let first = list
             .iter()
             .position(|i| i["number"] == 10 && i["state"] == "open");
         list.remove(first.unwrap());
-    }
+    });
     let (_, json) = sync(&env);
     let s = &json["sources"][0];
     assert_eq!(s["events_written"], 3, "{json}");
@@ -687,7 +350,7 @@ fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_t
         ),
         (5, 10)
     );
-    fake.data.lock().unwrap().faults.clear();
+    fake.clear_faults();
 
     // `validate` checks the token against the repository.
     let run = Run(env
@@ -708,16 +371,7 @@ fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_t
     assert!(!run.describe().contains(TOKEN), "the token was logged");
 
     // The token is nowhere in the store.
-    let dump: String = {
-        let c = env.store();
-        let mut s = c
-            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
-            .unwrap();
-        s.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let dump = env.store_text();
     assert!(!dump.contains(TOKEN) && !dump.contains("ghp_"));
 }
 
@@ -725,7 +379,7 @@ fn a_bad_token_a_missing_repository_and_a_broken_page_fail_clearly_without_the_t
 fn sigkill_mid_stream_then_resume_stores_exactly_the_uninterrupted_events() {
     let fake = FakeGitHub::new();
     populate(&fake);
-    fake.data.lock().unwrap().delay = Duration::from_millis(60);
+    fake.set_delay(Duration::from_millis(60));
     let server = fake.start();
     assert_kill_safe(
         &config(&server, "batch_size = 7"),
@@ -760,7 +414,7 @@ fn a_stream_stopped_half_way_resumes_its_pass_without_loss_or_duplicates() {
     assert!(cursor["streams"]["issues"].get("etag").is_none());
 
     // Meanwhile two issues are opened; the next sync stores them and the rest, once each.
-    fake.data.lock().unwrap().faults.clear();
+    fake.clear_faults();
     fake.add("issues", vec![issue(271, 400), issue(272, 401)]);
     server.clear_requests();
     let (run, json) = sync(&env);

@@ -1,232 +1,16 @@
-//! The slack source against a local fake of Slack's Web API, serving its documented shapes:
-//! `{"ok": true, …}` answers, `response_metadata.next_cursor` paging, `oldest` on history,
-//! threads through `conversations.replies`, `users.info`, `ok: false` errors in `200`s, and 429
-//! with `Retry-After`.
+//! The slack source through the CLI against athena-sources' fake of Slack's Web API, which
+//! serves its documented shapes: `{"ok": true, …}` answers, `response_metadata.next_cursor`
+//! paging, `oldest` on history, threads through `conversations.replies`, `users.info`,
+//! `ok: false` errors in `200`s, and 429 with `Retry-After`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use athena_http::testing::{TestRequest, TestResponse, TestServer};
+use athena_http::testing::{TestResponse, TestServer};
+use athena_sources::slack::fake::{msg, ts, FakeSlack, TOKEN};
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-const TOKEN: &str = "xoxb-test-0123456789-secret";
-
-#[derive(Default)]
-struct Data {
-    /// (id, name, is_member, answers history with this error)
-    channels: Vec<(String, String, bool, Option<&'static str>)>,
-    /// channel → messages (any order).
-    history: BTreeMap<String, Vec<Value>>,
-    /// (channel, thread ts) → replies, parent excluded.
-    replies: BTreeMap<(String, String), Vec<Value>>,
-    users: BTreeMap<String, String>,
-    faults: VecDeque<(String, TestResponse)>,
-    delay: Duration,
-}
-
-#[derive(Clone)]
-struct FakeSlack {
-    data: Arc<Mutex<Data>>,
-}
-
-/// A `ts` `minutes` after two days ago (inside the default 7-day lookback).
-fn ts(minutes: u64) -> String {
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600
-        * 3600
-        - 2 * 86_400;
-    format!("{}.{:06}", base + minutes * 60, minutes % 1000)
-}
-
-fn msg(minutes: u64, user: &str, text: &str) -> Value {
-    json!({"type": "message", "user": user, "text": text, "ts": ts(minutes),
-           "client_msg_id": format!("m{minutes}")})
-}
-
-/// A page of `items` from `cursor` (an offset), and the next cursor.
-fn page(items: &[Value], cursor: Option<String>, size: usize) -> (Vec<Value>, String) {
-    let from: usize = cursor
-        .and_then(|c| c.strip_prefix("off:").map(|n| n.parse().unwrap()))
-        .unwrap_or(0);
-    let chunk: Vec<Value> = items.iter().skip(from).take(size).cloned().collect();
-    let next = if from + size < items.len() {
-        format!("off:{}", from + size)
-    } else {
-        String::new()
-    };
-    (chunk, next)
-}
-
-impl FakeSlack {
-    fn new() -> Self {
-        let data = Data {
-            users: [("U1", "ann"), ("U2", "bob")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Data::default()
-        };
-        FakeSlack {
-            data: Arc::new(Mutex::new(data)),
-        }
-    }
-
-    fn channel(&self, id: &str, name: &str, error: Option<&'static str>) {
-        self.data
-            .lock()
-            .unwrap()
-            .channels
-            .push((id.into(), name.into(), true, error));
-    }
-
-    fn post(&self, channel: &str, m: Value) {
-        self.data
-            .lock()
-            .unwrap()
-            .history
-            .entry(channel.into())
-            .or_default()
-            .push(m);
-    }
-
-    /// Changes the stored message `minutes` of `channel`.
-    fn edit(&self, channel: &str, minutes: u64, f: impl FnOnce(&mut Value)) {
-        let mut d = self.data.lock().unwrap();
-        let m = d
-            .history
-            .get_mut(channel)
-            .unwrap()
-            .iter_mut()
-            .find(|m| m["ts"] == ts(minutes))
-            .unwrap();
-        f(m);
-    }
-
-    fn reply(&self, channel: &str, parent: u64, minutes: u64, user: &str, text: &str) {
-        let mut r = msg(minutes, user, text);
-        r["thread_ts"] = json!(ts(parent));
-        r["parent_user_id"] = json!("U1");
-        let key = (channel.to_string(), ts(parent));
-        let count = {
-            let mut d = self.data.lock().unwrap();
-            let list = d.replies.entry(key).or_default();
-            list.push(r);
-            list.len()
-        };
-        self.edit(channel, parent, |m| {
-            m["thread_ts"] = json!(ts(parent));
-            m["reply_count"] = json!(count);
-            m["latest_reply"] = json!(ts(minutes));
-        });
-    }
-
-    fn fault(&self, method: &str, response: TestResponse) {
-        self.data
-            .lock()
-            .unwrap()
-            .faults
-            .push_back((method.into(), response));
-    }
-
-    fn start(&self) -> TestServer {
-        let fake = self.clone();
-        TestServer::start(move |r| fake.answer(r))
-    }
-
-    fn answer(&self, r: &TestRequest) -> TestResponse {
-        let delay = self.data.lock().unwrap().delay;
-        std::thread::sleep(delay);
-        let mut d = self.data.lock().unwrap();
-        let ok = |v: Value| {
-            let mut v = v;
-            v["ok"] = json!(true);
-            TestResponse::json(200, &v)
-        };
-        let err = |e: &str| TestResponse::json(200, &json!({"ok": false, "error": e}));
-        if r.header("authorization") != Some(&format!("Bearer {TOKEN}")[..]) {
-            return err("invalid_auth");
-        }
-        let method = r.path().trim_start_matches("/api/").to_string();
-        if let Some(i) = d.faults.iter().position(|(m, _)| *m == method) {
-            return d.faults.remove(i).unwrap().1;
-        }
-        match method.as_str() {
-            "auth.test" => ok(json!({"team": "T", "user": "bot"})),
-            "conversations.list" => {
-                let all: Vec<Value> = d
-                    .channels
-                    .iter()
-                    .map(|(id, name, member, _)| json!({"id": id, "name": name, "is_channel": true, "is_member": member}))
-                    .collect();
-                // Two a page, whatever the limit: servers may send fewer than asked.
-                let (chunk, next) = page(&all, r.query("cursor"), 2);
-                ok(json!({"channels": chunk, "response_metadata": {"next_cursor": next}}))
-            }
-            "conversations.history" => {
-                let channel = r.query("channel").unwrap_or_default();
-                let Some((_, _, _, error)) = d.channels.iter().find(|c| c.0 == channel) else {
-                    return err("channel_not_found");
-                };
-                if let Some(e) = error {
-                    return err(e);
-                }
-                let oldest = r.query("oldest").unwrap_or_else(|| "0".into());
-                let as_num = |s: &str| s.parse::<f64>().unwrap();
-                let mut items: Vec<Value> = d
-                    .history
-                    .get(&channel)
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|m| as_num(m["ts"].as_str().unwrap()) > as_num(&oldest))
-                    .collect();
-                items.sort_by(|a, b| {
-                    as_num(b["ts"].as_str().unwrap()).total_cmp(&as_num(a["ts"].as_str().unwrap()))
-                });
-                let limit: usize = r.query("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
-                let (chunk, next) = page(&items, r.query("cursor"), limit.min(50));
-                ok(json!({"messages": chunk, "has_more": !next.is_empty(),
-                          "response_metadata": {"next_cursor": next}}))
-            }
-            "conversations.replies" => {
-                let channel = r.query("channel").unwrap_or_default();
-                let thread = r.query("ts").unwrap_or_default();
-                let parent = d
-                    .history
-                    .get(&channel)
-                    .and_then(|h| h.iter().find(|m| m["ts"] == json!(thread)).cloned());
-                let Some(parent) = parent else {
-                    return err("thread_not_found");
-                };
-                let mut all = vec![parent];
-                all.extend(
-                    d.replies
-                        .get(&(channel, thread))
-                        .cloned()
-                        .unwrap_or_default(),
-                );
-                let (chunk, next) = page(&all, r.query("cursor"), 2);
-                ok(json!({"messages": chunk, "has_more": !next.is_empty(),
-                          "response_metadata": {"next_cursor": next}}))
-            }
-            "users.info" => {
-                let id = r.query("user").unwrap_or_default();
-                match d.users.get(&id) {
-                    Some(name) => ok(json!({"user": {"id": id, "name": name.to_lowercase(),
-                        "profile": {"display_name": name, "real_name": format!("{name} Real")}}})),
-                    None => err("user_not_found"),
-                }
-            }
-            _ => err("unknown_method"),
-        }
-    }
-}
 
 fn config(server: &TestServer, extra: &str) -> String {
     format!(
@@ -236,16 +20,7 @@ fn config(server: &TestServer, extra: &str) -> String {
 }
 
 fn sync_with(env: &TestEnv, token: &str, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["sync", "--format", "json"];
-    all.extend_from_slice(args);
-    let run = Run(env
-        .cmd(&all)
-        .env("SLACK_TEST_TOKEN", token)
-        .output()
-        .unwrap());
-    let json = serde_json::from_str(run.stdout().trim())
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", run.describe()));
-    (run, json)
+    env.sync_json_with(args, &[("SLACK_TEST_TOKEN", token)])
 }
 
 fn sync(env: &TestEnv) -> (Run, Value) {
@@ -458,16 +233,7 @@ fn a_rejected_token_fails_at_once_and_the_token_is_never_shown() {
         .unwrap());
     assert_eq!(run.code(), 0, "{}", run.describe());
     assert!(!run.describe().contains(TOKEN));
-    let dump: String = {
-        let c = env.store();
-        let mut s = c
-            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
-            .unwrap();
-        s.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let dump = env.store_text();
     assert!(!dump.contains("xoxb-"));
 }
 
@@ -498,7 +264,7 @@ fn sigkill_mid_channel_then_resume_stores_exactly_the_uninterrupted_events() {
             );
         }
     }
-    fake.data.lock().unwrap().delay = Duration::from_millis(40);
+    fake.set_delay(Duration::from_millis(40));
     let server = fake.start();
     // Channels are stored one after the other, each once read: kill in the later part.
     assert_kill_safe(

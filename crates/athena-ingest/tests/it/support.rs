@@ -45,7 +45,17 @@ impl TestEnv {
     }
 
     pub fn sync_json(&self) -> (Run, serde_json::Value) {
-        let run = self.run(&["sync", "--format", "json"]);
+        self.sync_json_with(&[], &[])
+    }
+
+    /// `sync --format json` with more arguments and environment variables (an API source's
+    /// token).
+    pub fn sync_json_with(&self, args: &[&str], vars: &[(&str, &str)]) -> (Run, serde_json::Value) {
+        let mut all = vec!["sync", "--format", "json"];
+        all.extend_from_slice(args);
+        let mut cmd = self.cmd(&all);
+        cmd.envs(vars.iter().copied());
+        let run = Run(cmd.output().expect("running athena-ingest"));
         let json = serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| {
             panic!(
                 "sync --format json printed no JSON ({e}):\n{}",
@@ -57,6 +67,19 @@ impl TestEnv {
 
     pub fn store(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.db()).expect("opening the store")
+    }
+
+    /// Every text the store keeps of events, cursors and run errors, run together: where a
+    /// leaked secret would show.
+    pub fn store_text(&self) -> String {
+        let c = self.store();
+        let mut s = c
+            .prepare("SELECT id || title || body || context || metadata FROM events UNION ALL SELECT cursor FROM cursors UNION ALL SELECT coalesce(error, '') FROM source_runs")
+            .unwrap();
+        s.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     /// Stored event ids of a source, in commit (storage) order.

@@ -7,14 +7,20 @@
 //! typed items, its events, its cursor), `cursor` the versioned cursor they make up, `fetch`
 //! the client and its errors, `json` the lenient fields items share. `config`: the keys. HTTP
 //! itself (retries, rate limits, conditional requests) is the shared client of `athena-http`.
+//! `fake` (feature `test-server`): a fake GitHub to test against; `tests`: the source built
+//! from its config and synced by the engine against it.
 
 mod config;
 mod cursor;
+#[cfg(any(test, feature = "test-server"))]
+pub mod fake;
 mod fetch;
 mod json;
 mod pass;
 mod source;
 mod streams;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

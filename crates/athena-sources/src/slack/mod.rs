@@ -6,14 +6,20 @@
 //!   edits and reactions; `message`: a message as an event, users made readable.
 //! - `client`: URLs, pages, Slack's `"ok": false` errors judged by the shared client;
 //!   `cursor`: the cursor and Slack's `ts`; `format`: Slack markup made readable; `config`: the keys.
+//! - `fake` (feature `test-server`): a fake Slack to test against; `tests`: the source built
+//!   from its config and synced by the engine against it.
 
 mod client;
 mod config;
 mod cursor;
+#[cfg(any(test, feature = "test-server"))]
+pub mod fake;
 mod format;
 mod message;
 mod run;
 mod source;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

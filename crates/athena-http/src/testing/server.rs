@@ -1,6 +1,6 @@
-//! A small HTTP/1.1 server for tests of API sources: a handler closure answers every request,
-//! and every request is recorded. It serves on 127.0.0.1 only, one thread per connection,
-//! closing each connection after its response.
+//! The server under every fake: a handler closure answers every request, and every request is
+//! recorded. It serves on 127.0.0.1 only, one thread per connection, closing each connection
+//! after its response.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,6 +34,13 @@ impl TestRequest {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the request carries `Authorization: Bearer <token>`.
+    pub fn has_bearer(&self, token: &str) -> bool {
+        self.header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(token)
     }
 
     /// A query parameter, percent-decoded.

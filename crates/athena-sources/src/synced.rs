@@ -1,0 +1,27 @@
+//! The one step of source-level tests: a source built from its config through the registry,
+//! as a user's `athena.toml` builds it, and synced by the engine into a memory store; no CLI.
+
+use std::sync::Arc;
+
+use athena_core::memory::SharedMemoryStore;
+use athena_core::{Engine, EngineSettings, SourceConfig, SourceReport, SyncOptions};
+
+/// Syncs the source `id` of `source_type` configured by `table` into `store` once.
+pub(crate) async fn sync(
+    store: &SharedMemoryStore,
+    id: &str,
+    source_type: &str,
+    table: toml::Table,
+) -> SourceReport {
+    let config = SourceConfig::new(id, source_type, table);
+    let engine = Engine::new(Arc::new(crate::registry()), EngineSettings::default());
+    let (report, _) = engine
+        .sync(Box::new(store.clone()), &[config], SyncOptions::default())
+        .await
+        .expect("the source's config builds");
+    report
+        .sources
+        .into_iter()
+        .next()
+        .expect("one source, one report")
+}
