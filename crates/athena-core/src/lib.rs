@@ -51,5 +51,6 @@ pub use source::{
     StateChange,
 };
 pub use store::{
-    CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,
+    CommitReport, EventQuery, RunRecord, RunStatus, SourceStatus, Store, StoreError,
+    StoredDeadLetter,
 };

@@ -160,7 +160,7 @@ impl Store for MemoryStore {
                         .filter(|d| &d.source_id == id)
                         .count() as u64,
                     last_sync: run.map(|r| r.finished_at),
-                    last_status: run.map(|r| r.status.clone()),
+                    last_status: run.map(|r| r.status),
                     last_error: run.and_then(|r| r.error.clone()),
                     last_error_kind: run.and_then(|r| r.error_kind.clone()),
                 }

@@ -115,18 +115,65 @@ pub struct RunRecord {
     pub source_type: String,
     /// When it ended (for `running`, when it started).
     pub finished_at: DateTime<Utc>,
-    /// `ok`, `failed` or `interrupted`; `running` from the start of a sync until its end is
-    /// recorded (a store that shows `running` with no sync holding it never learned the end).
-    pub status: String,
+    /// How it ended; [`RunStatus::Running`] from the start of a sync until its end is recorded.
+    pub status: RunStatus,
     /// The error, if it failed.
     pub error: Option<String>,
     /// Its kind (`unauthorized`, `rate_limited`, `http`, `io`, `cursor`, `config`, `other`).
     pub error_kind: Option<String>,
 }
 
-impl RunRecord {
-    /// The status of a run recorded at its start, before anything is read.
-    pub const RUNNING: &'static str = "running";
+/// How a source's run ended, as the store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunStatus {
+    /// Read to the end.
+    Ok,
+    /// Failed; what was committed before the failure stays.
+    Failed,
+    /// Stopped by Ctrl-C after committing what was handed to the store.
+    Interrupted,
+    /// Started: recorded before anything is read, and replaced when the run ends.
+    Running,
+    /// Started and never recorded its end, while no sync holds the store: it was killed, or
+    /// the store could not take the record (a full disk). Only reported, never stored.
+    Unfinished,
+}
+
+impl RunStatus {
+    const ALL: [RunStatus; 5] = [
+        RunStatus::Ok,
+        RunStatus::Failed,
+        RunStatus::Interrupted,
+        RunStatus::Running,
+        RunStatus::Unfinished,
+    ];
+
+    /// `ok`, `failed`, `interrupted`, `running` or `unfinished`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Running => "running",
+            RunStatus::Unfinished => "unfinished",
+        }
+    }
+
+    /// The status [`RunStatus::as_str`] names.
+    pub fn parse(text: &str) -> Option<Self> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl From<crate::engine::SourceStatusKind> for RunStatus {
+    fn from(kind: crate::engine::SourceStatusKind) -> Self {
+        match kind {
+            crate::engine::SourceStatusKind::Ok => RunStatus::Ok,
+            crate::engine::SourceStatusKind::Failed => RunStatus::Failed,
+            crate::engine::SourceStatusKind::Interrupted => RunStatus::Interrupted,
+        }
+    }
 }
 
 /// A filter over stored events. Empty fields do not filter.
@@ -166,7 +213,7 @@ pub struct SourceStatus {
     /// How it ended: `ok`, `failed`, `interrupted`; `running` while a sync holds the store;
     /// `unfinished` when a sync started and never recorded its end (killed, or the store could
     /// not be written, as on a full disk).
-    pub last_status: Option<String>,
+    pub last_status: Option<RunStatus>,
     /// Its error, if it failed.
     pub last_error: Option<String>,
     /// The error's kind (see [`ErrorKind`](crate::ErrorKind)), if it failed.
@@ -213,4 +260,22 @@ pub enum StoreError {
     /// An error of the backend.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[cfg(test)]
+mod run_status_tests {
+    use super::*;
+    use crate::engine::SourceStatusKind;
+
+    #[test]
+    fn run_statuses_are_stored_by_name_and_read_back() {
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RunStatus::parse("exploded"), None);
+        assert_eq!(
+            RunStatus::from(SourceStatusKind::Interrupted).as_str(),
+            "interrupted"
+        );
+    }
 }

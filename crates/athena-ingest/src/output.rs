@@ -163,7 +163,7 @@ pub(crate) fn write_status(
                         "events": s.events,
                         "dead_letters": s.dead_letters,
                         "last_sync": s.last_sync.as_ref().map(rfc3339),
-                        "last_status": s.last_status,
+                        "last_status": s.last_status.map(|s| s.as_str()),
                         "last_error": s.last_error,
                         "error_kind": s.last_error_kind,
                     })
@@ -186,7 +186,7 @@ pub(crate) fn write_status(
                         s.last_sync
                             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                             .unwrap_or_else(|| "never".into()),
-                        s.last_status.clone().unwrap_or_else(|| "-".into()),
+                        s.last_status.map_or("-", |s| s.as_str()).to_string(),
                         s.cursor
                             .as_ref()
                             .map(|c| truncate(&c.as_json().to_string(), 60))

@@ -15,7 +15,7 @@ use super::writer::{writer_gone, writer_loop, Request, StoreClient};
 use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
 use crate::error::ErrorKind;
 use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
-use crate::store::{CommitReport, RunRecord, Store, StoreError};
+use crate::store::{CommitReport, RunRecord, RunStatus, Store, StoreError};
 use crate::telemetry::{emit, InternalEvent};
 
 /// How many batches a source may have handed to the writer without having seen them committed.
@@ -86,7 +86,7 @@ impl Engine {
                         source_id: info.id.clone(),
                         source_type: info.source_type.clone(),
                         finished_at: chrono::Utc::now(),
-                        status: SourceStatusKind::Failed.as_str().to_string(),
+                        status: RunStatus::Failed,
                         error: Some(error.clone()),
                         error_kind: Some(ErrorKind::Other.as_str().to_string()),
                     };
@@ -144,7 +144,7 @@ async fn run_source(
         source_id: info.id.clone(),
         source_type: info.source_type.clone(),
         finished_at: chrono::Utc::now(),
-        status: RunRecord::RUNNING.to_string(),
+        status: RunStatus::Running,
         error: None,
         error_kind: None,
     };
@@ -197,7 +197,7 @@ async fn run_source(
         source_id: info.id.clone(),
         source_type: info.source_type.clone(),
         finished_at: chrono::Utc::now(),
-        status: report.status.as_str().to_string(),
+        status: report.status.into(),
         error: report.error.clone(),
         error_kind: report.error_kind.map(|k| k.as_str().to_string()),
     };

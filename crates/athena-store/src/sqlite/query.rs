@@ -2,7 +2,7 @@
 //! `query_events`, `sources_status` and `dead_letters` never write: they run on a read-only store.
 
 use athena_core::{
-    Cursor, DeadLetter, Event, EventQuery, Outcome, RunRecord, SourceState, SourceStatus,
+    Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
     StoreError, StoredDeadLetter,
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -22,9 +22,6 @@ fn json_object(text: &str) -> Map<String, Value> {
         _ => Map::new(),
     }
 }
-
-/// What `sources_status` reports for a `running` run that no sync holds.
-const UNFINISHED: &str = "unfinished";
 
 /// A `LIMIT` for SQLite, whose integers are i64: any larger count means "all of them".
 fn sql_limit(limit: usize) -> i64 {
@@ -224,7 +221,9 @@ impl SqliteStore {
                     events: r.get::<_, i64>(3)? as u64,
                     dead_letters: r.get::<_, i64>(4)? as u64,
                     last_sync: r.get::<_, Option<i64>>(5)?.map(from_millis),
-                    last_status: r.get(6)?,
+                    last_status: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|t| RunStatus::parse(&t)),
                     last_error: r.get(7)?,
                     last_error_kind: r.get(8)?,
                 })
@@ -235,11 +234,11 @@ impl SqliteStore {
         // run never recorded its end, and saying so is the truth the store still has.
         let mut sync_running = None;
         for s in &mut status {
-            if s.last_status.as_deref() == Some(RunRecord::RUNNING) {
+            if s.last_status == Some(RunStatus::Running) {
                 if *sync_running.get_or_insert_with(|| lock::held(&self.resolved)) {
                     continue;
                 }
-                s.last_status = Some(UNFINISHED.into());
+                s.last_status = Some(RunStatus::Unfinished);
                 s.last_error = Some(format!(
                     "the sync that started at {} did not record how it ended: it was killed, or the store could not be written (a full disk?)",
                     s.last_sync

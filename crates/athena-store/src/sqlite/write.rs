@@ -249,7 +249,7 @@ impl SqliteStore {
                     run.source_id,
                     run.source_type,
                     millis(run.finished_at),
-                    run.status,
+                    run.status.as_str(),
                     run.error,
                     run.error_kind
                 ],

@@ -11,7 +11,7 @@ use crate::engine::{Engine, SourceStatusKind, SyncOptions};
 use crate::memory::{MemoryStore, SharedMemoryStore};
 use crate::registry::Registry;
 use crate::source::{Batch, BatchStream, EventSource, SourceInfo};
-use crate::store::RunRecord;
+use crate::store::RunStatus;
 use crate::SourceError;
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn commits_everything_and_resumes_from_the_cursor() {
         .await;
     assert_eq!(report.sources[0].events_written, 0);
     assert_eq!(yielded.load(Ordering::SeqCst), 0);
-    assert_eq!(shared.with(|s| s.runs["a"].status.clone()), "ok");
+    assert_eq!(shared.with(|s| s.runs["a"].status), RunStatus::Ok);
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn a_failing_source_does_not_stop_the_others_and_keeps_its_committed_batch
     shared.with(|s| {
         assert_eq!(s.cursors["bad"].as_json()["next"], 30);
         assert!(!s.cursors.contains_key("invalid"));
-        assert_eq!(s.runs["bad"].status, "failed");
+        assert_eq!(s.runs["bad"].status, RunStatus::Failed);
     });
 }
 
@@ -174,7 +174,7 @@ async fn a_sync_whose_end_the_full_store_cannot_record_leaves_its_start_recorded
     assert_failed_with(&report, "disk full");
     shared.with(|s| {
         let run = &s.runs["a"];
-        assert_eq!(run.status, RunRecord::RUNNING, "{run:?}");
+        assert_eq!(run.status, RunStatus::Running, "{run:?}");
     });
 }
 
@@ -184,7 +184,7 @@ async fn a_finished_sync_replaces_the_record_of_its_start() {
     let (store, _) = GroupingStore::new(&shared, None);
     let report = run_alone(store, counting("a", 20, 5)).await;
     assert_eq!(report.status, SourceStatusKind::Ok);
-    shared.with(|s| assert_eq!(s.runs["a"].status, "ok"));
+    shared.with(|s| assert_eq!(s.runs["a"].status, RunStatus::Ok));
 }
 
 /// Counts how many of its kind run at once.
@@ -297,5 +297,5 @@ async fn a_panicking_source_is_reported_with_its_message_and_recorded() {
         report.sources[0].info.id, "p",
         "reports stay in config order"
     );
-    shared.with(|s| assert_eq!(s.runs["p"].status, "failed"));
+    shared.with(|s| assert_eq!(s.runs["p"].status, RunStatus::Failed));
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use athena_core::{DeadLetter, EventQuery, RunRecord, Store, StoreError};
+use athena_core::{DeadLetter, EventQuery, RunRecord, RunStatus, Store, StoreError};
 use chrono::{TimeZone, Utc};
 
 use super::{batch, event, info};
@@ -101,7 +101,7 @@ fn dead_letters_runs_and_status() {
         source_id: "src".into(),
         source_type: "test".into(),
         finished_at: Utc::now(),
-        status: "failed".into(),
+        status: RunStatus::Failed,
         error: Some("source src: boom".into()),
         error_kind: Some("other".into()),
     })
@@ -114,7 +114,7 @@ fn dead_letters_runs_and_status() {
     assert_eq!(st.len(), 1);
     assert_eq!(st[0].events, 1);
     assert_eq!(st[0].dead_letters, 1);
-    assert_eq!(st[0].last_status.as_deref(), Some("failed"));
+    assert_eq!(st[0].last_status, Some(RunStatus::Failed));
     assert!(st[0].cursor.is_some());
     assert!(s.reset_cursor("src").unwrap());
     assert!(!s.reset_cursor("src").unwrap());
@@ -186,12 +186,12 @@ fn a_limit_beyond_what_sqlite_counts_returns_everything() {
     assert_eq!(s.dead_letters(None, usize::MAX).unwrap().len(), 1);
 }
 
-fn run(status: &str) -> RunRecord {
+fn run(status: RunStatus) -> RunRecord {
     RunRecord {
         source_id: "src".into(),
         source_type: "test".into(),
         finished_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
-        status: status.into(),
+        status,
         error: None,
         error_kind: None,
     }
@@ -202,12 +202,12 @@ fn a_run_that_never_recorded_its_end_is_reported_unfinished() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     let mut s = SqliteStore::open(&path).unwrap();
-    s.record_run(&run(RunRecord::RUNNING)).unwrap();
+    s.record_run(&run(RunStatus::Running)).unwrap();
     let st = SqliteStore::open_read_only(&path)
         .unwrap()
         .sources_status()
         .unwrap();
-    assert_eq!(st[0].last_status.as_deref(), Some("unfinished"));
+    assert_eq!(st[0].last_status, Some(RunStatus::Unfinished));
     let error = st[0].last_error.as_deref().unwrap();
     assert!(
         error.contains("started at 2024-05-01 12:00:00 UTC did not record how it ended"),
@@ -219,6 +219,6 @@ fn a_run_that_never_recorded_its_end_is_reported_unfinished() {
         .unwrap()
         .sources_status()
         .unwrap();
-    assert_eq!(st[0].last_status.as_deref(), Some("running"));
+    assert_eq!(st[0].last_status, Some(RunStatus::Running));
     assert_eq!(st[0].last_error, None);
 }
