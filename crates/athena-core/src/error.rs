@@ -25,6 +25,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Of several failures, the one a user must act on first: credentials, then a spent rate
+    /// limit, the configuration, a cursor, HTTP, I/O, anything else.
+    pub fn most_urgent(kinds: impl IntoIterator<Item = ErrorKind>) -> ErrorKind {
+        let rank = |k: &ErrorKind| match k {
+            ErrorKind::Unauthorized => 0,
+            ErrorKind::RateLimited => 1,
+            ErrorKind::Config => 2,
+            ErrorKind::Cursor => 3,
+            ErrorKind::Http => 4,
+            ErrorKind::Io => 5,
+            ErrorKind::Other => 6,
+        };
+        kinds
+            .into_iter()
+            .min_by_key(rank)
+            .unwrap_or(ErrorKind::Other)
+    }
+
     /// `unauthorized`, `rate_limited`, `http`, `io`, `cursor`, `config` or `other`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -138,6 +156,29 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// An error of `kind` saying `message`: for a source that sums up several failures (some
+    /// streams or channels failed) under the kind that matters most. `Io` becomes `Other`, as
+    /// it has no one path to name.
+    pub fn of_kind(kind: ErrorKind, source_id: &str, message: impl Into<String>) -> Self {
+        let (source_id, message) = (source_id.to_string(), message.into());
+        match kind {
+            ErrorKind::Unauthorized => SourceError::Unauthorized { source_id, message },
+            ErrorKind::RateLimited => SourceError::RateLimited {
+                source_id,
+                retry_after: None,
+                message,
+            },
+            ErrorKind::Http => SourceError::Http {
+                source_id,
+                status: None,
+                message,
+            },
+            ErrorKind::Config => SourceError::Config { source_id, message },
+            ErrorKind::Cursor => SourceError::Cursor { source_id, message },
+            ErrorKind::Io | ErrorKind::Other => SourceError::Failed { source_id, message },
+        }
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -181,6 +222,21 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_failures_are_summed_up_under_the_most_urgent_kind() {
+        use ErrorKind::*;
+        assert_eq!(
+            ErrorKind::most_urgent([Http, RateLimited, Other]),
+            RateLimited
+        );
+        assert_eq!(ErrorKind::most_urgent([Http, Unauthorized]), Unauthorized);
+        assert_eq!(ErrorKind::most_urgent([]), Other);
+        let e = SourceError::of_kind(RateLimited, "gh", "2 stream(s) failed");
+        assert_eq!(e.kind(), RateLimited);
+        assert_eq!(e.to_string(), "source gh: 2 stream(s) failed");
+        assert_eq!(SourceError::of_kind(Io, "gh", "x").kind(), Other);
+    }
 
     #[test]
     fn every_kind_is_named_and_read_back() {

@@ -29,13 +29,13 @@ pub enum Paging {
         /// The query parameter that carries it back.
         param: &'static str,
     },
-    /// A page number in the query parameter `param`, from 1, until a page comes back with
-    /// fewer items than `per_page`.
+    /// A page number in the query parameter `param` (from the first URL's, else 1), until a
+    /// page comes back empty or shorter than the first one. The first page sets the size: a
+    /// server may serve fewer than asked for, so a short first page costs one more request
+    /// rather than losing the rest of the list.
     PageNumber {
         /// The query parameter.
         param: &'static str,
-        /// Items a full page holds.
-        per_page: usize,
     },
     /// GraphQL's `pageInfo { hasNextPage endCursor }` at `pointer`: the next request is the same
     /// query with `after` set to the cursor ([`Pages::next_cursor`]).
@@ -66,6 +66,10 @@ pub struct Pages {
     /// Every page asked for (URLs), or every cursor given (GraphQL).
     seen: HashSet<String>,
     number: u64,
+    /// The page number of the next request, for [`Paging::PageNumber`].
+    page: u64,
+    /// Items on the first page, for [`Paging::PageNumber`].
+    page_size: Option<usize>,
 }
 
 impl Pages {
@@ -73,11 +77,21 @@ impl Pages {
     pub fn new(paging: Paging, first: Url) -> Self {
         let mut seen = HashSet::new();
         seen.insert(first.to_string());
+        let page = match paging {
+            Paging::PageNumber { param } => first
+                .query_pairs()
+                .find(|(k, _)| k == param)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1),
+            _ => 1,
+        };
         Pages {
             paging,
             first,
             seen,
             number: 1,
+            page,
+            page_size: None,
         }
     }
 
@@ -93,8 +107,13 @@ impl Pages {
             Paging::Link => page.link.cloned(),
             Paging::BodyToken { pointer, param } => link::body_cursor(page.body, pointer)
                 .map(|token| link::with_query(&self.first, param, &token)),
-            Paging::PageNumber { param, per_page } => (page.items >= per_page && page.items > 0)
-                .then(|| link::with_query(&self.first, param, &(self.number + 1).to_string())),
+            Paging::PageNumber { param } => {
+                let size = *self.page_size.get_or_insert(page.items);
+                (page.items > 0 && page.items >= size).then(|| {
+                    self.page += 1;
+                    link::with_query(&self.first, param, &self.page.to_string())
+                })
+            }
             Paging::GraphQl { .. } => None,
         };
         let Some(next) = next else {
@@ -218,10 +237,7 @@ mod tests {
     #[test]
     fn page_numbers_count_up_until_a_short_page() {
         let first = url("https://api.example/runs?size=2");
-        let paging = Paging::PageNumber {
-            param: "page",
-            per_page: 2,
-        };
+        let paging = Paging::PageNumber { param: "page" };
         let mut pages = Pages::new(paging, first.clone());
         let none = Value::Null;
         let two = pages.next(page(&first, None, &none, 2)).unwrap().unwrap();
@@ -230,6 +246,21 @@ mod tests {
         assert_eq!(three.as_str(), "https://api.example/runs?size=2&page=3");
         assert_eq!(pages.next(page(&three, None, &none, 1)).unwrap(), None);
         assert_eq!(pages.count(), 3);
+    }
+
+    #[test]
+    fn a_server_serving_fewer_than_asked_is_paged_to_its_end() {
+        // Asked for 200 a page, the server serves 100: the first page sets the size.
+        let first = url("https://api.example/runs?per_page=200&page=3");
+        let mut pages = Pages::new(Paging::PageNumber { param: "page" }, first.clone());
+        let none = Value::Null;
+        let four = pages.next(page(&first, None, &none, 100)).unwrap().unwrap();
+        assert_eq!(
+            four.query_pairs().find(|(k, _)| k == "page").unwrap().1,
+            "4"
+        );
+        let five = pages.next(page(&four, None, &none, 100)).unwrap().unwrap();
+        assert_eq!(pages.next(page(&five, None, &none, 0)).unwrap(), None);
     }
 
     #[test]

@@ -77,6 +77,8 @@ CREATE TABLE source_state (
     // `cursor`, `config`, `other`), so a caller can tell them apart without reading text.
     r#"
 ALTER TABLE source_runs ADD COLUMN error_kind TEXT;
+-- Failures recorded before kinds existed: nothing finer is known of them.
+UPDATE source_runs SET error_kind = 'other' WHERE status = 'failed';
 "#,
 ];
 

@@ -137,6 +137,13 @@ async fn run_source(
         stats: SourceStats::default(),
     };
     options.observer.source_started(&info);
+    // Cancelled while it waited for its turn: nothing is read, and its last run stays as it
+    // was recorded (an interruption of a run that never began would hide it).
+    if options.cancel.is_cancelled() {
+        report.status = SourceStatusKind::Interrupted;
+        options.observer.source_finished(&report);
+        return report;
+    }
     // Recorded before anything is read: when the end cannot be recorded (the process is
     // killed, or the store is full and takes not even the run record), `status` then shows an
     // unfinished attempt rather than an older result, or none.

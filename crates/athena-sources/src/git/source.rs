@@ -93,8 +93,7 @@ impl BlockingSource for GitSource {
 
     fn validate(&self) -> Result<(), SourceError> {
         let repo = self.open()?.to_thread_local();
-        resolve_tips(&repo, &self.branches())
-            .map_err(|e| SourceError::path(&self.info.id, &self.path, e))?;
+        resolve_tips(&repo, &self.branches()).map_err(|e| self.config_err(e))?;
         Ok(())
     }
 
@@ -110,6 +109,14 @@ impl BlockingSource for GitSource {
 impl GitSource {
     fn err(&self, message: impl Into<String>) -> SourceError {
         SourceError::path(&self.info.id, &self.path, message)
+    }
+
+    /// A configured branch the repository does not have: the config to fix, not the disk.
+    fn config_err(&self, message: impl std::fmt::Display) -> SourceError {
+        SourceError::Config {
+            source_id: self.info.id.clone(),
+            message: format!("{}: {message}", self.path.display()),
+        }
     }
 
     /// Stores what the branches reach beyond the saved tips (finishing a half-stored walk first).
@@ -134,7 +141,7 @@ impl GitSource {
                 version: VERSION,
                 ..GitCursor::default()
             });
-        let current = resolve_tips(&repo, &branches).map_err(|e| self.err(e))?;
+        let current = resolve_tips(&repo, &branches).map_err(|e| self.config_err(e))?;
         let current_hex: BTreeMap<String, String> = current
             .iter()
             .map(|(k, v)| (k.clone(), v.to_string()))

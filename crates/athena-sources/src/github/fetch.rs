@@ -2,7 +2,7 @@
 //! stream being read and for the source.
 
 use athena_core::kit::Stopped;
-use athena_core::SourceError;
+use athena_core::{ErrorKind, SourceError};
 use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, Url};
 use serde_json::Value;
 
@@ -27,6 +27,8 @@ pub(crate) enum Failure {
     Fatal(SourceError),
     /// This stream only: the others are read.
     Stream(String),
+    /// This stream only, with the kind of its HTTP failure (a spent rate limit, a 5xx).
+    Http(ErrorKind, String),
 }
 
 impl From<Stopped> for Failure {
@@ -54,7 +56,10 @@ impl Api<'_> {
             HttpErrorKind::Unauthorized | HttpErrorKind::NotFound => {
                 Failure::Fatal(explain(self.source_id, self.config, e))
             }
-            _ => Failure::Stream(e.to_string()),
+            _ => Failure::Http(
+                e.source_error(self.source_id, String::new()).kind(),
+                e.to_string(),
+            ),
         }
     }
 

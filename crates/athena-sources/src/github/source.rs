@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
+use athena_core::{ConfigError, ErrorKind, SourceConfig, SourceError, SourceInfo, SourceStats};
 use athena_http::{ApiClient, HttpStats};
 use serde_json::Value;
 
@@ -132,25 +132,30 @@ impl AsyncSource for GitHubSource {
                     out.commit(false).await?;
                     return Err(e.into());
                 }
-                Err(Failure::Stream(e)) => {
+                Err(failure @ (Failure::Stream(_) | Failure::Http(..))) => {
                     out.commit(false).await?;
+                    // A malformed answer or a paging loop is an HTTP failure too.
+                    let (kind, e) = match failure {
+                        Failure::Http(kind, e) => (kind, e),
+                        Failure::Stream(e) => (ErrorKind::Http, e),
+                        _ => unreachable!("matched above"),
+                    };
                     tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
-                    failures.push(format!("{}: {e}", stream.name()));
+                    failures.push((kind, format!("{}: {e}", stream.name())));
                 }
             }
         }
         if failures.is_empty() {
             return Ok(());
         }
-        Err(SourceError::failed(
-            &self.info.id,
-            format!(
-                "{} stream(s) failed, the others were stored: {}",
-                failures.len(),
-                failures.join("; ")
-            ),
-        )
-        .into())
+        let kind = ErrorKind::most_urgent(failures.iter().map(|(k, _)| *k));
+        let messages: Vec<&str> = failures.iter().map(|(_, m)| m.as_str()).collect();
+        let message = format!(
+            "{} stream(s) failed, the others were stored: {}",
+            failures.len(),
+            messages.join("; ")
+        );
+        Err(SourceError::of_kind(kind, &self.info.id, message).into())
     }
 
     fn stats(&self) -> SourceStats {

@@ -118,14 +118,16 @@ impl Run<'_> {
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(ReadError::Failed(SourceError::failed(
-                &self.source.info.id,
-                format!(
+            // A channel that does not exist or that the token is not in: the config (or the
+            // bot's invitations) to fix, not the service.
+            Err(ReadError::Failed(SourceError::Config {
+                source_id: self.source.info.id.clone(),
+                message: format!(
                     "{} channel(s) could not be read ({}); the others were stored",
                     failures.len(),
                     failures.join("; ")
                 ),
-            )))
+            }))
         }
     }
 

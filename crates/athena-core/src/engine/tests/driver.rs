@@ -100,6 +100,30 @@ async fn cancel_before_start_reads_nothing_and_reports_interrupted() {
     assert!(shared.with(|s| s.events.is_empty()));
 }
 
+#[tokio::test]
+async fn a_source_still_waiting_for_its_turn_at_ctrl_c_keeps_its_last_run() {
+    let shared = SharedMemoryStore::new();
+    let (first, _) = engine()
+        .run(
+            Box::new(shared.clone()),
+            vec![Box::new(counting("a", 10, 5))],
+            SyncOptions::default(),
+        )
+        .await;
+    assert_eq!(first.sources[0].status, SourceStatusKind::Ok);
+    let options = SyncOptions::default();
+    options.cancel.cancel();
+    let (report, _) = engine()
+        .run(
+            Box::new(shared.clone()),
+            vec![Box::new(counting("a", 10, 5))],
+            options,
+        )
+        .await;
+    assert_eq!(report.sources[0].status, SourceStatusKind::Interrupted);
+    shared.with(|s| assert_eq!(s.runs["a"].status, RunStatus::Ok));
+}
+
 /// Fails with a message echoing its token, as a server's error body may.
 struct Echoing {
     info: SourceInfo,
