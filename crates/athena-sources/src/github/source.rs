@@ -125,25 +125,20 @@ impl AsyncSource for GitHubSource {
         for stream in streams {
             // What a failed stream stored before it failed goes now, with the cursor that
             // says how far it came.
-            match streams::read(stream, &api, &mut texts, &mut out).await {
-                Ok(()) => {}
+            let (kind, e) = match streams::read(stream, &api, &mut texts, &mut out).await {
+                Ok(()) => continue,
                 Err(Failure::Stopped) => return Err(ReadError::Stopped),
                 Err(Failure::Fatal(e)) => {
                     out.commit(false).await?;
                     return Err(e.into());
                 }
-                Err(failure @ (Failure::Stream(_) | Failure::Http(..))) => {
-                    out.commit(false).await?;
-                    // A malformed answer or a paging loop is an HTTP failure too.
-                    let (kind, e) = match failure {
-                        Failure::Http(kind, e) => (kind, e),
-                        Failure::Stream(e) => (ErrorKind::Http, e),
-                        _ => unreachable!("matched above"),
-                    };
-                    tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
-                    failures.push((kind, format!("{}: {e}", stream.name())));
-                }
-            }
+                Err(Failure::Http(kind, e)) => (kind, e),
+                // A malformed answer or a paging loop is an HTTP failure too.
+                Err(Failure::Stream(e)) => (ErrorKind::Http, e),
+            };
+            out.commit(false).await?;
+            tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
+            failures.push((kind, format!("{}: {e}", stream.name())));
         }
         if failures.is_empty() {
             return Ok(());
