@@ -166,7 +166,10 @@ impl Sink {
         })
     }
 
-    /// Whether the batch being built should go at the next checkpoint.
+    /// Whether the batch being built should go at the next checkpoint. Events and dead
+    /// letters count towards [`Limits::max_items`], state changes do not: a source that
+    /// changes much state per event (or state alone) cuts its own batches with
+    /// [`Sink::commit_blocking`] as well.
     pub fn is_due(&self) -> bool {
         self.pending() >= self.limits.max_items
             || self
