@@ -14,7 +14,8 @@
 //!   and [`declare_config!`], which declares a source's keys once.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
-//! - [`telemetry`]: every engine event, logged in one place.
+//! - [`telemetry`]: every engine event, logged and counted in one place; [`metrics`]: the
+//!   counts, in a registry the caller owns, rendered in the Prometheus text format.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
 //!
 //! This crate has no network and no database code.
@@ -28,6 +29,7 @@ pub mod event;
 pub mod json;
 pub mod kit;
 pub mod memory;
+pub mod metrics;
 pub mod redact;
 pub mod registry;
 pub mod source;
@@ -44,6 +46,7 @@ pub use engine::{
 pub use error::{ErrorKind, SourceError};
 pub use event::{DeadLetter, Event, Outcome};
 pub use json::JsonObject;
+pub use metrics::Metrics;
 pub use redact::Redactor;
 pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
 pub use source::{

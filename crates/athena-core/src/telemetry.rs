@@ -1,6 +1,10 @@
-//! Everything the engine reports is one of these events, each logged in one place. (Counters
-//! for a metrics endpoint belong here too, beside the log line of the same event, once there is
-//! an endpoint to read them.)
+//! Everything the engine reports is one of these events, each logged in one place ([`emit`])
+//! and counted in one place beside it ([`record`] into the caller's [`Metrics`]).
+
+use std::time::Duration;
+
+use crate::engine::SourceStatusKind;
+use crate::metrics::{EventOutcome, Metrics, RunResult};
 
 /// Something that happened inside the engine.
 #[derive(Debug)]
@@ -44,6 +48,8 @@ pub enum InternalEvent<'a> {
         source_id: &'a str,
         /// The error.
         error: &'a str,
+        /// Wall time of the run, when known (not for a source whose task panicked).
+        duration: Option<Duration>,
     },
     /// A source finished or was interrupted.
     SourceFinished {
@@ -52,13 +58,60 @@ pub enum InternalEvent<'a> {
         /// Events newly stored in this run.
         events: u64,
         /// Wall time.
-        duration_ms: u64,
-        /// `ok` or `interrupted`.
-        status: &'a str,
+        duration: Duration,
+        /// `Ok` or `Interrupted`.
+        status: SourceStatusKind,
+    },
+    /// The store committed one group of batches (one transaction).
+    StoreCommitted {
+        /// Batches in the group.
+        batches: usize,
+        /// How long the commit took.
+        duration: Duration,
     },
 }
 
-/// Logs the event.
+/// Counts the event into `metrics`, then logs it.
+pub fn record(metrics: &Metrics, event: InternalEvent<'_>) {
+    match &event {
+        InternalEvent::SourceStarted { source_id, .. } => metrics.source_seen(source_id),
+        InternalEvent::BatchCommitted {
+            source_id,
+            events,
+            duplicates,
+            dead_letters,
+            ..
+        } => {
+            metrics.add_events(source_id, EventOutcome::Written, *events);
+            metrics.add_events(source_id, EventOutcome::Duplicate, *duplicates);
+            metrics.add_events(source_id, EventOutcome::Invalid, *dead_letters);
+        }
+        InternalEvent::BranchRewritten { .. } => {}
+        InternalEvent::SourceFailed {
+            source_id,
+            duration,
+            ..
+        } => metrics.run_finished(source_id, RunResult::Failed, *duration),
+        InternalEvent::SourceFinished {
+            source_id,
+            duration,
+            status,
+            ..
+        } => {
+            let result = match status {
+                SourceStatusKind::Ok => RunResult::Ok,
+                SourceStatusKind::Failed => RunResult::Failed,
+                SourceStatusKind::Interrupted => RunResult::Interrupted,
+            };
+            metrics.run_finished(source_id, result, Some(*duration));
+        }
+        InternalEvent::StoreCommitted { duration, .. } => metrics.store_committed(*duration),
+    }
+    emit(event);
+}
+
+/// Logs the event (a source, which holds no [`Metrics`], reports through this; the engine
+/// through [`record`]).
 pub fn emit(event: InternalEvent<'_>) {
     match event {
         InternalEvent::SourceStarted { source_id, resumed } => {
@@ -87,21 +140,30 @@ pub fn emit(event: InternalEvent<'_>) {
                 "branch was rewritten (force-push); storing its new commits"
             );
         }
-        InternalEvent::SourceFailed { source_id, error } => {
+        InternalEvent::SourceFailed {
+            source_id, error, ..
+        } => {
             tracing::error!(source = source_id, "{error}");
         }
         InternalEvent::SourceFinished {
             source_id,
             events,
-            duration_ms,
+            duration,
             status,
         } => {
             tracing::info!(
                 source = source_id,
                 events,
-                duration_ms,
-                status,
+                duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                status = status.as_str(),
                 "sync finished"
+            );
+        }
+        InternalEvent::StoreCommitted { batches, duration } => {
+            tracing::trace!(
+                batches,
+                duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+                "store committed"
             );
         }
     }

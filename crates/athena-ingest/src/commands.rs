@@ -284,6 +284,8 @@ fn sync(
         cancel: cancel.clone(),
         observer: tracked.clone(),
         secrets: built.secrets,
+        // A one-shot sync prints its report; nobody scrapes these.
+        metrics: athena_core::Metrics::new(),
     };
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {

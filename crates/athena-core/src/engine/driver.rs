@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -16,7 +16,7 @@ use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
 use crate::error::ErrorKind;
 use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
 use crate::store::{CommitReport, RunRecord, RunStatus, Store, StoreError};
-use crate::telemetry::{emit, InternalEvent};
+use crate::telemetry::{record, InternalEvent};
 
 /// How many batches a source may have handed to the writer without having seen them committed.
 /// Memory is bounded by the channel (a staged batch is freed at once). A source that reaches
@@ -39,9 +39,10 @@ impl Engine {
         options: SyncOptions,
     ) -> (SyncReport, Box<dyn Store>) {
         let (tx, rx) = mpsc::channel(self.settings.channel_capacity.max(1));
+        let metrics = options.metrics.clone();
         let writer = std::thread::Builder::new()
             .name("athena-store-writer".into())
-            .spawn(move || writer_loop(store, rx))
+            .spawn(move || writer_loop(store, rx, metrics))
             .expect("spawning the store writer thread");
         let client = StoreClient { tx };
         let limit = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
@@ -78,10 +79,14 @@ impl Engine {
                             info.id
                         ))
                         .into_owned();
-                    emit(InternalEvent::SourceFailed {
-                        source_id: &info.id,
-                        error: &error,
-                    });
+                    record(
+                        &options.metrics,
+                        InternalEvent::SourceFailed {
+                            source_id: &info.id,
+                            error: &error,
+                            duration: None,
+                        },
+                    );
                     let run = RunRecord {
                         source_id: info.id.clone(),
                         source_type: info.source_type.clone(),
@@ -185,20 +190,27 @@ async fn run_source(
         duration: started.elapsed(),
     };
     if let Some(failure) = failure {
-        emit(InternalEvent::SourceFailed {
-            source_id: &info.id,
-            error: &failure.message,
-        });
+        record(
+            &options.metrics,
+            InternalEvent::SourceFailed {
+                source_id: &info.id,
+                error: &failure.message,
+                duration: Some(report.stats.duration),
+            },
+        );
         report.status = SourceStatusKind::Failed;
         report.error = Some(failure.message);
         report.error_kind = Some(failure.kind);
     } else {
-        emit(InternalEvent::SourceFinished {
-            source_id: &info.id,
-            events: report.events_written,
-            duration_ms: duration_ms(report.stats.duration),
-            status: report.status.as_str(),
-        });
+        record(
+            &options.metrics,
+            InternalEvent::SourceFinished {
+                source_id: &info.id,
+                events: report.events_written,
+                duration: report.stats.duration,
+                status: report.status,
+            },
+        );
     }
     let run = RunRecord {
         source_id: info.id.clone(),
@@ -250,10 +262,13 @@ async fn read_source(
         }
     };
     source.restore_state(state);
-    emit(InternalEvent::SourceStarted {
-        source_id: &info.id,
-        resumed: cursor.is_some(),
-    });
+    record(
+        &options.metrics,
+        InternalEvent::SourceStarted {
+            source_id: &info.id,
+            resumed: cursor.is_some(),
+        },
+    );
     if let Err(e) = source.validate().await {
         return Some(e.into());
     }
@@ -341,8 +356,4 @@ async fn settle(
         outcome = outcome.and(take_commit(result, progress, info, options, report));
     }
     outcome
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, EngineSettings, SourceConfig};
+use crate::metrics::Metrics;
 use crate::redact::Redactor;
 use crate::registry::Registry;
 use crate::source::{Progress, SourceInfo};
@@ -53,6 +54,9 @@ pub struct SyncOptions {
     /// may echo a token into an error body). [`Engine::sync`] adds those of the configs it
     /// builds; a caller of [`Engine::run`] passes [`BuiltSources::secrets`](crate::BuiltSources).
     pub secrets: Redactor,
+    /// Counts what the sync does (events, runs, durations, commits). The caller keeps a clone
+    /// to render; the default is a fresh registry nobody reads.
+    pub metrics: Metrics,
 }
 
 impl Default for SyncOptions {
@@ -62,6 +66,7 @@ impl Default for SyncOptions {
             cancel: CancelToken::new(),
             observer: Arc::new(NoObserver),
             secrets: Redactor::new(),
+            metrics: Metrics::new(),
         }
     }
 }

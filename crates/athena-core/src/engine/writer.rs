@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cursor::Cursor;
+use crate::metrics::Metrics;
 use crate::source::{Batch, SourceInfo, SourceState};
 use crate::store::{CommitReport, RunRecord, Store, StoreError};
-use crate::telemetry::{emit, InternalEvent};
+use crate::telemetry::{record, InternalEvent};
 
 pub(super) enum Request {
     LoadCursor {
@@ -86,6 +87,7 @@ struct StagedBatch {
 pub(super) fn writer_loop(
     mut store: Box<dyn Store>,
     mut rx: mpsc::Receiver<Request>,
+    metrics: Metrics,
 ) -> Box<dyn Store> {
     let mut fenced: HashSet<String> = HashSet::new();
     // Freeing a stored batch (thousands of small strings) is work the writer, the bottleneck
@@ -109,7 +111,7 @@ pub(super) fn writer_loop(
             match rx.try_recv() {
                 Ok(req) => req,
                 Err(_) => {
-                    commit_group(&mut *store, &mut group, &mut fenced);
+                    commit_group(&mut *store, &mut group, &mut fenced, &metrics);
                     (group_size, group_started) = (0, None);
                     continue;
                 }
@@ -117,7 +119,7 @@ pub(super) fn writer_loop(
         };
         if !matches!(req, Request::Commit { .. }) {
             // Reads and run records see (and follow) everything handed over before them.
-            commit_group(&mut *store, &mut group, &mut fenced);
+            commit_group(&mut *store, &mut group, &mut fenced, &metrics);
             (group_size, group_started) = (0, None);
         }
         match req {
@@ -165,7 +167,7 @@ pub(super) fn writer_loop(
                 }
                 let open_for = group_started.map_or(Duration::ZERO, |t| t.elapsed());
                 if group_size >= GROUP_EVENTS || open_for >= GROUP_TIME {
-                    commit_group(&mut *store, &mut group, &mut fenced);
+                    commit_group(&mut *store, &mut group, &mut fenced, &metrics);
                     (group_size, group_started) = (0, None);
                 }
             }
@@ -174,7 +176,7 @@ pub(super) fn writer_loop(
             }
         }
     }
-    commit_group(&mut *store, &mut group, &mut fenced);
+    commit_group(&mut *store, &mut group, &mut fenced, &metrics);
     if let Err(e) = store.finish_sync() {
         // Every batch is committed; what failed is deferred upkeep the next sync redoes.
         tracing::warn!("finishing the sync in the store: {e}");
@@ -188,20 +190,38 @@ pub(super) fn writer_loop(
 
 /// Commits the staged group and answers its batches; if the commit fails, every source in the
 /// group is failed (none of its staged batches is stored).
-fn commit_group(store: &mut dyn Store, group: &mut Vec<StagedBatch>, fenced: &mut HashSet<String>) {
+fn commit_group(
+    store: &mut dyn Store,
+    group: &mut Vec<StagedBatch>,
+    fenced: &mut HashSet<String>,
+    metrics: &Metrics,
+) {
     if group.is_empty() {
         return;
     }
-    match store.commit_staged() {
+    let started = Instant::now();
+    let committed = store.commit_staged();
+    let duration = started.elapsed();
+    match committed {
         Ok(()) => {
+            record(
+                metrics,
+                InternalEvent::StoreCommitted {
+                    batches: group.len(),
+                    duration,
+                },
+            );
             for b in group.drain(..) {
-                emit(InternalEvent::BatchCommitted {
-                    source_id: &b.source_id,
-                    events: b.report.written,
-                    duplicates: b.report.duplicates,
-                    dead_letters: b.report.dead_letters,
-                    cursor: &b.cursor,
-                });
+                record(
+                    metrics,
+                    InternalEvent::BatchCommitted {
+                        source_id: &b.source_id,
+                        events: b.report.written,
+                        duplicates: b.report.duplicates,
+                        dead_letters: b.report.dead_letters,
+                        cursor: &b.cursor,
+                    },
+                );
                 let _ = b.reply.send(Ok(b.report));
             }
         }

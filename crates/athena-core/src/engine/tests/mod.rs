@@ -14,6 +14,7 @@ use crate::store::{CommitReport, RunRecord, Store, StoreError};
 use crate::{Event, SourceError};
 
 mod driver;
+mod metrics;
 mod writer;
 
 /// Yields `total` numbered events in batches of `per_batch`, resuming after the cursor;
