@@ -15,6 +15,7 @@
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged in one place.
+//! - [`schedule`]: when `serve` runs a source (duration, cron or live), its jitter and backoff.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
 //!
 //! This crate has no network and no database code.
@@ -30,6 +31,7 @@ pub mod kit;
 pub mod memory;
 pub mod redact;
 pub mod registry;
+pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -46,6 +48,7 @@ pub use event::{DeadLetter, Event, Outcome};
 pub use json::JsonObject;
 pub use redact::Redactor;
 pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
+pub use schedule::{Schedule, ScheduleError};
 pub use source::{
     Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,
     StateChange,
