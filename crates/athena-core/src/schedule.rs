@@ -87,7 +87,7 @@ pub enum ScheduleError {
     CronField {
         /// What was given.
         input: String,
-        /// `minute`, `hour`, `day-of-month`, `month` or `day-of-week`.
+        /// `minute`, `hour`, `day-of-month`, `month`, `day-of-week`, or `macro` (`@often`).
         field: &'static str,
         /// The field as given.
         value: String,
