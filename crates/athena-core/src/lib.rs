@@ -16,6 +16,7 @@
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged and counted in one place; [`metrics`]: the
 //!   counts, in a registry the caller owns, rendered in the Prometheus text format.
+//! - [`schedule`]: when `serve` runs a source (duration, cron or live), its jitter and backoff.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
 //!
 //! This crate has no network and no database code.
@@ -32,6 +33,7 @@ pub mod memory;
 pub mod metrics;
 pub mod redact;
 pub mod registry;
+pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -49,6 +51,7 @@ pub use json::JsonObject;
 pub use metrics::Metrics;
 pub use redact::Redactor;
 pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
+pub use schedule::{Schedule, ScheduleError};
 pub use source::{
     Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,
     StateChange,
