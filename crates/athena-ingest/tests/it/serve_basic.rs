@@ -301,3 +301,48 @@ fn serve_refuses_a_non_loopback_listen_address() {
         "the store was touched before the refusal"
     );
 }
+
+fn stored_count(env: &TestEnv, source: &str) -> usize {
+    let Ok(c) = rusqlite::Connection::open(env.db()) else {
+        return 0;
+    };
+    c.query_row(
+        "SELECT count(*) FROM events WHERE source_id = ?1",
+        [source],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_or(0, |n| n as usize)
+}
+
+#[test]
+fn sigterm_during_a_run_commits_what_was_read_and_a_restart_stores_the_rest_once() {
+    const LINES: usize = 200_000;
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let log = env.path("logs/access.log");
+    append(&log, 0..LINES);
+    env.write_config(&api_log("web", "logs/access.log"));
+    let mut server = Server::start(&env);
+    wait_for("the first batch stored", || stored_count(&env, "web") > 0);
+    let (code, stderr, took) = server.terminate();
+    assert_eq!(code, Some(0), "serve's stderr:\n{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let at_stop = stored_count(&env, "web");
+    assert!(at_stop > 0);
+
+    // A second serve goes on from the saved cursor; nothing is stored twice.
+    let server = Server::start(&env);
+    wait_for("every line stored", || stored_count(&env, "web") >= LINES);
+    drop(server);
+    let distinct: i64 = env
+        .store()
+        .query_row(
+            "SELECT count(DISTINCT id) FROM events WHERE source_id = 'web'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored_count(&env, "web"), LINES);
+    assert_eq!(distinct as usize, LINES);
+    eprintln!("stopped with {at_stop} of {LINES} lines stored, in {took:?}");
+}
