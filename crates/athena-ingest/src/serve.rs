@@ -4,7 +4,7 @@
 //! Due sources run together in one [`Engine::run`] (the engine serializes their writes), so a
 //! source never runs twice at once, and the exactly-once contract is the one `sync` keeps. Not
 //! yet: live following (a `live` source is polled every `--poll-interval-ms`), a per-source
-//! `schedule` key, SIGHUP reload, `[serve] api_token` (so only loopback addresses are accepted).
+//! `schedule` key, SIGHUP reload (SIGHUP is caught and ignored), `[serve] api_token` (so only loopback addresses are accepted).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -324,16 +324,23 @@ fn with_health(shared: &Shared, id: &str, f: impl FnOnce(&mut Health)) {
 }
 
 /// SIGTERM or SIGINT: cancel (the running sync commits what it handed over, no run starts);
-/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once.
+/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once. SIGHUP, whose
+/// default would kill the process mid-batch, is caught and only says that reload does not
+/// exist yet.
 fn handle_signals(cancel: CancelToken) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
+                _ = hup.recv() => {
+                    tracing::warn!("SIGHUP: reloading the config is not supported yet; restart serve to apply a changed config");
+                    continue;
+                }
             }
             if cancel.is_cancelled() {
                 eprintln!("second signal: exiting now");
