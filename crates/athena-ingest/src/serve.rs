@@ -236,11 +236,9 @@ async fn schedule_loop(
             metrics: shared.metrics.clone(),
             ..SyncOptions::default()
         };
-        let started = std::time::Instant::now();
         let (report, back) = engine.run(store, built.sources, options).await;
         store = back;
         let ended = Utc::now();
-        let took = started.elapsed();
         for source in &report.sources {
             let Some(s) = scheduled.iter_mut().find(|s| s.config.id == source.info.id) else {
                 continue;
@@ -254,7 +252,7 @@ async fn schedule_loop(
                         written = source.events_written,
                         duplicates = source.duplicates,
                         invalid = source.invalid,
-                        took_ms = took.as_millis() as u64,
+                        took_ms = source.stats.duration.as_millis() as u64,
                         next = %s.next.format("%H:%M:%S%.3f"),
                         "run ok"
                     );
