@@ -108,6 +108,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = LettersFormat::Table)]
         format: LettersFormat,
     },
+    /// Keep running: every source on its type's default schedule, with /healthz, /readyz and
+    /// /metrics over HTTP.
+    ///
+    /// v0: `live` sources (api_log, files) are polled every --poll-interval-ms rather than
+    /// followed; git runs every minute, github and slack every 5 minutes; a failing source backs
+    /// off (doubling, capped at an hour). No per-source `schedule` key and no SIGHUP reload yet
+    /// (SIGHUP is logged and ignored).
+    /// Listens on loopback only. SIGTERM or SIGINT stops after committing what was read.
+    Serve {
+        /// The config file.
+        #[arg(long, short, default_value = "athena.toml")]
+        config: PathBuf,
+        /// The store (default: the config's [store] path, else ./athena.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Where to answer HTTP: a loopback address and port.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+        listen: String,
+        /// How often a `live` source is polled, in milliseconds, until live following exists.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        poll_interval_ms: u64,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]

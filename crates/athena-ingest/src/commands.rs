@@ -93,6 +93,17 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { config } => validate(&config),
+        Command::Serve {
+            config,
+            db,
+            listen,
+            poll_interval_ms,
+        } => crate::serve::serve(crate::serve::ServeArgs {
+            config,
+            db,
+            listen,
+            poll_interval: Duration::from_millis(poll_interval_ms),
+        }),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
@@ -120,7 +131,7 @@ fn load_config(path: &Path) -> Result<Config> {
 
 /// [`load_config`] for the commands that run sources: a config without any is a config error
 /// (exit 2), since running nothing and reporting success would hide a misspelled or empty file.
-fn load_sources_config(path: &Path) -> Result<Config> {
+pub(crate) fn load_sources_config(path: &Path) -> Result<Config> {
     let config = load_config(path)?;
     if config.sources.is_empty() {
         return Err(ConfigError {
@@ -223,7 +234,7 @@ path = "."                 # a work tree or a bare repository
 # channels = ["general"]
 "#;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)

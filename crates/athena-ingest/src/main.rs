@@ -6,6 +6,7 @@
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
 //! - `redact`: the config's secrets, masked in all that reaches stderr.
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
+//! - `serve`: the long-running ingester with its health and metrics endpoints.
 
 mod cli;
 mod commands;
@@ -13,6 +14,7 @@ mod interrupt;
 mod output;
 mod progress;
 mod redact;
+mod serve;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,7 +35,10 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(
+        cli.verbose,
+        matches!(cli.command, cli::Command::Serve { .. }),
+    );
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -68,9 +73,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-fn init_tracing(verbose: u8) {
+/// `serve`: a daemon logs its own line per source run by default (`-v` adds the engine's).
+fn init_tracing(verbose: u8, serve: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        0 if serve => "warn,athena_ingest=info",
         0 => "warn",
         1 => "info",
         2 => "debug",

@@ -14,6 +14,7 @@ mod git_history;
 mod github_api;
 mod readme;
 mod secrets_redaction;
+mod serve_basic;
 mod slack_api;
 mod store_foreign;
 mod store_read_only;

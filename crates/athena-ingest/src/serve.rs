@@ -1,0 +1,473 @@
+//! `serve` (v0): one process, one store held for its whole life, every configured source run on
+//! its type's default schedule, and `/healthz`, `/readyz` and `/metrics` on loopback.
+//!
+//! Due sources run together in one [`Engine::run`] (the engine serializes their writes), so a
+//! source never runs twice at once, and the exactly-once contract is the one `sync` keeps. Not
+//! yet: live following (a `live` source is polled every `--poll-interval-ms`), a per-source
+//! `schedule` key, SIGHUP reload (SIGHUP is caught and ignored), `[serve] api_token` (so only loopback addresses are accepted).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use athena_core::{
+    CancelToken, Engine, Metrics, Schedule, SourceConfig, SourceStatusKind, Store, SyncOptions,
+};
+use athena_store::SqliteStore;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+
+use crate::UsageError;
+
+/// A source is not ready once this many of its runs in a row have failed.
+const UNREADY_AFTER_FAILURES: u32 = 3;
+
+/// How long a stop waits for the running sync to commit before the process exits anyway (the
+/// store stays consistent: every batch is committed with its cursor or not at all).
+const STOP_DEADLINE: Duration = Duration::from_secs(9);
+
+/// What `serve` was asked to do.
+pub(crate) struct ServeArgs {
+    pub config: PathBuf,
+    pub db: Option<PathBuf>,
+    pub listen: String,
+    /// How often a `live` source is polled until live following exists.
+    pub poll_interval: Duration,
+}
+
+/// One source as the scheduler sees it.
+struct Scheduled {
+    config: SourceConfig,
+    schedule: Schedule,
+    next: DateTime<Utc>,
+}
+
+/// What `/readyz` reports of one source.
+#[derive(Debug, Clone, Default)]
+struct Health {
+    id: String,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+}
+
+/// What the HTTP handlers read.
+#[derive(Clone)]
+struct Shared {
+    metrics: Metrics,
+    health: Arc<Mutex<Vec<Health>>>,
+    store_open: Arc<AtomicBool>,
+}
+
+/// The listen address, refused unless it is loopback (there is no API token to guard anything
+/// else yet).
+fn listen_addr(text: &str) -> Result<SocketAddr> {
+    let addr: SocketAddr = text.parse().map_err(|e| {
+        UsageError(format!(
+            "--listen {text}: not an address and port like 127.0.0.1:9464 ({e})"
+        ))
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(UsageError(format!(
+            "--listen {addr}: serve listens on loopback only (127.0.0.1 or [::1]) until `[serve] api_token` exists to guard a wider address"
+        ))
+        .into());
+    }
+    Ok(addr)
+}
+
+/// The schedule v0 runs a source on: its type's default, with `live` polled every
+/// `poll_interval` since live following does not exist yet.
+fn schedule_for(source_type: &str, poll_interval: Duration) -> Schedule {
+    match Schedule::default_for(source_type) {
+        Schedule::Live => Schedule::Every(poll_interval),
+        other => other,
+    }
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let addr = listen_addr(&args.listen)?;
+    if args.poll_interval.is_zero() {
+        return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
+    }
+    let config = crate::commands::load_sources_config(&args.config)?;
+    let db_path = args
+        .db
+        .or(config.store_path.clone())
+        .unwrap_or_else(|| PathBuf::from("athena.db"));
+    let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
+    let configs: Vec<SourceConfig> = config
+        .sources
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            c.set_store_path(&absolute_db);
+            c
+        })
+        .collect();
+    let registry = Arc::new(athena_sources::registry());
+    // Built once up front so a config error is exit 2 before the store or the port is touched;
+    // each run builds its sources afresh (their cursors live in the store).
+    let built = registry.build_all(&configs)?;
+    crate::redact::remember(&built.secrets);
+    drop(built);
+
+    let store = open_store(&db_path)?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    listener
+        .set_nonblocking(true)
+        .context("setting the listener non-blocking")?;
+
+    let now = Utc::now();
+    let scheduled: Vec<Scheduled> = configs
+        .into_iter()
+        .map(|config| Scheduled {
+            schedule: schedule_for(&config.source_type, args.poll_interval),
+            config,
+            next: now,
+        })
+        .collect();
+    let shared = Shared {
+        metrics: Metrics::with_version(env!("CARGO_PKG_VERSION")),
+        health: Arc::new(Mutex::new(
+            scheduled
+                .iter()
+                .map(|s| Health {
+                    id: s.config.id.clone(),
+                    ..Health::default()
+                })
+                .collect(),
+        )),
+        store_open: Arc::new(AtomicBool::new(true)),
+    };
+
+    let rt = crate::commands::runtime()?;
+    let engine = Engine::new(registry.clone(), config.engine);
+    let code = rt.block_on(async move {
+        let cancel = CancelToken::new();
+        handle_signals(cancel.clone())?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
+        tracing::info!("serving /healthz, /readyz and /metrics on http://{addr}");
+        let app = router(shared.clone());
+        let stop = cancel.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        let store = schedule_loop(&engine, &registry, store, scheduled, &shared, &cancel).await;
+        shared.store_open.store(false, Ordering::SeqCst);
+        drop(store);
+        match tokio::time::timeout(Duration::from_secs(1), server).await {
+            Ok(Ok(Err(e))) => tracing::warn!("the HTTP server stopped with an error: {e}"),
+            Ok(Err(e)) => tracing::warn!("the HTTP server task failed: {e}"),
+            _ => {}
+        }
+        tracing::info!("stopped");
+        anyhow::Ok(ExitCode::SUCCESS)
+    })?;
+    rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(code)
+}
+
+fn open_store(db_path: &Path) -> Result<Box<dyn Store>> {
+    // A sync already running holds the lock: wait for it a little, as `sync` does.
+    let store = SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
+        .with_context(|| format!("opening store {}", db_path.display()))?;
+    Ok(Box::new(store))
+}
+
+/// Runs the due sources, waits for the next one to be due, and again, until `cancel`. Returns
+/// the store, so it is closed (and its lock released) only after the last commit.
+async fn schedule_loop(
+    engine: &Engine,
+    registry: &athena_core::Registry,
+    mut store: Box<dyn Store>,
+    mut scheduled: Vec<Scheduled>,
+    shared: &Shared,
+    cancel: &CancelToken,
+) -> Box<dyn Store> {
+    let mut random = Random::new();
+    while !cancel.is_cancelled() {
+        let now = Utc::now();
+        let due: Vec<usize> = (0..scheduled.len())
+            .filter(|&i| scheduled[i].next <= now)
+            .collect();
+        if due.is_empty() {
+            let Some(wake) = scheduled.iter().map(|s| s.next).min() else {
+                // No sources: nothing to do but answer HTTP until stopped.
+                cancel.cancelled().await;
+                break;
+            };
+            let wait = (wake - now).to_std().unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => break,
+            }
+            continue;
+        }
+        let configs: Vec<&SourceConfig> = due.iter().map(|&i| &scheduled[i].config).collect();
+        let built = match registry.build_all(configs.iter().copied()) {
+            Ok(built) => built,
+            Err(e) => {
+                // The same configs built at start-up; only the environment can have changed.
+                let error = crate::redact::redact(&e.to_string());
+                let ended = Utc::now();
+                for &i in &due {
+                    record_failure(shared, &scheduled[i].config.id, &error);
+                    let failures = failures_of(shared, &scheduled[i].config.id);
+                    scheduled[i].next = next_run(&scheduled[i], ended, failures, &mut random);
+                }
+                tracing::warn!("building sources failed: {error}");
+                continue;
+            }
+        };
+        let options = SyncOptions {
+            cancel: cancel.clone(),
+            secrets: built.secrets,
+            metrics: shared.metrics.clone(),
+            ..SyncOptions::default()
+        };
+        let (report, back) = engine.run(store, built.sources, options).await;
+        store = back;
+        let ended = Utc::now();
+        for source in &report.sources {
+            let Some(s) = scheduled.iter_mut().find(|s| s.config.id == source.info.id) else {
+                continue;
+            };
+            match source.status {
+                SourceStatusKind::Ok => {
+                    record_success(shared, &s.config.id);
+                    s.next = next_run(s, ended, 0, &mut random);
+                    tracing::info!(
+                        source = %s.config.id,
+                        written = source.events_written,
+                        duplicates = source.duplicates,
+                        invalid = source.invalid,
+                        took_ms = source.stats.duration.as_millis() as u64,
+                        next = %s.next.format("%H:%M:%S%.3f"),
+                        "run ok"
+                    );
+                }
+                SourceStatusKind::Failed => {
+                    let error = source
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "unknown error".into());
+                    record_failure(shared, &s.config.id, &error);
+                    let failures = failures_of(shared, &s.config.id);
+                    s.next = next_run(s, ended, failures, &mut random);
+                    tracing::warn!(
+                        source = %s.config.id,
+                        consecutive_failures = failures,
+                        retry_at = %s.next.format("%H:%M:%S%.3f"),
+                        "run failed: {error}"
+                    );
+                }
+                // Stopped by a signal: the loop ends; nothing to schedule.
+                _ => {
+                    tracing::info!(source = %s.config.id, "run stopped by a signal; what was read is committed")
+                }
+            }
+        }
+    }
+    store
+}
+
+fn next_run(
+    s: &Scheduled,
+    ended: DateTime<Utc>,
+    failures: u32,
+    random: &mut Random,
+) -> DateTime<Utc> {
+    s.schedule
+        .next_run(ended, failures, random.unit())
+        // Past the end of time (an interval that overflows): try again in a day.
+        .unwrap_or_else(|| ended + chrono::TimeDelta::days(1))
+}
+
+fn record_success(shared: &Shared, id: &str) {
+    with_health(shared, id, |h| {
+        h.consecutive_failures = 0;
+        h.last_error = None;
+    });
+}
+
+fn record_failure(shared: &Shared, id: &str, error: &str) {
+    with_health(shared, id, |h| {
+        h.consecutive_failures = h.consecutive_failures.saturating_add(1);
+        h.last_error = Some(error.to_string());
+    });
+}
+
+fn failures_of(shared: &Shared, id: &str) -> u32 {
+    let mut n = 0;
+    with_health(shared, id, |h| n = h.consecutive_failures);
+    n
+}
+
+fn with_health(shared: &Shared, id: &str, f: impl FnOnce(&mut Health)) {
+    let mut health = shared.health.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = health.iter_mut().find(|h| h.id == id) {
+        f(h);
+    }
+}
+
+/// SIGTERM or SIGINT: cancel (the running sync commits what it handed over, no run starts);
+/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once. SIGHUP, whose
+/// default would kill the process mid-batch, is caught and only says that reload does not
+/// exist yet.
+fn handle_signals(cancel: CancelToken) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    tracing::warn!("SIGHUP: reloading the config is not supported yet; restart serve to apply a changed config");
+                    continue;
+                }
+            }
+            if cancel.is_cancelled() {
+                eprintln!("second signal: exiting now");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "stopping: committing what the running sync has read (signal again to exit now)"
+            );
+            cancel.cancel();
+            tokio::spawn(async {
+                tokio::time::sleep(STOP_DEADLINE).await;
+                eprintln!(
+                    "the running sync did not stop within {}s; exiting (every committed batch is whole)",
+                    STOP_DEADLINE.as_secs()
+                );
+                std::process::exit(0);
+            });
+        }
+    });
+    Ok(())
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
+    let store_open = shared.store_open.load(Ordering::SeqCst);
+    let failing: Vec<serde_json::Value> = shared
+        .health
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|h| h.consecutive_failures >= UNREADY_AFTER_FAILURES)
+        .map(|h| {
+            serde_json::json!({
+                "source": h.id,
+                "consecutive_failures": h.consecutive_failures,
+                "error": h.last_error,
+            })
+        })
+        .collect();
+    if store_open && failing.is_empty() {
+        return json(StatusCode::OK, &serde_json::json!({"status": "ok"}));
+    }
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({
+            "status": "not_ready",
+            "store_open": store_open,
+            "failing_sources": failing,
+        }),
+    )
+}
+
+async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Jitter only spreads sources out; it needs no quality, so a xorshift seeded from the
+/// standard library's per-process random hash keys does.
+struct Random(u64);
+
+impl Random {
+    fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x5eed);
+        Random(h.finish() | 1)
+    }
+
+    /// A number in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_accepted() {
+        assert!(listen_addr("127.0.0.1:9464").is_ok());
+        assert!(listen_addr("[::1]:9464").is_ok());
+        let err = listen_addr("0.0.0.0:9464").unwrap_err();
+        assert!(err.downcast_ref::<UsageError>().is_some());
+        assert!(err.to_string().contains("loopback"), "{err}");
+        assert!(listen_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn a_live_source_is_polled_until_live_following_exists() {
+        let poll = Duration::from_millis(250);
+        assert_eq!(schedule_for("api_log", poll), Schedule::Every(poll));
+        assert_eq!(schedule_for("files", poll), Schedule::Every(poll));
+        assert_eq!(schedule_for("git", poll), Schedule::default_for("git"));
+    }
+
+    #[test]
+    fn random_numbers_stay_in_the_unit_interval() {
+        let mut r = Random::new();
+        for _ in 0..1000 {
+            let x = r.unit();
+            assert!((0.0..1.0).contains(&x), "{x}");
+        }
+    }
+}
