@@ -108,13 +108,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = LettersFormat::Table)]
         format: LettersFormat,
     },
-    /// Keep running: every source on its type's default schedule, with /healthz, /readyz and
-    /// /metrics over HTTP.
+    /// Keep running: every source on its `schedule` key (else its type's default), with
+    /// /healthz, /readyz and /metrics over HTTP.
     ///
     /// v0: `live` sources (api_log, files) are polled every --poll-interval-ms rather than
     /// followed; git runs every minute, github and slack every 5 minutes; a failing source backs
-    /// off (doubling, capped at an hour). No per-source `schedule` key and no SIGHUP reload yet
-    /// (SIGHUP is logged and ignored).
+    /// off (doubling, capped at an hour). No SIGHUP reload yet (SIGHUP is logged and ignored).
     /// Listens on loopback only. SIGTERM or SIGINT stops after committing what was read.
     Serve {
         /// The config file.

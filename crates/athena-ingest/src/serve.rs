@@ -1,10 +1,11 @@
 //! `serve` (v0): one process, one store held for its whole life, every configured source run on
-//! its type's default schedule, and `/healthz`, `/readyz` and `/metrics` on loopback.
+//! its `schedule` (else its type's default), and `/healthz`, `/readyz` and `/metrics` on loopback.
 //!
 //! Due sources run together in one [`Engine::run`] (the engine serializes their writes), so a
 //! source never runs twice at once, and the exactly-once contract is the one `sync` keeps. Not
-//! yet: live following (a `live` source is polled every `--poll-interval-ms`), a per-source
-//! `schedule` key, SIGHUP reload (SIGHUP is caught and ignored), `[serve] api_token` (so only loopback addresses are accepted).
+//! yet: live following (a `live` source is polled every `--poll-interval-ms`), SIGHUP reload
+//! (SIGHUP is caught and ignored), `[serve] api_token` (so only loopback addresses are
+//! accepted).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,10 +83,17 @@ fn listen_addr(text: &str) -> Result<SocketAddr> {
     Ok(addr)
 }
 
-/// The schedule v0 runs a source on: its type's default, with `live` polled every
-/// `poll_interval` since live following does not exist yet.
-fn schedule_for(source_type: &str, poll_interval: Duration) -> Schedule {
-    match Schedule::default_for(source_type) {
+/// The schedule v0 runs a source on: its `schedule` key, else its type's default, with `live`
+/// polled every `poll_interval` since live following does not exist yet.
+fn schedule_for(
+    configured: Option<&Schedule>,
+    source_type: &str,
+    poll_interval: Duration,
+) -> Schedule {
+    let schedule = configured
+        .cloned()
+        .unwrap_or_else(|| Schedule::default_for(source_type));
+    match schedule {
         Schedule::Live => Schedule::Every(poll_interval),
         other => other,
     }
@@ -129,7 +137,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     let scheduled: Vec<Scheduled> = configs
         .into_iter()
         .map(|config| Scheduled {
-            schedule: schedule_for(&config.source_type, args.poll_interval),
+            schedule: schedule_for(
+                config.schedule.as_ref(),
+                &config.source_type,
+                args.poll_interval,
+            ),
             config,
             next: now,
         })
@@ -457,9 +469,19 @@ mod tests {
     #[test]
     fn a_live_source_is_polled_until_live_following_exists() {
         let poll = Duration::from_millis(250);
-        assert_eq!(schedule_for("api_log", poll), Schedule::Every(poll));
-        assert_eq!(schedule_for("files", poll), Schedule::Every(poll));
-        assert_eq!(schedule_for("git", poll), Schedule::default_for("git"));
+        assert_eq!(schedule_for(None, "api_log", poll), Schedule::Every(poll));
+        assert_eq!(schedule_for(None, "files", poll), Schedule::Every(poll));
+        assert_eq!(
+            schedule_for(None, "git", poll),
+            Schedule::default_for("git")
+        );
+        let hourly: Schedule = "1h".parse().unwrap();
+        assert_eq!(schedule_for(Some(&hourly), "git", poll), hourly);
+        let live: Schedule = "live".parse().unwrap();
+        assert_eq!(
+            schedule_for(Some(&live), "github", poll),
+            Schedule::Every(poll)
+        );
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl Config {
                 origin: origin.clone(),
                 lines: source_lines.next().unwrap_or_default(),
                 store_path: None,
+                schedule: None,
             };
             // `id` and `type` take `${VAR}` like every other string; their values are no secret.
             let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
@@ -168,6 +169,14 @@ impl Config {
                 ));
             }
             sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
+            // Every source may have a schedule (for `serve`); its own keys never include it.
+            if table.contains_key("schedule") {
+                let text = take_string(&mut table, "schedule", &sc, &sc.id.clone())?;
+                let schedule = text
+                    .parse::<crate::Schedule>()
+                    .map_err(|e| sc.error(Some("schedule"), e.to_string()))?;
+                sc.schedule = Some(schedule);
+            }
             let mut env_values = Vec::new();
             substitute_env_in_table(&mut table, &sc, "", &mut env_values)?;
             env_values.retain(|v| !v.is_empty());
@@ -249,6 +258,23 @@ fn take_string(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_schedule_is_read_for_serve_and_a_bad_one_names_the_key_and_line() {
+        let c = Config::parse(
+            "[[sources]]\nid = \"a\"\ntype = \"demo\"\nschedule = \"*/5 * * * *\"\npath = \"x\"\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.sources[0].schedule, Some("*/5 * * * *".parse().unwrap()));
+        assert!(c.sources[0].table().get("schedule").is_none());
+        let err = Config::parse(
+            "[[sources]]\nid = \"a\"\ntype = \"demo\"\nschedule = \"every day\"\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("schedule"), Some(4)));
+    }
 
     #[derive(Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

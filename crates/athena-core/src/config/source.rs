@@ -27,6 +27,9 @@ pub struct SourceConfig {
     pub(super) lines: TableLines,
     /// The event store this sync writes to, so a source reading the file system can leave it out.
     pub(super) store_path: Option<PathBuf>,
+    /// When `serve` runs it (`schedule = "5m"`, a cron expression or `"live"`); `None`: its
+    /// type's default ([`Schedule::default_for`](crate::Schedule::default_for)). `sync` ignores it.
+    pub schedule: Option<crate::Schedule>,
 }
 
 impl fmt::Debug for SourceConfig {
@@ -54,6 +57,7 @@ impl SourceConfig {
             }),
             lines: TableLines::default(),
             store_path: None,
+            schedule: None,
         }
     }
 
