@@ -38,6 +38,7 @@ fn main() -> ExitCode {
     init_tracing(
         cli.verbose,
         matches!(cli.command, cli::Command::Serve { .. }),
+        cli.log_format,
     );
     match commands::run(cli.command) {
         Ok(code) => code,
@@ -74,7 +75,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// `serve`: a daemon logs its own line per source run by default (`-v` adds the engine's).
-fn init_tracing(verbose: u8, serve: bool) {
+fn init_tracing(verbose: u8, serve: bool, format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 if serve => "warn,athena_ingest=info",
@@ -84,10 +85,18 @@ fn init_tracing(verbose: u8, serve: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(redact::Stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object a line, fields at the top level: what log shippers index.
+        cli::LogFormat::Json => builder
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }

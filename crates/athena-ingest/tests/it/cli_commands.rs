@@ -239,3 +239,30 @@ fn an_impossible_date_is_named_as_such() {
         run.stderr()
     );
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_a_line() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), shared_lines(1..=3)).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\", \"nothing-*.log\"]\n");
+    let run = env.run(&["-v", "--log-format", "json", "sync"]).ok();
+    // Besides the log lines, stderr has the sync's summary line for people.
+    let stderr = run.stderr();
+    let (logs, others): (Vec<&str>, Vec<&str>) = stderr.lines().partition(|l| l.starts_with('{'));
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(others[0].starts_with("web: ok (3 new events"), "{others:?}");
+    let lines: Vec<serde_json::Value> = logs
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let warning = lines
+        .iter()
+        .find(|l| l["level"] == "WARN")
+        .unwrap_or_else(|| panic!("no warning in {lines:?}"));
+    assert_eq!(warning["source"], "web");
+    assert!(
+        warning["path"].as_str().unwrap().ends_with("nothing-*.log"),
+        "{warning}"
+    );
+    assert!(lines.iter().any(|l| l["level"] == "INFO"), "{lines:?}");
+}
