@@ -415,3 +415,29 @@ fn sighup_does_not_stop_serve_yet() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_pattern_with_no_log_is_warned_about_once_not_at_every_poll() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    append(&env.path("logs/access.log"), 0..3);
+    env.write_config(
+        "[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"logs/access.log\", \"logs/none-*.log\"]\n",
+    );
+    let mut server = Server::start(&env);
+    wait_for("3 lines stored", || stored_count(&env, "web") == 3);
+    // Polled every 100 ms: several more runs.
+    let runs = |m: &str| {
+        sample(
+            m,
+            "athena_ingest_sync_runs_total{source=\"web\",result=\"ok\"}",
+        )
+    };
+    wait_for("five runs", || {
+        runs(&server.must_get("/metrics").body) >= 5.0
+    });
+    let (code, stderr, _) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let warnings = stderr.matches("matches no log file").count();
+    assert_eq!(warnings, 1, "{stderr}");
+}

@@ -189,6 +189,25 @@ impl BlockingSource for ApiLogSource {
     }
 }
 
+/// Warns that `path` is skipped, once per process for each source, path and reason: `serve`
+/// polls every few seconds, and the same warning each time would bury the others. Repeats go to
+/// the debug level.
+fn warn_skipped(source_id: &str, path: &Path, why: &str) {
+    static WARNED: std::sync::Mutex<Option<HashSet<(String, PathBuf, String)>>> =
+        std::sync::Mutex::new(None);
+    let key = (source_id.to_string(), path.to_path_buf(), why.to_string());
+    let first = WARNED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(HashSet::new)
+        .insert(key);
+    if first {
+        tracing::warn!(source = %source_id, path = %path.display(), "skipped: {why}");
+    } else {
+        tracing::debug!(source = %source_id, path = %path.display(), "skipped: {why}");
+    }
+}
+
 /// The (device, inode) of each of `paths` that exists now.
 fn excluded_inodes(paths: &[PathBuf]) -> HashSet<(u64, u64)> {
     paths
@@ -296,7 +315,7 @@ impl ApiLogSource {
             &mut skipped,
         );
         for s in &skipped {
-            tracing::warn!(source = %self.info.id, path = %s.path.display(), "skipped: {}", s.why);
+            warn_skipped(&self.info.id, &s.path, &s.why);
         }
         let away = discover::renamed_away(&saved.files, &paths);
         let mut found = Vec::new();
@@ -310,7 +329,11 @@ impl ApiLogSource {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => {} // gone between listing and reading: a rotation in progress
                 Err(e) => {
-                    tracing::warn!(source = %self.info.id, path = %path.display(), "skipped: cannot be read: {}", e.error);
+                    warn_skipped(
+                        &self.info.id,
+                        &path,
+                        &format!("cannot be read: {}", e.error),
+                    );
                     unreadable.extend(e.inode);
                 }
             }
@@ -437,7 +460,11 @@ impl Reader<'_> {
             Ok(file) => file,
             Err(e) => {
                 // Its entry stays as it is, to be read when it can be.
-                tracing::warn!(source = %self.source.info.id, path = %f.path.display(), "skipped: cannot be read: {e}");
+                warn_skipped(
+                    &self.source.info.id,
+                    &f.path,
+                    &format!("cannot be read: {e}"),
+                );
                 return Ok(());
             }
         };
