@@ -117,7 +117,7 @@ pub enum Command {
     ///
     /// v0: `live` sources (api_log, files) are polled every --poll-interval-ms rather than
     /// followed; git runs every minute, github and slack every 5 minutes; a failing source backs
-    /// off (doubling, capped at an hour). No SIGHUP reload yet (SIGHUP is logged and ignored).
+    /// off (doubling, capped at an hour). SIGHUP reloads the config between rounds.
     /// Listens on loopback only. SIGTERM or SIGINT stops after committing what was read.
     Serve {
         /// The config file.

@@ -3,9 +3,9 @@
 //!
 //! Due sources run together in one [`Engine::run`] (the engine serializes their writes), so a
 //! source never runs twice at once, and the exactly-once contract is the one `sync` keeps. Not
-//! yet: live following (a `live` source is polled every `--poll-interval-ms`), SIGHUP reload
-//! (SIGHUP is caught and ignored), `[serve] api_token` (so only loopback addresses are
-//! accepted).
+//! yet: live following (a `live` source is polled every `--poll-interval-ms`), `[serve]
+//! api_token` (so only loopback addresses are accepted). SIGHUP reloads the config between
+//! rounds ([`Reloader`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -164,7 +164,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     let engine = Engine::new(registry.clone(), config.engine);
     let code = rt.block_on(async move {
         let cancel = CancelToken::new();
-        handle_signals(cancel.clone())?;
+        let reload = Arc::new(tokio::sync::Notify::new());
+        handle_signals(cancel.clone(), reload.clone())?;
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
         tracing::info!("serving /healthz, /readyz and /metrics on http://{addr}");
@@ -175,7 +176,16 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await
         });
-        let store = schedule_loop(&engine, &registry, store, scheduled, &shared, &cancel).await;
+        let reloader = Reloader {
+            path: args.config.clone(),
+            absolute_db: absolute_db.clone(),
+            poll_interval: args.poll_interval,
+            notify: reload,
+        };
+        let store = schedule_loop(
+            &engine, &registry, store, scheduled, &shared, &cancel, &reloader,
+        )
+        .await;
         shared.store_open.store(false, Ordering::SeqCst);
         drop(store);
         match tokio::time::timeout(Duration::from_secs(1), server).await {
@@ -188,6 +198,118 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
+}
+
+/// SIGHUP: the config file read again and applied between rounds. Added sources start, removed
+/// ones stop, changed ones (type, keys or schedule) start over on their new config; a config
+/// with errors is refused with the error logged, and the running set goes on.
+struct Reloader {
+    path: PathBuf,
+    absolute_db: PathBuf,
+    poll_interval: Duration,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Reloader {
+    /// Whether a SIGHUP came in (taking it).
+    fn pending(&self) -> bool {
+        use futures_util::FutureExt;
+        // A stored permit (notify_one while no one waited) completes at once.
+        self.notify.notified().now_or_never().is_some()
+    }
+
+    fn apply(
+        &self,
+        registry: &athena_core::Registry,
+        scheduled: &mut Vec<Scheduled>,
+        shared: &Shared,
+    ) {
+        let configs = match self.load(registry) {
+            Ok(configs) => configs,
+            Err(e) => {
+                let e = crate::redact::redact(&format!("{e:#}"));
+                tracing::error!(
+                    "SIGHUP: the config was not reloaded, the running sources go on: {e}"
+                );
+                return;
+            }
+        };
+        let now = Utc::now();
+        let mut old: Vec<Scheduled> = std::mem::take(scheduled);
+        let (mut added, mut changed) = (Vec::new(), Vec::new());
+        for config in configs {
+            let schedule = schedule_for(
+                config.schedule.as_ref(),
+                &config.source_type,
+                self.poll_interval,
+            );
+            let same = |s: &Scheduled| {
+                s.config.id == config.id
+                    && s.config.source_type == config.source_type
+                    && s.config.table() == config.table()
+                    && s.schedule == schedule
+            };
+            if let Some(i) = old.iter().position(same) {
+                scheduled.push(old.swap_remove(i));
+                continue;
+            }
+            if old.iter().any(|s| s.config.id == config.id) {
+                changed.push(config.id.clone());
+            } else {
+                added.push(config.id.clone());
+            }
+            scheduled.push(Scheduled {
+                config,
+                schedule,
+                next: now,
+            });
+        }
+        let removed: Vec<String> = old
+            .iter()
+            .map(|s| s.config.id.clone())
+            .filter(|id| !scheduled.iter().any(|s| &s.config.id == id))
+            .collect();
+        {
+            let mut health = shared.health.lock().unwrap_or_else(|p| p.into_inner());
+            let kept: Vec<Health> = scheduled
+                .iter()
+                .map(|s| {
+                    let fresh = added.contains(&s.config.id) || changed.contains(&s.config.id);
+                    health
+                        .iter()
+                        .find(|h| h.id == s.config.id && !fresh)
+                        .cloned()
+                        .unwrap_or_else(|| Health {
+                            id: s.config.id.clone(),
+                            ..Health::default()
+                        })
+                })
+                .collect();
+            *health = kept;
+        }
+        tracing::info!(
+            added = ?added,
+            removed = ?removed,
+            changed = ?changed,
+            "SIGHUP: config reloaded"
+        );
+    }
+
+    /// The config's sources, built once to check them (a config error refuses the reload).
+    fn load(&self, registry: &athena_core::Registry) -> Result<Vec<SourceConfig>> {
+        let config = crate::commands::load_sources_config(&self.path)?;
+        let configs: Vec<SourceConfig> = config
+            .sources
+            .into_iter()
+            .map(|mut c| {
+                c.set_store_path(&self.absolute_db);
+                c
+            })
+            .collect();
+        let built = registry.build_all(&configs)?;
+        crate::redact::remember(&built.secrets);
+        Ok(configs)
+    }
 }
 
 fn open_store(db_path: &Path) -> Result<Box<dyn Store>> {
@@ -206,22 +328,28 @@ async fn schedule_loop(
     mut scheduled: Vec<Scheduled>,
     shared: &Shared,
     cancel: &CancelToken,
+    reloader: &Reloader,
 ) -> Box<dyn Store> {
     let mut random = Random::new();
     while !cancel.is_cancelled() {
+        // A SIGHUP during a round is taken now, between rounds.
+        if reloader.pending() {
+            reloader.apply(registry, &mut scheduled, shared);
+            continue;
+        }
         let now = Utc::now();
         let due: Vec<usize> = (0..scheduled.len())
             .filter(|&i| scheduled[i].next <= now)
             .collect();
         if due.is_empty() {
-            let Some(wake) = scheduled.iter().map(|s| s.next).min() else {
-                // No sources: nothing to do but answer HTTP until stopped.
-                cancel.cancelled().await;
-                break;
-            };
-            let wait = (wake - now).to_std().unwrap_or_default();
+            // No sources (all removed by a reload): answer HTTP until stopped or reloaded.
+            let wake = scheduled.iter().map(|s| s.next).min();
+            let wait = wake.map_or(Duration::from_secs(3600), |w| {
+                (w - now).to_std().unwrap_or_default()
+            });
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
+                () = reloader.notify.notified() => reloader.apply(registry, &mut scheduled, shared),
                 () = cancel.cancelled() => break,
             }
             continue;
@@ -334,10 +462,9 @@ fn with_health(shared: &Shared, id: &str, f: impl FnOnce(&mut Health)) {
 }
 
 /// SIGTERM or SIGINT: cancel (the running sync commits what it handed over, no run starts);
-/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once. SIGHUP, whose
-/// default would kill the process mid-batch, is caught and only says that reload does not
-/// exist yet.
-fn handle_signals(cancel: CancelToken) -> Result<()> {
+/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once. SIGHUP asks the
+/// schedule loop to reload the config between rounds.
+fn handle_signals(cancel: CancelToken, reload: Arc<tokio::sync::Notify>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
@@ -348,7 +475,8 @@ fn handle_signals(cancel: CancelToken) -> Result<()> {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
                 _ = hup.recv() => {
-                    tracing::warn!("SIGHUP: reloading the config is not supported yet; restart serve to apply a changed config");
+                    tracing::info!("SIGHUP: reloading the config after the running round");
+                    reload.notify_one();
                     continue;
                 }
             }
@@ -396,10 +524,14 @@ async fn healthz() -> Response {
 
 async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
     let store_open = shared.store_open.load(Ordering::SeqCst);
-    let failing: Vec<serde_json::Value> = shared
+    let health = shared
         .health
         .lock()
         .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    // The sources being run, so a reload can be seen to have taken.
+    let sources: Vec<&str> = health.iter().map(|h| h.id.as_str()).collect();
+    let failing: Vec<serde_json::Value> = health
         .iter()
         .filter(|h| h.consecutive_failures >= UNREADY_AFTER_FAILURES)
         .map(|h| {
@@ -411,13 +543,17 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
         })
         .collect();
     if store_open && failing.is_empty() {
-        return json(StatusCode::OK, &serde_json::json!({"status": "ok"}));
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok", "sources": sources}),
+        );
     }
     json(
         StatusCode::SERVICE_UNAVAILABLE,
         &serde_json::json!({
             "status": "not_ready",
             "store_open": store_open,
+            "sources": sources,
             "failing_sources": failing,
         }),
     )

@@ -207,6 +207,19 @@ fn promtool_check(text: &str) {
     );
 }
 
+/// The `sources` `/readyz` lists.
+fn server_ids(readyz: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(readyz).unwrap_or_default();
+    v["sources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn api_log(id: &str, pattern: &str) -> String {
     format!("[[sources]]\nid = \"{id}\"\ntype = \"api_log\"\npaths = [\"{pattern}\"]\n")
 }
@@ -394,26 +407,50 @@ fn a_second_sigterm_exits_at_once_and_the_store_stays_consistent() {
 }
 
 #[test]
-fn sighup_does_not_stop_serve_yet() {
+fn sighup_adds_and_removes_sources_and_a_broken_config_changes_nothing() {
     let env = TestEnv::new();
     std::fs::create_dir(env.path("logs")).unwrap();
-    let log = env.path("logs/access.log");
-    append(&log, 0..3);
-    env.write_config(&api_log("web", "logs/access.log"));
+    let (a, b) = (env.path("logs/a.log"), env.path("logs/b.log"));
+    append(&a, 0..3);
+    append(&b, 100..104);
+    env.write_config(&api_log("a", "logs/a.log"));
     let mut server = Server::start(&env);
-    wait_for("3 lines stored", || stored_count(&env, "web") == 3);
+    wait_for("a's 3 lines stored", || stored_count(&env, "a") == 3);
+
+    // Added: b starts.
+    env.write_config(&format!(
+        "{}\n{}",
+        api_log("a", "logs/a.log"),
+        api_log("b", "logs/b.log")
+    ));
     server.signal(libc::SIGHUP);
-    append(&log, 3..8);
-    wait_for("5 more lines stored after SIGHUP", || {
-        stored_count(&env, "web") == 8
+    wait_for("b's 4 lines stored after SIGHUP", || {
+        stored_count(&env, "b") == 4
     });
+
+    // A config with errors: refused, both go on.
+    env.write_config("[[sources]]\nid = \"a\"\ntype = \"no-such-type\"\n");
+    server.signal(libc::SIGHUP);
+    append(&b, 104..106);
+    wait_for("b still read after a refused reload", || {
+        stored_count(&env, "b") == 6
+    });
+
+    // Removed: a stops (its new lines are not read), b goes on.
+    env.write_config(&api_log("b", "logs/b.log"));
+    server.signal(libc::SIGHUP);
+    let readyz = || server_ids(&server.must_get("/readyz").body);
+    wait_for("a gone from /readyz", || readyz() == ["b"]);
+    append(&a, 3..5);
+    append(&b, 106..107);
+    wait_for("b's next line stored", || stored_count(&env, "b") == 7);
+    assert_eq!(stored_count(&env, "a"), 3, "a removed source was read");
+
     assert!(server.running(), "SIGHUP stopped serve");
     let (code, stderr, _) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stderr.contains("SIGHUP: reloading the config is not supported yet"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("the config was not reloaded"), "{stderr}");
+    assert!(stderr.contains("no-such-type"), "{stderr}");
 }
 
 #[test]
