@@ -39,7 +39,9 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 
-pub use config::{Config, ConfigError, EngineSettings, EnvError, Secret, SourceConfig};
+pub use config::{
+    Config, ConfigError, EngineSettings, EnvError, Secret, ServeSettings, SourceConfig,
+};
 pub use cursor::{Cursor, CursorError};
 pub use engine::{
     CancelToken, Engine, EngineError, SourceReport, SourceStatusKind, SyncObserver, SyncOptions,

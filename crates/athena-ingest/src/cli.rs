@@ -118,7 +118,8 @@ pub enum Command {
     /// v0: `live` sources (api_log, files) are polled every --poll-interval-ms rather than
     /// followed; git runs every minute, github and slack every 5 minutes; a failing source backs
     /// off (doubling, capped at an hour). SIGHUP reloads the config between rounds.
-    /// Listens on loopback only. SIGTERM or SIGINT stops after committing what was read.
+    /// Listens on loopback unless [serve] api_token guards a wider address. SIGTERM or SIGINT
+    /// stops after committing what was read.
     Serve {
         /// The config file.
         #[arg(long, short, default_value = "athena.toml")]
@@ -126,9 +127,10 @@ pub enum Command {
         /// The store (default: the config's [store] path, else ./athena.db).
         #[arg(long)]
         db: Option<PathBuf>,
-        /// Where to answer HTTP: a loopback address and port.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
-        listen: String,
+        /// Where to answer HTTP (default: the config's [serve] listen, else 127.0.0.1:9464). An
+        /// address that is not loopback needs [serve] api_token.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
         /// How often a `live` source is polled, in milliseconds, until live following exists.
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         poll_interval_ms: u64,

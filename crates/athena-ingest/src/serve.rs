@@ -3,9 +3,9 @@
 //!
 //! Due sources run together in one [`Engine::run`] (the engine serializes their writes), so a
 //! source never runs twice at once, and the exactly-once contract is the one `sync` keeps. Not
-//! yet: live following (a `live` source is polled every `--poll-interval-ms`), `[serve]
-//! api_token` (so only loopback addresses are accepted). SIGHUP reloads the config between
-//! rounds ([`Reloader`]).
+//! yet: live following (a `live` source is polled every `--poll-interval-ms`). SIGHUP reloads
+//! the config between rounds ([`Reloader`]); `[serve] api_token` guards every endpoint but
+//! `/healthz` and allows an address other than loopback.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    CancelToken, Engine, Metrics, Schedule, SourceConfig, SourceStatusKind, Store, SyncOptions,
+    CancelToken, Engine, Metrics, Schedule, Secret, SourceConfig, SourceStatusKind, Store,
+    SyncOptions,
 };
 use athena_store::SqliteStore;
 use axum::http::{header, StatusCode};
@@ -38,7 +39,8 @@ const STOP_DEADLINE: Duration = Duration::from_secs(9);
 pub(crate) struct ServeArgs {
     pub config: PathBuf,
     pub db: Option<PathBuf>,
-    pub listen: String,
+    /// `--listen`, if given.
+    pub listen: Option<String>,
     /// How often a `live` source is polled until live following exists.
     pub poll_interval: Duration,
 }
@@ -64,23 +66,53 @@ struct Shared {
     metrics: Metrics,
     health: Arc<Mutex<Vec<Health>>>,
     store_open: Arc<AtomicBool>,
+    /// `[serve] api_token`: every request but `/healthz` must carry it.
+    token: Option<Arc<Secret>>,
 }
 
-/// The listen address, refused unless it is loopback (there is no API token to guard anything
-/// else yet).
-fn listen_addr(text: &str) -> Result<SocketAddr> {
+/// The default of `--listen` and `[serve] listen`.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+
+/// The listen address: an address that is not loopback is refused unless a token guards it.
+fn listen_addr(text: &str, guarded: bool) -> Result<SocketAddr> {
     let addr: SocketAddr = text.parse().map_err(|e| {
         UsageError(format!(
             "--listen {text}: not an address and port like 127.0.0.1:9464 ({e})"
         ))
     })?;
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !guarded {
         return Err(UsageError(format!(
-            "--listen {addr}: serve listens on loopback only (127.0.0.1 or [::1]) until `[serve] api_token` exists to guard a wider address"
+            "--listen {addr}: an address other than loopback (127.0.0.1 or [::1]) needs `[serve] api_token` in the config, so that only callers with the token are answered"
         ))
         .into());
     }
     Ok(addr)
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
+fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (given.as_bytes(), token.expose().as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unauthorized() -> Response {
+    let mut response = json(
+        StatusCode::UNAUTHORIZED,
+        &serde_json::json!({"error": "this endpoint needs Authorization: Bearer <[serve] api_token>"}),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
 }
 
 /// The schedule v0 runs a source on: its `schedule` key, else its type's default, with `live`
@@ -100,11 +132,20 @@ fn schedule_for(
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let addr = listen_addr(&args.listen)?;
     if args.poll_interval.is_zero() {
         return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
     }
     let config = crate::commands::load_sources_config(&args.config)?;
+    let token = config.serve.api_token.clone().map(Arc::new);
+    if let Some(token) = &token {
+        let mut secrets = athena_core::Redactor::new();
+        secrets.add_secret(token);
+        crate::redact::remember(&secrets);
+    }
+    let listen = (args.listen.clone())
+        .or(config.serve.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let addr = listen_addr(&listen, token.is_some())?;
     let db_path = args
         .db
         .or(config.store_path.clone())
@@ -158,6 +199,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
                 .collect(),
         )),
         store_open: Arc::new(AtomicBool::new(true)),
+        token,
     };
 
     let rt = crate::commands::runtime()?;
@@ -522,7 +564,13 @@ async fn healthz() -> Response {
     json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
-async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
+async fn readyz(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !authorized(shared.token.as_deref(), &headers) {
+        return unauthorized();
+    }
     let store_open = shared.store_open.load(Ordering::SeqCst);
     let health = shared
         .health
@@ -559,7 +607,13 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
     )
 }
 
-async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
+async fn metrics(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !authorized(shared.token.as_deref(), &headers) {
+        return unauthorized();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         shared.metrics.render(),
@@ -593,13 +647,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_addresses_are_accepted() {
-        assert!(listen_addr("127.0.0.1:9464").is_ok());
-        assert!(listen_addr("[::1]:9464").is_ok());
-        let err = listen_addr("0.0.0.0:9464").unwrap_err();
+    fn only_loopback_addresses_are_accepted_without_a_token() {
+        assert!(listen_addr("127.0.0.1:9464", false).is_ok());
+        assert!(listen_addr("[::1]:9464", false).is_ok());
+        let err = listen_addr("0.0.0.0:9464", false).unwrap_err();
         assert!(err.downcast_ref::<UsageError>().is_some());
-        assert!(err.to_string().contains("loopback"), "{err}");
-        assert!(listen_addr("localhost").is_err());
+        assert!(err.to_string().contains("api_token"), "{err}");
+        assert!(listen_addr("0.0.0.0:9464", true).is_ok());
+        assert!(listen_addr("localhost", true).is_err());
+    }
+
+    #[test]
+    fn a_token_is_asked_for_as_a_bearer_and_compared_whole() {
+        let token = Secret::new("s3cret-token");
+        let with = |value: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::AUTHORIZATION, value.parse().unwrap());
+            h
+        };
+        assert!(authorized(None, &axum::http::HeaderMap::new()));
+        assert!(!authorized(Some(&token), &axum::http::HeaderMap::new()));
+        assert!(authorized(Some(&token), &with("Bearer s3cret-token")));
+        assert!(!authorized(Some(&token), &with("Bearer s3cret-toke")));
+        assert!(!authorized(Some(&token), &with("Bearer s3cret-tokenX")));
+        assert!(!authorized(Some(&token), &with("s3cret-token")));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Config {
     pub engine: EngineSettings,
     /// The sources, in file order.
     pub sources: Vec<SourceConfig>,
+    /// `serve`'s settings.
+    pub serve: ServeSettings,
 }
 
 crate::declare_config! {
@@ -77,8 +79,22 @@ struct RawConfig {
     // key (`engine.concurrency`) and not only with toml's message.
     store: Option<toml::Value>,
     engine: Option<toml::Value>,
+    serve: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<toml::Table>,
+}
+
+/// Settings of `athena-ingest serve` (`[serve]` table).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// The address to listen on (`--listen` overrides; default `127.0.0.1:9464`).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// A token every HTTP request but `/healthz` must carry as `Authorization: Bearer …`;
+    /// required to listen on an address that is not loopback.
+    #[serde(default)]
+    pub api_token: Option<Secret>,
 }
 
 #[derive(Deserialize, Default)]
@@ -131,6 +147,21 @@ impl Config {
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
         let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
         let engine: EngineSettings = parse_section(&origin, "engine", &lines.engine, raw.engine)?;
+        let mut serve: ServeSettings = parse_section(&origin, "serve", &lines.serve, raw.serve)?;
+        // `${VAR}`, as in every string: a token comes from the environment.
+        let at = |key: &str, e: EnvError| ConfigError {
+            file: origin.file.clone(),
+            line: lines.serve.line_of(Some(key)),
+            key: Some(format!("serve.{key}")),
+            ..ConfigError::new(e.to_string())
+        };
+        if let Some(listen) = &serve.listen {
+            serve.listen = Some(substitute_env(listen).map_err(|e| at("listen", e))?);
+        }
+        if let Some(token) = &serve.api_token {
+            let value = substitute_env(token.expose()).map_err(|e| at("api_token", e))?;
+            serve.api_token = Some(Secret::new(value));
+        }
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, mut table) in raw.sources.into_iter().enumerate() {
@@ -200,6 +231,7 @@ impl Config {
             store_path,
             engine,
             sources,
+            serve,
         })
     }
 }

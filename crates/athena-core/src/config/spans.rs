@@ -32,6 +32,7 @@ impl TableLines {
 pub(super) struct DocumentLines {
     pub(super) store: TableLines,
     pub(super) engine: TableLines,
+    pub(super) serve: TableLines,
     /// One per `[[sources]]` entry, in file order.
     pub(super) sources: Vec<TableLines>,
 }
@@ -48,6 +49,7 @@ impl DocumentLines {
         DocumentLines {
             store: section("store"),
             engine: section("engine"),
+            serve: section("serve"),
             sources,
         }
     }

@@ -108,11 +108,16 @@ struct Response {
 
 /// A plain HTTP/1.1 GET over a `TcpStream` (`Connection: close`, so the body runs to EOF).
 fn http_get(port: u16, path: &str) -> Option<Response> {
+    http_get_with(port, path, "")
+}
+
+/// [`http_get`] with extra header lines (each ending in `\r\n`).
+fn http_get_with(port: u16, path: &str, headers: &str) -> Option<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut raw = String::new();
@@ -325,7 +330,7 @@ fn serve_refuses_a_non_loopback_listen_address() {
     env.write_config(&api_log("web", "logs/access.log"));
     let run = env.run(&["serve", "--listen", "0.0.0.0:9464"]);
     assert_eq!(run.code(), 2, "{}", run.describe());
-    assert!(run.stderr().contains("loopback"), "{}", run.describe());
+    assert!(run.stderr().contains("api_token"), "{}", run.describe());
     assert!(
         !env.db().exists(),
         "the store was touched before the refusal"
@@ -477,4 +482,42 @@ fn a_pattern_with_no_log_is_warned_about_once_not_at_every_poll() {
     assert_eq!(code, Some(0), "{stderr}");
     let warnings = stderr.matches("matches no log file").count();
     assert_eq!(warnings, 1, "{stderr}");
+}
+
+#[test]
+fn an_api_token_guards_every_endpoint_but_healthz_and_opens_a_wider_address() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    append(&env.path("logs/access.log"), 0..2);
+    let port = free_port();
+    env.write_config(&format!(
+        "[serve]\nlisten = \"0.0.0.0:{port}\"\napi_token = \"${{SERVE_TOKEN}}\"\n\n{}",
+        api_log("web", "logs/access.log")
+    ));
+    let child = env
+        .cmd(&["serve", "--poll-interval-ms", "100"])
+        .env("SERVE_TOKEN", "tok-123456")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("/healthz, open to all", || {
+        http_get(port, "/healthz").is_some_and(|r| r.status == 200)
+    });
+    for path in ["/readyz", "/metrics"] {
+        assert_eq!(
+            http_get(port, path).unwrap().status,
+            401,
+            "{path} without a token"
+        );
+        let wrong = http_get_with(port, path, "Authorization: Bearer tok-000000\r\n").unwrap();
+        assert_eq!(wrong.status, 401, "{path} with a wrong token");
+        let right = http_get_with(port, path, "Authorization: Bearer tok-123456\r\n").unwrap();
+        assert_eq!(right.status, 200, "{path} with the token: {}", right.body);
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("tok-123456"));
 }
