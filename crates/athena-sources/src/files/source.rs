@@ -43,9 +43,6 @@ impl FilesSource {
         if c.path.is_empty() {
             return Err(config.error(Some("path"), "needs a directory"));
         }
-        if !(1..=1_000_000).contains(&c.batch_size) {
-            return Err(config.error(Some("batch_size"), "must be between 1 and 1000000"));
-        }
         let root = config.resolve_path(Path::new(&c.path));
         let include = include_matcher(&root, &c.include)
             .map_err(|e| config.error(Some("include"), format!("bad glob: {e}")))?;
