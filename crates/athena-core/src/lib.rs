@@ -38,14 +38,15 @@ pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod watch;
 
 pub use config::{
     Config, ConfigError, EngineSettings, EnvError, Secret, ServeSettings, SourceConfig,
 };
 pub use cursor::{Cursor, CursorError};
 pub use engine::{
-    CancelToken, Engine, EngineError, SourceReport, SourceStatusKind, SyncObserver, SyncOptions,
-    SyncReport,
+    CancelToken, Engine, EngineError, RunningEngine, SourceReport, SourceStatusKind, SyncObserver,
+    SyncOptions, SyncReport,
 };
 pub use error::{ErrorKind, SourceError};
 pub use event::{DeadLetter, Event, Outcome};
@@ -62,3 +63,4 @@ pub use store::{
     CommitReport, EventQuery, RunRecord, RunStatus, SourceStatus, Store, StoreError,
     StoredDeadLetter,
 };
+pub use watch::{Watch, WatchPath};

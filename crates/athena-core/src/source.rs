@@ -181,6 +181,12 @@ pub trait EventSource: Send {
     fn stats(&self) -> SourceStats {
         SourceStats::default()
     }
+
+    /// What to watch when the source runs live (`schedule = "live"` under `serve`); `None`
+    /// (the default) has it run again on a short interval instead.
+    fn watch(&self) -> Option<crate::watch::Watch> {
+        None
+    }
 }
 
 /// A source's identity.

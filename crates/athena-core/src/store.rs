@@ -57,9 +57,10 @@ pub trait Store: Send {
         Ok(())
     }
 
-    /// Called once when a sync's last batch has been handed over: commits what is staged and
-    /// finishes whatever the store deferred to the end of the sync (the SQLite store builds
-    /// indexes it left out during a bulk load). The default commits what is staged.
+    /// Called when a sync's last batch has been handed over (a long-lived writer, as `serve`
+    /// has, calls it after each run): commits what is staged and finishes whatever the store
+    /// deferred to the end of the sync (the SQLite store builds indexes it left out during a
+    /// bulk load). The default commits what is staged.
     fn finish_sync(&mut self) -> Result<(), StoreError> {
         self.commit_staged()
     }

@@ -14,6 +14,7 @@ use super::report::Failure;
 use super::writer::{writer_gone, writer_loop, Request, StoreClient};
 use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
 use crate::error::ErrorKind;
+use crate::metrics::Metrics;
 use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
 use crate::store::{CommitReport, RunRecord, RunStatus, Store, StoreError};
 use crate::telemetry::{record, InternalEvent};
@@ -31,27 +32,60 @@ type Pending = (
 );
 
 impl Engine {
-    /// Runs already built sources.
+    /// Runs already built sources, on a writer of their own that is closed at the end.
     pub async fn run(
         &self,
         store: Box<dyn Store>,
         sources: Vec<Box<dyn EventSource>>,
         options: SyncOptions,
     ) -> (SyncReport, Box<dyn Store>) {
+        let running = self.start(store, options.metrics.clone());
+        let report = running.run(sources, options).await;
+        (report, running.close().await)
+    }
+
+    /// Starts the writer thread on `store` and returns the handle that runs sources through it,
+    /// for a caller (`serve`) that runs many sources, each on its own schedule, into one store.
+    /// `metrics` counts the store's commits.
+    pub fn start(&self, store: Box<dyn Store>, metrics: Metrics) -> RunningEngine {
         let (tx, rx) = mpsc::channel(self.settings.channel_capacity.max(1));
-        let metrics = options.metrics.clone();
         let writer = std::thread::Builder::new()
             .name("athena-store-writer".into())
             .spawn(move || writer_loop(store, rx, metrics))
             .expect("spawning the store writer thread");
-        let client = StoreClient { tx };
-        let limit = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        RunningEngine {
+            client: StoreClient { tx },
+            writer,
+            limit: Arc::new(Semaphore::new(self.settings.concurrency.max(1))),
+        }
+    }
+}
+
+/// An engine whose writer thread owns the store until [`close`](Self::close). Runs may be
+/// started from several tasks at once; the writer serializes their commits, and at most
+/// `concurrency` sources read at a time across all of them. The same source must not run in
+/// two runs at once (its cursor would be raced); `serve` keeps to that by giving each source
+/// one task.
+pub struct RunningEngine {
+    client: StoreClient,
+    writer: std::thread::JoinHandle<Box<dyn Store>>,
+    limit: Arc<Semaphore>,
+}
+
+impl RunningEngine {
+    /// Runs already built sources to their end (or cancellation) and reports each.
+    pub async fn run(
+        &self,
+        sources: Vec<Box<dyn EventSource>>,
+        options: SyncOptions,
+    ) -> SyncReport {
+        let client = &self.client;
         let mut tasks = JoinSet::new();
         let infos: Vec<SourceInfo> = sources.iter().map(|s| s.info().clone()).collect();
         let mut task_index = std::collections::HashMap::new();
         for (index, source) in sources.into_iter().enumerate() {
             let client = client.clone();
-            let limit = limit.clone();
+            let limit = self.limit.clone();
             let options = options.clone();
             let handle = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
@@ -72,56 +106,78 @@ impl Engine {
                     } else {
                         "its task was cancelled".to_string()
                     };
-                    let error = options
-                        .secrets
-                        .redact(&format!(
-                            "source {}: panicked while reading: {why}",
-                            info.id
-                        ))
-                        .into_owned();
-                    record(
-                        &options.metrics,
-                        InternalEvent::SourceFailed {
-                            source_id: &info.id,
-                            error: &error,
-                            duration: None,
-                        },
-                    );
-                    let run = RunRecord {
-                        source_id: info.id.clone(),
-                        source_type: info.source_type.clone(),
-                        finished_at: chrono::Utc::now(),
-                        status: RunStatus::Failed,
-                        error: Some(error.clone()),
-                        error_kind: Some(ErrorKind::Other.as_str().to_string()),
-                    };
-                    if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
-                        tracing::warn!(source = %info.id, "recording the run failed: {e}");
-                    }
-                    let report = SourceReport {
-                        info,
-                        status: SourceStatusKind::Failed,
-                        events_written: 0,
-                        duplicates: 0,
-                        invalid: 0,
-                        error: Some(error),
-                        error_kind: Some(ErrorKind::Other),
-                        stats: SourceStats::default(),
-                    };
-                    options.observer.source_finished(&report);
-                    reports[index] = Some(report);
+                    reports[index] = Some(panicked(info, &why, client, &options).await);
                 }
             }
         }
+        SyncReport {
+            sources: reports.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Commits what is staged and lets the store finish what it deferred (the SQLite store
+    /// builds the indexes a bulk load left out). A long-lived caller calls it after runs.
+    pub async fn finish(&self) -> Result<(), StoreError> {
+        self.client.call(|reply| Request::Finish { reply }).await
+    }
+
+    /// Commits what is left, stops the writer, and gives the store back.
+    pub async fn close(self) -> Box<dyn Store> {
+        let RunningEngine { client, writer, .. } = self;
         drop(client);
-        let store = tokio::task::spawn_blocking(move || writer.join())
+        tokio::task::spawn_blocking(move || writer.join())
             .await
             .ok()
             .and_then(Result::ok)
-            .expect("the store writer thread panicked");
-        let sources = reports.into_iter().flatten().collect();
-        (SyncReport { sources }, store)
+            .expect("the store writer thread panicked")
     }
+}
+
+/// The report (and run record) of a source whose task panicked.
+async fn panicked(
+    info: SourceInfo,
+    why: &str,
+    client: &StoreClient,
+    options: &SyncOptions,
+) -> SourceReport {
+    let error = options
+        .secrets
+        .redact(&format!(
+            "source {}: panicked while reading: {why}",
+            info.id
+        ))
+        .into_owned();
+    record(
+        &options.metrics,
+        InternalEvent::SourceFailed {
+            source_id: &info.id,
+            error: &error,
+            duration: None,
+        },
+    );
+    let run = RunRecord {
+        source_id: info.id.clone(),
+        source_type: info.source_type.clone(),
+        finished_at: chrono::Utc::now(),
+        status: RunStatus::Failed,
+        error: Some(error.clone()),
+        error_kind: Some(ErrorKind::Other.as_str().to_string()),
+    };
+    if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
+        tracing::warn!(source = %info.id, "recording the run failed: {e}");
+    }
+    let report = SourceReport {
+        info,
+        status: SourceStatusKind::Failed,
+        events_written: 0,
+        duplicates: 0,
+        invalid: 0,
+        error: Some(error),
+        error_kind: Some(ErrorKind::Other),
+        stats: SourceStats::default(),
+    };
+    options.observer.source_finished(&report);
+    report
 }
 
 async fn run_source(

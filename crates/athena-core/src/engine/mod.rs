@@ -32,6 +32,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use driver::RunningEngine;
 pub use report::{SourceReport, SourceStatusKind, SyncReport};
 
 /// Runs sources against a store.

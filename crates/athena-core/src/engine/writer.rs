@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::cursor::Cursor;
 use crate::metrics::Metrics;
 use crate::source::{Batch, SourceInfo, SourceState};
-use crate::store::{CommitReport, RunRecord, Store, StoreError};
+use crate::store::{CommitReport, RunRecord, RunStatus, Store, StoreError};
 use crate::telemetry::{record, InternalEvent};
 
 pub(super) enum Request {
@@ -28,6 +28,11 @@ pub(super) enum Request {
     },
     RecordRun {
         run: RunRecord,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Commits what is staged and finishes the store's deferred upkeep (a long-lived writer's
+    /// end of a run; see [`Store::finish_sync`]).
+    Finish {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
 }
@@ -172,7 +177,16 @@ pub(super) fn writer_loop(
                 }
             }
             Request::RecordRun { run, reply } => {
+                // A new run of a source starts unfenced: the batches of its failed run were
+                // all answered before that run ended, and this one resumes from the cursor
+                // that was committed.
+                if run.status == RunStatus::Running {
+                    fenced.remove(&run.source_id);
+                }
                 let _ = reply.send(store.record_run(&run));
+            }
+            Request::Finish { reply } => {
+                let _ = reply.send(store.finish_sync());
             }
         }
     }

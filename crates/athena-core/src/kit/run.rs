@@ -11,6 +11,7 @@ use super::sink::{Limits, Sink, Stopped};
 use crate::cursor::Cursor;
 use crate::error::{panic_message, SourceError};
 use crate::source::{BatchStream, EventSource, SourceInfo, SourceState, SourceStats};
+use crate::watch::Watch;
 
 /// Batches that may wait between a source and the engine: enough to overlap reading with
 /// storing, little enough to keep memory flat.
@@ -94,6 +95,11 @@ pub trait BlockingSource: Send + Sync + 'static {
     fn stats(&self) -> SourceStats {
         SourceStats::default()
     }
+
+    /// What to watch when the source runs live; `None` runs it again on an interval.
+    fn watch(&self) -> Option<Watch> {
+        None
+    }
 }
 
 /// A source that reads with async I/O (HTTP APIs): its own logic, run as a task by [`Async`].
@@ -124,6 +130,11 @@ pub trait AsyncSource: Send + Sync + 'static {
     /// The source's own counters.
     fn stats(&self) -> SourceStats {
         SourceStats::default()
+    }
+
+    /// What to watch when the source runs live; `None` runs it again on an interval.
+    fn watch(&self) -> Option<Watch> {
+        None
     }
 }
 
@@ -242,6 +253,10 @@ impl<S: BlockingSource> EventSource for Blocking<S> {
     fn stats(&self) -> SourceStats {
         self.source.stats()
     }
+
+    fn watch(&self) -> Option<Watch> {
+        self.source.watch()
+    }
 }
 
 fn panicked(ctx: &Context, panic: &(dyn std::any::Any + Send)) -> ReadError {
@@ -318,5 +333,9 @@ impl<S: AsyncSource> EventSource for Async<S> {
 
     fn stats(&self) -> SourceStats {
         self.source.stats()
+    }
+
+    fn watch(&self) -> Option<Watch> {
+        self.source.watch()
     }
 }

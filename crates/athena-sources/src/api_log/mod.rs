@@ -15,6 +15,7 @@ pub mod parse;
 mod record;
 mod source;
 mod split;
+mod watch;
 
 use std::sync::Arc;
 

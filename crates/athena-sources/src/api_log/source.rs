@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, Stopped};
-use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo};
+use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo, Watch};
 
 use super::config::{ApiLogConfig, LogFormat, StartAt};
 use super::cursor::{self, FileState, LogCursor, VERSION};
@@ -133,6 +133,10 @@ impl ApiLogSource {
 }
 
 impl BlockingSource for ApiLogSource {
+    fn watch(&self) -> Option<Watch> {
+        Some(super::watch::watch(&self.patterns, &self.excluded))
+    }
+
     fn info(&self) -> &SourceInfo {
         &self.info
     }

@@ -24,6 +24,7 @@ mod language;
 mod scan;
 mod source;
 mod state;
+mod watch;
 
 use std::sync::Arc;
 

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Stopped};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceState, SourceStats};
+use athena_core::{
+    ConfigError, SourceConfig, SourceError, SourceInfo, SourceState, SourceStats, Watch,
+};
 use chrono::Utc;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::overrides::{Override, OverrideBuilder};
@@ -99,6 +101,17 @@ fn exclude_overrides(root: &Path, globs: &[String]) -> Result<Override, ignore::
 }
 
 impl BlockingSource for FilesSource {
+    fn watch(&self) -> Option<Watch> {
+        let excluded = exclude_overrides(&self.root, &self.config.exclude)
+            .unwrap_or_else(|_| Override::empty());
+        Some(super::watch::watch(
+            &self.root,
+            &self.store_files,
+            excluded,
+            self.config.respect_gitignore,
+        ))
+    }
+
     fn info(&self) -> &SourceInfo {
         &self.info
     }

@@ -13,6 +13,7 @@ mod lines;
 mod message;
 mod source;
 mod walk;
+mod watch;
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use athena_core::error::panic_message;
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag};
 use athena_core::telemetry::{emit, InternalEvent};
-use athena_core::{Cursor, Event, SourceConfig, SourceError, SourceInfo};
+use athena_core::{Cursor, Event, SourceConfig, SourceError, SourceInfo, Watch};
 use gix::hash::ObjectId;
 use serde_json::Value;
 
@@ -87,6 +87,10 @@ fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepositor
 }
 
 impl BlockingSource for GitSource {
+    fn watch(&self) -> Option<Watch> {
+        Some(super::watch::watch(&self.path))
+    }
+
     fn info(&self) -> &SourceInfo {
         &self.info
     }

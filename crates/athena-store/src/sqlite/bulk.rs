@@ -68,6 +68,10 @@ impl SqliteStore {
         let Some(bulk) = &mut self.bulk else {
             return committed;
         };
+        // A long-lived writer (`serve`) finishes after each run: what this load wrote now
+        // counts as held, so a later trickle of live events does not drop the indexes again.
+        bulk.rows_before += bulk.rows_written;
+        bulk.rows_written = 0;
         if !bulk.suspended {
             return committed;
         }
