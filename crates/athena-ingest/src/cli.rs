@@ -115,11 +115,11 @@ pub enum Command {
     /// Keep running: every source on its `schedule` key (else its type's default), with
     /// /healthz, /readyz and /metrics over HTTP.
     ///
-    /// v0: `live` sources (api_log, files) are polled every --poll-interval-ms rather than
-    /// followed; git runs every minute, github and slack every 5 minutes; a failing source backs
-    /// off (doubling, capped at an hour). SIGHUP reloads the config between rounds.
-    /// Listens on loopback unless [serve] api_token guards a wider address. SIGTERM or SIGINT
-    /// stops after committing what was read.
+    /// `live` sources (api_log and files by default) are followed: a change of their files
+    /// runs them within moments, and they run every 30 s anyway. git runs every minute, github
+    /// and slack every 5 minutes; a failing source backs off (doubling, capped at an hour).
+    /// SIGHUP reloads the config. Listens on loopback unless [serve] api_token guards a wider
+    /// address. SIGTERM or SIGINT stops after committing what was read.
     Serve {
         /// The config file.
         #[arg(long, short, default_value = "athena.toml")]
@@ -131,8 +131,9 @@ pub enum Command {
         /// address that is not loopback needs [serve] api_token.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
-        /// How often a `live` source is polled, in milliseconds, until live following exists.
-        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        /// How often a `live` source whose paths cannot be watched (no inotify, too many
+        /// directories) runs instead, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
         poll_interval_ms: u64,
     },
     /// Forget a source's cursor: its next sync reads everything again.

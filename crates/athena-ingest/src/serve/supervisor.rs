@@ -1,0 +1,200 @@
+//! The running set of sources: one worker task each, started, stopped and swapped on SIGHUP.
+//!
+//! A reload reads the config again. Added sources start, removed ones stop, changed ones (type,
+//! keys or schedule) stop and start over on their new config; a stopped worker commits what it
+//! handed to the writer first. A config with errors is refused with the error logged, and the
+//! running set goes on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use athena_core::{CancelToken, Schedule, SourceConfig};
+use tokio::task::JoinHandle;
+
+use super::worker::{work, Workers};
+use super::Health;
+
+/// One running source.
+struct Worker {
+    config: SourceConfig,
+    schedule: Schedule,
+    stop: CancelToken,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    fn is_same(&self, config: &SourceConfig, schedule: &Schedule) -> bool {
+        self.config.id == config.id
+            && self.config.source_type == config.source_type
+            && self.config.table() == config.table()
+            && &self.schedule == schedule
+    }
+}
+
+/// Where a reload reads the config from.
+pub(super) struct ConfigFile {
+    pub path: PathBuf,
+    /// The store, absolute, which every source is told of (so none reads it as data).
+    pub absolute_db: PathBuf,
+}
+
+pub(super) struct Supervisor {
+    workers: Arc<Workers>,
+    running: Vec<Worker>,
+    config_file: ConfigFile,
+}
+
+/// A source's `schedule` key, else its type's default.
+pub(super) fn schedule_for(config: &SourceConfig) -> Schedule {
+    config
+        .schedule
+        .clone()
+        .unwrap_or_else(|| Schedule::default_for(&config.source_type))
+}
+
+impl Supervisor {
+    /// Starts a worker for each of `configs`.
+    pub(super) fn start(
+        workers: Arc<Workers>,
+        configs: Vec<SourceConfig>,
+        config_file: ConfigFile,
+    ) -> Supervisor {
+        let mut s = Supervisor {
+            workers,
+            running: Vec::new(),
+            config_file,
+        };
+        let ids: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
+        s.publish_health(&ids, &[]);
+        for config in configs {
+            let schedule = schedule_for(&config);
+            s.spawn(config, schedule);
+        }
+        s
+    }
+
+    /// Runs until `cancel`, reloading on each `reload`; then stops every worker and waits for
+    /// what they handed to the writer to be committed.
+    pub(super) async fn run(mut self, cancel: CancelToken, reload: Arc<tokio::sync::Notify>) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = reload.notified() => self.reload().await,
+            }
+        }
+        for w in &self.running {
+            w.stop.cancel();
+        }
+        for w in self.running {
+            if let Err(e) = w.task.await {
+                tracing::warn!(source = %w.config.id, "its worker ended badly: {e}");
+            }
+        }
+    }
+
+    fn spawn(&mut self, config: SourceConfig, schedule: Schedule) {
+        let stop = CancelToken::new();
+        let task = tokio::spawn(work(
+            self.workers.clone(),
+            config.clone(),
+            schedule.clone(),
+            stop.clone(),
+        ));
+        self.running.push(Worker {
+            config,
+            schedule,
+            stop,
+            task,
+        });
+    }
+
+    async fn reload(&mut self) {
+        let configs = match self.load() {
+            Ok(configs) => configs,
+            Err(e) => {
+                let e = crate::redact::redact(&format!("{e:#}"));
+                tracing::error!(
+                    "SIGHUP: the config was not reloaded, the running sources go on: {e}"
+                );
+                return;
+            }
+        };
+        let mut old = std::mem::take(&mut self.running);
+        let mut starting: Vec<(SourceConfig, Schedule)> = Vec::new();
+        let (mut added, mut changed) = (Vec::new(), Vec::new());
+        for config in configs {
+            let schedule = schedule_for(&config);
+            if let Some(i) = old.iter().position(|w| w.is_same(&config, &schedule)) {
+                self.running.push(old.swap_remove(i));
+                continue;
+            }
+            if old.iter().any(|w| w.config.id == config.id) {
+                changed.push(config.id.clone());
+            } else {
+                added.push(config.id.clone());
+            }
+            starting.push((config, schedule));
+        }
+        let removed: Vec<String> = (old.iter())
+            .map(|w| w.config.id.clone())
+            .filter(|id| !changed.contains(id))
+            .collect();
+        // The old workers commit and end before their successors read the same cursors.
+        for w in &old {
+            w.stop.cancel();
+        }
+        for w in old {
+            let _ = w.task.await;
+        }
+        // Listed before they start, so their first run's result has a place to go.
+        let ids: Vec<&str> = (self.running.iter().map(|w| w.config.id.as_str()))
+            .chain(starting.iter().map(|(c, _)| c.id.as_str()))
+            .collect();
+        let fresh: Vec<String> = added.iter().chain(&changed).cloned().collect();
+        self.publish_health(&ids, &fresh);
+        for (config, schedule) in starting {
+            self.spawn(config, schedule);
+        }
+        tracing::info!(added = ?added, removed = ?removed, changed = ?changed, "SIGHUP: config reloaded");
+    }
+
+    /// The config's sources, built once to check them (a config error refuses the reload).
+    fn load(&self) -> Result<Vec<SourceConfig>> {
+        let config = crate::commands::load_sources_config(&self.config_file.path)?;
+        let configs: Vec<SourceConfig> = config
+            .sources
+            .into_iter()
+            .map(|mut c| {
+                c.set_store_path(&self.config_file.absolute_db);
+                c
+            })
+            .collect();
+        let built = self.workers.registry.build_all(&configs)?;
+        crate::redact::remember(&built.secrets);
+        Ok(configs)
+    }
+
+    /// What `/readyz` lists: the sources `ids`, keeping the failure counts of those that go
+    /// on and starting `fresh` ones from none.
+    fn publish_health(&self, ids: &[&str], fresh: &[String]) {
+        let mut health = self
+            .workers
+            .shared
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let kept: Vec<Health> = (ids.iter())
+            .map(|&id| {
+                (health.iter())
+                    .find(|h| h.id == id && !fresh.iter().any(|f| f == id))
+                    .cloned()
+                    .unwrap_or_else(|| Health {
+                        id: id.to_string(),
+                        ..Health::default()
+                    })
+            })
+            .collect();
+        *health = kept;
+    }
+}
