@@ -110,11 +110,10 @@ impl Watcher {
 /// Whether an event of this kind can mean new data: creation, removal, renaming and writing,
 /// not opening, reading or a change of permissions or access time.
 fn is_change(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(_) => false,
-        EventKind::Modify(ModifyKind::Metadata(_)) => false,
-        _ => true,
-    }
+    !matches!(
+        kind,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+    )
 }
 
 fn is_ignored(path: &Path, ignored: &[PathBuf]) -> bool {
