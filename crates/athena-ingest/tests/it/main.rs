@@ -15,6 +15,8 @@ mod github_api;
 mod readme;
 mod secrets_redaction;
 mod serve_basic;
+mod serve_live;
+mod serve_support;
 mod slack_api;
 mod store_foreign;
 mod store_read_only;
