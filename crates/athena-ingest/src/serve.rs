@@ -201,6 +201,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         store_open: Arc::new(AtomicBool::new(true)),
         token,
     };
+    // A source's lag shows from the first scrape, not only once it stores something new.
+    let ids = scheduled.iter().map(|s| s.config.id.as_str());
+    if let Err(e) = shared.metrics.seed_newest_from(&*store, ids) {
+        tracing::warn!("reading the newest stored events for the lag metric: {e}");
+    }
 
     let rt = crate::commands::runtime()?;
     let engine = Engine::new(registry.clone(), config.engine);
