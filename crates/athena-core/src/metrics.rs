@@ -617,7 +617,9 @@ mod tests {
     /// The `# HELP` and `# TYPE` lines of `name`, in that order, with nothing between.
     fn assert_declared(text: &str, name: &str, kind: &str) {
         let help = format!("# HELP {name} ");
-        let at = text.find(&help).unwrap_or_else(|| panic!("no HELP for {name}:\n{text}"));
+        let at = text
+            .find(&help)
+            .unwrap_or_else(|| panic!("no HELP for {name}:\n{text}"));
         let next = text[at..].lines().nth(1).unwrap_or_default();
         assert_eq!(next, format!("# TYPE {name} {kind}"), "{text}");
     }
@@ -630,7 +632,9 @@ mod tests {
         assert_declared(&text, "athena_ingest_http_retries_total", "counter");
         assert_declared(&text, "athena_ingest_rate_limit_waits_total", "counter");
         assert!(
-            !text.lines().any(|l| !l.starts_with('#') && l.contains("lag")),
+            !text
+                .lines()
+                .any(|l| !l.starts_with('#') && l.contains("lag")),
             "no series for a source without events: {text}"
         );
     }

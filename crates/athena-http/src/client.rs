@@ -422,7 +422,8 @@ impl ApiClient {
         self.stats.add_requests(1);
         let response = match request.send().await {
             Ok(r) => {
-                self.stats.add_response(HttpStatus::Code(r.status().as_u16()));
+                self.stats
+                    .add_response(HttpStatus::Code(r.status().as_u16()));
                 r
             }
             Err(e) => {

@@ -279,7 +279,10 @@ fn serve_stores_appended_lines_counts_them_in_metrics_and_stops_on_sigterm() {
         r#"athena_ingest_source_lag_seconds{source="web"}"#,
     );
     let since = newest_line_age();
-    assert!(lag >= 0.0 && (since - 5.0..since + 60.0).contains(&lag), "{lag} vs {since}");
+    assert!(
+        lag >= 0.0 && (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
     promtool_check(&metrics.body);
 
     // Lines appended just before the stop are either stored by the last run or left for the
@@ -317,9 +320,13 @@ fn the_lag_of_a_source_with_nothing_new_is_read_from_the_store_at_start() {
         r#"athena_ingest_source_lag_seconds{source="web"}"#,
     );
     let since = newest_line_age();
-    assert!((since - 5.0..since + 60.0).contains(&lag), "{lag} vs {since}");
+    assert!(
+        (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
     // And after a run that found nothing new.
-    let ran = |body: &str| body.contains(r#"athena_ingest_sync_runs_total{source="web",result="ok"} 1"#);
+    let ran =
+        |body: &str| body.contains(r#"athena_ingest_sync_runs_total{source="web",result="ok"} 1"#);
     wait_for("a run", || ran(&server.must_get("/metrics").body));
     let metrics = server.must_get("/metrics");
     assert_eq!(
@@ -334,7 +341,10 @@ fn the_lag_of_a_source_with_nothing_new_is_read_from_the_store_at_start() {
         &metrics.body,
         r#"athena_ingest_source_lag_seconds{source="web"}"#,
     );
-    assert!((since - 5.0..since + 60.0).contains(&lag), "{lag} vs {since}");
+    assert!(
+        (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
     promtool_check(&metrics.body);
 }
 

@@ -154,7 +154,11 @@ async fn http_requests_are_counted_by_status_across_runs_with_a_429_and_a_retrie
     let count = |code| metrics.http_requests_total("gh", HttpStatus::Code(code));
     assert_eq!(count(429), 1, "the 429 waited for");
     assert_eq!(count(503), 1, "the 503 retried");
-    assert_eq!(count(200), first.stats.requests - 2, "its retry and the rest");
+    assert_eq!(
+        count(200),
+        first.stats.requests - 2,
+        "its retry and the rest"
+    );
     assert_eq!(count(304), second.stats.requests);
     assert_eq!(metrics.http_requests_total("gh", HttpStatus::Error), 0);
     assert_eq!(metrics.http_retries_total("gh"), 1);
