@@ -56,8 +56,8 @@ pub use redact::Redactor;
 pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
 pub use schedule::{Schedule, ScheduleError};
 pub use source::{
-    Batch, BatchStream, EventJson, EventSource, Progress, SourceInfo, SourceState, SourceStats,
-    StateChange,
+    Batch, BatchStream, EventJson, EventSource, HttpStatus, Progress, SourceInfo, SourceState,
+    SourceStats, StateChange,
 };
 pub use store::{
     CommitReport, EventQuery, RunRecord, RunStatus, SourceStatus, Store, StoreError,

@@ -12,15 +12,20 @@
 //! assert!(text.contains("# TYPE athena_ingest_events_total counter"));
 //! ```
 //!
-//! Labels carry only the configured source id and fixed words (`outcome`, `result`, `version`);
-//! never a path, a user or a token. The set of metrics is fixed, so each family is a typed field
+//! Labels carry only the configured source id, fixed words (`outcome`, `result`, `version`) and
+//! HTTP status codes; never a path, a URL, a user or a token. The set of metrics is fixed, so each family is a typed field
 //! rather than a name looked up at run time; that keeps the core crate free of a metrics
 //! dependency, and `promtool check metrics` (in the tests) checks the format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use crate::source::{HttpStatus, SourceStats};
+use crate::store::{EventQuery, Store, StoreError};
 
 /// What became of an event a source read (label `outcome` of `athena_ingest_events_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,6 +105,12 @@ struct Families {
     sync_duration: BTreeMap<String, Histogram>,
     last_success: BTreeMap<String, f64>,
     commit_duration: Histogram,
+    /// Per source, the newest `occurred_at` stored, in seconds since the Unix epoch; the lag
+    /// is taken against the clock when rendered, so it grows between syncs.
+    newest_event: BTreeMap<String, f64>,
+    http_requests: BTreeMap<(String, HttpStatus), u64>,
+    http_retries: BTreeMap<String, u64>,
+    rate_limit_waits: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +163,10 @@ impl Metrics {
                 sync_duration: BTreeMap::new(),
                 last_success: BTreeMap::new(),
                 commit_duration: Histogram::new(COMMIT_BUCKETS),
+                newest_event: BTreeMap::new(),
+                http_requests: BTreeMap::new(),
+                http_retries: BTreeMap::new(),
+                rate_limit_waits: BTreeMap::new(),
             })),
         }
     }
@@ -183,6 +198,94 @@ impl Metrics {
     /// `athena_ingest_last_success_timestamp_seconds{source}`, if the source has succeeded.
     pub fn last_success(&self, source_id: &str) -> Option<f64> {
         self.lock().last_success.get(source_id).copied()
+    }
+
+    /// `athena_ingest_source_lag_seconds{source}` as it would be rendered now, if the source
+    /// has a stored event.
+    pub fn source_lag(&self, source_id: &str) -> Option<f64> {
+        let newest = self.lock().newest_event.get(source_id).copied()?;
+        Some(lag(newest, now_seconds()))
+    }
+
+    /// `athena_ingest_http_requests_total{source, status}`.
+    pub fn http_requests_total(&self, source_id: &str, status: HttpStatus) -> u64 {
+        let f = self.lock();
+        f.http_requests
+            .get(&(source_id.to_string(), status))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `athena_ingest_http_retries_total{source}`.
+    pub fn http_retries_total(&self, source_id: &str) -> u64 {
+        self.lock()
+            .http_retries
+            .get(source_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `athena_ingest_rate_limit_waits_total{source}`.
+    pub fn rate_limit_waits_total(&self, source_id: &str) -> u64 {
+        self.lock()
+            .rate_limit_waits
+            .get(source_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Tells the metrics that `source_id` has a stored event that occurred at `time`; its lag
+    /// is measured from the newest such time. The engine calls this for every batch it
+    /// commits; a long-running caller seeds it from the store at start
+    /// ([`seed_newest_from`](Metrics::seed_newest_from)), so the lag of a source with nothing
+    /// new is known before its next event.
+    pub fn seed_newest(&self, source_id: &str, time: DateTime<Utc>) {
+        // Milliseconds: the store's resolution.
+        let t = time.timestamp_millis() as f64 / 1000.0;
+        let mut f = self.lock();
+        let newest = f
+            .newest_event
+            .entry(source_id.to_string())
+            .or_insert(f64::NEG_INFINITY);
+        *newest = newest.max(t);
+    }
+
+    /// [`seed_newest`](Metrics::seed_newest) for each of `sources` that has an event in
+    /// `store` (one indexed query each). Only the sources given: a source no longer configured
+    /// would otherwise show a lag that grows for ever.
+    pub fn seed_newest_from<'a>(
+        &self,
+        store: &dyn Store,
+        sources: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        for source_id in sources {
+            let newest = store.query_events(&EventQuery {
+                sources: vec![source_id.to_string()],
+                limit: Some(1),
+                ..EventQuery::default()
+            })?;
+            if let Some(event) = newest.first() {
+                self.seed_newest(source_id, event.occurred_at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a finished run's HTTP counters. A source's stats cover the one run it is built
+    /// for, so adding them at its end keeps the totals monotonic across runs. Sources that sent
+    /// no request (not an API source) get no series.
+    pub(crate) fn add_http(&self, source_id: &str, stats: &SourceStats) {
+        if stats.requests == 0 && stats.responses.is_empty() {
+            return;
+        }
+        let mut f = self.lock();
+        for (status, n) in &stats.responses {
+            *f.http_requests
+                .entry((source_id.to_string(), *status))
+                .or_insert(0) += n;
+        }
+        *f.http_retries.entry(source_id.to_string()).or_insert(0) += stats.retries;
+        *f.rate_limit_waits.entry(source_id.to_string()).or_insert(0) += stats.rate_limit_waits;
     }
 
     /// Makes a source's counters exist at zero, so a scrape shows it before its first event
@@ -227,10 +330,7 @@ impl Metrics {
                 .observe(d.as_secs_f64());
         }
         if result == RunResult::Ok {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            f.last_success.insert(source_id.to_string(), now);
+            f.last_success.insert(source_id.to_string(), now_seconds());
         }
     }
 
@@ -323,8 +423,82 @@ impl Metrics {
             "",
             &f.commit_duration,
         );
+
+        header(
+            &mut out,
+            "athena_ingest_source_lag_seconds",
+            "gauge",
+            "Seconds from the newest stored event's occurred_at of a source to now \
+             (0 when that event is dated in the future).",
+        );
+        let now = now_seconds();
+        for (source, newest) in &f.newest_event {
+            let _ = writeln!(
+                out,
+                "athena_ingest_source_lag_seconds{{source=\"{}\"}} {}",
+                escape(source),
+                number(lag(*newest, now))
+            );
+        }
+
+        header(
+            &mut out,
+            "athena_ingest_http_requests_total",
+            "counter",
+            "HTTP requests an API source sent, each attempt once, by the status code that \
+             answered (error: no answer, a connection failure or timeout).",
+        );
+        for ((source, status), n) in &f.http_requests {
+            let _ = writeln!(
+                out,
+                "athena_ingest_http_requests_total{{source=\"{}\",status=\"{status}\"}} {n}",
+                escape(source),
+            );
+        }
+
+        header(
+            &mut out,
+            "athena_ingest_http_retries_total",
+            "counter",
+            "HTTP requests an API source sent again after a failure (5xx, timeout, bad body).",
+        );
+        for (source, n) in &f.http_retries {
+            let _ = writeln!(
+                out,
+                "athena_ingest_http_retries_total{{source=\"{}\"}} {n}",
+                escape(source),
+            );
+        }
+
+        header(
+            &mut out,
+            "athena_ingest_rate_limit_waits_total",
+            "counter",
+            "Times an API source waited for a rate limit to reset or for a Retry-After.",
+        );
+        for (source, n) in &f.rate_limit_waits {
+            let _ = writeln!(
+                out,
+                "athena_ingest_rate_limit_waits_total{{source=\"{}\"}} {n}",
+                escape(source),
+            );
+        }
         out
     }
+}
+
+/// Seconds since the Unix epoch.
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The lag of an event at `newest` seen at `now`, never below zero: an event dated ahead of
+/// the clock is not news from the future, and a negative lag would read as a broken gauge.
+/// Rounded to milliseconds, the store's resolution.
+fn lag(newest: f64, now: f64) -> f64 {
+    ((now - newest).max(0.0) * 1000.0).round() / 1000.0
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -428,6 +602,136 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    fn run_stats(responses: &[(HttpStatus, u64)], retries: u64, waits: u64) -> SourceStats {
+        SourceStats {
+            requests: responses.iter().map(|(_, n)| n).sum(),
+            retries,
+            rate_limit_waits: waits,
+            responses: responses.iter().copied().collect(),
+            ..SourceStats::default()
+        }
+    }
+
+    /// The `# HELP` and `# TYPE` lines of `name`, in that order, with nothing between.
+    fn assert_declared(text: &str, name: &str, kind: &str) {
+        let help = format!("# HELP {name} ");
+        let at = text
+            .find(&help)
+            .unwrap_or_else(|| panic!("no HELP for {name}:\n{text}"));
+        let next = text[at..].lines().nth(1).unwrap_or_default();
+        assert_eq!(next, format!("# TYPE {name} {kind}"), "{text}");
+    }
+
+    #[test]
+    fn the_new_families_are_declared_with_their_types() {
+        let text = Metrics::new().render();
+        assert_declared(&text, "athena_ingest_source_lag_seconds", "gauge");
+        assert_declared(&text, "athena_ingest_http_requests_total", "counter");
+        assert_declared(&text, "athena_ingest_http_retries_total", "counter");
+        assert_declared(&text, "athena_ingest_rate_limit_waits_total", "counter");
+        assert!(
+            !text
+                .lines()
+                .any(|l| !l.starts_with('#') && l.contains("lag")),
+            "no series for a source without events: {text}"
+        );
+    }
+
+    #[test]
+    fn http_counters_add_up_over_runs_and_never_go_back() {
+        let m = Metrics::new();
+        let (ok, limited) = (HttpStatus::Code(200), HttpStatus::Code(429));
+        m.add_http("gh", &run_stats(&[(limited, 1), (ok, 2)], 0, 1));
+        m.add_http("gh", &run_stats(&[(ok, 1), (HttpStatus::Error, 1)], 1, 0));
+        m.add_http("gh", &run_stats(&[], 0, 0));
+        assert_eq!(m.http_requests_total("gh", ok), 3);
+        assert_eq!(m.http_requests_total("gh", limited), 1);
+        assert_eq!(m.http_requests_total("gh", HttpStatus::Error), 1);
+        assert_eq!(m.http_retries_total("gh"), 1);
+        assert_eq!(m.rate_limit_waits_total("gh"), 1);
+        let text = m.render();
+        for line in [
+            "athena_ingest_http_requests_total{source=\"gh\",status=\"200\"} 3\n",
+            "athena_ingest_http_requests_total{source=\"gh\",status=\"429\"} 1\n",
+            "athena_ingest_http_requests_total{source=\"gh\",status=\"error\"} 1\n",
+            "athena_ingest_http_retries_total{source=\"gh\"} 1\n",
+            "athena_ingest_rate_limit_waits_total{source=\"gh\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_source_that_sent_no_request_has_no_http_series() {
+        let m = Metrics::new();
+        m.add_http("files", &SourceStats::default());
+        let text = m.render();
+        assert!(!text.contains("source=\"files\""), "{text}");
+    }
+
+    #[test]
+    fn http_series_escape_the_source_id() {
+        let m = Metrics::new();
+        m.add_http("a\"b", &run_stats(&[(HttpStatus::Code(503), 2)], 2, 0));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "athena_ingest_http_requests_total{source=\"a\\\"b\",status=\"503\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("athena_ingest_http_retries_total{source=\"a\\\"b\"} 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lag_is_taken_from_the_newest_event_against_the_clock() {
+        let m = Metrics::new();
+        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+        m.seed_newest("log", hour_ago);
+        // An older event committed later does not make the source look further behind.
+        m.seed_newest("log", hour_ago - chrono::Duration::days(3));
+        let lag = m.source_lag("log").unwrap();
+        assert!((3599.0..3700.0).contains(&lag), "{lag}");
+        m.seed_newest("log", Utc::now() + chrono::Duration::hours(1));
+        assert_eq!(m.source_lag("log"), Some(0.0), "never negative");
+        assert_eq!(m.source_lag("other"), None);
+        let text = m.render();
+        assert!(
+            text.contains("athena_ingest_source_lag_seconds{source=\"log\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lag_is_seeded_from_the_store_for_the_sources_asked_only() {
+        use crate::source::{Batch, SourceInfo};
+        let mut store = crate::memory::MemoryStore::new();
+        let at = |s| DateTime::from_timestamp(s, 0).unwrap();
+        for (id, times) in [("a", &[100, 300, 200][..]), ("gone", &[500][..])] {
+            let info = SourceInfo {
+                id: id.into(),
+                source_type: "test".into(),
+                name: id.into(),
+            };
+            let events = times
+                .iter()
+                .enumerate()
+                .map(|(i, t)| crate::Event::new(format!("{id}{i}"), "note", at(*t), "t"))
+                .collect();
+            let cursor = crate::Cursor::from_json(serde_json::json!({"version": 1}));
+            store
+                .commit_batch(&info, &Batch::new(events, cursor))
+                .unwrap();
+        }
+        let m = Metrics::new();
+        m.seed_newest_from(&store, ["a", "empty"]).unwrap();
+        let newest = m.lock().newest_event.clone();
+        assert_eq!(newest, BTreeMap::from([("a".to_string(), 300.0)]));
     }
 
     #[test]

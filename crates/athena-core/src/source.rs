@@ -1,5 +1,6 @@
 //! The `EventSource` trait that every source implements, and the batches it yields.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -134,8 +135,31 @@ pub struct SourceStats {
     pub not_modified: u64,
     /// Waits for a rate limit to reset (API sources).
     pub rate_limit_waits: u64,
+    /// Requests by how they were answered, each attempt once (a `429` waited for and then a
+    /// `200` are one of each); they add up to `requests` (API sources).
+    pub responses: BTreeMap<HttpStatus, u64>,
     /// Wall time of the sync.
     pub duration: Duration,
+}
+
+/// How one HTTP request was answered: label `status` of `athena_ingest_http_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum HttpStatus {
+    /// The server answered with this status code.
+    Code(u16),
+    /// No answer: the connection failed or timed out.
+    Error,
+}
+
+impl std::fmt::Display for HttpStatus {
+    /// The code (`200`, `429`), or `error`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpStatus::Code(code) => write!(f, "{code}"),
+            HttpStatus::Error => f.write_str("error"),
+        }
+    }
 }
 
 /// A place events come from.

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::engine::SourceStatusKind;
 use crate::metrics::{EventOutcome, Metrics, RunResult};
+use crate::source::SourceStats;
 
 /// Something that happened inside the engine.
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub enum InternalEvent<'a> {
         dead_letters: u64,
         /// The cursor now saved.
         cursor: &'a serde_json::Value,
+        /// The newest `occurred_at` among the batch's events (stored or already there).
+        newest: Option<DateTime<Utc>>,
     },
     /// A followed branch no longer contains its stored tip (a force-push); its new commits are
     /// stored, the old ones stay.
@@ -62,6 +67,13 @@ pub enum InternalEvent<'a> {
         /// `Ok` or `Interrupted`.
         status: SourceStatusKind,
     },
+    /// A finished run's HTTP counters (API sources; the others sent no request).
+    RequestsCounted {
+        /// Source id.
+        source_id: &'a str,
+        /// The run's stats: `responses`, `retries` and `rate_limit_waits` are counted.
+        stats: &'a SourceStats,
+    },
     /// The store committed one group of batches (one transaction).
     StoreCommitted {
         /// Batches in the group.
@@ -80,12 +92,17 @@ pub fn record(metrics: &Metrics, event: InternalEvent<'_>) {
             events,
             duplicates,
             dead_letters,
+            newest,
             ..
         } => {
             metrics.add_events(source_id, EventOutcome::Written, *events);
             metrics.add_events(source_id, EventOutcome::Duplicate, *duplicates);
             metrics.add_events(source_id, EventOutcome::Invalid, *dead_letters);
+            if let Some(newest) = newest {
+                metrics.seed_newest(source_id, *newest);
+            }
         }
+        InternalEvent::RequestsCounted { source_id, stats } => metrics.add_http(source_id, stats),
         InternalEvent::BranchRewritten { .. } => {}
         InternalEvent::SourceFailed {
             source_id,
@@ -123,6 +140,7 @@ pub fn emit(event: InternalEvent<'_>) {
             duplicates,
             dead_letters,
             cursor,
+            ..
         } => {
             tracing::debug!(source = source_id, events, duplicates, dead_letters, %cursor, "batch committed");
         }
@@ -158,6 +176,18 @@ pub fn emit(event: InternalEvent<'_>) {
                 status = status.as_str(),
                 "sync finished"
             );
+        }
+        InternalEvent::RequestsCounted { source_id, stats } => {
+            if stats.requests > 0 {
+                tracing::debug!(
+                    source = source_id,
+                    requests = stats.requests,
+                    retries = stats.retries,
+                    rate_limit_waits = stats.rate_limit_waits,
+                    not_modified = stats.not_modified,
+                    "requests counted"
+                );
+            }
         }
         InternalEvent::StoreCommitted { batches, duration } => {
             tracing::trace!(

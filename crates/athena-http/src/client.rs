@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use athena_core::{Redactor, Secret};
+use athena_core::{HttpStatus, Redactor, Secret};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
@@ -421,8 +421,13 @@ impl ApiClient {
         }
         self.stats.add_requests(1);
         let response = match request.send().await {
-            Ok(r) => r,
+            Ok(r) => {
+                self.stats
+                    .add_response(HttpStatus::Code(r.status().as_u16()));
+                r
+            }
             Err(e) => {
+                self.stats.add_response(HttpStatus::Error);
                 let kind = HttpErrorKind::Network;
                 let what = if e.is_timeout() {
                     "timed out"

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use athena_core::Secret;
+use athena_core::{HttpStatus, Secret};
 use serde_json::{json, Value};
 
 use crate::testing::{TestRequest, TestResponse, TestServer};
@@ -111,6 +111,12 @@ async fn a_burst_of_502_is_retried_until_it_passes() {
     let c = client(&server);
     assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
     assert_eq!((c.stats().requests(), c.stats().retries()), (4, 3));
+    let responses: Vec<_> = c.stats().responses().into_iter().collect();
+    assert_eq!(
+        responses,
+        [(HttpStatus::Code(200), 1), (HttpStatus::Code(502), 3)],
+        "each attempt counted under its status"
+    );
 }
 
 #[tokio::test]
@@ -206,6 +212,11 @@ async fn retry_after_on_429_is_waited_for_then_the_request_passes() {
     );
     assert_eq!(c.stats().rate_limit_waits(), 1);
     assert_eq!(c.stats().retries(), 0, "a rate-limit wait is not a retry");
+    let responses: Vec<_> = c.stats().responses().into_iter().collect();
+    assert_eq!(
+        responses,
+        [(HttpStatus::Code(200), 1), (HttpStatus::Code(429), 1)]
+    );
 }
 
 fn epoch_in(secs: u64) -> String {
@@ -330,6 +341,12 @@ async fn a_request_that_times_out_is_retried() {
     let c = ApiClient::new(cfg).unwrap();
     assert!(matches!(get(&c, "x").await.unwrap(), Fetched::Page(_)));
     assert_eq!((c.stats().requests(), c.stats().retries()), (2, 1));
+    let responses: Vec<_> = c.stats().responses().into_iter().collect();
+    assert_eq!(
+        responses,
+        [(HttpStatus::Code(200), 1), (HttpStatus::Error, 1)],
+        "a timeout is counted as an error"
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 //!   number, GraphQL's `pageInfo`), with one guard against paging loops; [`link`] parses.
 //! - [`HttpError`]: what failed, where (method and URL without credentials), the status and the
 //!   first bytes of the body.
-//! - [`HttpStats`]: requests, retries, 304s, bytes, rate-limit waits.
+//! - [`HttpStats`]: requests (and by status code), retries, 304s, bytes, rate-limit waits.
 //! - `testing` (feature `test-server`): the kit for fakes of APIs in tests (`FakeApi`: routes
 //!   and data, faults, delays, paging, ETags) on a tiny local HTTP/1.1 server.
 #![warn(missing_docs)]

@@ -68,6 +68,7 @@ pub(crate) fn stats(http: &HttpStats) -> SourceStats {
         bytes: http.bytes(),
         not_modified: http.not_modified(),
         rate_limit_waits: http.rate_limit_waits(),
+        responses: http.responses(),
         ..SourceStats::default()
     }
 }

@@ -13,10 +13,21 @@ pub(crate) async fn sync(
     source_type: &str,
     table: toml::Table,
 ) -> SourceReport {
+    sync_with(store, id, source_type, table, SyncOptions::default()).await
+}
+
+/// [`sync`] with these options (a [`Metrics`](athena_core::Metrics) to count into).
+pub(crate) async fn sync_with(
+    store: &SharedMemoryStore,
+    id: &str,
+    source_type: &str,
+    table: toml::Table,
+    options: SyncOptions,
+) -> SourceReport {
     let config = SourceConfig::new(id, source_type, table);
     let engine = Engine::new(Arc::new(crate::registry()), EngineSettings::default());
     let (report, _) = engine
-        .sync(Box::new(store.clone()), &[config], SyncOptions::default())
+        .sync(Box::new(store.clone()), &[config], options)
         .await
         .expect("the source's config builds");
     report

@@ -243,8 +243,16 @@ async fn run_source(
         bytes: own.bytes,
         not_modified: own.not_modified,
         rate_limit_waits: own.rate_limit_waits,
+        responses: own.responses,
         duration: started.elapsed(),
     };
+    record(
+        &options.metrics,
+        InternalEvent::RequestsCounted {
+            source_id: &info.id,
+            stats: &report.stats,
+        },
+    );
     if let Some(failure) = failure {
         record(
             &options.metrics,

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cursor::Cursor;
@@ -80,6 +81,8 @@ struct StagedBatch {
     source_id: String,
     report: CommitReport,
     cursor: serde_json::Value,
+    /// The newest `occurred_at` of its events, for the source's lag gauge.
+    newest: Option<DateTime<Utc>>,
     reply: oneshot::Sender<Result<CommitReport, StoreError>>,
 }
 
@@ -159,6 +162,7 @@ pub(super) fn writer_loop(
                                 Cursor::from_json(serde_json::Value::Null),
                             )
                             .into_json(),
+                            newest: batch.events.iter().map(|e| e.occurred_at).max(),
                             reply,
                         });
                     }
@@ -234,6 +238,7 @@ fn commit_group(
                         duplicates: b.report.duplicates,
                         dead_letters: b.report.dead_letters,
                         cursor: &b.cursor,
+                        newest: b.newest,
                     },
                 );
                 let _ = b.reply.send(Ok(b.report));

@@ -161,6 +161,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         store_open: Arc::new(AtomicBool::new(true)),
         token,
     };
+    // A source's lag shows from the first scrape, not only once it stores something new.
+    let ids = configs.iter().map(|c| c.id.as_str());
+    if let Err(e) = shared.metrics.seed_newest_from(&*store, ids) {
+        tracing::warn!("reading the newest stored events for the lag metric: {e}");
+    }
     let rt = crate::commands::runtime()?;
     let engine = Engine::new(registry.clone(), config.engine);
     let code = rt.block_on(async move {

@@ -7,6 +7,12 @@ use std::time::Duration;
 use crate::serve_support::*;
 use crate::support::*;
 
+/// Seconds from the time of `line(39)` to now.
+fn newest_line_age() -> f64 {
+    let at = chrono::DateTime::parse_from_rfc3339("2015-05-17T10:00:39Z").unwrap();
+    (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0
+}
+
 fn api_log(id: &str, pattern: &str) -> String {
     format!("[[sources]]\nid = \"{id}\"\ntype = \"api_log\"\npaths = [\"{pattern}\"]\n")
 }
@@ -49,6 +55,16 @@ fn serve_stores_appended_lines_counts_them_in_metrics_and_stops_on_sigterm() {
             r#"athena_ingest_sync_runs_total{source="web",result="ok"}"#
         ) >= 2.0
     );
+    // The newest line is dated 2015-05-17T10:00:39Z: the lag is the time since then.
+    let lag = sample(
+        &metrics.body,
+        r#"athena_ingest_source_lag_seconds{source="web"}"#,
+    );
+    let since = newest_line_age();
+    assert!(
+        lag >= 0.0 && (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
     promtool_check(&metrics.body);
 
     // Lines appended just before the stop are either stored by the last run or left for the
@@ -66,6 +82,52 @@ fn serve_stores_appended_lines_counts_them_in_metrics_and_stops_on_sigterm() {
     assert_eq!(ids.len(), 60);
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 60, "an event was stored twice");
+}
+
+#[test]
+fn the_lag_of_a_source_with_nothing_new_is_read_from_the_store_at_start() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let log = env.path("logs/access.log");
+    append(&log, 0..40);
+    env.write_config(&api_log("web", "logs/access.log"));
+    let (run, _) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+
+    // Serve stores nothing new, so the lag can come only from the store.
+    let server = Server::start(&env);
+    let metrics = server.must_get("/metrics");
+    let lag = sample(
+        &metrics.body,
+        r#"athena_ingest_source_lag_seconds{source="web"}"#,
+    );
+    let since = newest_line_age();
+    assert!(
+        (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
+    // And after a run that found nothing new.
+    let ran =
+        |body: &str| body.contains(r#"athena_ingest_sync_runs_total{source="web",result="ok"} 1"#);
+    wait_for("a run", || ran(&server.must_get("/metrics").body));
+    let metrics = server.must_get("/metrics");
+    assert_eq!(
+        sample(
+            &metrics.body,
+            r#"athena_ingest_events_total{source="web",outcome="written"}"#
+        ),
+        0.0,
+        "nothing new was stored by serve"
+    );
+    let lag = sample(
+        &metrics.body,
+        r#"athena_ingest_source_lag_seconds{source="web"}"#,
+    );
+    assert!(
+        (since - 5.0..since + 60.0).contains(&lag),
+        "{lag} vs {since}"
+    );
+    promtool_check(&metrics.body);
 }
 
 #[test]

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use athena_core::memory::SharedMemoryStore;
-use athena_core::SourceStatusKind;
+use athena_core::{HttpStatus, Metrics, SourceStatusKind, SyncOptions};
+use athena_http::testing::TestResponse;
 use serde_json::Value;
 
 use super::fake::{comment, commit, issue, pull, release, run, ts, FakeGitHub, TOKEN};
-use crate::synced::sync;
+use crate::synced::{sync, sync_with};
 
 fn config(url: &str) -> toml::Table {
     let mut table = toml::Table::new();
@@ -120,4 +121,56 @@ async fn a_full_sync_then_an_incremental_one_that_costs_only_304s_then_one_new_i
     );
     assert_eq!(cursor(&store)["streams"]["issues"]["mark"], ts(40));
     assert_eq!(kinds(&store)["issue_opened"], 4);
+}
+
+#[tokio::test]
+async fn http_requests_are_counted_by_status_across_runs_with_a_429_and_a_retried_503() {
+    let fake = FakeGitHub::new();
+    fake.set("commits", (1..=3).map(commit).collect());
+    fake.set("issues", (1..=2).map(|n| issue(n, n)).collect());
+    fake.fault(
+        "/pulls",
+        TestResponse::text(429, "secondary rate limit").header("Retry-After", "1"),
+    );
+    fake.fault("/issues", TestResponse::text(503, "unavailable"));
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let metrics = Metrics::new();
+    let mut table = config(&server.url());
+    table.insert("retry_delay_ms".into(), 10.into());
+    let options = || SyncOptions {
+        metrics: metrics.clone(),
+        ..SyncOptions::default()
+    };
+
+    let first = sync_with(&store, "gh", "github", table.clone(), options()).await;
+    assert_eq!(first.status, SourceStatusKind::Ok, "{:?}", first.error);
+    assert_eq!((first.stats.retries, first.stats.rate_limit_waits), (1, 1));
+    // Nothing new: each stream asks with its ETag and is answered 304.
+    let second = sync_with(&store, "gh", "github", table, options()).await;
+    assert_eq!(second.status, SourceStatusKind::Ok, "{:?}", second.error);
+    assert_eq!(second.stats.not_modified, second.stats.requests);
+
+    let count = |code| metrics.http_requests_total("gh", HttpStatus::Code(code));
+    assert_eq!(count(429), 1, "the 429 waited for");
+    assert_eq!(count(503), 1, "the 503 retried");
+    assert_eq!(
+        count(200),
+        first.stats.requests - 2,
+        "its retry and the rest"
+    );
+    assert_eq!(count(304), second.stats.requests);
+    assert_eq!(metrics.http_requests_total("gh", HttpStatus::Error), 0);
+    assert_eq!(metrics.http_retries_total("gh"), 1);
+    assert_eq!(metrics.rate_limit_waits_total("gh"), 1);
+    let text = metrics.render();
+    assert!(
+        text.contains("athena_ingest_http_requests_total{source=\"gh\",status=\"429\"} 1\n"),
+        "{text}"
+    );
+    // No URL, path or token reaches a label.
+    for leak in [TOKEN, "/repos", "127.0.0.1"] {
+        assert!(!text.contains(leak), "{leak} in\n{text}");
+    }
+    assert!(metrics.source_lag("gh").is_some_and(|s| s >= 0.0));
 }

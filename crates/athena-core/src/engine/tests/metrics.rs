@@ -9,10 +9,11 @@ use crate::cursor::Cursor;
 use crate::engine::SyncOptions;
 use crate::memory::SharedMemoryStore;
 use crate::metrics::{EventOutcome, Metrics, RunResult};
-use crate::source::{Batch, BatchStream, EventSource, SourceInfo};
+use crate::source::{Batch, BatchStream, EventSource, HttpStatus, SourceInfo, SourceStats};
 use crate::{DeadLetter, Event, SourceError};
 
-/// One batch of three events and two dead letters.
+/// One batch of three events (an hour, two and three hours old) and two dead letters; it
+/// says it sent three requests: a `429` waited for, a `503` retried, then a `200`.
 struct Mixed(SourceInfo);
 
 #[async_trait::async_trait]
@@ -25,7 +26,10 @@ impl EventSource for Mixed {
     }
     fn events(&mut self, _cursor: Option<Cursor>) -> BatchStream<'_> {
         let events = (0..3)
-            .map(|i| Event::new(format!("m{i}"), "tick", chrono::Utc::now(), "t"))
+            .map(|i| {
+                let at = chrono::Utc::now() - chrono::Duration::hours(i + 1);
+                Event::new(format!("m{i}"), "tick", at, "t")
+            })
             .collect();
         let mut batch = Batch::new(events, Cursor::from_json(serde_json::json!({"version":1})));
         batch.dead_letters = (0..2)
@@ -36,6 +40,18 @@ impl EventSource for Mixed {
             })
             .collect();
         Box::pin(futures_util::stream::iter([Ok(batch)]))
+    }
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            requests: 3,
+            retries: 1,
+            rate_limit_waits: 1,
+            responses: [(429, 1), (503, 1), (200, 1)]
+                .into_iter()
+                .map(|(code, n)| (HttpStatus::Code(code), n))
+                .collect(),
+            ..SourceStats::default()
+        }
     }
 }
 
@@ -48,7 +64,8 @@ fn mixed(id: &str) -> Mixed {
 }
 
 /// Two syncs into one registry: `a` (25 events, then the same 25 again with `--full`), `m`
-/// (3 events, 2 dead letters) and `bad` (fails after its first batch of 10).
+/// (3 events, 2 dead letters, then nothing new: its stats again) and `bad` (fails after its
+/// first batch of 10).
 async fn two_syncs(shared: &SharedMemoryStore) -> Metrics {
     let metrics = Metrics::with_version("9.8.7");
     let mut bad = counting("bad", 100, 10);
@@ -76,7 +93,7 @@ async fn two_syncs(shared: &SharedMemoryStore) -> Metrics {
     engine()
         .run(
             Box::new(shared.clone()),
-            vec![Box::new(counting("a", 25, 10))],
+            vec![Box::new(counting("a", 25, 10)), Box::new(mixed("m"))],
             options,
         )
         .await;
@@ -110,7 +127,7 @@ async fn events_total_equals_what_the_store_holds() {
     assert_eq!(metrics.events_total("m", EventOutcome::Invalid), 2);
     assert_eq!(metrics.events_total("bad", EventOutcome::Written), 10);
     assert_eq!(metrics.sync_runs_total("a", RunResult::Ok), 2);
-    assert_eq!(metrics.sync_runs_total("m", RunResult::Ok), 1);
+    assert_eq!(metrics.sync_runs_total("m", RunResult::Ok), 2);
     assert_eq!(metrics.sync_runs_total("bad", RunResult::Failed), 1);
     assert_eq!(metrics.sync_runs_total("bad", RunResult::Ok), 0);
     assert!(metrics.last_success("a").is_some());
@@ -119,6 +136,11 @@ async fn events_total_equals_what_the_store_holds() {
     let text = metrics.render();
     for line in [
         "athena_ingest_build_info{version=\"9.8.7\"} 1",
+        "athena_ingest_http_requests_total{source=\"m\",status=\"200\"} 2",
+        "athena_ingest_http_requests_total{source=\"m\",status=\"429\"} 2",
+        "athena_ingest_http_requests_total{source=\"m\",status=\"503\"} 2",
+        "athena_ingest_http_retries_total{source=\"m\"} 2",
+        "athena_ingest_rate_limit_waits_total{source=\"m\"} 2",
         "athena_ingest_events_total{source=\"a\",outcome=\"written\"} 25",
         "athena_ingest_events_total{source=\"a\",outcome=\"duplicate\"} 25",
         "athena_ingest_events_total{source=\"a\",outcome=\"invalid\"} 0",
@@ -138,6 +160,17 @@ async fn events_total_equals_what_the_store_holds() {
         );
     }
     assert!(text.contains("athena_ingest_last_success_timestamp_seconds{source=\"a\"} "));
+    // `m`'s newest event is an hour old, whichever of its two runs stored it.
+    let lag = text
+        .lines()
+        .find_map(|l| l.strip_prefix("athena_ingest_source_lag_seconds{source=\"m\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(lag.is_some_and(|s| (3600.0..3660.0).contains(&s)), "{text}");
+    assert!(text.contains("athena_ingest_source_lag_seconds{source=\"bad\"} "));
+    assert!(
+        !text.contains("athena_ingest_http_requests_total{source=\"a\""),
+        "a source that sends no request has no HTTP series\n{text}"
+    );
     assert!(!text.contains("athena_ingest_last_success_timestamp_seconds{source=\"bad\"}"));
     let commits = text
         .lines()
@@ -151,6 +184,10 @@ async fn events_total_equals_what_the_store_holds() {
         ("athena_ingest_sync_duration_seconds", "histogram"),
         ("athena_ingest_last_success_timestamp_seconds", "gauge"),
         ("athena_ingest_store_commit_duration_seconds", "histogram"),
+        ("athena_ingest_source_lag_seconds", "gauge"),
+        ("athena_ingest_http_requests_total", "counter"),
+        ("athena_ingest_http_retries_total", "counter"),
+        ("athena_ingest_rate_limit_waits_total", "counter"),
     ] {
         assert!(text.contains(&format!("# HELP {name} ")), "{name}\n{text}");
         assert!(
