@@ -2,6 +2,7 @@
 //!
 //! - [`SqliteStore`] implements `athena_core::Store`: the atomic batch commit, cursors, runs,
 //!   queries with full-text search.
+//! - [`SqliteRecall`] implements `athena_core::recall::Recall` over read-only connections.
 //! - `schema`: the versioned schema and its migrations; read it first to see the tables.
 //! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
@@ -9,7 +10,9 @@
 
 mod inspect;
 mod lock;
+mod recall;
 mod schema;
 mod sqlite;
 
+pub use recall::SqliteRecall;
 pub use sqlite::SqliteStore;

@@ -1,11 +1,13 @@
 //! The reads: events by filter and full-text search, sources' status, dead letters, cursors.
 //! `query_events`, `sources_status` and `dead_letters` never write: they run on a read-only store.
 
+use athena_core::recall::{Bucket, Order, Page, PageCursor, PageQuery, TimelineCount};
 use athena_core::{
     Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
     StoreError, StoredDeadLetter,
 };
 use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -56,6 +58,40 @@ pub(super) fn fts_query(q: &str) -> String {
         .join(" ")
 }
 
+/// The columns [`SqliteStore::select_rows`] reads, in its order.
+const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
+     title, body, url, outcome, context, metadata, seq";
+
+/// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments.
+fn push_filter(q: &EventQuery, sql: &mut String, args: &mut Vec<SqlValue>) {
+    let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
+        if !values.is_empty() {
+            let marks = vec!["?"; values.len()].join(", ");
+            sql.push_str(&format!(" AND {column} IN ({marks})"));
+            args.extend(values.iter().cloned().map(SqlValue::Text));
+        }
+    };
+    any_of(sql, "source_id", &q.sources);
+    any_of(sql, "kind", &q.kinds);
+    if let Some(actor) = &q.actor {
+        // The actor is text to find, not a pattern: `%` and `_` in it match themselves.
+        sql.push_str(" AND actor LIKE '%' || ? || '%' ESCAPE '\\'");
+        args.push(SqlValue::Text(like_literal(actor)));
+    }
+    if let Some(t) = q.since {
+        sql.push_str(" AND occurred_at >= ?");
+        args.push(SqlValue::Integer(millis(t)));
+    }
+    if let Some(t) = q.until {
+        sql.push_str(" AND occurred_at < ?");
+        args.push(SqlValue::Integer(millis(t)));
+    }
+    if let Some(search) = &q.search {
+        sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+        args.push(SqlValue::Text(fts_query(search)));
+    }
+}
+
 impl SqliteStore {
     /// Total number of stored events.
     pub fn count_events(&self) -> Result<u64, StoreError> {
@@ -104,62 +140,113 @@ impl SqliteStore {
 
     /// [`Store::query_events`](athena_core::Store::query_events).
     pub(super) fn select_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, source_id, source_type, kind, occurred_at, ingested_at, actor, title, body,
-                    url, outcome, context, metadata
-             FROM events WHERE 1 = 1",
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
-            if !values.is_empty() {
-                let marks = vec!["?"; values.len()].join(", ");
-                sql.push_str(&format!(" AND {column} IN ({marks})"));
-                args.extend(values.iter().cloned().map(rusqlite::types::Value::Text));
-            }
-        };
-        any_of(&mut sql, "source_id", &q.sources);
-        any_of(&mut sql, "kind", &q.kinds);
-        if let Some(actor) = &q.actor {
-            // The actor is text to find, not a pattern: `%` and `_` in it match themselves.
-            sql.push_str(" AND actor LIKE '%' || ? || '%' ESCAPE '\\'");
-            args.push(rusqlite::types::Value::Text(like_literal(actor)));
-        }
-        if let Some(t) = q.since {
-            sql.push_str(" AND occurred_at >= ?");
-            args.push(rusqlite::types::Value::Integer(millis(t)));
-        }
-        if let Some(t) = q.until {
-            sql.push_str(" AND occurred_at < ?");
-            args.push(rusqlite::types::Value::Integer(millis(t)));
-        }
-        if let Some(search) = &q.search {
-            sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
-            args.push(rusqlite::types::Value::Text(fts_query(search)));
-        }
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
+        let mut args = Vec::new();
+        push_filter(q, &mut sql, &mut args);
         sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
         if let Some(limit) = q.limit {
             sql.push_str(" LIMIT ?");
-            args.push(rusqlite::types::Value::Integer(sql_limit(limit)));
+            args.push(SqlValue::Integer(sql_limit(limit)));
         }
-        let query_error = |e: rusqlite::Error| {
-            // A malformed MATCH expression surfaces as a generic SQLITE_ERROR.
-            let generic = matches!(
-                &e,
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
-            );
-            if q.search.is_some() && generic {
-                StoreError::Query(format!(
-                    "search {:?}: {e}",
-                    q.search.as_deref().unwrap_or("")
-                ))
-            } else {
-                backend(&self.path, e)
-            }
+        let rows = self.select_rows(&sql, args, q.search.as_deref())?;
+        Ok(rows.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// [`Recall::page`](athena_core::recall::Recall::page): the filter, then keyset on
+    /// `(occurred_at, seq)` after the cursor, one row more than asked to know if more follow.
+    pub(crate) fn select_page(&self, q: &PageQuery) -> Result<Page, StoreError> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
+        let mut args = Vec::new();
+        push_filter(&q.filter, &mut sql, &mut args);
+        let (cmp, dir) = match q.order {
+            Order::Desc => ("<", "DESC"),
+            Order::Asc => (">", "ASC"),
         };
+        if let Some(after) = q.after {
+            sql.push_str(&format!(
+                " AND (occurred_at {cmp} ? OR (occurred_at = ? AND seq {cmp} ?))"
+            ));
+            args.push(SqlValue::Integer(after.occurred_at_ms));
+            args.push(SqlValue::Integer(after.occurred_at_ms));
+            args.push(SqlValue::Integer(after.seq));
+        }
+        sql.push_str(&format!(" ORDER BY occurred_at {dir}, seq {dir} LIMIT ?"));
+        args.push(SqlValue::Integer(sql_limit(q.limit.saturating_add(1))));
+        let mut rows = self.select_rows(&sql, args, q.filter.search.as_deref())?;
+        let more = rows.len() > q.limit;
+        rows.truncate(q.limit);
+        let next = more
+            .then(|| rows.last())
+            .flatten()
+            .map(|(seq, e)| PageCursor {
+                order: q.order,
+                occurred_at_ms: millis(e.occurred_at),
+                seq: *seq,
+            });
+        Ok(Page {
+            events: rows.into_iter().map(|(_, e)| e).collect(),
+            next,
+        })
+    }
+
+    /// [`Recall::event`](athena_core::recall::Recall::event).
+    pub(crate) fn select_event(
+        &self,
+        source_id: &str,
+        id: &str,
+    ) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE source_id = ? AND id = ?");
+        let args = vec![
+            SqlValue::Text(source_id.to_string()),
+            SqlValue::Text(id.to_string()),
+        ];
+        let rows = self.select_rows(&sql, args, None)?;
+        Ok(rows.into_iter().next().map(|(_, e)| e))
+    }
+
+    /// [`Recall::timeline`](athena_core::recall::Recall::timeline): grouped in SQL, each time
+    /// floored to its bucket's start (also before 1970: SQLite's `%` keeps the sign).
+    pub(crate) fn select_timeline(
+        &self,
+        q: &EventQuery,
+        bucket: Bucket,
+    ) -> Result<Vec<TimelineCount>, StoreError> {
+        let width = bucket.millis();
+        let offset = bucket.offset_millis();
+        let start = format!(
+            "(occurred_at + {offset}) - (((occurred_at + {offset}) % {width}) + {width}) % {width} - {offset}"
+        );
+        let mut sql =
+            format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
+        let mut args = Vec::new();
+        push_filter(q, &mut sql, &mut args);
+        sql.push_str(" GROUP BY bucket, source_id ORDER BY bucket, source_id");
+        let query_error = |e| self.query_error(e, q.search.as_deref());
         let mut stmt = self.conn.prepare(&sql).map_err(query_error)?;
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
-                Ok(Event {
+                Ok(TimelineCount {
+                    start: from_millis(r.get(0)?),
+                    source_id: r.get(1)?,
+                    count: r.get::<_, i64>(2)? as u64,
+                })
+            })
+            .map_err(query_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+    }
+
+    /// Runs a `SELECT {EVENT_COLUMNS}` statement: each row's `seq` and event.
+    fn select_rows(
+        &self,
+        sql: &str,
+        args: Vec<SqlValue>,
+        search: Option<&str>,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let query_error = |e| self.query_error(e, search);
+        let mut stmt = self.conn.prepare(sql).map_err(query_error)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| {
+                let event = Event {
                     id: r.get(0)?,
                     source_id: r.get(1)?,
                     source_type: r.get(2)?,
@@ -175,14 +262,28 @@ impl SqliteStore {
                         .and_then(|o| Outcome::parse(&o)),
                     context: json_object(&r.get::<_, String>(11)?),
                     metadata: json_object(&r.get::<_, String>(12)?),
-                })
+                };
+                Ok((r.get(13)?, event))
             })
             .map_err(query_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
     }
 
+    /// A malformed full-text query surfaces as a generic SQLITE_ERROR: named as the search's
+    /// fault (a bad request), not the store's.
+    fn query_error(&self, e: rusqlite::Error, search: Option<&str>) -> StoreError {
+        let generic = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
+        );
+        match search {
+            Some(search) if generic => StoreError::Query(format!("search {search:?}: {e}")),
+            _ => backend(&self.path, e),
+        }
+    }
+
     /// [`Store::sources_status`](athena_core::Store::sources_status).
-    pub(super) fn select_sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+    pub(crate) fn select_sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
         let be = |e| backend(&self.path, e);
         // A reader does not migrate: a store from before schema 3 has no error kinds.
         let error_kind = if self.schema_version()? >= 3 {

@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 mod bulk;
 mod open;
 mod query;
+mod recall;
 mod write;
 
 fn info() -> SourceInfo {

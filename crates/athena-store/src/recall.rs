@@ -1,0 +1,71 @@
+//! Recall over a SQLite store: a few read-only connections shared by request handlers.
+//!
+//! A SQLite connection serves one query at a time, so concurrent requests each take a free
+//! connection of the pool, or wait for one. Readers never block the writer (WAL), and a reader
+//! sees every batch committed before its query began.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use athena_core::recall::{Bucket, Page, PageQuery, Recall, TimelineCount};
+use athena_core::{Event, EventQuery, SourceStatus, StoreError};
+
+use crate::SqliteStore;
+
+/// [`Recall`] over read-only connections to one store.
+pub struct SqliteRecall {
+    connections: Vec<Mutex<SqliteStore>>,
+    next: AtomicUsize,
+}
+
+impl SqliteRecall {
+    /// Opens `connections` (at least one) read-only connections to the store at `path`; the
+    /// store must exist (see [`SqliteStore::open_read_only`]).
+    pub fn open(path: &Path, connections: usize) -> Result<Self, StoreError> {
+        let connections = (0..connections.max(1))
+            .map(|_| SqliteStore::open_read_only(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteRecall {
+            connections,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A free connection if there is one, else the next in turn once it is free.
+    fn connection(&self) -> MutexGuard<'_, SqliteStore> {
+        let n = self.connections.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(c) = self.connections[(first + i) % n].try_lock() {
+                return c;
+            }
+        }
+        // A panic in another query left the connection as it was: reading on is safe.
+        self.connections[first % n]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Recall for SqliteRecall {
+    fn page(&self, query: &PageQuery) -> Result<Page, StoreError> {
+        self.connection().select_page(query)
+    }
+
+    fn event(&self, source_id: &str, id: &str) -> Result<Option<Event>, StoreError> {
+        self.connection().select_event(source_id, id)
+    }
+
+    fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        self.connection().select_sources_status()
+    }
+
+    fn timeline(
+        &self,
+        filter: &EventQuery,
+        bucket: Bucket,
+    ) -> Result<Vec<TimelineCount>, StoreError> {
+        self.connection().select_timeline(filter, bucket)
+    }
+}

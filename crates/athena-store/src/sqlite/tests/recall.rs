@@ -1,0 +1,186 @@
+//! Tests of recall: pages by keyset in both orders, a cursor stable while events arrive, one
+//! event by id, timeline buckets, and a malformed search named as the search's fault.
+
+use athena_core::recall::{Bucket, Order, PageQuery, Recall};
+use athena_core::{EventQuery, Store, StoreError};
+
+use super::{batch, event, info};
+use crate::{SqliteRecall, SqliteStore};
+
+fn ids(events: &[athena_core::Event]) -> Vec<&str> {
+    events.iter().map(|e| e.id.as_str()).collect()
+}
+
+/// Reads every page of `order`, `limit` at a time, calling `between` after each page.
+fn all_pages(
+    recall: &SqliteRecall,
+    order: Order,
+    limit: usize,
+    mut between: impl FnMut(),
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = recall
+            .page(&PageQuery {
+                order,
+                after,
+                limit,
+                ..PageQuery::default()
+            })
+            .unwrap();
+        assert!(page.events.len() <= limit);
+        seen.extend(page.events.iter().map(|e| e.id.clone()));
+        between();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+#[test]
+fn pages_follow_each_other_in_both_orders_and_ties_keep_storing_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    // Two events share minute 2: storing order breaks the tie.
+    let events = ["1", "2a", "2b", "3", "4"]
+        .iter()
+        .map(|id| event(id, id[..1].parse().unwrap(), "t", "a"))
+        .collect();
+    s.commit_batch(&info(), &batch(events, 1)).unwrap();
+    let recall = SqliteRecall::open(&path, 2).unwrap();
+    assert_eq!(
+        all_pages(&recall, Order::Desc, 2, || {}),
+        ["4", "3", "2b", "2a", "1"]
+    );
+    assert_eq!(
+        all_pages(&recall, Order::Asc, 2, || {}),
+        ["1", "2a", "2b", "3", "4"]
+    );
+    // An exact fit has no next page.
+    let page = recall
+        .page(&PageQuery {
+            limit: 5,
+            ..PageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(page.events.len(), 5);
+    assert!(page.next.is_none());
+}
+
+#[test]
+fn a_cursor_stays_valid_while_new_events_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    let events = (10..20)
+        .map(|m| event(&m.to_string(), m, "t", "a"))
+        .collect();
+    s.commit_batch(&info(), &batch(events, 1)).unwrap();
+    let recall = SqliteRecall::open(&path, 1).unwrap();
+    let mut next_id = 50;
+    let seen = all_pages(&recall, Order::Desc, 3, || {
+        // Newer events, and one older than everything, arrive between pages.
+        let newer = event(&next_id.to_string(), 30 + next_id % 10, "t", "a");
+        let older = event(&format!("old{next_id}"), 1, "t", "a");
+        s.commit_batch(&info(), &batch(vec![newer, older], 2))
+            .unwrap();
+        next_id += 1;
+    });
+    let first_page_then_rest: Vec<String> = (10..20).rev().map(|m| m.to_string()).collect();
+    // The original ten in order, none twice, none skipped; older arrivals may follow them.
+    assert_eq!(seen[..10], first_page_then_rest[..]);
+    assert!(
+        seen[10..].iter().all(|id| id.starts_with("old")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn one_event_by_source_and_id_and_a_filtered_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    let events = vec![
+        event("a/1", 1, "fix parser crash", "ann"),
+        event("a/2", 2, "add docs", "bob"),
+    ];
+    s.commit_batch(&info(), &batch(events, 1)).unwrap();
+    let recall = SqliteRecall::open(&path, 1).unwrap();
+    let e = recall.event("src", "a/1").unwrap().unwrap();
+    assert_eq!(e.title, "fix parser crash");
+    assert!(recall.event("src", "a/3").unwrap().is_none());
+    assert!(recall.event("other", "a/1").unwrap().is_none());
+    let page = recall
+        .page(&PageQuery {
+            filter: EventQuery {
+                search: Some("docs".into()),
+                ..EventQuery::default()
+            },
+            limit: 10,
+            ..PageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&page.events), ["a/2"]);
+    let bad = recall.page(&PageQuery {
+        filter: EventQuery {
+            search: Some("\"unclosed".into()),
+            ..EventQuery::default()
+        },
+        limit: 10,
+        ..PageQuery::default()
+    });
+    assert!(matches!(bad, Err(StoreError::Query(_))), "{bad:?}");
+    assert_eq!(recall.sources().unwrap()[0].events, 2);
+}
+
+#[test]
+fn the_timeline_counts_per_bucket_and_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    // 2024-05-01 12:01..12:05, and one a day later.
+    let mut events: Vec<_> = (1..=5)
+        .map(|m| event(&m.to_string(), m, "t", "a"))
+        .collect();
+    let mut late = event("late", 0, "t", "a");
+    late.occurred_at += chrono::TimeDelta::days(1) + chrono::TimeDelta::hours(2);
+    events.push(late);
+    s.commit_batch(&info(), &batch(events, 1)).unwrap();
+    let recall = SqliteRecall::open(&path, 1).unwrap();
+    let counts = |bucket| {
+        recall
+            .timeline(&EventQuery::default(), bucket)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.start.to_rfc3339(), c.source_id, c.count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        counts(Bucket::Day),
+        [
+            (
+                "2024-05-01T00:00:00+00:00".to_string(),
+                "src".to_string(),
+                5
+            ),
+            (
+                "2024-05-02T00:00:00+00:00".to_string(),
+                "src".to_string(),
+                1
+            ),
+        ]
+    );
+    assert_eq!(counts(Bucket::Hour)[1].0, "2024-05-02T14:00:00+00:00");
+    // 2024-05-01 was a Wednesday: its week began on Monday the 29th of April.
+    assert_eq!(
+        counts(Bucket::Week),
+        [(
+            "2024-04-29T00:00:00+00:00".to_string(),
+            "src".to_string(),
+            6
+        )]
+    );
+}
