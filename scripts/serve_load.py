@@ -19,7 +19,8 @@ Usage:
       → p50_ms p99_ms max_ms stored
   serve_load.py soak --log F --db D --source ID --pid P --first-seq N --rate R --seconds T
       [--interval-ms I] [--timeout S]
-      → rss_10s rss_30s rss_end rss_max appended lag_s p50_ms p99_ms max_ms  (RSS in MB)
+      → rss_10s rss_half rss_end rss_max appended lag_s p50_ms p99_ms max_ms  (RSS in MB;
+        rss_half is at T/2 s, 30 s of the default 60)
   serve_load.py count --db D --source ID
       → rows distinct_seqs min_seq max_seq
 """
@@ -185,8 +186,9 @@ def cmd_soak(a):
             break
         time.sleep(0.02)
     con.close()
+    half = max(1, a.seconds // 2)
     for s in sorted(samples):
-        if s in (1, 5) or s % 10 == 0:
+        if s in (1, 5, half) or s % 10 == 0:
             rss = samples[s]
             print(f"soak: RSS at {s:2d} s: {'gone' if rss is None else format(rss, '.1f') + ' MB'}", file=sys.stderr)
     all_rss = list(samples.values()) + drain
@@ -194,7 +196,7 @@ def cmd_soak(a):
     rss_max = "none" if None in all_rss else fmt(max(all_rss))
     ms = latencies(a.db, a.source, a.first_seq, want - 1)
     print(
-        fmt(samples.get(10)), fmt(samples.get(30)), fmt(samples.get(a.seconds)), rss_max,
+        fmt(samples.get(10)), fmt(samples.get(half)), fmt(samples.get(a.seconds)), rss_max,
         written, "none" if lag is None else f"{lag:.2f}", pct(ms, 50), pct(ms, 99), pct(ms, 100),
     )
 
