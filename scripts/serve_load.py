@@ -190,7 +190,11 @@ def cmd_soak(a):
     for s in sorted(samples):
         if s in (1, 5, half) or s % 10 == 0:
             rss = samples[s]
-            print(f"soak: RSS at {s:2d} s: {'gone' if rss is None else format(rss, '.1f') + ' MB'}", file=sys.stderr)
+            # One sample swings by 20 MB as SQLite's cache and the allocator breathe; the
+            # window's peak shows whether a point sample was a trough.
+            window = [samples[w] for w in range(max(1, s - 9), s + 1)]
+            peak = "" if None in window else f" (max {max(window):.1f} MB over {max(1, s - 9)}-{s} s)"
+            print(f"soak: RSS at {s:3d} s: {'gone' if rss is None else format(rss, '.1f') + ' MB'}{peak}", file=sys.stderr)
     all_rss = list(samples.values()) + drain
     fmt = lambda v: "none" if v is None else f"{v:.1f}"
     rss_max = "none" if None in all_rss else fmt(max(all_rss))
