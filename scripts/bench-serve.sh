@@ -81,7 +81,7 @@ echo "serve: --listen 127.0.0.1:$port${serve_args[*]:+ ${serve_args[*]}}; $(npro
     "${serve_args[@]}" 2> "$work/serve.log" &
 pid=$!
 # Lines appended before serve has read the (empty) log once would be measured from its start-up.
-$load wait-run --db "$db" --source live --timeout 30 > /dev/null || {
+$load wait-run --db "$db" --source live --pid "$pid" --timeout 30 > /dev/null || {
     echo "serve did not run the source; its log:" >&2
     tail -n 20 "$work/serve.log" >&2
     exit 2

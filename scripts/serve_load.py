@@ -14,7 +14,7 @@ measured, which scripts/lib.sh's `check` reports as missed); progress goes to st
 
 Usage:
   serve_load.py port
-  serve_load.py wait-run --db D --source ID [--timeout S]
+  serve_load.py wait-run --db D --source ID [--pid P] [--timeout S]
   serve_load.py latency --log F --db D --source ID --lines N --rate R --burst B [--timeout S]
       → p50_ms p99_ms max_ms stored
   serve_load.py soak --log F --db D --source ID --pid P --first-seq N --rate R --seconds T
@@ -114,6 +114,8 @@ def cmd_wait_run(a):
     """Waits for the source's first finished run, so the log is known before lines arrive."""
     start = time.monotonic()
     while time.monotonic() - start < a.timeout:
+        if a.pid and not os.path.exists(f"/proc/{a.pid}"):
+            sys.exit(f"serve_load.py: serve (pid {a.pid}) exited before a run of {a.source} finished")
         try:
             con = connect(a.db)
             row = con.execute("SELECT status FROM source_runs WHERE source_id = ?", (a.source,)).fetchone()
@@ -193,7 +195,7 @@ def cmd_soak(a):
             # One sample swings by 20 MB as SQLite's cache and the allocator breathe; the
             # window's peak shows whether a point sample was a trough.
             window = [samples[w] for w in range(max(1, s - 9), s + 1)]
-            peak = "" if None in window else f" (max {max(window):.1f} MB over {max(1, s - 9)}-{s} s)"
+            peak = "" if s % 10 or None in window else f" (max {max(window):.1f} MB over {max(1, s - 9)}-{s} s)"
             print(f"soak: RSS at {s:3d} s: {'gone' if rss is None else format(rss, '.1f') + ' MB'}{peak}", file=sys.stderr)
     all_rss = list(samples.values()) + drain
     fmt = lambda v: "none" if v is None else f"{v:.1f}"
@@ -227,6 +229,8 @@ def main():
         s.add_argument("--db", required=True)
         s.add_argument("--source", required=True)
         s.add_argument("--timeout", type=float, default=30)
+        if name == "wait-run":
+            s.add_argument("--pid", type=int)
         if name in ("latency", "soak"):
             s.add_argument("--log", required=True)
             s.add_argument("--rate", type=int, required=True)
