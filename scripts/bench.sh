@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the three benchmarks (git, api_log, files) one after the other and ends with one table
-# of every figure that has a target, its value, the target and the verdict.
+# Runs the four benchmarks (git, api_log, files, serve) one after the other and ends with one
+# table of every figure that has a target, its value, the target and the verdict.
 #
 # With --check it exits 1 if any target was missed (and each benchmark script names the figure
 # and the target as it ends); without it, it exits 0 unless a benchmark could not run, which
@@ -9,7 +9,9 @@
 #
 # bench-git needs a repository: --git-repo PATH, or ATHENA_BENCH_GIT_REPO. Without one, that
 # benchmark is skipped, and the table says so.
-# --rounds N is passed to each script (defaults: 3 for git and api_log, 5 for files).
+# --rounds N is passed to each script (defaults: 3 for git and api_log, 5 for files; serve has
+# no rounds: one latency run and one soak, about two minutes).
+# ATHENA_BENCH_SERVE_ARGS adds arguments to bench-serve's `serve` (see that script).
 # ATHENA_BENCH_TARGET_<KEY>=VALUE overrides a target (the keys are in the table).
 #
 # Usage: scripts/bench.sh [--check] [--git-repo PATH] [--rounds N]
@@ -53,12 +55,13 @@ fi
 # An empty first argument means the script's default size.
 run api_log "$root/scripts/bench-api-log.sh" "" $rounds
 run files "$root/scripts/bench-files.sh" "" $rounds
+run serve "$root/scripts/bench-serve.sh"
 
 echo
 echo "=== summary"
 printf '%-8s %-8s %-34s %16s  %-21s %s\n' bench verdict figure value target key
 missed=0 broken=0 skipped=()
-for name in git api_log files; do
+for name in git api_log files serve; do
     if [ "${status[$name]}" = skipped ]; then
         printf '%-8s %-8s %s\n' "$name" skipped "no repository: pass --git-repo PATH or set ATHENA_BENCH_GIT_REPO"
         skipped+=("bench-$name")
