@@ -1,8 +1,8 @@
 //! The driver: runs sources in tasks, at most `concurrency` at once, until done or cancelled.
 //! A failing or panicking source stops only itself; its run is recorded when it starts and ends.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -57,19 +57,48 @@ impl Engine {
             client: StoreClient { tx },
             writer,
             limit: Arc::new(Semaphore::new(self.settings.concurrency.max(1))),
+            active: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 }
 
 /// An engine whose writer thread owns the store until [`close`](Self::close). Runs may be
 /// started from several tasks at once; the writer serializes their commits, and at most
-/// `concurrency` sources read at a time across all of them. The same source must not run in
-/// two runs at once (its cursor would be raced); `serve` keeps to that by giving each source
-/// one task.
+/// `concurrency` sources read at a time across all of them.
+///
+/// A source never runs twice at once: a run of a source already running fails at once
+/// without reading. (Its cursor would be raced, and the writer lifts a failed source's fence
+/// when its next run starts, which is sound only once the previous run has ended.)
 pub struct RunningEngine {
     client: StoreClient,
     writer: std::thread::JoinHandle<Box<dyn Store>>,
     limit: Arc<Semaphore>,
+    /// The sources running now.
+    active: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A source's place in [`RunningEngine::active`], given up when its run ends however it ends.
+struct ActiveRun {
+    active: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl ActiveRun {
+    /// Takes `id`'s place, or `None` if it is running already.
+    fn claim(active: &Arc<Mutex<HashSet<String>>>, id: &str) -> Option<ActiveRun> {
+        let mut set = active.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(id.to_string()).then(|| ActiveRun {
+            active: active.clone(),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        let mut set = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.id);
+    }
 }
 
 impl RunningEngine {
@@ -87,8 +116,18 @@ impl RunningEngine {
             let client = client.clone();
             let limit = self.limit.clone();
             let options = options.clone();
+            let claim = ActiveRun::claim(&self.active, &source.info().id);
             let handle = tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
+                let Some(_claim) = claim else {
+                    return already_running(source.info().clone(), &options);
+                };
+                // Waiting for a slot ends with a stop, as reading does (`run_source` then
+                // reports the source interrupted without reading).
+                let _permit = tokio::select! {
+                    biased;
+                    () = options.cancel.cancelled() => None,
+                    permit = limit.acquire_owned() => permit.ok(),
+                };
                 run_source(source, client, options).await
             });
             task_index.insert(handle.id(), index);
@@ -115,9 +154,17 @@ impl RunningEngine {
         }
     }
 
-    /// Commits what is staged and lets the store finish what it deferred (the SQLite store
-    /// builds the indexes a bulk load left out). A long-lived caller calls it after runs.
+    /// Once no source is running: commits what is staged and lets the store finish what it
+    /// deferred (the SQLite store builds the indexes a bulk load left out). A long-lived
+    /// caller calls it after each run; while another source runs (a backfill, say) it does
+    /// nothing, so that a bulk load is finished by the last run to end, not midway.
     pub async fn finish(&self) -> Result<(), StoreError> {
+        let idle = (self.active.lock())
+            .map(|set| set.is_empty())
+            .unwrap_or(false);
+        if !idle {
+            return Ok(());
+        }
         self.client.call(|reply| Request::Finish { reply }).await
     }
 
@@ -131,6 +178,24 @@ impl RunningEngine {
             .and_then(Result::ok)
             .expect("the store writer thread panicked")
     }
+}
+
+/// The report of a source asked to run while it runs already: failed, nothing read or
+/// recorded (its running run records its own end).
+fn already_running(info: SourceInfo, options: &SyncOptions) -> SourceReport {
+    let error = format!("source {}: is running already; not started twice", info.id);
+    let report = SourceReport {
+        info,
+        status: SourceStatusKind::Failed,
+        events_written: 0,
+        duplicates: 0,
+        invalid: 0,
+        error: Some(error),
+        error_kind: Some(ErrorKind::Other),
+        stats: SourceStats::default(),
+    };
+    options.observer.source_finished(&report);
+    report
 }
 
 /// The report (and run record) of a source whose task panicked.

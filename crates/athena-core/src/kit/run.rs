@@ -203,12 +203,16 @@ impl<S: BlockingSource> EventSource for Blocking<S> {
         self.source.info()
     }
 
+    /// On a blocking thread: a check may touch the disk (open a repository, resolve refs), and
+    /// the runtime's own threads serve every other source and request.
     async fn validate(&mut self) -> Result<(), SourceError> {
-        self.source.validate()
+        let source = self.source.clone();
+        off_runtime(&self.source, move || source.validate()).await
     }
 
     async fn health_check(&mut self) -> Result<(), SourceError> {
-        self.source.health_check()
+        let source = self.source.clone();
+        off_runtime(&self.source, move || source.health_check()).await
     }
 
     fn restore_state(&mut self, state: SourceState) {
@@ -256,6 +260,20 @@ impl<S: BlockingSource> EventSource for Blocking<S> {
 
     fn watch(&self) -> Option<Watch> {
         self.source.watch()
+    }
+}
+
+/// Runs a blocking check of `source` on a blocking thread; a panic in it is the source's error.
+async fn off_runtime<S: BlockingSource>(
+    source: &Arc<S>,
+    check: impl FnOnce() -> Result<(), SourceError> + Send + 'static,
+) -> Result<(), SourceError> {
+    match tokio::task::spawn_blocking(check).await {
+        Ok(result) => result,
+        Err(e) => Err(SourceError::failed(
+            &source.info().id,
+            format!("checking it panicked: {e}"),
+        )),
     }
 }
 

@@ -191,19 +191,20 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
                 reconcile: RECONCILE,
                 poll: args.poll_interval,
             },
-            store_files: store_files(&absolute_db),
+            store_files: worker::StoreFiles::of(&absolute_db),
         });
         let config_file = supervisor::ConfigFile {
             path: args.config.clone(),
             absolute_db,
         };
-        supervisor::Supervisor::start(workers.clone(), configs, config_file)
-            .run(cancel, reload)
+        supervisor::Supervisor::start(workers.clone(), configs, config_file, cancel)
+            .run(reload)
             .await;
         // Every worker has ended, so this is the last handle: the store closes (and its lock
         // is released) after the last commit.
-        if let Some(workers) = Arc::into_inner(workers) {
-            drop(workers.engine.close().await);
+        match Arc::into_inner(workers) {
+            Some(workers) => drop(workers.engine.close().await),
+            None => tracing::warn!("the store was not closed cleanly: a worker still holds it"),
         }
         shared.store_open.store(false, Ordering::SeqCst);
         match tokio::time::timeout(Duration::from_secs(1), server).await {
@@ -216,18 +217,6 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
-}
-
-/// The store's file and those SQLite and the lock keep beside it.
-fn store_files(db: &Path) -> Vec<PathBuf> {
-    ["", "-wal", "-shm", "-journal", ".lock"]
-        .iter()
-        .map(|suffix| {
-            let mut p = db.as_os_str().to_owned();
-            p.push(suffix);
-            PathBuf::from(p)
-        })
-        .collect()
 }
 
 fn open_store(db_path: &Path) -> Result<Box<dyn Store>> {
@@ -250,13 +239,5 @@ mod tests {
         assert!(err.to_string().contains("api_token"), "{err}");
         assert!(listen_addr("0.0.0.0:9464", true).is_ok());
         assert!(listen_addr("localhost", true).is_err());
-    }
-
-    #[test]
-    fn the_store_files_are_the_database_and_what_sqlite_and_the_lock_keep_beside_it() {
-        let files = store_files(Path::new("/d/athena.db"));
-        assert!(files.contains(&PathBuf::from("/d/athena.db-wal")));
-        assert!(files.contains(&PathBuf::from("/d/athena.db.lock")));
-        assert_eq!(files.len(), 5);
     }
 }

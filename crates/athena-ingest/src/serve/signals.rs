@@ -12,7 +12,7 @@ use athena_core::CancelToken;
 const STOP_DEADLINE: Duration = Duration::from_secs(9);
 
 /// SIGTERM or SIGINT: cancel (the running syncs commit what they handed over, no run starts);
-/// after [`STOP_DEADLINE`] exit regardless; a second signal exits at once. SIGHUP asks the
+/// after [`STOP_DEADLINE`] exit regardless, with status 1; a second signal exits at once. SIGHUP asks the
 /// supervisor to reload the config.
 pub(super) fn handle_signals(cancel: CancelToken, reload: Arc<tokio::sync::Notify>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -41,10 +41,10 @@ pub(super) fn handle_signals(cancel: CancelToken, reload: Arc<tokio::sync::Notif
             tokio::spawn(async {
                 tokio::time::sleep(STOP_DEADLINE).await;
                 eprintln!(
-                    "the running sync did not stop within {}s; exiting (every committed batch is whole)",
+                    "the running sync did not stop within {}s; exiting with status 1 (every committed batch is whole; the next run reads on from the stored cursors)",
                     STOP_DEADLINE.as_secs()
                 );
-                std::process::exit(0);
+                std::process::exit(1);
             });
         }
     });

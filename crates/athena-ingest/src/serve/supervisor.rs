@@ -43,6 +43,9 @@ pub(super) struct Supervisor {
     workers: Arc<Workers>,
     running: Vec<Worker>,
     config_file: ConfigFile,
+    /// The process's stop: every worker's token is a child of it, so a stop reaches a worker
+    /// even while a reload waits for it.
+    cancel: CancelToken,
 }
 
 /// A source's `schedule` key, else its type's default.
@@ -59,11 +62,13 @@ impl Supervisor {
         workers: Arc<Workers>,
         configs: Vec<SourceConfig>,
         config_file: ConfigFile,
+        cancel: CancelToken,
     ) -> Supervisor {
         let mut s = Supervisor {
             workers,
             running: Vec::new(),
             config_file,
+            cancel,
         };
         let ids: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
         s.publish_health(&ids, &[]);
@@ -74,9 +79,10 @@ impl Supervisor {
         s
     }
 
-    /// Runs until `cancel`, reloading on each `reload`; then stops every worker and waits for
-    /// what they handed to the writer to be committed.
-    pub(super) async fn run(mut self, cancel: CancelToken, reload: Arc<tokio::sync::Notify>) {
+    /// Runs until the process's stop, reloading on each `reload`; then waits for every worker
+    /// (stopped with it) to have committed what it handed to the writer.
+    pub(super) async fn run(mut self, reload: Arc<tokio::sync::Notify>) {
+        let cancel = self.cancel.clone();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
@@ -94,7 +100,7 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, config: SourceConfig, schedule: Schedule) {
-        let stop = CancelToken::new();
+        let stop = self.cancel.child();
         let task = tokio::spawn(work(
             self.workers.clone(),
             config.clone(),

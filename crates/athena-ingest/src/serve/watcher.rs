@@ -5,6 +5,7 @@
 //! count either. A queue overflow (`need_rescan`) counts as a change: the next run reads from
 //! the stored cursor and finds whatever was missed.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,10 +23,10 @@ pub(super) struct Watcher {
 }
 
 impl Watcher {
-    /// Starts watching what `watch` names, leaving out `ignored` paths (the store's files).
-    /// A path that cannot be watched (missing, out of inotify watches) is logged once and
-    /// makes the watch incomplete.
-    pub(super) fn start(source_id: &str, watch: Watch, ignored: Vec<PathBuf>) -> Watcher {
+    /// Starts watching what `watch` names, leaving out the store's files. A path that cannot
+    /// be watched (missing, out of inotify watches) is logged once and makes the watch
+    /// incomplete. Blocking: a recursive watch walks its tree.
+    pub(super) fn start(source_id: &str, watch: Watch, store: StoreFiles) -> Watcher {
         let changed = Arc::new(Notify::new());
         let wake = changed.clone();
         let relevant = watch.clone();
@@ -40,7 +41,7 @@ impl Watcher {
                     && event
                         .paths
                         .iter()
-                        .any(|p| !is_ignored(p, &ignored) && relevant.is_relevant(p)))
+                        .any(|p| !store.contains(p) && relevant.is_relevant(p)))
             {
                 wake.notify_one();
             }
@@ -116,8 +117,44 @@ fn is_change(kind: &EventKind) -> bool {
     )
 }
 
-fn is_ignored(path: &Path, ignored: &[PathBuf]) -> bool {
-    ignored.iter().any(|i| i == path)
+/// The store's file and those SQLite and the lock keep beside it, recognised however a
+/// watched path names them (through a symlink, or `..`): by file name, then by directory.
+#[derive(Debug, Clone)]
+pub(super) struct StoreFiles {
+    /// The store's directory, canonical when it can be made so.
+    dir: PathBuf,
+    names: Vec<OsString>,
+}
+
+impl StoreFiles {
+    /// The files of the store at `db`.
+    pub(super) fn of(db: &Path) -> StoreFiles {
+        let name = db.file_name().unwrap_or_default();
+        let names = ["", "-wal", "-shm", "-journal", ".lock"]
+            .iter()
+            .map(|suffix| {
+                let mut n = name.to_owned();
+                n.push(suffix);
+                n
+            })
+            .collect();
+        let dir = db.parent().unwrap_or(Path::new("."));
+        StoreFiles {
+            dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+            names,
+        }
+    }
+
+    /// Whether `path` is one of them. Only a path with one of their names costs a lookup.
+    pub(super) fn contains(&self, path: &Path) -> bool {
+        let named = path
+            .file_name()
+            .is_some_and(|n| self.names.iter().any(|s| s == n));
+        named
+            && path.parent().is_some_and(|dir| {
+                dir == self.dir || std::fs::canonicalize(dir).is_ok_and(|d| d == self.dir)
+            })
+    }
 }
 
 #[cfg(test)]
@@ -146,7 +183,7 @@ mod tests {
         let log = dir.path().join("access.log");
         std::fs::write(&log, "one\n").unwrap();
         let db = dir.path().join("athena.log");
-        let w = Watcher::start("t", watch_dir(dir.path()), vec![db.clone()]);
+        let w = Watcher::start("t", watch_dir(dir.path()), StoreFiles::of(&db));
         assert!(w.is_complete());
         w.clear();
 
@@ -165,10 +202,24 @@ mod tests {
         assert!(woke(&w).await, "an append did not wake the watcher");
     }
 
+    #[test]
+    fn the_store_is_recognised_through_a_symlink_or_dot_dot() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("data"), dir.path().join("link")).unwrap();
+        let store = StoreFiles::of(&dir.path().join("data/athena.db"));
+        assert!(store.contains(&dir.path().join("data/athena.db-wal")));
+        assert!(store.contains(&dir.path().join("link/athena.db-wal")));
+        assert!(store.contains(&dir.path().join("link/../data/athena.db.lock")));
+        assert!(!store.contains(&dir.path().join("link/other.db-wal")));
+        assert!(!store.contains(&dir.path().join("athena.db")));
+    }
+
     #[tokio::test]
     async fn a_missing_directory_makes_the_watch_incomplete() {
         let dir = tempfile::tempdir().unwrap();
-        let w = Watcher::start("t", watch_dir(&dir.path().join("nope")), Vec::new());
+        let store = StoreFiles::of(&dir.path().join("athena.db"));
+        let w = Watcher::start("t", watch_dir(&dir.path().join("nope")), store);
         assert!(!w.is_complete());
         assert!(!Watcher::none().is_complete());
     }

@@ -7,7 +7,6 @@
 //! again [`Timing::debounce`] after a relevant change, and every [`Timing::reconcile`] anyway
 //! (every [`Timing::poll`] when its paths cannot be watched).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use athena_core::{
 };
 use chrono::{DateTime, Utc};
 
+pub(super) use super::watcher::StoreFiles;
 use super::watcher::Watcher;
 use super::Shared;
 
@@ -40,7 +40,7 @@ pub(super) struct Workers {
     pub shared: Shared,
     pub timing: Timing,
     /// The store's files: a change there never wakes a live source.
-    pub store_files: Vec<PathBuf>,
+    pub store_files: StoreFiles,
 }
 
 /// How one run ended.
@@ -61,7 +61,10 @@ pub(super) async fn work(
     let mut random = Random::new();
     let live = schedule.is_live();
     let watcher = if live {
-        watcher_for(&workers, &config)
+        // Off the runtime: building may touch the disk, and a recursive watch walks a tree.
+        let (w, c) = (workers.clone(), config.clone());
+        (tokio::task::spawn_blocking(move || watcher_for(&w, &c)).await)
+            .unwrap_or_else(|_| Watcher::none())
     } else {
         Watcher::none()
     };

@@ -8,8 +8,12 @@ use athena_core::{Watch, WatchPath};
 /// The watch of the repository at `path` (a work tree or a bare repository).
 pub(super) fn watch(path: &Path) -> Watch {
     let git_dir = git_dir(path);
-    let refs = git_dir.join("refs");
-    let paths = vec![
+    // A linked work tree keeps its HEAD in its own git dir and the refs in the common one.
+    let common = std::fs::read_to_string(git_dir.join("commondir"))
+        .map(|dir| git_dir.join(dir.trim()))
+        .unwrap_or_else(|_| git_dir.clone());
+    let refs = common.join("refs");
+    let mut paths = vec![
         WatchPath {
             path: git_dir.clone(),
             recursive: false,
@@ -19,14 +23,21 @@ pub(super) fn watch(path: &Path) -> Watch {
             recursive: true,
         },
     ];
+    if common != git_dir {
+        paths.push(WatchPath {
+            path: common.clone(),
+            recursive: false,
+        });
+    }
     Watch::new(paths).only(move |changed| {
         let name = changed.file_name().unwrap_or_default().to_string_lossy();
         if name.ends_with(".lock") {
             return false;
         }
+        let top = |dir: &PathBuf| changed.parent() == Some(dir.as_path());
         changed.starts_with(&refs)
-            || (changed.parent() == Some(git_dir.as_path())
-                && matches!(&*name, "HEAD" | "packed-refs"))
+            || (top(&git_dir) && name == "HEAD")
+            || ((top(&git_dir) || top(&common)) && name == "packed-refs")
     })
 }
 
@@ -62,6 +73,25 @@ mod tests {
         assert!(!w.is_relevant(&git.join("refs/heads/main.lock")));
         assert!(!w.is_relevant(&git.join("index")));
         assert!(!w.is_relevant(&git.join("objects/ab/cdef")));
+    }
+
+    #[test]
+    fn a_linked_work_tree_is_watched_in_the_common_dir_for_its_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main/.git");
+        let linked = main.join("worktrees/wt");
+        std::fs::create_dir_all(main.join("refs/heads")).unwrap();
+        std::fs::create_dir_all(&linked).unwrap();
+        std::fs::write(linked.join("commondir"), "../..\n").unwrap();
+        std::fs::create_dir(dir.path().join("wt")).unwrap();
+        let gitdir = format!("gitdir: {}\n", linked.display());
+        std::fs::write(dir.path().join("wt/.git"), gitdir).unwrap();
+        let w = watch(&dir.path().join("wt"));
+        let common = linked.join("../..");
+        assert!(w.is_relevant(&common.join("refs/heads/main")));
+        assert!(w.is_relevant(&common.join("packed-refs")));
+        assert!(w.is_relevant(&linked.join("HEAD")));
+        assert!(w.paths().iter().any(|p| p.path == common.join("refs")));
     }
 
     #[test]

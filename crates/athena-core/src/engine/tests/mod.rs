@@ -15,6 +15,7 @@ use crate::{Event, SourceError};
 
 mod driver;
 mod metrics;
+mod running;
 mod writer;
 
 /// Yields `total` numbered events in batches of `per_batch`, resuming after the cursor;
