@@ -15,7 +15,7 @@
 #       RSS at the end minus RSS halfway (30 s of 60) <= max(10% of RSS halfway, 10 MB)
 #         (SERVE_RSS_GROWTH_MB; an override replaces the computed allowance);
 #       lag <= 2 s (SERVE_LAG_S): seconds from the last append until every line is stored.
-#         Not the 1 s of a single line: at 5,000 lines/s the last poll's batch is large. A
+#         Not the 1 s of a single line: at 5,000 lines/s the last run's batch is large. A
 #         serve that falls behind ends far past it (or never: 30 s, then `none`).
 #   - every line stored exactly once: rows of the source == lines appended, and as many
 #     distinct lines as rows (SERVE_MISSING and SERVE_DUPLICATES, both <= 0).
@@ -24,8 +24,7 @@
 # The targets are for the default sizes; a shorter soak says less about growth.
 #
 # Extra arguments for `serve` go after `--` or in ATHENA_BENCH_SERVE_ARGS (split on spaces),
-# for instance `--poll-interval-ms 200` while `live` sources are still polled (every 2 s by
-# default, which misses the latency target by design). The script passes none by default.
+# for instance `--poll-interval-ms 200` to compare with polling. The script passes none.
 #
 # Usage: scripts/bench-serve.sh [LINES] [SOAK_SECONDS] [-- SERVE_ARGS...]
 set -euo pipefail
