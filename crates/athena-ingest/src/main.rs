@@ -15,6 +15,7 @@ mod output;
 mod progress;
 mod redact;
 mod serve;
+mod web;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

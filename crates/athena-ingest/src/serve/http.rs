@@ -42,6 +42,7 @@ pub(super) fn router(shared: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::router())
         .with_state(shared)
 }
 
