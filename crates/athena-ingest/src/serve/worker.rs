@@ -43,6 +43,9 @@ pub(super) struct Workers {
     pub store_files: StoreFiles,
 }
 
+/// A polled live source waits at least this many times as long as its last run took.
+const POLL_SPACING: u32 = 10;
+
 /// How one run ended.
 enum Ran {
     Ok,
@@ -72,6 +75,7 @@ pub(super) async fn work(
     while !stop.is_cancelled() {
         // Changes seen before this run starts are read by it.
         watcher.clear();
+        let started = std::time::Instant::now();
         match run_once(&workers, &config, live, &stop).await {
             Ran::Ok => failures = 0,
             Ran::Failed => failures = failures.saturating_add(1),
@@ -82,7 +86,9 @@ pub(super) async fn work(
             if watcher.is_complete() {
                 workers.timing.reconcile
             } else {
-                workers.timing.poll
+                // A poll that takes long (a big tree rescanned) is spaced out by its own
+                // length, so polling never takes more than a tenth of the time.
+                workers.timing.poll.max(started.elapsed() * POLL_SPACING)
             }
         } else {
             let next = next_run(&schedule, now, failures, &mut random);

@@ -21,3 +21,4 @@ mod slack_api;
 mod store_foreign;
 mod store_read_only;
 mod store_upgrade;
+mod web_page;
