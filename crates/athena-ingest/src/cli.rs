@@ -174,6 +174,8 @@ pub enum EventsFormat {
     Table,
     Jsonl,
     Csv,
+    /// One JSON object a line in the shape of Athena's `EpisodicEvent` (README: Recall).
+    Athena,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
