@@ -39,8 +39,8 @@ fn description(e: &Event) -> String {
 
 /// What groups events into one episode, stable across syncs: a Slack thread
 /// (`<source>/<channel>/<thread_ts>`), a GitHub issue or pull request
-/// (`<source>/<repository>#<number>`), else the channel, repository, repo or watched root
-/// (`<source>/<value>`), else the source id.
+/// (`<source>/<repository>#<number>`), else the channel, repository, repo, watched root or
+/// log file (`<source>/<value>`), else the source id.
 fn session_id(e: &Event) -> String {
     let text = |key: &str| -> Option<String> {
         match e.context.get(key)? {
@@ -57,7 +57,7 @@ fn session_id(e: &Event) -> String {
     if let (Some(repository), Some(number)) = (text("repository"), text("number")) {
         return format!("{source}/{repository}#{number}");
     }
-    ["channel", "repository", "repo", "root"]
+    ["channel", "repository", "repo", "root", "file"]
         .iter()
         .find_map(|k| text(k))
         .map_or_else(|| source.clone(), |v| format!("{source}/{v}"))

@@ -125,8 +125,8 @@ pub(crate) struct AthenaEvent {
     description: String,
     /// `outcome`.
     outcome: Option<Outcome>,
-    /// A Slack thread, a GitHub issue or pull request, else the channel, repository or
-    /// watched root, else the source id; prefixed by the source id.
+    /// A Slack thread, a GitHub issue or pull request, else the channel, repository, watched
+    /// root or log file, else the source id; prefixed by the source id.
     session_id: String,
 }
 
