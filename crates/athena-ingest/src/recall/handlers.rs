@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use athena_core::recall::Recall;
 use athena_core::StoreError;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -169,18 +170,25 @@ pub(crate) async fn events(
 )]
 pub(crate) async fn event(
     State(state): State<RecallState>,
-    params: RawPathParams,
+    params: Result<RawPathParams, RawPathParamsRejection>,
 ) -> Result<Response, ApiError> {
-    let mut source = None;
-    let mut id = None;
+    // axum has percent-decoded them; one that is not UTF-8 once decoded is refused.
+    let params = params.map_err(|e| {
+        let text = e.body_text();
+        let param = text.split('`').nth(1).unwrap_or("id").to_string();
+        ParamError {
+            param,
+            message: "not UTF-8 once percent-decoded".into(),
+        }
+    })?;
+    let mut source = String::new();
+    let mut id = String::new();
     for (name, value) in &params {
-        let decoded = params::path_segment(name, value)?;
         match name {
-            "source" => source = Some(decoded),
-            _ => id = Some(decoded),
+            "source" => source = value.to_string(),
+            _ => id = value.to_string(),
         }
     }
-    let (source, id) = (source.unwrap_or_default(), id.unwrap_or_default());
     let (s, i) = (source.clone(), id.clone());
     match read(&state.recall, move |r| r.event(&s, &i)).await? {
         Some(e) => Ok(json_response(

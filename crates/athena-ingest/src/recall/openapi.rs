@@ -61,8 +61,8 @@ pub(crate) struct ErrorBody {
 }
 
 /// How an event ended.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
+#[derive(ToSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[allow(dead_code)]
 pub(crate) enum Outcome {
     Success,
@@ -72,7 +72,7 @@ pub(crate) enum Outcome {
 }
 
 /// An event as `events --format jsonl` prints it.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 #[schema(as = Event)]
 #[allow(dead_code)]
 pub(crate) struct EventSchema {
@@ -110,7 +110,7 @@ pub(crate) struct EventSchema {
 
 /// An event as Athena's `EpisodicEvent` (`format=athena`; the README's Recall section maps
 /// each field).
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 #[allow(dead_code)]
 pub(crate) struct AthenaEvent {
     /// `occurred_at`.
@@ -131,7 +131,8 @@ pub(crate) struct AthenaEvent {
 }
 
 /// An event in either shape.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
 #[allow(dead_code)]
 pub(crate) enum EventOrAthena {
     Event(EventSchema),

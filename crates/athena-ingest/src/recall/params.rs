@@ -190,14 +190,6 @@ pub(crate) fn timeline(
     })
 }
 
-/// A raw path segment percent-decoded; `name` is the segment's parameter.
-pub(crate) fn path_segment(name: &str, raw: &str) -> Result<String, ParamError> {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| ParamError::new(name, "not UTF-8 once percent-decoded"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,11 +255,5 @@ mod tests {
                 .bucket,
             Bucket::Week
         );
-    }
-
-    #[test]
-    fn path_segments_are_percent_decoded() {
-        assert_eq!(path_segment("id", "a%2Fb%3Ac").unwrap(), "a/b:c");
-        assert_eq!(path_segment("id", "%FF").unwrap_err().param, "id");
     }
 }
