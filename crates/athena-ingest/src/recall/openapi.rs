@@ -133,7 +133,7 @@ pub(crate) struct AthenaEvent {
 /// An event in either shape.
 #[derive(ToSchema, serde::Serialize)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)] // never built: it only describes
 pub(crate) enum EventOrAthena {
     Event(EventSchema),
     Athena(AthenaEvent),

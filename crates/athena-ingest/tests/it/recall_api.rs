@@ -60,7 +60,10 @@ fn get(server: &Server, path: &str) -> Raw {
 fn ok(server: &Server, path: &str) -> Value {
     let r = get(server, path);
     assert_eq!(r.status, 200, "GET {path}: {}", r.body);
-    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
     r.json()
 }
 
@@ -123,10 +126,17 @@ fn recall_filters_by_source_kind_actor_text_and_time_and_counts_a_timeline() {
     assert_eq!(ids(&files).len(), 1, "{files}");
     // `line(n)` is from 10.0.0.{n % 250}: 10.0.0.10x are api's lines 100..105.
     let actor = ok(&server, "/v1/events?actor=10.0.0.10&limit=1000");
-    assert_eq!(ids(&actor).len(), 6, "10.0.0.10 and 10.0.0.100..104: {actor}");
+    assert_eq!(
+        ids(&actor).len(),
+        6,
+        "10.0.0.10 and 10.0.0.100..104: {actor}"
+    );
     let text = ok(&server, "/v1/events?q=serve+AND+7&source=web");
     assert_eq!(ids(&text).len(), 1, "{text}");
-    assert!(text["events"][0]["title"].as_str().unwrap().contains("/serve/7 "));
+    assert!(text["events"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("/serve/7 "));
     // line(n) happened at 10:00:n (n < 60): [10:00:10, 10:00:20) holds ten of web's.
     let window = ok(
         &server,
@@ -148,10 +158,19 @@ fn recall_filters_by_source_kind_actor_text_and_time_and_counts_a_timeline() {
         })
         .collect();
     // line(100..105) fall at 10:01:40..10:01:44, the same hour as web's.
-    assert!(rows.contains(&("2015-05-17T10:00:00Z".into(), "web".into(), 30)), "{rows:?}");
-    assert!(rows.contains(&("2015-05-17T10:00:00Z".into(), "api".into(), 5)), "{rows:?}");
+    assert!(
+        rows.contains(&("2015-05-17T10:00:00Z".into(), "web".into(), 30)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("2015-05-17T10:00:00Z".into(), "api".into(), 5)),
+        "{rows:?}"
+    );
     assert_eq!(rows.len(), 2);
-    let day = ok(&server, "/v1/timeline?since=2015-05-17&until=2015-05-18&kind=http_request");
+    let day = ok(
+        &server,
+        "/v1/timeline?since=2015-05-17&until=2015-05-18&kind=http_request",
+    );
     assert_eq!(day["bucket"], "day");
     assert_eq!(day["counts"].as_array().unwrap().len(), 2, "{day}");
 
@@ -207,7 +226,10 @@ fn recall_pages_through_a_cursor_while_events_arrive_in_both_orders() {
         }
         match page["next_cursor"].as_str() {
             Some(c) => {
-                path = format!("/v1/events?source=web&order=asc&limit=15&cursor={}", encode(c));
+                path = format!(
+                    "/v1/events?source=web&order=asc&limit=15&cursor={}",
+                    encode(c)
+                );
                 desc_cursor.get_or_insert_with(|| c.to_string());
             }
             None => break,
@@ -222,7 +244,11 @@ fn recall_pages_through_a_cursor_while_events_arrive_in_both_orders() {
     let c = desc_cursor.unwrap();
     let r = get(&server, &format!("/v1/events?cursor={}", encode(&c)));
     assert_eq!(r.status, 400);
-    assert!(r.json()["error"].as_str().unwrap().contains("cursor"), "{}", r.body);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("cursor"),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
@@ -246,7 +272,11 @@ fn recall_returns_one_event_by_its_percent_encoded_id_and_404_otherwise() {
     ] {
         let r = get(&server, path);
         assert_eq!(r.status, 404, "{path}: {}", r.body);
-        assert!(r.json()["error"].as_str().unwrap().contains("no event"), "{}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("no event"),
+            "{}",
+            r.body
+        );
     }
     let bad = get(&server, "/v1/events/tree/%FF%FE");
     assert_eq!(bad.status, 400, "{}", bad.body);
@@ -278,7 +308,10 @@ fn recall_refuses_each_bad_parameter_with_a_400_naming_it() {
     ] {
         let r = get(&server, path);
         assert_eq!(r.status, 400, "{path}: {}", r.body);
-        assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/json")
+        );
         let error = r.json()["error"].as_str().unwrap().to_string();
         assert!(
             error.starts_with(&format!("parameter {param}:")),
@@ -304,7 +337,12 @@ fn recall_needs_the_token_and_answers_cors_only_for_the_listed_origins() {
         let r = get(&server, path);
         assert_eq!(r.status, 401, "{path}");
         assert!(r.json()["error"].is_string());
-        let wrong = request(server.port, "GET", path, "Authorization: Bearer t0ken-recalL\r\n");
+        let wrong = request(
+            server.port,
+            "GET",
+            path,
+            "Authorization: Bearer t0ken-recalL\r\n",
+        );
         assert_eq!(wrong.status, 401, "{path}");
         let with = request(server.port, "GET", path, auth);
         assert!(matches!(with.status, 200 | 404), "{path}: {}", with.status);
@@ -394,14 +432,19 @@ fn recall_and_the_events_command_give_athenas_episodic_event_shape() {
     assert_eq!(page["next_cursor"], plain["next_cursor"]);
 
     let cli = env
-        .run(&["events", "--source", "web", "--limit", "3", "--format", "athena"])
+        .run(&[
+            "events", "--source", "web", "--limit", "3", "--format", "athena",
+        ])
         .ok();
     let lines: Vec<Value> = cli
         .stdout()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.as_slice(), page["events"].as_array().unwrap().as_slice());
+    assert_eq!(
+        lines.as_slice(),
+        page["events"].as_array().unwrap().as_slice()
+    );
 }
 
 #[test]
@@ -413,17 +456,34 @@ fn serve_without_sources_is_a_read_only_api_over_the_store() {
     let server = Server::start_with(&env, &["--config", "serve.toml"]);
     let ready = get(&server, "/readyz");
     assert_eq!(ready.status, 200, "{}", ready.body);
-    assert_eq!(ids(&ok(&server, "/v1/events?source=web&limit=100")).len(), 30);
+    assert_eq!(
+        ids(&ok(&server, "/v1/events?source=web&limit=100")).len(),
+        30
+    );
     append(&env.path("logs/web.log"), 30..32);
     let (run, _) = env.sync_json();
-    assert_eq!(run.code(), 0, "a sync beside the server: {}", run.describe());
-    assert_eq!(ids(&ok(&server, "/v1/events?source=web&limit=100")).len(), 32);
+    assert_eq!(
+        run.code(),
+        0,
+        "a sync beside the server: {}",
+        run.describe()
+    );
+    assert_eq!(
+        ids(&ok(&server, "/v1/events?source=web&limit=100")).len(),
+        32
+    );
     drop(server);
 
     // `--db` without a config file.
     let server = Server::start_with(&env, &["--config", "missing.toml", "--db", "athena.db"]);
     assert_eq!(get(&server, "/readyz").status, 200);
-    assert_eq!(ok(&server, "/v1/sources")["sources"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        ok(&server, "/v1/sources")["sources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 
     // A store that does not exist is an error, not an empty server.
     let run = env.run(&["serve", "--config", "serve.toml", "--db", "nothing.db"]);
@@ -450,7 +510,13 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
     let url = format!("http://127.0.0.1:{}/openapi.json", server.port);
     let out = std::process::Command::new("schemathesis")
         .current_dir(env.dir.path())
-        .args(["--config-file", "schemathesis.toml", "--no-color", "run", &url])
+        .args([
+            "--config-file",
+            "schemathesis.toml",
+            "--no-color",
+            "run",
+            &url,
+        ])
         .args(["--checks", "all", "--max-examples", "40", "--seed", "7"])
         .args(["--generation-database", "none", "--report-dir", "reports"])
         .env("SCHEMATHESIS_HOOKS", "")
