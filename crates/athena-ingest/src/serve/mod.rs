@@ -159,8 +159,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     drop(built);
 
     let store = open_store(&db_path)?;
-    // After the write store, which creates the file on a first start.
-    let recall = open_recall(&db_path, token.clone())?;
+    // Beside the write store, which created the file on a first start and checked it.
+    let recall = SqliteRecall::beside(&store, crate::recall::CONNECTIONS)
+        .with_context(|| format!("opening store {} for reading", db_path.display()))?;
+    let recall = crate::recall::RecallState::new(Arc::new(recall), token.clone());
+    let store: Box<dyn Store> = Box::new(store);
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     listener
@@ -240,6 +243,7 @@ fn load_config(args: &ServeArgs) -> Result<Config> {
 }
 
 fn open_recall(db_path: &Path, token: Option<Arc<Secret>>) -> Result<crate::recall::RecallState> {
+    // The only connections this process opens: the file may be checked first.
     let recall = SqliteRecall::open(db_path, crate::recall::CONNECTIONS)
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
     Ok(crate::recall::RecallState::new(Arc::new(recall), token))
@@ -305,11 +309,10 @@ fn store_files(db: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn open_store(db_path: &Path) -> Result<Box<dyn Store>> {
+fn open_store(db_path: &Path) -> Result<SqliteStore> {
     // A sync already running holds the lock: wait for it a little, as `sync` does.
-    let store = SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
-        .with_context(|| format!("opening store {}", db_path.display()))?;
-    Ok(Box::new(store))
+    SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
+        .with_context(|| format!("opening store {}", db_path.display()))
 }
 
 #[cfg(test)]

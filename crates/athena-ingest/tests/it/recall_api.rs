@@ -534,3 +534,25 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
     assert!(said.contains("Tested: 4"), "{said}");
     assert!(said.contains("No issues found"), "{said}");
 }
+
+/// Opening the recall connections checked the file through a plain `open` and `close`,
+/// which dropped every POSIX lock `serve` held on it: the next process to close its connection
+/// (this test's polling) took itself for the last one and deleted the WAL the writer was using,
+/// and no later commit was seen outside `serve`.
+#[test]
+fn regression_recall_connections_keep_the_writers_wal_while_other_processes_poll_the_store() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.path("logs")).unwrap();
+    append(&env.path("logs/web.log"), 0..20_000);
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"logs/web.log\"]\n");
+    let server = Server::start(&env);
+    // `stored_count` opens and closes a connection every 50 ms, as another process would.
+    wait_for("every line seen outside serve", || {
+        stored_count(&env, "web") == 20_000
+    });
+    append(&env.path("logs/web.log"), 20_000..20_010);
+    wait_for("the new lines seen outside serve", || {
+        stored_count(&env, "web") == 20_010
+    });
+    assert_eq!(ok(&server, "/v1/timeline")["counts"][0]["count"], 20_010);
+}
