@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::openapi::{ErrorBody, EventSchema, EventsPage, SourcesBody, TimeArg, TimelineBody};
+use super::openapi::{ErrorBody, EventOrAthena, EventsPage, SourcesBody, TimeArg, TimelineBody};
 use super::params::{self, Format, ParamError};
 use super::RecallState;
 
@@ -158,10 +158,11 @@ pub(crate) async fn events(
     params(
         ("source" = String, Path, description = "The event's source id."),
         ("id" = String, Path, description = "The event's id, percent-encoded (ids hold `/` and `:`)."),
+        ("format" = Option<String>, Query, pattern = "^(jsonl|athena)$", description = "`jsonl` (as `events --format jsonl` prints it, the default) or `athena`."),
     ),
     responses(
-        (status = 200, description = "The event, as `events --format jsonl` prints it.", body = EventSchema),
-        (status = 400, description = "The id is not UTF-8 once decoded.", body = ErrorBody),
+        (status = 200, description = "The event, in the shape `format` asked for.", body = EventOrAthena),
+        (status = 400, description = "A path segment is not UTF-8 once decoded, or a parameter is unknown or malformed; `error` names it.", body = ErrorBody),
         (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
         (status = 404, description = "No such event.", body = ErrorBody),
         (status = 500, description = "The store cannot be read.", body = ErrorBody),
@@ -171,7 +172,9 @@ pub(crate) async fn events(
 pub(crate) async fn event(
     State(state): State<RecallState>,
     params: Result<RawPathParams, RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let format = params::event(query.as_deref())?;
     // axum has percent-decoded them; one that is not UTF-8 once decoded is refused.
     let params = params.map_err(|e| {
         let text = e.body_text();
@@ -191,10 +194,7 @@ pub(crate) async fn event(
     }
     let (s, i) = (source.clone(), id.clone());
     match read(&state.recall, move |r| r.event(&s, &i)).await? {
-        Some(e) => Ok(json_response(
-            StatusCode::OK,
-            &event_json(&e, Format::Jsonl),
-        )),
+        Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
         None => Err(ApiError::NotFound(format!(
             "no event {id:?} of source {source:?} in the store"
         ))),
@@ -209,6 +209,7 @@ pub(crate) async fn event(
     operation_id = "sources",
     responses(
         (status = 200, description = "Per source: cursor, events, last sync and last error.", body = SourcesBody),
+        (status = 400, description = "A parameter was given: this endpoint takes none.", body = ErrorBody),
         (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
         (status = 500, description = "The store cannot be read.", body = ErrorBody),
         (status = 503, description = "The store is busy; try again.", body = ErrorBody),

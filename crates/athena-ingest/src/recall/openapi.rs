@@ -242,7 +242,7 @@ mod tests {
         for (path, codes) in [
             ("/v1/events", &["200", "400", "401"][..]),
             ("/v1/events/{source}/{id}", &["200", "400", "401", "404"]),
-            ("/v1/sources", &["200", "401"]),
+            ("/v1/sources", &["200", "400", "401"]),
             ("/v1/timeline", &["200", "400", "401"]),
         ] {
             let responses = &doc["paths"][path]["get"]["responses"];

@@ -154,13 +154,7 @@ pub(crate) fn events(raw: Option<&str>, now: DateTime<Utc>) -> Result<EventsPara
         }
         Ok(cursor)
     })?;
-    let format = pairs
-        .parsed("format", |v| match v {
-            "jsonl" => Ok(Format::Jsonl),
-            "athena" => Ok(Format::Athena),
-            _ => Err(format!("{v:?} is not a format: use jsonl or athena")),
-        })?
-        .unwrap_or_default();
+    let format = format(&pairs)?;
     Ok(EventsParams {
         page: PageQuery {
             filter,
@@ -170,6 +164,21 @@ pub(crate) fn events(raw: Option<&str>, now: DateTime<Utc>) -> Result<EventsPara
         },
         format,
     })
+}
+
+fn format(pairs: &Pairs) -> Result<Format, ParamError> {
+    Ok(pairs
+        .parsed("format", |v| match v {
+            "jsonl" => Ok(Format::Jsonl),
+            "athena" => Ok(Format::Athena),
+            _ => Err(format!("{v:?} is not a format: use jsonl or athena")),
+        })?
+        .unwrap_or_default())
+}
+
+/// The parameters of `GET /v1/events/{source}/{id}`: the format only.
+pub(crate) fn event(raw: Option<&str>) -> Result<Format, ParamError> {
+    format(&Pairs::parse(raw, &["format"])?)
 }
 
 /// An endpoint that takes no parameters refuses any.
@@ -249,6 +258,10 @@ mod tests {
         let t = timeline(Some("bucket=month"), now()).unwrap_err();
         assert_eq!(t.param, "bucket");
         assert_eq!(timeline(Some("q=x"), now()).unwrap_err().param, "q");
+        assert_eq!(event(Some("format=athena")), Ok(Format::Athena));
+        assert_eq!(event(Some("limit=1")).unwrap_err().param, "limit");
+        assert_eq!(none(Some("a=1")).unwrap_err().param, "a");
+        assert!(none(None).is_ok());
         assert_eq!(
             timeline(Some("bucket=week&source=a"), now())
                 .unwrap()

@@ -261,6 +261,12 @@ fn recall_returns_one_event_by_its_percent_encoded_id_and_404_otherwise() {
     assert!(id.contains('/') && id.contains(':'), "{id}");
     let one = ok(&server, &format!("/v1/events/tree/{}", encode(id)));
     assert_eq!(&one, event);
+    let athena = ok(
+        &server,
+        &format!("/v1/events/tree/{}?format=athena", encode(id)),
+    );
+    assert_eq!(athena["context"]["id"], id);
+    assert_eq!(athena["event_type"], "file_modified");
     // The id's `/` unencoded reaches the same event.
     let raw = id.replace(':', "%3A");
     assert_eq!(ok(&server, &format!("/v1/events/tree/{raw}")), *event);
@@ -305,6 +311,8 @@ fn recall_refuses_each_bad_parameter_with_a_400_naming_it() {
         ("/v1/timeline?since=soon", "since"),
         ("/v1/timeline?limit=3", "limit"),
         ("/v1/sources?x=1", "x"),
+        ("/v1/events/web/x?limit=1", "limit"),
+        ("/v1/events/web/x?format=csv", "format"),
     ] {
         let r = get(&server, path);
         assert_eq!(r.status, 400, "{path}: {}", r.body);
