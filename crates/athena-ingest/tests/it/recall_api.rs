@@ -501,20 +501,34 @@ fn serve_without_sources_is_a_read_only_api_over_the_store() {
 }
 
 /// schemathesis (PyPI; `.ci/run` installs it) against `/openapi.json`: every check, every
-/// operation. Missing schemathesis fails the test.
+/// operation, behind a token (so `ignored_auth` runs too). Missing schemathesis fails the test.
 #[test]
 fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
-    let env = synced_env("");
+    let env = synced_env("[serve]\napi_token = \"schema-t0ken\"\n");
     let server = Server::start_following(&env);
+    let auth = "Authorization: Bearer schema-t0ken";
+    let page = request(
+        server.port,
+        "GET",
+        "/v1/events?source=tree",
+        &format!("{auth}\r\n"),
+    );
+    let id = page.json()["events"][0]["id"].clone();
     // What OpenAPI cannot say: a full-text query (`q`) may not parse, and a cursor belongs to
     // one order. Both are a 400 naming the parameter, so for `/v1/events` alone a 400 is an
-    // acceptable answer to data the schema allows.
+    // acceptable answer to data the schema allows. One event is named, so that fetching it
+    // by id answers 200s (with an id drawn at random, only 404s).
     std::fs::write(
         env.path("schemathesis.toml"),
-        "[[operations]]\ninclude-path = \"/v1/events\"\n\
-         checks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\"]\n",
+        format!(
+            "[[operations]]\ninclude-path = \"/v1/events\"\n\
+             checks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\"]\n\n\
+             [[operations]]\ninclude-path = \"/v1/events/{{source}}/{{id}}\"\n\
+             parameters = {{ \"path.source\" = \"tree\", \"path.id\" = {id} }}\n"
+        ),
     )
     .unwrap();
+    // The document needs the token too: schemathesis sends `--header` when loading it.
     let url = format!("http://127.0.0.1:{}/openapi.json", server.port);
     let out = std::process::Command::new("schemathesis")
         .current_dir(env.dir.path())
@@ -526,6 +540,7 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
             &url,
         ])
         .args(["--checks", "all", "--max-examples", "40", "--seed", "7"])
+        .args(["--header", auth])
         .args(["--generation-database", "none", "--report-dir", "reports"])
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
