@@ -12,7 +12,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::openapi::{ErrorBody, EventOrAthena, EventsPage, SourcesBody, TimeArg, TimelineBody};
+use super::openapi::{
+    BucketParam, ErrorBody, EventOrAthena, EventsPage, FormatParam, OrderParam, SourcesBody,
+    TimeArg, TimelineBody,
+};
 use super::params::{self, Format, ParamError};
 use super::RecallState;
 
@@ -121,10 +124,10 @@ fn event_json(e: &athena_core::Event, format: Format) -> Value {
         ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds, e.g. `commit` (repeatable)."),
         ("actor" = Option<String>, Query, description = "The actor contains this text (case-insensitive)."),
         ("q" = Option<String>, Query, description = "Full-text search over title and body, in SQLite FTS5 syntax; a query FTS5 cannot parse is a 400 naming `q`."),
-        ("order" = Option<String>, Query, pattern = "^(desc|asc)$", description = "`desc` (newest first, the default) or `asc`."),
+        ("order" = Option<OrderParam>, Query, description = "`desc` (newest first, the default) or `asc`."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many events (default 50)."),
         ("cursor" = Option<String>, Query, pattern = "^[ad][0-9a-f]{1,16}\\.[0-9a-f]{1,16}$", description = "The `next_cursor` of the previous page, opaque; it must be used with the order it came from."),
-        ("format" = Option<String>, Query, pattern = "^(jsonl|athena)$", description = "`jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`)."),
+        ("format" = Option<FormatParam>, Query, description = "`jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`)."),
     ),
     responses(
         (status = 200, description = "A page of events, and the cursor of the next page (`null` on the last).", body = EventsPage),
@@ -158,7 +161,7 @@ pub(crate) async fn events(
     params(
         ("source" = String, Path, description = "The event's source id."),
         ("id" = String, Path, description = "The event's id, percent-encoded (ids hold `/` and `:`)."),
-        ("format" = Option<String>, Query, pattern = "^(jsonl|athena)$", description = "`jsonl` (as `events --format jsonl` prints it, the default) or `athena`."),
+        ("format" = Option<FormatParam>, Query, description = "`jsonl` (as `events --format jsonl` prints it, the default) or `athena`."),
     ),
     responses(
         (status = 200, description = "The event, in the shape `format` asked for.", body = EventOrAthena),
@@ -237,7 +240,7 @@ pub(crate) async fn sources(
     params(
         ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date, or that long ago (`7d`)."),
         ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
-        ("bucket" = Option<String>, Query, pattern = "^(hour|day|week)$", description = "`hour`, `day` (the default) or `week` (starting Monday); UTC."),
+        ("bucket" = Option<BucketParam>, Query, description = "`hour`, `day` (the default) or `week` (starting Monday); UTC."),
         ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeatable)."),
         ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds (repeatable)."),
     ),
