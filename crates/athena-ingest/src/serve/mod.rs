@@ -190,7 +190,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
         tracing::info!("serving /healthz, /readyz, /metrics and /v1 on http://{addr}");
-        let app = http::router(shared.clone()).merge(crate::recall::router(recall, cors_origins));
+        let app = app(shared.clone(), recall, cors_origins);
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -231,6 +231,16 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
+}
+
+/// Every HTTP route `serve` answers, with or without sources: the one place a set of routes
+/// is merged in.
+fn app(
+    shared: Shared,
+    recall: crate::recall::RecallState,
+    cors_origins: Vec<axum::http::HeaderValue>,
+) -> axum::Router {
+    http::router(shared).merge(crate::recall::router(recall, cors_origins))
 }
 
 /// The config `serve` runs: the file, or, when it does not exist and `--db` names the store,
@@ -287,7 +297,7 @@ fn serve_read_only(
             "no sources configured: serving the store {} read-only on http://{addr}",
             db_path.display()
         );
-        let app = http::router(shared).merge(crate::recall::router(recall, cors_origins));
+        let app = app(shared, recall, cors_origins);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { cancel.cancelled().await })
             .await

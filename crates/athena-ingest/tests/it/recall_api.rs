@@ -480,7 +480,10 @@ fn serve_without_sources_is_a_read_only_api_over_the_store() {
         ids(&ok(&server, "/v1/events?source=web&limit=100")).len(),
         32
     );
-    drop(server);
+    let mut server = server;
+    let (code, stderr, _) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("read-only"), "{stderr}");
 
     // `--db` without a config file.
     let server = Server::start_with(&env, &["--config", "missing.toml", "--db", "athena.db"]);
