@@ -81,12 +81,11 @@ impl IntoResponse for ApiError {
 }
 
 pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
+    json_text(status, value.to_string())
+}
+
+fn json_text(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Runs `f` over the store on a blocking thread.
@@ -143,13 +142,16 @@ pub(crate) async fn events(
 ) -> Result<Response, ApiError> {
     let params = params::events(query.as_deref(), chrono::Utc::now())?;
     let format = params.format;
-    let page = read(&state.recall, move |r| r.page(&params.page)).await?;
-    let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
-    let next = page.next.map(|c| c.to_string());
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "events": events, "next_cursor": next }),
-    ))
+    // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
+    // that would stall one of the runtime's two workers (and /healthz with it).
+    let body = read(&state.recall, move |r| {
+        let page = r.page(&params.page)?;
+        let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
+        let next = page.next.map(|c| c.to_string());
+        Ok(json!({ "events": events, "next_cursor": next }).to_string())
+    })
+    .await?;
+    Ok(json_text(StatusCode::OK, body))
 }
 
 /// One event by its source and id.
@@ -258,19 +260,19 @@ pub(crate) async fn timeline(
 ) -> Result<Response, ApiError> {
     let params = params::timeline(query.as_deref(), chrono::Utc::now())?;
     let bucket = params.bucket;
-    let counts = read(&state.recall, move |r| r.timeline(&params.filter, bucket)).await?;
-    let counts: Vec<Value> = counts
-        .iter()
-        .map(|c| {
-            json!({
-                "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                "source": c.source_id,
-                "count": c.count,
+    // Hours over years are many rows: rendered off the runtime's workers, as a page is.
+    let body = read(&state.recall, move |r| {
+        let counts: Vec<Value> = (r.timeline(&params.filter, bucket)?.iter())
+            .map(|c| {
+                json!({
+                    "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    "source": c.source_id,
+                    "count": c.count,
+                })
             })
-        })
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "bucket": bucket.as_str(), "counts": counts }),
-    ))
+            .collect();
+        Ok(json!({ "bucket": bucket.as_str(), "counts": counts }).to_string())
+    })
+    .await?;
+    Ok(json_text(StatusCode::OK, body))
 }
