@@ -113,7 +113,10 @@ pub enum Command {
         format: LettersFormat,
     },
     /// Keep running: every source on its `schedule` key (else its type's default), with
-    /// /healthz, /readyz and /metrics over HTTP.
+    /// /healthz, /readyz, /metrics and the recall API (/v1/…, /openapi.json) over HTTP.
+    ///
+    /// With no [[sources]] in the config (or --db and no config file) it only serves the
+    /// recall API, read-only, over an existing store.
     ///
     /// `live` sources (api_log and files by default) are followed: a change of their files
     /// runs them within moments, and they run every 30 s anyway. git runs every minute, github
@@ -174,6 +177,8 @@ pub enum EventsFormat {
     Table,
     Jsonl,
     Csv,
+    /// One JSON object a line in the shape of Athena's `EpisodicEvent` (README: Recall).
+    Athena,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -118,7 +118,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn load_config(path: &Path) -> Result<Config> {
+pub(crate) fn load_config(path: &Path) -> Result<Config> {
     if !path.exists() {
         return Err(UsageError(format!(
             "config file {} not found (create one with `athena-ingest init`, or pass --config)",

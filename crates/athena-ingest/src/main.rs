@@ -6,13 +6,15 @@
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
 //! - `redact`: the config's secrets, masked in all that reaches stderr.
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
-//! - `serve`: the long-running ingester with its health and metrics endpoints.
+//! - `serve`: the long-running ingester with its health and metrics endpoints;
+//! - `recall`: the recall API `serve` answers (`/v1/…`, `/openapi.json`), and Athena's event shape.
 
 mod cli;
 mod commands;
 mod interrupt;
 mod output;
 mod progress;
+mod recall;
 mod redact;
 mod serve;
 mod web;

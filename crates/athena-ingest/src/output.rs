@@ -96,6 +96,13 @@ pub(crate) fn write_events(
             }
             Ok(())
         }
+        EventsFormat::Athena => {
+            for e in events {
+                serde_json::to_writer(&mut *out, &crate::recall::athena_event(e))?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
         EventsFormat::Csv => {
             writeln!(
                 out,
@@ -152,25 +159,7 @@ pub(crate) fn write_status(
     format: ReportFormat,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Json => {
-            let sources: Vec<Value> = status
-                .iter()
-                .map(|s| {
-                    json!({
-                        "id": s.source_id,
-                        "type": s.source_type,
-                        "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
-                        "events": s.events,
-                        "dead_letters": s.dead_letters,
-                        "last_sync": s.last_sync.as_ref().map(rfc3339),
-                        "last_status": s.last_status.map(|s| s.as_str()),
-                        "last_error": s.last_error,
-                        "error_kind": s.last_error_kind,
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", json!({ "sources": sources }))
-        }
+        ReportFormat::Json => writeln!(out, "{}", status_json(status)),
         ReportFormat::Text => {
             if status.is_empty() {
                 return writeln!(out, "no source has synced into this store yet");
@@ -220,6 +209,27 @@ pub(crate) fn write_status(
             Ok(())
         }
     }
+}
+
+/// What `status --format json` prints, and `/v1/sources` answers.
+pub(crate) fn status_json(status: &[SourceStatus]) -> Value {
+    let sources: Vec<Value> = status
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.source_id,
+                "type": s.source_type,
+                "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
+                "events": s.events,
+                "dead_letters": s.dead_letters,
+                "last_sync": s.last_sync.as_ref().map(rfc3339),
+                "last_status": s.last_status.map(|s| s.as_str()),
+                "last_error": s.last_error,
+                "error_kind": s.last_error_kind,
+            })
+        })
+        .collect();
+    json!({ "sources": sources })
 }
 
 pub(crate) fn write_sources(

@@ -21,13 +21,30 @@ pub struct SqliteRecall {
 
 impl SqliteRecall {
     /// Opens `connections` (at least one) read-only connections to the store at `path`; the
-    /// store must exist (see [`SqliteStore::open_read_only`]).
+    /// store must exist (see [`SqliteStore::open_read_only`]). The file is checked once, before
+    /// the first connection: call this only in a process with no other connection to the
+    /// store open (else see [`Self::beside`]).
     pub fn open(path: &Path, connections: usize) -> Result<Self, StoreError> {
-        let connections = (0..connections.max(1))
-            .map(|_| SqliteStore::open_read_only(path).map(Mutex::new))
+        let first = SqliteStore::open_read_only(path)?;
+        Self::with_first(first, connections)
+    }
+
+    /// Opens `connections` (at least one) read-only connections to the store `store` has
+    /// open, without checking the file again (see [`SqliteStore::open_read_only_beside`]): for
+    /// a process that writes the store and answers recall queries too.
+    pub fn beside(store: &SqliteStore, connections: usize) -> Result<Self, StoreError> {
+        let first = store.open_read_only_beside()?;
+        Self::with_first(first, connections)
+    }
+
+    fn with_first(first: SqliteStore, connections: usize) -> Result<Self, StoreError> {
+        let rest = (1..connections.max(1))
+            .map(|_| first.open_read_only_beside().map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut all = vec![Mutex::new(first)];
+        all.extend(rest);
         Ok(SqliteRecall {
-            connections,
+            connections: all,
             next: AtomicUsize::new(0),
         })
     }

@@ -95,6 +95,10 @@ pub struct ServeSettings {
     /// required to listen on an address that is not loopback.
     #[serde(default)]
     pub api_token: Option<Secret>,
+    /// Origins (`https://app.example`) whose browser pages may call the recall API
+    /// (`/v1/…`, `/openapi.json`) across origins; none by default, so CORS stays off.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,7 +12,7 @@ use axum::Router;
 use super::{Shared, UNREADY_AFTER_FAILURES};
 
 /// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
-pub(super) fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap) -> bool {
     let Some(token) = token else {
         return true;
     };
@@ -25,7 +25,8 @@ pub(super) fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn unauthorized() -> Response {
+/// 401 with `WWW-Authenticate: Bearer` and a JSON error.
+pub(crate) fn unauthorized() -> Response {
     let mut response = json(
         StatusCode::UNAUTHORIZED,
         &serde_json::json!({"error": "this endpoint needs Authorization: Bearer <[serve] api_token>"}),

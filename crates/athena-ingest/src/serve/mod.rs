@@ -1,5 +1,8 @@
 //! `serve`: one process, one store held for its whole life, every configured source run on
-//! its `schedule` (else its type's default), and `/healthz`, `/readyz` and `/metrics` over HTTP.
+//! its `schedule` (else its type's default), and `/healthz`, `/readyz` and `/metrics` over HTTP,
+//! with the recall API (`crate::recall`) over read-only connections beside them. With no
+//! sources configured it is only that: a read-only API server over an existing store, which
+//! takes no write lock (a `sync` may run beside it).
 //!
 //! - `supervisor`: one worker task per source; SIGHUP swaps the set.
 //! - `worker`: one source's loop: run, wait for its schedule or a change it watches, again.
@@ -18,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use athena_core::{CancelToken, Engine, Metrics, Secret, SourceConfig, Store};
-use athena_store::SqliteStore;
+use athena_core::{CancelToken, Config, Engine, Metrics, Secret, SourceConfig, Store};
+use athena_store::{SqliteRecall, SqliteStore};
 
 use crate::UsageError;
 
@@ -28,6 +31,8 @@ mod signals;
 mod supervisor;
 mod watcher;
 mod worker;
+
+pub(crate) use http::{authorized, unauthorized};
 
 /// A source is not ready once this many of its runs in a row have failed.
 const UNREADY_AFTER_FAILURES: u32 = 3;
@@ -116,7 +121,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     if args.poll_interval.is_zero() {
         return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
     }
-    let config = crate::commands::load_sources_config(&args.config)?;
+    let config = load_config(&args)?;
     let token = config.serve.api_token.clone().map(Arc::new);
     if let Some(token) = &token {
         let mut secrets = athena_core::Redactor::new();
@@ -127,11 +132,16 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         .or(config.serve.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let addr = listen_addr(&listen, token.is_some())?;
+    let cors_origins = crate::recall::cors_origins(&config.serve.cors_origins)
+        .map_err(|e| UsageError(format!("{}: {e}", args.config.display())))?;
     let db_path = args
         .db
         .or(config.store_path.clone())
         .unwrap_or_else(|| PathBuf::from("athena.db"));
     let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
+    if config.sources.is_empty() {
+        return serve_read_only(&db_path, addr, token, cors_origins);
+    }
     let configs: Vec<SourceConfig> = config
         .sources
         .iter()
@@ -149,6 +159,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     drop(built);
 
     let store = open_store(&db_path)?;
+    // Beside the write store, which created the file on a first start and checked it.
+    let recall = SqliteRecall::beside(&store, crate::recall::CONNECTIONS)
+        .with_context(|| format!("opening store {} for reading", db_path.display()))?;
+    let recall = crate::recall::RecallState::new(Arc::new(recall), token.clone());
+    let store: Box<dyn Store> = Box::new(store);
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     listener
@@ -174,8 +189,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         signals::handle_signals(cancel.clone(), reload.clone())?;
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
-        tracing::info!("serving /healthz, /readyz and /metrics on http://{addr}");
-        let app = http::router(shared.clone());
+        tracing::info!("serving /healthz, /readyz, /metrics and /v1 on http://{addr}");
+        let app = app(shared.clone(), recall, cors_origins);
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -219,11 +234,84 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn open_store(db_path: &Path) -> Result<Box<dyn Store>> {
+/// Every HTTP route `serve` answers, with or without sources: the one place a set of routes
+/// is merged in.
+fn app(
+    shared: Shared,
+    recall: crate::recall::RecallState,
+    cors_origins: Vec<axum::http::HeaderValue>,
+) -> axum::Router {
+    http::router(shared).merge(crate::recall::router(recall, cors_origins))
+}
+
+/// The config `serve` runs: the file, or, when it does not exist and `--db` names the store,
+/// none (a read-only API server). A file without sources is accepted here: it serves the API.
+fn load_config(args: &ServeArgs) -> Result<Config> {
+    if args.db.is_some() && !args.config.exists() {
+        return Ok(Config::parse("", None)?);
+    }
+    crate::commands::load_config(&args.config)
+}
+
+fn open_recall(db_path: &Path, token: Option<Arc<Secret>>) -> Result<crate::recall::RecallState> {
+    // The only connections this process opens: the file may be checked first.
+    let recall = SqliteRecall::open(db_path, crate::recall::CONNECTIONS)
+        .with_context(|| format!("opening store {} for reading", db_path.display()))?;
+    Ok(crate::recall::RecallState::new(Arc::new(recall), token))
+}
+
+/// No sources: the recall API (and `/healthz`, `/readyz`, `/metrics`) over read-only
+/// connections, until SIGTERM or SIGINT. The store must exist; no lock is taken.
+fn serve_read_only(
+    db_path: &Path,
+    addr: SocketAddr,
+    token: Option<Arc<Secret>>,
+    cors_origins: Vec<axum::http::HeaderValue>,
+) -> Result<ExitCode> {
+    let recall = open_recall(db_path, token.clone())?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    listener
+        .set_nonblocking(true)
+        .context("setting the listener non-blocking")?;
+    let shared = Shared {
+        metrics: Metrics::with_version(env!("CARGO_PKG_VERSION")),
+        health: Arc::new(Mutex::new(Vec::new())),
+        // The store opened: ready for as long as the process serves.
+        store_open: Arc::new(AtomicBool::new(true)),
+        token,
+    };
+    let rt = crate::commands::runtime()?;
+    rt.block_on(async move {
+        let cancel = CancelToken::new();
+        let reload = Arc::new(tokio::sync::Notify::new());
+        signals::handle_signals(cancel.clone(), reload.clone())?;
+        tokio::spawn(async move {
+            loop {
+                reload.notified().await;
+                tracing::info!("no sources run in read-only mode; restart serve to add some");
+            }
+        });
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
+        tracing::info!(
+            "no sources configured: serving the store {} read-only on http://{addr}",
+            db_path.display()
+        );
+        let app = app(shared, recall, cors_origins);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await
+            .context("serving HTTP")
+    })?;
+    rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_store(db_path: &Path) -> Result<SqliteStore> {
     // A sync already running holds the lock: wait for it a little, as `sync` does.
-    let store = SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
-        .with_context(|| format!("opening store {}", db_path.display()))?;
-    Ok(Box::new(store))
+    SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
+        .with_context(|| format!("opening store {}", db_path.display()))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod files_scan;
 mod git_history;
 mod github_api;
 mod readme;
+mod recall_api;
 mod secrets_redaction;
 mod serve_basic;
 mod serve_live;

@@ -28,11 +28,17 @@ impl Server {
     }
 
     pub fn start_polling_every(env: &TestEnv, poll_ms: u64) -> Server {
+        Server::start_with(env, &["--poll-interval-ms", &poll_ms.to_string()])
+    }
+
+    /// `serve --listen <a free port> ARGS`, once it answers `/healthz`.
+    pub fn start_with(env: &TestEnv, args: &[&str]) -> Server {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let poll = poll_ms.to_string();
+        let mut all = vec!["serve", "--listen", &listen];
+        all.extend_from_slice(args);
         let child = env
-            .cmd(&["serve", "--listen", &listen, "--poll-interval-ms", &poll])
+            .cmd(&all)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -128,20 +128,26 @@ impl SqliteStore {
             }
             Found::Store { .. } => {}
         }
-        let conn = match inspect::connect(&resolved, false).and_then(|c| {
-            // Connecting is lazy: the first read is what needs the `-shm` file.
-            c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
-            Ok(c)
-        }) {
-            Ok(c) => c,
-            Err(e) if cannot_share_wal(&e) && !inspect::has_wal(&resolved) => {
-                inspect::connect(&resolved, true).map_err(|e| backend(path, e))?
-            }
-            Err(e) => return Err(backend(path, e)),
-        };
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| backend(path, e))?;
+        let conn = connect_read_only(path, &resolved)?;
         Ok(SqliteStore::with_connection(conn, path, resolved))
+    }
+
+    /// Another read-only connection to the store this one has open, without looking at the
+    /// file again (the store was checked when `self` was opened).
+    ///
+    /// This is how a process that already has a connection to a store opens more: checking a
+    /// file reads its header through a plain `open` and `close`, and closing any descriptor of
+    /// the file drops every POSIX lock this process holds on it, SQLite's included. Another
+    /// process closing its last connection would then take itself for the last one and
+    /// checkpoint and delete the WAL the connections here are still using, so that they see
+    /// none of its later commits.
+    pub fn open_read_only_beside(&self) -> Result<Self, StoreError> {
+        let conn = connect_read_only(&self.path, &self.resolved)?;
+        Ok(SqliteStore::with_connection(
+            conn,
+            &self.path,
+            self.resolved.clone(),
+        ))
     }
 
     /// Resolves `path` and checks that a writer may open it: nothing there yet, an empty
@@ -245,4 +251,23 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| backend(&self.path, e))
     }
+}
+
+/// A read-only connection to the checked store at `resolved`: sharing its WAL, or, in a
+/// directory the reader cannot write and with no `-wal` left, reading it as immutable.
+fn connect_read_only(path: &Path, resolved: &Path) -> Result<Connection, StoreError> {
+    let conn = match inspect::connect(resolved, false).and_then(|c| {
+        // Connecting is lazy: the first read is what needs the `-shm` file.
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        Ok(c)
+    }) {
+        Ok(c) => c,
+        Err(e) if cannot_share_wal(&e) && !inspect::has_wal(resolved) => {
+            inspect::connect(resolved, true).map_err(|e| backend(path, e))?
+        }
+        Err(e) => return Err(backend(path, e)),
+    };
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| backend(path, e))?;
+    Ok(conn)
 }

@@ -1,0 +1,118 @@
+//! Our events in the shape of Athena's `EpisodicEvent` (`timestamp`, `event_type`, `context`,
+//! `description`, `outcome`, `session_id`), for `events --format athena` and
+//! `/v1/events?format=athena`; the README's Recall section documents each field.
+
+use athena_core::Event;
+use chrono::SecondsFormat;
+use serde_json::{json, Map, Value};
+
+/// `e` as Athena records an episodic event. Nothing of ours is lost: `context` carries our
+/// context plus the provenance (`source_id`, `source_type`, `id`, `actor`, `url`, `kind`,
+/// `metadata`), so an event can be found again from what Athena kept.
+pub(crate) fn athena_event(e: &Event) -> Value {
+    let mut context: Map<String, Value> = e.context.clone();
+    // Provenance wins over a context key of the same name: it is what finds the event again.
+    context.insert("source_id".into(), json!(e.source_id));
+    context.insert("source_type".into(), json!(e.source_type));
+    context.insert("id".into(), json!(e.id));
+    context.insert("actor".into(), json!(e.actor));
+    context.insert("url".into(), json!(e.url));
+    context.insert("metadata".into(), Value::Object(e.metadata.clone()));
+    json!({
+        "timestamp": e.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        "event_type": e.kind,
+        "context": context,
+        "description": description(e),
+        "outcome": e.outcome.map(|o| o.as_str()),
+        "session_id": session_id(e),
+    })
+}
+
+/// The title, and the body after a blank line when there is one: what an agent reads back.
+fn description(e: &Event) -> String {
+    if e.body.trim().is_empty() {
+        e.title.clone()
+    } else {
+        format!("{}\n\n{}", e.title, e.body)
+    }
+}
+
+/// What groups events into one episode, stable across syncs: a Slack thread
+/// (`<source>/<channel>/<thread_ts>`), a GitHub issue or pull request
+/// (`<source>/<repository>#<number>`), else the channel, repository, repo, watched root or
+/// log file (`<source>/<value>`), else the source id.
+fn session_id(e: &Event) -> String {
+    let text = |key: &str| -> Option<String> {
+        match e.context.get(key)? {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    };
+    let source = &e.source_id;
+    if let (Some(channel), Some(thread)) = (text("channel"), text("thread_ts")) {
+        return format!("{source}/{channel}/{thread}");
+    }
+    if let (Some(repository), Some(number)) = (text("repository"), text("number")) {
+        return format!("{source}/{repository}#{number}");
+    }
+    ["channel", "repository", "repo", "root", "file"]
+        .iter()
+        .find_map(|k| text(k))
+        .map_or_else(|| source.clone(), |v| format!("{source}/{v}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use athena_core::Outcome;
+    use chrono::{DateTime, Utc};
+
+    fn event() -> Event {
+        let at: DateTime<Utc> = "2024-05-02T13:45:10Z".parse().unwrap();
+        let mut e = Event::new("C1:1714657510.000100", "message", at, "#general: hi");
+        e.source_id = "slack".into();
+        e.source_type = "slack".into();
+        e.actor = Some("ada".into());
+        e
+    }
+
+    #[test]
+    fn every_athena_field_is_mapped_and_provenance_is_kept() {
+        let mut e = event();
+        e.body = "hi all".into();
+        e.outcome = Some(Outcome::Success);
+        e.context.insert("channel".into(), json!("C1"));
+        e.metadata.insert("edited".into(), json!(false));
+        let a = athena_event(&e);
+        assert_eq!(a["timestamp"], "2024-05-02T13:45:10Z");
+        assert_eq!(a["event_type"], "message");
+        assert_eq!(a["description"], "#general: hi\n\nhi all");
+        assert_eq!(a["outcome"], "success");
+        assert_eq!(a["session_id"], "slack/C1");
+        assert_eq!(a["context"]["channel"], "C1");
+        assert_eq!(a["context"]["source_id"], "slack");
+        assert_eq!(a["context"]["id"], "C1:1714657510.000100");
+        assert_eq!(a["context"]["actor"], "ada");
+        assert_eq!(a["context"]["url"], Value::Null);
+        assert_eq!(a["context"]["metadata"]["edited"], false);
+    }
+
+    #[test]
+    fn sessions_are_threads_then_issues_then_places_then_the_source() {
+        let mut e = event();
+        assert_eq!(session_id(&e), "slack");
+        e.context.insert("repo".into(), json!("/src/athena"));
+        assert_eq!(session_id(&e), "slack//src/athena");
+        e.context.insert("repository".into(), json!("user/athena"));
+        assert_eq!(session_id(&e), "slack/user/athena");
+        e.context.insert("number".into(), json!(7));
+        assert_eq!(session_id(&e), "slack/user/athena#7");
+        e.context.insert("channel".into(), json!("C1"));
+        e.context.insert("thread_ts".into(), json!("1.2"));
+        assert_eq!(session_id(&e), "slack/C1/1.2");
+        assert_eq!(description(&e), "#general: hi", "no body, no blank line");
+        assert_eq!(athena_event(&e)["outcome"], Value::Null);
+    }
+}

@@ -1,0 +1,278 @@
+//! The recall endpoints: each parses its request (see [`super::params`]), reads the store on
+//! a blocking thread (the runtime has two workers, and a SQLite query blocks), and answers
+//! JSON; every refusal is `{"error": "…"}` with a 4xx, a store that cannot be read a 5xx.
+
+use std::sync::Arc;
+
+use athena_core::recall::Recall;
+use athena_core::StoreError;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{RawPathParams, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::openapi::{
+    BucketParam, ErrorBody, EventOrAthena, EventsPage, FormatParam, OrderParam, SourcesBody,
+    TimeArg, TimelineBody,
+};
+use super::params::{self, Format, ParamError};
+use super::RecallState;
+
+/// Why a request got no data.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// A parameter that cannot be used.
+    Param(ParamError),
+    /// No such event.
+    NotFound(String),
+    /// The store refused or failed.
+    Store(StoreError),
+    /// The blocking task died (a panic in a query).
+    Internal,
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::Param(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Only the full-text query can be malformed: `q` is its parameter.
+            StoreError::Query(message) => ApiError::Param(ParamError {
+                param: "q".into(),
+                message: format!("not a full-text query SQLite accepts: {message}"),
+            }),
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            // Busy or locked: worth trying again; the message names the store, nothing else.
+            ApiError::Store(e @ (StoreError::Busy { .. } | StoreError::Backend(_))) => {
+                tracing::warn!("recall: reading the store: {e}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the store cannot be read now: {e}"),
+                )
+            }
+            ApiError::Store(e) => {
+                tracing::warn!("recall: reading the store: {e}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the store cannot be read: {e}"),
+                )
+            }
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the query failed unexpectedly (see the server's log)".to_string(),
+            ),
+        };
+        json_response(status, &json!({ "error": message }))
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    json_text(status, value.to_string())
+}
+
+fn json_text(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Runs `f` over the store on a blocking thread.
+async fn read<T: Send + 'static>(
+    recall: &Arc<dyn Recall>,
+    f: impl FnOnce(&dyn Recall) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let recall = recall.clone();
+    match tokio::task::spawn_blocking(move || f(&*recall)).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!("recall: a store query panicked: {e}");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+fn event_json(e: &athena_core::Event, format: Format) -> Value {
+    match format {
+        Format::Jsonl => serde_json::to_value(e).unwrap_or(Value::Null),
+        Format::Athena => super::athena::athena_event(e),
+    }
+}
+
+/// A page of events, newest first unless `order=asc`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "recall",
+    operation_id = "events",
+    params(
+        ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date (midnight UTC), or that long ago (`7d`, `12h`, `30m`, `45s`, `2w`)."),
+        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
+        ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeat the parameter for more)."),
+        ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds, e.g. `commit` (repeatable)."),
+        ("actor" = Option<String>, Query, description = "The actor contains this text (case-insensitive)."),
+        ("q" = Option<String>, Query, description = "Full-text search over title and body, in SQLite FTS5 syntax; a query FTS5 cannot parse is a 400 naming `q`."),
+        ("order" = Option<OrderParam>, Query, description = "`desc` (newest first, the default) or `asc`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many events (default 50)."),
+        ("cursor" = Option<String>, Query, pattern = "^[ad][0-9a-f]{1,16}\\.[0-9a-f]{1,16}$", description = "The `next_cursor` of the previous page, opaque; it must be used with the order it came from."),
+        ("format" = Option<FormatParam>, Query, description = "`jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`)."),
+    ),
+    responses(
+        (status = 200, description = "A page of events, and the cursor of the next page (`null` on the last).", body = EventsPage),
+        (status = 400, description = "A parameter is unknown, repeated or malformed; `error` names it.", body = ErrorBody),
+        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
+        (status = 500, description = "The store cannot be read.", body = ErrorBody),
+        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn events(
+    State(state): State<RecallState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = params::events(query.as_deref(), chrono::Utc::now())?;
+    let format = params.format;
+    // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
+    // that would stall one of the runtime's two workers (and /healthz with it).
+    let body = read(&state.recall, move |r| {
+        let page = r.page(&params.page)?;
+        let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
+        let next = page.next.map(|c| c.to_string());
+        Ok(json!({ "events": events, "next_cursor": next }).to_string())
+    })
+    .await?;
+    Ok(json_text(StatusCode::OK, body))
+}
+
+/// One event by its source and id.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{source}/{id}",
+    tag = "recall",
+    operation_id = "event",
+    params(
+        ("source" = String, Path, description = "The event's source id."),
+        ("id" = String, Path, description = "The event's id, percent-encoded (ids hold `/` and `:`)."),
+        ("format" = Option<FormatParam>, Query, description = "`jsonl` (as `events --format jsonl` prints it, the default) or `athena`."),
+    ),
+    responses(
+        (status = 200, description = "The event, in the shape `format` asked for.", body = EventOrAthena),
+        (status = 400, description = "A path segment is not UTF-8 once decoded, or a parameter is unknown or malformed; `error` names it.", body = ErrorBody),
+        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
+        (status = 404, description = "No such event.", body = ErrorBody),
+        (status = 500, description = "The store cannot be read.", body = ErrorBody),
+        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn event(
+    State(state): State<RecallState>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let format = params::event(query.as_deref())?;
+    // axum has percent-decoded them; one that is not UTF-8 once decoded is refused.
+    let params = params.map_err(|e| {
+        let text = e.body_text();
+        let param = text.split('`').nth(1).unwrap_or("id").to_string();
+        ParamError {
+            param,
+            message: "not UTF-8 once percent-decoded".into(),
+        }
+    })?;
+    let mut source = String::new();
+    let mut id = String::new();
+    for (name, value) in &params {
+        match name {
+            "source" => source = value.to_string(),
+            _ => id = value.to_string(),
+        }
+    }
+    let (s, i) = (source.clone(), id.clone());
+    match read(&state.recall, move |r| r.event(&s, &i)).await? {
+        Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
+        None => Err(ApiError::NotFound(format!(
+            "no event {id:?} of source {source:?} in the store"
+        ))),
+    }
+}
+
+/// Every source the store knows: exactly what `status --format json` prints.
+#[utoipa::path(
+    get,
+    path = "/v1/sources",
+    tag = "recall",
+    operation_id = "sources",
+    responses(
+        (status = 200, description = "Per source: cursor, events, last sync and last error.", body = SourcesBody),
+        (status = 400, description = "A parameter was given: this endpoint takes none.", body = ErrorBody),
+        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
+        (status = 500, description = "The store cannot be read.", body = ErrorBody),
+        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn sources(
+    State(state): State<RecallState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    // It takes none, and says so rather than ignoring one.
+    params::none(query.as_deref())?;
+    let status = read(&state.recall, |r| r.sources()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &crate::output::status_json(&status),
+    ))
+}
+
+/// Counts of events per time bucket and source, oldest bucket first.
+#[utoipa::path(
+    get,
+    path = "/v1/timeline",
+    tag = "recall",
+    operation_id = "timeline",
+    params(
+        ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date, or that long ago (`7d`)."),
+        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
+        ("bucket" = Option<BucketParam>, Query, description = "`hour`, `day` (the default) or `week` (starting Monday); UTC."),
+        ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeatable)."),
+        ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds (repeatable)."),
+    ),
+    responses(
+        (status = 200, description = "Buckets that hold events, oldest first, one row per source.", body = TimelineBody),
+        (status = 400, description = "A parameter is unknown, repeated or malformed; `error` names it.", body = ErrorBody),
+        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
+        (status = 500, description = "The store cannot be read.", body = ErrorBody),
+        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn timeline(
+    State(state): State<RecallState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = params::timeline(query.as_deref(), chrono::Utc::now())?;
+    let bucket = params.bucket;
+    // Hours over years are many rows: rendered off the runtime's workers, as a page is.
+    let body = read(&state.recall, move |r| {
+        let counts: Vec<Value> = (r.timeline(&params.filter, bucket)?.iter())
+            .map(|c| {
+                json!({
+                    "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    "source": c.source_id,
+                    "count": c.count,
+                })
+            })
+            .collect();
+        Ok(json!({ "bucket": bucket.as_str(), "counts": counts }).to_string())
+    })
+    .await?;
+    Ok(json_text(StatusCode::OK, body))
+}

@@ -1,0 +1,272 @@
+//! The query strings of the recall API, parsed by hand so that every refusal is a 400 naming
+//! its parameter: an unknown parameter (a typo such as `sources=` would otherwise widen the
+//! answer silently), a repeated one that takes one value, and a value that does not parse.
+
+use athena_core::recall::{Bucket, Order, PageCursor, PageQuery};
+use athena_core::time::parse_time_arg;
+use athena_core::EventQuery;
+use chrono::{DateTime, Utc};
+
+/// The largest `limit`.
+pub(crate) const MAX_LIMIT: usize = 1000;
+/// `limit` when not given.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+
+/// A parameter that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParamError {
+    /// The parameter's name as given.
+    pub param: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ParamError {
+    fn new(param: &str, message: impl Into<String>) -> Self {
+        ParamError {
+            param: param.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "parameter {}: {}", self.param, self.message)
+    }
+}
+
+/// How `/v1/events` writes an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Format {
+    /// As `events --format jsonl` prints it.
+    #[default]
+    Jsonl,
+    /// As Athena's `EpisodicEvent` (see [`super::athena`]).
+    Athena,
+}
+
+/// What `/v1/events` asks for.
+#[derive(Debug)]
+pub(crate) struct EventsParams {
+    pub page: PageQuery,
+    pub format: Format,
+}
+
+/// What `/v1/timeline` asks for.
+#[derive(Debug)]
+pub(crate) struct TimelineParams {
+    pub filter: EventQuery,
+    pub bucket: Bucket,
+}
+
+/// The decoded pairs of a query string, checked against the names an endpoint takes.
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    fn parse(raw: Option<&str>, known: &[&str]) -> Result<Self, ParamError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            let takes = if known.is_empty() {
+                "no parameters".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(ParamError::new(
+                name,
+                format!("unknown parameter (this endpoint takes {takes})"),
+            ));
+        }
+        Ok(Pairs(pairs))
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        (self.0.iter())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn one(&self, name: &str) -> Result<Option<&str>, ParamError> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name);
+        let first = values.next().map(|(_, v)| v.as_str());
+        if values.next().is_some() {
+            return Err(ParamError::new(name, "given more than once"));
+        }
+        Ok(first)
+    }
+
+    fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ParamError> {
+        self.one(name)?
+            .map(|v| parse(v).map_err(|m| ParamError::new(name, m)))
+            .transpose()
+    }
+
+    fn time(&self, name: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ParamError> {
+        self.parsed(name, |v| parse_time_arg(v, now))
+    }
+}
+
+/// The filter both endpoints share: `since`, `until`, `source`, `kind`.
+fn filter(pairs: &Pairs, now: DateTime<Utc>) -> Result<EventQuery, ParamError> {
+    Ok(EventQuery {
+        sources: pairs.all("source"),
+        kinds: pairs.all("kind"),
+        since: pairs.time("since", now)?,
+        until: pairs.time("until", now)?,
+        ..EventQuery::default()
+    })
+}
+
+/// The parameters of `GET /v1/events`.
+pub(crate) fn events(raw: Option<&str>, now: DateTime<Utc>) -> Result<EventsParams, ParamError> {
+    const KNOWN: &[&str] = &[
+        "since", "until", "source", "kind", "actor", "q", "order", "limit", "cursor", "format",
+    ];
+    let pairs = Pairs::parse(raw, KNOWN)?;
+    let mut filter = filter(&pairs, now)?;
+    filter.actor = pairs.one("actor")?.map(str::to_string);
+    filter.search = pairs.one("q")?.map(str::to_string);
+    let order: Order = pairs.parsed("order", str::parse)?.unwrap_or_default();
+    let limit = pairs
+        .parsed("limit", |v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| format!("{v:?} is not a number from 1 to {MAX_LIMIT}"))
+        })?
+        .unwrap_or(DEFAULT_LIMIT);
+    let after = pairs.parsed("cursor", |v| {
+        let cursor: PageCursor = v.parse()?;
+        if cursor.order != order {
+            return Err(format!(
+                "this cursor continues a page in {} order, and order is {} (pass order={} with it)",
+                cursor.order.as_str(),
+                order.as_str(),
+                cursor.order.as_str()
+            ));
+        }
+        Ok(cursor)
+    })?;
+    let format = format(&pairs)?;
+    Ok(EventsParams {
+        page: PageQuery {
+            filter,
+            order,
+            after,
+            limit,
+        },
+        format,
+    })
+}
+
+fn format(pairs: &Pairs) -> Result<Format, ParamError> {
+    Ok(pairs
+        .parsed("format", |v| match v {
+            "jsonl" => Ok(Format::Jsonl),
+            "athena" => Ok(Format::Athena),
+            _ => Err(format!("{v:?} is not a format: use jsonl or athena")),
+        })?
+        .unwrap_or_default())
+}
+
+/// The parameters of `GET /v1/events/{source}/{id}`: the format only.
+pub(crate) fn event(raw: Option<&str>) -> Result<Format, ParamError> {
+    format(&Pairs::parse(raw, &["format"])?)
+}
+
+/// An endpoint that takes no parameters refuses any.
+pub(crate) fn none(raw: Option<&str>) -> Result<(), ParamError> {
+    Pairs::parse(raw, &[]).map(|_| ())
+}
+
+/// The parameters of `GET /v1/timeline`.
+pub(crate) fn timeline(
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TimelineParams, ParamError> {
+    const KNOWN: &[&str] = &["since", "until", "source", "kind", "bucket"];
+    let pairs = Pairs::parse(raw, KNOWN)?;
+    Ok(TimelineParams {
+        filter: filter(&pairs, now)?,
+        bucket: pairs.parsed("bucket", str::parse)?.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2024-05-10T12:00:00Z".parse().unwrap()
+    }
+
+    fn err(r: Result<EventsParams, ParamError>) -> ParamError {
+        r.expect_err("refused")
+    }
+
+    #[test]
+    fn repeatable_filters_defaults_and_values() {
+        let p = events(
+            Some("source=a&source=b%2Fc&kind=commit&actor=ada&q=fix+bug&since=7d&until=2024-05-09&order=asc&limit=3&format=athena"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(p.page.filter.sources, ["a", "b/c"]);
+        assert_eq!(p.page.filter.kinds, ["commit"]);
+        assert_eq!(p.page.filter.actor.as_deref(), Some("ada"));
+        assert_eq!(p.page.filter.search.as_deref(), Some("fix bug"));
+        assert_eq!(
+            p.page.filter.since.unwrap().to_rfc3339(),
+            "2024-05-03T12:00:00+00:00"
+        );
+        assert_eq!(p.page.order, Order::Asc);
+        assert_eq!(p.page.limit, 3);
+        assert_eq!(p.format, Format::Athena);
+        let d = events(None, now()).unwrap();
+        assert_eq!(
+            (d.page.order, d.page.limit, d.format),
+            (Order::Desc, 50, Format::Jsonl)
+        );
+        assert!(d.page.after.is_none());
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        for (query, param) in [
+            ("limit=0", "limit"),
+            ("limit=1001", "limit"),
+            ("limit=x", "limit"),
+            ("limit=1&limit=2", "limit"),
+            ("order=up", "order"),
+            ("since=yesterday", "since"),
+            ("until=2024-02-30", "until"),
+            ("cursor=zzz", "cursor"),
+            ("cursor=a1.2", "cursor"),
+            ("format=xml", "format"),
+            ("sources=a", "sources"),
+        ] {
+            assert_eq!(err(events(Some(query), now())).param, param, "{query}");
+        }
+        assert!(events(Some("order=asc&cursor=a1.2"), now()).is_ok());
+        let t = timeline(Some("bucket=month"), now()).unwrap_err();
+        assert_eq!(t.param, "bucket");
+        assert_eq!(timeline(Some("q=x"), now()).unwrap_err().param, "q");
+        assert_eq!(event(Some("format=athena")), Ok(Format::Athena));
+        assert_eq!(event(Some("limit=1")).unwrap_err().param, "limit");
+        assert_eq!(none(Some("a=1")).unwrap_err().param, "a");
+        assert!(none(None).is_ok());
+        assert_eq!(
+            timeline(Some("bucket=week&source=a"), now())
+                .unwrap()
+                .bucket,
+            Bucket::Week
+        );
+    }
+}
