@@ -1,0 +1,103 @@
+//! The web timeline in a real browser: headless Chromium (Debian `chromium`) loads `/` from a
+//! `serve` over a test store, runs the page's script against the recall API, and the DOM it
+//! leaves shows the events; a search in the URL (what the search box writes) narrows them. A
+//! screenshot is kept in the test's target directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::serve_support::*;
+use crate::support::*;
+
+/// The page's DOM after its script has run (Chromium's virtual time lets its requests finish).
+fn rendered(url: &str, screenshot: Option<&Path>) -> String {
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=10000",
+        "--window-size=1280,900",
+    ]);
+    match screenshot {
+        Some(path) => cmd.arg(format!("--screenshot={}", path.display())),
+        None => cmd.arg("--dump-dom"),
+    };
+    let out = cmd.arg(url).output().unwrap_or_else(|e| {
+        panic!("running chromium (Debian package `chromium`, .ci/run installs it): {e}")
+    });
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn chromium() -> &'static str {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("chromium")
+}
+
+/// The titles of the events the page lists.
+fn listed_titles(dom: &str) -> Vec<String> {
+    dom.split("class=\"event-title\">")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn log_line(n: usize, path: &str) -> String {
+    format!(
+        "10.0.0.1 - - [17/May/2015:10:{:02}:{:02} +0000] \"GET {path} HTTP/1.1\" 200 {n} \"-\" \"ua\"\n",
+        n / 60,
+        n % 60
+    )
+}
+
+#[test]
+fn the_timeline_page_shows_the_events_and_a_search_narrows_them() {
+    let env = TestEnv::new();
+    let log: String = (0..6)
+        .map(|n| {
+            let path = if n % 2 == 0 { "/alpha" } else { "/beta" };
+            log_line(n, &format!("{path}/{n}"))
+        })
+        .collect();
+    std::fs::write(env.path("access.log"), log).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
+    let server = Server::start(&env);
+    wait_for("the log stored", || stored_count(&env, "web") == 6);
+    let base = format!("http://127.0.0.1:{}/", server.port);
+
+    let dom = rendered(&base, None);
+    assert!(
+        dom.contains("data-loaded=\"true\""),
+        "the page did not finish loading:\n{dom}"
+    );
+    let titles = listed_titles(&dom);
+    assert_eq!(titles.len(), 6, "{titles:?}");
+    assert!(titles.iter().any(|t| t.contains("/alpha/0")), "{titles:?}");
+    // Newest first.
+    assert!(titles[0].contains("/beta/5"), "{titles:?}");
+    // The chart has a bar for the day and a legend naming the source.
+    assert!(dom.contains("<rect"), "no bars in the chart");
+
+    let dom = rendered(&format!("{base}?q=alpha"), None);
+    let titles = listed_titles(&dom);
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles.iter().all(|t| t.contains("/alpha/")), "{titles:?}");
+
+    let shot: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-timeline.png");
+    let _ = std::fs::remove_file(&shot);
+    rendered(&base, Some(&shot));
+    let png = std::fs::read(&shot).expect("chromium wrote no screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 2_000,
+        "not a screenshot"
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
