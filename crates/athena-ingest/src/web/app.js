@@ -135,10 +135,13 @@ function drawChart(counts) {
   const max = Math.max(...totals.values());
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  const width = Math.max(days.length, 1);
+  // At least a month wide, so a few days stay bars; the newest day at the right.
+  const width = Math.max(days.length, 30);
+  const left = width - days.length;
   svg.setAttribute("viewBox", `0 0 ${width} 100`);
   svg.setAttribute("preserveAspectRatio", "none");
-  days.forEach((day, x) => {
+  days.forEach((day, i) => {
+    const x = left + i;
     let y = 100;
     for (const c of counts.filter((c) => c.start === day)) {
       const h = (c.count / max) * 100;
@@ -155,9 +158,13 @@ function drawChart(counts) {
       svg.append(rect);
     }
   });
+  const first = days[0].slice(0, 10);
+  const last = days[days.length - 1].slice(0, 10);
+  const axis = el("div", { class: "axis" },
+    el("span", {}, days.length > 1 ? `${first} – ${last}, at most ${max} a day` : `${first}: ${max}`));
   const legend = el("div", { class: "legend" });
   sources.forEach((s, i) => legend.append(el("span", { style: `--swatch: ${COLOURS[i % COLOURS.length]}` }, s)));
-  chart.append(svg, legend);
+  chart.append(svg, axis, legend);
 }
 
 async function timeline() {

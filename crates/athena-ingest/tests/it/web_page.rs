@@ -83,8 +83,9 @@ fn the_timeline_page_shows_the_events_and_a_search_narrows_them() {
     assert!(titles.iter().any(|t| t.contains("/alpha/0")), "{titles:?}");
     // Newest first.
     assert!(titles[0].contains("/beta/5"), "{titles:?}");
-    // The chart has a bar for the day and a legend naming the source.
+    // The chart has a bar for the day; everything fits one page, so there is no "More".
     assert!(dom.contains("<rect"), "no bars in the chart");
+    assert!(dom.contains("id=\"more\" hidden"), "a More button with nothing more");
 
     let dom = rendered(&format!("{base}?q=alpha"), None);
     let titles = listed_titles(&dom);
