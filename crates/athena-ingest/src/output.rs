@@ -146,31 +146,35 @@ pub(crate) fn write_events(
     }
 }
 
+/// `status --format json`: `{"sources":[…]}`, one object per source (MCP's `list_sources`
+/// returns the same).
+pub(crate) fn status_json(status: &[SourceStatus]) -> Value {
+    let sources: Vec<Value> = status
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.source_id,
+                "type": s.source_type,
+                "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
+                "events": s.events,
+                "dead_letters": s.dead_letters,
+                "last_sync": s.last_sync.as_ref().map(rfc3339),
+                "last_status": s.last_status.map(|s| s.as_str()),
+                "last_error": s.last_error,
+                "error_kind": s.last_error_kind,
+            })
+        })
+        .collect();
+    json!({ "sources": sources })
+}
+
 pub(crate) fn write_status(
     out: &mut impl Write,
     status: &[SourceStatus],
     format: ReportFormat,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Json => {
-            let sources: Vec<Value> = status
-                .iter()
-                .map(|s| {
-                    json!({
-                        "id": s.source_id,
-                        "type": s.source_type,
-                        "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
-                        "events": s.events,
-                        "dead_letters": s.dead_letters,
-                        "last_sync": s.last_sync.as_ref().map(rfc3339),
-                        "last_status": s.last_status.map(|s| s.as_str()),
-                        "last_error": s.last_error,
-                        "error_kind": s.last_error_kind,
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", json!({ "sources": sources }))
-        }
+        ReportFormat::Json => writeln!(out, "{}", status_json(status)),
         ReportFormat::Text => {
             if status.is_empty() {
                 return writeln!(out, "no source has synced into this store yet");
