@@ -7,10 +7,12 @@
 //! - `redact`: the config's secrets, masked in all that reaches stderr.
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 //! - `serve`: the long-running ingester with its health and metrics endpoints.
+//! - `mcp`: the store's recall as MCP tools for agents, over stdio (`mcp`) and HTTP (`serve`).
 
 mod cli;
 mod commands;
 mod interrupt;
+mod mcp;
 mod output;
 mod progress;
 mod redact;

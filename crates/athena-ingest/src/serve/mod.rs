@@ -149,6 +149,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     drop(built);
 
     let store = open_store(&db_path)?;
+    // MCP's recall reads over connections of its own: readers never wait for the writer.
+    let recall = athena_store::SqliteRecall::open(&db_path, crate::commands::RECALL_CONNECTIONS)
+        .with_context(|| format!("opening store {} for recall", db_path.display()))?;
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     listener
@@ -175,7 +178,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
         tracing::info!("serving /healthz, /readyz and /metrics on http://{addr}");
-        let app = http::router(shared.clone());
+        let app = http::router(shared.clone()).merge(mcp_routes(Arc::new(recall), &shared));
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -216,6 +219,19 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
+}
+
+/// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
+fn mcp_routes(recall: Arc<dyn athena_core::recall::Recall>, shared: &Shared) -> axum::Router {
+    use crate::mcp::Hosts;
+    // A token guards every request, so any Host name may reach it (not only loopback).
+    let hosts = if shared.token.is_some() {
+        Hosts::Any
+    } else {
+        Hosts::Loopback
+    };
+    let guard = axum::middleware::from_fn_with_state(shared.token.clone(), http::require_token);
+    axum::Router::new().nest("/mcp", crate::mcp::router(recall, hosts).route_layer(guard))
 }
 
 /// The store's file and those SQLite and the lock keep beside it.
