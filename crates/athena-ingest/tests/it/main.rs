@@ -12,6 +12,7 @@ mod crash_safety;
 mod files_scan;
 mod git_history;
 mod github_api;
+mod mcp_server;
 mod readme;
 mod secrets_redaction;
 mod serve_basic;
