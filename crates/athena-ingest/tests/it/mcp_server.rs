@@ -168,3 +168,35 @@ fn mcp_over_streamable_http_in_serve_needs_the_token_and_answers_a_real_client()
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// The status of `GET /mcp` sent with `Host: host`.
+fn mcp_status_for_host(port: u16, host: &str) -> u16 {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /mcp HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
+#[test]
+fn mcp_in_serve_without_a_token_answers_only_loopback_host_names() {
+    let env = api_log_env("");
+    let server = Server::start(&env);
+    assert_eq!(mcp_status_for_host(server.port, "evil.example"), 403);
+    assert_eq!(
+        mcp_status_for_host(server.port, &format!("evil.example:{}", server.port)),
+        403
+    );
+    for host in ["localhost", "127.0.0.1"] {
+        let status = mcp_status_for_host(server.port, host);
+        assert!(status != 403 && status != 401, "Host {host}: {status}");
+    }
+}
