@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use athena_core::recall::Recall;
+use athena_core::CancelToken;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::ServiceExt;
@@ -42,12 +43,19 @@ pub(crate) enum Hosts {
 }
 
 /// The streamable-HTTP transport at the router's root, to be nested (at `/mcp`). One MCP
-/// server per session; the store connections behind `recall` are shared.
-pub(crate) fn router(recall: Arc<dyn Recall>, hosts: Hosts) -> axum::Router {
+/// server per session; the store connections behind `recall` are shared. `stop` ends every
+/// session and its open event stream, so that a graceful shutdown does not wait on them.
+/// Must be called within the Tokio runtime.
+pub(crate) fn router(recall: Arc<dyn Recall>, hosts: Hosts, stop: CancelToken) -> axum::Router {
     let config = match hosts {
         Hosts::Loopback => StreamableHttpServerConfig::default(),
         Hosts::Any => StreamableHttpServerConfig::default().disable_allowed_hosts(),
     };
+    let sessions = config.cancellation_token.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        sessions.cancel();
+    });
     let service: StreamableHttpService<RecallServer, LocalSessionManager> =
         StreamableHttpService::new(
             move || Ok(RecallServer::new(recall.clone())),

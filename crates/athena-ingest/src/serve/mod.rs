@@ -178,7 +178,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
         tracing::info!("serving /healthz, /readyz and /metrics on http://{addr}");
-        let app = http::router(shared.clone()).merge(mcp_routes(Arc::new(recall), &shared));
+        let app = http::router(shared.clone()).merge(mcp_routes(recall, &shared, &cancel));
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -222,7 +222,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
 }
 
 /// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
-fn mcp_routes(recall: Arc<dyn athena_core::recall::Recall>, shared: &Shared) -> axum::Router {
+fn mcp_routes(
+    recall: athena_store::SqliteRecall,
+    shared: &Shared,
+    stop: &CancelToken,
+) -> axum::Router {
     use crate::mcp::Hosts;
     // A token guards every request, so any Host name may reach it (not only loopback).
     let hosts = if shared.token.is_some() {
@@ -231,7 +235,10 @@ fn mcp_routes(recall: Arc<dyn athena_core::recall::Recall>, shared: &Shared) -> 
         Hosts::Loopback
     };
     let guard = axum::middleware::from_fn_with_state(shared.token.clone(), http::require_token);
-    axum::Router::new().nest("/mcp", crate::mcp::router(recall, hosts).route_layer(guard))
+    axum::Router::new().nest(
+        "/mcp",
+        crate::mcp::router(Arc::new(recall), hosts, stop.clone()).route_layer(guard),
+    )
 }
 
 /// The store's file and those SQLite and the lock keep beside it.
