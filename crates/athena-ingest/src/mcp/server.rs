@@ -4,12 +4,16 @@
 use std::sync::Arc;
 
 use athena_core::recall::Recall;
+use rmcp::handler::server::common::schema_for_output as output_schema;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 
-use super::params::{GetEventParams, SearchEventsParams, TimelineParams};
+use super::params::{
+    GetEventOut, GetEventParams, ListSourcesOut, SearchEventsOut, SearchEventsParams, TimelineOut,
+    TimelineParams,
+};
 use super::tools::{self, Answer, Refusal};
 
 /// One per MCP session; the store connections behind `recall` are shared by all.
@@ -30,7 +34,8 @@ impl RecallServer {
 
     #[tool(
         description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first. All filters are optional and combine. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome, context and metadata. Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit defaults to 20, at most 200; pass next_cursor back as cursor, with the same filters, for the next page.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<SearchEventsOut>(),
     )]
     async fn search_events(
         &self,
@@ -42,7 +47,8 @@ impl RecallServer {
 
     #[tool(
         description = "One event by its source id and event id (both as search_events returns them), with its full body, context and metadata. Returns {\"event\": {...}}; an unknown event is an error.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<GetEventOut>(),
     )]
     async fn get_event(
         &self,
@@ -53,7 +59,8 @@ impl RecallServer {
 
     #[tool(
         description = "The sources that have synced into the store. Returns {\"sources\": [...]}, each with id, type, cursor, events (count stored), dead_letters, last_sync (RFC 3339 or null), last_status, last_error and error_kind. Use the ids to filter search_events and timeline.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<ListSourcesOut>(),
     )]
     async fn list_sources(&self) -> Result<CallToolResult, ErrorData> {
         self.read(tools::list_sources).await
@@ -61,7 +68,8 @@ impl RecallServer {
 
     #[tool(
         description = "How many events happened per time bucket (hour, day or week; UTC), to see when activity happened before searching. Returns {\"bucket\": \"day\", \"total\": N, \"buckets\": [{\"start\": RFC 3339, \"count\": N, \"sources\": {source_id: N}}]}, oldest first, empty buckets left out. Times accept RFC 3339, a date or relative to now (30m, 12h, 7d, 2w).",
-        annotations(read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = output_schema::<TimelineOut>(),
     )]
     async fn timeline(
         &self,
