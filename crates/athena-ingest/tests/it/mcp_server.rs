@@ -69,7 +69,7 @@ fn assert_seen(seen: &serde_json::Value) {
     assert_eq!(seen["event"]["kind"], "http_request");
     assert_eq!(seen["timeline"]["total"], EVENTS);
     let errors = seen["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(errors.len(), 8, "{errors:?}");
     assert!(
         errors[0].as_str().unwrap().contains("RFC 3339"),
         "a bad time says what is accepted: {}",
