@@ -139,6 +139,12 @@ pub enum Command {
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         poll_interval_ms: u64,
     },
+    /// Serve the store to agents over MCP on stdin/stdout (tools search_events, get_event,
+    /// list_sources, timeline). Read-only; logs go to stderr.
+    Mcp {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]

@@ -104,6 +104,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             listen,
             poll_interval: Duration::from_millis(poll_interval_ms),
         }),
+        Command::Mcp { db } => mcp(&db),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
@@ -165,6 +166,21 @@ fn db_path(args: &DbArgs) -> Result<PathBuf> {
 fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
     let path = db_path(args)?;
     SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
+}
+
+/// How many read-only connections answer recall: an agent asks a few things at once at most.
+pub(crate) const RECALL_CONNECTIONS: usize = 4;
+
+fn mcp(args: &DbArgs) -> Result<ExitCode> {
+    let path = db_path(args)?;
+    let recall = athena_store::SqliteRecall::open(&path, RECALL_CONNECTIONS)
+        .with_context(|| format!("opening store {}", path.display()))?;
+    tracing::info!("serving MCP on stdio over {}", path.display());
+    let rt = runtime()?;
+    rt.block_on(crate::mcp::serve_stdio(Arc::new(recall)))?;
+    // stdin's reader thread may still be blocked in a read: don't wait for it.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init(path: &Path, force: bool) -> Result<ExitCode> {

@@ -7,11 +7,14 @@
 //! - `redact`: the config's secrets, masked in all that reaches stderr.
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 //! - `serve`: the long-running ingester with its health and metrics endpoints;
-//! - `recall`: the recall API `serve` answers (`/v1/…`, `/openapi.json`), and Athena's event shape.
+//! - `recall`: the recall API `serve` answers (`/v1/…`, `/openapi.json`), and Athena's event shape;
+//! - `mcp`: the store's recall as MCP tools for agents, over stdio (`mcp`) and HTTP (`serve`).
+//! - `web`: the timeline page `serve` answers at `/`.
 
 mod cli;
 mod commands;
 mod interrupt;
+mod mcp;
 mod output;
 mod progress;
 mod recall;

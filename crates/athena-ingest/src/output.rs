@@ -153,6 +153,28 @@ pub(crate) fn write_events(
     }
 }
 
+/// `status --format json`: `{"sources":[…]}`, one object per source (`/v1/sources` and MCP's
+/// `list_sources` return the same).
+pub(crate) fn status_json(status: &[SourceStatus]) -> Value {
+    let sources: Vec<Value> = status
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.source_id,
+                "type": s.source_type,
+                "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
+                "events": s.events,
+                "dead_letters": s.dead_letters,
+                "last_sync": s.last_sync.as_ref().map(rfc3339),
+                "last_status": s.last_status.map(|s| s.as_str()),
+                "last_error": s.last_error,
+                "error_kind": s.last_error_kind,
+            })
+        })
+        .collect();
+    json!({ "sources": sources })
+}
+
 pub(crate) fn write_status(
     out: &mut impl Write,
     status: &[SourceStatus],
@@ -209,27 +231,6 @@ pub(crate) fn write_status(
             Ok(())
         }
     }
-}
-
-/// What `status --format json` prints, and `/v1/sources` answers.
-pub(crate) fn status_json(status: &[SourceStatus]) -> Value {
-    let sources: Vec<Value> = status
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.source_id,
-                "type": s.source_type,
-                "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
-                "events": s.events,
-                "dead_letters": s.dead_letters,
-                "last_sync": s.last_sync.as_ref().map(rfc3339),
-                "last_status": s.last_status.map(|s| s.as_str()),
-                "last_error": s.last_error,
-                "error_kind": s.last_error_kind,
-            })
-        })
-        .collect();
-    json!({ "sources": sources })
 }
 
 pub(crate) fn write_sources(

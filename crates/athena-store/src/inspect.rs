@@ -7,7 +7,7 @@
 //! path is inspected first, and refused before anything is written to it or beside it.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use athena_core::StoreError;
@@ -89,10 +89,7 @@ pub(crate) fn inspect(shown: &Path, resolved: &Path) -> Result<Found, StoreError
     if !meta.is_file() {
         return Err(refuse(shown, format!("it is {}", kind_of(&meta))));
     }
-    let mut header = Vec::with_capacity(100);
-    File::open(resolved)
-        .and_then(|f| f.take(100).read_to_end(&mut header))
-        .map_err(|e| io_error(shown, e))?;
+    let header = read_header(resolved, &meta).map_err(|e| io_error(shown, e))?;
     if header.is_empty() {
         return Ok(Found::Empty);
     }
@@ -155,6 +152,46 @@ pub(crate) fn inspect(shown: &Path, resolved: &Path) -> Result<Found, StoreError
             )
         },
     ))
+}
+
+/// The files whose header [`inspect`] read, held open for the life of the process, one per
+/// file (device and inode).
+///
+/// Closing any descriptor of a file drops every POSIX lock the process holds on it (`fcntl`
+/// semantics). A WAL-mode connection holds a shared lock on the database for as long as it is
+/// open, so a process that opens a second connection (`serve`'s recall readers beside its
+/// writer) and closed the descriptor it read the header with would lose its writer's lock: the
+/// next process whose connection closes (`events`, a test) then finds itself the last one,
+/// checkpoints, and deletes the `-wal` and `-shm` files under the writer, whose commits no one
+/// else sees from then on. SQLite keeps its own descriptors open for the same reason.
+static HEADER_FILES: std::sync::Mutex<Vec<(u64, u64, File)>> = std::sync::Mutex::new(Vec::new());
+
+/// The first 100 bytes of `resolved` (fewer if it is shorter), read without closing a
+/// descriptor of it (see [`HEADER_FILES`]).
+fn read_header(resolved: &Path, meta: &fs::Metadata) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let mut held = HEADER_FILES.lock().unwrap_or_else(|p| p.into_inner());
+    let key = (meta.dev(), meta.ino());
+    let at = match held.iter().position(|(d, i, _)| (*d, *i) == key) {
+        Some(at) => at,
+        None => {
+            held.push((key.0, key.1, File::open(resolved)?));
+            held.len() - 1
+        }
+    };
+    let file = &held[at].2;
+    let mut header = vec![0u8; 100];
+    let mut len = 0;
+    while len < header.len() {
+        match file.read_at(&mut header[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    header.truncate(len);
+    Ok(header)
 }
 
 /// A read-only connection; `immutable` reads the main file alone, without locks or side files.

@@ -38,6 +38,18 @@ pub(crate) fn unauthorized() -> Response {
     response
 }
 
+/// Middleware: a request without the token (when one is set) is answered 401.
+pub(super) async fn require_token(
+    axum::extract::State(token): axum::extract::State<Option<std::sync::Arc<Secret>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !authorized(token.as_deref(), request.headers()) {
+        return unauthorized();
+    }
+    next.run(request).await
+}
+
 pub(super) fn router(shared: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))

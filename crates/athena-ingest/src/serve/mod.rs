@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use athena_core::recall::Recall;
 use athena_core::{CancelToken, Config, Engine, Metrics, Secret, SourceConfig, Store};
 use athena_store::{SqliteRecall, SqliteStore};
 
@@ -162,7 +163,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     // Beside the write store, which created the file on a first start and checked it.
     let recall = SqliteRecall::beside(&store, crate::recall::CONNECTIONS)
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
-    let recall = crate::recall::RecallState::new(Arc::new(recall), token.clone());
+    let recall = Arc::new(recall);
     let store: Box<dyn Store> = Box::new(store);
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
@@ -189,8 +190,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         signals::handle_signals(cancel.clone(), reload.clone())?;
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
-        tracing::info!("serving /healthz, /readyz, /metrics and /v1 on http://{addr}");
-        let app = app(shared.clone(), recall, cors_origins);
+        tracing::info!("serving /healthz, /readyz, /metrics, /v1, /mcp and / on http://{addr}");
+        let app = app(shared.clone(), recall, cors_origins, &cancel);
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -238,10 +239,30 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
 /// is merged in.
 fn app(
     shared: Shared,
-    recall: crate::recall::RecallState,
+    recall: Arc<SqliteRecall>,
     cors_origins: Vec<axum::http::HeaderValue>,
+    stop: &CancelToken,
 ) -> axum::Router {
-    http::router(shared).merge(crate::recall::router(recall, cors_origins))
+    let state = crate::recall::RecallState::new(recall.clone(), shared.token.clone());
+    http::router(shared.clone())
+        .merge(crate::recall::router(state, cors_origins))
+        .merge(mcp_routes(recall, &shared, stop))
+}
+
+/// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
+fn mcp_routes(recall: Arc<dyn Recall>, shared: &Shared, stop: &CancelToken) -> axum::Router {
+    use crate::mcp::Hosts;
+    // A token guards every request, so any Host name may reach it (not only loopback).
+    let hosts = if shared.token.is_some() {
+        Hosts::Any
+    } else {
+        Hosts::Loopback
+    };
+    let guard = axum::middleware::from_fn_with_state(shared.token.clone(), http::require_token);
+    axum::Router::new().nest(
+        "/mcp",
+        crate::mcp::router(recall, hosts, stop.clone()).route_layer(guard),
+    )
 }
 
 /// The config `serve` runs: the file, or, when it does not exist and `--db` names the store,
@@ -253,11 +274,11 @@ fn load_config(args: &ServeArgs) -> Result<Config> {
     crate::commands::load_config(&args.config)
 }
 
-fn open_recall(db_path: &Path, token: Option<Arc<Secret>>) -> Result<crate::recall::RecallState> {
+fn open_recall(db_path: &Path) -> Result<Arc<SqliteRecall>> {
     // The only connections this process opens: the file may be checked first.
     let recall = SqliteRecall::open(db_path, crate::recall::CONNECTIONS)
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
-    Ok(crate::recall::RecallState::new(Arc::new(recall), token))
+    Ok(Arc::new(recall))
 }
 
 /// No sources: the recall API (and `/healthz`, `/readyz`, `/metrics`) over read-only
@@ -268,7 +289,7 @@ fn serve_read_only(
     token: Option<Arc<Secret>>,
     cors_origins: Vec<axum::http::HeaderValue>,
 ) -> Result<ExitCode> {
-    let recall = open_recall(db_path, token.clone())?;
+    let recall = open_recall(db_path)?;
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     listener
@@ -298,7 +319,7 @@ fn serve_read_only(
             "no sources configured: serving the store {} read-only on http://{addr}",
             db_path.display()
         );
-        let app = app(shared, recall, cors_origins);
+        let app = app(shared, recall, cors_origins, &cancel);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { cancel.cancelled().await })
             .await

@@ -85,7 +85,10 @@ fn the_timeline_page_shows_the_events_and_a_search_narrows_them() {
     assert!(titles[0].contains("/beta/5"), "{titles:?}");
     // The chart has a bar for the day; everything fits one page, so there is no "More".
     assert!(dom.contains("<rect"), "no bars in the chart");
-    assert!(dom.contains("id=\"more\" hidden"), "a More button with nothing more");
+    assert!(
+        dom.contains("id=\"more\" hidden"),
+        "a More button with nothing more"
+    );
 
     let dom = rendered(&format!("{base}?q=alpha"), None);
     let titles = listed_titles(&dom);
