@@ -6,6 +6,7 @@
 //! - `bulk`: a bulk load's time indexes, dropped while a sync writes and rebuilt at its end.
 //! - `checkpoint`: the thread that checkpoints the WAL during a sync.
 //! - `query`: the reads: events, sources' status, dead letters, cursors and state.
+//! - `search`: how a full-text condition is written, by how many events match.
 //!
 //! The tests sit in `tests/`, one file per module above except `checkpoint`.
 
@@ -24,6 +25,7 @@ mod bulk;
 mod checkpoint;
 mod open;
 mod query;
+mod search;
 mod write;
 
 #[cfg(test)]

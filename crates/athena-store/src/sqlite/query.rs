@@ -11,6 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde_json::{Map, Value};
 
+use super::search::SearchPlan;
 use super::{backend, millis, SqliteStore};
 use crate::lock;
 
@@ -62,8 +63,14 @@ pub(super) fn fts_query(q: &str) -> String {
 const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
      title, body, url, outcome, context, metadata, seq";
 
-/// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments.
-fn push_filter(q: &EventQuery, sql: &mut String, args: &mut Vec<SqlValue>) {
+/// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments; a
+/// full-text condition is written the way `plan` says (see `search`).
+fn push_filter(
+    q: &EventQuery,
+    plan: Option<SearchPlan>,
+    sql: &mut String,
+    args: &mut Vec<SqlValue>,
+) {
     let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
         if !values.is_empty() {
             let marks = vec!["?"; values.len()].join(", ");
@@ -87,7 +94,7 @@ fn push_filter(q: &EventQuery, sql: &mut String, args: &mut Vec<SqlValue>) {
         args.push(SqlValue::Integer(millis(t)));
     }
     if let Some(search) = &q.search {
-        sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+        sql.push_str(plan.unwrap_or(SearchPlan::SortMatches).condition());
         args.push(SqlValue::Text(fts_query(search)));
     }
 }
@@ -142,7 +149,7 @@ impl SqliteStore {
     pub(super) fn select_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(q, &mut sql, &mut args);
+        push_filter(q, self.plan_for(q), &mut sql, &mut args);
         sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
         if let Some(limit) = q.limit {
             sql.push_str(" LIMIT ?");
@@ -157,7 +164,7 @@ impl SqliteStore {
     pub(crate) fn select_page(&self, q: &PageQuery) -> Result<Page, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(&q.filter, &mut sql, &mut args);
+        push_filter(&q.filter, self.plan_for(&q.filter), &mut sql, &mut args);
         let (cmp, dir) = match q.order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),
@@ -219,7 +226,8 @@ impl SqliteStore {
         let mut sql =
             format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(q, &mut sql, &mut args);
+        // Every match is counted: reading them in any order is the cheapest.
+        push_filter(q, None, &mut sql, &mut args);
         sql.push_str(" GROUP BY bucket, source_id ORDER BY bucket, source_id");
         let query_error = |e| self.query_error(e, q.search.as_deref());
         let mut stmt = self.conn.prepare(&sql).map_err(query_error)?;
@@ -233,6 +241,13 @@ impl SqliteStore {
             })
             .map_err(query_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+    }
+
+    /// How `q`'s full-text condition, if any, is best written.
+    fn plan_for(&self, q: &EventQuery) -> Option<SearchPlan> {
+        q.search
+            .as_deref()
+            .map(|search| self.search_plan(&fts_query(search)))
     }
 
     /// Runs a `SELECT {EVENT_COLUMNS}` statement: each row's `seq` and event.

@@ -184,3 +184,83 @@ fn the_timeline_counts_per_bucket_and_source() {
         )]
     );
 }
+
+#[test]
+fn every_search_plan_pages_exactly_as_a_full_sort_would() {
+    use crate::sqlite::search::SearchPlan;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    // 60,000 events whose times are not in storing order: "common" in half (probed row by
+    // row), "medium" in a tenth (the walk testing a set), "rare" in 60 (sorted).
+    let base = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut all = Vec::new();
+    for chunk in 0..60 {
+        let events: Vec<_> = (chunk * 1000..(chunk + 1) * 1000)
+            .map(|i: u64| {
+                let mut words = vec!["x"];
+                if i % 2 == 0 {
+                    words.push("common");
+                }
+                if i % 10 == 0 {
+                    words.push("medium");
+                }
+                if i % 1000 == 0 {
+                    words.push("rare");
+                }
+                // Minutes scattered over a year, several events to a minute.
+                let minute = (i.wrapping_mul(7919) % 20_000) as i64;
+                let mut e = athena_core::Event::new(
+                    format!("e{i}"),
+                    "note",
+                    base + chrono::TimeDelta::minutes(minute),
+                    words.join(" "),
+                );
+                e.body = String::new();
+                e
+            })
+            .collect();
+        all.extend(events.iter().cloned());
+        s.commit_batch(&info(), &batch(events, chunk + 1)).unwrap();
+    }
+    for (word, plan) in [
+        ("common", SearchPlan::WalkProbing),
+        ("medium", SearchPlan::WalkTestingSet),
+        ("rare", SearchPlan::SortMatches),
+    ] {
+        assert_eq!(s.search_plan(&format!("\"{word}\"")), plan, "{word}");
+        // Storing order is the index in `all`, which breaks ties as seq does.
+        let mut expected: Vec<(usize, &athena_core::Event)> = (all.iter().enumerate())
+            .filter(|(_, e)| e.title.split(' ').any(|w| w == word))
+            .collect();
+        expected.sort_by(|a, b| (b.1.occurred_at, b.0).cmp(&(a.1.occurred_at, a.0)));
+        let expected: Vec<&str> = expected
+            .iter()
+            .take(150)
+            .map(|(_, e)| e.id.as_str())
+            .collect();
+        let mut seen = Vec::new();
+        let mut after = None;
+        for _ in 0..3 {
+            let page = s
+                .select_page(&PageQuery {
+                    filter: EventQuery {
+                        search: Some(word.into()),
+                        ..EventQuery::default()
+                    },
+                    after,
+                    limit: 50,
+                    ..PageQuery::default()
+                })
+                .unwrap();
+            seen.extend(page.events.iter().map(|e| e.id.clone()));
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, expected, "{word}");
+    }
+}

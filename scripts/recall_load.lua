@@ -1,0 +1,48 @@
+-- wrk script of scripts/bench-recall.sh: every request a different page of the recall API, so
+-- no answer is served twice from a warm statement.
+--   wrk ... -s scripts/recall_load.lua URL -- window FIRST LAST TOKEN
+--     a page of 50 in a random one-hour window between FIRST and LAST (Unix seconds);
+--   wrk ... -s scripts/recall_load.lua URL -- search WORD[,WORD...] TOKEN
+--     a full-text page of 50 for one of the words.
+-- TOKEN is `-` for none.
+local mode, a, b, token
+local words = {}
+
+function init(args)
+  mode = args[1]
+  if mode == "window" then
+    a, b, token = tonumber(args[2]), tonumber(args[3]), args[4]
+  else
+    for w in string.gmatch(args[2], "[^,]+") do words[#words + 1] = w end
+    token = args[3]
+  end
+  math.randomseed(os.time())
+end
+
+local function headers()
+  if token and token ~= "-" then
+    return { Authorization = "Bearer " .. token }
+  end
+  return {}
+end
+
+function request()
+  local path
+  if mode == "window" then
+    local from = math.random(a, math.max(a, b - 3600))
+    path = string.format("/v1/events?since=%s&until=%s&limit=50",
+      os.date("!%Y-%m-%dT%H:%M:%SZ", from), os.date("!%Y-%m-%dT%H:%M:%SZ", from + 3600))
+  else
+    path = "/v1/events?limit=50&q=" .. words[math.random(#words)]
+  end
+  return wrk.format("GET", path, headers())
+end
+
+-- An answer other than 2xx/3xx would be fast and hide a slow query: the script fails on any.
+function done(summary, latency)
+  io.write(string.format("non-200: %d\n", summary.errors.status))
+  for _, p in ipairs({ 50, 90, 99 }) do
+    io.write(string.format("p%d_ms: %.2f\n", p, latency:percentile(p) / 1000))
+  end
+  io.write(string.format("requests: %d\n", summary.requests))
+end
