@@ -201,13 +201,13 @@ fn every_search_plan_pages_exactly_as_a_full_sort_would() {
         let events: Vec<_> = (chunk * 1000..(chunk + 1) * 1000)
             .map(|i: u64| {
                 let mut words = vec!["x"];
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     words.push("common");
                 }
-                if i % 10 == 0 {
+                if i.is_multiple_of(10) {
                     words.push("medium");
                 }
-                if i % 1000 == 0 {
+                if i.is_multiple_of(1000) {
                     words.push("rare");
                 }
                 // Minutes scattered over a year, several events to a minute.
