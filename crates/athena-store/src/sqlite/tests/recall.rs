@@ -235,7 +235,7 @@ fn every_search_plan_pages_exactly_as_a_full_sort_would() {
         let mut expected: Vec<(usize, &athena_core::Event)> = (all.iter().enumerate())
             .filter(|(_, e)| e.title.split(' ').any(|w| w == word))
             .collect();
-        expected.sort_by(|a, b| (b.1.occurred_at, b.0).cmp(&(a.1.occurred_at, a.0)));
+        expected.sort_by_key(|(i, e)| std::cmp::Reverse((e.occurred_at, *i)));
         let expected: Vec<&str> = expected
             .iter()
             .take(150)
