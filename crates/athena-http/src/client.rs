@@ -569,7 +569,12 @@ impl ApiClient {
         if remaining > 0 {
             return None;
         }
-        let reset: u64 = header(names.reset)?.trim().parse().ok()?;
+        let reset = header(names.reset)?.trim();
+        // Epoch seconds (GitHub), or a time stamp (Jira Cloud's `2024-05-01T10:00:00Z`).
+        let reset: u64 = reset.parse().ok().or_else(|| {
+            let at = chrono::DateTime::parse_from_rfc3339(reset).ok()?;
+            u64::try_from(at.timestamp()).ok()
+        })?;
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
