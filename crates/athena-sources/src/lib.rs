@@ -10,7 +10,7 @@
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
 //! - `jira/`: `type = "jira"`, a Jira Cloud site's issues through the REST API (same client).
 //!
-//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`) that a test,
+//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`) that a test,
 //! here or in a crate using these sources, drives a source against.
 #![warn(missing_docs)]
 
