@@ -205,12 +205,13 @@ impl FakeJira {
 
     /// Edits comment `id` of issue `n` at minute `minutes`.
     pub fn edit_comment(&self, n: u64, id: u64, minutes: u64, who: &str, body: Value) {
+        let want = id.to_string();
         self.with(|s| {
             let issue = s.find(n);
             let c = issue
                 .comments
                 .iter_mut()
-                .find(|c| c["id"] == id.to_string())
+                .find(|c| c["id"] == want.as_str())
                 .expect("no such comment");
             c["body"] = body;
             c["updated"] = json!(at(minutes));
