@@ -10,7 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
 use athena_core::{ConfigError, Secret, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use athena_http::{
+    ApiClient, Fetched, HttpError, HttpErrorKind, HttpStats, PageRead, Pages, Paging, Url,
+};
 use serde_json::Value;
 
 use super::config::JiraConfig;
@@ -44,8 +46,6 @@ pub struct JiraSource {
     client: ApiClient,
     stats: Arc<HttpStats>,
 }
-
-use athena_http::HttpStats;
 
 /// Why reading stopped.
 enum Failure {
@@ -205,6 +205,21 @@ impl JiraSource {
                 Err(e) if e.kind == HttpErrorKind::NotFound => return Ok(Vec::new()),
                 Err(e) => return Err(e),
             };
+            // A server that ignores `startAt` would page forever.
+            if page
+                .get("startAt")
+                .and_then(Value::as_u64)
+                .is_some_and(|s| s != start as u64)
+            {
+                return Err(HttpError {
+                    kind: HttpErrorKind::Api,
+                    method: "GET",
+                    url: athena_http::redact_url(&url),
+                    status: Some(200),
+                    message: format!("asked for startAt={start}, got another page"),
+                    body: String::new(),
+                });
+            }
             let got = page
                 .get(key)
                 .and_then(Value::as_array)

@@ -25,6 +25,7 @@ pub const TOKEN: &str = "ATATT3xFfGF0-test-jira-token-0123456789";
 pub const BEARER: &str = "oauth-jira-bearer-0123456789";
 
 /// An issue of the fake site.
+#[derive(Clone)]
 pub struct FakeIssue {
     id: u64,
     key: String,

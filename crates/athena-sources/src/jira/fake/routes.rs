@@ -68,7 +68,7 @@ impl Site {
             let i = id.checked_sub(100_000)?;
             return (i < self.generated as u64).then(|| generated(i));
         }
-        self.issues.iter().find(|i| i.id == id).map(FakeIssue::copy)
+        self.issues.iter().find(|i| i.id == id).cloned()
     }
 
     fn search(&self, r: &TestRequest) -> TestResponse {
@@ -129,21 +129,6 @@ impl Site {
 }
 
 impl FakeIssue {
-    fn copy(&self) -> FakeIssue {
-        FakeIssue {
-            id: self.id,
-            key: self.key.clone(),
-            project: self.project.clone(),
-            summary: self.summary.clone(),
-            created: self.created,
-            updated: self.updated,
-            status: self.status.clone(),
-            assignee: self.assignee.clone(),
-            histories: self.histories.clone(),
-            comments: self.comments.clone(),
-        }
-    }
-
     /// As a search result: the requested fields and the first histories.
     fn json(&self) -> Value {
         let inline: Vec<&Value> = self.histories.iter().take(INLINE_HISTORIES).collect();
