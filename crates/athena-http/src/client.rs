@@ -569,7 +569,12 @@ impl ApiClient {
         if remaining > 0 {
             return None;
         }
-        let reset: u64 = header(names.reset)?.trim().parse().ok()?;
+        let reset = header(names.reset)?.trim();
+        // Epoch seconds (GitHub), or a time stamp (Jira Cloud's `2024-05-01T10:00:00Z`).
+        let reset: u64 = reset.parse().ok().or_else(|| {
+            let at = chrono::DateTime::parse_from_rfc3339(reset).ok()?;
+            u64::try_from(at.timestamp()).ok()
+        })?;
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
@@ -676,5 +681,24 @@ mod tests {
             client.url("/repos/o/r/issues?state=all").unwrap().as_str(),
             "https://ghe.example/api/v3/repos/o/r/issues?state=all"
         );
+    }
+
+    #[test]
+    fn a_spent_limit_resets_at_epoch_seconds_or_at_a_time_stamp() {
+        let c = ClientConfig::new("s", Url::parse("https://x.example").unwrap());
+        let client = ApiClient::new(c).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        let reset = chrono::Utc::now() + chrono::Duration::seconds(60);
+        for text in [reset.timestamp().to_string(), reset.to_rfc3339()] {
+            h.insert("x-ratelimit-reset", HeaderValue::from_str(&text).unwrap());
+            let wait = client.spent_reset(&h).expect(&text);
+            assert!(
+                wait > Duration::from_secs(55) && wait <= Duration::from_secs(62),
+                "{text}: {wait:?}"
+            );
+        }
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("soon"));
+        assert_eq!(client.spent_reset(&h), None);
     }
 }

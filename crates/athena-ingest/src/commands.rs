@@ -248,6 +248,15 @@ path = "."                 # a work tree or a bare repository
 # type = "slack"
 # token = "${SLACK_TOKEN}"
 # channels = ["general"]
+
+# A Jira Cloud site: issues created, transitioned, assigned, resolved; comments.
+# [[sources]]
+# id = "jira"
+# type = "jira"
+# base_url = "https://your-domain.atlassian.net"
+# email = "me@example.com"
+# token = "${JIRA_TOKEN}"     # an API token; or bearer_token = "${JIRA_OAUTH_TOKEN}"
+# projects = ["ABC"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -1,0 +1,43 @@
+//! `type = "jira"`: a Jira Cloud site's issues (created, transitioned, assigned, resolved) and
+//! comments (added, edited), through the REST API v3.
+//!
+//! - `source`: the source and one sync: `search/jql` oldest update first from the cursor's
+//!   mark less an overlap, paged by `nextPageToken`, each issue's change history and comments
+//!   read in full, a checkpoint after every issue.
+//! - `issue`: an issue, its histories and comments as events, and Jira's times; `adf`: the
+//!   Atlassian Document Format of descriptions and comments as readable text; `cursor`: the
+//!   versioned cursor; `config`: the keys. HTTP itself (retries, 429 and `Retry-After`,
+//!   rate-limit headers) is the shared client of `athena-http`.
+//! - `fake` (feature `test-server`): a fake Jira to test against; `tests`: the source built
+//!   from its config and synced by the engine against it.
+
+mod adf;
+mod config;
+mod cursor;
+#[cfg(any(test, feature = "test-server"))]
+pub mod fake;
+mod issue;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use athena_core::kit::Async;
+use athena_core::{EventSource, SourceType};
+
+pub use config::JiraConfig;
+pub use source::JiraSource;
+
+/// The registry entry of the `jira` source.
+pub fn source_type() -> SourceType {
+    SourceType {
+        name: "jira",
+        description:
+            "a Jira Cloud site: issues created, transitioned, assigned, resolved; comments",
+        keys: <config::JiraConfig as athena_core::config::Declared>::keys(),
+        build: Arc::new(|c| {
+            Ok(Box::new(Async::new(JiraSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
+    }
+}
