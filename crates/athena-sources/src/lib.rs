@@ -8,6 +8,7 @@
 //! - `github/`: `type = "github"`, a repository through the REST API (shared client:
 //!   `athena-http`).
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
+//! - `circleci/`: `type = "circleci"`, a project's pipelines through API v2 (same client).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`) that a test,
 //! here or in a crate using these sources, drives a source against.
@@ -15,10 +16,16 @@
 
 use athena_core::{Registry, SourceType};
 
-#[cfg(any(feature = "source-github", feature = "source-slack"))]
+#[cfg(any(
+    feature = "source-github",
+    feature = "source-slack",
+    feature = "source-circleci"
+))]
 mod api;
 #[cfg(feature = "source-api-log")]
 pub mod api_log;
+#[cfg(feature = "source-circleci")]
+pub mod circleci;
 #[cfg(feature = "source-files")]
 pub mod files;
 #[cfg(feature = "source-git")]
@@ -27,7 +34,14 @@ pub mod git;
 pub mod github;
 #[cfg(feature = "source-slack")]
 pub mod slack;
-#[cfg(all(test, any(feature = "source-github", feature = "source-slack")))]
+#[cfg(all(
+    test,
+    any(
+        feature = "source-github",
+        feature = "source-slack",
+        feature = "source-circleci"
+    )
+))]
 mod synced;
 
 /// Every source type compiled into this build.
@@ -35,6 +49,8 @@ pub fn builtin_types() -> Vec<SourceType> {
     vec![
         #[cfg(feature = "source-api-log")]
         api_log::source_type(),
+        #[cfg(feature = "source-circleci")]
+        circleci::source_type(),
         #[cfg(feature = "source-files")]
         files::source_type(),
         #[cfg(feature = "source-git")]
@@ -72,9 +88,13 @@ mod tests {
             feature = "source-api-log",
             feature = "source-files",
             feature = "source-github",
-            feature = "source-slack"
+            feature = "source-slack",
+            feature = "source-circleci"
         ))]
-        assert_eq!(names, ["api_log", "files", "git", "github", "slack"]);
+        assert_eq!(
+            names,
+            ["api_log", "circleci", "files", "git", "github", "slack"]
+        );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }
