@@ -248,6 +248,13 @@ path = "."                 # a work tree or a bare repository
 # type = "slack"
 # token = "${SLACK_TOKEN}"
 # channels = ["general"]
+
+# A CircleCI project: pipelines, finished workflows, failed jobs.
+# [[sources]]
+# id = "ci"
+# type = "circleci"
+# project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
+# token = "${CIRCLECI_TOKEN}"
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
