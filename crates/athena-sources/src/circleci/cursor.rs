@@ -5,7 +5,8 @@
 //! ```json
 //! {"version":1,"branch":"main","mark":{"created_at":"2024-05-01T10:00:00Z","number":812},
 //!  "pass":{"top":{"created_at":"…","number":830},"bottom":{"created_at":"…","number":815}},
-//!  "pending":[{"id":"5034460f-…","pipeline":829,"branch":"main"}]}
+//!  "pending":[{"id":"5034460f-…","pipeline":829,"branch":"main"}],
+//!  "stored":[{"id":"8a1c…","created_at":"2024-05-02T09:00:00Z"}]}
 //! ```
 //!
 //! - `mark`: the newest pipeline of the last complete pass. Pipelines are listed newest first
@@ -14,6 +15,8 @@
 //!   that resumes it lists from the top again, reads what is newer than `top`, skips that
 //!   range and goes on below `bottom`.
 //! - `pending`: workflows seen not finished, asked for by id on each sync until they are.
+//! - `stored`: the finished workflows of the pipelines within the overlap, already stored:
+//!   a pass lists these pipelines' workflows again (for re-runs) but not these workflows' jobs.
 //! - `branch`: the configured branch the mark belongs to (none: every branch); another branch
 //!   starts over.
 
@@ -35,6 +38,8 @@ pub(super) struct CircleciCursor {
     pub pass: Option<Pass>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<Stored>,
 }
 
 /// Where a pipeline is in the list: its creation and its number (a project's pipelines are
@@ -82,6 +87,14 @@ pub(super) struct Pending {
     pub branch: Option<String>,
 }
 
+/// A finished workflow stored, of a pipeline the next pass lists again (within the overlap):
+/// its jobs are not asked for again. `created_at` is its pipeline's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Stored {
+    pub id: String,
+    pub created_at: String,
+}
+
 impl CircleciCursor {
     /// The saved cursor, or a fresh one for a first sync (or a changed `branch`).
     pub(super) fn decode(
@@ -97,6 +110,7 @@ impl CircleciCursor {
             mark: None,
             pass: None,
             pending: Vec::new(),
+            stored: Vec::new(),
         };
         Ok(match saved {
             Some(c) if c.branch.as_deref() == branch => c,
@@ -121,7 +135,8 @@ mod tests {
     const V1: &str = concat!(
         r#"{"version":1,"branch":"main","mark":{"created_at":"2024-05-01T10:00:00Z","number":812},"#,
         r#""pass":{"top":{"created_at":"2024-05-02T10:00:00Z","number":830},"bottom":{"created_at":"2024-05-01T12:00:00Z","number":815}},"#,
-        r#""pending":[{"id":"wf-1","pipeline":829,"branch":"main"},{"id":"wf-2","pipeline":828}]}"#
+        r#""pending":[{"id":"wf-1","pipeline":829,"branch":"main"},{"id":"wf-2","pipeline":828}],"#,
+        r#""stored":[{"id":"wf-0","created_at":"2024-05-02T09:00:00Z"}]}"#
     );
 
     fn decode(text: &str, branch: Option<&str>) -> Result<CircleciCursor, SourceError> {
@@ -137,6 +152,7 @@ mod tests {
         let pass = c.pass.as_ref().unwrap();
         assert!(pass.top.key() > pass.bottom.key());
         assert_eq!(c.pending[1].branch, None);
+        assert_eq!(c.stored[0].id, "wf-0");
         let minimal = r#"{"version":1}"#;
         assert_eq!(
             decode(minimal, None)

@@ -22,11 +22,14 @@ use athena_http::HttpErrorKind;
 use serde_json::Value;
 
 use super::client::{encode, Api};
-use super::cursor::{CircleciCursor, Key, Mark, Pass, Pending};
+use super::cursor::{CircleciCursor, Key, Mark, Pass, Pending, Stored};
 use super::model::{item, Job, Pipeline, Project, Workflow};
 
 /// The most workflows a cursor follows (the newest are kept).
 const MAX_PENDING: usize = 500;
+
+/// The most finished workflows a cursor remembers as stored (see `Stored`).
+const MAX_STORED: usize = 2000;
 
 /// Days after its creation a workflow not finished is no longer followed (a workflow on hold
 /// for approval is kept by CircleCI for weeks; past this it is taken as abandoned).
@@ -159,10 +162,11 @@ impl Run<'_> {
                         continue;
                     }
                 }
-                let events = self.pipeline(&p).await?;
-                for e in events {
+                let mut found = self.pipeline(&p).await?;
+                for e in std::mem::take(&mut found.events) {
                     sink.event(e);
                 }
+                self.stored(found);
                 match (&mut self.cursor.pass, old_range.is_some()) {
                     // Above an earlier pass's range: that range stays what the cursor says.
                     (_, true) if !crossed => {}
@@ -185,50 +189,82 @@ impl Run<'_> {
             old_range.map(|(top, _)| top),
             newest,
         ];
-        self.cursor.mark = marks.into_iter().flatten().max().map(Mark::of);
+        let mark = marks.into_iter().flatten().max();
+        self.cursor.mark = mark.map(Mark::of);
         self.cursor.pass = None;
+        // Only workflows of pipelines the next pass lists again are worth remembering.
+        if let Some((t, _)) = mark {
+            let start = t - self.overlap;
+            self.cursor.stored.retain(|s| {
+                Mark {
+                    created_at: s.created_at.clone(),
+                    number: 0,
+                }
+                .key()
+                .0 >= start
+            });
+        }
+        let stored = &mut self.cursor.stored;
+        stored.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        if stored.len() > MAX_STORED {
+            stored.drain(..stored.len() - MAX_STORED);
+        }
         Ok(())
     }
 
-    /// A pipeline's events: its creation, its finished workflows and their failed jobs; the
-    /// workflows not finished join the followed ones.
-    async fn pipeline(&mut self, p: &Pipeline) -> Result<Vec<Event>, SourceError> {
-        let mut events: Vec<Event> = p.event(self.project).into_iter().collect();
-        let Some(id) = p.id.0.as_deref() else {
-            return Ok(events);
+    /// A pipeline's events (its creation, its finished workflows and their failed jobs) and
+    /// what the cursor learns once they are stored. Nothing changes here: a request failing
+    /// half-way leaves the cursor as it was.
+    async fn pipeline(&self, p: &Pipeline) -> Result<Found, SourceError> {
+        let mut found = Found {
+            events: p.event(self.project).into_iter().collect(),
+            ..Found::default()
+        };
+        let (Some(id), Some(key)) = (p.id.0.as_deref(), p.key()) else {
+            return Ok(found);
         };
         let workflows = self
             .api
             .all(&format!("pipeline/{}/workflow", encode(id)))
             .await?;
-        let mut follow = Vec::new();
         for value in &workflows {
             let w: Workflow = item(value);
             let Some(wid) = w.id.0.clone() else { continue };
-            if self.followed.contains(&wid) {
-                continue;
-            }
-            if w.finished() {
-                events.extend(self.workflow_events(&w, p.number(), p.branch()).await?);
-                self.cursor.pending.retain(|q| q.id != wid);
-            } else if !w.abandoned(PENDING_DAYS) && !self.cursor.pending.iter().any(|q| q.id == wid)
+            let stored =
+                self.followed.contains(&wid) || self.cursor.stored.iter().any(|s| s.id == wid);
+            if w.finished() && !stored {
+                let events = self.workflow_events(&w, p.number(), p.branch()).await?;
+                found.events.extend(events);
+                found.finished.push(Stored {
+                    id: wid,
+                    created_at: Mark::of(key).created_at,
+                });
+            } else if !w.finished()
+                && !w.abandoned(PENDING_DAYS)
+                && !self.cursor.pending.iter().any(|q| q.id == wid)
             {
-                follow.push(Pending {
+                found.follow.push(Pending {
                     id: wid,
                     pipeline: w.pipeline_number().unwrap_or(p.number()),
                     branch: p.branch().map(str::to_string),
                 });
             }
         }
+        Ok(found)
+    }
+
+    /// What a pipeline's events, now emitted, change in the cursor.
+    fn stored(&mut self, found: Found) {
         let pending = &mut self.cursor.pending;
-        pending.extend(follow);
+        pending.retain(|q| !found.finished.iter().any(|f| f.id == q.id));
+        pending.extend(found.follow);
         // Oldest first, so the oldest are let go past the cap.
         pending.sort_by_key(|q| q.pipeline);
         if pending.len() > MAX_PENDING {
             tracing::warn!(source = %self.api.source_id, "{} workflows are not finished; following the newest {MAX_PENDING}", pending.len());
             pending.drain(..pending.len() - MAX_PENDING);
         }
-        Ok(events)
+        self.cursor.stored.extend(found.finished);
     }
 
     /// A finished workflow's event and its failed jobs'.
@@ -258,6 +294,15 @@ impl Run<'_> {
         );
         Ok(events)
     }
+}
+
+/// A pipeline read: its events, the workflows it has that are not finished, and those stored
+/// with it.
+#[derive(Default)]
+struct Found {
+    events: Vec<Event>,
+    follow: Vec<Pending>,
+    finished: Vec<Stored>,
 }
 
 /// The start of an odd item, for a log line.

@@ -137,6 +137,10 @@ async fn pipelines_workflows_and_failed_jobs_then_a_running_workflow_and_a_re_ru
         ]
     );
     assert!(report.duplicates > 0, "the overlap is read again");
+    // The overlap's workflows are listed again (for re-runs), the stored ones' jobs are not.
+    assert_eq!(requests(&server, &format!("pipeline/{p1}/workflow")), 1);
+    assert_eq!(requests(&server, &format!("workflow/{w1}/job")), 0);
+    assert_eq!(requests(&server, &format!("workflow/{w5}/job")), 1);
     assert_eq!(
         requests(&server, &format!("/workflow/{w4}")),
         2,
@@ -291,4 +295,38 @@ async fn rate_limits_and_5xx_are_retried_and_bad_answers_fail_clearly() {
         error.contains("no \"items\" array") && error.contains("/pipeline"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_pipeline_failing_half_way_keeps_following_the_workflow_it_had_found_finished() {
+    let fake = FakeCircleci::new();
+    let p1 = fake.pipeline("main", 0, "ann");
+    let w1 = fake.workflow(&p1, "ci", "running", &[("build", "running")]);
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let table = config(&server, &[("max_retries", 0.into())]);
+    let report = sync(&store, "ci", "circleci", table.clone()).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+
+    // w1 finishes and a re-run w2 is added; asking for w1 by id fails once, and so does
+    // w2's job list, after the pass had read w1 as finished in the same pipeline.
+    fake.finish(&w1, "failed", &[("build", "failed")]);
+    let w2 = fake.workflow(&p1, "ci", "success", &[("build", "success")]);
+    fake.fault(&format!("/{w1}"), TestResponse::text(500, "boom"));
+    fake.fault(&format!("/{w2}/job"), TestResponse::text(500, "boom"));
+    let report = sync(&store, "ci", "circleci", table.clone()).await;
+    assert_eq!(report.status, SourceStatusKind::Failed);
+    let cursor = store.with(|s| s.cursors["ci"].as_json().clone());
+    assert_eq!(cursor["pending"][0]["id"], w1.as_str(), "{cursor}");
+
+    let report = sync(&store, "ci", "circleci", table).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    let ids: Vec<String> = store.with(|s| s.events.iter().map(|e| e.id.clone()).collect());
+    for id in [
+        format!("workflow:{w1}"),
+        format!("workflow:{w2}"),
+        format!("job:{w1}-job-0"),
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
 }
