@@ -210,6 +210,11 @@ impl Workflow {
         self.status.str().is_some_and(|s| FINISHED.contains(&s))
     }
 
+    /// When it was created.
+    pub fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.created_at.time()
+    }
+
     pub fn pipeline_number(&self) -> Option<u64> {
         self.pipeline_number.0
     }

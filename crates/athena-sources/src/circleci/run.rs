@@ -105,6 +105,14 @@ impl Run<'_> {
                     sink.event(e);
                 }
                 self.followed.insert(p.id.clone());
+                // Its own creation stands for its pipeline's (a little later: kept a little
+                // longer), so a pass over the overlap does not ask for its jobs again.
+                if let Some(t) = w.created_at() {
+                    self.cursor.stored.push(Stored {
+                        id: p.id.clone(),
+                        created_at: Mark::of((t, 0)).created_at,
+                    });
+                }
             } else if w.abandoned(PENDING_DAYS) {
                 tracing::warn!(source = %self.api.source_id, workflow = %p.id, "not finished {PENDING_DAYS} days after its creation; no longer followed");
             } else {
