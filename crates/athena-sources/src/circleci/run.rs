@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use athena_core::kit::{ReadError, Sink};
-use athena_core::{Event, SourceError};
+use athena_core::{ErrorKind, Event, SourceError};
 use athena_http::HttpErrorKind;
 use serde_json::Value;
 
@@ -98,9 +98,21 @@ impl Run<'_> {
                 }
             };
             if w.finished() {
-                let events = self
+                let events = match self
                     .workflow_events(&w, p.pipeline, p.branch.as_deref())
-                    .await?;
+                    .await
+                {
+                    Ok(events) => events,
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::RateLimited) =>
+                    {
+                        return Err(e.into())
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %self.api.source_id, workflow = %p.id, "{e}; asked for again next sync");
+                        continue;
+                    }
+                };
                 for e in events {
                     sink.event(e);
                 }
