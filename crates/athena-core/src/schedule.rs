@@ -22,6 +22,7 @@ pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
     ("github", "5m"),
     ("slack", "5m"),
     ("jira", "5m"),
+    ("circleci", "5m"),
     ("git", "1m"),
     ("files", "live"),
     ("api_log", "live"),

@@ -71,6 +71,9 @@ pub struct ClientConfig {
     pub base_url: Url,
     /// The `Authorization` header's value (`Bearer …`), if any. Never logged.
     pub authorization: Option<Secret>,
+    /// The header `authorization` is sent in: `Authorization`, or an API's own
+    /// (CircleCI's `Circle-Token`, which takes the bare token).
+    pub authorization_header: &'static str,
     /// Other headers sent with every request (`Accept`, API versions).
     pub headers: Vec<(String, String)>,
     /// Sent as `User-Agent`.
@@ -98,6 +101,7 @@ impl ClientConfig {
             source_id: source_id.into(),
             base_url,
             authorization: None,
+            authorization_header: "authorization",
             headers: Vec::new(),
             user_agent: concat!("athena-ingest/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(10),
@@ -208,7 +212,14 @@ impl ApiClient {
             let mut value = HeaderValue::from_str(auth.expose())
                 .map_err(|_| bad("the token holds characters a header cannot carry".into()))?;
             value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
+            let name =
+                HeaderName::from_bytes(config.authorization_header.as_bytes()).map_err(|e| {
+                    bad(format!(
+                        "header name {:?}: {e}",
+                        config.authorization_header
+                    ))
+                })?;
+            headers.insert(name, value);
         }
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())

@@ -257,6 +257,13 @@ path = "."                 # a work tree or a bare repository
 # email = "me@example.com"
 # token = "${JIRA_TOKEN}"     # an API token; or bearer_token = "${JIRA_OAUTH_TOKEN}"
 # projects = ["ABC"]
+
+# A CircleCI project: pipelines, finished workflows, failed jobs.
+# [[sources]]
+# id = "ci"
+# type = "circleci"
+# project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
+# token = "${CIRCLECI_TOKEN}"
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -9,8 +9,10 @@
 //!   `athena-http`).
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
 //! - `jira/`: `type = "jira"`, a Jira Cloud site's issues through the REST API (same client).
+//! - `circleci/`: `type = "circleci"`, a project's pipelines through API v2 (same client).
 //!
-//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`) that a test,
+//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
+//! `circleci::fake`) that a test,
 //! here or in a crate using these sources, drives a source against.
 #![warn(missing_docs)]
 
@@ -19,11 +21,14 @@ use athena_core::{Registry, SourceType};
 #[cfg(any(
     feature = "source-github",
     feature = "source-slack",
-    feature = "source-jira"
+    feature = "source-jira",
+    feature = "source-circleci"
 ))]
 mod api;
 #[cfg(feature = "source-api-log")]
 pub mod api_log;
+#[cfg(feature = "source-circleci")]
+pub mod circleci;
 #[cfg(feature = "source-files")]
 pub mod files;
 #[cfg(feature = "source-git")]
@@ -39,7 +44,8 @@ pub mod slack;
     any(
         feature = "source-github",
         feature = "source-slack",
-        feature = "source-jira"
+        feature = "source-jira",
+        feature = "source-circleci"
     )
 ))]
 mod synced;
@@ -49,6 +55,8 @@ pub fn builtin_types() -> Vec<SourceType> {
     vec![
         #[cfg(feature = "source-api-log")]
         api_log::source_type(),
+        #[cfg(feature = "source-circleci")]
+        circleci::source_type(),
         #[cfg(feature = "source-files")]
         files::source_type(),
         #[cfg(feature = "source-git")]
@@ -89,11 +97,12 @@ mod tests {
             feature = "source-files",
             feature = "source-github",
             feature = "source-slack",
-            feature = "source-jira"
+            feature = "source-jira",
+            feature = "source-circleci"
         ))]
         assert_eq!(
             names,
-            ["api_log", "files", "git", "github", "jira", "slack"]
+            ["api_log", "circleci", "files", "git", "github", "jira", "slack"]
         );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);

@@ -1,0 +1,41 @@
+//! `type = "circleci"`: a CircleCI project's pipelines, finished workflows and failed jobs,
+//! through the API v2.
+//!
+//! Start with `run`: one sync checks the workflows followed since an earlier sync, then lists
+//! pipelines newest first down to the stored mark (less an overlap, for re-runs), storing each
+//! pipeline with its workflows and jobs under a cursor true for it (`cursor`). `model` has the
+//! API's items read leniently and the events made of them; `client` the requests, paging and
+//! what errors mean; `config` the keys. HTTP itself (retries, `Retry-After`) is `athena-http`.
+//! `fake` (feature `test-server`): a fake CircleCI to test against; `tests`: the source built
+//! from its config and synced by the engine against it.
+
+mod client;
+mod config;
+mod cursor;
+#[cfg(any(test, feature = "test-server"))]
+pub mod fake;
+mod model;
+mod run;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use athena_core::kit::Async;
+use athena_core::{EventSource, SourceType};
+
+pub use config::CircleciConfig;
+pub use source::CircleciSource;
+
+/// The registry entry of the `circleci` source.
+pub fn source_type() -> SourceType {
+    SourceType {
+        name: "circleci",
+        description: "a CircleCI project: pipelines, finished workflows, failed jobs",
+        keys: <config::CircleciConfig as athena_core::config::Declared>::keys(),
+        build: Arc::new(|c| {
+            Ok(Box::new(Async::new(CircleciSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
+    }
+}

@@ -1,0 +1,127 @@
+//! [`CircleciSource`]: the `circleci` source as the kit runs it (see `run` for a sync).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
+use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
+use athena_http::{ApiClient, HttpStats};
+use chrono::Utc;
+
+use super::client::Api;
+use super::config::CircleciConfig;
+use super::cursor::CircleciCursor;
+use super::model::Project;
+use super::run::Run;
+use crate::api;
+
+/// Reads a CircleCI project's pipelines, finished workflows and failed jobs through API v2
+/// (run by the kit's [`Async`](athena_core::kit::Async)).
+pub struct CircleciSource {
+    info: SourceInfo,
+    config: CircleciConfig,
+    project: Project,
+    overlap: chrono::Duration,
+    client: ApiClient,
+    stats: Arc<HttpStats>,
+}
+
+impl CircleciSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: CircleciConfig = config.parse()?;
+        let parts: Vec<&str> = c.project_slug.split('/').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(config.error(
+                Some("project_slug"),
+                "must be VCS/ORG/REPO, like gh/acme/app, bb/acme/app or circleci/ORG_ID/PROJECT_ID",
+            ));
+        }
+        if c.token.expose().trim().is_empty() {
+            return Err(config.error(Some("token"), "is empty (is the variable set?)"));
+        }
+        if c.branch.as_deref().is_some_and(|b| b.trim().is_empty()) {
+            return Err(config.error(Some("branch"), "is empty (leave it out for every branch)"));
+        }
+        let now = Utc::now();
+        let overlap = c
+            .overlap
+            .trim()
+            .ends_with(|ch: char| ch.is_ascii_alphabetic())
+            .then(|| athena_core::time::parse_time_arg(&c.overlap, now).ok())
+            .flatten()
+            .map(|t| now - t)
+            .filter(|d| *d >= chrono::Duration::zero())
+            .ok_or_else(|| {
+                config.error(Some("overlap"), "must be a duration like 6h, 2d or 30m")
+            })?;
+        let token = Some(athena_core::Secret::new(c.token.expose().to_string()));
+        let client = api::client(config, &c.api_url, token, &c.knobs(), |http| {
+            http.authorization_header = "Circle-Token";
+            // CircleCI says its limits with 429 and `Retry-After`, not remaining-budget headers.
+            http.rate_limit = None;
+        })?;
+        Ok(CircleciSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "circleci".into(),
+                name: format!("circleci {}", c.project_slug),
+            },
+            project: Project::new(&c.project_slug, &c.api_url),
+            stats: client.stats(),
+            client,
+            overlap,
+            config: c,
+        })
+    }
+
+    fn api(&self) -> Api<'_> {
+        Api {
+            source_id: &self.info.id,
+            client: &self.client,
+            project_slug: &self.config.project_slug,
+        }
+    }
+}
+
+#[async_trait]
+impl AsyncSource for CircleciSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Checks the configuration only: the sync's first request tries the token and the
+    /// project anyway.
+    async fn validate(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// `GET /project/{slug}`: the token is accepted and can see the project.
+    async fn health_check(&self) -> Result<(), SourceError> {
+        let api = self.api();
+        let url = api.url(&api.project_path(), &[])?;
+        api.get(&url).await.map(|_| ()).map_err(|e| api.explain(&e))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
+    }
+
+    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let branch = self.config.branch.as_deref();
+        let cursor = CircleciCursor::decode(ctx.take_cursor(), &self.info.id, branch)?;
+        let mut run = Run {
+            api: self.api(),
+            project: &self.project,
+            branch,
+            overlap: self.overlap,
+            cursor,
+            followed: Default::default(),
+        };
+        run.run(&mut ctx.sink).await
+    }
+
+    fn stats(&self) -> SourceStats {
+        api::stats(&self.stats)
+    }
+}
