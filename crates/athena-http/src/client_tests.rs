@@ -273,6 +273,7 @@ async fn a_spent_budget_on_a_success_delays_the_next_request() {
                 target: String::new(),
                 headers: Vec::new(),
                 server: String::new(),
+                body: Vec::new(),
             })
             .header("X-RateLimit-Remaining", "0")
             .header("X-RateLimit-Reset", &epoch_in(1))
@@ -331,6 +332,7 @@ async fn a_request_that_times_out_is_retried() {
                 target: String::new(),
                 headers: Vec::new(),
                 server: String::new(),
+                body: Vec::new(),
             })
         },
         ok,

@@ -8,6 +8,7 @@
 //! - `github/`: `type = "github"`, a repository through the REST API (shared client:
 //!   `athena-http`).
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
+//! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`) that a test,
 //! here or in a crate using these sources, drives a source against.
@@ -15,7 +16,11 @@
 
 use athena_core::{Registry, SourceType};
 
-#[cfg(any(feature = "source-github", feature = "source-slack"))]
+#[cfg(any(
+    feature = "source-github",
+    feature = "source-slack",
+    feature = "source-linear"
+))]
 mod api;
 #[cfg(feature = "source-api-log")]
 pub mod api_log;
@@ -25,9 +30,18 @@ pub mod files;
 pub mod git;
 #[cfg(feature = "source-github")]
 pub mod github;
+#[cfg(feature = "source-linear")]
+pub mod linear;
 #[cfg(feature = "source-slack")]
 pub mod slack;
-#[cfg(all(test, any(feature = "source-github", feature = "source-slack")))]
+#[cfg(all(
+    test,
+    any(
+        feature = "source-github",
+        feature = "source-slack",
+        feature = "source-linear"
+    )
+))]
 mod synced;
 
 /// Every source type compiled into this build.
@@ -41,6 +55,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         git::source_type(),
         #[cfg(feature = "source-github")]
         github::source_type(),
+        #[cfg(feature = "source-linear")]
+        linear::source_type(),
         #[cfg(feature = "source-slack")]
         slack::source_type(),
     ]
@@ -72,9 +88,10 @@ mod tests {
             feature = "source-api-log",
             feature = "source-files",
             feature = "source-github",
-            feature = "source-slack"
+            feature = "source-slack",
+            feature = "source-linear"
         ))]
-        assert_eq!(names, ["api_log", "files", "git", "github", "slack"]);
+        assert_eq!(names, ["api_log", "files", "git", "github", "linear", "slack"]);
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }
