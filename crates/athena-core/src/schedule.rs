@@ -21,6 +21,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, 
 pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
     ("github", "5m"),
     ("slack", "5m"),
+    ("linear", "5m"),
     ("git", "1m"),
     ("files", "live"),
     ("api_log", "live"),

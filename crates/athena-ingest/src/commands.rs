@@ -248,6 +248,13 @@ path = "."                 # a work tree or a bare repository
 # type = "slack"
 # token = "${SLACK_TOKEN}"
 # channels = ["general"]
+
+# A Linear workspace: issues created, state changes, assignments, comments.
+# [[sources]]
+# id = "linear"
+# type = "linear"
+# token = "${LINEAR_API_KEY}"
+# teams = ["ENG"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

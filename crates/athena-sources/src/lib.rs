@@ -91,7 +91,10 @@ mod tests {
             feature = "source-slack",
             feature = "source-linear"
         ))]
-        assert_eq!(names, ["api_log", "files", "git", "github", "linear", "slack"]);
+        assert_eq!(
+            names,
+            ["api_log", "files", "git", "github", "linear", "slack"]
+        );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);
         }

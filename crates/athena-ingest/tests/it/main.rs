@@ -12,6 +12,7 @@ mod crash_safety;
 mod files_scan;
 mod git_history;
 mod github_api;
+mod linear_api;
 mod mcp_server;
 mod readme;
 mod recall_api;

@@ -22,7 +22,7 @@ athena_core::declare_config! {
         #[key(kind = "URL")]
         pub api_url: String = "https://api.linear.app/graphql".into(),
         /// Issues per query. Each issue brings up to 50 history entries and 50 comments, so a
-        /// page of 15 costs about 7,700 of Linear's complexity points (the limit is 10,000 a
+        /// page of 15 costs about 7,800 of Linear's complexity points (the limit is 10,000 a
         /// query).
         #[key(range = 1..=50)]
         pub page_size: usize = 15,

@@ -236,12 +236,19 @@ impl Routes for Workspace {
         let vars = &body["variables"];
         let data = match body["operationName"].as_str().unwrap_or("") {
             "Viewer" => json!({"viewer": {"id": "user-1", "name": "Test User"}}),
-            "Issues" if self.broken_after.is_some() && vars["after"].as_str() == self.broken_after.as_deref() => {
+            "Issues"
+                if self.broken_after.is_some()
+                    && vars["after"].as_str() == self.broken_after.as_deref() =>
+            {
                 return TestResponse::text(500, "internal error")
             }
             "Issues" => json!({"issues": self.issues_page(vars)}),
             op @ ("IssueHistory" | "IssueComments") => {
-                let field = if op == "IssueHistory" { "history" } else { "comments" };
+                let field = if op == "IssueHistory" {
+                    "history"
+                } else {
+                    "comments"
+                };
                 let id = vars["id"].as_str().unwrap_or("");
                 match self.find(id) {
                     Some(issue) => {
@@ -260,7 +267,8 @@ impl Routes for Workspace {
             }
         };
         let (requests, complexity, reset_in) =
-            self.budget.unwrap_or((1400, 250_000, Duration::from_secs(3600)));
+            self.budget
+                .unwrap_or((1400, 250_000, Duration::from_secs(3600)));
         let reset = epoch_ms(reset_in).to_string();
         TestResponse::json(200, &json!({ "data": data }))
             .header("X-RateLimit-Requests-Limit", "1500")
@@ -285,7 +293,9 @@ impl Workspace {
     /// its `gte`, newest first, after the `after` issue.
     fn issues_page(&self, vars: &Value) -> Value {
         let first = vars["first"].as_u64().unwrap_or(50) as usize;
-        let gte = vars.pointer("/filter/updatedAt/gte").and_then(Value::as_str);
+        let gte = vars
+            .pointer("/filter/updatedAt/gte")
+            .and_then(Value::as_str);
         let teams: Option<Vec<&str>> = vars
             .pointer("/filter/team/key/in")
             .and_then(Value::as_array)
@@ -301,14 +311,24 @@ impl Workspace {
             .issues
             .iter()
             .filter(|i| keep(i))
-            .map(|i| (i["updatedAt"].as_str().unwrap_or("").to_string(), i["id"].as_str().unwrap_or("").to_string()))
+            .map(|i| {
+                (
+                    i["updatedAt"].as_str().unwrap_or("").to_string(),
+                    i["id"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         let gen_keep = |i: usize| keep(&json!({"updatedAt": at(i as u64), "team": {"key": "GEN"}}));
-        let start_gen = (0..self.generated).find(|&i| gen_keep(i)).unwrap_or(self.generated);
+        let start_gen = (0..self.generated)
+            .find(|&i| gen_keep(i))
+            .unwrap_or(self.generated);
         order.extend((start_gen..self.generated).map(|i| (at(i as u64), format!("gen-{i:05}"))));
         order.sort_by(|a, b| b.cmp(a));
         let start = match vars["after"].as_str() {
-            Some(after) => order.iter().position(|(_, id)| id == after).map_or(0, |p| p + 1),
+            Some(after) => order
+                .iter()
+                .position(|(_, id)| id == after)
+                .map_or(0, |p| p + 1),
             None => 0,
         };
         let end = (start + first).min(order.len());

@@ -116,16 +116,17 @@ impl Api<'_> {
             .await
             .map_err(|e| explain(self.source_id, operation, &e))?;
         self.slow_down(&page.headers).await?;
-        page.value.data.filter(|d| !d.is_null()).ok_or_else(|| {
-            SourceError::Http {
+        page.value
+            .data
+            .filter(|d| !d.is_null())
+            .ok_or_else(|| SourceError::Http {
                 source_id: self.source_id.to_string(),
                 status: Some(200),
                 message: format!(
                     "Linear answered {operation} with neither data nor errors ({})",
                     athena_http::redact_url(self.endpoint)
                 ),
-            }
-        })
+            })
     }
 
     /// Waits for a window to reset when Linear says it is nearly spent (requests, or the
@@ -175,7 +176,10 @@ impl Api<'_> {
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// How long until `reset` (epoch milliseconds, as Linear sends it), a little slack added.
@@ -256,14 +260,19 @@ mod tests {
 
     #[test]
     fn errors_in_a_body_fail_with_their_message_path_and_code_and_auth_is_its_own_kind() {
-        let a = answer(json!({"data": null, "errors": [{"message": "Entity not found",
-            "path": ["issue", 0], "extensions": {"code": "INVALID_INPUT"}}]}));
+        let a = answer(
+            json!({"data": null, "errors": [{"message": "Entity not found",
+            "path": ["issue", 0], "extensions": {"code": "INVALID_INPUT"}}]}),
+        );
         let BodyVerdict::Fail(kind, message) = verdict("lin", &a, &HeaderMap::new()) else {
             panic!("not a failure");
         };
         assert_eq!(kind, HttpErrorKind::Api);
         assert!(message.contains("source lin"), "{message}");
-        assert!(message.contains("Entity not found (at issue.0) [INVALID_INPUT]"), "{message}");
+        assert!(
+            message.contains("Entity not found (at issue.0) [INVALID_INPUT]"),
+            "{message}"
+        );
         let a = answer(json!({"errors": [{"message": "Authentication required",
             "extensions": {"code": "AUTHENTICATION_ERROR"}}]}));
         assert!(matches!(

@@ -224,8 +224,7 @@ impl Place<'_> {
         if let Some(team) = &issue.team {
             e.context.insert("team".into(), json!(team.key));
         }
-        e.context
-            .insert("issue".into(), json!(issue.identifier));
+        e.context.insert("issue".into(), json!(issue.identifier));
         if let Some(url) = &issue.url {
             e.context.insert("url".into(), json!(url));
         }
@@ -352,11 +351,17 @@ mod tests {
     #[test]
     fn an_issue_is_created_by_its_creator_with_team_identifier_and_url() {
         let e = created(&issue());
-        assert_eq!((e.id.as_str(), e.kind.as_str()), ("iss-1:created", "issue_created"));
+        assert_eq!(
+            (e.id.as_str(), e.kind.as_str()),
+            ("iss-1:created", "issue_created")
+        );
         assert_eq!(e.actor.as_deref(), Some("ann"));
         assert_eq!(e.context["team"], "ENG");
         assert_eq!(e.context["issue"], "ENG-1");
-        assert_eq!(e.url.as_deref(), Some("https://linear.app/acme/issue/ENG-1"));
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://linear.app/acme/issue/ENG-1")
+        );
         assert_eq!(e.title, "ENG-1 created: Fix it");
     }
 
@@ -378,7 +383,11 @@ mod tests {
         let e = &history(&issue(), &h)[0];
         assert_eq!(e.title, "ENG-1: Todo → Doing");
         assert_eq!(e.id, "h-1:state");
-        assert_eq!(e.actor.as_deref(), Some("Bob Roe"), "an empty display name falls back");
+        assert_eq!(
+            e.actor.as_deref(),
+            Some("Bob Roe"),
+            "an empty display name falls back"
+        );
     }
 
     #[test]
@@ -391,7 +400,10 @@ mod tests {
         assert_eq!(events[1].title, "ENG-1 assigned to Cy");
         assert_eq!(events[1].metadata["from_assignee"], "Ann");
         let off = entry(json!({"fromAssignee": {"name": "Ann"}}));
-        assert_eq!(history(&issue(), &off)[0].title, "ENG-1 unassigned from Ann");
+        assert_eq!(
+            history(&issue(), &off)[0].title,
+            "ENG-1 unassigned from Ann"
+        );
         assert!(history(&issue(), &entry(json!({}))).is_empty());
     }
 
@@ -402,7 +414,10 @@ mod tests {
             "user": {"name": "Dee"}}))
         .unwrap();
         let e = comment(&issue(), &note);
-        assert_eq!((e.id.as_str(), e.kind.as_str()), ("c-1:comment", "issue_comment"));
+        assert_eq!(
+            (e.id.as_str(), e.kind.as_str()),
+            ("c-1:comment", "issue_comment")
+        );
         assert_eq!(e.title, "ENG-1 comment: first");
         assert_eq!(e.body, "first\nsecond");
         assert_eq!(e.url.as_deref(), Some("https://linear.app/c-1"));

@@ -45,11 +45,17 @@ impl LinearSource {
         if c.teams.iter().any(|t| t.trim().is_empty()) {
             return Err(config.error(Some("teams"), "holds an empty team key"));
         }
-        let client = api::client(config, &c.api_url, Some(c.authorization()), &c.knobs(), |http| {
-            // Linear's budget headers are its own (`X-RateLimit-Requests-*`, reset in
-            // milliseconds); `fetch` reads them.
-            http.rate_limit = None;
-        })?;
+        let client = api::client(
+            config,
+            &c.api_url,
+            Some(c.authorization()),
+            &c.knobs(),
+            |http| {
+                // Linear's budget headers are its own (`X-RateLimit-Requests-*`, reset in
+                // milliseconds); `fetch` reads them.
+                http.rate_limit = None;
+            },
+        )?;
         let endpoint = client.base_url().clone();
         let name = if c.teams.is_empty() {
             "linear".to_string()
@@ -148,24 +154,36 @@ impl LinearSource {
             let info = &issue.history.page_info;
             if let (true, Some(after)) = (info.has_next_page, info.end_cursor.clone()) {
                 let query = graphql::history_query();
-                self.rest("IssueHistory", &query, &issue.id, after, "/issue/history/pageInfo",
+                self.rest(
+                    "IssueHistory",
+                    &query,
+                    &issue.id,
+                    after,
+                    "/issue/history/pageInfo",
                     |h: HistoryOnly| {
                         for entry in &h.history.nodes {
                             events.extend(graphql::history(&issue, entry));
                         }
-                    })
-                    .await?;
+                    },
+                )
+                .await?;
             }
             let info = &issue.comments.page_info;
             if let (true, Some(after)) = (info.has_next_page, info.end_cursor.clone()) {
                 let query = graphql::comments_query();
-                self.rest("IssueComments", &query, &issue.id, after, "/issue/comments/pageInfo",
+                self.rest(
+                    "IssueComments",
+                    &query,
+                    &issue.id,
+                    after,
+                    "/issue/comments/pageInfo",
                     |c: CommentsOnly| {
                         for note in &c.comments.nodes {
                             events.push(graphql::comment(&issue, note));
                         }
-                    })
-                    .await?;
+                    },
+                )
+                .await?;
             }
         }
         for e in &mut events {
@@ -228,7 +246,9 @@ impl LinearSource {
 }
 
 fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn text(t: DateTime<Utc>) -> String {

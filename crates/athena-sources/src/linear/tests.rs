@@ -10,8 +10,8 @@ use athena_http::testing::TestResponse;
 use serde_json::{json, Value};
 
 use super::fake::{
-    assignment, comment, graphql_error, issue, ratelimited, state_change, FakeLinear,
-    OAUTH_TOKEN, TOKEN,
+    assignment, comment, graphql_error, issue, ratelimited, state_change, FakeLinear, OAUTH_TOKEN,
+    TOKEN,
 };
 use crate::synced::sync;
 
@@ -60,7 +60,13 @@ async fn a_first_sync_stores_every_kind_then_an_incremental_one_reads_from_the_m
     populate(&fake);
     let server = fake.start();
     let store = SharedMemoryStore::new();
-    let report = sync(&store, "lin", "linear", config(&server.url(), &[("page_size", 2.into())])).await;
+    let report = sync(
+        &store,
+        "lin",
+        "linear",
+        config(&server.url(), &[("page_size", 2.into())]),
+    )
+    .await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
     let want: BTreeMap<String, usize> = [
         ("issue_assigned", 1),
@@ -75,7 +81,11 @@ async fn a_first_sync_stores_every_kind_then_an_incremental_one_reads_from_the_m
     .collect();
     assert_eq!(kinds(&store), want);
     store.with(|s| {
-        let e = s.events.iter().find(|e| e.id == "h3:state").expect("by history id");
+        let e = s
+            .events
+            .iter()
+            .find(|e| e.id == "h3:state")
+            .expect("by history id");
         assert_eq!(e.context["team"], "ENG");
         assert_eq!(e.context["issue"], "ENG-1");
         assert_eq!(e.actor.as_deref(), Some("bob"));
@@ -86,7 +96,9 @@ async fn a_first_sync_stores_every_kind_then_an_incremental_one_reads_from_the_m
     // Two issues a page: the issues of the first pass took two queries, no nested ones.
     let posts = server.requests();
     assert_eq!(posts.len(), 2);
-    assert!(posts.iter().all(|r| r.header("authorization") == Some(TOKEN)));
+    assert!(posts
+        .iter()
+        .all(|r| r.header("authorization") == Some(TOKEN)));
 
     // One issue updated: the next sync asks from the mark less the overlap.
     server.clear_requests();
@@ -117,12 +129,17 @@ async fn teams_filter_the_issues_and_an_oauth_token_is_sent_as_bearer() {
         &store,
         "lin",
         "linear",
-        config(&server.url(), &[("teams", teams), ("token", OAUTH_TOKEN.into())]),
+        config(
+            &server.url(),
+            &[("teams", teams), ("token", OAUTH_TOKEN.into())],
+        ),
     )
     .await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
     assert_eq!(report.events_written, 1);
-    let auth = server.requests()[0].header("authorization").map(str::to_string);
+    let auth = server.requests()[0]
+        .header("authorization")
+        .map(str::to_string);
     assert_eq!(auth, Some(format!("Bearer {OAUTH_TOKEN}")));
 }
 
@@ -142,7 +159,11 @@ async fn nested_history_and_comments_past_fifty_are_paged_with_their_own_queries
     let report = sync(&store, "lin", "linear", config(&server.url(), &[])).await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
     let k = kinds(&store);
-    assert_eq!((k["issue_assigned"], k["issue_comment"]), (120, 75), "{k:?}");
+    assert_eq!(
+        (k["issue_assigned"], k["issue_comment"]),
+        (120, 75),
+        "{k:?}"
+    );
     let ops: Vec<String> = server
         .requests()
         .iter()
@@ -163,14 +184,20 @@ async fn ratelimited_waits_for_the_reset_and_5xx_and_a_malformed_body_are_retrie
     populate(&fake);
     fake.fault("/graphql", ratelimited(Duration::from_millis(1200)));
     fake.fault("/graphql", TestResponse::status(502));
-    fake.fault("/graphql", TestResponse::text(200, "{\"data\": {\"issues\""));
+    fake.fault(
+        "/graphql",
+        TestResponse::text(200, "{\"data\": {\"issues\""),
+    );
     let server = fake.start();
     let store = SharedMemoryStore::new();
     let started = Instant::now();
     let report = sync(&store, "lin", "linear", config(&server.url(), &[])).await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
     assert_eq!(report.events_written, 9);
-    assert!(started.elapsed() >= Duration::from_millis(1000), "the reset was waited for");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "the reset was waited for"
+    );
     assert_eq!(server.requests().len(), 4);
 }
 
@@ -182,21 +209,43 @@ async fn a_nearly_spent_complexity_budget_waits_for_its_reset() {
     let server = fake.start();
     let store = SharedMemoryStore::new();
     let started = Instant::now();
-    let report = sync(&store, "lin", "linear", config(&server.url(), &[("page_size", 2.into())])).await;
+    let report = sync(
+        &store,
+        "lin",
+        "linear",
+        config(&server.url(), &[("page_size", 2.into())]),
+    )
+    .await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
-    assert!(started.elapsed() >= Duration::from_millis(1400), "two waits");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "two waits"
+    );
     // A reset later than the source may wait fails it, as rate limited.
     fake.set_budget(0, 0, Duration::from_secs(3600));
     let store = SharedMemoryStore::new();
-    let report = sync(&store, "lin", "linear", config(&server.url(), &[("max_wait_secs", 1.into())])).await;
-    assert_eq!(report.error_kind, Some(ErrorKind::RateLimited), "{report:?}");
+    let report = sync(
+        &store,
+        "lin",
+        "linear",
+        config(&server.url(), &[("max_wait_secs", 1.into())]),
+    )
+    .await;
+    assert_eq!(
+        report.error_kind,
+        Some(ErrorKind::RateLimited),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
 async fn errors_in_a_200_and_a_refused_key_fail_clearly_without_the_token() {
     let fake = FakeLinear::new();
     populate(&fake);
-    fake.fault("/graphql", graphql_error("Argument Validation Error", "INVALID_INPUT"));
+    fake.fault(
+        "/graphql",
+        graphql_error("Argument Validation Error", "INVALID_INPUT"),
+    );
     let server = fake.start();
     let store = SharedMemoryStore::new();
     let report = sync(&store, "lin", "linear", config(&server.url(), &[])).await;
@@ -204,16 +253,26 @@ async fn errors_in_a_200_and_a_refused_key_fail_clearly_without_the_token() {
     let error = report.error.clone().unwrap();
     assert!(error.contains("Argument Validation Error"), "{error}");
     assert!(error.contains("source lin"), "{error}");
-    assert!(error.contains("INVALID_INPUT") && error.contains("issues"), "{error}");
+    assert!(
+        error.contains("INVALID_INPUT") && error.contains("issues"),
+        "{error}"
+    );
 
     let report = sync(
         &store,
         "lin",
         "linear",
-        config(&server.url(), &[("token", "lin_api_wrong_key_000000".into())]),
+        config(
+            &server.url(),
+            &[("token", "lin_api_wrong_key_000000".into())],
+        ),
     )
     .await;
-    assert_eq!(report.error_kind, Some(ErrorKind::Unauthorized), "{report:?}");
+    assert_eq!(
+        report.error_kind,
+        Some(ErrorKind::Unauthorized),
+        "{report:?}"
+    );
     let error = report.error.unwrap();
     assert!(error.contains("rejected the token"), "{error}");
     assert!(!error.contains("lin_api_wrong"), "{error}");
@@ -230,7 +289,11 @@ async fn a_failure_half_way_keeps_the_pages_stored_and_the_next_sync_goes_on_fro
     let cfg = || {
         config(
             &server.url(),
-            &[("page_size", 2.into()), ("batch_size", 1.into()), ("max_retries", 0.into())],
+            &[
+                ("page_size", 2.into()),
+                ("batch_size", 1.into()),
+                ("max_retries", 0.into()),
+            ],
         )
     };
     let report = sync(&store, "lin", "linear", cfg()).await;
