@@ -10,8 +10,8 @@
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
 //! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
 //!
-//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`) that a test,
-//! here or in a crate using these sources, drives a source against.
+//! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `linear::fake`)
+//! that a test, here or in a crate using these sources, drives a source against.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};

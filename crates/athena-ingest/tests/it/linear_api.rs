@@ -209,6 +209,29 @@ fn a_refused_key_and_an_error_in_a_200_fail_clearly_without_the_token() {
     let (run, _) = sync(&env);
     assert_eq!(run.code(), 0, "{}", run.describe());
     assert!(!env.store_text().contains(TOKEN));
+
+    // `validate` asks who the key belongs to.
+    server.clear_requests();
+    let run = Run(env
+        .cmd(&["validate"])
+        .env("LINEAR_TEST_KEY", TOKEN)
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(body["operationName"], "Viewer");
+    let run = Run(env
+        .cmd(&["validate"])
+        .env("LINEAR_TEST_KEY", wrong)
+        .output()
+        .unwrap());
+    assert_ne!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.describe().contains("rejected the token"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.describe().contains(wrong), "the key was shown");
 }
 
 /// The largest resident size of this test's finished children, in KiB.

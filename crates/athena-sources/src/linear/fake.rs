@@ -242,7 +242,11 @@ impl Routes for Workspace {
             {
                 return TestResponse::text(500, "internal error")
             }
-            "Issues" => json!({"issues": self.issues_page(vars)}),
+            "Issues" => match self.issues_page(vars) {
+                Some(page) => json!({ "issues": page }),
+                // An `after` naming no issue of the list (one deleted or filtered out since).
+                None => return graphql_error("Invalid cursor: entity not found", "INVALID_INPUT"),
+            },
             op @ ("IssueHistory" | "IssueComments") => {
                 let field = if op == "IssueHistory" {
                     "history"
@@ -290,8 +294,8 @@ impl Workspace {
     }
 
     /// The page of issues the variables ask for: of the filter's teams, updated at or after
-    /// its `gte`, newest first, after the `after` issue.
-    fn issues_page(&self, vars: &Value) -> Value {
+    /// its `gte`, newest first, after the `after` issue (`None`: no such issue in the list).
+    fn issues_page(&self, vars: &Value) -> Option<Value> {
         let first = vars["first"].as_u64().unwrap_or(50) as usize;
         let gte = vars
             .pointer("/filter/updatedAt/gte")
@@ -325,10 +329,7 @@ impl Workspace {
         order.extend((start_gen..self.generated).map(|i| (at(i as u64), format!("gen-{i:05}"))));
         order.sort_by(|a, b| b.cmp(a));
         let start = match vars["after"].as_str() {
-            Some(after) => order
-                .iter()
-                .position(|(_, id)| id == after)
-                .map_or(0, |p| p + 1),
+            Some(after) => order.iter().position(|(_, id)| id == after)? + 1,
             None => 0,
         };
         let end = (start + first).min(order.len());
@@ -343,11 +344,11 @@ impl Workspace {
                 issue
             })
             .collect();
-        json!({
+        Some(json!({
             "pageInfo": {"hasNextPage": end < order.len(),
                 "endCursor": order[..end].last().map(|(_, id)| id.clone())},
             "nodes": nodes
-        })
+        }))
     }
 }
 

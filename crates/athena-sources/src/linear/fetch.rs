@@ -2,6 +2,7 @@
 //! words a user needs, and Linear's rate limits (a `RATELIMITED` error waits for the reset;
 //! a nearly spent budget slows the next query down).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use athena_core::{ErrorKind, SourceError};
@@ -87,6 +88,30 @@ impl From<SourceError> for Failure {
     }
 }
 
+/// A query that failed.
+#[derive(Debug)]
+pub(crate) struct QueryError {
+    pub error: SourceError,
+    /// Linear answered with GraphQL errors of its own (not a refused token, not a rate limit):
+    /// it refused this query (a stale page cursor, say).
+    pub refused: bool,
+}
+
+impl From<SourceError> for QueryError {
+    fn from(error: SourceError) -> Self {
+        QueryError {
+            error,
+            refused: false,
+        }
+    }
+}
+
+impl From<QueryError> for SourceError {
+    fn from(e: QueryError) -> Self {
+        e.error
+    }
+}
+
 /// The client and the endpoint it asks.
 pub(crate) struct Api<'a> {
     pub source_id: &'a str,
@@ -96,6 +121,8 @@ pub(crate) struct Api<'a> {
     pub max_wait: Duration,
     /// The complexity a query of this source may cost, to slow down before it is refused.
     pub complexity: u64,
+    /// Waits for a nearly spent budget, for the source's stats.
+    pub waits: &'a AtomicU64,
 }
 
 impl Api<'_> {
@@ -106,7 +133,7 @@ impl Api<'_> {
         operation: &str,
         query: &str,
         variables: Value,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Value, QueryError> {
         let body = json!({"operationName": operation, "query": query, "variables": variables});
         let source_id = self.source_id;
         let check = move |a: &Answer, headers: &HeaderMap| verdict(source_id, a, headers);
@@ -114,12 +141,13 @@ impl Api<'_> {
             .client
             .post_checked::<Answer>(self.endpoint, &body, &check)
             .await
-            .map_err(|e| explain(self.source_id, operation, &e))?;
+            .map_err(|e| QueryError {
+                error: explain(self.source_id, operation, &e),
+                refused: e.kind == HttpErrorKind::Api,
+            })?;
         self.slow_down(&page.headers).await?;
-        page.value
-            .data
-            .filter(|d| !d.is_null())
-            .ok_or_else(|| SourceError::Http {
+        page.value.data.filter(|d| !d.is_null()).ok_or_else(|| {
+            QueryError::from(SourceError::Http {
                 source_id: self.source_id.to_string(),
                 status: Some(200),
                 message: format!(
@@ -127,6 +155,7 @@ impl Api<'_> {
                     athena_http::redact_url(self.endpoint)
                 ),
             })
+        })
     }
 
     /// Waits for a window to reset when Linear says it is nearly spent (requests, or the
@@ -170,6 +199,7 @@ impl Api<'_> {
             "Linear's rate limit is nearly spent; waiting {} s for it to reset",
             wait.as_secs()
         );
+        self.waits.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(wait).await;
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! `endCursor`, so a sync killed at any moment resumes after the last stored page, and what an
 //! overlap reads again comes back under the same ids (duplicates the store drops).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::config::LinearConfig;
 use super::cursor::{LinearCursor, Pass};
-use super::fetch::{malformed, Api, Failure};
+use super::fetch::{malformed, Api, Failure, QueryError};
 use super::graphql::{self, CommentsOnly, HistoryOnly, IssueData, IssuesData};
 use crate::api;
 
@@ -33,6 +34,8 @@ pub struct LinearSource {
     endpoint: Url,
     client: ApiClient,
     stats: Arc<HttpStats>,
+    /// Waits for a nearly spent budget (the client counts its own).
+    waits: AtomicU64,
 }
 
 impl LinearSource {
@@ -69,6 +72,7 @@ impl LinearSource {
                 name,
             },
             stats: client.stats(),
+            waits: AtomicU64::new(0),
             client,
             endpoint,
             config: c,
@@ -82,6 +86,7 @@ impl LinearSource {
             endpoint: &self.endpoint,
             max_wait: Duration::from_secs(self.config.http.max_wait_secs),
             complexity: ISSUE_COMPLEXITY * self.config.page_size as u64,
+            waits: &self.waits,
         }
     }
 
@@ -104,7 +109,8 @@ impl LinearSource {
         loop {
             let data = api
                 .query(operation, query, json!({"id": id, "after": after}))
-                .await?;
+                .await
+                .map_err(SourceError::from)?;
             let next = pages
                 .next_cursor(&self.endpoint, &data)
                 .map_err(|e| super::fetch::explain(&self.info.id, operation, &e))?;
@@ -126,7 +132,7 @@ impl LinearSource {
         &self,
         pass: &Pass,
         pages: &mut Pages,
-    ) -> Result<(Vec<Event>, Option<String>, Option<DateTime<Utc>>), SourceError> {
+    ) -> Result<(Vec<Event>, Option<String>, Option<DateTime<Utc>>), QueryError> {
         let variables = json!({
             "filter": graphql::filter(pass.since.as_deref(), &self.config.teams),
             "first": self.config.page_size,
@@ -210,10 +216,22 @@ impl LinearSource {
             self.endpoint.clone(),
         );
         let mut done = 0u64;
+        // The stored page cursor is tried once: Linear may refuse one it no longer knows.
+        let mut resumed = pass.after.is_some();
         loop {
             let (events, next, newest) = match self.page(&pass, &mut pages).await {
                 Ok(page) => page,
-                Err(e) => {
+                Err(e) if resumed && e.refused => {
+                    tracing::warn!(
+                        source = %self.info.id,
+                        "Linear refused the stored page cursor; reading the pass again from its start: {}",
+                        e.error
+                    );
+                    resumed = false;
+                    pass.after = None;
+                    continue;
+                }
+                Err(QueryError { error: e, .. }) => {
                     // What earlier pages emitted goes now, under the pass that says so.
                     if ctx.sink.has_pending() {
                         cursor.pass = Some(pass);
@@ -222,6 +240,7 @@ impl LinearSource {
                     return Err(e.into());
                 }
             };
+            resumed = false;
             done += events.len() as u64;
             for e in events {
                 ctx.sink.event(e);
@@ -272,6 +291,7 @@ impl AsyncSource for LinearSource {
             .query("Viewer", "query Viewer { viewer { id name } }", json!({}))
             .await
             .map(|_| ())
+            .map_err(SourceError::from)
     }
 
     fn limits(&self) -> Limits {
@@ -287,6 +307,8 @@ impl AsyncSource for LinearSource {
     }
 
     fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+        let mut stats = api::stats(&self.stats);
+        stats.rate_limit_waits += self.waits.load(Ordering::Relaxed);
+        stats
     }
 }

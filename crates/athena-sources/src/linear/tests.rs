@@ -314,3 +314,48 @@ async fn a_failure_half_way_keeps_the_pages_stored_and_the_next_sync_goes_on_fro
     assert!(c.get("pass").is_none(), "{c}");
     assert_eq!(c["mark"], super::fake::ts(6));
 }
+
+#[tokio::test]
+async fn a_stored_page_cursor_linear_refuses_starts_the_pass_again_without_losing_anything() {
+    let fake = FakeLinear::new();
+    fake.set_issues((1..=6).map(|n| issue(n, "ENG", n)).collect());
+    fake.break_page_after(Some("issue-3"));
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let cfg = || {
+        config(
+            &server.url(),
+            &[
+                ("page_size", 2.into()),
+                ("batch_size", 1.into()),
+                ("max_retries", 0.into()),
+            ],
+        )
+    };
+    let report = sync(&store, "lin", "linear", cfg()).await;
+    assert_eq!(report.status, SourceStatusKind::Failed);
+    assert_eq!(cursor(&store)["pass"]["after"], "issue-3");
+    // The issue the cursor names is deleted, and one older is added.
+    fake.break_page_after(None);
+    fake.set_issues(
+        [1, 2, 4, 5, 6]
+            .into_iter()
+            .map(|n| issue(n, "ENG", n))
+            .chain([issue(7, "ENG", 0)])
+            .collect(),
+    );
+    server.clear_requests();
+    let report = sync(&store, "lin", "linear", cfg()).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(
+        server.requests().len(),
+        1 + 3,
+        "refused, then the whole list"
+    );
+    assert_eq!(
+        (report.events_written, report.duplicates),
+        (3, 3),
+        "{report:?}"
+    );
+    assert!(cursor(&store).get("pass").is_none());
+}
