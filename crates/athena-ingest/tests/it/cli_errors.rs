@@ -68,7 +68,7 @@ fn missing_key_wrong_type_and_unknown_type_exit_2() {
     assert_eq!(run.code(), 2);
     assert!(
         run.stderr().contains(
-            "unknown source type \"gti\" (known types: api_log, files, git, github, slack"
+            "unknown source type \"gti\" (known types: api_log, files, git, github, linear, slack"
         ),
         "{}",
         run.stderr()
