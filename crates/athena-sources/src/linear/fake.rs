@@ -36,8 +36,8 @@ pub struct Workspace {
     generated: usize,
     /// (requests left, complexity left, reset in) sent in the rate-limit headers.
     budget: Option<(u64, u64, Duration)>,
-    /// Issues queries after this issue answer 500 (a page that keeps failing).
-    broken_after: Option<String>,
+    /// Issues queries after this issue get this answer (a page that keeps failing).
+    broken_after: Option<(String, TestResponse)>,
 }
 
 /// A fake Linear serving a [`Workspace`]; clones share it. The kit's controls (`fault`,
@@ -95,9 +95,15 @@ impl FakeLinear {
         self.with(|w| w.generated = n);
     }
 
-    /// Every issues query for the page after issue `id` answers 500, until `None`.
-    pub fn break_page_after(&self, id: Option<&str>) {
-        self.with(|w| w.broken_after = id.map(str::to_string));
+    /// Every issues query for the page after issue `id` gets `answer`, until
+    /// [`mend_pages`](FakeLinear::mend_pages).
+    pub fn break_page_after(&self, id: &str, answer: TestResponse) {
+        self.with(|w| w.broken_after = Some((id.to_string(), answer)));
+    }
+
+    /// Issues queries are answered again.
+    pub fn mend_pages(&self) {
+        self.with(|w| w.broken_after = None);
     }
 
     /// The rate-limit headers say this much is left, resetting in `reset_in`.
@@ -236,11 +242,11 @@ impl Routes for Workspace {
         let vars = &body["variables"];
         let data = match body["operationName"].as_str().unwrap_or("") {
             "Viewer" => json!({"viewer": {"id": "user-1", "name": "Test User"}}),
-            "Issues"
-                if self.broken_after.is_some()
-                    && vars["after"].as_str() == self.broken_after.as_deref() =>
-            {
-                return TestResponse::text(500, "internal error")
+            "Issues" if self.broken(vars["after"].as_str()).is_some() => {
+                return self
+                    .broken(vars["after"].as_str())
+                    .cloned()
+                    .unwrap_or_else(|| TestResponse::status(500))
             }
             "Issues" => match self.issues_page(vars) {
                 Some(page) => json!({ "issues": page }),
@@ -285,6 +291,12 @@ impl Routes for Workspace {
 }
 
 impl Workspace {
+    /// The answer set for the page after `after`, if that page is broken.
+    fn broken(&self, after: Option<&str>) -> Option<&TestResponse> {
+        let (id, answer) = self.broken_after.as_ref()?;
+        (Some(id.as_str()) == after).then_some(answer)
+    }
+
     fn find(&self, id: &str) -> Option<Value> {
         if let Some(i) = self.issues.iter().find(|i| i["id"] == id) {
             return Some(i.clone());

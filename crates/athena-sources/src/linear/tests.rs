@@ -283,7 +283,7 @@ async fn a_failure_half_way_keeps_the_pages_stored_and_the_next_sync_goes_on_fro
     let fake = FakeLinear::new();
     fake.set_issues((1..=6).map(|n| issue(n, "ENG", n)).collect());
     // The third page's query keeps failing.
-    fake.break_page_after(Some("issue-3"));
+    fake.break_page_after("issue-3", TestResponse::text(500, "internal error"));
     let server = fake.start();
     let store = SharedMemoryStore::new();
     let cfg = || {
@@ -303,7 +303,7 @@ async fn a_failure_half_way_keeps_the_pages_stored_and_the_next_sync_goes_on_fro
     assert_eq!(c["pass"]["after"], "issue-3", "{c}");
     assert!(c.get("mark").is_none(), "{c}");
 
-    fake.break_page_after(None);
+    fake.mend_pages();
     server.clear_requests();
     let report = sync(&store, "lin", "linear", cfg()).await;
     assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
@@ -319,7 +319,7 @@ async fn a_failure_half_way_keeps_the_pages_stored_and_the_next_sync_goes_on_fro
 async fn a_stored_page_cursor_linear_refuses_starts_the_pass_again_without_losing_anything() {
     let fake = FakeLinear::new();
     fake.set_issues((1..=6).map(|n| issue(n, "ENG", n)).collect());
-    fake.break_page_after(Some("issue-3"));
+    fake.break_page_after("issue-3", TestResponse::text(500, "internal error"));
     let server = fake.start();
     let store = SharedMemoryStore::new();
     let cfg = || {
@@ -336,7 +336,7 @@ async fn a_stored_page_cursor_linear_refuses_starts_the_pass_again_without_losin
     assert_eq!(report.status, SourceStatusKind::Failed);
     assert_eq!(cursor(&store)["pass"]["after"], "issue-3");
     // The issue the cursor names is deleted, and one older is added.
-    fake.break_page_after(None);
+    fake.mend_pages();
     fake.set_issues(
         [1, 2, 4, 5, 6]
             .into_iter()
@@ -358,4 +358,46 @@ async fn a_stored_page_cursor_linear_refuses_starts_the_pass_again_without_losin
         "{report:?}"
     );
     assert!(cursor(&store).get("pass").is_none());
+}
+
+#[tokio::test]
+async fn a_rate_limit_resetting_past_max_wait_stops_the_sync_with_its_pages_stored() {
+    let fake = FakeLinear::new();
+    fake.set_issues((1..=6).map(|n| issue(n, "ENG", n)).collect());
+    fake.break_page_after("issue-5", ratelimited(Duration::from_secs(3600)));
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let cfg = || {
+        config(
+            &server.url(),
+            &[("page_size", 2.into()), ("max_wait_secs", 1.into())],
+        )
+    };
+    let started = Instant::now();
+    let report = sync(&store, "lin", "linear", cfg()).await;
+    assert_eq!(
+        report.error_kind,
+        Some(ErrorKind::RateLimited),
+        "{report:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no hour-long wait"
+    );
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("longer than this source may wait"),
+        "{error}"
+    );
+    store.with(|s| assert_eq!(s.events.len(), 2, "the first page is stored"));
+    assert_eq!(cursor(&store)["pass"]["after"], "issue-5");
+
+    fake.mend_pages();
+    let report = sync(&store, "lin", "linear", cfg()).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(
+        (report.events_written, report.duplicates),
+        (4, 0),
+        "{report:?}"
+    );
 }
