@@ -73,3 +73,38 @@ pub enum TokenType {
 }
 
 athena_core::config_enum!(TokenType);
+
+#[cfg(test)]
+mod tests {
+    use athena_core::SourceConfig;
+
+    use super::*;
+
+    fn authorization(token: &str, token_type: Option<&str>) -> String {
+        let mut table = toml::Table::new();
+        table.insert("token".into(), token.into());
+        if let Some(t) = token_type {
+            table.insert("token_type".into(), t.into());
+        }
+        let c: LinearConfig = SourceConfig::new("lin", "linear", table).parse().unwrap();
+        c.authorization().expose().to_string()
+    }
+
+    #[test]
+    fn an_api_key_is_sent_bare_and_an_oauth_token_as_bearer_by_prefix_or_by_token_type() {
+        assert_eq!(authorization("lin_api_abc", None), "lin_api_abc");
+        assert_eq!(authorization("oauth-abc", None), "Bearer oauth-abc");
+        assert_eq!(authorization("custom-key", Some("api_key")), "custom-key");
+        assert_eq!(
+            authorization("lin_api_abc", Some("oauth")),
+            "Bearer lin_api_abc"
+        );
+        let mut table = toml::Table::new();
+        table.insert("token".into(), "x".into());
+        table.insert("token_type".into(), "basic".into());
+        let err = SourceConfig::new("lin", "linear", table)
+            .parse::<LinearConfig>()
+            .unwrap_err();
+        assert!(err.to_string().contains("token_type"), "{err}");
+    }
+}
