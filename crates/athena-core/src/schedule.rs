@@ -23,6 +23,7 @@ pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
     ("slack", "5m"),
     ("jira", "5m"),
     ("circleci", "5m"),
+    ("linear", "5m"),
     ("git", "1m"),
     ("files", "live"),
     ("api_log", "live"),

@@ -291,6 +291,43 @@ impl ApiClient {
         etag: Option<&str>,
         check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
     ) -> Result<Fetched<T>, HttpError> {
+        self.send(url, etag, None, check).await
+    }
+
+    /// `POST body` (JSON) to `url`, the answer decoded as `T` and judged by `check`, with the
+    /// same retries and rate-limit waits as a `GET`: for GraphQL APIs, which read every query
+    /// from one endpoint. A GraphQL server also says why it refused a query in a 4xx body
+    /// (Linear's `RATELIMITED` in a 400), so a 4xx whose body decodes as `T` is judged by
+    /// `check` first; [`BodyVerdict::Accept`] there leaves it to its status.
+    pub async fn post_checked<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
+    ) -> Result<Page<T>, HttpError> {
+        let body = body.to_string().into_bytes();
+        match self.send(url, None, Some(&body), check).await? {
+            Fetched::Page(page) => Ok(*page),
+            // Only a request with an ETag gets a 304.
+            Fetched::NotModified => Err(HttpError {
+                kind: HttpErrorKind::Decode,
+                method: "POST",
+                url: redact_url(url),
+                status: Some(304),
+                message: "304 Not Modified to a POST".into(),
+                body: String::new(),
+            }),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        post: Option<&[u8]>,
+        check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
+    ) -> Result<Fetched<T>, HttpError> {
+        let method = if post.is_some() { "POST" } else { "GET" };
         let started = Instant::now();
         let mut retries = 0u32;
         let mut waits = 0u32;
@@ -299,7 +336,7 @@ impl ApiClient {
             // Credentials go to the configured API only, whatever a response links to.
             return Err(HttpError {
                 kind: HttpErrorKind::Request,
-                method: "GET",
+                method,
                 url: redact_url(url),
                 status: None,
                 message: format!(
@@ -311,7 +348,7 @@ impl ApiClient {
         }
         loop {
             self.wait_for_budget(url, &mut waited).await?;
-            let attempt = self.attempt::<T>(url, etag, check).await;
+            let attempt = self.attempt::<T>(url, etag, post, check).await;
             match attempt {
                 Attempt::Done(f) => return Ok(f),
                 Attempt::Fail(e) => return Err(e),
@@ -412,21 +449,30 @@ impl ApiClient {
         &self,
         url: &Url,
         etag: Option<&str>,
+        post: Option<&[u8]>,
         check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
     ) -> Attempt<T> {
+        let method = if post.is_some() { "POST" } else { "GET" };
         // A source may have put its credentials in the URL under a name `redact_url` does not
         // know.
         let shown = self.secrets.redact(&redact_url(url)).into_owned();
         // Every error of an attempt is built here, so the credentials are masked once for all.
         let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
             kind,
-            method: "GET",
+            method,
             url: shown.clone(),
             status,
             message: self.secrets.redact(&message).into_owned(),
             body,
         };
-        let mut request = self.http.get(url.clone());
+        let mut request = match post {
+            Some(body) => self
+                .http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec()),
+            None => self.http.get(url.clone()),
+        };
         if let Some(tag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
@@ -535,6 +581,26 @@ impl ApiClient {
             };
         }
         let retry_after = retry_after(&headers);
+        if post.is_some() && status.is_client_error() {
+            if let Ok(value) = serde_json::from_slice::<T>(&body) {
+                match check(&value, &headers) {
+                    BodyVerdict::Accept => {}
+                    BodyVerdict::Wait(wait) => {
+                        let wait = retry_after.unwrap_or(wait);
+                        return Attempt::Wait(fail(HttpErrorKind::RateLimited), wait);
+                    }
+                    BodyVerdict::Retry(message) => {
+                        return Attempt::Retry(
+                            error(HttpErrorKind::Server, Some(code), message, excerpt(&body)),
+                            None,
+                        )
+                    }
+                    BodyVerdict::Fail(kind, message) => {
+                        return Attempt::Fail(error(kind, Some(code), message, excerpt(&body)))
+                    }
+                }
+            }
+        }
         let rate_limit_reset = self.spent_reset(&headers);
         match code {
             // Unavailable: retried (it counts against the retries), after `Retry-After` if said.

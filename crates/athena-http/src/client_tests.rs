@@ -9,7 +9,7 @@ use athena_core::{HttpStatus, Secret};
 use serde_json::{json, Value};
 
 use crate::testing::{TestRequest, TestResponse, TestServer};
-use crate::{ApiClient, ClientConfig, Fetched, HttpErrorKind, RetryPolicy, Url};
+use crate::{ApiClient, BodyVerdict, ClientConfig, Fetched, HttpErrorKind, RetryPolicy, Url};
 
 const TOKEN: &str = "ghp_secret_token_value";
 
@@ -273,6 +273,7 @@ async fn a_spent_budget_on_a_success_delays_the_next_request() {
                 target: String::new(),
                 headers: Vec::new(),
                 server: String::new(),
+                body: Vec::new(),
             })
             .header("X-RateLimit-Remaining", "0")
             .header("X-RateLimit-Reset", &epoch_in(1))
@@ -331,6 +332,7 @@ async fn a_request_that_times_out_is_retried() {
                 target: String::new(),
                 headers: Vec::new(),
                 server: String::new(),
+                body: Vec::new(),
             })
         },
         ok,
@@ -426,4 +428,49 @@ async fn a_503_with_retry_after_is_a_bounded_retry() {
         5,
         "one attempt and max_retries (4) retries"
     );
+}
+
+#[tokio::test]
+async fn a_post_sends_its_json_body_and_a_4xx_body_is_judged_before_its_status() {
+    // A GraphQL server: the first answer refuses the query in a 400 body (wait), the second
+    // answers it; the body and the method are what the test server received.
+    let server = sequence(
+        1,
+        |_| TestResponse::json(400, &json!({"errors": [{"code": "LIMITED"}]})),
+        |r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            TestResponse::json(200, &json!({"method": r.method, "echo": body}))
+        },
+    );
+    let client = client(&server);
+    let url = client.url("graphql").unwrap();
+    let check = |v: &Value, _: &crate::HeaderMap| {
+        if v.get("errors").is_some() {
+            BodyVerdict::Wait(Duration::from_millis(10))
+        } else {
+            BodyVerdict::Accept
+        }
+    };
+    let page = client
+        .post_checked::<Value>(&url, &json!({"query": "{ viewer { id } }"}), &check)
+        .await
+        .unwrap();
+    assert_eq!(page.value["method"], "POST");
+    assert_eq!(page.value["echo"]["query"], "{ viewer { id } }");
+    assert_eq!(client.stats().rate_limit_waits(), 1);
+    let req = &server.requests()[1];
+    assert_eq!(req.header("content-type"), Some("application/json"));
+
+    // A 400 the check accepts is left to its status: a client error, not retried, named POST.
+    let server = TestServer::start(|_| TestResponse::json(400, &json!({"errors": []})));
+    let client = self::client(&server);
+    let url = client.url("graphql").unwrap();
+    let accept = |_: &Value, _: &crate::HeaderMap| BodyVerdict::Accept;
+    let err = client
+        .post_checked::<Value>(&url, &json!({}), &accept)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Client);
+    assert!(err.to_string().starts_with("POST "), "{err}");
+    assert_eq!(server.requests().len(), 1);
 }

@@ -4,7 +4,8 @@
 //! - [`ApiClient`]: `GET` a URL as JSON, with retries (exponential backoff with jitter on 5xx,
 //!   timeouts and connection errors; `Retry-After` honoured on 429 and 503; never on 400, 401,
 //!   404), the server's rate-limit headers obeyed (wait for the reset, or fail past `max_wait`),
-//!   an optional requests-per-second cap, and `If-None-Match` for ETags ([`Fetched::NotModified`]).
+//!   an optional requests-per-second cap, and `If-None-Match` for ETags ([`Fetched::NotModified`]);
+//!   `POST` a JSON body the same way for GraphQL APIs ([`ApiClient::post_checked`]).
 //! - [`Pages`]: where the next page of a list is (a `Link` header, a token in the body, a page
 //!   number, GraphQL's `pageInfo`), with one guard against paging loops; [`link`] parses.
 //! - [`HttpError`]: what failed, where (method and URL without credentials), the status and the

@@ -264,6 +264,13 @@ path = "."                 # a work tree or a bare repository
 # type = "circleci"
 # project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
 # token = "${CIRCLECI_TOKEN}"
+
+# A Linear workspace: issues created, state changes, assignments, comments.
+# [[sources]]
+# id = "linear"
+# type = "linear"
+# token = "${LINEAR_API_KEY}"
+# teams = ["ENG"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -10,10 +10,11 @@
 //! - `slack/`: `type = "slack"`, channels through the Web API (same client).
 //! - `jira/`: `type = "jira"`, a Jira Cloud site's issues through the REST API (same client).
 //! - `circleci/`: `type = "circleci"`, a project's pipelines through API v2 (same client).
+//! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
-//! `circleci::fake`) that a test,
-//! here or in a crate using these sources, drives a source against.
+//! `circleci::fake`, `linear::fake`) that a test, here or in a crate using these sources, drives
+//! a source against.
 #![warn(missing_docs)]
 
 use athena_core::{Registry, SourceType};
@@ -22,7 +23,8 @@ use athena_core::{Registry, SourceType};
     feature = "source-github",
     feature = "source-slack",
     feature = "source-jira",
-    feature = "source-circleci"
+    feature = "source-circleci",
+    feature = "source-linear"
 ))]
 mod api;
 #[cfg(feature = "source-api-log")]
@@ -37,6 +39,8 @@ pub mod git;
 pub mod github;
 #[cfg(feature = "source-jira")]
 pub mod jira;
+#[cfg(feature = "source-linear")]
+pub mod linear;
 #[cfg(feature = "source-slack")]
 pub mod slack;
 #[cfg(all(
@@ -45,7 +49,8 @@ pub mod slack;
         feature = "source-github",
         feature = "source-slack",
         feature = "source-jira",
-        feature = "source-circleci"
+        feature = "source-circleci",
+        feature = "source-linear"
     )
 ))]
 mod synced;
@@ -65,6 +70,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         github::source_type(),
         #[cfg(feature = "source-jira")]
         jira::source_type(),
+        #[cfg(feature = "source-linear")]
+        linear::source_type(),
         #[cfg(feature = "source-slack")]
         slack::source_type(),
     ]
@@ -98,11 +105,12 @@ mod tests {
             feature = "source-github",
             feature = "source-slack",
             feature = "source-jira",
-            feature = "source-circleci"
+            feature = "source-circleci",
+            feature = "source-linear"
         ))]
         assert_eq!(
             names,
-            ["api_log", "circleci", "files", "git", "github", "jira", "slack"]
+            ["api_log", "circleci", "files", "git", "github", "jira", "linear", "slack"]
         );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);

@@ -31,6 +31,7 @@ mod tests {
             target: "/l".into(),
             headers: vec![("if-none-match".into(), if_none_match.into())],
             server: "http://127.0.0.1:9".into(),
+            body: Vec::new(),
         };
         let first = answer(&ask("W/\"old\""), body.clone());
         assert_eq!(first.status, 200);

@@ -138,6 +138,7 @@ mod tests {
             target: target.into(),
             headers: vec![("authorization".into(), format!("Bearer {token}"))],
             server: "http://127.0.0.1:1".into(),
+            body: Vec::new(),
         }
     }
 

@@ -84,6 +84,7 @@ mod tests {
             target: target.into(),
             headers: Vec::new(),
             server: "http://127.0.0.1:9".into(),
+            body: Vec::new(),
         }
     }
 

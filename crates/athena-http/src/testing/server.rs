@@ -19,6 +19,8 @@ pub struct TestRequest {
     pub headers: Vec<(String, String)>,
     /// The server's own base URL (`http://127.0.0.1:PORT`), for absolute links.
     pub server: String,
+    /// The body (of a `POST`), as sent.
+    pub body: Vec<u8>,
 }
 
 impl TestRequest {
@@ -195,11 +197,21 @@ fn serve(conn: TcpStream, handler: &Handler, requests: &Mutex<Vec<TestRequest>>,
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
+    }
     let request = TestRequest {
         method: method.to_string(),
         target: target.to_string(),
         headers,
         server: server.to_string(),
+        body,
     };
     requests
         .lock()
@@ -228,6 +240,7 @@ fn reason(status: u16) -> &'static str {
         304 => "Not Modified",
         401 => "Unauthorized",
         403 => "Forbidden",
+        400 => "Bad Request",
         404 => "Not Found",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

@@ -39,8 +39,8 @@ fn description(e: &Event) -> String {
 
 /// What groups events into one episode, stable across syncs: a Slack thread
 /// (`<source>/<channel>/<thread_ts>`), a GitHub issue or pull request
-/// (`<source>/<repository>#<number>`), else the channel, repository, repo, watched root or
-/// log file (`<source>/<value>`), else the source id.
+/// (`<source>/<repository>#<number>`), else the channel, repository, repo, watched root, log
+/// file or issue identifier (Linear's `ENG-123`) (`<source>/<value>`), else the source id.
 fn session_id(e: &Event) -> String {
     let text = |key: &str| -> Option<String> {
         match e.context.get(key)? {
@@ -57,7 +57,7 @@ fn session_id(e: &Event) -> String {
     if let (Some(repository), Some(number)) = (text("repository"), text("number")) {
         return format!("{source}/{repository}#{number}");
     }
-    ["channel", "repository", "repo", "root", "file"]
+    ["channel", "repository", "repo", "root", "file", "issue"]
         .iter()
         .find_map(|k| text(k))
         .map_or_else(|| source.clone(), |v| format!("{source}/{v}"))
@@ -103,6 +103,8 @@ mod tests {
     fn sessions_are_threads_then_issues_then_places_then_the_source() {
         let mut e = event();
         assert_eq!(session_id(&e), "slack");
+        e.context.insert("issue".into(), json!("ENG-123"));
+        assert_eq!(session_id(&e), "slack/ENG-123");
         e.context.insert("repo".into(), json!("/src/athena"));
         assert_eq!(session_id(&e), "slack//src/athena");
         e.context.insert("repository".into(), json!("user/athena"));

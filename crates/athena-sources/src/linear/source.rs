@@ -1,0 +1,314 @@
+//! [`LinearSource`]: the `linear` source as the kit runs it. A sync is one pass over the issues
+//! updated since the stored mark (less the overlap), page by page; each page's events (the
+//! issue created, its state changes and assignments, its comments, nested connections paged
+//! to their end) are emitted together and followed by a checkpoint naming the page's
+//! `endCursor`, so a sync killed at any moment resumes after the last stored page, and what an
+//! overlap reads again comes back under the same ids (duplicates the store drops).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
+use athena_core::{ConfigError, Event, SourceConfig, SourceError, SourceInfo, SourceStats};
+use athena_http::{ApiClient, HttpStats, Pages, Paging, Url};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::config::LinearConfig;
+use super::cursor::{LinearCursor, Pass};
+use super::fetch::{malformed, Api, Failure, QueryError};
+use super::graphql::{self, CommentsOnly, HistoryOnly, IssueData, IssuesData};
+use crate::api;
+
+/// Complexity points one issue of a page may cost (see `graphql`).
+const ISSUE_COMPLEXITY: u64 = 520;
+
+/// Reads a Linear workspace's issues (created, state changes, assignments, comments) through
+/// the GraphQL API (run by the kit's [`Async`](athena_core::kit::Async)).
+pub struct LinearSource {
+    info: SourceInfo,
+    config: LinearConfig,
+    endpoint: Url,
+    client: ApiClient,
+    stats: Arc<HttpStats>,
+    /// Waits for a nearly spent budget (the client counts its own).
+    waits: AtomicU64,
+}
+
+impl LinearSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: LinearConfig = config.parse()?;
+        if c.token.expose().trim().is_empty() {
+            return Err(config.error(Some("token"), "is empty (is the variable set?)"));
+        }
+        if c.teams.iter().any(|t| t.trim().is_empty()) {
+            return Err(config.error(Some("teams"), "holds an empty team key"));
+        }
+        let client = api::client(
+            config,
+            &c.api_url,
+            Some(c.authorization()),
+            &c.knobs(),
+            |http| {
+                // Linear's budget headers are its own (`X-RateLimit-Requests-*`, reset in
+                // milliseconds); `fetch` reads them.
+                http.rate_limit = None;
+            },
+        )?;
+        let endpoint = client.base_url().clone();
+        let name = if c.teams.is_empty() {
+            "linear".to_string()
+        } else {
+            format!("linear {}", c.teams.join(","))
+        };
+        Ok(LinearSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "linear".into(),
+                name,
+            },
+            stats: client.stats(),
+            waits: AtomicU64::new(0),
+            client,
+            endpoint,
+            config: c,
+        })
+    }
+
+    fn api(&self) -> Api<'_> {
+        Api {
+            source_id: &self.info.id,
+            client: &self.client,
+            endpoint: &self.endpoint,
+            max_wait: Duration::from_secs(self.config.http.max_wait_secs),
+            complexity: ISSUE_COMPLEXITY * self.config.page_size as u64,
+            waits: &self.waits,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, operation: &str, data: Value) -> Result<T, SourceError> {
+        serde_json::from_value(data).map_err(|e| malformed(&self.info.id, operation, &e))
+    }
+
+    /// The rest of a nested connection of issue `id` after `after`, each node to `each`.
+    async fn rest<C: DeserializeOwned>(
+        &self,
+        operation: &str,
+        query: &str,
+        id: &str,
+        mut after: String,
+        page_info: &'static str,
+        mut each: impl FnMut(C),
+    ) -> Result<(), SourceError> {
+        let api = self.api();
+        let mut pages = Pages::new(Paging::GraphQl { page_info }, self.endpoint.clone());
+        loop {
+            let data = api
+                .query(operation, query, json!({"id": id, "after": after}))
+                .await
+                .map_err(SourceError::from)?;
+            let next = pages
+                .next_cursor(&self.endpoint, &data)
+                .map_err(|e| super::fetch::explain(&self.info.id, operation, &e))?;
+            let issue: IssueData<C> = self.decode(operation, data)?;
+            let Some(issue) = issue.issue else {
+                // Deleted since the page was read: its events so far are all there are.
+                return Ok(());
+            };
+            each(issue);
+            match next {
+                Some(n) => after = n,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// One page of issues and every event of its issues, nested connections read to their end.
+    async fn page(
+        &self,
+        pass: &Pass,
+        pages: &mut Pages,
+    ) -> Result<(Vec<Event>, Option<String>, Option<DateTime<Utc>>), QueryError> {
+        let variables = json!({
+            "filter": graphql::filter(pass.since.as_deref(), &self.config.teams),
+            "first": self.config.page_size,
+            "after": pass.after,
+        });
+        let data = self
+            .api()
+            .query("Issues", &graphql::issues_query(), variables)
+            .await?;
+        let next = pages
+            .next_cursor(&self.endpoint, &data)
+            .map_err(|e| super::fetch::explain(&self.info.id, "Issues", &e))?;
+        let data: IssuesData = self.decode("Issues", data)?;
+        let mut events = Vec::new();
+        let mut newest = None::<DateTime<Utc>>;
+        for issue in data.issues.nodes {
+            newest = newest.max(Some(issue.updated_at));
+            events.push(graphql::created(&issue));
+            for entry in &issue.history.nodes {
+                events.extend(graphql::history(&issue, entry));
+            }
+            for note in &issue.comments.nodes {
+                events.push(graphql::comment(&issue, note));
+            }
+            let info = &issue.history.page_info;
+            if let (true, Some(after)) = (info.has_next_page, info.end_cursor.clone()) {
+                let query = graphql::history_query();
+                self.rest(
+                    "IssueHistory",
+                    &query,
+                    &issue.id,
+                    after,
+                    "/issue/history/pageInfo",
+                    |h: HistoryOnly| {
+                        for entry in &h.history.nodes {
+                            events.extend(graphql::history(&issue, entry));
+                        }
+                    },
+                )
+                .await?;
+            }
+            let info = &issue.comments.page_info;
+            if let (true, Some(after)) = (info.has_next_page, info.end_cursor.clone()) {
+                let query = graphql::comments_query();
+                self.rest(
+                    "IssueComments",
+                    &query,
+                    &issue.id,
+                    after,
+                    "/issue/comments/pageInfo",
+                    |c: CommentsOnly| {
+                        for note in &c.comments.nodes {
+                            events.push(graphql::comment(&issue, note));
+                        }
+                    },
+                )
+                .await?;
+            }
+        }
+        for e in &mut events {
+            e.source_id = self.info.id.clone();
+            e.source_type = "linear".into();
+        }
+        Ok((events, next, newest))
+    }
+
+    async fn pass(&self, ctx: &mut Context) -> Result<(), Failure> {
+        let mut cursor = LinearCursor::decode(ctx.take_cursor(), &self.info.id)?;
+        let mut pass = cursor.pass.take().unwrap_or_else(|| Pass {
+            since: cursor.mark.as_deref().and_then(parse).map(|m| {
+                let back = chrono::Duration::seconds(self.config.overlap_secs as i64);
+                text(m - back)
+            }),
+            after: None,
+            max: None,
+        });
+        let mut pages = Pages::new(
+            Paging::GraphQl {
+                page_info: "/issues/pageInfo",
+            },
+            self.endpoint.clone(),
+        );
+        let mut done = 0u64;
+        // The stored page cursor is tried once: Linear may refuse one it no longer knows.
+        let mut resumed = pass.after.is_some();
+        loop {
+            let (events, next, newest) = match self.page(&pass, &mut pages).await {
+                Ok(page) => page,
+                Err(e) if resumed && e.refused => {
+                    tracing::warn!(
+                        source = %self.info.id,
+                        "Linear refused the stored page cursor; reading the pass again from its start: {}",
+                        e.error
+                    );
+                    resumed = false;
+                    pass.after = None;
+                    continue;
+                }
+                Err(QueryError { error: e, .. }) => {
+                    // What earlier pages emitted goes now, under the pass that says so.
+                    if ctx.sink.has_pending() {
+                        cursor.pass = Some(pass);
+                        ctx.sink.commit(cursor.encode()).await?;
+                    }
+                    return Err(e.into());
+                }
+            };
+            resumed = false;
+            done += events.len() as u64;
+            for e in events {
+                ctx.sink.event(e);
+            }
+            if let Some(newest) = newest {
+                let max = pass.max.as_deref().and_then(parse);
+                pass.max = Some(text(max.map_or(newest, |m| m.max(newest))));
+            }
+            ctx.sink.progress(done, None);
+            let Some(next) = next else { break };
+            pass.after = Some(next);
+            cursor.pass = Some(pass.clone());
+            ctx.sink.checkpoint(|| cursor.encode()).await?;
+        }
+        let old = cursor.mark.as_deref().and_then(parse);
+        let new = pass.max.as_deref().and_then(parse);
+        cursor.mark = old.max(new).map(text).or(cursor.mark.take());
+        cursor.pass = None;
+        ctx.sink.commit(cursor.encode()).await?;
+        Ok(())
+    }
+}
+
+fn parse(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[async_trait]
+impl AsyncSource for LinearSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Checks the configuration only: the sync's first query tries the token anyway.
+    async fn validate(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// Asks who the token belongs to.
+    async fn health_check(&self) -> Result<(), SourceError> {
+        self.api()
+            .query("Viewer", "query Viewer { viewer { id name } }", json!({}))
+            .await
+            .map(|_| ())
+            .map_err(SourceError::from)
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
+    }
+
+    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        match self.pass(ctx).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Stopped) => Err(ReadError::Stopped),
+            Err(Failure::Failed(e)) => Err(e.into()),
+        }
+    }
+
+    fn stats(&self) -> SourceStats {
+        let mut stats = api::stats(&self.stats);
+        stats.rate_limit_waits += self.waits.load(Ordering::Relaxed);
+        stats
+    }
+}
