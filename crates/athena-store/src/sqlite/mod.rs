@@ -51,6 +51,9 @@ pub struct SqliteStore {
     lost_group: Option<String>,
     /// Set when opened for a sync: what decides whether the time indexes wait for its end.
     bulk: Option<BulkLoad>,
+    /// The plans of recent full-text queries (see `search`): a query paged through, or asked
+    /// again, is not counted again.
+    search_plans: search::PlanCache,
     _lock: Option<SyncLock>,
 }
 

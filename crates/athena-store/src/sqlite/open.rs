@@ -184,6 +184,7 @@ impl SqliteStore {
             staged: None,
             lost_group: None,
             bulk: None,
+            search_plans: Default::default(),
             _lock: None,
         }
     }

@@ -14,11 +14,25 @@
 //! probed (a hit in about every seventh row, 51 hits in some 350 probes: about 10 ms); in
 //! between, the walk tests a set (its building, about 0.2 µs a match, dominates: up to 30 ms
 //! at 150,000 matches). The number of matches is counted first, up to the bound that decides
-//! (cheap: a doclist is read, no row).
+//! (cheap: a doclist is read, no row), and the plan kept for the next page or the same query
+//! until the store has grown by a tenth.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
+
+/// Plans kept per connection, at most this many (then they are all forgotten).
+const CACHED_PLANS: usize = 256;
+
+/// A plan is counted again once the store has grown by this share since.
+const RECOUNT_AFTER_GROWTH: f64 = 0.1;
+
+/// Recent full-text queries' plans, with the store's size when each was counted.
+#[derive(Debug, Default)]
+pub(super) struct PlanCache(RefCell<HashMap<String, (SearchPlan, i64)>>);
 
 /// At most this many matches are fetched and sorted: a walk could pass every row before it
 /// finds them (a word found only in old events, or nowhere).
@@ -69,6 +83,22 @@ impl SqliteStore {
             .flatten()
             .flatten()
             .unwrap_or(0);
+        let mut cache = self.search_plans.0.borrow_mut();
+        if let Some(&(plan, counted_at)) = cache.get(fts) {
+            if (total - counted_at) as f64 <= counted_at as f64 * RECOUNT_AFTER_GROWTH {
+                return plan;
+            }
+        }
+        let plan = self.count_plan(fts, total);
+        if cache.len() >= CACHED_PLANS {
+            cache.clear();
+        }
+        cache.insert(fts.to_string(), (plan, total));
+        plan
+    }
+
+    /// [`Self::search_plan`] for a store of about `total` events, counted now.
+    fn count_plan(&self, fts: &str, total: i64) -> SearchPlan {
         let probe_from = ((total as f64) * PROBE_SHARE) as i64;
         let bound = probe_from.max(SORT_AT_MOST) + 1;
         let matches: i64 = match self.conn.query_row(

@@ -264,3 +264,25 @@ fn every_search_plan_pages_exactly_as_a_full_sort_would() {
         assert_eq!(seen, expected, "{word}");
     }
 }
+
+#[test]
+fn a_search_plan_is_kept_until_the_store_has_grown_by_a_tenth() {
+    use crate::sqlite::search::SearchPlan;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    let add = |s: &mut SqliteStore, from: u64, n: u64, title: &str, next: u64| {
+        let events = (from..from + n)
+            .map(|i| event(&format!("e{i}"), (i % 60) as u32, title, "a"))
+            .collect();
+        s.commit_batch(&info(), &batch(events, next)).unwrap();
+    };
+    // 1,500 events, all matching: most rows match, so rows are probed.
+    add(&mut s, 0, 1_500, "word", 1);
+    assert_eq!(s.search_plan("\"word\""), SearchPlan::WalkProbing);
+    // 100 more that do not match: the store grew by less than a tenth, the plan stays.
+    add(&mut s, 1_500, 100, "other", 2);
+    assert_eq!(s.search_plan("\"word\""), SearchPlan::WalkProbing);
+    // Many more: counted again, the matches are now a few percent, walked against a set.
+    add(&mut s, 1_600, 20_000, "other", 3);
+    assert_eq!(s.search_plan("\"word\""), SearchPlan::WalkTestingSet);
+}
