@@ -184,18 +184,7 @@ impl RunningEngine {
 /// recorded (its running run records its own end).
 fn already_running(info: SourceInfo, options: &SyncOptions) -> SourceReport {
     let error = format!("source {}: is running already; not started twice", info.id);
-    let report = SourceReport {
-        info,
-        status: SourceStatusKind::Failed,
-        events_written: 0,
-        duplicates: 0,
-        invalid: 0,
-        error: Some(error),
-        error_kind: Some(ErrorKind::Other),
-        stats: SourceStats::default(),
-    };
-    options.observer.source_finished(&report);
-    report
+    failed_before_reading(info, error, options)
 }
 
 /// The report (and run record) of a source whose task panicked.
@@ -231,6 +220,11 @@ async fn panicked(
     if let Err(e) = client.call(|reply| Request::RecordRun { run, reply }).await {
         tracing::warn!(source = %info.id, "recording the run failed: {e}");
     }
+    failed_before_reading(info, error, options)
+}
+
+/// A failed report with nothing counted, told to the observer.
+fn failed_before_reading(info: SourceInfo, error: String, options: &SyncOptions) -> SourceReport {
     let report = SourceReport {
         info,
         status: SourceStatusKind::Failed,

@@ -73,6 +73,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// Fresh metrics and no sources yet, with the store open.
+    fn new(token: Option<Arc<Secret>>) -> Self {
+        Shared {
+            metrics: Metrics::with_version(env!("CARGO_PKG_VERSION")),
+            health: Arc::new(Mutex::new(Vec::new())),
+            store_open: Arc::new(AtomicBool::new(true)),
+            token,
+        }
+    }
+
     fn record_success(&self, id: &str) {
         self.with_health(id, |h| {
             h.consecutive_failures = 0;
@@ -165,18 +175,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
     let recall = Arc::new(recall);
     let store: Box<dyn Store> = Box::new(store);
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
-    listener
-        .set_nonblocking(true)
-        .context("setting the listener non-blocking")?;
-
-    let shared = Shared {
-        metrics: Metrics::with_version(env!("CARGO_PKG_VERSION")),
-        health: Arc::new(Mutex::new(Vec::new())),
-        store_open: Arc::new(AtomicBool::new(true)),
-        token,
-    };
+    let listener = bind(addr)?;
+    let shared = Shared::new(token);
     // A source's lag shows from the first scrape, not only once it stores something new.
     let ids = configs.iter().map(|c| c.id.as_str());
     if let Err(e) = shared.metrics.seed_newest_from(&*store, ids) {
@@ -290,18 +290,9 @@ fn serve_read_only(
     cors_origins: Vec<axum::http::HeaderValue>,
 ) -> Result<ExitCode> {
     let recall = open_recall(db_path)?;
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
-    listener
-        .set_nonblocking(true)
-        .context("setting the listener non-blocking")?;
-    let shared = Shared {
-        metrics: Metrics::with_version(env!("CARGO_PKG_VERSION")),
-        health: Arc::new(Mutex::new(Vec::new())),
-        // The store opened: ready for as long as the process serves.
-        store_open: Arc::new(AtomicBool::new(true)),
-        token,
-    };
+    let listener = bind(addr)?;
+    // The store opened: ready for as long as the process serves.
+    let shared = Shared::new(token);
     let rt = crate::commands::runtime()?;
     rt.block_on(async move {
         let cancel = CancelToken::new();
@@ -327,6 +318,16 @@ fn serve_read_only(
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listening socket, bound before the runtime starts so a taken port is an error at once.
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    listener
+        .set_nonblocking(true)
+        .context("setting the listener non-blocking")?;
+    Ok(listener)
 }
 
 fn open_store(db_path: &Path) -> Result<SqliteStore> {

@@ -199,20 +199,6 @@ fn bad_gz_files_beside_the_live_log_do_not_stop_it() {
     assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
 }
 
-/// The largest resident size of this test's finished children, in KiB.
-fn children_max_rss_kib() -> i64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let usage = unsafe {
-        assert_eq!(
-            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
-            0
-        );
-        usage.assume_init()
-    };
-    usage.ru_maxrss
-}
-
 #[test]
 fn an_over_long_line_is_skipped_without_being_held_in_memory() {
     let env = TestEnv::new();

@@ -319,20 +319,6 @@ fn sigkill_mid_sync_then_resume_stores_exactly_the_uninterrupted_events() {
     );
 }
 
-/// The largest resident size of this test's finished children, in KiB.
-fn children_max_rss_kib() -> i64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let usage = unsafe {
-        assert_eq!(
-            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
-            0
-        );
-        usage.assume_init()
-    };
-    usage.ru_maxrss
-}
-
 #[test]
 fn three_thousand_pipelines_in_bounded_memory() {
     // A first sync of 30 pipelines sets the baseline: the binary, the runtime, the store.

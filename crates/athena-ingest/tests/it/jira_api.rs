@@ -276,20 +276,6 @@ fn sigkill_mid_sync_then_resume_stores_exactly_the_uninterrupted_events() {
     );
 }
 
-/// The largest resident size of this test's finished children, in KiB.
-fn children_max_rss_kib() -> i64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let usage = unsafe {
-        assert_eq!(
-            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
-            0
-        );
-        usage.assume_init()
-    };
-    usage.ru_maxrss
-}
-
 #[test]
 fn a_large_site_is_read_in_bounded_memory() {
     let fake = FakeJira::generated(5000);

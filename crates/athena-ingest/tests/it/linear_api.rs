@@ -234,20 +234,6 @@ fn a_refused_key_and_an_error_in_a_200_fail_clearly_without_the_token() {
     assert!(!run.describe().contains(wrong), "the key was shown");
 }
 
-/// The largest resident size of this test's finished children, in KiB.
-fn children_max_rss_kib() -> i64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let usage = unsafe {
-        assert_eq!(
-            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
-            0
-        );
-        usage.assume_init()
-    };
-    usage.ru_maxrss
-}
-
 #[test]
 fn a_large_workspace_is_synced_whole_in_bounded_memory() {
     let fake = FakeLinear::new();

@@ -506,3 +506,17 @@ pub fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+/// The largest resident size of this test's finished children, in KiB.
+pub fn children_max_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
+    let usage = unsafe {
+        assert_eq!(
+            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
+            0
+        );
+        usage.assume_init()
+    };
+    usage.ru_maxrss
+}
