@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::{excerpt, HttpError, HttpErrorKind};
+use crate::oauth::TokenSource;
 use crate::redact::redact_url;
 use crate::stats::HttpStats;
 
@@ -91,6 +92,10 @@ pub struct ClientConfig {
     pub requests_per_second: Option<NonZeroU32>,
     /// The server's rate-limit headers, if it sends them.
     pub rate_limit: Option<RateLimitHeaders>,
+    /// Where each request's bearer token comes from, when it expires (OAuth 2.0): asked
+    /// before every request, told when the API refuses it (401), and asked once more then.
+    /// Takes the place of `authorization`.
+    pub token_source: Option<Arc<dyn TokenSource>>,
 }
 
 impl ClientConfig {
@@ -102,6 +107,7 @@ impl ClientConfig {
             base_url,
             authorization: None,
             authorization_header: "authorization",
+            token_source: None,
             headers: Vec::new(),
             user_agent: concat!("athena-ingest/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(10),
@@ -346,11 +352,27 @@ impl ApiClient {
                 body: String::new(),
             });
         }
+        // A refused token is replaced once per request: a second refusal is the credentials'.
+        let mut token_refreshed = false;
         loop {
             self.wait_for_budget(url, &mut waited).await?;
-            let attempt = self.attempt::<T>(url, etag, post, check).await;
+            let token = match &self.config.token_source {
+                Some(source) => Some(source.access_token().await?),
+                None => None,
+            };
+            let attempt = self
+                .attempt::<T>(url, etag, post, token.as_ref(), check)
+                .await;
             match attempt {
                 Attempt::Done(f) => return Ok(f),
+                Attempt::Fail(e) if e.kind == HttpErrorKind::Unauthorized && !token_refreshed => {
+                    let (Some(source), Some(token)) = (&self.config.token_source, &token) else {
+                        return Err(e);
+                    };
+                    tracing::debug!(source = %self.config.source_id, "access token refused; getting a new one");
+                    source.reject(token);
+                    token_refreshed = true;
+                }
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Wait(e, wait) => {
                     // A `Retry-After: 0` (or a date past) still waits a second: never a spin.
@@ -450,19 +472,33 @@ impl ApiClient {
         url: &Url,
         etag: Option<&str>,
         post: Option<&[u8]>,
+        token: Option<&Secret>,
         check: &(dyn Fn(&T, &HeaderMap) -> BodyVerdict + Sync),
     ) -> Attempt<T> {
         let method = if post.is_some() { "POST" } else { "GET" };
+        // This attempt's access token is masked like the static credentials.
+        let with_token;
+        let secrets = match token {
+            Some(token) => {
+                with_token = {
+                    let mut s = self.secrets.clone();
+                    s.add(token.expose());
+                    s
+                };
+                &with_token
+            }
+            None => &self.secrets,
+        };
         // A source may have put its credentials in the URL under a name `redact_url` does not
         // know.
-        let shown = self.secrets.redact(&redact_url(url)).into_owned();
+        let shown = secrets.redact(&redact_url(url)).into_owned();
         // Every error of an attempt is built here, so the credentials are masked once for all.
         let error = |kind, status: Option<u16>, message: String, body: String| HttpError {
             kind,
             method,
             url: shown.clone(),
             status,
-            message: self.secrets.redact(&message).into_owned(),
+            message: secrets.redact(&message).into_owned(),
             body,
         };
         let mut request = match post {
@@ -476,6 +512,22 @@ impl ApiClient {
         if let Some(tag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
+        if let Some(token) = token {
+            match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    request = request.header(reqwest::header::AUTHORIZATION, value);
+                }
+                Err(_) => {
+                    return Attempt::Fail(error(
+                        HttpErrorKind::Request,
+                        None,
+                        "the access token holds characters a header cannot carry".into(),
+                        String::new(),
+                    ))
+                }
+            }
+        }
         self.stats.add_requests(1);
         let response = match request.send().await {
             Ok(r) => {
@@ -485,20 +537,11 @@ impl ApiClient {
             }
             Err(e) => {
                 self.stats.add_response(HttpStatus::Error);
-                let kind = HttpErrorKind::Network;
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "cannot connect"
-                } else {
-                    "request failed"
-                };
                 return Attempt::Retry(
                     error(
-                        kind,
+                        HttpErrorKind::Network,
                         None,
-                        // reqwest's message repeats the URL, credentials and all: not here.
-                        format!("{what}: {}", source_chain(&e.without_url())),
+                        describe_request_error(e),
                         String::new(),
                     ),
                     None,
@@ -532,7 +575,7 @@ impl ApiClient {
         self.stats.add_bytes(body.len() as u64);
         let code = status.as_u16();
         let reason = status.canonical_reason().unwrap_or("").to_string();
-        let excerpt = |body: &[u8]| excerpt(body, &self.secrets);
+        let excerpt = |body: &[u8]| excerpt(body, secrets);
         let fail = |kind| error(kind, Some(code), reason.clone(), excerpt(&body));
         if status.is_success() {
             return match serde_json::from_slice::<T>(&body) {
@@ -693,6 +736,19 @@ fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
 }
 
 /// An error and its causes, on one line (reqwest's own message is terse).
+/// What went wrong with a request that got no answer, without its URL (reqwest's message
+/// repeats it, credentials and all).
+pub(crate) fn describe_request_error(e: reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    format!("{what}: {}", source_chain(&e.without_url()))
+}
+
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();

@@ -474,3 +474,138 @@ async fn a_post_sends_its_json_body_and_a_4xx_body_is_judged_before_its_status()
     assert!(err.to_string().starts_with("POST "), "{err}");
     assert_eq!(server.requests().len(), 1);
 }
+
+/// Hands out `stale` until it is refused, then `fresh`; counts the refusals.
+#[derive(Debug)]
+struct Rotating {
+    refused: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::oauth::TokenSource for Rotating {
+    async fn access_token(&self) -> Result<Secret, crate::HttpError> {
+        Ok(Secret::new(if self.refused.load(Ordering::SeqCst) == 0 {
+            "stale-token"
+        } else {
+            "fresh-token"
+        }))
+    }
+    fn reject(&self, token: &Secret) {
+        assert_eq!(token.expose(), "stale-token");
+        self.refused.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The value of a fetched page.
+fn value(fetched: Fetched<Value>) -> Value {
+    match fetched {
+        Fetched::Page(page) => page.value,
+        Fetched::NotModified => panic!("a 304"),
+    }
+}
+
+fn oauth_client(server: &TestServer, source: Arc<dyn crate::oauth::TokenSource>) -> ApiClient {
+    let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    c.token_source = Some(source);
+    ApiClient::new(c).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_replaced_once_and_the_request_tried_again() {
+    let server = TestServer::start(|r| {
+        if r.has_bearer("fresh-token") {
+            TestResponse::json(200, &json!({"ok": true}))
+        } else {
+            TestResponse::json(401, &json!({"error": "token stale-token expired"}))
+        }
+    });
+    let source = Arc::new(Rotating {
+        refused: AtomicUsize::new(0),
+    });
+    let client = oauth_client(&server, source.clone());
+    let got = value(get(&client, "x").await.unwrap());
+    assert_eq!(got["ok"], true);
+    assert_eq!(source.refused.load(Ordering::SeqCst), 1);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_refused_twice_is_an_unauthorized_error_that_does_not_show_it() {
+    let server = TestServer::start(|_| {
+        TestResponse::json(
+            401,
+            &json!({"error": "bad token stale-token / fresh-token"}),
+        )
+    });
+    let source = Arc::new(Rotating {
+        refused: AtomicUsize::new(0),
+    });
+    let client = oauth_client(&server, source);
+    let err = get(&client, "x").await.unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Unauthorized);
+    assert_eq!(server.requests().len(), 2, "asked again exactly once");
+    let shown = format!("{err} {}", err.body);
+    assert!(!shown.contains("fresh-token"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_exchanged_once_and_its_access_token_cached() {
+    let server = TestServer::start(|r| {
+        if r.path() == "/token" {
+            let form = String::from_utf8_lossy(&r.body).to_string();
+            if form.contains("grant_type=refresh_token")
+                && form.contains("refresh_token=rt-123")
+                && form.contains("client_secret=cs-456")
+            {
+                return TestResponse::json(
+                    200,
+                    &json!({"access_token": "at-789", "expires_in": 3600, "token_type": "Bearer"}),
+                );
+            }
+            return TestResponse::json(400, &json!({"error": "invalid_grant", "echo": form}));
+        }
+        if r.has_bearer("at-789") {
+            TestResponse::json(200, &json!({"ok": true}))
+        } else {
+            TestResponse::status(401)
+        }
+    });
+    let token_uri = Url::parse(&format!("{}/token", server.url())).unwrap();
+    let source = crate::oauth::RefreshToken::new(
+        "src",
+        token_uri.clone(),
+        "client-id",
+        Secret::new("cs-456"),
+        Secret::new("rt-123"),
+    );
+    let client = oauth_client(&server, Arc::new(source));
+    for _ in 0..3 {
+        let got = value(get(&client, "x").await.unwrap());
+        assert_eq!(got["ok"], true);
+    }
+    let token_calls = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/token")
+        .count();
+    assert_eq!(token_calls, 1, "the access token was not cached");
+
+    // A refused refresh token: an unauthorized error that shows neither secret.
+    let bad = crate::oauth::RefreshToken::new(
+        "src",
+        token_uri,
+        "client-id",
+        Secret::new("cs-456"),
+        Secret::new("rt-revoked"),
+    );
+    let err = crate::oauth::TokenSource::access_token(&bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Unauthorized);
+    let shown = format!("{err} {}", err.body);
+    assert!(shown.contains("invalid_grant"), "{shown}");
+    assert!(
+        !shown.contains("cs-456") && !shown.contains("rt-revoked"),
+        "{shown}"
+    );
+}

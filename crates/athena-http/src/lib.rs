@@ -10,6 +10,8 @@
 //!   number, GraphQL's `pageInfo`), with one guard against paging loops; [`link`] parses.
 //! - [`HttpError`]: what failed, where (method and URL without credentials), the status and the
 //!   first bytes of the body.
+//! - [`oauth`]: access tokens that expire ([`oauth::TokenSource`]): cached, refreshed, and
+//!   asked for again once when the API answers 401.
 //! - [`HttpStats`]: requests (and by status code), retries, 304s, bytes, rate-limit waits.
 //! - `testing` (feature `test-server`): the kit for fakes of APIs in tests (`FakeApi`: routes
 //!   and data, faults, delays, paging, ETags) on a tiny local HTTP/1.1 server.
@@ -20,6 +22,7 @@ mod client;
 mod client_tests;
 mod error;
 pub mod link;
+pub mod oauth;
 mod pages;
 mod redact;
 mod stats;

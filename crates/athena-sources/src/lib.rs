@@ -37,6 +37,8 @@ pub mod files;
 pub mod git;
 #[cfg(feature = "source-github")]
 pub mod github;
+#[cfg(any(feature = "source-gmail", feature = "source-google-calendar"))]
+pub mod google;
 #[cfg(feature = "source-jira")]
 pub mod jira;
 #[cfg(feature = "source-linear")]
