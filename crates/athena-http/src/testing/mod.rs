@@ -9,12 +9,16 @@
 //!
 //! - `server`: [`TestServer`], the HTTP/1.1 server underneath, recording every request.
 //! - `fake`: [`FakeApi`] and [`Routes`].
+//! - `google`: [`FakeGoogleAuth`], Google's OAuth 2.0 token endpoint (refresh tokens, service
+//!   accounts, authorization codes), for the Google sources' tests.
 
 mod fake;
+pub(crate) mod google;
 mod server;
 
 pub mod conditional;
 pub mod paging;
 
 pub use fake::{FakeApi, Routes};
+pub use google::FakeGoogleAuth;
 pub use server::{TestRequest, TestResponse, TestServer};

@@ -7,7 +7,17 @@
 //! [`Secret`]s: never logged, and masked in every error the client builds.
 //!
 //! [`RefreshToken`] is OAuth 2.0's refresh-token grant (RFC 6749 §6), as Google's token
-//! endpoint speaks it.
+//! endpoint speaks it; [`ServiceAccount`] is the JWT bearer grant (RFC 7523) of a Google
+//! service account's key. [`authorization_code`] and [`Pkce`] are the one-time consent that
+//! yields a refresh token (RFC 6749 §4.1 with RFC 7636), for a command a person runs.
+
+mod code;
+#[cfg(test)]
+mod fake_google_tests;
+pub(crate) mod service_account;
+
+pub use code::{authorization_code, random_state, CodeTokens, Pkce};
+pub use service_account::{ServiceAccount, ServiceAccountKey, ServiceAccountKeyError};
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -72,6 +82,11 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     #[serde(default)]
     pub(crate) expires_in: Option<u64>,
+    /// Only in the answer to an authorization code.
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
 }
 
 /// An OAuth 2.0 refresh token exchanged at `token_uri` for access tokens.
@@ -152,6 +167,19 @@ pub(crate) async fn exchange(
     secrets: &[&str],
     source_id: &str,
 ) -> Result<(Secret, Duration), HttpError> {
+    let parsed = exchange_form(http, token_uri, form, secrets, source_id).await?;
+    let expires_in = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+    Ok((Secret::new(parsed.access_token), expires_in))
+}
+
+/// [`exchange`], the whole answer.
+pub(crate) async fn exchange_form(
+    http: &reqwest::Client,
+    token_uri: &Url,
+    form: String,
+    secrets: &[&str],
+    source_id: &str,
+) -> Result<TokenResponse, HttpError> {
     let mask = |text: &str| {
         secrets
             .iter()
@@ -208,8 +236,7 @@ pub(crate) async fn exchange(
             &body,
         )
     })?;
-    let expires_in = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-    Ok((Secret::new(parsed.access_token), expires_in))
+    Ok(parsed)
 }
 
 /// A token that never changes (a personal access token, or a test's).
