@@ -145,6 +145,11 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Authorize access to an account once, in a browser, and print the keys for the config.
+    Auth {
+        #[command(subcommand)]
+        service: crate::auth::AuthService,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]

@@ -105,6 +105,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             poll_interval: Duration::from_millis(poll_interval_ms),
         }),
         Command::Mcp { db } => mcp(&db),
+        Command::Auth { service } => crate::auth::run(service),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)

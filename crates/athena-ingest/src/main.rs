@@ -10,7 +10,9 @@
 //! - `recall`: the recall API `serve` answers (`/v1/…`, `/openapi.json`), and Athena's event shape;
 //! - `mcp`: the store's recall as MCP tools for agents, over stdio (`mcp`) and HTTP (`serve`).
 //! - `web`: the timeline page `serve` answers at `/`.
+//! - `auth`: `auth google`, the browser consent that yields a refresh token.
 
+mod auth;
 mod cli;
 mod commands;
 mod interrupt;

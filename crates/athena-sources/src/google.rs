@@ -17,8 +17,7 @@ use athena_core::{ConfigError, Secret, SourceConfig};
 use athena_http::oauth::{RefreshToken, ServiceAccount, ServiceAccountKey, TokenSource};
 use athena_http::Url;
 
-/// Google's OAuth 2.0 token endpoint.
-pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+pub use athena_http::oauth::GOOGLE_TOKEN_URI;
 
 athena_core::declare_config! {
     /// The OAuth 2.0 keys of a Google source's table (flattened into it).

@@ -30,6 +30,9 @@ use crate::error::{HttpError, HttpErrorKind};
 use crate::redact::redact_url;
 use url::Url;
 
+/// Google's OAuth 2.0 token endpoint.
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
 /// A token is taken as expired this long before the server says, so that it does not expire
 /// in flight.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);

@@ -4,6 +4,7 @@ mod support;
 
 mod api_log_bad_input;
 mod api_log_tail;
+mod auth_google;
 mod circleci_api;
 mod cli_commands;
 mod cli_errors;
