@@ -26,8 +26,8 @@ const GOOGLE_SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
 /// The services `auth` gets tokens for.
 #[derive(Debug, Subcommand)]
 pub enum AuthService {
-    /// Get a refresh token for the gmail and google_calendar sources: opens Google's consent
-    /// page (the URL is printed), waits for the browser to come back to a local port, and
+    /// Get a refresh token for the gmail and google_calendar sources: prints Google's consent
+    /// URL to open in a browser, waits for the browser to come back to a local port, and
     /// prints the keys to paste into the config.
     Google(GoogleArgs),
 }
