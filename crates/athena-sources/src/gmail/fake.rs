@@ -247,9 +247,10 @@ impl FakeGmail {
         });
     }
 
-    /// Forgets the history so far: a sync from an older history id gets a 404.
+    /// Forgets the history before the current history id: a sync from an older one gets a
+    /// 404.
     pub fn expire_history(&self) {
-        self.with(|b| b.kept_from = b.history_id + 1);
+        self.with(|b| b.kept_from = b.history_id);
     }
 
     /// Revokes the access token handed out: the next request with it gets a 401.
