@@ -15,7 +15,7 @@
 //!   OAuth from `google`).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
-//! `circleci::fake`, `linear::fake`) that a test, here or in a crate using these sources, drives
+//! `circleci::fake`, `linear::fake`, `gmail::fake`) that a test, here or in a crate using these sources, drives
 //! a source against.
 #![warn(missing_docs)]
 
