@@ -290,7 +290,9 @@ impl ApiClient {
     }
 
     /// [`get_json`](ApiClient::get_json), with `check` judging each decoded body: an error
-    /// inside a `200` can then be retried, waited for, or fail like any other.
+    /// inside a `200` can then be retried, waited for, or fail like any other. A 4xx whose body
+    /// decodes as `T` is judged first too (Google's `403 rateLimitExceeded` says in its body
+    /// that it is a rate limit); [`BodyVerdict::Accept`] there leaves it to its status.
     pub async fn get_checked<T: DeserializeOwned>(
         &self,
         url: &Url,
@@ -624,7 +626,7 @@ impl ApiClient {
             };
         }
         let retry_after = retry_after(&headers);
-        if post.is_some() && status.is_client_error() {
+        if status.is_client_error() {
             if let Ok(value) = serde_json::from_slice::<T>(&body) {
                 match check(&value, &headers) {
                     BodyVerdict::Accept => {}

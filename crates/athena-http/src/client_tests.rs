@@ -393,6 +393,52 @@ async fn errors_inside_a_200_are_judged_by_the_caller() {
 }
 
 #[tokio::test]
+async fn a_get_s_4xx_body_is_judged_too_so_a_reason_only_rate_limit_waits_briefly() {
+    use crate::BodyVerdict;
+    // Google's 403: no Retry-After, no "rate limit" in words, only the reason says it.
+    let server = sequence(
+        1,
+        |_| {
+            TestResponse::json(
+                403,
+                &json!({"error": {"code": 403, "errors": [{"reason": "rateLimitExceeded"}]}}),
+            )
+        },
+        |_| TestResponse::json(200, &json!({"ok": true})),
+    );
+    let c = client(&server);
+    let check = |v: &Value, _: &crate::HeaderMap| {
+        if v.pointer("/error/errors/0/reason").and_then(Value::as_str) == Some("rateLimitExceeded")
+        {
+            BodyVerdict::Wait(Duration::from_millis(10))
+        } else {
+            BodyVerdict::Accept
+        }
+    };
+    let start = Instant::now();
+    let url = c.url("users/me/profile").unwrap();
+    assert!(matches!(
+        c.get_checked(&url, None, &check).await.unwrap(),
+        Fetched::Page(_)
+    ));
+    assert_eq!(c.stats().rate_limit_waits(), 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "not the 60 s default"
+    );
+    // Accepted, a 403 is left to its status: forbidden.
+    let server = sequence(
+        1,
+        |_| TestResponse::json(403, &json!({"error": {"code": 403}})),
+        |_| TestResponse::json(200, &json!({})),
+    );
+    let c = client(&server);
+    let url = c.url("users/me/profile").unwrap();
+    let e = c.get_checked(&url, None, &check).await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Forbidden);
+}
+
+#[tokio::test]
 async fn a_next_link_to_another_host_gets_no_credentials() {
     let server = TestServer::start(ok);
     let c = client(&server);

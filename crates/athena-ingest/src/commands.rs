@@ -272,6 +272,15 @@ path = "."                 # a work tree or a bare repository
 # type = "linear"
 # token = "${LINEAR_API_KEY}"
 # teams = ["ENG"]
+
+# A Gmail mailbox: messages received and sent, deleted, labels changed (OAuth 2.0).
+# [[sources]]
+# id = "mail"
+# type = "gmail"
+# client_id = "1234.apps.googleusercontent.com"
+# client_secret = "${GOOGLE_CLIENT_SECRET}"
+# refresh_token = "${GMAIL_REFRESH_TOKEN}"
+# labels = ["INBOX", "SENT"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -11,9 +11,11 @@
 //! - `jira/`: `type = "jira"`, a Jira Cloud site's issues through the REST API (same client).
 //! - `circleci/`: `type = "circleci"`, a project's pipelines through API v2 (same client).
 //! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
+//! - `gmail/`: `type = "gmail"`, a mailbox's messages through the Gmail API (same client,
+//!   OAuth from `google`).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
-//! `circleci::fake`, `linear::fake`) that a test, here or in a crate using these sources, drives
+//! `circleci::fake`, `linear::fake`, `gmail::fake`) that a test, here or in a crate using these sources, drives
 //! a source against.
 #![warn(missing_docs)]
 
@@ -24,7 +26,8 @@ use athena_core::{Registry, SourceType};
     feature = "source-slack",
     feature = "source-jira",
     feature = "source-circleci",
-    feature = "source-linear"
+    feature = "source-linear",
+    feature = "source-gmail"
 ))]
 mod api;
 #[cfg(feature = "source-api-log")]
@@ -37,6 +40,8 @@ pub mod files;
 pub mod git;
 #[cfg(feature = "source-github")]
 pub mod github;
+#[cfg(feature = "source-gmail")]
+pub mod gmail;
 #[cfg(any(feature = "source-gmail", feature = "source-google-calendar"))]
 pub mod google;
 #[cfg(feature = "source-jira")]
@@ -52,7 +57,8 @@ pub mod slack;
         feature = "source-slack",
         feature = "source-jira",
         feature = "source-circleci",
-        feature = "source-linear"
+        feature = "source-linear",
+        feature = "source-gmail"
     )
 ))]
 mod synced;
@@ -68,6 +74,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         files::source_type(),
         #[cfg(feature = "source-git")]
         git::source_type(),
+        #[cfg(feature = "source-gmail")]
+        gmail::source_type(),
         #[cfg(feature = "source-github")]
         github::source_type(),
         #[cfg(feature = "source-jira")]
@@ -108,11 +116,12 @@ mod tests {
             feature = "source-slack",
             feature = "source-jira",
             feature = "source-circleci",
-            feature = "source-linear"
+            feature = "source-linear",
+            feature = "source-gmail"
         ))]
         assert_eq!(
             names,
-            ["api_log", "circleci", "files", "git", "github", "jira", "linear", "slack"]
+            ["api_log", "circleci", "files", "git", "github", "gmail", "jira", "linear", "slack"]
         );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);

@@ -14,6 +14,7 @@ mod crash_safety;
 mod files_scan;
 mod git_history;
 mod github_api;
+mod gmail_api;
 mod jira_api;
 mod linear_api;
 mod mcp_server;

@@ -1,0 +1,572 @@
+//! [`GmailSource`]: the `gmail` source as the kit runs it.
+//!
+//! A first sync takes the mailbox's `historyId` from `users.getProfile`, then lists each
+//! configured label's messages (`users.messages.list`, paged by `nextPageToken`) and reads each
+//! message, checkpointing after every page with the listing's position. Once every label is
+//! listed it reads the history from the `historyId` taken before the listing, which is where
+//! every later sync starts: `users.history.list` from the cursor's `historyId`, checkpointed
+//! per page, the cursor moving to the answer's `historyId` after the last page. A 404 there
+//! (Google keeps about a week of history) starts a full listing again; what it reads again is
+//! stored already and comes back as duplicates.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
+use athena_core::{ConfigError, DeadLetter, SourceConfig, SourceError, SourceInfo, SourceStats};
+use athena_http::{ApiClient, BodyVerdict, Fetched, HttpError, HttpErrorKind, HttpStats, Url};
+use serde_json::Value;
+
+use super::config::GmailConfig;
+use super::cursor::{GmailCursor, Phase};
+use super::message::{self, label_ids, wanted, Mailbox};
+use crate::api;
+
+/// The OAuth scope the source asks for.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/gmail.readonly";
+
+/// Message ids per page of `users.messages.list` (Gmail serves at most 500).
+const LIST_PAGE: u32 = 100;
+
+/// History records per page of `users.history.list` (Gmail serves at most 500).
+const HISTORY_PAGE: u32 = 100;
+
+/// The longest backoff after Google says a rate limit is exceeded.
+const MAX_BACKOFF: Duration = Duration::from_secs(64);
+
+/// Reads a Gmail mailbox (run by the kit's [`Async`](athena_core::kit::Async)).
+pub struct GmailSource {
+    info: SourceInfo,
+    config: GmailConfig,
+    /// The labels and query, as the cursor records them.
+    filter: String,
+    client: ApiClient,
+    stats: Arc<HttpStats>,
+    /// Rate-limit answers in a row, for the backoff.
+    limited: AtomicU32,
+}
+
+/// Why reading stopped.
+enum Failure {
+    Stopped,
+    /// The history from the cursor's id is gone (404).
+    Expired,
+    Http(HttpError),
+}
+
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        Failure::Http(e)
+    }
+}
+
+impl From<athena_core::kit::Stopped> for Failure {
+    fn from(_: athena_core::kit::Stopped) -> Self {
+        Failure::Stopped
+    }
+}
+
+/// What a sync knows of the mailbox from `users.getProfile`.
+struct Profile {
+    email: String,
+    history_id: String,
+}
+
+impl GmailSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: GmailConfig = config.parse()?;
+        if c.labels.is_empty() || c.labels.iter().any(|l| l.trim().is_empty()) {
+            return Err(config.error(Some("labels"), "needs at least one label id, none empty"));
+        }
+        if c.user.trim().is_empty() || c.user.contains(['/', '?', '#']) {
+            return Err(config.error(Some("user"), "must be `me` or a mailbox's address"));
+        }
+        let tokens = c.auth.token_source(config, &[SCOPE])?;
+        let client = api::client(config, &c.api_url, None, &c.http, |http| {
+            http.headers = vec![("Accept".into(), "application/json".into())];
+            http.token_source = Some(tokens);
+        })?;
+        let mut filter = c.labels.join(",");
+        if let Some(q) = c.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            filter.push_str(&format!(" q={q}"));
+        }
+        Ok(GmailSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "gmail".into(),
+                name: format!("gmail {}", c.user),
+            },
+            stats: client.stats(),
+            client,
+            filter,
+            config: c,
+            limited: AtomicU32::new(0),
+        })
+    }
+
+    /// An error in the words a Gmail user needs, naming the source and the URL.
+    fn explain(&self, e: &HttpError) -> SourceError {
+        let id = &self.info.id;
+        let message = match e.kind {
+            HttpErrorKind::Unauthorized => format!(
+                "Google rejected the credentials for source {id} (check client_id, client_secret and refresh_token): {e}"
+            ),
+            HttpErrorKind::Forbidden => format!(
+                "Google refused access for source {id} (does the token have scope gmail.readonly, and may it read mailbox {:?}?): {e}",
+                self.config.user
+            ),
+            HttpErrorKind::NotFound => format!(
+                "not found for source {id} (is `api_url` the Gmail API, and `user` a mailbox?): {e}"
+            ),
+            _ => format!("source {id}: {e}"),
+        };
+        e.source_error(id, message)
+    }
+
+    /// `users/{user}/{path}` under the API.
+    fn url(&self, path: &str) -> Result<Url, HttpError> {
+        self.client
+            .url(&format!("users/{}/{path}", self.config.user))
+    }
+
+    /// Google's error body judged: a rate limit is waited for with a doubling backoff (Google
+    /// sends no `Retry-After`), a spent daily quota fails; the rest is left to the status.
+    fn verdict(&self, body: &Value) -> BodyVerdict {
+        let Some(error) = body.get("error") else {
+            self.limited.store(0, Ordering::Relaxed);
+            return BodyVerdict::Accept;
+        };
+        let mut reasons: Vec<&str> = error
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.get("reason").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        reasons.extend(error.get("status").and_then(Value::as_str));
+        let has = |names: &[&str]| reasons.iter().any(|r| names.contains(r));
+        if has(&["dailyLimitExceeded", "quotaExceeded"]) {
+            return BodyVerdict::Fail(
+                HttpErrorKind::RateLimited,
+                "the Gmail API's daily quota is spent".into(),
+            );
+        }
+        if has(&[
+            "rateLimitExceeded",
+            "userRateLimitExceeded",
+            "RESOURCE_EXHAUSTED",
+        ]) {
+            let n = self.limited.fetch_add(1, Ordering::Relaxed).min(16);
+            let first = Duration::from_millis(self.config.http.retry_delay_ms);
+            return BodyVerdict::Wait(first.saturating_mul(1 << n).min(MAX_BACKOFF));
+        }
+        BodyVerdict::Accept
+    }
+
+    async fn get(&self, url: &Url) -> Result<Value, HttpError> {
+        let check = |v: &Value, _: &athena_http::HeaderMap| self.verdict(v);
+        match self.client.get_checked::<Value>(url, None, &check).await? {
+            Fetched::Page(p) => Ok(p.value),
+            // Never asked conditionally.
+            Fetched::NotModified => Ok(Value::Null),
+        }
+    }
+
+    async fn profile(&self) -> Result<Profile, HttpError> {
+        let url = self.url("profile")?;
+        let p = self.get(&url).await?;
+        let history_id = id_text(p.get("historyId")).ok_or_else(|| HttpError {
+            kind: HttpErrorKind::Decode,
+            method: "GET",
+            url: athena_http::redact_url(&url),
+            status: Some(200),
+            message: "the profile has no historyId".into(),
+            body: String::new(),
+        })?;
+        Ok(Profile {
+            email: p
+                .get("emailAddress")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            history_id,
+        })
+    }
+
+    /// Reads message `id` and emits its event; a message deleted meanwhile is skipped, one
+    /// that cannot be an event is a dead letter.
+    async fn emit_message(&self, id: &str, email: &str, sink: &mut Sink) -> Result<(), HttpError> {
+        let mut url = self.url(&format!("messages/{id}"))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if self.config.include_body {
+                q.append_pair("format", "full");
+            } else {
+                q.append_pair("format", "metadata");
+                for h in message::HEADERS {
+                    q.append_pair("metadataHeaders", h);
+                }
+            }
+        }
+        let json = match self.get(&url).await {
+            Ok(j) => j,
+            Err(e) if e.kind == HttpErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mailbox = Mailbox {
+            labels: &self.config.labels,
+            email,
+            body: self
+                .config
+                .include_body
+                .then_some(self.config.max_body_bytes),
+        };
+        match message::message_event(&json, &mailbox) {
+            Ok(Some(e)) => sink.event(e),
+            Ok(None) => {}
+            Err(reason) => sink.dead_letter(DeadLetter {
+                origin: athena_http::redact_url(&url),
+                reason,
+                raw: json.to_string().chars().take(4096).collect(),
+            }),
+        }
+        Ok(())
+    }
+
+    /// Lists the labels from `label` on, each message read; leaves the cursor in the history
+    /// phase at `history_id`.
+    async fn full(
+        &self,
+        cursor: &mut GmailCursor,
+        sink: &mut Sink,
+        email: &str,
+        history_id: String,
+        label: String,
+        mut token: Option<String>,
+    ) -> Result<(), Failure> {
+        let labels = &self.config.labels;
+        let mut at = labels.iter().position(|l| *l == label).unwrap_or(0);
+        let mut done = 0u64;
+        while at < labels.len() {
+            let mut url = self.url("messages")?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("labelIds", &labels[at])
+                    .append_pair("maxResults", &LIST_PAGE.to_string());
+                if let Some(query) = self
+                    .config
+                    .query
+                    .as_deref()
+                    .filter(|q| !q.trim().is_empty())
+                {
+                    q.append_pair("q", query);
+                }
+                if let Some(t) = &token {
+                    q.append_pair("pageToken", t);
+                }
+            }
+            let page = self.get(&url).await?;
+            // Gmail leaves `messages` out of an empty answer.
+            for m in page
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = m.get("id").and_then(Value::as_str) {
+                    self.emit_message(id, email, sink).await?;
+                    done += 1;
+                }
+            }
+            sink.progress(done, None);
+            let next = page
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty());
+            if next.is_some() && next == token.as_deref() {
+                return Err(Failure::Http(HttpError {
+                    kind: HttpErrorKind::Api,
+                    method: "GET",
+                    url: athena_http::redact_url(&url),
+                    status: Some(200),
+                    message: "the next page token is the one just sent".into(),
+                    body: String::new(),
+                }));
+            }
+            token = next.map(str::to_string);
+            if token.is_none() {
+                at += 1;
+            }
+            cursor.phase = match labels.get(at) {
+                Some(label) => Phase::Full {
+                    history_id: history_id.clone(),
+                    label: label.clone(),
+                    page_token: token.clone(),
+                },
+                None => Phase::History {
+                    history_id: history_id.clone(),
+                    page_token: None,
+                },
+            };
+            sink.checkpoint(|| cursor.encode()).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the history from `history_id`; leaves the cursor at the answer's `historyId`.
+    async fn history(
+        &self,
+        cursor: &mut GmailCursor,
+        sink: &mut Sink,
+        email: &str,
+        history_id: String,
+        mut token: Option<String>,
+    ) -> Result<(), Failure> {
+        let labels = &self.config.labels;
+        let mut done = 0u64;
+        loop {
+            let mut url = self.url("history")?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("startHistoryId", &history_id)
+                    .append_pair("maxResults", &HISTORY_PAGE.to_string());
+                for t in [
+                    "messageAdded",
+                    "labelAdded",
+                    "labelRemoved",
+                    "messageDeleted",
+                ] {
+                    q.append_pair("historyTypes", t);
+                }
+                if let Some(t) = &token {
+                    q.append_pair("pageToken", t);
+                }
+            }
+            let page = match self.get(&url).await {
+                Err(e) if e.kind == HttpErrorKind::NotFound => return Err(Failure::Expired),
+                page => page?,
+            };
+            let now = chrono::Utc::now();
+            let mut read: HashSet<String> = HashSet::new();
+            for record in page
+                .get("history")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let rid = id_text(record.get("id")).unwrap_or_default();
+                for added in list(record, "messagesAdded") {
+                    let Some(m) = added.get("message") else {
+                        continue;
+                    };
+                    let Some(id) = m.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if wanted(labels, &label_ids(m)) && read.insert(id.to_string()) {
+                        self.emit_message(id, email, sink).await?;
+                    }
+                }
+                for (key, added) in [("labelsAdded", true), ("labelsRemoved", false)] {
+                    for change in list(record, key) {
+                        let Some(m) = change.get("message") else {
+                            continue;
+                        };
+                        let Some(id) = m.get("id").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        let changed: Vec<&str> = list(change, "labelIds")
+                            .iter()
+                            .filter_map(|l| l.as_str())
+                            .collect();
+                        let ours = wanted(labels, &label_ids(m)) || wanted(labels, &changed);
+                        if ours && changed.iter().any(|l| noteworthy(labels, l)) {
+                            if let Some(e) = message::labels_event(&rid, change, added, now) {
+                                sink.event(e);
+                            }
+                        }
+                        // A message moved into a label read now (out of the archive, say).
+                        if added && wanted(labels, &changed) && read.insert(id.to_string()) {
+                            self.emit_message(id, email, sink).await?;
+                        }
+                    }
+                }
+                for deleted in list(record, "messagesDeleted") {
+                    let Some(m) = deleted.get("message") else {
+                        continue;
+                    };
+                    let was = label_ids(m);
+                    if was.is_empty() || wanted(labels, &was) {
+                        if let Some(e) = message::deleted_event(m, now) {
+                            sink.event(e);
+                        }
+                    }
+                }
+                done += 1;
+            }
+            sink.progress(done, None);
+            let next = page
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty());
+            match next {
+                Some(t) if token.as_deref() != Some(t) => {
+                    token = Some(t.to_string());
+                    cursor.phase = Phase::History {
+                        history_id: history_id.clone(),
+                        page_token: token.clone(),
+                    };
+                    sink.checkpoint(|| cursor.encode()).await?;
+                }
+                Some(_) => {
+                    return Err(Failure::Http(HttpError {
+                        kind: HttpErrorKind::Api,
+                        method: "GET",
+                        url: athena_http::redact_url(&url),
+                        status: Some(200),
+                        message: "the next page token is the one just sent".into(),
+                        body: String::new(),
+                    }))
+                }
+                None => {
+                    cursor.phase = Phase::History {
+                        history_id: id_text(page.get("historyId")).unwrap_or(history_id),
+                        page_token: None,
+                    };
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn sync(&self, cursor: &mut GmailCursor, sink: &mut Sink) -> Result<(), Failure> {
+        let profile = self.profile().await?;
+        let first_label = || self.config.labels[0].clone();
+        let mut resynced = false;
+        loop {
+            match cursor.phase.clone() {
+                Phase::Start => {
+                    cursor.phase = Phase::Full {
+                        history_id: profile.history_id.clone(),
+                        label: first_label(),
+                        page_token: None,
+                    }
+                }
+                Phase::Full {
+                    history_id,
+                    label,
+                    page_token,
+                } => {
+                    self.full(cursor, sink, &profile.email, history_id, label, page_token)
+                        .await?
+                }
+                Phase::History {
+                    history_id,
+                    page_token,
+                } => {
+                    match self
+                        .history(cursor, sink, &profile.email, history_id.clone(), page_token)
+                        .await
+                    {
+                        Err(Failure::Expired) if !resynced => {
+                            tracing::info!(source = %self.info.id, history_id = %history_id,
+                                "the mailbox's history from the cursor has expired: listing every message again");
+                            resynced = true;
+                            cursor.phase = Phase::Full {
+                                history_id: profile.history_id.clone(),
+                                label: first_label(),
+                                page_token: None,
+                            };
+                        }
+                        Err(Failure::Expired) => {
+                            return Err(Failure::Http(HttpError {
+                                kind: HttpErrorKind::NotFound,
+                                method: "GET",
+                                url: athena_http::redact_url(&self.url("history")?),
+                                status: Some(404),
+                                message: format!("the history from {history_id} is not found, even after a full listing"),
+                                body: String::new(),
+                            }))
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl AsyncSource for GmailSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Checks the configuration only: the sync's first request tries the credentials.
+    async fn validate(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// `GET users/{user}/profile`: the credentials are accepted for the mailbox.
+    async fn health_check(&self) -> Result<(), SourceError> {
+        self.profile()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.explain(&e))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
+    }
+
+    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let mut cursor = GmailCursor::decode(ctx.take_cursor(), &self.info.id, &self.filter)?;
+        match self.sync(&mut cursor, &mut ctx.sink).await {
+            Ok(()) => {
+                ctx.sink.commit(cursor.encode()).await?;
+                Ok(())
+            }
+            Err(Failure::Stopped) => Err(ReadError::Stopped),
+            // Turned into a full listing inside `sync`.
+            Err(Failure::Expired) => Err(ReadError::Stopped),
+            Err(Failure::Http(e)) => {
+                // The pages stored whole before the failure go, with their position.
+                ctx.sink.commit(cursor.encode()).await?;
+                Err(self.explain(&e).into())
+            }
+        }
+    }
+
+    fn stats(&self) -> SourceStats {
+        api::stats(&self.stats)
+    }
+}
+
+/// Gmail writes ids (`historyId`) as strings of digits; a number is taken too.
+fn id_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Whether a label change is worth an event: a configured label, a user's own label, a star,
+/// the trash or spam; not Gmail's bookkeeping (`UNREAD`, `IMPORTANT`, `CATEGORY_…`), which
+/// changes each time a message is read.
+fn noteworthy(configured: &[String], label: &str) -> bool {
+    configured.iter().any(|c| c == label)
+        || label.starts_with("Label_")
+        || matches!(label, "STARRED" | "TRASH" | "SPAM")
+}
