@@ -11,9 +11,11 @@
 //! - `jira/`: `type = "jira"`, a Jira Cloud site's issues through the REST API (same client).
 //! - `circleci/`: `type = "circleci"`, a project's pipelines through API v2 (same client).
 //! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
+//! - `google_calendar/`: `type = "google_calendar"`, calendars' events through the Calendar
+//!   API v3 (same client, OAuth from `google`).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
-//! `circleci::fake`, `linear::fake`) that a test, here or in a crate using these sources, drives
+//! `circleci::fake`, `linear::fake`, `google_calendar::fake`) that a test, here or in a crate using these sources, drives
 //! a source against.
 #![warn(missing_docs)]
 
@@ -24,7 +26,8 @@ use athena_core::{Registry, SourceType};
     feature = "source-slack",
     feature = "source-jira",
     feature = "source-circleci",
-    feature = "source-linear"
+    feature = "source-linear",
+    feature = "source-google-calendar"
 ))]
 mod api;
 #[cfg(feature = "source-api-log")]
@@ -39,6 +42,8 @@ pub mod git;
 pub mod github;
 #[cfg(any(feature = "source-gmail", feature = "source-google-calendar"))]
 pub mod google;
+#[cfg(feature = "source-google-calendar")]
+pub mod google_calendar;
 #[cfg(feature = "source-jira")]
 pub mod jira;
 #[cfg(feature = "source-linear")]
@@ -52,7 +57,8 @@ pub mod slack;
         feature = "source-slack",
         feature = "source-jira",
         feature = "source-circleci",
-        feature = "source-linear"
+        feature = "source-linear",
+        feature = "source-google-calendar"
     )
 ))]
 mod synced;
@@ -70,6 +76,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         git::source_type(),
         #[cfg(feature = "source-github")]
         github::source_type(),
+        #[cfg(feature = "source-google-calendar")]
+        google_calendar::source_type(),
         #[cfg(feature = "source-jira")]
         jira::source_type(),
         #[cfg(feature = "source-linear")]
@@ -108,11 +116,22 @@ mod tests {
             feature = "source-slack",
             feature = "source-jira",
             feature = "source-circleci",
-            feature = "source-linear"
+            feature = "source-linear",
+            feature = "source-google-calendar"
         ))]
         assert_eq!(
             names,
-            ["api_log", "circleci", "files", "git", "github", "jira", "linear", "slack"]
+            [
+                "api_log",
+                "circleci",
+                "files",
+                "git",
+                "github",
+                "google_calendar",
+                "jira",
+                "linear",
+                "slack"
+            ]
         );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);

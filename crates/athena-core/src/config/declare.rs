@@ -180,8 +180,9 @@ pub fn doc_text(doc: &str) -> String {
 /// optional `#[key(…)]` with `range = 1..=256` (or `1..`), `kind = "…"` (how the docs name the
 /// type, when its [`ConfigValue::kind`] says too little) and `default_text = "…"` (a default
 /// that is a description, not a value), then `name: Type` and `= default` unless the key is
-/// required, and a comma. A last `#[flatten] name: Other` takes another declared struct's keys into the same
-/// table (the HTTP client's keys of every API source).
+/// required, and a comma. Last, `#[flatten] name: Other` entries (any number) take other
+/// declared structs' keys into the same table (the HTTP client's keys of every API source; a
+/// Google source's OAuth keys).
 ///
 /// It makes the struct, a `Deserialize` that fills in defaults, checks ranges and refuses
 /// unknown keys, and [`Declared`] with the [`ConfigKey`]s the docs list.
@@ -215,14 +216,14 @@ macro_rules! declare_config {
             $(
                 #[flatten]
                 $(#[doc = $gdoc:literal])*
-                $gvis:vis $group:ident : $gty:ty $(,)?
-            )?
+                $gvis:vis $group:ident : $gty:ty
+            ),* $(,)?
         }
     ) => {
         $(#[$attr])*
         $vis struct $name {
             $( $(#[doc = $doc])* $fvis $field: $ty, )*
-            $( $(#[doc = $gdoc])* $gvis $group: $gty, )?
+            $( $(#[doc = $gdoc])* $gvis $group: $gty, )*
         }
 
         const _: () = {
@@ -232,7 +233,7 @@ macro_rules! declare_config {
             #[allow(non_snake_case)]
             pub struct __Partial {
                 $( $field: Option<$ty>, )*
-                $( $group: <$gty as $crate::config::Declared>::Partial, )?
+                $( $group: <$gty as $crate::config::Declared>::Partial, )*
             }
 
             impl $crate::config::Declared for $name {
@@ -255,7 +256,7 @@ macro_rules! declare_config {
                             doc: $crate::config::declare::doc_text(concat!($($doc, "\n"),*)),
                         },
                     )*];
-                    $( keys.extend(<$gty as $crate::config::Declared>::keys()); )?
+                    $( keys.extend(<$gty as $crate::config::Declared>::keys()); )*
                     keys
                 }
 
@@ -280,7 +281,7 @@ macro_rules! declare_config {
                                 if <$gty as $crate::config::Declared>::take(&mut partial.$group, key, map)? {
                                     return Ok(true);
                                 }
-                            )?
+                            )*
                             Ok(false)
                         }
                     }
@@ -294,7 +295,7 @@ macro_rules! declare_config {
                                 None => $crate::declare_config!(@default $field; $($default)?),
                             },
                         )*
-                        $( $group: <$gty as $crate::config::Declared>::finish(partial.$group)?, )?
+                        $( $group: <$gty as $crate::config::Declared>::finish(partial.$group)?, )*
                     })
                 }
             }
