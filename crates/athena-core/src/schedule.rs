@@ -24,6 +24,7 @@ pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
     ("jira", "5m"),
     ("circleci", "5m"),
     ("linear", "5m"),
+    ("google_calendar", "5m"),
     ("git", "1m"),
     ("files", "live"),
     ("api_log", "live"),

@@ -271,6 +271,15 @@ path = "."                 # a work tree or a bare repository
 # type = "linear"
 # token = "${LINEAR_API_KEY}"
 # teams = ["ENG"]
+
+# Google Calendar: events scheduled, changed, cancelled; meetings held.
+# [[sources]]
+# id = "calendar"
+# type = "google_calendar"
+# client_id = "….apps.googleusercontent.com"
+# client_secret = "${GOOGLE_CLIENT_SECRET}"
+# refresh_token = "${GOOGLE_REFRESH_TOKEN}"
+# calendars = ["primary"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
