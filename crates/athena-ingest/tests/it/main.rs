@@ -13,6 +13,7 @@ mod crash_safety;
 mod files_scan;
 mod git_history;
 mod github_api;
+mod google_calendar_api;
 mod jira_api;
 mod linear_api;
 mod mcp_server;
