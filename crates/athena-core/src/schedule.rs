@@ -25,6 +25,7 @@ pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
     ("circleci", "5m"),
     ("linear", "5m"),
     ("gmail", "5m"),
+    ("google_calendar", "5m"),
     ("git", "1m"),
     ("files", "live"),
     ("api_log", "live"),

@@ -96,6 +96,10 @@ pub struct ClientConfig {
     /// before every request, told when the API refuses it (401), and asked once more then.
     /// Takes the place of `authorization`.
     pub token_source: Option<Arc<dyn TokenSource>>,
+    /// Whether a `GET`'s 4xx whose body decodes is judged by the body check too, as a
+    /// `POST`'s is: for APIs that say in an error body why they refused (Google's `403
+    /// rateLimitExceeded`, a rate limit to back off from, beside a `403 forbidden`).
+    pub judge_client_errors: bool,
 }
 
 impl ClientConfig {
@@ -116,6 +120,7 @@ impl ClientConfig {
             max_wait: Duration::from_secs(900),
             requests_per_second: None,
             rate_limit: Some(RateLimitHeaders::GITHUB),
+            judge_client_errors: false,
         }
     }
 }
@@ -626,7 +631,7 @@ impl ApiClient {
             };
         }
         let retry_after = retry_after(&headers);
-        if status.is_client_error() {
+        if (post.is_some() || self.config.judge_client_errors) && status.is_client_error() {
             if let Ok(value) = serde_json::from_slice::<T>(&body) {
                 match check(&value, &headers) {
                     BodyVerdict::Accept => {}

@@ -26,6 +26,14 @@ fn client(server: &TestServer) -> ApiClient {
     ApiClient::new(c).unwrap()
 }
 
+/// [`client`] that shows a GET's 4xx bodies to the body check (`judge_client_errors`).
+fn judging(server: &TestServer) -> ApiClient {
+    let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    c.authorization = Some(Secret::new(format!("Bearer {TOKEN}")));
+    c.judge_client_errors = true;
+    ApiClient::new(c).unwrap()
+}
+
 /// Answers the first `n` requests with `first`, then with `then`.
 fn sequence(
     n: usize,
@@ -393,7 +401,7 @@ async fn errors_inside_a_200_are_judged_by_the_caller() {
 }
 
 #[tokio::test]
-async fn a_get_s_4xx_body_is_judged_too_so_a_reason_only_rate_limit_waits_briefly() {
+async fn a_get_s_4xx_body_is_judged_when_asked_so_a_reason_only_rate_limit_waits_briefly() {
     use crate::BodyVerdict;
     // Google's 403: no Retry-After, no "rate limit" in words, only the reason says it.
     let server = sequence(
@@ -406,7 +414,7 @@ async fn a_get_s_4xx_body_is_judged_too_so_a_reason_only_rate_limit_waits_briefl
         },
         |_| TestResponse::json(200, &json!({"ok": true})),
     );
-    let c = client(&server);
+    let c = judging(&server);
     let check = |v: &Value, _: &crate::HeaderMap| {
         if v.pointer("/error/errors/0/reason").and_then(Value::as_str) == Some("rateLimitExceeded")
         {
@@ -432,7 +440,7 @@ async fn a_get_s_4xx_body_is_judged_too_so_a_reason_only_rate_limit_waits_briefl
         |_| TestResponse::json(403, &json!({"error": {"code": 403}})),
         |_| TestResponse::json(200, &json!({})),
     );
-    let c = client(&server);
+    let c = judging(&server);
     let url = c.url("users/me/profile").unwrap();
     let e = c.get_checked(&url, None, &check).await.unwrap_err();
     assert_eq!(e.kind, HttpErrorKind::Forbidden);

@@ -281,6 +281,15 @@ path = "."                 # a work tree or a bare repository
 # client_secret = "${GOOGLE_CLIENT_SECRET}"
 # refresh_token = "${GMAIL_REFRESH_TOKEN}"
 # labels = ["INBOX", "SENT"]
+
+# Google Calendar: events scheduled, changed, cancelled; meetings held.
+# [[sources]]
+# id = "calendar"
+# type = "google_calendar"
+# client_id = "….apps.googleusercontent.com"
+# client_secret = "${GOOGLE_CLIENT_SECRET}"
+# refresh_token = "${GOOGLE_REFRESH_TOKEN}"
+# calendars = ["primary"]
 "#;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -13,9 +13,12 @@
 //! - `linear/`: `type = "linear"`, a workspace's issues through the GraphQL API (same client).
 //! - `gmail/`: `type = "gmail"`, a mailbox's messages through the Gmail API (same client,
 //!   OAuth from `google`).
+//! - `google_calendar/`: `type = "google_calendar"`, calendars' events through the Calendar
+//!   API v3 (same client, OAuth from `google`).
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
-//! `circleci::fake`, `linear::fake`, `gmail::fake`) that a test, here or in a crate using these sources, drives
+//! `circleci::fake`, `linear::fake`, `gmail::fake`, `google_calendar::fake`) that a test, here
+//! or in a crate using these sources, drives
 //! a source against.
 #![warn(missing_docs)]
 
@@ -27,7 +30,8 @@ use athena_core::{Registry, SourceType};
     feature = "source-jira",
     feature = "source-circleci",
     feature = "source-linear",
-    feature = "source-gmail"
+    feature = "source-gmail",
+    feature = "source-google-calendar"
 ))]
 mod api;
 #[cfg(feature = "source-api-log")]
@@ -44,6 +48,8 @@ pub mod github;
 pub mod gmail;
 #[cfg(any(feature = "source-gmail", feature = "source-google-calendar"))]
 pub mod google;
+#[cfg(feature = "source-google-calendar")]
+pub mod google_calendar;
 #[cfg(feature = "source-jira")]
 pub mod jira;
 #[cfg(feature = "source-linear")]
@@ -58,7 +64,8 @@ pub mod slack;
         feature = "source-jira",
         feature = "source-circleci",
         feature = "source-linear",
-        feature = "source-gmail"
+        feature = "source-gmail",
+        feature = "source-google-calendar"
     )
 ))]
 mod synced;
@@ -78,6 +85,8 @@ pub fn builtin_types() -> Vec<SourceType> {
         gmail::source_type(),
         #[cfg(feature = "source-github")]
         github::source_type(),
+        #[cfg(feature = "source-google-calendar")]
+        google_calendar::source_type(),
         #[cfg(feature = "source-jira")]
         jira::source_type(),
         #[cfg(feature = "source-linear")]
@@ -117,11 +126,23 @@ mod tests {
             feature = "source-jira",
             feature = "source-circleci",
             feature = "source-linear",
-            feature = "source-gmail"
+            feature = "source-gmail",
+            feature = "source-google-calendar"
         ))]
         assert_eq!(
             names,
-            ["api_log", "circleci", "files", "git", "github", "gmail", "jira", "linear", "slack"]
+            [
+                "api_log",
+                "circleci",
+                "files",
+                "git",
+                "github",
+                "gmail",
+                "google_calendar",
+                "jira",
+                "linear",
+                "slack"
+            ]
         );
         for t in r.list() {
             assert!(!t.keys.is_empty(), "{} lists no config keys", t.name);

@@ -15,6 +15,7 @@ mod files_scan;
 mod git_history;
 mod github_api;
 mod gmail_api;
+mod google_calendar_api;
 mod jira_api;
 mod linear_api;
 mod mcp_server;

@@ -89,6 +89,8 @@ impl GmailSource {
         let client = api::client(config, &c.api_url, None, &c.http, |http| {
             http.headers = vec![("Accept".into(), "application/json".into())];
             http.token_source = Some(tokens);
+            // Google says "rate limited" in a 403's body only.
+            http.judge_client_errors = true;
         })?;
         let mut filter = c.labels.join(",");
         if let Some(q) = c.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {

@@ -1,0 +1,41 @@
+//! `type = "google_calendar"`: a Google account's calendars, through the Calendar API v3:
+//! events scheduled, changed (time, title, attendees, location), cancelled, and meetings held.
+//!
+//! - `source`: the source and one sync: per calendar, `events.list` paged by `pageToken`,
+//!   incremental by `syncToken` after the first (windowed) sync, a checkpoint after every
+//!   page, a full listing again on `410 Gone`.
+//! - `model`: an item compared with what the source knew of it (its state row) as events;
+//!   `cursor`: the versioned cursor, one entry per calendar; `config`: the keys. HTTP itself
+//!   (retries, rate limits, the OAuth token and its refresh on a 401) is the shared client of
+//!   `athena-http`; the OAuth keys are `crate::google`'s.
+//! - `fake` (feature `test-server`): a fake Calendar API and token endpoint to test against;
+//!   `tests`: the source built from its config and synced by the engine against it.
+
+mod config;
+mod cursor;
+#[cfg(any(test, feature = "test-server"))]
+pub mod fake;
+mod model;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use athena_core::kit::Async;
+use athena_core::{EventSource, SourceType};
+
+pub use config::GoogleCalendarConfig;
+pub use source::GoogleCalendarSource;
+
+/// The registry entry of the `google_calendar` source.
+pub fn source_type() -> SourceType {
+    SourceType {
+        name: "google_calendar",
+        description: "Google Calendar: events scheduled, changed, cancelled; meetings held",
+        keys: <config::GoogleCalendarConfig as athena_core::config::Declared>::keys(),
+        build: Arc::new(|c| {
+            Ok(Box::new(Async::new(GoogleCalendarSource::from_config(c)?)) as Box<dyn EventSource>)
+        }),
+    }
+}

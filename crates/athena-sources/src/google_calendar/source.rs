@@ -1,0 +1,411 @@
+//! [`GoogleCalendarSource`]: the `google_calendar` source as the kit runs it. Per calendar,
+//! `events.list` paged by `pageToken`: the first sync within `lookback`/`lookahead`, later
+//! ones from the stored `nextSyncToken` (what changed, deletions included). Each item is
+//! compared with what the source knew of it (its state row) and told as scheduled, changed
+//! or cancelled; meetings that have ended are told as held once. Every page is a checkpoint:
+//! its events, its state rows and the cursor (with the page token to go on from) are stored
+//! in one transaction, so a kill at any moment loses nothing and stores nothing twice, and a
+//! page read again finds its items already known. A `410 Gone` (the sync token expired)
+//! starts the calendar over with a full listing; the state rows make that listing tell only
+//! what really changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
+use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats, StateChange};
+use athena_http::{
+    ApiClient, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, HttpStats, Url,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use super::config::GoogleCalendarConfig;
+use super::cursor::{CalendarCursor, CalendarMark};
+use super::model::{self, Item, Known};
+use crate::api;
+
+/// The OAuth scope the source asks for.
+pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonly";
+
+/// Items per page asked for (Google's most is 2,500; it may serve fewer).
+const PAGE_SIZE: u32 = 250;
+
+/// Reads Google Calendar events: scheduled, changed, cancelled, and meetings held (run by the
+/// kit's [`Async`](athena_core::kit::Async)).
+pub struct GoogleCalendarSource {
+    info: SourceInfo,
+    config: GoogleCalendarConfig,
+    lookback: chrono::Duration,
+    lookahead: chrono::Duration,
+    client: ApiClient,
+    stats: Arc<HttpStats>,
+}
+
+/// Why reading stopped.
+enum Failure {
+    Stopped,
+    Http(HttpError),
+}
+
+impl From<HttpError> for Failure {
+    fn from(e: HttpError) -> Self {
+        Failure::Http(e)
+    }
+}
+
+impl From<athena_core::kit::Stopped> for Failure {
+    fn from(_: athena_core::kit::Stopped) -> Self {
+        Failure::Stopped
+    }
+}
+
+/// Google's reasons for a rate limit, said in a 403 or 429 body
+/// (`{"error":{"errors":[{"reason":"rateLimitExceeded"}]}}`).
+const RATE_LIMIT_REASONS: &[&str] = &["rateLimitExceeded", "userRateLimitExceeded"];
+
+/// Judges Google's error bodies: a rate limit is backed off from exponentially, as Google
+/// asks; anything else is left to its status.
+pub(crate) fn google_verdict(body: &Value, _headers: &HeaderMap) -> BodyVerdict {
+    let reasons = body
+        .pointer("/error/errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("reason").and_then(Value::as_str));
+    for reason in reasons {
+        if RATE_LIMIT_REASONS.contains(&reason) {
+            return BodyVerdict::Retry(format!("rate limited ({reason})"));
+        }
+    }
+    BodyVerdict::Accept
+}
+
+fn duration(config: &SourceConfig, key: &str, text: &str) -> Result<chrono::Duration, ConfigError> {
+    let now = Utc::now();
+    text.trim()
+        .ends_with(|ch: char| ch.is_ascii_alphabetic())
+        .then(|| athena_core::time::parse_time_arg(text, now).ok())
+        .flatten()
+        .map(|t| now - t)
+        .filter(|d| *d >= chrono::Duration::zero())
+        .ok_or_else(|| config.error(Some(key), "must be a duration like 30d, 12h or 90m"))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl GoogleCalendarSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: GoogleCalendarConfig = config.parse()?;
+        let lookback = duration(config, "lookback", &c.lookback)?;
+        let lookahead = duration(config, "lookahead", &c.lookahead)?;
+        if c.calendars.is_empty() {
+            return Err(config.error(Some("calendars"), "lists no calendar"));
+        }
+        if let Some(bad) = c.calendars.iter().find(|id| id.trim().is_empty()) {
+            return Err(config.error(Some("calendars"), format!("{bad:?} is not a calendar id")));
+        }
+        let tokens = c.auth.token_source(config, &[SCOPE])?;
+        let client = api::client(config, &c.api_url, None, &c.http, |http| {
+            http.token_source = Some(tokens);
+            // Google sends no budget headers: its limits come as 403/429 with a reason.
+            http.rate_limit = None;
+            http.judge_client_errors = true;
+        })?;
+        Ok(GoogleCalendarSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "google_calendar".into(),
+                name: format!("google_calendar {}", c.calendars.join(", ")),
+            },
+            stats: client.stats(),
+            client,
+            lookback,
+            lookahead,
+            config: c,
+        })
+    }
+
+    /// An error in the words a Calendar user needs, naming the source and the URL.
+    fn explain(&self, e: &HttpError) -> SourceError {
+        let id = &self.info.id;
+        if e.message.starts_with("rate limited (") {
+            let limited = HttpError {
+                kind: HttpErrorKind::RateLimited,
+                ..e.clone()
+            };
+            return limited.source_error(
+                id,
+                format!("Google Calendar kept refusing source {id} for its rate limit: {e}"),
+            );
+        }
+        let message = match e.kind {
+            HttpErrorKind::Unauthorized => format!(
+                "Google refused the access token for source {id}, also a fresh one (check the OAuth keys and that the Calendar API is enabled): {e}"
+            ),
+            HttpErrorKind::Forbidden => format!(
+                "Google refused access for source {id} (is the calendar shared with the account, the scope calendar.readonly granted?): {e}"
+            ),
+            HttpErrorKind::NotFound => format!(
+                "not found for source {id} (is every id in `calendars` a calendar the account sees?): {e}"
+            ),
+            _ => format!("source {id}: {e}"),
+        };
+        e.source_error(id, message)
+    }
+
+    /// `calendars/{calendarId}/events` with the listing's query.
+    fn list_url(
+        &self,
+        calendar: &str,
+        mark: &CalendarMark,
+        page_token: Option<&str>,
+    ) -> Result<Url, HttpError> {
+        let mut url = self.client.url("calendars/")?;
+        if let Ok(mut segments) = url.path_segments_mut() {
+            // Percent-encoded here: calendar ids hold `@` and `#`.
+            segments.pop_if_empty().push(calendar).push("events");
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("maxResults", &PAGE_SIZE.to_string());
+            // Each occurrence of a recurring event on its own (see the README): its time,
+            // its cancellation, its being held.
+            q.append_pair("singleEvents", "true");
+            q.append_pair("showDeleted", "true");
+            match &mark.sync_token {
+                // Never with timeMin/timeMax/orderBy/q: Google refuses them with a sync token.
+                Some(token) => {
+                    q.append_pair("syncToken", token);
+                }
+                None => {
+                    if let Some(t) = &mark.time_min {
+                        q.append_pair("timeMin", t);
+                    }
+                    if let Some(t) = &mark.time_max {
+                        q.append_pair("timeMax", t);
+                    }
+                }
+            }
+            if let Some(p) = page_token {
+                q.append_pair("pageToken", p);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn get(&self, url: &Url) -> Result<Value, HttpError> {
+        match self
+            .client
+            .get_checked::<Value>(url, None, &google_verdict)
+            .await?
+        {
+            Fetched::Page(p) => Ok(p.value),
+            // Never asked conditionally.
+            Fetched::NotModified => Ok(Value::Null),
+        }
+    }
+
+    /// One calendar's listing, from where its mark stands to its last page.
+    async fn sync_calendar(
+        &self,
+        calendar: &str,
+        cursor: &mut CalendarCursor,
+        known: &mut HashMap<Vec<u8>, Known>,
+        now: DateTime<Utc>,
+        sink: &mut Sink,
+        done: &mut u64,
+    ) -> Result<(), Failure> {
+        let mut started_over = false;
+        loop {
+            let mark = cursor.mark(calendar);
+            if mark.sync_token.is_none() && mark.time_min.is_none() {
+                mark.time_min = Some(rfc3339(now - self.lookback));
+                mark.time_max = Some(rfc3339(now + self.lookahead));
+            }
+            let mark = mark.clone();
+            let url = self.list_url(calendar, &mark, mark.page_token.as_deref())?;
+            let page = match self.get(&url).await {
+                Ok(page) => page,
+                // The sync token (or a page token) expired: a full listing, once.
+                Err(e) if e.status == Some(410) && !started_over => {
+                    tracing::info!(source = %self.info.id, calendar, "sync token expired (410 Gone): listing the calendar in full");
+                    *cursor.mark(calendar) = CalendarMark::default();
+                    started_over = true;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(items) = page.get("items").and_then(Value::as_array) else {
+                return Err(Failure::Http(HttpError {
+                    kind: HttpErrorKind::Decode,
+                    method: "GET",
+                    url: athena_http::redact_url(&url),
+                    status: Some(200),
+                    message: "the answer has no `items` list".into(),
+                    body: String::new(),
+                }));
+            };
+            for json in items {
+                let Some(item) = Item::new(json) else {
+                    continue;
+                };
+                let key = model::state_key(calendar, &item.id);
+                let (events, row) = model::observe(calendar, &item, known.get(&key), now);
+                for e in events {
+                    sink.event(e);
+                }
+                if let Some(row) = row {
+                    sink.state(StateChange {
+                        key: key.clone(),
+                        value: Some(row.encode()),
+                    });
+                    known.insert(key, row);
+                }
+                *done += 1;
+            }
+            sink.progress(*done, None);
+            let next = page.get("nextPageToken").and_then(Value::as_str);
+            let mark = cursor.mark(calendar);
+            match next {
+                Some(next) if mark.page_token.as_deref() == Some(next) => {
+                    return Err(Failure::Http(HttpError {
+                        kind: HttpErrorKind::Api,
+                        method: "GET",
+                        url: athena_http::redact_url(&url),
+                        status: Some(200),
+                        message: "the same nextPageToken again: the listing would not end".into(),
+                        body: String::new(),
+                    }));
+                }
+                Some(next) => mark.page_token = Some(next.to_string()),
+                None => {
+                    let token = page
+                        .get("nextSyncToken")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    *mark = CalendarMark {
+                        sync_token: token,
+                        ..CalendarMark::default()
+                    };
+                }
+            }
+            sink.checkpoint(|| cursor.encode()).await?;
+            if next.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `meeting_held` for the calendar's meetings that have ended, in key order.
+    fn held(
+        &self,
+        calendar: &str,
+        known: &mut HashMap<Vec<u8>, Known>,
+        now: DateTime<Utc>,
+        sink: &mut Sink,
+    ) {
+        let mut due: Vec<(Vec<u8>, String)> = known
+            .iter()
+            .filter(|(_, k)| !k.held && !k.cancelled && k.is_meeting())
+            .filter_map(|(key, _)| {
+                let (c, e) = model::split_key(key)?;
+                (c == calendar).then(|| (key.clone(), e))
+            })
+            .collect();
+        due.sort();
+        for (key, event_id) in due {
+            let Some((event, row)) = known
+                .get(&key)
+                .and_then(|k| model::held(calendar, &event_id, k, now))
+            else {
+                continue;
+            };
+            sink.event(event);
+            sink.state(StateChange {
+                key: key.clone(),
+                value: Some(row.encode()),
+            });
+            known.insert(key, row);
+        }
+    }
+
+    async fn sync(
+        &self,
+        cursor: &mut CalendarCursor,
+        known: &mut HashMap<Vec<u8>, Known>,
+        now: DateTime<Utc>,
+        sink: &mut Sink,
+    ) -> Result<(), Failure> {
+        let mut done = 0;
+        for calendar in &self.config.calendars {
+            self.sync_calendar(calendar, cursor, known, now, sink, &mut done)
+                .await?;
+            self.held(calendar, known, now, sink);
+            sink.checkpoint(|| cursor.encode()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AsyncSource for GoogleCalendarSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Checks the configuration only: the sync's first request tries the credentials.
+    async fn validate(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// `GET calendars/{id}` of each calendar: the token is granted and the calendars seen.
+    async fn health_check(&self) -> Result<(), SourceError> {
+        for calendar in &self.config.calendars {
+            let mut url = self
+                .client
+                .url("calendars/")
+                .map_err(|e| self.explain(&e))?;
+            if let Ok(mut s) = url.path_segments_mut() {
+                s.pop_if_empty().push(calendar);
+            }
+            self.get(&url).await.map_err(|e| self.explain(&e))?;
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::items(self.config.batch_size)
+    }
+
+    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        let mut cursor =
+            CalendarCursor::decode(ctx.take_cursor(), &self.info.id, &self.config.calendars)?;
+        let mut known: HashMap<Vec<u8>, Known> = ctx
+            .take_state()
+            .into_iter()
+            .filter_map(|(k, v)| Known::decode(&v).map(|known| (k, known)))
+            .collect();
+        let now = Utc::now();
+        match self.sync(&mut cursor, &mut known, now, &mut ctx.sink).await {
+            Ok(()) => {
+                ctx.sink.commit(cursor.encode()).await?;
+                Ok(())
+            }
+            Err(Failure::Stopped) => Err(ReadError::Stopped),
+            Err(Failure::Http(e)) => {
+                // The pages stored whole before the failure go, with their marks.
+                ctx.sink.commit(cursor.encode()).await?;
+                Err(self.explain(&e).into())
+            }
+        }
+    }
+
+    fn stats(&self) -> SourceStats {
+        api::stats(&self.stats)
+    }
+}
