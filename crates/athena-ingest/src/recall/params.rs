@@ -68,6 +68,9 @@ impl Pairs {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        // `_` is a browser's cache-buster (`?_=1700000000000`): it asks for nothing, so it is
+        // let through rather than refused as a typo.
+        let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "_").collect();
         if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             let takes = if known.is_empty() {
                 "no parameters".to_string()
@@ -235,6 +238,14 @@ mod tests {
             (Order::Desc, 50, Format::Jsonl)
         );
         assert!(d.page.after.is_none());
+    }
+
+    #[test]
+    fn a_cache_buster_is_let_through_and_a_typo_is_not() {
+        let now = chrono::Utc::now();
+        assert!(events(Some("limit=3&_=1700000000000"), now).is_ok());
+        assert!(timeline(Some("_=1"), now).is_ok());
+        assert!(events(Some("limit=3&__=1"), now).is_err());
     }
 
     #[test]
