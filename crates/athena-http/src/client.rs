@@ -364,7 +364,7 @@ impl ApiClient {
         loop {
             self.wait_for_budget(url, &mut waited).await?;
             let token = match &self.config.token_source {
-                Some(source) => Some(source.access_token().await?),
+                Some(source) => Some(self.access_token(source.as_ref()).await?),
                 None => None,
             };
             let attempt = self
@@ -425,6 +425,30 @@ impl ApiClient {
                     );
                     tokio::time::sleep(delay).await;
                 }
+            }
+        }
+    }
+
+    /// A token from `source`; a token endpoint that fails for a moment (5xx, 429, no answer)
+    /// is asked again under the request's retry policy.
+    async fn access_token(&self, source: &dyn TokenSource) -> Result<Secret, HttpError> {
+        let mut tries = 0;
+        loop {
+            match source.access_token().await {
+                Ok(token) => return Ok(token),
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        HttpErrorKind::Network | HttpErrorKind::Server | HttpErrorKind::RateLimited
+                    ) && tries < self.config.retry.max_retries =>
+                {
+                    tries += 1;
+                    self.stats.add_retries(1);
+                    let delay = backoff(&self.config.retry, tries);
+                    tracing::debug!(source = %self.config.source_id, "retry {tries} of the token in {} ms: {e}", delay.as_millis());
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
             }
         }
     }

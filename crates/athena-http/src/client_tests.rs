@@ -663,3 +663,88 @@ async fn a_refresh_token_is_exchanged_once_and_its_access_token_cached() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_token_answer_that_does_not_parse_shows_no_token() {
+    let server = TestServer::start(|_| {
+        TestResponse::json(
+            200,
+            &json!({"access_token": "ya29-fresh-secret", "expires_in": "3600"}),
+        )
+    });
+    let source = crate::oauth::RefreshToken::new(
+        "src",
+        Url::parse(&format!("{}/token", server.url())).unwrap(),
+        "client-id",
+        Secret::new("cs-1"),
+        Secret::new("rt-1"),
+    );
+    let err = crate::oauth::TokenSource::access_token(&source)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, HttpErrorKind::Decode);
+    let shown = format!("{err} {}", err.body);
+    assert!(!shown.contains("ya29-fresh-secret"), "{shown}");
+    assert!(shown.contains("expires_in"), "names the fields: {shown}");
+}
+
+#[tokio::test]
+async fn an_echoed_form_is_masked_even_percent_encoded() {
+    // Google's refresh tokens and codes hold `/`, which a form carries as `%2F`.
+    let server = TestServer::start(|r| {
+        let echo = String::from_utf8_lossy(&r.body).to_string();
+        TestResponse::text(400, &format!("invalid_grant for {echo}"))
+    });
+    let source = crate::oauth::RefreshToken::new(
+        "src",
+        Url::parse(&format!("{}/token", server.url())).unwrap(),
+        "client-id",
+        Secret::new("cs/with/slashes"),
+        Secret::new("1//refresh/token"),
+    );
+    let err = crate::oauth::TokenSource::access_token(&source)
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {}", err.body);
+    assert!(shown.contains("invalid_grant"), "{shown}");
+    for secret in [
+        "cs%2Fwith%2Fslashes",
+        "1%2F%2Frefresh%2Ftoken",
+        "cs/with/slashes",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_endpoint_failing_for_a_moment_is_asked_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let server = TestServer::start(move |r| {
+        if r.path() == "/token" {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return TestResponse::status(503);
+            }
+            return TestResponse::json(200, &json!({"access_token": "at-1", "expires_in": 3600}));
+        }
+        if r.has_bearer("at-1") {
+            TestResponse::json(200, &json!({"ok": true}))
+        } else {
+            TestResponse::status(401)
+        }
+    });
+    let source = crate::oauth::RefreshToken::new(
+        "src",
+        Url::parse(&format!("{}/token", server.url())).unwrap(),
+        "client-id",
+        Secret::new("cs-1"),
+        Secret::new("rt-1"),
+    );
+    let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    c.token_source = Some(Arc::new(source));
+    c.retry.initial_delay = Duration::from_millis(10);
+    let client = ApiClient::new(c).unwrap();
+    let got = value(get(&client, "x").await.unwrap());
+    assert_eq!(got["ok"], true);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -158,7 +158,9 @@ pub(crate) fn token_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("athena-ingest/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        // Fixed settings and the bundled TLS: this does not fail; if it ever did, a default
+        // client (following redirects, replaying the form with its secrets) must not stand in.
+        .expect("building the token endpoint's HTTP client")
 }
 
 /// POSTs `form` to `token_uri` and reads the access token and its lifetime; `secrets` are
@@ -183,12 +185,13 @@ pub(crate) async fn exchange_form(
     secrets: &[&str],
     source_id: &str,
 ) -> Result<TokenResponse, HttpError> {
-    let mask = |text: &str| {
-        secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .fold(text.to_string(), |t, s| t.replace(s, "***"))
-    };
+    // The redactor also finds the secrets percent-encoded or JSON-escaped, as an endpoint
+    // that echoes the form would show them.
+    let mut redactor = athena_core::Redactor::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        redactor.add(secret);
+    }
+    let mask = |text: &str| redactor.redact(text).into_owned();
     let error = |kind, status: Option<u16>, message: String, body: &str| HttpError {
         kind,
         method: "POST",
@@ -232,11 +235,25 @@ pub(crate) async fn exchange_form(
         return Err(error(kind, Some(status.as_u16()), reason, &body));
     }
     let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| {
+        // A successful answer holds fresh tokens: neither serde's message (which may quote a
+        // value) nor the body is shown, only where it went wrong and the names it holds.
+        let names = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+            .map_or_else(
+                || "not JSON".to_string(),
+                |k| format!("fields: {}", k.join(", ")),
+            );
         error(
             HttpErrorKind::Decode,
             Some(status.as_u16()),
-            format!("not a token response: {e}"),
-            &body,
+            format!(
+                "not a token response ({:?} at line {} column {}; {names})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+            "",
         )
     })?;
     Ok(parsed)
