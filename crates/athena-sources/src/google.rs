@@ -98,6 +98,18 @@ impl GoogleAuthKeys {
         }
     }
 
+    /// The keys to check when Google refuses the credentials, by the way this table
+    /// authorizes (for the sources' 401 messages).
+    pub fn keys_to_check(&self) -> &'static str {
+        match (&self.credentials_file, &self.subject) {
+            (Some(_), Some(_)) => {
+                "credentials_file and subject: the service account's key, and its domain-wide delegation for the subject"
+            }
+            (Some(_), None) => "credentials_file: the service account's key",
+            (None, _) => "client_id, client_secret and refresh_token",
+        }
+    }
+
     /// A service account from the JSON key at `file`; errors name the file, never its text.
     fn service_account(
         &self,

@@ -115,7 +115,8 @@ impl GmailSource {
         let id = &self.info.id;
         let message = match e.kind {
             HttpErrorKind::Unauthorized => format!(
-                "Google rejected the credentials for source {id} (check client_id, client_secret and refresh_token): {e}"
+                "Google rejected the credentials for source {id} (check {}): {e}",
+                self.config.auth.keys_to_check()
             ),
             HttpErrorKind::Forbidden => format!(
                 "Google refused access for source {id} (does the token have scope gmail.readonly, and may it read mailbox {:?}?): {e}",

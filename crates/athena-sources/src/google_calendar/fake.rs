@@ -225,6 +225,11 @@ impl FakeCalendar {
         self.change(id, |e| e.cancelled = true);
     }
 
+    /// Restores cancelled event `id` (Google's "undo" of a deletion).
+    pub fn restore(&self, id: &str) {
+        self.change(id, |e| e.cancelled = false);
+    }
+
     /// Every sync token issued so far expires (the next incremental listing gets 410).
     pub fn expire_sync_tokens(&self) {
         self.with(|c| c.expired_below = c.seq + 1);

@@ -1,5 +1,6 @@
 //! `type = "google_calendar"`: a Google account's calendars, through the Calendar API v3:
-//! events scheduled, changed (time, title, attendees, location), cancelled, and meetings held.
+//! events scheduled, changed (time, title, attendees, location), cancelled, restored after a
+//! cancellation, and meetings held.
 //!
 //! - `source`: the source and one sync: per calendar, `events.list` paged by `pageToken`,
 //!   incremental by `syncToken` after the first (windowed) sync, a checkpoint after every

@@ -1,9 +1,11 @@
 //! A Google Calendar event as the source knows it ([`Known`], kept in the store's state rows
 //! between syncs) and the episodic events made by comparing what the API says now with it.
 //!
-//! Ids: `CAL/EVENT:scheduled`, `CAL/EVENT:changed@UPDATED_MS`, `CAL/EVENT:cancelled` and
-//! `CAL/EVENT:held`, from Google's event id (an instance's own id for a recurring event's
-//! occurrence) and its `updated` time: reading the same data again yields the same ids.
+//! Ids: `CAL/EVENT:scheduled`, `CAL/EVENT:changed@UPDATED_MS`,
+//! `CAL/EVENT:cancelled@UPDATED_MS`, `CAL/EVENT:restored@UPDATED_MS` and `CAL/EVENT:held`, from
+//! Google's event id (an instance's own id for a recurring event's occurrence) and its
+//! `updated` time: reading the same data again yields the same ids, and an event cancelled,
+//! restored and cancelled again gets a new id each time (the store drops an id it has).
 
 use athena_core::{Event, Outcome};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -184,10 +186,12 @@ pub(crate) fn observe(
                     ..p.clone()
                 };
                 let at = item.updated.unwrap_or(now);
+                // `updated` in the id: a second cancellation (after a restore) is a new event.
+                let id = format!("cancelled@{}", known.updated_ms);
                 let mut e = event(
                     calendar,
                     &item.id,
-                    "cancelled",
+                    &id,
                     "calendar_event_cancelled",
                     at,
                     &known,
@@ -224,8 +228,18 @@ pub(crate) fn observe(
             e.metadata.insert("previous".into(), Value::Object(before));
             (vec![e], Some(new))
         }
-        // New, or back after a cancellation (its `scheduled` id is then a duplicate: a
-        // restored event is told as changed only if its fields differ; see the README).
+        // Back after a cancellation: told as restored, with what changed meanwhile (its
+        // `scheduled` id is stored already, so it could not be told as scheduled again).
+        Some(p) => {
+            let at = item.updated.unwrap_or(now);
+            let id = format!("restored@{}", new.updated_ms);
+            let mut e = event(calendar, &item.id, &id, "calendar_event_restored", at, &new);
+            e.title = format!("Restored: {}", new.title);
+            e.metadata
+                .insert("changed".into(), json!(changed_fields(p, &new)));
+            (vec![e], Some(new))
+        }
+        // New.
         _ => {
             let at = text(item.json, "/created")
                 .as_deref()
@@ -431,6 +445,61 @@ mod tests {
             held("primary", "ev1", &alone, now()).is_none(),
             "no attendees: not a meeting"
         );
+    }
+
+    #[test]
+    fn an_event_cancelled_restored_and_cancelled_again_is_told_each_time_with_new_ids() {
+        let v1 = standup(
+            "2024-03-01T09:00:00Z",
+            "2024-03-05T10:00:00Z",
+            &["bob@example.com"],
+        );
+        let (_, known) = observe("primary", &item(&v1), None, now());
+        let gone = json!({"id": "ev1", "status": "cancelled", "updated": "2024-03-02T00:00:00Z"});
+        let (first, cancelled) = observe("primary", &item(&gone), known.as_ref(), now());
+        assert_eq!(first[0].kind, "calendar_event_cancelled");
+
+        // Restored, moved meanwhile: told as restored, with what differs.
+        let back = standup(
+            "2024-03-03T00:00:00Z",
+            "2024-03-05T11:00:00Z",
+            &["bob@example.com"],
+        );
+        let (events, restored) = observe("primary", &item(&back), cancelled.as_ref(), now());
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!(e.kind, "calendar_event_restored");
+        let ms = |t: &str| parse_when(t).unwrap().timestamp_millis();
+        assert_eq!(
+            e.id,
+            format!("primary/ev1:restored@{}", ms("2024-03-03T00:00:00Z"))
+        );
+        assert_eq!(e.title, "Restored: Standup");
+        assert_eq!(e.metadata["changed"], json!(["time"]));
+        let restored = restored.unwrap();
+        assert!(!restored.cancelled);
+        let (again, row) = observe("primary", &item(&back), Some(&restored), now());
+        assert!(again.is_empty() && row.is_none(), "told once");
+
+        // Cancelled again: a new id, not the first cancellation's.
+        let gone2 = json!({"id": "ev1", "status": "cancelled", "updated": "2024-03-04T00:00:00Z"});
+        let (second, after) = observe("primary", &item(&gone2), Some(&restored), now());
+        assert_eq!(second[0].kind, "calendar_event_cancelled");
+        assert_eq!(
+            second[0].id,
+            format!("primary/ev1:cancelled@{}", ms("2024-03-04T00:00:00Z"))
+        );
+        assert_ne!(second[0].id, first[0].id);
+        assert!(after.unwrap().cancelled);
+
+        // Google's deletions may carry no `updated`: the id then takes the last one known.
+        let bare = json!({"id": "ev1", "status": "cancelled"});
+        let (third, _) = observe("primary", &item(&bare), Some(&restored), now());
+        assert_eq!(
+            third[0].id,
+            format!("primary/ev1:cancelled@{}", ms("2024-03-03T00:00:00Z"))
+        );
+        assert_ne!(third[0].id, first[0].id);
     }
 
     #[test]

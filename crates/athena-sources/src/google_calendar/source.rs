@@ -1,8 +1,8 @@
 //! [`GoogleCalendarSource`]: the `google_calendar` source as the kit runs it. Per calendar,
 //! `events.list` paged by `pageToken`: the first sync within `lookback`/`lookahead`, later
 //! ones from the stored `nextSyncToken` (what changed, deletions included). Each item is
-//! compared with what the source knew of it (its state row) and told as scheduled, changed
-//! or cancelled; meetings that have ended are told as held once. Every page is a checkpoint:
+//! compared with what the source knew of it (its state row) and told as scheduled, changed,
+//! cancelled or restored; meetings that have ended are told as held once. Every page is a checkpoint:
 //! its events, its state rows and the cursor (with the page token to go on from) are stored
 //! in one transaction, so a kill at any moment loses nothing and stores nothing twice, and a
 //! page read again finds its items already known. A `410 Gone` (the sync token expired)
@@ -145,7 +145,8 @@ impl GoogleCalendarSource {
         }
         let message = match e.kind {
             HttpErrorKind::Unauthorized => format!(
-                "Google refused the access token for source {id}, also a fresh one (check the OAuth keys and that the Calendar API is enabled): {e}"
+                "Google refused the access token for source {id}, also a fresh one (check {} and that the Calendar API is enabled): {e}",
+                self.config.auth.keys_to_check()
             ),
             HttpErrorKind::Forbidden => format!(
                 "Google refused access for source {id} (is the calendar shared with the account, the scope calendar.readonly granted?): {e}"

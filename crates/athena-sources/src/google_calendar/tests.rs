@@ -236,6 +236,55 @@ async fn a_first_sync_reads_the_window_then_changes_come_by_sync_token_and_say_w
 }
 
 #[tokio::test]
+async fn an_event_cancelled_restored_and_cancelled_again_is_stored_each_time() {
+    let fake = FakeCalendar::new();
+    populate(&fake);
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let report = sync(&store, "cal", "google_calendar", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+
+    let mut told = Vec::new();
+    for step in ["cancel", "restore", "cancel"] {
+        let n = store.with(|s| s.events.len());
+        if step == "cancel" {
+            fake.cancel("soon1");
+        } else {
+            fake.restore("soon1");
+            fake.rename("soon1", "Planning, again");
+        }
+        let report = sync(&store, "cal", "google_calendar", config(&server.url())).await;
+        assert_eq!(
+            (report.status, report.events_written, report.duplicates),
+            (SourceStatusKind::Ok, 1, 0),
+            "{step}: {:?}",
+            report.error
+        );
+        told.extend(stored(&store, n));
+    }
+    let kinds: Vec<&str> = told.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "calendar_event_cancelled",
+            "calendar_event_restored",
+            "calendar_event_cancelled"
+        ]
+    );
+    assert!(told[1].1.starts_with("primary/soon1:restored@"), "{told:?}");
+    assert_ne!(told[0].1, told[2].1, "a new id for the second cancellation");
+    store.with(|s| {
+        let restored = s
+            .events
+            .iter()
+            .find(|e| e.kind == "calendar_event_restored")
+            .unwrap();
+        assert_eq!(restored.title, "Restored: Planning, again");
+        assert_eq!(restored.metadata["changed"], serde_json::json!(["title"]));
+    });
+}
+
+#[tokio::test]
 async fn an_expired_sync_token_mid_listing_lists_the_calendar_again_and_stores_no_duplicate() {
     let fake = FakeCalendar::new();
     populate(&fake);
@@ -396,6 +445,10 @@ async fn rate_limits_and_server_errors_are_retried_and_a_refused_token_is_refres
     let error = report.error.unwrap();
     assert!(error.contains("Google refused the access token"), "{error}");
     assert!(
+        error.contains("check client_id, client_secret and refresh_token"),
+        "{error}"
+    );
+    assert!(
         !error.contains(REFRESH_TOKEN)
             && !error.contains(CLIENT_SECRET)
             && !error.contains("ya29."),
@@ -415,6 +468,43 @@ async fn rate_limits_and_server_errors_are_retried_and_a_refused_token_is_refres
         "{:?}",
         report.error
     );
+}
+
+#[tokio::test]
+async fn a_refused_service_account_is_told_to_check_its_key_not_a_refresh_token() {
+    let auth = athena_http::testing::FakeGoogleAuth::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sa.json");
+    std::fs::write(&file, auth.service_account_key()).unwrap();
+    // The fake Calendar refuses every token it did not issue: the key's tokens get 401s.
+    let fake = FakeCalendar::new();
+    let server = fake.start();
+    for subject in [None, Some("ada@example.com")] {
+        let mut table = config(&server.url());
+        for key in ["client_id", "client_secret", "refresh_token"] {
+            table.remove(key);
+        }
+        table.insert("token_uri".into(), auth.token_uri().into());
+        table.insert("credentials_file".into(), file.display().to_string().into());
+        if let Some(s) = subject {
+            table.insert("subject".into(), s.into());
+        }
+        let store = SharedMemoryStore::new();
+        let report = sync(&store, "cal", "google_calendar", table).await;
+        assert_eq!(
+            report.error_kind,
+            Some(ErrorKind::Unauthorized),
+            "{:?}",
+            report.error
+        );
+        let error = report.error.unwrap();
+        assert!(error.contains("check credentials_file"), "{error}");
+        assert_eq!(error.contains("subject"), subject.is_some(), "{error}");
+        assert!(
+            !error.contains("client_secret") && !error.contains("refresh_token"),
+            "{error}"
+        );
+    }
 }
 
 #[test]
