@@ -3,16 +3,22 @@
 //! Version 1 (the only one written so far), in one of two phases:
 //!
 //! ```json
-//! {"version":1,"filter":"INBOX,SENT","phase":"full","history_id":"9000","label":"SENT","page_token":"abc"}
-//! {"version":1,"filter":"INBOX,SENT","phase":"history","history_id":"9120"}
+//! {"version":1,"filter":"INBOX,SENT","email":"me@example.com","phase":"full","history_id":"9000","label":"SENT","page_token":"abc"}
+//! {"version":1,"filter":"INBOX,SENT","email":"me@example.com","phase":"history","history_id":"9120"}
+//! {"version":1,"filter":"INBOX,SENT","email":"me@example.com","phase":"history","history_id":"9120","page_token":"def","until":"9300"}
 //! ```
 //!
 //! `full`: a listing of every message under way; `history_id` is the mailbox's as it was
 //! *before* the listing began (so what changes during it is read from the history next), the
 //! labels before `label` are listed whole, and `page_token` is where `label`'s listing goes on.
 //! `history`: every change up to `history_id` is stored; a `page_token` means a history read
-//! from `history_id` is under way. `filter`: the labels and query the cursor belongs to;
-//! another filter starts over.
+//! from `history_id` is under way, and `until` is the `historyId` its first page answered (where
+//! the cursor goes when the read ends). `filter`: the labels, query and user (unless `me`) the
+//! cursor belongs to; another filter starts over. `email`: the mailbox's address (from
+//! `users.getProfile`) the position belongs to; a sync finding another address starts over.
+//! Cursors written before `email` and `until` existed have neither: no `email` matches any
+//! mailbox (and is filled in by the next sync), a `page_token` without `until` ends the read at
+//! its start `history_id` (read again next time, as duplicates).
 
 use athena_core::{Cursor, SourceError};
 use serde::{Deserialize, Serialize};
@@ -24,6 +30,9 @@ pub(crate) struct GmailCursor {
     pub version: u32,
     /// The labels and query the position belongs to.
     pub filter: String,
+    /// The mailbox's address the position belongs to (`None` in older cursors: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     #[serde(flatten)]
     pub phase: Phase,
 }
@@ -49,6 +58,10 @@ pub(crate) enum Phase {
         /// A history read from `history_id` under way, at this page.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page_token: Option<String>,
+        /// With `page_token`: the `historyId` of the read's first page, where the cursor moves
+        /// when the read ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
     },
 }
 
@@ -75,8 +88,27 @@ impl GmailCursor {
         GmailCursor {
             version: VERSION,
             filter: filter.to_string(),
+            email: None,
             phase: Phase::Start,
         }
+    }
+
+    /// Ties the cursor to the mailbox at `email` (`users.getProfile`'s address): a cursor of
+    /// another mailbox starts over; one without an address (written before it was kept) is
+    /// taken as this mailbox's. Whether it started over.
+    pub(crate) fn for_mailbox(&mut self, email: &str) -> bool {
+        if email.is_empty() {
+            return false;
+        }
+        let other = self
+            .email
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case(email));
+        if other {
+            *self = GmailCursor::fresh(&self.filter);
+        }
+        self.email = Some(email.to_string());
+        other
     }
 
     pub(crate) fn encode(&self) -> Cursor {
@@ -117,9 +149,33 @@ mod tests {
             h.phase,
             Phase::History {
                 history_id: "9120".into(),
-                page_token: None
+                page_token: None,
+                until: None
             }
         );
+    }
+
+    #[test]
+    fn a_cursor_is_kept_for_its_own_mailbox_and_starts_over_for_another() {
+        // A version-1 cursor without an address: taken as this mailbox's, the address kept.
+        let mut c = decode(HISTORY, "INBOX,SENT").unwrap();
+        assert!(!c.for_mailbox("me@example.com"));
+        assert_eq!(
+            c.encode().as_json().to_string(),
+            r#"{"version":1,"filter":"INBOX,SENT","email":"me@example.com","phase":"history","history_id":"9120"}"#
+        );
+        let text = c.encode().as_json().to_string();
+        let mut same = decode(&text, "INBOX,SENT").unwrap();
+        assert!(!same.for_mailbox("ME@example.com"));
+        assert_eq!(same.phase, c.phase);
+        let mut other = decode(&text, "INBOX,SENT").unwrap();
+        assert!(other.for_mailbox("you@example.com"));
+        assert_eq!(other.phase, Phase::Start);
+        assert_eq!(other.email.as_deref(), Some("you@example.com"));
+        // A history read under way keeps where it ends.
+        let mid = r#"{"version":1,"filter":"INBOX","email":"me@example.com","phase":"history","history_id":"9120","page_token":"def","until":"9300"}"#;
+        let m = decode(mid, "INBOX").unwrap();
+        assert_eq!(m.encode().as_json().to_string(), mid);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! shapes: `users/{user}/profile`, `users/{user}/messages` (one `labelIds`, a `from:` query,
 //! newest first, paged by `nextPageToken`, `messages` left out when empty),
 //! `users/{user}/messages/{id}` (`format=metadata` or `full` with a base64url text/plain part),
-//! `users/{user}/history` (paged; 404 for a `startHistoryId` older than the history kept), and
+//! `users/{user}/history` (paged, the records up to the `historyId` of the read's first page, as
+//! a listing taken then; 404 for a `startHistoryId` older than the history kept), and
 //! its own OAuth token endpoint `/token` (the refresh-token grant), since every request needs a
 //! bearer token it handed out. Errors are Google's JSON (`{"error":{"code":…,"errors":[{"reason":…}]}}`).
 //! Faults and delays come from the kit, [`athena_http::testing::FakeApi`]; helpers here make
@@ -22,7 +23,7 @@ pub const CLIENT_ID: &str = "1234-fake.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "GOCSPX-fake-gmail-client-secret";
 /// The refresh token it accepts.
 pub const REFRESH_TOKEN: &str = "1//fake-gmail-refresh-token-0123456789";
-/// The mailbox's address.
+/// The mailbox's address (until [`FakeGmail::set_email`]).
 pub const EMAIL: &str = "me@example.com";
 
 /// Message ids per page of the listing, whatever `maxResults` asks (small pages make paging
@@ -55,6 +56,10 @@ pub struct Mailbox {
     kept_from: u64,
     /// The access token the API accepts now.
     token: String,
+    /// The profile's address: another account's behind the same URL.
+    email: String,
+    /// A message received after the next history page with a next page is served.
+    between_pages: Option<FakeMessage>,
     tokens_issued: u32,
 }
 
@@ -125,6 +130,7 @@ impl FakeGmail {
             api: FakeApi::new(Mailbox {
                 history_id: 1000,
                 kept_from: 0,
+                email: EMAIL.into(),
                 ..Mailbox::default()
             }),
         }
@@ -195,23 +201,23 @@ impl FakeGmail {
         thread: Option<u64>,
         labels: &[&str],
     ) -> String {
-        let id = message_id(n);
-        let m = FakeMessage {
-            id: id.clone(),
-            thread: message_id(thread.unwrap_or(n)),
-            labels: labels.iter().map(|l| l.to_string()).collect(),
-            from: from.to_string(),
-            to: to.to_string(),
-            subject: subject.to_string(),
-            body: format!("Body of message {n}: {subject}.\r\nSecond line."),
-            minutes,
-        };
-        self.with(|b| {
-            let short = m.short();
-            b.messages.push(m);
-            b.record(json!({"messagesAdded": [{"message": short}]}));
-        });
+        let m = FakeMessage::new(n, minutes, from, to, subject, thread, labels);
+        let id = m.id.clone();
+        self.with(|b| b.push(m));
         id
+    }
+
+    /// A message `n` received (as [`receive`](Self::receive)) while the history is read: right
+    /// after the next history page that has a next page is served.
+    pub fn receive_between_history_pages(&self, n: u64, minutes: u64, from: &str, subject: &str) {
+        let m = FakeMessage::new(n, minutes, from, EMAIL, subject, None, &["INBOX", "UNREAD"]);
+        self.with(|b| b.between_pages = Some(m));
+    }
+
+    /// The profile answers with `email` from now on (and `users/{email}` is accepted): the
+    /// credentials are another account's.
+    pub fn set_email(&self, email: &str) {
+        self.with(|b| b.email = email.to_string());
     }
 
     /// Adds (`add`) or removes labels of message `id`, in the history too.
@@ -270,6 +276,28 @@ impl FakeGmail {
 }
 
 impl FakeMessage {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        n: u64,
+        minutes: u64,
+        from: &str,
+        to: &str,
+        subject: &str,
+        thread: Option<u64>,
+        labels: &[&str],
+    ) -> Self {
+        FakeMessage {
+            id: message_id(n),
+            thread: message_id(thread.unwrap_or(n)),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            from: from.to_string(),
+            to: to.to_string(),
+            subject: subject.to_string(),
+            body: format!("Body of message {n}: {subject}.\r\nSecond line."),
+            minutes,
+        }
+    }
+
     /// As history records and listings carry it.
     fn short(&self) -> Value {
         json!({"id": self.id, "threadId": self.thread, "labelIds": self.labels})
@@ -299,6 +327,12 @@ impl FakeMessage {
 }
 
 impl Mailbox {
+    fn push(&mut self, m: FakeMessage) {
+        let short = m.short();
+        self.messages.push(m);
+        self.record(json!({"messagesAdded": [{"message": short}]}));
+    }
+
     fn record(&mut self, mut record: Value) {
         self.history_id += 1;
         record["id"] = json!(self.history_id.to_string());
@@ -362,7 +396,7 @@ impl Mailbox {
         TestResponse::json(200, &body)
     }
 
-    fn history(&self, r: &TestRequest) -> TestResponse {
+    fn history(&mut self, r: &TestRequest) -> TestResponse {
         let Some(start) = r
             .query("startHistoryId")
             .and_then(|s| s.parse::<u64>().ok())
@@ -372,19 +406,33 @@ impl Mailbox {
         if start < self.kept_from {
             return google_error(404, "notFound", "Requested entity was not found.");
         }
+        // The token is `OFFSET@BOUND`: the read lists the records up to the history id of its
+        // first page.
+        let token = r.query("pageToken");
+        let (offset, bound) = match token.as_deref().and_then(|t| t.split_once('@')) {
+            Some((o, b)) => (
+                Some(o),
+                b.parse().expect("a page token the fake handed out"),
+            ),
+            None => (None, self.history_id),
+        };
         let records: Vec<&Value> = self
             .history
             .iter()
-            .filter(|(id, _)| *id > start)
+            .filter(|(id, _)| *id > start && *id <= bound)
             .map(|(_, r)| r)
             .collect();
-        let page = paging::by_token(&records, r.query("pageToken").as_deref(), HISTORY_PAGE);
+        let page = paging::by_token(&records, offset, HISTORY_PAGE);
         let mut body = json!({"historyId": self.history_id.to_string()});
         if !page.items.is_empty() {
             body["history"] = json!(page.items);
         }
-        if let Some(n) = page.next {
+        let next = page.next.map(|n| format!("{n}@{bound}"));
+        if let Some(n) = next {
             body["nextPageToken"] = json!(n);
+            if let Some(m) = self.between_pages.take() {
+                self.push(m);
+            }
         }
         TestResponse::json(200, &body)
     }
@@ -414,12 +462,13 @@ impl Routes for Mailbox {
             return google_error(404, "notFound", "Not Found");
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        let user_ok = |u: &str| u == "me" || u == EMAIL;
+        let email = self.email.clone();
+        let user_ok = |u: &str| u == "me" || u == email;
         match parts.as_slice() {
             [u, ..] if !user_ok(u) => google_error(403, "forbidden", "Delegation denied"),
             [_, "profile"] => TestResponse::json(
                 200,
-                &json!({"emailAddress": EMAIL, "messagesTotal": self.messages.len(),
+                &json!({"emailAddress": self.email, "messagesTotal": self.messages.len(),
                     "threadsTotal": self.messages.len(), "historyId": self.history_id.to_string()}),
             ),
             [_, "messages"] => self.list(r),

@@ -16,6 +16,9 @@ pub(crate) struct Mailbox<'a> {
     pub email: &'a str,
     /// `Some(max bytes)`: the body is the text/plain part; `None`: the snippet.
     pub body: Option<usize>,
+    /// The history shows the message arriving in a configured label: it is an event even if
+    /// none of them remains (archived before the sync).
+    pub arrived: bool,
 }
 
 /// Whether `labels` (a message's `labelIds`) holds one of the configured labels.
@@ -56,7 +59,8 @@ fn address(from: &str) -> &str {
 
 /// `email_sent` or `email_received` for a message, `Err(reason)` when it cannot be one (no
 /// id, no `internalDate`); `Ok(None)` when it carries none of the configured labels (a draft,
-/// a message archived meanwhile).
+/// a message archived meanwhile) unless the history showed it arriving in one
+/// ([`Mailbox::arrived`]).
 pub(crate) fn message_event(
     message: &Value,
     mailbox: &Mailbox<'_>,
@@ -66,7 +70,7 @@ pub(crate) fn message_event(
         .and_then(Value::as_str)
         .ok_or("a message without an id")?;
     let labels = label_ids(message);
-    if !wanted(mailbox.labels, &labels) {
+    if !mailbox.arrived && !wanted(mailbox.labels, &labels) {
         return Ok(None);
     }
     let at = message
@@ -292,6 +296,7 @@ mod tests {
             labels: LABELS.get_or_init(|| vec!["INBOX".into(), "SENT".into()]),
             email: "me@example.com",
             body,
+            arrived: false,
         }
     }
 
@@ -342,6 +347,17 @@ mod tests {
         );
         let draft = message(&["DRAFT"], "me@example.com");
         assert!(message_event(&draft, &mailbox(None)).unwrap().is_none());
+        // Seen arriving in the inbox, archived since: still received.
+        let archived = message(&[], "Ann <ann@example.com>");
+        assert!(message_event(&archived, &mailbox(None)).unwrap().is_none());
+        let arrived = Mailbox {
+            arrived: true,
+            ..mailbox(None)
+        };
+        assert_eq!(
+            message_event(&archived, &arrived).unwrap().unwrap().kind,
+            "email_received"
+        );
         let mut bad = message(&["INBOX"], "a@b");
         bad.as_object_mut().unwrap().remove("internalDate");
         assert!(message_event(&bad, &mailbox(None))

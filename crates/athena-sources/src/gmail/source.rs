@@ -5,9 +5,11 @@
 //! message, checkpointing after every page with the listing's position. Once every label is
 //! listed it reads the history from the `historyId` taken before the listing, which is where
 //! every later sync starts: `users.history.list` from the cursor's `historyId`, checkpointed
-//! per page, the cursor moving to the answer's `historyId` after the last page. A 404 there
-//! (Google keeps about a week of history) starts a full listing again; what it reads again is
-//! stored already and comes back as duplicates.
+//! per page, the cursor moving to the `historyId` the read's *first* page answered once the last
+//! page is read (a change landing while the pages are read is read again next time, never
+//! skipped). A 404 there (Google keeps about a week of history) starts a full listing again;
+//! what it reads again is stored already and comes back as duplicates. The cursor keeps the
+//! mailbox's address: another address (`user` or the credentials changed) starts over.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -41,7 +43,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(64);
 pub struct GmailSource {
     info: SourceInfo,
     config: GmailConfig,
-    /// The labels and query, as the cursor records them.
+    /// The labels, query and user, as the cursor records them.
     filter: String,
     client: ApiClient,
     stats: Arc<HttpStats>,
@@ -95,6 +97,10 @@ impl GmailSource {
         let mut filter = c.labels.join(",");
         if let Some(q) = c.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             filter.push_str(&format!(" q={q}"));
+        }
+        // `me` left out, so cursors written before `user` was recorded still match.
+        if c.user != "me" {
+            filter.push_str(&format!(" user={}", c.user));
         }
         Ok(GmailSource {
             info: SourceInfo {
@@ -204,7 +210,15 @@ impl GmailSource {
 
     /// Reads message `id` and emits its event; a message deleted meanwhile is skipped, one
     /// that cannot be an event is a dead letter.
-    async fn emit_message(&self, id: &str, email: &str, sink: &mut Sink) -> Result<(), HttpError> {
+    /// `arrived`: the history shows it arriving in a configured label, so it is an event even
+    /// if it carries none now.
+    async fn emit_message(
+        &self,
+        id: &str,
+        email: &str,
+        arrived: bool,
+        sink: &mut Sink,
+    ) -> Result<(), HttpError> {
         let mut url = self.url(&format!("messages/{id}"))?;
         {
             let mut q = url.query_pairs_mut();
@@ -229,6 +243,7 @@ impl GmailSource {
                 .config
                 .include_body
                 .then_some(self.config.max_body_bytes),
+            arrived,
         };
         match message::message_event(&json, &mailbox) {
             Ok(Some(e)) => sink.event(e),
@@ -283,7 +298,7 @@ impl GmailSource {
                 .flatten()
             {
                 if let Some(id) = m.get("id").and_then(Value::as_str) {
-                    self.emit_message(id, email, sink).await?;
+                    self.emit_message(id, email, false, sink).await?;
                     done += 1;
                 }
             }
@@ -315,6 +330,7 @@ impl GmailSource {
                 None => Phase::History {
                     history_id: history_id.clone(),
                     page_token: None,
+                    until: None,
                 },
             };
             sink.checkpoint(|| cursor.encode()).await?;
@@ -322,7 +338,9 @@ impl GmailSource {
         Ok(())
     }
 
-    /// Reads the history from `history_id`; leaves the cursor at the answer's `historyId`.
+    /// Reads the history from `history_id` (from page `token` on, `until` the `historyId` of
+    /// the read's first page); leaves the cursor at the first page's `historyId`: a change
+    /// landing while the pages are read may be missing from them, so it is read next time.
     async fn history(
         &self,
         cursor: &mut GmailCursor,
@@ -330,6 +348,7 @@ impl GmailSource {
         email: &str,
         history_id: String,
         mut token: Option<String>,
+        mut until: Option<String>,
     ) -> Result<(), Failure> {
         let labels = &self.config.labels;
         let mut done = 0u64;
@@ -355,6 +374,15 @@ impl GmailSource {
                 Err(e) if e.kind == HttpErrorKind::NotFound => return Err(Failure::Expired),
                 page => page?,
             };
+            if until.is_none() {
+                // A read resumed without its first page's id (an older cursor) ends where it
+                // began: what it read is read again next time, as duplicates.
+                until = match token {
+                    None => id_text(page.get("historyId")),
+                    Some(_) => None,
+                }
+                .or_else(|| Some(history_id.clone()));
+            }
             let now = chrono::Utc::now();
             let mut read: HashSet<String> = HashSet::new();
             for record in page
@@ -372,7 +400,7 @@ impl GmailSource {
                         continue;
                     };
                     if wanted(labels, &label_ids(m)) && read.insert(id.to_string()) {
-                        self.emit_message(id, email, sink).await?;
+                        self.emit_message(id, email, true, sink).await?;
                     }
                 }
                 for (key, added) in [("labelsAdded", true), ("labelsRemoved", false)] {
@@ -395,7 +423,7 @@ impl GmailSource {
                         }
                         // A message moved into a label read now (out of the archive, say).
                         if added && wanted(labels, &changed) && read.insert(id.to_string()) {
-                            self.emit_message(id, email, sink).await?;
+                            self.emit_message(id, email, true, sink).await?;
                         }
                     }
                 }
@@ -423,6 +451,7 @@ impl GmailSource {
                     cursor.phase = Phase::History {
                         history_id: history_id.clone(),
                         page_token: token.clone(),
+                        until: until.clone(),
                     };
                     sink.checkpoint(|| cursor.encode()).await?;
                 }
@@ -438,8 +467,9 @@ impl GmailSource {
                 }
                 None => {
                     cursor.phase = Phase::History {
-                        history_id: id_text(page.get("historyId")).unwrap_or(history_id),
+                        history_id: until.unwrap_or(history_id),
                         page_token: None,
+                        until: None,
                     };
                     return Ok(());
                 }
@@ -449,6 +479,10 @@ impl GmailSource {
 
     async fn sync(&self, cursor: &mut GmailCursor, sink: &mut Sink) -> Result<(), Failure> {
         let profile = self.profile().await?;
+        if cursor.for_mailbox(&profile.email) {
+            tracing::info!(source = %self.info.id, email = %profile.email,
+                "the cursor belongs to another mailbox: reading from the start");
+        }
         let first_label = || self.config.labels[0].clone();
         let mut resynced = false;
         loop {
@@ -471,9 +505,17 @@ impl GmailSource {
                 Phase::History {
                     history_id,
                     page_token,
+                    until,
                 } => {
                     match self
-                        .history(cursor, sink, &profile.email, history_id.clone(), page_token)
+                        .history(
+                            cursor,
+                            sink,
+                            &profile.email,
+                            history_id.clone(),
+                            page_token,
+                            until,
+                        )
                         .await
                     {
                         Err(Failure::Expired) if !resynced => {

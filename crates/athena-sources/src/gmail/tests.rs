@@ -3,10 +3,10 @@
 
 use athena_core::memory::SharedMemoryStore;
 use athena_core::{ErrorKind, SourceStatusKind};
-use athena_http::testing::TestResponse;
+use athena_http::testing::{FakeGoogleAuth, TestResponse};
 
 use super::fake::{
-    message_id, rate_limit_403, rate_limit_429, time, FakeGmail, CLIENT_ID, CLIENT_SECRET,
+    message_id, rate_limit_403, rate_limit_429, time, FakeGmail, CLIENT_ID, CLIENT_SECRET, EMAIL,
     REFRESH_TOKEN,
 };
 use crate::synced::sync;
@@ -321,4 +321,134 @@ async fn a_query_narrows_the_first_listing_and_bad_keys_are_config_errors() {
     let c = athena_core::SourceConfig::new("gm", "gmail", table);
     let err = super::GmailSource::from_config(&c).err().unwrap();
     assert!(err.to_string().contains("refresh_token"), "{err}");
+}
+
+/// The listing requests (`users/…/messages`) served since the last `clear_requests`.
+fn listings(server: &athena_http::testing::TestServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with("/messages"))
+        .count()
+}
+
+#[tokio::test]
+async fn the_cursor_belongs_to_the_mailbox_another_address_or_user_starts_over() {
+    let fake = FakeGmail::new();
+    populate(&fake);
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(cursor(&store)["email"], EMAIL);
+    assert_eq!(cursor(&store)["filter"], "INBOX,SENT", "`me` is left out");
+
+    // The same mailbox again: history only.
+    server.clear_requests();
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(listings(&server), 0);
+
+    // The credentials now read another account: its history ids mean nothing for the old
+    // position, so every message is listed.
+    fake.set_email("other@example.com");
+    server.clear_requests();
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(listings(&server), 3, "a full listing");
+    assert_eq!(report.duplicates, 13);
+    assert_eq!(cursor(&store)["email"], "other@example.com");
+
+    // Another `user`, even one naming the same mailbox: another filter, a full listing.
+    let mut table = config(&server.url());
+    table.insert("user".into(), "other@example.com".into());
+    server.clear_requests();
+    let report = sync(&store, "gm", "gmail", table).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(listings(&server), 3, "a full listing");
+    assert_eq!(
+        cursor(&store)["filter"],
+        "INBOX,SENT user=other@example.com"
+    );
+}
+
+#[tokio::test]
+async fn a_message_received_and_archived_before_the_sync_is_stored() {
+    let fake = FakeGmail::new();
+    populate(&fake);
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+
+    let id = fake.receive(15, 40, "Ann <ann@example.com>", "read and archived", None);
+    fake.label(&id, false, &["INBOX"]);
+    let n = store.with(|s| s.events.len());
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    let got = stored(&store, n);
+    assert!(
+        got.contains(&pair("email_received", format!("message:{id}"))),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_change_landing_while_the_history_pages_are_read_is_read_next_time() {
+    let fake = FakeGmail::new();
+    populate(&fake);
+    let server = fake.start();
+    let store = SharedMemoryStore::new();
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+
+    // Six records: two history pages; a message arrives after the first is served, and the
+    // read (a listing as of its first page) does not show it.
+    for n in 21..=26 {
+        fake.receive(n, n, "Bo <bo@example.com>", "batch", None);
+    }
+    let first_page = fake.history_id();
+    fake.receive_between_history_pages(30, 60, "Cy <cy@example.com>", "between pages");
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert_eq!(report.events_written, 6);
+    assert_eq!(fake.history_id(), first_page + 1, "it arrived meanwhile");
+    assert_eq!(
+        cursor(&store)["history_id"],
+        first_page.to_string(),
+        "the first page's historyId"
+    );
+
+    let report = sync(&store, "gm", "gmail", config(&server.url())).await;
+    assert_eq!(report.status, SourceStatusKind::Ok, "{:?}", report.error);
+    assert!(stored(&store, 0).contains(&pair(
+        "email_received",
+        format!("message:{}", message_id(30))
+    )));
+    assert_eq!(cursor(&store)["history_id"], fake.history_id().to_string());
+}
+
+#[tokio::test]
+async fn a_service_account_rejected_is_told_to_check_credentials_file() {
+    let fake = FakeGmail::new();
+    let server = fake.start();
+    let auth = FakeGoogleAuth::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sa.json");
+    std::fs::write(&file, auth.service_account_key()).unwrap();
+    let mut table = toml::Table::new();
+    table.insert(
+        "api_url".into(),
+        format!("{}/gmail/v1", server.url()).into(),
+    );
+    table.insert("token_uri".into(), auth.token_uri().to_string().into());
+    table.insert("credentials_file".into(), file.display().to_string().into());
+    table.insert("retry_delay_ms".into(), 10.into());
+    // The fake Gmail knows none of this account's tokens: 401, twice.
+    let report = sync(&SharedMemoryStore::new(), "gm", "gmail", table).await;
+    assert_eq!(report.status, SourceStatusKind::Failed);
+    assert_eq!(report.error_kind, Some(ErrorKind::Unauthorized));
+    let error = report.error.unwrap();
+    assert!(error.contains("check credentials_file"), "{error}");
+    assert!(!error.contains("refresh_token"), "{error}");
 }
