@@ -33,7 +33,8 @@ pub use source::GoogleCalendarSource;
 pub fn source_type() -> SourceType {
     SourceType {
         name: "google_calendar",
-        description: "Google Calendar: events scheduled, changed, cancelled; meetings held",
+        description:
+            "Google Calendar: events scheduled, changed, cancelled, restored; meetings held",
         keys: <config::GoogleCalendarConfig as athena_core::config::Declared>::keys(),
         build: Arc::new(|c| {
             Ok(Box::new(Async::new(GoogleCalendarSource::from_config(c)?)) as Box<dyn EventSource>)

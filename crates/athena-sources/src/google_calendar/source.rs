@@ -32,7 +32,7 @@ pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonl
 /// Items per page asked for (Google's most is 2,500; it may serve fewer).
 const PAGE_SIZE: u32 = 250;
 
-/// Reads Google Calendar events: scheduled, changed, cancelled, and meetings held (run by the
+/// Reads Google Calendar events: scheduled, changed, cancelled, restored, and meetings held (run by the
 /// kit's [`Async`](athena_core::kit::Async)).
 pub struct GoogleCalendarSource {
     info: SourceInfo,
