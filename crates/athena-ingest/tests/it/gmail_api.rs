@@ -273,3 +273,46 @@ fn sigkill_mid_sync_then_resume_stores_exactly_the_uninterrupted_events() {
         |full, rng| full / 6 + rng.below(full * 2 / 3),
     );
 }
+
+#[test]
+fn three_thousand_messages_in_bounded_memory() {
+    // A first sync of 30 messages sets the baseline: the binary, the runtime, the store.
+    let small = FakeGmail::new();
+    small.set_page_size(100);
+    small.generate(30);
+    let small_server = small.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&small_server, ""));
+    let (run, json, baseline_kib) = env.sync_json_rss_kib(&VARS);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 30, "{json}");
+    let baseline_mib = baseline_kib / 1024;
+
+    // Pages of 100 ids, as the source asks: 30 listings, 3,000 messages read one by one.
+    let fake = FakeGmail::new();
+    fake.set_page_size(100);
+    fake.generate(3000);
+    let server = fake.start();
+    let env = TestEnv::new();
+    env.write_config(&config(&server, ""));
+    let (run, json, rss_kib) = env.sync_json_rss_kib(&VARS);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], 3000, "{json}");
+    let events = stored(&env);
+    assert_eq!(
+        (
+            count(&events, "email_received"),
+            count(&events, "email_sent")
+        ),
+        (2700, 300)
+    );
+    // Each child's own peak: other tests' children running alongside leave it be.
+    let rss_mib = rss_kib / 1024;
+    eprintln!("peak RSS: {baseline_mib} MiB for 30 messages, {rss_mib} MiB for 3,000");
+    assert!(
+        rss_mib < baseline_mib + 16,
+        "3,000 messages took {rss_mib} MiB, 30 took {baseline_mib} MiB"
+    );
+    let (_, json) = sync(&env);
+    assert_eq!(json["sources"][0]["events_written"], 0, "{json}");
+}

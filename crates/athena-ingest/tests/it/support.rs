@@ -55,14 +55,17 @@ impl TestEnv {
         all.extend_from_slice(args);
         let mut cmd = self.cmd(&all);
         cmd.envs(vars.iter().copied());
-        let run = Run(cmd.output().expect("running athena-ingest"));
-        let json = serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| {
-            panic!(
-                "sync --format json printed no JSON ({e}):\n{}",
-                run.describe()
-            )
-        });
-        (run, json)
+        sync_json_of(Run(cmd.output().expect("running athena-ingest")))
+    }
+
+    /// [`sync_json_with`](Self::sync_json_with) without arguments, with the child's own peak
+    /// RSS in KiB: unlike [`children_max_rss_kib`], not raised by other tests' children.
+    pub fn sync_json_rss_kib(&self, vars: &[(&str, &str)]) -> (Run, serde_json::Value, i64) {
+        let mut cmd = self.cmd(&["sync", "--format", "json"]);
+        cmd.envs(vars.iter().copied());
+        let (output, rss_kib) = output_with_max_rss_kib(&mut cmd);
+        let (run, json) = sync_json_of(Run(output));
+        (run, json, rss_kib)
     }
 
     pub fn store(&self) -> rusqlite::Connection {
@@ -508,6 +511,56 @@ pub fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
 }
 
 /// The largest resident size of this test's finished children, in KiB.
+fn sync_json_of(run: Run) -> (Run, serde_json::Value) {
+    let json = serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| {
+        panic!(
+            "sync --format json printed no JSON ({e}):\n{}",
+            run.describe()
+        )
+    });
+    (run, json)
+}
+
+/// Runs `cmd` to its end as `output()` does, with that child's peak RSS in KiB (`wait4`'s).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which `Child::wait` cannot stand in for
+pub fn output_with_max_rss_kib(cmd: &mut Command) -> (Output, i64) {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::{ExitStatus, Stdio};
+
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running athena-ingest");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).expect("reading stdout");
+        v
+    });
+    let mut stderr = Vec::new();
+    err.read_to_end(&mut stderr).expect("reading stderr");
+    let stdout = reader.join().expect("stdout reader");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 reaps the child `Child` never waited for, writing its status and a
+    // complete rusage into the pointers it is given.
+    let usage = unsafe {
+        assert_eq!(libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()), pid);
+        usage.assume_init()
+    };
+    let output = Output {
+        status: ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    };
+    (output, usage.ru_maxrss)
+}
+
 pub fn children_max_rss_kib() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a complete rusage into the pointer it is given.

@@ -27,7 +27,7 @@ pub const REFRESH_TOKEN: &str = "1//fake-gmail-refresh-token-0123456789";
 pub const EMAIL: &str = "me@example.com";
 
 /// Message ids per page of the listing, whatever `maxResults` asks (small pages make paging
-/// visible in small tests).
+/// visible in small tests), until [`FakeGmail::set_page_size`].
 const LIST_PAGE: usize = 7;
 /// History records per page.
 const HISTORY_PAGE: usize = 5;
@@ -61,6 +61,8 @@ pub struct Mailbox {
     /// A message received after the next history page with a next page is served.
     between_pages: Option<FakeMessage>,
     tokens_issued: u32,
+    /// Message ids per page of the listing, at most.
+    list_page: usize,
 }
 
 /// A fake Gmail serving a [`Mailbox`]; clones share it. The kit's controls (`fault` by path
@@ -131,6 +133,7 @@ impl FakeGmail {
                 history_id: 1000,
                 kept_from: 0,
                 email: EMAIL.into(),
+                list_page: LIST_PAGE,
                 ..Mailbox::default()
             }),
         }
@@ -205,6 +208,33 @@ impl FakeGmail {
         let id = m.id.clone();
         self.with(|b| b.push(m));
         id
+    }
+
+    /// Message ids per page of the listing, at most (Gmail's own cap is 500).
+    pub fn set_page_size(&self, n: usize) {
+        self.with(|b| b.list_page = n.max(1));
+    }
+
+    /// A large mailbox, cheaply: messages `1..=n`, one a minute, every tenth sent to
+    /// team@example.com and the others received from one of 50 senders (every fourth a reply
+    /// in the thread of the message before it). Each is an event of a first sync.
+    pub fn generate(&self, n: u64) {
+        self.with(|b| {
+            for i in 1..=n {
+                let thread = (i % 4 == 0).then_some(i - 1);
+                let m = if i % 10 == 0 {
+                    let from = format!("Me <{EMAIL}>");
+                    let subject = format!("report {i}");
+                    FakeMessage::new(i, i, &from, "team@example.com", &subject, thread, &["SENT"])
+                } else {
+                    let s = i % 50;
+                    let from = format!("Sender {s} <s{s}@example.com>");
+                    let subject = format!("update {i} on the quarterly numbers");
+                    FakeMessage::new(i, i, &from, EMAIL, &subject, thread, &["INBOX", "UNREAD"])
+                };
+                b.push(m);
+            }
+        });
     }
 
     /// A message `n` received (as [`receive`](Self::receive)) while the history is read: right
@@ -380,7 +410,7 @@ impl Mailbox {
             .query("maxResults")
             .and_then(|m| m.parse().ok())
             .unwrap_or(100usize)
-            .min(LIST_PAGE);
+            .min(self.list_page);
         let page = paging::by_token(&matching, r.query("pageToken").as_deref(), size);
         let mut body = json!({"resultSizeEstimate": matching.len()});
         if !page.items.is_empty() {
