@@ -36,3 +36,15 @@ pub(crate) async fn sync_with(
         .next()
         .expect("one source, one report")
 }
+
+/// (kind, id) of the events stored since the first `from`, sorted.
+pub(crate) fn stored(store: &SharedMemoryStore, from: usize) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = store.with(|s| {
+        s.events[from..]
+            .iter()
+            .map(|e| (e.kind.clone(), e.id.clone()))
+            .collect()
+    });
+    all.sort();
+    all
+}

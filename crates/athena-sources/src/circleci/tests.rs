@@ -7,7 +7,7 @@ use athena_http::testing::{TestResponse, TestServer};
 use serde_json::json;
 
 use super::fake::{FakeCircleci, SLUG, TOKEN};
-use crate::synced::sync;
+use crate::synced::{stored, sync};
 
 fn config(server: &TestServer, extra: &[(&str, toml::Value)]) -> toml::Table {
     let mut table = toml::Table::new();
@@ -19,18 +19,6 @@ fn config(server: &TestServer, extra: &[(&str, toml::Value)]) -> toml::Table {
         table.insert(k.to_string(), v.clone());
     }
     table
-}
-
-/// (kind, id) of the events stored since the first `from`, sorted.
-fn stored(store: &SharedMemoryStore, from: usize) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = store.with(|s| {
-        s.events[from..]
-            .iter()
-            .map(|e| (e.kind.clone(), e.id.clone()))
-            .collect()
-    });
-    all.sort();
-    all
 }
 
 fn count(store: &SharedMemoryStore) -> usize {

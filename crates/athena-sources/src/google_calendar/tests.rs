@@ -9,7 +9,7 @@ use super::fake::{
     google_error, minutes, rate_limit_exceeded, FakeCalendar, CLIENT_ID, CLIENT_SECRET,
     REFRESH_TOKEN,
 };
-use crate::synced::sync;
+use crate::synced::{stored, sync};
 
 fn config(url: &str) -> toml::Table {
     let mut table = toml::Table::new();
@@ -24,18 +24,6 @@ fn config(url: &str) -> toml::Table {
     }
     table.insert("retry_delay_ms".into(), 10.into());
     table
-}
-
-/// (kind, id) of the events stored since the first `from`, sorted.
-fn stored(store: &SharedMemoryStore, from: usize) -> Vec<(String, String)> {
-    let mut out: Vec<_> = store.with(|s| {
-        s.events[from..]
-            .iter()
-            .map(|e| (e.kind.clone(), e.id.clone()))
-            .collect()
-    });
-    out.sort();
-    out
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -7,7 +7,7 @@ use athena_http::testing::TestResponse;
 use serde_json::{json, Value};
 
 use super::fake::{adf, time, FakeJira, BEARER, EMAIL, TOKEN};
-use crate::synced::sync;
+use crate::synced::{stored, sync};
 
 fn config(url: &str) -> toml::Table {
     let mut table = toml::Table::new();
@@ -16,18 +16,6 @@ fn config(url: &str) -> toml::Table {
     }
     table.insert("retry_delay_ms".into(), 10.into());
     table
-}
-
-/// (kind, id) of the events stored since the first `from`, sorted.
-fn stored(store: &SharedMemoryStore, from: usize) -> Vec<(String, String)> {
-    let mut out: Vec<_> = store.with(|s| {
-        s.events[from..]
-            .iter()
-            .map(|e| (e.kind.clone(), e.id.clone()))
-            .collect()
-    });
-    out.sort();
-    out
 }
 
 fn pair(kind: &str, id: String) -> (String, String) {
