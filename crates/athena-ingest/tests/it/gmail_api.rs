@@ -31,18 +31,7 @@ fn sync(env: &TestEnv) -> (Run, Value) {
 
 /// (kind, id) of stored events, in storage order.
 fn stored(env: &TestEnv) -> Vec<(String, String)> {
-    let c = env.store();
-    let mut s = c
-        .prepare("SELECT kind, id FROM events WHERE source_id = 'gm' ORDER BY seq")
-        .unwrap();
-    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-fn count(events: &[(String, String)], kind: &str) -> usize {
-    events.iter().filter(|(k, _)| k == kind).count()
+    env.kinds_and_ids("gm")
 }
 
 /// `received` messages from others (every fifth a reply in thread 1), then 10 sent, 2 drafts.

@@ -32,18 +32,7 @@ fn sync(env: &TestEnv) -> (Run, Value) {
 
 /// (kind, id) of stored events, in storage order.
 fn stored(env: &TestEnv) -> Vec<(String, String)> {
-    let c = env.store();
-    let mut s = c
-        .prepare("SELECT kind, id FROM events WHERE source_id = 'cal' ORDER BY seq")
-        .unwrap();
-    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-fn count(events: &[(String, String)], kind: &str) -> usize {
-    events.iter().filter(|(k, _)| k == kind).count()
+    env.kinds_and_ids("cal")
 }
 
 /// `n` events, one an hour from two days ago; every third with attendees.

@@ -29,14 +29,7 @@ fn sync(env: &TestEnv) -> (Run, Value) {
 
 /// (kind, id) of stored events, in storage order.
 fn stored(env: &TestEnv) -> Vec<(String, String)> {
-    let c = env.store();
-    let mut s = c
-        .prepare("SELECT kind, id FROM events WHERE source_id = 'sl' ORDER BY seq")
-        .unwrap();
-    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    env.kinds_and_ids("sl")
 }
 
 fn populate(fake: &FakeSlack) {

@@ -86,6 +86,16 @@ impl TestEnv {
     }
 
     /// Stored event ids of a source, in commit (storage) order.
+    /// (kind, id) of `source`'s stored events, in storage order.
+    pub fn kinds_and_ids(&self, source: &str) -> Vec<(String, String)> {
+        let c = self.store();
+        let mut stmt = c
+            .prepare("SELECT kind, id FROM events WHERE source_id = ?1 ORDER BY seq")
+            .unwrap();
+        let rows = stmt.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)));
+        rows.unwrap().map(Result::unwrap).collect()
+    }
+
     pub fn ids(&self, source: &str) -> Vec<String> {
         let c = self.store();
         let mut stmt = match c.prepare("SELECT id FROM events WHERE source_id = ?1 ORDER BY seq") {
@@ -572,4 +582,9 @@ pub fn children_max_rss_kib() -> i64 {
         usage.assume_init()
     };
     usage.ru_maxrss
+}
+
+/// How many of `events` (kind, id) are of `kind`.
+pub fn count(events: &[(String, String)], kind: &str) -> usize {
+    events.iter().filter(|(k, _)| k == kind).count()
 }
