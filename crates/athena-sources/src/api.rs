@@ -72,3 +72,24 @@ pub(crate) fn stats(http: &HttpStats) -> SourceStats {
         ..SourceStats::default()
     }
 }
+
+/// Why an API source's reading stopped: the consumer went away, or a request failed.
+#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
+pub(crate) enum Failure {
+    Stopped,
+    Http(athena_http::HttpError),
+}
+
+#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
+impl From<athena_http::HttpError> for Failure {
+    fn from(e: athena_http::HttpError) -> Self {
+        Failure::Http(e)
+    }
+}
+
+#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
+impl From<athena_core::kit::Stopped> for Failure {
+    fn from(_: athena_core::kit::Stopped) -> Self {
+        Failure::Stopped
+    }
+}

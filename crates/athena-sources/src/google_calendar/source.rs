@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::api::Failure;
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
 use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats, StateChange};
@@ -41,24 +42,6 @@ pub struct GoogleCalendarSource {
     lookahead: chrono::Duration,
     client: ApiClient,
     stats: Arc<HttpStats>,
-}
-
-/// Why reading stopped.
-enum Failure {
-    Stopped,
-    Http(HttpError),
-}
-
-impl From<HttpError> for Failure {
-    fn from(e: HttpError) -> Self {
-        Failure::Http(e)
-    }
-}
-
-impl From<athena_core::kit::Stopped> for Failure {
-    fn from(_: athena_core::kit::Stopped) -> Self {
-        Failure::Stopped
-    }
 }
 
 /// Google's reasons for a rate limit, said in a 403 or 429 body

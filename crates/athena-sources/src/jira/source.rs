@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::api::Failure;
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
 use athena_core::{ConfigError, Secret, SourceConfig, SourceError, SourceInfo, SourceStats};
@@ -45,24 +46,6 @@ pub struct JiraSource {
     filter: String,
     client: ApiClient,
     stats: Arc<HttpStats>,
-}
-
-/// Why reading stopped.
-enum Failure {
-    Stopped,
-    Http(HttpError),
-}
-
-impl From<HttpError> for Failure {
-    fn from(e: HttpError) -> Self {
-        Failure::Http(e)
-    }
-}
-
-impl From<athena_core::kit::Stopped> for Failure {
-    fn from(_: athena_core::kit::Stopped) -> Self {
-        Failure::Stopped
-    }
 }
 
 impl JiraSource {
