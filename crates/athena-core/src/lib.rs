@@ -31,6 +31,7 @@ pub mod json;
 pub mod kit;
 pub mod memory;
 pub mod metrics;
+mod query_budget;
 pub mod recall;
 pub mod redact;
 pub mod registry;

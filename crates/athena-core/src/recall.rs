@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use crate::event::Event;
 use crate::store::{EventQuery, SourceStatus, StoreError};
 
+pub use crate::query_budget::{QueryBudget, Spent};
+
 /// The order of a page, on `occurred_at` (ties broken by storing order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -190,15 +192,23 @@ pub struct TimelineCount {
 }
 
 /// The read side of a store, for recall. Implementations are shared between request handlers.
+///
+/// Every query runs within a [`QueryBudget`]: once it is spent the query stops and answers
+/// [`StoreError::Interrupted`], whatever it was doing.
 pub trait Recall: Send + Sync {
     /// A page of the events `query` asks for.
-    fn page(&self, query: &PageQuery) -> Result<Page, StoreError>;
+    fn page(&self, query: &PageQuery, budget: &QueryBudget) -> Result<Page, StoreError>;
 
     /// The event `id` of `source_id`, if stored.
-    fn event(&self, source_id: &str, id: &str) -> Result<Option<Event>, StoreError>;
+    fn event(
+        &self,
+        source_id: &str,
+        id: &str,
+        budget: &QueryBudget,
+    ) -> Result<Option<Event>, StoreError>;
 
     /// Every source the store knows, as `status` shows them.
-    fn sources(&self) -> Result<Vec<SourceStatus>, StoreError>;
+    fn sources(&self, budget: &QueryBudget) -> Result<Vec<SourceStatus>, StoreError>;
 
     /// Counts per bucket and source of the events `filter` matches (its `limit` is ignored),
     /// oldest bucket first.
@@ -206,6 +216,7 @@ pub trait Recall: Send + Sync {
         &self,
         filter: &EventQuery,
         bucket: Bucket,
+        budget: &QueryBudget,
     ) -> Result<Vec<TimelineCount>, StoreError>;
 }
 

@@ -258,6 +258,10 @@ pub enum StoreError {
     /// The query cannot be run (bad full-text syntax, …).
     #[error("invalid query: {0}")]
     Query(String),
+    /// A recall query was stopped before it finished: its time ran out, or it was
+    /// cancelled (see [`QueryBudget`](crate::recall::QueryBudget)).
+    #[error("{0}")]
+    Interrupted(crate::recall::Spent),
     /// An error of the backend.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

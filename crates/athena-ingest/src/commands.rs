@@ -169,16 +169,19 @@ fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
     SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
 }
 
-/// How many read-only connections answer recall: an agent asks a few things at once at most.
-pub(crate) const RECALL_CONNECTIONS: usize = 4;
-
 fn mcp(args: &DbArgs) -> Result<ExitCode> {
     let path = db_path(args)?;
-    let recall = athena_store::SqliteRecall::open(&path, RECALL_CONNECTIONS)
+    let limits = crate::recall::Limits::default();
+    let recall = athena_store::SqliteRecall::open(&path, limits.connections)
         .with_context(|| format!("opening store {}", path.display()))?;
     tracing::info!("serving MCP on stdio over {}", path.display());
     let rt = runtime()?;
-    rt.block_on(crate::mcp::serve_stdio(Arc::new(recall)))?;
+    let service = crate::recall::RecallService::new(
+        Arc::new(recall),
+        limits,
+        athena_core::CancelToken::new(),
+    );
+    rt.block_on(crate::mcp::serve_stdio(service))?;
     // stdin's reader thread may still be blocked in a read: don't wait for it.
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(ExitCode::SUCCESS)

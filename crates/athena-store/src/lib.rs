@@ -6,6 +6,7 @@
 //! - `schema`: the versioned schema and its migrations; read it first to see the tables.
 //! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
+//! - [`search_cost`]: the bounds a full-text query must keep to be run.
 #![warn(missing_docs)]
 
 mod inspect;
@@ -15,4 +16,4 @@ mod schema;
 mod sqlite;
 
 pub use recall::SqliteRecall;
-pub use sqlite::SqliteStore;
+pub use sqlite::{search_cost, SqliteStore};

@@ -2,13 +2,15 @@
 //!
 //! A SQLite connection serves one query at a time, so concurrent requests each take a free
 //! connection of the pool, or wait for one. Readers never block the writer (WAL), and a reader
-//! sees every batch committed before its query began.
+//! sees every batch committed before its query began. Each query runs within its
+//! [`QueryBudget`]: SQLite's progress handler checks it every [`STEPS_BETWEEN_CHECKS`] steps
+//! of the statement running and stops the statement once it is spent.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use athena_core::recall::{Bucket, Page, PageQuery, Recall, TimelineCount};
+use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, TimelineCount};
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
 
 use crate::SqliteStore;
@@ -65,24 +67,59 @@ impl SqliteRecall {
     }
 }
 
+/// How many SQLite virtual machine steps run between two looks at a query's budget: a few
+/// microseconds of work, so a spent budget stops a query within about a millisecond, and the
+/// look (a clock read, an atomic load or two) costs well under 1% of the query.
+pub const STEPS_BETWEEN_CHECKS: i32 = 1000;
+
+impl SqliteStore {
+    /// Runs `f` on this connection with `budget` watched: the statement running when it is
+    /// spent stops, and `f`'s error becomes [`StoreError::Interrupted`].
+    pub(crate) fn within<T>(
+        &self,
+        budget: &QueryBudget,
+        f: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(spent) = budget.spent() {
+            return Err(StoreError::Interrupted(spent));
+        }
+        let watched = budget.clone();
+        self.connection_handle()
+            .progress_handler(STEPS_BETWEEN_CHECKS, Some(move || watched.spent().is_some()));
+        let result = f(self);
+        self.connection_handle()
+            .progress_handler(0, None::<fn() -> bool>);
+        match (result, budget.spent()) {
+            (Err(_), Some(spent)) => Err(StoreError::Interrupted(spent)),
+            (result, _) => result,
+        }
+    }
+}
+
 impl Recall for SqliteRecall {
-    fn page(&self, query: &PageQuery) -> Result<Page, StoreError> {
-        self.connection().select_page(query)
+    fn page(&self, query: &PageQuery, budget: &QueryBudget) -> Result<Page, StoreError> {
+        self.connection().within(budget, |s| s.select_page(query))
     }
 
-    fn event(&self, source_id: &str, id: &str) -> Result<Option<Event>, StoreError> {
-        self.connection().select_event(source_id, id)
+    fn event(
+        &self,
+        source_id: &str,
+        id: &str,
+        budget: &QueryBudget,
+    ) -> Result<Option<Event>, StoreError> {
+        (self.connection()).within(budget, |s| s.select_event(source_id, id))
     }
 
-    fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
-        self.connection().select_sources_status()
+    fn sources(&self, budget: &QueryBudget) -> Result<Vec<SourceStatus>, StoreError> {
+        (self.connection()).within(budget, |s| s.select_sources_status())
     }
 
     fn timeline(
         &self,
         filter: &EventQuery,
         bucket: Bucket,
+        budget: &QueryBudget,
     ) -> Result<Vec<TimelineCount>, StoreError> {
-        self.connection().select_timeline(filter, bucket)
+        (self.connection()).within(budget, |s| s.select_timeline(filter, bucket))
     }
 }

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use athena_core::recall::Recall;
 use athena_core::CancelToken;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -19,11 +18,12 @@ mod params;
 mod server;
 mod tools;
 
+use crate::recall::RecallService;
 use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
 /// protocol: logs go to stderr.
-pub(crate) async fn serve_stdio(recall: Arc<dyn Recall>) -> Result<()> {
+pub(crate) async fn serve_stdio(recall: RecallService) -> Result<()> {
     let running = RecallServer::new(recall)
         .serve(rmcp::transport::stdio())
         .await
@@ -46,7 +46,7 @@ pub(crate) enum Hosts {
 /// server per session; the store connections behind `recall` are shared. `stop` ends every
 /// session and its open event stream, so that a graceful shutdown does not wait on them.
 /// Must be called within the Tokio runtime.
-pub(crate) fn router(recall: Arc<dyn Recall>, hosts: Hosts, stop: CancelToken) -> axum::Router {
+pub(crate) fn router(recall: RecallService, hosts: Hosts, stop: CancelToken) -> axum::Router {
     let config = match hosts {
         Hosts::Loopback => StreamableHttpServerConfig::default(),
         Hosts::Any => StreamableHttpServerConfig::default().disable_allowed_hosts(),

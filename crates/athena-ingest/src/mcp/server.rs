@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use athena_core::recall::Recall;
+use athena_core::recall::{QueryBudget, Recall};
 use rmcp::handler::server::common::{schema_for_input, schema_for_output as output_schema};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
@@ -16,17 +16,19 @@ use super::params::{
     TimelineParams,
 };
 use super::tools::{self, Answer, Refusal};
+use crate::recall::{Cost, RecallService, Refused};
 
-/// One per MCP session; the store connections behind `recall` are shared by all.
+/// One per MCP session; the recall service (its store connections, queue and budgets) is
+/// shared by all, and with the HTTP API.
 #[derive(Clone)]
 pub(crate) struct RecallServer {
-    recall: Arc<dyn Recall>,
+    recall: RecallService,
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl RecallServer {
-    pub(crate) fn new(recall: Arc<dyn Recall>) -> Self {
+    pub(crate) fn new(recall: RecallService) -> Self {
         RecallServer {
             recall,
             tool_router: Self::tool_router(),
@@ -41,8 +43,17 @@ impl RecallServer {
     )]
     async fn search_events(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let now = chrono::Utc::now();
-        self.read_with(args, move |r, p: SearchEventsParams| {
-            tools::search_events(r, p, now)
+        let cost = |p: &SearchEventsParams| {
+            let searched = p.query.as_deref().is_some_and(|q| !q.trim().is_empty());
+            let by_actor = p.actor.as_deref().is_some_and(|a| !a.is_empty());
+            if searched || by_actor {
+                Cost::Costly
+            } else {
+                Cost::Cheap
+            }
+        };
+        self.read_with(args, cost, move |r, b, p: SearchEventsParams| {
+            tools::search_events(r, b, p, now)
         })
         .await
     }
@@ -54,7 +65,8 @@ impl RecallServer {
         output_schema = output_schema::<GetEventOut>(),
     )]
     async fn get_event(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        self.read_with(args, |r, p: GetEventParams| tools::get_event(r, p))
+        let cost = |_: &GetEventParams| Cost::Cheap;
+        self.read_with(args, cost, |r, b, p| tools::get_event(r, b, p))
             .await
     }
 
@@ -64,7 +76,7 @@ impl RecallServer {
         output_schema = output_schema::<ListSourcesOut>(),
     )]
     async fn list_sources(&self) -> Result<CallToolResult, ErrorData> {
-        self.read(tools::list_sources).await
+        self.read(Cost::Cheap, tools::list_sources).await
     }
 
     #[tool(
@@ -75,7 +87,8 @@ impl RecallServer {
     )]
     async fn timeline(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let now = chrono::Utc::now();
-        self.read_with(args, move |r, p: TimelineParams| tools::timeline(r, p, now))
+        let cost = |_: &TimelineParams| Cost::Costly;
+        self.read_with(args, cost, move |r, b, p| tools::timeline(r, b, p, now))
             .await
     }
 }
@@ -93,26 +106,34 @@ impl RecallServer {
     async fn read_with<P: DeserializeOwned + Send + 'static>(
         &self,
         args: JsonObject,
-        f: impl FnOnce(&dyn Recall, P) -> Result<Answer, Refusal> + Send + 'static,
+        cost: impl FnOnce(&P) -> Cost,
+        f: impl FnOnce(&dyn Recall, &QueryBudget, P) -> Result<Answer, Refusal> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
         match serde_json::from_value::<P>(serde_json::Value::Object(args)) {
-            Ok(p) => self.read(move |r| f(r, p)).await,
+            Ok(p) => self.read(cost(&p), move |r, b| f(r, b, p)).await,
             Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                 "arguments: {e}"
             ))])),
         }
     }
 
-    /// Runs a store read on the blocking pool; a refusal is the tool's error result, for the
-    /// agent to read and correct, never a protocol error.
+    /// Runs a store read through the recall service; a refusal is the tool's error result,
+    /// for the agent to read and correct, never a protocol error.
     async fn read(
         &self,
-        f: impl FnOnce(&dyn Recall) -> Result<Answer, Refusal> + Send + 'static,
+        cost: Cost,
+        f: impl FnOnce(&dyn Recall, &QueryBudget) -> Result<Answer, Refusal> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
-        let recall = self.recall.clone();
-        let result = tokio::task::spawn_blocking(move || f(&*recall))
-            .await
-            .unwrap_or_else(|e| Err(format!("the store read failed: {e}")));
+        let result = match self.recall.run(cost, move |r, b| Ok(f(r, b))).await {
+            Ok(result) => result,
+            Err(Refused::Busy { retry_after }) => Err(format!(
+                "recall is busy (every store connection is taken and the queue is full): try again in {} s",
+                retry_after.as_secs().max(1)
+            )),
+            Err(Refused::Spent(spent)) => Err(tools::interrupted(spent)),
+            Err(Refused::Store(e)) => Err(format!("reading the store failed: {e}")),
+            Err(Refused::Panicked) => Err("the store read failed (see the server's log)".into()),
+        };
         Ok(match result {
             Ok(Answer { value, summary }) => {
                 // Many clients show an agent only the text, so the JSON is there too.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use athena_core::recall::{Bucket, PageCursor, PageQuery, Recall};
+use athena_core::recall::{Bucket, PageCursor, PageQuery, QueryBudget, Recall};
 use athena_core::time::parse_time_arg;
 use athena_core::{EventQuery, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -23,6 +23,7 @@ pub(crate) type Refusal = String;
 
 pub(crate) fn search_events(
     recall: &dyn Recall,
+    budget: &QueryBudget,
     p: SearchEventsParams,
     now: DateTime<Utc>,
 ) -> Result<Answer, Refusal> {
@@ -50,7 +51,7 @@ pub(crate) fn search_events(
         limit: limit as usize,
         ..PageQuery::default()
     };
-    let page = recall.page(&query).map_err(store_error)?;
+    let page = recall.page(&query, budget).map_err(store_error)?;
     let next = page.next.map(|c| c.to_string());
     let mut summary = match (page.events.first(), page.events.last()) {
         (Some(newest), Some(oldest)) => format!(
@@ -74,8 +75,12 @@ pub(crate) fn search_events(
     })
 }
 
-pub(crate) fn get_event(recall: &dyn Recall, p: GetEventParams) -> Result<Answer, Refusal> {
-    match recall.event(&p.source, &p.id).map_err(store_error)? {
+pub(crate) fn get_event(
+    recall: &dyn Recall,
+    budget: &QueryBudget,
+    p: GetEventParams,
+) -> Result<Answer, Refusal> {
+    match (recall.event(&p.source, &p.id, budget)).map_err(store_error)? {
         Some(event) => Ok(Answer {
             summary: format!(
                 "{} {} at {}: {}",
@@ -93,8 +98,8 @@ pub(crate) fn get_event(recall: &dyn Recall, p: GetEventParams) -> Result<Answer
     }
 }
 
-pub(crate) fn list_sources(recall: &dyn Recall) -> Result<Answer, Refusal> {
-    let status = recall.sources().map_err(store_error)?;
+pub(crate) fn list_sources(recall: &dyn Recall, budget: &QueryBudget) -> Result<Answer, Refusal> {
+    let status = recall.sources(budget).map_err(store_error)?;
     let total: u64 = status.iter().map(|s| s.events).sum();
     let summary = if status.is_empty() {
         "no source has synced into this store yet".to_string()
@@ -118,6 +123,7 @@ pub(crate) fn list_sources(recall: &dyn Recall) -> Result<Answer, Refusal> {
 
 pub(crate) fn timeline(
     recall: &dyn Recall,
+    budget: &QueryBudget,
     p: TimelineParams,
     now: DateTime<Utc>,
 ) -> Result<Answer, Refusal> {
@@ -131,7 +137,7 @@ pub(crate) fn timeline(
         until: time(p.until, "until", now)?,
         ..EventQuery::default()
     };
-    let counts = recall.timeline(&filter, bucket).map_err(store_error)?;
+    let counts = (recall.timeline(&filter, bucket, budget)).map_err(store_error)?;
     // One entry per bucket, oldest first, with its count per source.
     let mut buckets: BTreeMap<DateTime<Utc>, BTreeMap<String, u64>> = BTreeMap::new();
     for c in counts {
@@ -184,7 +190,18 @@ fn time(
 fn store_error(e: StoreError) -> Refusal {
     match e {
         StoreError::Query(m) => format!("query: {m}"),
+        StoreError::Interrupted(spent) => interrupted(spent),
         other => format!("reading the store failed: {other}"),
+    }
+}
+
+/// A query stopped by its budget: what to do about it.
+pub(crate) fn interrupted(spent: athena_core::recall::Spent) -> Refusal {
+    match spent {
+        athena_core::recall::Spent::TimedOut(_) => format!(
+            "{spent}, and was stopped: narrow it (a shorter since/until window, rarer words, fewer terms, a smaller limit)"
+        ),
+        _ => format!("{spent}: the server is stopping"),
     }
 }
 
@@ -219,7 +236,7 @@ mod tests {
     }
 
     impl Recall for Fixed {
-        fn page(&self, query: &PageQuery) -> Result<Page, StoreError> {
+        fn page(&self, query: &PageQuery, _: &QueryBudget) -> Result<Page, StoreError> {
             if query.filter.search.as_deref() == Some("\"") {
                 return Err(StoreError::Query("unterminated string".into()));
             }
@@ -233,13 +250,18 @@ mod tests {
                 }),
             })
         }
-        fn event(&self, _: &str, id: &str) -> Result<Option<Event>, StoreError> {
+        fn event(&self, _: &str, id: &str, _: &QueryBudget) -> Result<Option<Event>, StoreError> {
             Ok(self.events.iter().find(|e| e.id == id).cloned())
         }
-        fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        fn sources(&self, _: &QueryBudget) -> Result<Vec<SourceStatus>, StoreError> {
             Ok(Vec::new())
         }
-        fn timeline(&self, _: &EventQuery, _: Bucket) -> Result<Vec<TimelineCount>, StoreError> {
+        fn timeline(
+            &self,
+            _: &EventQuery,
+            _: Bucket,
+            _: &QueryBudget,
+        ) -> Result<Vec<TimelineCount>, StoreError> {
             let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
             Ok(vec![
                 TimelineCount {
@@ -261,6 +283,10 @@ mod tests {
         }
     }
 
+    fn free() -> QueryBudget {
+        QueryBudget::unlimited()
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
             .unwrap()
@@ -272,6 +298,7 @@ mod tests {
         let recall = Fixed::default();
         let answer = search_events(
             &recall,
+            &free(),
             SearchEventsParams {
                 since: Some("7d".into()),
                 limit: Some(5000),
@@ -293,7 +320,7 @@ mod tests {
             answer.summary
         );
 
-        search_events(&recall, SearchEventsParams::default(), now()).unwrap();
+        search_events(&recall, &free(), SearchEventsParams::default(), now()).unwrap();
         let asked = recall.asked.lock().unwrap().clone().unwrap();
         assert_eq!(asked.limit, DEFAULT_LIMIT as usize);
     }
@@ -301,7 +328,7 @@ mod tests {
     #[test]
     fn bad_arguments_are_refused_with_the_reason() {
         let recall = Fixed::default();
-        let refuse = |p: SearchEventsParams| search_events(&recall, p, now()).unwrap_err();
+        let refuse = |p: SearchEventsParams| search_events(&recall, &free(), p, now()).unwrap_err();
         let e = refuse(SearchEventsParams {
             since: Some("yesterday-ish".into()),
             ..Default::default()
@@ -324,6 +351,7 @@ mod tests {
         assert!(e.starts_with("limit: "), "{e}");
         let e = timeline(
             &recall,
+            &free(),
             TimelineParams {
                 bucket: Some("month".into()),
                 ..Default::default()
@@ -334,6 +362,7 @@ mod tests {
         assert!(e.contains("hour, day or week"), "{e}");
         let e = get_event(
             &recall,
+            &free(),
             GetEventParams {
                 source: "s".into(),
                 id: "nope".into(),
@@ -345,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_timeline_has_one_entry_per_bucket_with_its_sources() {
-        let answer = timeline(&Fixed::default(), TimelineParams::default(), now()).unwrap();
+        let answer = timeline(&Fixed::default(), &free(), TimelineParams::default(), now()).unwrap();
         assert_eq!(
             answer.value,
             json!({

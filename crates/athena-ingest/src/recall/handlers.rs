@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use athena_core::recall::Recall;
+use athena_core::recall::{QueryBudget, Recall, Spent};
 use athena_core::StoreError;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, RawQuery, State};
@@ -17,6 +17,7 @@ use super::openapi::{
     TimeArg, TimelineBody,
 };
 use super::params::{self, Format, ParamError};
+use super::service::{Cost, Refused, RecallService};
 use super::RecallState;
 
 /// Why a request got no data.
@@ -28,6 +29,13 @@ pub(crate) enum ApiError {
     NotFound(String),
     /// The store refused or failed.
     Store(StoreError),
+    /// Every store connection is taken and the queue is full.
+    Busy {
+        /// When to ask again.
+        retry_after: std::time::Duration,
+    },
+    /// The query was stopped: past its time limit, or the server is stopping.
+    Spent(Spent),
     /// The blocking task died (a panic in a query).
     Internal,
 }
@@ -71,6 +79,25 @@ impl IntoResponse for ApiError {
                     format!("the store cannot be read: {e}"),
                 )
             }
+            ApiError::Busy { retry_after } => {
+                let mut response = json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "error": "recall is busy: every store connection is taken and the queue is full; try again shortly" }),
+                );
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+                return response;
+            }
+            ApiError::Spent(spent @ Spent::TimedOut(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{spent}, and was stopped: narrow it (a shorter window, rarer words, fewer terms, a smaller limit)"),
+            ),
+            ApiError::Spent(spent) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{spent}: the server is stopping"),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the query failed unexpectedly (see the server's log)".to_string(),
@@ -88,19 +115,18 @@ fn json_text(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Runs `f` over the store on a blocking thread.
+/// Runs `f` over the store through the recall service (a bounded pool, a queue, a budget).
 async fn read<T: Send + 'static>(
-    recall: &Arc<dyn Recall>,
-    f: impl FnOnce(&dyn Recall) -> Result<T, StoreError> + Send + 'static,
+    service: &RecallService,
+    cost: Cost,
+    f: impl FnOnce(&dyn Recall, &QueryBudget) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let recall = recall.clone();
-    match tokio::task::spawn_blocking(move || f(&*recall)).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(e) => {
-            tracing::error!("recall: a store query panicked: {e}");
-            Err(ApiError::Internal)
-        }
-    }
+    service.run(cost, f).await.map_err(|refused| match refused {
+        Refused::Busy { retry_after } => ApiError::Busy { retry_after },
+        Refused::Spent(spent) => ApiError::Spent(spent),
+        Refused::Store(e) => ApiError::from(e),
+        Refused::Panicked => ApiError::Internal,
+    })
 }
 
 fn event_json(e: &athena_core::Event, format: Format) -> Value {
@@ -144,8 +170,14 @@ pub(crate) async fn events(
     let format = params.format;
     // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
     // that would stall one of the runtime's two workers (and /healthz with it).
-    let body = read(&state.recall, move |r| {
-        let page = r.page(&params.page)?;
+    let filter = &params.page.filter;
+    let cost = if filter.search.is_some() || filter.actor.is_some() {
+        Cost::Costly
+    } else {
+        Cost::Cheap
+    };
+    let body = read(&state.service, cost, move |r, budget| {
+        let page = r.page(&params.page, budget)?;
         let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
         let next = page.next.map(|c| c.to_string());
         Ok(json!({ "events": events, "next_cursor": next }).to_string())
@@ -198,7 +230,7 @@ pub(crate) async fn event(
         }
     }
     let (s, i) = (source.clone(), id.clone());
-    match read(&state.recall, move |r| r.event(&s, &i)).await? {
+    match read(&state.service, Cost::Cheap, move |r, b| r.event(&s, &i, b)).await? {
         Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
         None => Err(ApiError::NotFound(format!(
             "no event {id:?} of source {source:?} in the store"
@@ -226,7 +258,7 @@ pub(crate) async fn sources(
 ) -> Result<Response, ApiError> {
     // It takes none, and says so rather than ignoring one.
     params::none(query.as_deref())?;
-    let status = read(&state.recall, |r| r.sources()).await?;
+    let status = read(&state.service, Cost::Cheap, |r, b| r.sources(b)).await?;
     Ok(json_response(
         StatusCode::OK,
         &crate::output::status_json(&status),
@@ -261,8 +293,8 @@ pub(crate) async fn timeline(
     let params = params::timeline(query.as_deref(), chrono::Utc::now())?;
     let bucket = params.bucket;
     // Hours over years are many rows: rendered off the runtime's workers, as a page is.
-    let body = read(&state.recall, move |r| {
-        let counts: Vec<Value> = (r.timeline(&params.filter, bucket)?.iter())
+    let body = read(&state.service, Cost::Costly, move |r, budget| {
+        let counts: Vec<Value> = (r.timeline(&params.filter, bucket, budget)?.iter())
             .map(|c| {
                 json!({
                     "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),

@@ -3,14 +3,14 @@
 //!
 //! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
 //! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa);
-//! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`).
+//! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`);
+//! - `service`: the bounded pool, queue and time budget every query (HTTP and MCP) runs in.
 //!
 //! Every route here needs the `[serve] api_token` when one is set, and answers cross-origin
 //! requests only from the `[serve] cors_origins`.
 
 use std::sync::Arc;
 
-use athena_core::recall::Recall;
 use athena_core::Secret;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -23,27 +23,26 @@ mod athena;
 mod handlers;
 mod openapi;
 mod params;
+mod service;
 
 pub(crate) use athena::athena_event;
-
-/// How many read-only connections serve the recall API.
-pub(crate) const CONNECTIONS: usize = 4;
+pub(crate) use service::{Cost, Limits, Refused, RecallService};
 
 /// What the recall handlers share.
 #[derive(Clone)]
 pub(crate) struct RecallState {
-    pub recall: Arc<dyn Recall>,
+    pub service: RecallService,
     pub token: Option<Arc<Secret>>,
     /// The OpenAPI document, rendered once.
     openapi: Arc<str>,
 }
 
 impl RecallState {
-    pub(crate) fn new(recall: Arc<dyn Recall>, token: Option<Arc<Secret>>) -> Self {
+    pub(crate) fn new(service: RecallService, token: Option<Arc<Secret>>) -> Self {
         let doc = openapi::document(token.is_some());
         let openapi = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
         RecallState {
-            recall,
+            service,
             token,
             openapi: openapi.into(),
         }

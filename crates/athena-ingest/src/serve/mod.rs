@@ -109,6 +109,9 @@ impl Shared {
     }
 }
 
+/// How long a stopping server lets the answers in flight go out.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// The default of `--listen` and `[serve] listen`.
 const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
@@ -171,7 +174,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
 
     let store = open_store(&db_path)?;
     // Beside the write store, which created the file on a first start and checked it.
-    let recall = SqliteRecall::beside(&store, crate::recall::CONNECTIONS)
+    let recall = SqliteRecall::beside(&store, crate::recall::Limits::default().connections)
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
     let recall = Arc::new(recall);
     let store: Box<dyn Store> = Box::new(store);
@@ -223,7 +226,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
             None => tracing::warn!("the store was not closed cleanly: a worker still holds it"),
         }
         shared.store_open.store(false, Ordering::SeqCst);
-        match tokio::time::timeout(Duration::from_secs(1), server).await {
+        match tokio::time::timeout(STOP_GRACE, server).await {
             Ok(Ok(Err(e))) => tracing::warn!("the HTTP server stopped with an error: {e}"),
             Ok(Err(e)) => tracing::warn!("the HTTP server task failed: {e}"),
             _ => {}
@@ -243,14 +246,22 @@ fn app(
     cors_origins: Vec<axum::http::HeaderValue>,
     stop: &CancelToken,
 ) -> axum::Router {
-    let state = crate::recall::RecallState::new(recall.clone(), shared.token.clone());
+    // One service for HTTP and MCP: they share its connections, queue and budgets, and the
+    // stop cancels every query running.
+    let limits = crate::recall::Limits::default();
+    let service = crate::recall::RecallService::new(recall, limits, stop.clone());
+    let state = crate::recall::RecallState::new(service.clone(), shared.token.clone());
     http::router(shared.clone())
         .merge(crate::recall::router(state, cors_origins))
-        .merge(mcp_routes(recall, &shared, stop))
+        .merge(mcp_routes(service, &shared, stop))
 }
 
 /// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
-fn mcp_routes(recall: Arc<dyn Recall>, shared: &Shared, stop: &CancelToken) -> axum::Router {
+fn mcp_routes(
+    recall: crate::recall::RecallService,
+    shared: &Shared,
+    stop: &CancelToken,
+) -> axum::Router {
     use crate::mcp::Hosts;
     // A token guards every request, so any Host name may reach it (not only loopback).
     let hosts = if shared.token.is_some() {
@@ -276,7 +287,7 @@ fn load_config(args: &ServeArgs) -> Result<Config> {
 
 fn open_recall(db_path: &Path) -> Result<Arc<SqliteRecall>> {
     // The only connections this process opens: the file may be checked first.
-    let recall = SqliteRecall::open(db_path, crate::recall::CONNECTIONS)
+    let recall = SqliteRecall::open(db_path, crate::recall::Limits::default().connections)
         .with_context(|| format!("opening store {} for reading", db_path.display()))?;
     Ok(Arc::new(recall))
 }
@@ -311,10 +322,24 @@ fn serve_read_only(
             db_path.display()
         );
         let app = app(shared, recall, cors_origins, &cancel);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await
-            .context("serving HTTP")
+        let stop = cancel.clone();
+        let mut server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        tokio::select! {
+            served = &mut server => return served.context("serving HTTP")?.context("serving HTTP"),
+            _ = cancel.cancelled() => {}
+        }
+        // Nothing to commit: the queries running were cancelled with the stop and answer at
+        // once. Their answers get a moment to go out; a client that keeps its connection
+        // busy beyond it is not waited for.
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(STOP_GRACE, server).await {
+            tracing::warn!("the HTTP server stopped with an error: {e}");
+        }
+        tracing::info!("stopped");
+        anyhow::Ok(())
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(ExitCode::SUCCESS)

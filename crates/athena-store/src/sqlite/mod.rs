@@ -6,7 +6,8 @@
 //! - `bulk`: a bulk load's time indexes, dropped while a sync writes and rebuilt at its end.
 //! - `checkpoint`: the thread that checkpoints the WAL during a sync.
 //! - `query`: the reads: events, sources' status, dead letters, cursors and state.
-//! - `search`: how a full-text condition is written, by how many events match.
+//! - `search`: how a full-text condition is written, by how many events match;
+//!   `search_cost`: the bounds a full-text query must keep before it runs.
 //!
 //! The tests sit in `tests/`, one file per module above except `checkpoint`.
 
@@ -26,6 +27,7 @@ mod checkpoint;
 mod open;
 mod query;
 mod search;
+pub mod search_cost;
 mod write;
 
 #[cfg(test)]
@@ -77,6 +79,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The SQLite connection, for the recall pool's progress handler.
+    pub(crate) fn connection_handle(&self) -> &Connection {
+        &self.conn
     }
 }
 

@@ -12,6 +12,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::search::SearchPlan;
+use super::search_cost;
 use super::{backend, millis, SqliteStore};
 use crate::lock;
 
@@ -57,6 +58,11 @@ pub(super) fn fts_query(q: &str) -> String {
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A search the store cannot run, and why.
+fn search_error(search: &str, why: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Query(format!("search {search:?}: {why}"))
 }
 
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
@@ -149,7 +155,7 @@ impl SqliteStore {
     pub(super) fn select_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(q, self.plan_for(q), &mut sql, &mut args);
+        push_filter(q, self.plan_for(q)?, &mut sql, &mut args);
         sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
         if let Some(limit) = q.limit {
             sql.push_str(" LIMIT ?");
@@ -164,7 +170,7 @@ impl SqliteStore {
     pub(crate) fn select_page(&self, q: &PageQuery) -> Result<Page, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(&q.filter, self.plan_for(&q.filter), &mut sql, &mut args);
+        push_filter(&q.filter, self.plan_for(&q.filter)?, &mut sql, &mut args);
         let (cmp, dir) = match q.order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),
@@ -226,6 +232,9 @@ impl SqliteStore {
         let mut sql =
             format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
         let mut args = Vec::new();
+        if let Some(search) = q.search.as_deref() {
+            search_cost::check(search).map_err(|e| search_error(search, &e))?;
+        }
         // Every match is counted: reading them in any order is the cheapest.
         push_filter(q, None, &mut sql, &mut args);
         sql.push_str(" GROUP BY bucket, source_id ORDER BY bucket, source_id");
@@ -243,11 +252,14 @@ impl SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
     }
 
-    /// How `q`'s full-text condition, if any, is best written.
-    fn plan_for(&self, q: &EventQuery) -> Option<SearchPlan> {
-        q.search
-            .as_deref()
-            .map(|search| self.search_plan(&fts_query(search)))
+    /// How `q`'s full-text condition, if any, is best written; a search over the bounds of
+    /// `search_cost` is refused here, before it runs.
+    fn plan_for(&self, q: &EventQuery) -> Result<Option<SearchPlan>, StoreError> {
+        let Some(search) = q.search.as_deref() else {
+            return Ok(None);
+        };
+        search_cost::check(search).map_err(|e| search_error(search, &e))?;
+        Ok(Some(self.search_plan(&fts_query(search))))
     }
 
     /// Runs a `SELECT {EVENT_COLUMNS}` statement: each row's `seq` and event.
@@ -287,12 +299,18 @@ impl SqliteStore {
     /// A malformed full-text query surfaces as a generic SQLITE_ERROR: named as the search's
     /// fault (a bad request), not the store's.
     fn query_error(&self, e: rusqlite::Error, search: Option<&str>) -> StoreError {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if f.code == rusqlite::ErrorCode::OperationInterrupted {
+                // Stopped by its budget: the caller says why (see `SqliteStore::within`).
+                return backend(&self.path, e);
+            }
+        }
         let generic = matches!(
             &e,
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
         );
         match search {
-            Some(search) if generic => StoreError::Query(format!("search {search:?}: {e}")),
+            Some(search) if generic => search_error(search, &e),
             _ => backend(&self.path, e),
         }
     }

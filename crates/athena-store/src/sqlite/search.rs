@@ -89,7 +89,11 @@ impl SqliteStore {
                 return plan;
             }
         }
-        let plan = self.count_plan(fts, total);
+        // A count that failed (a query FTS5 refuses, or one stopped by its budget) is not
+        // kept: the next page or asking again counts anew.
+        let Some(plan) = self.count_plan(fts, total) else {
+            return SearchPlan::SortMatches;
+        };
         if cache.len() >= CACHED_PLANS {
             cache.clear();
         }
@@ -97,8 +101,9 @@ impl SqliteStore {
         plan
     }
 
-    /// [`Self::search_plan`] for a store of about `total` events, counted now.
-    fn count_plan(&self, fts: &str, total: i64) -> SearchPlan {
+    /// [`Self::search_plan`] for a store of about `total` events, counted now; `None` if the
+    /// count failed.
+    fn count_plan(&self, fts: &str, total: i64) -> Option<SearchPlan> {
         let probe_from = ((total as f64) * PROBE_SHARE) as i64;
         let bound = probe_from.max(SORT_AT_MOST) + 1;
         let matches: i64 = match self.conn.query_row(
@@ -107,14 +112,14 @@ impl SqliteStore {
             |r| r.get(0),
         ) {
             Ok(n) => n,
-            Err(_) => return SearchPlan::SortMatches,
+            Err(_) => return None,
         };
-        if matches <= SORT_AT_MOST {
+        Some(if matches <= SORT_AT_MOST {
             SearchPlan::SortMatches
         } else if matches > probe_from {
             SearchPlan::WalkProbing
         } else {
             SearchPlan::WalkTestingSet
-        }
+        })
     }
 }

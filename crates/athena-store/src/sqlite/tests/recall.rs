@@ -1,8 +1,10 @@
 //! Tests of recall: pages by keyset in both orders, a cursor stable while events arrive, one
 //! event by id, timeline buckets, and a malformed search named as the search's fault.
 
-use athena_core::recall::{Bucket, Order, PageQuery, Recall};
-use athena_core::{EventQuery, Store, StoreError};
+use std::time::Duration;
+
+use athena_core::recall::{Bucket, Order, PageQuery, QueryBudget, Recall, Spent};
+use athena_core::{CancelToken, EventQuery, Store, StoreError};
 
 use super::{batch, event, info};
 use crate::{SqliteRecall, SqliteStore};
@@ -27,7 +29,7 @@ fn all_pages(
                 after,
                 limit,
                 ..PageQuery::default()
-            })
+            }, &QueryBudget::unlimited())
             .unwrap();
         assert!(page.events.len() <= limit);
         seen.extend(page.events.iter().map(|e| e.id.clone()));
@@ -64,7 +66,7 @@ fn pages_follow_each_other_in_both_orders_and_ties_keep_storing_order() {
         .page(&PageQuery {
             limit: 5,
             ..PageQuery::default()
-        })
+        }, &QueryBudget::unlimited())
         .unwrap();
     assert_eq!(page.events.len(), 5);
     assert!(page.next.is_none());
@@ -109,10 +111,10 @@ fn one_event_by_source_and_id_and_a_filtered_page() {
     ];
     s.commit_batch(&info(), &batch(events, 1)).unwrap();
     let recall = SqliteRecall::open(&path, 1).unwrap();
-    let e = recall.event("src", "a/1").unwrap().unwrap();
+    let e = recall.event("src", "a/1", &QueryBudget::unlimited()).unwrap().unwrap();
     assert_eq!(e.title, "fix parser crash");
-    assert!(recall.event("src", "a/3").unwrap().is_none());
-    assert!(recall.event("other", "a/1").unwrap().is_none());
+    assert!(recall.event("src", "a/3", &QueryBudget::unlimited()).unwrap().is_none());
+    assert!(recall.event("other", "a/1", &QueryBudget::unlimited()).unwrap().is_none());
     let page = recall
         .page(&PageQuery {
             filter: EventQuery {
@@ -121,7 +123,7 @@ fn one_event_by_source_and_id_and_a_filtered_page() {
             },
             limit: 10,
             ..PageQuery::default()
-        })
+        }, &QueryBudget::unlimited())
         .unwrap();
     assert_eq!(ids(&page.events), ["a/2"]);
     let bad = recall.page(&PageQuery {
@@ -131,9 +133,9 @@ fn one_event_by_source_and_id_and_a_filtered_page() {
         },
         limit: 10,
         ..PageQuery::default()
-    });
+    }, &QueryBudget::unlimited());
     assert!(matches!(bad, Err(StoreError::Query(_))), "{bad:?}");
-    assert_eq!(recall.sources().unwrap()[0].events, 2);
+    assert_eq!(recall.sources(&QueryBudget::unlimited()).unwrap()[0].events, 2);
 }
 
 #[test]
@@ -152,7 +154,7 @@ fn the_timeline_counts_per_bucket_and_source() {
     let recall = SqliteRecall::open(&path, 1).unwrap();
     let counts = |bucket| {
         recall
-            .timeline(&EventQuery::default(), bucket)
+            .timeline(&EventQuery::default(), bucket, &QueryBudget::unlimited())
             .unwrap()
             .into_iter()
             .map(|c| (c.start.to_rfc3339(), c.source_id, c.count))
@@ -285,4 +287,78 @@ fn a_search_plan_is_kept_until_the_store_has_grown_by_a_tenth() {
     // Many more: counted again, the matches are now a few percent, walked against a set.
     add(&mut s, 1_600, 20_000, "other", 3);
     assert_eq!(s.search_plan("\"word\""), SearchPlan::WalkTestingSet);
+}
+
+/// Counts to a billion: minutes of work, unless stopped.
+const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+     SELECT count(*) FROM (SELECT x FROM c LIMIT 1000000000)";
+
+fn count_endlessly(s: &SqliteStore) -> Result<i64, StoreError> {
+    (s.connection_handle().query_row(ENDLESS, [], |r| r.get(0)))
+        .map_err(|e| StoreError::Backend(e.into()))
+}
+
+#[test]
+fn a_query_past_its_time_limit_is_stopped_and_the_connection_reads_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    let budget = QueryBudget::new(Duration::from_millis(50), CancelToken::new());
+    let stopped = s.within(&budget, count_endlessly);
+    assert!(
+        matches!(
+            stopped,
+            Err(StoreError::Interrupted(Spent::TimedOut(limit))) if limit == Duration::from_millis(50)
+        ),
+        "{stopped:?}"
+    );
+    // The handler went with the query: the next one runs to its end.
+    let one = s.within(&QueryBudget::unlimited(), |s| {
+        (s.connection_handle().query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .map_err(|e| StoreError::Backend(e.into()))
+    });
+    assert_eq!(one.unwrap(), 1);
+}
+
+#[test]
+fn a_query_whose_caller_went_away_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    let budget = QueryBudget::new(Duration::from_secs(3600), CancelToken::new());
+    let cancel = budget.cancel_token().clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        cancel.cancel();
+    });
+    let stopped = s.within(&budget, count_endlessly);
+    canceller.join().unwrap();
+    assert!(
+        matches!(stopped, Err(StoreError::Interrupted(Spent::Cancelled))),
+        "{stopped:?}"
+    );
+}
+
+#[test]
+fn a_search_over_the_cost_bounds_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.commit_batch(&info(), &batch(vec![event("a/1", 1, "get it", "ann")], 1))
+        .unwrap();
+    let recall = SqliteRecall::open(&path, 1).unwrap();
+    let search = |q: String| PageQuery {
+        filter: EventQuery {
+            search: Some(q),
+            ..EventQuery::default()
+        },
+        limit: 10,
+        ..PageQuery::default()
+    };
+    let many = vec!["get"; 100].join(" OR ");
+    let refused = recall.page(&search(many), &QueryBudget::unlimited());
+    assert!(
+        matches!(&refused, Err(StoreError::Query(m)) if m.contains("100 terms")),
+        "{refused:?}"
+    );
+    let fine = recall.page(&search("get OR it".into()), &QueryBudget::unlimited());
+    assert_eq!(fine.unwrap().events.len(), 1);
 }
