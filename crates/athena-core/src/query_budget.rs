@@ -95,6 +95,10 @@ mod tests {
 
         let other = QueryBudget::new(Duration::from_secs(3600), server.child());
         server.cancel();
-        assert_eq!(other.spent(), Some(Spent::Cancelled), "a stopping server stops it");
+        assert_eq!(
+            other.spent(),
+            Some(Spent::Cancelled),
+            "a stopping server stops it"
+        );
     }
 }

@@ -84,8 +84,10 @@ impl SqliteStore {
             return Err(StoreError::Interrupted(spent));
         }
         let watched = budget.clone();
-        self.connection_handle()
-            .progress_handler(STEPS_BETWEEN_CHECKS, Some(move || watched.spent().is_some()));
+        self.connection_handle().progress_handler(
+            STEPS_BETWEEN_CHECKS,
+            Some(move || watched.spent().is_some()),
+        );
         let result = f(self);
         self.connection_handle()
             .progress_handler(0, None::<fn() -> bool>);

@@ -6,8 +6,6 @@
 //! - `tools`: what each tool does, apart from MCP (unit-tested);
 //! - `server`: the MCP server that exposes them.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use athena_core::CancelToken;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;

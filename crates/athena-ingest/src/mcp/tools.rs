@@ -374,7 +374,8 @@ mod tests {
 
     #[test]
     fn a_timeline_has_one_entry_per_bucket_with_its_sources() {
-        let answer = timeline(&Fixed::default(), &free(), TimelineParams::default(), now()).unwrap();
+        let answer =
+            timeline(&Fixed::default(), &free(), TimelineParams::default(), now()).unwrap();
         assert_eq!(
             answer.value,
             json!({

@@ -2,8 +2,6 @@
 //! a blocking thread (the runtime has two workers, and a SQLite query blocks), and answers
 //! JSON; every refusal is `{"error": "…"}` with a 4xx, a store that cannot be read a 5xx.
 
-use std::sync::Arc;
-
 use athena_core::recall::{QueryBudget, Recall, Spent};
 use athena_core::StoreError;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -17,7 +15,7 @@ use super::openapi::{
     TimeArg, TimelineBody,
 };
 use super::params::{self, Format, ParamError};
-use super::service::{Cost, Refused, RecallService};
+use super::service::{Cost, RecallService, Refused};
 use super::RecallState;
 
 /// Why a request got no data.

@@ -26,7 +26,7 @@ mod params;
 mod service;
 
 pub(crate) use athena::athena_event;
-pub(crate) use service::{Cost, Limits, Refused, RecallService};
+pub(crate) use service::{Cost, Limits, RecallService, Refused};
 
 /// What the recall handlers share.
 #[derive(Clone)]

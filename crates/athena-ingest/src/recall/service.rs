@@ -106,11 +106,6 @@ impl RecallService {
         }
     }
 
-    /// The bounds it keeps.
-    pub(crate) fn limits(&self) -> Limits {
-        self.inner.limits
-    }
-
     /// Runs `f` over the store on a blocking thread once a connection is free, within the
     /// query's budget. Dropping the returned future (a client that went away) cancels the
     /// query; its connection is free again once the store has noticed, within about a
@@ -331,7 +326,10 @@ mod tests {
         stop.cancel();
         for task in [running, queued] {
             let ended = task.await.unwrap().unwrap_err();
-            assert!(matches!(ended, Refused::Spent(Spent::Cancelled)), "{ended:?}");
+            assert!(
+                matches!(ended, Refused::Spent(Spent::Cancelled)),
+                "{ended:?}"
+            );
         }
     }
 

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use athena_core::recall::Recall;
 use athena_core::{CancelToken, Config, Engine, Metrics, Secret, SourceConfig, Store};
 use athena_store::{SqliteRecall, SqliteStore};
 

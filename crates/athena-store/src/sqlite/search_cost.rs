@@ -103,7 +103,10 @@ fn tokens(q: &str) -> Vec<Token> {
                 if starred {
                     chars.next();
                 }
-                let words: Vec<&str> = phrase.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+                let words: Vec<&str> = phrase
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
                 let last = words.len().saturating_sub(1);
                 for (i, w) in words.iter().enumerate() {
                     let prefix = (starred && i == last).then(|| w.chars().count());
@@ -185,7 +188,9 @@ mod tests {
         assert!(check("a*").unwrap_err().contains("at least 2 characters"));
         assert!(check("\"x\"*").is_err());
         assert!(check("ab* cd* ef* gh*").is_ok());
-        assert!(check("ab* cd* ef* gh* ij*").unwrap_err().contains("5 prefix"));
+        assert!(check("ab* cd* ef* gh* ij*")
+            .unwrap_err()
+            .contains("5 prefix"));
         assert!(check(&"x".repeat(600)).unwrap_err().contains("600 bytes"));
     }
 

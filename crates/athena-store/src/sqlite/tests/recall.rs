@@ -24,12 +24,15 @@ fn all_pages(
     let mut after = None;
     loop {
         let page = recall
-            .page(&PageQuery {
-                order,
-                after,
-                limit,
-                ..PageQuery::default()
-            }, &QueryBudget::unlimited())
+            .page(
+                &PageQuery {
+                    order,
+                    after,
+                    limit,
+                    ..PageQuery::default()
+                },
+                &QueryBudget::unlimited(),
+            )
             .unwrap();
         assert!(page.events.len() <= limit);
         seen.extend(page.events.iter().map(|e| e.id.clone()));
@@ -63,10 +66,13 @@ fn pages_follow_each_other_in_both_orders_and_ties_keep_storing_order() {
     );
     // An exact fit has no next page.
     let page = recall
-        .page(&PageQuery {
-            limit: 5,
-            ..PageQuery::default()
-        }, &QueryBudget::unlimited())
+        .page(
+            &PageQuery {
+                limit: 5,
+                ..PageQuery::default()
+            },
+            &QueryBudget::unlimited(),
+        )
         .unwrap();
     assert_eq!(page.events.len(), 5);
     assert!(page.next.is_none());
@@ -111,31 +117,49 @@ fn one_event_by_source_and_id_and_a_filtered_page() {
     ];
     s.commit_batch(&info(), &batch(events, 1)).unwrap();
     let recall = SqliteRecall::open(&path, 1).unwrap();
-    let e = recall.event("src", "a/1", &QueryBudget::unlimited()).unwrap().unwrap();
+    let e = recall
+        .event("src", "a/1", &QueryBudget::unlimited())
+        .unwrap()
+        .unwrap();
     assert_eq!(e.title, "fix parser crash");
-    assert!(recall.event("src", "a/3", &QueryBudget::unlimited()).unwrap().is_none());
-    assert!(recall.event("other", "a/1", &QueryBudget::unlimited()).unwrap().is_none());
+    assert!(recall
+        .event("src", "a/3", &QueryBudget::unlimited())
+        .unwrap()
+        .is_none());
+    assert!(recall
+        .event("other", "a/1", &QueryBudget::unlimited())
+        .unwrap()
+        .is_none());
     let page = recall
-        .page(&PageQuery {
+        .page(
+            &PageQuery {
+                filter: EventQuery {
+                    search: Some("docs".into()),
+                    ..EventQuery::default()
+                },
+                limit: 10,
+                ..PageQuery::default()
+            },
+            &QueryBudget::unlimited(),
+        )
+        .unwrap();
+    assert_eq!(ids(&page.events), ["a/2"]);
+    let bad = recall.page(
+        &PageQuery {
             filter: EventQuery {
-                search: Some("docs".into()),
+                search: Some("\"unclosed".into()),
                 ..EventQuery::default()
             },
             limit: 10,
             ..PageQuery::default()
-        }, &QueryBudget::unlimited())
-        .unwrap();
-    assert_eq!(ids(&page.events), ["a/2"]);
-    let bad = recall.page(&PageQuery {
-        filter: EventQuery {
-            search: Some("\"unclosed".into()),
-            ..EventQuery::default()
         },
-        limit: 10,
-        ..PageQuery::default()
-    }, &QueryBudget::unlimited());
+        &QueryBudget::unlimited(),
+    );
     assert!(matches!(bad, Err(StoreError::Query(_))), "{bad:?}");
-    assert_eq!(recall.sources(&QueryBudget::unlimited()).unwrap()[0].events, 2);
+    assert_eq!(
+        recall.sources(&QueryBudget::unlimited()).unwrap()[0].events,
+        2
+    );
 }
 
 #[test]
@@ -313,8 +337,9 @@ fn a_query_past_its_time_limit_is_stopped_and_the_connection_reads_on() {
     );
     // The handler went with the query: the next one runs to its end.
     let one = s.within(&QueryBudget::unlimited(), |s| {
-        (s.connection_handle().query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
-            .map_err(|e| StoreError::Backend(e.into()))
+        (s.connection_handle()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+        .map_err(|e| StoreError::Backend(e.into()))
     });
     assert_eq!(one.unwrap(), 1);
 }
