@@ -258,6 +258,10 @@ pub enum StoreError {
     /// The query cannot be run (bad full-text syntax, …).
     #[error("invalid query: {0}")]
     Query(String),
+    /// A full-text query asks for more than a store runs (too many terms, `OR`s or
+    /// prefixes): refused before it runs, saying which bound and what to do instead.
+    #[error("search too costly: {0}")]
+    TooCostly(String),
     /// A recall query was stopped before it finished: its time ran out, or it was
     /// cancelled (see [`QueryBudget`](crate::recall::QueryBudget)).
     #[error("{0}")]

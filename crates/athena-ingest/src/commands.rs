@@ -57,6 +57,9 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             let store = open_read_only(&db)?;
             let events = store.query_events(&query).map_err(|e| match e {
                 athena_core::StoreError::Query(m) => anyhow::Error::new(UsageError(m)),
+                e @ athena_core::StoreError::TooCostly(_) => {
+                    anyhow::Error::new(UsageError(format!("--search: {e}")))
+                }
                 other => anyhow::Error::new(other),
             })?;
             let stdout = std::io::stdout();

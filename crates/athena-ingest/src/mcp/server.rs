@@ -46,11 +46,10 @@ impl RecallServer {
         let cost = |p: &SearchEventsParams| {
             let searched = p.query.as_deref().is_some_and(|q| !q.trim().is_empty());
             let by_actor = p.actor.as_deref().is_some_and(|a| !a.is_empty());
-            if searched || by_actor {
-                Cost::Costly
-            } else {
-                Cost::Cheap
-            }
+            let limit = p.limit.map_or(super::params::DEFAULT_LIMIT, |l| {
+                l.min(super::params::MAX_LIMIT)
+            });
+            Cost::of_page(limit as usize, searched || by_actor)
         };
         self.read_with(args, cost, move |r, b, p: SearchEventsParams| {
             tools::search_events(r, b, p, now)
@@ -65,7 +64,7 @@ impl RecallServer {
         output_schema = output_schema::<GetEventOut>(),
     )]
     async fn get_event(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let cost = |_: &GetEventParams| Cost::Cheap;
+        let cost = |_: &GetEventParams| Cost::Light;
         self.read_with(args, cost, |r, b, p| tools::get_event(r, b, p))
             .await
     }
@@ -76,7 +75,7 @@ impl RecallServer {
         output_schema = output_schema::<ListSourcesOut>(),
     )]
     async fn list_sources(&self) -> Result<CallToolResult, ErrorData> {
-        self.read(Cost::Cheap, tools::list_sources).await
+        self.read(Cost::Light, tools::list_sources).await
     }
 
     #[tool(

@@ -190,6 +190,7 @@ fn time(
 fn store_error(e: StoreError) -> Refusal {
     match e {
         StoreError::Query(m) => format!("query: {m}"),
+        e @ StoreError::TooCostly(_) => format!("query: {e}"),
         StoreError::Interrupted(spent) => interrupted(spent),
         other => format!("reading the store failed: {other}"),
     }

@@ -52,6 +52,10 @@ impl From<StoreError> for ApiError {
                 param: "q".into(),
                 message: format!("not a full-text query SQLite accepts: {message}"),
             }),
+            e @ StoreError::TooCostly(_) => ApiError::Param(ParamError {
+                param: "q".into(),
+                message: e.to_string(),
+            }),
             other => ApiError::Store(other),
         }
     }
@@ -169,11 +173,8 @@ pub(crate) async fn events(
     // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
     // that would stall one of the runtime's two workers (and /healthz with it).
     let filter = &params.page.filter;
-    let cost = if filter.search.is_some() || filter.actor.is_some() {
-        Cost::Costly
-    } else {
-        Cost::Cheap
-    };
+    let reads_many = filter.search.is_some() || filter.actor.is_some();
+    let cost = Cost::of_page(params.page.limit, reads_many);
     let body = read(&state.service, cost, move |r, budget| {
         let page = r.page(&params.page, budget)?;
         let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
@@ -228,7 +229,7 @@ pub(crate) async fn event(
         }
     }
     let (s, i) = (source.clone(), id.clone());
-    match read(&state.service, Cost::Cheap, move |r, b| r.event(&s, &i, b)).await? {
+    match read(&state.service, Cost::Light, move |r, b| r.event(&s, &i, b)).await? {
         Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
         None => Err(ApiError::NotFound(format!(
             "no event {id:?} of source {source:?} in the store"
@@ -256,7 +257,7 @@ pub(crate) async fn sources(
 ) -> Result<Response, ApiError> {
     // It takes none, and says so rather than ignoring one.
     params::none(query.as_deref())?;
-    let status = read(&state.service, Cost::Cheap, |r, b| r.sources(b)).await?;
+    let status = read(&state.service, Cost::Light, |r, b| r.sources(b)).await?;
     Ok(json_response(
         StatusCode::OK,
         &crate::output::status_json(&status),

@@ -7,8 +7,10 @@
 //! - at most [`Limits::queue`] requests wait for a connection, and none waits longer than
 //!   [`Limits::wait`]: the rest are turned away at once ([`Refused::Busy`], a 503 with
 //!   `Retry-After`) rather than queued without bound;
-//! - full-text searches and timelines (the costly kinds) take at most half the
-//!   connections, so a burst of them leaves the others to cheap pages;
+//! - each [`Cost`] has connections it may not take: big pages leave one connection to small
+//!   questions, full-text searches and timelines (the costly kinds) leave half of them, and
+//!   each cost waits in its own queue; so a flood of costly or big requests never turns away
+//!   a small one, which only its own kind can crowd out;
 //! - a query stops when its [`QueryBudget`] is spent: past [`Limits::time`] from its arrival
 //!   (its wait included), when its caller goes away (the request's future is dropped), or
 //!   when the server stops.
@@ -48,13 +50,37 @@ impl Default for Limits {
     }
 }
 
-/// How much a query may cost, which decides the connections it may use.
+/// How much a query may cost, which decides the connections it may use and its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cost {
-    /// One event, the sources, a page without full text.
-    Cheap,
-    /// A full-text search or a timeline: may read much of the store.
+    /// One event, the sources, a page of up to [`Cost::LIGHT_PAGE`] events by time: any
+    /// connection.
+    Light,
+    /// A bigger page by time: all connections but one.
+    Heavy,
+    /// A full-text search, an actor's substring, a timeline (may read much of the store):
+    /// half the connections.
     Costly,
+}
+
+impl Cost {
+    /// The largest page that is [`Cost::Light`].
+    pub(crate) const LIGHT_PAGE: usize = 100;
+
+    /// A page of `limit` events, with or without a condition that may read many rows.
+    pub(crate) fn of_page(limit: usize, reads_many: bool) -> Cost {
+        if reads_many {
+            Cost::Costly
+        } else if limit > Cost::LIGHT_PAGE {
+            Cost::Heavy
+        } else {
+            Cost::Light
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Why a query gave no answer.
@@ -84,9 +110,12 @@ struct Inner {
     limits: Limits,
     /// One permit per connection.
     running: Arc<Semaphore>,
-    /// Half the connections, for costly queries (taken before a `running` one).
+    /// All connections but one, for heavy and costly queries (taken before `running`).
+    heavy: Arc<Semaphore>,
+    /// Half the connections, for costly queries (taken before `heavy`).
     costly: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    /// Requests waiting, per [`Cost`].
+    waiting: [AtomicUsize; 3],
     /// Cancelled when the server stops: every query's budget is a child of it.
     stop: CancelToken,
 }
@@ -99,8 +128,9 @@ impl RecallService {
                 recall,
                 limits,
                 running: Arc::new(Semaphore::new(connections)),
+                heavy: Arc::new(Semaphore::new((connections - 1).max(1))),
                 costly: Arc::new(Semaphore::new(connections.div_ceil(2))),
-                waiting: AtomicUsize::new(0),
+                waiting: Default::default(),
                 stop,
             }),
         }
@@ -137,8 +167,8 @@ impl RecallService {
         }
     }
 
-    /// A connection's permits (and, for a costly query, a costly one), or `Busy` when the
-    /// queue is full or the wait too long.
+    /// The permits `cost` needs (a connection, and the share its cost may take), or `Busy`
+    /// when its queue is full or the wait too long.
     async fn admit(&self, cost: Cost) -> Result<Vec<OwnedSemaphorePermit>, Refused> {
         let inner = &self.inner;
         let busy = Refused::Busy {
@@ -148,17 +178,17 @@ impl RecallService {
         if let Some(permits) = self.try_admit(cost) {
             return Ok(permits);
         }
-        if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.limits.queue {
-            inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        let waiting = &inner.waiting[cost.index()];
+        if waiting.fetch_add(1, Ordering::SeqCst) >= inner.limits.queue {
+            waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(busy);
         }
-        let _waiting = Waiting(&inner.waiting);
+        let _waiting = Waiting(waiting);
         let acquire = async {
-            let mut permits = Vec::with_capacity(2);
-            if cost == Cost::Costly {
-                permits.push(inner.costly.clone().acquire_owned().await.ok()?);
+            let mut permits = Vec::with_capacity(3);
+            for semaphore in self.semaphores(cost) {
+                permits.push(semaphore.clone().acquire_owned().await.ok()?);
             }
-            permits.push(inner.running.clone().acquire_owned().await.ok()?);
             Some(permits)
         };
         match tokio::time::timeout(inner.limits.wait, acquire).await {
@@ -168,13 +198,20 @@ impl RecallService {
     }
 
     fn try_admit(&self, cost: Cost) -> Option<Vec<OwnedSemaphorePermit>> {
+        (self.semaphores(cost).iter())
+            .map(|s| (*s).clone().try_acquire_owned().ok())
+            .collect()
+    }
+
+    /// What a query of `cost` must hold, the narrowest share first (always in this order,
+    /// so two waiting queries never hold what the other needs).
+    fn semaphores(&self, cost: Cost) -> Vec<&Arc<Semaphore>> {
         let inner = &self.inner;
-        let mut permits = Vec::with_capacity(2);
-        if cost == Cost::Costly {
-            permits.push(inner.costly.clone().try_acquire_owned().ok()?);
+        match cost {
+            Cost::Light => vec![&inner.running],
+            Cost::Heavy => vec![&inner.heavy, &inner.running],
+            Cost::Costly => vec![&inner.costly, &inner.heavy, &inner.running],
         }
-        permits.push(inner.running.clone().try_acquire_owned().ok()?);
-        Some(permits)
     }
 }
 
@@ -279,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn a_query_past_its_time_limit_is_answered_as_spent() {
         let (service, _, _) = service(limits(1, 1, Duration::from_millis(20)));
-        let refused = sources(&service, Cost::Cheap).await.unwrap_err();
+        let refused = sources(&service, Cost::Light).await.unwrap_err();
         assert!(
             matches!(refused, Refused::Spent(Spent::TimedOut(t)) if t == Duration::from_millis(20)),
             "{refused:?}"
@@ -291,7 +328,7 @@ mod tests {
         let (service, store, _) = service(limits(1, 1, Duration::from_secs(3600)));
         let running = tokio::spawn({
             let service = service.clone();
-            async move { sources(&service, Cost::Cheap).await }
+            async move { sources(&service, Cost::Light).await }
         });
         started(&store, 1).await;
         running.abort();
@@ -301,7 +338,7 @@ mod tests {
         // Its connection is free again: the next query gets it (and runs until stopped).
         let next = tokio::spawn({
             let service = service.clone();
-            async move { sources(&service, Cost::Cheap).await }
+            async move { sources(&service, Cost::Light).await }
         });
         started(&store, 2).await;
         next.abort();
@@ -314,13 +351,13 @@ mod tests {
             let service = service.clone();
             tokio::spawn(async move { sources(&service, cost).await })
         };
-        let running = spawn(Cost::Cheap);
+        let running = spawn(Cost::Light);
         started(&store, 1).await;
-        let queued = spawn(Cost::Cheap);
-        while service.inner.waiting.load(Ordering::SeqCst) < 1 {
+        let queued = spawn(Cost::Light);
+        while service.inner.waiting[Cost::Light.index()].load(Ordering::SeqCst) < 1 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let refused = sources(&service, Cost::Cheap).await.unwrap_err();
+        let refused = sources(&service, Cost::Light).await.unwrap_err();
         assert!(matches!(refused, Refused::Busy { .. }), "{refused:?}");
         // The stop ends the one running; the queued one then starts and is stopped too.
         stop.cancel();
@@ -331,6 +368,37 @@ mod tests {
                 "{ended:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn big_pages_leave_one_connection_to_small_questions() {
+        let mut limits = limits(2, 4, Duration::from_secs(3600));
+        limits.wait = Duration::from_millis(30);
+        let (service, store, stop) = service(limits);
+        let heavy = tokio::spawn({
+            let service = service.clone();
+            async move { sources(&service, Cost::Heavy).await }
+        });
+        started(&store, 1).await;
+        let refused = sources(&service, Cost::Heavy).await.unwrap_err();
+        assert!(matches!(refused, Refused::Busy { .. }), "{refused:?}");
+        let light = tokio::spawn({
+            let service = service.clone();
+            async move { sources(&service, Cost::Light).await }
+        });
+        started(&store, 2).await;
+        stop.cancel();
+        for task in [heavy, light] {
+            assert!(task.await.unwrap().is_err());
+        }
+    }
+
+    #[test]
+    fn a_page_costs_by_its_size_and_its_conditions() {
+        assert_eq!(Cost::of_page(5, false), Cost::Light);
+        assert_eq!(Cost::of_page(Cost::LIGHT_PAGE, false), Cost::Light);
+        assert_eq!(Cost::of_page(1000, false), Cost::Heavy);
+        assert_eq!(Cost::of_page(5, true), Cost::Costly);
     }
 
     #[tokio::test]
@@ -350,7 +418,7 @@ mod tests {
         // ... while a cheap one runs on the other connection.
         let cheap = tokio::spawn({
             let service = service.clone();
-            async move { sources(&service, Cost::Cheap).await }
+            async move { sources(&service, Cost::Light).await }
         });
         started(&store, 2).await;
         stop.cancel();

@@ -21,6 +21,7 @@ mod linear_api;
 mod mcp_server;
 mod readme;
 mod recall_api;
+mod recall_limits;
 mod secrets_redaction;
 mod serve_basic;
 mod serve_live;

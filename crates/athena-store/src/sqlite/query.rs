@@ -60,11 +60,6 @@ pub(super) fn fts_query(q: &str) -> String {
         .join(" ")
 }
 
-/// A search the store cannot run, and why.
-fn search_error(search: &str, why: &dyn std::fmt::Display) -> StoreError {
-    StoreError::Query(format!("search {search:?}: {why}"))
-}
-
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
 const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
      title, body, url, outcome, context, metadata, seq";
@@ -233,7 +228,7 @@ impl SqliteStore {
             format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
         let mut args = Vec::new();
         if let Some(search) = q.search.as_deref() {
-            search_cost::check(search).map_err(|e| search_error(search, &e))?;
+            search_cost::check(search).map_err(StoreError::TooCostly)?;
         }
         // Every match is counted: reading them in any order is the cheapest.
         push_filter(q, None, &mut sql, &mut args);
@@ -258,7 +253,7 @@ impl SqliteStore {
         let Some(search) = q.search.as_deref() else {
             return Ok(None);
         };
-        search_cost::check(search).map_err(|e| search_error(search, &e))?;
+        search_cost::check(search).map_err(StoreError::TooCostly)?;
         Ok(Some(self.search_plan(&fts_query(search))))
     }
 
@@ -310,7 +305,7 @@ impl SqliteStore {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
         );
         match search {
-            Some(search) if generic => search_error(search, &e),
+            Some(search) if generic => StoreError::Query(format!("search {search:?}: {e}")),
             _ => backend(&self.path, e),
         }
     }

@@ -1,5 +1,6 @@
 //! Tests of recall: pages by keyset in both orders, a cursor stable while events arrive, one
-//! event by id, timeline buckets, and a malformed search named as the search's fault.
+//! event by id, timeline buckets, a malformed search named as the search's fault, a query
+//! stopped by its budget, and a search over the cost bounds refused before it runs.
 
 use std::time::Duration;
 
@@ -381,7 +382,7 @@ fn a_search_over_the_cost_bounds_is_refused_before_it_runs() {
     let many = vec!["get"; 100].join(" OR ");
     let refused = recall.page(&search(many), &QueryBudget::unlimited());
     assert!(
-        matches!(&refused, Err(StoreError::Query(m)) if m.contains("100 terms")),
+        matches!(&refused, Err(StoreError::TooCostly(m)) if m.starts_with("100 terms")),
         "{refused:?}"
     );
     let fine = recall.page(&search("get OR it".into()), &QueryBudget::unlimited());
