@@ -59,41 +59,127 @@ pub struct PageCursor {
     pub seq: i64,
 }
 
-/// Opaque to callers; the text is `<d|a><occurred_at_ms hex>.<seq hex>`, stable across
-/// releases of one store format.
-impl fmt::Display for PageCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PageCursor {
+    /// The cursor's text, bound to the query it continues: `<d|a><occurred_at_ms hex>.<seq
+    /// hex>.<query key hex>`. Opaque to callers; the same query hands out the same text.
+    pub fn to_text(&self, key: QueryKey) -> String {
         let order = match self.order {
             Order::Desc => 'd',
             Order::Asc => 'a',
         };
         // Signed, so that times before 1970 survive the trip.
-        write!(f, "{order}{:x}.{:x}", self.occurred_at_ms, self.seq)
+        format!(
+            "{order}{:x}.{:x}.{:08x}",
+            self.occurred_at_ms, self.seq, key.0
+        )
     }
-}
 
-impl FromStr for PageCursor {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("{s:?} is not a cursor this server handed out");
-        let order = match s.as_bytes().first() {
+    /// Reads a cursor's text for a page in `order` of the query whose key is `key`: a cursor
+    /// of the other order or of another query is refused, not read as a place in this one.
+    pub fn parse(text: &str, order: Order, key: QueryKey) -> Result<PageCursor, PageCursorError> {
+        let bad = || PageCursorError::Malformed(text.to_string());
+        let cursor_order = match text.as_bytes().first() {
             Some(b'd') => Order::Desc,
             Some(b'a') => Order::Asc,
             _ => return Err(bad()),
         };
-        let (time, seq) = s[1..].split_once('.').ok_or_else(bad)?;
-        let hex = |t: &str| {
+        let mut parts = text[1..].split('.');
+        let (Some(time), Some(seq), Some(bound), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let hex = |t: &str, digits: usize| {
             u64::from_str_radix(t, 16)
                 .ok()
-                .filter(|_| !t.is_empty() && t.len() <= 16)
-                .map(|n| n as i64)
+                .filter(|_| !t.is_empty() && t.len() <= digits && !t.starts_with('+'))
         };
-        Ok(PageCursor {
-            order,
-            occurred_at_ms: hex(time).ok_or_else(bad)?,
-            seq: hex(seq).ok_or_else(bad)?,
-        })
+        let cursor = PageCursor {
+            order: cursor_order,
+            occurred_at_ms: hex(time, 16).ok_or_else(bad)? as i64,
+            seq: hex(seq, 16).ok_or_else(bad)? as i64,
+        };
+        let bound = hex(bound, 8).filter(|_| bound.len() == 8).ok_or_else(bad)? as u32;
+        if cursor.order != order {
+            return Err(PageCursorError::Order(cursor.order));
+        }
+        if bound != key.0 {
+            return Err(PageCursorError::OtherQuery);
+        }
+        Ok(cursor)
+    }
+}
+
+/// Why a cursor's text was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PageCursorError {
+    /// The text is not a cursor's (it was never handed out, or was cut).
+    Malformed(String),
+    /// A cursor of pages in this other order.
+    Order(Order),
+    /// A cursor of another query: other filters than the page it came from.
+    OtherQuery,
+}
+
+impl fmt::Display for PageCursorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageCursorError::Malformed(text) => {
+                write!(f, "{text:?} is not a cursor this server handed out")
+            }
+            PageCursorError::Order(order) => write!(
+                f,
+                "this cursor continues a page in {} order: ask in that order with it",
+                order.as_str()
+            ),
+            PageCursorError::OtherQuery => f.write_str(
+                "this cursor belongs to a different query: pass it with the filters of the page it came from, or leave it out to start again",
+            ),
+        }
+    }
+}
+
+/// What a cursor is bound to: a short hash of the query it pages through (its filter; not
+/// its limit, and not its order, which the cursor names itself). A cursor handed back with
+/// other filters would cut some other query's pages at an arbitrary place, skipping or
+/// repeating events; bound, it is refused instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryKey(u32);
+
+impl QueryKey {
+    /// The key of `filter`. `since` and `until` are the caller's text for them, if any: a
+    /// time counted back from now (`7d`) is keyed as written, so the query is the same one a
+    /// moment later though its instant has moved; an absolute time is keyed by its instant,
+    /// however it was written. Sources and kinds are sets: their order does not matter.
+    pub fn new(filter: &EventQuery, since: Option<&str>, until: Option<&str>) -> QueryKey {
+        fn set(values: &[String]) -> Vec<&str> {
+            let mut v: Vec<&str> = values.iter().map(String::as_str).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        let time = |text: Option<&str>, at: Option<DateTime<Utc>>| match text {
+            Some(t) if crate::time::is_relative_time_arg(t) => {
+                serde_json::json!(["ago", t.trim()])
+            }
+            _ => serde_json::json!(at.map(|t| t.timestamp_millis())),
+        };
+        let canonical = serde_json::json!([
+            set(&filter.sources),
+            set(&filter.kinds),
+            filter.actor,
+            filter.search,
+            time(since, filter.since),
+            time(until, filter.until),
+        ])
+        .to_string();
+        // FNV-1a: stable across releases and platforms (std's hasher is neither), and a
+        // collision only lets through a cursor that was already the caller's mistake.
+        let hash = canonical.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        QueryKey(hash)
     }
 }
 
@@ -129,25 +215,29 @@ pub enum Bucket {
     Day,
     /// Weeks starting on Monday (UTC).
     Week,
+    /// Calendar months (UTC): of 28 to 31 days, so years of history are a few dozen bars.
+    Month,
 }
 
 impl Bucket {
-    /// `hour`, `day` or `week`.
+    /// `hour`, `day`, `week` or `month`.
     pub fn as_str(self) -> &'static str {
         match self {
             Bucket::Hour => "hour",
             Bucket::Day => "day",
             Bucket::Week => "week",
+            Bucket::Month => "month",
         }
     }
 
-    /// The bucket's length in milliseconds.
-    pub fn millis(self) -> i64 {
+    /// The bucket's length in milliseconds; `None` for months, whose lengths vary.
+    pub fn fixed_millis(self) -> Option<i64> {
         const HOUR: i64 = 3_600_000;
         match self {
-            Bucket::Hour => HOUR,
-            Bucket::Day => 24 * HOUR,
-            Bucket::Week => 7 * 24 * HOUR,
+            Bucket::Hour => Some(HOUR),
+            Bucket::Day => Some(24 * HOUR),
+            Bucket::Week => Some(7 * 24 * HOUR),
+            Bucket::Month => None,
         }
     }
 
@@ -155,15 +245,18 @@ impl Bucket {
     /// Monday, and the epoch was a Thursday, three days after one.
     pub fn offset_millis(self) -> i64 {
         match self {
-            Bucket::Week => 3 * Bucket::Day.millis(),
+            Bucket::Week => 3 * 24 * 3_600_000,
             _ => 0,
         }
     }
 
     /// The start of the bucket holding `ms` (milliseconds since the epoch).
     pub fn start_of(self, ms: i64) -> i64 {
+        let Some(width) = self.fixed_millis() else {
+            return month_start(ms);
+        };
         let offset = self.offset_millis();
-        (ms + offset).div_euclid(self.millis()) * self.millis() - offset
+        (ms + offset).div_euclid(width) * width - offset
     }
 }
 
@@ -175,9 +268,22 @@ impl FromStr for Bucket {
             "hour" => Ok(Bucket::Hour),
             "day" => Ok(Bucket::Day),
             "week" => Ok(Bucket::Week),
-            _ => Err(format!("{s:?} is not a bucket: use hour, day or week")),
+            "month" => Ok(Bucket::Month),
+            _ => Err(format!(
+                "{s:?} is not a bucket: use hour, day, week or month"
+            )),
         }
     }
+}
+
+/// The first instant of the calendar month (UTC) holding `ms`; times chrono cannot hold are
+/// left where they are.
+fn month_start(ms: i64) -> i64 {
+    use chrono::Datelike;
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .and_then(|t| t.date_naive().with_day(1))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(ms, |t| t.and_utc().timestamp_millis())
 }
 
 /// How many events of one source happened in one bucket.
@@ -224,8 +330,17 @@ pub trait Recall: Send + Sync {
 mod tests {
     use super::*;
 
+    fn filter(q: &str) -> EventQuery {
+        EventQuery {
+            sources: vec!["b".into(), "a".into()],
+            search: Some(q.into()),
+            ..EventQuery::default()
+        }
+    }
+
     #[test]
     fn a_cursor_survives_its_text_and_garbage_is_refused() {
+        let key = QueryKey::new(&filter("fix"), None, None);
         for c in [
             PageCursor {
                 order: Order::Desc,
@@ -238,21 +353,111 @@ mod tests {
                 seq: 0,
             },
         ] {
-            assert_eq!(c.to_string().parse::<PageCursor>(), Ok(c));
+            assert_eq!(PageCursor::parse(&c.to_text(key), c.order, key), Ok(c));
         }
+        let good = PageCursor {
+            order: Order::Desc,
+            occurred_at_ms: 1,
+            seq: 2,
+        }
+        .to_text(key);
+        let (head, bound) = good.rsplit_once('.').unwrap();
         for bad in [
             "",
             "x1.2",
             "d",
             "d1",
-            "d.2",
-            "d1.",
-            "dzz.1",
-            "d1.2.3",
-            "d11111111111111111.1",
+            "d1.2",
+            "d.2.0",
+            "d1..0",
+            "dzz.1.0",
+            "d1.2.3.4",
+            "d11111111111111111.1.0",
+            "d+1.2.0",
+            &format!("{head}.{}", &bound[1..]),
+            &format!("{good}0"),
         ] {
-            assert!(bad.parse::<PageCursor>().is_err(), "{bad}");
+            assert!(
+                matches!(
+                    PageCursor::parse(bad, Order::Desc, key),
+                    Err(PageCursorError::Malformed(_))
+                ),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            PageCursor::parse(&good, Order::Asc, key),
+            Err(PageCursorError::Order(Order::Desc))
+        );
+    }
+
+    /// A cursor was taken for any query: `source=web`'s next page read with `source=api`.
+    #[test]
+    fn regression_a_cursor_of_another_query_is_refused() {
+        let key = |f: &EventQuery, since: Option<&str>| QueryKey::new(f, since, None);
+        let base = filter("fix");
+        let cursor = PageCursor {
+            order: Order::Desc,
+            occurred_at_ms: 5,
+            seq: 6,
+        }
+        .to_text(key(&base, None));
+        let same = EventQuery {
+            sources: vec!["a".into(), "b".into(), "a".into()],
+            ..base.clone()
+        };
+        assert!(PageCursor::parse(&cursor, Order::Desc, key(&same, None)).is_ok());
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        let others = [
+            filter("bug"),
+            EventQuery {
+                sources: vec!["a".into()],
+                ..base.clone()
+            },
+            EventQuery {
+                kinds: vec!["commit".into()],
+                ..base.clone()
+            },
+            EventQuery {
+                actor: Some("ada".into()),
+                ..base.clone()
+            },
+            EventQuery {
+                since: at("2024-05-01T00:00:00Z"),
+                ..base.clone()
+            },
+            EventQuery {
+                until: at("2024-05-01T00:00:00Z"),
+                ..base.clone()
+            },
+        ];
+        for other in &others {
+            assert_eq!(
+                PageCursor::parse(&cursor, Order::Desc, key(other, None)),
+                Err(PageCursorError::OtherQuery),
+                "{other:?}"
+            );
+        }
+        // `7d` is the same query a moment later; an absolute time is its instant.
+        let week = |now: &str| EventQuery {
+            since: at(now),
+            ..base.clone()
+        };
+        assert_eq!(
+            key(&week("2024-05-01T00:00:00Z"), Some("7d")),
+            key(&week("2024-05-01T00:00:09Z"), Some(" 7d"))
+        );
+        assert_ne!(
+            key(&week("2024-05-01T00:00:00Z"), Some("7d")),
+            key(&week("2024-05-01T00:00:00Z"), Some("8d"))
+        );
+        assert_eq!(
+            key(&week("2024-05-01T00:00:00Z"), Some("2024-05-01")),
+            key(
+                &week("2024-05-01T00:00:00Z"),
+                Some("2024-05-01T02:00:00+02:00")
+            )
+        );
     }
 
     #[test]
@@ -269,10 +474,16 @@ mod tests {
         assert_eq!(at(Bucket::Day), "2024-05-02T00:00:00+00:00");
         // 2024-05-02 was a Thursday.
         assert_eq!(at(Bucket::Week), "2024-04-29T00:00:00+00:00");
+        assert_eq!(at(Bucket::Month), "2024-05-01T00:00:00+00:00");
         assert_eq!(
             Bucket::Day.start_of(-1),
-            -Bucket::Day.millis(),
+            -Bucket::Day.fixed_millis().unwrap(),
             "before 1970 rounds down"
+        );
+        assert_eq!(
+            Bucket::Month.start_of(-1),
+            -31 * Bucket::Day.fixed_millis().unwrap(),
+            "December 1969"
         );
     }
 
@@ -281,6 +492,7 @@ mod tests {
         assert_eq!("asc".parse(), Ok(Order::Asc));
         assert!("ASC".parse::<Order>().is_err());
         assert_eq!("week".parse(), Ok(Bucket::Week));
-        assert!("month".parse::<Bucket>().is_err());
+        assert_eq!("month".parse(), Ok(Bucket::Month));
+        assert!("year".parse::<Bucket>().is_err());
     }
 }

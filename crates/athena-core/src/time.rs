@@ -44,6 +44,31 @@ pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
         .ok_or_else(|| format!("invalid time {s:?}: too far in the past"))
 }
 
+/// Whether `s` counts back from now (`7d`) rather than naming an instant: what
+/// [`parse_time_arg`] would read as a span, valid or not.
+pub fn is_relative_time_arg(s: &str) -> bool {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s).is_err() && date_prefix(s).is_none()
+}
+
+/// Refuses a window that ends before it starts: `since` after `until` asks for nothing, which
+/// is a mistake (swapped or mistyped), not an empty answer. Equal is an empty window
+/// (`until` is exclusive), and allowed. The message names `until` as the caller calls it.
+pub fn check_window(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    until_name: &str,
+) -> Result<(), String> {
+    match (since, until) {
+        (Some(s), Some(u)) if s > u => Err(format!(
+            "{} is after {until_name} ({}): nothing can happen in that window (swapped?)",
+            s.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            u.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The `YYYY-MM-DD` that `s` starts with, if it does.
 fn date_prefix(s: &str) -> Option<&str> {
     let date = s.get(..10)?;
@@ -84,6 +109,25 @@ mod tests {
         DateTime::parse_from_rfc3339("2024-05-10T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn relative_times_are_told_from_instants_and_a_window_must_not_end_before_it_starts() {
+        for s in ["7d", " 12h", "30m", "x"] {
+            assert!(is_relative_time_arg(s), "{s}");
+        }
+        for s in ["2024-05-01", "2024-05-01T12:00:00Z", "2024-02-30"] {
+            assert!(!is_relative_time_arg(s), "{s}");
+        }
+        let t = |s: &str| Some(parse_time_arg(s, now()).unwrap());
+        assert!(check_window(t("2024-05-01"), t("2024-05-02"), "until").is_ok());
+        assert!(check_window(t("2024-05-01"), t("2024-05-01"), "until").is_ok());
+        assert!(check_window(t("2024-05-01"), None, "until").is_ok());
+        let e = check_window(t("2024-05-02"), t("2024-05-01"), "until").unwrap_err();
+        assert_eq!(
+            e,
+            "2024-05-02T00:00:00Z is after until (2024-05-01T00:00:00Z): nothing can happen in that window (swapped?)"
+        );
     }
 
     #[test]

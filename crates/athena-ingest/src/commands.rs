@@ -45,12 +45,15 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
                     .transpose()
                     .map_err(|e| UsageError(format!("--{flag}: {e}")).into())
             };
+            let (since, until) = (time(since, "since")?, time(until, "until")?);
+            athena_core::time::check_window(since, until, "--until")
+                .map_err(|e| UsageError(format!("--since: {e}")))?;
             let query = EventQuery {
                 sources,
                 kinds,
                 actor,
-                since: time(since, "since")?,
-                until: time(until, "until")?,
+                since,
+                until,
                 search,
                 limit: Some(limit),
             };

@@ -1,6 +1,10 @@
 //! The web timeline at `/`: one page and its script and style, embedded in the binary (no CDN;
-//! it works offline), reading the recall API of the server that served it. The page holds no
-//! data itself, so it needs no token; the API it reads does (the page asks for it once).
+//! it works offline), reading the recall API of the server that served it.
+//!
+//! These three routes are public, on purpose: a browser cannot add a bearer header to a page
+//! load, and they are the same constant bytes for everyone, holding no event, source name or
+//! setting. The data is behind the token: the page asks for it once and sends it with every
+//! `/v1` request it makes.
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};

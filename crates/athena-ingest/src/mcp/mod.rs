@@ -4,30 +4,41 @@
 //!
 //! - `params`: the tools' arguments and their JSON schemas;
 //! - `tools`: what each tool does, apart from MCP (unit-tested);
-//! - `server`: the MCP server that exposes them.
+//! - `server`: the MCP server that exposes them;
+//! - `stdio`: the stdio framing, which answers every line (a parse error, a line too long).
 
 use anyhow::{Context, Result};
 use athena_core::CancelToken;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::ServiceExt;
 
 mod params;
 mod server;
+mod stdio;
 mod tools;
 
 use crate::recall::RecallService;
 use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
-/// protocol: logs go to stderr.
+/// protocol: logs go to stderr. Every line gets an answer (see [`stdio`]).
 pub(crate) async fn serve_stdio(recall: RecallService) -> Result<()> {
+    let (lines, queued) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(stdio::writer(tokio::io::stdout(), queued));
+    let transport = stdio::StdioTransport::new(tokio::io::stdin(), lines);
     let running = RecallServer::new(recall)
-        .serve(rmcp::transport::stdio())
+        .serve(transport)
         .await
         .context("starting the MCP session on stdio")?;
     running.waiting().await.context("serving MCP on stdio")?;
-    Ok(())
+    // The transport is gone: what it queued is written before the process ends.
+    match writer.await {
+        Ok(written) => written.context("writing MCP answers to stdout"),
+        Err(e) => Err(anyhow::anyhow!("the MCP stdout writer failed: {e}")),
+    }
 }
 
 /// Who may be asked for `/mcp` by name.
@@ -45,9 +56,12 @@ pub(crate) enum Hosts {
 /// session and its open event stream, so that a graceful shutdown does not wait on them.
 /// Must be called within the Tokio runtime.
 pub(crate) fn router(recall: RecallService, hosts: Hosts, stop: CancelToken) -> axum::Router {
+    // One limit on a request, whichever the transport.
+    let config =
+        StreamableHttpServerConfig::default().with_max_request_body_bytes(stdio::MAX_LINE_BYTES);
     let config = match hosts {
-        Hosts::Loopback => StreamableHttpServerConfig::default(),
-        Hosts::Any => StreamableHttpServerConfig::default().disable_allowed_hosts(),
+        Hosts::Loopback => config,
+        Hosts::Any => config.disable_allowed_hosts(),
     };
     let sessions = config.cancellation_token.clone();
     tokio::spawn(async move {
@@ -60,5 +74,45 @@ pub(crate) fn router(recall: RecallService, hosts: Hosts, stop: CancelToken) -> 
             Default::default(),
             config,
         );
-    axum::Router::new().route_service("/", service)
+    axum::Router::new()
+        .route_service("/", service)
+        .layer(axum::middleware::from_fn(parse_errors))
+}
+
+/// A POST whose body is not JSON is answered JSON-RPC's -32700 Parse error (id null), as
+/// over stdio; rmcp would answer 415 with a line of text.
+async fn parse_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, stdio::MAX_LINE_BYTES).await else {
+        return jsonrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            format!(
+                "Invalid Request: the body could not be read whole, or is longer than {} bytes",
+                stdio::MAX_LINE_BYTES
+            ),
+        );
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return jsonrpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}"));
+    }
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    next.run(request).await
+}
+
+fn jsonrpc_error(status: StatusCode, code: i64, message: String) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": message},
+    });
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -20,7 +20,8 @@ pub(crate) struct SearchEventsParams {
     /// Only events that occurred at or after this time: RFC 3339 (2024-05-01T12:00:00Z), a
     /// date (2024-05-01, midnight UTC), or relative to now (30m, 12h, 7d, 2w).
     pub since: Option<String>,
-    /// Only events that occurred before this time; same formats as `since`.
+    /// Only events that occurred before this time; same formats as `since`, and not before
+    /// it.
     pub until: Option<String>,
     /// Only these source ids (as `list_sources` shows them).
     pub sources: Option<Vec<String>>,
@@ -31,7 +32,8 @@ pub(crate) struct SearchEventsParams {
     pub actor: Option<String>,
     /// At most this many events (default 20, at most 200).
     pub limit: Option<u32>,
-    /// The `next_cursor` of a previous call with the same filters, to read the next page.
+    /// The `next_cursor` of a previous call with the same filters, to read the next page
+    /// (with other filters it is refused).
     pub cursor: Option<String>,
 }
 
@@ -54,8 +56,8 @@ pub(crate) struct TimelineParams {
     pub since: Option<String>,
     /// Count events that occurred before this time; same formats as `since`.
     pub until: Option<String>,
-    /// The bucket width: hour, day (the default) or week (weeks start on Monday). Buckets
-    /// are in UTC.
+    /// The bucket width: hour, day (the default), week (weeks start on Monday) or month
+    /// (calendar months). Buckets are in UTC.
     pub bucket: Option<String>,
     /// Only these source ids.
     pub sources: Option<Vec<String>>,
@@ -156,7 +158,7 @@ pub(crate) struct BucketOut {
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 pub(crate) struct TimelineOut {
-    /// hour, day or week.
+    /// hour, day, week or month.
     bucket: String,
     /// Events in all buckets.
     total: u64,

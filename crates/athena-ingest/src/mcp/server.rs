@@ -6,8 +6,12 @@ use std::sync::Arc;
 use athena_core::recall::{QueryBudget, Recall};
 use rmcp::handler::server::common::{schema_for_input, schema_for_output as output_schema};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
-use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ContentBlock, CustomRequest, CustomResult, ErrorCode,
+    JsonObject,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
@@ -79,7 +83,7 @@ impl RecallServer {
     }
 
     #[tool(
-        description = "How many events happened per time bucket (hour, day or week; UTC), to see when activity happened before searching. Returns {\"bucket\": \"day\", \"total\": N, \"buckets\": [{\"start\": RFC 3339, \"count\": N, \"sources\": {source_id: N}}]}, oldest first, empty buckets left out. Times accept RFC 3339, a date or relative to now (30m, 12h, 7d, 2w).",
+        description = "How many events happened per time bucket (hour, day, week or calendar month; UTC), to see when activity happened before searching. Returns {\"bucket\": \"day\", \"total\": N, \"buckets\": [{\"start\": RFC 3339, \"count\": N, \"sources\": {source_id: N}}]}, oldest first, empty buckets left out. Times accept RFC 3339, a date or relative to now (30m, 12h, 7d, 2w).",
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input_schema::<TimelineParams>(),
         output_schema = output_schema::<TimelineOut>(),
@@ -93,26 +97,36 @@ impl RecallServer {
 }
 
 /// A tool's input schema, from its arguments type. The arguments reach the tool as a JSON
-/// object and are parsed there, so that a wrong type or an unknown name is a tool error the
-/// agent reads (as the MCP spec asks of input validation), not a protocol error.
+/// object and are parsed there (see [`RecallServer::read_with`]).
 fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     schema_for_input::<T>()
         .unwrap_or_else(|e| panic!("a tool's arguments type must be an object: {e}"))
 }
 
 impl RecallServer {
-    /// [`Self::read`] with the call's arguments parsed into `P` first.
+    /// [`Self::read`] with the call's arguments parsed into `P` first. Arguments that do not
+    /// fit the tool's input schema (a wrong type, an unknown name, a missing one) are JSON-RPC's
+    /// -32602 Invalid params, naming what does not fit: the call is malformed, whatever the
+    /// store holds. A value that fits the schema but not the query (a time that is no time, a
+    /// cursor of another query) is the tool's error result, for the agent to read and correct.
     async fn read_with<P: DeserializeOwned + Send + 'static>(
         &self,
         args: JsonObject,
         cost: impl FnOnce(&P) -> Cost,
         f: impl FnOnce(&dyn Recall, &QueryBudget, P) -> Result<Answer, Refusal> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
-        match serde_json::from_value::<P>(serde_json::Value::Object(args)) {
+        match serde_path_to_error::deserialize::<_, P>(serde_json::Value::Object(args)) {
             Ok(p) => self.read(cost(&p), move |r, b| f(r, b, p)).await,
-            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "arguments: {e}"
-            ))])),
+            Err(e) => {
+                // Named by the argument at fault, when it is one (not a missing or unknown one).
+                let at = e.path().to_string();
+                let why = e.into_inner();
+                let message = match at.as_str() {
+                    "." => format!("arguments: {why}"),
+                    _ => format!("arguments: {at}: {why}"),
+                };
+                Err(ErrorData::invalid_params(message, None))
+            }
         }
     }
 
@@ -150,4 +164,56 @@ impl RecallServer {
     name = "athena-ingest",
     instructions = "Episodic memory: events from git, files, API logs, GitHub and Slack, with when, who and where. Start with list_sources or timeline to see what is stored and when, then search_events (filters, full-text query, cursor paging) and get_event for one event in full."
 )]
-impl ServerHandler for RecallServer {}
+impl ServerHandler for RecallServer {
+    /// rmcp reads a request of a method it knows, whose params do not fit that method (a
+    /// `tools/call` without `name`, or whose `arguments` is not an object), as a request of
+    /// some unknown method: that is -32602 Invalid params, not -32601 Method not found.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = request.method.as_str();
+        if method == "tools/call" {
+            let why = match request.params_as::<CallToolRequestParams>() {
+                Err(e) => e.to_string(),
+                Ok(_) => "they are not a tool's name and arguments".to_string(),
+            };
+            return Err(ErrorData::invalid_params(
+                format!("tools/call params: {why} (expected {{\"name\": string, \"arguments\": object}})"),
+                None,
+            ));
+        }
+        if KNOWN_METHODS.contains(&method) {
+            return Err(ErrorData::invalid_params(
+                format!("the params of {method} do not fit it"),
+                None,
+            ));
+        }
+        Err(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("no method {method:?}"),
+            None,
+        ))
+    }
+}
+
+/// The requests an MCP client may send a server: a request of one of these that reaches
+/// [`ServerHandler::on_custom_request`] has params rmcp could not read as that method's.
+const KNOWN_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "resources/templates/list",
+    "subscriptions/listen",
+    "tools/call",
+    "tools/list",
+];

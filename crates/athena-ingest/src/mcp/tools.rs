@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use athena_core::recall::{Bucket, PageCursor, PageQuery, QueryBudget, Recall};
-use athena_core::time::parse_time_arg;
+use athena_core::recall::{Bucket, Order, PageCursor, PageQuery, QueryBudget, QueryKey, Recall};
+use athena_core::time::{check_window, parse_time_arg};
 use athena_core::{EventQuery, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -27,32 +27,37 @@ pub(crate) fn search_events(
     p: SearchEventsParams,
     now: DateTime<Utc>,
 ) -> Result<Answer, Refusal> {
-    let after = p
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<PageCursor>().map_err(|e| format!("cursor: {e}")))
-        .transpose()?;
     let limit = match p.limit {
         Some(0) => return Err("limit: must be at least 1".into()),
         Some(n) => n.min(MAX_LIMIT),
         None => DEFAULT_LIMIT,
     };
+    let (since_text, until_text) = (given(&p.since), given(&p.until));
+    let filter = EventQuery {
+        sources: p.sources.unwrap_or_default(),
+        kinds: p.kinds.unwrap_or_default(),
+        actor: p.actor.filter(|a| !a.is_empty()),
+        since: time(since_text, "since", now)?,
+        until: time(until_text, "until", now)?,
+        search: p.query.filter(|q| !q.trim().is_empty()),
+        limit: None,
+    };
+    check_window(filter.since, filter.until, "until").map_err(|e| format!("since: {e}"))?;
+    // The cursor is bound to the filters it came with: with others it is refused.
+    let key = QueryKey::new(&filter, since_text, until_text);
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| PageCursor::parse(c, Order::Desc, key).map_err(|e| format!("cursor: {e}")))
+        .transpose()?;
     let query = PageQuery {
-        filter: EventQuery {
-            sources: p.sources.unwrap_or_default(),
-            kinds: p.kinds.unwrap_or_default(),
-            actor: p.actor.filter(|a| !a.is_empty()),
-            since: time(p.since, "since", now)?,
-            until: time(p.until, "until", now)?,
-            search: p.query.filter(|q| !q.trim().is_empty()),
-            limit: None,
-        },
+        filter,
         after,
         limit: limit as usize,
         ..PageQuery::default()
     };
     let page = recall.page(&query, budget).map_err(store_error)?;
-    let next = page.next.map(|c| c.to_string());
+    let next = page.next.map(|c| c.to_text(key));
     let mut summary = match (page.events.first(), page.events.last()) {
         (Some(newest), Some(oldest)) => format!(
             "{} from {} to {} (newest first)",
@@ -133,10 +138,11 @@ pub(crate) fn timeline(
     };
     let filter = EventQuery {
         sources: p.sources.unwrap_or_default(),
-        since: time(p.since, "since", now)?,
-        until: time(p.until, "until", now)?,
+        since: time(given(&p.since), "since", now)?,
+        until: time(given(&p.until), "until", now)?,
         ..EventQuery::default()
     };
+    check_window(filter.since, filter.until, "until").map_err(|e| format!("since: {e}"))?;
     let counts = (recall.timeline(&filter, bucket, budget)).map_err(store_error)?;
     // One entry per bucket, oldest first, with its count per source.
     let mut buckets: BTreeMap<DateTime<Utc>, BTreeMap<String, u64>> = BTreeMap::new();
@@ -175,13 +181,17 @@ pub(crate) fn timeline(
     })
 }
 
+/// A time argument, if one was given: blank is none.
+fn given(arg: &Option<String>) -> Option<&str> {
+    arg.as_deref().filter(|t| !t.trim().is_empty())
+}
+
 fn time(
-    arg: Option<String>,
+    arg: Option<&str>,
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Refusal> {
-    arg.filter(|t| !t.trim().is_empty())
-        .map(|t| parse_time_arg(&t, now).map_err(|e| format!("{name}: {e}")))
+    arg.map(|t| parse_time_arg(t, now).map_err(|e| format!("{name}: {e}")))
         .transpose()
 }
 
@@ -314,7 +324,12 @@ mod tests {
             asked.filter.since.unwrap().to_rfc3339(),
             "2024-05-25T00:00:00+00:00"
         );
-        assert_eq!(answer.value["next_cursor"], "d1.2");
+        let key = QueryKey::new(&asked.filter, Some("7d"), None);
+        let next = answer.value["next_cursor"].as_str().unwrap();
+        assert_eq!(
+            PageCursor::parse(next, Order::Desc, key).map(|c| (c.occurred_at_ms, c.seq)),
+            Ok((1, 2))
+        );
         assert!(
             answer.summary.contains("limit lowered to 200"),
             "{}",
@@ -354,13 +369,19 @@ mod tests {
             &recall,
             &free(),
             TimelineParams {
-                bucket: Some("month".into()),
+                bucket: Some("year".into()),
                 ..Default::default()
             },
             now(),
         )
         .unwrap_err();
-        assert!(e.contains("hour, day or week"), "{e}");
+        assert!(e.contains("hour, day, week or month"), "{e}");
+        let e = refuse(SearchEventsParams {
+            since: Some("2024-05-02".into()),
+            until: Some("2024-05-01".into()),
+            ..Default::default()
+        });
+        assert!(e.starts_with("since: ") && e.contains("after until"), "{e}");
         let e = get_event(
             &recall,
             &free(),

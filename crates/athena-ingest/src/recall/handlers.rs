@@ -146,19 +146,19 @@ fn event_json(e: &athena_core::Event, format: Format) -> Value {
     operation_id = "events",
     params(
         ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date (midnight UTC), or that long ago (`7d`, `12h`, `30m`, `45s`, `2w`)."),
-        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
+        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`; `since` after `until` is a 400."),
         ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeat the parameter for more)."),
         ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds, e.g. `commit` (repeatable)."),
         ("actor" = Option<String>, Query, description = "The actor contains this text (case-insensitive)."),
         ("q" = Option<String>, Query, description = "Full-text search over title and body, in SQLite FTS5 syntax; a query FTS5 cannot parse is a 400 naming `q`."),
         ("order" = Option<OrderParam>, Query, description = "`desc` (newest first, the default) or `asc`."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many events (default 50)."),
-        ("cursor" = Option<String>, Query, pattern = "^[ad][0-9a-f]{1,16}\\.[0-9a-f]{1,16}$", description = "The `next_cursor` of the previous page, opaque; it must be used with the order it came from."),
+        ("cursor" = Option<String>, Query, pattern = "^[ad][0-9a-f]{1,16}\\.[0-9a-f]{1,16}\\.[0-9a-f]{8}$", description = "The `next_cursor` of the previous page, opaque; it is bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `actor`, `q`) or another `order` it is a 400 naming `cursor`."),
         ("format" = Option<FormatParam>, Query, description = "`jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`)."),
     ),
     responses(
         (status = 200, description = "A page of events, and the cursor of the next page (`null` on the last).", body = EventsPage),
-        (status = 400, description = "A parameter is unknown, repeated or malformed; `error` names it.", body = ErrorBody),
+        (status = 400, description = "A parameter is unknown, repeated or malformed (not UTF-8 once decoded, or holding a NUL), or `since` is after `until`; `error` names it.", body = ErrorBody),
         (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
         (status = 500, description = "The store cannot be read.", body = ErrorBody),
         (status = 503, description = "The store is busy; try again.", body = ErrorBody),
@@ -169,7 +169,7 @@ pub(crate) async fn events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = params::events(query.as_deref(), chrono::Utc::now())?;
-    let format = params.format;
+    let (format, key) = (params.format, params.key);
     // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
     // that would stall one of the runtime's two workers (and /healthz with it).
     let filter = &params.page.filter;
@@ -178,7 +178,7 @@ pub(crate) async fn events(
     let body = read(&state.service, cost, move |r, budget| {
         let page = r.page(&params.page, budget)?;
         let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
-        let next = page.next.map(|c| c.to_string());
+        let next = page.next.map(|c| c.to_text(key));
         Ok(json!({ "events": events, "next_cursor": next }).to_string())
     })
     .await?;
@@ -273,13 +273,13 @@ pub(crate) async fn sources(
     params(
         ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date, or that long ago (`7d`)."),
         ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
-        ("bucket" = Option<BucketParam>, Query, description = "`hour`, `day` (the default) or `week` (starting Monday); UTC."),
+        ("bucket" = Option<BucketParam>, Query, description = "`hour`, `day` (the default), `week` (starting Monday) or `month` (calendar months); UTC."),
         ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeatable)."),
         ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds (repeatable)."),
     ),
     responses(
         (status = 200, description = "Buckets that hold events, oldest first, one row per source.", body = TimelineBody),
-        (status = 400, description = "A parameter is unknown, repeated or malformed; `error` names it.", body = ErrorBody),
+        (status = 400, description = "A parameter is unknown, repeated or malformed (not UTF-8 once decoded, or holding a NUL), or `since` is after `until`; `error` names it.", body = ErrorBody),
         (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
         (status = 500, description = "The store cannot be read.", body = ErrorBody),
         (status = 503, description = "The store is busy; try again.", body = ErrorBody),

@@ -82,7 +82,9 @@ pub(crate) fn router(state: RecallState, cors_origins: Vec<HeaderValue>) -> Rout
             state.clone(),
             require_token,
         ))
-        .with_state(state);
+        .with_state(state)
+        // Before the CORS layer, so that a preflight (OPTIONS) still reaches it.
+        .method_not_allowed_fallback(method_not_allowed);
     if cors_origins.is_empty() {
         return routes;
     }
@@ -93,6 +95,34 @@ pub(crate) fn router(state: RecallState, cors_origins: Vec<HeaderValue>) -> Rout
             .allow_methods([Method::GET])
             .allow_headers([axum::http::header::AUTHORIZATION])
             .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// The answer to a path no route serves, for every route of `serve`: JSON like every other
+/// refusal, naming what was asked. Without the token too: it says nothing of the store.
+pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    handlers::json_response(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({
+            "error": format!(
+                "no route for {method} {}: the recall API is under /v1 (see /openapi.json)",
+                uri.path()
+            )
+        }),
+    )
+}
+
+/// The answer to a method a route does not take, for every route of `serve`; axum adds the
+/// `Allow` header.
+pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    handlers::json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &serde_json::json!({
+            "error": format!(
+                "{method} is not allowed on {} (the Allow header says what is)",
+                uri.path()
+            )
+        }),
     )
 }
 

@@ -155,7 +155,8 @@ pub(crate) struct EventsPage {
     /// In the page's order, in the shape `format` asked for.
     #[schema(inline)]
     events: Vec<EventOrAthena>,
-    /// Pass as `cursor` (with the same `order`) for the next page; `null` on the last page.
+    /// Pass as `cursor` (with the same filters and `order`) for the next page; `null` on the
+    /// last page.
     #[schema(required = true)]
     next_cursor: Option<String>,
 }
@@ -214,7 +215,7 @@ pub(crate) struct TimelineRow {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct TimelineBody {
-    /// `hour`, `day` or `week`.
+    /// `hour`, `day`, `week` or `month`.
     bucket: String,
     /// Oldest bucket first; buckets without events are left out.
     counts: Vec<TimelineRow>,
@@ -238,7 +239,8 @@ pub(crate) enum FormatParam {
     Athena,
 }
 
-/// `bucket`: the width of a timeline's buckets (UTC; weeks start on Monday).
+/// `bucket`: the width of a timeline's buckets (UTC; weeks start on Monday; months are
+/// calendar months).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]
@@ -246,6 +248,7 @@ pub(crate) enum BucketParam {
     Hour,
     Day,
     Week,
+    Month,
 }
 
 /// A time as `since` and `until` take it: RFC 3339, a date, or how long ago.

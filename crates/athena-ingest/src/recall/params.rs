@@ -2,8 +2,8 @@
 //! its parameter: an unknown parameter (a typo such as `sources=` would otherwise widen the
 //! answer silently), a repeated one that takes one value, and a value that does not parse.
 
-use athena_core::recall::{Bucket, Order, PageCursor, PageQuery};
-use athena_core::time::parse_time_arg;
+use athena_core::recall::{Bucket, Order, PageCursor, PageCursorError, PageQuery, QueryKey};
+use athena_core::time::{check_window, parse_time_arg};
 use athena_core::EventQuery;
 use chrono::{DateTime, Utc};
 
@@ -50,6 +50,8 @@ pub(crate) enum Format {
 #[derive(Debug)]
 pub(crate) struct EventsParams {
     pub page: PageQuery,
+    /// What the page's `next_cursor` is bound to.
+    pub key: QueryKey,
     pub format: Format,
 }
 
@@ -63,24 +65,51 @@ pub(crate) struct TimelineParams {
 /// The decoded pairs of a query string, checked against the names an endpoint takes.
 struct Pairs(Vec<(String, String)>);
 
+/// `+` as a space, then percent-decoded: the bytes a form-encoded piece stands for.
+fn decode(piece: &str) -> Vec<u8> {
+    let spaced = piece.replace('+', " ");
+    percent_encoding::percent_decode(spaced.as_bytes()).collect()
+}
+
 impl Pairs {
+    /// Refuses, naming the parameter: an unknown name, and a value that is not UTF-8 once
+    /// decoded (read leniently, `%ff` would become a replacement character and match
+    /// nothing) or holds a NUL (SQLite would cut the text there: `actor=%00` matched every
+    /// event).
     fn parse(raw: Option<&str>, known: &[&str]) -> Result<Self, ParamError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        // `_` is a browser's cache-buster (`?_=1700000000000`): it asks for nothing, so it is
-        // let through rather than refused as a typo.
-        let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "_").collect();
-        if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-            let takes = if known.is_empty() {
-                "no parameters".to_string()
-            } else {
-                known.join(", ")
-            };
-            return Err(ParamError::new(
-                name,
-                format!("unknown parameter (this endpoint takes {takes})"),
-            ));
+        let mut pairs = Vec::new();
+        for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let name = String::from_utf8_lossy(&decode(name)).into_owned();
+            // `_` is a browser's cache-buster (`?_=1700000000000`): it asks for nothing, so
+            // it is let through rather than refused as a typo.
+            if name == "_" {
+                continue;
+            }
+            if !known.contains(&name.as_str()) {
+                let takes = if known.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    known.join(", ")
+                };
+                return Err(ParamError::new(
+                    &name,
+                    format!("unknown parameter (this endpoint takes {takes})"),
+                ));
+            }
+            let value = String::from_utf8(decode(value)).map_err(|_| {
+                ParamError::new(
+                    &name,
+                    format!("{value:?} is not UTF-8 once percent-decoded"),
+                )
+            })?;
+            if value.contains('\0') {
+                return Err(ParamError::new(
+                    &name,
+                    "holds a NUL character (%00), which no stored text can match",
+                ));
+            }
+            pairs.push((name, value));
         }
         Ok(Pairs(pairs))
     }
@@ -118,11 +147,14 @@ impl Pairs {
 
 /// The filter both endpoints share: `since`, `until`, `source`, `kind`.
 fn filter(pairs: &Pairs, now: DateTime<Utc>) -> Result<EventQuery, ParamError> {
+    let since = pairs.time("since", now)?;
+    let until = pairs.time("until", now)?;
+    check_window(since, until, "until").map_err(|m| ParamError::new("since", m))?;
     Ok(EventQuery {
         sources: pairs.all("source"),
         kinds: pairs.all("kind"),
-        since: pairs.time("since", now)?,
-        until: pairs.time("until", now)?,
+        since,
+        until,
         ..EventQuery::default()
     })
 }
@@ -145,20 +177,21 @@ pub(crate) fn events(raw: Option<&str>, now: DateTime<Utc>) -> Result<EventsPara
                 .ok_or_else(|| format!("{v:?} is not a number from 1 to {MAX_LIMIT}"))
         })?
         .unwrap_or(DEFAULT_LIMIT);
+    let key = QueryKey::new(&filter, pairs.one("since")?, pairs.one("until")?);
     let after = pairs.parsed("cursor", |v| {
-        let cursor: PageCursor = v.parse()?;
-        if cursor.order != order {
-            return Err(format!(
+        PageCursor::parse(v, order, key).map_err(|e| match e {
+            PageCursorError::Order(theirs) => format!(
                 "this cursor continues a page in {} order, and order is {} (pass order={} with it)",
-                cursor.order.as_str(),
+                theirs.as_str(),
                 order.as_str(),
-                cursor.order.as_str()
-            ));
-        }
-        Ok(cursor)
+                theirs.as_str()
+            ),
+            other => other.to_string(),
+        })
     })?;
     let format = format(&pairs)?;
     Ok(EventsParams {
+        key,
         page: PageQuery {
             filter,
             order,
@@ -265,8 +298,18 @@ mod tests {
         ] {
             assert_eq!(err(events(Some(query), now())).param, param, "{query}");
         }
-        assert!(events(Some("order=asc&cursor=a1.2"), now()).is_ok());
-        let t = timeline(Some("bucket=month"), now()).unwrap_err();
+        let cursor = PageCursor {
+            order: Order::Asc,
+            occurred_at_ms: 1,
+            seq: 2,
+        }
+        .to_text(QueryKey::new(&EventQuery::default(), None, None));
+        assert!(events(Some(&format!("order=asc&cursor={cursor}")), now()).is_ok());
+        assert_eq!(
+            err(events(Some(&format!("cursor={cursor}")), now())).param,
+            "cursor"
+        );
+        let t = timeline(Some("bucket=year"), now()).unwrap_err();
         assert_eq!(t.param, "bucket");
         assert_eq!(timeline(Some("q=x"), now()).unwrap_err().param, "q");
         assert_eq!(event(Some("format=athena")), Ok(Format::Athena));
@@ -279,5 +322,49 @@ mod tests {
                 .bucket,
             Bucket::Week
         );
+        assert_eq!(
+            timeline(Some("bucket=month"), now()).map(|t| t.bucket).ok(),
+            Some(Bucket::Month)
+        );
+    }
+
+    /// `actor=%00` matched every event, and `q=%ff%fe` was read as two replacement
+    /// characters (200, nothing found) where the event route answers 400.
+    #[test]
+    fn regression_a_nul_or_a_value_that_is_not_utf8_is_refused_naming_its_parameter() {
+        for (query, param) in [
+            ("actor=%00", "actor"),
+            ("actor=a%00b", "actor"),
+            ("q=%ff%fe", "q"),
+            ("q=fix+%c3", "q"),
+            ("source=%80", "source"),
+            ("kind=%00", "kind"),
+            ("since=%ff", "since"),
+            ("cursor=%ff", "cursor"),
+        ] {
+            let e = err(events(Some(query), now()));
+            assert_eq!(e.param, param, "{query}");
+        }
+        assert_eq!(
+            timeline(Some("source=%00"), now()).unwrap_err().param,
+            "source"
+        );
+        assert_eq!(event(Some("format=%ff")).unwrap_err().param, "format");
+        // Percent-encoded UTF-8, and `+` as a space, are read as before.
+        let p = events(Some("actor=J%C3%B6rg&q=fix+bug%21"), now()).unwrap();
+        assert_eq!(p.page.filter.actor.as_deref(), Some("Jörg"));
+        assert_eq!(p.page.filter.search.as_deref(), Some("fix bug!"));
+    }
+
+    /// `since` after `until` answered 200 with nothing.
+    #[test]
+    fn regression_since_after_until_is_refused_naming_both() {
+        for q in ["since=2024-05-02&until=2024-05-01", "since=1d&until=2d"] {
+            let e = err(events(Some(q), now()));
+            assert_eq!(e.param, "since", "{q}");
+            assert!(e.message.contains("after until"), "{q}: {e}");
+            assert_eq!(timeline(Some(q), now()).unwrap_err().param, "since");
+        }
+        assert!(events(Some("since=2024-05-01&until=2024-05-01"), now()).is_ok());
     }
 }

@@ -253,6 +253,9 @@ fn app(
     http::router(shared.clone())
         .merge(crate::recall::router(state, cors_origins))
         .merge(mcp_routes(service, &shared, stop))
+        // Last, so that they cover every route above.
+        .method_not_allowed_fallback(crate::recall::method_not_allowed)
+        .fallback(crate::recall::not_found)
 }
 
 /// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.

@@ -122,28 +122,51 @@ async function page(cursor) {
 
 more.addEventListener("click", () => page(nextCursor).catch(fail));
 
-// ---- the per-day chart: one stacked bar per day, a colour per source ----
+// ---- the chart: one stacked bar per bucket, a colour per source ----
+// The bucket follows the range shown, so that the chart is tens to a few hundred bars, not
+// thousands a pixel wide: hours up to 3 days, days up to 6 months, weeks up to 3 years, and
+// calendar months beyond.
 const COLOURS = ["#3056d3", "#e07b39", "#2f9e6e", "#b8448a", "#8a6d1d", "#4aa3c9", "#7a5cc4", "#c94a4a"];
+const DAY = 24 * 3600 * 1000;
 
-function drawChart(counts) {
+function bucketFor(spanMs) {
+  if (spanMs <= 3 * DAY) return "hour";
+  if (spanMs <= 183 * DAY) return "day";
+  if (spanMs <= 3 * 366 * DAY) return "week";
+  return "month";
+}
+
+// How a bucket's start reads: its hour, day, week or month.
+function bucketLabel(start, bucket) {
+  switch (bucket) {
+    case "hour": return start.slice(0, 13).replace("T", " ") + ":00";
+    case "week": return "week of " + start.slice(0, 10);
+    case "month": return start.slice(0, 7);
+    default: return start.slice(0, 10);
+  }
+}
+
+function drawChart(counts, bucket) {
   chart.replaceChildren();
+  chart.dataset.bucket = bucket;
+  chart.setAttribute("aria-label", `Events per ${bucket} and source`);
   if (!counts.length) return;
   const sources = [...new Set(counts.map((c) => c.source))].sort();
-  const days = [...new Set(counts.map((c) => c.start))].sort();
-  const totals = new Map(days.map((d) => [d, 0]));
+  const starts = [...new Set(counts.map((c) => c.start))].sort();
+  const totals = new Map(starts.map((d) => [d, 0]));
   for (const c of counts) totals.set(c.start, totals.get(c.start) + c.count);
   const max = Math.max(...totals.values());
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  // At least a month wide, so a few days stay bars; the newest day at the right.
-  const width = Math.max(days.length, 30);
-  const left = width - days.length;
+  // At least 30 wide, so a few buckets stay bars; the newest at the right.
+  const width = Math.max(starts.length, 30);
+  const left = width - starts.length;
   svg.setAttribute("viewBox", `0 0 ${width} 100`);
   svg.setAttribute("preserveAspectRatio", "none");
-  days.forEach((day, i) => {
+  starts.forEach((start, i) => {
     const x = left + i;
     let y = 100;
-    for (const c of counts.filter((c) => c.start === day)) {
+    for (const c of counts.filter((c) => c.start === start)) {
       const h = (c.count / max) * 100;
       y -= h;
       const rect = document.createElementNS(ns, "rect");
@@ -153,15 +176,15 @@ function drawChart(counts) {
       rect.setAttribute("height", h);
       rect.setAttribute("fill", COLOURS[sources.indexOf(c.source) % COLOURS.length]);
       const title = document.createElementNS(ns, "title");
-      title.textContent = `${day.slice(0, 10)} · ${c.source}: ${c.count}`;
+      title.textContent = `${bucketLabel(start, bucket)} · ${c.source}: ${c.count}`;
       rect.append(title);
       svg.append(rect);
     }
   });
-  const first = days[0].slice(0, 10);
-  const last = days[days.length - 1].slice(0, 10);
+  const first = bucketLabel(starts[0], bucket);
+  const last = bucketLabel(starts[starts.length - 1], bucket);
   const axis = el("div", { class: "axis" },
-    el("span", {}, days.length > 1 ? `${first} – ${last}, at most ${max} a day` : `${first}: ${max}`));
+    el("span", {}, starts.length > 1 ? `${first} – ${last}, at most ${max} a ${bucket}` : `${first}: ${max}`));
   const legend = el("div", { class: "legend" });
   sources.forEach((s, i) => legend.append(el("span", { style: `--swatch: ${COLOURS[i % COLOURS.length]}` }, s)));
   chart.append(svg, axis, legend);
@@ -169,9 +192,15 @@ function drawChart(counts) {
 
 async function timeline() {
   const params = filters().filter(([k]) => k !== "q" && k !== "actor");
-  params.push(["bucket", "day"]);
-  const body = await api("v1/timeline", params);
-  drawChart(body.counts || []);
+  // The range shown runs from the oldest to the newest event these filters count: one
+  // event each way, then the counts in the bucket that range calls for.
+  const ends = await Promise.all(["asc", "desc"].map((order) =>
+    api("v1/events", [...params, ["order", order], ["limit", "1"]])));
+  const [oldest, newest] = ends.map((page) => page.events[0]);
+  const span = oldest && newest ? Date.parse(newest.occurred_at) - Date.parse(oldest.occurred_at) : 0;
+  const bucket = bucketFor(span);
+  const body = await api("v1/timeline", [...params, ["bucket", bucket]]);
+  drawChart(body.counts || [], bucket);
 }
 
 // ---- sources for the filter ----

@@ -200,3 +200,220 @@ fn mcp_in_serve_without_a_token_answers_only_loopback_host_names() {
         assert!(status != 403 && status != 401, "Host {host}: {status}");
     }
 }
+
+/// `athena-ingest mcp --db athena.db`'s answers to raw lines, each read as JSON, with ids
+/// collected: what a client that sent `lines` (in a writer thread, so a long line cannot
+/// block the test) got back, once `expected` answers came. Also the process's peak RSS (KiB).
+fn raw_stdio_session(
+    env: &TestEnv,
+    lines: Vec<Vec<u8>>,
+    expected: usize,
+) -> (Vec<serde_json::Value>, u64) {
+    let mut child = env
+        .cmd(&["mcp", "--db", "athena.db"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for line in lines {
+            stdin.write_all(&line).unwrap();
+            stdin.write_all(b"\n").unwrap();
+        }
+        stdin
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut answers = Vec::new();
+    while answers.len() < expected {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no answer after {answers:?}"));
+        answers.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    drop(writer.join().unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    (answers, peak_kib)
+}
+
+fn answer_to(answers: &[serde_json::Value], id: serde_json::Value) -> &serde_json::Value {
+    answers
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("no answer to {id}: {answers:?}"))
+}
+
+/// Over stdio, a line that is not JSON got no answer at all and a 50 MB line was dropped with
+/// only a log line, so the client waited forever; `tools/call` params that do not fit answered
+/// -32601 (no such method) instead of -32602 (invalid params).
+#[test]
+fn regression_mcp_over_stdio_answers_every_bad_line_and_keeps_serving() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let call = |id: u32, params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{params}}}"#)
+            .into_bytes()
+    };
+    let mut huge = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_events","arguments":{"query":""#.to_vec();
+    huge.resize(huge.len() + 50 * 1024 * 1024, b'a');
+    huge.extend_from_slice(br#""}}}"#);
+    let lines = vec![
+        br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
+        b"{not json".to_vec(),
+        huge,
+        call(3, r#"{"name":"search_events","arguments":{"limit":"many"}}"#),
+        call(4, r#"{"name":"search_events","arguments":{"q":"GET"}}"#),
+        call(5, r#"{"name":"get_event","arguments":{"source":"web"}}"#),
+        call(6, r#"{"arguments":{}}"#),
+        call(8, r#"{"name":"list_sources","arguments":"all"}"#),
+        br#"{"jsonrpc":"2.0","id":9,"method":"no/such/method"}"#.to_vec(),
+        call(10, r#"{"name":"list_sources","arguments":{}}"#),
+    ];
+    let (answers, peak_kib) = raw_stdio_session(&env, lines, 10);
+    let parse: Vec<_> = answers.iter().filter(|a| a["id"].is_null()).collect();
+    assert_eq!(parse.len(), 1, "{answers:?}");
+    assert_eq!(parse[0]["error"]["code"], -32700, "{answers:?}");
+    let too_long = answer_to(&answers, 7.into());
+    assert_eq!(too_long["error"]["code"], -32600, "{too_long}");
+    assert!(
+        too_long["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bytes"),
+        "{too_long}"
+    );
+    for (id, says) in [
+        (3, "limit"),
+        (4, "`q`"),
+        (5, "`id`"),
+        (6, "name"),
+        (8, "arguments"),
+    ] {
+        let a = answer_to(&answers, id.into());
+        assert_eq!(a["error"]["code"], -32602, "{a}");
+        let message = a["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{id}: {message}");
+    }
+    assert_eq!(answer_to(&answers, 9.into())["error"]["code"], -32601);
+    let sources = answer_to(&answers, 10.into());
+    assert_eq!(
+        sources["result"]["structuredContent"]["sources"][0]["id"], "web",
+        "{sources}"
+    );
+    // The 50 MB line was never held whole.
+    assert!(peak_kib < 40 * 1024, "peak RSS {peak_kib} KiB");
+}
+
+/// A cursor of `search_events` was taken for other filters, and `since` after `until` was an
+/// empty answer rather than a mistake pointed out.
+#[test]
+fn regression_mcp_search_binds_its_cursor_to_its_filters_and_refuses_since_after_until() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let init = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#.to_vec();
+    let inited = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec();
+    let search = |id: u32, args: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"search_events","arguments":{args}}}}}"#)
+            .into_bytes()
+    };
+    let (answers, _) = raw_stdio_session(
+        &env,
+        vec![
+            init.clone(),
+            inited.clone(),
+            search(2, r#"{"limit":3,"query":"GET"}"#),
+        ],
+        2,
+    );
+    let first = &answer_to(&answers, 2.into())["result"]["structuredContent"];
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (answers, _) = raw_stdio_session(
+        &env,
+        vec![
+            init,
+            inited,
+            search(3, &format!(r#"{{"limit":3,"query":"GET","cursor":"{cursor}"}}"#)),
+            search(4, &format!(r#"{{"limit":3,"query":"POST","cursor":"{cursor}"}}"#)),
+            search(5, &format!(r#"{{"limit":3,"cursor":"{cursor}"}}"#)),
+            search(6, r#"{"since":"2015-05-18","until":"2015-05-17"}"#),
+            br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"timeline","arguments":{"bucket":"month"}}}"#.to_vec(),
+        ],
+        6,
+    );
+    let next = &answer_to(&answers, 3.into())["result"];
+    assert_eq!(next["isError"], false, "{next}");
+    assert_eq!(
+        next["structuredContent"]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for id in [4, 5] {
+        let r = &answer_to(&answers, id.into())["result"];
+        assert_eq!(r["isError"], true, "{r}");
+        assert!(
+            r["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("different query"),
+            "{r}"
+        );
+    }
+    let r = &answer_to(&answers, 6.into())["result"];
+    assert_eq!(r["isError"], true, "{r}");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("since") && text.contains("until"), "{text}");
+    let months = &answer_to(&answers, 7.into())["result"]["structuredContent"];
+    assert_eq!(months["bucket"], "month", "{months}");
+    assert_eq!(
+        months["buckets"][0]["start"], "2015-05-01T00:00:00Z",
+        "{months}"
+    );
+}
+
+/// Over HTTP, a body that is not JSON was answered 415 with text, not JSON-RPC's -32700.
+#[test]
+fn regression_mcp_over_http_answers_a_body_that_is_not_json_with_a_parse_error() {
+    use std::io::Read;
+    let env = api_log_env("");
+    let server = Server::start(&env);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let body = "{not json";
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 400"), "{raw}");
+    let answer: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
+    assert_eq!(answer["error"]["code"], -32700, "{raw}");
+    assert!(answer["id"].is_null(), "{raw}");
+}

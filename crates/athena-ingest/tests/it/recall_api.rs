@@ -307,7 +307,7 @@ fn recall_refuses_each_bad_parameter_with_a_400_naming_it() {
         ("/v1/events?sources=web", "sources"),
         ("/v1/events?q=%22unterminated", "q"),
         ("/v1/events?q=AND", "q"),
-        ("/v1/timeline?bucket=month", "bucket"),
+        ("/v1/timeline?bucket=year", "bucket"),
         ("/v1/timeline?since=soon", "since"),
         ("/v1/timeline?limit=3", "limit"),
         ("/v1/sources?x=1", "x"),
@@ -517,14 +517,17 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
         &format!("{auth}\r\n"),
     );
     let id = page.json()["events"][0]["id"].clone();
-    // What OpenAPI cannot say: a full-text query (`q`) may not parse, and a cursor belongs to
-    // one order. Both are a 400 naming the parameter, so for `/v1/events` alone a 400 is an
-    // acceptable answer to data the schema allows. One event is named, so that fetching it
-    // by id answers 200s (with an id drawn at random, only 404s).
+    // What OpenAPI cannot say: a full-text query (`q`) may not parse, a cursor belongs to
+    // one query, `since` may not be after `until`, and no text may hold a NUL. Each is a 400
+    // naming the parameter, so for `/v1/events` and `/v1/timeline` a 400 is an acceptable
+    // answer to data the schema allows. One event is named, so that fetching it by id
+    // answers 200s (with an id drawn at random, only 404s).
     std::fs::write(
         env.path("schemathesis.toml"),
         format!(
             "[[operations]]\ninclude-path = \"/v1/events\"\n\
+             checks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\"]\n\n\
+             [[operations]]\ninclude-path = \"/v1/timeline\"\n\
              checks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\"]\n\n\
              [[operations]]\ninclude-path = \"/v1/events/{{source}}/{{id}}\"\n\
              parameters = {{ \"path.source\" = \"tree\", \"path.id\" = {id} }}\n"
@@ -581,4 +584,191 @@ fn regression_recall_connections_keep_the_writers_wal_while_other_processes_poll
         stored_count(&env, "web") == 20_010
     });
     assert_eq!(ok(&server, "/v1/timeline")["counts"][0]["count"], 20_010);
+}
+
+/// `actor=%00` answered every event (SQLite's `LIKE` read the pattern up to the NUL, leaving
+/// `%%`), and `q=%ff%fe` was decoded as two replacement characters and answered 200 empty,
+/// where the event route refuses a path segment that is not UTF-8.
+#[test]
+fn regression_a_nul_or_bytes_that_are_not_utf8_in_a_parameter_are_a_400_naming_it() {
+    let env = synced_env("");
+    let server = Server::start_following(&env);
+    for (path, param) in [
+        ("/v1/events?actor=%00", "actor"),
+        ("/v1/events?q=%ff%fe", "q"),
+        ("/v1/events?q=get%00", "q"),
+        ("/v1/events?source=web%00", "source"),
+        ("/v1/events?kind=%c3", "kind"),
+        ("/v1/events?since=%ff", "since"),
+        ("/v1/timeline?source=%ff", "source"),
+        ("/v1/events/web/x?format=%00", "format"),
+    ] {
+        let r = get(&server, path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        let error = r.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            error.starts_with(&format!("parameter {param}:")),
+            "{path}: {error}"
+        );
+    }
+}
+
+/// A cursor from one query was taken for another: the next page of `source=web` was read
+/// with `source=api`, silently skipping or repeating events.
+#[test]
+fn regression_a_cursor_is_refused_for_a_different_query() {
+    let env = synced_env("");
+    let server = Server::start_following(&env);
+    let base = "source=web&kind=http_request&actor=10.0.0&q=serve&since=2000-01-01&until=3000-01-01&limit=5";
+    let first = ok(&server, &format!("/v1/events?{base}"));
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    // Stable: the same query hands out the same cursor, and takes it back.
+    let again = ok(&server, &format!("/v1/events?{base}"));
+    assert_eq!(again["next_cursor"].as_str(), Some(cursor.as_str()));
+    let next = ok(&server, &format!("/v1/events?{base}&cursor={cursor}"));
+    assert_eq!(ids(&next).len(), 5);
+    assert!(ids(&next).iter().all(|id| !ids(&first).contains(id)));
+    // The same filters written in another order are the same query.
+    let reordered = "limit=5&until=3000-01-01&since=2000-01-01&q=serve&actor=10.0.0&kind=http_request&source=web";
+    ok(&server, &format!("/v1/events?{reordered}&cursor={cursor}"));
+    for other in [
+        base.replace("source=web", "source=api"),
+        base.replace("source=web", "source=web&source=api"),
+        base.replace("q=serve", "q=GET"),
+        base.replace("&q=serve", ""),
+        base.replace("kind=http_request", "kind=commit"),
+        base.replace("actor=10.0.0", "actor=10.0.1"),
+        base.replace("since=2000-01-01", "since=2001-01-01"),
+        base.replace("until=3000-01-01", "until=2999-01-01"),
+        base.replace("limit=5", "limit=5&order=asc"),
+    ] {
+        let path = format!("/v1/events?{other}&cursor={cursor}");
+        let r = get(&server, &path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        let error = r.json()["error"].as_str().unwrap().to_string();
+        assert!(error.starts_with("parameter cursor:"), "{path}: {error}");
+    }
+    let path = format!(
+        "/v1/events?{}&cursor={cursor}",
+        base.replace("q=serve", "q=GET")
+    );
+    let error = get(&server, &path).json()["error"].to_string();
+    assert!(error.contains("a different query"), "{error}");
+    // A relative time is bound as written: `since=9999d` still means the same query a
+    // moment later.
+    let first = ok(&server, "/v1/events?since=9999d&limit=5");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    ok(
+        &server,
+        &format!("/v1/events?since=9999d&limit=5&cursor={cursor}"),
+    );
+}
+
+/// `since` after `until` answered 200 with nothing, as if no event had happened.
+#[test]
+fn regression_since_after_until_is_a_400_naming_both() {
+    let env = synced_env("");
+    let server = Server::start_following(&env);
+    for path in [
+        "/v1/events?since=2015-05-18&until=2015-05-17",
+        "/v1/timeline?since=2015-05-18&until=2015-05-17",
+        "/v1/events?since=2015-05-17T10:00:01Z&until=2015-05-17T10:00:00Z",
+    ] {
+        let r = get(&server, path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        let error = r.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            error.starts_with("parameter since:") && error.contains("until"),
+            "{path}: {error}"
+        );
+    }
+    // Equal is an empty window (`until` is exclusive), not a mistake.
+    let empty = ok(&server, "/v1/events?since=2015-05-17&until=2015-05-17");
+    assert_eq!(ids(&empty).len(), 0);
+    let run = env.run(&["events", "--since", "2015-05-18", "--until", "2015-05-17"]);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("--since") && run.stderr().contains("--until"),
+        "{}",
+        run.describe()
+    );
+}
+
+/// 404 and 405 answered with an empty body, where every other refusal is `{"error": …}`.
+#[test]
+fn regression_unknown_routes_and_wrong_methods_answer_json_naming_them() {
+    let env = synced_env("[serve]\napi_token = \"t0ken-routes\"\n");
+    let server = Server::start_following(&env);
+    let auth = "Authorization: Bearer t0ken-routes\r\n";
+    for (method, path, status) in [
+        ("GET", "/nope", 404),
+        ("GET", "/v1/nope", 404),
+        ("GET", "/v1/events/web", 404),
+        ("POST", "/v1/events", 405),
+        ("DELETE", "/v1/timeline", 405),
+        ("PUT", "/healthz", 405),
+        ("POST", "/", 405),
+    ] {
+        for headers in ["", auth] {
+            let r = request(server.port, method, path, headers);
+            assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+            assert_eq!(
+                r.header("content-type").as_deref(),
+                Some("application/json"),
+                "{method} {path}"
+            );
+            let error = r.json()["error"].as_str().unwrap().to_string();
+            assert!(
+                error.contains(method) && error.contains(path),
+                "{method} {path}: {error}"
+            );
+            if status == 405 {
+                let allow = r.header("allow").unwrap_or_default();
+                assert!(allow.contains("GET"), "{method} {path}: Allow {allow:?}");
+            }
+        }
+    }
+}
+
+/// `/` answered without the token while the docs said every route but `/healthz` needs it:
+/// the page is static (a browser cannot add a bearer header to a page load), so it stays
+/// public, and carries no data; the data stays behind the token.
+#[test]
+fn the_web_page_is_public_and_carries_no_data_while_the_api_it_reads_needs_the_token() {
+    let env = synced_env("[serve]\napi_token = \"t0ken-page\"\n");
+    let server = Server::start_following(&env);
+    let titles: Vec<String> = env
+        .store()
+        .prepare("SELECT title FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(titles.len(), 36);
+    for path in ["/", "/assets/app.js", "/assets/app.css"] {
+        let page = get(&server, path);
+        assert_eq!(page.status, 200, "{path}");
+        for title in &titles {
+            assert!(!page.body.contains(title.as_str()), "{path} holds {title}");
+        }
+        assert!(!page.body.contains("t0ken-page"), "{path} holds the token");
+        assert!(!page.body.contains("/serve/"), "{path} holds event data");
+    }
+    assert_eq!(get(&server, "/v1/events").status, 401);
+    assert_eq!(get(&server, "/v1/timeline").status, 401);
+}
+
+#[test]
+fn recall_counts_a_timeline_in_calendar_months() {
+    let env = synced_env("");
+    let server = Server::start_following(&env);
+    let months = ok(&server, "/v1/timeline?bucket=month&source=web&source=api");
+    assert_eq!(months["bucket"], "month");
+    let counts = months["counts"].as_array().unwrap();
+    assert_eq!(counts.len(), 2, "{months}");
+    for c in counts {
+        assert_eq!(c["start"], "2015-05-01T00:00:00Z", "{months}");
+    }
 }

@@ -85,6 +85,8 @@ fn the_timeline_page_shows_the_events_and_a_search_narrows_them() {
     assert!(titles[0].contains("/beta/5"), "{titles:?}");
     // The chart has a bar for the day; everything fits one page, so there is no "More".
     assert!(dom.contains("<rect"), "no bars in the chart");
+    // Six events in six seconds: hours, not one bar for the day.
+    assert!(dom.contains("data-bucket=\"hour\""), "{dom}");
     assert!(
         dom.contains("id=\"more\" hidden"),
         "a More button with nothing more"
@@ -104,4 +106,46 @@ fn the_timeline_page_shows_the_events_and_a_search_narrows_them() {
         "not a screenshot"
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// Eleven years of history were drawn one bar a day: about 4,000 bars a pixel wide or less.
+/// The chart now picks its bucket from the range it shows, here calendar months.
+#[test]
+fn regression_the_chart_of_years_of_history_is_drawn_in_months_not_days() {
+    let env = TestEnv::new();
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // Two requests in every third month from January 2014 to October 2025.
+    let log: String = (2014..=2025)
+        .flat_map(|year| (0..12).step_by(3).map(move |m| (year, m)))
+        .flat_map(|(year, m)| {
+            (0..2).map(move |n| {
+                format!(
+                    "10.0.0.1 - - [{:02}/{}/{year}:10:00:00 +0000] \"GET /y{year}/m{m}/{n} HTTP/1.1\" 200 1 \"-\" \"ua\"\n",
+                    3 + n * 20,
+                    MONTHS[m]
+                )
+            })
+        })
+        .collect();
+    std::fs::write(env.path("access.log"), log).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
+    let server = Server::start(&env);
+    wait_for("the log stored", || stored_count(&env, "web") == 96);
+    let dom = rendered(&format!("http://127.0.0.1:{}/", server.port), None);
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert!(dom.contains("data-bucket=\"month\""), "{dom}");
+    // One bar for each of the 48 months that hold events.
+    assert_eq!(dom.matches("<rect").count(), 48, "{dom}");
+    // Narrowed to January 2020 by the URL, the same page counts days.
+    let dom = rendered(
+        &format!(
+            "http://127.0.0.1:{}/?since=2020-01-01&until=2020-01-31",
+            server.port
+        ),
+        None,
+    );
+    assert!(dom.contains("data-bucket=\"day\""), "{dom}");
+    assert_eq!(dom.matches("<rect").count(), 2, "{dom}");
 }

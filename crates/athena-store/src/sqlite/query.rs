@@ -219,11 +219,19 @@ impl SqliteStore {
         q: &EventQuery,
         bucket: Bucket,
     ) -> Result<Vec<TimelineCount>, StoreError> {
-        let width = bucket.millis();
-        let offset = bucket.offset_millis();
-        let start = format!(
-            "(occurred_at + {offset}) - (((occurred_at + {offset}) % {width}) + {width}) % {width} - {offset}"
-        );
+        let start = match bucket.fixed_millis() {
+            Some(width) => {
+                let offset = bucket.offset_millis();
+                format!(
+                    "(occurred_at + {offset}) - (((occurred_at + {offset}) % {width}) + {width}) % {width} - {offset}"
+                )
+            }
+            // Months are of four lengths: SQLite's calendar finds their first day. Seconds as
+            // a real number, so that 1969-12-31T23:59:59.999Z stays in December.
+            None => "CAST(strftime('%s', occurred_at / 1000.0, 'unixepoch', 'start of month') \
+                     AS INTEGER) * 1000"
+                .to_string(),
+        };
         let mut sql =
             format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
         let mut args = Vec::new();

@@ -213,6 +213,54 @@ fn the_timeline_counts_per_bucket_and_source() {
 }
 
 #[test]
+fn the_timeline_counts_calendar_months_from_their_first_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    let at = |id: &str, t: &str| {
+        let mut e = event(id, 0, "t", "a");
+        e.occurred_at = t.parse().unwrap();
+        e
+    };
+    let events = vec![
+        at("a", "2014-01-31T23:59:59.999Z"),
+        at("b", "2014-02-01T00:00:00Z"),
+        at("c", "2024-02-29T12:00:00Z"),
+        at("d", "2024-02-01T00:00:00.001Z"),
+        at("e", "1969-12-31T23:59:59.999Z"),
+        at("f", "2025-12-31T23:00:00Z"),
+    ];
+    s.commit_batch(&info(), &batch(events, 1)).unwrap();
+    let recall = SqliteRecall::open(&path, 1).unwrap();
+    let months: Vec<(String, u64)> = recall
+        .timeline(
+            &EventQuery::default(),
+            Bucket::Month,
+            &QueryBudget::unlimited(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.start.to_rfc3339(), c.count))
+        .collect();
+    let want = [
+        ("1969-12-01T00:00:00+00:00", 1),
+        ("2014-01-01T00:00:00+00:00", 1),
+        ("2014-02-01T00:00:00+00:00", 1),
+        ("2024-02-01T00:00:00+00:00", 2),
+        ("2025-12-01T00:00:00+00:00", 1),
+    ];
+    let want: Vec<(String, u64)> = want.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+    assert_eq!(months, want);
+    // The store and the core agree on where a month starts.
+    for (start, _) in &months {
+        let ms = chrono::DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(Bucket::Month.start_of(ms + 86_399_999), ms, "{start}");
+    }
+}
+
+#[test]
 fn every_search_plan_pages_exactly_as_a_full_sort_would() {
     use crate::sqlite::search::SearchPlan;
     let dir = tempfile::tempdir().unwrap();
