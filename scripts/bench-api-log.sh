@@ -7,13 +7,13 @@
 #     goaccess (Debian package, installed if missing) on the same file, ROUNDS times
 #     interleaved, ratio of the medians (target <= 0.8, API_LOG_RATIO). The primary target, as
 #     absolute seconds differ from machine to machine while both programs slow down together.
-#     Why 0.8: the ratio is 0.48-0.51 on the 2-core machine of the README's figures; a second
+#     Why 0.8: the ratio is 0.48-0.51 on the 2-core machine of docs/performance.md's figures; a second
 #     2-core machine's ranges (sync 6.7-8.5 s, goaccess 9.7-11.6 s) put it near 0.7 (0.88 only
 #     when its slowest sync meets its fastest goaccess, which medians of interleaved rounds
 #     smooth out). 0.8 leaves room for a noisy neighbour there and still fails, here, a sync
 #     that became 60% slower.
 #   - the sync's median seconds (target <= 9 s, API_LOG_SYNC_S): secondary and loose, a
-#     backstop for a run without goaccess or a goaccess that was slow itself. The README's
+#     backstop for a run without goaccess or a goaccess that was slow itself. docs/performance.md's
 #     design figure is 6 s on its machine; the second machine above took up to 8.5 s.
 #   - parse-only lines/s, median of ROUNDS (target >= 2,000,000, API_LOG_PARSE)
 #   - peak RSS of the sync, largest of the rounds (target <= 150 MB, API_LOG_RSS_MB)

@@ -8,7 +8,7 @@
 #     `find ROOT -type f -printf '%s %T@\n'`, median of ROUNDS, interleaved (target <= 1.5,
 #     FILES_RATIO). The primary target: both walk the same tree on the same machine.
 #   - the no-op re-scan's median seconds (target <= 0.5 s per 100,000 files, FILES_NOOP_S,
-#     scaled to FILES): secondary and loose, about 2.5 times the 0.19 s of the README's
+#     scaled to FILES): secondary and loose, about 2.5 times the 0.19 s of docs/performance.md's
 #     2-core machine, a backstop for a `find` that was slow itself.
 #   - a re-scan after touching 1% of the files and modifying 1% (no target)
 #

@@ -20,7 +20,7 @@
 #   - every line stored exactly once: rows of the source == lines appended, and as many
 #     distinct lines as rows (SERVE_MISSING and SERVE_DUPLICATES, both <= 0).
 #   - SIGTERM: serve exits with status 0 (SERVE_EXIT_CODE <= 0) within 10 s (SERVE_STOP_S),
-#     the README's promise.
+#     what docs/serve.md promises.
 # The targets are for the default sizes; a shorter soak says less about growth.
 #
 # Extra arguments for `serve` go after `--` or in ATHENA_BENCH_SERVE_ARGS (split on spaces),
@@ -110,7 +110,7 @@ echo "store:             $rows rows, $distinct distinct lines (seq $lo..$hi), $t
 # A negative count (more rows than lines) shows as a number that is not one, so it is missed.
 [ "$missing" -ge 0 ] || missing="$missing (more rows than lines)"
 
-# serve must stop on SIGTERM with status 0, within the README's 10 s.
+# serve must stop on SIGTERM with status 0, within the 10 s docs/serve.md promises.
 start=$(date +%s.%N)
 kill -TERM "$pid"
 # bash reaps its exited child at once (and keeps the status for `wait`), so kill -0 fails then.

@@ -188,7 +188,7 @@ pub enum EventsFormat {
     Table,
     Jsonl,
     Csv,
-    /// One JSON object a line in the shape of Athena's `EpisodicEvent` (README: Recall).
+    /// One JSON object a line in the shape of Athena's `EpisodicEvent` (docs/recall-api.md).
     Athena,
 }
 

@@ -209,7 +209,8 @@ fn init(path: &Path, force: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const STARTER_CONFIG: &str = r#"# athena-ingest configuration. Reference: README.md, "Configuration".
+const STARTER_CONFIG: &str = r#"# athena-ingest configuration. Reference: docs/configuration.md, and each source type's keys
+# in docs/sources/<type>.md.
 
 [store]
 # The event store, a SQLite file (relative to this file).

@@ -1,6 +1,8 @@
-//! The README's key table of each source is made from the source's config declaration: a test
-//! checks that the README holds exactly that table (`ATHENA_BLESS=1` rewrites it), so the docs
-//! cannot drift from the keys the code reads.
+//! Each source's key table in its docs page, `docs/sources/<type>.md`, is made from the
+//! source's config declaration: a test checks that the page holds exactly that table
+//! (`ATHENA_BLESS=1` rewrites it), so the docs cannot drift from the keys the code reads.
+
+use std::path::{Path, PathBuf};
 
 use athena_core::config::BATCH_SIZE_RANGE;
 use athena_core::ConfigKey;
@@ -31,41 +33,118 @@ fn is_toml_value(text: &str) -> bool {
     toml::from_str::<toml::Table>(&format!("v = {text}")).is_ok()
 }
 
-/// Where `source_type`'s key table is in `readme`: the first table after its heading.
-fn table_span(readme: &str, source_type: &str) -> Option<std::ops::Range<usize>> {
-    let heading = format!("### `type = \"{source_type}\"`");
-    let section = readme.find(&heading)?;
-    let start = section + readme[section..].find(HEADER)?;
-    let len = readme[start..]
+/// Where the key table is in a source's page: the first table with the key table's header.
+fn table_span(page: &str) -> Option<std::ops::Range<usize>> {
+    let start = page.find(HEADER)?;
+    let len = page[start..]
         .find("\n\n")
-        .map_or(readme.len() - start, |n| n + 1);
+        .map_or(page.len() - start, |n| n + 1);
     Some(start..start + len)
 }
 
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The page of `source_type`, relative to the repository root (as messages name it).
+fn page_of(source_type: &str) -> String {
+    format!("docs/sources/{source_type}.md")
+}
+
+/// What is wrong with the key table of `page` (named `name`) for `keys`, and the page as it
+/// should be; `Ok(None)` when the table is right.
+fn check_page(name: &str, page: &str, keys: &[ConfigKey]) -> Result<Option<String>, String> {
+    let span = table_span(page).ok_or_else(|| {
+        format!("{name} has no key table (a table with the header `| key | default | meaning |`)")
+    })?;
+    let want = table(keys);
+    if page[span.clone()] == want {
+        return Ok(None);
+    }
+    let mut fixed = page.to_string();
+    fixed.replace_range(span, &want);
+    Ok(Some(fixed))
+}
+
 #[test]
-fn the_readme_key_tables_are_the_declared_keys() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
-    let mut readme = std::fs::read_to_string(path).expect("README.md");
+fn the_docs_key_tables_are_the_declared_keys() {
+    let root = repo_root();
     let bless = std::env::var_os("ATHENA_BLESS").is_some();
-    let mut stale = Vec::new();
+    let mut problems = Vec::new();
     for t in crate::registry().list() {
-        let want = table(&t.keys);
-        let span = table_span(&readme, t.name)
-            .unwrap_or_else(|| panic!("README has no key table under ### `type = \"{}\"`", t.name));
-        if readme[span.clone()] != want {
-            stale.push(format!("{}:\n{want}", t.name));
-            readme.replace_range(span, &want);
+        let name = page_of(t.name);
+        let path = root.join(&name);
+        let page = match std::fs::read_to_string(&path) {
+            Ok(page) => page,
+            Err(e) => {
+                problems.push(format!(
+                    "{name}: {e} (every built-in source type has a page there)"
+                ));
+                continue;
+            }
+        };
+        match check_page(&name, &page, &t.keys) {
+            Ok(None) => {}
+            Ok(Some(fixed)) if bless => {
+                std::fs::write(&path, fixed).unwrap_or_else(|e| panic!("writing {name}: {e}"))
+            }
+            Ok(Some(_)) => problems.push(format!(
+                "{name}: the key table differs from {}'s declared keys; it should be:\n{}",
+                t.name,
+                table(&t.keys)
+            )),
+            Err(e) => problems.push(e),
         }
     }
-    if bless {
-        std::fs::write(path, &readme).expect("README.md written");
-    } else {
-        assert!(
-            stale.is_empty(),
-            "README key tables differ from the declarations (ATHENA_BLESS=1 cargo test rewrites them); they should be:\n\n{}",
-            stale.join("\n")
-        );
+    assert!(
+        problems.is_empty(),
+        "source pages out of step with the code (`ATHENA_BLESS=1 cargo test -p athena-sources readme` rewrites the tables):\n\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_source_page_is_a_registered_type() {
+    let dir = repo_root().join("docs/sources");
+    let registry = crate::registry();
+    let known: Vec<_> = registry.list().map(|t| t.name).collect();
+    for entry in std::fs::read_dir(&dir).expect("docs/sources") {
+        let path = entry.expect("docs/sources entry").path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if path.extension().is_some_and(|e| e == "md") {
+            assert!(
+                known.contains(&stem),
+                "docs/sources/{stem}.md names no registered source type (known: {known:?})"
+            );
+        }
     }
+}
+
+#[test]
+fn a_changed_key_table_is_found_and_rewritten() {
+    let keys = crate::registry()
+        .list()
+        .find(|t| t.name == "git")
+        .expect("git is built in")
+        .keys
+        .clone();
+    let good = format!("# git\n\nIntro.\n\n## Keys\n\n{}\nAfter.\n", table(&keys));
+    assert_eq!(check_page("docs/sources/git.md", &good, &keys), Ok(None));
+
+    let stale = good.replacen("`1000`", "`999`", 1);
+    assert_ne!(stale, good, "the batch_size default is in the table");
+    assert_eq!(
+        check_page("docs/sources/git.md", &stale, &keys),
+        Ok(Some(good.clone()))
+    );
+
+    let err = check_page("docs/sources/git.md", "# git\n\nNo table.\n", &keys).unwrap_err();
+    assert!(
+        err.starts_with("docs/sources/git.md has no key table"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Config keys declared once. [`declare_config!`](crate::declare_config) turns one declaration
 //! per key (name, type, default, range, doc comment) into the serde struct, its defaults, its
-//! range checks and the [`ConfigKey`]s that `athena-ingest sources` and the README list, so
+//! range checks and the [`ConfigKey`]s that `athena-ingest sources` and the docs (`docs/sources/<type>.md`) list, so
 //! none of them can drift from the others.
 //!
 //! A range check fails while the key is read, so its [`ConfigError`](super::ConfigError) names

@@ -1,6 +1,6 @@
 //! Our events in the shape of Athena's `EpisodicEvent` (`timestamp`, `event_type`, `context`,
 //! `description`, `outcome`, `session_id`), for `events --format athena` and
-//! `/v1/events?format=athena`; the README's Recall section documents each field.
+//! `/v1/events?format=athena`; docs/recall-api.md ("Athena's event shape") documents each field.
 
 use athena_core::Event;
 use chrono::SecondsFormat;

@@ -116,8 +116,8 @@ pub(crate) struct EventSchema {
     metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-/// An event as Athena's `EpisodicEvent` (`format=athena`; the README's Recall section maps
-/// each field).
+/// An event as Athena's `EpisodicEvent` (`format=athena`; docs/recall-api.md, "Athena's event
+/// shape", maps each field).
 #[derive(ToSchema, serde::Serialize)]
 #[allow(dead_code)]
 pub(crate) struct AthenaEvent {

@@ -90,7 +90,7 @@ pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> 
                 .unwrap_or_default()
         ),
         HttpErrorKind::Forbidden => {
-            format!("GitHub refused access (does the token have the scopes the README lists?): {e}")
+            format!("GitHub refused access (does the token have the scopes docs/sources/github.md lists?): {e}")
         }
         _ => e.to_string(),
     };

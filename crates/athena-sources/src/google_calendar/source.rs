@@ -157,7 +157,7 @@ impl GoogleCalendarSource {
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("maxResults", &PAGE_SIZE.to_string());
-            // Each occurrence of a recurring event on its own (see the README): its time,
+            // Each occurrence of a recurring event on its own (see docs/sources/google_calendar.md): its time,
             // its cancellation, its being held.
             q.append_pair("singleEvents", "true");
             q.append_pair("showDeleted", "true");

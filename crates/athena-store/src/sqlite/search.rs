@@ -1,7 +1,7 @@
 //! How a full-text condition joins the events: the same rows whichever way, but SQLite's plan
 //! for "the newest N events that match" differs by orders of magnitude with how many match.
 //!
-//! Measured on 1,000,000 events (the README's recall benchmark), newest 51 first, on a busy
+//! Measured on 1,000,000 events (the recall benchmark of docs/performance.md), newest 51 first, on a busy
 //! 2-core machine:
 //! - few matches: fetch each match and sort them (`seq IN (…)`): about 3 µs a match;
 //! - many: walk the time index newest first and test each row against the set of matches
