@@ -21,6 +21,7 @@ mod linear_api;
 mod mcp_server;
 mod readme;
 mod recall_api;
+mod repo_standalone;
 mod secrets_redaction;
 mod serve_basic;
 mod serve_live;
