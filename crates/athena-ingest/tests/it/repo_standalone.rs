@@ -1,6 +1,6 @@
 //! The repository stands alone: a fresh clone has nothing beside it, so no test, benchmark or CI
-//! step may read a path outside it (once, 19 tests and two benchmarks read
-//! `../shared/data/apache_combined.log`, and a user's clone failed them).
+//! step may read a path outside it (once, 19 tests and two benchmarks read an Apache log from
+//! the `shared` directory beside the developers' clones, and a user's clone failed them).
 
 use std::path::{Path, PathBuf};
 
@@ -34,12 +34,16 @@ fn no_test_benchmark_or_ci_step_reads_a_path_outside_the_repository() {
         sources(&root.join(dir), &mut files);
     }
     assert!(files.len() > 50, "found only {files:?}");
-    let this = Path::new(file!()).file_name().unwrap();
     // From a crate's directory, three `..` leave the repository; `shared/` is the directory
-    // beside the clone that only the developers' machines have.
-    let outside = ["../../../", "../shared", "shared/data"];
+    // beside the clone that only the developers' machines have. (Spelled in pieces so that a
+    // grep of the repository for them finds nothing, this file included.)
+    let outside = [
+        concat!("../", "../../"),
+        concat!("../", "shared"),
+        concat!("shared/", "data"),
+    ];
     let mut found = Vec::new();
-    for file in files.iter().filter(|f| f.file_name() != Some(this)) {
+    for file in &files {
         let Ok(text) = std::fs::read_to_string(file) else {
             continue;
         };
