@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the recall API under load, in one run on this machine. It builds a store of
-# 1,000,000 events (the shared combined log repeated, synced by the release binary), starts
+# 1,000,000 events (combined-log lines from scripts/gen-combined-log.py, or with --log FILE or
+# ATHENA_BENCH_LOG=FILE that file repeated; it prints which), synced by the release binary, starts
 # `serve` on it read-only (no sources), and loads it with wrk (Debian package, installed if
 # missing) from a second process, each request a different page (scripts/recall_load.lua):
 #   - window: a page of 50 in a random one-hour window of the log's three and a half days;
@@ -14,17 +15,16 @@
 # closed-loop (as fast as answers come), so the p99 is that of a saturated server on the same
 # two cores as wrk itself: a conservative figure.
 #
-# Usage: scripts/bench-recall.sh [EVENTS] [SECONDS] [CONNECTIONS]
+# Usage: scripts/bench-recall.sh [--log FILE] [EVENTS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 
-events=${1:-1000000}
-seconds=${2:-10}
-connections=${3:-4}
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
 bench=recall
-sample="$root/../shared/data/apache_combined.log"
-[ -f "$sample" ] || { echo "missing $sample" >&2; exit 1; }
+bench_args "$@"
+events=${args[0]:-1000000}
+seconds=${args[1]:-10}
+connections=${args[2]:-4}
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk..." >&2
@@ -44,9 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-per=$(wc -l < "$sample")
-reps=$(( (events + per - 1) / per ))
-for ((i = 0; i < reps; i++)); do cat "$sample"; done | head -n "$events" > "$work/access.log"
+bench_log_input "$events" "$work/access.log"
 cat > "$work/athena.toml" <<TOML
 [[sources]]
 id = "web"

@@ -13,19 +13,22 @@
 # no rounds: one latency run and one soak, about two minutes; recall: one wrk run of each kind
 # of page over a store of 1,000,000 events).
 # ATHENA_BENCH_SERVE_ARGS adds arguments to bench-serve's `serve` (see that script).
+# --log FILE (or ATHENA_BENCH_LOG=FILE): the api_log and recall benchmarks read FILE, repeated,
+# instead of the combined-log lines they generate by default.
 # ATHENA_BENCH_TARGET_<KEY>=VALUE overrides a target (the keys are in the table).
 #
-# Usage: scripts/bench.sh [--check] [--git-repo PATH] [--rounds N]
+# Usage: scripts/bench.sh [--check] [--git-repo PATH] [--rounds N] [--log FILE]
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: scripts/bench.sh [--check] [--git-repo PATH] [--rounds N]"
+usage="usage: scripts/bench.sh [--check] [--git-repo PATH] [--rounds N] [--log FILE]"
 check=0 repo=${ATHENA_BENCH_GIT_REPO:-} rounds=""
 while [ $# -gt 0 ]; do
     case $1 in
         --check) check=1 ;;
         --git-repo) repo=${2:?$usage}; shift ;;
         --rounds) rounds=${2:?$usage}; shift ;;
+        --log) export ATHENA_BENCH_LOG=${2:?$usage}; shift ;;
         -h | --help) echo "$usage"; exit 0 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac

@@ -117,3 +117,52 @@ check_report() {
         exit 1
     fi
 }
+
+# bench_log_input LINES OUT — writes LINES combined-log lines to OUT and prints which input they
+# came from. By default they are generated (scripts/gen-combined-log.py, seed ATHENA_BENCH_SEED,
+# default 1: the same bytes every run); with ATHENA_BENCH_LOG=FILE (the scripts' --log FILE)
+# they are FILE's lines, FILE repeated as often as needed, e.g. a real access log of yours.
+bench_log_input() {
+    local lines=$1 out=$2 src=${ATHENA_BENCH_LOG:-} seed=${ATHENA_BENCH_SEED:-1} per full i
+    if [ -z "$src" ]; then
+        python3 "$(dirname "${BASH_SOURCE[0]}")/gen-combined-log.py" \
+            --lines "$lines" --seed "$seed" --output "$out" || return 2
+        echo "input: generated, scripts/gen-combined-log.py --lines $lines --seed $seed" \
+            "(ATHENA_BENCH_LOG=FILE or --log FILE to use a real log)"
+        return
+    fi
+    if [ ! -f "$src" ] || [ ! -r "$src" ]; then
+        echo "$bench: the log to benchmark with, $src (ATHENA_BENCH_LOG or --log), is not a readable file" >&2
+        return 2
+    fi
+    per=$(wc -l < "$src")
+    if [ "$per" -eq 0 ]; then
+        echo "$bench: the log to benchmark with, $src, has no complete line" >&2
+        return 2
+    fi
+    # Whole copies, then the first lines of one more: no `cat | head`, whose early exit would
+    # fail the pipeline under pipefail.
+    full=$((lines / per))
+    {
+        for ((i = 0; i < full; i++)); do cat "$src"; done
+        head -n "$((lines % per))" "$src"
+    } > "$out"
+    echo "input: $src ($per lines), repeated to $lines lines"
+}
+
+# bench_args "$@" — reads `--log FILE` (sets ATHENA_BENCH_LOG) from a script's arguments and
+# leaves the others, in order, in the array `args`.
+bench_args() {
+    args=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --log)
+                [ $# -ge 2 ] || { echo "$(basename "$0"): --log needs a FILE" >&2; exit 2; }
+                ATHENA_BENCH_LOG=$2
+                shift 2
+                ;;
+            --log=*) ATHENA_BENCH_LOG=${1#--log=}; shift ;;
+            *) args+=("$1"); shift ;;
+        esac
+    done
+}

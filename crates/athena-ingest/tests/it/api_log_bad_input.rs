@@ -46,9 +46,9 @@ fn count(env: &TestEnv) -> i64 {
         .unwrap()
 }
 
-/// A W3C-style log: a `#Version` header line, then the shared log's `lines`.
+/// A W3C-style log: a `#Version` header line, then the sample log's `lines`.
 fn write_with_header(env: &TestEnv, name: &str, lines: std::ops::RangeInclusive<usize>) {
-    let text = format!("#Version: 1.0\n{}", shared_lines(lines));
+    let text = format!("#Version: 1.0\n{}", sample_lines(lines));
     std::fs::write(env.path(name), text).unwrap();
 }
 
@@ -72,7 +72,7 @@ fn a_log_whose_twin_is_deleted_resumes_at_its_own_offset_not_the_twins() {
     env.run(&["sync"]).ok();
     std::fs::remove_file(env.path("day1.log")).unwrap();
     let mut day2 = std::fs::read_to_string(env.path("day2.log")).unwrap();
-    day2.push_str(&shared_lines(111..=200));
+    day2.push_str(&sample_lines(111..=200));
     std::fs::write(env.path("day2.log"), day2).unwrap();
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 90, "{json}");
@@ -84,8 +84,8 @@ fn a_log_whose_twin_is_deleted_resumes_at_its_own_offset_not_the_twins() {
 fn a_version_1_cursor_resumes_where_it_was() {
     let env = TestEnv::new();
     let log = env.path("access.log");
-    let first_five = shared_lines(1..=5);
-    std::fs::write(&log, format!("{first_five}{}", shared_lines(6..=10))).unwrap();
+    let first_five = sample_lines(1..=5);
+    std::fs::write(&log, format!("{first_five}{}", sample_lines(6..=10))).unwrap();
     // A store as an earlier release left it: five lines stored under a version 1 cursor,
     // keyed by the BLAKE3 of the first line.
     env.write_config(&config("\"other.log\"", ""));
@@ -120,7 +120,7 @@ fn a_version_1_cursor_resumes_where_it_was() {
 #[test]
 fn a_truncated_gz_yields_its_good_lines_and_a_dead_letter_for_the_rest() {
     let env = TestEnv::new();
-    std::fs::write(env.path("old.log"), shared_lines(1..=2000)).unwrap();
+    std::fs::write(env.path("old.log"), sample_lines(1..=2000)).unwrap();
     gzip(&env.path("old.log"));
     let gz = std::fs::read(env.path("old.log.gz")).unwrap();
     std::fs::write(env.path("old.log.gz"), &gz[..gz.len() / 2]).unwrap();
@@ -150,10 +150,10 @@ fn a_truncated_gz_yields_its_good_lines_and_a_dead_letter_for_the_rest() {
 #[test]
 fn bad_gz_files_beside_the_live_log_do_not_stop_it() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=10)).unwrap();
-    std::fs::write(env.path("access.log.1.gz"), shared_lines(11..=20)).unwrap(); // not gzip
+    std::fs::write(env.path("access.log"), sample_lines(1..=10)).unwrap();
+    std::fs::write(env.path("access.log.1.gz"), sample_lines(11..=20)).unwrap(); // not gzip
     std::fs::write(env.path("access.log.2.gz"), "").unwrap(); // empty
-    std::fs::write(env.path("corrupt.log"), shared_lines(21..=40)).unwrap();
+    std::fs::write(env.path("corrupt.log"), sample_lines(21..=40)).unwrap();
     gzip(&env.path("corrupt.log"));
     let mut gz = std::fs::read(env.path("corrupt.log.gz")).unwrap();
     let middle = gz.len() / 2;
@@ -193,7 +193,7 @@ fn bad_gz_files_beside_the_live_log_do_not_stop_it() {
     );
     // Appending to the live log still works on the next sync.
     let mut live_text = std::fs::read_to_string(env.path("access.log")).unwrap();
-    live_text.push_str(&shared_lines(41..=45));
+    live_text.push_str(&sample_lines(41..=45));
     std::fs::write(env.path("access.log"), live_text).unwrap();
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 5, "{json}");
@@ -205,13 +205,13 @@ fn an_over_long_line_is_skipped_without_being_held_in_memory() {
     {
         use std::io::Write;
         let mut f = std::fs::File::create(env.path("access.log")).unwrap();
-        f.write_all(shared_lines(1..=3).as_bytes()).unwrap();
+        f.write_all(sample_lines(1..=3).as_bytes()).unwrap();
         let block = vec![b'x'; 1 << 20];
         for _ in 0..400 {
             f.write_all(&block).unwrap();
         }
         f.write_all(b"\n").unwrap();
-        f.write_all(shared_lines(4..=6).as_bytes()).unwrap();
+        f.write_all(sample_lines(4..=6).as_bytes()).unwrap();
     }
     env.write_config(&config("\"access.log\"", ""));
     let (run, json) = env.sync_json();
@@ -228,7 +228,7 @@ fn an_over_long_line_is_skipped_without_being_held_in_memory() {
 #[test]
 fn a_gzip_bomb_is_cut_off_with_a_dead_letter() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=3)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=3)).unwrap();
     // 1 GiB of zeros without a newline, in about 1 MiB of gzip.
     let made = Command::new("sh")
         .arg("-c")
@@ -270,7 +270,7 @@ fn paths_that_name_no_log_file_are_warned_about_one_by_one() {
     assert!(fifo.success());
     std::os::unix::fs::symlink(env.path("loop-a"), env.path("loop-b")).unwrap();
     std::os::unix::fs::symlink(env.path("loop-b"), env.path("loop-a")).unwrap();
-    std::fs::write(env.path("access.log"), shared_lines(1..=2)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=2)).unwrap();
     env.write_config(&config(
         "\"access.log\", \"missing.log\", \"adir\", \"pipe\", \"/dev/zero\", \"loop-a\"",
         "",
@@ -295,7 +295,7 @@ fn paths_that_name_no_log_file_are_warned_about_one_by_one() {
 #[test]
 fn validate_fails_on_a_path_that_matches_nothing() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=2)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=2)).unwrap();
     env.write_config(&config("\"access.log\", \"logs/*.log\"", ""));
     std::fs::create_dir(env.path("logs")).unwrap();
     let run = env.run(&["validate"]);
@@ -305,14 +305,14 @@ fn validate_fails_on_a_path_that_matches_nothing() {
         "{}",
         run.describe()
     );
-    std::fs::write(env.path("logs/a.log"), shared_lines(1..=2)).unwrap();
+    std::fs::write(env.path("logs/a.log"), sample_lines(1..=2)).unwrap();
     env.run(&["validate"]).ok();
 }
 
 #[test]
 fn a_star_glob_never_reads_the_store_its_lock_or_the_config() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=5)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=5)).unwrap();
     env.write_config(&config("\"*\"", ""));
     env.run(&["sync"]).ok();
     // Now the store, its WAL and its lock all exist and match `*`.
@@ -376,7 +376,7 @@ fn logs_that_begin_with_a_blank_line_and_the_same_json_record_are_both_read() {
 #[test]
 fn a_gz_still_being_written_is_read_on_later_without_a_dead_letter() {
     let env = TestEnv::new();
-    std::fs::write(env.path("old.log"), shared_lines(1..=2000)).unwrap();
+    std::fs::write(env.path("old.log"), sample_lines(1..=2000)).unwrap();
     gzip(&env.path("old.log"));
     let whole = std::fs::read(env.path("old.log.gz")).unwrap();
     // Half written, just now: gzip has not finished it.
@@ -401,7 +401,7 @@ fn a_rotated_gz_is_read_when_the_new_log_begins_with_the_same_header() {
     env.write_config(&config("\"app.log*\"", ""));
     env.run(&["sync"]).ok();
     let mut text = std::fs::read_to_string(&log).unwrap();
-    text.push_str(&shared_lines(1..=20));
+    text.push_str(&sample_lines(1..=20));
     std::fs::write(&log, text).unwrap();
     std::fs::rename(&log, env.path("app.log.1")).unwrap();
     gzip(&env.path("app.log.1"));
@@ -413,7 +413,7 @@ fn a_rotated_gz_is_read_when_the_new_log_begins_with_the_same_header() {
 #[test]
 fn a_log_reached_through_a_symlink_too_is_read_once() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=10)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=10)).unwrap();
     std::fs::write(env.path("bad.log"), "not a log line\n").unwrap();
     std::os::unix::fs::symlink(env.path("access.log"), env.path("current.log")).unwrap();
     env.write_config(&config("\"*.log\"", ""));
@@ -428,8 +428,8 @@ fn an_unreadable_log_is_warned_about_and_the_others_are_read() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new();
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::write(env.path("a.log"), shared_lines(1..=10)).unwrap();
-    std::fs::write(env.path("b.log"), shared_lines(11..=20)).unwrap();
+    std::fs::write(env.path("a.log"), sample_lines(1..=10)).unwrap();
+    std::fs::write(env.path("b.log"), sample_lines(11..=20)).unwrap();
     std::fs::set_permissions(env.path("b.log"), std::fs::Permissions::from_mode(0o000)).unwrap();
     env.write_config(&config("\"*.log\"", ""));
     let run = run_unprivileged(&env, &["sync", "--format", "json"]);

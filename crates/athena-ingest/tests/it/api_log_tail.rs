@@ -59,18 +59,89 @@ fn assert_same_paths(env: &TestEnv, want: impl IntoIterator<Item = String>) {
 }
 
 #[test]
-fn every_line_of_the_shared_apache_log_becomes_an_event() {
+fn every_line_of_the_sample_apache_log_becomes_an_event() {
     let env = TestEnv::new();
     std::fs::create_dir_all(env.path("logs")).unwrap();
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
-    std::fs::copy(shared, env.path("logs/access.log")).unwrap();
+    std::fs::write(env.path("logs/access.log"), SAMPLE_LOG).unwrap();
     env.write_config(&config("logs/access.log", ""));
     let (_, json) = env.sync_json();
-    assert_eq!(json["sources"][0]["events_written"], 10_000);
+    assert_eq!(json["sources"][0]["events_written"], 2_000);
     assert_eq!(json["sources"][0]["invalid"], 0);
     let (_, json) = env.sync_json();
     assert_eq!(json["sources"][0]["events_written"], 0);
+}
+
+/// `scripts/gen-combined-log.py --lines N --seed S` into `env`'s `name`.
+fn generate_log(env: &TestEnv, name: &str, lines: usize, seed: u64) -> Vec<u8> {
+    let out = std::process::Command::new(test_tool("python3"))
+        .arg(script("gen-combined-log.py"))
+        .args(["--lines", &lines.to_string(), "--seed", &seed.to_string()])
+        .arg("--output")
+        .arg(env.path(name))
+        .output()
+        .expect("running python3 scripts/gen-combined-log.py");
+    assert!(
+        out.status.success(),
+        "gen-combined-log.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(env.path(name)).unwrap()
+}
+
+/// The benchmarks' input: the generator's lines are the same for the same seed, every one is
+/// a request, and they have the shapes the sample lacks (5xx, `-` sizes, other methods).
+#[test]
+fn generated_log_lines_are_repeatable_and_every_one_becomes_an_event() {
+    const LINES: usize = 5_000;
+    let env = TestEnv::new();
+    let first = generate_log(&env, "access.log", LINES, 7);
+    assert_eq!(first.iter().filter(|&&b| b == b'\n').count(), LINES);
+    assert_eq!(generate_log(&env, "again.log", LINES, 7), first);
+    assert_ne!(generate_log(&env, "other.log", LINES, 8), first);
+    env.write_config(&config("access.log", ""));
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(json["sources"][0]["events_written"], LINES, "{json}");
+    assert_eq!(json["sources"][0]["invalid"], 0, "{json}");
+    let c = env.store();
+    let distinct = |sql: &str| -> Vec<String> {
+        let mut s = c.prepare(sql).unwrap();
+        s.query_map([], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .map(|v| v.unwrap().unwrap_or_else(|| "null".into()))
+            .collect()
+    };
+    let outcomes = distinct("SELECT DISTINCT outcome FROM events ORDER BY 1");
+    assert_eq!(
+        outcomes,
+        ["client_error", "server_error", "success"],
+        "{outcomes:?}"
+    );
+    let statuses = distinct(
+        "SELECT DISTINCT CAST(json_extract(metadata, '$.status') / 100 AS TEXT) FROM events ORDER BY 1",
+    );
+    assert_eq!(statuses, ["2", "3", "4", "5"], "{statuses:?}");
+    let methods = distinct("SELECT DISTINCT json_extract(metadata, '$.method') FROM events");
+    for m in ["GET", "HEAD", "POST"] {
+        assert!(methods.iter().any(|x| x == m), "no {m} in {methods:?}");
+    }
+    let no_size: i64 = c
+        .query_row(
+            "SELECT count(*) FROM events WHERE json_extract(metadata, '$.bytes') IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(no_size > 0, "no line with a size of -");
+    let (clients, first_at, last_at): (i64, i64, i64) = c
+        .query_row(
+            "SELECT count(DISTINCT actor), min(occurred_at), max(occurred_at) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(clients > 100, "{clients} clients");
+    assert!(last_at > first_at, "times do not move forward");
 }
 
 #[test]

@@ -243,7 +243,7 @@ fn an_impossible_date_is_named_as_such() {
 #[test]
 fn log_format_json_writes_one_json_object_a_line() {
     let env = TestEnv::new();
-    std::fs::write(env.path("access.log"), shared_lines(1..=3)).unwrap();
+    std::fs::write(env.path("access.log"), sample_lines(1..=3)).unwrap();
     env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\", \"nothing-*.log\"]\n");
     let run = env.run(&["-v", "--log-format", "json", "sync"]).ok();
     // Besides the log lines, stderr has the sync's summary line for people.

@@ -165,13 +165,8 @@ fn sigkill_during_a_million_line_log_then_resume_stores_every_line_once() {
     const LINES: usize = 1_000_000;
     const MID_INGEST_KILLS: usize = 5;
     let env = TestEnv::new();
-    // The shared real Apache log, repeated to a million lines.
-    let sample = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/apache_combined.log"),
-    )
-    .unwrap();
-    let log: String = sample
+    // The repository's real Apache log, repeated to a million lines.
+    let log: String = SAMPLE_LOG
         .lines()
         .cycle()
         .take(LINES)

@@ -22,6 +22,7 @@ mod mcp_server;
 mod readme;
 mod recall_api;
 mod recall_limits;
+mod repo_standalone;
 mod secrets_redaction;
 mod serve_basic;
 mod serve_live;

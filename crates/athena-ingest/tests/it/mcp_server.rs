@@ -18,18 +18,21 @@ fn client_script() -> &'static Path {
     ))
 }
 
-/// `python3 mcp_client.py ARGS…` in the env's dir: what the client saw, as JSON.
+/// `python3 mcp_client.py ARGS…` in the env's dir: what the client saw, as JSON. The python3
+/// of `scripts/test-setup.sh`'s virtual environment when there is one (`test_tool`).
 fn run_client(env: &TestEnv, args: &[&str]) -> serde_json::Value {
-    let probe = Command::new("python3")
+    let python = test_tool("python3");
+    let probe = Command::new(&python)
         .args(["-c", "import mcp"])
         .output()
         .expect("running python3 (the MCP tests need it and its `mcp` package)");
     assert!(
         probe.status.success(),
-        "python3 cannot import `mcp`: run `python3 -m pip install mcp` (.ci/run does)\n{}",
+        "{} cannot import `mcp`: run scripts/test-setup.sh\n{}",
+        python.display(),
         String::from_utf8_lossy(&probe.stderr)
     );
-    let out = Command::new("python3")
+    let out = Command::new(&python)
         .arg(client_script())
         .args(args)
         .current_dir(env.dir.path())

@@ -503,8 +503,9 @@ fn serve_without_sources_is_a_read_only_api_over_the_store() {
     assert!(!env.path("nothing.db").exists());
 }
 
-/// schemathesis (PyPI; `.ci/run` installs it) against `/openapi.json`: every check, every
-/// operation, behind a token (so `ignored_auth` runs too). Missing schemathesis fails the test.
+/// schemathesis (PyPI; `scripts/test-setup.sh` installs it) against `/openapi.json`: every
+/// check, every operation, behind a token (so `ignored_auth` runs too). Missing schemathesis
+/// fails the test.
 #[test]
 fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
     let env = synced_env("[serve]\napi_token = \"schema-t0ken\"\n");
@@ -536,7 +537,7 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
     .unwrap();
     // The document needs the token too: schemathesis sends `--header` when loading it.
     let url = format!("http://127.0.0.1:{}/openapi.json", server.port);
-    let out = std::process::Command::new("schemathesis")
+    let out = std::process::Command::new(test_tool("schemathesis"))
         .current_dir(env.dir.path())
         .args([
             "--config-file",
@@ -551,7 +552,7 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
         .env("SCHEMATHESIS_HOOKS", "")
         .output()
         .unwrap_or_else(|e| {
-            panic!("running schemathesis (pip install schemathesis; .ci/run installs it): {e}")
+            panic!("running schemathesis (scripts/test-setup.sh installs it): {e}")
         });
     let said = format!(
         "{}{}",

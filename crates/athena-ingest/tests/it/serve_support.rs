@@ -217,7 +217,7 @@ pub fn promtool_check(text: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("running promtool (Debian package `prometheus`, .ci/run installs it): {e}")
+            panic!("running promtool (Debian package `prometheus`; scripts/test-setup.sh installs it as root): {e}")
         });
     child
         .stdin

@@ -3,8 +3,8 @@
 //!
 //! `fixtures/store-3df16df.db.gz` is the store the release at commit 3df16df wrote (schema 2,
 //! version 1 cursors of git, api_log and files) when it synced the inputs `inputs()` makes, in
-//! `/tmp/athena-fixture-root`: a three-commit repository, the shared log's first 100 lines,
-//! three notes.
+//! `/tmp/athena-fixture-root`: a three-commit repository, the first 100 lines of the real
+//! Apache log (the same lines as `SAMPLE_LOG`'s first 100), three notes.
 
 use std::path::Path;
 use std::process::Command;
@@ -32,7 +32,7 @@ fn inputs(env: &TestEnv) {
         "the fixture's repository is not rebuilt"
     );
     std::fs::create_dir_all(env.path("logs")).unwrap();
-    std::fs::write(env.path("logs/access.log"), shared_lines(1..=100)).unwrap();
+    std::fs::write(env.path("logs/access.log"), sample_lines(1..=100)).unwrap();
     std::fs::create_dir_all(env.path("notes/sub")).unwrap();
     std::fs::write(env.path("notes/a.txt"), "alpha\n").unwrap();
     std::fs::write(env.path("notes/b.md"), "# beta\n").unwrap();
@@ -78,7 +78,7 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
     commit_files(&env.path("repo"), "c3", &[("f3.txt", b"line 3\n")]);
     commit_files(&env.path("repo"), "c4", &[("f4.txt", b"line 4\n")]);
     let mut log = std::fs::read_to_string(env.path("logs/access.log")).unwrap();
-    log.push_str(&shared_lines(101..=150));
+    log.push_str(&sample_lines(101..=150));
     std::fs::write(env.path("logs/access.log"), log).unwrap();
     std::fs::write(env.path("notes/a.txt"), "alpha, longer now\n").unwrap();
 

@@ -508,16 +508,55 @@ pub fn assert_kill_safe(
     assert_eq!(got, expected);
 }
 
-/// Lines `range` (1-based, inclusive) of the shared Apache log, each with its newline.
-pub fn shared_lines(range: std::ops::RangeInclusive<usize>) -> String {
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/apache_combined.log");
-    let text = std::fs::read_to_string(shared).unwrap();
-    text.lines()
+/// The real Apache access log the repository keeps (2,000 lines, May 2015; its origin and
+/// licence are in the fixtures' README).
+pub const SAMPLE_LOG: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../athena-sources/src/api_log/fixtures/apache_combined.log"
+));
+
+/// Lines `range` (1-based, inclusive) of [`SAMPLE_LOG`], each with its newline.
+pub fn sample_lines(range: std::ops::RangeInclusive<usize>) -> String {
+    let lines = SAMPLE_LOG.lines().count();
+    assert!(
+        *range.start() >= 1 && *range.end() <= lines,
+        "the sample log has lines 1..={lines}, not {range:?}"
+    );
+    SAMPLE_LOG
+        .lines()
         .skip(range.start() - 1)
         .take(range.end() - range.start() + 1)
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// The program `name` as the tests run it: from the virtual environment `scripts/test-setup.sh`
+/// makes in the target dir (`<target>/test-tools/venv`) when it has one, else from `PATH`. So
+/// the Python tools (schemathesis, a python3 with `mcp`) are found without activating anything.
+pub fn test_tool(name: &str) -> PathBuf {
+    // `CARGO_TARGET_TMPDIR` is `<target>/tmp`, wherever `CARGO_TARGET_DIR` puts the target dir.
+    let venv_bin = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .join("test-tools/venv/bin");
+    tool_in(&venv_bin, name)
+}
+
+/// `dir/name` if that file exists, else `name` (looked up in `PATH` when run).
+pub fn tool_in(dir: &Path, name: &str) -> PathBuf {
+    let local = dir.join(name);
+    if local.is_file() {
+        local
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// The repository's `scripts/NAME`.
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name)
 }
 
 /// The largest resident size of this test's finished children, in KiB.

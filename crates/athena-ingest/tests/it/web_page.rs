@@ -25,7 +25,7 @@ fn rendered(url: &str, screenshot: Option<&Path>) -> String {
         None => cmd.arg("--dump-dom"),
     };
     let out = cmd.arg(url).output().unwrap_or_else(|e| {
-        panic!("running chromium (Debian package `chromium`, .ci/run installs it): {e}")
+        panic!("running chromium (Debian package `chromium`; scripts/test-setup.sh installs it as root): {e}")
     });
     assert!(
         out.status.success(),

@@ -197,8 +197,9 @@ async fn events_total_equals_what_the_store_holds() {
     }
 }
 
-/// `promtool check metrics` (Debian package `prometheus`; `.ci/run` installs it). Missing
-/// is a failure, not a skip: a check that silently does not run checks nothing.
+/// `promtool check metrics` (Debian package `prometheus`; `scripts/test-setup.sh` installs it
+/// as root). Missing is a failure, not a skip: a check that silently does not run checks
+/// nothing.
 fn promtool_check(text: &str) -> (bool, String) {
     let child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -210,7 +211,7 @@ fn promtool_check(text: &str) -> (bool, String) {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
             "promtool is not on PATH; install the Debian package `prometheus` \
-             (`apt-get install prometheus`, as .ci/run does) to check the metrics format"
+             (`apt-get install prometheus`, as scripts/test-setup.sh does as root) to check the metrics format"
         ),
         Err(e) => panic!("running promtool: {e}"),
     };
