@@ -25,8 +25,8 @@ import time
 
 # Words of a combined log, from common to rare: one costly search asks for several of them,
 # joined by OR, the most a query may join.
-WORDS = ["get", "http", "mozilla", "html", "png", "css", "linux", "windows", "google",
-         "search", "feed", "xml", "php", "favicon", "robots", "wordpress"]
+WORDS = ["get", "mozilla", "logstash", "kibana", "blog", "png", "css", "linux", "windows",
+         "puppet", "elasticsearch", "dashboard", "xdotool", "firefox", "chrome", "iphone"]
 
 
 def percentile(values, p):

@@ -53,7 +53,7 @@ impl RecallServer {
             let limit = p.limit.map_or(super::params::DEFAULT_LIMIT, |l| {
                 l.min(super::params::MAX_LIMIT)
             });
-            Cost::of_page(limit as usize, searched || by_actor)
+            Cost::page(limit as usize, searched || by_actor)
         };
         self.read_with(args, cost, move |r, b, p: SearchEventsParams| {
             tools::search_events(r, b, p, now)
@@ -68,7 +68,7 @@ impl RecallServer {
         output_schema = output_schema::<GetEventOut>(),
     )]
     async fn get_event(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let cost = |_: &GetEventParams| Cost::Light;
+        let cost = |_: &GetEventParams| Cost::ONE;
         self.read_with(args, cost, |r, b, p| tools::get_event(r, b, p))
             .await
     }
@@ -79,7 +79,7 @@ impl RecallServer {
         output_schema = output_schema::<ListSourcesOut>(),
     )]
     async fn list_sources(&self) -> Result<CallToolResult, ErrorData> {
-        self.read(Cost::Light, tools::list_sources).await
+        self.read(Cost::ONE, tools::list_sources).await
     }
 
     #[tool(
@@ -90,7 +90,7 @@ impl RecallServer {
     )]
     async fn timeline(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let now = chrono::Utc::now();
-        let cost = |_: &TimelineParams| Cost::Costly;
+        let cost = |_: &TimelineParams| Cost::TIMELINE;
         self.read_with(args, cost, move |r, b, p| tools::timeline(r, b, p, now))
             .await
     }

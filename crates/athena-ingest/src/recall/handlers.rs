@@ -10,12 +10,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::gate::Cost;
 use super::openapi::{
     BucketParam, ErrorBody, EventOrAthena, EventsPage, FormatParam, OrderParam, SourcesBody,
     TimeArg, TimelineBody,
 };
 use super::params::{self, Format, ParamError};
-use super::service::{Cost, RecallService, Refused};
+use super::service::{RecallService, Refused};
 use super::RecallState;
 
 /// Why a request got no data.
@@ -174,7 +175,7 @@ pub(crate) async fn events(
     // that would stall one of the runtime's two workers (and /healthz with it).
     let filter = &params.page.filter;
     let reads_many = filter.search.is_some() || filter.actor.is_some();
-    let cost = Cost::of_page(params.page.limit, reads_many);
+    let cost = Cost::page(params.page.limit, reads_many);
     let body = read(&state.service, cost, move |r, budget| {
         let page = r.page(&params.page, budget)?;
         let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
@@ -229,7 +230,7 @@ pub(crate) async fn event(
         }
     }
     let (s, i) = (source.clone(), id.clone());
-    match read(&state.service, Cost::Light, move |r, b| r.event(&s, &i, b)).await? {
+    match read(&state.service, Cost::ONE, move |r, b| r.event(&s, &i, b)).await? {
         Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
         None => Err(ApiError::NotFound(format!(
             "no event {id:?} of source {source:?} in the store"
@@ -257,7 +258,7 @@ pub(crate) async fn sources(
 ) -> Result<Response, ApiError> {
     // It takes none, and says so rather than ignoring one.
     params::none(query.as_deref())?;
-    let status = read(&state.service, Cost::Light, |r, b| r.sources(b)).await?;
+    let status = read(&state.service, Cost::ONE, |r, b| r.sources(b)).await?;
     Ok(json_response(
         StatusCode::OK,
         &crate::output::status_json(&status),
@@ -292,7 +293,7 @@ pub(crate) async fn timeline(
     let params = params::timeline(query.as_deref(), chrono::Utc::now())?;
     let bucket = params.bucket;
     // Hours over years are many rows: rendered off the runtime's workers, as a page is.
-    let body = read(&state.service, Cost::Costly, move |r, budget| {
+    let body = read(&state.service, Cost::TIMELINE, move |r, budget| {
         let counts: Vec<Value> = (r.timeline(&params.filter, bucket, budget)?.iter())
             .map(|c| {
                 json!({

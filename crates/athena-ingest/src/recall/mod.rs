@@ -4,7 +4,8 @@
 //! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
 //! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa);
 //! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`);
-//! - `service`: the bounded pool, queue and time budget every query (HTTP and MCP) runs in.
+//! - `service`: the bounded pool and time budget every query (HTTP and MCP) runs in, and
+//!   `gate`: its queue, cheapest first, and each kind's share of the connections.
 //!
 //! Every route here needs the `[serve] api_token` when one is set, and answers cross-origin
 //! requests only from the `[serve] cors_origins`.
@@ -20,13 +21,15 @@ use axum::routing::get;
 use axum::Router;
 
 mod athena;
+mod gate;
 mod handlers;
 mod openapi;
 mod params;
 mod service;
 
 pub(crate) use athena::athena_event;
-pub(crate) use service::{Cost, Limits, RecallService, Refused};
+pub(crate) use gate::Cost;
+pub(crate) use service::{Limits, RecallService, Refused};
 
 /// What the recall handlers share.
 #[derive(Clone)]

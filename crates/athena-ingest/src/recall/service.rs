@@ -4,24 +4,22 @@
 //! What this guarantees, whatever the clients do:
 //! - at most [`Limits::connections`] queries run at once, so threads and the memory of
 //!   answers being built stay bounded however many clients connect;
-//! - at most [`Limits::queue`] requests wait for a connection, and none waits longer than
-//!   [`Limits::wait`]: the rest are turned away at once ([`Refused::Busy`], a 503 with
-//!   `Retry-After`) rather than queued without bound;
-//! - each [`Cost`] has connections it may not take: big pages leave one connection to small
-//!   questions, full-text searches and timelines (the costly kinds) leave half of them, and
-//!   each cost waits in its own queue; so a flood of costly or big requests never turns away
-//!   a small one, which only its own kind can crowd out;
+//! - at most [`Limits::queue`] requests wait for a connection, the cheapest first, and none
+//!   longer than [`Limits::wait`]: the rest are turned away at once ([`Refused::Busy`], a 503
+//!   with `Retry-After`) rather than queued without bound (see [`super::gate`]);
+//! - big pages and costly queries never take every connection, so small questions are
+//!   answered under any flood of them;
 //! - a query stops when its [`QueryBudget`] is spent: past [`Limits::time`] from its arrival
 //!   (its wait included), when its caller goes away (the request's future is dropped), or
 //!   when the server stops.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use athena_core::recall::{QueryBudget, Recall, Spent};
 use athena_core::{CancelToken, StoreError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::gate::{Cost, Gate};
 
 /// The bounds of [`RecallService`].
 #[derive(Debug, Clone, Copy)]
@@ -38,48 +36,15 @@ pub(crate) struct Limits {
 
 impl Default for Limits {
     /// Four connections (a page of 50 takes a few ms, so four keep two cores busy); a queue
-    /// of 32 waits at most about 8 queries' time; 2 s is ten times what the slowest
-    /// full-text page of the recall benchmark takes on a million events.
+    /// of 64, served cheapest first, none waiting over half a second; 2 s is ten times what
+    /// the slowest full-text page of the recall benchmark takes on a million events.
     fn default() -> Self {
         Limits {
             connections: 4,
-            queue: 32,
+            queue: 64,
             wait: Duration::from_millis(500),
             time: Duration::from_secs(2),
         }
-    }
-}
-
-/// How much a query may cost, which decides the connections it may use and its queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cost {
-    /// One event, the sources, a page of up to [`Cost::LIGHT_PAGE`] events by time: any
-    /// connection.
-    Light,
-    /// A bigger page by time: all connections but one.
-    Heavy,
-    /// A full-text search, an actor's substring, a timeline (may read much of the store):
-    /// half the connections.
-    Costly,
-}
-
-impl Cost {
-    /// The largest page that is [`Cost::Light`].
-    pub(crate) const LIGHT_PAGE: usize = 100;
-
-    /// A page of `limit` events, with or without a condition that may read many rows.
-    pub(crate) fn of_page(limit: usize, reads_many: bool) -> Cost {
-        if reads_many {
-            Cost::Costly
-        } else if limit > Cost::LIGHT_PAGE {
-            Cost::Heavy
-        } else {
-            Cost::Light
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
     }
 }
 
@@ -108,29 +73,18 @@ pub(crate) struct RecallService {
 struct Inner {
     recall: Arc<dyn Recall>,
     limits: Limits,
-    /// One permit per connection.
-    running: Arc<Semaphore>,
-    /// All connections but one, for heavy and costly queries (taken before `running`).
-    heavy: Arc<Semaphore>,
-    /// Half the connections, for costly queries (taken before `heavy`).
-    costly: Arc<Semaphore>,
-    /// Requests waiting, per [`Cost`].
-    waiting: [AtomicUsize; 3],
+    gate: Arc<Gate>,
     /// Cancelled when the server stops: every query's budget is a child of it.
     stop: CancelToken,
 }
 
 impl RecallService {
     pub(crate) fn new(recall: Arc<dyn Recall>, limits: Limits, stop: CancelToken) -> Self {
-        let connections = limits.connections.max(1);
         RecallService {
             inner: Arc::new(Inner {
                 recall,
                 limits,
-                running: Arc::new(Semaphore::new(connections)),
-                heavy: Arc::new(Semaphore::new((connections - 1).max(1))),
-                costly: Arc::new(Semaphore::new(connections.div_ceil(2))),
-                waiting: Default::default(),
+                gate: Gate::new(limits.connections, limits.queue, limits.wait),
                 stop,
             }),
         }
@@ -148,12 +102,14 @@ impl RecallService {
         let inner = &self.inner;
         let budget = QueryBudget::new(inner.limits.time, inner.stop.child());
         let _cancel_when_dropped = CancelOnDrop(budget.cancel_token().clone());
-        let permits = self.admit(cost).await?;
+        let ticket = (inner.gate.enter(cost).await).map_err(|_| Refused::Busy {
+            retry_after: Duration::from_secs(1),
+        })?;
         let recall = inner.recall.clone();
         let task = tokio::task::spawn_blocking(move || {
             // Held until the query has ended, even if its caller has gone: a connection is
             // never shared by two queries, and the threads stay as many as the connections.
-            let _permits = permits;
+            let _ticket = ticket;
             f(&*recall, &budget)
         });
         match task.await {
@@ -164,53 +120,6 @@ impl RecallService {
                 tracing::error!("recall: a store query panicked: {e}");
                 Err(Refused::Panicked)
             }
-        }
-    }
-
-    /// The permits `cost` needs (a connection, and the share its cost may take), or `Busy`
-    /// when its queue is full or the wait too long.
-    async fn admit(&self, cost: Cost) -> Result<Vec<OwnedSemaphorePermit>, Refused> {
-        let inner = &self.inner;
-        let busy = Refused::Busy {
-            retry_after: Duration::from_secs(1),
-        };
-        // Taken at once when free: the queue is for those that must wait.
-        if let Some(permits) = self.try_admit(cost) {
-            return Ok(permits);
-        }
-        let waiting = &inner.waiting[cost.index()];
-        if waiting.fetch_add(1, Ordering::SeqCst) >= inner.limits.queue {
-            waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(busy);
-        }
-        let _waiting = Waiting(waiting);
-        let acquire = async {
-            let mut permits = Vec::with_capacity(3);
-            for semaphore in self.semaphores(cost) {
-                permits.push(semaphore.clone().acquire_owned().await.ok()?);
-            }
-            Some(permits)
-        };
-        match tokio::time::timeout(inner.limits.wait, acquire).await {
-            Ok(Some(permits)) => Ok(permits),
-            _ => Err(busy),
-        }
-    }
-
-    fn try_admit(&self, cost: Cost) -> Option<Vec<OwnedSemaphorePermit>> {
-        (self.semaphores(cost).iter())
-            .map(|s| (*s).clone().try_acquire_owned().ok())
-            .collect()
-    }
-
-    /// What a query of `cost` must hold, the narrowest share first (always in this order,
-    /// so two waiting queries never hold what the other needs).
-    fn semaphores(&self, cost: Cost) -> Vec<&Arc<Semaphore>> {
-        let inner = &self.inner;
-        match cost {
-            Cost::Light => vec![&inner.running],
-            Cost::Heavy => vec![&inner.heavy, &inner.running],
-            Cost::Costly => vec![&inner.costly, &inner.heavy, &inner.running],
         }
     }
 }
@@ -225,18 +134,9 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// One request counted in the queue while it waits.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use athena_core::recall::{Bucket, Page, PageQuery, TimelineCount};
     use athena_core::{Event, EventQuery, SourceStatus};
@@ -316,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn a_query_past_its_time_limit_is_answered_as_spent() {
         let (service, _, _) = service(limits(1, 1, Duration::from_millis(20)));
-        let refused = sources(&service, Cost::Light).await.unwrap_err();
+        let refused = sources(&service, Cost::ONE).await.unwrap_err();
         assert!(
             matches!(refused, Refused::Spent(Spent::TimedOut(t)) if t == Duration::from_millis(20)),
             "{refused:?}"
@@ -328,7 +228,7 @@ mod tests {
         let (service, store, _) = service(limits(1, 1, Duration::from_secs(3600)));
         let running = tokio::spawn({
             let service = service.clone();
-            async move { sources(&service, Cost::Light).await }
+            async move { sources(&service, Cost::ONE).await }
         });
         started(&store, 1).await;
         running.abort();
@@ -338,7 +238,7 @@ mod tests {
         // Its connection is free again: the next query gets it (and runs until stopped).
         let next = tokio::spawn({
             let service = service.clone();
-            async move { sources(&service, Cost::Light).await }
+            async move { sources(&service, Cost::ONE).await }
         });
         started(&store, 2).await;
         next.abort();
@@ -346,84 +246,20 @@ mod tests {
 
     #[tokio::test]
     async fn past_the_connections_and_the_queue_a_request_is_turned_away_at_once() {
-        let (service, store, stop) = service(limits(1, 1, Duration::from_secs(3600)));
-        let spawn = |cost| {
+        let (service, store, stop) = service(limits(1, 0, Duration::from_secs(3600)));
+        let running = tokio::spawn({
             let service = service.clone();
-            tokio::spawn(async move { sources(&service, cost).await })
-        };
-        let running = spawn(Cost::Light);
-        started(&store, 1).await;
-        let queued = spawn(Cost::Light);
-        while service.inner.waiting[Cost::Light.index()].load(Ordering::SeqCst) < 1 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let refused = sources(&service, Cost::Light).await.unwrap_err();
-        assert!(matches!(refused, Refused::Busy { .. }), "{refused:?}");
-        // The stop ends the one running; the queued one then starts and is stopped too.
-        stop.cancel();
-        for task in [running, queued] {
-            let ended = task.await.unwrap().unwrap_err();
-            assert!(
-                matches!(ended, Refused::Spent(Spent::Cancelled)),
-                "{ended:?}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn big_pages_leave_one_connection_to_small_questions() {
-        let mut limits = limits(2, 4, Duration::from_secs(3600));
-        limits.wait = Duration::from_millis(30);
-        let (service, store, stop) = service(limits);
-        let heavy = tokio::spawn({
-            let service = service.clone();
-            async move { sources(&service, Cost::Heavy).await }
+            async move { sources(&service, Cost::ONE).await }
         });
         started(&store, 1).await;
-        let refused = sources(&service, Cost::Heavy).await.unwrap_err();
+        let refused = sources(&service, Cost::ONE).await.unwrap_err();
         assert!(matches!(refused, Refused::Busy { .. }), "{refused:?}");
-        let light = tokio::spawn({
-            let service = service.clone();
-            async move { sources(&service, Cost::Light).await }
-        });
-        started(&store, 2).await;
+        // The stop ends the one running.
         stop.cancel();
-        for task in [heavy, light] {
-            assert!(task.await.unwrap().is_err());
-        }
-    }
-
-    #[test]
-    fn a_page_costs_by_its_size_and_its_conditions() {
-        assert_eq!(Cost::of_page(5, false), Cost::Light);
-        assert_eq!(Cost::of_page(Cost::LIGHT_PAGE, false), Cost::Light);
-        assert_eq!(Cost::of_page(1000, false), Cost::Heavy);
-        assert_eq!(Cost::of_page(5, true), Cost::Costly);
-    }
-
-    #[tokio::test]
-    async fn costly_queries_leave_half_the_connections_to_cheap_ones() {
-        let mut limits = limits(2, 4, Duration::from_secs(3600));
-        limits.wait = Duration::from_millis(30);
-        let (service, store, stop) = service(limits);
-        let costly = tokio::spawn({
-            let service = service.clone();
-            async move { sources(&service, Cost::Costly).await }
-        });
-        started(&store, 1).await;
-        // A second costly query waits for the costly half, and is turned away after `wait`...
-        let refused = sources(&service, Cost::Costly).await.unwrap_err();
-        assert!(matches!(refused, Refused::Busy { .. }), "{refused:?}");
-        assert_eq!(store.started.load(Ordering::SeqCst), 1);
-        // ... while a cheap one runs on the other connection.
-        let cheap = tokio::spawn({
-            let service = service.clone();
-            async move { sources(&service, Cost::Light).await }
-        });
-        started(&store, 2).await;
-        stop.cancel();
-        for task in [costly, cheap] {
-            assert!(task.await.unwrap().is_err());
-        }
+        let ended = running.await.unwrap().unwrap_err();
+        assert!(
+            matches!(ended, Refused::Spent(Spent::Cancelled)),
+            "{ended:?}"
+        );
     }
 }
