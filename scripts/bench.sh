@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the five benchmarks (git, api_log, files, serve, recall) one after the other and ends
-# with one table of every figure that has a target, its value, the target and the verdict.
+# Runs the six benchmarks (git, api_log, files, serve, recall, recall-load) one after the other
+# and ends with one table of every figure that has a target, its value, the target and the
+# verdict.
 #
 # With --check it exits 1 if any target was missed (and each benchmark script names the figure
 # and the target as it ends); without it, it exits 0 unless a benchmark could not run, which
@@ -11,9 +12,10 @@
 # benchmark is skipped, and the table says so.
 # --rounds N is passed to each script (defaults: 3 for git and api_log, 5 for files; serve has
 # no rounds: one latency run and one soak, about two minutes; recall: one wrk run of each kind
-# of page over a store of 1,000,000 events).
+# of page over a store of 1,000,000 events; recall-load: 500 clients for 30 s over such a
+# store).
 # ATHENA_BENCH_SERVE_ARGS adds arguments to bench-serve's `serve` (see that script).
-# --log FILE (or ATHENA_BENCH_LOG=FILE): the api_log and recall benchmarks read FILE, repeated,
+# --log FILE (or ATHENA_BENCH_LOG=FILE): the api_log and both recall benchmarks read FILE, repeated,
 # instead of the combined-log lines they generate by default.
 # ATHENA_BENCH_TARGET_<KEY>=VALUE overrides a target (the keys are in the table).
 #
@@ -61,12 +63,13 @@ run api_log "$root/scripts/bench-api-log.sh" "" $rounds
 run files "$root/scripts/bench-files.sh" "" $rounds
 run serve "$root/scripts/bench-serve.sh"
 run recall "$root/scripts/bench-recall.sh"
+run recall-load "$root/scripts/bench-recall-load.sh"
 
 echo
 echo "=== summary"
 printf '%-8s %-8s %-34s %16s  %-21s %s\n' bench verdict figure value target key
 missed=0 broken=0 skipped=()
-for name in git api_log files serve recall; do
+for name in git api_log files serve recall recall-load; do
     if [ "${status[$name]}" = skipped ]; then
         printf '%-8s %-8s %s\n' "$name" skipped "no repository: pass --git-repo PATH or set ATHENA_BENCH_GIT_REPO"
         skipped+=("bench-$name")
