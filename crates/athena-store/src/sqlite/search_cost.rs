@@ -178,9 +178,9 @@ mod tests {
         let hundred = vec!["get"; 100].join(" OR ");
         let err = check(&hundred).unwrap_err();
         assert!(err.contains("100 terms; at most 16"), "{err}");
-        let nine = vec!["get"; 9].join(" OR ");
+        let nine = ["get"; 9].join(" OR ");
         assert!(check(&nine).unwrap_err().contains("9 alternatives"));
-        assert!(check(&vec!["get"; 8].join(" OR ")).is_ok());
+        assert!(check(&["get"; 8].join(" OR ")).is_ok());
     }
 
     #[test]
