@@ -16,20 +16,16 @@
 #     of its answers with data (RECALL_LOAD_PROBE_200_PCT >= 50).
 #
 # Usage: scripts/bench-recall-load.sh [--log FILE] [EVENTS] [SECONDS] [CLIENTS]
-#        (ATHENA_BENCH_LOG=FILE is the same as --log FILE)
+#        (ATHENA_BENCH_LOG=FILE is the same as --log FILE; without either, generated lines)
 set -euo pipefail
 
-log=${ATHENA_BENCH_LOG:-}
-if [ "${1:-}" = "--log" ]; then
-    log=$2
-    shift 2
-fi
-events=${1:-1000000}
-seconds=${2:-30}
-clients=${3:-500}
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
 bench=recall-load
+bench_args "$@"
+events=${args[0]:-1000000}
+seconds=${args[1]:-30}
+clients=${args[2]:-500}
 
 echo "building the release binary..." >&2
 (cd "$root" && cargo build --release --quiet)
@@ -43,58 +39,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$log" ]; then
-    [ -f "$log" ] || { echo "--log $log: no such file" >&2; exit 2; }
-    echo "input: $log, repeated to $events lines" >&2
-    per=$(wc -l < "$log")
-    reps=$(( (events + per - 1) / per ))
-    for ((i = 0; i < reps; i++)); do cat "$log"; done | head -n "$events" > "$work/access.log"
-else
-    echo "input: $events generated combined-log lines (scripts/gen-combined-log.py, seed 1)" >&2
-    python3 "$root/scripts/gen-combined-log.py" --lines "$events" --seed 1 \
-        --output "$work/access.log"
-fi
-cat > "$work/athena.toml" <<TOML
-[[sources]]
-id = "web"
-type = "api_log"
-paths = ["access.log"]
-TOML
-echo "store: syncing $events lines..." >&2
-"$bin" sync --config "$work/athena.toml" --db "$work/recall.db" > "$work/sync.log" 2>&1 ||
-    { cat "$work/sync.log" >&2; exit 2; }
-read -r stored first last < <(python3 - "$work/recall.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-print(*db.execute("SELECT count(*), min(occurred_at), max(occurred_at) FROM events").fetchone())
-PY
-)
-echo "store: $stored events, $(du -m "$work/recall.db" | cut -f1) MB" >&2
-
+recall_store "$bin" "$work" "$events"
 ulimit -n 8192 2>/dev/null || true
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin" serve --db "$work/recall.db" --config "$work/none.toml" --listen "127.0.0.1:$port" \
-    2> "$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/serve.log" >&2; exit 2; }
+serve_store "$bin" "$work"
 
 echo "flood: $clients clients for $seconds s (load average $(cut -d' ' -f1 /proc/loadavg))..." >&2
 python3 "$root/scripts/recall_flood.py" --port "$port" --pid "$pid" --clients "$clients" \
     --seconds "$seconds" --since "$first" --until "$last" > "$work/flood.json"
 cat "$work/flood.json"
 
-field() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$work/flood.json"; }
-rss=$(field "$work/flood.json" 'd["rss_peak_mb"]')
-served_p99=$(field "$work/flood.json" 'd["served_ms"]["p99"] or 0')
-other=$(field "$work/flood.json" 'sum(v for k, v in d["status"].items() if k not in ("200", "503")) + sum(d["errors"].values())')
-probe_max=$(field "$work/flood.json" 'd["probe"]["max_ms"]')
-probe_pct=$(field "$work/flood.json" 'round(100 * d["probe"]["answered_200"] / max(1, d["probe"]["asked"]))')
-served=$(field "$work/flood.json" 'd["status"].get("200", 0)')
-refused=$(field "$work/flood.json" 'd["status"].get("503", 0)')
+field() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($1)" "$work/flood.json"; }
+rss=$(field 'd["rss_peak_mb"]')
+served_p99=$(field 'd["served_ms"]["p99"] or "none"')
+other=$(field 'sum(v for k, v in d["status"].items() if k not in ("200", "503")) + sum(d["errors"].values())')
+probe_max=$(field 'd["probe"]["max_ms"] or "none"')
+probe_pct=$(field 'round(100 * d["probe"]["answered_200"] / max(1, d["probe"]["asked"]))')
+served=$(field 'd["status"].get("200", 0)')
+refused=$(field 'd["status"].get("503", 0)')
 
 echo
 echo "recall under $clients clients, $stored events, $seconds s: $served answered with data, $refused turned away (503)"

@@ -44,35 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_log_input "$events" "$work/access.log"
-cat > "$work/athena.toml" <<TOML
-[[sources]]
-id = "web"
-type = "api_log"
-paths = ["access.log"]
-TOML
-echo "store: syncing $events lines..." >&2
-"$bin" sync --config "$work/athena.toml" --db "$work/recall.db" > "$work/sync.log" 2>&1 ||
-    { cat "$work/sync.log" >&2; exit 2; }
-read -r stored first last < <(python3 - "$work/recall.db" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-n, lo, hi = c.execute("SELECT count(*), min(occurred_at), max(occurred_at) FROM events").fetchone()
-print(n, lo // 1000, hi // 1000)
-PY
-)
-echo "store: $stored events from $(date -u -d "@$first" +%FT%TZ) to $(date -u -d "@$last" +%FT%TZ), $(du -h "$work/recall.db" | cut -f1)"
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# No config file and --db: `serve` answers the API over the store read-only.
-"$bin" serve --config "$work/no-such.toml" --db "$work/recall.db" --listen "127.0.0.1:$port" \
-    2> "$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/serve.log" >&2; exit 2; }
+recall_store "$bin" "$work" "$events"
+serve_store "$bin" "$work"
 echo "serve: read-only on 127.0.0.1:$port (pid $pid); wrk: $connections connections, ${seconds}s each, $(nproc) cores"
 
 words="kibana,puppet,logstash,elasticsearch,xmlrpc,rss,feed,images,presentations,blog,favicon,robots"

@@ -166,3 +166,45 @@ bench_args() {
         esac
     done
 }
+
+# recall_store BIN WORK EVENTS — syncs EVENTS log lines (bench_log_input) into WORK/recall.db
+# with BIN, the store the recall benchmarks read; sets `stored`, and `first` and `last`: the
+# oldest and newest event's time in seconds since the epoch.
+recall_store() {
+    local bin=$1 work=$2 events=$3
+    bench_log_input "$events" "$work/access.log" || exit 2
+    cat > "$work/athena.toml" <<TOML
+[[sources]]
+id = "web"
+type = "api_log"
+paths = ["access.log"]
+TOML
+    echo "store: syncing $events lines..." >&2
+    "$bin" sync --config "$work/athena.toml" --db "$work/recall.db" > "$work/sync.log" 2>&1 ||
+        { cat "$work/sync.log" >&2; exit 2; }
+    read -r stored first last < <(python3 - "$work/recall.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+n, lo, hi = c.execute("SELECT count(*), min(occurred_at), max(occurred_at) FROM events").fetchone()
+print(n, lo // 1000, hi // 1000)
+PY
+)
+    echo "store: $stored events from $(date -u -d "@$first" +%FT%TZ) to $(date -u -d "@$last" +%FT%TZ), $(du -h "$work/recall.db" | cut -f1)"
+}
+
+# serve_store BIN WORK — starts `serve` read-only over WORK/recall.db (no config file and
+# --db: the API alone) on a free port, and waits for /healthz; sets `pid` and `port`. The
+# caller's EXIT trap stops it.
+serve_store() {
+    local bin=$1 work=$2
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$bin" serve --config "$work/no-such.toml" --db "$work/recall.db" --listen "127.0.0.1:$port" \
+        2> "$work/serve.log" &
+    pid=$!
+    for _ in $(seq 100); do
+        curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    cat "$work/serve.log" >&2
+    exit 2
+}

@@ -13,7 +13,7 @@ Prints one JSON object: counts per status, latency percentiles (ms) of the answe
 (200) and of the refusals (503), the probe's answers, the server's peak RSS and threads.
 
 Usage: recall_flood.py --port P --pid PID [--clients N] [--seconds S] [--costly F]
-       [--since MS --until MS] [--seed N]
+       [--since SECONDS --until SECONDS] [--seed N]
 """
 
 import argparse
@@ -101,7 +101,7 @@ def request_path(rng, args):
     limit = rng.choice([50, 100, 500, 1000])
     span = max(1, args.until - args.since)
     start = args.since + rng.randrange(span)
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start / 1000))
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
     return "page", f"/v1/events?limit={limit}&since={since}&order=asc"
 
 
