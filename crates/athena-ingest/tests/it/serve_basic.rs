@@ -181,6 +181,29 @@ fn serve_refuses_a_non_loopback_listen_address() {
     );
 }
 
+/// Runs `cmd`, which should refuse to start; one still running after 20 s (serving, which is
+/// the bug) is killed and the test fails, rather than waiting for ever.
+fn refused_in_time(mut cmd: std::process::Command) -> Run {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after 20 s: it started serving. stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run(child.wait_with_output().unwrap())
+}
+
 #[test]
 fn an_empty_api_token_from_the_environment_no_longer_opens_a_public_address() {
     let env = TestEnv::new();
@@ -195,7 +218,9 @@ fn an_empty_api_token_from_the_environment_no_longer_opens_a_public_address() {
         &["serve", "--listen", "127.0.0.1:9464"][..],
         &["sync"][..],
     ] {
-        let run = Run(env.cmd(args).env("ATHENA_API_TOKEN", "").output().unwrap());
+        let mut cmd = env.cmd(args);
+        cmd.env("ATHENA_API_TOKEN", "");
+        let run = refused_in_time(cmd);
         assert_eq!(run.code(), 2, "{args:?}: {}", run.describe());
         assert!(
             run.stderr()
@@ -218,7 +243,7 @@ fn a_short_api_token_no_longer_opens_a_public_address() {
         "[serve]\napi_token = \"ab\"\n\n{}",
         api_log("web", "logs/access.log")
     ));
-    let run = env.run(&["serve", "--listen", "0.0.0.0:9464"]);
+    let run = refused_in_time(env.cmd(&["serve", "--listen", "0.0.0.0:9464"]));
     assert_eq!(run.code(), 2, "{}", run.describe());
     assert!(
         run.stderr().contains("shorter than 16 characters")
