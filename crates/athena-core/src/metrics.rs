@@ -271,6 +271,22 @@ impl Metrics {
         Ok(())
     }
 
+    /// Drops every series of `source_id`, for a source no longer configured (a reload removed
+    /// it): else it would be scraped for ever, its counters frozen and its lag growing, and
+    /// alerts on it would fire for a source that does not exist. Should the id come back, its
+    /// counters start again from zero, which Prometheus reads as a counter reset.
+    pub fn forget_source(&self, source_id: &str) {
+        let mut f = self.lock();
+        f.events.retain(|(s, _), _| s != source_id);
+        f.sync_runs.retain(|(s, _), _| s != source_id);
+        f.sync_duration.remove(source_id);
+        f.last_success.remove(source_id);
+        f.newest_event.remove(source_id);
+        f.http_requests.retain(|(s, _), _| s != source_id);
+        f.http_retries.remove(source_id);
+        f.rate_limit_waits.remove(source_id);
+    }
+
     /// Adds a finished run's HTTP counters. A source's stats cover the one run it is built
     /// for, so adding them at its end keeps the totals monotonic across runs. Sources that sent
     /// no request (not an API source) get no series.
@@ -732,6 +748,30 @@ mod tests {
         m.seed_newest_from(&store, ["a", "empty"]).unwrap();
         let newest = m.lock().newest_event.clone();
         assert_eq!(newest, BTreeMap::from([("a".to_string(), 300.0)]));
+    }
+
+    #[test]
+    fn a_removed_source_s_series_are_dropped_and_the_others_kept() {
+        let m = Metrics::new();
+        for id in ["gone", "kept"] {
+            m.source_seen(id);
+            m.add_events(id, EventOutcome::Written, 2);
+            m.run_finished(id, RunResult::Ok, Some(Duration::from_millis(20)));
+            m.seed_newest(id, Utc::now());
+            m.add_http(id, &run_stats(&[(HttpStatus::Code(200), 1)], 1, 1));
+        }
+        m.forget_source("gone");
+        let text = m.render();
+        assert!(!text.contains("source=\"gone\""), "{text}");
+        let kept = text
+            .lines()
+            .filter(|l| l.contains("source=\"kept\""))
+            .count();
+        // 3 outcomes, 2 results, 15 histogram lines, last success, lag, 1 status, retries,
+        // waits.
+        assert_eq!(kept, 3 + 2 + 15 + 1 + 1 + 1 + 1 + 1, "{text}");
+        assert_eq!(m.events_total("gone", EventOutcome::Written), 0);
+        assert_eq!(m.source_lag("gone"), None);
     }
 
     #[test]

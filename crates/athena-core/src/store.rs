@@ -241,7 +241,19 @@ pub enum StoreError {
         /// What it is instead, on one line.
         reason: String,
     },
-    /// The store was written by a newer release, or its schema is damaged.
+    /// The store was written by a newer release, whose schema this one cannot read or write:
+    /// the user's to fix (upgrade athena-ingest), like [`StoreError::NotAStore`].
+    #[error("store {}: schema version {version} is newer than this release understands (it reads up to {supported}); upgrade athena-ingest", path.display())]
+    NewerSchema {
+        /// The store file.
+        path: PathBuf,
+        /// The schema version the file has.
+        version: i64,
+        /// The newest schema version this release reads.
+        supported: i64,
+    },
+    /// The store's schema is damaged (a migration failed, a cursor is not JSON), or there is
+    /// no store yet where one is read.
     #[error("store {}: {message}", path.display())]
     Schema {
         /// The store file.

@@ -19,6 +19,12 @@ use crate::stats::HttpStats;
 /// Rate-limit waits for one request before it fails, whatever their length.
 const MAX_WAITS: u32 = 30;
 
+/// The default of [`ClientConfig::max_response_bytes`]: 32 MiB. The largest page a supported
+/// API sends (100 issues with their bodies, a Gmail message in full) is a few MB, so this is
+/// ten times that; and a body is held about three times while it is decoded (bytes, JSON
+/// values, events), so a source's memory stays near 100 MB whatever an upstream answers.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// When to try a failed request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -83,6 +89,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// A whole request (connect to last body byte) may take this long.
     pub timeout: Duration,
+    /// The largest response body read, in bytes; a larger one fails the request
+    /// ([`HttpErrorKind::TooLarge`]) before more of it is read. The bytes counted are the
+    /// body as decoded: reqwest's `chunk()` yields decompressed bytes when decompression is
+    /// on (it is off in this build, and no `Accept-Encoding` is sent), so a compressed bomb
+    /// is bounded too.
+    pub max_response_bytes: u64,
     /// Retries of failed requests.
     pub retry: RetryPolicy,
     /// The longest the client waits for a rate limit to reset (or a `Retry-After`); past
@@ -103,8 +115,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults: 10 s to connect, 30 s per request, 5 retries within 2 minutes, rate limits
-    /// waited for up to 15 minutes, GitHub's rate-limit headers.
+    /// Defaults: 10 s to connect, 30 s per request, bodies up to 32 MiB, 5 retries within 2
+    /// minutes, rate limits waited for up to 15 minutes, GitHub's rate-limit headers.
     pub fn new(source_id: impl Into<String>, base_url: Url) -> Self {
         ClientConfig {
             source_id: source_id.into(),
@@ -116,6 +128,7 @@ impl ClientConfig {
             user_agent: concat!("athena-ingest/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             max_wait: Duration::from_secs(900),
             requests_per_second: None,
@@ -235,6 +248,7 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .default_headers(headers)
+            .redirect(same_origin_redirects())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .build()
@@ -586,9 +600,41 @@ impl ApiClient {
             self.stats.add_not_modified(1);
             return Attempt::Done(Fetched::NotModified);
         }
-        let body = match response.bytes().await {
+        // A redirect to another origin stops here (see `same_origin_redirects`).
+        let elsewhere = (status.is_redirection())
+            .then(|| headers.get(reqwest::header::LOCATION)?.to_str().ok())
+            .flatten()
+            .and_then(|l| url.join(l).ok())
+            .filter(|to| !same_origin(to, url));
+        if let Some(to) = elsewhere {
+            let to = redact_url(&to);
+            return Attempt::Fail(error(
+                HttpErrorKind::Client,
+                Some(status.as_u16()),
+                format!(
+                    "redirected to {}, another host than {}; not followed, so that neither the credentials nor another host's data pass for this source's (set the source's URL to the new address if the API moved)",
+                    secrets.redact(&to),
+                    redact_url(&self.config.base_url)
+                ),
+                String::new(),
+            ));
+        }
+        let limit = self.config.max_response_bytes;
+        let body = match read_body(response, limit).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(BodyError::TooLarge) => {
+                self.stats.add_bytes(limit);
+                return Attempt::Fail(error(
+                    HttpErrorKind::TooLarge,
+                    Some(status.as_u16()),
+                    format!(
+                        "the response body is larger than {limit} bytes (max_response_bytes of source {}); not read further. Raise `max_response_bytes` in the source's config if the API's answers are this large",
+                        self.config.source_id
+                    ),
+                    String::new(),
+                ));
+            }
+            Err(BodyError::Read(e)) => {
                 return Attempt::Retry(
                     error(
                         HttpErrorKind::Network,
@@ -732,6 +778,54 @@ impl ApiClient {
         // One second of slack: the reset is a whole second, and clocks differ.
         Some(Duration::from_secs(reset).saturating_sub(now) + Duration::from_secs(1))
     }
+}
+
+/// Why a body was not read whole.
+pub(crate) enum BodyError {
+    /// Longer than the bound.
+    TooLarge,
+    /// The connection failed while reading.
+    Read(reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk, failing as soon as it passes `limit` bytes (or at
+/// once when its `Content-Length` says it will), so that no more than `limit` bytes and one
+/// chunk are ever held.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    // What the server announced, but never more than the bound ahead of the bytes.
+    let expected = response.content_length().unwrap_or(0).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Redirects within the configured API's origin are followed (up to 10, reqwest's default); one
+/// to another scheme, host or port is not: the response is the redirect itself, which
+/// [`ApiClient::attempt`] turns into an error. Following it would store another host's data
+/// as this source's and, for a header reqwest does not know as sensitive (CircleCI's
+/// `Circle-Token`), send it the credentials.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().cloned();
+        if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else if first.is_some_and(|first| !same_origin(attempt.url(), &first)) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Whether `url` is on the same scheme, host and port as `base`.

@@ -748,3 +748,136 @@ async fn a_token_endpoint_failing_for_a_moment_is_asked_again() {
     assert_eq!(got["ok"], true);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// [`client`] reading bodies of at most `limit` bytes.
+fn bounded(server: &TestServer, limit: u64) -> ApiClient {
+    let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    c.authorization = Some(Secret::new(format!("Bearer {TOKEN}")));
+    c.retry.initial_delay = Duration::from_millis(10);
+    c.max_response_bytes = limit;
+    ApiClient::new(c).unwrap()
+}
+
+/// A JSON array of `len` bytes exactly.
+fn json_of_len(len: usize) -> String {
+    let mut s = String::from("[\"");
+    s.push_str(&"x".repeat(len - 4));
+    s.push_str("\"]");
+    assert_eq!(s.len(), len);
+    s
+}
+
+#[tokio::test]
+async fn a_body_larger_than_max_response_bytes_fails_instead_of_being_read_whole() {
+    let body = json_of_len(4097);
+    let server = TestServer::start(move |_| {
+        TestResponse::text(200, &body).header("Content-Type", "application/json")
+    });
+    let c = bounded(&server, 4096);
+    let e = get(&c, "big?token=s3cret").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::TooLarge);
+    let text = e.to_string();
+    for part in [
+        "GET http://127.0.0.1:",
+        "/big?token=***",
+        "larger than 4096 bytes",
+        "source src",
+        "max_response_bytes",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert!(!text.contains("s3cret"), "{text}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the same body is not asked again"
+    );
+    // One byte under: read.
+    let body = json_of_len(4095);
+    let server = TestServer::start(move |_| TestResponse::text(200, &body));
+    let got = value(get(&bounded(&server, 4096), "ok").await.unwrap());
+    assert_eq!(got[0].as_str().unwrap().len(), 4091);
+}
+
+/// A server that answers once with `body` and no `Content-Length` (the body ends when the
+/// connection closes), as a streaming upstream does; its URL.
+fn unannounced(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        // Written in pieces, so the client sees it arrive chunk by chunk.
+        for piece in body.chunks(1000) {
+            if conn.write_all(piece).is_err() {
+                return;
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_body_without_content_length_is_cut_off_at_max_response_bytes() {
+    let url = unannounced(json_of_len(64 * 1024).into_bytes());
+    let mut c = ClientConfig::new("src", Url::parse(&url).unwrap());
+    c.max_response_bytes = 10_000;
+    c.retry.max_retries = 0;
+    let c = ApiClient::new(c).unwrap();
+    let e = get(&c, "stream").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::TooLarge, "{e}");
+    assert!(e.to_string().contains("larger than 10000 bytes"), "{e}");
+    // Under the bound, the same kind of answer is read whole.
+    let url = unannounced(json_of_len(9_000).into_bytes());
+    let mut c = ClientConfig::new("src", Url::parse(&url).unwrap());
+    c.max_response_bytes = 10_000;
+    let got = value(get(&ApiClient::new(c).unwrap(), "stream").await.unwrap());
+    assert_eq!(got[0].as_str().unwrap().len(), 8_996);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_refused_and_that_host_gets_nothing() {
+    let other = TestServer::start(|_| TestResponse::json(200, &json!(["not ours"])));
+    let to = format!("{}/stolen?page=1", other.url());
+    let server = TestServer::start(move |_| TestResponse::status(302).header("Location", &to));
+    for header in ["authorization", "circle-token"] {
+        let mut c = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+        c.authorization = Some(Secret::new(TOKEN));
+        c.authorization_header = header;
+        let c = ApiClient::new(c).unwrap();
+        let e = get(&c, "items").await.unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::Client, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("redirected to {}/stolen", other.url()))
+                && text.contains("another host"),
+            "{text}"
+        );
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+    assert!(
+        other.requests().is_empty(),
+        "the other host was asked: {:?}",
+        other.requests()
+    );
+    assert_eq!(server.requests().len(), 2, "not retried");
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_api_s_host_is_followed_with_the_credentials() {
+    let server = TestServer::start(|r| match r.path() {
+        "/old" => TestResponse::status(301).header("Location", "/new"),
+        _ if r.has_bearer(TOKEN) => TestResponse::json(200, &json!([r.path()])),
+        _ => TestResponse::status(401),
+    });
+    let got = value(get(&client(&server), "old").await.unwrap());
+    assert_eq!(got, json!(["/new"]));
+}

@@ -26,6 +26,8 @@ pub enum HttpErrorKind {
     Request,
     /// The API answered with an error of its own in the body (Slack's `"ok": false`).
     Api,
+    /// The response body was larger than the client reads (`max_response_bytes`).
+    TooLarge,
 }
 
 /// A failed request: method, URL without credentials, status, and the start of the body.

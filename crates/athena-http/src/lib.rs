@@ -31,6 +31,7 @@ pub mod testing;
 
 pub use client::{
     ApiClient, BodyVerdict, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy,
+    DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use error::{HttpError, HttpErrorKind};
 pub use pages::{PageRead, Pages, Paging};

@@ -1,6 +1,6 @@
 //! The `athena-ingest` binary: parses the command line, runs the command, maps errors to exit
-//! codes (0 ok, 1 a source failed, 2 usage or config error — a store path that holds no store
-//! included —, 130 interrupted).
+//! codes (0 ok, 1 a source failed, 2 usage or config error — a store path that holds no store,
+//! or a store of a newer release, included —, 130 interrupted).
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
@@ -67,11 +67,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--db` (or the config's store path) names something that is not a store: the user's to fix.
+/// `--db` (or the config's store path) names something that is not a store, or a store of a
+/// newer release: the user's to fix (another path, or an upgrade).
 fn is_not_a_store(err: &anyhow::Error) -> bool {
     matches!(
         err.downcast_ref::<athena_core::StoreError>(),
-        Some(athena_core::StoreError::NotAStore { .. })
+        Some(
+            athena_core::StoreError::NotAStore { .. } | athena_core::StoreError::NewerSchema { .. }
+        )
     )
 }
 

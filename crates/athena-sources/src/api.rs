@@ -27,6 +27,10 @@ athena_core::declare_config! {
         /// Seconds a request may take (connecting: 10 s).
         #[key(range = 1..=3600)]
         pub timeout_secs: u64 = 30,
+        /// The largest response body read, in bytes (default 32 MiB, ten times the largest
+        /// page these APIs send); a larger body fails the sync naming the URL, not memory.
+        #[key(range = 1024..)]
+        pub max_response_bytes: u64 = athena_http::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 
@@ -51,6 +55,7 @@ pub(crate) fn client(
     let mut http = ClientConfig::new(config.id.clone(), api);
     http.authorization = authorization;
     http.timeout = Duration::from_secs(knobs.timeout_secs);
+    http.max_response_bytes = knobs.max_response_bytes;
     http.retry.max_retries = knobs.max_retries;
     http.retry.initial_delay = Duration::from_millis(knobs.retry_delay_ms);
     http.max_wait = Duration::from_secs(knobs.max_wait_secs);

@@ -84,6 +84,11 @@ struct RawConfig {
     sources: Vec<toml::Table>,
 }
 
+/// Why an empty `[serve] api_token` is refused, and what to write instead.
+const EMPTY_API_TOKEN: &str =
+    "is empty (is its variable set but empty?); leave the key out to serve \
+     without a token (loopback only), or set a token (e.g. `openssl rand -hex 32`)";
+
 /// Settings of `athena-ingest serve` (`[serve]` table).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +97,8 @@ pub struct ServeSettings {
     #[serde(default)]
     pub listen: Option<String>,
     /// A token every HTTP request but `/healthz` must carry as `Authorization: Bearer …`;
-    /// required to listen on an address that is not loopback.
+    /// required to listen on an address that is not loopback. Never empty (an empty value,
+    /// also from `${VAR}`, is a config error): no token is the key left out.
     #[serde(default)]
     pub api_token: Option<Secret>,
     /// Origins (`https://app.example`) whose browser pages may call the recall API
@@ -164,6 +170,17 @@ impl Config {
         }
         if let Some(token) = &serve.api_token {
             let value = substitute_env(token.expose()).map_err(|e| at("api_token", e))?;
+            // An empty token would guard nothing: "no token" is the key left out, which keeps
+            // `serve` on loopback. A variable set to "" (an empty line in an env file) must
+            // not pass for a token.
+            if value.trim().is_empty() {
+                return Err(ConfigError {
+                    file: origin.file.clone(),
+                    line: lines.serve.line_of(Some("api_token")),
+                    key: Some("serve.api_token".into()),
+                    ..ConfigError::new(EMPTY_API_TOKEN)
+                });
+            }
             serve.api_token = Some(Secret::new(value));
         }
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
@@ -410,6 +427,22 @@ branches = "main"
         );
         let err = Config::parse("[engine]\nchannel_capacity = 99999999999\n", None).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("engine.channel_capacity"));
+    }
+
+    #[test]
+    fn an_empty_api_token_is_a_config_error_not_auth_turned_off() {
+        for value in ["\"\"", "\"  \""] {
+            let text = format!("[serve]\nlisten = \"0.0.0.0:9464\"\napi_token = {value}\n");
+            let err = Config::parse(&text, Some(Path::new("a.toml"))).unwrap_err();
+            assert_eq!(
+                (err.key.as_deref(), err.line),
+                (Some("serve.api_token"), Some(3)),
+                "{err}"
+            );
+            assert!(err.message.contains("leave the key out"), "{err}");
+        }
+        let c = Config::parse("[serve]\n", None).unwrap();
+        assert!(c.serve.api_token.is_none(), "no key, no token");
     }
 
     #[test]

@@ -149,6 +149,9 @@ impl TokenSource for RefreshToken {
     }
 }
 
+/// The largest token endpoint answer read (1 MiB).
+const MAX_TOKEN_RESPONSE_BYTES: u64 = 1024 * 1024;
+
 /// The client token requests go through: short timeouts, no redirects (a token endpoint that
 /// redirects is misconfigured, and the form holds secrets).
 pub(crate) fn token_client() -> reqwest::Client {
@@ -221,7 +224,19 @@ pub(crate) async fn exchange_form(
             )
         })?;
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    // A token answer is a few hundred bytes; an endpoint sending more is not one to hold.
+    let body = match crate::client::read_body(response, MAX_TOKEN_RESPONSE_BYTES).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(crate::client::BodyError::TooLarge) => {
+            return Err(error(
+                HttpErrorKind::TooLarge,
+                Some(status.as_u16()),
+                format!("the answer is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes; not read"),
+                "",
+            ))
+        }
+        Err(crate::client::BodyError::Read(_)) => String::new(),
+    };
     if !status.is_success() {
         // 400 `invalid_grant` (a revoked or expired refresh token) and 401 `invalid_client`
         // need a person: the credentials are refused.

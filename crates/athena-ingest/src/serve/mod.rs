@@ -114,20 +114,36 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// The default of `--listen` and `[serve] listen`.
 const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
-/// The listen address: an address that is not loopback is refused unless a token guards it.
-fn listen_addr(text: &str, guarded: bool) -> Result<SocketAddr> {
+/// The shortest `[serve] api_token` accepted for an address other than loopback. Anyone who
+/// can reach the port can guess tokens as fast as the server answers; 16 random characters
+/// (64 bits as hex) are out of reach of that, a word or a short password someone typed is not.
+/// On loopback any non-empty token goes: the machine's users are not the internet.
+const MIN_PUBLIC_TOKEN_CHARS: usize = 16;
+
+/// The listen address: an address that is not loopback is refused unless a token of at least
+/// [`MIN_PUBLIC_TOKEN_CHARS`] guards it.
+fn listen_addr(text: &str, token: Option<&Secret>) -> Result<SocketAddr> {
     let addr: SocketAddr = text.parse().map_err(|e| {
         UsageError(format!(
             "--listen {text}: not an address and port like 127.0.0.1:9464 ({e})"
         ))
     })?;
-    if !addr.ip().is_loopback() && !guarded {
-        return Err(UsageError(format!(
-            "--listen {addr}: an address other than loopback (127.0.0.1 or [::1]) needs `[serve] api_token` in the config, so that only callers with the token are answered"
-        ))
-        .into());
+    if addr.ip().is_loopback() {
+        return Ok(addr);
     }
-    Ok(addr)
+    match token {
+        None => Err(UsageError(format!(
+            "--listen {addr}: an address other than loopback (127.0.0.1 or [::1]) needs `[serve] api_token` in the config, so that only callers with the token are answered (make one with `openssl rand -hex 32`)"
+        ))
+        .into()),
+        Some(token) if token.expose().chars().count() < MIN_PUBLIC_TOKEN_CHARS => {
+            Err(UsageError(format!(
+                "--listen {addr}: `[serve] api_token` is shorter than {MIN_PUBLIC_TOKEN_CHARS} characters, too easy to guess for an address other than loopback; make a long random one with `openssl rand -hex 32`"
+            ))
+            .into())
+        }
+        Some(_) => Ok(addr),
+    }
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -144,7 +160,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     let listen = (args.listen.clone())
         .or(config.serve.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let addr = listen_addr(&listen, token.is_some())?;
+    let addr = listen_addr(&listen, token.as_deref())?;
     let cors_origins = crate::recall::cors_origins(&config.serve.cors_origins)
         .map_err(|e| UsageError(format!("{}: {e}", args.config.display())))?;
     let db_path = args
@@ -369,12 +385,29 @@ mod tests {
 
     #[test]
     fn only_loopback_addresses_are_accepted_without_a_token() {
-        assert!(listen_addr("127.0.0.1:9464", false).is_ok());
-        assert!(listen_addr("[::1]:9464", false).is_ok());
-        let err = listen_addr("0.0.0.0:9464", false).unwrap_err();
+        let token = Secret::new("0123456789abcdef");
+        assert!(listen_addr("127.0.0.1:9464", None).is_ok());
+        assert!(listen_addr("[::1]:9464", None).is_ok());
+        let err = listen_addr("0.0.0.0:9464", None).unwrap_err();
         assert!(err.downcast_ref::<UsageError>().is_some());
         assert!(err.to_string().contains("api_token"), "{err}");
-        assert!(listen_addr("0.0.0.0:9464", true).is_ok());
-        assert!(listen_addr("localhost", true).is_err());
+        assert!(listen_addr("0.0.0.0:9464", Some(&token)).is_ok());
+        assert!(listen_addr("localhost", Some(&token)).is_err());
+    }
+
+    #[test]
+    fn a_short_token_no_longer_opens_a_public_address() {
+        let short = Secret::new("ab");
+        let err = listen_addr("0.0.0.0:9464", Some(&short)).unwrap_err();
+        assert!(err.downcast_ref::<UsageError>().is_some());
+        let text = err.to_string();
+        assert!(text.contains("openssl rand -hex 32"), "{text}");
+        assert!(!text.contains("\"ab\""), "{text}");
+        let fifteen = Secret::new("0123456789abcde");
+        assert!(listen_addr("[::]:9464", Some(&fifteen)).is_err());
+        assert!(
+            listen_addr("127.0.0.1:9464", Some(&short)).is_ok(),
+            "loopback"
+        );
     }
 }

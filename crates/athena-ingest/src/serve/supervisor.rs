@@ -1,9 +1,9 @@
 //! The running set of sources: one worker task each, started, stopped and swapped on SIGHUP.
 //!
-//! A reload reads the config again. Added sources start, removed ones stop, changed ones (type,
-//! keys or schedule) stop and start over on their new config; a stopped worker commits what it
-//! handed to the writer first. A config with errors is refused with the error logged, and the
-//! running set goes on.
+//! A reload reads the config again. Added sources start, removed ones stop (and their metric
+//! series go), changed ones (type, keys or schedule) stop and start over on their new config;
+//! a stopped worker commits what it handed to the writer first. A config with errors is
+//! refused with the error logged, and the running set goes on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -152,6 +152,10 @@ impl Supervisor {
         }
         for w in old {
             let _ = w.task.await;
+        }
+        // Their workers have ended, so nothing counts for them any more.
+        for id in &removed {
+            self.workers.shared.metrics.forget_source(id);
         }
         // Listed before they start, so their first run's result has a place to go.
         let ids: Vec<&str> = (self.running.iter().map(|w| w.config.id.as_str()))

@@ -181,6 +181,82 @@ fn serve_refuses_a_non_loopback_listen_address() {
     );
 }
 
+/// Runs `cmd`, which should refuse to start; one still running after 20 s (serving, which is
+/// the bug) is killed and the test fails, rather than waiting for ever.
+fn refused_in_time(mut cmd: std::process::Command) -> Run {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after 20 s: it started serving. stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn an_empty_api_token_from_the_environment_no_longer_opens_a_public_address() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    env.write_config(&format!(
+        "[serve]\napi_token = \"${{ATHENA_API_TOKEN}}\"\n\n{}",
+        api_log("web", "logs/access.log")
+    ));
+    // Set but empty, as an empty line in an env file leaves it; every command refuses it.
+    for args in [
+        &["serve", "--listen", "0.0.0.0:9464"][..],
+        &["serve", "--listen", "127.0.0.1:9464"][..],
+        &["sync"][..],
+    ] {
+        let mut cmd = env.cmd(args);
+        cmd.env("ATHENA_API_TOKEN", "");
+        let run = refused_in_time(cmd);
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.describe());
+        assert!(
+            run.stderr()
+                .contains("athena.toml:2: key `serve.api_token`: is empty"),
+            "{args:?}: {}",
+            run.describe()
+        );
+        assert!(
+            !env.db().exists(),
+            "the store was touched before the refusal"
+        );
+    }
+}
+
+#[test]
+fn a_short_api_token_no_longer_opens_a_public_address() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    env.write_config(&format!(
+        "[serve]\napi_token = \"ab\"\n\n{}",
+        api_log("web", "logs/access.log")
+    ));
+    let run = refused_in_time(env.cmd(&["serve", "--listen", "0.0.0.0:9464"]));
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("shorter than 16 characters")
+            && run.stderr().contains("openssl rand -hex 32"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !env.db().exists(),
+        "the store was touched before the refusal"
+    );
+}
+
 #[test]
 fn sigterm_during_a_run_commits_what_was_read_and_a_restart_stores_the_rest_once() {
     const LINES: usize = 200_000;
@@ -291,6 +367,38 @@ fn sighup_adds_and_removes_sources_and_a_broken_config_changes_nothing() {
 }
 
 #[test]
+fn sighup_removing_a_source_drops_its_metric_series() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    append(&env.path("logs/a.log"), 0..3);
+    append(&env.path("logs/b.log"), 100..102);
+    env.write_config(&format!(
+        "{}\n{}",
+        api_log("gone", "logs/a.log"),
+        api_log("kept", "logs/b.log")
+    ));
+    let mut server = Server::start(&env);
+    wait_for("both sources' lines stored", || {
+        stored_count(&env, "gone") == 3 && stored_count(&env, "kept") == 2
+    });
+    let metrics = server.must_get("/metrics").body;
+    assert!(metrics.contains("source=\"gone\""), "{metrics}");
+
+    env.write_config(&api_log("kept", "logs/b.log"));
+    server.signal(libc::SIGHUP);
+    let readyz = || server_ids(&server.must_get("/readyz").body);
+    wait_for("gone gone from /readyz", || readyz() == ["kept"]);
+    let metrics = server.must_get("/metrics").body;
+    assert!(!metrics.contains("source=\"gone\""), "{metrics}");
+    assert!(
+        metrics.contains("athena_ingest_events_total{source=\"kept\",outcome=\"written\"} 2"),
+        "{metrics}"
+    );
+    let (code, stderr, _) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
 fn a_pattern_with_no_log_is_warned_about_once_not_at_every_run() {
     let env = TestEnv::new();
     std::fs::create_dir(env.path("logs")).unwrap();
@@ -328,7 +436,7 @@ fn an_api_token_guards_every_endpoint_but_healthz_and_opens_a_wider_address() {
     ));
     let child = env
         .cmd(&["serve", "--poll-interval-ms", "100"])
-        .env("SERVE_TOKEN", "tok-123456")
+        .env("SERVE_TOKEN", "tok-0123456789abcdef")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -342,14 +450,16 @@ fn an_api_token_guards_every_endpoint_but_healthz_and_opens_a_wider_address() {
             401,
             "{path} without a token"
         );
-        let wrong = http_get_with(port, path, "Authorization: Bearer tok-000000\r\n").unwrap();
+        let wrong =
+            http_get_with(port, path, "Authorization: Bearer tok-0000000000000000\r\n").unwrap();
         assert_eq!(wrong.status, 401, "{path} with a wrong token");
-        let right = http_get_with(port, path, "Authorization: Bearer tok-123456\r\n").unwrap();
+        let right =
+            http_get_with(port, path, "Authorization: Bearer tok-0123456789abcdef\r\n").unwrap();
         assert_eq!(right.status, 200, "{path} with the token: {}", right.body);
     }
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("tok-123456"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("tok-0123456789abcdef"));
 }

@@ -135,3 +135,44 @@ fn a_store_path_that_is_not_a_regular_file_is_refused_before_a_lock_file_is_crea
         assert_refused_on_one_line(&run, "it is a character device");
     }
 }
+
+#[test]
+fn a_store_of_a_newer_schema_exits_2_for_every_command_not_1() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("tree")).unwrap();
+    env.write_config("[[sources]]\nid = \"notes\"\ntype = \"files\"\npath = \"tree\"\n");
+    let run = env.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    env.store()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    for args in [
+        &["events"][..],
+        &["status"][..],
+        &["dead-letters"][..],
+        &["sync"][..],
+        &["reset", "--source", "notes"][..],
+        &["mcp", "--db", "athena.db"][..],
+        &["serve"][..],
+        &["serve", "--config", "none.toml", "--db", "athena.db"][..],
+    ] {
+        let run = Run(env
+            .cmd(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap());
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.describe());
+        let err = run.stderr();
+        assert!(
+            err.contains(
+                "schema version 999 is newer than this release understands (it reads up to "
+            ) && err.contains("upgrade athena-ingest"),
+            "{args:?}: {err}"
+        );
+    }
+    let version: i64 = env
+        .store()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 999, "the newer store was changed");
+}

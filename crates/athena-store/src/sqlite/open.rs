@@ -23,11 +23,10 @@ fn io_backend(path: &Path, e: std::io::Error) -> StoreError {
 }
 
 fn newer_schema(path: &Path, version: i64) -> StoreError {
-    StoreError::Schema {
+    StoreError::NewerSchema {
         path: path.to_path_buf(),
-        message: format!(
-            "schema version {version} is newer than this release understands ({CURRENT_VERSION}); upgrade athena-ingest"
-        ),
+        version,
+        supported: CURRENT_VERSION,
     }
 }
 

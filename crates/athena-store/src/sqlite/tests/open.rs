@@ -57,8 +57,17 @@ fn a_newer_schema_is_refused() {
         .unwrap()
         .pragma_update(None, "user_version", CURRENT_VERSION + 1)
         .unwrap();
-    let err = SqliteStore::open(&path).unwrap_err();
-    assert!(err.to_string().contains("newer than this release"), "{err}");
+    for err in [
+        SqliteStore::open(&path).unwrap_err(),
+        SqliteStore::open_read_only(&path).unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("newer than this release"), "{err}");
+        assert!(
+            matches!(err, StoreError::NewerSchema { version, supported, .. }
+                if version == CURRENT_VERSION + 1 && supported == CURRENT_VERSION),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
