@@ -410,15 +410,22 @@ pub fn reached_by_heads(repo: &Path, cursor: &serde_json::Value) -> BTreeSet<Str
     git(repo, &args).lines().map(str::to_string).collect()
 }
 
-/// A kill schedule's random generator, seeded from the clock; the seed is printed so a failing
-/// schedule can be replayed.
+/// A kill schedule's random generator, seeded from `ATHENA_TEST_SEED` when set, else from the
+/// clock; the seed is printed so a failing schedule can be replayed.
 pub fn kill_schedule(what: &str) -> Rng {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed: {seed}, {what}");
+    // ATHENA_TEST_SEED replays a schedule; otherwise a new one each run, printed so that a
+    // failure can be replayed.
+    let seed = match std::env::var("ATHENA_TEST_SEED") {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("ATHENA_TEST_SEED={text:?} is not a number")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    } | 1;
+    eprintln!("kill schedule seed: {seed} (replay with ATHENA_TEST_SEED={seed}), {what}");
     Rng(seed)
 }
 
