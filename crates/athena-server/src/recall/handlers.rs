@@ -261,7 +261,7 @@ pub(crate) async fn sources(
     let status = read(&state.service, Cost::ONE, |r, b| r.sources(b)).await?;
     Ok(json_response(
         StatusCode::OK,
-        &crate::output::status_json(&status),
+        &crate::recall::status_json(&status),
     ))
 }
 

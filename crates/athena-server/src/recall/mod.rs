@@ -3,6 +3,7 @@
 //!
 //! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
 //! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa);
+//! - `status`: the sources' status, as `/v1/sources`, MCP and `status --format json` answer it;
 //! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`);
 //! - `service`: the bounded pool and time budget every query (HTTP and MCP) runs in, and
 //!   `gate`: its queue, cheapest first, and each kind's share of the connections.
@@ -26,10 +27,13 @@ mod handlers;
 mod openapi;
 mod params;
 mod service;
+mod status;
 
-pub(crate) use athena::athena_event;
+pub use athena::athena_event;
 pub(crate) use gate::Cost;
-pub(crate) use service::{Limits, RecallService, Refused};
+pub(crate) use service::Refused;
+pub use service::{Limits, RecallService};
+pub use status::status_json;
 
 /// What the recall handlers share.
 #[derive(Clone)]
@@ -130,8 +134,8 @@ pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> 
 }
 
 async fn require_token(State(state): State<RecallState>, request: Request, next: Next) -> Response {
-    if !crate::serve::authorized(state.token.as_deref(), request.headers()) {
-        return crate::serve::unauthorized();
+    if !crate::auth::authorized(state.token.as_deref(), request.headers()) {
+        return crate::auth::unauthorized();
     }
     next.run(request).await
 }
