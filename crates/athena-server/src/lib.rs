@@ -8,14 +8,15 @@
 //!
 //! - `redact`: secrets masked in what reaches the logs; `auth`: the bearer token check;
 //!   `config`: reading the config file `serve` runs;
-//! - `recall`: the recall service (bounded pool, time budgets), Athena's event shape, the
-//!   sources' status, and the HTTP API over them (`/v1/…`, `/openapi.json`);
-//! - `mcp`: the same recall as MCP tools, over stdio ([`mcp::serve_stdio`]) or HTTP;
-//! - `web`: the timeline page at `/`;
+//! - `recall`: the recall service (bounded pool, time budgets) and the shapes it answers with
+//!   (Athena's event, the sources' status);
+//! - `api`: the recall API over HTTP (`/v1/…`, `/openapi.json`); `mcp`: the same recall as MCP
+//!   tools, over stdio ([`mcp::serve_stdio`]) or HTTP; `web`: the timeline page at `/`;
 //! - `serve`: the process: sources on their schedules, and every route above on one port.
 
 #![warn(missing_docs)]
 
+mod api;
 mod auth;
 mod config;
 mod error;

@@ -1,6 +1,6 @@
 //! `serve`: one process, one store held for its whole life, every configured source run on
 //! its `schedule` (else its type's default), and `/healthz`, `/readyz` and `/metrics` over HTTP,
-//! with the recall API ([`crate::recall`]) over read-only connections beside them. With no
+//! with the recall API ([`crate::api`]) over read-only connections beside them. With no
 //! sources configured it is only that: a read-only API server over an existing store, which
 //! takes no write lock (a `sync` may run beside it).
 //!
@@ -169,7 +169,7 @@ fn run(args: ServeOptions) -> Result<()> {
         .or(config.serve.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let addr = listen_addr(&listen, token.as_deref())?;
-    let cors_origins = crate::recall::cors_origins(&config.serve.cors_origins)
+    let cors_origins = crate::api::cors_origins(&config.serve.cors_origins)
         .map_err(|e| ServeError::Usage(format!("{}: {e}", args.config.display())))?;
     let db_path = args
         .db
@@ -273,13 +273,13 @@ fn app(
     // stop cancels every query running.
     let limits = crate::recall::Limits::default();
     let service = crate::recall::RecallService::new(recall, limits, stop.clone());
-    let state = crate::recall::RecallState::new(service.clone(), shared.token.clone());
+    let state = crate::api::RecallState::new(service.clone(), shared.token.clone());
     http::router(shared.clone())
-        .merge(crate::recall::router(state, cors_origins))
+        .merge(crate::api::router(state, cors_origins))
         .merge(mcp_routes(service, &shared, stop))
         // Last, so that they cover every route above.
-        .method_not_allowed_fallback(crate::recall::method_not_allowed)
-        .fallback(crate::recall::not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+        .fallback(crate::api::not_found)
 }
 
 /// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
