@@ -150,6 +150,10 @@ fn listen_addr(text: &str, token: Option<&Secret>) -> Result<SocketAddr> {
 /// Runs `serve` until SIGTERM or SIGINT: every configured source on its schedule, and the HTTP
 /// endpoints (`/healthz`, `/readyz`, `/metrics`, `/v1`, `/mcp`, `/`) beside them. With no
 /// sources, a read-only server over an existing store.
+///
+/// It blocks the calling thread on a runtime of its own and owns the process's signals: SIGHUP
+/// reloads the config, SIGTERM or SIGINT stop it, and a second signal (or a stop that outlasts
+/// the grace for the running syncs) exits the process.
 pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
     run(options).map_err(ServeError::from_anyhow)
 }
