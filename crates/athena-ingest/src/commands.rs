@@ -104,12 +104,16 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             db,
             listen,
             poll_interval_ms,
-        } => crate::serve::serve(crate::serve::ServeArgs {
-            config,
-            db,
-            listen,
-            poll_interval: Duration::from_millis(poll_interval_ms),
-        }),
+        } => {
+            athena_server::serve(athena_server::ServeOptions {
+                config,
+                db,
+                listen,
+                poll_interval: Duration::from_millis(poll_interval_ms),
+            })
+            .map_err(serve_error)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Mcp { db } => mcp(&db),
         Command::Auth { service } => crate::auth::run(service),
         Command::Reset { db, source } => {
@@ -177,20 +181,32 @@ fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
 
 fn mcp(args: &DbArgs) -> Result<ExitCode> {
     let path = db_path(args)?;
-    let limits = crate::recall::Limits::default();
+    let limits = athena_server::Limits::default();
     let recall = athena_store::SqliteRecall::open(&path, limits.connections)
         .with_context(|| format!("opening store {}", path.display()))?;
     tracing::info!("serving MCP on stdio over {}", path.display());
     let rt = runtime()?;
-    let service = crate::recall::RecallService::new(
+    let service = athena_server::RecallService::new(
         Arc::new(recall),
         limits,
         athena_core::CancelToken::new(),
     );
-    rt.block_on(crate::mcp::serve_stdio(service))?;
+    rt.block_on(athena_server::mcp::serve_stdio(service))
+        .map_err(serve_error)?;
     // stdin's reader thread may still be blocked in a read: don't wait for it.
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's refusals are the user's to fix (exit 2), as the CLI's own are; the rest keep
+/// their causes for `main` to classify.
+fn serve_error(err: athena_server::ServeError) -> anyhow::Error {
+    match err {
+        athena_server::ServeError::Usage(message) => UsageError(message).into(),
+        athena_server::ServeError::Config(e) => e.into(),
+        athena_server::ServeError::Other(e) => e,
+        other => anyhow::Error::new(other),
+    }
 }
 
 fn init(path: &Path, force: bool) -> Result<ExitCode> {

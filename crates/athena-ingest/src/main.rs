@@ -4,25 +4,20 @@
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
-//! - `redact`: the config's secrets, masked in all that reaches stderr.
+//! - `redact`: stderr for the logs, with the config's secrets masked (`athena_server::redact`);
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
-//! - `serve`: the long-running ingester with its health and metrics endpoints;
-//! - `recall`: the recall API `serve` answers (`/v1/…`, `/openapi.json`), and Athena's event shape;
-//! - `mcp`: the store's recall as MCP tools for agents, over stdio (`mcp`) and HTTP (`serve`).
-//! - `web`: the timeline page `serve` answers at `/`.
 //! - `auth`: `auth google`, the browser consent that yields a refresh token.
+//!
+//! `serve` and `mcp` (the server, the recall API, MCP and the web page) are the `athena-server`
+//! library; the binary passes them their options and maps their errors to exit codes.
 
 mod auth;
 mod cli;
 mod commands;
 mod interrupt;
-mod mcp;
 mod output;
 mod progress;
-mod recall;
 mod redact;
-mod serve;
-mod web;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -89,7 +84,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn init_tracing(verbose: u8, serve: bool, format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 if serve => "warn,athena_ingest=info",
+        0 if serve => "warn,athena_ingest=info,athena_server=info",
         0 => "warn",
         1 => "info",
         2 => "debug",

@@ -98,7 +98,7 @@ pub(crate) fn write_events(
         }
         EventsFormat::Athena => {
             for e in events {
-                serde_json::to_writer(&mut *out, &crate::recall::athena_event(e))?;
+                serde_json::to_writer(&mut *out, &athena_server::athena_event(e))?;
                 out.write_all(b"\n")?;
             }
             Ok(())
@@ -153,35 +153,13 @@ pub(crate) fn write_events(
     }
 }
 
-/// `status --format json`: `{"sources":[…]}`, one object per source (`/v1/sources` and MCP's
-/// `list_sources` return the same).
-pub(crate) fn status_json(status: &[SourceStatus]) -> Value {
-    let sources: Vec<Value> = status
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.source_id,
-                "type": s.source_type,
-                "cursor": s.cursor.as_ref().map(|c| c.as_json().clone()),
-                "events": s.events,
-                "dead_letters": s.dead_letters,
-                "last_sync": s.last_sync.as_ref().map(rfc3339),
-                "last_status": s.last_status.map(|s| s.as_str()),
-                "last_error": s.last_error,
-                "error_kind": s.last_error_kind,
-            })
-        })
-        .collect();
-    json!({ "sources": sources })
-}
-
 pub(crate) fn write_status(
     out: &mut impl Write,
     status: &[SourceStatus],
     format: ReportFormat,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Json => writeln!(out, "{}", status_json(status)),
+        ReportFormat::Json => writeln!(out, "{}", athena_server::status_json(status)),
         ReportFormat::Text => {
             if status.is_empty() {
                 return writeln!(out, "no source has synced into this store yet");

@@ -1,32 +1,11 @@
-//! The config's secrets, masked in everything this process writes to stderr: log lines (of any
-//! crate, through the tracing writer) and the final error. Known once the sources are built;
-//! before that no secret has been read, so there is nothing to mask.
+//! Stderr for the logs, with the config's secrets masked in every line (of any crate, through the
+//! tracing writer); the secrets themselves are remembered by `athena_server::redact`, which the
+//! final error print masks with too.
 
 use std::io::Write;
-use std::sync::RwLock;
 
-use athena_core::Redactor;
+pub(crate) use athena_server::redact::{redact, remember};
 use tracing_subscriber::fmt::MakeWriter;
-
-/// Process-wide: the tracing writer and `main`'s error print have no other way to reach them.
-static SECRETS: RwLock<Redactor> = RwLock::new(Redactor::new());
-
-/// Adds secrets to mask from now on.
-pub(crate) fn remember(secrets: &Redactor) {
-    SECRETS
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .merge(secrets);
-}
-
-/// `text` with every remembered secret masked.
-pub(crate) fn redact(text: &str) -> String {
-    SECRETS
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .redact(text)
-        .into_owned()
-}
 
 /// Stderr for tracing, masking secrets in each log line.
 pub(crate) struct Stderr;
@@ -77,12 +56,10 @@ mod tests {
 
     // One test: the secrets are process-wide, and tests of one binary share the process.
     #[test]
-    fn remembered_secrets_are_masked_in_errors_and_in_log_lines_written_in_pieces() {
-        let mut secrets = Redactor::new();
+    fn remembered_secrets_are_masked_in_log_lines_written_in_pieces() {
+        let mut secrets = athena_core::Redactor::new();
         secrets.add("xoxb-remembered");
-        assert_eq!(redact("token xoxb-remembered"), "token xoxb-remembered");
         remember(&secrets);
-        assert_eq!(redact("token xoxb-remembered"), "token ***");
 
         let mut out = Vec::new();
         {

@@ -23,7 +23,7 @@ use super::gate::{Cost, Gate};
 
 /// The bounds of [`RecallService`].
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Queries running at once: one per store connection.
     pub connections: usize,
     /// Requests waiting for a connection, at most.
@@ -66,7 +66,7 @@ pub(crate) enum Refused {
 
 /// Recall behind the bounds above; cheap to clone (shared).
 #[derive(Clone)]
-pub(crate) struct RecallService {
+pub struct RecallService {
     inner: Arc<Inner>,
 }
 
@@ -79,7 +79,8 @@ struct Inner {
 }
 
 impl RecallService {
-    pub(crate) fn new(recall: Arc<dyn Recall>, limits: Limits, stop: CancelToken) -> Self {
+    /// Recall over `recall` within `limits`; cancelling `stop` ends every query running.
+    pub fn new(recall: Arc<dyn Recall>, limits: Limits, stop: CancelToken) -> Self {
         RecallService {
             inner: Arc::new(Inner {
                 recall,

@@ -10,14 +10,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::gate::Cost;
 use super::openapi::{
     BucketParam, ErrorBody, EventOrAthena, EventsPage, FormatParam, OrderParam, SourcesBody,
     TimeArg, TimelineBody,
 };
 use super::params::{self, Format, ParamError};
-use super::service::{RecallService, Refused};
 use super::RecallState;
+use crate::recall::{Cost, RecallService, Refused};
 
 /// Why a request got no data.
 #[derive(Debug)]
@@ -135,7 +134,7 @@ async fn read<T: Send + 'static>(
 fn event_json(e: &athena_core::Event, format: Format) -> Value {
     match format {
         Format::Jsonl => serde_json::to_value(e).unwrap_or(Value::Null),
-        Format::Athena => super::athena::athena_event(e),
+        Format::Athena => crate::recall::athena_event(e),
     }
 }
 
@@ -261,7 +260,7 @@ pub(crate) async fn sources(
     let status = read(&state.service, Cost::ONE, |r, b| r.sources(b)).await?;
     Ok(json_response(
         StatusCode::OK,
-        &crate::output::status_json(&status),
+        &crate::recall::status_json(&status),
     ))
 }
 

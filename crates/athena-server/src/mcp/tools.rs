@@ -121,7 +121,7 @@ pub(crate) fn list_sources(recall: &dyn Recall, budget: &QueryBudget) -> Result<
         )
     };
     Ok(Answer {
-        value: crate::output::status_json(&status),
+        value: crate::recall::status_json(&status),
         summary,
     })
 }

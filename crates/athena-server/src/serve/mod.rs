@@ -1,6 +1,6 @@
 //! `serve`: one process, one store held for its whole life, every configured source run on
 //! its `schedule` (else its type's default), and `/healthz`, `/readyz` and `/metrics` over HTTP,
-//! with the recall API (`crate::recall`) over read-only connections beside them. With no
+//! with the recall API ([`crate::api`]) over read-only connections beside them. With no
 //! sources configured it is only that: a read-only API server over an existing store, which
 //! takes no write lock (a `sync` may run beside it).
 //!
@@ -15,7 +15,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,15 +23,13 @@ use anyhow::{Context, Result};
 use athena_core::{CancelToken, Config, Engine, Metrics, Secret, SourceConfig, Store};
 use athena_store::{SqliteRecall, SqliteStore};
 
-use crate::UsageError;
+use crate::ServeError;
 
 mod http;
 mod signals;
 mod supervisor;
 mod watcher;
 mod worker;
-
-pub(crate) use http::{authorized, unauthorized};
 
 /// A source is not ready once this many of its runs in a row have failed.
 const UNREADY_AFTER_FAILURES: u32 = 3;
@@ -43,11 +40,15 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 /// How often a watched live source runs without a change (see [`worker::Timing::reconcile`]).
 const RECONCILE: Duration = Duration::from_secs(30);
 
-/// What `serve` was asked to do.
-pub(crate) struct ServeArgs {
+/// What [`serve`] is asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The config file: its sources, `[store]` and `[serve]`. When it does not exist and `db`
+    /// is given, the server runs with no sources (read-only).
     pub config: PathBuf,
+    /// The store, over the config's `[store] path` (default `athena.db`).
     pub db: Option<PathBuf>,
-    /// `--listen`, if given.
+    /// The address to listen on, over the config's `[serve] listen` (default 127.0.0.1:9464).
     pub listen: Option<String>,
     /// How often a live source whose paths cannot be watched runs.
     pub poll_interval: Duration,
@@ -124,7 +125,7 @@ const MIN_PUBLIC_TOKEN_CHARS: usize = 16;
 /// [`MIN_PUBLIC_TOKEN_CHARS`] guards it.
 fn listen_addr(text: &str, token: Option<&Secret>) -> Result<SocketAddr> {
     let addr: SocketAddr = text.parse().map_err(|e| {
-        UsageError(format!(
+        ServeError::Usage(format!(
             "--listen {text}: not an address and port like 127.0.0.1:9464 ({e})"
         ))
     })?;
@@ -132,12 +133,12 @@ fn listen_addr(text: &str, token: Option<&Secret>) -> Result<SocketAddr> {
         return Ok(addr);
     }
     match token {
-        None => Err(UsageError(format!(
+        None => Err(ServeError::Usage(format!(
             "--listen {addr}: an address other than loopback (127.0.0.1 or [::1]) needs `[serve] api_token` in the config, so that only callers with the token are answered (make one with `openssl rand -hex 32`)"
         ))
         .into()),
         Some(token) if token.expose().chars().count() < MIN_PUBLIC_TOKEN_CHARS => {
-            Err(UsageError(format!(
+            Err(ServeError::Usage(format!(
                 "--listen {addr}: `[serve] api_token` is shorter than {MIN_PUBLIC_TOKEN_CHARS} characters, too easy to guess for an address other than loopback; make a long random one with `openssl rand -hex 32`"
             ))
             .into())
@@ -146,9 +147,20 @@ fn listen_addr(text: &str, token: Option<&Secret>) -> Result<SocketAddr> {
     }
 }
 
-pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
+/// Runs `serve` until SIGTERM or SIGINT: every configured source on its schedule, and the HTTP
+/// endpoints (`/healthz`, `/readyz`, `/metrics`, `/v1`, `/mcp`, `/`) beside them. With no
+/// sources, a read-only server over an existing store.
+///
+/// It blocks the calling thread on a runtime of its own and owns the process's signals: SIGHUP
+/// reloads the config, SIGTERM or SIGINT stop it, and a second signal (or a stop that outlasts
+/// the grace for the running syncs) exits the process.
+pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    run(options).map_err(ServeError::from_anyhow)
+}
+
+fn run(args: ServeOptions) -> Result<()> {
     if args.poll_interval.is_zero() {
-        return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
+        return Err(ServeError::Usage("--poll-interval-ms must be at least 1".into()).into());
     }
     let config = load_config(&args)?;
     let token = config.serve.api_token.clone().map(Arc::new);
@@ -161,8 +173,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         .or(config.serve.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let addr = listen_addr(&listen, token.as_deref())?;
-    let cors_origins = crate::recall::cors_origins(&config.serve.cors_origins)
-        .map_err(|e| UsageError(format!("{}: {e}", args.config.display())))?;
+    let cors_origins = crate::api::cors_origins(&config.serve.cors_origins)
+        .map_err(|e| ServeError::Usage(format!("{}: {e}", args.config.display())))?;
     let db_path = args
         .db
         .or(config.store_path.clone())
@@ -200,9 +212,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Err(e) = shared.metrics.seed_newest_from(&*store, ids) {
         tracing::warn!("reading the newest stored events for the lag metric: {e}");
     }
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime()?;
     let engine = Engine::new(registry.clone(), config.engine);
-    let code = rt.block_on(async move {
+    rt.block_on(async move {
         let cancel = CancelToken::new();
         let reload = Arc::new(tokio::sync::Notify::new());
         signals::handle_signals(cancel.clone(), reload.clone())?;
@@ -247,10 +259,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
             _ => {}
         }
         tracing::info!("stopped");
-        anyhow::Ok(ExitCode::SUCCESS)
+        anyhow::Ok(())
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
-    Ok(code)
+    Ok(())
 }
 
 /// Every HTTP route `serve` answers, with or without sources: the one place a set of routes
@@ -265,13 +277,13 @@ fn app(
     // stop cancels every query running.
     let limits = crate::recall::Limits::default();
     let service = crate::recall::RecallService::new(recall, limits, stop.clone());
-    let state = crate::recall::RecallState::new(service.clone(), shared.token.clone());
+    let state = crate::api::RecallState::new(service.clone(), shared.token.clone());
     http::router(shared.clone())
-        .merge(crate::recall::router(state, cors_origins))
+        .merge(crate::api::router(state, cors_origins))
         .merge(mcp_routes(service, &shared, stop))
         // Last, so that they cover every route above.
-        .method_not_allowed_fallback(crate::recall::method_not_allowed)
-        .fallback(crate::recall::not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+        .fallback(crate::api::not_found)
 }
 
 /// MCP (streamable HTTP) at `/mcp`, behind the bearer token when one is set.
@@ -287,7 +299,8 @@ fn mcp_routes(
     } else {
         Hosts::Loopback
     };
-    let guard = axum::middleware::from_fn_with_state(shared.token.clone(), http::require_token);
+    let guard =
+        axum::middleware::from_fn_with_state(shared.token.clone(), crate::auth::require_token);
     axum::Router::new().nest(
         "/mcp",
         crate::mcp::router(recall, hosts, stop.clone()).route_layer(guard),
@@ -296,11 +309,11 @@ fn mcp_routes(
 
 /// The config `serve` runs: the file, or, when it does not exist and `--db` names the store,
 /// none (a read-only API server). A file without sources is accepted here: it serves the API.
-fn load_config(args: &ServeArgs) -> Result<Config> {
+fn load_config(args: &ServeOptions) -> Result<Config> {
     if args.db.is_some() && !args.config.exists() {
         return Ok(Config::parse("", None)?);
     }
-    crate::commands::load_config(&args.config)
+    crate::config::load_config(&args.config)
 }
 
 fn open_recall(db_path: &Path) -> Result<Arc<SqliteRecall>> {
@@ -317,12 +330,12 @@ fn serve_read_only(
     addr: SocketAddr,
     token: Option<Arc<Secret>>,
     cors_origins: Vec<axum::http::HeaderValue>,
-) -> Result<ExitCode> {
+) -> Result<()> {
     let recall = open_recall(db_path)?;
     let listener = bind(addr)?;
     // The store opened: ready for as long as the process serves.
     let shared = Shared::new(token);
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime()?;
     rt.block_on(async move {
         let cancel = CancelToken::new();
         let reload = Arc::new(tokio::sync::Notify::new());
@@ -360,7 +373,7 @@ fn serve_read_only(
         anyhow::Ok(())
     })?;
     rt.shutdown_timeout(Duration::from_millis(100));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The listening socket, bound before the runtime starts so a taken port is an error at once.
@@ -389,7 +402,10 @@ mod tests {
         assert!(listen_addr("127.0.0.1:9464", None).is_ok());
         assert!(listen_addr("[::1]:9464", None).is_ok());
         let err = listen_addr("0.0.0.0:9464", None).unwrap_err();
-        assert!(err.downcast_ref::<UsageError>().is_some());
+        assert!(matches!(
+            err.downcast_ref::<ServeError>(),
+            Some(ServeError::Usage(_))
+        ));
         assert!(err.to_string().contains("api_token"), "{err}");
         assert!(listen_addr("0.0.0.0:9464", Some(&token)).is_ok());
         assert!(listen_addr("localhost", Some(&token)).is_err());
@@ -399,7 +415,10 @@ mod tests {
     fn a_short_token_no_longer_opens_a_public_address() {
         let short = Secret::new("ab");
         let err = listen_addr("0.0.0.0:9464", Some(&short)).unwrap_err();
-        assert!(err.downcast_ref::<UsageError>().is_some());
+        assert!(matches!(
+            err.downcast_ref::<ServeError>(),
+            Some(ServeError::Usage(_))
+        ));
         let text = err.to_string();
         assert!(text.contains("openssl rand -hex 32"), "{text}");
         assert!(!text.contains("\"ab\""), "{text}");

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 /// `e` as Athena records an episodic event. Nothing of ours is lost: `context` carries our
 /// context plus the provenance (`source_id`, `source_type`, `id`, `actor`, `url`, `kind`,
 /// `metadata`), so an event can be found again from what Athena kept.
-pub(crate) fn athena_event(e: &Event) -> Value {
+pub fn athena_event(e: &Event) -> Value {
     let mut context: Map<String, Value> = e.context.clone();
     // Provenance wins over a context key of the same name: it is what finds the event again.
     context.insert("source_id".into(), json!(e.source_id));

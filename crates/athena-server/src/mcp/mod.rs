@@ -25,7 +25,13 @@ use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
 /// protocol: logs go to stderr. Every line gets an answer (see [`stdio`]).
-pub(crate) async fn serve_stdio(recall: RecallService) -> Result<()> {
+pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::ServeError> {
+    stdio_session(recall)
+        .await
+        .map_err(crate::ServeError::from_anyhow)
+}
+
+async fn stdio_session(recall: RecallService) -> Result<()> {
     let (lines, queued) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(stdio::writer(tokio::io::stdout(), queued));
     let transport = stdio::StdioTransport::new(tokio::io::stdin(), lines);

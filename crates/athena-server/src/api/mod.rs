@@ -1,11 +1,9 @@
-//! The recall API that `serve` answers: `/v1/events`, `/v1/events/{source}/{id}`,
-//! `/v1/sources`, `/v1/timeline` and `/openapi.json`, read-only over the store.
+//! The recall API over HTTP that `serve` answers: `/v1/events`, `/v1/events/{source}/{id}`,
+//! `/v1/sources`, `/v1/timeline` and `/openapi.json`, read-only over the store through the
+//! [`RecallService`](crate::recall::RecallService) that MCP shares.
 //!
 //! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
-//! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa);
-//! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`);
-//! - `service`: the bounded pool and time budget every query (HTTP and MCP) runs in, and
-//!   `gate`: its queue, cheapest first, and each kind's share of the connections.
+//! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa).
 //!
 //! Every route here needs the `[serve] api_token` when one is set, and answers cross-origin
 //! requests only from the `[serve] cors_origins`.
@@ -20,16 +18,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-mod athena;
-mod gate;
 mod handlers;
 mod openapi;
 mod params;
-mod service;
 
-pub(crate) use athena::athena_event;
-pub(crate) use gate::Cost;
-pub(crate) use service::{Limits, RecallService, Refused};
+use crate::recall::RecallService;
 
 /// What the recall handlers share.
 #[derive(Clone)]
@@ -130,8 +123,8 @@ pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> 
 }
 
 async fn require_token(State(state): State<RecallState>, request: Request, next: Next) -> Response {
-    if !crate::serve::authorized(state.token.as_deref(), request.headers()) {
-        return crate::serve::unauthorized();
+    if !crate::auth::authorized(state.token.as_deref(), request.headers()) {
+        return crate::auth::unauthorized();
     }
     next.run(request).await
 }
