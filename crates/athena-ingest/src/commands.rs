@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    time::parse_time_arg, CancelToken, Config, ConfigError, Engine, EventQuery, Store, SyncOptions,
+    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, Store, SyncOptions,
 };
 use athena_store::SqliteStore;
 
@@ -128,33 +128,6 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-pub(crate) fn load_config(path: &Path) -> Result<Config> {
-    if !path.exists() {
-        return Err(UsageError(format!(
-            "config file {} not found (create one with `athena-ingest init`, or pass --config)",
-            path.display()
-        ))
-        .into());
-    }
-    Ok(Config::load(path)?)
-}
-
-/// [`load_config`] for the commands that run sources: a config without any is a config error
-/// (exit 2), since running nothing and reporting success would hide a misspelled or empty file.
-pub(crate) fn load_sources_config(path: &Path) -> Result<Config> {
-    let config = load_config(path)?;
-    if config.sources.is_empty() {
-        return Err(ConfigError {
-            file: Some(path.to_path_buf()),
-            ..ConfigError::new(
-                "no sources configured: add a [[sources]] table (`athena-ingest sources` lists the types)",
-            )
-        }
-        .into());
-    }
-    Ok(config)
 }
 
 /// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
@@ -333,7 +306,7 @@ fn sync(
     full: bool,
     format: ReportFormat,
 ) -> Result<ExitCode> {
-    let config = load_sources_config(config_path)?;
+    let config = Config::load_with_sources(config_path)?;
     for id in only {
         if !config.sources.iter().any(|s| &s.id == id) {
             let known: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
@@ -399,7 +372,7 @@ fn sync(
 }
 
 fn validate(config_path: &Path) -> Result<ExitCode> {
-    let config = load_sources_config(config_path)?;
+    let config = Config::load_with_sources(config_path)?;
     let registry = athena_sources::registry();
     let built = registry.build_all(&config.sources)?;
     crate::redact::remember(&built.secrets);

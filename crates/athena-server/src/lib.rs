@@ -7,7 +7,6 @@
 //! above it:
 //!
 //! - `redact`: secrets masked in what reaches the logs; `auth`: the bearer token check;
-//!   `config`: reading the config file `serve` runs;
 //! - `recall`: the recall service (bounded pool, time budgets) and the shapes it answers with
 //!   (Athena's event, the sources' status);
 //! - `api`: the recall API over HTTP (`/v1/…`, `/openapi.json`); `mcp`: the same recall as MCP
@@ -18,7 +17,6 @@
 
 mod api;
 mod auth;
-mod config;
 mod error;
 pub mod mcp;
 mod recall;

@@ -130,6 +130,33 @@ impl Config {
         Config::parse(&text, Some(path))
     }
 
+    /// [`Config::load`] of a file that must exist: a missing one is a config error that says
+    /// how to make one.
+    pub fn load_existing(path: &Path) -> Result<Config, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::new(format!(
+                "config file {} not found (create one with `athena-ingest init`, or pass --config)",
+                path.display()
+            )));
+        }
+        Config::load(path)
+    }
+
+    /// [`Config::load_existing`] for running sources: a config without any is a config error,
+    /// since running nothing and reporting success would hide a misspelled or empty file.
+    pub fn load_with_sources(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::load_existing(path)?;
+        if config.sources.is_empty() {
+            return Err(ConfigError {
+                file: Some(path.to_path_buf()),
+                ..ConfigError::new(
+                    "no sources configured: add a [[sources]] table (`athena-ingest sources` lists the types)",
+                )
+            });
+        }
+        Ok(config)
+    }
+
     /// Parses config text. `file` is used in error messages and to resolve relative paths.
     pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
         // Absolute, so that paths in cursors, events and messages do not depend on the

@@ -313,7 +313,7 @@ fn load_config(args: &ServeOptions) -> Result<Config> {
     if args.db.is_some() && !args.config.exists() {
         return Ok(Config::parse("", None)?);
     }
-    crate::config::load_config(&args.config)
+    Ok(Config::load_existing(&args.config)?)
 }
 
 fn open_recall(db_path: &Path) -> Result<Arc<SqliteRecall>> {

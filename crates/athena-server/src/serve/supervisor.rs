@@ -171,7 +171,7 @@ impl Supervisor {
 
     /// The config's sources, built once to check them (a config error refuses the reload).
     fn load(&self) -> Result<Vec<SourceConfig>> {
-        let config = crate::config::load_sources_config(&self.config_file.path)?;
+        let config = athena_core::Config::load_with_sources(&self.config_file.path)?;
         let configs: Vec<SourceConfig> = config
             .sources
             .into_iter()
