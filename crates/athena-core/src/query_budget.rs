@@ -87,13 +87,13 @@ mod tests {
         assert_eq!(expired.spent(), Some(Spent::TimedOut(Duration::ZERO)));
 
         let server = CancelToken::new();
-        let budget = QueryBudget::new(Duration::from_secs(3600), server.child());
+        let budget = QueryBudget::new(Duration::from_secs(3600), server.child_token());
         assert_eq!(budget.spent(), None);
         budget.cancel_token().cancel();
         assert_eq!(budget.spent(), Some(Spent::Cancelled));
         assert!(!server.is_cancelled(), "one query's cancel stops only it");
 
-        let other = QueryBudget::new(Duration::from_secs(3600), server.child());
+        let other = QueryBudget::new(Duration::from_secs(3600), server.child_token());
         server.cancel();
         assert_eq!(
             other.spent(),

@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
 
 use crate::config::{ConfigError, EngineSettings, SourceConfig};
 use crate::metrics::Metrics;
@@ -91,58 +90,10 @@ pub trait SyncObserver: Send + Sync {
 struct NoObserver;
 impl SyncObserver for NoObserver {}
 
-/// A cancellation signal shared by the CLI's Ctrl-C handler and the source tasks. A
-/// [`child`](Self::child) is cancelled with its parent, or on its own.
-#[derive(Clone, Debug)]
-pub struct CancelToken {
-    /// This token's own signal first, then its parent's, and so on up.
-    chain: Vec<Arc<watch::Sender<bool>>>,
-}
-
-impl CancelToken {
-    /// A token not yet cancelled.
-    pub fn new() -> Self {
-        CancelToken {
-            chain: vec![Arc::new(watch::channel(false).0)],
-        }
-    }
-
-    /// A token cancelled when this one is, and also by its own [`cancel`](Self::cancel),
-    /// which leaves this one as it is (`serve` stops one source's worker this way).
-    pub fn child(&self) -> Self {
-        let mut chain = vec![Arc::new(watch::channel(false).0)];
-        chain.extend(self.chain.iter().cloned());
-        CancelToken { chain }
-    }
-
-    /// Cancels this token and its children.
-    pub fn cancel(&self) {
-        self.chain[0].send_replace(true);
-    }
-
-    /// Whether this token, or a parent, was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.chain.iter().any(|tx| *tx.borrow())
-    }
-
-    /// Resolves once this token, or a parent, is cancelled.
-    pub async fn cancelled(&self) {
-        let waits = self.chain.iter().map(|tx| {
-            let mut rx = tx.subscribe();
-            Box::pin(async move {
-                // The sender lives in `self`, so `wait_for` cannot fail while we wait.
-                let _ = rx.wait_for(|c| *c).await;
-            })
-        });
-        futures_util::future::select_all(waits).await;
-    }
-}
-
-impl Default for CancelToken {
-    fn default() -> Self {
-        CancelToken::new()
-    }
-}
+/// A cancellation signal shared by the CLI's Ctrl-C handler and the source tasks: tokio-util's
+/// token. A [`child_token`](CancelToken::child_token) is cancelled with its parent, or on its
+/// own (`serve` stops one source's worker this way).
+pub type CancelToken = tokio_util::sync::CancellationToken;
 
 /// A sync could not start.
 #[derive(Debug, thiserror::Error)]

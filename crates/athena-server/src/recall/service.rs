@@ -101,7 +101,7 @@ impl RecallService {
         f: impl FnOnce(&dyn Recall, &QueryBudget) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, Refused> {
         let inner = &self.inner;
-        let budget = QueryBudget::new(inner.limits.time, inner.stop.child());
+        let budget = QueryBudget::new(inner.limits.time, inner.stop.child_token());
         let _cancel_when_dropped = CancelOnDrop(budget.cancel_token().clone());
         let ticket = (inner.gate.enter(cost).await).map_err(|_| Refused::Busy {
             retry_after: Duration::from_secs(1),

@@ -100,7 +100,7 @@ impl Supervisor {
     }
 
     fn spawn(&mut self, config: SourceConfig, schedule: Schedule) {
-        let stop = self.cancel.child();
+        let stop = self.cancel.child_token();
         let task = tokio::spawn(work(
             self.workers.clone(),
             config.clone(),

@@ -156,13 +156,13 @@ async fn a_stop_ends_the_wait_for_a_slot() {
 #[tokio::test]
 async fn a_child_token_is_cancelled_with_its_parent_but_not_the_other_way() {
     let parent = CancelToken::new();
-    let child = parent.child();
+    let child = parent.child_token();
     child.cancel();
     assert!(child.is_cancelled());
     assert!(!parent.is_cancelled());
 
-    let other = parent.child();
-    let grandchild = other.child();
+    let other = parent.child_token();
+    let grandchild = other.child_token();
     let waiter = tokio::spawn(async move { grandchild.cancelled().await });
     parent.cancel();
     assert!(other.is_cancelled());
