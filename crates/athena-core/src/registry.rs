@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, KeyRange, SourceConfig};
 use crate::redact::{collect_secrets, Redactor};
+use crate::schedule::Schedule;
 use crate::source::EventSource;
+use serde_json::{Map, Value};
 
 /// Builds a source from its config table.
 pub type BuildFn =
@@ -29,8 +31,10 @@ pub struct ConfigKey {
     pub doc: String,
 }
 
-/// A registered source type.
+/// A registered source type: everything the rest of the program knows of it, declared once in
+/// the type's own module. Made with [`SourceType::new`] and the `with_` methods.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SourceType {
     /// The name used as `type = "…"` in the config.
     pub name: &'static str,
@@ -40,6 +44,89 @@ pub struct SourceType {
     pub keys: Vec<ConfigKey>,
     /// Its constructor.
     pub build: BuildFn,
+    /// When `serve` runs a source of this type that sets no `schedule`
+    /// ([`DEFAULT_SCHEDULE`](crate::schedule::DEFAULT_SCHEDULE) unless the type says otherwise).
+    pub schedule: Schedule,
+    /// What groups its events into episodes (a thread, an issue and its comments): templates
+    /// over context keys, the first whose keys all have a value naming the episode, e.g.
+    /// `["{channel}/{thread_ts}", "{channel}"]`. Empty: the source is one episode. See
+    /// [`SourceType::episode_of`].
+    pub episode: &'static [&'static str],
+    /// Its `[[sources]]` table for the starter config `init` writes: TOML, commented out unless
+    /// it should be active as written, led by a comment saying what it reads.
+    pub starter: &'static str,
+}
+
+impl SourceType {
+    /// A type named `name`, described by `description`, with config `keys`, built by `build`;
+    /// run every [`DEFAULT_SCHEDULE`](crate::schedule::DEFAULT_SCHEDULE), one episode per source,
+    /// nothing in the starter config.
+    pub fn new(
+        name: &'static str,
+        description: &'static str,
+        keys: Vec<ConfigKey>,
+        build: BuildFn,
+    ) -> Self {
+        SourceType {
+            name,
+            description,
+            keys,
+            build,
+            schedule: Schedule::fallback(),
+            episode: &[],
+            starter: "",
+        }
+    }
+
+    /// Its default schedule, as a config would write it (`"5m"`, `"0 * * * *"`, `"live"`).
+    ///
+    /// # Panics
+    /// If `schedule` does not parse: a declaration is a constant, and a test of the type's
+    /// registration catches it.
+    pub fn with_schedule(mut self, schedule: &str) -> Self {
+        self.schedule = Schedule::parse(schedule)
+            .unwrap_or_else(|e| panic!("source type {}: schedule {schedule:?}: {e}", self.name));
+        self
+    }
+
+    /// How its events group into episodes (see [`SourceType::episode`]).
+    pub fn with_episode(mut self, templates: &'static [&'static str]) -> Self {
+        self.episode = templates;
+        self
+    }
+
+    /// Its table in the starter config (see [`SourceType::starter`]).
+    pub fn with_starter(mut self, starter: &'static str) -> Self {
+        self.starter = starter;
+        self
+    }
+
+    /// The episode `context` belongs to, by the first of [`episode`](Self::episode)'s templates
+    /// whose keys all have a value (a string, or a number or boolean as JSON writes it; an
+    /// empty string or `null` counts as no value). `None` when none applies.
+    pub fn episode_of(&self, context: &Map<String, Value>) -> Option<String> {
+        self.episode.iter().find_map(|t| fill_template(t, context))
+    }
+}
+
+/// `template` with each `{key}` replaced by `context[key]`, or `None` if a key has no value.
+fn fill_template(template: &str, context: &Map<String, Value>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = open + rest[open..].find('}')?;
+        let value = match context.get(&rest[open + 1..close])? {
+            Value::Null => return None,
+            Value::String(s) if s.is_empty() => return None,
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 impl std::fmt::Debug for SourceType {
@@ -108,6 +195,16 @@ impl Registry {
     /// Looks a type up by name.
     pub fn get(&self, name: &str) -> Option<&SourceType> {
         self.types.get(name)
+    }
+
+    /// When `serve` runs the source `config` describes: its `schedule` key, else its type's
+    /// default, else [`DEFAULT_SCHEDULE`](crate::schedule::DEFAULT_SCHEDULE) for a type not
+    /// registered here.
+    pub fn schedule_for(&self, config: &SourceConfig) -> Schedule {
+        config.schedule.clone().unwrap_or_else(|| {
+            self.get(&config.source_type)
+                .map_or_else(Schedule::fallback, |t| t.schedule.clone())
+        })
     }
 
     /// All types, sorted by name.
@@ -196,18 +293,18 @@ mod tests {
     }
 
     fn nothing_type() -> SourceType {
-        SourceType {
-            name: "nothing",
-            description: "yields nothing",
-            keys: vec![],
-            build: Arc::new(|c: &SourceConfig| {
+        SourceType::new(
+            "nothing",
+            "yields nothing",
+            vec![],
+            Arc::new(|c: &SourceConfig| {
                 Ok(Box::new(Nothing(SourceInfo {
                     id: c.id.clone(),
                     source_type: "nothing".into(),
                     name: "nothing".into(),
                 })) as Box<dyn EventSource>)
             }),
-        }
+        )
     }
 
     #[test]
@@ -234,11 +331,11 @@ mod tests {
             token: crate::Secret,
         }
         let mut r = Registry::new();
-        r.register(SourceType {
-            name: "tokened",
-            description: "reads a token",
-            keys: vec![],
-            build: Arc::new(|c: &SourceConfig| {
+        r.register(SourceType::new(
+            "tokened",
+            "reads a token",
+            vec![],
+            Arc::new(|c: &SourceConfig| {
                 let parsed: WithToken = c.parse()?;
                 if parsed.token.expose().starts_with("bad") {
                     return Err(c.error(
@@ -252,7 +349,7 @@ mod tests {
                     name: "tokened".into(),
                 })) as Box<dyn EventSource>)
             }),
-        })
+        ))
         .unwrap();
         let config = |id: &str, token: &str| {
             let mut t = toml::Table::new();
@@ -281,5 +378,36 @@ mod tests {
             .unwrap();
         assert_eq!(err.key.as_deref(), Some("type"));
         assert!(err.message.contains("known types: nothing"), "{err}");
+    }
+
+    #[test]
+    fn a_sources_schedule_key_wins_then_its_types_then_the_fallback() {
+        let mut r = Registry::new();
+        r.register(nothing_type().with_schedule("live")).unwrap();
+        let mut config = SourceConfig::new("n", "nothing", toml::Table::new());
+        assert_eq!(r.schedule_for(&config), Schedule::Live);
+        config.schedule = Some(Schedule::parse("1h").unwrap());
+        assert_eq!(r.schedule_for(&config), Schedule::parse("1h").unwrap());
+        let unknown = SourceConfig::new("u", "someone_elses", toml::Table::new());
+        assert_eq!(r.schedule_for(&unknown), Schedule::fallback());
+        assert_eq!(nothing_type().schedule, Schedule::fallback());
+    }
+
+    #[test]
+    fn an_episode_is_the_first_template_whose_keys_all_have_values() {
+        let t = nothing_type().with_episode(&["{repository}#{number}", "in {repository}"]);
+        let context = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(t.episode_of(&context(serde_json::json!({}))), None);
+        let c = context(serde_json::json!({"repository": "o/r", "number": null}));
+        assert_eq!(t.episode_of(&c).as_deref(), Some("in o/r"));
+        let c = context(serde_json::json!({"repository": "o/r", "number": 7}));
+        assert_eq!(t.episode_of(&c).as_deref(), Some("o/r#7"));
+        let c = context(serde_json::json!({"repository": "", "number": 7}));
+        assert_eq!(t.episode_of(&c), None, "an empty string is no value");
+        assert_eq!(
+            nothing_type().episode_of(&c),
+            None,
+            "no templates: no episode"
+        );
     }
 }

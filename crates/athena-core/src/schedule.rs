@@ -15,23 +15,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
 
-/// The per-type defaults, the one place they are declared: API sources poll every 5 minutes,
-/// `git` every minute, `files` and `api_log` follow their input. A type not listed here (a
-/// library user's own) gets [`DEFAULT_SCHEDULE`].
-pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[
-    ("github", "5m"),
-    ("slack", "5m"),
-    ("jira", "5m"),
-    ("circleci", "5m"),
-    ("linear", "5m"),
-    ("gmail", "5m"),
-    ("google_calendar", "5m"),
-    ("git", "1m"),
-    ("files", "live"),
-    ("api_log", "live"),
-];
-
-/// The schedule of a source type missing from [`DEFAULT_SCHEDULES`].
+/// The schedule of a source type that declares none
+/// ([`SourceType::schedule`](crate::SourceType::schedule)): every 5 minutes.
 pub const DEFAULT_SCHEDULE: &str = "5m";
 
 /// The longest a failing source waits between tries, unless its own interval is longer.
@@ -127,14 +112,9 @@ impl Schedule {
         parse_duration(text).map(Schedule::Every)
     }
 
-    /// The default schedule of a source type (see [`DEFAULT_SCHEDULES`]).
-    pub fn default_for(source_type: &str) -> Schedule {
-        let text = DEFAULT_SCHEDULES
-            .iter()
-            .find(|(ty, _)| *ty == source_type)
-            .map_or(DEFAULT_SCHEDULE, |(_, s)| s);
-        // The table is constant and checked by a test, so this cannot fail.
-        Schedule::parse(text).unwrap_or(Schedule::Every(Duration::from_secs(300)))
+    /// [`DEFAULT_SCHEDULE`]: what a source type that declares no schedule gets.
+    pub fn fallback() -> Schedule {
+        Schedule::Every(Duration::from_secs(5 * 60))
     }
 
     /// Whether the source runs all the time rather than at times.

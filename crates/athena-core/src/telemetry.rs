@@ -35,18 +35,6 @@ pub enum InternalEvent<'a> {
         /// The newest `occurred_at` among the batch's events (stored or already there).
         newest: Option<DateTime<Utc>>,
     },
-    /// A followed branch no longer contains its stored tip (a force-push); its new commits are
-    /// stored, the old ones stay.
-    BranchRewritten {
-        /// Source id.
-        source_id: &'a str,
-        /// The branch.
-        branch: &'a str,
-        /// The stored tip.
-        old: &'a str,
-        /// The tip now.
-        new: &'a str,
-    },
     /// A source failed; the others go on.
     SourceFailed {
         /// Source id.
@@ -103,7 +91,6 @@ pub fn record(metrics: &Metrics, event: InternalEvent<'_>) {
             }
         }
         InternalEvent::RequestsCounted { source_id, stats } => metrics.add_http(source_id, stats),
-        InternalEvent::BranchRewritten { .. } => {}
         InternalEvent::SourceFailed {
             source_id,
             duration,
@@ -143,20 +130,6 @@ pub fn emit(event: InternalEvent<'_>) {
             ..
         } => {
             tracing::debug!(source = source_id, events, duplicates, dead_letters, %cursor, "batch committed");
-        }
-        InternalEvent::BranchRewritten {
-            source_id,
-            branch,
-            old,
-            new,
-        } => {
-            tracing::info!(
-                source = source_id,
-                branch,
-                old,
-                new,
-                "branch was rewritten (force-push); storing its new commits"
-            );
         }
         InternalEvent::SourceFailed {
             source_id, error, ..

@@ -88,12 +88,14 @@ fn from_config(config: &SourceConfig) -> Result<NotesSource, ConfigError> {
 
 /// The registry entry: a name, the keys `athena-ingest sources` lists, and the constructor.
 fn notes_type() -> SourceType {
-    SourceType {
-        name: "notes",
-        description: "one event per line of a text file",
-        keys: NotesConfig::keys(),
-        build: Arc::new(|c| Ok(Box::new(Blocking::new(from_config(c)?)) as Box<dyn EventSource>)),
-    }
+    SourceType::new(
+        "notes",
+        "one event per line of a text file",
+        NotesConfig::keys(),
+        Arc::new(|c| Ok(Box::new(Blocking::new(from_config(c)?)) as Box<dyn EventSource>)),
+    )
+    // The notes of one file are one episode; it runs every 5 minutes under `serve` (the default).
+    .with_episode(&["{file}"])
 }
 
 #[tokio::main]

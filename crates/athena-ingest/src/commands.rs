@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use athena_core::{
-    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, Store, SyncOptions,
+    time::parse_time_arg, CancelToken, Config, Engine, EventQuery, Registry, Store, SyncOptions,
 };
 use athena_store::SqliteStore;
 
@@ -18,16 +18,17 @@ use crate::{interrupt, output, progress, UsageError};
 /// How long a second sync waits for the first to finish before reporting a busy store.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
 
-pub(crate) fn run(command: Command) -> Result<ExitCode> {
+/// Runs `command` with the source types of `registry`.
+pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode> {
     match command {
-        Command::Init { config, force } => init(&config, force),
+        Command::Init { config, force } => init(&registry, &config, force),
         Command::Sync {
             config,
             db,
             sources,
             full,
             format,
-        } => sync(&config, db, &sources, full, format),
+        } => sync(registry, &config, db, &sources, full, format),
         Command::Events {
             db,
             sources,
@@ -67,7 +68,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             })?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            output::write_events(&mut out, &events, format)?;
+            output::write_events(&mut out, &events, format, &registry)?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
@@ -79,7 +80,6 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sources { format } => {
-            let registry = athena_sources::registry();
             let mut out = std::io::stdout().lock();
             output::write_sources(&mut out, &registry, format)?;
             Ok(ExitCode::SUCCESS)
@@ -98,7 +98,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => validate(&config),
+        Command::Validate { config } => validate(&registry, &config),
         Command::Serve {
             config,
             db,
@@ -110,6 +110,7 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
                 db,
                 listen,
                 poll_interval: Duration::from_millis(poll_interval_ms),
+                registry,
             })
             .map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
@@ -182,7 +183,7 @@ fn serve_error(err: athena_server::ServeError) -> anyhow::Error {
     }
 }
 
-fn init(path: &Path, force: bool) -> Result<ExitCode> {
+fn init(registry: &Registry, path: &Path, force: bool) -> Result<ExitCode> {
     if path.exists() && !force {
         return Err(UsageError(format!(
             "{} already exists (use --force to overwrite)",
@@ -190,7 +191,8 @@ fn init(path: &Path, force: bool) -> Result<ExitCode> {
         ))
         .into());
     }
-    std::fs::write(path, STARTER_CONFIG).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(path, starter_config(registry))
+        .with_context(|| format!("writing {}", path.display()))?;
     println!(
         "wrote {}; edit it, then run `athena-ingest sync`",
         path.display()
@@ -198,7 +200,9 @@ fn init(path: &Path, force: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const STARTER_CONFIG: &str = r#"# athena-ingest configuration. Reference: docs/configuration.md, and each source type's keys
+/// The starter config's settings; each source type's table follows (its
+/// [`starter`](athena_core::SourceType::starter)).
+const STARTER_HEAD: &str = r#"# athena-ingest configuration. Reference: docs/configuration.md, and each source type's keys
 # in docs/sources/<type>.md.
 
 [store]
@@ -211,85 +215,26 @@ concurrency = 4
 
 # One [[sources]] table per source. `id` names the source and its cursor; `type` picks the
 # source type (`athena-ingest sources` lists them and their keys).
-[[sources]]
-id = "this-repo"
-type = "git"
-path = "."                 # a work tree or a bare repository
-# branches = ["main"]      # default: HEAD
-# include_diff = false     # attach diff text to each commit
-# max_diff_bytes = 65536
-# merge_diffs = "none"     # or "first-parent"
-
-# Files created, modified and deleted under a directory (.gitignore honoured).
-# [[sources]]
-# id = "notes"
-# type = "files"
-# path = "notes"
-# exclude = ["*.tmp", "build/"]
-
-# HTTP request logs, tailed across rotations.
-# [[sources]]
-# id = "web"
-# type = "api_log"
-# paths = ["/var/log/nginx/access.log*"]
-# format = "combined"      # or "common", "jsonl", "regex"
-
-# A GitHub repository: commits, pull requests, issues, comments, releases, workflow runs.
-# [[sources]]
-# id = "gh"
-# type = "github"
-# owner = "me"
-# repo = "project"
-# token = "${GITHUB_TOKEN}"   # values like this are read from the environment
-
-# Slack channels: messages, thread replies, edits, reactions.
-# [[sources]]
-# id = "slack"
-# type = "slack"
-# token = "${SLACK_TOKEN}"
-# channels = ["general"]
-
-# A Jira Cloud site: issues created, transitioned, assigned, resolved; comments.
-# [[sources]]
-# id = "jira"
-# type = "jira"
-# base_url = "https://your-domain.atlassian.net"
-# email = "me@example.com"
-# token = "${JIRA_TOKEN}"     # an API token; or bearer_token = "${JIRA_OAUTH_TOKEN}"
-# projects = ["ABC"]
-
-# A CircleCI project: pipelines, finished workflows, failed jobs.
-# [[sources]]
-# id = "ci"
-# type = "circleci"
-# project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
-# token = "${CIRCLECI_TOKEN}"
-
-# A Linear workspace: issues created, state changes, assignments, comments.
-# [[sources]]
-# id = "linear"
-# type = "linear"
-# token = "${LINEAR_API_KEY}"
-# teams = ["ENG"]
-
-# A Gmail mailbox: messages received and sent, deleted, labels changed (OAuth 2.0).
-# [[sources]]
-# id = "mail"
-# type = "gmail"
-# client_id = "1234.apps.googleusercontent.com"
-# client_secret = "${GOOGLE_CLIENT_SECRET}"
-# refresh_token = "${GMAIL_REFRESH_TOKEN}"
-# labels = ["INBOX", "SENT"]
-
-# Google Calendar: events scheduled, changed, cancelled; meetings held.
-# [[sources]]
-# id = "calendar"
-# type = "google_calendar"
-# client_id = "….apps.googleusercontent.com"
-# client_secret = "${GOOGLE_CLIENT_SECRET}"
-# refresh_token = "${GOOGLE_REFRESH_TOKEN}"
-# calendars = ["primary"]
 "#;
+
+/// The starter config: the settings, then each registered type's table, the active ones (not
+/// commented out) first.
+fn starter_config(registry: &Registry) -> String {
+    let mut tables: Vec<&str> = registry
+        .list()
+        .map(|t| t.starter)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // A stable sort: within each group, the registry's order (by name).
+    tables.sort_by_key(|s| !s.lines().any(|l| l.starts_with("[[sources]]")));
+    let mut text = STARTER_HEAD.to_string();
+    for table in tables {
+        text.push_str(table);
+        text.push('\n');
+    }
+    text.pop();
+    text
+}
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -300,6 +245,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn sync(
+    registry: Arc<Registry>,
     config_path: &Path,
     db: Option<PathBuf>,
     only: &[String],
@@ -328,7 +274,6 @@ fn sync(
         .or(config.store_path.clone())
         .unwrap_or_else(|| PathBuf::from("athena.db"));
     // Every source is built before the store is touched: a config error changes nothing.
-    let registry = Arc::new(athena_sources::registry());
     let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
     let selected: Vec<_> = selected
         .into_iter()
@@ -371,9 +316,8 @@ fn sync(
     Ok(ExitCode::from(code))
 }
 
-fn validate(config_path: &Path) -> Result<ExitCode> {
+fn validate(registry: &Registry, config_path: &Path) -> Result<ExitCode> {
     let config = Config::load_with_sources(config_path)?;
-    let registry = athena_sources::registry();
     let built = registry.build_all(&config.sources)?;
     crate::redact::remember(&built.secrets);
     let mut sources = built.sources;

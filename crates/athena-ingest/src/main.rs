@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         matches!(cli.command, cli::Command::Serve { .. }),
         cli.log_format,
     );
-    match commands::run(cli.command) {
+    match commands::run(cli.command, std::sync::Arc::new(athena_sources::registry())) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {

@@ -87,6 +87,7 @@ pub(crate) fn write_events(
     out: &mut impl Write,
     events: &[Event],
     format: EventsFormat,
+    registry: &Registry,
 ) -> io::Result<()> {
     match format {
         EventsFormat::Jsonl => {
@@ -98,7 +99,7 @@ pub(crate) fn write_events(
         }
         EventsFormat::Athena => {
             for e in events {
-                serde_json::to_writer(&mut *out, &athena_server::athena_event(e))?;
+                serde_json::to_writer(&mut *out, &athena_server::athena_event(e, registry))?;
                 out.write_all(b"\n")?;
             }
             Ok(())

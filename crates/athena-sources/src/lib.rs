@@ -1,7 +1,7 @@
 //! The built-in sources of athena-ingest, one module per source type, named as in the config.
 //!
-//! - [`registry()`] returns a [`Registry`] with every built-in type compiled in; the table in
-//!   [`builtin_types`] is the one place a new source is added.
+//! - [`registry()`] returns a [`Registry`] with every built-in type compiled in; the
+//!   `builtin_sources!` list in this file is the one place a new source is added.
 //! - `git/`: `type = "git"`, local repositories through gitoxide. Start with its `mod.rs`.
 //! - `api_log/`: `type = "api_log"`, HTTP request logs tailed with per-file checkpoints.
 //! - `files/`: `type = "files"`, changes under a directory, per-file state in the store.
@@ -24,77 +24,47 @@
 
 use athena_core::{Registry, SourceType};
 
-#[cfg(any(
-    feature = "source-github",
-    feature = "source-slack",
-    feature = "source-jira",
-    feature = "source-circleci",
-    feature = "source-linear",
-    feature = "source-gmail",
-    feature = "source-google-calendar"
-))]
-mod api;
-#[cfg(feature = "source-api-log")]
-pub mod api_log;
-#[cfg(feature = "source-circleci")]
-pub mod circleci;
-#[cfg(feature = "source-files")]
-pub mod files;
-#[cfg(feature = "source-git")]
-pub mod git;
-#[cfg(feature = "source-github")]
-pub mod github;
-#[cfg(feature = "source-gmail")]
-pub mod gmail;
-#[cfg(any(feature = "source-gmail", feature = "source-google-calendar"))]
-pub mod google;
-#[cfg(feature = "source-google-calendar")]
-pub mod google_calendar;
-#[cfg(feature = "source-jira")]
-pub mod jira;
-#[cfg(feature = "source-linear")]
-pub mod linear;
-#[cfg(feature = "source-slack")]
-pub mod slack;
-#[cfg(all(
-    test,
-    any(
-        feature = "source-github",
-        feature = "source-slack",
-        feature = "source-jira",
-        feature = "source-circleci",
-        feature = "source-linear",
-        feature = "source-gmail",
-        feature = "source-google-calendar"
-    )
-))]
-mod synced;
+/// Declares the built-in source modules, each compiled in by its feature, and
+/// [`builtin_types`] over them.
+macro_rules! builtin_sources {
+    ($($module:ident: $feature:literal,)+) => {
+        $(
+            #[cfg(feature = $feature)]
+            pub mod $module;
+        )+
 
-/// Every source type compiled into this build.
-pub fn builtin_types() -> Vec<SourceType> {
-    vec![
-        #[cfg(feature = "source-api-log")]
-        api_log::source_type(),
-        #[cfg(feature = "source-circleci")]
-        circleci::source_type(),
-        #[cfg(feature = "source-files")]
-        files::source_type(),
-        #[cfg(feature = "source-git")]
-        git::source_type(),
-        #[cfg(feature = "source-gmail")]
-        gmail::source_type(),
-        #[cfg(feature = "source-github")]
-        github::source_type(),
-        #[cfg(feature = "source-google-calendar")]
-        google_calendar::source_type(),
-        #[cfg(feature = "source-jira")]
-        jira::source_type(),
-        #[cfg(feature = "source-linear")]
-        linear::source_type(),
-        #[cfg(feature = "source-slack")]
-        slack::source_type(),
-    ]
+        /// Every source type compiled into this build, sorted by name.
+        pub fn builtin_types() -> Vec<SourceType> {
+            vec![$(
+                #[cfg(feature = $feature)]
+                $module::source_type(),
+            )+]
+        }
+    };
 }
+
+// The one list of built-in sources: a module (its folder, with `source_type()` in its
+// `mod.rs`) and the feature that compiles it in. A new source is its folder, one line here and
+// its feature in Cargo.toml.
+builtin_sources! {
+    api_log: "source-api-log",
+    circleci: "source-circleci",
+    files: "source-files",
+    git: "source-git",
+    github: "source-github",
+    gmail: "source-gmail",
+    google_calendar: "source-google-calendar",
+    jira: "source-jira",
+    linear: "source-linear",
+    slack: "source-slack",
+}
+
+#[cfg(feature = "api")]
+mod api;
+#[cfg(feature = "google")]
+pub mod google;
+#[cfg(all(test, feature = "api"))]
+mod synced;
 
 /// A registry holding every built-in source type.
 pub fn registry() -> Registry {

@@ -28,7 +28,7 @@ pub struct SourceConfig {
     /// The event store this sync writes to, so a source reading the file system can leave it out.
     pub(super) store_path: Option<PathBuf>,
     /// When `serve` runs it (`schedule = "5m"`, a cron expression or `"live"`); `None`: its
-    /// type's default ([`Schedule::default_for`](crate::Schedule::default_for)). `sync` ignores it.
+    /// type's default ([`Registry::schedule_for`](crate::Registry::schedule_for)). `sync` ignores it.
     pub schedule: Option<crate::Schedule>,
 }
 

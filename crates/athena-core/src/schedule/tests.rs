@@ -420,17 +420,12 @@ fn next_run_backs_off_after_failures_and_returns_to_schedule_on_success() {
 }
 
 #[test]
-fn every_type_has_a_default_and_the_table_parses() {
-    for (ty, text) in DEFAULT_SCHEDULES {
-        assert!(Schedule::parse(text).is_ok(), "{ty}: {text}");
-    }
-    assert!(Schedule::parse(DEFAULT_SCHEDULE).is_ok());
-    assert_eq!(Schedule::default_for("github"), Schedule::Every(5 * MIN));
-    assert_eq!(Schedule::default_for("slack"), Schedule::Every(5 * MIN));
-    assert_eq!(Schedule::default_for("git"), Schedule::Every(MIN));
-    assert_eq!(Schedule::default_for("files"), Schedule::Live);
-    assert_eq!(Schedule::default_for("api_log"), Schedule::Live);
-    assert_eq!(Schedule::default_for("my_own"), Schedule::Every(5 * MIN));
+fn the_fallback_is_the_documented_default() {
+    assert_eq!(
+        Schedule::parse(DEFAULT_SCHEDULE).unwrap(),
+        Schedule::fallback()
+    );
+    assert_eq!(Schedule::fallback(), Schedule::Every(5 * MIN));
 }
 
 #[test]

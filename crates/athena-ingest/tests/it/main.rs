@@ -28,6 +28,7 @@ mod serve_basic;
 mod serve_live;
 mod serve_support;
 mod slack_api;
+mod sources_declared_once;
 mod store_foreign;
 mod store_read_only;
 mod store_upgrade;

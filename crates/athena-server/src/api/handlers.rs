@@ -3,7 +3,7 @@
 //! JSON; every refusal is `{"error": "…"}` with a 4xx, a store that cannot be read a 5xx.
 
 use athena_core::recall::{QueryBudget, Recall, Spent};
-use athena_core::StoreError;
+use athena_core::{Registry, StoreError};
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -131,10 +131,10 @@ async fn read<T: Send + 'static>(
     })
 }
 
-fn event_json(e: &athena_core::Event, format: Format) -> Value {
+fn event_json(e: &athena_core::Event, format: Format, registry: &Registry) -> Value {
     match format {
         Format::Jsonl => serde_json::to_value(e).unwrap_or(Value::Null),
-        Format::Athena => crate::recall::athena_event(e),
+        Format::Athena => crate::recall::athena_event(e, registry),
     }
 }
 
@@ -175,9 +175,14 @@ pub(crate) async fn events(
     let filter = &params.page.filter;
     let reads_many = filter.search.is_some() || filter.actor.is_some();
     let cost = Cost::page(params.page.limit, reads_many);
+    let registry = state.registry.clone();
     let body = read(&state.service, cost, move |r, budget| {
         let page = r.page(&params.page, budget)?;
-        let events: Vec<Value> = page.events.iter().map(|e| event_json(e, format)).collect();
+        let events: Vec<Value> = page
+            .events
+            .iter()
+            .map(|e| event_json(e, format, &registry))
+            .collect();
         let next = page.next.map(|c| c.to_text(key));
         Ok(json!({ "events": events, "next_cursor": next }).to_string())
     })
@@ -230,7 +235,10 @@ pub(crate) async fn event(
     }
     let (s, i) = (source.clone(), id.clone());
     match read(&state.service, Cost::ONE, move |r, b| r.event(&s, &i, b)).await? {
-        Some(e) => Ok(json_response(StatusCode::OK, &event_json(&e, format))),
+        Some(e) => Ok(json_response(
+            StatusCode::OK,
+            &event_json(&e, format, &state.registry),
+        )),
         None => Err(ApiError::NotFound(format!(
             "no event {id:?} of source {source:?} in the store"
         ))),

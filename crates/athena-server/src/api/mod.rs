@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use athena_core::Secret;
+use athena_core::{Registry, Secret};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -29,17 +29,24 @@ use crate::recall::RecallService;
 pub(crate) struct RecallState {
     pub service: RecallService,
     pub token: Option<Arc<Secret>>,
+    /// The source types, for the episodes of the Athena shape.
+    pub registry: Arc<Registry>,
     /// The OpenAPI document, rendered once.
     openapi: Arc<str>,
 }
 
 impl RecallState {
-    pub(crate) fn new(service: RecallService, token: Option<Arc<Secret>>) -> Self {
+    pub(crate) fn new(
+        service: RecallService,
+        token: Option<Arc<Secret>>,
+        registry: Arc<Registry>,
+    ) -> Self {
         let doc = openapi::document(token.is_some());
         let openapi = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
         RecallState {
             service,
             token,
+            registry,
             openapi: openapi.into(),
         }
     }

@@ -2,14 +2,15 @@
 //! `description`, `outcome`, `session_id`), for `events --format athena` and
 //! `/v1/events?format=athena`; docs/recall-api.md ("Athena's event shape") documents each field.
 
-use athena_core::Event;
+use athena_core::{Event, Registry, SourceType};
 use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 /// `e` as Athena records an episodic event. Nothing of ours is lost: `context` carries our
 /// context plus the provenance (`source_id`, `source_type`, `id`, `actor`, `url`, `kind`,
 /// `metadata`), so an event can be found again from what Athena kept.
-pub fn athena_event(e: &Event) -> Value {
+/// `registry` says which of its context keys name its episode (`session_id`).
+pub fn athena_event(e: &Event, registry: &Registry) -> Value {
     let mut context: Map<String, Value> = e.context.clone();
     // Provenance wins over a context key of the same name: it is what finds the event again.
     context.insert("source_id".into(), json!(e.source_id));
@@ -24,7 +25,7 @@ pub fn athena_event(e: &Event) -> Value {
         "context": context,
         "description": description(e),
         "outcome": e.outcome.map(|o| o.as_str()),
-        "session_id": session_id(e),
+        "session_id": session_id(e, registry.get(&e.source_type)),
     })
 }
 
@@ -37,30 +38,15 @@ fn description(e: &Event) -> String {
     }
 }
 
-/// What groups events into one episode, stable across syncs: a Slack thread
-/// (`<source>/<channel>/<thread_ts>`), a GitHub issue or pull request
-/// (`<source>/<repository>#<number>`), else the channel, repository, repo, watched root, log
-/// file or issue identifier (Linear's `ENG-123`) (`<source>/<value>`), else the source id.
-fn session_id(e: &Event) -> String {
-    let text = |key: &str| -> Option<String> {
-        match e.context.get(key)? {
-            Value::Null => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
-    };
-    let source = &e.source_id;
-    if let (Some(channel), Some(thread)) = (text("channel"), text("thread_ts")) {
-        return format!("{source}/{channel}/{thread}");
+/// The episode an event belongs to, stable across syncs: `<source>/<episode>` where its type
+/// declares what names an episode ([`SourceType::episode`]: a Slack thread, a GitHub issue or
+/// pull request, a Jira or Linear issue, a mail thread, a repository, a log file …), else the
+/// source id (a type that declares none, or one no longer registered).
+fn session_id(e: &Event, source_type: Option<&SourceType>) -> String {
+    match source_type.and_then(|t| t.episode_of(&e.context)) {
+        Some(episode) => format!("{}/{episode}", e.source_id),
+        None => e.source_id.clone(),
     }
-    if let (Some(repository), Some(number)) = (text("repository"), text("number")) {
-        return format!("{source}/{repository}#{number}");
-    }
-    ["channel", "repository", "repo", "root", "file", "issue"]
-        .iter()
-        .find_map(|k| text(k))
-        .map_or_else(|| source.clone(), |v| format!("{source}/{v}"))
 }
 
 #[cfg(test)]
@@ -85,7 +71,7 @@ mod tests {
         e.outcome = Some(Outcome::Success);
         e.context.insert("channel".into(), json!("C1"));
         e.metadata.insert("edited".into(), json!(false));
-        let a = athena_event(&e);
+        let a = athena_event(&e, &registry());
         assert_eq!(a["timestamp"], "2024-05-02T13:45:10Z");
         assert_eq!(a["event_type"], "message");
         assert_eq!(a["description"], "#general: hi\n\nhi all");
@@ -99,22 +85,38 @@ mod tests {
         assert_eq!(a["context"]["metadata"]["edited"], false);
     }
 
+    /// A type declaring threads, then channels, as its episodes.
+    fn threaded() -> SourceType {
+        let build: athena_core::BuildFn =
+            std::sync::Arc::new(|c| Err(c.error(None, "not built in these tests")));
+        SourceType::new("slack", "test", vec![], build)
+            .with_episode(&["{channel}/{thread_ts}", "{channel}"])
+    }
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register(threaded()).unwrap();
+        r
+    }
+
     #[test]
-    fn sessions_are_threads_then_issues_then_places_then_the_source() {
+    fn sessions_follow_the_types_declared_episodes_else_the_source() {
+        let t = threaded();
         let mut e = event();
-        assert_eq!(session_id(&e), "slack");
+        assert_eq!(session_id(&e, Some(&t)), "slack");
+        // A key no template names is not guessed at.
         e.context.insert("issue".into(), json!("ENG-123"));
-        assert_eq!(session_id(&e), "slack/ENG-123");
-        e.context.insert("repo".into(), json!("/src/athena"));
-        assert_eq!(session_id(&e), "slack//src/athena");
-        e.context.insert("repository".into(), json!("user/athena"));
-        assert_eq!(session_id(&e), "slack/user/athena");
-        e.context.insert("number".into(), json!(7));
-        assert_eq!(session_id(&e), "slack/user/athena#7");
+        assert_eq!(session_id(&e, Some(&t)), "slack");
         e.context.insert("channel".into(), json!("C1"));
+        assert_eq!(session_id(&e, Some(&t)), "slack/C1");
         e.context.insert("thread_ts".into(), json!("1.2"));
-        assert_eq!(session_id(&e), "slack/C1/1.2");
+        assert_eq!(session_id(&e, Some(&t)), "slack/C1/1.2");
+        assert_eq!(
+            session_id(&e, None),
+            "slack",
+            "an unregistered type has no episodes"
+        );
         assert_eq!(description(&e), "#general: hi", "no body, no blank line");
-        assert_eq!(athena_event(&e)["outcome"], Value::Null);
+        assert_eq!(athena_event(&e, &registry())["outcome"], Value::Null);
     }
 }

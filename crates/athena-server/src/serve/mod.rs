@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use athena_core::{CancelToken, Config, Engine, Metrics, Secret, SourceConfig, Store};
+use athena_core::{CancelToken, Config, Engine, Metrics, Registry, Secret, SourceConfig, Store};
 use athena_store::{SqliteRecall, SqliteStore};
 
 use crate::ServeError;
@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// How often a live source whose paths cannot be watched runs.
     pub poll_interval: Duration,
+    /// The source types the config may name.
+    pub registry: Arc<Registry>,
 }
 
 /// What `/readyz` reports of one source.
@@ -181,7 +183,7 @@ fn run(args: ServeOptions) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("athena.db"));
     let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
     if config.sources.is_empty() {
-        return serve_read_only(&db_path, addr, token, cors_origins);
+        return serve_read_only(&db_path, addr, token, cors_origins, args.registry.clone());
     }
     let configs: Vec<SourceConfig> = config
         .sources
@@ -192,7 +194,7 @@ fn run(args: ServeOptions) -> Result<()> {
             c
         })
         .collect();
-    let registry = Arc::new(athena_sources::registry());
+    let registry = args.registry.clone();
     // Built once up front so a config error is exit 2 before the store or the port is touched;
     // each run builds its source afresh (its cursor lives in the store).
     let built = registry.build_all(&configs)?;
@@ -221,7 +223,13 @@ fn run(args: ServeOptions) -> Result<()> {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("listening on the runtime")?;
         tracing::info!("serving /healthz, /readyz, /metrics, /v1, /mcp and / on http://{addr}");
-        let app = app(shared.clone(), recall, cors_origins, &cancel);
+        let app = app(
+            shared.clone(),
+            recall,
+            registry.clone(),
+            cors_origins,
+            &cancel,
+        );
         let stop = cancel.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -270,6 +278,7 @@ fn run(args: ServeOptions) -> Result<()> {
 fn app(
     shared: Shared,
     recall: Arc<SqliteRecall>,
+    registry: Arc<Registry>,
     cors_origins: Vec<axum::http::HeaderValue>,
     stop: &CancelToken,
 ) -> axum::Router {
@@ -277,7 +286,7 @@ fn app(
     // stop cancels every query running.
     let limits = crate::recall::Limits::default();
     let service = crate::recall::RecallService::new(recall, limits, stop.clone());
-    let state = crate::api::RecallState::new(service.clone(), shared.token.clone());
+    let state = crate::api::RecallState::new(service.clone(), shared.token.clone(), registry);
     http::router(shared.clone())
         .merge(crate::api::router(state, cors_origins))
         .merge(mcp_routes(service, &shared, stop))
@@ -330,6 +339,7 @@ fn serve_read_only(
     addr: SocketAddr,
     token: Option<Arc<Secret>>,
     cors_origins: Vec<axum::http::HeaderValue>,
+    registry: Arc<Registry>,
 ) -> Result<()> {
     let recall = open_recall(db_path)?;
     let listener = bind(addr)?;
@@ -352,7 +362,7 @@ fn serve_read_only(
             "no sources configured: serving the store {} read-only on http://{addr}",
             db_path.display()
         );
-        let app = app(shared, recall, cors_origins, &cancel);
+        let app = app(shared, recall, registry, cors_origins, &cancel);
         let stop = cancel.clone();
         let mut server = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -48,14 +48,6 @@ pub(super) struct Supervisor {
     cancel: CancelToken,
 }
 
-/// A source's `schedule` key, else its type's default.
-pub(super) fn schedule_for(config: &SourceConfig) -> Schedule {
-    config
-        .schedule
-        .clone()
-        .unwrap_or_else(|| Schedule::default_for(&config.source_type))
-}
-
 impl Supervisor {
     /// Starts a worker for each of `configs`.
     pub(super) fn start(
@@ -73,7 +65,7 @@ impl Supervisor {
         let ids: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
         s.publish_health(&ids, &[]);
         for config in configs {
-            let schedule = schedule_for(&config);
+            let schedule = s.workers.registry.schedule_for(&config);
             s.spawn(config, schedule);
         }
         s
@@ -130,7 +122,7 @@ impl Supervisor {
         let mut starting: Vec<(SourceConfig, Schedule)> = Vec::new();
         let (mut added, mut changed) = (Vec::new(), Vec::new());
         for config in configs {
-            let schedule = schedule_for(&config);
+            let schedule = self.workers.registry.schedule_for(&config);
             if let Some(i) = old.iter().position(|w| w.is_same(&config, &schedule)) {
                 self.running.push(old.swap_remove(i));
                 continue;

@@ -27,12 +27,24 @@ pub use source::ApiLogSource;
 
 /// The registry entry of the `api_log` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "api_log",
-        description: "HTTP request logs: Apache/nginx combined or common format, JSON lines",
-        keys: <config::ApiLogConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "api_log",
+        "HTTP request logs: Apache/nginx combined or common format, JSON lines",
+        <config::ApiLogConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Blocking::new(ApiLogSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("live")
+    .with_episode(&["{file}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# HTTP request logs, tailed across rotations.
+# [[sources]]
+# id = "web"
+# type = "api_log"
+# paths = ["/var/log/nginx/access.log*"]
+# format = "combined"      # or "common", "jsonl", "regex"
+"#;

@@ -30,12 +30,23 @@ pub use source::CircleciSource;
 
 /// The registry entry of the `circleci` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "circleci",
-        description: "a CircleCI project: pipelines, finished workflows, failed jobs",
-        keys: <config::CircleciConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "circleci",
+        "a CircleCI project: pipelines, finished workflows, failed jobs",
+        <config::CircleciConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Async::new(CircleciSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("5m")
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# A CircleCI project: pipelines, finished workflows, failed jobs.
+# [[sources]]
+# id = "ci"
+# type = "circleci"
+# project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
+# token = "${CIRCLECI_TOKEN}"
+"#;

@@ -36,12 +36,24 @@ pub use source::FilesSource;
 
 /// The registry entry of the `files` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "files",
-        description: "files created, modified and deleted under a directory (.gitignore honoured)",
-        keys: <config::FilesConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "files",
+        "files created, modified and deleted under a directory (.gitignore honoured)",
+        <config::FilesConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Blocking::new(FilesSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("live")
+    .with_episode(&["{root}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# Files created, modified and deleted under a directory (.gitignore honoured).
+# [[sources]]
+# id = "notes"
+# type = "files"
+# path = "notes"
+# exclude = ["*.tmp", "build/"]
+"#;

@@ -25,12 +25,27 @@ pub use source::GitSource;
 
 /// The registry entry of the `git` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "git",
-        description: "commits of a local git repository (work tree or bare)",
-        keys: <config::GitConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "git",
+        "commits of a local git repository (work tree or bare)",
+        <config::GitConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Blocking::new(GitSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("1m")
+    .with_episode(&["{repo}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# The commits of a local repository.
+[[sources]]
+id = "this-repo"
+type = "git"
+path = "."                 # a work tree or a bare repository
+# branches = ["main"]      # default: HEAD
+# include_diff = false     # attach diff text to each commit
+# max_diff_bytes = 65536
+# merge_diffs = "none"     # or "first-parent"
+"#;

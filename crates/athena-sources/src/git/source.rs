@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use athena_core::error::panic_message;
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag};
-use athena_core::telemetry::{emit, InternalEvent};
 use athena_core::{Cursor, Event, SourceConfig, SourceError, SourceInfo, Watch};
 use gix::hash::ObjectId;
 use serde_json::Value;
@@ -190,12 +189,14 @@ impl GitSource {
             if let (Some(new), Ok(old)) = (current.get(branch), ObjectId::from_hex(old.as_bytes()))
             {
                 if repo.has_object(old) && !is_ancestor(&repo, old, *new) {
-                    emit(InternalEvent::BranchRewritten {
-                        source_id: &self.info.id,
+                    // A force-push: its new commits are stored, the old ones stay.
+                    tracing::info!(
+                        source = self.info.id,
                         branch,
-                        old: &old.to_string(),
-                        new: &new.to_string(),
-                    });
+                        old = %old,
+                        new = %new,
+                        "branch was rewritten (force-push); storing its new commits"
+                    );
                 }
             }
         }

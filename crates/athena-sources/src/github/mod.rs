@@ -32,13 +32,25 @@ pub use source::GitHubSource;
 
 /// The registry entry of the `github` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "github",
-        description:
-            "a GitHub repository: commits, pull requests, issues, comments, releases, workflow runs",
-        keys: <config::GitHubConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "github",
+        "a GitHub repository: commits, pull requests, issues, comments, releases, workflow runs",
+        <config::GitHubConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Async::new(GitHubSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("5m")
+    .with_episode(&["{repository}#{number}", "{repository}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# A GitHub repository: commits, pull requests, issues, comments, releases, workflow runs.
+# [[sources]]
+# id = "gh"
+# type = "github"
+# owner = "me"
+# repo = "project"
+# token = "${GITHUB_TOKEN}"   # values like this are read from the environment
+"#;

@@ -34,12 +34,26 @@ pub use source::GmailSource;
 
 /// The registry entry of the `gmail` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "gmail",
-        description: "a Gmail mailbox: messages received and sent, deleted, labels changed",
-        keys: <config::GmailConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
-            Ok(Box::new(Async::new(GmailSource::from_config(c)?)) as Box<dyn EventSource>)
-        }),
-    }
+    SourceType::new(
+        "gmail",
+        "a Gmail mailbox: messages received and sent, deleted, labels changed",
+        <config::GmailConfig as athena_core::config::Declared>::keys(),
+        Arc::new(
+            |c| Ok(Box::new(Async::new(GmailSource::from_config(c)?)) as Box<dyn EventSource>),
+        ),
+    )
+    .with_schedule("5m")
+    .with_episode(&["{thread_id}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# A Gmail mailbox: messages received and sent, deleted, labels changed (OAuth 2.0).
+# [[sources]]
+# id = "mail"
+# type = "gmail"
+# client_id = "1234.apps.googleusercontent.com"
+# client_secret = "${GOOGLE_CLIENT_SECRET}"
+# refresh_token = "${GMAIL_REFRESH_TOKEN}"
+# labels = ["INBOX", "SENT"]
+"#;

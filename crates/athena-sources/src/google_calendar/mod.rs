@@ -31,13 +31,26 @@ pub use source::GoogleCalendarSource;
 
 /// The registry entry of the `google_calendar` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "google_calendar",
-        description:
-            "Google Calendar: events scheduled, changed, cancelled, restored; meetings held",
-        keys: <config::GoogleCalendarConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "google_calendar",
+        "Google Calendar: events scheduled, changed, cancelled, restored; meetings held",
+        <config::GoogleCalendarConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Async::new(GoogleCalendarSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("5m")
+    .with_episode(&["{calendar_id}/{event_id}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# Google Calendar: events scheduled, changed, cancelled; meetings held.
+# [[sources]]
+# id = "calendar"
+# type = "google_calendar"
+# client_id = "….apps.googleusercontent.com"
+# client_secret = "${GOOGLE_CLIENT_SECRET}"
+# refresh_token = "${GOOGLE_REFRESH_TOKEN}"
+# calendars = ["primary"]
+"#;

@@ -31,13 +31,24 @@ pub use source::JiraSource;
 
 /// The registry entry of the `jira` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "jira",
-        description:
-            "a Jira Cloud site: issues created, transitioned, assigned, resolved; comments",
-        keys: <config::JiraConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
-            Ok(Box::new(Async::new(JiraSource::from_config(c)?)) as Box<dyn EventSource>)
-        }),
-    }
+    SourceType::new(
+        "jira",
+        "a Jira Cloud site: issues created, transitioned, assigned, resolved; comments",
+        <config::JiraConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| Ok(Box::new(Async::new(JiraSource::from_config(c)?)) as Box<dyn EventSource>)),
+    )
+    .with_schedule("5m")
+    .with_episode(&["{issue_key}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# A Jira Cloud site: issues created, transitioned, assigned, resolved; comments.
+# [[sources]]
+# id = "jira"
+# type = "jira"
+# base_url = "https://your-domain.atlassian.net"
+# email = "me@example.com"
+# token = "${JIRA_TOKEN}"     # an API token; or bearer_token = "${JIRA_OAUTH_TOKEN}"
+# projects = ["ABC"]
+"#;

@@ -28,13 +28,24 @@ pub use source::LinearSource;
 
 /// The registry entry of the `linear` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "linear",
-        description:
-            "a Linear workspace: issues created, state changes, assignments, completions, comments",
-        keys: <config::LinearConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
+    SourceType::new(
+        "linear",
+        "a Linear workspace: issues created, state changes, assignments, completions, comments",
+        <config::LinearConfig as athena_core::config::Declared>::keys(),
+        Arc::new(|c| {
             Ok(Box::new(Async::new(LinearSource::from_config(c)?)) as Box<dyn EventSource>)
         }),
-    }
+    )
+    .with_schedule("5m")
+    .with_episode(&["{issue}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# A Linear workspace: issues created, state changes, assignments, comments.
+# [[sources]]
+# id = "linear"
+# type = "linear"
+# token = "${LINEAR_API_KEY}"
+# teams = ["ENG"]
+"#;

@@ -31,12 +31,24 @@ pub use source::SlackSource;
 
 /// The registry entry of the `slack` source.
 pub fn source_type() -> SourceType {
-    SourceType {
-        name: "slack",
-        description: "Slack channels: messages, thread replies, edits, reactions",
-        keys: <config::SlackConfig as athena_core::config::Declared>::keys(),
-        build: Arc::new(|c| {
-            Ok(Box::new(Async::new(SlackSource::from_config(c)?)) as Box<dyn EventSource>)
-        }),
-    }
+    SourceType::new(
+        "slack",
+        "Slack channels: messages, thread replies, edits, reactions",
+        <config::SlackConfig as athena_core::config::Declared>::keys(),
+        Arc::new(
+            |c| Ok(Box::new(Async::new(SlackSource::from_config(c)?)) as Box<dyn EventSource>),
+        ),
+    )
+    .with_schedule("5m")
+    .with_episode(&["{channel}/{thread_ts}", "{channel}"])
+    .with_starter(STARTER)
 }
+
+/// Its table in the starter config `init` writes.
+const STARTER: &str = r#"# Slack channels: messages, thread replies, edits, reactions.
+# [[sources]]
+# id = "slack"
+# type = "slack"
+# token = "${SLACK_TOKEN}"
+# channels = ["general"]
+"#;

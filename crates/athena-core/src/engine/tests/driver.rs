@@ -153,11 +153,11 @@ async fn a_config_secret_echoed_in_a_source_error_is_masked_in_the_report_and_ru
     }
     let mut registry = Registry::new();
     registry
-        .register(crate::SourceType {
-            name: "echo",
-            description: "fails echoing its token",
-            keys: vec![],
-            build: Arc::new(|c: &SourceConfig| {
+        .register(crate::SourceType::new(
+            "echo",
+            "fails echoing its token",
+            vec![],
+            Arc::new(|c: &SourceConfig| {
                 let config: EchoConfig = c.parse()?;
                 Ok(Box::new(Echoing {
                     info: SourceInfo {
@@ -168,7 +168,7 @@ async fn a_config_secret_echoed_in_a_source_error_is_masked_in_the_report_and_ru
                     token: config.token,
                 }) as Box<dyn EventSource>)
             }),
-        })
+        ))
         .unwrap();
     let mut table = toml::Table::new();
     table.insert("token".into(), "xoxb-echoed-secret".into());
