@@ -1,11 +1,53 @@
 //! `${VAR}` substitution in config values, and [`EnvError`] when it fails.
 
+use std::ffi::OsString;
+
 use super::{ConfigError, SourceConfig};
+
+/// Where a config's `${VAR}` takes its values: the process environment ([`Env::process`]), or a
+/// lookup the caller gives ([`Env::lookup`]: a test, or a program embedding the engine with
+/// settings of its own), so that nobody has to change the process environment to parse a config.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    get: &'a (dyn Fn(&str) -> Option<OsString> + Sync),
+}
+
+impl Env<'static> {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env {
+            get: &|name| std::env::var_os(name),
+        }
+    }
+}
+
+impl<'a> Env<'a> {
+    /// Values from `get`: `None` is a variable that is not set.
+    pub fn lookup(get: &'a (dyn Fn(&str) -> Option<OsString> + Sync)) -> Self {
+        Env { get }
+    }
+
+    fn var(&self, name: &str) -> Result<String, EnvError> {
+        match (self.get)(name) {
+            None => Err(EnvError::Unset(name.to_string())),
+            Some(value) => value
+                .into_string()
+                .map_err(|_| EnvError::NotUnicode(name.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Env")
+    }
+}
 
 pub(super) fn substitute_env_in_table(
     table: &mut toml::Table,
     sc: &SourceConfig,
     prefix: &str,
+    env: Env<'_>,
     env_values: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     for (k, v) in table.iter_mut() {
@@ -14,7 +56,7 @@ pub(super) fn substitute_env_in_table(
         } else {
             format!("{prefix}.{k}")
         };
-        substitute_env_in_value(v, sc, &key, env_values)?;
+        substitute_env_in_value(v, sc, &key, env, env_values)?;
     }
     Ok(())
 }
@@ -23,19 +65,20 @@ fn substitute_env_in_value(
     v: &mut toml::Value,
     sc: &SourceConfig,
     key: &str,
+    env: Env<'_>,
     env_values: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     match v {
         toml::Value::String(s) => {
-            *s = substitute_env_collecting(s, env_values)
+            *s = substitute_env_collecting(s, env, env_values)
                 .map_err(|e| sc.error(Some(key), e.to_string()))?;
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                substitute_env_in_value(item, sc, &format!("{key}[{i}]"), env_values)?;
+                substitute_env_in_value(item, sc, &format!("{key}[{i}]"), env, env_values)?;
             }
         }
-        toml::Value::Table(t) => substitute_env_in_table(t, sc, key, env_values)?,
+        toml::Value::Table(t) => substitute_env_in_table(t, sc, key, env, env_values)?,
         _ => {}
     }
     Ok(())
@@ -65,12 +108,18 @@ pub enum EnvError {
 /// Replaces `${VAR}` with the variable's value; `$$` is a literal `$`, and a `$` before
 /// anything else stays as it is.
 pub fn substitute_env(s: &str) -> Result<String, EnvError> {
-    substitute_env_collecting(s, &mut Vec::new())
+    substitute_env_with(s, Env::process())
 }
 
-/// [`substitute_env`], also collecting the values it put in.
+/// [`substitute_env`] with the values of `env`.
+pub fn substitute_env_with(s: &str, env: Env<'_>) -> Result<String, EnvError> {
+    substitute_env_collecting(s, env, &mut Vec::new())
+}
+
+/// [`substitute_env_with`], also collecting the values it put in.
 pub(super) fn substitute_env_collecting(
     s: &str,
+    env: Env<'_>,
     values: &mut Vec<String>,
 ) -> Result<String, EnvError> {
     if !s.contains('$') {
@@ -93,18 +142,9 @@ pub(super) fn substitute_env_collecting(
             })?;
             let name = &inner[..end];
             check_var_name(name)?;
-            match std::env::var(name) {
-                Ok(val) => {
-                    out.push_str(&val);
-                    values.push(val);
-                }
-                Err(std::env::VarError::NotPresent) => {
-                    return Err(EnvError::Unset(name.to_string()))
-                }
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(EnvError::NotUnicode(name.to_string()))
-                }
-            }
+            let val = env.var(name)?;
+            out.push_str(&val);
+            values.push(val);
             rest = &inner[end + 1..];
         } else {
             out.push('$');
@@ -144,6 +184,30 @@ mod tests {
         assert_eq!(
             substitute_env("cost $5, $$HOME, $HOME").unwrap(),
             "cost $5, $HOME, $HOME"
+        );
+    }
+
+    #[test]
+    fn values_come_from_the_lookup_given_and_must_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let get = |name: &str| match name {
+            "HOST" => Some(OsString::from("db.local")),
+            "RAW" => Some(OsString::from_vec(vec![0xff, 0xfe])),
+            _ => None,
+        };
+        let env = Env::lookup(&get);
+        assert_eq!(
+            substitute_env_with("${HOST}:5432", env).unwrap(),
+            "db.local:5432"
+        );
+        assert_eq!(
+            substitute_env_with("${RAW}", env),
+            Err(EnvError::NotUnicode("RAW".into()))
+        );
+        assert_eq!(
+            substitute_env_with("${PATH}", env),
+            Err(EnvError::Unset("PATH".into())),
+            "the process environment is not consulted"
         );
     }
 }

@@ -28,7 +28,7 @@ use source::backticked;
 use spans::{DocumentLines, LineIndex, TableLines};
 
 pub use declare::{ConfigValue, Declared, KeyRange, BATCH_SIZE_RANGE};
-pub use env::{substitute_env, EnvError};
+pub use env::{substitute_env, substitute_env_with, Env, EnvError};
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use source::SourceConfig;
@@ -158,22 +158,18 @@ impl Config {
     }
 
     /// Parses config text. `file` is used in error messages and to resolve relative paths.
+    /// `${VAR}` takes the process environment's values.
     pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
-        // Absolute, so that paths in cursors, events and messages do not depend on the
-        // directory a later command runs in.
-        let base_dir = file
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let base_dir = if base_dir.as_os_str().is_empty() {
-            std::env::current_dir().unwrap_or(base_dir)
-        } else {
-            std::path::absolute(&base_dir).unwrap_or(base_dir)
-        };
-        let origin = Arc::new(Origin {
-            file: file.map(Path::to_path_buf),
-            base_dir,
-        });
+        Config::parse_with_env(text, file, Env::process())
+    }
+
+    /// [`Config::parse`] with `${VAR}` looked up in `env`.
+    pub fn parse_with_env(
+        text: &str,
+        file: Option<&Path>,
+        env: Env<'_>,
+    ) -> Result<Config, ConfigError> {
+        let origin = Arc::new(Origin::of(file));
         let toml_error = |e: toml::de::Error| ConfigError {
             file: origin.file.clone(),
             line: e.span().map(|s| LineIndex::new(text).line(s.start)),
@@ -184,88 +180,18 @@ impl Config {
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
         let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
         let engine: EngineSettings = parse_section(&origin, "engine", &lines.engine, raw.engine)?;
-        let mut serve: ServeSettings = parse_section(&origin, "serve", &lines.serve, raw.serve)?;
-        // `${VAR}`, as in every string: a token comes from the environment.
-        let at = |key: &str, e: EnvError| ConfigError {
-            file: origin.file.clone(),
-            line: lines.serve.line_of(Some(key)),
-            key: Some(format!("serve.{key}")),
-            ..ConfigError::new(e.to_string())
-        };
-        if let Some(listen) = &serve.listen {
-            serve.listen = Some(substitute_env(listen).map_err(|e| at("listen", e))?);
-        }
-        if let Some(token) = &serve.api_token {
-            let value = substitute_env(token.expose()).map_err(|e| at("api_token", e))?;
-            // An empty token would guard nothing: "no token" is the key left out, which keeps
-            // `serve` on loopback. A variable set to "" (an empty line in an env file) must
-            // not pass for a token.
-            if value.trim().is_empty() {
-                return Err(ConfigError {
-                    file: origin.file.clone(),
-                    line: lines.serve.line_of(Some("api_token")),
-                    key: Some("serve.api_token".into()),
-                    ..ConfigError::new(EMPTY_API_TOKEN)
-                });
-            }
-            serve.api_token = Some(Secret::new(value));
-        }
+        let serve: ServeSettings = parse_section(&origin, "serve", &lines.serve, raw.serve)?;
+        let serve = substitute_serve(serve, &origin, &lines.serve, env)?;
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
-        for (i, mut table) in raw.sources.into_iter().enumerate() {
-            let mut sc = SourceConfig {
-                id: String::new(),
-                source_type: String::new(),
-                table: toml::Table::new(),
-                env_values: Vec::new(),
-                origin: origin.clone(),
-                lines: source_lines.next().unwrap_or_default(),
-                store_path: None,
-                schedule: None,
-            };
-            // `id` and `type` take `${VAR}` like every other string; their values are no secret.
-            let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"))?;
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            {
-                return Err(sc.error(
-                    Some("id"),
-                    format!("invalid source id {id:?}: use letters, digits, '-', '_' or '.'"),
-                ));
-            }
-            sc.id = id;
-            if let Some(prev) = sources.iter().find(|s| s.id == sc.id) {
-                let prev_line = prev
-                    .lines
-                    .header
-                    .map(|l| format!(" (line {l})"))
-                    .unwrap_or_default();
-                return Err(sc.error(
-                    Some("id"),
-                    format!("duplicate source id, already used{prev_line}"),
-                ));
-            }
-            sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone())?;
-            // Every source may have a schedule (for `serve`); its own keys never include it.
-            if table.contains_key("schedule") {
-                let text = take_string(&mut table, "schedule", &sc, &sc.id.clone())?;
-                let schedule = text
-                    .parse::<crate::Schedule>()
-                    .map_err(|e| sc.error(Some("schedule"), e.to_string()))?;
-                sc.schedule = Some(schedule);
-            }
-            let mut env_values = Vec::new();
-            substitute_env_in_table(&mut table, &sc, "", &mut env_values)?;
-            env_values.retain(|v| !v.is_empty());
-            sc.env_values = env_values;
-            sc.table = table;
+        for (i, table) in raw.sources.into_iter().enumerate() {
+            let lines = source_lines.next().unwrap_or_default();
+            let sc = parse_source(i, table, &origin, lines, env, &sources)?;
             sources.push(sc);
         }
         let store_path = match store.path {
             Some(p) => {
-                let p = substitute_env(&p).map_err(|e| ConfigError {
+                let p = substitute_env_with(&p, env).map_err(|e| ConfigError {
                     file: origin.file.clone(),
                     line: lines.store.line_of(Some("path")),
                     key: Some("store.path".into()),
@@ -282,6 +208,119 @@ impl Config {
             serve,
         })
     }
+}
+
+impl Origin {
+    /// Where `file` lives; relative paths in it resolve against its directory, made absolute so
+    /// that paths in cursors, events and messages do not depend on where a later command runs.
+    fn of(file: Option<&Path>) -> Origin {
+        let base_dir = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let base_dir = if base_dir.as_os_str().is_empty() {
+            std::env::current_dir().unwrap_or(base_dir)
+        } else {
+            std::path::absolute(&base_dir).unwrap_or(base_dir)
+        };
+        Origin {
+            file: file.map(Path::to_path_buf),
+            base_dir,
+        }
+    }
+}
+
+/// `[serve]` with `${VAR}` replaced in `listen` and `api_token`, as in every string: a token comes
+/// from the environment.
+fn substitute_serve(
+    mut serve: ServeSettings,
+    origin: &Origin,
+    lines: &TableLines,
+    env: Env<'_>,
+) -> Result<ServeSettings, ConfigError> {
+    let at = |key: &str, message: String| ConfigError {
+        file: origin.file.clone(),
+        line: lines.line_of(Some(key)),
+        key: Some(format!("serve.{key}")),
+        ..ConfigError::new(message)
+    };
+    if let Some(listen) = &serve.listen {
+        let listen = substitute_env_with(listen, env).map_err(|e| at("listen", e.to_string()))?;
+        serve.listen = Some(listen);
+    }
+    if let Some(token) = &serve.api_token {
+        let value =
+            substitute_env_with(token.expose(), env).map_err(|e| at("api_token", e.to_string()))?;
+        // An empty token would guard nothing: "no token" is the key left out, which keeps
+        // `serve` on loopback. A variable set to "" (an empty line in an env file) must
+        // not pass for a token.
+        if value.trim().is_empty() {
+            return Err(at("api_token", EMPTY_API_TOKEN.to_string()));
+        }
+        serve.api_token = Some(Secret::new(value));
+    }
+    Ok(serve)
+}
+
+/// The `i`th `[[sources]]` table: its `id` (checked, and not one of `earlier`'s), `type` and
+/// `schedule` taken out, `${VAR}` replaced in every string left.
+fn parse_source(
+    i: usize,
+    mut table: toml::Table,
+    origin: &Arc<Origin>,
+    lines: TableLines,
+    env: Env<'_>,
+    earlier: &[SourceConfig],
+) -> Result<SourceConfig, ConfigError> {
+    let mut sc = SourceConfig {
+        id: String::new(),
+        source_type: String::new(),
+        table: toml::Table::new(),
+        env_values: Vec::new(),
+        origin: origin.clone(),
+        lines,
+        store_path: None,
+        schedule: None,
+    };
+    // `id` and `type` take `${VAR}` like every other string; their values are no secret.
+    let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"), env)?;
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(sc.error(
+            Some("id"),
+            format!("invalid source id {id:?}: use letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    sc.id = id;
+    if let Some(prev) = earlier.iter().find(|s| s.id == sc.id) {
+        let prev_line = prev
+            .lines
+            .header
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        return Err(sc.error(
+            Some("id"),
+            format!("duplicate source id, already used{prev_line}"),
+        ));
+    }
+    sc.source_type = take_string(&mut table, "type", &sc, &sc.id.clone(), env)?;
+    // Every source may have a schedule (for `serve`); its own keys never include it.
+    if table.contains_key("schedule") {
+        let text = take_string(&mut table, "schedule", &sc, &sc.id.clone(), env)?;
+        let schedule = text
+            .parse::<crate::Schedule>()
+            .map_err(|e| sc.error(Some("schedule"), e.to_string()))?;
+        sc.schedule = Some(schedule);
+    }
+    let mut env_values = Vec::new();
+    substitute_env_in_table(&mut table, &sc, "", env, &mut env_values)?;
+    env_values.retain(|v| !v.is_empty());
+    sc.env_values = env_values;
+    sc.table = table;
+    Ok(sc)
 }
 
 /// Types a top-level table (`[store]`, `[engine]`); an error names `section.key` and its line.
@@ -319,6 +358,7 @@ fn take_string(
     key: &str,
     sc: &SourceConfig,
     who: &str,
+    env: Env<'_>,
 ) -> Result<String, ConfigError> {
     let err = |message: String| {
         let mut e = sc.error(Some(key), message);
@@ -326,7 +366,9 @@ fn take_string(
         e
     };
     match table.remove(key) {
-        Some(toml::Value::String(s)) => substitute_env(&s).map_err(|e| err(e.to_string())),
+        Some(toml::Value::String(s)) => {
+            substitute_env_with(&s, env).map_err(|e| err(e.to_string()))
+        }
         Some(other) => Err(err(format!(
             "expected a string, found {}",
             other.type_str()
@@ -338,6 +380,21 @@ fn take_string(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
+
+    /// A lookup of `pairs`, for [`Env::lookup`]: no test changes the process environment.
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + Sync {
+        let pairs: Vec<(String, OsString)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
 
     #[test]
     fn a_source_schedule_is_read_for_serve_and_a_bad_one_names_the_key_and_line() {
@@ -540,9 +597,9 @@ branches = "main"
 
     #[test]
     fn env_vars_are_substituted_and_missing_ones_named() {
-        std::env::set_var("ATHENA_TEST_TOKEN_X", "s3cr3t");
+        let vars = vars(&[("ATHENA_TEST_TOKEN_X", "s3cr3t")]);
         let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${ATHENA_TEST_TOKEN_X}/$$x\"\ntoken = \"${ATHENA_TEST_TOKEN_X}\"\n";
-        let c = Config::parse(text, None).unwrap();
+        let c = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap();
         let d: DemoConfig = c.sources[0].parse().unwrap();
         assert_eq!(d.path, "s3cr3t/$x");
         assert_eq!(d.token.as_ref().unwrap().expose(), "s3cr3t");
@@ -551,25 +608,27 @@ branches = "main"
             "*** ***"
         );
         let text =
-            "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_SURELY_UNSET_VAR}\"\n";
-        let err = Config::parse(text, None).unwrap_err();
+            "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_TEST_TOKEN_Y}\"\n";
+        let err = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("token"));
         assert_eq!(err.line, Some(5));
-        assert!(err.message.contains("ATHENA_SURELY_UNSET_VAR"), "{err}");
+        assert!(err.message.contains("ATHENA_TEST_TOKEN_Y"), "{err}");
     }
 
     #[test]
     fn env_vars_in_id_and_type_are_expanded() {
-        std::env::set_var("ATHENA_TEST_ID_X", "repo-1");
-        std::env::set_var("ATHENA_TEST_TYPE_X", "demo");
+        let vars = vars(&[
+            ("ATHENA_TEST_ID_X", "repo-1"),
+            ("ATHENA_TEST_TYPE_X", "demo"),
+        ]);
         let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_X}\"\ntype = \"${ATHENA_TEST_TYPE_X}\"\npath = \".\"\n";
-        let c = Config::parse(text, None).unwrap();
+        let c = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap();
         assert_eq!(c.sources[0].id, "repo-1");
         assert_eq!(c.sources[0].source_type, "demo");
-        let text = "[[sources]]\nid = \"${ATHENA_SURELY_UNSET_ID}\"\ntype = \"demo\"\n";
-        let err = Config::parse(text, None).unwrap_err();
+        let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_Y}\"\ntype = \"demo\"\n";
+        let err = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap_err();
         assert_eq!((err.key.as_deref(), err.line), (Some("id"), Some(2)));
-        assert!(err.message.contains("ATHENA_SURELY_UNSET_ID"), "{err}");
+        assert!(err.message.contains("ATHENA_TEST_ID_Y"), "{err}");
     }
 
     #[test]
