@@ -12,9 +12,13 @@ use anyhow::{bail, Context, Result};
 use athena_core::Secret;
 use athena_http::oauth::{authorization_code, random_state, Pkce};
 use athena_http::Url;
+use axum::extract::RawQuery;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use clap::{Args, Subcommand};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::UsageError;
 
@@ -89,9 +93,9 @@ async fn google(args: GoogleArgs) -> Result<ExitCode> {
         })
         .collect();
 
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .context("listening on a local port for the browser's redirect")?;
+    listener.set_nonblocking(true)?;
     let redirect_uri = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     let pkce = Pkce::new()?;
     let state = random_state()?;
@@ -113,16 +117,24 @@ async fn google(args: GoogleArgs) -> Result<ExitCode> {
         args.timeout
     );
 
+    let (redirects, mut arrived) = tokio::sync::mpsc::channel(1);
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let server = Server::start(listener, redirect_app(state, redirects));
     let wait = Duration::from_secs(args.timeout);
-    let code = tokio::time::timeout(wait, receive_code(&listener, &state))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
+    let Redirect { code, answer } = match tokio::time::timeout(wait, arrived.recv()).await {
+        Ok(Some(Ok(redirect))) => redirect,
+        Ok(Some(Err(refusal))) => {
+            server.close().await;
+            bail!("{refusal}");
+        }
+        Ok(None) | Err(_) => {
+            server.close().await;
+            bail!(
                 "no answer from the browser within {} s (run again, or raise --timeout)",
                 args.timeout
-            )
-        })??;
-    let (code, mut browser) = code;
+            );
+        }
+    };
     let tokens = authorization_code(
         &token_uri,
         &args.client_id,
@@ -132,36 +144,32 @@ async fn google(args: GoogleArgs) -> Result<ExitCode> {
         &pkce,
     )
     .await;
-    let refresh_token = match tokens {
-        Ok(t) => t.refresh_token,
-        Err(e) => {
-            page(
-                &mut browser,
-                502,
-                "athena-ingest could not get a token: see the terminal.",
-            )
-            .await;
-            return Err(e).context("exchanging the authorization code");
-        }
+    let (status, text, outcome) = match tokens {
+        Ok(t) => match t.refresh_token {
+            Some(token) => (
+                StatusCode::OK,
+                "athena-ingest is authorized. You can close this tab and go back to the terminal.",
+                Ok(token),
+            ),
+            None => (
+                StatusCode::BAD_GATEWAY,
+                "Google gave no refresh token: see the terminal.",
+                Err(anyhow::anyhow!(
+                    "the token endpoint gave no refresh token (remove athena-ingest's access at \
+                     https://myaccount.google.com/permissions and run this again)"
+                )),
+            ),
+        },
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            "athena-ingest could not get a token: see the terminal.",
+            Err(anyhow::Error::new(e).context("exchanging the authorization code")),
+        ),
     };
-    let Some(refresh_token) = refresh_token else {
-        page(
-            &mut browser,
-            502,
-            "Google gave no refresh token: see the terminal.",
-        )
-        .await;
-        bail!(
-            "the token endpoint gave no refresh token (remove athena-ingest's access at \
-             https://myaccount.google.com/permissions and run this again)"
-        );
-    };
-    page(
-        &mut browser,
-        200,
-        "athena-ingest is authorized. You can close this tab and go back to the terminal.",
-    )
-    .await;
+    // The browser's request waits for this answer; then the listener is done.
+    let _ = answer.send(page(status, text));
+    server.close().await;
+    let refresh_token = outcome?;
     println!("# The refresh token: keep it as secret as a password.");
     println!("GOOGLE_REFRESH_TOKEN={}", refresh_token.expose());
     println!();
@@ -172,86 +180,103 @@ async fn google(args: GoogleArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for the redirect with the right `state`; returns its code and the connection, to
-/// answer once the code is exchanged. A consent the person refused ends the wait.
-async fn receive_code(listener: &TcpListener, state: &str) -> Result<(Secret, TcpStream)> {
-    loop {
-        let (mut conn, _) = listener.accept().await?;
-        let Some(target) = read_request_target(&mut conn).await else {
-            continue;
-        };
-        let Ok(url) = Url::parse(&format!("http://localhost{target}")) else {
-            page(&mut conn, 400, "Not a redirect from the consent page.").await;
-            continue;
-        };
-        let param = |k: &str| {
-            url.query_pairs()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.into_owned())
-        };
-        if url.path() != "/" {
-            page(&mut conn, 404, "Not found.").await;
-            continue;
+/// The redirect listener, served until [`Server::close`].
+struct Server {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    fn start(listener: tokio::net::TcpListener, app: Router) -> Server {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        Server {
+            stop,
+            task: tokio::spawn(std::future::IntoFuture::into_future(serve)),
         }
-        if param("state").as_deref() != Some(state) {
-            // Not from the consent page this command opened (a stale tab, or a forged link).
-            page(
-                &mut conn,
-                400,
-                "Refused: this redirect is not from the consent page athena-ingest opened.",
-            )
-            .await;
-            tracing::warn!("refused a redirect whose state did not match");
-            continue;
-        }
-        if let Some(error) = param("error") {
-            page(&mut conn, 400, "Access was not granted.").await;
-            bail!("the consent page answered {error:?}: access was not granted");
-        }
-        match param("code") {
-            Some(code) => return Ok((Secret::new(code), conn)),
-            None => page(&mut conn, 400, "The redirect holds no code.").await,
-        }
+    }
+
+    /// Stops listening and lets the page being sent finish (for at most a second).
+    async fn close(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
     }
 }
 
-/// The target of a request's first line (`/?code=…`), reading at most 16 KiB of headers.
-async fn read_request_target(conn: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0; 2048];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let mut first = text.lines().next()?.split_whitespace();
-    match (first.next(), first.next()) {
-        (Some("GET"), Some(target)) if target.starts_with('/') => Some(target.to_string()),
-        _ => None,
-    }
+/// The browser's redirect with the right `state`: its code, and where to send the page the
+/// browser is waiting for once the code is exchanged.
+struct Redirect {
+    code: Secret,
+    answer: oneshot::Sender<Response>,
 }
 
-/// Answers the browser with a one-line page (fixed text: nothing from the request).
-async fn page(conn: &mut TcpStream, status: u16, text: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Bad Gateway",
+/// The listener's one route, `/`: a redirect carrying `state` hands its code (or the person's
+/// refusal, which ends the wait) to `arrived`; anything else gets a page saying why and the
+/// wait goes on. Every page's text is fixed: nothing from the request is echoed.
+fn redirect_app(state: String, arrived: mpsc::Sender<Result<Redirect, String>>) -> Router {
+    let handler = move |RawQuery(query): RawQuery| {
+        let (state, arrived) = (state.clone(), arrived.clone());
+        async move {
+            let url = Url::parse(&format!("http://localhost/?{}", query.unwrap_or_default()));
+            let Ok(url) = url else {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    "Not a redirect from the consent page.",
+                );
+            };
+            let param = |k: &str| {
+                url.query_pairs()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.into_owned())
+            };
+            if param("state").as_deref() != Some(state.as_str()) {
+                // Not from the consent page this command opened (a stale tab, or a forged link).
+                tracing::warn!("refused a redirect whose state did not match");
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    "Refused: this redirect is not from the consent page athena-ingest opened.",
+                );
+            }
+            if let Some(error) = param("error") {
+                let refusal =
+                    format!("the consent page answered {error:?}: access was not granted");
+                let _ = arrived.send(Err(refusal)).await;
+                return page(StatusCode::BAD_REQUEST, "Access was not granted.");
+            }
+            let Some(code) = param("code") else {
+                return page(StatusCode::BAD_REQUEST, "The redirect holds no code.");
+            };
+            let (answer, page_later) = oneshot::channel();
+            let redirect = Redirect {
+                code: Secret::new(code),
+                answer,
+            };
+            if arrived.send(Ok(redirect)).await.is_err() {
+                return page(StatusCode::GONE, "This sign-in has already ended.");
+            }
+            page_later.await.unwrap_or_else(|_| {
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "athena-ingest stopped: see the terminal.",
+                )
+            })
+        }
     };
+    Router::new()
+        .route("/", get(handler))
+        .fallback(|| async { page(StatusCode::NOT_FOUND, "Not found.") })
+}
+
+/// A one-line page (fixed text: nothing from the request).
+fn page(status: StatusCode, text: &str) -> Response {
     let body =
         format!("<!doctype html><meta charset=utf-8><title>athena-ingest</title><p>{text}</p>\n");
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = conn.write_all(response.as_bytes()).await;
-    let _ = conn.shutdown().await;
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }

@@ -50,11 +50,17 @@ fn param(url: &athena_http::Url, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The browser coming back: GET `target` on the redirect URI; the status and the page.
+/// The browser coming back: GET `target` on the redirect URI; the status and the page. (The
+/// request asks for the connection to close, so the page is read to its end; the listener keeps
+/// a browser's idle connection open until the sign-in ends.)
 fn browse(redirect_uri: &str, target: &str) -> (u16, String) {
     let addr = redirect_uri.strip_prefix("http://").unwrap();
     let mut conn = TcpStream::connect(addr).unwrap();
-    write!(conn, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    write!(
+        conn,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
