@@ -99,100 +99,56 @@ fn check<S: Store, R: Recall>(store: &S, recall: &R, q: &EventQuery, want: &[&st
     assert_eq!(counted, want.len() as u64, "timeline {q:?}");
 }
 
+/// A query with `edit` applied to the empty filter.
+fn query(edit: impl FnOnce(&mut EventQuery)) -> EventQuery {
+    let mut q = EventQuery::default();
+    edit(&mut q);
+    q
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|s| s.to_string()).collect()
+}
+
 /// Sources, kinds, actor, since (inclusive), until (exclusive), search and their
 /// combinations select the same events in every query; `limit` cuts `query_events`.
 pub fn every_filter_narrows_queries_pages_and_the_timeline_alike<F: Fixture>(f: &F) {
     let mut store = f.open();
     fill(&mut store);
     let recall = f.recall(&store);
-    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let cases: Vec<(EventQuery, &[&str])> = vec![
-        (EventQuery::default(), &["6", "5", "4", "3", "2", "1"]),
+        (query(|_| {}), &["6", "5", "4", "3", "2", "1"]),
+        (query(|q| q.sources = strings(&["src"])), &["3", "2", "1"]),
         (
-            EventQuery {
-                sources: strings(&["src"]),
-                ..Default::default()
-            },
-            &["3", "2", "1"],
-        ),
-        (
-            EventQuery {
-                sources: strings(&["web", "other"]),
-                ..Default::default()
-            },
+            query(|q| q.sources = strings(&["web", "other"])),
             &["6", "5", "4"],
         ),
+        (query(|q| q.sources = strings(&["nobody"])), &[]),
+        (query(|q| q.kinds = strings(&["commit"])), &["3", "1"]),
         (
-            EventQuery {
-                sources: strings(&["nobody"]),
-                ..Default::default()
-            },
-            &[],
-        ),
-        (
-            EventQuery {
-                kinds: strings(&["commit"]),
-                ..Default::default()
-            },
-            &["3", "1"],
-        ),
-        (
-            EventQuery {
-                kinds: strings(&["note", "http_request"]),
-                ..Default::default()
-            },
+            query(|q| q.kinds = strings(&["note", "http_request"])),
             &["6", "5", "2"],
         ),
+        (query(|q| q.actor = Some("ANN".into())), &["3", "1"]),
+        (query(|q| q.actor = Some("ob".into())), &["6", "2"]),
         (
-            EventQuery {
-                actor: Some("ANN".into()),
-                ..Default::default()
-            },
-            &["3", "1"],
+            query(|q| q.since = Some(at_minute(2))),
+            &["6", "5", "4", "3", "2"],
         ),
+        (query(|q| q.until = Some(at_minute(2))), &["1"]),
+        (query(|q| q.until = Some(at_minute(1))), &[]),
+        (query(|q| q.search = Some("crash".into())), &["4", "1"]),
         (
-            EventQuery {
-                actor: Some("ob".into()),
-                ..Default::default()
-            },
-            &["6", "2"],
-        ),
-        (
-            EventQuery {
-                since: Some(at_minute(2)),
-                until: Some(at_minute(4)),
-                ..Default::default()
-            },
+            query(|q| (q.since, q.until) = (Some(at_minute(2)), Some(at_minute(4)))),
             &["3", "2"],
         ),
         (
-            EventQuery {
-                since: Some(at_minute(65)),
-                ..Default::default()
-            },
-            &["6"],
-        ),
-        (
-            EventQuery {
-                until: Some(at_minute(1)),
-                ..Default::default()
-            },
+            query(|q| (q.since, q.until) = (Some(at_minute(3)), Some(at_minute(3)))),
             &[],
         ),
         (
-            EventQuery {
-                since: Some(at_minute(3)),
-                until: Some(at_minute(3)),
-                ..Default::default()
-            },
-            &[],
-        ),
-        (
-            EventQuery {
-                search: Some("crash".into()),
-                ..Default::default()
-            },
-            &["4", "1"],
+            query(|q| (q.sources, q.search) = (strings(&["other"]), Some("crash".into()))),
+            &["4"],
         ),
         (
             EventQuery {
@@ -206,28 +162,13 @@ pub fn every_filter_narrows_queries_pages_and_the_timeline_alike<F: Fixture>(f: 
             },
             &["3"],
         ),
-        (
-            EventQuery {
-                sources: strings(&["other"]),
-                search: Some("crash".into()),
-                ..Default::default()
-            },
-            &["4"],
-        ),
     ];
     for (q, want) in &cases {
         check(&store, &recall, q, want);
     }
-    let limited = EventQuery {
-        limit: Some(2),
-        ..Default::default()
-    };
+    let limited = query(|q| q.limit = Some(2));
     assert_eq!(query_ids(&store, &limited), ["6", "5"]);
-    let none = EventQuery {
-        limit: Some(0),
-        ..Default::default()
-    };
-    assert!(query_ids(&store, &none).is_empty());
+    assert!(query_ids(&store, &query(|q| q.limit = Some(0))).is_empty());
 }
 
 /// The actor filter finds the text anywhere in the actor, ignoring ASCII case; `%`, `_` and
