@@ -119,3 +119,39 @@ macro_rules! store_conformance {
         )+
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// A case written but left out of `store_conformance!` would never run against any store.
+    #[test]
+    fn every_case_is_expanded_by_the_macro() {
+        let this = include_str!("mod.rs");
+        let start = this.find("macro_rules! store_conformance").unwrap();
+        let end = this[start..].find("(@cases $fresh:expr;").unwrap() + start;
+        let listed: Vec<&str> = this[start..end]
+            .lines()
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        let files = [
+            include_str!("write.rs"),
+            include_str!("fencing.rs"),
+            include_str!("recall.rs"),
+            include_str!("filters.rs"),
+            include_str!("timeline.rs"),
+        ];
+        let mut cases: Vec<&str> = files
+            .iter()
+            .flat_map(|f| f.lines())
+            .filter_map(|l| l.strip_prefix("pub fn "))
+            .map(|rest| rest.split(['<', '(']).next().unwrap())
+            .collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        cases.sort_unstable();
+        assert_eq!(
+            sorted, cases,
+            "the macro's cases and the suite's `pub fn`s differ"
+        );
+    }
+}
