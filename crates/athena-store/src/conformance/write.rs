@@ -187,8 +187,9 @@ pub fn a_refused_batch_leaves_nothing<F: Fixture>(f: &F) {
     assert_eq!(saved_next(&mut store, "src"), Some(3));
 }
 
-/// Batches staged together are invisible to readers until `commit_staged`, then all there;
-/// one refused among them leaves nothing of itself and takes nothing of the others.
+/// Batches staged together are invisible to readers until `commit_staged` (or the end of the
+/// sync, `finish_sync`), then all there; one refused among them leaves nothing of itself and
+/// takes nothing of the others.
 pub fn staged_batches_commit_together_and_a_refused_one_leaves_the_others<F: Fixture>(f: &F) {
     let mut store = f.open();
     f.refuse_marked_batches(&mut store);
@@ -240,6 +241,13 @@ pub fn staged_batches_commit_together_and_a_refused_one_leaves_the_others<F: Fix
     // Nothing staged: committing does nothing.
     store.commit_staged().unwrap();
     assert_eq!(all_ids(&store), ["4", "3", "1"]);
+    // The end of a sync commits what is staged.
+    store
+        .stage_batch(&info(), &batch(vec![event("5", 5, "five", "a")], 5))
+        .unwrap();
+    store.finish_sync().unwrap();
+    assert_eq!(visible(&recall), ["5", "4", "3", "1"]);
+    assert_eq!(saved_next(&mut store, "src"), Some(5));
 }
 
 /// An id already stored for the source, in an earlier batch, earlier in the same batch or
