@@ -28,6 +28,7 @@ pub use filters::{
     the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
 };
 pub use recall::{
+    a_search_pages_through_many_events_as_a_full_sort_would,
     a_spent_budget_interrupts_every_recall_query, one_event_by_its_source_and_id,
     pages_follow_each_other_in_both_orders_and_ties_keep_storing_order,
     paging_while_events_arrive_repeats_and_skips_nothing,
@@ -99,6 +100,7 @@ macro_rules! store_conformance {
             paging_while_events_arrive_repeats_and_skips_nothing,
             one_event_by_its_source_and_id,
             a_spent_budget_interrupts_every_recall_query,
+            a_search_pages_through_many_events_as_a_full_sort_would,
             every_filter_narrows_queries_pages_and_the_timeline_alike,
             the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
             a_limit_beyond_any_count_returns_everything,

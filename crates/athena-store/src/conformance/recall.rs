@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use athena_core::recall::{Bucket, Order, PageQuery, QueryBudget, Recall, Spent};
-use athena_core::{CancelToken, EventQuery, Store, StoreError};
+use athena_core::{CancelToken, Event, EventQuery, Store, StoreError};
 
-use super::support::{all_pages, batch, event, ids, info, source};
+use super::support::{all_pages, batch, event, ids, info, query_ids, source};
 use super::Fixture;
 
 /// Pages of any size follow each other without repeats or gaps, newest or oldest first;
@@ -179,4 +179,65 @@ pub fn a_spent_budget_interrupts_every_recall_query<F: Fixture>(f: &F) {
     let fresh = QueryBudget::new(Duration::from_secs(60), CancelToken::new());
     assert_eq!(recall.page(&page, &fresh).unwrap().events.len(), 1);
     assert_eq!(recall.timeline(&all, Bucket::Day, &fresh).unwrap().len(), 1);
+}
+
+/// A search paged through ten thousand events, whose times are not in storing order, gives
+/// exactly the full sorted answer, in both orders and through `query_events`, whether its
+/// word is in half the events, an eighth or a few (a store may plan each differently: SQLite
+/// does).
+pub fn a_search_pages_through_many_events_as_a_full_sort_would<F: Fixture>(f: &F) {
+    let mut store = f.open();
+    let mut all = Vec::new();
+    for chunk in 0..10_u64 {
+        let events: Vec<Event> = (chunk * 1000..(chunk + 1) * 1000)
+            .map(|i| {
+                let mut words = vec!["x"];
+                for (word, every) in [("common", 2), ("some", 8), ("rare", 1000)] {
+                    if i % every == 0 {
+                        words.push(word);
+                    }
+                }
+                // Minutes scattered over three days, a few events to a minute.
+                let minute = (i * 7919 % 5000) as u32;
+                let mut e = event(&format!("e{i}"), minute, "", "a");
+                e.title = words.join(" ");
+                e
+            })
+            .collect();
+        all.extend(events.iter().cloned());
+        store
+            .commit_batch(&info(), &batch(events, chunk + 1))
+            .unwrap();
+    }
+    let recall = f.recall(&store);
+    for word in ["common", "some", "rare"] {
+        // Storing order is the index in `all`: it breaks ties.
+        let mut matching: Vec<(usize, &Event)> = (all.iter().enumerate())
+            .filter(|(_, e)| e.title.split(' ').any(|w| w == word))
+            .collect();
+        matching.sort_by_key(|(i, e)| std::cmp::Reverse((e.occurred_at, *i)));
+        let want: Vec<String> = matching.iter().map(|(_, e)| e.id.clone()).collect();
+        let q = EventQuery {
+            search: Some(word.into()),
+            ..EventQuery::default()
+        };
+        assert_eq!(
+            all_pages(&recall, &q, Order::Desc, 100, || {}),
+            want,
+            "{word}"
+        );
+        let mut asc = want.clone();
+        asc.reverse();
+        assert_eq!(
+            all_pages(&recall, &q, Order::Asc, 100, || {}),
+            asc,
+            "{word}"
+        );
+        let newest = EventQuery {
+            limit: Some(50),
+            ..q.clone()
+        };
+        let head = &want[..want.len().min(50)];
+        assert_eq!(query_ids(&store, &newest), head, "{word}");
+    }
 }
