@@ -7,8 +7,13 @@
 //! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
 //! - [`search_cost`]: the bounds a full-text query must keep to be run.
+//! - `conformance` (feature `conformance`, and in this crate's tests): the suite every store
+//!   must pass, written against the `Store` and `Recall` traits only; SQLite runs it in
+//!   `sqlite/tests/conformance.rs`.
 #![warn(missing_docs)]
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod inspect;
 mod lock;
 mod recall;

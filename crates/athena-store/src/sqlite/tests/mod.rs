@@ -1,10 +1,14 @@
-//! Unit tests of the SQLite store, one file per module of `sqlite/` but `checkpoint`.
-//! A test that needs a store opens a fresh one in its own temporary directory.
+//! Unit tests of the SQLite store, one file per module of `sqlite/` but `checkpoint`, and the
+//! store conformance suite run against it (`conformance.rs`). The tests here are those only
+//! SQLite can be held to (its files, locks, triggers, query plans, bulk loads); what every
+//! store must do is in the suite. A test that needs a store opens a fresh one in its own
+//! temporary directory.
 
 use athena_core::{Batch, Cursor, Event, SourceInfo};
 use chrono::{TimeZone, Utc};
 
 mod bulk;
+mod conformance;
 mod open;
 mod query;
 mod recall;
