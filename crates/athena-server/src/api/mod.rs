@@ -2,8 +2,10 @@
 //! `/v1/sources`, `/v1/timeline` and `/openapi.json`, read-only over the store through the
 //! [`RecallService`](crate::recall::RecallService) that MCP shares.
 //!
-//! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
-//! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa).
+//! - `query`: the typed extractor of query strings, whose every refusal is a 400 naming its
+//!   parameter;
+//! - `handlers`: the endpoints; `openapi`: their OpenAPI document, made from the parameter
+//!   and answer types MCP shares (schemars).
 //!
 //! Every route here needs the `[serve] api_token` when one is set, and answers cross-origin
 //! requests only from the `[serve] cors_origins`.
@@ -20,7 +22,7 @@ use axum::Router;
 
 mod handlers;
 mod openapi;
-mod params;
+mod query;
 
 use crate::recall::RecallService;
 
@@ -35,8 +37,7 @@ pub(crate) struct RecallState {
 
 impl RecallState {
     pub(crate) fn new(service: RecallService, token: Option<Arc<Secret>>) -> Self {
-        let doc = openapi::document(token.is_some());
-        let openapi = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
+        let openapi = openapi::document(token.is_some()).to_string();
         RecallState {
             service,
             token,
@@ -97,28 +98,24 @@ pub(crate) fn router(state: RecallState, cors_origins: Vec<HeaderValue>) -> Rout
 /// The answer to a path no route serves, for every route of `serve`: JSON like every other
 /// refusal, naming what was asked. Without the token too: it says nothing of the store.
 pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
-    handlers::json_response(
+    handlers::error_response(
         StatusCode::NOT_FOUND,
-        &serde_json::json!({
-            "error": format!(
-                "no route for {method} {}: the recall API is under /v1 (see /openapi.json)",
-                uri.path()
-            )
-        }),
+        format!(
+            "no route for {method} {}: the recall API is under /v1 (see /openapi.json)",
+            uri.path()
+        ),
     )
 }
 
 /// The answer to a method a route does not take, for every route of `serve`; axum adds the
 /// `Allow` header.
 pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
-    handlers::json_response(
+    handlers::error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        &serde_json::json!({
-            "error": format!(
-                "{method} is not allowed on {} (the Allow header says what is)",
-                uri.path()
-            )
-        }),
+        format!(
+            "{method} is not allowed on {} (the Allow header says what is)",
+            uri.path()
+        ),
     )
 }
 
