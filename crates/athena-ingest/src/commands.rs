@@ -105,13 +105,15 @@ pub(crate) fn run(command: Command) -> Result<ExitCode> {
             listen,
             poll_interval_ms,
         } => {
-            athena_server::serve(athena_server::ServeOptions {
-                config,
-                db,
-                listen,
-                poll_interval: Duration::from_millis(poll_interval_ms),
-            })
-            .map_err(serve_error)?;
+            if poll_interval_ms == 0 {
+                return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
+            }
+            let mut options = athena_server::ServeOptions::new(config);
+            options.db = db;
+            options.listen = listen;
+            options.poll_interval = Duration::from_millis(poll_interval_ms);
+            athena_server::serve(options, Arc::new(athena_sources::registry()))
+                .map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mcp { db } => mcp(&db),

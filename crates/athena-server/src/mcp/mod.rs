@@ -28,10 +28,10 @@ use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
 /// protocol: logs go to stderr. Every line gets an answer (see [`stdio`]).
-pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::ServeError> {
+pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::error::ServeError> {
     stdio_session(recall)
         .await
-        .map_err(crate::ServeError::from_anyhow)
+        .map_err(crate::error::ServeError::from_anyhow)
 }
 
 async fn stdio_session(recall: RecallService) -> Result<()> {
