@@ -28,6 +28,7 @@ pub mod redact;
 mod serve;
 mod web;
 
+pub use athena_core::CancelToken;
 pub use error::ServeError;
 pub use recall::{answers, athena_event, params, status_json, Limits, RecallError, RecallService};
 pub use serve::{serve, HttpLimits, ServeOptions, Server};
