@@ -124,3 +124,40 @@ fn refused(e: BoxError, timeout: Duration) -> Response {
         "the request failed unexpectedly (see the server's log)".into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A request whose answer has not started within the timeout is answered 503, as JSON.
+    #[tokio::test]
+    async fn a_request_past_its_timeout_is_answered_503() {
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+        let limits = HttpLimits {
+            request_timeout: Duration::from_millis(50),
+            ..HttpLimits::default()
+        };
+        let request = Request::get("/slow").body(Body::empty()).unwrap();
+        let started = std::time::Instant::now();
+        let response = bounded(slow, limits).oneshot(request).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let error = error["error"].as_str().unwrap();
+        assert!(error.contains("longer than 0.05 s"), "{error}");
+    }
+}
