@@ -3,9 +3,9 @@
 //! or streamable HTTP (`serve`, at `/mcp`). Read-only: the store is never written here.
 //!
 //! The tools ask the recall service the HTTP API's questions, with its parameters, limits and
-//! answers (see [`crate::recall`]): `search_events` is `GET /v1/events`, `get_event` is
-//! `GET /v1/events/{source}/{id}`, `list_sources` is `GET /v1/sources`, `timeline` is
-//! `GET /v1/timeline`.
+//! answers (see [`crate::params`] and [`crate::answers`]): `search_events` is
+//! `GET /v1/events`, `get_event` is `GET /v1/events/{source}/{id}`, `list_sources` is
+//! `GET /v1/sources`, `timeline` is `GET /v1/timeline`.
 //!
 //! - `server`: the MCP server that exposes them, and their schemas;
 //! - `tools`: the line of text each answer comes with;
@@ -27,7 +27,7 @@ use crate::recall::RecallService;
 use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
-/// protocol: logs go to stderr. Every line gets an answer (see [`stdio`]).
+/// protocol: logs go to stderr. Every line gets an answer (see the `stdio` module).
 pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::error::ServeError> {
     stdio_session(recall)
         .await
