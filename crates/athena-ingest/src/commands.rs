@@ -105,17 +105,17 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             listen,
             poll_interval_ms,
         } => {
-            athena_server::serve(athena_server::ServeOptions {
-                config,
-                db,
-                listen,
-                poll_interval: Duration::from_millis(poll_interval_ms),
-                registry,
-            })
-            .map_err(serve_error)?;
+            if poll_interval_ms == 0 {
+                return Err(UsageError("--poll-interval-ms must be at least 1".into()).into());
+            }
+            let mut options = athena_server::ServeOptions::new(config);
+            options.db = db;
+            options.listen = listen;
+            options.poll_interval = Duration::from_millis(poll_interval_ms);
+            athena_server::serve(options, registry).map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mcp { db } => mcp(&db),
+        Command::Mcp { db } => mcp(registry, &db),
         Command::Auth { service } => crate::auth::run(service),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
@@ -153,7 +153,7 @@ fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
     SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
 }
 
-fn mcp(args: &DbArgs) -> Result<ExitCode> {
+fn mcp(registry: Arc<Registry>, args: &DbArgs) -> Result<ExitCode> {
     let path = db_path(args)?;
     let limits = athena_server::Limits::default();
     let recall = athena_store::SqliteRecall::open(&path, limits.connections)
@@ -162,6 +162,7 @@ fn mcp(args: &DbArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let service = athena_server::RecallService::new(
         Arc::new(recall),
+        registry,
         limits,
         athena_core::CancelToken::new(),
     );

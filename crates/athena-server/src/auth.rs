@@ -1,12 +1,40 @@
-//! The bearer token (`[serve] api_token`) that guards `/v1`, `/mcp`, `/metrics`, `/readyz` and
-//! `/`: one check, compared in constant time, and one 401 answer.
+//! The bearer token (`[serve] api_token`) as one tower middleware: [`guard`] lays it over
+//! routes (`serve` guards `/v1`, `/openapi.json`, `/mcp`, `/metrics` and `/readyz` with it, in
+//! one place), compares in constant time, and answers one 401.
+//!
+//! `/healthz` and the web page (`/`, `/assets/…`) stay public, on purpose: a probe must not
+//! need a secret, a browser cannot add a bearer header to a page load, and the page is the
+//! same constant bytes for everyone (see [`crate::web`]).
+
+use std::sync::Arc;
 
 use athena_core::Secret;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use subtle::ConstantTimeEq;
 
-/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
-pub(crate) fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap) -> bool {
+/// The token, when one is set.
+pub(crate) type Token = Option<Arc<Secret>>;
+
+/// `routes` behind the middleware: a request without the token (when one is set) is answered
+/// 401 before it reaches a route.
+pub(crate) fn guard(routes: Router, token: Token) -> Router {
+    routes.route_layer(axum::middleware::from_fn_with_state(token, require_token))
+}
+
+async fn require_token(State(token): State<Token>, request: Request, next: Next) -> Response {
+    if !authorized(token.as_deref(), request.headers()) {
+        return unauthorized();
+    }
+    next.run(request).await
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time: how
+/// long the answer takes says nothing of how much of a guess was right).
+fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap) -> bool {
     let Some(token) = token else {
         return true;
     };
@@ -15,42 +43,17 @@ pub(crate) fn authorized(token: Option<&Secret>, headers: &axum::http::HeaderMap
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let (a, b) = (given.as_bytes(), token.expose().as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    given.as_bytes().ct_eq(token.expose().as_bytes()).into()
 }
 
 /// 401 with `WWW-Authenticate: Bearer` and a JSON error.
-pub(crate) fn unauthorized() -> Response {
-    let mut response = json(
+fn unauthorized() -> Response {
+    let mut response = crate::api::error_response(
         StatusCode::UNAUTHORIZED,
-        &serde_json::json!({"error": "this endpoint needs Authorization: Bearer <[serve] api_token>"}),
+        "this endpoint needs Authorization: Bearer <[serve] api_token>".into(),
     );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        axum::http::HeaderValue::from_static("Bearer"),
-    );
+    (response.headers_mut()).insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
-}
-
-/// Middleware: a request without the token (when one is set) is answered 401.
-pub(crate) async fn require_token(
-    axum::extract::State(token): axum::extract::State<Option<std::sync::Arc<Secret>>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if !authorized(token.as_deref(), request.headers()) {
-        return unauthorized();
-    }
-    next.run(request).await
-}
-
-fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -71,5 +74,6 @@ mod tests {
         assert!(!authorized(Some(&token), &with("Bearer s3cret-toke")));
         assert!(!authorized(Some(&token), &with("Bearer s3cret-tokenX")));
         assert!(!authorized(Some(&token), &with("s3cret-token")));
+        assert!(!authorized(Some(&token), &with("Bearer ")));
     }
 }

@@ -3,15 +3,19 @@
 //! the bearer token that guards them. Another program can start the server, or answer recall, in
 //! process; the `athena-ingest` binary only parses arguments and maps errors to exit codes.
 //!
-//! Start with [`serve`] and [`ServeOptions`]. The modules form layers, each using only those
+//! Start with [`Server::start`] (async, embeddable: the caller's runtime, registry and stop
+//! token) or [`serve`] (blocking, owning the signals: the binary's), and [`ServeOptions`]; to
+//! answer recall in process, [`RecallService`]. The modules form layers, each using only those
 //! above it:
 //!
-//! - `redact`: secrets masked in what reaches the logs; `auth`: the bearer token check;
-//! - `recall`: the recall service (bounded pool, time budgets) and the shapes it answers with
-//!   (Athena's event, the sources' status);
-//! - `api`: the recall API over HTTP (`/v1/…`, `/openapi.json`); `mcp`: the same recall as MCP
-//!   tools, over stdio ([`mcp::serve_stdio`]) or HTTP; `web`: the timeline page at `/`;
-//! - `serve`: the process: sources on their schedules, and every route above on one port.
+//! - `redact`: secrets masked in what reaches the logs;
+//! - `recall`: the recall service (bounded pool, time budgets), the parameters it takes and
+//!   the answers it gives (with their JSON schemas), Athena's event, the sources' status;
+//! - `auth`: the bearer token as a tower middleware; `api`: the recall API over HTTP
+//!   (`/v1/…`, `/openapi.json`); `mcp`: the same recall as MCP tools, over stdio
+//!   ([`mcp::serve_stdio`]) or HTTP; `web`: the timeline page at `/`;
+//! - `serve`: the server: sources on their schedules, and every route above on one port,
+//!   behind the tower layers (token, timeout, bound on requests in flight, tracing).
 
 #![warn(missing_docs)]
 
@@ -24,16 +28,7 @@ pub mod redact;
 mod serve;
 mod web;
 
+pub use athena_core::CancelToken;
 pub use error::ServeError;
-pub use recall::{athena_event, status_json, Limits, RecallService};
-pub use serve::{serve, ServeOptions};
-
-/// The async runtime the server runs on: two workers, the cores a small host has.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    use anyhow::Context;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .context("starting the async runtime")
-}
+pub use recall::{answers, athena_event, params, status_json, Limits, RecallError, RecallService};
+pub use serve::{serve, HttpLimits, ServeOptions, Server};

@@ -70,9 +70,12 @@ fn assert_seen(seen: &serde_json::Value) {
     assert_eq!(seen["pages"], EVENTS.div_ceil(7));
     assert_eq!(seen["event"]["source_id"], "web");
     assert_eq!(seen["event"]["kind"], "http_request");
-    assert_eq!(seen["timeline"]["total"], EVENTS);
+    let counted: u64 = (seen["timeline"]["counts"].as_array().unwrap().iter())
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, EVENTS as u64);
     let errors = seen["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 8, "{errors:?}");
+    assert_eq!(errors.len(), 9, "{errors:?}");
     assert!(
         errors[0].as_str().unwrap().contains("RFC 3339"),
         "a bad time says what is accepted: {}",
@@ -282,7 +285,7 @@ fn regression_mcp_over_stdio_answers_every_bad_line_and_keeps_serving() {
         b"{not json".to_vec(),
         huge,
         call(3, r#"{"name":"search_events","arguments":{"limit":"many"}}"#),
-        call(4, r#"{"name":"search_events","arguments":{"q":"GET"}}"#),
+        call(4, r#"{"name":"search_events","arguments":{"query":"GET"}}"#),
         call(5, r#"{"name":"get_event","arguments":{"source":"web"}}"#),
         call(6, r#"{"arguments":{}}"#),
         call(8, r#"{"name":"list_sources","arguments":"all"}"#),
@@ -304,7 +307,7 @@ fn regression_mcp_over_stdio_answers_every_bad_line_and_keeps_serving() {
     );
     for (id, says) in [
         (3, "limit"),
-        (4, "`q`"),
+        (4, "`query`"),
         (5, "`id`"),
         (6, "name"),
         (8, "arguments"),
@@ -341,7 +344,7 @@ fn regression_mcp_search_binds_its_cursor_to_its_filters_and_refuses_since_after
         vec![
             init.clone(),
             inited.clone(),
-            search(2, r#"{"limit":3,"query":"GET"}"#),
+            search(2, r#"{"limit":3,"q":"GET"}"#),
         ],
         2,
     );
@@ -352,8 +355,8 @@ fn regression_mcp_search_binds_its_cursor_to_its_filters_and_refuses_since_after
         vec![
             init,
             inited,
-            search(3, &format!(r#"{{"limit":3,"query":"GET","cursor":"{cursor}"}}"#)),
-            search(4, &format!(r#"{{"limit":3,"query":"POST","cursor":"{cursor}"}}"#)),
+            search(3, &format!(r#"{{"limit":3,"q":"GET","cursor":"{cursor}"}}"#)),
+            search(4, &format!(r#"{{"limit":3,"q":"POST","cursor":"{cursor}"}}"#)),
             search(5, &format!(r#"{{"limit":3,"cursor":"{cursor}"}}"#)),
             search(6, r#"{"since":"2015-05-18","until":"2015-05-17"}"#),
             br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"timeline","arguments":{"bucket":"month"}}}"#.to_vec(),
@@ -387,7 +390,7 @@ fn regression_mcp_search_binds_its_cursor_to_its_filters_and_refuses_since_after
     let months = &answer_to(&answers, 7.into())["result"]["structuredContent"];
     assert_eq!(months["bucket"], "month", "{months}");
     assert_eq!(
-        months["buckets"][0]["start"], "2015-05-01T00:00:00Z",
+        months["counts"][0]["start"], "2015-05-01T00:00:00Z",
         "{months}"
     );
 }

@@ -1,317 +1,170 @@
-//! The recall endpoints: each parses its request (see [`super::params`]), reads the store on
-//! a blocking thread (the runtime has two workers, and a SQLite query blocks), and answers
-//! JSON; every refusal is `{"error": "…"}` with a 4xx, a store that cannot be read a 5xx.
+//! The recall endpoints: each reads its parameters through the typed extractors (see
+//! [`super::query`]), asks the [`RecallService`](crate::recall::RecallService) the question
+//! MCP asks too, and writes its answer's JSON; every refusal is an [`ErrorBody`] with a 4xx, a
+//! store that cannot be read a 5xx.
 
-use athena_core::recall::{QueryBudget, Recall, Spent};
-use athena_core::{Registry, StoreError};
-use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{RawPathParams, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
-use super::openapi::{
-    BucketParam, ErrorBody, EventOrAthena, EventsPage, FormatParam, OrderParam, SourcesBody,
-    TimeArg, TimelineBody,
-};
-use super::params::{self, Format, ParamError};
+use super::query::Query;
 use super::RecallState;
-use crate::recall::{Cost, RecallService, Refused};
+use crate::recall::answers::ErrorBody;
+use crate::recall::params::{
+    EventParams, EventsParams, Format, NoParams, ParamError, TimelineParams,
+};
+use crate::recall::RecallError;
 
-/// Why a request got no data.
-#[derive(Debug)]
-pub(crate) enum ApiError {
-    /// A parameter that cannot be used.
-    Param(ParamError),
-    /// No such event.
-    NotFound(String),
-    /// The store refused or failed.
-    Store(StoreError),
-    /// Every store connection is taken and the queue is full.
-    Busy {
-        /// When to ask again.
-        retry_after: std::time::Duration,
-    },
-    /// The query was stopped: past its time limit, or the server is stopping.
-    Spent(Spent),
-    /// The blocking task died (a panic in a query).
-    Internal,
+/// `{"error": …}` with `status`.
+pub(crate) fn error_response(status: StatusCode, error: String) -> Response {
+    json_response(status, serde_json::to_vec(&ErrorBody { error }))
+}
+
+/// A rendered JSON body with `status` (a body that could not be rendered is a 500).
+fn json_response(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Response {
+    match body {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            tracing::error!("recall: writing an answer as JSON: {e}");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the answer could not be written (see the server's log)".into(),
+            )
+        }
+    }
+}
+
+impl IntoResponse for ParamError {
+    fn into_response(self) -> Response {
+        error_response(StatusCode::BAD_REQUEST, self.to_string())
+    }
+}
+
+/// A refusal as HTTP: the status says who is to act, the text is the one MCP shows too.
+pub(crate) struct ApiError(RecallError);
+
+impl From<RecallError> for ApiError {
+    fn from(e: RecallError) -> Self {
+        ApiError(e)
+    }
 }
 
 impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> Self {
-        ApiError::Param(e)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            // Only the full-text query can be malformed: `q` is its parameter.
-            StoreError::Query(message) => ApiError::Param(ParamError {
-                param: "q".into(),
-                message: format!("not a full-text query SQLite accepts: {message}"),
-            }),
-            e @ StoreError::TooCostly(_) => ApiError::Param(ParamError {
-                param: "q".into(),
-                message: e.to_string(),
-            }),
-            other => ApiError::Store(other),
-        }
+        ApiError(RecallError::Param(e))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
-            ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_string()),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            // Busy or locked: worth trying again; the message names the store, nothing else.
-            ApiError::Store(e @ (StoreError::Busy { .. } | StoreError::Backend(_))) => {
-                tracing::warn!("recall: reading the store: {e}");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the store cannot be read now: {e}"),
-                )
+        let status = match &self.0 {
+            RecallError::Param(_) => StatusCode::BAD_REQUEST,
+            RecallError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RecallError::Busy { .. } | RecallError::Spent(_) | RecallError::StoreBusy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Store(e) => {
-                tracing::warn!("recall: reading the store: {e}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("the store cannot be read: {e}"),
-                )
-            }
-            ApiError::Busy { retry_after } => {
-                let mut response = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({ "error": "recall is busy: every store connection is taken and the queue is full; try again shortly" }),
-                );
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from(retry_after.as_secs().max(1)),
-                );
-                return response;
-            }
-            ApiError::Spent(spent @ Spent::TimedOut(_)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{spent}, and was stopped: narrow it (a shorter window, rarer words, fewer terms, a smaller limit)"),
-            ),
-            ApiError::Spent(spent) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{spent}: the server is stopping"),
-            ),
-            ApiError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the query failed unexpectedly (see the server's log)".to_string(),
-            ),
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        json_response(status, &json!({ "error": message }))
+        let retry_after = match &self.0 {
+            RecallError::Busy { retry_after } => Some(retry_after.as_secs().max(1)),
+            _ => None,
+        };
+        let mut response = error_response(status, self.0.to_string());
+        if let Some(seconds) = retry_after {
+            (response.headers_mut()).insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
-pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
-    json_text(status, value.to_string())
+type Answer = Result<Response, ApiError>;
+
+fn ok(body: serde_json::Result<Vec<u8>>) -> Response {
+    json_response(StatusCode::OK, body)
 }
 
-fn json_text(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// Runs `f` over the store through the recall service (a bounded pool, a queue, a budget).
-async fn read<T: Send + 'static>(
-    service: &RecallService,
-    cost: Cost,
-    f: impl FnOnce(&dyn Recall, &QueryBudget) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    service.run(cost, f).await.map_err(|refused| match refused {
-        Refused::Busy { retry_after } => ApiError::Busy { retry_after },
-        Refused::Spent(spent) => ApiError::Spent(spent),
-        Refused::Store(e) => ApiError::from(e),
-        Refused::Panicked => ApiError::Internal,
-    })
-}
-
-fn event_json(e: &athena_core::Event, format: Format, registry: &Registry) -> Value {
-    match format {
-        Format::Jsonl => serde_json::to_value(e).unwrap_or(Value::Null),
-        Format::Athena => crate::recall::athena_event(e, registry),
-    }
-}
-
-/// A page of events, newest first unless `order=asc`.
-#[utoipa::path(
-    get,
-    path = "/v1/events",
-    tag = "recall",
-    operation_id = "events",
-    params(
-        ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date (midnight UTC), or that long ago (`7d`, `12h`, `30m`, `45s`, `2w`)."),
-        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`; `since` after `until` is a 400."),
-        ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeat the parameter for more)."),
-        ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds, e.g. `commit` (repeatable)."),
-        ("actor" = Option<String>, Query, description = "The actor contains this text (case-insensitive)."),
-        ("q" = Option<String>, Query, description = "Full-text search over title and body, in SQLite FTS5 syntax; a query FTS5 cannot parse is a 400 naming `q`."),
-        ("order" = Option<OrderParam>, Query, description = "`desc` (newest first, the default) or `asc`."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many events (default 50)."),
-        ("cursor" = Option<String>, Query, pattern = "^[ad][0-9a-f]{1,16}\\.[0-9a-f]{1,16}\\.[0-9a-f]{8}$", description = "The `next_cursor` of the previous page, opaque; it is bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `actor`, `q`) or another `order` it is a 400 naming `cursor`."),
-        ("format" = Option<FormatParam>, Query, description = "`jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`)."),
-    ),
-    responses(
-        (status = 200, description = "A page of events, and the cursor of the next page (`null` on the last).", body = EventsPage),
-        (status = 400, description = "A parameter is unknown, repeated or malformed (not UTF-8 once decoded, or holding a NUL), or `since` is after `until`; `error` names it.", body = ErrorBody),
-        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
-        (status = 500, description = "The store cannot be read.", body = ErrorBody),
-        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
-    )
-)]
+/// `GET /v1/events`: a page of events.
 pub(crate) async fn events(
     State(state): State<RecallState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let params = params::events(query.as_deref(), chrono::Utc::now())?;
-    let (format, key) = (params.format, params.key);
-    // Rendered on the blocking thread too: a page of 1000 events is milliseconds of work
-    // that would stall one of the runtime's two workers (and /healthz with it).
-    let filter = &params.page.filter;
-    let reads_many = filter.search.is_some() || filter.actor.is_some();
-    let cost = Cost::page(params.page.limit, reads_many);
-    let registry = state.registry.clone();
-    let body = read(&state.service, cost, move |r, budget| {
-        let page = r.page(&params.page, budget)?;
-        let events: Vec<Value> = page
-            .events
-            .iter()
-            .map(|e| event_json(e, format, &registry))
-            .collect();
-        let next = page.next.map(|c| c.to_text(key));
-        Ok(json!({ "events": events, "next_cursor": next }).to_string())
-    })
-    .await?;
-    Ok(json_text(StatusCode::OK, body))
+    Query(params): Query<EventsParams>,
+) -> Answer {
+    let now = chrono::Utc::now();
+    let body = state
+        .service
+        .events(&params, now, |page| serde_json::to_vec(&page));
+    Ok(ok(body.await?))
 }
 
-/// One event by its source and id.
-#[utoipa::path(
-    get,
-    path = "/v1/events/{source}/{id}",
-    tag = "recall",
-    operation_id = "event",
-    params(
-        ("source" = String, Path, description = "The event's source id."),
-        ("id" = String, Path, description = "The event's id, percent-encoded (ids hold `/` and `:`)."),
-        ("format" = Option<FormatParam>, Query, description = "`jsonl` (as `events --format jsonl` prints it, the default) or `athena`."),
-    ),
-    responses(
-        (status = 200, description = "The event, in the shape `format` asked for.", body = EventOrAthena),
-        (status = 400, description = "A path segment is not UTF-8 once decoded, or a parameter is unknown or malformed; `error` names it.", body = ErrorBody),
-        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
-        (status = 404, description = "No such event.", body = ErrorBody),
-        (status = 500, description = "The store cannot be read.", body = ErrorBody),
-        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
-    )
-)]
+/// The path of `GET /v1/events/{source}/{id}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct EventPath {
+    /// The event's source id.
+    source: String,
+    /// The event's id, percent-encoded (ids hold `/` and `:`; an unencoded `/` works too).
+    id: String,
+}
+
+/// The query of `GET /v1/events/{source}/{id}`: the format only.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FormatQuery {
+    /// `jsonl` (as `events --format jsonl` prints it, the default) or `athena`.
+    pub(crate) format: Format,
+}
+
+/// `GET /v1/events/{source}/{id}`: one event.
 pub(crate) async fn event(
     State(state): State<RecallState>,
-    params: Result<RawPathParams, RawPathParamsRejection>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let format = params::event(query.as_deref())?;
-    // axum has percent-decoded them; one that is not UTF-8 once decoded is refused.
-    let params = params.map_err(|e| {
-        let text = e.body_text();
-        let param = text.split('`').nth(1).unwrap_or("id").to_string();
-        ParamError {
-            param,
-            message: "not UTF-8 once percent-decoded".into(),
-        }
-    })?;
-    let mut source = String::new();
-    let mut id = String::new();
-    for (name, value) in &params {
-        match name {
-            "source" => source = value.to_string(),
-            _ => id = value.to_string(),
-        }
-    }
-    let (s, i) = (source.clone(), id.clone());
-    match read(&state.service, Cost::ONE, move |r, b| r.event(&s, &i, b)).await? {
-        Some(e) => Ok(json_response(
-            StatusCode::OK,
-            &event_json(&e, format, &state.registry),
-        )),
-        None => Err(ApiError::NotFound(format!(
-            "no event {id:?} of source {source:?} in the store"
-        ))),
+    path: Result<Path<EventPath>, PathRejection>,
+    Query(query): Query<FormatQuery>,
+) -> Answer {
+    let Path(path) = path.map_err(path_error)?;
+    let params = EventParams {
+        source: path.source,
+        id: path.id,
+        format: query.format,
+    };
+    let body = state.service.event(&params, |e| serde_json::to_vec(&e));
+    Ok(ok(body.await?))
+}
+
+/// axum has percent-decoded the path; a segment that is not UTF-8 once decoded is refused,
+/// naming it.
+fn path_error(rejection: PathRejection) -> ParamError {
+    use axum::extract::path::ErrorKind;
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => match e.into_kind() {
+            ErrorKind::InvalidUtf8InPathParam { key } => {
+                ParamError::new(&key, "not UTF-8 once percent-decoded")
+            }
+            other => ParamError::new("id", other.to_string()),
+        },
+        other => ParamError::new("id", other.body_text()),
     }
 }
 
-/// Every source the store knows: exactly what `status --format json` prints.
-#[utoipa::path(
-    get,
-    path = "/v1/sources",
-    tag = "recall",
-    operation_id = "sources",
-    responses(
-        (status = 200, description = "Per source: cursor, events, last sync and last error.", body = SourcesBody),
-        (status = 400, description = "A parameter was given: this endpoint takes none.", body = ErrorBody),
-        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
-        (status = 500, description = "The store cannot be read.", body = ErrorBody),
-        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
-    )
-)]
+/// `GET /v1/sources`: every source the store knows, exactly as `status --format json`
+/// prints them.
 pub(crate) async fn sources(
     State(state): State<RecallState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
     // It takes none, and says so rather than ignoring one.
-    params::none(query.as_deref())?;
-    let status = read(&state.service, Cost::ONE, |r, b| r.sources(b)).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &crate::recall::status_json(&status),
-    ))
+    Query(NoParams {}): Query<NoParams>,
+) -> Answer {
+    let body = state.service.sources(|s| serde_json::to_vec(&s));
+    Ok(ok(body.await?))
 }
 
-/// Counts of events per time bucket and source, oldest bucket first.
-#[utoipa::path(
-    get,
-    path = "/v1/timeline",
-    tag = "recall",
-    operation_id = "timeline",
-    params(
-        ("since" = Option<TimeArg>, Query, description = "Occurred at or after: RFC 3339, a date, or that long ago (`7d`)."),
-        ("until" = Option<TimeArg>, Query, description = "Occurred before: as `since`."),
-        ("bucket" = Option<BucketParam>, Query, description = "`hour`, `day` (the default), `week` (starting Monday) or `month` (calendar months); UTC."),
-        ("source" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these source ids (repeatable)."),
-        ("kind" = Option<Vec<String>>, Query, style = Form, explode, description = "Only these kinds (repeatable)."),
-    ),
-    responses(
-        (status = 200, description = "Buckets that hold events, oldest first, one row per source.", body = TimelineBody),
-        (status = 400, description = "A parameter is unknown, repeated or malformed (not UTF-8 once decoded, or holding a NUL), or `since` is after `until`; `error` names it.", body = ErrorBody),
-        (status = 401, description = "`[serve] api_token` is set and the request does not carry it.", body = ErrorBody),
-        (status = 500, description = "The store cannot be read.", body = ErrorBody),
-        (status = 503, description = "The store is busy; try again.", body = ErrorBody),
-    )
-)]
+/// `GET /v1/timeline`: counts of events per time bucket and source.
 pub(crate) async fn timeline(
     State(state): State<RecallState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let params = params::timeline(query.as_deref(), chrono::Utc::now())?;
-    let bucket = params.bucket;
-    // Hours over years are many rows: rendered off the runtime's workers, as a page is.
-    let body = read(&state.service, Cost::TIMELINE, move |r, budget| {
-        let counts: Vec<Value> = (r.timeline(&params.filter, bucket, budget)?.iter())
-            .map(|c| {
-                json!({
-                    "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                    "source": c.source_id,
-                    "count": c.count,
-                })
-            })
-            .collect();
-        Ok(json!({ "bucket": bucket.as_str(), "counts": counts }).to_string())
-    })
-    .await?;
-    Ok(json_text(StatusCode::OK, body))
+    Query(params): Query<TimelineParams>,
+) -> Answer {
+    let now = chrono::Utc::now();
+    let body = state
+        .service
+        .timeline(&params, now, |t| serde_json::to_vec(&t));
+    Ok(ok(body.await?))
 }

@@ -2,25 +2,29 @@
 //! `/v1/sources`, `/v1/timeline` and `/openapi.json`, read-only over the store through the
 //! [`RecallService`](crate::recall::RecallService) that MCP shares.
 //!
-//! - `params`: the query strings, parsed so every refusal is a 400 naming its parameter;
-//! - `handlers`: the endpoints; `openapi`: their OpenAPI document (utoipa).
+//! - `query`: the typed extractor of query strings, whose every refusal is a 400 naming its
+//!   parameter;
+//! - `handlers`: the endpoints; `openapi`: their OpenAPI document, made from the parameter
+//!   and answer types MCP shares (schemars).
 //!
-//! Every route here needs the `[serve] api_token` when one is set, and answers cross-origin
-//! requests only from the `[serve] cors_origins`.
+//! The server guards every route here with the `[serve] api_token` when one is set
+//! ([`crate::auth`]), and answers cross-origin requests only from the `[serve] cors_origins`
+//! ([`cors`]).
 
 use std::sync::Arc;
 
-use athena_core::{Registry, Secret};
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 mod handlers;
 mod openapi;
-mod params;
+mod query;
+
+pub(crate) use handlers::error_response;
 
 use crate::recall::RecallService;
 
@@ -28,26 +32,16 @@ use crate::recall::RecallService;
 #[derive(Clone)]
 pub(crate) struct RecallState {
     pub service: RecallService,
-    pub token: Option<Arc<Secret>>,
-    /// The source types, for the episodes of the Athena shape.
-    pub registry: Arc<Registry>,
     /// The OpenAPI document, rendered once.
     openapi: Arc<str>,
 }
 
 impl RecallState {
-    pub(crate) fn new(
-        service: RecallService,
-        token: Option<Arc<Secret>>,
-        registry: Arc<Registry>,
-    ) -> Self {
-        let doc = openapi::document(token.is_some());
-        let openapi = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
+    /// `guarded`: a token guards the routes, and the document says so.
+    pub(crate) fn new(service: RecallService, guarded: bool) -> Self {
         RecallState {
             service,
-            token,
-            registry,
-            openapi: openapi.into(),
+            openapi: openapi::document(guarded).to_string().into(),
         }
     }
 }
@@ -72,68 +66,60 @@ pub(crate) fn cors_origins(origins: &[String]) -> Result<Vec<HeaderValue>, Strin
         .collect()
 }
 
-/// The recall routes, guarded by the token and (when origins are listed) answering CORS.
-pub(crate) fn router(state: RecallState, cors_origins: Vec<HeaderValue>) -> Router {
-    let routes = Router::new()
-        .route("/v1/events", get(handlers::events))
-        // `{*id}`: an id's `/` may come percent-encoded or not.
-        .route("/v1/events/{source}/{*id}", get(handlers::event))
-        .route("/v1/sources", get(handlers::sources))
-        .route("/v1/timeline", get(handlers::timeline))
-        .route("/openapi.json", get(openapi_json))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
-        ))
-        .with_state(state)
-        // Before the CORS layer, so that a preflight (OPTIONS) still reaches it.
-        .method_not_allowed_fallback(method_not_allowed);
-    if cors_origins.is_empty() {
-        return routes;
+/// CORS for the recall routes (`/v1/…`, `/openapi.json`) from `origins` only, none when none
+/// are listed. Laid over the whole server, outside the token check: a preflight carries no
+/// credentials, and is answered by this layer; other paths get no grant.
+pub(crate) fn cors(origins: Vec<HeaderValue>) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
     }
-    // Outside the token check: a preflight carries no credentials, and is answered here.
-    routes.layer(
-        tower_http::cors::CorsLayer::new()
-            .allow_origin(cors_origins)
+    let allowed = AllowOrigin::predicate(move |origin, request| {
+        let path = request.uri.path();
+        (path.starts_with("/v1/") || path == "/openapi.json") && origins.contains(origin)
+    });
+    Some(
+        CorsLayer::new()
+            .allow_origin(allowed)
             .allow_methods([Method::GET])
             .allow_headers([axum::http::header::AUTHORIZATION])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }
 
+/// The recall routes; the server guards them with the token.
+pub(crate) fn router(state: RecallState) -> Router {
+    Router::new()
+        .route("/v1/events", get(handlers::events))
+        // `{*id}`: an id's `/` may come percent-encoded or not.
+        .route("/v1/events/{source}/{*id}", get(handlers::event))
+        .route("/v1/sources", get(handlers::sources))
+        .route("/v1/timeline", get(handlers::timeline))
+        .route("/openapi.json", get(openapi_json))
+        .with_state(state)
+}
+
 /// The answer to a path no route serves, for every route of `serve`: JSON like every other
 /// refusal, naming what was asked. Without the token too: it says nothing of the store.
 pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
-    handlers::json_response(
+    handlers::error_response(
         StatusCode::NOT_FOUND,
-        &serde_json::json!({
-            "error": format!(
-                "no route for {method} {}: the recall API is under /v1 (see /openapi.json)",
-                uri.path()
-            )
-        }),
+        format!(
+            "no route for {method} {}: the recall API is under /v1 (see /openapi.json)",
+            uri.path()
+        ),
     )
 }
 
 /// The answer to a method a route does not take, for every route of `serve`; axum adds the
 /// `Allow` header.
 pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
-    handlers::json_response(
+    handlers::error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        &serde_json::json!({
-            "error": format!(
-                "{method} is not allowed on {} (the Allow header says what is)",
-                uri.path()
-            )
-        }),
+        format!(
+            "{method} is not allowed on {} (the Allow header says what is)",
+            uri.path()
+        ),
     )
-}
-
-async fn require_token(State(state): State<RecallState>, request: Request, next: Next) -> Response {
-    if !crate::auth::authorized(state.token.as_deref(), request.headers()) {
-        return crate::auth::unauthorized();
-    }
-    next.run(request).await
 }
 
 async fn openapi_json(State(state): State<RecallState>) -> Response {

@@ -2,9 +2,13 @@
 //! `search_events`, `get_event`, `list_sources`, `timeline` — over stdio (`athena-ingest mcp`)
 //! or streamable HTTP (`serve`, at `/mcp`). Read-only: the store is never written here.
 //!
-//! - `params`: the tools' arguments and their JSON schemas;
-//! - `tools`: what each tool does, apart from MCP (unit-tested);
-//! - `server`: the MCP server that exposes them;
+//! The tools ask the recall service the HTTP API's questions, with its parameters, limits and
+//! answers (see [`crate::params`] and [`crate::answers`]): `search_events` is
+//! `GET /v1/events`, `get_event` is `GET /v1/events/{source}/{id}`, `list_sources` is
+//! `GET /v1/sources`, `timeline` is `GET /v1/timeline`.
+//!
+//! - `server`: the MCP server that exposes them, and their schemas;
+//! - `tools`: the line of text each answer comes with;
 //! - `stdio`: the stdio framing, which answers every line (a parse error, a line too long).
 
 use anyhow::{Context, Result};
@@ -15,7 +19,6 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::ServiceExt;
 
-mod params;
 mod server;
 mod stdio;
 mod tools;
@@ -24,11 +27,11 @@ use crate::recall::RecallService;
 use server::RecallServer;
 
 /// Serves MCP on stdin and stdout until the client closes stdin. Stdout carries only the
-/// protocol: logs go to stderr. Every line gets an answer (see [`stdio`]).
-pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::ServeError> {
+/// protocol: logs go to stderr. Every line gets an answer (see the `stdio` module).
+pub async fn serve_stdio(recall: RecallService) -> Result<(), crate::error::ServeError> {
     stdio_session(recall)
         .await
-        .map_err(crate::ServeError::from_anyhow)
+        .map_err(crate::error::ServeError::from_anyhow)
 }
 
 async fn stdio_session(recall: RecallService) -> Result<()> {

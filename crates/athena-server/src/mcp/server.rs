@@ -1,10 +1,9 @@
-//! The MCP server: the four tools with their descriptions, each a store read on the blocking
-//! pool, answered as structured content plus text.
+//! The MCP server: the four tools with their descriptions, each a question of the recall
+//! service that the HTTP API shares (the same parameters, limits and answers), answered as
+//! structured content plus a line of text.
 
 use std::sync::Arc;
 
-use athena_core::recall::{QueryBudget, Recall};
-use rmcp::handler::server::common::{schema_for_input, schema_for_output as output_schema};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ContentBlock, CustomRequest, CustomResult, ErrorCode,
@@ -14,13 +13,12 @@ use rmcp::service::RequestContext;
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use super::params::{
-    GetEventOut, GetEventParams, ListSourcesOut, SearchEventsOut, SearchEventsParams, TimelineOut,
-    TimelineParams,
-};
-use super::tools::{self, Answer, Refusal};
-use crate::recall::{Cost, RecallService, Refused};
+use super::tools;
+use crate::recall::answers::{EventView, EventsPage, Sources, Timeline};
+use crate::recall::params::{EventParams, EventsParams, TimelineParams};
+use crate::recall::{schema, RecallError, RecallService};
 
 /// One per MCP session; the recall service (its store connections, queue and budgets) is
 /// shared by all, and with the HTTP API.
@@ -29,6 +27,9 @@ pub(crate) struct RecallServer {
     recall: RecallService,
     tool_router: ToolRouter<Self>,
 }
+
+/// A tool's answer: its JSON and its line of text, or why there is none.
+type Answer = Result<(serde_json::Result<Value>, String), RecallError>;
 
 #[tool_router]
 impl RecallServer {
@@ -40,123 +41,105 @@ impl RecallServer {
     }
 
     #[tool(
-        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first. All filters are optional and combine. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome, context and metadata. Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit defaults to 20, at most 200; pass next_cursor back as cursor, with the same filters, for the next page.",
+        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first unless order is asc. All filters are optional and combine; the arguments, defaults, limits and answer are those of the HTTP API's GET /v1/events. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome, context and metadata (format athena: Athena's EpisodicEvent instead). Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit is 1 to 1000, default 50; pass next_cursor back as cursor, with the same filters, for the next page.",
         annotations(read_only_hint = true, open_world_hint = false),
-        input_schema = input_schema::<SearchEventsParams>(),
-        output_schema = output_schema::<SearchEventsOut>(),
+        input_schema = input::<EventsParams>(),
+        output_schema = output::<EventsPage>(),
     )]
     async fn search_events(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let now = chrono::Utc::now();
-        let cost = |p: &SearchEventsParams| {
-            let searched = p.query.as_deref().is_some_and(|q| !q.trim().is_empty());
-            let by_actor = p.actor.as_deref().is_some_and(|a| !a.is_empty());
-            let limit = p.limit.map_or(super::params::DEFAULT_LIMIT, |l| {
-                l.min(super::params::MAX_LIMIT)
-            });
-            Cost::page(limit as usize, searched || by_actor)
-        };
-        self.read_with(args, cost, move |r, b, p: SearchEventsParams| {
-            tools::search_events(r, b, p, now)
-        })
-        .await
+        let params: EventsParams = arguments(args)?;
+        let answer = self.recall.events(&params, chrono::Utc::now(), |page| {
+            (serde_json::to_value(&page), tools::events(&page))
+        });
+        Ok(result(answer.await))
     }
 
     #[tool(
-        description = "One event by its source id and event id (both as search_events returns them), with its full body, context and metadata. Returns {\"event\": {...}}; an unknown event is an error.",
+        description = "One event by its source id and event id (both as search_events returns them), with its full body, context and metadata: the event itself, as GET /v1/events/{source}/{id} answers it (format athena: Athena's EpisodicEvent). An unknown event is an error.",
         annotations(read_only_hint = true, open_world_hint = false),
-        input_schema = input_schema::<GetEventParams>(),
-        output_schema = output_schema::<GetEventOut>(),
+        input_schema = input::<EventParams>(),
+        output_schema = output::<EventView>(),
     )]
     async fn get_event(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let cost = |_: &GetEventParams| Cost::ONE;
-        self.read_with(args, cost, |r, b, p| tools::get_event(r, b, p))
-            .await
+        let params: EventParams = arguments(args)?;
+        let answer = self
+            .recall
+            .event(&params, |e| (serde_json::to_value(&e), tools::event(&e)));
+        Ok(result(answer.await))
     }
 
     #[tool(
-        description = "The sources that have synced into the store. Returns {\"sources\": [...]}, each with id, type, cursor, events (count stored), dead_letters, last_sync (RFC 3339 or null), last_status, last_error and error_kind. Use the ids to filter search_events and timeline.",
+        description = "The sources that have synced into the store. Returns {\"sources\": [...]}, each with id, type, cursor, events (count stored), dead_letters, last_sync (RFC 3339 or null), last_status, last_error and error_kind. Use the ids as source to filter search_events and timeline.",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = output_schema::<ListSourcesOut>(),
+        output_schema = output::<Sources>(),
     )]
     async fn list_sources(&self) -> Result<CallToolResult, ErrorData> {
-        self.read(Cost::ONE, tools::list_sources).await
+        let answer = self
+            .recall
+            .sources(|s| (serde_json::to_value(&s), tools::sources(&s)));
+        Ok(result(answer.await))
     }
 
     #[tool(
-        description = "How many events happened per time bucket (hour, day, week or calendar month; UTC), to see when activity happened before searching. Returns {\"bucket\": \"day\", \"total\": N, \"buckets\": [{\"start\": RFC 3339, \"count\": N, \"sources\": {source_id: N}}]}, oldest first, empty buckets left out. Times accept RFC 3339, a date or relative to now (30m, 12h, 7d, 2w).",
+        description = "How many events happened when: counts per time bucket and source, oldest bucket first, as GET /v1/timeline answers them. Returns {\"bucket\": \"day\", \"counts\": [{\"start\": RFC 3339, \"source\": id, \"count\": N}]}; buckets without events are left out. Use it to find busy periods, then search_events with since/until.",
         annotations(read_only_hint = true, open_world_hint = false),
-        input_schema = input_schema::<TimelineParams>(),
-        output_schema = output_schema::<TimelineOut>(),
+        input_schema = input::<TimelineParams>(),
+        output_schema = output::<Timeline>(),
     )]
     async fn timeline(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let now = chrono::Utc::now();
-        let cost = |_: &TimelineParams| Cost::TIMELINE;
-        self.read_with(args, cost, move |r, b, p| tools::timeline(r, b, p, now))
-            .await
+        let params: TimelineParams = arguments(args)?;
+        let answer = self.recall.timeline(&params, chrono::Utc::now(), |t| {
+            (serde_json::to_value(&t), tools::timeline(&t))
+        });
+        Ok(result(answer.await))
     }
 }
 
-/// A tool's input schema, from its arguments type. The arguments reach the tool as a JSON
-/// object and are parsed there (see [`RecallServer::read_with`]).
-fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    schema_for_input::<T>()
-        .unwrap_or_else(|e| panic!("a tool's arguments type must be an object: {e}"))
+/// A tool's input schema, from its parameter type (as `/openapi.json` has it).
+fn input<T: JsonSchema>() -> Arc<JsonObject> {
+    Arc::new(schema::object::<T>(schema::params()))
 }
 
-impl RecallServer {
-    /// [`Self::read`] with the call's arguments parsed into `P` first. Arguments that do not
-    /// fit the tool's input schema (a wrong type, an unknown name, a missing one) are JSON-RPC's
-    /// -32602 Invalid params, naming what does not fit: the call is malformed, whatever the
-    /// store holds. A value that fits the schema but not the query (a time that is no time, a
-    /// cursor of another query) is the tool's error result, for the agent to read and correct.
-    async fn read_with<P: DeserializeOwned + Send + 'static>(
-        &self,
-        args: JsonObject,
-        cost: impl FnOnce(&P) -> Cost,
-        f: impl FnOnce(&dyn Recall, &QueryBudget, P) -> Result<Answer, Refusal> + Send + 'static,
-    ) -> Result<CallToolResult, ErrorData> {
-        match serde_path_to_error::deserialize::<_, P>(serde_json::Value::Object(args)) {
-            Ok(p) => self.read(cost(&p), move |r, b| f(r, b, p)).await,
-            Err(e) => {
-                // Named by the argument at fault, when it is one (not a missing or unknown one).
-                let at = e.path().to_string();
-                let why = e.into_inner();
-                let message = match at.as_str() {
-                    "." => format!("arguments: {why}"),
-                    _ => format!("arguments: {at}: {why}"),
-                };
-                Err(ErrorData::invalid_params(message, None))
-            }
-        }
-    }
+/// A tool's output schema, from its answer type (as `/openapi.json` has it).
+fn output<T: JsonSchema>() -> Arc<JsonObject> {
+    Arc::new(schema::object::<T>(schema::answers()))
+}
 
-    /// Runs a store read through the recall service; a refusal is the tool's error result,
-    /// for the agent to read and correct, never a protocol error.
-    async fn read(
-        &self,
-        cost: Cost,
-        f: impl FnOnce(&dyn Recall, &QueryBudget) -> Result<Answer, Refusal> + Send + 'static,
-    ) -> Result<CallToolResult, ErrorData> {
-        let result = match self.recall.run(cost, move |r, b| Ok(f(r, b))).await {
-            Ok(result) => result,
-            Err(Refused::Busy { retry_after }) => Err(format!(
-                "recall is busy (every store connection is taken and the queue is full): try again in {} s",
-                retry_after.as_secs().max(1)
-            )),
-            Err(Refused::Spent(spent)) => Err(tools::interrupted(spent)),
-            Err(Refused::Store(e)) => Err(format!("reading the store failed: {e}")),
-            Err(Refused::Panicked) => Err("the store read failed (see the server's log)".into()),
+/// The call's arguments as `P`. Arguments that do not fit the tool's input schema (a wrong
+/// type, an unknown name, a missing one, a value outside an enum, a `limit` out of range) are
+/// JSON-RPC's -32602 Invalid params, naming what does not fit: the call is malformed, whatever
+/// the store holds. (Over HTTP the same misfits are a 400.)
+fn arguments<P: DeserializeOwned>(args: JsonObject) -> Result<P, ErrorData> {
+    serde_path_to_error::deserialize::<_, P>(Value::Object(args)).map_err(|e| {
+        // Named by the argument at fault, when it is one (not a missing or unknown one).
+        let at = e.path().to_string();
+        let why = e.into_inner();
+        let message = match at.as_str() {
+            "." => format!("arguments: {why}"),
+            _ => format!("arguments: {at}: {why}"),
         };
-        Ok(match result {
-            Ok(Answer { value, summary }) => {
-                // Many clients show an agent only the text, so the JSON is there too.
-                let mut result = CallToolResult::structured(value);
-                result.content.insert(0, ContentBlock::text(summary));
-                result
-            }
-            Err(reason) => CallToolResult::error(vec![ContentBlock::text(reason)]),
-        })
-    }
+        ErrorData::invalid_params(message, None)
+    })
+}
+
+/// The answer as structured content after its line of text; a refusal (a value the schema
+/// allows but the query does not, an unknown event, a busy store) is the tool's error, in the
+/// words the HTTP API answers with, for the agent to read and correct.
+fn result(answer: Answer) -> CallToolResult {
+    let refusal = match answer {
+        Ok((Ok(value), summary)) => {
+            // Many clients show an agent only the text, so the JSON is there too.
+            let mut result = CallToolResult::structured(value);
+            result.content.insert(0, ContentBlock::text(summary));
+            return result;
+        }
+        Ok((Err(e), _)) => {
+            tracing::error!("MCP: writing an answer as JSON: {e}");
+            "the answer could not be written (see the server's log)".to_string()
+        }
+        Err(e) => e.to_string(),
+    };
+    CallToolResult::error(vec![ContentBlock::text(refusal)])
 }
 
 #[tool_handler(

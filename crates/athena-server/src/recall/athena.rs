@@ -2,31 +2,59 @@
 //! `description`, `outcome`, `session_id`), for `events --format athena` and
 //! `/v1/events?format=athena`; docs/recall-api.md ("Athena's event shape") documents each field.
 
-use athena_core::{Event, Registry, SourceType};
-use chrono::SecondsFormat;
+use athena_core::{Event, Outcome, Registry, SourceType};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-/// `e` as Athena records an episodic event. Nothing of ours is lost: `context` carries our
-/// context plus the provenance (`source_id`, `source_type`, `id`, `actor`, `url`, `kind`,
-/// `metadata`), so an event can be found again from what Athena kept.
-/// `registry` says which of its context keys name its episode (`session_id`).
+/// An event as Athena's `EpisodicEvent` (`format=athena`; docs/recall-api.md, "Athena's event
+/// shape", maps each field).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AthenaEvent {
+    /// `occurred_at`.
+    pub timestamp: DateTime<Utc>,
+    /// `kind`.
+    pub event_type: String,
+    /// `context` plus `source_id`, `source_type`, `id`, `actor`, `url` and `metadata`.
+    pub context: Map<String, Value>,
+    /// `title`, then a blank line and `body` when there is a body.
+    pub description: String,
+    /// `outcome`.
+    #[schemars(schema_with = "super::answers::outcome_schema")]
+    pub outcome: Option<Outcome>,
+    /// What groups events into one episode, stable across syncs, prefixed by the source id.
+    pub session_id: String,
+}
+
+impl AthenaEvent {
+    /// `e` as Athena records an episodic event. Nothing of ours is lost: `context` carries our
+    /// context plus the provenance (`source_id`, `source_type`, `id`, `actor`, `url`, `kind`,
+    /// `metadata`), so an event can be found again from what Athena kept. `registry` says
+    /// what names its episode (`session_id`).
+    pub fn new(e: &Event, registry: &Registry) -> Self {
+        let mut context: Map<String, Value> = e.context.clone();
+        // Provenance wins over a context key of the same name: it is what finds the event again.
+        context.insert("source_id".into(), json!(e.source_id));
+        context.insert("source_type".into(), json!(e.source_type));
+        context.insert("id".into(), json!(e.id));
+        context.insert("actor".into(), json!(e.actor));
+        context.insert("url".into(), json!(e.url));
+        context.insert("metadata".into(), Value::Object(e.metadata.clone()));
+        AthenaEvent {
+            timestamp: e.occurred_at,
+            event_type: e.kind.clone(),
+            context,
+            description: description(e),
+            outcome: e.outcome,
+            session_id: session_id(e, registry.get(&e.source_type)),
+        }
+    }
+}
+
+/// `e` as Athena records an episodic event ([`AthenaEvent`]), as JSON.
 pub fn athena_event(e: &Event, registry: &Registry) -> Value {
-    let mut context: Map<String, Value> = e.context.clone();
-    // Provenance wins over a context key of the same name: it is what finds the event again.
-    context.insert("source_id".into(), json!(e.source_id));
-    context.insert("source_type".into(), json!(e.source_type));
-    context.insert("id".into(), json!(e.id));
-    context.insert("actor".into(), json!(e.actor));
-    context.insert("url".into(), json!(e.url));
-    context.insert("metadata".into(), Value::Object(e.metadata.clone()));
-    json!({
-        "timestamp": e.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        "event_type": e.kind,
-        "context": context,
-        "description": description(e),
-        "outcome": e.outcome.map(|o| o.as_str()),
-        "session_id": session_id(e, registry.get(&e.source_type)),
-    })
+    serde_json::to_value(AthenaEvent::new(e, registry)).unwrap_or(Value::Null)
 }
 
 /// The title, and the body after a blank line when there is one: what an agent reads back.

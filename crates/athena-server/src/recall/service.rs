@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use athena_core::recall::{QueryBudget, Recall, Spent};
-use athena_core::{CancelToken, StoreError};
+use athena_core::{CancelToken, Registry, StoreError};
 
 use super::gate::{Cost, Gate};
 
@@ -72,6 +72,8 @@ pub struct RecallService {
 
 struct Inner {
     recall: Arc<dyn Recall>,
+    /// The source types, for what names an episode in the Athena shape.
+    registry: Arc<Registry>,
     limits: Limits,
     gate: Arc<Gate>,
     /// Cancelled when the server stops: every query's budget is a child of it.
@@ -80,15 +82,27 @@ struct Inner {
 
 impl RecallService {
     /// Recall over `recall` within `limits`; cancelling `stop` ends every query running.
-    pub fn new(recall: Arc<dyn Recall>, limits: Limits, stop: CancelToken) -> Self {
+    /// `registry` holds the source types whose events it shows.
+    pub fn new(
+        recall: Arc<dyn Recall>,
+        registry: Arc<Registry>,
+        limits: Limits,
+        stop: CancelToken,
+    ) -> Self {
         RecallService {
             inner: Arc::new(Inner {
                 recall,
+                registry,
                 limits,
                 gate: Gate::new(limits.connections, limits.queue, limits.wait),
                 stop,
             }),
         }
+    }
+
+    /// The source types whose events it shows.
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.inner.registry.clone()
     }
 
     /// Runs `f` over the store on a blocking thread once a connection is free, within the
@@ -190,7 +204,7 @@ mod tests {
     fn service(limits: Limits) -> (RecallService, Arc<Endless>, CancelToken) {
         let store = Arc::new(Endless::default());
         let stop = CancelToken::new();
-        let service = RecallService::new(store.clone(), limits, stop.clone());
+        let service = RecallService::new(store.clone(), Arc::default(), limits, stop.clone());
         (service, store, stop)
     }
 

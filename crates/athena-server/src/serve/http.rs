@@ -1,5 +1,5 @@
-//! The HTTP side of `serve`: `/healthz`, `/readyz` and `/metrics` (the bearer token that guards
-//! every endpoint but `/healthz` is [`crate::auth`]).
+//! The HTTP side of `serve` beside recall: `/healthz`, public, and `/readyz` and `/metrics`,
+//! which the server guards with the bearer token ([`crate::auth`]).
 
 use std::sync::atomic::Ordering;
 
@@ -9,14 +9,17 @@ use axum::routing::get;
 use axum::Router;
 
 use super::{Shared, UNREADY_AFTER_FAILURES};
-use crate::auth::{authorized, unauthorized};
 
-pub(super) fn router(shared: Shared) -> Router {
+/// `/healthz`: public, so that a probe needs no secret.
+pub(super) fn public() -> Router {
+    Router::new().route("/healthz", get(healthz))
+}
+
+/// `/readyz` and `/metrics`, for the server to guard.
+pub(super) fn guarded(shared: Shared) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(crate::web::router())
         .with_state(shared)
 }
 
@@ -33,13 +36,7 @@ async fn healthz() -> Response {
     json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
-async fn readyz(
-    axum::extract::State(shared): axum::extract::State<Shared>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    if !authorized(shared.token.as_deref(), &headers) {
-        return unauthorized();
-    }
+async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
     let store_open = shared.store_open.load(Ordering::SeqCst);
     let health = shared
         .health
@@ -76,13 +73,7 @@ async fn readyz(
     )
 }
 
-async fn metrics(
-    axum::extract::State(shared): axum::extract::State<Shared>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    if !authorized(shared.token.as_deref(), &headers) {
-        return unauthorized();
-    }
+async fn metrics(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         shared.metrics.render(),

@@ -1,4 +1,4 @@
-//! The running set of sources: one worker task each, started, stopped and swapped on SIGHUP.
+//! The running set of sources: one worker task each, started, stopped and swapped on a reload (SIGHUP under `serve`).
 //!
 //! A reload reads the config again. Added sources start, removed ones stop (and their metric
 //! series go), changed ones (type, keys or schedule) stop and start over on their new config;
@@ -113,7 +113,7 @@ impl Supervisor {
             Err(e) => {
                 let e = crate::redact::redact(&format!("{e:#}"));
                 tracing::error!(
-                    "SIGHUP: the config was not reloaded, the running sources go on: {e}"
+                    "reload: the config was not reloaded, the running sources go on: {e}"
                 );
                 return;
             }
@@ -158,7 +158,7 @@ impl Supervisor {
         for (config, schedule) in starting {
             self.spawn(config, schedule);
         }
-        tracing::info!(added = ?added, removed = ?removed, changed = ?changed, "SIGHUP: config reloaded");
+        tracing::info!(added = ?added, removed = ?removed, changed = ?changed, "config reloaded");
     }
 
     /// The config's sources, built once to check them (a config error refuses the reload).

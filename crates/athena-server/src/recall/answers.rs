@@ -1,0 +1,229 @@
+//! What recall answers, as the types that are serialised for every answer, over HTTP and MCP
+//! alike, and whose schemas (schemars) are `/openapi.json`'s components and the MCP tools'
+//! output schemas. Every field an answer always carries is written, `null` where it may be.
+
+use athena_core::recall::{Bucket, TimelineCount};
+use athena_core::{Event, Outcome, Registry, SourceStatus};
+use chrono::{DateTime, Utc};
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use super::athena::AthenaEvent;
+use super::params::Format;
+
+/// An event as `events --format jsonl` prints it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Event")]
+pub struct EventJson {
+    /// Deterministic id, unique within its source.
+    pub id: String,
+    /// The configured id of the source that produced it.
+    pub source_id: String,
+    /// The source type (`git`, `github`, …).
+    pub source_type: String,
+    /// What happened: `commit`, `file_modified`, `http_request`, `message`, …
+    pub kind: String,
+    /// When it happened (UTC).
+    pub occurred_at: DateTime<Utc>,
+    /// When the store accepted it.
+    pub ingested_at: Option<DateTime<Utc>>,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// One line.
+    pub title: String,
+    /// Free text, possibly empty.
+    pub body: String,
+    /// Where to see it.
+    pub url: Option<String>,
+    /// How it ended, for events that end.
+    #[schemars(schema_with = "outcome_schema")]
+    pub outcome: Option<Outcome>,
+    /// Where it happened: repository, branch, path, channel, thread …
+    pub context: Map<String, Value>,
+    /// Source-specific details.
+    pub metadata: Map<String, Value>,
+}
+
+impl From<Event> for EventJson {
+    fn from(e: Event) -> Self {
+        EventJson {
+            id: e.id,
+            source_id: e.source_id,
+            source_type: e.source_type,
+            kind: e.kind,
+            occurred_at: e.occurred_at,
+            ingested_at: e.ingested_at,
+            actor: e.actor,
+            title: e.title,
+            body: e.body,
+            url: e.url,
+            outcome: e.outcome,
+            context: e.context,
+            metadata: e.metadata,
+        }
+    }
+}
+
+/// `success`, `failure`, `client_error`, `server_error` or null.
+pub(crate) fn outcome_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<Value> = [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::ClientError,
+        Outcome::ServerError,
+    ]
+    .iter()
+    .map(|o| Value::from(o.as_str()))
+    .chain([Value::Null])
+    .collect();
+    json_schema!({
+        "description": "How it ended, for events that end.",
+        "type": ["string", "null"],
+        "enum": names,
+    })
+}
+
+/// An event in the shape `format` asked for.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "EventOrAthena")]
+// Unboxed: a page holds one shape, and the common one (jsonl) is the large one.
+#[allow(clippy::large_enum_variant)]
+pub enum EventView {
+    /// `format=jsonl`.
+    Event(EventJson),
+    /// `format=athena`.
+    Athena(AthenaEvent),
+}
+
+impl EventView {
+    /// `e` in the shape `format` names; `registry` says what names its episode.
+    pub fn new(e: Event, format: Format, registry: &Registry) -> Self {
+        match format {
+            Format::Jsonl => EventView::Event(EventJson::from(e)),
+            Format::Athena => EventView::Athena(AthenaEvent::new(&e, registry)),
+        }
+    }
+}
+
+/// A page of events.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EventsPage {
+    /// In the page's order, in the shape `format` asked for.
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` (with the same filters and `order`) for the next page; `null` on the
+    /// last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What `status --format json` prints of a source.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SourceRow {
+    /// The source id.
+    pub id: String,
+    /// Its type, if known.
+    #[serde(rename = "type")]
+    pub source_type: Option<String>,
+    /// Its saved cursor (versioned JSON, the source's own shape).
+    pub cursor: Option<Value>,
+    /// Events stored.
+    pub events: u64,
+    /// Dead letters stored.
+    pub dead_letters: u64,
+    /// When the last sync ended.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// `ok`, `failed`, `interrupted`, `running` or `unfinished`.
+    pub last_status: Option<&'static str>,
+    /// Its error, if it failed.
+    pub last_error: Option<String>,
+    /// The error's kind, if it failed: `unauthorized`, `rate_limited`, `http`, `io`,
+    /// `cursor`, `config` or `other`.
+    pub error_kind: Option<String>,
+}
+
+impl From<SourceStatus> for SourceRow {
+    fn from(s: SourceStatus) -> Self {
+        SourceRow {
+            id: s.source_id,
+            source_type: s.source_type,
+            cursor: s.cursor.map(|c| c.into_json()),
+            events: s.events,
+            dead_letters: s.dead_letters,
+            last_sync: s.last_sync,
+            last_status: s.last_status.map(|s| s.as_str()),
+            last_error: s.last_error,
+            error_kind: s.last_error_kind,
+        }
+    }
+}
+
+/// Every source the store knows: what `/v1/sources`, MCP's `list_sources` and
+/// `status --format json` answer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Sources {
+    /// One per source.
+    pub sources: Vec<SourceRow>,
+}
+
+impl Sources {
+    /// The rows of `status`.
+    pub fn new(status: Vec<SourceStatus>) -> Self {
+        Sources {
+            sources: status.into_iter().map(SourceRow::from).collect(),
+        }
+    }
+}
+
+/// Events of one source in one bucket.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TimelineRow {
+    /// The bucket's start (UTC).
+    pub start: DateTime<Utc>,
+    /// The source id.
+    pub source: String,
+    /// Its events in the bucket.
+    pub count: u64,
+}
+
+/// Counts per bucket and source.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Timeline {
+    /// `hour`, `day`, `week` or `month`.
+    pub bucket: &'static str,
+    /// Oldest bucket first, one row per source that has events in it; buckets without
+    /// events are left out.
+    pub counts: Vec<TimelineRow>,
+}
+
+impl Timeline {
+    /// The store's counts, in buckets of `bucket`.
+    pub fn new(bucket: Bucket, counts: Vec<TimelineCount>) -> Self {
+        Timeline {
+            bucket: bucket.as_str(),
+            counts: (counts.into_iter())
+                .map(|c| TimelineRow {
+                    start: c.start,
+                    source: c.source_id,
+                    count: c.count,
+                })
+                .collect(),
+        }
+    }
+
+    /// Events in all buckets.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.count).sum()
+    }
+}
+
+/// `{"error": "…"}`: what went wrong, naming the parameter when one is at fault.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    /// One line for a person.
+    pub error: String,
+}
+
+#[cfg(test)]
+#[path = "answers_tests.rs"]
+mod tests;

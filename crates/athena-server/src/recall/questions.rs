@@ -1,0 +1,174 @@
+//! The four questions recall answers, asked of the [`RecallService`] by HTTP, MCP and any
+//! program that embeds the server: each resolves its parameters, reads the store within the
+//! service's bounds, and answers one of the types of [`super::answers`], or a [`RecallError`]
+//! whose text both front ends show as it is.
+//!
+//! Each takes a `render` run on the store's blocking thread with the answer: a page of 1000
+//! events is milliseconds of serialising that would stall one of the runtime's two workers.
+
+use std::time::Duration;
+
+use athena_core::recall::Spent;
+use athena_core::StoreError;
+use chrono::{DateTime, Utc};
+
+use super::answers::{EventView, EventsPage, Sources, Timeline};
+use super::params::{EventParams, EventsParams, ParamError, TimelineParams};
+use super::service::Refused;
+use super::{Cost, RecallService};
+
+/// Why a question got no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecallError {
+    /// A parameter that cannot be used (HTTP 400).
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// No such event (HTTP 404).
+    #[error("no event {id:?} of source {source_id:?} in the store")]
+    NotFound {
+        /// The source asked for.
+        source_id: String,
+        /// The id asked for.
+        id: String,
+    },
+    /// Every store connection is taken and the queue is full (HTTP 503 with `Retry-After`).
+    #[error(
+        "recall is busy: every store connection is taken and the queue is full; try again shortly"
+    )]
+    Busy {
+        /// When to ask again.
+        retry_after: Duration,
+    },
+    /// The query ran out of time, or the server is stopping (HTTP 503).
+    #[error("{}", spent_text(.0))]
+    Spent(Spent),
+    /// The store is busy or locked: worth trying again (HTTP 503).
+    #[error("the store cannot be read now: {0}")]
+    StoreBusy(StoreError),
+    /// The store failed (HTTP 500).
+    #[error("the store cannot be read: {0}")]
+    Store(StoreError),
+    /// The query panicked: a bug, logged (HTTP 500).
+    #[error("the query failed unexpectedly (see the server's log)")]
+    Internal,
+}
+
+fn spent_text(spent: &Spent) -> String {
+    match spent {
+        Spent::TimedOut(_) => format!(
+            "{spent}, and was stopped: narrow it (a shorter window, rarer words, fewer terms, a smaller limit)"
+        ),
+        _ => format!("{spent}: the server is stopping"),
+    }
+}
+
+impl From<Refused> for RecallError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Busy { retry_after } => RecallError::Busy { retry_after },
+            Refused::Spent(spent) => RecallError::Spent(spent),
+            Refused::Store(e) => RecallError::from_store(e),
+            Refused::Panicked => RecallError::Internal,
+        }
+    }
+}
+
+impl RecallError {
+    fn from_store(e: StoreError) -> Self {
+        match e {
+            // Only the full-text query can be malformed: `q` is its parameter.
+            StoreError::Query(message) => RecallError::Param(ParamError::new(
+                "q",
+                format!("not a full-text query SQLite accepts: {message}"),
+            )),
+            e @ StoreError::TooCostly(_) => RecallError::Param(ParamError::new("q", e.to_string())),
+            StoreError::Interrupted(spent) => RecallError::Spent(spent),
+            e @ (StoreError::Busy { .. } | StoreError::Backend(_)) => {
+                tracing::warn!("recall: reading the store: {e}");
+                RecallError::StoreBusy(e)
+            }
+            e => {
+                tracing::warn!("recall: reading the store: {e}");
+                RecallError::Store(e)
+            }
+        }
+    }
+}
+
+impl RecallService {
+    /// A page of events, newest first unless `order=asc`.
+    pub async fn events<R: Send + 'static>(
+        &self,
+        params: &EventsParams,
+        now: DateTime<Utc>,
+        render: impl FnOnce(EventsPage) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let query = params.resolve(now)?;
+        let filter = &query.page.filter;
+        let cost = Cost::page(
+            query.page.limit,
+            filter.search.is_some() || filter.actor.is_some(),
+        );
+        let registry = self.registry();
+        let answer = self.run(cost, move |r, budget| {
+            let page = r.page(&query.page, budget)?;
+            let format = query.format;
+            Ok(render(EventsPage {
+                events: (page.events.into_iter())
+                    .map(|e| EventView::new(e, format, &registry))
+                    .collect(),
+                next_cursor: page.next.map(|c| c.to_text(query.key)),
+            }))
+        });
+        Ok(answer.await?)
+    }
+
+    /// One event by its source and id.
+    pub async fn event<R: Send + 'static>(
+        &self,
+        params: &EventParams,
+        render: impl FnOnce(EventView) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let EventParams { source, id, format } = params.clone();
+        let (s, i) = (source.clone(), id.clone());
+        let registry = self.registry();
+        let found = self.run(Cost::ONE, move |r, budget| {
+            Ok(r.event(&s, &i, budget)?
+                .map(|e| render(EventView::new(e, format, &registry))))
+        });
+        found.await?.ok_or(RecallError::NotFound {
+            source_id: source,
+            id,
+        })
+    }
+
+    /// Every source the store knows.
+    pub async fn sources<R: Send + 'static>(
+        &self,
+        render: impl FnOnce(Sources) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let answer = self.run(Cost::ONE, move |r, budget| {
+            Ok(render(Sources::new(r.sources(budget)?)))
+        });
+        Ok(answer.await?)
+    }
+
+    /// Counts of events per time bucket and source, oldest bucket first.
+    pub async fn timeline<R: Send + 'static>(
+        &self,
+        params: &TimelineParams,
+        now: DateTime<Utc>,
+        render: impl FnOnce(Timeline) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let (filter, bucket) = params.resolve(now)?;
+        // Hours over years are many rows: rendered off the runtime's workers, as a page is.
+        let answer = self.run(Cost::TIMELINE, move |r, budget| {
+            Ok(render(Timeline::new(
+                bucket,
+                r.timeline(&filter, bucket, budget)?,
+            )))
+        });
+        Ok(answer.await?)
+    }
+}
