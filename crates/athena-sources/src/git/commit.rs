@@ -305,34 +305,8 @@ impl Work {
         diff_text: &mut String,
         diff_truncated: &mut bool,
     ) -> Result<Option<FileStat>, String> {
-        // Old and new side, None when absent.
-        let (old, new, status): (Option<Side>, Option<Side>, _) = match change {
-            Change::Addition {
-                entry_mode, oid, ..
-            } => (None, Some((*entry_mode, *oid)), "added"),
-            Change::Deletion {
-                entry_mode, oid, ..
-            } => (Some((*entry_mode, *oid)), None, "deleted"),
-            Change::Modification {
-                previous_entry_mode,
-                previous_oid,
-                entry_mode,
-                oid,
-                ..
-            } => (
-                Some((*previous_entry_mode, *previous_oid)),
-                Some((*entry_mode, *oid)),
-                "modified",
-            ),
-        };
-        // Trees only carry the files below them, which are reported on their own.
-        let old = old.filter(|(m, _)| !m.is_tree());
-        let new = new.filter(|(m, _)| !m.is_tree());
-        let status = match (&old, &new) {
-            (None, None) => return Ok(None),
-            (None, Some(_)) => "added",
-            (Some(_), None) => "deleted",
-            _ => status,
+        let Some((old, new, status)) = sides(change) else {
+            return Ok(None);
         };
         let path = lossy_str(change_path(change).as_bytes()).into_owned();
         // A submodule counts as one line, "Subproject commit <sha>", as git shows it.
@@ -391,8 +365,28 @@ impl Work {
                 deleted: None,
             }));
         }
-        let (added, deleted) = if old.is_none() || new.is_none() || !self.options.include_diff {
-            match (old.is_some(), new.is_some()) {
+        let (added, deleted) =
+            self.text_counts(&path, old.is_some(), new.is_some(), diff_text, diff_truncated);
+        Ok(Some(FileStat {
+            path,
+            status,
+            added: Some(added),
+            deleted: Some(deleted),
+        }))
+    }
+    /// The lines added and deleted between the blobs read into `old_blob` and `new_blob` (one
+    /// side absent: `has_old` or `has_new` false), and their diff appended to `diff_text` when
+    /// diffs are kept.
+    fn text_counts(
+        &mut self,
+        path: &str,
+        has_old: bool,
+        has_new: bool,
+        diff_text: &mut String,
+        diff_truncated: &mut bool,
+    ) -> (u64, u64) {
+        let counts = if !has_old || !has_new || !self.options.include_diff {
+            match (has_old, has_new) {
                 (false, _) => (count_lines(&self.new_blob), 0),
                 (_, false) => (0, count_lines(&self.old_blob)),
                 _ => line_diff(&mut self.diff, &self.old_blob, &self.new_blob, None),
@@ -415,8 +409,8 @@ impl Work {
             }
             counts
         };
-        if self.options.include_diff && (old.is_none() || new.is_none()) {
-            let (sign, data, header) = if old.is_none() {
+        if self.options.include_diff && (!has_old || !has_new) {
+            let (sign, data, header) = if !has_old {
                 (
                     '+',
                     &self.new_blob,
@@ -447,17 +441,45 @@ impl Work {
                 diff_truncated,
             );
         }
-        Ok(Some(FileStat {
-            path,
-            status,
-            added: Some(added),
-            deleted: Some(deleted),
-        }))
+        counts
     }
 }
 
 /// One side of a change: the entry's mode and object.
 type Side = (gix::objs::tree::EntryMode, ObjectId);
+
+/// A change's old and new side (`None` when absent) and its status; `None` for a change of
+/// trees only (the files below a tree are reported on their own).
+fn sides(change: &Change) -> Option<(Option<Side>, Option<Side>, &'static str)> {
+    let (old, new, status): (Option<Side>, Option<Side>, _) = match change {
+        Change::Addition {
+            entry_mode, oid, ..
+        } => (None, Some((*entry_mode, *oid)), "added"),
+        Change::Deletion {
+            entry_mode, oid, ..
+        } => (Some((*entry_mode, *oid)), None, "deleted"),
+        Change::Modification {
+            previous_entry_mode,
+            previous_oid,
+            entry_mode,
+            oid,
+            ..
+        } => (
+            Some((*previous_entry_mode, *previous_oid)),
+            Some((*entry_mode, *oid)),
+            "modified",
+        ),
+    };
+    let old = old.filter(|(m, _)| !m.is_tree());
+    let new = new.filter(|(m, _)| !m.is_tree());
+    let status = match (&old, &new) {
+        (None, None) => return None,
+        (None, Some(_)) => "added",
+        (Some(_), None) => "deleted",
+        _ => status,
+    };
+    Some((old, new, status))
+}
 
 fn change_path(change: &Change) -> &BStr {
     match change {

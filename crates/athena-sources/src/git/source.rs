@@ -222,22 +222,14 @@ impl GitSource {
         shared: &gix::ThreadSafeRepository,
         options: DiffOptions,
         plan: &Plan,
-        mut heads: BTreeSet<ObjectId>,
+        heads: BTreeSet<ObjectId>,
         from: &BTreeMap<String, String>,
         to: &BTreeMap<String, String>,
         sink: &mut Sink,
     ) -> Result<(), ReadError> {
         let commits = &plan.commits[..];
-        let total = plan.commits.len() as u64;
-        let done_cursor = || {
-            Cursor::encode(&GitCursor {
-                version: VERSION,
-                tips: to.clone(),
-                pending: None,
-            })
-        };
         if commits.is_empty() {
-            sink.commit_blocking(done_cursor())?;
+            sink.commit_blocking(done_cursor(to))?;
             return Ok(());
         }
         let chunks = commits.len().div_ceil(CHUNK);
@@ -254,8 +246,16 @@ impl GitSource {
         };
         let (emitted_chunks, stop, gone) = (&pool.emitted_chunks, &pool.stop, &pool.gone);
         let (results_tx, results_rx) = std_mpsc::sync_channel::<Chunk>(threads * 4);
-        let context_repo = Value::String(self.repo_label.clone());
-        let batch_size = self.config.batch_size;
+        let mut batches = Batches {
+            plan,
+            heads,
+            from,
+            to,
+            repo: Value::String(self.repo_label.clone()),
+            batch_size: self.config.batch_size,
+            position: 0,
+            in_batch: 0,
+        };
 
         std::thread::scope(|scope| {
             for _ in 0..threads {
@@ -265,8 +265,6 @@ impl GitSource {
             drop(results_tx);
 
             let mut waiting: HashMap<usize, Result<Vec<Event>, String>> = HashMap::new();
-            let mut in_batch = 0;
-            let mut position = 0;
             let mut outcome = Ok(());
             'chunks: for chunk in 0..chunks {
                 let result = loop {
@@ -303,47 +301,9 @@ impl GitSource {
                         break;
                     }
                 };
-                for mut event in events {
-                    let id = plan.commits[position];
-                    heads.insert(id);
-                    for parent in &plan.parents[position] {
-                        heads.remove(parent);
-                    }
-                    position += 1;
-                    event.context.insert("repo".into(), context_repo.clone());
-                    event.context.insert(
-                        "branches".into(),
-                        Value::Array(
-                            plan.branches_of(&id)
-                                .into_iter()
-                                .map(Value::String)
-                                .collect(),
-                        ),
-                    );
-                    sink.event(event);
-                    in_batch += 1;
-                    let last = position == plan.commits.len();
-                    if in_batch >= batch_size || last {
-                        // Every batch but the last: the walk is stored as far as `heads` reach.
-                        let checkpoint = if last {
-                            done_cursor()
-                        } else {
-                            Cursor::encode(&GitCursor {
-                                version: VERSION,
-                                tips: from.clone(),
-                                pending: Some(Pending {
-                                    targets: to.clone(),
-                                    heads: heads.iter().map(ObjectId::to_string).collect(),
-                                }),
-                            })
-                        };
-                        sink.progress(position as u64, Some(total));
-                        if let Err(stopped) = sink.commit_blocking(checkpoint) {
-                            outcome = Err(stopped.into());
-                            break 'chunks;
-                        }
-                        in_batch = 0;
-                    }
+                if let Err(e) = batches.push(events, sink) {
+                    outcome = Err(e);
+                    break;
                 }
             }
             stop.store(true, Ordering::Relaxed);
@@ -351,6 +311,75 @@ impl GitSource {
             drop(results_rx);
             outcome
         })
+    }
+}
+
+/// The cursor saying everything up to `to` is stored.
+fn done_cursor(to: &BTreeMap<String, String>) -> Cursor {
+    Cursor::encode(&GitCursor {
+        version: VERSION,
+        tips: to.clone(),
+        pending: None,
+    })
+}
+
+/// The commits of a walk, in plan order, given their context and cut into batches, each with
+/// the cursor saying how far the walk is stored.
+struct Batches<'a> {
+    plan: &'a Plan,
+    /// The heads of what is stored of the walk so far.
+    heads: BTreeSet<ObjectId>,
+    from: &'a BTreeMap<String, String>,
+    to: &'a BTreeMap<String, String>,
+    /// The `repo` context value.
+    repo: Value,
+    batch_size: usize,
+    /// Commits sent so far.
+    position: usize,
+    /// Commits sent since the last batch was committed.
+    in_batch: usize,
+}
+
+impl Batches<'_> {
+    /// Sends the next commits' events, committing a batch every `batch_size` events and at the
+    /// end of the walk.
+    fn push(&mut self, events: Vec<Event>, sink: &mut Sink) -> Result<(), ReadError> {
+        let plan = self.plan;
+        for mut event in events {
+            let id = plan.commits[self.position];
+            self.heads.insert(id);
+            for parent in &plan.parents[self.position] {
+                self.heads.remove(parent);
+            }
+            self.position += 1;
+            event.context.insert("repo".into(), self.repo.clone());
+            let branches = plan.branches_of(&id).into_iter().map(Value::String);
+            event
+                .context
+                .insert("branches".into(), Value::Array(branches.collect()));
+            sink.event(event);
+            self.in_batch += 1;
+            let last = self.position == plan.commits.len();
+            if self.in_batch >= self.batch_size || last {
+                // Every batch but the last: the walk is stored as far as `heads` reach.
+                let checkpoint = if last {
+                    done_cursor(self.to)
+                } else {
+                    Cursor::encode(&GitCursor {
+                        version: VERSION,
+                        tips: self.from.clone(),
+                        pending: Some(Pending {
+                            targets: self.to.clone(),
+                            heads: self.heads.iter().map(ObjectId::to_string).collect(),
+                        }),
+                    })
+                };
+                sink.progress(self.position as u64, Some(plan.commits.len() as u64));
+                sink.commit_blocking(checkpoint)?;
+                self.in_batch = 0;
+            }
+        }
+        Ok(())
     }
 }
 
