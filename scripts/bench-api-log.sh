@@ -35,9 +35,9 @@ lines=${args[0]:-1000000}
 rounds=${args[1]:-3}
 measure="python3 $root/scripts/measure.py"
 
-echo "building release binaries..." >&2
-(cd "$root" && cargo build --release --quiet && cargo build --release --quiet -p athena-sources --example api_log_parse)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
+echo "building the parser's example..." >&2
+(cd "$root" && cargo build --release --quiet -p athena-sources --example api_log_parse)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,7 +56,7 @@ TOML
 
 parses=()
 for ((r = 1; r <= rounds; r++)); do
-    out=$("$root/target/release/examples/api_log_parse" "$work/access.log")
+    out=$("$(release_dir)/examples/api_log_parse" "$work/access.log")
     parses+=("$(sed -n 's/.*: \([0-9]*\) lines\/s.*/\1/p' <<< "$out")")
     echo "parse only, round $r: $out"
 done

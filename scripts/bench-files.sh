@@ -23,8 +23,7 @@ bench=files
 measure="python3 $root/scripts/measure.py"
 
 echo "building the release binary..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

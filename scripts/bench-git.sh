@@ -29,9 +29,7 @@ rounds=${2:-3}
 repo=$(cd "$repo" && pwd)
 measure="python3 $root/scripts/measure.py"
 
-echo "building release binary..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

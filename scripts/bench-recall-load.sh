@@ -28,8 +28,7 @@ seconds=${args[1]:-30}
 clients=${args[2]:-500}
 
 echo "building the release binary..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
 
 work=$(mktemp -d)
 pid=""

@@ -33,8 +33,7 @@ fi
 command -v wrk >/dev/null || { echo "wrk is needed (Debian package wrk)" >&2; exit 2; }
 
 echo "building the release binary..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
 
 work=$(mktemp -d)
 pid=""

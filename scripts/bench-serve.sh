@@ -51,9 +51,7 @@ source "$root/scripts/lib.sh"
 bench=serve
 load="python3 $root/scripts/serve_load.py"
 
-echo "building release binary..." >&2
-(cd "$root" && cargo build --release --quiet)
-bin="$root/target/release/athena-ingest"
+bin=$(release_bin)
 
 work=$(mktemp -d)
 pid=""

@@ -208,3 +208,20 @@ serve_store() {
     cat "$work/serve.log" >&2
     exit 2
 }
+
+# The release binary to measure: $ATHENA_BENCH_BIN if set (to compare a build of another commit),
+# else this checkout's, built first (in $CARGO_TARGET_DIR when that is set, as cargo does).
+release_dir() {
+    local dir=${CARGO_TARGET_DIR:-$root/target}
+    case "$dir" in /*) ;; *) dir="$root/$dir" ;; esac
+    echo "$dir/release"
+}
+release_bin() {
+    if [ -n "${ATHENA_BENCH_BIN:-}" ]; then
+        echo "$ATHENA_BENCH_BIN"
+        return
+    fi
+    echo "building release binary..." >&2
+    (cd "$root" && cargo build --release --quiet)
+    echo "$(release_dir)/athena-ingest"
+}
