@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 
-
 use crate::config::{ConfigError, EngineSettings, SourceConfig};
 use crate::metrics::Metrics;
 use crate::redact::Redactor;

@@ -63,6 +63,7 @@ impl ApiClient {
             status: None,
             message,
             body: String::new(),
+            retry_after: None,
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -139,6 +140,7 @@ impl ApiClient {
                 status: None,
                 message: format!("bad path {path:?}: {e}"),
                 body: String::new(),
+                retry_after: None,
             })
     }
 
@@ -189,6 +191,7 @@ impl ApiClient {
                 status: Some(304),
                 message: "304 Not Modified to a POST".into(),
                 body: String::new(),
+                retry_after: None,
             }),
         }
     }

@@ -45,6 +45,7 @@ impl ApiClient {
                     redact_url(&self.config.base_url)
                 ),
                 body: String::new(),
+                retry_after: None,
             });
         }
         // A refused token is replaced once per request: a second refusal is the credentials'.
@@ -153,6 +154,7 @@ impl ApiClient {
                 wait.as_secs_f64().ceil(),
                 self.config.max_wait.as_secs()
             ),
+            retry_after: Some(wait),
             ..e
         }
     }
@@ -170,6 +172,7 @@ impl ApiClient {
                     status: None,
                     message: String::new(),
                     body: String::new(),
+                    retry_after: None,
                 };
                 if *waited + wait > self.config.max_wait {
                     return Err(self.spent(e, wait));
