@@ -105,8 +105,13 @@ impl Api<'_> {
 
     /// A request error in the words a CircleCI user needs, typed by its kind.
     pub fn explain(&self, e: &HttpError) -> SourceError {
-        let (id, slug) = (self.source_id, self.project_slug);
-        let hints = Hints {
+        hints(self.source_id, self.project_slug).explain(self.source_id, e)
+    }
+}
+
+/// CircleCI's words for what a user can fix.
+pub(super) fn hints(id: &str, slug: &str) -> Hints {
+    Hints {
             unauthorized: Hint::lead(format!(
                 "CircleCI rejected the token for source {id} (check `token`): "
             )),
@@ -119,9 +124,7 @@ impl Api<'_> {
             ))
             .of_kind(ErrorKind::Config),
             other: Hint::default(),
-        };
-        hints.explain(id, e)
-    }
+        }
 }
 
 /// Percent-encodes a path segment.

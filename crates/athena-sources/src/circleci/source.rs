@@ -1,19 +1,17 @@
 //! [`CircleciSource`]: the `circleci` source as the kit runs it (see `run` for a sync).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo};
+use athena_http::ApiClient;
 use chrono::Utc;
 
-use super::client::Api;
+use super::client::{hints, Api};
 use super::config::CircleciConfig;
 use super::cursor::CircleciCursor;
 use super::model::Project;
 use super::run::Run;
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hints};
 
 /// Reads a CircleCI project's pipelines, finished workflows and failed jobs through API v2
 /// (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -23,7 +21,6 @@ pub struct CircleciSource {
     project: Project,
     overlap: chrono::Duration,
     client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl CircleciSource {
@@ -68,7 +65,6 @@ impl CircleciSource {
                 name: format!("circleci {}", c.project_slug),
             },
             project: Project::new(&c.project_slug, &c.api_url),
-            stats: client.stats(),
             client,
             overlap,
             config: c,
@@ -85,43 +81,60 @@ impl CircleciSource {
 }
 
 #[async_trait]
-impl AsyncSource for CircleciSource {
+impl ApiSource for CircleciSource {
+    type Run = CircleciCursor;
+
     fn info(&self) -> &SourceInfo {
         &self.info
     }
 
-    /// Checks the configuration only: the sync's first request tries the token and the
-    /// project anyway.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
+    fn client(&self) -> &ApiClient {
+        &self.client
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config.batch_size
+    }
+
+    fn hints(&self) -> Hints {
+        hints(&self.info.id, &self.config.project_slug)
     }
 
     /// `GET /project/{slug}`: the token is accepted and can see the project.
-    async fn health_check(&self) -> Result<(), SourceError> {
+    async fn check(&self) -> Result<(), Failure> {
         let api = self.api();
         let url = api.url(&api.project_path(), &[])?;
-        api.get(&url).await.map(|_| ()).map_err(|e| api.explain(&e))
+        api.get(&url).await?;
+        Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+    fn start(&self, ctx: &mut Context) -> Result<CircleciCursor, SourceError> {
         let branch = self.config.branch.as_deref();
-        let cursor = CircleciCursor::decode(ctx.take_cursor(), &self.info.id, branch)?;
+        CircleciCursor::decode(ctx.take_cursor(), &self.info.id, branch)
+    }
+
+    async fn sync(&self, cursor: &mut CircleciCursor, sink: &mut Sink) -> Result<(), Failure> {
         let mut run = Run {
             api: self.api(),
             project: &self.project,
-            branch,
+            branch: self.config.branch.as_deref(),
             overlap: self.overlap,
-            cursor,
+            cursor: cursor.clone(),
             followed: Default::default(),
         };
-        run.run(&mut ctx.sink).await
+        let result = run.run(sink).await;
+        *cursor = run.cursor;
+        result
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    fn cursor(cursor: &CircleciCursor) -> Cursor {
+        cursor.encode()
+    }
+
+    /// What was read before a failure goes, with the cursor true for it.
+    fn kept(cursor: &CircleciCursor, pending: bool) -> Option<Cursor> {
+        pending.then(|| cursor.encode())
     }
 }
+
+api::driven!(CircleciSource);

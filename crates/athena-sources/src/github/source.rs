@@ -2,12 +2,10 @@
 //! turn into the sink (see `pass` and `streams`); a stream that fails does not keep the
 //! others from being read, but a rejected token or a missing repository stops them all.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
 use athena_core::{ConfigError, ErrorKind, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
+use athena_http::ApiClient;
 use serde_json::Value;
 
 use super::config::GitHubConfig;
@@ -24,7 +22,6 @@ pub struct GitHubSource {
     info: SourceInfo,
     config: GitHubConfig,
     client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl GitHubSource {
@@ -61,7 +58,6 @@ impl GitHubSource {
                 source_type: "github".into(),
                 name: format!("github {}/{}", c.owner, c.repo),
             },
-            stats: client.stats(),
             client,
             config: c,
         })
@@ -77,12 +73,6 @@ impl GitHubSource {
 impl AsyncSource for GitHubSource {
     fn info(&self) -> &SourceInfo {
         &self.info
-    }
-
-    /// Checks the configuration only: the first request of the sync checks the token and the
-    /// repository, so a sync with nothing new costs one request per stream and no more.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
     }
 
     /// Asks for the repository: the token is accepted and can see it.
@@ -128,13 +118,13 @@ impl AsyncSource for GitHubSource {
             let (kind, e) = match streams::read(stream, &api, &mut texts, &mut out).await {
                 Ok(()) => continue,
                 Err(Failure::Stopped) => return Err(ReadError::Stopped),
-                Err(Failure::Fatal(e)) => {
+                Err(Failure::Source(e)) => {
                     out.commit(false).await?;
                     return Err(e.into());
                 }
-                Err(Failure::Http(kind, e)) => (kind, e),
-                // A malformed answer or a paging loop is an HTTP failure too.
-                Err(Failure::Stream(e)) => (ErrorKind::Http, e),
+                // This stream only, typed by its HTTP failure (a spent rate limit, a 5xx, a
+                // malformed answer, a paging loop).
+                Err(Failure::Http(e)) => (e.source_error(&self.info.id, String::new()).kind(), e),
             };
             out.commit(false).await?;
             tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
@@ -154,6 +144,6 @@ impl AsyncSource for GitHubSource {
     }
 
     fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+        api::stats(&self.client.stats())
     }
 }

@@ -9,6 +9,7 @@ use athena_http::{
 use serde_json::{json, Value};
 
 use super::source::SlackSource;
+use crate::api::{Hint, Hints};
 
 /// How Slack pages its lists: `response_metadata.next_cursor`, sent back as `cursor`.
 pub(super) const PAGING: Paging = Paging::BodyToken {
@@ -64,15 +65,16 @@ impl SlackSource {
         }
     }
 
+    /// A request error in the words a Slack user needs (Slack's own error code named).
     pub(super) fn fatal(&self, e: &HttpError) -> SourceError {
-        let message = match e.kind {
-            HttpErrorKind::Unauthorized => format!(
-                "Slack rejected the token for source {} ({}; check `token`): {e}",
+        let hints = Hints {
+            unauthorized: Hint::lead(format!(
+                "Slack rejected the token for source {} ({}; check `token`): ",
                 self.info.id, e.message
-            ),
-            _ => e.to_string(),
+            )),
+            ..Hints::default()
         };
-        e.source_error(&self.info.id, message)
+        hints.explain(&self.info.id, e)
     }
 
     /// Every page of a cursor-paged method, the items under `key`.

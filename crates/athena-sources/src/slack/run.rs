@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use super::client::PAGING;
 use super::cursor::{ChannelCursor, SlackCursor, Ts, VERSION};
-use super::source::{Channel, ChannelError, Run};
+use super::source::{Channel, Run};
+use crate::api::Failure;
 
 /// Messages per history page (Slack's advice: at most 200).
 const PAGE: u32 = 200;
@@ -107,12 +108,14 @@ impl Run<'_> {
         for channel in &channels {
             match self.channel(channel, &mut state, sink).await {
                 Ok(()) => {}
-                Err(ChannelError::Channel(why)) => {
+                // Slack's own "this channel cannot be read" (see `channel_error`).
+                Err(Failure::Http(e)) => {
+                    let why = e.message;
                     tracing::warn!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
                     failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
                 }
-                Err(ChannelError::Fatal(e)) => return Err(e.into()),
-                Err(ChannelError::Stopped) => return Err(ReadError::Stopped),
+                Err(Failure::Source(e)) => return Err(e.into()),
+                Err(Failure::Stopped) => return Err(ReadError::Stopped),
             }
         }
         if failures.is_empty() {
@@ -133,10 +136,10 @@ impl Run<'_> {
 
     /// Slack's own "this channel cannot be read" (said in a `200`) stops that channel only;
     /// anything else (an HTTP 404 from a wrong `api_url` included) stops the source.
-    fn channel_error(&self, e: &HttpError) -> ChannelError {
+    fn channel_error(&self, e: &HttpError) -> Failure {
         match (e.kind, e.status) {
-            (HttpErrorKind::NotFound, Some(200)) => ChannelError::Channel(e.message.clone()),
-            _ => ChannelError::Fatal(self.source.fatal(e)),
+            (HttpErrorKind::NotFound, Some(200)) => Failure::Http(e.clone()),
+            _ => Failure::Source(self.source.fatal(e)),
         }
     }
 
@@ -145,7 +148,7 @@ impl Run<'_> {
         channel: &Channel,
         state: &mut SlackCursor,
         sink: &mut Sink,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         let latest = state
             .channels
             .get(&channel.id)
@@ -168,7 +171,7 @@ impl Run<'_> {
         let first = self
             .source
             .url("conversations.history", &query)
-            .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
+            .map_err(|e| Failure::Source(self.source.fatal(&e)))?;
         let mut url = first.clone();
         let mut pages = Pages::new(PAGING, first);
         let mut newest = latest;
@@ -233,7 +236,7 @@ impl Run<'_> {
         latest: Option<Ts>,
         now: DateTime<Utc>,
         out: &mut Vec<Event>,
-    ) -> Result<Option<Ts>, ChannelError> {
+    ) -> Result<Option<Ts>, Failure> {
         let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
             return Ok(None);
         };
@@ -289,7 +292,7 @@ impl Run<'_> {
         newest: Option<Ts>,
         events: &mut Vec<Event>,
         sink: &mut Sink,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         state.channels.insert(
             channel.id.clone(),
             ChannelCursor {
@@ -301,7 +304,7 @@ impl Run<'_> {
         }
         sink.commit(Cursor::encode(&*state))
             .await
-            .map_err(|_| ChannelError::Stopped)
+            .map_err(|_| Failure::Stopped)
     }
 
     /// A message's edit and reactions, as events.
@@ -312,7 +315,7 @@ impl Run<'_> {
         ts: Ts,
         out: &mut Vec<Event>,
         now: DateTime<Utc>,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         if let Some(edit_ts) = m
             .pointer("/edited/ts")
             .and_then(Value::as_str)

@@ -2,12 +2,11 @@
 //! window read again for replies, edits and reactions; stored oldest first.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
 use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
+use athena_http::ApiClient;
 use chrono::Utc;
 
 use super::config::SlackConfig;
@@ -20,7 +19,6 @@ pub struct SlackSource {
     pub(super) config: SlackConfig,
     pub(super) lookback: chrono::Duration,
     pub(super) client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl SlackSource {
@@ -56,7 +54,6 @@ impl SlackSource {
                 source_type: "slack".into(),
                 name: "slack".into(),
             },
-            stats: client.stats(),
             client,
             lookback,
             config: c,
@@ -68,13 +65,6 @@ impl SlackSource {
 impl AsyncSource for SlackSource {
     fn info(&self) -> &SourceInfo {
         &self.info
-    }
-
-    /// Nothing is checked before a sync: without a request there is nothing to check, and the
-    /// sync's first request tries the token anyway. `athena-ingest validate` runs
-    /// [`health_check`](AsyncSource::health_check), which asks Slack.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
     }
 
     /// `auth.test`: the token is accepted.
@@ -99,7 +89,7 @@ impl AsyncSource for SlackSource {
     }
 
     fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+        api::stats(&self.client.stats())
     }
 }
 
@@ -107,16 +97,6 @@ impl AsyncSource for SlackSource {
 pub(super) struct Channel {
     pub id: String,
     pub name: String,
-}
-
-/// Why a channel stopped.
-pub(super) enum ChannelError {
-    /// This channel only (not a member, gone): the others go on.
-    Channel(String),
-    /// The whole source.
-    Fatal(SourceError),
-    /// The consumer went away.
-    Stopped,
 }
 
 /// What one sync learns as it goes.
