@@ -22,21 +22,15 @@ pub(crate) trait ApiSource: Send + Sync + 'static {
     /// What one sync keeps as it goes: at least the cursor.
     type Run: Send;
 
-    /// Who the source is.
-    fn info(&self) -> &SourceInfo;
-
-    /// The client its requests go through.
-    fn client(&self) -> &ApiClient;
-
-    /// Events per stored batch (the `batch_size` key).
-    fn batch_size(&self) -> usize;
+    /// Who the source is, its client, its batch size.
+    fn parts(&self) -> Parts<'_>;
 
     /// The source's words for each kind of failure.
     fn hints(&self) -> Hints;
 
     /// A request error as the source's error.
     fn explain(&self, e: &HttpError) -> SourceError {
-        self.hints().explain(&self.info().id, e)
+        self.hints().explain(&self.parts().info.id, e)
     }
 
     /// The deeper check of `athena-ingest validate`: one request that tries the credentials.
@@ -61,8 +55,18 @@ pub(crate) trait ApiSource: Send + Sync + 'static {
 
     /// The source's counters: the client's.
     fn stats(&self) -> SourceStats {
-        super::stats(&self.client().stats())
+        super::stats(&self.parts().client.stats())
     }
+}
+
+/// What every API source has.
+pub(crate) struct Parts<'a> {
+    /// Who the source is.
+    pub info: &'a SourceInfo,
+    /// The client its requests go through.
+    pub client: &'a ApiClient,
+    /// Events per stored batch (the `batch_size` key).
+    pub batch_size: usize,
 }
 
 /// One sync of `source` (see the module's doc).
@@ -94,7 +98,7 @@ pub(crate) async fn check<S: ApiSource>(source: &S) -> Result<(), SourceError> {
 
 /// How batches of `source` are cut.
 pub(crate) fn limits<S: ApiSource>(source: &S) -> Limits {
-    Limits::items(source.batch_size())
+    Limits::items(source.parts().batch_size)
 }
 
 /// The kit's [`AsyncSource`](athena_core::kit::AsyncSource) for an [`ApiSource`]: every method
@@ -105,7 +109,7 @@ macro_rules! driven {
         #[async_trait::async_trait]
         impl athena_core::kit::AsyncSource for $source {
             fn info(&self) -> &athena_core::SourceInfo {
-                <Self as $crate::api::ApiSource>::info(self)
+                <Self as $crate::api::ApiSource>::parts(self).info
             }
 
             async fn health_check(&self) -> Result<(), athena_core::SourceError> {

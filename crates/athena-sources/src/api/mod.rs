@@ -32,7 +32,7 @@ mod hints;
     feature = "source-google-calendar",
     feature = "source-linear"
 ))]
-pub(crate) use driver::{check, drive, driven, limits, ApiSource};
+pub(crate) use driver::{check, drive, driven, limits, ApiSource, Parts};
 pub(crate) use failure::Failure;
 pub(crate) use hints::{Hint, Hints};
 
@@ -91,6 +91,24 @@ pub(crate) fn client(
     http.requests_per_second = knobs.requests_per_second.and_then(NonZeroU32::new);
     adjust(&mut http);
     ApiClient::new(http).map_err(|e| config.error(Some("token"), e.message.clone()))
+}
+
+/// A duration key (`7d`, `12h`, `30m`) as a duration; anything else is a config error naming
+/// the key, with `examples` of what it takes.
+pub(crate) fn duration(
+    config: &SourceConfig,
+    key: &str,
+    text: &str,
+    examples: &str,
+) -> Result<chrono::Duration, ConfigError> {
+    let now = chrono::Utc::now();
+    text.trim()
+        .ends_with(|ch: char| ch.is_ascii_alphabetic())
+        .then(|| athena_core::time::parse_time_arg(text, now).ok())
+        .flatten()
+        .map(|t| now - t)
+        .filter(|d| *d >= chrono::Duration::zero())
+        .ok_or_else(|| config.error(Some(key), format!("must be a duration like {examples}")))
 }
 
 /// The client's counters as the source's stats.

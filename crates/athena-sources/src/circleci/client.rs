@@ -1,7 +1,7 @@
 //! Asking CircleCI: URLs under the API root, `next_page_token` paging, and what errors mean.
 
 use athena_core::{ErrorKind, SourceError};
-use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
 
 use crate::api::{Hint, Hints};
@@ -96,11 +96,7 @@ impl Api<'_> {
     }
 
     pub async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_json::<Value>(url, None).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &BodyVerdict::accept).await
     }
 
     /// A request error in the words a CircleCI user needs, typed by its kind.

@@ -4,14 +4,13 @@ use async_trait::async_trait;
 use athena_core::kit::{Context, Sink};
 use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo};
 use athena_http::ApiClient;
-use chrono::Utc;
 
 use super::client::{hints, Api};
 use super::config::CircleciConfig;
 use super::cursor::CircleciCursor;
 use super::model::Project;
 use super::run::Run;
-use crate::api::{self, ApiSource, Failure, Hints};
+use crate::api::{self, ApiSource, Failure, Hints, Parts};
 
 /// Reads a CircleCI project's pipelines, finished workflows and failed jobs through API v2
 /// (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -40,18 +39,7 @@ impl CircleciSource {
         if c.branch.as_deref().is_some_and(|b| b.trim().is_empty()) {
             return Err(config.error(Some("branch"), "is empty (leave it out for every branch)"));
         }
-        let now = Utc::now();
-        let overlap = c
-            .overlap
-            .trim()
-            .ends_with(|ch: char| ch.is_ascii_alphabetic())
-            .then(|| athena_core::time::parse_time_arg(&c.overlap, now).ok())
-            .flatten()
-            .map(|t| now - t)
-            .filter(|d| *d >= chrono::Duration::zero())
-            .ok_or_else(|| {
-                config.error(Some("overlap"), "must be a duration like 6h, 2d or 30m")
-            })?;
+        let overlap = api::duration(config, "overlap", &c.overlap, "6h, 2d or 30m")?;
         let token = Some(athena_core::Secret::new(c.token.expose().to_string()));
         let client = api::client(config, &c.api_url, token, &c.knobs(), |http| {
             http.authorization_header = "Circle-Token";
@@ -84,16 +72,12 @@ impl CircleciSource {
 impl ApiSource for CircleciSource {
     type Run = CircleciCursor;
 
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn client(&self) -> &ApiClient {
-        &self.client
-    }
-
-    fn batch_size(&self) -> usize {
-        self.config.batch_size
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
     fn hints(&self) -> Hints {

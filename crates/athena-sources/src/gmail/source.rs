@@ -18,15 +18,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use athena_core::kit::{Context, Sink};
 use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo};
-use athena_http::{
-    ApiClient, BodyVerdict, Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
-};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
 
 use super::config::GmailConfig;
 use super::cursor::{GmailCursor, Phase};
 use super::message::{self, label_ids, wanted, Mailbox};
-use crate::api::{self, ApiSource, Failure, Hint, Hints};
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
 
 /// The OAuth scope the source asks for.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/gmail.readonly";
@@ -147,11 +145,7 @@ impl GmailSource {
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
         let check = |v: &Value, _: &athena_http::HeaderMap| self.verdict(v);
-        match self.client.get_checked::<Value>(url, None, &check).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &check).await
     }
 
     async fn profile(&self) -> Result<Profile, HttpError> {
@@ -511,16 +505,12 @@ impl GmailSource {
 impl ApiSource for GmailSource {
     type Run = GmailCursor;
 
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn client(&self) -> &ApiClient {
-        &self.client
-    }
-
-    fn batch_size(&self) -> usize {
-        self.config.batch_size
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
     /// Gmail's words for what a user can fix.

@@ -16,8 +16,7 @@ use async_trait::async_trait;
 use athena_core::kit::{Context, Sink};
 use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo, StateChange};
 use athena_http::{
-    ApiClient, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging,
-    Url,
+    ApiClient, BodyVerdict, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -25,7 +24,7 @@ use serde_json::Value;
 use super::config::GoogleCalendarConfig;
 use super::cursor::{CalendarCursor, CalendarMark};
 use super::model::{self, Item, Known};
-use crate::api::{self, ApiSource, Failure, Hint, Hints};
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
 
 /// What the source takes as now: when meetings have ended, where the first window lies.
 /// [`Utc::now`] unless a test sets the time.
@@ -78,17 +77,6 @@ pub(crate) fn google_verdict(body: &Value, _headers: &HeaderMap) -> BodyVerdict 
     BodyVerdict::Accept
 }
 
-fn duration(config: &SourceConfig, key: &str, text: &str) -> Result<chrono::Duration, ConfigError> {
-    let now = Utc::now();
-    text.trim()
-        .ends_with(|ch: char| ch.is_ascii_alphabetic())
-        .then(|| athena_core::time::parse_time_arg(text, now).ok())
-        .flatten()
-        .map(|t| now - t)
-        .filter(|d| *d >= chrono::Duration::zero())
-        .ok_or_else(|| config.error(Some(key), "must be a duration like 30d, 12h or 90m"))
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -97,8 +85,9 @@ impl GoogleCalendarSource {
     /// Builds the source from its config entry.
     pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
         let c: GoogleCalendarConfig = config.parse()?;
-        let lookback = duration(config, "lookback", &c.lookback)?;
-        let lookahead = duration(config, "lookahead", &c.lookahead)?;
+        let examples = "30d, 12h or 90m";
+        let lookback = api::duration(config, "lookback", &c.lookback, examples)?;
+        let lookahead = api::duration(config, "lookahead", &c.lookahead, examples)?;
         if c.calendars.is_empty() {
             return Err(config.error(Some("calendars"), "lists no calendar"));
         }
@@ -174,15 +163,7 @@ impl GoogleCalendarSource {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self
-            .client
-            .get_checked::<Value>(url, None, &google_verdict)
-            .await?
-        {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &google_verdict).await
     }
 
     /// `calendar`'s mark, its first window set on a first listing.
@@ -310,16 +291,12 @@ impl GoogleCalendarSource {
 impl ApiSource for GoogleCalendarSource {
     type Run = CalendarRun;
 
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn client(&self) -> &ApiClient {
-        &self.client
-    }
-
-    fn batch_size(&self) -> usize {
-        self.config.batch_size
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
     /// Calendar's words for what a user can fix.

@@ -8,13 +8,13 @@
 use async_trait::async_trait;
 use athena_core::kit::{Context, Sink};
 use athena_core::{ConfigError, Cursor, Secret, SourceConfig, SourceError, SourceInfo};
-use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
 
 use super::config::JiraConfig;
 use super::cursor::JiraCursor;
 use super::issue::Issue;
-use crate::api::{self, ApiSource, Failure, Hint, Hints};
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
 
 /// The fields a search asks for: what the events need, nothing more.
 pub(crate) const FIELDS: &str =
@@ -134,11 +134,7 @@ impl JiraSource {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_json::<Value>(url, None).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &BodyVerdict::accept).await
     }
 
     /// Every item under `key` of an issue's paged list (`changelog`: `values`, `comment`:
@@ -258,16 +254,12 @@ impl JiraSource {
 impl ApiSource for JiraSource {
     type Run = JiraCursor;
 
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn client(&self) -> &ApiClient {
-        &self.client
-    }
-
-    fn batch_size(&self) -> usize {
-        self.config.batch_size
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
     /// Jira's words for what a user can fix.

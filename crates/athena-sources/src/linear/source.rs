@@ -20,7 +20,7 @@ use super::config::LinearConfig;
 use super::cursor::{LinearCursor, Pass};
 use super::fetch::{hints, malformed, Api, QueryError};
 use super::graphql::{self, CommentsOnly, HistoryOnly, IssueData, IssuesData};
-use crate::api::{self, ApiSource, Failure, Hints};
+use crate::api::{self, ApiSource, Failure, Hints, Parts};
 
 /// Complexity points one issue of a page may cost (see `graphql`).
 const ISSUE_COMPLEXITY: u64 = 520;
@@ -273,16 +273,12 @@ fn text(t: DateTime<Utc>) -> String {
 impl ApiSource for LinearSource {
     type Run = LinearCursor;
 
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-
-    fn client(&self) -> &ApiClient {
-        &self.client
-    }
-
-    fn batch_size(&self) -> usize {
-        self.config.batch_size
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
     fn hints(&self) -> Hints {

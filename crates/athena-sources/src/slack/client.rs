@@ -3,10 +3,8 @@
 use std::time::Duration;
 
 use athena_core::SourceError;
-use athena_http::{
-    BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
-};
-use serde_json::{json, Value};
+use athena_http::{BodyVerdict, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use serde_json::Value;
 
 use super::source::SlackSource;
 use crate::api::{Hint, Hints};
@@ -58,11 +56,7 @@ impl SlackSource {
     }
 
     pub(super) async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_checked(url, None, &slack_verdict).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(json!({"ok": true})),
-        }
+        self.client.get_value(url, &slack_verdict).await
     }
 
     /// A request error in the words a Slack user needs (Slack's own error code named).
@@ -109,6 +103,7 @@ impl SlackSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn slack_errors_inside_200_are_classified() {

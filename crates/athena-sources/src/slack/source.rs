@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
 use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
 use athena_http::ApiClient;
-use chrono::Utc;
 
 use super::config::SlackConfig;
 use crate::api;
@@ -25,18 +24,7 @@ impl SlackSource {
     /// Builds the source from its config entry.
     pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
         let c: SlackConfig = config.parse()?;
-        let now = Utc::now();
-        let lookback = c
-            .lookback
-            .trim()
-            .ends_with(|ch: char| ch.is_ascii_alphabetic())
-            .then(|| athena_core::time::parse_time_arg(&c.lookback, now).ok())
-            .flatten()
-            .map(|t| now - t)
-            .filter(|d| *d >= chrono::Duration::zero())
-            .ok_or_else(|| {
-                config.error(Some("lookback"), "must be a duration like 7d, 12h or 30m")
-            })?;
+        let lookback = api::duration(config, "lookback", &c.lookback, "7d, 12h or 30m")?;
         if c.token.expose().trim().is_empty() {
             return Err(config.error(Some("token"), "is empty (is the variable set?)"));
         }
