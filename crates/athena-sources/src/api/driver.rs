@@ -46,17 +46,28 @@ pub(crate) trait ApiSource: Send + Sync + 'static {
     /// The run's cursor, true once everything emitted so far is stored.
     fn cursor(run: &Self::Run) -> Cursor;
 
-    /// The cursor stored after a failure (`pending`: items were emitted since the last
-    /// checkpoint); `None` stores nothing more. Defaults to the run's cursor, always.
-    fn kept(run: &Self::Run, pending: bool) -> Option<Cursor> {
-        let _ = pending;
-        Some(Self::cursor(run))
-    }
+    /// When the run's cursor is stored once `sync` succeeded.
+    const ON_SUCCESS: Keep = Keep::Always;
+
+    /// When the run's cursor is stored once `sync` failed (what was emitted since the last
+    /// checkpoint is whole, see the module's doc).
+    const ON_FAILURE: Keep = Keep::Always;
 
     /// The source's counters: the client's.
     fn stats(&self) -> SourceStats {
         super::stats(&self.parts().client.stats())
     }
+}
+
+/// When the driver stores the run's cursor at the end of a sync, besides the checkpoints the
+/// source made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Always: the cursor may have moved without events (a mark, a phase).
+    Always,
+    /// Only when events were emitted since the last checkpoint: the source stores every move
+    /// of its cursor itself.
+    IfPending,
 }
 
 /// What every API source has.
@@ -72,19 +83,19 @@ pub(crate) struct Parts<'a> {
 /// One sync of `source` (see the module's doc).
 pub(crate) async fn drive<S: ApiSource>(source: &S, ctx: &mut Context) -> Result<(), ReadError> {
     let mut run = source.start(ctx)?;
-    let error = match source.sync(&mut run, &mut ctx.sink).await {
-        Ok(()) => {
-            ctx.sink.commit(S::cursor(&run)).await?;
-            return Ok(());
-        }
+    let (keep, error) = match source.sync(&mut run, &mut ctx.sink).await {
+        Ok(()) => (S::ON_SUCCESS, None),
         Err(Failure::Stopped) => return Err(ReadError::Stopped),
-        Err(Failure::Http(e)) => source.explain(&e),
-        Err(Failure::Source(e)) => e,
+        Err(Failure::Http(e)) => (S::ON_FAILURE, Some(source.explain(&e))),
+        Err(Failure::Source(e)) => (S::ON_FAILURE, Some(e)),
     };
-    if let Some(cursor) = S::kept(&run, ctx.sink.has_pending()) {
-        ctx.sink.commit(cursor).await?;
+    if keep == Keep::Always || ctx.sink.has_pending() {
+        ctx.sink.commit(S::cursor(&run)).await?;
     }
-    Err(error.into())
+    match error {
+        None => Ok(()),
+        Some(e) => Err(e.into()),
+    }
 }
 
 /// The deeper check of `source`, its failure in its words.

@@ -32,7 +32,7 @@ mod hints;
     feature = "source-google-calendar",
     feature = "source-linear"
 ))]
-pub(crate) use driver::{check, drive, driven, limits, ApiSource, Parts};
+pub(crate) use driver::{check, drive, driven, limits, ApiSource, Keep, Parts};
 pub(crate) use failure::Failure;
 pub(crate) use hints::{Hint, Hints};
 

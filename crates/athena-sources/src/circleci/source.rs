@@ -10,7 +10,7 @@ use super::config::CircleciConfig;
 use super::cursor::CircleciCursor;
 use super::model::Project;
 use super::run::Run;
-use crate::api::{self, ApiSource, Failure, Hints, Parts};
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Reads a CircleCI project's pipelines, finished workflows and failed jobs through API v2
 /// (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -116,9 +116,7 @@ impl ApiSource for CircleciSource {
     }
 
     /// What was read before a failure goes, with the cursor true for it.
-    fn kept(cursor: &CircleciCursor, pending: bool) -> Option<Cursor> {
-        pending.then(|| cursor.encode())
-    }
+    const ON_FAILURE: Keep = Keep::IfPending;
 }
 
 api::driven!(CircleciSource);

@@ -57,10 +57,15 @@ impl Api<'_> {
 
 /// A request error in the words a GitHub user needs.
 pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> SourceError {
+    hints(source_id, config).explain(source_id, e)
+}
+
+/// GitHub's words for what a user can fix.
+pub(crate) fn hints(source_id: &str, config: &GitHubConfig) -> Hints {
     let api = Url::parse(&config.api_url)
         .map(|u| athena_http::redact_url(&u))
         .unwrap_or_default();
-    let hints = Hints {
+    Hints {
         unauthorized: Hint::around(
             format!("GitHub rejected the token for source {source_id} (check `token`; "),
             ")",
@@ -73,6 +78,5 @@ pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> 
             "GitHub refused access (does the token have the scopes docs/sources/github.md lists?): ",
         ),
         other: Hint::default(),
-    };
-    hints.explain(source_id, e)
+    }
 }

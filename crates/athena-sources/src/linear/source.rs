@@ -20,7 +20,7 @@ use super::config::LinearConfig;
 use super::cursor::{LinearCursor, Pass};
 use super::fetch::{hints, malformed, Api, QueryError};
 use super::graphql::{self, CommentsOnly, HistoryOnly, IssueData, IssuesData};
-use crate::api::{self, ApiSource, Failure, Hints, Parts};
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Complexity points one issue of a page may cost (see `graphql`).
 const ISSUE_COMPLEXITY: u64 = 520;
@@ -307,10 +307,9 @@ impl ApiSource for LinearSource {
         cursor.encode()
     }
 
-    /// What earlier pages emitted goes, under the pass that says so; nothing else moves.
-    fn kept(cursor: &LinearCursor, pending: bool) -> Option<Cursor> {
-        pending.then(|| cursor.encode())
-    }
+    /// After a failure, what earlier pages emitted goes, under the pass that says so;
+    /// nothing else moves.
+    const ON_FAILURE: Keep = Keep::IfPending;
 
     fn stats(&self) -> SourceStats {
         let mut stats = api::stats(&self.client.stats());

@@ -1,16 +1,14 @@
 //! One sync of the `slack` source: the channels to read, and each channel's history, threads,
 //! edits and reactions, stored oldest first with the cursor moving per channel.
 
-use std::collections::BTreeMap;
-
-use athena_core::kit::{ReadError, Sink};
+use athena_core::kit::Sink;
 use athena_core::{Cursor, Event, SourceError};
 use athena_http::{HttpError, HttpErrorKind, PageRead, Pages};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::client::PAGING;
-use super::cursor::{ChannelCursor, SlackCursor, Ts, VERSION};
+use super::cursor::{ChannelCursor, SlackCursor, Ts};
 use super::source::{Channel, Run};
 use crate::api::Failure;
 
@@ -18,18 +16,13 @@ use crate::api::Failure;
 const PAGE: u32 = 200;
 
 impl Run<'_> {
+    /// The channels to read, then each one's history from `state` on, the cursor stored
+    /// after each channel; a channel that cannot be read is told at the end.
     pub(super) async fn run(
         &mut self,
-        cursor: Option<Cursor>,
+        state: &mut SlackCursor,
         sink: &mut Sink,
-    ) -> Result<(), ReadError> {
-        let mut state: SlackCursor =
-            Cursor::decode_saved(cursor, &self.source.info.id, u64::from(VERSION))?.unwrap_or(
-                SlackCursor {
-                    version: VERSION,
-                    channels: BTreeMap::new(),
-                },
-            );
+    ) -> Result<(), Failure> {
         // Archived channels are only read when named.
         let archived = if self.source.config.channels.is_empty() {
             "true"
@@ -61,7 +54,7 @@ impl Run<'_> {
                     .await
                     .map_err(|e| self.source.fatal(&e))?
             }
-            Err(e) => return Err(self.source.fatal(&e).into()),
+            Err(e) => return Err(Failure::Source(self.source.fatal(&e))),
         };
         let mut member = Vec::new();
         for c in &listed {
@@ -106,7 +99,7 @@ impl Run<'_> {
             chosen
         };
         for channel in &channels {
-            match self.channel(channel, &mut state, sink).await {
+            match self.channel(channel, state, sink).await {
                 Ok(()) => {}
                 // Slack's own "this channel cannot be read" (see `channel_error`).
                 Err(Failure::Http(e)) => {
@@ -114,8 +107,7 @@ impl Run<'_> {
                     tracing::warn!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
                     failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
                 }
-                Err(Failure::Source(e)) => return Err(e.into()),
-                Err(Failure::Stopped) => return Err(ReadError::Stopped),
+                Err(stopped_or_fatal) => return Err(stopped_or_fatal),
             }
         }
         if failures.is_empty() {
@@ -123,7 +115,7 @@ impl Run<'_> {
         } else {
             // A channel that does not exist or that the token is not in: the config (or the
             // bot's invitations) to fix, not the service.
-            Err(ReadError::Failed(SourceError::Config {
+            Err(Failure::Source(SourceError::Config {
                 source_id: self.source.info.id.clone(),
                 message: format!(
                     "{} channel(s) could not be read ({}); the others were stored",
