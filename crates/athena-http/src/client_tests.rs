@@ -269,6 +269,12 @@ async fn a_reset_beyond_max_wait_fails_at_once_with_a_clear_error() {
     assert_eq!(e.kind, HttpErrorKind::RateLimited);
     assert!(e.to_string().contains("rate limit spent"), "{e}");
     assert_eq!(server.requests().len(), 1);
+    // The reset the headers named, kept typed for the caller (a second of slack either way).
+    let wait = e.retry_after.expect("the wait is known");
+    assert!(
+        wait > Duration::from_secs(3590) && wait <= Duration::from_secs(3601),
+        "{wait:?}"
+    );
 }
 
 #[tokio::test]

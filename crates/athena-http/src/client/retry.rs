@@ -85,6 +85,7 @@ impl ApiClient {
                         return Err(HttpError {
                             kind: HttpErrorKind::RateLimited,
                             message: format!("still rate limited after {MAX_WAITS} waits"),
+                            retry_after: Some(wait),
                             ..e
                         });
                     }
