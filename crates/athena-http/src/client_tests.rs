@@ -148,6 +148,21 @@ async fn retries_are_bounded_and_the_error_names_url_status_and_body() {
 }
 
 #[tokio::test]
+async fn a_503_asking_for_longer_than_the_retries_may_take_fails_with_the_wait_it_asked_for() {
+    let server =
+        TestServer::start(|_| TestResponse::text(503, "maintenance").header("Retry-After", "100"));
+    let c = client(&server);
+    let e = get(&c, "x").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Server);
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "100 s is past the retries' 10 s"
+    );
+    assert_eq!(e.retry_after, Some(Duration::from_secs(100)));
+}
+
+#[tokio::test]
 async fn a_malformed_body_is_retried_then_fails_naming_the_url() {
     let server = sequence(1, |_| TestResponse::text(200, "[1, 2"), ok);
     let c = client(&server);

@@ -107,6 +107,7 @@ impl ApiClient {
                     {
                         return Err(HttpError {
                             message: format!("{} (gave up after {} retries)", e.message, retries),
+                            retry_after: after.or(e.retry_after),
                             ..e
                         });
                     }

@@ -1,7 +1,8 @@
 //! [`ApiSource`] and [`drive`]: the one loop of an API source that reads from a cursor.
 //!
 //! A sync decodes the stored cursor (and state) into the source's run, reads pages into the
-//! sink with a checkpoint wherever the run's cursor is true, and then commits the run's cursor.
+//! sink with a checkpoint wherever the run's cursor is true, and then stores the run's cursor
+//! (always, or only with events pending for a source that stores each move itself: [`Keep`]).
 //! When a request fails, what was emitted since the last checkpoint is whole (a source emits a
 //! unit, an issue or a page, before its checkpoint), so it is stored with the run's cursor
 //! before the failure is told in the source's words: the next sync reads on from there, and

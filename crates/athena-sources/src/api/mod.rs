@@ -7,8 +7,9 @@
 //!   failed, the source failed);
 //! - `hints`: [`Hints`], a source's words for each kind of HTTP failure, and the one place an
 //!   [`HttpError`](athena_http::HttpError) becomes the source's error;
-//! - `driver`: [`ApiSource`] and the one loop every cursor-driven API source runs (decode the
-//!   cursor, read pages, on a failure store what was read whole and explain).
+//! - `driver`: [`ApiSource`], what a source gives (its cursor, its sync, its hints), and the one
+//!   loop every API source runs (decode the cursor, read pages, on a failure store what was
+//!   read whole and explain); `driven!` makes an `ApiSource` the kit's `AsyncSource`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -16,22 +17,10 @@ use std::time::Duration;
 use athena_core::{ConfigError, Secret, SourceConfig, SourceStats};
 use athena_http::{ApiClient, ClientConfig, HttpStats, Url};
 
-#[cfg(any(
-    feature = "source-jira",
-    feature = "source-gmail",
-    feature = "source-google-calendar",
-    feature = "source-linear"
-))]
 mod driver;
 mod failure;
 mod hints;
 
-#[cfg(any(
-    feature = "source-jira",
-    feature = "source-gmail",
-    feature = "source-google-calendar",
-    feature = "source-linear"
-))]
 pub(crate) use driver::{check, drive, driven, limits, ApiSource, Keep, Parts};
 pub(crate) use failure::Failure;
 pub(crate) use hints::{Hint, Hints};
