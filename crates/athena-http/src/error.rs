@@ -1,6 +1,12 @@
-//! What went wrong with a request, said so a person can act on it.
+//! What went wrong with a request, said so a person can act on it. The causes stay typed
+//! (kind, status, the wait the server asked for) until a source turns the error into its own.
+
+use std::time::Duration;
 
 use athena_core::{Redactor, SourceError};
+use url::Url;
+
+use crate::redact_url;
 
 /// The kind of failure, for sources that react differently (a 401 is a token problem).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +52,43 @@ pub struct HttpError {
     pub message: String,
     /// The first bytes of the response body, if any.
     pub body: String,
+    /// How long the server asked to wait before trying again (`Retry-After`, a rate limit's
+    /// reset), when it said: set on a spent rate limit that resets later than the source may
+    /// wait.
+    pub retry_after: Option<Duration>,
 }
 
 impl HttpError {
+    /// An error of `kind` about `url` (already without credentials), with no body and no wait.
+    pub fn new(
+        kind: HttpErrorKind,
+        method: &'static str,
+        url: impl Into<String>,
+        status: Option<u16>,
+        message: impl Into<String>,
+    ) -> Self {
+        HttpError {
+            kind,
+            method,
+            url: url.into(),
+            status,
+            message: message.into(),
+            body: String::new(),
+            retry_after: None,
+        }
+    }
+
+    /// An error of `kind` about an answer (status 200) from `url` that is not what was asked
+    /// for: a missing list, a paging loop. The URL is shown without credentials.
+    pub fn answer(
+        kind: HttpErrorKind,
+        method: &'static str,
+        url: &Url,
+        message: impl Into<String>,
+    ) -> Self {
+        HttpError::new(kind, method, redact_url(url), Some(200), message)
+    }
+
     /// This failure as source `source_id`'s error, typed by its kind: refused credentials are
     /// [`SourceError::Unauthorized`], a spent rate limit [`SourceError::RateLimited`], the rest
     /// [`SourceError::Http`] with the status. `message` is what the user reads (this error's
@@ -61,7 +101,7 @@ impl HttpError {
             }
             HttpErrorKind::RateLimited => SourceError::RateLimited {
                 source_id,
-                retry_after: None,
+                retry_after: self.retry_after,
                 message,
             },
             _ => SourceError::Http {
@@ -132,14 +172,7 @@ mod kind_tests {
     use athena_core::ErrorKind;
 
     fn error(kind: HttpErrorKind, status: Option<u16>) -> HttpError {
-        HttpError {
-            kind,
-            method: "GET",
-            url: "http://x/".into(),
-            status,
-            message: "m".into(),
-            body: String::new(),
-        }
+        HttpError::new(kind, "GET", "http://x/", status, "m")
     }
 
     #[test]
@@ -159,6 +192,13 @@ mod kind_tests {
         );
         assert_eq!(kind(HttpErrorKind::Server, Some(503)), ErrorKind::Http);
         assert_eq!(kind(HttpErrorKind::Network, None), ErrorKind::Http);
+        let mut limited = error(HttpErrorKind::RateLimited, Some(429));
+        limited.retry_after = Some(std::time::Duration::from_secs(3600));
+        let e = limited.source_error("s", "m".into());
+        assert!(
+            matches!(e, SourceError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 3600),
+            "{e:?}"
+        );
         let e = error(HttpErrorKind::NotFound, Some(404)).source_error("s", "gone".into());
         assert!(
             matches!(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{HttpError, HttpErrorKind};
-use crate::{link, redact_url};
+use crate::link;
 
 /// How an API says where the next page is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,9 @@ pub enum Paging {
     Link,
     /// A token in the body at `pointer`, sent back as the query parameter `param`: Slack's
     /// `/response_metadata/next_cursor` as `cursor`, Jira's `/nextPageToken` as
-    /// `nextPageToken`, CircleCI's `/next_page_token` as `page-token`.
+    /// `nextPageToken`, CircleCI's `/next_page_token` as `page-token`, Google's
+    /// `/nextPageToken` as `pageToken` ([`Paging::GOOGLE`]). A list read on from a stored
+    /// token starts at a first URL that carries it; the token replaces it page after page.
     BodyToken {
         /// JSON pointer to the token.
         pointer: &'static str,
@@ -37,12 +39,29 @@ pub enum Paging {
         /// The query parameter.
         param: &'static str,
     },
+    /// An item offset in the query parameter `param` (from the first URL's, else 0), moved on
+    /// by the items each page lists, until the body says `isLast`, its `total` is reached, or
+    /// a page comes back empty: Atlassian's `startAt`. A body that names another offset than
+    /// the one asked for (a server ignoring `param`) is an error, not an endless list.
+    Offset {
+        /// The query parameter, and the body's field that echoes it.
+        param: &'static str,
+    },
     /// GraphQL's `pageInfo { hasNextPage endCursor }` at `pointer`: the next request is the same
     /// query with `after` set to the cursor ([`Pages::next_cursor`]).
     GraphQl {
         /// JSON pointer to the `pageInfo` object.
         page_info: &'static str,
     },
+}
+
+impl Paging {
+    /// Google's APIs (Gmail, Calendar): `nextPageToken` sent back as `pageToken`. The last
+    /// page of a Calendar listing carries `nextSyncToken` instead, which the source keeps.
+    pub const GOOGLE: Paging = Paging::BodyToken {
+        pointer: "/nextPageToken",
+        param: "pageToken",
+    };
 }
 
 /// What a source learnt from the page it just read.
@@ -66,7 +85,8 @@ pub struct Pages {
     /// Every page asked for (URLs), or every cursor given (GraphQL).
     seen: HashSet<String>,
     number: u64,
-    /// The page number of the next request, for [`Paging::PageNumber`].
+    /// The page number of the next request, for [`Paging::PageNumber`]; the offset of the
+    /// page being read, for [`Paging::Offset`].
     page: u64,
     /// Items on the first page, for [`Paging::PageNumber`].
     page_size: Option<usize>,
@@ -77,12 +97,15 @@ impl Pages {
     pub fn new(paging: Paging, first: Url) -> Self {
         let mut seen = HashSet::new();
         seen.insert(first.to_string());
-        let page = match paging {
-            Paging::PageNumber { param } => first
+        let given = |param: &str| {
+            first
                 .query_pairs()
                 .find(|(k, _)| k == param)
                 .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(1),
+        };
+        let page = match paging {
+            Paging::PageNumber { param } => given(param).unwrap_or(1),
+            Paging::Offset { param } => given(param).unwrap_or(0),
             _ => 1,
         };
         Pages {
@@ -114,6 +137,7 @@ impl Pages {
                     link::with_query(&self.first, param, &self.page.to_string())
                 })
             }
+            Paging::Offset { param } => self.offset(param, &page)?,
             Paging::GraphQl { .. } => None,
         };
         let Some(next) = next else {
@@ -124,6 +148,35 @@ impl Pages {
         }
         self.number += 1;
         Ok(Some(next))
+    }
+
+    /// For [`Paging::Offset`]: the next page's URL, `None` after the last one.
+    fn offset(&mut self, param: &str, page: &PageRead<'_>) -> Result<Option<Url>, HttpError> {
+        let at = self.page;
+        let said = page.body.get(param).and_then(Value::as_u64);
+        if said.is_some_and(|s| s != at) {
+            let message = format!("asked for {param}={at}, got another page");
+            return Err(HttpError::answer(
+                HttpErrorKind::Api,
+                "GET",
+                page.url,
+                message,
+            ));
+        }
+        let next = at + page.items as u64;
+        let total = page.body.get("total").and_then(Value::as_u64);
+        let last = page.body.get("isLast").and_then(Value::as_bool) == Some(true)
+            || total.is_some_and(|t| next >= t)
+            || page.items == 0;
+        if last {
+            return Ok(None);
+        }
+        self.page = next;
+        Ok(Some(link::with_query(
+            &self.first,
+            param,
+            &next.to_string(),
+        )))
     }
 
     /// For [`Paging::GraphQl`]: the `after` cursor of the next page, `None` after the last one,
@@ -147,28 +200,24 @@ impl Pages {
                 self.number += 1;
                 Ok(Some(c.to_string()))
             }
-            (true, None) => Err(HttpError {
-                kind: HttpErrorKind::Api,
-                method: "POST",
-                url: redact_url(url),
-                status: Some(200),
-                message: "pageInfo says there is a next page but gives no endCursor".into(),
-                body: String::new(),
-            }),
+            (true, None) => Err(HttpError::answer(
+                HttpErrorKind::Api,
+                "POST",
+                url,
+                "pageInfo says there is a next page but gives no endCursor",
+            )),
             (false, _) => Ok(None),
         }
     }
 }
 
 fn looping(url: &Url) -> HttpError {
-    HttpError {
-        kind: HttpErrorKind::Api,
-        method: "GET",
-        url: redact_url(url),
-        status: Some(200),
-        message: "the next page is one already read (a paging loop)".into(),
-        body: String::new(),
-    }
+    HttpError::answer(
+        HttpErrorKind::Api,
+        "GET",
+        url,
+        "the next page is one already read (a paging loop)",
+    )
 }
 
 #[cfg(test)]
@@ -261,6 +310,52 @@ mod tests {
         );
         let five = pages.next(page(&four, None, &none, 100)).unwrap().unwrap();
         assert_eq!(pages.next(page(&five, None, &none, 0)).unwrap(), None);
+    }
+
+    #[test]
+    fn offsets_move_by_the_items_read_until_is_last_or_total() {
+        let first = url("https://jira.example/rest/api/3/issue/1/comment?maxResults=2");
+        let paging = Paging::Offset { param: "startAt" };
+        let mut pages = Pages::new(paging, first.clone());
+        let body = json!({"startAt": 0, "total": 5});
+        let two = pages.next(page(&first, None, &body, 2)).unwrap().unwrap();
+        assert_eq!(
+            two.query_pairs().find(|(k, _)| k == "startAt").unwrap().1,
+            "2"
+        );
+        let body = json!({"startAt": 2, "total": 5});
+        let four = pages.next(page(&two, None, &body, 2)).unwrap().unwrap();
+        let body = json!({"startAt": 4, "total": 5});
+        assert_eq!(pages.next(page(&four, None, &body, 1)).unwrap(), None);
+        let mut pages = Pages::new(paging, first.clone());
+        let last = json!({"startAt": 0, "isLast": true});
+        assert_eq!(pages.next(page(&first, None, &last, 2)).unwrap(), None);
+    }
+
+    #[test]
+    fn an_offset_the_server_ignored_is_an_error_not_an_endless_list() {
+        let first = url("https://jira.example/rest/api/3/issue/1/changelog?maxResults=2");
+        let mut pages = Pages::new(Paging::Offset { param: "startAt" }, first.clone());
+        let body = json!({"startAt": 0, "total": 9});
+        let next = pages.next(page(&first, None, &body, 2)).unwrap().unwrap();
+        let err = pages.next(page(&next, None, &body, 2)).unwrap_err();
+        assert!(err.to_string().contains("asked for startAt=2"), "{err}");
+    }
+
+    #[test]
+    fn a_google_list_resumed_from_a_stored_token_replaces_it() {
+        let first = url("https://www.googleapis.example/calendar/v3/calendars/c/events?maxResults=2&pageToken=t1");
+        let mut pages = Pages::new(Paging::GOOGLE, first.clone());
+        let body = json!({"nextPageToken": "t2"});
+        let next = pages.next(page(&first, None, &body, 2)).unwrap().unwrap();
+        let tokens: Vec<_> = next
+            .query_pairs()
+            .filter(|(k, _)| k == "pageToken")
+            .collect();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].1, "t2");
+        let end = json!({"nextSyncToken": "s"});
+        assert_eq!(pages.next(page(&next, None, &end, 0)).unwrap(), None);
     }
 
     #[test]

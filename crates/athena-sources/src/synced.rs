@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use athena_core::memory::SharedMemoryStore;
-use athena_core::{Engine, EngineSettings, SourceConfig, SourceReport, SyncOptions};
+use athena_core::{Engine, EngineSettings, Registry, SourceConfig, SourceReport, SyncOptions};
 
 /// Syncs the source `id` of `source_type` configured by `table` into `store` once.
 pub(crate) async fn sync(
@@ -24,8 +24,20 @@ pub(crate) async fn sync_with(
     table: toml::Table,
     options: SyncOptions,
 ) -> SourceReport {
+    sync_in(crate::registry(), store, id, source_type, table, options).await
+}
+
+/// [`sync_with`] through `registry` (one whose entry builds the source with a test's clock).
+pub(crate) async fn sync_in(
+    registry: Registry,
+    store: &SharedMemoryStore,
+    id: &str,
+    source_type: &str,
+    table: toml::Table,
+    options: SyncOptions,
+) -> SourceReport {
     let config = SourceConfig::new(id, source_type, table);
-    let engine = Engine::new(Arc::new(crate::registry()), EngineSettings::default());
+    let engine = Engine::new(Arc::new(registry), EngineSettings::default());
     let (report, _) = engine
         .sync(Box::new(store.clone()), &[config], options)
         .await

@@ -85,6 +85,7 @@ impl Errors {
             } else {
                 excerpt(body, &self.secrets)
             },
+            retry_after: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl ApiClient {
             status: None,
             message,
             body: String::new(),
+            retry_after: None,
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -139,6 +140,7 @@ impl ApiClient {
                 status: None,
                 message: format!("bad path {path:?}: {e}"),
                 body: String::new(),
+                retry_after: None,
             })
     }
 
@@ -167,6 +169,20 @@ impl ApiClient {
         self.send(url, etag, None, check).await
     }
 
+    /// `GET url` as a JSON value judged by `check` ([`BodyVerdict::accept`]: none), never
+    /// conditionally: what a source reads whole each time.
+    pub async fn get_value(
+        &self,
+        url: &Url,
+        check: &(dyn Fn(&serde_json::Value, &HeaderMap) -> BodyVerdict + Sync),
+    ) -> Result<serde_json::Value, HttpError> {
+        match self.get_checked(url, None, check).await? {
+            Fetched::Page(p) => Ok(p.value),
+            // Not asked conditionally, so not answered 304.
+            Fetched::NotModified => Ok(serde_json::Value::Null),
+        }
+    }
+
     /// `POST body` (JSON) to `url`, the answer decoded as `T` and judged by `check`, with the
     /// same retries and rate-limit waits as a `GET`: for GraphQL APIs, which read every query
     /// from one endpoint. A GraphQL server also says why it refused a query in a 4xx body
@@ -189,6 +205,7 @@ impl ApiClient {
                 status: Some(304),
                 message: "304 Not Modified to a POST".into(),
                 body: String::new(),
+                retry_after: None,
             }),
         }
     }

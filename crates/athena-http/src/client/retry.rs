@@ -45,6 +45,7 @@ impl ApiClient {
                     redact_url(&self.config.base_url)
                 ),
                 body: String::new(),
+                retry_after: None,
             });
         }
         // A refused token is replaced once per request: a second refusal is the credentials'.
@@ -84,6 +85,7 @@ impl ApiClient {
                         return Err(HttpError {
                             kind: HttpErrorKind::RateLimited,
                             message: format!("still rate limited after {MAX_WAITS} waits"),
+                            retry_after: Some(wait),
                             ..e
                         });
                     }
@@ -105,6 +107,7 @@ impl ApiClient {
                     {
                         return Err(HttpError {
                             message: format!("{} (gave up after {} retries)", e.message, retries),
+                            retry_after: after.or(e.retry_after),
                             ..e
                         });
                     }
@@ -153,6 +156,7 @@ impl ApiClient {
                 wait.as_secs_f64().ceil(),
                 self.config.max_wait.as_secs()
             ),
+            retry_after: Some(wait),
             ..e
         }
     }
@@ -170,6 +174,7 @@ impl ApiClient {
                     status: None,
                     message: String::new(),
                     body: String::new(),
+                    retry_after: None,
                 };
                 if *waited + wait > self.config.max_wait {
                     return Err(self.spent(e, wait));

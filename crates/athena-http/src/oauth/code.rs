@@ -53,6 +53,7 @@ fn random_string(bytes: usize) -> Result<String, HttpError> {
         status: None,
         message: "the system's random number generator failed".into(),
         body: String::new(),
+        retry_after: None,
     })?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }

@@ -205,6 +205,7 @@ pub(crate) async fn exchange_form(
             mask(&message)
         ),
         body: mask(&body.chars().take(300).collect::<String>()),
+        retry_after: None,
     };
     let response = http
         .post(token_uri.clone())

@@ -195,6 +195,7 @@ impl ServiceAccount {
                     self.source_id
                 ),
                 body: String::new(),
+                retry_after: None,
             })?;
         Ok(format!(
             "{signing_input}.{}",

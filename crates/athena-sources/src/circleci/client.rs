@@ -1,8 +1,10 @@
 //! Asking CircleCI: URLs under the API root, `next_page_token` paging, and what errors mean.
 
 use athena_core::{ErrorKind, SourceError};
-use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
+
+use crate::api::{Hint, Hints};
 
 /// How API v2 pages its lists: `next_page_token` in the body, sent back as `page-token`.
 const PAGING: Paging = Paging::BodyToken {
@@ -34,14 +36,13 @@ impl List {
         let items = match body.get_mut("items").map(Value::take) {
             Some(Value::Array(items)) => items,
             _ => {
-                return Err(HttpError {
-                    kind: HttpErrorKind::Decode,
-                    method: "GET",
-                    url: athena_http::redact_url(&url),
-                    status: Some(200),
-                    message: "the response is not a list (no \"items\" array)".into(),
-                    body: String::new(),
-                })
+                let message = "the response is not a list (no \"items\" array)";
+                return Err(HttpError::answer(
+                    HttpErrorKind::Decode,
+                    "GET",
+                    &url,
+                    message,
+                ));
             }
         };
         let read = PageRead {
@@ -95,37 +96,31 @@ impl Api<'_> {
     }
 
     pub async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_json::<Value>(url, None).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &BodyVerdict::accept).await
     }
 
     /// A request error in the words a CircleCI user needs, typed by its kind.
     pub fn explain(&self, e: &HttpError) -> SourceError {
-        let id = self.source_id;
-        match e.kind {
-            HttpErrorKind::Unauthorized => e.source_error(
-                id,
-                format!("CircleCI rejected the token for source {id} (check `token`): {e}"),
-            ),
-            HttpErrorKind::Forbidden => e.source_error(
-                id,
-                format!("CircleCI refused source {id} access to project {} (does the token's user follow it?): {e}", self.project_slug),
-            ),
-            // The slug names no project the token can see: the configuration is wrong.
-            HttpErrorKind::NotFound => SourceError::of_kind(
-                ErrorKind::Config,
-                id,
-                format!(
-                    "CircleCI project {} not found (check `project_slug`, or the token cannot see it): {e}",
-                    self.project_slug
-                ),
-            ),
-            _ => e.source_error(id, e.to_string()),
-        }
+        hints(self.source_id, self.project_slug).explain(self.source_id, e)
     }
+}
+
+/// CircleCI's words for what a user can fix.
+pub(super) fn hints(id: &str, slug: &str) -> Hints {
+    Hints {
+            unauthorized: Hint::lead(format!(
+                "CircleCI rejected the token for source {id} (check `token`): "
+            )),
+            forbidden: Hint::lead(format!(
+                "CircleCI refused source {id} access to project {slug} (does the token's user follow it?): "
+            )),
+            // The slug names no project the token can see: the configuration is wrong.
+            not_found: Hint::lead(format!(
+                "CircleCI project {slug} not found (check `project_slug`, or the token cannot see it): "
+            ))
+            .of_kind(ErrorKind::Config),
+            other: Hint::default(),
+        }
 }
 
 /// Percent-encodes a path segment.

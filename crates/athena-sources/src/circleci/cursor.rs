@@ -28,18 +28,18 @@ pub(super) const VERSION: u32 = 1;
 
 /// The whole cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct CircleciCursor {
-    pub version: u32,
+pub(crate) struct CircleciCursor {
+    pub(super) version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
+    pub(super) branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mark: Option<Mark>,
+    pub(super) mark: Option<Mark>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pass: Option<Pass>,
+    pub(super) pass: Option<Pass>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending: Vec<Pending>,
+    pub(super) pending: Vec<Pending>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stored: Vec<Stored>,
+    pub(super) stored: Vec<Stored>,
 }
 
 /// Where a pipeline is in the list: its creation and its number (a project's pipelines are

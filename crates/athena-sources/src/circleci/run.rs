@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use athena_core::kit::{ReadError, Sink};
+use athena_core::kit::Sink;
 use athena_core::{ErrorKind, Event, SourceError};
 use athena_http::HttpErrorKind;
 use serde_json::Value;
@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::client::{encode, Api};
 use super::cursor::{CircleciCursor, Key, Mark, Pass, Pending, Stored};
 use super::model::{item, Job, Pipeline, Project, Workflow};
+use crate::api::Failure;
 
 /// The most workflows a cursor follows (the newest are kept).
 const MAX_PENDING: usize = 500;
@@ -47,32 +48,17 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Follows the pending workflows, then reads the pipelines; on a failure, what was read
-    /// goes first, with the cursor true for it.
-    pub async fn run(&mut self, sink: &mut Sink) -> Result<(), ReadError> {
-        let result = match self.follow(sink).await {
-            Ok(()) => self.pass(sink).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                sink.commit(self.cursor.encode()).await?;
-                Ok(())
-            }
-            Err(ReadError::Failed(e)) => {
-                if sink.has_pending() {
-                    sink.commit(self.cursor.encode()).await?;
-                }
-                Err(ReadError::Failed(e))
-            }
-            Err(stopped) => Err(stopped),
-        }
+    /// Follows the pending workflows, then reads the pipelines; the cursor is true for what
+    /// was emitted whenever this returns (the driver stores it, after a failure too).
+    pub async fn run(&mut self, sink: &mut Sink) -> Result<(), Failure> {
+        self.follow(sink).await?;
+        self.pass(sink).await
     }
 
     /// Asks for each workflow followed since an earlier sync. A finished one is stored and let
     /// go; one deleted (404) or abandoned is let go; one that cannot be read now stays (a
     /// rejected token or a spent rate limit fails the sync, the cursor kept).
-    async fn follow(&mut self, sink: &mut Sink) -> Result<(), ReadError> {
+    async fn follow(&mut self, sink: &mut Sink) -> Result<(), Failure> {
         let followed = self.cursor.pending.clone();
         for p in followed {
             let url = self.api.url(&format!("workflow/{}", encode(&p.id)), &[])?;
@@ -139,7 +125,7 @@ impl Run<'_> {
 
     /// Lists the pipelines newest first down to the mark less the overlap (or to the end),
     /// storing each one; then the mark moves to the newest one listed.
-    async fn pass(&mut self, sink: &mut Sink) -> Result<(), ReadError> {
+    async fn pass(&mut self, sink: &mut Sink) -> Result<(), Failure> {
         let stop = self.cursor.mark.as_ref().map(|m| m.key().0 - self.overlap);
         // The range an earlier pass stored, skipped once this pass reaches it.
         let old = self.cursor.pass.clone();

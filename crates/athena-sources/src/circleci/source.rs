@@ -1,19 +1,16 @@
 //! [`CircleciSource`]: the `circleci` source as the kit runs it (see `run` for a sync).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
-use chrono::Utc;
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo};
+use athena_http::ApiClient;
 
-use super::client::Api;
+use super::client::{hints, Api};
 use super::config::CircleciConfig;
 use super::cursor::CircleciCursor;
 use super::model::Project;
 use super::run::Run;
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Reads a CircleCI project's pipelines, finished workflows and failed jobs through API v2
 /// (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -23,7 +20,6 @@ pub struct CircleciSource {
     project: Project,
     overlap: chrono::Duration,
     client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl CircleciSource {
@@ -43,18 +39,7 @@ impl CircleciSource {
         if c.branch.as_deref().is_some_and(|b| b.trim().is_empty()) {
             return Err(config.error(Some("branch"), "is empty (leave it out for every branch)"));
         }
-        let now = Utc::now();
-        let overlap = c
-            .overlap
-            .trim()
-            .ends_with(|ch: char| ch.is_ascii_alphabetic())
-            .then(|| athena_core::time::parse_time_arg(&c.overlap, now).ok())
-            .flatten()
-            .map(|t| now - t)
-            .filter(|d| *d >= chrono::Duration::zero())
-            .ok_or_else(|| {
-                config.error(Some("overlap"), "must be a duration like 6h, 2d or 30m")
-            })?;
+        let overlap = api::duration(config, "overlap", &c.overlap, "6h, 2d or 30m")?;
         let token = Some(athena_core::Secret::new(c.token.expose().to_string()));
         let client = api::client(config, &c.api_url, token, &c.knobs(), |http| {
             http.authorization_header = "Circle-Token";
@@ -68,7 +53,6 @@ impl CircleciSource {
                 name: format!("circleci {}", c.project_slug),
             },
             project: Project::new(&c.project_slug, &c.api_url),
-            stats: client.stats(),
             client,
             overlap,
             config: c,
@@ -85,43 +69,54 @@ impl CircleciSource {
 }
 
 #[async_trait]
-impl AsyncSource for CircleciSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
+impl ApiSource for CircleciSource {
+    type Run = CircleciCursor;
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
-    /// Checks the configuration only: the sync's first request tries the token and the
-    /// project anyway.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
+    fn hints(&self) -> Hints {
+        hints(&self.info.id, &self.config.project_slug)
     }
 
     /// `GET /project/{slug}`: the token is accepted and can see the project.
-    async fn health_check(&self) -> Result<(), SourceError> {
+    async fn check(&self) -> Result<(), Failure> {
         let api = self.api();
         let url = api.url(&api.project_path(), &[])?;
-        api.get(&url).await.map(|_| ()).map_err(|e| api.explain(&e))
+        api.get(&url).await?;
+        Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+    fn start(&self, ctx: &mut Context) -> Result<CircleciCursor, SourceError> {
         let branch = self.config.branch.as_deref();
-        let cursor = CircleciCursor::decode(ctx.take_cursor(), &self.info.id, branch)?;
+        CircleciCursor::decode(ctx.take_cursor(), &self.info.id, branch)
+    }
+
+    async fn sync(&self, cursor: &mut CircleciCursor, sink: &mut Sink) -> Result<(), Failure> {
         let mut run = Run {
             api: self.api(),
             project: &self.project,
-            branch,
+            branch: self.config.branch.as_deref(),
             overlap: self.overlap,
-            cursor,
+            cursor: cursor.clone(),
             followed: Default::default(),
         };
-        run.run(&mut ctx.sink).await
+        let result = run.run(sink).await;
+        *cursor = run.cursor;
+        result
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    fn cursor(cursor: &CircleciCursor) -> Cursor {
+        cursor.encode()
     }
+
+    /// What was read before a failure goes, with the cursor true for it.
+    const ON_FAILURE: Keep = Keep::IfPending;
 }
+
+api::driven!(CircleciSource);

@@ -1,13 +1,14 @@
 //! Asking GitHub: the client with the repository it reads, and what its errors mean for the
 //! stream being read and for the source.
 
-use athena_core::kit::Stopped;
-use athena_core::{ErrorKind, SourceError};
+use athena_core::SourceError;
 use athena_http::{ApiClient, Fetched, HttpError, HttpErrorKind, Url};
 use serde_json::Value;
 
 use super::config::GitHubConfig;
 use super::json::{encode, Ctx};
+pub(crate) use crate::api::Failure;
+use crate::api::{Hint, Hints};
 
 /// The client and the repository it is asked about.
 pub(crate) struct Api<'a> {
@@ -16,25 +17,6 @@ pub(crate) struct Api<'a> {
     pub client: &'a ApiClient,
     /// Where the events happen.
     pub ctx: Ctx<'a>,
-}
-
-/// Why a stream stopped.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The consumer went away.
-    Stopped,
-    /// The whole source (a rejected token, a missing repository).
-    Fatal(SourceError),
-    /// This stream only: the others are read.
-    Stream(String),
-    /// This stream only, with the kind of its HTTP failure (a spent rate limit, a 5xx).
-    Http(ErrorKind, String),
-}
-
-impl From<Stopped> for Failure {
-    fn from(_: Stopped) -> Self {
-        Failure::Stopped
-    }
 }
 
 impl Api<'_> {
@@ -50,16 +32,14 @@ impl Api<'_> {
     }
 
     /// What a request error means: a rejected token or a missing repository fails the
-    /// source; anything else, the stream.
+    /// source ([`Failure::Source`]); anything else, the stream ([`Failure::Http`]: the others
+    /// are read).
     pub(crate) fn failure(&self, e: &HttpError) -> Failure {
         match e.kind {
             HttpErrorKind::Unauthorized | HttpErrorKind::NotFound => {
-                Failure::Fatal(explain(self.source_id, self.config, e))
+                Failure::Source(explain(self.source_id, self.config, e))
             }
-            _ => Failure::Http(
-                e.source_error(self.source_id, String::new()).kind(),
-                e.to_string(),
-            ),
+            _ => Failure::Http(e.clone()),
         }
     }
 
@@ -77,22 +57,26 @@ impl Api<'_> {
 
 /// A request error in the words a GitHub user needs.
 pub(crate) fn explain(source_id: &str, config: &GitHubConfig, e: &HttpError) -> SourceError {
-    let message = match e.kind {
-        HttpErrorKind::Unauthorized => {
-            format!("GitHub rejected the token for source {source_id} (check `token`; {e})")
-        }
-        HttpErrorKind::NotFound => format!(
-            "repository {}/{} not found at {} (or the token cannot see it): {e}",
-            config.owner,
-            config.repo,
-            Url::parse(&config.api_url)
-                .map(|u| athena_http::redact_url(&u))
-                .unwrap_or_default()
+    hints(source_id, config).explain(source_id, e)
+}
+
+/// GitHub's words for what a user can fix.
+pub(crate) fn hints(source_id: &str, config: &GitHubConfig) -> Hints {
+    let api = Url::parse(&config.api_url)
+        .map(|u| athena_http::redact_url(&u))
+        .unwrap_or_default();
+    Hints {
+        unauthorized: Hint::around(
+            format!("GitHub rejected the token for source {source_id} (check `token`; "),
+            ")",
         ),
-        HttpErrorKind::Forbidden => {
-            format!("GitHub refused access (does the token have the scopes docs/sources/github.md lists?): {e}")
-        }
-        _ => e.to_string(),
-    };
-    e.source_error(source_id, message)
+        not_found: Hint::lead(format!(
+            "repository {}/{} not found at {api} (or the token cannot see it): ",
+            config.owner, config.repo
+        )),
+        forbidden: Hint::lead(
+            "GitHub refused access (does the token have the scopes docs/sources/github.md lists?): ",
+        ),
+        other: Hint::default(),
+    }
 }

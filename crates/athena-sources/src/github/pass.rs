@@ -8,7 +8,7 @@
 
 use athena_core::kit::{Sink, Stopped};
 use athena_core::{Event, StateChange};
-use athena_http::{Fetched, PageRead, Pages, Paging};
+use athena_http::{Fetched, HttpError, HttpErrorKind, PageRead, Pages, Paging};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -163,9 +163,12 @@ pub(crate) async fn read<L: List>(
             Err(e) => return Err(api.failure(&e)),
         };
         let Some(items) = L::items(&page.value) else {
-            return Err(Failure::Stream(format!(
-                "GET {}: the response is not a list of {name}",
-                athena_http::redact_url(&page.url)
+            return Err(Failure::Http(HttpError::new(
+                HttpErrorKind::Decode,
+                "GET",
+                athena_http::redact_url(&page.url),
+                None,
+                format!("the response is not a list of {name}"),
             )));
         };
         let items: Vec<L::Item> = items.iter().map(json::item).collect();
@@ -185,9 +188,7 @@ pub(crate) async fn read<L: List>(
                 body: &page.value,
                 items: items.len(),
             };
-            pages
-                .next(read)
-                .map_err(|e| Failure::Stream(e.to_string()))?
+            pages.next(read).map_err(Failure::Http)?
         };
         let Some(next) = next else {
             break found;

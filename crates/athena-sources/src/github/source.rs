@@ -2,21 +2,18 @@
 //! turn into the sink (see `pass` and `streams`); a stream that fails does not keep the
 //! others from being read, but a rejected token or a missing repository stops them all.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, ErrorKind, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
-use serde_json::Value;
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, ErrorKind, SourceConfig, SourceError, SourceInfo};
+use athena_http::{ApiClient, BodyVerdict};
 
 use super::config::GitHubConfig;
 use super::cursor::GitHubCursor;
-use super::fetch::{explain, Api, Failure};
+use super::fetch::{hints, Api};
 use super::json::Ctx;
 use super::pass::Out;
 use super::streams::{self, threads::Texts};
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Reads a GitHub repository's commits, pull requests, issues, comments, releases and workflow
 /// runs through the REST API (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -24,7 +21,6 @@ pub struct GitHubSource {
     info: SourceInfo,
     config: GitHubConfig,
     client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl GitHubSource {
@@ -61,7 +57,6 @@ impl GitHubSource {
                 source_type: "github".into(),
                 name: format!("github {}/{}", c.owner, c.repo),
             },
-            stats: client.stats(),
             client,
             config: c,
         })
@@ -73,38 +68,53 @@ impl GitHubSource {
     }
 }
 
+/// What one sync keeps as it goes.
+pub(crate) struct GitHubRun {
+    cursor: GitHubCursor,
+    /// The texts of issues and pull requests stored before (state rows), to tell edits.
+    texts: Texts,
+}
+
 #[async_trait]
-impl AsyncSource for GitHubSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
+impl ApiSource for GitHubSource {
+    type Run = GitHubRun;
+
+    /// Every stream stores its own progress; a failed one what it read whole.
+    const ON_SUCCESS: Keep = Keep::IfPending;
+    const ON_FAILURE: Keep = Keep::IfPending;
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
-    /// Checks the configuration only: the first request of the sync checks the token and the
-    /// repository, so a sync with nothing new costs one request per stream and no more.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
+    fn hints(&self) -> Hints {
+        hints(&self.info.id, &self.config)
     }
 
     /// Asks for the repository: the token is accepted and can see it.
-    async fn health_check(&self) -> Result<(), SourceError> {
+    async fn check(&self) -> Result<(), Failure> {
         let path = format!("repos/{}/{}", self.config.owner, self.config.repo);
-        let fail = |e| explain(&self.info.id, &self.config, &e);
-        let url = self.client.url(&path).map_err(fail)?;
-        self.client
-            .get_json::<Value>(&url, None)
-            .await
-            .map(|_| ())
-            .map_err(fail)
+        let url = self.client.url(&path)?;
+        self.client.get_value(&url, &BodyVerdict::accept).await?;
+        Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
+    fn start(&self, ctx: &mut Context) -> Result<GitHubRun, SourceError> {
+        Ok(GitHubRun {
+            cursor: GitHubCursor::decode(ctx.take_cursor(), &self.info.id)?,
+            texts: Texts::restore(&self.repository(), ctx.take_state()),
+        })
     }
 
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let mut cursor = GitHubCursor::decode(ctx.take_cursor(), &self.info.id)?;
+    /// Each configured stream in turn: a stream that fails does not keep the others from
+    /// being read (its failure is told at the end); a rejected token or a missing repository
+    /// stops them all.
+    async fn sync(&self, run: &mut GitHubRun, sink: &mut Sink) -> Result<(), Failure> {
         let repository = self.repository();
-        let mut texts = Texts::restore(&repository, ctx.take_state());
         let api = Api {
             source_id: &self.info.id,
             config: &self.config,
@@ -115,29 +125,26 @@ impl AsyncSource for GitHubSource {
             },
         };
         let mut out = Out {
-            sink: &mut ctx.sink,
-            cursor: &mut cursor,
+            sink,
+            cursor: &mut run.cursor,
         };
         let mut streams = self.config.streams.clone();
         streams.sort();
         streams.dedup();
         let mut failures = Vec::new();
         for stream in streams {
-            // What a failed stream stored before it failed goes now, with the cursor that
-            // says how far it came.
-            let (kind, e) = match streams::read(stream, &api, &mut texts, &mut out).await {
+            let e = match streams::read(stream, &api, &mut run.texts, &mut out).await {
                 Ok(()) => continue,
-                Err(Failure::Stopped) => return Err(ReadError::Stopped),
-                Err(Failure::Fatal(e)) => {
-                    out.commit(false).await?;
-                    return Err(e.into());
-                }
-                Err(Failure::Http(kind, e)) => (kind, e),
-                // A malformed answer or a paging loop is an HTTP failure too.
-                Err(Failure::Stream(e)) => (ErrorKind::Http, e),
+                // This stream only, typed by its HTTP failure (a spent rate limit, a 5xx, a
+                // malformed answer, a paging loop).
+                Err(Failure::Http(e)) => e,
+                Err(stopped_or_fatal) => return Err(stopped_or_fatal),
             };
+            // What the stream stored before it failed goes now, with the cursor that says
+            // how far it came.
             out.commit(false).await?;
             tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
+            let kind = e.source_error(&self.info.id, String::new()).kind();
             failures.push((kind, format!("{}: {e}", stream.name())));
         }
         if failures.is_empty() {
@@ -153,7 +160,9 @@ impl AsyncSource for GitHubSource {
         Err(SourceError::of_kind(kind, &self.info.id, message).into())
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    fn cursor(run: &GitHubRun) -> Cursor {
+        run.cursor.encode()
     }
 }
+
+api::driven!(GitHubSource);

@@ -13,19 +13,18 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
-use athena_core::{ConfigError, DeadLetter, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, BodyVerdict, Fetched, HttpError, HttpErrorKind, HttpStats, Url};
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, DeadLetter, SourceConfig, SourceError, SourceInfo};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
 
 use super::config::GmailConfig;
 use super::cursor::{GmailCursor, Phase};
 use super::message::{self, label_ids, wanted, Mailbox};
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
 
 /// The OAuth scope the source asks for.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/gmail.readonly";
@@ -46,29 +45,16 @@ pub struct GmailSource {
     /// The labels, query and user, as the cursor records them.
     filter: String,
     client: ApiClient,
-    stats: Arc<HttpStats>,
     /// Rate-limit answers in a row, for the backoff.
     limited: AtomicU32,
 }
 
-/// Why reading stopped.
-enum Failure {
-    Stopped,
+/// How a history read ended.
+enum History {
+    /// Read to its last page.
+    Read,
     /// The history from the cursor's id is gone (404).
     Expired,
-    Http(HttpError),
-}
-
-impl From<HttpError> for Failure {
-    fn from(e: HttpError) -> Self {
-        Failure::Http(e)
-    }
-}
-
-impl From<athena_core::kit::Stopped> for Failure {
-    fn from(_: athena_core::kit::Stopped) -> Self {
-        Failure::Stopped
-    }
 }
 
 /// What a sync knows of the mailbox from `users.getProfile`.
@@ -108,32 +94,11 @@ impl GmailSource {
                 source_type: "gmail".into(),
                 name: format!("gmail {}", c.user),
             },
-            stats: client.stats(),
             client,
             filter,
             config: c,
             limited: AtomicU32::new(0),
         })
-    }
-
-    /// An error in the words a Gmail user needs, naming the source and the URL.
-    fn explain(&self, e: &HttpError) -> SourceError {
-        let id = &self.info.id;
-        let message = match e.kind {
-            HttpErrorKind::Unauthorized => format!(
-                "Google rejected the credentials for source {id} (check {}): {e}",
-                self.config.auth.keys_to_check()
-            ),
-            HttpErrorKind::Forbidden => format!(
-                "Google refused access for source {id} (does the token have scope gmail.readonly, and may it read mailbox {:?}?): {e}",
-                self.config.user
-            ),
-            HttpErrorKind::NotFound => format!(
-                "not found for source {id} (is `api_url` the Gmail API, and `user` a mailbox?): {e}"
-            ),
-            _ => format!("source {id}: {e}"),
-        };
-        e.source_error(id, message)
     }
 
     /// `users/{user}/{path}` under the API.
@@ -180,23 +145,15 @@ impl GmailSource {
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
         let check = |v: &Value, _: &athena_http::HeaderMap| self.verdict(v);
-        match self.client.get_checked::<Value>(url, None, &check).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &check).await
     }
 
     async fn profile(&self) -> Result<Profile, HttpError> {
         let url = self.url("profile")?;
         let p = self.get(&url).await?;
-        let history_id = id_text(p.get("historyId")).ok_or_else(|| HttpError {
-            kind: HttpErrorKind::Decode,
-            method: "GET",
-            url: athena_http::redact_url(&url),
-            status: Some(200),
-            message: "the profile has no historyId".into(),
-            body: String::new(),
+        let history_id = id_text(p.get("historyId")).ok_or_else(|| {
+            let message = "the profile has no historyId";
+            HttpError::answer(HttpErrorKind::Decode, "GET", &url, message)
         })?;
         Ok(Profile {
             email: p
@@ -257,6 +214,27 @@ impl GmailSource {
         Ok(())
     }
 
+    /// `users.messages.list` of `label` (from page `token` on).
+    fn list_url(&self, label: &str, token: Option<&str>) -> Result<Url, HttpError> {
+        let mut url = self.url("messages")?;
+        let mut q = url.query_pairs_mut();
+        q.append_pair("labelIds", label)
+            .append_pair("maxResults", &LIST_PAGE.to_string());
+        if let Some(query) = self
+            .config
+            .query
+            .as_deref()
+            .filter(|q| !q.trim().is_empty())
+        {
+            q.append_pair("q", query);
+        }
+        if let Some(t) = token {
+            q.append_pair("pageToken", t);
+        }
+        drop(q);
+        Ok(url)
+    }
+
     /// Lists the labels from `label` on, each message read; leaves the cursor in the history
     /// phase at `history_id`.
     async fn full(
@@ -272,70 +250,71 @@ impl GmailSource {
         let mut at = labels.iter().position(|l| *l == label).unwrap_or(0);
         let mut done = 0u64;
         while at < labels.len() {
-            let mut url = self.url("messages")?;
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("labelIds", &labels[at])
-                    .append_pair("maxResults", &LIST_PAGE.to_string());
-                if let Some(query) = self
-                    .config
-                    .query
-                    .as_deref()
-                    .filter(|q| !q.trim().is_empty())
-                {
-                    q.append_pair("q", query);
-                }
-                if let Some(t) = &token {
-                    q.append_pair("pageToken", t);
-                }
-            }
-            let page = self.get(&url).await?;
-            // Gmail leaves `messages` out of an empty answer.
-            for m in page
-                .get("messages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = m.get("id").and_then(Value::as_str) {
+            let mut url = self.list_url(&labels[at], token.as_deref())?;
+            let mut pages = Pages::new(Paging::GOOGLE, url.clone());
+            loop {
+                let page = self.get(&url).await?;
+                // Gmail leaves `messages` out of an empty answer.
+                let messages = list(&page, "messages");
+                for id in messages.iter().filter_map(|m| m.get("id")?.as_str()) {
                     self.emit_message(id, email, false, sink).await?;
                     done += 1;
                 }
+                sink.progress(done, None);
+                let read = PageRead {
+                    url: &url,
+                    link: None,
+                    body: &page,
+                    items: messages.len(),
+                };
+                let next = pages.next(read)?;
+                token = next
+                    .as_ref()
+                    .and_then(|_| id_text(page.get("nextPageToken")));
+                if next.is_none() {
+                    at += 1;
+                }
+                cursor.phase = match labels.get(at) {
+                    Some(label) => Phase::Full {
+                        history_id: history_id.clone(),
+                        label: label.clone(),
+                        page_token: token.clone(),
+                    },
+                    None => Phase::History {
+                        history_id: history_id.clone(),
+                        page_token: None,
+                        until: None,
+                    },
+                };
+                sink.checkpoint(|| cursor.encode()).await?;
+                match next {
+                    Some(next) => url = next,
+                    None => break,
+                }
             }
-            sink.progress(done, None);
-            let next = page
-                .get("nextPageToken")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty());
-            if next.is_some() && next == token.as_deref() {
-                return Err(Failure::Http(HttpError {
-                    kind: HttpErrorKind::Api,
-                    method: "GET",
-                    url: athena_http::redact_url(&url),
-                    status: Some(200),
-                    message: "the next page token is the one just sent".into(),
-                    body: String::new(),
-                }));
-            }
-            token = next.map(str::to_string);
-            if token.is_none() {
-                at += 1;
-            }
-            cursor.phase = match labels.get(at) {
-                Some(label) => Phase::Full {
-                    history_id: history_id.clone(),
-                    label: label.clone(),
-                    page_token: token.clone(),
-                },
-                None => Phase::History {
-                    history_id: history_id.clone(),
-                    page_token: None,
-                    until: None,
-                },
-            };
-            sink.checkpoint(|| cursor.encode()).await?;
         }
         Ok(())
+    }
+
+    /// `users.history.list` from `history_id` (from page `token` on).
+    fn history_url(&self, history_id: &str, token: Option<&str>) -> Result<Url, HttpError> {
+        let mut url = self.url("history")?;
+        let mut q = url.query_pairs_mut();
+        q.append_pair("startHistoryId", history_id)
+            .append_pair("maxResults", &HISTORY_PAGE.to_string());
+        for t in [
+            "messageAdded",
+            "labelAdded",
+            "labelRemoved",
+            "messageDeleted",
+        ] {
+            q.append_pair("historyTypes", t);
+        }
+        if let Some(t) = token {
+            q.append_pair("pageToken", t);
+        }
+        drop(q);
+        Ok(url)
     }
 
     /// Reads the history from `history_id` (from page `token` on, `until` the `historyId` of
@@ -349,29 +328,13 @@ impl GmailSource {
         history_id: String,
         mut token: Option<String>,
         mut until: Option<String>,
-    ) -> Result<(), Failure> {
-        let labels = &self.config.labels;
+    ) -> Result<History, Failure> {
         let mut done = 0u64;
+        let mut url = self.history_url(&history_id, token.as_deref())?;
+        let mut pages = Pages::new(Paging::GOOGLE, url.clone());
         loop {
-            let mut url = self.url("history")?;
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("startHistoryId", &history_id)
-                    .append_pair("maxResults", &HISTORY_PAGE.to_string());
-                for t in [
-                    "messageAdded",
-                    "labelAdded",
-                    "labelRemoved",
-                    "messageDeleted",
-                ] {
-                    q.append_pair("historyTypes", t);
-                }
-                if let Some(t) = &token {
-                    q.append_pair("pageToken", t);
-                }
-            }
             let page = match self.get(&url).await {
-                Err(e) if e.kind == HttpErrorKind::NotFound => return Err(Failure::Expired),
+                Err(e) if e.kind == HttpErrorKind::NotFound => return Ok(History::Expired),
                 page => page?,
             };
             if until.is_none() {
@@ -383,123 +346,123 @@ impl GmailSource {
                 }
                 .or_else(|| Some(history_id.clone()));
             }
-            let now = chrono::Utc::now();
+            let records = list(&page, "history");
             let mut read: HashSet<String> = HashSet::new();
-            for record in page
-                .get("history")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let rid = id_text(record.get("id")).unwrap_or_default();
-                for added in list(record, "messagesAdded") {
-                    let Some(m) = added.get("message") else {
-                        continue;
-                    };
-                    let Some(id) = m.get("id").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    if wanted(labels, &label_ids(m)) && read.insert(id.to_string()) {
-                        self.emit_message(id, email, true, sink).await?;
-                    }
-                }
-                for (key, added) in [("labelsAdded", true), ("labelsRemoved", false)] {
-                    for change in list(record, key) {
-                        let Some(m) = change.get("message") else {
-                            continue;
-                        };
-                        let Some(id) = m.get("id").and_then(Value::as_str) else {
-                            continue;
-                        };
-                        let changed: Vec<&str> = list(change, "labelIds")
-                            .iter()
-                            .filter_map(|l| l.as_str())
-                            .collect();
-                        let ours = wanted(labels, &label_ids(m)) || wanted(labels, &changed);
-                        if ours && changed.iter().any(|l| noteworthy(labels, l)) {
-                            if let Some(e) = message::labels_event(&rid, change, added, now) {
-                                sink.event(e);
-                            }
-                        }
-                        // A message moved into a label read now (out of the archive, say).
-                        if added && wanted(labels, &changed) && read.insert(id.to_string()) {
-                            self.emit_message(id, email, true, sink).await?;
-                        }
-                    }
-                }
-                for deleted in list(record, "messagesDeleted") {
-                    let Some(m) = deleted.get("message") else {
-                        continue;
-                    };
-                    let was = label_ids(m);
-                    if was.is_empty() || wanted(labels, &was) {
-                        if let Some(e) = message::deleted_event(m, now) {
-                            sink.event(e);
-                        }
-                    }
-                }
+            let now = chrono::Utc::now();
+            for record in records {
+                self.record(record, email, now, &mut read, sink).await?;
                 done += 1;
             }
             sink.progress(done, None);
-            let next = page
-                .get("nextPageToken")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty());
-            match next {
-                Some(t) if token.as_deref() != Some(t) => {
-                    token = Some(t.to_string());
-                    cursor.phase = Phase::History {
-                        history_id: history_id.clone(),
-                        page_token: token.clone(),
-                        until: until.clone(),
-                    };
-                    sink.checkpoint(|| cursor.encode()).await?;
-                }
-                Some(_) => {
-                    return Err(Failure::Http(HttpError {
-                        kind: HttpErrorKind::Api,
-                        method: "GET",
-                        url: athena_http::redact_url(&url),
-                        status: Some(200),
-                        message: "the next page token is the one just sent".into(),
-                        body: String::new(),
-                    }))
-                }
-                None => {
-                    cursor.phase = Phase::History {
-                        history_id: until.unwrap_or(history_id),
-                        page_token: None,
-                        until: None,
-                    };
-                    return Ok(());
-                }
-            }
+            let page_read = PageRead {
+                url: &url,
+                link: None,
+                body: &page,
+                items: records.len(),
+            };
+            let Some(next) = pages.next(page_read)? else {
+                cursor.phase = Phase::History {
+                    history_id: until.unwrap_or(history_id),
+                    page_token: None,
+                    until: None,
+                };
+                return Ok(History::Read);
+            };
+            token = id_text(page.get("nextPageToken"));
+            url = next;
+            cursor.phase = Phase::History {
+                history_id: history_id.clone(),
+                page_token: token.clone(),
+                until: until.clone(),
+            };
+            sink.checkpoint(|| cursor.encode()).await?;
         }
     }
 
-    async fn sync(&self, cursor: &mut GmailCursor, sink: &mut Sink) -> Result<(), Failure> {
+    /// One history record's events: messages added to a configured label (read whole), label
+    /// changes worth telling, deletions. `read`: the messages this page has read already.
+    async fn record(
+        &self,
+        record: &Value,
+        email: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        read: &mut HashSet<String>,
+        sink: &mut Sink,
+    ) -> Result<(), HttpError> {
+        let labels = &self.config.labels;
+        let rid = id_text(record.get("id")).unwrap_or_default();
+        for added in list(record, "messagesAdded") {
+            let Some(m) = added.get("message") else {
+                continue;
+            };
+            let Some(id) = m.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            if wanted(labels, &label_ids(m)) && read.insert(id.to_string()) {
+                self.emit_message(id, email, true, sink).await?;
+            }
+        }
+        for (key, added) in [("labelsAdded", true), ("labelsRemoved", false)] {
+            for change in list(record, key) {
+                let Some(m) = change.get("message") else {
+                    continue;
+                };
+                let Some(id) = m.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let changed: Vec<&str> = list(change, "labelIds")
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .collect();
+                let ours = wanted(labels, &label_ids(m)) || wanted(labels, &changed);
+                if ours && changed.iter().any(|l| noteworthy(labels, l)) {
+                    if let Some(e) = message::labels_event(&rid, change, added, now) {
+                        sink.event(e);
+                    }
+                }
+                // A message moved into a label read now (out of the archive, say).
+                if added && wanted(labels, &changed) && read.insert(id.to_string()) {
+                    self.emit_message(id, email, true, sink).await?;
+                }
+            }
+        }
+        for deleted in list(record, "messagesDeleted") {
+            let Some(m) = deleted.get("message") else {
+                continue;
+            };
+            let was = label_ids(m);
+            if was.is_empty() || wanted(labels, &was) {
+                if let Some(e) = message::deleted_event(m, now) {
+                    sink.event(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The mailbox read from the cursor's phase on to the end of its history.
+    async fn mailbox(&self, cursor: &mut GmailCursor, sink: &mut Sink) -> Result<(), Failure> {
         let profile = self.profile().await?;
         if cursor.for_mailbox(&profile.email) {
             tracing::info!(source = %self.info.id, email = %profile.email,
                 "the cursor belongs to another mailbox: reading from the start");
         }
-        let first_label = || self.config.labels[0].clone();
+        let email = &profile.email;
+        let listing = || Phase::Full {
+            history_id: profile.history_id.clone(),
+            label: self.config.labels[0].clone(),
+            page_token: None,
+        };
         let mut resynced = false;
         loop {
             match cursor.phase.clone() {
-                Phase::Start => {
-                    cursor.phase = Phase::Full {
-                        history_id: profile.history_id.clone(),
-                        label: first_label(),
-                        page_token: None,
-                    }
-                }
+                Phase::Start => cursor.phase = listing(),
                 Phase::Full {
                     history_id,
                     label,
                     page_token,
                 } => {
-                    self.full(cursor, sink, &profile.email, history_id, label, page_token)
+                    self.full(cursor, sink, email, history_id, label, page_token)
                         .await?
                 }
                 Phase::History {
@@ -507,38 +470,30 @@ impl GmailSource {
                     page_token,
                     until,
                 } => {
+                    let from = history_id.clone();
                     match self
-                        .history(
-                            cursor,
-                            sink,
-                            &profile.email,
-                            history_id.clone(),
-                            page_token,
-                            until,
-                        )
-                        .await
+                        .history(cursor, sink, email, from, page_token, until)
+                        .await?
                     {
-                        Err(Failure::Expired) if !resynced => {
+                        History::Read => return Ok(()),
+                        History::Expired if !resynced => {
                             tracing::info!(source = %self.info.id, history_id = %history_id,
                                 "the mailbox's history from the cursor has expired: listing every message again");
                             resynced = true;
-                            cursor.phase = Phase::Full {
-                                history_id: profile.history_id.clone(),
-                                label: first_label(),
-                                page_token: None,
-                            };
+                            cursor.phase = listing();
                         }
-                        Err(Failure::Expired) => {
-                            return Err(Failure::Http(HttpError {
-                                kind: HttpErrorKind::NotFound,
-                                method: "GET",
-                                url: athena_http::redact_url(&self.url("history")?),
-                                status: Some(404),
-                                message: format!("the history from {history_id} is not found, even after a full listing"),
-                                body: String::new(),
-                            }))
+                        History::Expired => {
+                            let url = athena_http::redact_url(&self.url("history")?);
+                            let message = format!("the history from {history_id} is not found, even after a full listing");
+                            let e = HttpError::new(
+                                HttpErrorKind::NotFound,
+                                "GET",
+                                url,
+                                Some(404),
+                                message,
+                            );
+                            return Err(e.into());
                         }
-                        other => return other,
                     }
                 }
             }
@@ -547,50 +502,57 @@ impl GmailSource {
 }
 
 #[async_trait]
-impl AsyncSource for GmailSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
+impl ApiSource for GmailSource {
+    type Run = GmailCursor;
 
-    /// Checks the configuration only: the sync's first request tries the credentials.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
-    }
-
-    /// `GET users/{user}/profile`: the credentials are accepted for the mailbox.
-    async fn health_check(&self) -> Result<(), SourceError> {
-        self.profile()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.explain(&e))
-    }
-
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let mut cursor = GmailCursor::decode(ctx.take_cursor(), &self.info.id, &self.filter)?;
-        match self.sync(&mut cursor, &mut ctx.sink).await {
-            Ok(()) => {
-                ctx.sink.commit(cursor.encode()).await?;
-                Ok(())
-            }
-            Err(Failure::Stopped) => Err(ReadError::Stopped),
-            // Turned into a full listing inside `sync`.
-            Err(Failure::Expired) => Err(ReadError::Stopped),
-            Err(Failure::Http(e)) => {
-                // The pages stored whole before the failure go, with their position.
-                ctx.sink.commit(cursor.encode()).await?;
-                Err(self.explain(&e).into())
-            }
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
         }
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    /// Gmail's words for what a user can fix.
+    fn hints(&self) -> Hints {
+        let id = &self.info.id;
+        Hints {
+            unauthorized: Hint::lead(format!(
+                "Google rejected the credentials for source {id} (check {}): ",
+                self.config.auth.keys_to_check()
+            )),
+            forbidden: Hint::lead(format!(
+                "Google refused access for source {id} (does the token have scope gmail.readonly, and may it read mailbox {:?}?): ",
+                self.config.user
+            )),
+            not_found: Hint::lead(format!(
+                "not found for source {id} (is `api_url` the Gmail API, and `user` a mailbox?): "
+            )),
+            other: Hint::lead(format!("source {id}: ")),
+        }
+    }
+
+    /// `GET users/{user}/profile`: the credentials are accepted for the mailbox.
+    async fn check(&self) -> Result<(), Failure> {
+        self.profile().await?;
+        Ok(())
+    }
+
+    fn start(&self, ctx: &mut Context) -> Result<GmailCursor, SourceError> {
+        GmailCursor::decode(ctx.take_cursor(), &self.info.id, &self.filter)
+    }
+
+    /// The pages stored whole before a failure go with their position.
+    async fn sync(&self, cursor: &mut GmailCursor, sink: &mut Sink) -> Result<(), Failure> {
+        self.mailbox(cursor, sink).await
+    }
+
+    fn cursor(cursor: &GmailCursor) -> Cursor {
+        cursor.encode()
     }
 }
+
+api::driven!(GmailSource);
 
 /// Gmail writes ids (`historyId`) as strings of digits; a number is taken too.
 fn id_text(v: Option<&Value>) -> Option<String> {

@@ -12,12 +12,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::api::Failure;
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats, StateChange};
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo, StateChange};
 use athena_http::{
-    ApiClient, BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, HttpStats, Url,
+    ApiClient, BodyVerdict, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -25,7 +24,11 @@ use serde_json::Value;
 use super::config::GoogleCalendarConfig;
 use super::cursor::{CalendarCursor, CalendarMark};
 use super::model::{self, Item, Known};
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
+
+/// What the source takes as now: when meetings have ended, where the first window lies.
+/// [`Utc::now`] unless a test sets the time.
+pub(crate) type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The OAuth scope the source asks for.
 pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonly";
@@ -41,7 +44,16 @@ pub struct GoogleCalendarSource {
     lookback: chrono::Duration,
     lookahead: chrono::Duration,
     client: ApiClient,
-    stats: Arc<HttpStats>,
+    now: Clock,
+}
+
+/// What one sync keeps as it goes.
+pub(crate) struct CalendarRun {
+    cursor: CalendarCursor,
+    /// What the source knew of each item (its state rows), by state key.
+    known: HashMap<Vec<u8>, Known>,
+    /// The sync's now, one for the whole sync.
+    now: DateTime<Utc>,
 }
 
 /// Google's reasons for a rate limit, said in a 403 or 429 body
@@ -65,17 +77,6 @@ pub(crate) fn google_verdict(body: &Value, _headers: &HeaderMap) -> BodyVerdict 
     BodyVerdict::Accept
 }
 
-fn duration(config: &SourceConfig, key: &str, text: &str) -> Result<chrono::Duration, ConfigError> {
-    let now = Utc::now();
-    text.trim()
-        .ends_with(|ch: char| ch.is_ascii_alphabetic())
-        .then(|| athena_core::time::parse_time_arg(text, now).ok())
-        .flatten()
-        .map(|t| now - t)
-        .filter(|d| *d >= chrono::Duration::zero())
-        .ok_or_else(|| config.error(Some(key), "must be a duration like 30d, 12h or 90m"))
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -84,8 +85,9 @@ impl GoogleCalendarSource {
     /// Builds the source from its config entry.
     pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
         let c: GoogleCalendarConfig = config.parse()?;
-        let lookback = duration(config, "lookback", &c.lookback)?;
-        let lookahead = duration(config, "lookahead", &c.lookahead)?;
+        let examples = "30d, 12h or 90m";
+        let lookback = api::duration(config, "lookback", &c.lookback, examples)?;
+        let lookahead = api::duration(config, "lookahead", &c.lookahead, examples)?;
         if c.calendars.is_empty() {
             return Err(config.error(Some("calendars"), "lists no calendar"));
         }
@@ -105,41 +107,19 @@ impl GoogleCalendarSource {
                 source_type: "google_calendar".into(),
                 name: format!("google_calendar {}", c.calendars.join(", ")),
             },
-            stats: client.stats(),
             client,
+            now: Arc::new(Utc::now),
             lookback,
             lookahead,
             config: c,
         })
     }
 
-    /// An error in the words a Calendar user needs, naming the source and the URL.
-    fn explain(&self, e: &HttpError) -> SourceError {
-        let id = &self.info.id;
-        if e.message.starts_with("rate limited (") {
-            let limited = HttpError {
-                kind: HttpErrorKind::RateLimited,
-                ..e.clone()
-            };
-            return limited.source_error(
-                id,
-                format!("Google Calendar kept refusing source {id} for its rate limit: {e}"),
-            );
-        }
-        let message = match e.kind {
-            HttpErrorKind::Unauthorized => format!(
-                "Google refused the access token for source {id}, also a fresh one (check {} and that the Calendar API is enabled): {e}",
-                self.config.auth.keys_to_check()
-            ),
-            HttpErrorKind::Forbidden => format!(
-                "Google refused access for source {id} (is the calendar shared with the account, the scope calendar.readonly granted?): {e}"
-            ),
-            HttpErrorKind::NotFound => format!(
-                "not found for source {id} (is every id in `calendars` a calendar the account sees?): {e}"
-            ),
-            _ => format!("source {id}: {e}"),
-        };
-        e.source_error(id, message)
+    /// The source with its clock set (tests: the time is theirs, not the wall's).
+    #[cfg(test)]
+    pub(crate) fn with_clock(mut self, now: Clock) -> Self {
+        self.now = now;
+        self
     }
 
     /// `calendars/{calendarId}/events` with the listing's query.
@@ -183,116 +163,104 @@ impl GoogleCalendarSource {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self
-            .client
-            .get_checked::<Value>(url, None, &google_verdict)
-            .await?
-        {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
+        self.client.get_value(url, &google_verdict).await
+    }
+
+    /// `calendar`'s mark, its first window set on a first listing.
+    fn mark(&self, calendar: &str, run: &mut CalendarRun) -> CalendarMark {
+        let mark = run.cursor.mark(calendar);
+        if mark.sync_token.is_none() && mark.time_min.is_none() {
+            mark.time_min = Some(rfc3339(run.now - self.lookback));
+            mark.time_max = Some(rfc3339(run.now + self.lookahead));
         }
+        mark.clone()
     }
 
     /// One calendar's listing, from where its mark stands to its last page.
     async fn sync_calendar(
         &self,
         calendar: &str,
-        cursor: &mut CalendarCursor,
-        known: &mut HashMap<Vec<u8>, Known>,
-        now: DateTime<Utc>,
+        run: &mut CalendarRun,
         sink: &mut Sink,
         done: &mut u64,
     ) -> Result<(), Failure> {
         let mut started_over = false;
-        loop {
-            let mark = cursor.mark(calendar);
-            if mark.sync_token.is_none() && mark.time_min.is_none() {
-                mark.time_min = Some(rfc3339(now - self.lookback));
-                mark.time_max = Some(rfc3339(now + self.lookahead));
-            }
-            let mark = mark.clone();
-            let url = self.list_url(calendar, &mark, mark.page_token.as_deref())?;
-            let page = match self.get(&url).await {
-                Ok(page) => page,
-                // The sync token (or a page token) expired: a full listing, once.
-                Err(e) if e.status == Some(410) && !started_over => {
-                    tracing::info!(source = %self.info.id, calendar, "sync token expired (410 Gone): listing the calendar in full");
-                    *cursor.mark(calendar) = CalendarMark::default();
-                    started_over = true;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(items) = page.get("items").and_then(Value::as_array) else {
-                return Err(Failure::Http(HttpError {
-                    kind: HttpErrorKind::Decode,
-                    method: "GET",
-                    url: athena_http::redact_url(&url),
-                    status: Some(200),
-                    message: "the answer has no `items` list".into(),
-                    body: String::new(),
-                }));
-            };
-            for json in items {
-                let Some(item) = Item::new(json) else {
-                    continue;
+        'listing: loop {
+            let mark = self.mark(calendar, run);
+            let mut url = self.list_url(calendar, &mark, mark.page_token.as_deref())?;
+            let mut pages = Pages::new(Paging::GOOGLE, url.clone());
+            loop {
+                let page = match self.get(&url).await {
+                    Ok(page) => page,
+                    // The sync token (or a page token) expired: a full listing, once.
+                    Err(e) if e.status == Some(410) && !started_over => {
+                        tracing::info!(source = %self.info.id, calendar, "sync token expired (410 Gone): listing the calendar in full");
+                        *run.cursor.mark(calendar) = CalendarMark::default();
+                        started_over = true;
+                        continue 'listing;
+                    }
+                    Err(e) => return Err(e.into()),
                 };
-                let key = model::state_key(calendar, &item.id);
-                let (events, row) = model::observe(calendar, &item, known.get(&key), now);
-                for e in events {
-                    sink.event(e);
+                let Some(items) = page.get("items").and_then(Value::as_array) else {
+                    let message = "the answer has no `items` list";
+                    return Err(
+                        HttpError::answer(HttpErrorKind::Decode, "GET", &url, message).into(),
+                    );
+                };
+                for json in items {
+                    self.observe(calendar, json, run, sink);
+                    *done += 1;
                 }
-                if let Some(row) = row {
-                    sink.state(StateChange {
-                        key: key.clone(),
-                        value: Some(row.encode()),
-                    });
-                    known.insert(key, row);
+                sink.progress(*done, None);
+                let read = PageRead {
+                    url: &url,
+                    link: None,
+                    body: &page,
+                    items: items.len(),
+                };
+                let next = pages.next(read)?;
+                let token = |key: &str| page.get(key).and_then(Value::as_str).map(str::to_string);
+                let mark = run.cursor.mark(calendar);
+                match next {
+                    Some(_) => mark.page_token = token("nextPageToken"),
+                    None => {
+                        *mark = CalendarMark {
+                            sync_token: token("nextSyncToken"),
+                            ..CalendarMark::default()
+                        }
+                    }
                 }
-                *done += 1;
-            }
-            sink.progress(*done, None);
-            let next = page.get("nextPageToken").and_then(Value::as_str);
-            let mark = cursor.mark(calendar);
-            match next {
-                Some(next) if mark.page_token.as_deref() == Some(next) => {
-                    return Err(Failure::Http(HttpError {
-                        kind: HttpErrorKind::Api,
-                        method: "GET",
-                        url: athena_http::redact_url(&url),
-                        status: Some(200),
-                        message: "the same nextPageToken again: the listing would not end".into(),
-                        body: String::new(),
-                    }));
+                sink.checkpoint(|| run.cursor.encode()).await?;
+                match next {
+                    Some(next) => url = next,
+                    None => return Ok(()),
                 }
-                Some(next) => mark.page_token = Some(next.to_string()),
-                None => {
-                    let token = page
-                        .get("nextSyncToken")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    *mark = CalendarMark {
-                        sync_token: token,
-                        ..CalendarMark::default()
-                    };
-                }
-            }
-            sink.checkpoint(|| cursor.encode()).await?;
-            if next.is_none() {
-                return Ok(());
             }
         }
     }
 
+    /// One listed item told as events, against what the source knew of it.
+    fn observe(&self, calendar: &str, json: &Value, run: &mut CalendarRun, sink: &mut Sink) {
+        let Some(item) = Item::new(json) else {
+            return;
+        };
+        let key = model::state_key(calendar, &item.id);
+        let (events, row) = model::observe(calendar, &item, run.known.get(&key), run.now);
+        for e in events {
+            sink.event(e);
+        }
+        if let Some(row) = row {
+            sink.state(StateChange {
+                key: key.clone(),
+                value: Some(row.encode()),
+            });
+            run.known.insert(key, row);
+        }
+    }
+
     /// `meeting_held` for the calendar's meetings that have ended, in key order.
-    fn held(
-        &self,
-        calendar: &str,
-        known: &mut HashMap<Vec<u8>, Known>,
-        now: DateTime<Utc>,
-        sink: &mut Sink,
-    ) {
+    fn held(&self, calendar: &str, run: &mut CalendarRun, sink: &mut Sink) {
+        let known = &mut run.known;
         let mut due: Vec<(Vec<u8>, String)> = known
             .iter()
             .filter(|(_, k)| !k.held && !k.cancelled && k.is_meeting())
@@ -305,7 +273,7 @@ impl GoogleCalendarSource {
         for (key, event_id) in due {
             let Some((event, row)) = known
                 .get(&key)
-                .and_then(|k| model::held(calendar, &event_id, k, now))
+                .and_then(|k| model::held(calendar, &event_id, k, run.now))
             else {
                 continue;
             };
@@ -317,79 +285,96 @@ impl GoogleCalendarSource {
             known.insert(key, row);
         }
     }
-
-    async fn sync(
-        &self,
-        cursor: &mut CalendarCursor,
-        known: &mut HashMap<Vec<u8>, Known>,
-        now: DateTime<Utc>,
-        sink: &mut Sink,
-    ) -> Result<(), Failure> {
-        let mut done = 0;
-        for calendar in &self.config.calendars {
-            self.sync_calendar(calendar, cursor, known, now, sink, &mut done)
-                .await?;
-            self.held(calendar, known, now, sink);
-            sink.checkpoint(|| cursor.encode()).await?;
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
-impl AsyncSource for GoogleCalendarSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
+impl ApiSource for GoogleCalendarSource {
+    type Run = CalendarRun;
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
-    /// Checks the configuration only: the sync's first request tries the credentials.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
+    /// Calendar's words for what a user can fix.
+    fn hints(&self) -> Hints {
+        let id = &self.info.id;
+        Hints {
+            unauthorized: Hint::lead(format!(
+                "Google refused the access token for source {id}, also a fresh one (check {} and that the Calendar API is enabled): ",
+                self.config.auth.keys_to_check()
+            )),
+            forbidden: Hint::lead(format!(
+                "Google refused access for source {id} (is the calendar shared with the account, the scope calendar.readonly granted?): "
+            )),
+            not_found: Hint::lead(format!(
+                "not found for source {id} (is every id in `calendars` a calendar the account sees?): "
+            )),
+            other: Hint::lead(format!("source {id}: ")),
+        }
+    }
+
+    /// A rate limit Google kept saying in its error bodies (retried to the end) is a rate
+    /// limit too.
+    fn explain(&self, e: &HttpError) -> SourceError {
+        let id = &self.info.id;
+        if e.message.starts_with("rate limited (") {
+            let limited = HttpError {
+                kind: HttpErrorKind::RateLimited,
+                ..e.clone()
+            };
+            return limited.source_error(
+                id,
+                format!("Google Calendar kept refusing source {id} for its rate limit: {e}"),
+            );
+        }
+        self.hints().explain(id, e)
     }
 
     /// `GET calendars/{id}` of each calendar: the token is granted and the calendars seen.
-    async fn health_check(&self) -> Result<(), SourceError> {
+    async fn check(&self) -> Result<(), Failure> {
         for calendar in &self.config.calendars {
-            let mut url = self
-                .client
-                .url("calendars/")
-                .map_err(|e| self.explain(&e))?;
+            let mut url = self.client.url("calendars/")?;
             if let Ok(mut s) = url.path_segments_mut() {
                 s.pop_if_empty().push(calendar);
             }
-            self.get(&url).await.map_err(|e| self.explain(&e))?;
+            self.get(&url).await?;
         }
         Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let mut cursor =
+    fn start(&self, ctx: &mut Context) -> Result<CalendarRun, SourceError> {
+        let cursor =
             CalendarCursor::decode(ctx.take_cursor(), &self.info.id, &self.config.calendars)?;
-        let mut known: HashMap<Vec<u8>, Known> = ctx
+        let known = ctx
             .take_state()
             .into_iter()
             .filter_map(|(k, v)| Known::decode(&v).map(|known| (k, known)))
             .collect();
-        let now = Utc::now();
-        match self.sync(&mut cursor, &mut known, now, &mut ctx.sink).await {
-            Ok(()) => {
-                ctx.sink.commit(cursor.encode()).await?;
-                Ok(())
-            }
-            Err(Failure::Stopped) => Err(ReadError::Stopped),
-            Err(Failure::Http(e)) => {
-                // The pages stored whole before the failure go, with their marks.
-                ctx.sink.commit(cursor.encode()).await?;
-                Err(self.explain(&e).into())
-            }
-        }
+        Ok(CalendarRun {
+            cursor,
+            known,
+            now: (self.now)(),
+        })
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    /// Each calendar in turn; the pages stored whole before a failure go with their marks.
+    async fn sync(&self, run: &mut CalendarRun, sink: &mut Sink) -> Result<(), Failure> {
+        let mut done = 0;
+        for calendar in &self.config.calendars {
+            self.sync_calendar(calendar, run, sink, &mut done).await?;
+            self.held(calendar, run, sink);
+            sink.checkpoint(|| run.cursor.encode()).await?;
+        }
+        Ok(())
+    }
+
+    fn cursor(run: &CalendarRun) -> Cursor {
+        run.cursor.encode()
     }
 }
+
+api::driven!(GoogleCalendarSource);

@@ -1,15 +1,19 @@
 //! The `google_calendar` source driven without the CLI: built from its config through the
 //! registry, synced by the engine into a memory store, against the fake Calendar API.
 
+use std::sync::{Arc, Mutex};
+
+use athena_core::kit::Async;
 use athena_core::memory::SharedMemoryStore;
-use athena_core::{ErrorKind, SourceStatusKind};
+use athena_core::{ErrorKind, EventSource, Registry, SourceStatusKind, SyncOptions};
 use athena_http::testing::TestResponse;
+use chrono::{DateTime, Utc};
 
 use super::fake::{
     google_error, minutes, rate_limit_exceeded, FakeCalendar, CLIENT_ID, CLIENT_SECRET,
     REFRESH_TOKEN,
 };
-use crate::synced::{stored, sync};
+use crate::synced::{stored, sync, sync_in};
 
 fn config(url: &str) -> toml::Table {
     let mut table = toml::Table::new();
@@ -323,10 +327,27 @@ async fn an_expired_sync_token_mid_listing_lists_the_calendar_again_and_stores_n
     );
 }
 
+/// The registry with the google_calendar source's clock reading `now` (the test moves it).
+fn clocked(now: &Arc<Mutex<DateTime<Utc>>>) -> Registry {
+    let mut entry = super::source_type();
+    let now = now.clone();
+    entry.build = Arc::new(move |c| {
+        let now = now.clone();
+        let clock: super::source::Clock = Arc::new(move || *now.lock().unwrap());
+        let source = super::GoogleCalendarSource::from_config(c)?.with_clock(clock);
+        Ok(Box::new(Async::new(source)) as Box<dyn EventSource>)
+    });
+    let mut registry = crate::registry();
+    registry.unregister("google_calendar");
+    registry.register(entry).unwrap();
+    registry
+}
+
 #[tokio::test]
 async fn a_meeting_is_held_once_by_a_later_sync_after_it_ends() {
     let fake = FakeCalendar::new();
-    let end = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let now = Arc::new(Mutex::new(Utc::now()));
+    let end = *now.lock().unwrap() + chrono::Duration::minutes(15);
     fake.event(
         "primary",
         "m1",
@@ -337,18 +358,32 @@ async fn a_meeting_is_held_once_by_a_later_sync_after_it_ends() {
     );
     let server = fake.start();
     let store = SharedMemoryStore::new();
-    let report = sync(&store, "cal", "google_calendar", config(&server.url())).await;
+    let sync = || {
+        let table = config(&server.url());
+        sync_in(
+            clocked(&now),
+            &store,
+            "cal",
+            "google_calendar",
+            table,
+            SyncOptions::default(),
+        )
+    };
+    let report = sync().await;
     assert_eq!(
         (report.status, report.events_written),
         (SourceStatusKind::Ok, 1),
         "{:?}",
         report.error
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
-    let report = sync(&store, "cal", "google_calendar", config(&server.url())).await;
+    // A minute before the end: not held yet.
+    *now.lock().unwrap() = end - chrono::Duration::minutes(1);
+    assert_eq!(sync().await.events_written, 0, "not over yet");
+    *now.lock().unwrap() = end + chrono::Duration::seconds(1);
+    let report = sync().await;
     assert_eq!(report.events_written, 1);
     assert_eq!(stored(&store, 1), pairs(&[("meeting_held", "m1:held")]));
-    let report = sync(&store, "cal", "google_calendar", config(&server.url())).await;
+    let report = sync().await;
     assert_eq!(report.events_written, 0, "once");
 }
 

@@ -5,21 +5,16 @@
 //! leaves a mark no later than the last issue stored whole: the next sync reads on from there,
 //! and what it reads again comes back as duplicates, never stored twice.
 
-use std::sync::Arc;
-
-use crate::api::Failure;
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError, Sink};
-use athena_core::{ConfigError, Secret, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{
-    ApiClient, Fetched, HttpError, HttpErrorKind, HttpStats, PageRead, Pages, Paging, Url,
-};
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, Secret, SourceConfig, SourceError, SourceInfo};
+use athena_http::{ApiClient, BodyVerdict, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
 use serde_json::Value;
 
 use super::config::JiraConfig;
 use super::cursor::JiraCursor;
 use super::issue::Issue;
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hint, Hints, Parts};
 
 /// The fields a search asks for: what the events need, nothing more.
 pub(crate) const FIELDS: &str =
@@ -37,6 +32,9 @@ const PAGING: Paging = Paging::BodyToken {
     param: "nextPageToken",
 };
 
+/// How an issue's own lists (changelog, comments) page: `startAt`, `total`, `isLast`.
+const ITEM_PAGING: Paging = Paging::Offset { param: "startAt" };
+
 /// Reads a Jira Cloud site's issues: creations, transitions, assignments, resolutions and
 /// comments (run by the kit's [`Async`](athena_core::kit::Async)).
 pub struct JiraSource {
@@ -45,7 +43,6 @@ pub struct JiraSource {
     /// The JQL filter without the time bound and the order.
     filter: String,
     client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl JiraSource {
@@ -113,29 +110,10 @@ impl JiraSource {
                 source_type: "jira".into(),
                 name: format!("jira {}", base.host_str().unwrap_or("")),
             },
-            stats: client.stats(),
             client,
             filter,
             config: c,
         })
-    }
-
-    /// An error in the words a Jira user needs, naming the source and the URL.
-    fn explain(&self, e: &HttpError) -> SourceError {
-        let id = &self.info.id;
-        let message = match e.kind {
-            HttpErrorKind::Unauthorized => format!(
-                "Jira rejected the credentials for source {id} (check `email` and `token`, or `bearer_token`): {e}"
-            ),
-            HttpErrorKind::Forbidden => format!(
-                "Jira refused access for source {id} (can the account browse the projects?): {e}"
-            ),
-            HttpErrorKind::NotFound => format!(
-                "not found for source {id} (is `base_url` a Jira Cloud site, https://DOMAIN.atlassian.net?): {e}"
-            ),
-            _ => format!("source {id}: {e}"),
-        };
-        e.source_error(id, message)
     }
 
     /// The search of the issues updated since `since_ms`, oldest update first.
@@ -156,67 +134,45 @@ impl JiraSource {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_json::<Value>(url, None).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(Value::Null),
-        }
+        self.client.get_value(url, &BodyVerdict::accept).await
     }
 
     /// Every item under `key` of an issue's paged list (`changelog`: `values`, `comment`:
-    /// `comments`), paged by `startAt`; an issue deleted meanwhile has none.
+    /// `comments`); an issue deleted meanwhile has none.
     async fn issue_list(
         &self,
         issue_id: &str,
         list: &str,
         key: &str,
     ) -> Result<Vec<Value>, HttpError> {
+        let mut url = self
+            .client
+            .url(&format!("rest/api/3/issue/{issue_id}/{list}"))?;
+        url.query_pairs_mut()
+            .append_pair("startAt", "0")
+            .append_pair("maxResults", &ITEM_PAGE.to_string());
+        if list == "comment" {
+            url.query_pairs_mut().append_pair("orderBy", "created");
+        }
+        let mut pages = Pages::new(ITEM_PAGING, url.clone());
         let mut items = Vec::new();
-        let mut start = 0usize;
         loop {
-            let mut url = self
-                .client
-                .url(&format!("rest/api/3/issue/{issue_id}/{list}"))?;
-            url.query_pairs_mut()
-                .append_pair("startAt", &start.to_string())
-                .append_pair("maxResults", &ITEM_PAGE.to_string());
-            if list == "comment" {
-                url.query_pairs_mut().append_pair("orderBy", "created");
-            }
             let page = match self.get(&url).await {
                 Ok(p) => p,
                 Err(e) if e.kind == HttpErrorKind::NotFound => return Ok(Vec::new()),
                 Err(e) => return Err(e),
             };
-            // A server that ignores `startAt` would page forever.
-            if page
-                .get("startAt")
-                .and_then(Value::as_u64)
-                .is_some_and(|s| s != start as u64)
-            {
-                return Err(HttpError {
-                    kind: HttpErrorKind::Api,
-                    method: "GET",
-                    url: athena_http::redact_url(&url),
-                    status: Some(200),
-                    message: format!("asked for startAt={start}, got another page"),
-                    body: String::new(),
-                });
-            }
-            let got = page
-                .get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let n = got.len();
-            items.extend(got);
-            start += n;
-            let total = page.get("total").and_then(Value::as_u64);
-            let last = page.get("isLast").and_then(Value::as_bool).unwrap_or(false)
-                || total.is_some_and(|t| start as u64 >= t)
-                || n == 0;
-            if last {
-                return Ok(items);
+            let got = page.get(key).and_then(Value::as_array);
+            let read = PageRead {
+                url: &url,
+                link: None,
+                body: &page,
+                items: got.map_or(0, Vec::len),
+            };
+            items.extend(got.into_iter().flatten().cloned());
+            match pages.next(read)? {
+                Some(next) => url = next,
+                None => return Ok(items),
             }
         }
     }
@@ -249,7 +205,8 @@ impl JiraSource {
         Ok(out)
     }
 
-    async fn sync(&self, cursor: &mut JiraCursor, sink: &mut Sink) -> Result<(), Failure> {
+    /// The search from the cursor's mark, a checkpoint after every issue.
+    async fn search(&self, cursor: &mut JiraCursor, sink: &mut Sink) -> Result<(), Failure> {
         let first = self.search_url(cursor.since_ms())?;
         let mut url = first.clone();
         let mut pages = Pages::new(PAGING, first);
@@ -258,14 +215,8 @@ impl JiraSource {
         loop {
             let page = self.get(&url).await?;
             let Some(issues) = page.get("issues").and_then(Value::as_array) else {
-                return Err(Failure::Http(HttpError {
-                    kind: HttpErrorKind::Decode,
-                    method: "GET",
-                    url: athena_http::redact_url(&url),
-                    status: Some(200),
-                    message: "the answer has no `issues` list".into(),
-                    body: String::new(),
-                }));
+                let message = "the answer has no `issues` list";
+                return Err(HttpError::answer(HttpErrorKind::Decode, "GET", &url, message).into());
             };
             for json in issues {
                 let Some(issue) = Issue::new(json, &site) else {
@@ -300,55 +251,51 @@ impl JiraSource {
 }
 
 #[async_trait]
-impl AsyncSource for JiraSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
+impl ApiSource for JiraSource {
+    type Run = JiraCursor;
 
-    /// Checks the configuration only: the sync's first request tries the credentials.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
-    }
-
-    /// `GET /rest/api/3/myself`: the credentials are accepted.
-    async fn health_check(&self) -> Result<(), SourceError> {
-        let url = self
-            .client
-            .url("rest/api/3/myself")
-            .map_err(|e| self.explain(&e))?;
-        self.get(&url)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.explain(&e))
-    }
-
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let overlap_ms = i64::try_from(self.config.overlap_minutes * 60_000).unwrap_or(i64::MAX);
-        let mut cursor =
-            JiraCursor::decode(ctx.take_cursor(), &self.info.id, &self.filter, overlap_ms)?;
-        let result = self.sync(&mut cursor, &mut ctx.sink).await;
-        match result {
-            Ok(()) => {
-                ctx.sink.commit(cursor.encode()).await?;
-                Ok(())
-            }
-            Err(Failure::Stopped) => Err(ReadError::Stopped),
-            Err(Failure::Http(e)) => {
-                // The issues stored whole before the failure go, with their mark.
-                ctx.sink.commit(cursor.encode()).await?;
-                Err(self.explain(&e).into())
-            }
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
         }
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    /// Jira's words for what a user can fix.
+    fn hints(&self) -> Hints {
+        let id = &self.info.id;
+        Hints {
+            unauthorized: Hint::lead(format!("Jira rejected the credentials for source {id} (check `email` and `token`, or `bearer_token`): ")),
+            forbidden: Hint::lead(format!("Jira refused access for source {id} (can the account browse the projects?): ")),
+            not_found: Hint::lead(format!("not found for source {id} (is `base_url` a Jira Cloud site, https://DOMAIN.atlassian.net?): ")),
+            other: Hint::lead(format!("source {id}: ")),
+        }
+    }
+
+    /// `GET /rest/api/3/myself`: the credentials are accepted.
+    async fn check(&self) -> Result<(), Failure> {
+        let url = self.client.url("rest/api/3/myself")?;
+        self.get(&url).await?;
+        Ok(())
+    }
+
+    fn start(&self, ctx: &mut Context) -> Result<JiraCursor, SourceError> {
+        let overlap_ms = i64::try_from(self.config.overlap_minutes * 60_000).unwrap_or(i64::MAX);
+        JiraCursor::decode(ctx.take_cursor(), &self.info.id, &self.filter, overlap_ms)
+    }
+
+    /// The issues stored whole before a failure go with their mark.
+    async fn sync(&self, cursor: &mut JiraCursor, sink: &mut Sink) -> Result<(), Failure> {
+        self.search(cursor, sink).await
+    }
+
+    fn cursor(cursor: &JiraCursor) -> Cursor {
+        cursor.encode()
     }
 }
+
+api::driven!(JiraSource);
 
 /// The JQL that picks the configured issues: the projects, and the user's JQL.
 fn filter(projects: &[String], jql: Option<&str>) -> String {

@@ -299,3 +299,34 @@ fn credentials_and_filters_are_checked_as_the_config_is_read() {
     assert!(err.unwrap().contains("not a project key"));
     let _: Value = json!(null);
 }
+
+#[tokio::test]
+async fn a_429_waiting_past_max_wait_is_rate_limited_with_the_wait_the_server_asked_for() {
+    use athena_core::kit::Async;
+    use athena_core::{EventSource, SourceError};
+    use futures_util::StreamExt;
+
+    let fake = FakeJira::new();
+    fake.issue("ABC", 1, 1, "issue 1");
+    fake.fault(
+        "/search/jql",
+        TestResponse::json(429, &json!({"errorMessages": ["Rate limit exceeded."]}))
+            .header("Retry-After", "3600"),
+    );
+    let server = fake.start();
+    let mut table = config(&server.url());
+    table.insert("max_wait_secs".into(), 60.into());
+    let config = SourceConfig::new("jr", "jira", table);
+    let mut source = Async::new(super::JiraSource::from_config(&config).unwrap());
+    let results: Vec<_> = source.events(None).collect().await;
+    source.close().await.unwrap();
+    let err = results
+        .into_iter()
+        .find_map(Result::err)
+        .expect("the sync fails");
+    let wait = match &err {
+        SourceError::RateLimited { retry_after, .. } => *retry_after,
+        other => panic!("not rate limited: {other:?}"),
+    };
+    assert_eq!(wait, Some(std::time::Duration::from_secs(3600)), "{err}");
+}

@@ -10,6 +10,8 @@ use athena_http::{ApiClient, BodyVerdict, HeaderMap, HttpError, HttpErrorKind, U
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::api::{Hint, Hints};
+
 /// Requests left below which the source waits for the window to reset.
 const LOW_REQUESTS: u64 = 2;
 
@@ -64,27 +66,6 @@ impl GraphQlError {
             s.push_str(&format!(" [{code}]"));
         }
         s
-    }
-}
-
-/// Why a sync stopped.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The consumer went away.
-    Stopped,
-    /// The source failed.
-    Failed(SourceError),
-}
-
-impl From<athena_core::kit::Stopped> for Failure {
-    fn from(_: athena_core::kit::Stopped) -> Self {
-        Failure::Stopped
-    }
-}
-
-impl From<SourceError> for Failure {
-    fn from(e: SourceError) -> Self {
-        Failure::Failed(e)
     }
 }
 
@@ -256,18 +237,26 @@ fn verdict(source_id: &str, answer: &Answer, headers: &HeaderMap) -> BodyVerdict
     )
 }
 
+/// Linear's words for what a user can fix, for `operation`.
+pub(crate) fn hints(source_id: &str, operation: &str) -> Hints {
+    let failed = Hint::lead(format!(
+        "Linear query {operation} of source {source_id} failed: "
+    ));
+    Hints {
+        unauthorized: Hint::lead(format!(
+            "Linear rejected the token of source {source_id} (check `token` and `token_type`): "
+        )),
+        forbidden: Hint::lead(format!(
+            "Linear refused {operation} for source {source_id}: "
+        )),
+        not_found: failed.clone(),
+        other: failed,
+    }
+}
+
 /// A request error in the words a Linear user needs.
 pub(crate) fn explain(source_id: &str, operation: &str, e: &HttpError) -> SourceError {
-    let message = match e.kind {
-        HttpErrorKind::Unauthorized => format!(
-            "Linear rejected the token of source {source_id} (check `token` and `token_type`): {e}"
-        ),
-        HttpErrorKind::Forbidden => {
-            format!("Linear refused {operation} for source {source_id}: {e}")
-        }
-        _ => format!("Linear query {operation} of source {source_id} failed: {e}"),
-    };
-    e.source_error(source_id, message)
+    hints(source_id, operation).explain(source_id, e)
 }
 
 /// A malformed `data`: the answer is not the shape the query asked for.

@@ -6,22 +6,21 @@
 //! overlap reads again comes back under the same ids (duplicates the store drops).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, Event, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats, Pages, Paging, Url};
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, Event, SourceConfig, SourceError, SourceInfo, SourceStats};
+use athena_http::{ApiClient, Pages, Paging, Url};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::config::LinearConfig;
 use super::cursor::{LinearCursor, Pass};
-use super::fetch::{malformed, Api, Failure, QueryError};
+use super::fetch::{hints, malformed, Api, QueryError};
 use super::graphql::{self, CommentsOnly, HistoryOnly, IssueData, IssuesData};
-use crate::api;
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Complexity points one issue of a page may cost (see `graphql`).
 const ISSUE_COMPLEXITY: u64 = 520;
@@ -33,7 +32,6 @@ pub struct LinearSource {
     config: LinearConfig,
     endpoint: Url,
     client: ApiClient,
-    stats: Arc<HttpStats>,
     /// Waits for a nearly spent budget (the client counts its own).
     waits: AtomicU64,
 }
@@ -71,7 +69,6 @@ impl LinearSource {
                 source_type: "linear".into(),
                 name,
             },
-            stats: client.stats(),
             waits: AtomicU64::new(0),
             client,
             endpoint,
@@ -199,13 +196,17 @@ impl LinearSource {
         Ok((events, next, newest))
     }
 
-    async fn pass(&self, ctx: &mut Context) -> Result<(), Failure> {
-        let mut cursor = LinearCursor::decode(ctx.take_cursor(), &self.info.id)?;
-        let mut pass = cursor.pass.take().unwrap_or_else(|| Pass {
-            since: cursor.mark.as_deref().and_then(parse).map(|m| {
-                let back = chrono::Duration::seconds(self.config.overlap_secs as i64);
-                text(m - back)
-            }),
+    /// One pass from the cursor's (or a new one from its mark less the overlap), a
+    /// checkpoint after every page; the pass under way stays in the cursor until it ends.
+    async fn pass(&self, cursor: &mut LinearCursor, sink: &mut Sink) -> Result<(), Failure> {
+        let overlap = chrono::Duration::seconds(self.config.overlap_secs as i64);
+        let since = cursor
+            .mark
+            .as_deref()
+            .and_then(parse)
+            .map(|m| text(m - overlap));
+        let mut pass = cursor.pass.take().unwrap_or(Pass {
+            since,
             after: None,
             max: None,
         });
@@ -219,7 +220,9 @@ impl LinearSource {
         // The stored page cursor is tried once: Linear may refuse one it no longer knows.
         let mut resumed = pass.after.is_some();
         loop {
-            let (events, next, newest) = match self.page(&pass, &mut pages).await {
+            let page = self.page(&pass, &mut pages).await;
+            cursor.pass = Some(pass.clone());
+            let (events, next, newest) = match page {
                 Ok(page) => page,
                 Err(e) if resumed && e.refused => {
                     tracing::warn!(
@@ -231,35 +234,27 @@ impl LinearSource {
                     pass.after = None;
                     continue;
                 }
-                Err(QueryError { error: e, .. }) => {
-                    // What earlier pages emitted goes now, under the pass that says so.
-                    if ctx.sink.has_pending() {
-                        cursor.pass = Some(pass);
-                        ctx.sink.commit(cursor.encode()).await?;
-                    }
-                    return Err(e.into());
-                }
+                Err(QueryError { error, .. }) => return Err(Failure::Source(error)),
             };
             resumed = false;
             done += events.len() as u64;
             for e in events {
-                ctx.sink.event(e);
+                sink.event(e);
             }
             if let Some(newest) = newest {
                 let max = pass.max.as_deref().and_then(parse);
                 pass.max = Some(text(max.map_or(newest, |m| m.max(newest))));
             }
-            ctx.sink.progress(done, None);
+            sink.progress(done, None);
             let Some(next) = next else { break };
             pass.after = Some(next);
             cursor.pass = Some(pass.clone());
-            ctx.sink.checkpoint(|| cursor.encode()).await?;
+            sink.checkpoint(|| cursor.encode()).await?;
         }
         let old = cursor.mark.as_deref().and_then(parse);
         let new = pass.max.as_deref().and_then(parse);
         cursor.mark = old.max(new).map(text).or(cursor.mark.take());
         cursor.pass = None;
-        ctx.sink.commit(cursor.encode()).await?;
         Ok(())
     }
 }
@@ -275,40 +270,52 @@ fn text(t: DateTime<Utc>) -> String {
 }
 
 #[async_trait]
-impl AsyncSource for LinearSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
+impl ApiSource for LinearSource {
+    type Run = LinearCursor;
 
-    /// Checks the configuration only: the sync's first query tries the token anyway.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
-    }
-
-    /// Asks who the token belongs to.
-    async fn health_check(&self) -> Result<(), SourceError> {
-        self.api()
-            .query("Viewer", "query Viewer { viewer { id name } }", json!({}))
-            .await
-            .map(|_| ())
-            .map_err(SourceError::from)
-    }
-
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
-    }
-
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        match self.pass(ctx).await {
-            Ok(()) => Ok(()),
-            Err(Failure::Stopped) => Err(ReadError::Stopped),
-            Err(Failure::Failed(e)) => Err(e.into()),
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
         }
     }
 
+    fn hints(&self) -> Hints {
+        hints(&self.info.id, "Issues")
+    }
+
+    /// Asks who the token belongs to.
+    async fn check(&self) -> Result<(), Failure> {
+        let viewer = "query Viewer { viewer { id name } }";
+        self.api()
+            .query("Viewer", viewer, json!({}))
+            .await
+            .map_err(|e| Failure::Source(e.error))?;
+        Ok(())
+    }
+
+    fn start(&self, ctx: &mut Context) -> Result<LinearCursor, SourceError> {
+        LinearCursor::decode(ctx.take_cursor(), &self.info.id)
+    }
+
+    async fn sync(&self, cursor: &mut LinearCursor, sink: &mut Sink) -> Result<(), Failure> {
+        self.pass(cursor, sink).await
+    }
+
+    fn cursor(cursor: &LinearCursor) -> Cursor {
+        cursor.encode()
+    }
+
+    /// After a failure, what earlier pages emitted goes, under the pass that says so;
+    /// nothing else moves.
+    const ON_FAILURE: Keep = Keep::IfPending;
+
     fn stats(&self) -> SourceStats {
-        let mut stats = api::stats(&self.stats);
+        let mut stats = api::stats(&self.client.stats());
         stats.rate_limit_waits += self.waits.load(Ordering::Relaxed);
         stats
     }
 }
+
+api::driven!(LinearSource);

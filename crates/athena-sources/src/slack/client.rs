@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use athena_core::SourceError;
-use athena_http::{
-    BodyVerdict, Fetched, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url,
-};
-use serde_json::{json, Value};
+use athena_http::{BodyVerdict, HeaderMap, HttpError, HttpErrorKind, PageRead, Pages, Paging, Url};
+use serde_json::Value;
 
 use super::source::SlackSource;
+use crate::api::{Hint, Hints};
 
 /// How Slack pages its lists: `response_metadata.next_cursor`, sent back as `cursor`.
 pub(super) const PAGING: Paging = Paging::BodyToken {
@@ -57,22 +56,19 @@ impl SlackSource {
     }
 
     pub(super) async fn get(&self, url: &Url) -> Result<Value, HttpError> {
-        match self.client.get_checked(url, None, &slack_verdict).await? {
-            Fetched::Page(p) => Ok(p.value),
-            // Never asked conditionally.
-            Fetched::NotModified => Ok(json!({"ok": true})),
-        }
+        self.client.get_value(url, &slack_verdict).await
     }
 
+    /// A request error in the words a Slack user needs (Slack's own error code named).
     pub(super) fn fatal(&self, e: &HttpError) -> SourceError {
-        let message = match e.kind {
-            HttpErrorKind::Unauthorized => format!(
-                "Slack rejected the token for source {} ({}; check `token`): {e}",
+        let hints = Hints {
+            unauthorized: Hint::lead(format!(
+                "Slack rejected the token for source {} ({}; check `token`): ",
                 self.info.id, e.message
-            ),
-            _ => e.to_string(),
+            )),
+            ..Hints::default()
         };
-        e.source_error(&self.info.id, message)
+        hints.explain(&self.info.id, e)
     }
 
     /// Every page of a cursor-paged method, the items under `key`.
@@ -107,6 +103,7 @@ impl SlackSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn slack_errors_inside_200_are_classified() {

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Per channel, the `ts` of the newest top-level message stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct SlackCursor {
-    pub version: u32,
-    pub channels: BTreeMap<String, ChannelCursor>,
+pub(crate) struct SlackCursor {
+    pub(super) version: u32,
+    pub(super) channels: BTreeMap<String, ChannelCursor>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

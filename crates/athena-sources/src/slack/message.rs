@@ -7,7 +7,8 @@ use athena_http::HttpErrorKind;
 
 use super::cursor::Ts;
 use super::format::readable;
-use super::source::{Channel, ChannelError, Run};
+use super::source::{Channel, Run};
+use crate::api::Failure;
 
 impl Run<'_> {
     pub(super) async fn message_event(
@@ -15,7 +16,7 @@ impl Run<'_> {
         channel: &Channel,
         m: &Value,
         kind: &str,
-    ) -> Result<Event, ChannelError> {
+    ) -> Result<Event, Failure> {
         let ts_text = m.get("ts").and_then(Value::as_str).unwrap_or("0");
         let ts = Ts::parse(ts_text).unwrap_or(Ts(0, 0));
         let user_id = m.get("user").and_then(Value::as_str).map(str::to_string);
@@ -80,7 +81,7 @@ impl Run<'_> {
     }
 
     /// A user's display name (else real name, else handle, else the id), asked once per run.
-    pub(super) async fn user_name(&mut self, id: &str) -> Result<String, ChannelError> {
+    pub(super) async fn user_name(&mut self, id: &str) -> Result<String, Failure> {
         if !self.resolve_users {
             return Ok(id.to_string());
         }
@@ -90,7 +91,7 @@ impl Run<'_> {
         let url = self
             .source
             .url("users.info", &[("user", id)])
-            .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
+            .map_err(|e| Failure::Source(self.source.fatal(&e)))?;
         let name = match self.source.get(&url).await {
             Ok(v) => [
                 "/user/profile/display_name",
@@ -103,7 +104,7 @@ impl Run<'_> {
             .find(|s| !s.is_empty())
             .map(str::to_string),
             Err(e) if e.kind == HttpErrorKind::Unauthorized => {
-                return Err(ChannelError::Fatal(self.source.fatal(&e)))
+                return Err(Failure::Source(self.source.fatal(&e)))
             }
             // Passing trouble: show the id this time, ask again next time.
             Err(e)

@@ -1,34 +1,28 @@
 //! One sync of the `slack` source: the channels to read, and each channel's history, threads,
 //! edits and reactions, stored oldest first with the cursor moving per channel.
 
-use std::collections::BTreeMap;
-
-use athena_core::kit::{ReadError, Sink};
+use athena_core::kit::Sink;
 use athena_core::{Cursor, Event, SourceError};
 use athena_http::{HttpError, HttpErrorKind, PageRead, Pages};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::client::PAGING;
-use super::cursor::{ChannelCursor, SlackCursor, Ts, VERSION};
-use super::source::{Channel, ChannelError, Run};
+use super::cursor::{ChannelCursor, SlackCursor, Ts};
+use super::source::{Channel, Run};
+use crate::api::Failure;
 
 /// Messages per history page (Slack's advice: at most 200).
 const PAGE: u32 = 200;
 
 impl Run<'_> {
+    /// The channels to read, then each one's history from `state` on, the cursor stored
+    /// after each channel; a channel that cannot be read is told at the end.
     pub(super) async fn run(
         &mut self,
-        cursor: Option<Cursor>,
+        state: &mut SlackCursor,
         sink: &mut Sink,
-    ) -> Result<(), ReadError> {
-        let mut state: SlackCursor =
-            Cursor::decode_saved(cursor, &self.source.info.id, u64::from(VERSION))?.unwrap_or(
-                SlackCursor {
-                    version: VERSION,
-                    channels: BTreeMap::new(),
-                },
-            );
+    ) -> Result<(), Failure> {
         // Archived channels are only read when named.
         let archived = if self.source.config.channels.is_empty() {
             "true"
@@ -60,7 +54,7 @@ impl Run<'_> {
                     .await
                     .map_err(|e| self.source.fatal(&e))?
             }
-            Err(e) => return Err(self.source.fatal(&e).into()),
+            Err(e) => return Err(Failure::Source(self.source.fatal(&e))),
         };
         let mut member = Vec::new();
         for c in &listed {
@@ -105,14 +99,15 @@ impl Run<'_> {
             chosen
         };
         for channel in &channels {
-            match self.channel(channel, &mut state, sink).await {
+            match self.channel(channel, state, sink).await {
                 Ok(()) => {}
-                Err(ChannelError::Channel(why)) => {
+                // Slack's own "this channel cannot be read" (see `channel_error`).
+                Err(Failure::Http(e)) => {
+                    let why = e.message;
                     tracing::warn!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
                     failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
                 }
-                Err(ChannelError::Fatal(e)) => return Err(e.into()),
-                Err(ChannelError::Stopped) => return Err(ReadError::Stopped),
+                Err(stopped_or_fatal) => return Err(stopped_or_fatal),
             }
         }
         if failures.is_empty() {
@@ -120,7 +115,7 @@ impl Run<'_> {
         } else {
             // A channel that does not exist or that the token is not in: the config (or the
             // bot's invitations) to fix, not the service.
-            Err(ReadError::Failed(SourceError::Config {
+            Err(Failure::Source(SourceError::Config {
                 source_id: self.source.info.id.clone(),
                 message: format!(
                     "{} channel(s) could not be read ({}); the others were stored",
@@ -133,10 +128,10 @@ impl Run<'_> {
 
     /// Slack's own "this channel cannot be read" (said in a `200`) stops that channel only;
     /// anything else (an HTTP 404 from a wrong `api_url` included) stops the source.
-    fn channel_error(&self, e: &HttpError) -> ChannelError {
+    fn channel_error(&self, e: &HttpError) -> Failure {
         match (e.kind, e.status) {
-            (HttpErrorKind::NotFound, Some(200)) => ChannelError::Channel(e.message.clone()),
-            _ => ChannelError::Fatal(self.source.fatal(e)),
+            (HttpErrorKind::NotFound, Some(200)) => Failure::Http(e.clone()),
+            _ => Failure::Source(self.source.fatal(e)),
         }
     }
 
@@ -145,7 +140,7 @@ impl Run<'_> {
         channel: &Channel,
         state: &mut SlackCursor,
         sink: &mut Sink,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         let latest = state
             .channels
             .get(&channel.id)
@@ -168,7 +163,7 @@ impl Run<'_> {
         let first = self
             .source
             .url("conversations.history", &query)
-            .map_err(|e| ChannelError::Fatal(self.source.fatal(&e)))?;
+            .map_err(|e| Failure::Source(self.source.fatal(&e)))?;
         let mut url = first.clone();
         let mut pages = Pages::new(PAGING, first);
         let mut newest = latest;
@@ -233,7 +228,7 @@ impl Run<'_> {
         latest: Option<Ts>,
         now: DateTime<Utc>,
         out: &mut Vec<Event>,
-    ) -> Result<Option<Ts>, ChannelError> {
+    ) -> Result<Option<Ts>, Failure> {
         let Some(ts) = m.get("ts").and_then(Value::as_str).and_then(Ts::parse) else {
             return Ok(None);
         };
@@ -289,7 +284,7 @@ impl Run<'_> {
         newest: Option<Ts>,
         events: &mut Vec<Event>,
         sink: &mut Sink,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         state.channels.insert(
             channel.id.clone(),
             ChannelCursor {
@@ -301,7 +296,7 @@ impl Run<'_> {
         }
         sink.commit(Cursor::encode(&*state))
             .await
-            .map_err(|_| ChannelError::Stopped)
+            .map_err(|_| Failure::Stopped)
     }
 
     /// A message's edit and reactions, as events.
@@ -312,7 +307,7 @@ impl Run<'_> {
         ts: Ts,
         out: &mut Vec<Event>,
         now: DateTime<Utc>,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), Failure> {
         if let Some(edit_ts) = m
             .pointer("/edited/ts")
             .and_then(Value::as_str)

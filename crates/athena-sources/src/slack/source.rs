@@ -1,17 +1,16 @@
 //! The `slack` source: per channel, the history newer than the stored cursor plus a lookback
 //! window read again for replies, edits and reactions; stored oldest first.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use athena_core::kit::{AsyncSource, Context, Limits, ReadError};
-use athena_core::{ConfigError, SourceConfig, SourceError, SourceInfo, SourceStats};
-use athena_http::{ApiClient, HttpStats};
-use chrono::Utc;
+use athena_core::kit::{Context, Sink};
+use athena_core::{ConfigError, Cursor, SourceConfig, SourceError, SourceInfo};
+use athena_http::{ApiClient, HttpError};
 
 use super::config::SlackConfig;
-use crate::api;
+use super::cursor::{SlackCursor, VERSION};
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
 
 /// Reads Slack channels: messages, thread replies, edits and reactions (run by the kit's
 /// [`Async`](athena_core::kit::Async)).
@@ -20,25 +19,13 @@ pub struct SlackSource {
     pub(super) config: SlackConfig,
     pub(super) lookback: chrono::Duration,
     pub(super) client: ApiClient,
-    stats: Arc<HttpStats>,
 }
 
 impl SlackSource {
     /// Builds the source from its config entry.
     pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
         let c: SlackConfig = config.parse()?;
-        let now = Utc::now();
-        let lookback = c
-            .lookback
-            .trim()
-            .ends_with(|ch: char| ch.is_ascii_alphabetic())
-            .then(|| athena_core::time::parse_time_arg(&c.lookback, now).ok())
-            .flatten()
-            .map(|t| now - t)
-            .filter(|d| *d >= chrono::Duration::zero())
-            .ok_or_else(|| {
-                config.error(Some("lookback"), "must be a duration like 7d, 12h or 30m")
-            })?;
+        let lookback = api::duration(config, "lookback", &c.lookback, "7d, 12h or 30m")?;
         if c.token.expose().trim().is_empty() {
             return Err(config.error(Some("token"), "is empty (is the variable set?)"));
         }
@@ -56,7 +43,6 @@ impl SlackSource {
                 source_type: "slack".into(),
                 name: "slack".into(),
             },
-            stats: client.stats(),
             client,
             lookback,
             config: c,
@@ -65,58 +51,66 @@ impl SlackSource {
 }
 
 #[async_trait]
-impl AsyncSource for SlackSource {
-    fn info(&self) -> &SourceInfo {
-        &self.info
+impl ApiSource for SlackSource {
+    type Run = SlackCursor;
+
+    /// Every channel stores its own progress.
+    const ON_SUCCESS: Keep = Keep::IfPending;
+    const ON_FAILURE: Keep = Keep::IfPending;
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            info: &self.info,
+            client: &self.client,
+            batch_size: self.config.batch_size,
+        }
     }
 
-    /// Nothing is checked before a sync: without a request there is nothing to check, and the
-    /// sync's first request tries the token anyway. `athena-ingest validate` runs
-    /// [`health_check`](AsyncSource::health_check), which asks Slack.
-    async fn validate(&self) -> Result<(), SourceError> {
-        Ok(())
+    fn hints(&self) -> Hints {
+        Hints::default()
+    }
+
+    /// Slack's own error code named when it refuses the token.
+    fn explain(&self, e: &HttpError) -> SourceError {
+        self.fatal(e)
     }
 
     /// `auth.test`: the token is accepted.
-    async fn health_check(&self) -> Result<(), SourceError> {
-        let url = self.url("auth.test", &[]).map_err(|e| self.fatal(&e))?;
-        self.get(&url).await.map(|_| ()).map_err(|e| self.fatal(&e))
+    async fn check(&self) -> Result<(), Failure> {
+        let url = self.url("auth.test", &[])?;
+        self.get(&url).await?;
+        Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits::items(self.config.batch_size)
+    fn start(&self, ctx: &mut Context) -> Result<SlackCursor, SourceError> {
+        let saved = Cursor::decode_saved(ctx.take_cursor(), &self.info.id, u64::from(VERSION))?;
+        Ok(saved.unwrap_or(SlackCursor {
+            version: VERSION,
+            channels: BTreeMap::new(),
+        }))
     }
 
-    async fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
-        let cursor = ctx.take_cursor();
+    async fn sync(&self, state: &mut SlackCursor, sink: &mut Sink) -> Result<(), Failure> {
         let mut run = Run {
             source: self,
             users: HashMap::new(),
             resolve_users: self.config.resolve_users,
             channel_names: HashMap::new(),
         };
-        run.run(cursor, &mut ctx.sink).await
+        run.run(state, sink).await
     }
 
-    fn stats(&self) -> SourceStats {
-        api::stats(&self.stats)
+    fn cursor(state: &SlackCursor) -> Cursor {
+        Cursor::encode(state)
     }
 }
+
+api::driven!(SlackSource);
 
 #[derive(Debug, Clone)]
 pub(super) struct Channel {
     pub id: String,
     pub name: String,
-}
-
-/// Why a channel stopped.
-pub(super) enum ChannelError {
-    /// This channel only (not a member, gone): the others go on.
-    Channel(String),
-    /// The whole source.
-    Fatal(SourceError),
-    /// The consumer went away.
-    Stopped,
 }
 
 /// What one sync learns as it goes.

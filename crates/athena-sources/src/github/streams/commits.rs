@@ -221,9 +221,12 @@ impl Commits {
             };
             let comparison: Comparison = item(&page.value);
             let Some(commits) = &comparison.commits.0 else {
-                return Err(Failure::Stream(format!(
-                    "GET {}: the response is not a comparison of commits",
-                    athena_http::redact_url(&page.url)
+                return Err(Failure::Http(HttpError::new(
+                    HttpErrorKind::Decode,
+                    "GET",
+                    athena_http::redact_url(&page.url),
+                    None,
+                    "the response is not a comparison of commits",
                 )));
             };
             total = total.or(*comparison.total_commits);
@@ -243,15 +246,16 @@ impl Commits {
                 body: &page.value,
                 items: commits.len(),
             };
-            let next = pages
-                .next(read)
-                .map_err(|e| Failure::Stream(e.to_string()))?;
+            let next = pages.next(read).map_err(Failure::Http)?;
             let Some(next) = next else {
                 // The head moves only past a comparison read whole.
                 if let Some(total) = total.filter(|&t| received < t) {
-                    return Err(Failure::Stream(format!(
-                        "GET {}: the comparison listed {received} of its {total} commits",
+                    return Err(Failure::Http(HttpError::new(
+                        HttpErrorKind::Decode,
+                        "GET",
                         athena_http::redact_url(&page.url),
+                        None,
+                        format!("the comparison listed {received} of its {total} commits"),
                     )));
                 }
                 return Ok(Some(found));
@@ -271,9 +275,12 @@ async fn fetch_comparison(
 ) -> Result<Option<Box<athena_http::Page<Value>>>, Failure> {
     match api.client.get_json::<Value>(url, None).await {
         Ok(Fetched::Page(p)) => Ok(Some(p)),
-        Ok(Fetched::NotModified) => Err(Failure::Stream(format!(
-            "GET {}: 304 to an unconditional request",
-            athena_http::redact_url(url)
+        Ok(Fetched::NotModified) => Err(Failure::Http(HttpError::new(
+            HttpErrorKind::Decode,
+            "GET",
+            athena_http::redact_url(url),
+            None,
+            "304 to an unconditional request",
         ))),
         // An unknown commit: 404; no common history: 422. A comparison GitHub cannot produce
         // (5xx after the retries, on a huge push) is read from the list too.

@@ -1,12 +1,29 @@
-//! What the API sources (github, slack) share beyond the HTTP client itself: the config keys
-//! that tune the client, building it from them, and the stats. (Running a source is the kit's:
-//! `athena_core::kit`.)
+//! What the API sources share beyond the HTTP client itself, so a source is its requests, its
+//! page parser and its words for failures, and nothing else.
+//!
+//! - here: the config keys that tune the client ([`HttpKnobs`]), building the client from them,
+//!   and the client's counters as the source's stats;
+//! - `failure`: [`Failure`], why a source's reading stopped (the consumer left, a request
+//!   failed, the source failed);
+//! - `hints`: [`Hints`], a source's words for each kind of HTTP failure, and the one place an
+//!   [`HttpError`](athena_http::HttpError) becomes the source's error;
+//! - `driver`: [`ApiSource`], what a source gives (its cursor, its sync, its hints), and the one
+//!   loop every API source runs (decode the cursor, read pages, on a failure store what was
+//!   read whole and explain); `driven!` makes an `ApiSource` the kit's `AsyncSource`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use athena_core::{ConfigError, Secret, SourceConfig, SourceStats};
 use athena_http::{ApiClient, ClientConfig, HttpStats, Url};
+
+mod driver;
+mod failure;
+mod hints;
+
+pub(crate) use driver::{check, drive, driven, limits, ApiSource, Keep, Parts};
+pub(crate) use failure::Failure;
+pub(crate) use hints::{Hint, Hints};
 
 athena_core::declare_config! {
     /// The keys that tune the HTTP client, the same in every API source's table (declared
@@ -65,6 +82,24 @@ pub(crate) fn client(
     ApiClient::new(http).map_err(|e| config.error(Some("token"), e.message.clone()))
 }
 
+/// A duration key (`7d`, `12h`, `30m`) as a duration; anything else is a config error naming
+/// the key, with `examples` of what it takes.
+pub(crate) fn duration(
+    config: &SourceConfig,
+    key: &str,
+    text: &str,
+    examples: &str,
+) -> Result<chrono::Duration, ConfigError> {
+    let now = chrono::Utc::now();
+    text.trim()
+        .ends_with(|ch: char| ch.is_ascii_alphabetic())
+        .then(|| athena_core::time::parse_time_arg(text, now).ok())
+        .flatten()
+        .map(|t| now - t)
+        .filter(|d| *d >= chrono::Duration::zero())
+        .ok_or_else(|| config.error(Some(key), format!("must be a duration like {examples}")))
+}
+
 /// The client's counters as the source's stats.
 pub(crate) fn stats(http: &HttpStats) -> SourceStats {
     SourceStats {
@@ -75,26 +110,5 @@ pub(crate) fn stats(http: &HttpStats) -> SourceStats {
         rate_limit_waits: http.rate_limit_waits(),
         responses: http.responses(),
         ..SourceStats::default()
-    }
-}
-
-/// Why an API source's reading stopped: the consumer went away, or a request failed.
-#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
-pub(crate) enum Failure {
-    Stopped,
-    Http(athena_http::HttpError),
-}
-
-#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
-impl From<athena_http::HttpError> for Failure {
-    fn from(e: athena_http::HttpError) -> Self {
-        Failure::Http(e)
-    }
-}
-
-#[cfg(any(feature = "source-jira", feature = "source-google-calendar"))]
-impl From<athena_core::kit::Stopped> for Failure {
-    fn from(_: athena_core::kit::Stopped) -> Self {
-        Failure::Stopped
     }
 }
