@@ -29,6 +29,7 @@ mod serve_live;
 mod serve_support;
 mod slack_api;
 mod sources_declared_once;
+mod sync_fail_fast;
 mod store_foreign;
 mod store_read_only;
 mod store_upgrade;
