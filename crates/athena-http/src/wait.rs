@@ -50,7 +50,7 @@ pub enum WaitReason {
 impl WaitNotice {
     /// Logs the notice (`detail`: the failure retried, if any): a retry at debug level, a
     /// rate-limit wait at info, the end of a wait at trace.
-    pub(crate) fn emit(&self, detail: &dyn fmt::Display) {
+    pub(crate) fn emit(&self, detail: &str) {
         match self {
             WaitNotice::Waiting {
                 source_id,

@@ -52,7 +52,7 @@ fn each_wait_notice_reads_back_from_its_event_and_other_events_are_none() {
     ];
     tracing::subscriber::with_default(notices.clone(), || {
         for n in &sent {
-            n.emit(&"HTTP 503");
+            n.emit("HTTP 503");
         }
         tracing::info!(source = "gh", api = "x", wait_ms = 5u64, "not a notice");
     });

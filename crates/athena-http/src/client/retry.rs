@@ -14,9 +14,9 @@ use super::settings::RetryPolicy;
 use super::transport::same_origin;
 use super::{ApiClient, BodyVerdict, Fetched};
 use crate::error::{HttpError, HttpErrorKind};
-use crate::wait::{WaitNotice, WaitReason};
 use crate::oauth::TokenSource;
 use crate::redact::redact_url;
+use crate::wait::{WaitNotice, WaitReason};
 
 /// Rate-limit waits for one request before it fails, whatever their length.
 const MAX_WAITS: u32 = 30;
@@ -115,7 +115,7 @@ impl ApiClient {
                     retries += 1;
                     self.stats.add_retries(1);
                     let attempt = retries;
-                    self.sleep(delay, WaitReason::Retry { attempt, of }, &e)
+                    self.sleep(delay, WaitReason::Retry { attempt, of }, &e.to_string())
                         .await;
                 }
             }
@@ -123,7 +123,7 @@ impl ApiClient {
     }
 
     /// Sleeps `wait`, said before and after as [`WaitNotice`]s (`detail`: what is waited out).
-    async fn sleep(&self, wait: Duration, why: WaitReason, detail: &dyn std::fmt::Display) {
+    async fn sleep(&self, wait: Duration, why: WaitReason, detail: &str) {
         let source_id = self.config.source_id.clone();
         WaitNotice::Waiting {
             source_id: source_id.clone(),
@@ -133,7 +133,7 @@ impl ApiClient {
         }
         .emit(detail);
         tokio::time::sleep(wait).await;
-        WaitNotice::Over { source_id }.emit(&"");
+        WaitNotice::Over { source_id }.emit("");
     }
 
     /// A token from `source`; a token endpoint that fails for a moment (5xx, 429, no answer)
@@ -193,7 +193,7 @@ impl ApiClient {
                 }
                 self.stats.add_rate_limit_waits(1);
                 let detail = " for the spent rate limit to reset";
-                self.sleep(wait, WaitReason::RateLimit, &detail).await;
+                self.sleep(wait, WaitReason::RateLimit, detail).await;
                 *waited += wait;
             }
         }

@@ -67,7 +67,11 @@ fn an_unreachable_api_fails_a_sync_in_under_10_s() {
         .output()
         .unwrap());
     assert_eq!(run.code(), 1, "{}", run.describe());
-    assert!(run.stdout().contains("cannot connect"), "{}", run.describe());
+    assert!(
+        run.stdout().contains("cannot connect"),
+        "{}",
+        run.describe()
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -94,17 +98,24 @@ fn each_sync_error_is_printed_once() {
         .lines()
         .find_map(|l| l.strip_prefix("error: ").map(str::to_string))
         .unwrap_or_else(|| panic!("no error line: {}", run.describe()));
-    assert!(line.starts_with("source gh: 1 of 6 streams failed"), "{line}");
+    assert!(
+        line.starts_with("source gh: 1 of 6 streams failed"),
+        "{line}"
+    );
 
     // `status` keeps it whole.
-    let status = env.run(&["status"]).ok();
+    let status =
+        |args: &[&str]| Run(env.cmd(args).env("GH_TEST_TOKEN", TOKEN).output().unwrap()).ok();
+    let status_text = status(&["status"]);
     assert!(
-        status.stdout().contains(&format!("last error of gh: {line}")),
+        status_text
+            .stdout()
+            .contains(&format!("last error of gh: {line}")),
         "{}\nexpected: {line}",
-        status.describe()
+        status_text.describe()
     );
-    let status = env.run(&["status", "--format", "json"]).ok();
-    let json: Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json: Value =
+        serde_json::from_str(&status(&["status", "--format", "json"]).stdout()).unwrap();
     assert_eq!(json["sources"][0]["last_error"], line.as_str());
 }
 
@@ -131,7 +142,10 @@ fn no_false_claim_that_others_were_stored() {
     let (run, json, _) = timed_sync(&env);
     assert_eq!(run.code(), 1, "{}", run.describe());
     let error = json["sources"][0]["error"].as_str().unwrap();
-    assert!(error.contains("1 of 2 streams failed: releases: GET"), "{error}");
+    assert!(
+        error.contains("1 of 2 streams failed: releases: GET"),
+        "{error}"
+    );
     assert!(error.ends_with("; 3 events were stored"), "{error}");
     assert_eq!(env.ids("gh").len(), 3);
     fake.clear_faults();
@@ -144,7 +158,10 @@ fn no_false_claim_that_others_were_stored() {
     let (run, json, _) = timed_sync(&env);
     assert_eq!(run.code(), 1, "{}", run.describe());
     let error = json["sources"][0]["error"].as_str().unwrap();
-    assert!(error.contains("1 of 2 streams failed: commits: GET"), "{error}");
+    assert!(
+        error.contains("1 of 2 streams failed: commits: GET"),
+        "{error}"
+    );
     assert!(error.ends_with("; nothing was stored"), "{error}");
     assert!(!error.contains("others were stored"), "{error}");
     assert!(env.ids("gh").is_empty());
