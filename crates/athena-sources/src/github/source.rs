@@ -163,7 +163,7 @@ impl ApiSource for GitHubSource {
             return Ok(());
         }
         failed.events = out.sink.events_emitted();
-        let kind = ErrorKind::most_urgent(kinds.into_iter());
+        let kind = ErrorKind::most_urgent(kinds);
         Err(SourceError::of_kind(kind, &self.info.id, failed.message()).into())
     }
 
