@@ -137,7 +137,8 @@ impl ApiClient {
     }
 
     /// A token from `source`; a token endpoint that fails for a moment (5xx, 429, no answer)
-    /// is asked again under the request's retry policy.
+    /// is asked again under the request's retry policy (one that cannot be reached, twice
+    /// quickly, and then the run sends nothing more).
     async fn access_token(&self, source: &dyn TokenSource) -> Result<Secret, HttpError> {
         let mut tries = 0;
         loop {
@@ -146,16 +147,24 @@ impl ApiClient {
                 Err(e)
                     if matches!(
                         e.kind,
-                        HttpErrorKind::Network | HttpErrorKind::Server | HttpErrorKind::RateLimited
-                    ) && tries < self.config.retry.max_retries =>
+                        HttpErrorKind::Network
+                            | HttpErrorKind::Unreachable
+                            | HttpErrorKind::Server
+                            | HttpErrorKind::RateLimited
+                    ) && tries < retries_for(&self.config.retry, e.kind) =>
                 {
                     tries += 1;
                     self.stats.add_retries(1);
-                    let delay = backoff(&self.config.retry, tries);
+                    let delay = retry_delay(&self.config.retry, e.kind, tries);
                     tracing::debug!(source = %self.config.source_id, "retry {tries} of the token in {} ms: {e}", delay.as_millis());
                     tokio::time::sleep(delay).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.kind == HttpErrorKind::Unreachable {
+                        self.mark_unreachable(&e);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
