@@ -84,3 +84,30 @@ async fn an_api_that_answers_is_not_marked_unreachable_by_a_5xx() {
     assert_eq!(c.stats().retries(), 3, "a 5xx keeps the policy's retries");
     assert!(!c.is_unreachable());
 }
+
+#[tokio::test]
+async fn a_token_endpoint_that_cannot_be_reached_gets_two_quick_retries_and_ends_the_run() {
+    let server = TestServer::start(|_| {
+        crate::testing::TestResponse::json(200, &serde_json::json!({"ok": true}))
+    });
+    let source = crate::oauth::RefreshToken::new(
+        "src",
+        Url::parse(&format!("{}token", closed_port_url())).unwrap(),
+        "client-id",
+        athena_core::Secret::new("cs-1"),
+        athena_core::Secret::new("rt-1"),
+    );
+    let mut cfg = ClientConfig::new("src", Url::parse(&server.url()).unwrap());
+    cfg.token_source = Some(std::sync::Arc::new(source));
+    let c = ApiClient::new(cfg).unwrap();
+    let started = Instant::now();
+    let e = get(&c, "x").await.unwrap_err();
+    assert_eq!(e.kind, HttpErrorKind::Unreachable, "{e}");
+    assert_eq!(c.stats().retries(), 2, "two retries of the token, not five");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(c.is_unreachable());
+    assert!(
+        server.requests().is_empty(),
+        "no API request without a token"
+    );
+}
