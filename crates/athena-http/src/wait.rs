@@ -49,8 +49,9 @@ pub enum WaitReason {
 
 impl WaitNotice {
     /// Logs the notice (`detail`: the failure retried, if any): a retry at debug level, a
-    /// rate-limit wait at info, the end of a wait at trace.
-    pub(crate) fn emit(&self, detail: &str) {
+    /// rate-limit wait at info, the end of a wait at trace. The client says its own waits;
+    /// anything else that waits on an API may say its waits the same way.
+    pub fn emit(&self, detail: &str) {
         match self {
             WaitNotice::Waiting {
                 source_id,

@@ -39,8 +39,13 @@ impl Bars {
             .is_terminal()
             .then(ProgressDrawTarget::stderr);
         let bars = Bars::drawn_to(target);
-        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(&bars));
+        bars.show_waits();
         bars
+    }
+
+    /// Makes these the bars the wait notices go to (those of the sync under way).
+    pub(crate) fn show_waits(self: &Arc<Self>) {
+        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(self));
     }
 
     /// Bars drawn to `target` (`None`: not a terminal, nothing drawn).

@@ -71,3 +71,25 @@ fn without_a_terminal_nothing_shows_a_wait() {
     assert!(wait_layer::<tracing_subscriber::Registry>(false).is_none());
     assert!(wait_layer::<tracing_subscriber::Registry>(true).is_some());
 }
+
+#[test]
+fn a_wait_said_through_tracing_reaches_the_bar_of_its_source() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let bars = Bars::drawn_to(Some(ProgressDrawTarget::hidden()));
+    bars.source_started(&info());
+    bars.show_waits();
+    let subscriber = tracing_subscriber::registry().with(wait_layer(true));
+    tracing::subscriber::with_default(subscriber, || {
+        waiting(8, WaitReason::Retry { attempt: 3, of: 5 }).emit("HTTP 503");
+        assert_eq!(
+            bars.message("gh").as_deref(),
+            Some("retrying api.github.com in 8 s (3/5)")
+        );
+        WaitNotice::Over {
+            source_id: "gh".into(),
+        }
+        .emit("");
+    });
+    assert_eq!(bars.message("gh").as_deref(), Some("reading github o/r"));
+}
