@@ -24,8 +24,13 @@ pub enum HttpErrorKind {
     Client,
     /// 5xx, still failing after the retries.
     Server,
-    /// Connection or timeout, still failing after the retries.
+    /// A timeout or a connection broken mid-answer, still failing after the retries.
     Network,
+    /// No connection at all: the host's name did not resolve, or it refused (or never
+    /// answered) the connection; still so after a couple of quick retries. Once a request
+    /// ends so, the client sends nothing more to the API in this run
+    /// ([`ApiClient::forget_unreachable`](crate::ApiClient::forget_unreachable)).
+    Unreachable,
     /// A 2xx whose body is not the JSON expected, still after the retries.
     Decode,
     /// The request could not be built (a bad URL, a bad header value).

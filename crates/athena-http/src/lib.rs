@@ -2,8 +2,9 @@
 //! come), so paging, retrying, rate limits and conditional requests are written once.
 //!
 //! - [`ApiClient`]: `GET` a URL as JSON, with retries (exponential backoff with jitter on 5xx,
-//!   timeouts and connection errors; `Retry-After` honoured on 429 and 503; never on 400, 401,
-//!   404), the server's rate-limit headers obeyed (wait for the reset, or fail past `max_wait`),
+//!   timeouts and broken connections; `Retry-After` honoured on 429 and 503; never on 400, 401,
+//!   404; a host that cannot be reached at all only twice, quickly, and then not asked again
+//!   in the run), the server's rate-limit headers obeyed (wait for the reset, or fail past `max_wait`),
 //!   an optional requests-per-second cap, and `If-None-Match` for ETags ([`Fetched::NotModified`]);
 //!   `POST` a JSON body the same way for GraphQL APIs ([`ApiClient::post_checked`]).
 //! - [`Pages`]: where the next page of a list is (a `Link` header, a token in the body, a page
@@ -12,6 +13,7 @@
 //!   first bytes of the body.
 //! - [`oauth`]: access tokens that expire ([`oauth::TokenSource`]): cached, refreshed, and
 //!   asked for again once when the API answers 401.
+//! - [`wait`]: the notices of the client's waits (retries, rate limits), for progress displays.
 //! - [`HttpStats`]: requests (and by status code), retries, 304s, bytes, rate-limit waits.
 //! - `testing` (feature `test-server`): the kit for fakes of APIs in tests (`FakeApi`: routes
 //!   and data, faults, delays, paging, ETags) on a tiny local HTTP/1.1 server.
@@ -28,6 +30,9 @@ mod redact;
 mod stats;
 #[cfg(any(test, feature = "test-server"))]
 pub mod testing;
+pub mod wait;
+#[cfg(test)]
+mod wait_tests;
 
 pub use client::{
     ApiClient, BodyVerdict, ClientConfig, Fetched, Page, RateLimitHeaders, RetryPolicy,

@@ -310,6 +310,8 @@ fn sync(
     rt.shutdown_timeout(Duration::from_millis(100));
     let mut out = std::io::stdout().lock();
     output::write_sync_report(&mut out, &report, format)?;
+    out.flush()?;
+    output::write_sync_errors(&mut std::io::stderr().lock(), &report)?;
     let (code, note) = interrupt::verdict(&report, cancel.is_cancelled());
     if let Some(note) = note {
         eprintln!("{note}");

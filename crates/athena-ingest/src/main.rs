@@ -81,28 +81,39 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// `serve`: a daemon logs its own line per source run by default (`-v` adds the engine's).
+/// `sync` tells each failure once, in its report: the engine's log line of a failed source
+/// (`athena_core::telemetry`) is left out unless `-v` asks for the logs. On a terminal, the
+/// HTTP client's waits go to the progress bars as well.
 fn init_tracing(verbose: u8, serve: bool, format: cli::LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let default = match verbose {
         0 if serve => "warn,athena_ingest=info,athena_server=info",
-        0 => "warn",
+        0 => "warn,athena_core::telemetry=off",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let terminal = std::io::stderr().is_terminal();
+    let registry = tracing_subscriber::registry().with(progress::wait_layer(terminal));
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(redact::Stderr)
         .with_target(false);
     match format {
-        cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        cli::LogFormat::Text => registry
+            .with(logs.with_ansi(terminal).with_filter(filter))
+            .init(),
         // One object a line, fields at the top level: what log shippers index.
-        cli::LogFormat::Json => builder
-            .with_ansi(false)
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        cli::LogFormat::Json => registry
+            .with(
+                logs.with_ansi(false)
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_filter(filter),
+            )
             .init(),
     }
 }

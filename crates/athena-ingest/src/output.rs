@@ -72,15 +72,20 @@ pub(crate) fn write_sync_report(
                     "TIME",
                 ],
                 &rows,
-            )?;
-            for s in &report.sources {
-                if let Some(e) = &s.error {
-                    writeln!(out, "error: {}", visible(e))?;
-                }
-            }
-            Ok(())
+            )
         }
     }
+}
+
+/// Each failed source's error, once, in full (the report's table and JSON on stdout, these on
+/// stderr, whatever the format: the one place a sync tells a failure).
+pub(crate) fn write_sync_errors(out: &mut impl Write, report: &SyncReport) -> io::Result<()> {
+    for s in &report.sources {
+        if let Some(e) = &s.error {
+            writeln!(out, "error: {}", visible(e))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn write_events(

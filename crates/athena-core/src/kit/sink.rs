@@ -81,6 +81,8 @@ pub struct Sink {
     batch: Option<Batch>,
     /// When the batch being built got its first item.
     opened: Option<Instant>,
+    /// Events emitted so far.
+    emitted: u64,
 }
 
 impl Sink {
@@ -90,6 +92,7 @@ impl Sink {
             limits,
             batch: None,
             opened: None,
+            emitted: 0,
         }
     }
 
@@ -109,6 +112,7 @@ impl Sink {
         let batch = self.batch();
         debug_assert!(batch.json.is_empty(), "mixing event and event_json");
         batch.events.push(event);
+        self.emitted += 1;
     }
 
     /// An event whose `context` and `metadata` the source wrote as JSON text itself (see
@@ -126,6 +130,7 @@ impl Sink {
         }
         batch.events.push(event);
         batch.json.push(json);
+        self.emitted += 1;
     }
 
     /// Input that could not become an event.
@@ -150,6 +155,12 @@ impl Sink {
                 self.batch = Some(batch);
             }
         }
+    }
+
+    /// Events emitted through this sink (sent with a checkpoint, or waiting for one): what a
+    /// source that fails part-way can truly say it stored (new events or ones already there).
+    pub fn events_emitted(&self) -> u64 {
+        self.emitted
     }
 
     /// Events and dead letters waiting for a checkpoint.

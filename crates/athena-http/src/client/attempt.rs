@@ -137,8 +137,15 @@ impl ApiClient {
             Ok(r) => r,
             Err(e) => {
                 self.stats.add_response(HttpStatus::Error);
+                // No connection at all (a name that does not resolve, a refused or unanswered
+                // connect) is told apart from one that broke: it gets fewer retries.
+                let kind = if e.is_connect() {
+                    HttpErrorKind::Unreachable
+                } else {
+                    HttpErrorKind::Network
+                };
                 let message = describe_request_error(e);
-                let error = errors.error(HttpErrorKind::Network, None, &message, b"");
+                let error = errors.error(kind, None, &message, b"");
                 return Err(Attempt::Retry(error, None));
             }
         };

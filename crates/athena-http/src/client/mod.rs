@@ -4,9 +4,11 @@
 //! - `retry`: the loop around a request (backoff, rate-limit waits, a new token on a 401);
 //! - `attempt`: one attempt, its answer judged by status and body ([`BodyVerdict`]);
 //! - `answer`: what comes back ([`Page`], [`Fetched`]);
-//! - `rate_limit`: the server's rate-limit headers; `transport`: bounded bodies, redirects.
+//! - `rate_limit`: the server's rate-limit headers; `transport`: bounded bodies, redirects;
+//! - `reach`: an API found unreachable is not asked again in the same run.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,7 +25,8 @@ use crate::stats::HttpStats;
 mod answer;
 mod attempt;
 mod rate_limit;
-mod retry;
+mod reach;
+pub(crate) mod retry;
 mod settings;
 mod transport;
 
@@ -39,6 +42,8 @@ pub struct ApiClient {
     limiter: Option<DefaultDirectRateLimiter>,
     /// Until when the server said not to send anything (a spent rate limit).
     blocked_until: Mutex<Option<Instant>>,
+    /// Whether a request of this run found no connection to the API (see `reach`).
+    unreachable: AtomicBool,
     stats: Arc<HttpStats>,
     /// The credentials, masked in every error this client builds: a server may echo them.
     secrets: Redactor,
@@ -109,6 +114,7 @@ impl ApiClient {
             config,
             limiter,
             blocked_until: Mutex::new(None),
+            unreachable: AtomicBool::new(false),
             stats: Arc::new(HttpStats::default()),
             secrets,
         })

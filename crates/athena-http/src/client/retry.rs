@@ -16,6 +16,7 @@ use super::{ApiClient, BodyVerdict, Fetched};
 use crate::error::{HttpError, HttpErrorKind};
 use crate::oauth::TokenSource;
 use crate::redact::redact_url;
+use crate::wait::{WaitNotice, WaitReason};
 
 /// Rate-limit waits for one request before it fails, whatever their length.
 const MAX_WAITS: u32 = 30;
@@ -47,6 +48,9 @@ impl ApiClient {
                 body: String::new(),
                 retry_after: None,
             });
+        }
+        if let Some(e) = self.unreachable_error(method, url) {
+            return Err(e);
         }
         // A refused token is replaced once per request: a second refusal is the credentials'.
         let mut token_refreshed = false;
@@ -90,21 +94,18 @@ impl ApiClient {
                         });
                     }
                     self.stats.add_rate_limit_waits(1);
-                    tracing::info!(
-                        source = %self.config.source_id,
-                        url = %redact_url(url),
-                        "rate limited; waiting {:.0} s",
-                        wait.as_secs_f64().ceil()
-                    );
+                    let detail = format!(" ({})", redact_url(url));
+                    self.sleep(wait, WaitReason::RateLimit, &detail).await;
                     waited += wait;
-                    tokio::time::sleep(wait).await;
                 }
                 Attempt::Retry(e, after) => {
                     let policy = &self.config.retry;
-                    let delay = after.unwrap_or_else(|| backoff(policy, retries + 1));
-                    if retries >= policy.max_retries
-                        || started.elapsed() + delay > policy.max_elapsed + waited
-                    {
+                    let of = retries_for(policy, e.kind);
+                    let delay = after.unwrap_or_else(|| retry_delay(policy, e.kind, retries + 1));
+                    if retries >= of || started.elapsed() + delay > policy.max_elapsed + waited {
+                        if e.kind == HttpErrorKind::Unreachable {
+                            self.mark_unreachable(&e);
+                        }
                         return Err(HttpError {
                             message: format!("{} (gave up after {} retries)", e.message, retries),
                             retry_after: after.or(e.retry_after),
@@ -113,19 +114,31 @@ impl ApiClient {
                     }
                     retries += 1;
                     self.stats.add_retries(1);
-                    tracing::debug!(
-                        source = %self.config.source_id,
-                        "retry {retries} in {} ms: {e}",
-                        delay.as_millis()
-                    );
-                    tokio::time::sleep(delay).await;
+                    let attempt = retries;
+                    self.sleep(delay, WaitReason::Retry { attempt, of }, &e.to_string())
+                        .await;
                 }
             }
         }
     }
 
+    /// Sleeps `wait`, said before and after as [`WaitNotice`]s (`detail`: what is waited out).
+    async fn sleep(&self, wait: Duration, why: WaitReason, detail: &str) {
+        let source_id = self.config.source_id.clone();
+        WaitNotice::Waiting {
+            source_id: source_id.clone(),
+            api: self.api_name(),
+            wait,
+            why,
+        }
+        .emit(detail);
+        tokio::time::sleep(wait).await;
+        WaitNotice::Over { source_id }.emit("");
+    }
+
     /// A token from `source`; a token endpoint that fails for a moment (5xx, 429, no answer)
-    /// is asked again under the request's retry policy.
+    /// is asked again under the request's retry policy (one that cannot be reached, twice
+    /// quickly, and then the run sends nothing more).
     async fn access_token(&self, source: &dyn TokenSource) -> Result<Secret, HttpError> {
         let mut tries = 0;
         loop {
@@ -134,16 +147,24 @@ impl ApiClient {
                 Err(e)
                     if matches!(
                         e.kind,
-                        HttpErrorKind::Network | HttpErrorKind::Server | HttpErrorKind::RateLimited
-                    ) && tries < self.config.retry.max_retries =>
+                        HttpErrorKind::Network
+                            | HttpErrorKind::Unreachable
+                            | HttpErrorKind::Server
+                            | HttpErrorKind::RateLimited
+                    ) && tries < retries_for(&self.config.retry, e.kind) =>
                 {
                     tries += 1;
                     self.stats.add_retries(1);
-                    let delay = backoff(&self.config.retry, tries);
+                    let delay = retry_delay(&self.config.retry, e.kind, tries);
                     tracing::debug!(source = %self.config.source_id, "retry {tries} of the token in {} ms: {e}", delay.as_millis());
                     tokio::time::sleep(delay).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.kind == HttpErrorKind::Unreachable {
+                        self.mark_unreachable(&e);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -180,19 +201,39 @@ impl ApiClient {
                     return Err(self.spent(e, wait));
                 }
                 self.stats.add_rate_limit_waits(1);
-                tracing::info!(
-                    source = %self.config.source_id,
-                    "rate limit spent; waiting {:.0} s for it to reset",
-                    wait.as_secs_f64().ceil()
-                );
+                let detail = " for the spent rate limit to reset";
+                self.sleep(wait, WaitReason::RateLimit, detail).await;
                 *waited += wait;
-                tokio::time::sleep(wait).await;
             }
         }
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
         Ok(())
+    }
+}
+
+/// The retries a failure of `kind` gets at most: the policy's, and for a host that cannot be
+/// reached at all no more than [`RetryPolicy::CONNECT_RETRIES`].
+pub(crate) fn retries_for(policy: &RetryPolicy, kind: HttpErrorKind) -> u32 {
+    match kind {
+        HttpErrorKind::Unreachable => policy.max_retries.min(RetryPolicy::CONNECT_RETRIES),
+        _ => policy.max_retries,
+    }
+}
+
+/// The delay before retry `n` (1-based) of a failure of `kind`: the [`backoff`], kept within
+/// [`RetryPolicy::CONNECT_MAX_DELAY`] for a host that cannot be reached.
+pub(crate) fn retry_delay(policy: &RetryPolicy, kind: HttpErrorKind, n: u32) -> Duration {
+    match kind {
+        HttpErrorKind::Unreachable => backoff(
+            &RetryPolicy {
+                max_delay: policy.max_delay.min(RetryPolicy::CONNECT_MAX_DELAY),
+                ..*policy
+            },
+            n,
+        ),
+        _ => backoff(policy, n),
     }
 }
 

@@ -30,6 +30,19 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+impl RetryPolicy {
+    /// Retries of a request that found no connection at all ([`HttpErrorKind::Unreachable`]:
+    /// the name did not resolve, the connection was refused), at most: a host that cannot
+    /// be reached now will not be reached in the seconds a backoff waits, and the user is
+    /// waiting for the word. `max_retries` lowers it further.
+    ///
+    /// [`HttpErrorKind::Unreachable`]: crate::HttpErrorKind::Unreachable
+    pub const CONNECT_RETRIES: u32 = 2;
+
+    /// The longest wait before such a retry (before jitter).
+    pub const CONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {

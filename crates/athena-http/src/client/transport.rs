@@ -58,7 +58,6 @@ pub(super) fn same_origin(url: &Url, base: &Url) -> bool {
         && url.port_or_known_default() == base.port_or_known_default()
 }
 
-/// An error and its causes, on one line (reqwest's own message is terse).
 /// What went wrong with a request that got no answer, without its URL (reqwest's message
 /// repeats it, credentials and all).
 pub(crate) fn describe_request_error(e: reqwest::Error) -> String {
@@ -72,6 +71,7 @@ pub(crate) fn describe_request_error(e: reqwest::Error) -> String {
     format!("{what}: {}", source_chain(&e.without_url()))
 }
 
+/// An error and its causes, on one line (reqwest's own message is terse).
 pub(super) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();

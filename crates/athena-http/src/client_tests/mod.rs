@@ -13,6 +13,8 @@ use crate::{ApiClient, BodyVerdict, ClientConfig, Fetched, HttpErrorKind, RetryP
 
 /// Access tokens that expire, response size limits and redirects.
 mod tokens_and_limits;
+/// A host that cannot be reached: few quick retries, then nothing more sent in the run.
+mod unreachable;
 
 const TOKEN: &str = "ghp_secret_token_value";
 
@@ -339,7 +341,7 @@ async fn requests_per_second_spaces_requests() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_network_error_after_retries() {
+async fn a_refused_connection_is_unreachable_after_retries() {
     let url = {
         let server = TestServer::start(ok);
         server.url()
@@ -349,7 +351,7 @@ async fn a_refused_connection_is_a_network_error_after_retries() {
     cfg.retry.max_retries = 2;
     let c = ApiClient::new(cfg).unwrap();
     let e = get(&c, "x").await.unwrap_err();
-    assert_eq!(e.kind, HttpErrorKind::Network);
+    assert_eq!(e.kind, HttpErrorKind::Unreachable);
     assert_eq!(c.stats().retries(), 2);
 }
 

@@ -217,12 +217,13 @@ pub(crate) async fn exchange_form(
         .send()
         .await
         .map_err(|e| {
-            error(
-                HttpErrorKind::Network,
-                None,
-                crate::client::describe_request_error(e),
-                "",
-            )
+            // No connection at all gets the client's few quick retries (see `RetryPolicy`).
+            let kind = if e.is_connect() {
+                HttpErrorKind::Unreachable
+            } else {
+                HttpErrorKind::Network
+            };
+            error(kind, None, crate::client::describe_request_error(e), "")
         })?;
     let status = response.status();
     // A token answer is a few hundred bytes; an endpoint sending more is not one to hold.

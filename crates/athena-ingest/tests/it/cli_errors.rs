@@ -149,7 +149,8 @@ fn a_missing_branch_fails_naming_branch_source_and_path() {
     env.write_config(&git_config("r", &repo, "branches = [\"main\", \"nope\"]"));
     let run = env.run(&["sync"]);
     assert_eq!(run.code(), 1, "{}", run.describe());
-    let out = run.stdout();
+    // Told once, on stderr.
+    let out = run.stderr();
     assert!(
         out.contains("source r")
             && out.contains("branch \"nope\" not found")

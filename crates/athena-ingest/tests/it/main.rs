@@ -32,4 +32,5 @@ mod sources_declared_once;
 mod store_foreign;
 mod store_read_only;
 mod store_upgrade;
+mod sync_fail_fast;
 mod web_page;

@@ -83,6 +83,8 @@ pub(crate) struct Parts<'a> {
 
 /// One sync of `source` (see the module's doc).
 pub(crate) async fn drive<S: ApiSource>(source: &S, ctx: &mut Context) -> Result<(), ReadError> {
+    // An API found unreachable in an earlier run (of `serve`) is tried again.
+    source.parts().client.forget_unreachable();
     let mut run = source.start(ctx)?;
     let (keep, error) = match source.sync(&mut run, &mut ctx.sink).await {
         Ok(()) => (S::ON_SUCCESS, None),
@@ -101,6 +103,7 @@ pub(crate) async fn drive<S: ApiSource>(source: &S, ctx: &mut Context) -> Result
 
 /// The deeper check of `source`, its failure in its words.
 pub(crate) async fn check<S: ApiSource>(source: &S) -> Result<(), SourceError> {
+    source.parts().client.forget_unreachable();
     match source.check().await {
         Ok(()) | Err(Failure::Stopped) => Ok(()),
         Err(Failure::Http(e)) => Err(source.explain(&e)),

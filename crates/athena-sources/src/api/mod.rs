@@ -7,6 +7,8 @@
 //!   failed, the source failed);
 //! - `hints`: [`Hints`], a source's words for each kind of HTTP failure, and the one place an
 //!   [`HttpError`](athena_http::HttpError) becomes the source's error;
+//! - `parts`: [`PartsFailed`], the one message of a source read in parts (streams, channels)
+//!   when some failed: which, why, which were not tried, and what was stored;
 //! - `driver`: [`ApiSource`], what a source gives (its cursor, its sync, its hints), and the one
 //!   loop every API source runs (decode the cursor, read pages, on a failure store what was
 //!   read whole and explain); `driven!` makes an `ApiSource` the kit's `AsyncSource`.
@@ -20,17 +22,23 @@ use athena_http::{ApiClient, ClientConfig, HttpStats, Url};
 mod driver;
 mod failure;
 mod hints;
+mod parts;
+#[cfg(test)]
+mod parts_tests;
 
 pub(crate) use driver::{check, drive, driven, limits, ApiSource, Keep, Parts};
 pub(crate) use failure::Failure;
 pub(crate) use hints::{Hint, Hints};
+pub(crate) use parts::PartsFailed;
 
 athena_core::declare_config! {
     /// The keys that tune the HTTP client, the same in every API source's table (declared
     /// once here, flattened into each source's config).
     #[derive(Debug, Clone, Copy)]
     pub struct HttpKnobs {
-        /// Retries of a request failing with 5xx, a timeout or a broken connection.
+        /// Retries of a request failing with 5xx, a timeout or a broken connection (a host
+        /// that cannot be reached at all, its name unresolved or its port closed: at most 2,
+        /// within a second each, and the source's other lists are then not asked in that sync).
         pub max_retries: u32 = 5,
         /// The first retry's delay in milliseconds; doubling after, with jitter, at most 30 s.
         pub retry_delay_ms: u64 = 500,

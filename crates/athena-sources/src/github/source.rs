@@ -1,6 +1,7 @@
 //! [`GitHubSource`]: the `github` source as the kit runs it. Each configured stream is read in
 //! turn into the sink (see `pass` and `streams`); a stream that fails does not keep the
-//! others from being read, but a rejected token or a missing repository stops them all.
+//! others from being read, but a rejected token, a missing repository or an API that cannot be
+//! reached stops them all.
 
 use async_trait::async_trait;
 use athena_core::kit::{Context, Sink};
@@ -13,7 +14,7 @@ use super::fetch::{hints, Api};
 use super::json::Ctx;
 use super::pass::Out;
 use super::streams::{self, threads::Texts};
-use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts};
+use crate::api::{self, ApiSource, Failure, Hints, Keep, Parts, PartsFailed};
 
 /// Reads a GitHub repository's commits, pull requests, issues, comments, releases and workflow
 /// runs through the REST API (run by the kit's [`Async`](athena_core::kit::Async)).
@@ -112,7 +113,7 @@ impl ApiSource for GitHubSource {
 
     /// Each configured stream in turn: a stream that fails does not keep the others from
     /// being read (its failure is told at the end); a rejected token or a missing repository
-    /// stops them all.
+    /// stops them all, and an API that cannot be reached leaves the rest untried.
     async fn sync(&self, run: &mut GitHubRun, sink: &mut Sink) -> Result<(), Failure> {
         let repository = self.repository();
         let api = Api {
@@ -131,8 +132,14 @@ impl ApiSource for GitHubSource {
         let mut streams = self.config.streams.clone();
         streams.sort();
         streams.dedup();
-        let mut failures = Vec::new();
-        for stream in streams {
+        let mut failed = PartsFailed {
+            noun: "stream",
+            total: streams.len(),
+            ..PartsFailed::default()
+        };
+        let mut kinds = Vec::new();
+        let mut left = streams.into_iter();
+        while let Some(stream) = left.next() {
             let e = match streams::read(stream, &api, &mut run.texts, &mut out).await {
                 Ok(()) => continue,
                 // This stream only, typed by its HTTP failure (a spent rate limit, a 5xx, a
@@ -143,21 +150,21 @@ impl ApiSource for GitHubSource {
             // What the stream stored before it failed goes now, with the cursor that says
             // how far it came.
             out.commit(false).await?;
-            tracing::warn!(source = %self.info.id, stream = stream.name(), "{e}");
-            let kind = e.source_error(&self.info.id, String::new()).kind();
-            failures.push((kind, format!("{}: {e}", stream.name())));
+            // Told once, in the source's error; the log has it at debug level only.
+            tracing::debug!(source = %self.info.id, stream = stream.name(), "{e}");
+            kinds.push(e.source_error(&self.info.id, String::new()).kind());
+            failed.failed.push(format!("{}: {e}", stream.name()));
+            if self.client.is_unreachable() {
+                // The others would fail the same way without a request sent.
+                failed.not_tried = left.by_ref().map(|s| s.name().to_string()).collect();
+            }
         }
-        if failures.is_empty() {
+        if !failed.any() {
             return Ok(());
         }
-        let kind = ErrorKind::most_urgent(failures.iter().map(|(k, _)| *k));
-        let messages: Vec<&str> = failures.iter().map(|(_, m)| m.as_str()).collect();
-        let message = format!(
-            "{} stream(s) failed, the others were stored: {}",
-            failures.len(),
-            messages.join("; ")
-        );
-        Err(SourceError::of_kind(kind, &self.info.id, message).into())
+        failed.events = out.sink.events_emitted();
+        let kind = ErrorKind::most_urgent(kinds);
+        Err(SourceError::of_kind(kind, &self.info.id, failed.message()).into())
     }
 
     fn cursor(run: &GitHubRun) -> Cursor {

@@ -110,7 +110,10 @@ impl Run<'_> {
             Err(e)
                 if matches!(
                     e.kind,
-                    HttpErrorKind::RateLimited | HttpErrorKind::Network | HttpErrorKind::Server
+                    HttpErrorKind::RateLimited
+                        | HttpErrorKind::Network
+                        | HttpErrorKind::Unreachable
+                        | HttpErrorKind::Server
                 ) =>
             {
                 tracing::warn!(source = %self.source.info.id, "cannot resolve user {id}: {e}");

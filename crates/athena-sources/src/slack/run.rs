@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::client::PAGING;
 use super::cursor::{ChannelCursor, SlackCursor, Ts};
 use super::source::{Channel, Run};
-use crate::api::Failure;
+use crate::api::{Failure, PartsFailed};
 
 /// Messages per history page (Slack's advice: at most 200).
 const PAGE: u32 = 200;
@@ -73,6 +73,7 @@ impl Run<'_> {
             }
         }
         let mut failures = Vec::new();
+        let wanted = self.source.config.channels.len();
         let channels: Vec<Channel> = if self.source.config.channels.is_empty() {
             member
         } else {
@@ -104,26 +105,30 @@ impl Run<'_> {
                 // Slack's own "this channel cannot be read" (see `channel_error`).
                 Err(Failure::Http(e)) => {
                     let why = e.message;
-                    tracing::warn!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
+                    // Told once, in the source's error; the log has it at debug level only.
+                    tracing::debug!(source = %self.source.info.id, channel = %channel.name, "skipped: {why}");
                     failures.push(format!("#{} ({}): {why}", channel.name, channel.id));
                 }
                 Err(stopped_or_fatal) => return Err(stopped_or_fatal),
             }
         }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            // A channel that does not exist or that the token is not in: the config (or the
-            // bot's invitations) to fix, not the service.
-            Err(Failure::Source(SourceError::Config {
-                source_id: self.source.info.id.clone(),
-                message: format!(
-                    "{} channel(s) could not be read ({}); the others were stored",
-                    failures.len(),
-                    failures.join("; ")
-                ),
-            }))
+        let failed = PartsFailed {
+            noun: "channel",
+            // Those named (found or not), else those the token is a member of.
+            total: wanted.max(channels.len()),
+            failed: failures,
+            not_tried: Vec::new(),
+            events: sink.events_emitted(),
+        };
+        if !failed.any() {
+            return Ok(());
         }
+        // A channel that does not exist or that the token is not in: the config (or the
+        // bot's invitations) to fix, not the service.
+        Err(Failure::Source(SourceError::Config {
+            source_id: self.source.info.id.clone(),
+            message: failed.message(),
+        }))
     }
 
     /// Slack's own "this channel cannot be read" (said in a `200`) stops that channel only;
