@@ -82,9 +82,39 @@ impl SourceConfig {
     }
 
     /// Turns the table into the source's typed config. Unknown keys, missing keys and wrong types
-    /// become a [`ConfigError`] naming this source, the key and its line.
+    /// become a [`ConfigError`] naming this source, the key and its line; every unknown key of
+    /// the table is reported, each with its line, together with the first other problem.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        let value = toml::Value::Table(self.table.clone());
+        let mut table = self.table.clone();
+        let mut unknown = Vec::new();
+        loop {
+            match self.parse_table::<T>(&table) {
+                Ok(parsed) if unknown.is_empty() => return Ok(parsed),
+                Ok(_) => break,
+                Err((error, key)) => {
+                    // serde stops at the first unknown key: set it aside and read on, so a
+                    // second typo is named in the same run.
+                    let unknown_here = error.message.starts_with("unknown field")
+                        && key.as_ref().is_some_and(|k| table.contains_key(k));
+                    unknown.push(error);
+                    match key {
+                        Some(key) if unknown_here => {
+                            table.remove(&key);
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Err(ConfigError::all(unknown).expect("at least one error"))
+    }
+
+    /// [`parse`](Self::parse) of `table`: the error, and the key it is about, if any.
+    fn parse_table<T: DeserializeOwned>(
+        &self,
+        table: &toml::Table,
+    ) -> Result<T, (ConfigError, Option<String>)> {
+        let value = toml::Value::Table(table.clone());
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let path = e.path().to_string();
             // serde repeats a wrongly typed value in its message; it may be a secret.
@@ -97,7 +127,7 @@ impl SourceConfig {
             } else {
                 Some(path)
             };
-            self.error(key.as_deref(), message)
+            (self.error(key.as_deref(), message), key)
         })
     }
 
@@ -118,6 +148,7 @@ impl SourceConfig {
             source_id: (!self.id.is_empty()).then(|| self.id.clone()),
             key: key.map(str::to_string),
             message: message.into(),
+            also: Vec::new(),
         }
     }
 }

@@ -36,6 +36,19 @@ pub fn source_type() -> SourceType {
     .with_schedule("1m")
     .with_episode(&["{repo}"])
     .with_starter(STARTER)
+    .with_starter_check(in_a_repository)
+}
+
+/// The starter's `path = "."` reads the repository the config is written in; outside one it
+/// would fail every sync, so `init` writes the table commented out there.
+fn in_a_repository(dir: &std::path::Path) -> Result<(), String> {
+    match gix::discover(dir) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "{} is not in a git repository; uncomment the table and set `path` to one",
+            dir.display()
+        )),
+    }
 }
 
 /// Its table in the starter config `init` writes.
