@@ -424,6 +424,43 @@ mod tests {
     }
 
     #[test]
+    fn build_all_reports_the_config_errors_of_every_source() {
+        let mut r = Registry::new();
+        r.register(nothing_type()).unwrap();
+        let configs = [
+            SourceConfig::new("a", "gti", toml::Table::new()),
+            SourceConfig::new("b", "nothing", toml::Table::new()),
+            SourceConfig::new("c", "nothnig", toml::Table::new()),
+        ];
+        let err = r.build_all(&configs).unwrap_err();
+        let ids: Vec<_> = err.problems().into_iter().map(|e| e.source_id).collect();
+        assert_eq!(ids, [Some("a".to_string()), Some("c".to_string())], "{err}");
+    }
+
+    #[test]
+    fn a_starter_that_would_fail_in_a_directory_is_written_commented_out_saying_why() {
+        let starter = "# Reads things.\n[[sources]]\nid = \"n\"\ntype = \"nothing\"\n# depth = 1\n";
+        let t = nothing_type()
+            .with_starter(starter)
+            .with_starter_check(|dir| match dir.ends_with("good") {
+                true => Ok(()),
+                false => Err(format!("{} is bad", dir.display())),
+            });
+        let (text, why) = t.starter_for(Path::new("/x/good"));
+        assert_eq!((text.as_ref(), why), (starter, None));
+        let (text, why) = t.starter_for(Path::new("/x/bad"));
+        assert_eq!(why.as_deref(), Some("/x/bad is bad"));
+        assert_eq!(
+            text,
+            "# Reads things.\n# Commented out: /x/bad is bad.\n# [[sources]]\n# id = \"n\"\n\
+             # type = \"nothing\"\n# depth = 1\n"
+        );
+        // Without a check, the table is as declared anywhere.
+        let t = nothing_type().with_starter(starter);
+        assert_eq!(t.starter_for(Path::new("/x/bad")).0, starter);
+    }
+
+    #[test]
     fn unknown_type_is_a_config_error_listing_known_types() {
         let mut r = Registry::new();
         r.register(nothing_type()).unwrap();

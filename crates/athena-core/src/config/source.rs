@@ -87,26 +87,28 @@ impl SourceConfig {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let mut table = self.table.clone();
         let mut unknown = Vec::new();
-        loop {
+        let other = loop {
             match self.parse_table::<T>(&table) {
                 Ok(parsed) if unknown.is_empty() => return Ok(parsed),
-                Ok(_) => break,
+                Ok(_) => break None,
                 Err((error, key)) => {
                     // serde stops at the first unknown key: set it aside and read on, so a
                     // second typo is named in the same run.
-                    let unknown_here = error.message.starts_with("unknown field")
-                        && key.as_ref().is_some_and(|k| table.contains_key(k));
-                    unknown.push(error);
                     match key {
-                        Some(key) if unknown_here => {
-                            table.remove(&key);
+                        Some(key)
+                            if error.message.starts_with("unknown field")
+                                && table.remove(&key).is_some() =>
+                        {
+                            unknown.push(error);
                         }
-                        _ => break,
+                        _ => break Some(error),
                     }
                 }
             }
-        }
-        Err(ConfigError::all(unknown).expect("at least one error"))
+        };
+        // The table's keys come in name order; the file's is the reader's.
+        unknown.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        Err(ConfigError::all(unknown.into_iter().chain(other)).expect("at least one error"))
     }
 
     /// [`parse`](Self::parse) of `table`: the error, and the key it is about, if any.

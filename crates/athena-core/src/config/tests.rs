@@ -229,8 +229,7 @@ fn env_vars_are_substituted_and_missing_ones_named() {
         format!("{:?} {}", d.token.unwrap(), Secret::new("p")),
         "*** ***"
     );
-    let text =
-        "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_TEST_TOKEN_Y}\"\n";
+    let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_TEST_TOKEN_Y}\"\n";
     let err = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap_err();
     assert_eq!(err.key.as_deref(), Some("token"));
     assert_eq!(err.line, Some(5));
@@ -281,4 +280,52 @@ fn an_empty_env_reference_is_an_error_naming_the_key() {
     assert!(err.message.contains("names no variable"), "{err}");
     let err = Config::parse("[[sources]]\nid = \"${}\"\ntype = \"demo\"\n", None).unwrap_err();
     assert_eq!(err.key.as_deref(), Some("id"));
+}
+
+#[test]
+fn every_unknown_key_of_a_source_is_named_with_its_line() {
+    let text = "[[sources]]\nid = \"s\"\ntype = \"demo\"\npth = \".\"\nbrnaches = [\"x\"]\n";
+    let c = Config::parse(text, Some(Path::new("a.toml"))).unwrap();
+    let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
+    let found: Vec<_> = err
+        .problems()
+        .into_iter()
+        .map(|e| (e.key, e.line))
+        .collect();
+    // Both typos, and `path`, which the first of them left missing.
+    assert_eq!(
+        found,
+        [
+            (Some("pth".to_string()), Some(4)),
+            (Some("brnaches".to_string()), Some(5)),
+            (Some("path".to_string()), Some(1)),
+        ],
+        "{err}"
+    );
+    assert_eq!(err.to_string().lines().count(), 3, "{err}");
+    assert!(err
+        .to_string()
+        .lines()
+        .all(|l| l.starts_with("a.toml:") && l.contains("source s: key `")));
+}
+
+#[test]
+fn errors_in_settings_and_several_sources_are_reported_together_in_file_order() {
+    let text =
+        "[[sources]]\ntype = \"demo\"\n\n[engine]\nconcurrency = 0\n\n[[sources]]\nid = \"b\"\n";
+    let err = Config::parse(text, None).unwrap_err();
+    let found: Vec<_> = err
+        .problems()
+        .into_iter()
+        .map(|e| (e.key, e.line))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some("id".to_string()), Some(1)),
+            (Some("engine.concurrency".to_string()), Some(5)),
+            (Some("type".to_string()), Some(7)),
+        ],
+        "{err}"
+    );
 }

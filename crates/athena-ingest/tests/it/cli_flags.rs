@@ -37,8 +37,12 @@ fn subcommands(env: &TestEnv) -> Vec<String> {
 #[test]
 fn events_accepts_format_json() {
     let env = synced_through_other_config();
-    let json = env.run(&["events", "-c", "other.toml", "--format", "json"]).ok();
-    let jsonl = env.run(&["events", "-c", "other.toml", "--format", "jsonl"]).ok();
+    let json = env
+        .run(&["events", "-c", "other.toml", "--format", "json"])
+        .ok();
+    let jsonl = env
+        .run(&["events", "-c", "other.toml", "--format", "jsonl"])
+        .ok();
     assert_eq!(json.stdout(), jsonl.stdout(), "json is jsonl");
     let events: Vec<Value> = json
         .stdout()
@@ -78,18 +82,37 @@ fn every_config_command_takes_dash_c() {
         "mcp",
         "reset",
     ] {
-        assert!(with_config.contains(&expected), "{expected}: {with_config:?}");
+        assert!(
+            with_config.contains(&expected),
+            "{expected}: {with_config:?}"
+        );
     }
     // And -c is read: each finds other.db through other.toml.
     let events = env.run(&["events", "-c", "other.toml"]).ok();
-    assert!(events.stdout().contains("Add the parser"), "{}", events.describe());
-    let status = env.run(&["status", "-c", "other.toml", "--format", "json"]).ok();
+    assert!(
+        events.stdout().contains("Add the parser"),
+        "{}",
+        events.describe()
+    );
+    let status = env
+        .run(&["status", "-c", "other.toml", "--format", "json"])
+        .ok();
     let status: Value = serde_json::from_str(&status.stdout()).unwrap();
     assert_eq!(status["sources"][0]["id"], "repo", "{status}");
     let valid = env.run(&["validate", "-c", "other.toml"]).ok();
-    assert!(valid.stdout().contains("ok      repo"), "{}", valid.describe());
-    let reset = env.run(&["reset", "-c", "other.toml", "--source", "repo"]).ok();
-    assert!(reset.stdout().contains("reset repo"), "{}", reset.describe());
+    assert!(
+        valid.stdout().contains("ok      repo"),
+        "{}",
+        valid.describe()
+    );
+    let reset = env
+        .run(&["reset", "-c", "other.toml", "--source", "repo"])
+        .ok();
+    assert!(
+        reset.stdout().contains("reset repo"),
+        "{}",
+        reset.describe()
+    );
     env.run(&["init", "-c", "new.toml"]).ok();
     assert!(env.path("new.toml").exists());
     assert!(!env.db().exists(), "nothing read ./athena.db");
@@ -105,7 +128,10 @@ fn sources_shows_one_type() {
     assert!(text.contains("  branches ("), "{text}");
     assert!(!text.contains("github"), "only the one type:\n{text}");
 
-    let json = env.run(&["sources", "git", "--format", "json"]).ok().stdout();
+    let json = env
+        .run(&["sources", "git", "--format", "json"])
+        .ok()
+        .stdout();
     let json: Value = serde_json::from_str(&json).unwrap();
     let types = json["types"].as_array().unwrap();
     assert_eq!(types.len(), 1, "{json}");
@@ -179,12 +205,18 @@ fn man_page_is_generated() {
     assert!(page.contains(".TH athena-ingest 1"), "{page}");
     assert!(page.contains(".SH NAME"), "{page}");
     for command in subcommands(&env) {
-        assert!(page.contains(&command), "the page lacks {command}");
+        // roff writes a hyphen as `\-`.
+        let roff = command.replace('-', "\\-");
+        assert!(page.contains(&roff), "the page lacks {command}");
     }
     let sync = env.run(&["man", "sync"]).ok().stdout();
     assert!(sync.contains(".TH athena-ingest-sync 1"), "{sync}");
     assert!(sync.contains("full"), "sync's own flags:\n{sync}");
     let unknown = env.run(&["man", "synk"]);
     assert_eq!(unknown.code(), 2, "{}", unknown.describe());
-    assert!(unknown.stderr().contains("commands: "), "{}", unknown.describe());
+    assert!(
+        unknown.stderr().contains("commands: "),
+        "{}",
+        unknown.describe()
+    );
 }

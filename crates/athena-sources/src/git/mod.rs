@@ -39,13 +39,14 @@ pub fn source_type() -> SourceType {
     .with_starter_check(in_a_repository)
 }
 
-/// The starter's `path = "."` reads the repository the config is written in; outside one it
-/// would fail every sync, so `init` writes the table commented out there.
+/// The starter's `path = "."` reads the directory the config is written in, opened as the
+/// source opens it; where that is no repository it would fail every sync, so `init` writes the
+/// table commented out there.
 fn in_a_repository(dir: &std::path::Path) -> Result<(), String> {
-    match gix::discover(dir) {
+    match source::open_repo("this-repo", &dir.to_path_buf()) {
         Ok(_) => Ok(()),
         Err(_) => Err(format!(
-            "{} is not in a git repository; uncomment the table and set `path` to one",
+            "{} is not a git repository; uncomment the table and set `path` to one",
             dir.display()
         )),
     }
