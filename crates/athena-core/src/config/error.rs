@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// A configuration problem: exit code 2. A file with several problems is one error with the
-/// others in [`also`](Self::also), so all of them are reported at once.
+/// others chained in [`next`](Self::next), so all of them are reported at once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     /// The config file.
@@ -17,9 +17,9 @@ pub struct ConfigError {
     pub key: Option<String>,
     /// What is wrong.
     pub message: String,
-    /// More problems found in the same pass, in file order, each complete on its own (their
-    /// own `also` is empty).
-    pub also: Vec<ConfigError>,
+    /// The next problem found in the same pass, in file order (a chain, which keeps the error
+    /// small: see [`problems`](Self::problems)).
+    pub next: Option<Box<ConfigError>>,
 }
 
 impl ConfigError {
@@ -31,32 +31,39 @@ impl ConfigError {
             source_id: None,
             key: None,
             message: message.into(),
-            also: Vec::new(),
+            next: None,
         }
     }
 
-    /// One error holding all of `errors` (the first, the rest in `also`); `None` if there are
+    /// One error holding all of `errors`, in order (each problem of each); `None` if there are
     /// none.
     pub fn all(errors: impl IntoIterator<Item = ConfigError>) -> Option<ConfigError> {
-        let mut problems = errors.into_iter().flat_map(ConfigError::into_problems);
-        let mut first = problems.next()?;
-        first.also = problems.collect();
-        Some(first)
+        let problems: Vec<ConfigError> = errors
+            .into_iter()
+            .flat_map(ConfigError::into_problems)
+            .collect();
+        problems.into_iter().rev().fold(None, |next, mut problem| {
+            problem.next = next.map(Box::new);
+            Some(problem)
+        })
     }
 
-    /// Each problem on its own: this one, then those in `also`.
+    /// Each problem on its own (its `next` empty): this one, then those chained after it.
     pub fn problems(&self) -> Vec<ConfigError> {
         self.clone().into_problems()
     }
 
-    fn into_problems(mut self) -> Vec<ConfigError> {
-        let also = std::mem::take(&mut self.also);
-        let mut all = vec![self];
-        all.extend(also.into_iter().flat_map(ConfigError::into_problems));
+    fn into_problems(self) -> Vec<ConfigError> {
+        let mut all = Vec::new();
+        let mut at = Some(self);
+        while let Some(mut problem) = at {
+            at = problem.next.take().map(|next| *next);
+            all.push(problem);
+        }
         all
     }
 
-    /// The problem itself, without those in `also`.
+    /// The problem itself, without those chained after it.
     fn write_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.file, self.line) {
             (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
@@ -74,12 +81,15 @@ impl ConfigError {
     }
 }
 
-/// The problem, then each of [`also`](ConfigError::also) on a line of its own.
+/// The problem, then each one chained after it, on a line of its own.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_one(f)?;
-        for other in &self.also {
-            write!(f, "\n{other}")?;
+        let mut next = &self.next;
+        while let Some(problem) = next {
+            f.write_str("\n")?;
+            problem.write_one(f)?;
+            next = &problem.next;
         }
         Ok(())
     }

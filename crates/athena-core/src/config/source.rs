@@ -91,10 +91,10 @@ impl SourceConfig {
             match self.parse_table::<T>(&table) {
                 Ok(parsed) if unknown.is_empty() => return Ok(parsed),
                 Ok(_) => break None,
-                Err((error, key)) => {
+                Err(error) => {
                     // serde stops at the first unknown key: set it aside and read on, so a
                     // second typo is named in the same run.
-                    match key {
+                    match error.key.clone() {
                         Some(key)
                             if error.message.starts_with("unknown field")
                                 && table.remove(&key).is_some() =>
@@ -111,11 +111,8 @@ impl SourceConfig {
         Err(ConfigError::all(unknown.into_iter().chain(other)).expect("at least one error"))
     }
 
-    /// [`parse`](Self::parse) of `table`: the error, and the key it is about, if any.
-    fn parse_table<T: DeserializeOwned>(
-        &self,
-        table: &toml::Table,
-    ) -> Result<T, (ConfigError, Option<String>)> {
+    /// [`parse`](Self::parse) of `table`, stopping at the first problem.
+    fn parse_table<T: DeserializeOwned>(&self, table: &toml::Table) -> Result<T, ConfigError> {
         let value = toml::Value::Table(table.clone());
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let path = e.path().to_string();
@@ -129,7 +126,7 @@ impl SourceConfig {
             } else {
                 Some(path)
             };
-            (self.error(key.as_deref(), message), key)
+            self.error(key.as_deref(), message)
         })
     }
 
@@ -150,7 +147,7 @@ impl SourceConfig {
             source_id: (!self.id.is_empty()).then(|| self.id.clone()),
             key: key.map(str::to_string),
             message: message.into(),
-            also: Vec::new(),
+            next: None,
         }
     }
 }
