@@ -82,12 +82,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Sources {
             source_type,
             format,
-        } => {
-            let types = source_types::select(&registry, source_type.as_deref())?;
-            let mut out = std::io::stdout().lock();
-            source_types::write_sources(&mut out, &types, format)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => source_types::run(&registry, source_type.as_deref(), format),
         Command::DeadLetters {
             db,
             source,
@@ -121,14 +116,8 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         }
         Command::Mcp { db } => mcp(registry, &db),
         Command::Auth { service } => crate::auth::run(service),
-        Command::Completions { shell } => {
-            generate::completions(shell, &mut std::io::stdout().lock());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Man { command } => {
-            generate::man(command.as_deref(), &mut std::io::stdout().lock())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { command } => generate::man(command.as_deref()),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)

@@ -2,21 +2,25 @@
 //! generated from the clap definitions in `cli`, so they list exactly what the binary takes.
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use crate::cli::Cli;
 use crate::UsageError;
 
-/// The completion script for `shell`.
-pub(crate) fn completions(shell: clap_complete::Shell, out: &mut impl Write) {
+/// Prints the completion script for `shell`.
+pub(crate) fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "athena-ingest", out);
+    let mut out = io::stdout().lock();
+    clap_complete::generate(shell, &mut command, "athena-ingest", &mut out);
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The manual page, in roff: `athena-ingest(1)`, or `athena-ingest-COMMAND(1)` with that
-/// command's options. An unknown command is refused, naming the known ones.
-pub(crate) fn man(command: Option<&str>, out: &mut impl Write) -> anyhow::Result<()> {
+/// Prints the manual page, in roff: `athena-ingest(1)`, or `athena-ingest-COMMAND(1)` with
+/// that command's options. An unknown command is refused, naming the known ones.
+pub(crate) fn man(command: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut cli = Cli::command();
     // Gives each subcommand its display name (`athena-ingest-sync`) and its usage's
     // (`athena-ingest sync`).
@@ -35,10 +39,8 @@ pub(crate) fn man(command: Option<&str>, out: &mut impl Write) -> anyhow::Result
             }
         },
     };
-    render(page, out)?;
-    Ok(())
-}
-
-fn render(page: clap::Command, out: &mut impl Write) -> io::Result<()> {
-    clap_mangen::Man::new(page).render(out)
+    let mut out = io::stdout().lock();
+    clap_mangen::Man::new(page).render(&mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

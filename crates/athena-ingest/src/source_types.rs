@@ -2,6 +2,7 @@
 //! config keys, default schedule and documentation page.
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use athena_core::{Registry, SourceType};
 use serde_json::{json, Value};
@@ -9,8 +10,19 @@ use serde_json::{json, Value};
 use crate::cli::ReportFormat;
 use crate::UsageError;
 
+/// `sources [TYPE]`: prints the types, or refuses an unknown TYPE.
+pub(crate) fn run(
+    registry: &Registry,
+    only: Option<&str>,
+    format: ReportFormat,
+) -> anyhow::Result<ExitCode> {
+    let types = select(registry, only)?;
+    write_sources(&mut io::stdout().lock(), &types, format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The types to show: all of them, or `only`. An unknown name is refused, naming the known ones.
-pub(crate) fn select<'r>(
+fn select<'r>(
     registry: &'r Registry,
     only: Option<&str>,
 ) -> Result<Vec<&'r SourceType>, UsageError> {
@@ -34,7 +46,7 @@ fn docs_page(t: &SourceType) -> String {
     format!("docs/sources/{}.md", t.name)
 }
 
-pub(crate) fn write_sources(
+fn write_sources(
     out: &mut impl Write,
     types: &[&SourceType],
     format: ReportFormat,
