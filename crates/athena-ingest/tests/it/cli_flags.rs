@@ -220,3 +220,11 @@ fn man_page_is_generated() {
         unknown.describe()
     );
 }
+
+#[test]
+fn serve_help_names_the_web_page_and_mcp() {
+    let env = TestEnv::new();
+    let help = env.run(&["serve", "--help"]).ok().stdout();
+    assert!(help.contains("web timeline is at /"), "{help}");
+    assert!(help.contains("/mcp"), "{help}");
+}
