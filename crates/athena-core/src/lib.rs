@@ -55,7 +55,9 @@ pub use event::{DeadLetter, Event, Outcome};
 pub use json::JsonObject;
 pub use metrics::Metrics;
 pub use redact::Redactor;
-pub use registry::{BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType};
+pub use registry::{
+    BuildFn, BuiltSources, ConfigKey, Registry, RegistryError, SourceType, StarterCheck,
+};
 pub use schedule::{Schedule, ScheduleError};
 pub use source::{
     Batch, BatchStream, EventJson, EventSource, HttpStatus, Progress, SourceInfo, SourceState,

@@ -1,6 +1,8 @@
 //! The registry: source type name → how to build a source from its config.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{ConfigError, KeyRange, SourceConfig};
@@ -12,6 +14,10 @@ use serde_json::{Map, Value};
 /// Builds a source from its config table.
 pub type BuildFn =
     Arc<dyn Fn(&SourceConfig) -> Result<Box<dyn EventSource>, ConfigError> + Send + Sync>;
+
+/// Whether a type's starter table, active as written, works for a config in a directory:
+/// `Err(why)` has `init` write it commented out, with `why` above it.
+pub type StarterCheck = fn(&Path) -> Result<(), String>;
 
 /// One config key of a source type, for `athena-ingest sources` and the docs. Made by
 /// [`declare_config!`](crate::declare_config) from the key's declaration.
@@ -55,6 +61,8 @@ pub struct SourceType {
     /// Its `[[sources]]` table for the starter config `init` writes: TOML, commented out unless
     /// it should be active as written, led by a comment saying what it reads.
     pub starter: &'static str,
+    /// Where an active starter table works (see [`SourceType::starter_for`]); `None`: anywhere.
+    pub starter_check: Option<StarterCheck>,
 }
 
 impl SourceType {
@@ -75,6 +83,7 @@ impl SourceType {
             schedule: Schedule::fallback(),
             episode: &[],
             starter: "",
+            starter_check: None,
         }
     }
 
@@ -99,6 +108,41 @@ impl SourceType {
     pub fn with_starter(mut self, starter: &'static str) -> Self {
         self.starter = starter;
         self
+    }
+
+    /// Where its active starter table works (see [`SourceType::starter_for`]).
+    pub fn with_starter_check(mut self, check: StarterCheck) -> Self {
+        self.starter_check = Some(check);
+        self
+    }
+
+    /// Its starter table for a config written in `dir`: as declared, or commented out under a
+    /// line saying why when its [`starter_check`](Self::starter_check) says it would fail there
+    /// (the why is returned too, for `init` to tell).
+    pub fn starter_for(&self, dir: &Path) -> (Cow<'static, str>, Option<String>) {
+        let why = match self.starter_check {
+            Some(check) => match check(dir) {
+                Ok(()) => return (Cow::Borrowed(self.starter), None),
+                Err(why) => why,
+            },
+            None => return (Cow::Borrowed(self.starter), None),
+        };
+        let mut out = String::with_capacity(self.starter.len() + why.len() + 64);
+        let mut told = false;
+        for line in self.starter.lines() {
+            if line.starts_with('#') {
+                out.push_str(line);
+            } else {
+                if !told {
+                    out.push_str(&format!("# Commented out: {why}.\n"));
+                    told = true;
+                }
+                out.push_str("# ");
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        (Cow::Owned(out), Some(why))
     }
 
     /// The episode `context` belongs to, by the first of [`episode`](Self::episode)'s templates
@@ -219,8 +263,9 @@ impl Registry {
     }
 
     /// Builds every source of `configs`, in order, and collects every [`Secret`] their
-    /// constructors read or made, for the engine and the caller to mask in messages. The first
-    /// config error stops it (its message already masked).
+    /// constructors read or made, for the engine and the caller to mask in messages. Every
+    /// source is built even after one fails: the error holds the config errors of all of them
+    /// (their messages already masked).
     ///
     /// [`Secret`]: crate::Secret
     pub fn build_all<'a>(
@@ -231,12 +276,19 @@ impl Registry {
             sources: Vec::new(),
             secrets: Redactor::new(),
         };
+        let mut errors = Vec::new();
         for config in configs {
             let (source, secrets) = self.build_collecting(config);
             built.secrets.merge(&secrets);
-            built.sources.push(source?);
+            match source {
+                Ok(source) => built.sources.push(source),
+                Err(e) => errors.push(e),
+            }
         }
-        Ok(built)
+        match ConfigError::all(errors) {
+            Some(error) => Err(error),
+            None => Ok(built),
+        }
     }
 
     /// Builds one source, collecting the secrets its constructor creates.
@@ -245,10 +297,13 @@ impl Registry {
         config: &SourceConfig,
     ) -> (Result<Box<dyn EventSource>, ConfigError>, Redactor) {
         let (result, secrets) = collect_secrets(|| self.construct(config));
-        let result = result.map_err(|mut e| {
+        let result = result.map_err(|e| {
             // A constructor's error may quote the value it rejected.
-            e.message = secrets.redact(&e.message).into_owned();
-            e
+            let problems = e.problems().into_iter().map(|mut e| {
+                e.message = secrets.redact(&e.message).into_owned();
+                e
+            });
+            ConfigError::all(problems).expect("an error has a problem")
         });
         (result, secrets)
     }
@@ -366,6 +421,43 @@ mod tests {
         // A constructor that quotes its secret in an error has it masked.
         let err = r.build_all(&[config("c", "bad-token")]).unwrap_err();
         assert_eq!(err.message, "*** is refused");
+    }
+
+    #[test]
+    fn build_all_reports_the_config_errors_of_every_source() {
+        let mut r = Registry::new();
+        r.register(nothing_type()).unwrap();
+        let configs = [
+            SourceConfig::new("a", "gti", toml::Table::new()),
+            SourceConfig::new("b", "nothing", toml::Table::new()),
+            SourceConfig::new("c", "nothnig", toml::Table::new()),
+        ];
+        let err = r.build_all(&configs).unwrap_err();
+        let ids: Vec<_> = err.problems().into_iter().map(|e| e.source_id).collect();
+        assert_eq!(ids, [Some("a".to_string()), Some("c".to_string())], "{err}");
+    }
+
+    #[test]
+    fn a_starter_that_would_fail_in_a_directory_is_written_commented_out_saying_why() {
+        let starter = "# Reads things.\n[[sources]]\nid = \"n\"\ntype = \"nothing\"\n# depth = 1\n";
+        let t = nothing_type()
+            .with_starter(starter)
+            .with_starter_check(|dir| match dir.ends_with("good") {
+                true => Ok(()),
+                false => Err(format!("{} is bad", dir.display())),
+            });
+        let (text, why) = t.starter_for(Path::new("/x/good"));
+        assert_eq!((text.as_ref(), why), (starter, None));
+        let (text, why) = t.starter_for(Path::new("/x/bad"));
+        assert_eq!(why.as_deref(), Some("/x/bad is bad"));
+        assert_eq!(
+            text,
+            "# Reads things.\n# Commented out: /x/bad is bad.\n# [[sources]]\n# id = \"n\"\n\
+             # type = \"nothing\"\n# depth = 1\n"
+        );
+        // Without a check, the table is as declared anywhere.
+        let t = nothing_type().with_starter(starter);
+        assert_eq!(t.starter_for(Path::new("/x/bad")).0, starter);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub enum Command {
     /// Write a commented starter config.
     Init {
         /// Where to write it.
-        #[arg(long, default_value = "athena.toml")]
+        #[arg(long, short, default_value = "athena.toml")]
         config: PathBuf,
         /// Overwrite an existing file.
         #[arg(long)]
@@ -86,8 +86,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
-    /// The registered source types and their config keys.
+    /// The registered source types and their config keys; with TYPE, that type alone (its
+    /// keys, default schedule and documentation page).
     Sources {
+        /// Only this type, e.g. git.
+        #[arg(value_name = "TYPE")]
+        source_type: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
@@ -114,6 +118,9 @@ pub enum Command {
     },
     /// Keep running: every source on its `schedule` key (else its type's default), with
     /// /healthz, /readyz, /metrics and the recall API (/v1/…, /openapi.json) over HTTP.
+    ///
+    /// The web timeline is at / (open http://127.0.0.1:9464/ in a browser) and MCP, for
+    /// agents, at /mcp (streamable HTTP).
     ///
     /// With no [[sources]] in the config (or --db and no config file) it only serves the
     /// recall API, read-only, over an existing store.
@@ -158,6 +165,20 @@ pub enum Command {
         #[arg(long = "source", value_name = "ID", required = true)]
         source: String,
     },
+    /// Print a shell completion script, e.g.
+    /// `athena-ingest completions bash > ~/.local/share/bash-completion/completions/athena-ingest`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `athena-ingest man | man -l -`; with COMMAND, that
+    /// command's page (`athena-ingest man sync`).
+    Man {
+        /// A command, e.g. sync.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Where the store is.
@@ -167,7 +188,7 @@ pub struct DbArgs {
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// The config whose [store] path to use when --db is not given.
-    #[arg(long, default_value = "athena.toml")]
+    #[arg(long, short, default_value = "athena.toml")]
     pub config: PathBuf,
 }
 
@@ -186,7 +207,10 @@ pub enum ReportFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventsFormat {
     Table,
+    /// One event a line, as JSON.
     Jsonl,
+    /// The same as jsonl (one event a line), the name `sync` and `status` use.
+    Json,
     Csv,
     /// One JSON object a line in the shape of Athena's `EpisodicEvent` (docs/recall-api.md).
     Athena,
@@ -195,5 +219,8 @@ pub enum EventsFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LettersFormat {
     Table,
+    /// One dead letter a line, as JSON.
     Jsonl,
+    /// The same as jsonl.
+    Json,
 }

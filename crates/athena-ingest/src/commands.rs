@@ -13,7 +13,7 @@ use athena_core::{
 use athena_store::SqliteStore;
 
 use crate::cli::{Command, DbArgs, ReportFormat};
-use crate::{interrupt, output, progress, UsageError};
+use crate::{generate, interrupt, output, progress, source_types, UsageError};
 
 /// How long a second sync waits for the first to finish before reporting a busy store.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
@@ -79,11 +79,10 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             output::write_status(&mut out, &status, format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sources { format } => {
-            let mut out = std::io::stdout().lock();
-            output::write_sources(&mut out, &registry, format)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Sources {
+            source_type,
+            format,
+        } => source_types::run(&registry, source_type.as_deref(), format),
         Command::DeadLetters {
             db,
             source,
@@ -117,6 +116,8 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         }
         Command::Mcp { db } => mcp(registry, &db),
         Command::Auth { service } => crate::auth::run(service),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { command } => generate::man(command.as_deref()),
         Command::Reset { db, source } => {
             let path = db_path(&db)?;
             let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
@@ -192,12 +193,21 @@ fn init(registry: &Registry, path: &Path, force: bool) -> Result<ExitCode> {
         ))
         .into());
     }
-    std::fs::write(path, starter_config(registry))
-        .with_context(|| format!("writing {}", path.display()))?;
+    // The starter's relative paths are read from the config's directory.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let (text, notes) = starter_config(registry, &dir);
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     println!(
         "wrote {}; edit it, then run `athena-ingest sync`",
         path.display()
     );
+    for note in notes {
+        println!("note: a starter source is commented out: {note}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,23 +228,29 @@ concurrency = 4
 # source type (`athena-ingest sources` lists them and their keys).
 "#;
 
-/// The starter config: the settings, then each registered type's table, the active ones (not
-/// commented out) first.
-fn starter_config(registry: &Registry) -> String {
-    let mut tables: Vec<&str> = registry
+/// The starter config for a file in `dir`: the settings, then each registered type's table,
+/// the active ones (not commented out) first; and why tables that would fail there are
+/// commented out.
+fn starter_config(registry: &Registry, dir: &Path) -> (String, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut tables: Vec<_> = registry
         .list()
-        .map(|t| t.starter)
-        .filter(|s| !s.is_empty())
+        .filter(|t| !t.starter.is_empty())
+        .map(|t| {
+            let (table, why) = t.starter_for(dir);
+            notes.extend(why);
+            table
+        })
         .collect();
     // A stable sort: within each group, the registry's order (by name).
     tables.sort_by_key(|s| !s.lines().any(|l| l.starts_with("[[sources]]")));
     let mut text = STARTER_HEAD.to_string();
     for table in tables {
-        text.push_str(table);
+        text.push_str(&table);
         text.push('\n');
     }
     text.pop();
-    text
+    (text, notes)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

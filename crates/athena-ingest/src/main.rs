@@ -7,6 +7,7 @@
 //! - `redact`: stderr for the logs, with the config's secrets masked (`athena_server::redact`);
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 //! - `auth`: `auth google`, the browser consent that yields a refresh token.
+//! - `source_types`: `sources [TYPE]`; `generate`: shell completions and the man page.
 //!
 //! `serve` and `mcp` (the server, the recall API, MCP and the web page) are the `athena-server`
 //! library; the binary passes them their options and maps their errors to exit codes.
@@ -14,10 +15,12 @@
 mod auth;
 mod cli;
 mod commands;
+mod generate;
 mod interrupt;
 mod output;
 mod progress;
 mod redact;
+mod source_types;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -49,7 +52,15 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
+            match err.downcast_ref::<athena_core::ConfigError>() {
+                // Every problem of a config on a line of its own.
+                Some(config) if err.chain().count() == 1 => {
+                    for problem in config.problems() {
+                        eprintln!("error: {}", redact::redact(&problem.to_string()));
+                    }
+                }
+                _ => eprintln!("error: {}", redact::redact(&format!("{err:#}"))),
+            }
             if err.downcast_ref::<athena_core::ConfigError>().is_some()
                 || err.downcast_ref::<UsageError>().is_some()
                 || is_not_a_store(&err)

@@ -95,7 +95,7 @@ pub(crate) fn write_events(
     registry: &Registry,
 ) -> io::Result<()> {
     match format {
-        EventsFormat::Jsonl => {
+        EventsFormat::Jsonl | EventsFormat::Json => {
             for e in events {
                 serde_json::to_writer(&mut *out, e)?;
                 out.write_all(b"\n")?;
@@ -217,58 +217,13 @@ pub(crate) fn write_status(
     }
 }
 
-pub(crate) fn write_sources(
-    out: &mut impl Write,
-    registry: &Registry,
-    format: ReportFormat,
-) -> io::Result<()> {
-    match format {
-        ReportFormat::Json => {
-            let types: Vec<Value> = registry
-                .list()
-                .map(|t| {
-                    json!({
-                        "type": t.name,
-                        "description": t.description,
-                        "keys": t.keys.iter().map(|k| json!({
-                            "name": k.name, "kind": k.kind, "required": k.required,
-                            "default": k.default,
-                            "range": k.range.map(|r| json!({"min": r.min, "max": r.max})),
-                            "doc": k.doc,
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", json!({ "types": types }))
-        }
-        ReportFormat::Text => {
-            for t in registry.list() {
-                writeln!(out, "{} — {}", t.name, t.description)?;
-                writeln!(out, "  id (required): unique source id, names its cursor")?;
-                for k in &t.keys {
-                    let mut req = if k.required {
-                        "required".to_string()
-                    } else {
-                        format!("default {}", k.default.as_deref().unwrap_or("none"))
-                    };
-                    if let Some(range) = k.range {
-                        req.push_str(&format!(", {range}"));
-                    }
-                    writeln!(out, "  {} ({}, {}): {}", k.name, k.kind, req, k.doc)?;
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
 pub(crate) fn write_dead_letters(
     out: &mut impl Write,
     letters: &[StoredDeadLetter],
     format: LettersFormat,
 ) -> io::Result<()> {
     match format {
-        LettersFormat::Jsonl => {
+        LettersFormat::Jsonl | LettersFormat::Json => {
             for d in letters {
                 let v = json!({
                     "source_id": d.source_id,

@@ -178,36 +178,61 @@ impl Config {
         let doc = toml::de::DeTable::parse(text).map_err(toml_error)?;
         let mut lines = DocumentLines::new(text, doc.get_ref());
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
-        let store: RawStore = parse_section(&origin, "store", &lines.store, raw.store)?;
-        let engine: EngineSettings = parse_section(&origin, "engine", &lines.engine, raw.engine)?;
-        let serve: ServeSettings = parse_section(&origin, "serve", &lines.serve, raw.serve)?;
-        let serve = substitute_serve(serve, &origin, &lines.serve, env)?;
+        // Every problem is collected, so a file with several is fixed in one round.
+        let mut errors = Vec::new();
+        let store: Option<RawStore> = kept(
+            parse_section(&origin, "store", &lines.store, raw.store),
+            &mut errors,
+        );
+        let engine: Option<EngineSettings> = kept(
+            parse_section(&origin, "engine", &lines.engine, raw.engine),
+            &mut errors,
+        );
+        let serve = kept(
+            parse_section(&origin, "serve", &lines.serve, raw.serve)
+                .and_then(|serve| substitute_serve(serve, &origin, &lines.serve, env)),
+            &mut errors,
+        );
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, table) in raw.sources.into_iter().enumerate() {
             let lines = source_lines.next().unwrap_or_default();
-            let sc = parse_source(i, table, &origin, lines, env, &sources)?;
-            sources.push(sc);
-        }
-        let store_path = match store.path {
-            Some(p) => {
-                let p = substitute_env_with(&p, env).map_err(|e| ConfigError {
-                    file: origin.file.clone(),
-                    line: lines.store.line_of(Some("path")),
-                    key: Some("store.path".into()),
-                    ..ConfigError::new(e.to_string())
-                })?;
-                Some(origin.base_dir.join(p))
+            match parse_source(i, table, &origin, lines, env, &sources) {
+                Ok(sc) => sources.push(sc),
+                Err(e) => errors.push(e),
             }
+        }
+        let store_path = match store.and_then(|s| s.path) {
+            Some(p) => match substitute_env_with(&p, env) {
+                Ok(p) => Some(origin.base_dir.join(p)),
+                Err(e) => {
+                    errors.push(ConfigError {
+                        file: origin.file.clone(),
+                        line: lines.store.line_of(Some("path")),
+                        key: Some("store.path".into()),
+                        ..ConfigError::new(e.to_string())
+                    });
+                    None
+                }
+            },
             None => None,
         };
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        if let Some(error) = ConfigError::all(errors) {
+            return Err(error);
+        }
         Ok(Config {
             store_path,
-            engine,
+            engine: engine.unwrap_or_default(),
             sources,
-            serve,
+            serve: serve.unwrap_or_default(),
         })
     }
+}
+
+/// `result`'s value, or `None` with its error added to `errors`.
+fn kept<T>(result: Result<T, ConfigError>, errors: &mut Vec<ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
 }
 
 impl Origin {
@@ -378,286 +403,4 @@ fn take_string(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::OsString;
-
-    /// A lookup of `pairs`, for [`Env::lookup`]: no test changes the process environment.
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + Sync {
-        let pairs: Vec<(String, OsString)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
-
-    #[test]
-    fn a_source_schedule_is_read_for_serve_and_a_bad_one_names_the_key_and_line() {
-        let c = Config::parse(
-            "[[sources]]\nid = \"a\"\ntype = \"demo\"\nschedule = \"*/5 * * * *\"\npath = \"x\"\n",
-            None,
-        )
-        .unwrap();
-        assert_eq!(c.sources[0].schedule, Some("*/5 * * * *".parse().unwrap()));
-        assert!(c.sources[0].table().get("schedule").is_none());
-        let err = Config::parse(
-            "[[sources]]\nid = \"a\"\ntype = \"demo\"\nschedule = \"every day\"\n",
-            None,
-        )
-        .unwrap_err();
-        assert_eq!((err.key.as_deref(), err.line), (Some("schedule"), Some(4)));
-    }
-
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct DemoConfig {
-        path: String,
-        #[serde(default)]
-        branches: Vec<String>,
-        token: Option<Secret>,
-    }
-
-    const TEXT: &str = r#"# demo
-[store]
-path = "x.db"
-
-[[sources]]
-id = "one"
-type = "demo"
-path = "."
-
-[[sources]]
-id = "two"
-type = "demo"
-path = "/repo"
-branches = "main"
-"#;
-
-    #[test]
-    fn parses_sources_in_order_with_store_path_relative_to_the_file() {
-        let c = Config::parse(TEXT, Some(Path::new("/etc/athena/athena.toml"))).unwrap();
-        assert_eq!(c.store_path, Some(PathBuf::from("/etc/athena/x.db")));
-        let ids: Vec<_> = c.sources.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["one", "two"]);
-        assert_eq!(c.sources[0].source_type, "demo");
-        assert!(c.sources[0].table().get("id").is_none());
-        let one: DemoConfig = c.sources[0].parse().unwrap();
-        assert_eq!(one.path, ".");
-        assert_eq!(
-            c.sources[0].resolve_path(Path::new("repo")),
-            PathBuf::from("/etc/athena/repo")
-        );
-    }
-
-    #[test]
-    fn wrong_type_names_source_key_and_line() {
-        let c = Config::parse(TEXT, Some(Path::new("a.toml"))).unwrap();
-        let err = c.sources[1].parse::<DemoConfig>().unwrap_err();
-        assert_eq!(err.source_id.as_deref(), Some("two"));
-        assert_eq!(err.key.as_deref(), Some("branches"));
-        assert_eq!(err.line, Some(14));
-        assert!(
-            err.to_string()
-                .starts_with("a.toml:14: source two: key `branches`: "),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn unknown_key_names_the_key_and_its_line() {
-        let text = "[[sources]]\nid = \"s\"\ntype = \"demo\"\npath = \".\"\nbrnaches = [\"x\"]\n";
-        let c = Config::parse(text, None).unwrap();
-        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("brnaches"));
-        assert_eq!(err.line, Some(5));
-        assert!(err.message.contains("unknown field"), "{err}");
-    }
-
-    #[test]
-    fn missing_key_points_at_the_source_header() {
-        let text = "\n\n[[sources]]\nid = \"s\"\ntype = \"demo\"\n";
-        let c = Config::parse(text, None).unwrap();
-        let err = c.sources[0].parse::<DemoConfig>().unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("path"));
-        assert_eq!(err.line, Some(3));
-    }
-
-    #[test]
-    fn missing_id_and_type_and_duplicates_are_errors() {
-        let err = Config::parse("[[sources]]\ntype = \"demo\"\n", None).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("id"));
-        assert_eq!(err.line, Some(1));
-        let err = Config::parse("[[sources]]\nid = \"a\"\n", None).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("type"));
-        assert_eq!(err.source_id.as_deref(), Some("a"));
-        let text = "[[sources]]\nid = \"a\"\ntype = \"x\"\n[[sources]]\nid = \"a\"\ntype = \"x\"\n";
-        let err = Config::parse(text, None).unwrap_err();
-        assert!(err.message.contains("duplicate"), "{err}");
-        assert_eq!(err.line, Some(5));
-    }
-
-    #[test]
-    fn engine_settings_out_of_range_are_errors() {
-        let err = Config::parse("[engine]\nconcurrency = 0\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.concurrency"), Some(2))
-        );
-        let err = Config::parse("[engine]\nchannel_capacity = 99999999999\n", None).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("engine.channel_capacity"));
-    }
-
-    #[test]
-    fn an_empty_api_token_is_a_config_error_not_auth_turned_off() {
-        for value in ["\"\"", "\"  \""] {
-            let text = format!("[serve]\nlisten = \"0.0.0.0:9464\"\napi_token = {value}\n");
-            let err = Config::parse(&text, Some(Path::new("a.toml"))).unwrap_err();
-            assert_eq!(
-                (err.key.as_deref(), err.line),
-                (Some("serve.api_token"), Some(3)),
-                "{err}"
-            );
-            assert!(err.message.contains("leave the key out"), "{err}");
-        }
-        let c = Config::parse("[serve]\n", None).unwrap();
-        assert!(c.serve.api_token.is_none(), "no key, no token");
-    }
-
-    #[test]
-    fn negative_concurrency_names_engine_concurrency_and_its_line() {
-        let text = "[store]\npath = \"x.db\"\n\n[engine]\nconcurrency = -1\n";
-        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.concurrency"), Some(5))
-        );
-        assert_eq!(
-            err.to_string(),
-            "a.toml:5: key `engine.concurrency`: must be between 1 and 1024, not -1"
-        );
-    }
-
-    #[test]
-    fn zero_channel_capacity_names_the_key_and_its_line() {
-        let text = "[engine]\nconcurrency = 2\nchannel_capacity = 0\n";
-        let err = Config::parse(text, None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.channel_capacity"), Some(3))
-        );
-        assert!(err.message.contains("not 0"), "{err}");
-    }
-
-    #[test]
-    fn engine_settings_of_a_wrong_type_or_unknown_name_the_key() {
-        let err = Config::parse("[engine]\n\nconcurrency = \"4\"\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.concurrency"), Some(3))
-        );
-        let err = Config::parse("[engine]\nconcurency = 4\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.concurency"), Some(2))
-        );
-        // Dotted keys at the top level are the same setting.
-        let err = Config::parse("engine.concurrency = 0\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("engine.concurrency"), Some(1))
-        );
-        let c = Config::parse("engine.concurrency = 3\n", None).unwrap();
-        assert_eq!(c.engine.concurrency, 3);
-        assert_eq!(c.engine.channel_capacity, 2);
-    }
-
-    #[test]
-    fn store_path_of_a_wrong_type_names_store_path() {
-        let err = Config::parse("[store]\npath = 5\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("store.path"), Some(2))
-        );
-    }
-
-    #[test]
-    fn toml_syntax_error_has_a_line() {
-        let err = Config::parse("[store]\npath = \n", Some(Path::new("f.toml"))).unwrap_err();
-        assert_eq!(err.line, Some(2));
-        let err = Config::parse("[stroe]\n", None).unwrap_err();
-        assert!(err.message.contains("stroe"), "{err}");
-        assert_eq!(err.line, Some(1));
-    }
-
-    #[test]
-    fn env_vars_are_substituted_and_missing_ones_named() {
-        let vars = vars(&[("ATHENA_TEST_TOKEN_X", "s3cr3t")]);
-        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${ATHENA_TEST_TOKEN_X}/$$x\"\ntoken = \"${ATHENA_TEST_TOKEN_X}\"\n";
-        let c = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap();
-        let d: DemoConfig = c.sources[0].parse().unwrap();
-        assert_eq!(d.path, "s3cr3t/$x");
-        assert_eq!(d.token.as_ref().unwrap().expose(), "s3cr3t");
-        assert_eq!(
-            format!("{:?} {}", d.token.unwrap(), Secret::new("p")),
-            "*** ***"
-        );
-        let text =
-            "[[sources]]\nid = \"a\"\ntype = \"demo\"\n\ntoken = \"${ATHENA_TEST_TOKEN_Y}\"\n";
-        let err = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("token"));
-        assert_eq!(err.line, Some(5));
-        assert!(err.message.contains("ATHENA_TEST_TOKEN_Y"), "{err}");
-    }
-
-    #[test]
-    fn env_vars_in_id_and_type_are_expanded() {
-        let vars = vars(&[
-            ("ATHENA_TEST_ID_X", "repo-1"),
-            ("ATHENA_TEST_TYPE_X", "demo"),
-        ]);
-        let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_X}\"\ntype = \"${ATHENA_TEST_TYPE_X}\"\npath = \".\"\n";
-        let c = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap();
-        assert_eq!(c.sources[0].id, "repo-1");
-        assert_eq!(c.sources[0].source_type, "demo");
-        let text = "[[sources]]\nid = \"${ATHENA_TEST_ID_Y}\"\ntype = \"demo\"\n";
-        let err = Config::parse_with_env(text, None, Env::lookup(&vars)).unwrap_err();
-        assert_eq!((err.key.as_deref(), err.line), (Some("id"), Some(2)));
-        assert!(err.message.contains("ATHENA_TEST_ID_Y"), "{err}");
-    }
-
-    #[test]
-    fn an_unclosed_env_reference_is_an_error_naming_the_key() {
-        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"${HOME/src\"\n";
-        let err = Config::parse(text, Some(Path::new("a.toml"))).unwrap_err();
-        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
-        assert!(err.message.contains("no closing `}`"), "{err}");
-        assert!(err
-            .to_string()
-            .starts_with("a.toml:4: source a: key `path`: "));
-        let err = Config::parse("[store]\npath = \"${X\"\n", None).unwrap_err();
-        assert_eq!(
-            (err.key.as_deref(), err.line),
-            (Some("store.path"), Some(2))
-        );
-        // Nested keys are named by their path.
-        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\nbranches = [\"main\", \"${B\"]\n";
-        let err = Config::parse(text, None).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("branches[1]"));
-    }
-
-    #[test]
-    fn an_empty_env_reference_is_an_error_naming_the_key() {
-        let text = "[[sources]]\nid = \"a\"\ntype = \"demo\"\npath = \"/x/${}\"\n";
-        let err = Config::parse(text, None).unwrap_err();
-        assert_eq!((err.key.as_deref(), err.line), (Some("path"), Some(4)));
-        assert!(err.message.contains("names no variable"), "{err}");
-        let err = Config::parse("[[sources]]\nid = \"${}\"\ntype = \"demo\"\n", None).unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("id"));
-    }
-}
+mod tests;

@@ -82,9 +82,38 @@ impl SourceConfig {
     }
 
     /// Turns the table into the source's typed config. Unknown keys, missing keys and wrong types
-    /// become a [`ConfigError`] naming this source, the key and its line.
+    /// become a [`ConfigError`] naming this source, the key and its line; every unknown key of
+    /// the table is reported, each with its line, together with the first other problem.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        let value = toml::Value::Table(self.table.clone());
+        let mut table = self.table.clone();
+        let mut unknown = Vec::new();
+        let other = loop {
+            match self.parse_table::<T>(&table) {
+                Ok(parsed) if unknown.is_empty() => return Ok(parsed),
+                Ok(_) => break None,
+                Err(error) => {
+                    // serde stops at the first unknown key: set it aside and read on, so a
+                    // second typo is named in the same run.
+                    match error.key.clone() {
+                        Some(key)
+                            if error.message.starts_with("unknown field")
+                                && table.remove(&key).is_some() =>
+                        {
+                            unknown.push(error);
+                        }
+                        _ => break Some(error),
+                    }
+                }
+            }
+        };
+        // The table's keys come in name order; the file's is the reader's.
+        unknown.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        Err(ConfigError::all(unknown.into_iter().chain(other)).expect("at least one error"))
+    }
+
+    /// [`parse`](Self::parse) of `table`, stopping at the first problem.
+    fn parse_table<T: DeserializeOwned>(&self, table: &toml::Table) -> Result<T, ConfigError> {
+        let value = toml::Value::Table(table.clone());
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let path = e.path().to_string();
             // serde repeats a wrongly typed value in its message; it may be a secret.
@@ -118,6 +147,7 @@ impl SourceConfig {
             source_id: (!self.id.is_empty()).then(|| self.id.clone()),
             key: key.map(str::to_string),
             message: message.into(),
+            next: None,
         }
     }
 }

@@ -82,3 +82,54 @@ fn an_env_var_in_the_source_id_names_the_stored_source() {
     assert_eq!(env.ids("from-env").len(), 1);
     assert!(env.ids("${REPO_ID}").is_empty());
 }
+
+#[test]
+fn every_config_error_in_a_file_is_reported_at_once() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    // Two sources with typos (one with two), far apart in the file.
+    env.write_config(&format!(
+        "{}brnaches = [\"main\"]\ncolour = \"red\"\n\n{}include_dif = true\n",
+        git_config("a", &repo, ""),
+        git_config("b", &repo, "")
+    ));
+    let text = std::fs::read_to_string(env.path("athena.toml")).unwrap();
+    let line_of = |key: &str| 1 + text.lines().position(|l| l.starts_with(key)).unwrap();
+    for command in ["sync", "validate"] {
+        let run = env.run(&[command]);
+        assert_config_error(&env, &run, "unknown field");
+        let stderr = run.stderr();
+        for (source, key) in [("a", "brnaches"), ("a", "colour"), ("b", "include_dif")] {
+            let expected = format!(
+                "error: athena.toml:{}: source {source}: key `{key}`: unknown field `{key}`",
+                line_of(key)
+            );
+            assert!(
+                stderr.contains(&expected),
+                "{command}: {expected}\n{stderr}"
+            );
+        }
+        assert_eq!(stderr.matches("error:").count(), 3, "{stderr}");
+    }
+
+    // Mistakes in the settings and in a source table's own keys are reported together too.
+    env.write_config(&format!(
+        "[engine]\nconcurrency = 0\n\n{}\n[[sources]]\nid = \"c\"\n",
+        git_config("a", &repo, "")
+    ));
+    let run = env.run(&["sync"]);
+    assert_config_error(&env, &run, "athena.toml:2: key `engine.concurrency`: ");
+    assert!(
+        run.stderr()
+            .contains("source c: key `type`: missing required key"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        run.stderr().matches("error:").count(),
+        2,
+        "{}",
+        run.describe()
+    );
+}

@@ -8,6 +8,8 @@ mod auth_google;
 mod circleci_api;
 mod cli_commands;
 mod cli_errors;
+mod cli_flags;
+mod cli_init;
 mod cli_output;
 mod config_errors;
 mod crash_safety;

@@ -463,3 +463,37 @@ fn an_api_token_guards_every_endpoint_but_healthz_and_opens_a_wider_address() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("tok-0123456789abcdef"));
 }
+
+#[test]
+fn a_scheduled_run_that_found_nothing_new_is_not_logged_at_info() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    commit_files(&repo, "first", &[("a", b"a\n")]);
+    // Not live: a git source on an interval, as the starter's runs every minute.
+    env.write_config(&git_config("repo", &repo, "schedule = \"1s\""));
+    let mut server = Server::start(&env);
+    let runs = |body: &str| {
+        sample(
+            body,
+            r#"athena_ingest_sync_runs_total{source="repo",result="ok"}"#,
+        )
+    };
+    wait_for("three runs", || {
+        server.get("/metrics").is_some_and(|m| {
+            m.body
+                .contains(r#"athena_ingest_sync_runs_total{source="repo",result="ok"}"#)
+                && runs(&m.body) >= 3.0
+        })
+    });
+    let (code, stderr, _) = server.terminate();
+    assert_eq!(code, Some(0), "serve's stderr:\n{stderr}");
+    let logged: Vec<&str> = stderr.lines().filter(|l| l.contains("run ok")).collect();
+    assert_eq!(
+        logged.len(),
+        1,
+        "only the run that wrote is logged:\n{stderr}"
+    );
+    assert!(logged[0].contains("written=1"), "{stderr}");
+    assert!(logged[0].contains("INFO"), "{stderr}");
+}

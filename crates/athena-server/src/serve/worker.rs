@@ -76,7 +76,7 @@ pub(super) async fn work(
         // Changes seen before this run starts are read by it.
         watcher.clear();
         let started = std::time::Instant::now();
-        match run_once(&workers, &config, live, &stop).await {
+        match run_once(&workers, &config, &stop).await {
             Ran::Ok => failures = 0,
             Ran::Failed => failures = failures.saturating_add(1),
             Ran::Stopped => break,
@@ -123,7 +123,7 @@ fn watcher_for(workers: &Workers, config: &SourceConfig) -> Watcher {
 }
 
 /// One run of the source: built afresh, read from its stored cursor to its end, committed.
-async fn run_once(workers: &Workers, config: &SourceConfig, live: bool, stop: &CancelToken) -> Ran {
+async fn run_once(workers: &Workers, config: &SourceConfig, stop: &CancelToken) -> Ran {
     let shared = &workers.shared;
     let built = match workers.registry.build_all(std::slice::from_ref(config)) {
         Ok(built) => built,
@@ -151,7 +151,7 @@ async fn run_once(workers: &Workers, config: &SourceConfig, live: bool, stop: &C
     match source.status {
         SourceStatusKind::Ok => {
             shared.record_success(&config.id);
-            log_success(&source, live);
+            log_success(&source);
             Ran::Ok
         }
         SourceStatusKind::Failed => {
@@ -171,10 +171,11 @@ async fn run_once(workers: &Workers, config: &SourceConfig, live: bool, stop: &C
     }
 }
 
-/// One line per run; a live source's runs that found nothing are logged at debug level only,
-/// or following a quiet log would fill the log.
-fn log_success(source: &SourceReport, live: bool) {
-    let quiet = live && source.events_written == 0 && source.duplicates == 0 && source.invalid == 0;
+/// One line per run that stored something (events, or bad input set aside); routine runs that
+/// found nothing new are logged at debug level only, or a quiet source run every minute
+/// would fill the log.
+fn log_success(source: &SourceReport) {
+    let quiet = source.events_written == 0 && source.invalid == 0;
     if quiet && !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }

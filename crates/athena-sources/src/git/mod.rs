@@ -36,6 +36,20 @@ pub fn source_type() -> SourceType {
     .with_schedule("1m")
     .with_episode(&["{repo}"])
     .with_starter(STARTER)
+    .with_starter_check(in_a_repository)
+}
+
+/// The starter's `path = "."` reads the directory the config is written in, opened as the
+/// source opens it; where that is no repository it would fail every sync, so `init` writes the
+/// table commented out there.
+fn in_a_repository(dir: &std::path::Path) -> Result<(), String> {
+    match source::open_repo("this-repo", &dir.to_path_buf()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "{} is not a git repository; uncomment the table and set `path` to one",
+            dir.display()
+        )),
+    }
 }
 
 /// Its table in the starter config `init` writes.

@@ -76,7 +76,7 @@ impl GitSource {
     }
 }
 
-fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepository, SourceError> {
+pub(super) fn open_repo(source_id: &str, path: &PathBuf) -> Result<gix::ThreadSafeRepository, SourceError> {
     if !path.exists() {
         return Err(SourceError::path(source_id, path, "does not exist"));
     }
