@@ -9,6 +9,7 @@ mod circleci_api;
 mod cli_commands;
 mod cli_errors;
 mod cli_output;
+mod cli_search;
 mod config_errors;
 mod crash_safety;
 mod files_scan;
