@@ -119,7 +119,6 @@ pub struct EventsPage {
     /// `any` (no event had every word: these have some of them, best match first); `null`
     /// without `q`.
     #[serde(rename = "match")]
-    #[schemars(rename = "match")]
     pub matched: Option<MatchKind>,
     /// Says why a page is not what was asked (`match` is `any`); else `null`.
     pub note: Option<String>,

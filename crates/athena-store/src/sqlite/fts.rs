@@ -19,10 +19,10 @@ pub(crate) fn fts_query(search: &str, mode: SearchMatch) -> Result<String, Searc
         }
     }
     let mut out = String::with_capacity(search.len() + 8);
-    // No space after `title:` or `NEAR`, nor before the `(` that follows `NEAR`.
+    // No space after `title:`, `NEAR` or `(`, nor before `)` or `,`.
     let mut glued = true;
     for token in tokens(search)? {
-        if !glued {
+        if !glued && !matches!(token, SearchToken::Close | SearchToken::Comma) {
             out.push(' ');
         }
         glued = false;

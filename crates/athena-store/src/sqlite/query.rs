@@ -357,11 +357,20 @@ impl SqliteStore {
             &e,
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
         );
-        match (search, &e) {
-            (Some(search), rusqlite::Error::SqliteFailure(_, Some(message))) if generic => {
-                StoreError::SearchSyntax(syntax_error(search, message))
+        // FTS5's refusals of the query text: advice in our words, not the database's.
+        let fts5 = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("fts5:") => {
+                Some(m.clone())
             }
-            (Some(search), _) if generic => StoreError::Query(format!("search {search:?}: {e}")),
+            _ => None,
+        };
+        match (search, fts5) {
+            (Some(search), Some(message)) if generic => {
+                StoreError::SearchSyntax(syntax_error(search, &message))
+            }
+            (Some(search), None) if generic => {
+                StoreError::Query(format!("search {search:?}: {e}"))
+            }
             _ => backend(&self.path, e),
         }
     }

@@ -22,7 +22,7 @@ fn plain_words_are_quoted_for_fts() {
     assert_eq!(all("status:500 OR c++"), "\"status:500\" OR \"c++\"");
     assert_eq!(
         all("title:deploy NEAR(a b, 2) \"x\"*"),
-        "title:\"deploy\" NEAR(\"a\" \"b\" , 2) \"x\"*"
+        "title:\"deploy\" NEAR(\"a\" \"b\", 2) \"x\"*"
     );
 }
 
