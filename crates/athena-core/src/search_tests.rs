@@ -125,7 +125,10 @@ fn searching(text: &str) -> EventQuery {
 fn a_search_with_no_match_of_every_word_falls_back_to_any_word() {
     let (n, matched, asked) = run_counting(&searching("what changed in the lexer"), 0, 3);
     assert_eq!(n, 3);
-    assert_eq!(matched, Matched::Any(vec!["changed".into(), "lexer".into()]));
+    assert_eq!(
+        matched,
+        Matched::Any(vec!["changed".into(), "lexer".into()])
+    );
     assert_eq!(asked, [SearchMatch::All, SearchMatch::Any]);
     let note = matched.note("what changed in the lexer").unwrap();
     assert!(note.contains("any of changed, lexer"), "{note}");

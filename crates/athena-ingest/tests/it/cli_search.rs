@@ -187,11 +187,17 @@ fn search_advice_fallback_and_outcome_over_http_and_mcp() {
     let (status, page) = http(&server, "q=what+changed+in+the+lexer");
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["match"], "any", "{page}");
-    assert!(page["note"].as_str().unwrap().contains("any of changed, lexer"));
+    assert!(page["note"]
+        .as_str()
+        .unwrap()
+        .contains("any of changed, lexer"));
     assert_eq!(page["events"][0]["context"]["path"], "src/lexer.rs");
     assert_eq!(page["next_cursor"], Value::Null);
     let (_, page) = http(&server, "q=lexer");
-    assert_eq!((&page["match"], &page["note"]), (&json!("all"), &Value::Null));
+    assert_eq!(
+        (&page["match"], &page["note"]),
+        (&json!("all"), &Value::Null)
+    );
     let (_, page) = http(&server, "limit=1");
     assert_eq!(page["match"], Value::Null);
     // outcome_filter_everywhere, over HTTP: the filter, and a bad value named.
@@ -200,7 +206,13 @@ fn search_advice_fallback_and_outcome_over_http_and_mcp() {
     assert_eq!(page["events"].as_array().unwrap().len(), 2, "{page}");
     let (status, body) = http(&server, "outcome=broken");
     assert_eq!(status, 400);
-    assert!(body["error"].as_str().unwrap().starts_with("parameter outcome:"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("parameter outcome:"),
+        "{body}"
+    );
     drop(server);
 
     let answers = mcp(

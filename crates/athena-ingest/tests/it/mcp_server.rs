@@ -258,7 +258,10 @@ pub(crate) fn raw_stdio_session(
     (answers, peak_kib)
 }
 
-pub(crate) fn answer_to(answers: &[serde_json::Value], id: serde_json::Value) -> &serde_json::Value {
+pub(crate) fn answer_to(
+    answers: &[serde_json::Value],
+    id: serde_json::Value,
+) -> &serde_json::Value {
     answers
         .iter()
         .find(|a| a["id"] == id)

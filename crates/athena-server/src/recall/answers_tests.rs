@@ -87,7 +87,10 @@ fn the_answers_schemas_require_every_field_they_write() {
         page["required"],
         json!(["events", "next_cursor", "match", "note"])
     );
-    assert_eq!(page["properties"]["match"]["anyOf"][0]["$ref"], "#/$defs/MatchKind");
+    assert_eq!(
+        page["properties"]["match"]["anyOf"][0]["$ref"],
+        "#/$defs/MatchKind"
+    );
     let event = &page["$defs"]["Event"];
     assert_eq!(event["required"].as_array().unwrap().len(), 13, "{event}");
     assert_eq!(event["properties"]["outcome"]["enum"][2], "client_error");

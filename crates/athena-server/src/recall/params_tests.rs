@@ -92,7 +92,10 @@ fn the_schemas_say_the_limits_and_the_names() {
     assert_eq!(props["limit"]["minimum"], 1);
     assert_eq!(props["source"]["type"], "array");
     let q = props["q"]["description"].as_str().unwrap();
-    assert!(q.contains("Plain words must all match") && q.contains("`any`"), "{q}");
+    assert!(
+        q.contains("Plain words must all match") && q.contains("`any`"),
+        "{q}"
+    );
     assert_eq!(props["outcome"]["type"], "array");
     let outcome = serde_json::to_string(&schema).unwrap();
     assert!(outcome.contains("server_error"), "{outcome}");

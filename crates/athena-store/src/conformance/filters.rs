@@ -350,7 +350,10 @@ pub fn the_outcome_filter_keeps_events_that_ended_so<F: Fixture>(f: &F) {
         check(&store, &recall, &q, want);
     };
     by(vec![Outcome::Failure], &["2"]);
-    by(vec![Outcome::ServerError, Outcome::ClientError], &["4", "3"]);
+    by(
+        vec![Outcome::ServerError, Outcome::ClientError],
+        &["4", "3"],
+    );
     by(vec![Outcome::Success], &["1"]);
     by(vec![], &["5", "4", "3", "2", "1"]);
     let q = query(|q| {

@@ -30,13 +30,13 @@ pub use filters::{
     the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
     the_outcome_filter_keeps_events_that_ended_so,
 };
-pub use search::no_event_with_every_word_falls_back_to_any_word_best_first;
 pub use recall::{
     a_search_pages_through_many_events_as_a_full_sort_would,
     a_spent_budget_interrupts_every_recall_query, one_event_by_its_source_and_id,
     pages_follow_each_other_in_both_orders_and_ties_keep_storing_order,
     paging_while_events_arrive_repeats_and_skips_nothing,
 };
+pub use search::no_event_with_every_word_falls_back_to_any_word_best_first;
 pub use timeline::{
     the_timeline_counts_calendar_months_from_their_first_day,
     the_timeline_counts_per_hour_day_and_week_and_source,

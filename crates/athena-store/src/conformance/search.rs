@@ -21,13 +21,20 @@ pub fn no_event_with_every_word_falls_back_to_any_word_best_first<F: Fixture>(f:
     };
     let events = vec![
         with_body("1", 1, "lexer: handle tabs", ""),
-        with_body("2", 2, "parser rewrite", "the lexer changed and the lexer grew"),
+        with_body(
+            "2",
+            2,
+            "parser rewrite",
+            "the lexer changed and the lexer grew",
+        ),
         with_body("3", 3, "unrelated", "what is in the box"),
         with_body("4", 4, "docs", "nothing to see"),
     ];
     store.commit_batch(&info(), &batch(events, 4)).unwrap();
     let other = vec![with_body("5", 5, "lexer elsewhere", "")];
-    store.commit_batch(&source("other"), &batch(other, 5)).unwrap();
+    store
+        .commit_batch(&source("other"), &batch(other, 5))
+        .unwrap();
     let recall = f.recall(&store);
     let search = |text: &str, mode: SearchMatch| EventQuery {
         search: Some(text.into()),
@@ -60,13 +67,22 @@ pub fn no_event_with_every_word_falls_back_to_any_word_best_first<F: Fixture>(f:
     };
     assert_eq!(query_ids(&store, &mine), ["5"]);
     // Through the fallback: said so, with the words looked for.
-    let (events, matched) =
-        all_then_any(&search(question, SearchMatch::All), |q| store.query_events(q), Vec::is_empty)
-            .unwrap();
+    let (events, matched) = all_then_any(
+        &search(question, SearchMatch::All),
+        |q| store.query_events(q),
+        Vec::is_empty,
+    )
+    .unwrap();
     assert_eq!(ids(&events), found);
-    assert_eq!(matched, Matched::Any(vec!["changed".into(), "lexer".into()]));
+    assert_eq!(
+        matched,
+        Matched::Any(vec!["changed".into(), "lexer".into()])
+    );
     // Common words alone are not looked for one by one: as written, all of them.
-    assert_eq!(query_ids(&store, &search("what is the", SearchMatch::Any)), ["3"]);
+    assert_eq!(
+        query_ids(&store, &search("what is the", SearchMatch::Any)),
+        ["3"]
+    );
     let (events, matched) = all_then_any(
         &search("the what nope", SearchMatch::All),
         |q| store.query_events(q),

@@ -58,7 +58,12 @@ struct Search {
 
 /// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments; the
 /// full-text condition is `search`'s (none: the caller matches the search itself).
-fn push_filter(q: &EventQuery, search: Option<&Search>, sql: &mut String, args: &mut Vec<SqlValue>) {
+fn push_filter(
+    q: &EventQuery,
+    search: Option<&Search>,
+    sql: &mut String,
+    args: &mut Vec<SqlValue>,
+) {
     let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
         if !values.is_empty() {
             let marks = vec!["?"; values.len()].join(", ");
@@ -359,18 +364,14 @@ impl SqliteStore {
         );
         // FTS5's refusals of the query text: advice in our words, not the database's.
         let fts5 = match &e {
-            rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("fts5:") => {
-                Some(m.clone())
-            }
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("fts5:") => Some(m.clone()),
             _ => None,
         };
         match (search, fts5) {
             (Some(search), Some(message)) if generic => {
                 StoreError::SearchSyntax(syntax_error(search, &message))
             }
-            (Some(search), None) if generic => {
-                StoreError::Query(format!("search {search:?}: {e}"))
-            }
+            (Some(search), None) if generic => StoreError::Query(format!("search {search:?}: {e}")),
             _ => backend(&self.path, e),
         }
     }
