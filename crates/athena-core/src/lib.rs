@@ -12,6 +12,8 @@
 //!   [`kit::Sink`]; the kit runs it and cuts its batches.
 //! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors,
 //!   and [`declare_config!`], which declares a source's keys once.
+//! - [`search`]: the search language (syntax or plain words), its advice, and the any-word
+//!   fallback.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged and counted in one place; [`metrics`]: the
@@ -36,6 +38,7 @@ pub mod recall;
 pub mod redact;
 pub mod registry;
 pub mod schedule;
+pub mod search;
 pub mod source;
 pub mod store;
 pub mod telemetry;

@@ -117,6 +117,7 @@ impl Store for MemoryStore {
             .iter()
             .filter(|e| q.sources.is_empty() || q.sources.contains(&e.source_id))
             .filter(|e| q.kinds.is_empty() || q.kinds.contains(&e.kind))
+            .filter(|e| q.outcomes.is_empty() || e.outcome.is_some_and(|o| q.outcomes.contains(&o)))
             .filter(|e| {
                 q.actor.as_ref().is_none_or(|a| {
                     e.actor
@@ -128,8 +129,16 @@ impl Store for MemoryStore {
             .filter(|e| q.until.is_none_or(|t| e.occurred_at < t))
             .filter(|e| {
                 q.search.as_ref().is_none_or(|s| {
-                    let s = s.to_lowercase();
-                    e.title.to_lowercase().contains(&s) || e.body.to_lowercase().contains(&s)
+                    let has = |s: &str| {
+                        e.title.to_lowercase().contains(s) || e.body.to_lowercase().contains(s)
+                    };
+                    let words = crate::search::any_words(s);
+                    match q.search_match {
+                        crate::search::SearchMatch::Any if !words.is_empty() => {
+                            words.iter().any(|w| has(w))
+                        }
+                        _ => has(&s.to_lowercase()),
+                    }
                 })
             })
             .cloned()

@@ -165,15 +165,24 @@ impl QueryKey {
             }
             _ => serde_json::json!(at.map(|t| t.timestamp_millis())),
         };
-        let canonical = serde_json::json!([
+        let mut canonical = serde_json::json!([
             set(&filter.sources),
             set(&filter.kinds),
             filter.actor,
             filter.search,
             time(since, filter.since),
             time(until, filter.until),
-        ])
-        .to_string();
+        ]);
+        // Appended only when given, so the cursors of queries without it keep their keys.
+        if !filter.outcomes.is_empty() {
+            let mut outcomes: Vec<&str> = filter.outcomes.iter().map(|o| o.as_str()).collect();
+            outcomes.sort_unstable();
+            outcomes.dedup();
+            if let Some(all) = canonical.as_array_mut() {
+                all.push(serde_json::json!({ "outcome": outcomes }));
+            }
+        }
+        let canonical = canonical.to_string();
         // FNV-1a: stable across releases and platforms (std's hasher is neither), and a
         // collision only lets through a cursor that was already the caller's mistake.
         let hash = canonical.bytes().fold(0x811c_9dc5_u32, |h, b| {
@@ -428,6 +437,10 @@ mod tests {
             },
             EventQuery {
                 until: at("2024-05-01T00:00:00Z"),
+                ..base.clone()
+            },
+            EventQuery {
+                outcomes: vec![crate::Outcome::Failure],
                 ..base.clone()
             },
         ];

@@ -190,8 +190,12 @@ pub struct EventQuery {
     pub since: Option<DateTime<Utc>>,
     /// Occurred before.
     pub until: Option<DateTime<Utc>>,
-    /// Full-text query over title and body.
+    /// Only events that ended one of these ways (events without an outcome never match).
+    pub outcomes: Vec<crate::Outcome>,
+    /// Full-text query over title and body (see [`crate::search`]).
     pub search: Option<String>,
+    /// How the search's words match: all of them (time order), or any (best match first).
+    pub search_match: crate::search::SearchMatch,
     /// At most this many events.
     pub limit: Option<usize>,
 }
@@ -267,9 +271,12 @@ pub enum StoreError {
         /// The source.
         source_id: String,
     },
-    /// The query cannot be run (bad full-text syntax, …).
+    /// The query cannot be run.
     #[error("invalid query: {0}")]
     Query(String),
+    /// The search text cannot be read as search syntax: its text is advice for the user.
+    #[error(transparent)]
+    SearchSyntax(#[from] crate::search::SearchSyntaxError),
     /// A full-text query asks for more than a store runs (too many terms, `OR`s or
     /// prefixes): refused before it runs, saying which bound and what to do instead.
     #[error("search too costly: {0}")]

@@ -59,6 +59,9 @@ pub enum Command {
         /// Only these kinds (repeatable), e.g. commit.
         #[arg(long = "kind", value_name = "KIND")]
         kinds: Vec<String>,
+        /// Only events that ended this way (repeatable).
+        #[arg(long = "outcome", value_enum, value_name = "OUTCOME")]
+        outcomes: Vec<OutcomeArg>,
         /// Actor contains this text (case-insensitive).
         #[arg(long)]
         actor: Option<String>,
@@ -68,7 +71,8 @@ pub enum Command {
         /// Occurred before: RFC 3339, a date, or relative.
         #[arg(long, value_name = "T")]
         until: Option<String>,
-        /// Full-text search over title and body (SQLite FTS5 syntax allowed).
+        /// Full-text search over title and body: plain words must all match (else events
+        /// with any of them, best first); "a phrase", OR, NOT, prefix*, title:word.
         #[arg(long, value_name = "Q")]
         search: Option<String>,
         /// At most this many events.
@@ -214,6 +218,30 @@ pub enum EventsFormat {
     Csv,
     /// One JSON object a line in the shape of Athena's `EpisodicEvent` (docs/recall-api.md).
     Athena,
+}
+
+/// `--outcome`: the names events are stored with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Success,
+    Failure,
+    /// HTTP 4xx.
+    #[value(name = "client_error")]
+    ClientError,
+    /// HTTP 5xx.
+    #[value(name = "server_error")]
+    ServerError,
+}
+
+impl From<OutcomeArg> for athena_core::Outcome {
+    fn from(o: OutcomeArg) -> Self {
+        match o {
+            OutcomeArg::Success => athena_core::Outcome::Success,
+            OutcomeArg::Failure => athena_core::Outcome::Failure,
+            OutcomeArg::ClientError => athena_core::Outcome::ClientError,
+            OutcomeArg::ServerError => athena_core::Outcome::ServerError,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

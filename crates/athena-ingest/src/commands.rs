@@ -13,7 +13,7 @@ use athena_core::{
 use athena_store::SqliteStore;
 
 use crate::cli::{Command, DbArgs, ReportFormat};
-use crate::{generate, interrupt, output, progress, source_types, UsageError};
+use crate::{generate, interrupt, output, progress, search, source_types, UsageError};
 
 /// How long a second sync waits for the first to finish before reporting a busy store.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
@@ -33,6 +33,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             db,
             sources,
             kinds,
+            outcomes,
             actor,
             since,
             until,
@@ -52,20 +53,16 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             let query = EventQuery {
                 sources,
                 kinds,
+                outcomes: outcomes.into_iter().map(Into::into).collect(),
                 actor,
                 since,
                 until,
                 search,
                 limit: Some(limit),
+                ..EventQuery::default()
             };
             let store = open_read_only(&db)?;
-            let events = store.query_events(&query).map_err(|e| match e {
-                athena_core::StoreError::Query(m) => anyhow::Error::new(UsageError(m)),
-                e @ athena_core::StoreError::TooCostly(_) => {
-                    anyhow::Error::new(UsageError(format!("--search: {e}")))
-                }
-                other => anyhow::Error::new(other),
-            })?;
+            let events = search::events(&store, &query)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             output::write_events(&mut out, &events, format, &registry)?;

@@ -4,6 +4,7 @@
 //!
 //! - `cli`: the clap definitions; `commands`: one function per subcommand;
 //! - `output`: tables, CSV and JSON; `progress`: progress bars on a terminal;
+//! - `search`: `events --search`, its any-word fallback and its advice;
 //! - `redact`: stderr for the logs, with the config's secrets masked (`athena_server::redact`);
 //! - `interrupt`: Ctrl-C during a sync, and the exit code and message that follow from it.
 //! - `auth`: `auth google`, the browser consent that yields a refresh token.
@@ -20,6 +21,7 @@ mod interrupt;
 mod output;
 mod progress;
 mod redact;
+mod search;
 mod source_types;
 
 use std::io::IsTerminal;

@@ -11,6 +11,7 @@ mod cli_errors;
 mod cli_flags;
 mod cli_init;
 mod cli_output;
+mod cli_search;
 mod config_errors;
 mod crash_safety;
 mod files_scan;

@@ -210,7 +210,7 @@ fn mcp_in_serve_without_a_token_answers_only_loopback_host_names() {
 /// `athena-ingest mcp --db athena.db`'s answers to raw lines, each read as JSON, with ids
 /// collected: what a client that sent `lines` (in a writer thread, so a long line cannot
 /// block the test) got back, once `expected` answers came. Also the process's peak RSS (KiB).
-fn raw_stdio_session(
+pub(crate) fn raw_stdio_session(
     env: &TestEnv,
     lines: Vec<Vec<u8>>,
     expected: usize,
@@ -258,7 +258,10 @@ fn raw_stdio_session(
     (answers, peak_kib)
 }
 
-fn answer_to(answers: &[serde_json::Value], id: serde_json::Value) -> &serde_json::Value {
+pub(crate) fn answer_to(
+    answers: &[serde_json::Value],
+    id: serde_json::Value,
+) -> &serde_json::Value {
     answers
         .iter()
         .find(|a| a["id"] == id)

@@ -22,7 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 mod handlers;
 mod openapi;
-mod query;
+pub(crate) mod query;
 
 pub(crate) use handlers::error_response;
 

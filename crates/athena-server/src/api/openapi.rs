@@ -216,16 +216,17 @@ mod tests {
         assert_eq!(
             names,
             [
-                "since", "until", "source", "kind", "actor", "q", "order", "limit", "cursor",
-                "format"
+                "since", "until", "source", "kind", "outcome", "actor", "q", "order", "limit",
+                "cursor", "format"
             ]
         );
-        let limit = &params[7]["schema"];
+        let limit = &params[8]["schema"];
         assert_eq!(
             (&limit["minimum"], &limit["maximum"]),
             (&json!(1), &json!(1000))
         );
         assert_eq!(params[2]["explode"], true, "source is repeatable");
+        assert_eq!(params[4]["explode"], true, "outcome is repeatable");
         assert_eq!(doc["security"][0]["bearer"], json!([]));
         assert!(document(false)["security"].is_null());
         assert!(doc["components"]["schemas"]["TimeArg"]["anyOf"].is_array());

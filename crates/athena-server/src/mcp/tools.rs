@@ -4,16 +4,29 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::recall::answers::{EventView, EventsPage, Sources, Timeline};
+use crate::recall::answers::{EventView, EventsPage, MatchKind, Sources, Timeline};
 
-/// `search_events`: how many, from when to when, and the cursor of the next page.
+/// `search_events`: how many, from when to when, and the cursor of the next page; first, the
+/// note of a page that is not what was asked (no event had every word).
 pub(crate) fn events(page: &EventsPage) -> String {
+    let summary = page_summary(page);
+    match &page.note {
+        Some(note) => format!("{note}. {summary}"),
+        None => summary,
+    }
+}
+
+fn page_summary(page: &EventsPage) -> String {
     let times = page.events.iter().map(occurred_at);
     let mut summary = match (times.clone().min(), times.max()) {
         (Some(oldest), Some(newest)) => {
             let first = match page.events.first().map(occurred_at) {
                 Some(t) if t == oldest && oldest != newest => "oldest first",
                 _ => "newest first",
+            };
+            let first = match page.matched {
+                Some(MatchKind::Any) => "best match first",
+                _ => first,
             };
             format!(
                 "{} from {} to {} ({first})",

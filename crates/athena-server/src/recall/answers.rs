@@ -113,8 +113,25 @@ pub struct EventsPage {
     /// In the page's order, in the shape `format` asked for.
     pub events: Vec<EventView>,
     /// Pass as `cursor` (with the same filters and `order`) for the next page; `null` on the
-    /// last page.
+    /// last page (and on a page of any word, which is the best `limit` matches).
     pub next_cursor: Option<String>,
+    /// With `q`: `all` (the events have every plain word, or match the syntax as written) or
+    /// `any` (no event had every word: these have some of them, best match first); `null`
+    /// without `q`.
+    #[serde(rename = "match")]
+    pub matched: Option<MatchKind>,
+    /// Says why a page is not what was asked (`match` is `any`); else `null`.
+    pub note: Option<String>,
+}
+
+/// How a search's words matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// Every word, or the syntax as written.
+    All,
+    /// No event had every word: any of them, best match first.
+    Any,
 }
 
 /// What `status --format json` prints of a source.

@@ -83,7 +83,14 @@ fn a_timeline_is_rows_of_bucket_source_and_count() {
 fn the_answers_schemas_require_every_field_they_write() {
     let answers = crate::recall::schema::answers;
     let page = crate::recall::schema::object::<EventsPage>(answers());
-    assert_eq!(page["required"], json!(["events", "next_cursor"]));
+    assert_eq!(
+        page["required"],
+        json!(["events", "next_cursor", "match", "note"])
+    );
+    assert_eq!(
+        page["properties"]["match"]["anyOf"][0]["$ref"],
+        "#/$defs/MatchKind"
+    );
     let event = &page["$defs"]["Event"];
     assert_eq!(event["required"].as_array().unwrap().len(), 13, "{event}");
     assert_eq!(event["properties"]["outcome"]["enum"][2], "client_error");

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use athena_core::recall::{Bucket, Order, PageCursor, PageCursorError, PageQuery, QueryKey};
 use athena_core::time::{check_window, parse_time_arg};
-use athena_core::EventQuery;
+use athena_core::{EventQuery, Outcome};
 use chrono::{DateTime, Utc};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
@@ -138,6 +138,31 @@ pub enum Format {
     Athena,
 }
 
+/// `outcome`: how an event ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeParam {
+    /// It worked.
+    Success,
+    /// It did not.
+    Failure,
+    /// The client asked for something wrong (HTTP 4xx).
+    ClientError,
+    /// The server failed (HTTP 5xx).
+    ServerError,
+}
+
+impl From<OutcomeParam> for Outcome {
+    fn from(o: OutcomeParam) -> Outcome {
+        match o {
+            OutcomeParam::Success => Outcome::Success,
+            OutcomeParam::Failure => Outcome::Failure,
+            OutcomeParam::ClientError => Outcome::ClientError,
+            OutcomeParam::ServerError => Outcome::ServerError,
+        }
+    }
+}
+
 /// `bucket`: the width of a timeline's buckets (UTC; weeks start on Monday; months are
 /// calendar months).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -178,15 +203,17 @@ pub struct EventsParams {
     pub source: Vec<String>,
     /// Only these kinds, e.g. `commit`, `file_modified`, `http_request`, `issue_opened`, `message` (over HTTP, repeatable).
     pub kind: Vec<String>,
+    /// Only events that ended this way: `success`, `failure`, `client_error` (HTTP 4xx) or `server_error` (HTTP 5xx); repeat for more (over HTTP, repeatable). Events without an outcome never match.
+    pub outcome: Vec<OutcomeParam>,
     /// The actor contains this text (case-insensitive).
     pub actor: Option<String>,
-    /// Full-text search over title and body, in SQLite FTS5 syntax (words are ANDed; "a phrase", OR, NOT, prefix*); a query FTS5 cannot parse is refused naming `q`.
+    /// Full-text search over title and body. Plain words must all match (any characters: `status:500` is a word); syntax: "a phrase", OR, AND, NOT, prefix*, title:word, body:word, NEAR(a b, 5), parentheses. When no event has every plain word, the page holds the events with any of them, best match first, and says so (`match`: `any`, `note`). Text that is not valid syntax (an unclosed quote) is refused naming `q`, with advice.
     pub q: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     pub order: OrderParam,
     /// At most this many events: 1 to 1000, default 50.
     pub limit: Option<Limit>,
-    /// The `next_cursor` of the previous page, opaque; bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `actor`, `q`) or another `order` it is refused naming `cursor`.
+    /// The `next_cursor` of the previous page, opaque; bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `outcome`, `actor`, `q`) or another `order` it is refused naming `cursor`.
     #[schemars(regex(pattern = r"^[ad][0-9a-f]{1,16}\.[0-9a-f]{1,16}\.[0-9a-f]{8}$"))]
     pub cursor: Option<String>,
     /// `jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`).
@@ -208,6 +235,7 @@ impl EventsParams {
     /// The query these parameters ask, with relative times counted back from `now`.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<EventsQuery, ParamError> {
         let mut filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
+        filter.outcomes = outcomes(&self.outcome);
         filter.actor = text("actor", &self.actor)?;
         filter.search = text("q", &self.q)?;
         let order = match self.order {
@@ -256,6 +284,8 @@ pub struct TimelineParams {
     pub source: Vec<String>,
     /// Only these kinds (over HTTP, repeatable).
     pub kind: Vec<String>,
+    /// Only events that ended this way: `success`, `failure`, `client_error` or `server_error` (over HTTP, repeatable).
+    pub outcome: Vec<OutcomeParam>,
     /// `hour`, `day` (the default), `week` (starting Monday) or `month` (calendar months); UTC.
     pub bucket: BucketParam,
 }
@@ -264,7 +294,8 @@ impl TimelineParams {
     /// The filter and bucket these parameters ask, with relative times counted back from
     /// `now`.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<(EventQuery, Bucket), ParamError> {
-        let filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
+        let mut filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
+        filter.outcomes = outcomes(&self.outcome);
         Ok((filter, self.bucket.into()))
     }
 }
@@ -292,6 +323,10 @@ fn filter(
         until,
         ..EventQuery::default()
     })
+}
+
+fn outcomes(params: &[OutcomeParam]) -> Vec<Outcome> {
+    params.iter().map(|&o| o.into()).collect()
 }
 
 fn time_text(arg: &Option<TimeArg>) -> Option<&str> {

@@ -91,11 +91,39 @@ fn the_schemas_say_the_limits_and_the_names() {
     assert_eq!(props["limit"]["maximum"], 1000, "{schema:?}");
     assert_eq!(props["limit"]["minimum"], 1);
     assert_eq!(props["source"]["type"], "array");
-    assert!(props["q"]["description"].as_str().unwrap().contains("FTS5"));
+    let q = props["q"]["description"].as_str().unwrap();
+    assert!(
+        q.contains("Plain words must all match") && q.contains("`any`"),
+        "{q}"
+    );
+    assert_eq!(props["outcome"]["type"], "array");
+    let outcome = serde_json::to_string(&schema).unwrap();
+    assert!(outcome.contains("server_error"), "{outcome}");
     assert!(
         schema.get("required").is_none_or(|r| r == &json!([])),
         "{schema:?}"
     );
     let one = crate::recall::schema::object::<EventParams>(crate::recall::schema::params());
     assert_eq!(one["required"], json!(["source", "id"]));
+}
+
+/// `outcome` reads the same from MCP's JSON and HTTP's query string, and refuses the same.
+#[test]
+fn outcome_filter_everywhere() {
+    let p: EventsParams = from_json(json!({"outcome": ["server_error", "client_error"]})).unwrap();
+    let over_http: EventsParams =
+        crate::api::query::parse(Some("outcome=server_error&outcome=client_error")).unwrap();
+    for p in [p, over_http] {
+        let q = p.resolve(now()).unwrap();
+        assert_eq!(
+            q.page.filter.outcomes,
+            [Outcome::ServerError, Outcome::ClientError]
+        );
+    }
+    let e = from_json::<EventsParams>(json!({"outcome": ["broken"]})).unwrap_err();
+    assert!(e.contains("server_error"), "{e}");
+    let e = crate::api::query::parse::<EventsParams>(Some("outcome=broken")).unwrap_err();
+    assert_eq!(e.param, "outcome");
+    let t: TimelineParams = from_json(json!({"outcome": ["failure"]})).unwrap();
+    assert_eq!(t.resolve(now()).unwrap().0.outcomes, [Outcome::Failure]);
 }

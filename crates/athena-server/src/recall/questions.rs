@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
-use athena_core::recall::Spent;
+use athena_core::recall::{PageQuery, Spent};
+use athena_core::search::{all_then_any, Matched};
 use athena_core::StoreError;
 use chrono::{DateTime, Utc};
 
-use super::answers::{EventView, EventsPage, Sources, Timeline};
+use super::answers::{EventView, EventsPage, MatchKind, Sources, Timeline};
 use super::params::{EventParams, EventsParams, ParamError, TimelineParams};
 use super::service::Refused;
 use super::{Cost, RecallService};
@@ -82,7 +83,9 @@ impl RecallError {
                 "q",
                 format!("not a full-text query SQLite accepts: {message}"),
             )),
-            e @ StoreError::TooCostly(_) => RecallError::Param(ParamError::new("q", e.to_string())),
+            e @ (StoreError::TooCostly(_) | StoreError::SearchSyntax(_)) => {
+                RecallError::Param(ParamError::new("q", e.to_string()))
+            }
             StoreError::Interrupted(spent) => RecallError::Spent(spent),
             e @ (StoreError::Busy { .. } | StoreError::Backend(_)) => {
                 tracing::warn!("recall: reading the store: {e}");
@@ -112,13 +115,33 @@ impl RecallService {
         );
         let registry = self.registry();
         let answer = self.run(cost, move |r, budget| {
-            let page = r.page(&query.page, budget)?;
+            // A later page follows a first one that had matches: it never falls back.
+            let (page, matched) = match query.page.after {
+                Some(_) => (r.page(&query.page, budget)?, Matched::All),
+                None => all_then_any(
+                    &query.page.filter,
+                    |filter| {
+                        let page = PageQuery {
+                            filter: filter.clone(),
+                            ..query.page.clone()
+                        };
+                        r.page(&page, budget)
+                    },
+                    |page| page.events.is_empty(),
+                )?,
+            };
+            let search = query.page.filter.search.as_deref();
             let format = query.format;
             Ok(render(EventsPage {
                 events: (page.events.into_iter())
                     .map(|e| EventView::new(e, format, &registry))
                     .collect(),
                 next_cursor: page.next.map(|c| c.to_text(query.key)),
+                matched: search.map(|_| match matched {
+                    Matched::Any(_) => MatchKind::Any,
+                    _ => MatchKind::All,
+                }),
+                note: search.and_then(|s| matched.note(s)),
             }))
         });
         Ok(answer.await?)

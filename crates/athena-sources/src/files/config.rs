@@ -24,6 +24,17 @@ athena_core::declare_config! {
         pub hash: bool = true,
         /// On the first sync, one `file_modified` event per file already there.
         pub emit_existing: bool = true,
+        /// Keep the text of a created or modified file of at most this many bytes whose name
+        /// ends in one of `keep_text_extensions` in its event's body, so that a search finds
+        /// what it says; `0` keeps none. A file that is not UTF-8 text (a NUL byte, invalid
+        /// UTF-8) never keeps text.
+        #[key(range = 0..=16_777_216)]
+        pub keep_text_max_bytes: u64 = 65_536,
+        /// The name endings (without the dot, any case) whose text is kept.
+        pub keep_text_extensions: Vec<String> = ["md", "markdown", "txt", "text", "org", "rst", "adoc"]
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
         /// File changes per stored batch.
         #[key(range = BATCH_SIZE_RANGE)]
         pub batch_size: usize = 2_000,

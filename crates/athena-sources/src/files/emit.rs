@@ -16,6 +16,7 @@ use super::event::file_event;
 use super::hash::Settled;
 use super::scan::Problem;
 use super::state::FileState;
+use super::text::KeepText;
 
 /// Dead letters and warnings name at most this many unreadable paths per sync.
 const MAX_REPORTED_PROBLEMS: usize = 1_000;
@@ -32,6 +33,8 @@ pub(crate) struct Plan<'a> {
     pub emit_existing: bool,
     /// Changes and deletions to tell, for progress.
     pub total: u64,
+    /// Which created and modified files keep their text in the body.
+    pub keep_text: &'a KeepText,
 }
 
 /// A sync's findings on their way into the sink.
@@ -124,7 +127,10 @@ impl<'a> Emitter<'a> {
                 Some(e)
             }
         };
-        if let Some(e) = event {
+        if let Some(mut e) = event {
+            if let Some(text) = (self.plan.keep_text).text_of(self.plan.root, rel, now.size) {
+                e.body = text;
+            }
             self.sink.event(e);
         }
         self.state(StateChange {

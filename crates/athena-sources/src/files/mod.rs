@@ -8,7 +8,7 @@
 //! - `emit`: events, state rows and dead letters into the kit's sink, checkpointed per file
 //!   change. `event`: the events and their ids.
 //! - `state`: the bytes stored per file; `cursor`: the cursor; `language`: a language from the
-//!   file name; `config`: the keys.
+//!   file name; `text`: which files keep their text in the body; `config`: the keys.
 //!
 //! Per-file state lives in the store's `source_state` table, changed by the same transaction
 //! as the events (see `athena_core::Batch::state`); the cursor only says whether the first scan
@@ -24,6 +24,7 @@ mod language;
 mod scan;
 mod source;
 mod state;
+mod text;
 mod watch;
 
 use std::sync::Arc;

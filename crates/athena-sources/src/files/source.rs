@@ -25,6 +25,7 @@ use super::emit::{Emitter, Plan};
 use super::hash::{hash_all, settle};
 use super::scan::{scan, Problem, Scan, ScanOptions};
 use super::state::FileState;
+use super::text::KeepText;
 
 /// Reports changes under a directory as `file_created`, `file_modified` and `file_deleted`
 /// (run by the kit's [`Blocking`](athena_core::kit::Blocking)).
@@ -36,6 +37,7 @@ pub struct FilesSource {
     store_files: Vec<PathBuf>,
     /// Bytes hashed, over every sync.
     bytes: AtomicU64,
+    keep_text: KeepText,
 }
 
 impl FilesSource {
@@ -65,6 +67,7 @@ impl FilesSource {
             })
             .unwrap_or_default();
         Ok(FilesSource {
+            keep_text: KeepText::new(c.keep_text_max_bytes, &c.keep_text_extensions),
             info: SourceInfo {
                 id: config.id.clone(),
                 source_type: "files".into(),
@@ -161,6 +164,7 @@ impl BlockingSource for FilesSource {
                 initial,
                 emit_existing: self.config.emit_existing,
                 total: (changed.len() + deleted.len()) as u64,
+                keep_text: &self.keep_text,
             },
         );
         out.problems(&scanned.problems)?;

@@ -3,7 +3,7 @@
 //! `OR`, `NOT`, a prefix), and a search that cannot run is refused as the caller's fault.
 
 use athena_core::recall::{Bucket, Order, PageQuery, QueryBudget, Recall};
-use athena_core::{DeadLetter, Event, EventQuery, Store, StoreError};
+use athena_core::{DeadLetter, Event, EventQuery, Outcome, Store, StoreError};
 
 use super::support::{all_pages, at_minute, batch, event, info, query_ids, source};
 use super::Fixture;
@@ -158,7 +158,7 @@ pub fn every_filter_narrows_queries_pages_and_the_timeline_alike<F: Fixture>(f: 
                 since: Some(at_minute(2)),
                 until: Some(at_minute(60)),
                 search: Some("parser".into()),
-                limit: None,
+                ..EventQuery::default()
             },
             &["3"],
         ),
@@ -274,8 +274,9 @@ pub fn full_text_phrases_or_not_and_prefixes<F: Fixture>(f: &F) {
     search(&store, &recall, "lex* OR tok*", &["3", "1"]);
 }
 
-/// A search the store cannot parse is a `Query` error, and one over the cost bounds
-/// (`athena_store::search_cost`) is `TooCostly`, from every query that takes a search.
+/// Search text that is not valid syntax is a `SearchSyntax` error (advice naming the text),
+/// one over the cost bounds (`athena_store::search_cost`) is `TooCostly`, from every query
+/// that takes a search; text that only looks like syntax (`status:500`) is words.
 pub fn a_malformed_or_too_costly_search_is_refused<F: Fixture>(f: &F) {
     let mut store = f.open();
     let events = vec![event("1", 1, "get it", "ann")];
@@ -299,8 +300,21 @@ pub fn a_malformed_or_too_costly_search_is_refused<F: Fixture>(f: &F) {
             recall.timeline(&q, Bucket::Day, &budget).map(|t| t.len()),
         ]
     };
-    for answer in answers("\"unclosed".into()) {
-        assert!(matches!(answer, Err(StoreError::Query(_))), "{answer:?}");
+    for text in ["\"unclosed", "get AND", "NOT get", "(get"] {
+        for answer in answers(text.into()) {
+            match answer {
+                Err(StoreError::SearchSyntax(e)) => {
+                    assert_eq!(e.text, text);
+                    let advice = e.to_string();
+                    assert!(advice.contains("is not valid search syntax"), "{advice}");
+                    assert!(!advice.to_lowercase().contains("fts5"), "{advice}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+    for answer in answers("get:it".into()) {
+        assert_eq!(answer.unwrap(), 1, "a word, not a field");
     }
     for answer in answers(vec!["get"; 100].join(" OR ")) {
         assert!(
@@ -311,4 +325,41 @@ pub fn a_malformed_or_too_costly_search_is_refused<F: Fixture>(f: &F) {
     for answer in answers("get OR it".into()) {
         assert_eq!(answer.unwrap(), 1);
     }
+}
+
+/// The outcome filter keeps the events that ended one of the ways asked; events without an
+/// outcome never match it; it combines with the other filters.
+pub fn the_outcome_filter_keeps_events_that_ended_so<F: Fixture>(f: &F) {
+    let mut store = f.open();
+    let ended = |id: &str, minute, outcome: Option<Outcome>| {
+        let mut e = event(id, minute, "GET /search", "web");
+        e.outcome = outcome;
+        e
+    };
+    let events = vec![
+        ended("1", 1, Some(Outcome::Success)),
+        ended("2", 2, Some(Outcome::Failure)),
+        ended("3", 3, Some(Outcome::ClientError)),
+        ended("4", 4, Some(Outcome::ServerError)),
+        ended("5", 5, None),
+    ];
+    store.commit_batch(&info(), &batch(events, 5)).unwrap();
+    let recall = f.recall(&store);
+    let by = |outcomes: Vec<Outcome>, want: &[&str]| {
+        let q = query(|q| q.outcomes = outcomes);
+        check(&store, &recall, &q, want);
+    };
+    by(vec![Outcome::Failure], &["2"]);
+    by(
+        vec![Outcome::ServerError, Outcome::ClientError],
+        &["4", "3"],
+    );
+    by(vec![Outcome::Success], &["1"]);
+    by(vec![], &["5", "4", "3", "2", "1"]);
+    let q = query(|q| {
+        q.outcomes = vec![Outcome::Failure, Outcome::ServerError];
+        q.since = Some(at_minute(3));
+        q.search = Some("search".into());
+    });
+    check(&store, &recall, &q, &["4"]);
 }

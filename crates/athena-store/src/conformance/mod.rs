@@ -7,12 +7,14 @@
 //! module: one `#[test]` per case, so a test runner lists and runs each case by name. The
 //! cases: the atomic batch (`write`), duplicates, cursors and state across restarts, fencing of
 //! a failed source through the engine (`fencing`), recall paging while events arrive and the
-//! query budget (`recall`), every filter and the full-text search (`filters`), the timeline
+//! query budget (`recall`), every filter and the full-text search (`filters`), the any-word
+//! fallback (`search`), the timeline
 //! (`timeline`). Compiled for athena-store's own tests and with the `conformance` feature.
 
 mod fencing;
 mod filters;
 mod recall;
+mod search;
 mod support;
 mod timeline;
 mod write;
@@ -26,6 +28,7 @@ pub use filters::{
     every_filter_narrows_queries_pages_and_the_timeline_alike,
     full_text_phrases_or_not_and_prefixes, full_text_plain_words_must_all_match,
     the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
+    the_outcome_filter_keeps_events_that_ended_so,
 };
 pub use recall::{
     a_search_pages_through_many_events_as_a_full_sort_would,
@@ -33,6 +36,7 @@ pub use recall::{
     pages_follow_each_other_in_both_orders_and_ties_keep_storing_order,
     paging_while_events_arrive_repeats_and_skips_nothing,
 };
+pub use search::no_event_with_every_word_falls_back_to_any_word_best_first;
 pub use timeline::{
     the_timeline_counts_calendar_months_from_their_first_day,
     the_timeline_counts_per_hour_day_and_week_and_source,
@@ -107,6 +111,8 @@ macro_rules! store_conformance {
             full_text_plain_words_must_all_match,
             full_text_phrases_or_not_and_prefixes,
             a_malformed_or_too_costly_search_is_refused,
+            the_outcome_filter_keeps_events_that_ended_so,
+            no_event_with_every_word_falls_back_to_any_word_best_first,
             the_timeline_counts_per_hour_day_and_week_and_source,
             the_timeline_counts_calendar_months_from_their_first_day,
         );
@@ -140,6 +146,7 @@ mod tests {
             include_str!("fencing.rs"),
             include_str!("recall.rs"),
             include_str!("filters.rs"),
+            include_str!("search.rs"),
             include_str!("timeline.rs"),
         ];
         let mut cases: Vec<&str> = files

@@ -6,6 +6,7 @@
 //! - `bulk`: a bulk load's time indexes, dropped while a sync writes and rebuilt at its end.
 //! - `checkpoint`: the thread that checkpoints the WAL during a sync.
 //! - `query`: the reads: events, sources' status, dead letters, cursors and state.
+//! - `fts`: search text as an FTS5 query, and FTS5's refusals as advice;
 //! - `search`: how a full-text condition is written, by how many events match;
 //!   `search_cost`: the bounds a full-text query must keep before it runs.
 //!
@@ -24,6 +25,7 @@ use crate::lock::SyncLock;
 
 mod bulk;
 mod checkpoint;
+mod fts;
 mod open;
 mod query;
 mod search;

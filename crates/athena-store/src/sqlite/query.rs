@@ -2,6 +2,7 @@
 //! `query_events`, `sources_status` and `dead_letters` never write: they run on a read-only store.
 
 use athena_core::recall::{Bucket, Order, Page, PageCursor, PageQuery, TimelineCount};
+use athena_core::search::SearchMatch;
 use athena_core::{
     Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
     StoreError, StoredDeadLetter,
@@ -11,6 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde_json::{Map, Value};
 
+use super::fts::{fts_query, syntax_error};
 use super::search::SearchPlan;
 use super::search_cost;
 use super::{backend, millis, SqliteStore};
@@ -44,31 +46,21 @@ fn like_literal(text: &str) -> String {
     out
 }
 
-/// Makes a user's search text safe for FTS5: plain words become quoted terms that must all
-/// match; text that already uses FTS5 syntax (quotes, `*`, `AND`/`OR`/`NOT`, `NEAR`, `col:`) is
-/// passed through.
-pub(super) fn fts_query(q: &str) -> String {
-    let advanced = q.contains(['"', '*', '(', ')', ':', '^'])
-        || q.split_whitespace()
-            .any(|w| matches!(w, "AND" | "OR" | "NOT") || w.starts_with("NEAR"));
-    if advanced {
-        return q.to_string();
-    }
-    q.split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
 const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
      title, body, url, outcome, context, metadata, seq";
 
-/// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments; a
-/// full-text condition is written the way `plan` says (see `search`).
+/// A full-text condition: the FTS5 query, and how it joins the events (see `search`).
+struct Search {
+    plan: SearchPlan,
+    fts: String,
+}
+
+/// Appends `q`'s conditions (not its limit) to a `WHERE 1 = 1`, with their arguments; the
+/// full-text condition is `search`'s (none: the caller matches the search itself).
 fn push_filter(
     q: &EventQuery,
-    plan: Option<SearchPlan>,
+    search: Option<&Search>,
     sql: &mut String,
     args: &mut Vec<SqlValue>,
 ) {
@@ -81,6 +73,8 @@ fn push_filter(
     };
     any_of(sql, "source_id", &q.sources);
     any_of(sql, "kind", &q.kinds);
+    let outcomes: Vec<String> = q.outcomes.iter().map(|o| o.as_str().to_string()).collect();
+    any_of(sql, "outcome", &outcomes);
     if let Some(actor) = &q.actor {
         // The actor is text to find, not a pattern: `%` and `_` in it match themselves.
         sql.push_str(" AND actor LIKE '%' || ? || '%' ESCAPE '\\'");
@@ -94,9 +88,17 @@ fn push_filter(
         sql.push_str(" AND occurred_at < ?");
         args.push(SqlValue::Integer(millis(t)));
     }
-    if let Some(search) = &q.search {
-        sql.push_str(plan.unwrap_or(SearchPlan::SortMatches).condition());
-        args.push(SqlValue::Text(fts_query(search)));
+    if let Some(search) = search {
+        sql.push_str(search.plan.condition());
+        args.push(SqlValue::Text(search.fts.clone()));
+    }
+}
+
+/// The FTS5 query of `q`'s search when it is to be ranked (any of its words).
+fn ranked<'a>(q: &EventQuery, search: &'a Option<Search>) -> Option<&'a str> {
+    match (q.search_match, search) {
+        (SearchMatch::Any, Some(s)) => Some(&s.fts),
+        _ => None,
     }
 }
 
@@ -148,9 +150,14 @@ impl SqliteStore {
 
     /// [`Store::query_events`](athena_core::Store::query_events).
     pub(super) fn select_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let search = self.plan_for(q)?;
+        if let Some(fts) = ranked(q, &search) {
+            let rows = self.select_ranked(q, fts, q.limit.unwrap_or(usize::MAX))?;
+            return Ok(rows.into_iter().map(|(_, e)| e).collect());
+        }
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(q, self.plan_for(q)?, &mut sql, &mut args);
+        push_filter(q, search.as_ref(), &mut sql, &mut args);
         sql.push_str(" ORDER BY occurred_at DESC, seq DESC");
         if let Some(limit) = q.limit {
             sql.push_str(" LIMIT ?");
@@ -162,10 +169,19 @@ impl SqliteStore {
 
     /// [`Recall::page`](athena_core::recall::Recall::page): the filter, then keyset on
     /// `(occurred_at, seq)` after the cursor, one row more than asked to know if more follow.
+    /// A page of any of a search's words is the best `limit` matches, with no next page.
     pub(crate) fn select_page(&self, q: &PageQuery) -> Result<Page, StoreError> {
+        let search = self.plan_for(&q.filter)?;
+        if let Some(fts) = ranked(&q.filter, &search) {
+            let rows = self.select_ranked(&q.filter, fts, q.limit)?;
+            return Ok(Page {
+                events: rows.into_iter().map(|(_, e)| e).collect(),
+                next: None,
+            });
+        }
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        push_filter(&q.filter, self.plan_for(&q.filter)?, &mut sql, &mut args);
+        push_filter(&q.filter, search.as_ref(), &mut sql, &mut args);
         let (cmp, dir) = match q.order {
             Order::Desc => ("<", "DESC"),
             Order::Asc => (">", "ASC"),
@@ -235,11 +251,18 @@ impl SqliteStore {
         let mut sql =
             format!("SELECT {start} AS bucket, source_id, count(*) FROM events WHERE 1 = 1");
         let mut args = Vec::new();
-        if let Some(search) = q.search.as_deref() {
-            search_cost::check(search).map_err(StoreError::TooCostly)?;
-        }
         // Every match is counted: reading them in any order is the cheapest.
-        push_filter(q, None, &mut sql, &mut args);
+        let search = match q.search.as_deref() {
+            Some(text) => {
+                search_cost::check(text).map_err(StoreError::TooCostly)?;
+                Some(Search {
+                    plan: SearchPlan::SortMatches,
+                    fts: fts_query(text, q.search_match)?,
+                })
+            }
+            None => None,
+        };
+        push_filter(q, search.as_ref(), &mut sql, &mut args);
         sql.push_str(" GROUP BY bucket, source_id ORDER BY bucket, source_id");
         let query_error = |e| self.query_error(e, q.search.as_deref());
         let mut stmt = self.conn.prepare(&sql).map_err(query_error)?;
@@ -257,12 +280,39 @@ impl SqliteStore {
 
     /// How `q`'s full-text condition, if any, is best written; a search over the bounds of
     /// `search_cost` is refused here, before it runs.
-    fn plan_for(&self, q: &EventQuery) -> Result<Option<SearchPlan>, StoreError> {
+    fn plan_for(&self, q: &EventQuery) -> Result<Option<Search>, StoreError> {
         let Some(search) = q.search.as_deref() else {
             return Ok(None);
         };
         search_cost::check(search).map_err(StoreError::TooCostly)?;
-        Ok(Some(self.search_plan(&fts_query(search))))
+        let fts = fts_query(search, q.search_match)?;
+        let plan = match q.search_match {
+            // Ranked: every match is read, whatever the plan says.
+            SearchMatch::Any => SearchPlan::SortMatches,
+            _ => self.search_plan(&fts),
+        };
+        Ok(Some(Search { plan, fts }))
+    }
+
+    /// The best `limit` events of `q` (its search matched by `fts`, any word of it), best
+    /// match first (bm25, FTS5's `rank`; ties newest first): the matches joined to their
+    /// events.
+    fn select_ranked(
+        &self,
+        q: &EventQuery,
+        fts: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let mut sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             JOIN (SELECT rowid AS hit, rank FROM events_fts WHERE events_fts MATCH ?) AS m \
+             ON events.seq = m.hit WHERE 1 = 1"
+        );
+        let mut args = vec![SqlValue::Text(fts.to_string())];
+        push_filter(q, None, &mut sql, &mut args);
+        sql.push_str(" ORDER BY m.rank, occurred_at DESC, seq DESC LIMIT ?");
+        args.push(SqlValue::Integer(sql_limit(limit)));
+        self.select_rows(&sql, args, q.search.as_deref())
     }
 
     /// Runs a `SELECT {EVENT_COLUMNS}` statement: each row's `seq` and event.
@@ -312,8 +362,16 @@ impl SqliteStore {
             &e,
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::Unknown
         );
-        match search {
-            Some(search) if generic => StoreError::Query(format!("search {search:?}: {e}")),
+        // FTS5's refusals of the query text: advice in our words, not the database's.
+        let fts5 = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("fts5:") => Some(m.clone()),
+            _ => None,
+        };
+        match (search, fts5) {
+            (Some(search), Some(message)) if generic => {
+                StoreError::SearchSyntax(syntax_error(search, &message))
+            }
+            (Some(search), None) if generic => StoreError::Query(format!("search {search:?}: {e}")),
             _ => backend(&self.path, e),
         }
     }

@@ -6,14 +6,41 @@ use std::time::Duration;
 use athena_core::{RunRecord, RunStatus, Store};
 use chrono::{TimeZone, Utc};
 
-use crate::sqlite::query::fts_query;
+use athena_core::search::SearchMatch;
+
+use crate::sqlite::fts::{fts_query, syntax_error};
 use crate::SqliteStore;
 
 #[test]
 fn plain_words_are_quoted_for_fts() {
-    assert_eq!(fts_query("fix crash-on"), "\"fix\" \"crash-on\"");
-    assert_eq!(fts_query("fix OR crash"), "fix OR crash");
-    assert_eq!(fts_query("pars*"), "pars*");
+    let all = |q| fts_query(q, SearchMatch::All).unwrap();
+    assert_eq!(all("fix crash-on"), "\"fix\" \"crash-on\"");
+    assert_eq!(all("fix OR crash"), "\"fix\" OR \"crash\"");
+    assert_eq!(all("pars*"), "pars*");
+    // Text that is not the documented syntax is a word, also beside syntax.
+    assert_eq!(all("status:500"), "\"status:500\"");
+    assert_eq!(all("status:500 OR c++"), "\"status:500\" OR \"c++\"");
+    assert_eq!(
+        all("title:deploy NEAR(a b, 2) \"x\"*"),
+        "title:\"deploy\" NEAR(\"a\" \"b\", 2) \"x\"*"
+    );
+}
+
+#[test]
+fn any_word_search_is_its_content_words_joined_by_or() {
+    let any = |q| fts_query(q, SearchMatch::Any).unwrap();
+    assert_eq!(any("what changed in the lexer"), "\"changed\" OR \"lexer\"");
+    // Nothing worth looking for alone: as written.
+    assert_eq!(any("the a"), "\"the\" \"a\"");
+}
+
+#[test]
+fn fts5_refusals_become_advice_without_the_database_words() {
+    let e = syntax_error("lexer AND", "fts5: syntax error near \"\"");
+    assert!(e.reason.contains("ends where more was expected"), "{e}");
+    let e = syntax_error("NOT x", "fts5: syntax error near \"NOT\"");
+    assert_eq!(e.reason, "`NOT` cannot stand there");
+    assert!(!e.to_string().contains("fts5"), "{e}");
 }
 
 fn run(status: RunStatus) -> RunRecord {
