@@ -6,6 +6,8 @@
 # missing) from a second process, each request a different page (scripts/recall_load.lua):
 #   - window: a page of 50 in a random one-hour window of the log's three and a half days;
 #   - search: a full-text page of 50 for one of a dozen words of the log, rare to common.
+# The pages are drawn from a fixed seed (ATHENA_BENCH_SEED, default 1): two builds measured one
+# after the other get the same questions (the words differ in cost by 30 times).
 # Targets (scripts/lib.sh: a missed target exits 1, after every figure is printed;
 # ATHENA_BENCH_TARGET_<KEY> overrides one):
 #   - p99 latency of each, under CONNECTIONS concurrent connections: <= 50 ms
