@@ -773,3 +773,30 @@ fn recall_counts_a_timeline_in_calendar_months() {
         assert_eq!(c["start"], "2015-05-01T00:00:00Z", "{months}");
     }
 }
+
+/// The page's chart showed every event of a day while its list showed the two a search
+/// found: the timeline did not take `q`. It now counts the events `/v1/events` finds.
+#[test]
+fn regression_the_timeline_counts_only_the_events_q_matches() {
+    let env = synced_env("");
+    let server = Server::start_following(&env);
+    let total = |t: &Value| -> u64 {
+        (t["counts"].as_array().unwrap().iter())
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&ok(&server, "/v1/timeline")), 36);
+    let found = ok(&server, "/v1/events?q=serve+AND+7&limit=1000");
+    let counted = ok(&server, "/v1/timeline?q=serve+AND+7");
+    assert!(!ids(&found).is_empty(), "{found}");
+    assert_eq!(total(&counted), ids(&found).len() as u64, "{counted}");
+    assert_eq!(counted["match"], "all", "{counted}");
+    // With the other filters of a page, too.
+    let narrowed = ok(&server, "/v1/timeline?q=serve+AND+7&source=api");
+    let found = ok(&server, "/v1/events?q=serve+AND+7&source=api&limit=1000");
+    assert_eq!(total(&narrowed), ids(&found).len() as u64, "{narrowed}");
+    // Search text that is not valid syntax is refused as on a page.
+    let bad = get(&server, "/v1/timeline?q=lexer+AND");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("parameter q"), "{}", bad.body);
+}

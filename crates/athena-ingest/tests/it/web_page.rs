@@ -51,11 +51,38 @@ fn listed_titles(dom: &str) -> Vec<String> {
 }
 
 fn log_line(n: usize, path: &str) -> String {
+    log_line_status(n, path, 200)
+}
+
+fn log_line_status(n: usize, path: &str, status: u16) -> String {
     format!(
-        "10.0.0.1 - - [17/May/2015:10:{:02}:{:02} +0000] \"GET {path} HTTP/1.1\" 200 {n} \"-\" \"ua\"\n",
+        "10.0.0.1 - - [17/May/2015:10:{:02}:{:02} +0000] \"GET {path} HTTP/1.1\" {status} {n} \"-\" \"ua\"\n",
         n / 60,
         n % 60
     )
+}
+
+/// The value of the first `name="…"` attribute in the DOM.
+fn attribute<'a>(dom: &'a str, name: &str) -> Option<&'a str> {
+    let rest = dom.split(&format!(" {name}=\"")).nth(1)?;
+    rest.split('"').next()
+}
+
+/// The `<li>` of the listed event whose title holds `title`.
+fn row<'a>(dom: &'a str, title: &str) -> &'a str {
+    (dom.split("<li ").skip(1))
+        .map(|li| li.split("</li>").next().unwrap_or_default())
+        .find(|li| li.contains(title))
+        .unwrap_or_else(|| panic!("no row for {title}:\n{dom}"))
+}
+
+/// A served store of one api_log source `web` holding `log`.
+fn serve_log(env: &TestEnv, log: &str, events: usize) -> Server {
+    std::fs::write(env.path("access.log"), log).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
+    let server = Server::start(env);
+    wait_for("the log stored", || stored_count(env, "web") == events);
+    server
 }
 
 #[test]
@@ -148,4 +175,114 @@ fn regression_the_chart_of_years_of_history_is_drawn_in_months_not_days() {
     );
     assert!(dom.contains("data-bucket=\"day\""), "{dom}");
     assert_eq!(dom.matches("<rect").count(), 2, "{dom}");
+}
+
+/// With `?q=lexer` the list showed 2 events and the chart 22: the chart did not take the
+/// search. It now counts what the list shows, whatever the filters.
+#[test]
+fn the_chart_follows_the_search() {
+    let env = TestEnv::new();
+    let log: String = (0..6)
+        .map(|n| log_line(n, &format!("/{}/{n}", if n < 2 { "alpha" } else { "beta" })))
+        .collect();
+    let server = serve_log(&env, &log, 6);
+    let base = format!("http://127.0.0.1:{}/", server.port);
+
+    let dom = rendered(&base, None);
+    assert_eq!(attribute(&dom, "data-total"), Some("6"), "{dom}");
+    let fill = attribute(&dom, "fill").map(str::to_string);
+    assert!(fill.is_some(), "no bars: {dom}");
+
+    let dom = rendered(&format!("{base}?q=alpha"), None);
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert_eq!(listed_titles(&dom).len(), 2, "{dom}");
+    assert_eq!(attribute(&dom, "data-total"), Some("2"), "{dom}");
+    // The source keeps its colour when the search narrows what is shown.
+    assert_eq!(attribute(&dom, "fill").map(str::to_string), fill);
+    // The chart has axes: counts on y and times on x, as text.
+    assert!(dom.contains("class=\"tick\""), "{dom}");
+    // Hours: the axis ends where the newest bucket does, and counts up to the tallest bar.
+    assert!(dom.contains(">05-17 11:00</text>"), "{dom}");
+    assert!(dom.contains(">2</text>"), "{dom}");
+
+    // Another filter (outcome) narrows the chart too: no event here failed.
+    let dom = rendered(&format!("{base}?outcome=server_error"), None);
+    assert_eq!(attribute(&dom, "data-total"), Some("0"), "{dom}");
+}
+
+/// A 500 row looked like a 200 row: each row now shows how its event ended.
+#[test]
+fn rows_show_their_outcome() {
+    let env = TestEnv::new();
+    let log = [(0, "/fine", 200), (1, "/missing", 404), (2, "/boom", 500)]
+        .map(|(n, path, status)| log_line_status(n, path, status))
+        .concat();
+    let server = serve_log(&env, &log, 3);
+    let dom = rendered(&format!("http://127.0.0.1:{}/", server.port), None);
+    let boom = row(&dom, "/boom");
+    assert!(boom.contains("data-outcome=\"server_error\""), "{boom}");
+    assert!(boom.contains("class=\"outcome server_error\""), "{boom}");
+    assert!(boom.contains(">500 server error<"), "{boom}");
+    let missing = row(&dom, "/missing");
+    assert!(missing.contains(">404 client error<"), "{missing}");
+    let fine = row(&dom, "/fine");
+    assert!(fine.contains("class=\"outcome success\""), "{fine}");
+    assert!(!fine.contains("server_error"), "{fine}");
+}
+
+/// Nothing on the page said that a source had stopped syncing: a strip now shows each
+/// source's last run, how it ended and its error.
+#[test]
+fn the_health_strip_shows_each_source() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), log_line(0, "/a")).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n");
+    env.run(&["sync"]).ok();
+    // A source that failed on its last run, as a sync records it.
+    let store = rusqlite::Connection::open(env.db()).unwrap();
+    store
+        .execute(
+            "INSERT INTO source_runs (source_id, source_type, finished_at, status, error, error_kind) \
+             VALUES ('gh', 'github', 1700000000000, 'failed', 'the token was rejected (HTTP 401)', 'unauthorized')",
+            [],
+        )
+        .unwrap();
+    drop(store);
+    let server = Server::start_following(&env);
+    let dom = rendered(&format!("http://127.0.0.1:{}/", server.port), None);
+    let strip = dom
+        .split("id=\"health\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or_else(|| panic!("no health strip:\n{dom}"));
+    assert!(
+        strip.contains("data-source=\"web\" data-status=\"ok\""),
+        "{strip}"
+    );
+    assert!(
+        strip.contains("data-source=\"gh\" data-status=\"failed\""),
+        "{strip}"
+    );
+    assert!(
+        strip.contains("the token was rejected (HTTP 401)"),
+        "{strip}"
+    );
+    assert!(strip.contains("unauthorized"), "{strip}");
+    // When it last ran, in words.
+    assert!(
+        strip.contains(" ago<") || strip.contains(">just now<"),
+        "{strip}"
+    );
+}
+
+/// The page said "1 events".
+#[test]
+fn one_event_is_singular() {
+    let env = TestEnv::new();
+    let server = serve_log(&env, &log_line(0, "/only"), 1);
+    let dom = rendered(&format!("http://127.0.0.1:{}/", server.port), None);
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert!(dom.contains(">1 event, newest first<"), "{dom}");
+    assert!(dom.contains("web (1 event)"), "{dom}");
+    assert!(!dom.contains("1 events"), "{dom}");
 }

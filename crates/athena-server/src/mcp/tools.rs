@@ -83,6 +83,15 @@ pub(crate) fn sources(s: &Sources) -> String {
 
 /// `timeline`: how many events in how many buckets, from when to when.
 pub(crate) fn timeline(t: &Timeline) -> String {
+    let counted = counted(t);
+    match &t.note {
+        // As a page's: the note leads, so an agent does not take the counts for the search's.
+        Some(note) => format!("{note}\n{counted}"),
+        None => counted,
+    }
+}
+
+fn counted(t: &Timeline) -> String {
     let starts = t.counts.iter().map(|c| c.start);
     let buckets = {
         let mut all: Vec<DateTime<Utc>> = starts.clone().collect();

@@ -211,6 +211,12 @@ pub struct Timeline {
     /// Oldest bucket first, one row per source that has events in it; buckets without
     /// events are left out.
     pub counts: Vec<TimelineRow>,
+    /// With `q`: `all` when the counts are of events matching the search, `any` when no
+    /// event had every word and the counts are of events with any of them; `null` without `q`.
+    #[serde(rename = "match")]
+    pub matched: Option<MatchKind>,
+    /// Says why the counts are not what was asked (`match` is `any`); else `null`.
+    pub note: Option<String>,
 }
 
 impl Timeline {
@@ -225,6 +231,8 @@ impl Timeline {
                     count: c.count,
                 })
                 .collect(),
+            matched: None,
+            note: None,
         }
     }
 

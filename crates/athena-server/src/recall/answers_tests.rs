@@ -74,7 +74,7 @@ fn a_timeline_is_rows_of_bucket_source_and_count() {
         json!({"bucket": "day", "counts": [
             {"start": "2024-05-01T00:00:00Z", "source": "a", "count": 2},
             {"start": "2024-05-01T00:00:00Z", "source": "b", "count": 1},
-        ]})
+        ], "match": null, "note": null})
     );
 }
 

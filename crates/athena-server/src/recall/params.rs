@@ -272,7 +272,8 @@ pub struct EventParams {
     pub format: Format,
 }
 
-/// Counts per bucket: `GET /v1/timeline` and the MCP tool `timeline`.
+/// Counts per bucket: `GET /v1/timeline` and the MCP tool `timeline`. It takes the filters of
+/// [`EventsParams`] (not its paging, order or format), so a chart counts what a list shows.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimelineParams {
@@ -286,6 +287,10 @@ pub struct TimelineParams {
     pub kind: Vec<String>,
     /// Only events that ended this way: `success`, `failure`, `client_error` or `server_error` (over HTTP, repeatable).
     pub outcome: Vec<OutcomeParam>,
+    /// The actor contains this text (case-insensitive).
+    pub actor: Option<String>,
+    /// Full-text search over title and body, as `/v1/events` reads it: only matching events are counted. When no event has every plain word, the events with any of them are counted, and the answer says so (`match`: `any`, `note`).
+    pub q: Option<String>,
     /// `hour`, `day` (the default), `week` (starting Monday) or `month` (calendar months); UTC.
     pub bucket: BucketParam,
 }
@@ -296,6 +301,8 @@ impl TimelineParams {
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<(EventQuery, Bucket), ParamError> {
         let mut filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
         filter.outcomes = outcomes(&self.outcome);
+        filter.actor = text("actor", &self.actor)?;
+        filter.search = text("q", &self.q)?;
         Ok((filter, self.bucket.into()))
     }
 }
@@ -305,7 +312,7 @@ impl TimelineParams {
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// The filter both questions share: `since`, `until`, `source`, `kind`.
+/// The part of the filter both questions build alike: `since`, `until`, `source`, `kind`.
 fn filter(
     since: &Option<TimeArg>,
     until: &Option<TimeArg>,

@@ -187,10 +187,21 @@ impl RecallService {
         let (filter, bucket) = params.resolve(now)?;
         // Hours over years are many rows: rendered off the runtime's workers, as a page is.
         let answer = self.run(Cost::TIMELINE, move |r, budget| {
-            Ok(render(Timeline::new(
-                bucket,
-                r.timeline(&filter, bucket, budget)?,
-            )))
+            // The same fallback as a first page, so a chart counts the events a list shows.
+            let (counts, matched) = all_then_any(
+                &filter,
+                |filter| r.timeline(filter, bucket, budget),
+                |counts| counts.is_empty(),
+            )?;
+            let search = filter.search.as_deref();
+            Ok(render(Timeline {
+                matched: search.map(|_| match matched {
+                    Matched::Any(_) => MatchKind::Any,
+                    _ => MatchKind::All,
+                }),
+                note: search.and_then(|s| matched.note(s)),
+                ..Timeline::new(bucket, counts)
+            }))
         });
         Ok(answer.await?)
     }
