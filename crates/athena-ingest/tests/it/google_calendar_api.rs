@@ -59,8 +59,8 @@ fn populate(fake: &FakeCalendar, n: i64) {
 fn first_sync_then_changes_cancellations_and_meetings_held_by_sync_token() {
     let fake = FakeCalendar::new();
     populate(&fake, 10); // hours -48 … -39: all over; ev000, ev003, ev006, ev009 meetings
-    // A meeting that ends between two syncs is held by the later one: the source's own tests
-    // show it with an injected clock (google_calendar/tests.rs), so this test needs no sleep.
+                         // A meeting that ends between two syncs is held by the later one: the source's own tests
+                         // show it with an injected clock (google_calendar/tests.rs), so this test needs no sleep.
     let server = fake.start();
     let env = TestEnv::new();
     env.write_config(&config(&server, ""));
