@@ -21,6 +21,11 @@ fn client_script() -> &'static Path {
 /// `python3 mcp_client.py ARGS…` in the env's dir: what the client saw, as JSON. The python3
 /// of `scripts/test-setup.sh`'s virtual environment when there is one (`test_tool`).
 fn run_client(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+    run_client_with_stderr(env, args).0
+}
+
+/// As [`run_client`], with what the client wrote on stderr (its warnings).
+fn run_client_with_stderr(env: &TestEnv, args: &[&str]) -> (serde_json::Value, String) {
     let python = test_tool("python3");
     let probe = Command::new(&python)
         .args(["-c", "import mcp"])
@@ -45,7 +50,8 @@ fn run_client(env: &TestEnv, args: &[&str]) -> serde_json::Value {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let seen = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (seen, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// A store of `EVENTS` HTTP requests, synced from an access log by `source`.
@@ -425,4 +431,146 @@ fn regression_mcp_over_http_answers_a_body_that_is_not_json_with_a_parse_error()
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
     assert_eq!(answer["error"]["code"], -32700, "{raw}");
     assert!(answer["id"].is_null(), "{raw}");
+}
+
+const INITIALIZE: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// `tools/call` of `tool` with `args` (JSON), as request `id`.
+fn tool_call(id: u32, tool: &str, args: &str) -> Vec<u8> {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{args}}}}}"#
+    )
+    .into_bytes()
+}
+
+/// The answers to `calls` (each a tool and its arguments, asked as ids 2, 3, …) in one stdio
+/// session over a synced store, with the answer to `initialize` first.
+fn stdio_answers(env: &TestEnv, calls: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut lines = vec![INITIALIZE.to_vec(), INITIALIZED.to_vec()];
+    lines.extend((calls.iter().zip(2..)).map(|((tool, args), id)| tool_call(id, tool, args)));
+    let (answers, _) = raw_stdio_session(env, lines, calls.len() + 1);
+    (1..=calls.len() as u32 + 1)
+        .map(|id| answer_to(&answers, id.into()).clone())
+        .collect()
+}
+
+/// 20 small events were 12,336 characters: every event's metadata, and the JSON twice (as
+/// text beside the structured content). (The issue's target, under 3,000 characters, is not
+/// met yet: each event's context and null fields still take about 380 characters.)
+#[test]
+fn an_mcp_reply_leaves_metadata_out_and_sends_its_json_once() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let answers = stdio_answers(
+        &env,
+        &[
+            ("search_events", r#"{"limit":20}"#),
+            ("search_events", r#"{"limit":20,"include_metadata":true}"#),
+        ],
+    );
+    let small = &answers[1]["result"];
+    let events = small["structuredContent"]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 20, "{small}");
+    assert!(
+        events.iter().all(|e| e.get("metadata").is_none()),
+        "{small}"
+    );
+    let content = small["content"].as_array().unwrap();
+    assert_eq!(content.len(), 1, "the JSON once: {small}");
+    let summary = content[0]["text"].as_str().unwrap();
+    assert!(
+        summary.starts_with("20 events") && !summary.contains('\n'),
+        "{summary}"
+    );
+    // Asked for, the details are there.
+    let full = &answers[2]["result"];
+    assert!(
+        full["structuredContent"]["events"][0]["metadata"].is_object(),
+        "{full}"
+    );
+    // The whole result, as the client receives it: the JSON once, without the details.
+    let size = small.to_string().chars().count();
+    let json = small["structuredContent"].to_string().chars().count();
+    assert!(size < json + 300, "{size} characters: {small}");
+    assert!(size < full.to_string().chars().count(), "{small}");
+}
+
+/// `{"kinds":"commit"}` was refused: a list was required.
+#[test]
+fn a_string_is_accepted_where_a_list_is_expected() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let answers = stdio_answers(
+        &env,
+        &[
+            (
+                "search_events",
+                r#"{"kind":"http_request","source":"web","outcome":"success"}"#,
+            ),
+            (
+                "search_events",
+                r#"{"kind":["http_request"],"source":["web"],"outcome":["success"]}"#,
+            ),
+            ("search_events", r#"{"kind":"commit"}"#),
+            ("timeline", r#"{"kind":"http_request","source":"web"}"#),
+        ],
+    );
+    let events = |i: usize| answers[i]["result"]["structuredContent"]["events"].clone();
+    let one = events(1);
+    assert!(!one.as_array().unwrap().is_empty(), "{}", answers[1]);
+    assert_eq!(one, events(2));
+    assert_eq!(events(3).as_array().unwrap().len(), 0, "{}", answers[3]);
+    let counts = &answers[4]["result"]["structuredContent"]["counts"];
+    let total: u64 = (counts.as_array().unwrap().iter())
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, EVENTS as u64, "{}", answers[4]);
+}
+
+/// The instructions named 5 of the 10 source types, from a hand-written list.
+#[test]
+fn mcp_instructions_name_every_source_type() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let types: serde_json::Value =
+        serde_json::from_str(&env.run(&["sources", "--format", "json"]).ok().stdout()).unwrap();
+    let names: Vec<String> = (types
+        .as_array()
+        .or(types["types"].as_array())
+        .unwrap()
+        .iter())
+    .map(|t| {
+        t["name"]
+            .as_str()
+            .or(t["type"].as_str())
+            .unwrap()
+            .to_string()
+    })
+    .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    let answers = stdio_answers(&env, &[]);
+    let instructions = answers[0]["result"]["instructions"].as_str().unwrap();
+    for name in &names {
+        assert!(
+            instructions.contains(name.as_str()),
+            "{name}: {instructions}"
+        );
+    }
+}
+
+/// rmcp answered a session's DELETE 202, and the Python client printed
+/// "Session termination failed: 202".
+#[test]
+fn closing_an_http_mcp_session_prints_no_error() {
+    let env = api_log_env("");
+    env.run(&["sync"]).ok();
+    let server = Server::start(&env);
+    let url = format!("http://127.0.0.1:{}/mcp", server.port);
+    let (seen, stderr) = run_client_with_stderr(&env, &["close", "0", &url]);
+    assert_eq!(seen["sources"][0]["id"], "web", "{seen}");
+    assert!(
+        !stderr.contains("termination failed") && !stderr.contains("Error"),
+        "{stderr}"
+    );
 }

@@ -170,6 +170,17 @@ fn parameters<T: JsonSchema>(generator: &mut SchemaGenerator, place: &str) -> Ve
     (properties.iter())
         .map(|(name, schema)| {
             let mut schema = schema.clone();
+            // A list that also takes one value alone is, in a query string, the list: one
+            // value is a list of one there anyway.
+            if let Some(list) =
+                (schema["anyOf"].as_array().into_iter().flatten()).find(|s| s["type"] == "array")
+            {
+                let description = schema.get("description").cloned();
+                schema = list.clone();
+                if let Some(d) = description {
+                    schema["description"] = d;
+                }
+            }
             let description = schema
                 .as_object_mut()
                 .and_then(|s| s.remove("description"))
@@ -216,8 +227,18 @@ mod tests {
         assert_eq!(
             names,
             [
-                "since", "until", "source", "kind", "outcome", "actor", "q", "order", "limit",
-                "cursor", "format"
+                "since",
+                "until",
+                "source",
+                "kind",
+                "outcome",
+                "actor",
+                "q",
+                "order",
+                "limit",
+                "cursor",
+                "format",
+                "include_metadata"
             ]
         );
         let limit = &params[8]["schema"];

@@ -190,8 +190,30 @@ macro_rules! numbers {
 impl<'de> de::Deserializer<'de> for Values {
     type Error = Error;
 
+    /// A name given more than once is a list (a field that takes one value asks for a
+    /// string, a number or an enum, and is refused).
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.0.len() > 1 {
+            return self.deserialize_seq(visitor);
+        }
         visitor.visit_string(self.one()?)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_string(self.one()?)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_string(self.one()?)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let text = self.one()?;
+        match text.as_str() {
+            "true" | "1" => visitor.visit_bool(true),
+            "false" | "0" => visitor.visit_bool(false),
+            _ => Err(de::Error::custom(format!("{text:?} is not true or false"))),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -224,7 +246,7 @@ impl<'de> de::Deserializer<'de> for Values {
         deserialize_u64 visit_u64 u64, deserialize_i32 visit_i32 i32, deserialize_i64 visit_i64 i64);
 
     forward_to_deserialize_any! {
-        bool i8 i16 i128 u128 f32 f64 char str string bytes byte_buf unit unit_struct tuple
+        i8 i16 i128 u128 f32 f64 char bytes byte_buf unit unit_struct tuple
         tuple_struct map struct identifier ignored_any
     }
 }

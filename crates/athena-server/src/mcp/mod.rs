@@ -86,6 +86,23 @@ pub(crate) fn router(recall: RecallService, hosts: Hosts, stop: CancelToken) -> 
     axum::Router::new()
         .route_service("/", service)
         .layer(axum::middleware::from_fn(parse_errors))
+        .layer(axum::middleware::from_fn(closed_sessions))
+}
+
+/// A session closed (`DELETE`) is answered 204 No Content: rmcp answers 202 Accepted, which
+/// the Python `mcp` client (it takes 200 and 204) logs as "Session termination failed: 202".
+/// The session is closed by then: nothing is left pending that 202 would announce.
+async fn closed_sessions(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
+    }
+    response
 }
 
 /// A POST whose body is not JSON is answered JSON-RPC's -32700 Parse error (id null), as

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use athena_core::Registry;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ContentBlock, CustomRequest, CustomResult, ErrorCode,
-    JsonObject,
+    Implementation, JsonObject, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
@@ -41,13 +42,15 @@ impl RecallServer {
     }
 
     #[tool(
-        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first unless order is asc. All filters are optional and combine; the arguments, defaults, limits and answer are those of the HTTP API's GET /v1/events. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome, context and metadata (format athena: Athena's EpisodicEvent instead). Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit is 1 to 1000, default 50; pass next_cursor back as cursor, with the same filters, for the next page.",
+        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first unless order is asc. All filters are optional and combine; source, kind and outcome take one value or a list. The arguments, limits and answer are those of the HTTP API's GET /v1/events. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome and context; its metadata only with include_metadata: true (or get_event for one event in full). format athena: Athena's EpisodicEvent instead. Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit is 1 to 1000, default 50; pass next_cursor back as cursor, with the same filters, for the next page.",
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input::<EventsParams>(),
         output_schema = output::<EventsPage>(),
     )]
     async fn search_events(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let params: EventsParams = arguments(args)?;
+        let mut params: EventsParams = arguments(args)?;
+        // An agent pays for every character: the details are asked for, or read by get_event.
+        params.include_metadata.get_or_insert(false);
         let answer = self.recall.events(&params, chrono::Utc::now(), |page| {
             (serde_json::to_value(&page), tools::events(&page))
         });
@@ -122,15 +125,15 @@ fn arguments<P: DeserializeOwned>(args: JsonObject) -> Result<P, ErrorData> {
     })
 }
 
-/// The answer as structured content after its line of text; a refusal (a value the schema
+/// The answer as structured content, once, beside its line of text; a refusal (a value the schema
 /// allows but the query does not, an unknown event, a busy store) is the tool's error, in the
 /// words the HTTP API answers with, for the agent to read and correct.
 fn result(answer: Answer) -> CallToolResult {
     let refusal = match answer {
         Ok((Ok(value), summary)) => {
-            // Many clients show an agent only the text, so the JSON is there too.
+            // The JSON once: as text too, it doubled what an agent pays for every answer.
             let mut result = CallToolResult::structured(value);
-            result.content.insert(0, ContentBlock::text(summary));
+            result.content = vec![ContentBlock::text(summary)];
             return result;
         }
         Ok((Err(e), _)) => {
@@ -142,12 +145,26 @@ fn result(answer: Answer) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(refusal)])
 }
 
-#[tool_handler(
-    router = self.tool_router,
-    name = "athena-ingest",
-    instructions = "Episodic memory: events from git, files, API logs, GitHub and Slack, with when, who and where. Start with list_sources or timeline to see what is stored and when, then search_events (filters, full-text query, cursor paging) and get_event for one event in full."
-)]
+/// What the server says it is for, naming every registered source type.
+pub(crate) fn instructions(registry: &Registry) -> String {
+    let types: Vec<&str> = registry.list().map(|t| t.name).collect();
+    format!(
+        "Episodic memory: events from the source types {}, with when, who and where. Start with list_sources or timeline to see what is stored and when, then search_events (filters, full-text query, cursor paging) and get_event for one event in full.",
+        types.join(", ")
+    )
+}
+
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for RecallServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "athena-ingest",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(instructions(&self.recall.registry()))
+    }
+
     /// rmcp reads a request of a method it knows, whose params do not fit that method (a
     /// `tools/call` without `name`, or whose `arguments` is not an object), as a request of
     /// some unknown method: that is -32602 Invalid params, not -32601 Method not found.

@@ -41,8 +41,9 @@ pub struct EventJson {
     pub outcome: Option<Outcome>,
     /// Where it happened: repository, branch, path, channel, thread …
     pub context: Map<String, Value>,
-    /// Source-specific details.
-    pub metadata: Map<String, Value>,
+    /// Source-specific details; left out when `include_metadata` is false (MCP's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
 }
 
 impl From<Event> for EventJson {
@@ -60,7 +61,7 @@ impl From<Event> for EventJson {
             url: e.url,
             outcome: e.outcome,
             context: e.context,
-            metadata: e.metadata,
+            metadata: Some(e.metadata),
         }
     }
 }
@@ -104,6 +105,14 @@ impl EventView {
             Format::Jsonl => EventView::Event(EventJson::from(e)),
             Format::Athena => EventView::Athena(AthenaEvent::new(&e, registry)),
         }
+    }
+
+    /// Without its `metadata` (the jsonl shape; Athena's keeps its own).
+    pub fn without_metadata(mut self) -> Self {
+        if let EventView::Event(e) = &mut self {
+            e.metadata = None;
+        }
+        self
     }
 }
 

@@ -16,6 +16,7 @@ use athena_core::time::{check_window, parse_time_arg};
 use athena_core::{EventQuery, Outcome};
 use chrono::{DateTime, Utc};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{IntoDeserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// The largest `limit`; a larger one is refused.
@@ -199,11 +200,17 @@ pub struct EventsParams {
     pub since: Option<TimeArg>,
     /// Occurred before this time: as `since`; `since` after `until` is refused.
     pub until: Option<TimeArg>,
-    /// Only these source ids (over HTTP, repeat the parameter for more).
+    /// Only these source ids: one, or a list (over HTTP, repeat the parameter for more).
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<String>")]
     pub source: Vec<String>,
-    /// Only these kinds, e.g. `commit`, `file_modified`, `http_request`, `issue_opened`, `message` (over HTTP, repeatable).
+    /// Only these kinds, e.g. `commit`, `file_modified`, `http_request`, `issue_opened`, `message`: one, or a list (over HTTP, repeatable).
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<String>")]
     pub kind: Vec<String>,
-    /// Only events that ended this way: `success`, `failure`, `client_error` (HTTP 4xx) or `server_error` (HTTP 5xx); repeat for more (over HTTP, repeatable). Events without an outcome never match.
+    /// Only events that ended this way: `success`, `failure`, `client_error` (HTTP 4xx) or `server_error` (HTTP 5xx): one, or a list (over HTTP, repeatable). Events without an outcome never match.
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<OutcomeParam>")]
     pub outcome: Vec<OutcomeParam>,
     /// The actor contains this text (case-insensitive).
     pub actor: Option<String>,
@@ -218,6 +225,8 @@ pub struct EventsParams {
     pub cursor: Option<String>,
     /// `jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`).
     pub format: Format,
+    /// Whether each event (`format` jsonl) carries its `metadata`, the source-specific details (hashes, sizes, ids). Over HTTP the default is `true`; over MCP `false`, to keep a page small: `get_event` shows one event in full.
+    pub include_metadata: Option<bool>,
 }
 
 /// A page query, resolved: what the store is asked, and how to answer.
@@ -229,6 +238,8 @@ pub struct EventsQuery {
     pub key: QueryKey,
     /// The shape of each event.
     pub format: Format,
+    /// Whether each event carries its `metadata`.
+    pub metadata: bool,
 }
 
 impl EventsParams {
@@ -255,6 +266,7 @@ impl EventsParams {
             },
             key,
             format: self.format,
+            metadata: self.include_metadata.unwrap_or(true),
         })
     }
 }
@@ -281,11 +293,17 @@ pub struct TimelineParams {
     pub since: Option<TimeArg>,
     /// Occurred before this time: as `since`.
     pub until: Option<TimeArg>,
-    /// Only these source ids (over HTTP, repeatable).
+    /// Only these source ids: one, or a list (over HTTP, repeatable).
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<String>")]
     pub source: Vec<String>,
-    /// Only these kinds (over HTTP, repeatable).
+    /// Only these kinds: one, or a list (over HTTP, repeatable).
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<String>")]
     pub kind: Vec<String>,
-    /// Only events that ended this way: `success`, `failure`, `client_error` or `server_error` (over HTTP, repeatable).
+    /// Only events that ended this way: `success`, `failure`, `client_error` or `server_error`: one, or a list (over HTTP, repeatable).
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<OutcomeParam>")]
     pub outcome: Vec<OutcomeParam>,
     /// The actor contains this text (case-insensitive).
     pub actor: Option<String>,
@@ -305,6 +323,56 @@ impl TimelineParams {
         filter.search = text("q", &self.q)?;
         Ok((filter, self.bucket.into()))
     }
+}
+
+/// The schema of a list parameter that also takes one value alone: `"kind": "commit"` is
+/// `"kind": ["commit"]` (agents often send the one value they have).
+pub struct OneOrMany<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for OneOrMany<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("OneOrMany_{}", T::schema_name()).into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let item = generator.subschema_for::<T>();
+        json_schema!({"anyOf": [item, {"type": "array", "items": item}]})
+    }
+}
+
+/// A list, or one value alone as a list of one.
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Values<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Values<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or a list of them")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+            T::deserialize(v.into_deserializer()).map(|one| vec![one])
+        }
+
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Vec<T>, S::Error> {
+            let mut all = Vec::new();
+            while let Some(one) = seq.next_element()? {
+                all.push(one);
+            }
+            Ok(all)
+        }
+    }
+
+    d.deserialize_any(Values(std::marker::PhantomData))
 }
 
 /// No parameters: `GET /v1/sources` and the MCP tool `list_sources`.

@@ -90,13 +90,15 @@ fn the_schemas_say_the_limits_and_the_names() {
     let props = &schema["properties"];
     assert_eq!(props["limit"]["maximum"], 1000, "{schema:?}");
     assert_eq!(props["limit"]["minimum"], 1);
-    assert_eq!(props["source"]["type"], "array");
+    // A list, or one value alone.
+    assert_eq!(props["source"]["anyOf"][1]["type"], "array", "{schema:?}");
+    assert_eq!(props["source"]["anyOf"][0]["type"], "string", "{schema:?}");
     let q = props["q"]["description"].as_str().unwrap();
     assert!(
         q.contains("Plain words must all match") && q.contains("`any`"),
         "{q}"
     );
-    assert_eq!(props["outcome"]["type"], "array");
+    assert_eq!(props["outcome"]["anyOf"][1]["type"], "array");
     let outcome = serde_json::to_string(&schema).unwrap();
     assert!(outcome.contains("server_error"), "{outcome}");
     assert!(

@@ -131,10 +131,11 @@ impl RecallService {
                 )?,
             };
             let search = query.page.filter.search.as_deref();
-            let format = query.format;
+            let (format, metadata) = (query.format, query.metadata);
             Ok(render(EventsPage {
                 events: (page.events.into_iter())
                     .map(|e| EventView::new(e, format, &registry))
+                    .map(|e| if metadata { e } else { e.without_metadata() })
                     .collect(),
                 next_cursor: page.next.map(|c| c.to_text(query.key)),
                 matched: search.map(|_| match matched {
