@@ -89,7 +89,10 @@ fn each_bad_parameter_is_named() {
     assert_eq!(err(events(&format!("cursor={cursor}"))).param, "cursor");
     assert_eq!(timeline("bucket=year").unwrap_err().param, "bucket");
     assert_eq!(timeline("limit=5").unwrap_err().param, "limit");
-    assert!(timeline("q=x").is_ok(), "the timeline takes the search of the list");
+    assert!(
+        timeline("q=x").is_ok(),
+        "the timeline takes the search of the list"
+    );
     assert_eq!(
         parse::<FormatQuery>(Some("format=athena")).unwrap().format,
         Format::Athena
