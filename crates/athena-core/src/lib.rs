@@ -13,7 +13,7 @@
 //! - [`registry`]: source type name → constructor; [`config`]: the TOML file and its errors,
 //!   and [`declare_config!`], which declares a source's keys once.
 //! - [`search`]: the search language (syntax or plain words), its advice, and the any-word
-//!   fallback.
+//!   fallback; [`known`]: a mistyped source or kind named with the ones the store has.
 //! - [`store`]: the [`Store`] trait (SQLite lives in `athena-store`); [`memory`]: an in-memory
 //!   store for tests and embedding.
 //! - [`telemetry`]: every engine event, logged and counted in one place; [`metrics`]: the
@@ -31,6 +31,7 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod kit;
+pub mod known;
 pub mod memory;
 pub mod metrics;
 mod query_budget;
@@ -67,7 +68,7 @@ pub use source::{
     SourceStats, StateChange,
 };
 pub use store::{
-    CommitReport, EventQuery, RunRecord, RunStatus, SourceStatus, Store, StoreError,
-    StoredDeadLetter,
+    sort_kinds, CommitReport, EventQuery, KindCount, RunRecord, RunStatus, SourceStatus, Store,
+    StoreError, StoredDeadLetter,
 };
 pub use watch::{Watch, WatchPath};

@@ -6,7 +6,8 @@ use crate::cursor::Cursor;
 use crate::event::Event;
 use crate::source::{Batch, SourceInfo, SourceState};
 use crate::store::{
-    CommitReport, EventQuery, RunRecord, SourceStatus, Store, StoreError, StoredDeadLetter,
+    sort_kinds, CommitReport, EventQuery, KindCount, RunRecord, SourceStatus, Store, StoreError,
+    StoredDeadLetter,
 };
 
 /// Keeps everything in memory; commits are trivially atomic.
@@ -29,6 +30,21 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
+    }
+
+    fn kinds_of(&self, source_id: &str) -> Vec<KindCount> {
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in self.events.iter().filter(|e| e.source_id == source_id) {
+            *counts.entry(e.kind.as_str()).or_default() += 1;
+        }
+        let mut kinds: Vec<KindCount> = (counts.into_iter())
+            .map(|(kind, events)| KindCount {
+                kind: kind.to_string(),
+                events,
+            })
+            .collect();
+        sort_kinds(&mut kinds);
+        kinds
     }
 }
 
@@ -172,6 +188,7 @@ impl Store for MemoryStore {
                     last_status: run.map(|r| r.status),
                     last_error: run.and_then(|r| r.error.clone()),
                     last_error_kind: run.and_then(|r| r.error_kind.clone()),
+                    kinds: self.kinds_of(id),
                 }
             })
             .collect())

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
+use crate::known::SourceKinds;
 use crate::store::{EventQuery, SourceStatus, StoreError};
 
 pub use crate::query_budget::{QueryBudget, Spent};
@@ -324,6 +325,12 @@ pub trait Recall: Send + Sync {
 
     /// Every source the store knows, as `status` shows them.
     fn sources(&self, budget: &QueryBudget) -> Result<Vec<SourceStatus>, StoreError>;
+
+    /// Every source the store knows, with the kinds of its events (see [`crate::Store::kinds`]).
+    fn kinds(&self, budget: &QueryBudget) -> Result<Vec<SourceKinds>, StoreError> {
+        let status = self.sources(budget)?;
+        Ok(status.iter().map(Into::into).collect())
+    }
 
     /// Counts per bucket and source of the events `filter` matches (its `limit` is ignored),
     /// oldest bucket first.

@@ -77,6 +77,13 @@ pub trait Store: Send {
     /// Per-source status: cursor, counts, last run.
     fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError>;
 
+    /// Every source the store knows, with the kinds of its events: what
+    /// [`Self::sources_status`] says of them, which a store may answer more cheaply.
+    fn kinds(&self) -> Result<Vec<crate::known::SourceKinds>, StoreError> {
+        let status = self.sources_status()?;
+        Ok(status.iter().map(Into::into).collect())
+    }
+
     /// Stored dead letters, newest first; only `source`'s when given.
     fn dead_letters(
         &self,
@@ -223,6 +230,23 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     /// The error's kind (see [`ErrorKind`](crate::ErrorKind)), if it failed.
     pub last_error_kind: Option<String>,
+    /// The kinds of its stored events, the most frequent first (ties by name).
+    pub kinds: Vec<KindCount>,
+}
+
+/// How many stored events of one source are of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindCount {
+    /// The kind: `commit`, `http_request`, …
+    pub kind: String,
+    /// Its events stored (duplicates not counted).
+    pub events: u64,
+}
+
+/// Puts `kinds` in the order [`SourceStatus::kinds`] promises: the most frequent first, ties
+/// by name.
+pub fn sort_kinds(kinds: &mut [KindCount]) {
+    kinds.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.kind.cmp(&b.kind)));
 }
 
 /// A store failure.

@@ -90,6 +90,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// The kinds of the stored events, per source, with their counts: the values --kind
+    /// takes.
+    Kinds {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only these sources (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
     /// The registered source types and their config keys; with TYPE, that type alone (its
     /// keys, default schedule and documentation page).
     Sources {

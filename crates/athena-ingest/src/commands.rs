@@ -76,6 +76,26 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             output::write_status(&mut out, &status, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Kinds {
+            db,
+            sources,
+            format,
+        } => {
+            let store = open_read_only(&db)?;
+            let mut kinds = store.kinds()?;
+            if !sources.is_empty() {
+                let filter = EventQuery {
+                    sources: sources.clone(),
+                    ..EventQuery::default()
+                };
+                if let Some(note) = athena_core::known::unknown_names(&filter, &kinds) {
+                    eprintln!("note: {note}");
+                }
+                kinds.retain(|k| sources.contains(&k.source_id));
+            }
+            output::write_kinds(&mut std::io::stdout().lock(), kinds, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sources {
             source_type,
             format,

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
+use athena_core::known::SourceKinds;
 use athena_core::{Event, Registry, SourceStatus, StoredDeadLetter, SyncReport};
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
@@ -213,6 +214,26 @@ pub(crate) fn write_status(
                 }
             }
             Ok(())
+        }
+    }
+}
+
+pub(crate) fn write_kinds(
+    out: &mut impl Write,
+    sources: Vec<SourceKinds>,
+    format: ReportFormat,
+) -> io::Result<()> {
+    let kinds = athena_server::answers::Kinds::new(sources);
+    match format {
+        ReportFormat::Json => writeln!(out, "{}", json!(kinds)),
+        ReportFormat::Text if kinds.kinds.is_empty() => {
+            writeln!(out, "no events are stored yet")
+        }
+        ReportFormat::Text => {
+            let rows: Vec<Vec<String>> = (kinds.kinds.iter())
+                .map(|k| vec![k.source.clone(), k.kind.clone(), k.events.to_string()])
+                .collect();
+            write_table(out, &["SOURCE", "KIND", "EVENTS"], &rows)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `events` with a search: the store's answer, or (no event has every plain word) the events
 //! with any of them, said on stderr; a search that cannot be read is a usage error with advice.
+//! A source or kind the store does not have is named on stderr with the ones it has.
 
 use anyhow::Result;
 use athena_core::search::all_then_any;
@@ -19,6 +20,11 @@ pub(crate) fn events(store: &impl Store, query: &EventQuery) -> Result<Vec<Event
         })?;
     if let Some(note) = query.search.as_deref().and_then(|s| matched.note(s)) {
         eprintln!("note: {note}");
+    }
+    if !query.sources.is_empty() || !query.kinds.is_empty() {
+        if let Some(note) = athena_core::known::unknown_names(query, &store.kinds()?) {
+            eprintln!("note: {note}");
+        }
     }
     Ok(events)
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, TimelineCount};
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
 
@@ -114,6 +115,10 @@ impl Recall for SqliteRecall {
 
     fn sources(&self, budget: &QueryBudget) -> Result<Vec<SourceStatus>, StoreError> {
         (self.connection()).within(budget, |s| s.select_sources_status())
+    }
+
+    fn kinds(&self, budget: &QueryBudget) -> Result<Vec<SourceKinds>, StoreError> {
+        (self.connection()).within(budget, |s| s.select_kinds())
     }
 
     fn timeline(

@@ -80,6 +80,19 @@ ALTER TABLE source_runs ADD COLUMN error_kind TEXT;
 -- Failures recorded before kinds existed: nothing finer is known of them.
 UPDATE source_runs SET error_kind = 'other' WHERE status = 'failed';
 "#,
+    // 4: how many events of each kind each source has stored, kept by the commit that stores
+    // them, so the kinds that exist are listed (and a mistyped one named) without reading
+    // every event: `kind` has no index.
+    r#"
+CREATE TABLE event_kinds (
+    source_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    events    INTEGER NOT NULL,
+    PRIMARY KEY (source_id, kind)
+) WITHOUT ROWID;
+INSERT INTO event_kinds (source_id, kind, events)
+    SELECT source_id, kind, count(*) FROM events GROUP BY source_id, kind;
+"#,
 ];
 
 /// The version this release writes.

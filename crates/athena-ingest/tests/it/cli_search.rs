@@ -243,3 +243,125 @@ fn search_advice_fallback_and_outcome_over_http_and_mcp() {
     assert_eq!(failed[0]["outcome"], "server_error");
     assert_eq!(answers[3]["error"]["code"], -32602, "{}", answers[3]);
 }
+
+/// `events --kind comit --source nope` printed an empty table and exit 0, saying nothing.
+#[test]
+fn an_unknown_kind_is_named_with_the_known_ones() {
+    let env = synced();
+    let run = events(&env, &["--kind", "comit", "--source", "nope"]).ok();
+    assert!(lines(&run).is_empty(), "{}", run.stdout());
+    let err = run.stderr();
+    assert!(
+        err.contains(r#"no source named "nope" in this store (its sources: notes, web)"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"no event of kind "comit" (the kinds stored: "#)
+            && err.contains("file_modified")
+            && err.contains("http_request"),
+        "{err}"
+    );
+    // Within a source named, its own kinds; known names say nothing.
+    let run = events(&env, &["--source", "web", "--kind", "file_modified"]).ok();
+    assert!(
+        run.stderr().contains(
+            r#"no event of kind "file_modified" in web (the kinds stored in web: http_request)"#
+        ),
+        "{}",
+        run.stderr()
+    );
+    let run = events(&env, &["--source", "web", "--kind", "http_request"]).ok();
+    assert_eq!(lines(&run).len(), 3);
+    assert!(!run.stderr().contains("note"), "{}", run.stderr());
+
+    // Over HTTP and MCP: a note in the answer, not an error.
+    let server = Server::start(&env);
+    let (status, page) = http(&server, "kind=comit");
+    assert_eq!(status, 200, "{page}");
+    assert!(page["events"].as_array().unwrap().is_empty());
+    let note = page["note"].as_str().unwrap();
+    assert!(note.starts_with(r#"no event of kind "comit""#), "{note}");
+    let (_, page) = http(&server, "kind=http_request");
+    assert_eq!(page["note"], Value::Null, "{page}");
+    let r = server.must_get("/v1/timeline?source=nope");
+    let timeline: Value = serde_json::from_str(&r.body).unwrap();
+    assert!(
+        timeline["note"]
+            .as_str()
+            .unwrap()
+            .contains(r#"no source named "nope""#),
+        "{timeline}"
+    );
+    drop(server);
+    let answers = mcp(&env, &[json!({"kind": "comit"})]);
+    let text = tool_text(&answers[0]);
+    assert!(
+        text.starts_with(r#"no event of kind "comit""#) && text.contains("http_request"),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(answers[0]["result"]["isError"], false, "{}", answers[0]);
+}
+
+#[test]
+fn kinds_are_listed() {
+    let env = synced();
+    let run = env.run(&["kinds"]).ok();
+    let stdout = run.stdout();
+    let table: Vec<Vec<&str>> = (stdout.lines())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        table,
+        [
+            ["SOURCE", "KIND", "EVENTS"],
+            ["notes", "file_modified", "4"],
+            ["web", "http_request", "3"]
+        ],
+        "{stdout}"
+    );
+    let run = env
+        .run(&["kinds", "--format", "json", "--source", "web"])
+        .ok();
+    let json: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(
+        json,
+        json!({"kinds": [{"source": "web", "kind": "http_request", "events": 3}]})
+    );
+    // The same over HTTP, and per source in MCP's list_sources and `status --format json`.
+    let server = Server::start(&env);
+    let r = server.must_get("/v1/kinds");
+    let all: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(all["kinds"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(
+        all["kinds"][0],
+        json!({"source": "notes", "kind": "file_modified", "events": 4})
+    );
+    drop(server);
+    let status: Value = serde_json::from_str(
+        env.run(&["status", "--format", "json"])
+            .ok()
+            .stdout()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        status["sources"][1]["kinds"],
+        json!([{"kind": "http_request", "events": 3}])
+    );
+    let mut lines = vec![
+        br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
+    ];
+    lines.push(
+        br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_sources","arguments":{}}}"#
+            .to_vec(),
+    );
+    let (answers, _) = raw_stdio_session(&env, lines, 2);
+    let sources = &answer_to(&answers, json!(2))["result"]["structuredContent"]["sources"];
+    assert_eq!(
+        sources[0]["kinds"],
+        json!([{"kind": "file_modified", "events": 4}]),
+        "{sources}"
+    );
+}

@@ -455,9 +455,11 @@ fn stdio_answers(env: &TestEnv, calls: &[(&str, &str)]) -> Vec<serde_json::Value
         .collect()
 }
 
-/// 20 small events were 12,336 characters: every event's metadata, and the JSON twice (as
-/// text beside the structured content). (The target, under 3,000 characters, is not
-/// met yet: each event's context and null fields still take about 380 characters.)
+/// 20 small events were 12,336 characters: every event's metadata, the JSON twice (as text
+/// beside the structured content), and every null field. A page is now brief: the JSON once,
+/// no metadata, nothing null or rarely needed (the target, under 3,000 characters
+/// for 20 events, is not met: these requests are about 290 characters each, mostly their
+/// ids, times, titles and where in the log they are).
 #[test]
 fn an_mcp_reply_leaves_metadata_out_and_sends_its_json_once() {
     let env = api_log_env("");
@@ -493,7 +495,28 @@ fn an_mcp_reply_leaves_metadata_out_and_sends_its_json_once() {
     let size = small.to_string().chars().count();
     let json = small["structuredContent"].to_string().chars().count();
     assert!(size < json + 300, "{size} characters: {small}");
-    assert!(size < full.to_string().chars().count(), "{small}");
+    // Brief: what is empty or rarely needed is left out; asked for, every field is there.
+    let e = &events[0];
+    for absent in ["ingested_at", "source_type", "url"] {
+        assert!(e.get(absent).is_none(), "{absent}: {e}");
+    }
+    for present in ["id", "source_id", "kind", "occurred_at", "title", "outcome"] {
+        assert!(e.get(present).is_some(), "{present}: {e}");
+    }
+    let whole = &full["structuredContent"]["events"][0];
+    assert!(
+        whole["url"].is_null() && whole["source_type"] == "api_log",
+        "{whole}"
+    );
+    // 5,987 of 10,607 characters when written.
+    let whole = full.to_string().chars().count();
+    assert!(size * 10 < whole * 6, "{size} of {whole}: {small}");
+    let nulls = events
+        .iter()
+        .flat_map(|e| e.as_object().unwrap().values())
+        .filter(|v| v.is_null())
+        .count();
+    assert_eq!(nulls, 0, "{small}");
 }
 
 /// `{"kinds":"commit"}` was refused: a list was required.

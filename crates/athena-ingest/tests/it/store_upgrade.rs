@@ -91,12 +91,25 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
         .store()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let total: i64 = env
         .store()
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
         .unwrap();
     assert_eq!(total, 106 + 53);
+    // The kinds the migration counted from the old events, plus the new ones since, are the
+    // events' own.
+    let rows = |sql: &str| -> Vec<(String, String, i64)> {
+        let store = env.store();
+        let mut stmt = store.prepare(sql).unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        rows.unwrap().map(Result::unwrap).collect()
+    };
+    let kept = rows("SELECT source_id, kind, events FROM event_kinds ORDER BY 1, 2");
+    let counted =
+        rows("SELECT source_id, kind, count(*) FROM events GROUP BY source_id, kind ORDER BY 1, 2");
+    assert_eq!(kept, counted);
+    assert!(kept.len() >= 3, "{kept:?}");
 
     let (_, json) = env.sync_json();
     for id in ["repo", "web", "notes"] {

@@ -157,6 +157,15 @@ pub(crate) async fn sources(
     Ok(ok(body.await?))
 }
 
+/// `GET /v1/kinds`: the kinds of the stored events, per source.
+pub(crate) async fn kinds(
+    State(state): State<RecallState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> Answer {
+    let body = state.service.kinds(|k| serde_json::to_vec(&k));
+    Ok(ok(body.await?))
+}
+
 /// `GET /v1/timeline`: counts of events per time bucket and source.
 pub(crate) async fn timeline(
     State(state): State<RecallState>,

@@ -1,6 +1,6 @@
 //! The recall API over HTTP that `serve` answers: `/v1/events`, `/v1/events/{source}/{id}`,
-//! `/v1/sources`, `/v1/timeline` and `/openapi.json`, read-only over the store through the
-//! [`RecallService`](crate::recall::RecallService) that MCP shares.
+//! `/v1/sources`, `/v1/kinds`, `/v1/timeline` and `/openapi.json`, read-only over the store
+//! through the [`RecallService`](crate::recall::RecallService) that MCP shares.
 //!
 //! - `query`: the typed extractor of query strings, whose every refusal is a 400 naming its
 //!   parameter;
@@ -93,6 +93,7 @@ pub(crate) fn router(state: RecallState) -> Router {
         // `{*id}`: an id's `/` may come percent-encoded or not.
         .route("/v1/events/{source}/{*id}", get(handlers::event))
         .route("/v1/sources", get(handlers::sources))
+        .route("/v1/kinds", get(handlers::kinds))
         .route("/v1/timeline", get(handlers::timeline))
         .route("/openapi.json", get(openapi_json))
         .with_state(state)

@@ -8,7 +8,7 @@ use schemars::generate::Contract;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::recall::answers::{ErrorBody, EventView, EventsPage, Sources, Timeline};
+use crate::recall::answers::{ErrorBody, EventView, EventsPage, Kinds, Sources, Timeline};
 use crate::recall::params::{EventsParams, NoParams, TimelineParams};
 use crate::recall::schema;
 
@@ -85,6 +85,17 @@ pub(crate) fn document(guarded: bool) -> Value {
             not_found: false,
         },
         Operation {
+            path: "/v1/kinds",
+            id: "kinds",
+            summary: "The kinds of the stored events, per source: the values `kind` filters take.",
+            parameters: query_parameters::<NoParams>(&mut params),
+            ok: (
+                "One row per source and kind, with its events; within a source, the most frequent first.",
+                answers.subschema_for::<Kinds>().to_value(),
+            ),
+            not_found: false,
+        },
+        Operation {
             path: "/v1/timeline",
             id: "timeline",
             summary: "Counts of events per time bucket and source, oldest bucket first.",
@@ -106,7 +117,7 @@ pub(crate) fn document(guarded: bool) -> Value {
         "openapi": "3.1.0",
         "info": {
             "title": "athena-ingest recall API",
-            "description": "Read the episodic events athena-ingest stored: pages of events with a cursor that stays valid while events arrive, one event by source and id, the sources, and counts per time bucket.",
+            "description": "Read the episodic events athena-ingest stored: pages of events with a cursor that stays valid while events arrive, one event by source and id, the sources, the kinds of their events, and counts per time bucket.",
             "version": env!("CARGO_PKG_VERSION"),
         },
         "paths": paths,
@@ -213,6 +224,7 @@ mod tests {
             ("/v1/events", &["200", "400", "401"][..]),
             ("/v1/events/{source}/{id}", &["200", "400", "401", "404"]),
             ("/v1/sources", &["200", "400", "401"]),
+            ("/v1/kinds", &["200", "400", "401"]),
             ("/v1/timeline", &["200", "400", "401"]),
         ] {
             let responses = &doc["paths"][path]["get"]["responses"];

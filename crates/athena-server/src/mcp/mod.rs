@@ -8,6 +8,7 @@
 //! `GET /v1/sources`, `timeline` is `GET /v1/timeline`.
 //!
 //! - `server`: the MCP server that exposes them, and their schemas;
+//! - `brief`: an event as `search_events` lists it unless asked for its details;
 //! - `tools`: the line of text each answer comes with;
 //! - `stdio`: the stdio framing, which answers every line (a parse error, a line too long).
 
@@ -19,6 +20,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::ServiceExt;
 
+mod brief;
 mod server;
 mod stdio;
 mod tools;

@@ -16,6 +16,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::brief::Listed;
 use super::tools;
 use crate::recall::answers::{EventView, EventsPage, Sources, Timeline};
 use crate::recall::params::{EventParams, EventsParams, TimelineParams};
@@ -42,18 +43,21 @@ impl RecallServer {
     }
 
     #[tool(
-        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first unless order is asc. All filters are optional and combine; source, kind and outcome take one value or a list. The arguments, limits and answer are those of the HTTP API's GET /v1/events. Returns {\"events\": [...], \"next_cursor\": string|null}: each event has id, source_id, source_type, kind, occurred_at (RFC 3339, UTC), ingested_at, actor, title, body, url, outcome and context; its metadata only with include_metadata: true (or get_event for one event in full). format athena: Athena's EpisodicEvent instead. Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit is 1 to 1000, default 50; pass next_cursor back as cursor, with the same filters, for the next page.",
+        description = "Search the episodic event store (git commits, file changes, HTTP requests, GitHub issues and pull requests, Slack messages …), newest first unless order is asc. All filters are optional and combine; source, kind and outcome take one value or a list (list_sources names the sources and their kinds). The arguments, limits and order are those of the HTTP API's GET /v1/events. Returns {\"events\": [...], \"next_cursor\": string|null, \"match\", \"note\"}: each event has id, source_id, kind, occurred_at (RFC 3339, UTC) and title, and actor, body (cut after 200 characters), url, outcome and context when it has them; with include_metadata: true, each event whole (source_type, ingested_at, the full body and the source's metadata), as get_event shows one. format athena: Athena's EpisodicEvent instead. note says why a page is not what was asked: no event had every word (these have some), or a source or kind the store does not have. Times accept RFC 3339, a date (2024-05-01) or relative to now (30m, 12h, 7d, 2w). limit is 1 to 1000, default 50; pass next_cursor back as cursor, with the same filters, for the next page.",
         annotations(read_only_hint = true, open_world_hint = false),
         input_schema = input::<EventsParams>(),
-        output_schema = output::<EventsPage>(),
+        output_schema = output::<EventsPage<Listed>>(),
     )]
     async fn search_events(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
         let mut params: EventsParams = arguments(args)?;
         // An agent pays for every character: the details are asked for, or read by get_event.
-        params.include_metadata.get_or_insert(false);
-        let answer = self.recall.events(&params, chrono::Utc::now(), |page| {
-            (serde_json::to_value(&page), tools::events(&page))
-        });
+        let whole = *params.include_metadata.get_or_insert(false);
+        let answer = self
+            .recall
+            .events(&params, chrono::Utc::now(), move |page| {
+                let page = page.map(|e| Listed::new(e, whole));
+                (serde_json::to_value(&page), tools::events(&page))
+            });
         Ok(result(answer.await))
     }
 
@@ -72,7 +76,7 @@ impl RecallServer {
     }
 
     #[tool(
-        description = "The sources that have synced into the store. Returns {\"sources\": [...]}, each with id, type, cursor, events (count stored), dead_letters, last_sync (RFC 3339 or null), last_status, last_error and error_kind. Use the ids as source to filter search_events and timeline.",
+        description = "The sources that have synced into the store. Returns {\"sources\": [...]}, each with id, type, cursor, events (count stored), dead_letters, last_sync (RFC 3339 or null), last_status, last_error, error_kind and kinds (the kinds of its events with their counts, most frequent first). Use the ids as source and the kinds as kind to filter search_events and timeline.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = output::<Sources>(),
     )]

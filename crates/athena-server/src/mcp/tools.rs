@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::brief::Listed;
 use crate::recall::answers::{EventView, EventsPage, MatchKind, Sources, Timeline};
 
 /// `search_events`: how many, from when to when, and the cursor of the next page; first, the
 /// note of a page that is not what was asked (no event had every word).
-pub(crate) fn events(page: &EventsPage) -> String {
+pub(crate) fn events(page: &EventsPage<Listed>) -> String {
     let summary = page_summary(page);
     match &page.note {
         Some(note) => format!("{note}. {summary}"),
@@ -16,11 +17,11 @@ pub(crate) fn events(page: &EventsPage) -> String {
     }
 }
 
-fn page_summary(page: &EventsPage) -> String {
-    let times = page.events.iter().map(occurred_at);
+fn page_summary(page: &EventsPage<Listed>) -> String {
+    let times = page.events.iter().map(Listed::occurred_at);
     let mut summary = match (times.clone().min(), times.max()) {
         (Some(oldest), Some(newest)) => {
-            let first = match page.events.first().map(occurred_at) {
+            let first = match page.events.first().map(Listed::occurred_at) {
                 Some(t) if t == oldest && oldest != newest => "oldest first",
                 _ => "newest first",
             };
@@ -107,13 +108,6 @@ fn counted(t: &Timeline) -> String {
             rfc3339(&last)
         ),
         _ => "no events in this range".to_string(),
-    }
-}
-
-fn occurred_at(e: &EventView) -> DateTime<Utc> {
-    match e {
-        EventView::Event(e) => e.occurred_at,
-        EventView::Athena(a) => a.timestamp,
     }
 }
 

@@ -90,6 +90,7 @@ async fn search_takes_the_http_default_and_hands_back_a_bound_cursor() {
     let params: EventsParams = serde_json::from_value(json!({"since": "7d"})).unwrap();
     let (page, summary) = service(store.clone())
         .events(&params, now(), |p| {
+            let p = p.map(|e| crate::mcp::brief::Listed::new(e, false));
             let summary = events(&p);
             (p, summary)
         })

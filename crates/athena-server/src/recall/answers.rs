@@ -2,6 +2,7 @@
 //! alike, and whose schemas (schemars) are `/openapi.json`'s components and the MCP tools'
 //! output schemas. Every field an answer always carries is written, `null` where it may be.
 
+use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, TimelineCount};
 use athena_core::{Event, Outcome, Registry, SourceStatus};
 use chrono::{DateTime, Utc};
@@ -116,11 +117,12 @@ impl EventView {
     }
 }
 
-/// A page of events.
+/// A page of events (in the shape `format` asked for; MCP lists them briefer by default).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct EventsPage {
-    /// In the page's order, in the shape `format` asked for.
-    pub events: Vec<EventView>,
+#[schemars(rename = "EventsPage")]
+pub struct EventsPage<E = EventView> {
+    /// In the page's order.
+    pub events: Vec<E>,
     /// Pass as `cursor` (with the same filters and `order`) for the next page; `null` on the
     /// last page (and on a page of any word, which is the best `limit` matches).
     pub next_cursor: Option<String>,
@@ -129,8 +131,21 @@ pub struct EventsPage {
     /// without `q`.
     #[serde(rename = "match")]
     pub matched: Option<MatchKind>,
-    /// Says why a page is not what was asked (`match` is `any`); else `null`.
+    /// Says why a page is not what was asked (`match` is `any`), or names a source or kind
+    /// asked for that the store does not have, with the ones it has; else `null`.
     pub note: Option<String>,
+}
+
+impl<E> EventsPage<E> {
+    /// The same page with each event in another shape.
+    pub fn map<F>(self, f: impl FnMut(E) -> F) -> EventsPage<F> {
+        EventsPage {
+            events: self.events.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            matched: self.matched,
+            note: self.note,
+        }
+    }
 }
 
 /// How a search's words matched.
@@ -166,6 +181,17 @@ pub struct SourceRow {
     /// The error's kind, if it failed: `unauthorized`, `rate_limited`, `http`, `io`,
     /// `cursor`, `config` or `other`.
     pub error_kind: Option<String>,
+    /// The kinds of its events, the most frequent first.
+    pub kinds: Vec<KindRow>,
+}
+
+/// How many events of a source are of one kind.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct KindRow {
+    /// The kind, as `kind` filters take it.
+    pub kind: String,
+    /// Its events stored.
+    pub events: u64,
 }
 
 impl From<SourceStatus> for SourceRow {
@@ -180,6 +206,12 @@ impl From<SourceStatus> for SourceRow {
             last_status: s.last_status.map(|s| s.as_str()),
             last_error: s.last_error,
             error_kind: s.last_error_kind,
+            kinds: (s.kinds.into_iter())
+                .map(|k| KindRow {
+                    kind: k.kind,
+                    events: k.events,
+                })
+                .collect(),
         }
     }
 }
@@ -197,6 +229,42 @@ impl Sources {
     pub fn new(status: Vec<SourceStatus>) -> Self {
         Sources {
             sources: status.into_iter().map(SourceRow::from).collect(),
+        }
+    }
+}
+
+/// How many events of one source are of one kind.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SourceKindRow {
+    /// The source id.
+    pub source: String,
+    /// The kind, as `kind` filters take it.
+    pub kind: String,
+    /// Its events stored.
+    pub events: u64,
+}
+
+/// The kinds of the stored events: what `/v1/kinds` answers and `kinds --format json` prints.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Kinds {
+    /// By source id; within a source, the most frequent kind first.
+    pub kinds: Vec<SourceKindRow>,
+}
+
+impl Kinds {
+    /// The rows of `sources`' kinds.
+    pub fn new(sources: Vec<SourceKinds>) -> Self {
+        Kinds {
+            kinds: (sources.into_iter())
+                .flat_map(|s| {
+                    let source = s.source_id;
+                    (s.kinds.into_iter()).map(move |k| SourceKindRow {
+                        source: source.clone(),
+                        kind: k.kind,
+                        events: k.events,
+                    })
+                })
+                .collect(),
         }
     }
 }
@@ -224,7 +292,8 @@ pub struct Timeline {
     /// event had every word and the counts are of events with any of them; `null` without `q`.
     #[serde(rename = "match")]
     pub matched: Option<MatchKind>,
-    /// Says why the counts are not what was asked (`match` is `any`); else `null`.
+    /// Says why the counts are not what was asked (`match` is `any`), or names a source or
+    /// kind asked for that the store does not have; else `null`.
     pub note: Option<String>,
 }
 

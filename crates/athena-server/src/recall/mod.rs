@@ -4,7 +4,7 @@
 //! - `params`: the questions' parameters, their defaults and limits, and how they resolve
 //!   into store queries; `answers`: the answers' types; `schema`: their JSON schemas, for the
 //!   OpenAPI document and the MCP tools alike;
-//! - `questions`: the four questions as methods of the service, and [`RecallError`];
+//! - `questions`: the questions (a page, an event, the sources, the kinds, a timeline) as methods of the service, and [`RecallError`];
 //! - `service`: the bounded pool and time budget every query runs in, and `gate`: its queue,
 //!   cheapest first, and each kind's share of the connections;
 //! - `athena`: an event in the shape of Athena's `EpisodicEvent` (also `events --format athena`);

@@ -1,4 +1,4 @@
-//! The four questions recall answers, asked of the [`RecallService`] by HTTP, MCP and any
+//! The questions recall answers, asked of the [`RecallService`] by HTTP, MCP and any
 //! program that embeds the server: each resolves its parameters, reads the store within the
 //! service's bounds, and answers one of the types of [`super::answers`], or a [`RecallError`]
 //! whose text both front ends show as it is.
@@ -8,12 +8,13 @@
 
 use std::time::Duration;
 
-use athena_core::recall::{PageQuery, Spent};
+use athena_core::known;
+use athena_core::recall::{PageQuery, QueryBudget, Recall, Spent};
 use athena_core::search::{all_then_any, Matched};
-use athena_core::StoreError;
+use athena_core::{EventQuery, StoreError};
 use chrono::{DateTime, Utc};
 
-use super::answers::{EventView, EventsPage, MatchKind, Sources, Timeline};
+use super::answers::{EventView, EventsPage, Kinds, MatchKind, Sources, Timeline};
 use super::params::{EventParams, EventsParams, ParamError, TimelineParams};
 use super::service::Refused;
 use super::{Cost, RecallService};
@@ -130,6 +131,7 @@ impl RecallService {
                     |page| page.events.is_empty(),
                 )?,
             };
+            let unknown = unknown_names(r, &query.page.filter, budget)?;
             let search = query.page.filter.search.as_deref();
             let (format, metadata) = (query.format, query.metadata);
             Ok(render(EventsPage {
@@ -142,7 +144,7 @@ impl RecallService {
                     Matched::Any(_) => MatchKind::Any,
                     _ => MatchKind::All,
                 }),
-                note: search.and_then(|s| matched.note(s)),
+                note: notes(search.and_then(|s| matched.note(s)), unknown),
             }))
         });
         Ok(answer.await?)
@@ -178,6 +180,17 @@ impl RecallService {
         Ok(answer.await?)
     }
 
+    /// The kinds of the stored events, per source.
+    pub async fn kinds<R: Send + 'static>(
+        &self,
+        render: impl FnOnce(Kinds) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let answer = self.run(Cost::ONE, move |r, budget| {
+            Ok(render(Kinds::new(r.kinds(budget)?)))
+        });
+        Ok(answer.await?)
+    }
+
     /// Counts of events per time bucket and source, oldest bucket first.
     pub async fn timeline<R: Send + 'static>(
         &self,
@@ -194,16 +207,38 @@ impl RecallService {
                 |filter| r.timeline(filter, bucket, budget),
                 |counts| counts.is_empty(),
             )?;
+            let unknown = unknown_names(r, &filter, budget)?;
             let search = filter.search.as_deref();
             Ok(render(Timeline {
                 matched: search.map(|_| match matched {
                     Matched::Any(_) => MatchKind::Any,
                     _ => MatchKind::All,
                 }),
-                note: search.and_then(|s| matched.note(s)),
+                note: notes(search.and_then(|s| matched.note(s)), unknown),
                 ..Timeline::new(bucket, counts)
             }))
         });
         Ok(answer.await?)
+    }
+}
+
+/// What `filter` names that the store does not have (see [`known::unknown_names`]): asked of
+/// the store only when the filter names a source or a kind.
+fn unknown_names(
+    r: &dyn Recall,
+    filter: &EventQuery,
+    budget: &QueryBudget,
+) -> Result<Option<String>, StoreError> {
+    if filter.sources.is_empty() && filter.kinds.is_empty() {
+        return Ok(None);
+    }
+    Ok(known::unknown_names(filter, &r.kinds(budget)?))
+}
+
+/// The search's note and the unknown names', in one line.
+fn notes(search: Option<String>, unknown: Option<String>) -> Option<String> {
+    match (search, unknown) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }

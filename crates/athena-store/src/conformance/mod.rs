@@ -50,6 +50,7 @@ pub use write::{
     reset_forgets_the_cursor_and_state_and_keeps_the_events, runs_and_counts_show_in_the_status,
     staged_batches_commit_together_and_a_refused_one_leaves_the_others,
     state_changes_set_replace_and_remove_keys,
+    the_kinds_of_each_source_are_counted_as_events_are_stored,
 };
 
 /// One store under test: the cases make a fresh fixture each (an empty store of its own) and
@@ -99,6 +100,7 @@ macro_rules! store_conformance {
             a_staged_batch_never_committed_is_gone_after_a_restart,
             reset_forgets_the_cursor_and_state_and_keeps_the_events,
             runs_and_counts_show_in_the_status,
+            the_kinds_of_each_source_are_counted_as_events_are_stored,
             a_source_fenced_after_a_refused_batch_stores_nothing_more_and_resumes_after_it,
             pages_follow_each_other_in_both_orders_and_ties_keep_storing_order,
             paging_while_events_arrive_repeats_and_skips_nothing,

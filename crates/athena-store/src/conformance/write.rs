@@ -4,7 +4,7 @@
 
 use athena_core::recall::{PageQuery, QueryBudget, Recall};
 use athena_core::{
-    CommitReport, Event, EventQuery, Outcome, RunRecord, RunStatus, SourceStatus, Store,
+    CommitReport, Event, EventQuery, KindCount, Outcome, RunRecord, RunStatus, SourceStatus, Store,
 };
 use chrono::{DateTime, Utc};
 
@@ -293,6 +293,66 @@ pub fn duplicates_within_and_across_batches_are_counted_and_the_first_is_kept<F:
         .map(|s| (s.source_id.as_str(), s.events))
         .collect();
     assert_eq!(sorted(counts), [("other", 1), ("src", 5)]);
+}
+
+/// Each source's kinds are counted by the commits that store them (a duplicate is not, a
+/// refused batch is not), the most frequent first, in `sources_status` and `kinds` alike; a
+/// source that stored nothing yet is known with no kinds.
+pub fn the_kinds_of_each_source_are_counted_as_events_are_stored<F: Fixture>(f: &F) {
+    let mut store = f.open();
+    let of_kind = |id: &str, kind: &str| {
+        let mut e = event(id, 1, id, "a");
+        e.kind = kind.into();
+        e
+    };
+    let first = vec![
+        of_kind("1", "note"),
+        of_kind("2", "commit"),
+        of_kind("3", "commit"),
+    ];
+    store.commit_batch(&info(), &batch(first, 1)).unwrap();
+    let again = vec![
+        of_kind("1", "note"),
+        of_kind("4", "note"),
+        of_kind("5", "note"),
+    ];
+    store.stage_batch(&info(), &batch(again, 2)).unwrap();
+    store.commit_staged().unwrap();
+    f.refuse_marked_batches(&mut store);
+    let refused = refused_batch(vec![of_kind("6", "tag")], 3);
+    assert!(store.commit_batch(&info(), &refused).is_err());
+    let other = source("other");
+    store
+        .commit_batch(&other, &batch(vec![of_kind("1", "tag")], 1))
+        .unwrap();
+    store
+        .commit_batch(&source("empty"), &batch(vec![], 1))
+        .unwrap();
+    let counted = |kinds: &[KindCount]| -> Vec<(String, u64)> {
+        kinds.iter().map(|k| (k.kind.clone(), k.events)).collect()
+    };
+    let want = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+        pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    };
+    let status = by_source(store.sources_status().unwrap());
+    let ids: Vec<&str> = status.iter().map(|s| s.source_id.as_str()).collect();
+    assert_eq!(ids, ["empty", "other", "src"]);
+    assert!(status[0].kinds.is_empty());
+    assert_eq!(counted(&status[1].kinds), want(&[("tag", 1)]));
+    assert_eq!(
+        counted(&status[2].kinds),
+        want(&[("note", 3), ("commit", 2)])
+    );
+    let mut kinds = store.kinds().unwrap();
+    kinds.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+    for (k, s) in kinds.iter().zip(&status) {
+        assert_eq!((&k.source_id, &k.kinds), (&s.source_id, &s.kinds));
+    }
+    assert_eq!(kinds.len(), 3);
+    let recall = f.recall(&store);
+    let mut recalled = recall.kinds(&QueryBudget::unlimited()).unwrap();
+    recalled.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+    assert_eq!(recalled, kinds);
 }
 
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {

@@ -140,6 +140,10 @@ impl Store for SqliteStore {
         self.select_sources_status()
     }
 
+    fn kinds(&self) -> Result<Vec<athena_core::known::SourceKinds>, StoreError> {
+        self.select_kinds()
+    }
+
     fn dead_letters(
         &self,
         source: Option<&str>,

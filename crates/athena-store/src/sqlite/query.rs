@@ -1,11 +1,12 @@
 //! The reads: events by filter and full-text search, sources' status, dead letters, cursors.
 //! `query_events`, `sources_status` and `dead_letters` never write: they run on a read-only store.
 
+use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Order, Page, PageCursor, PageQuery, TimelineCount};
 use athena_core::search::SearchMatch;
 use athena_core::{
-    Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
-    StoreError, StoredDeadLetter,
+    sort_kinds, Cursor, DeadLetter, Event, EventQuery, KindCount, Outcome, RunStatus, SourceState,
+    SourceStatus, StoreError, StoredDeadLetter,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::types::Value as SqlValue;
@@ -380,11 +381,8 @@ impl SqliteStore {
     pub(crate) fn select_sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
         let be = |e| backend(&self.path, e);
         // A reader does not migrate: a store from before schema 3 has no error kinds.
-        let error_kind = if self.schema_version()? >= 3 {
-            "r.error_kind"
-        } else {
-            "NULL"
-        };
+        let version = self.schema_version()?;
+        let error_kind = if version >= 3 { "r.error_kind" } else { "NULL" };
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -421,10 +419,12 @@ impl SqliteStore {
                         .and_then(|t| RunStatus::parse(&t)),
                     last_error: r.get(7)?,
                     last_error_kind: r.get(8)?,
+                    kinds: Vec::new(),
                 })
             })
             .map_err(be)?;
         let mut status = rows.collect::<Result<Vec<_>, _>>().map_err(be)?;
+        self.add_kinds(&mut status, version)?;
         // A run is recorded as `running` when it starts; if no sync holds the store now, that
         // run never recorded its end, and saying so is the truth the store still has.
         let mut sync_running = None;
@@ -443,6 +443,71 @@ impl SqliteStore {
             }
         }
         Ok(status)
+    }
+
+    /// Each source's kinds (see [`Self::select_kinds`]), into `status` (ordered by source id).
+    fn add_kinds(&self, status: &mut [SourceStatus], version: i64) -> Result<(), StoreError> {
+        for known in self.kinds_of_version(version)? {
+            if let Ok(at) = status.binary_search_by(|s| s.source_id.cmp(&known.source_id)) {
+                status[at].kinds = known.kinds;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Store::kinds`](athena_core::Store::kinds): every source the store knows, with the
+    /// kinds of its events.
+    pub(crate) fn select_kinds(&self) -> Result<Vec<SourceKinds>, StoreError> {
+        self.kinds_of_version(self.schema_version()?)
+    }
+
+    /// From the counts the commits kept (schema 4); a store from before them is counted
+    /// event by event, as a reader does not migrate.
+    fn kinds_of_version(&self, version: i64) -> Result<Vec<SourceKinds>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let counts = if version >= 4 {
+            "SELECT source_id, kind, events FROM event_kinds"
+        } else {
+            "SELECT source_id, kind, count(*) AS events FROM events GROUP BY source_id, kind"
+        };
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "WITH k AS ({counts}),
+                 ids AS (
+                    SELECT source_id FROM cursors UNION SELECT source_id FROM source_runs
+                    UNION SELECT source_id FROM k
+                 )
+                 SELECT ids.source_id, k.kind, k.events
+                 FROM ids LEFT JOIN k ON k.source_id = ids.source_id
+                 ORDER BY ids.source_id"
+            ))
+            .map_err(be)?;
+        let mut rows = stmt.query([]).map_err(be)?;
+        let mut all: Vec<SourceKinds> = Vec::new();
+        while let Some(r) = rows.next().map_err(be)? {
+            let source_id: String = r.get(0).map_err(be)?;
+            if all.last().is_none_or(|s| s.source_id != source_id) {
+                all.push(SourceKinds {
+                    source_id,
+                    kinds: Vec::new(),
+                });
+            }
+            if let (Some(kind), Some(events)) = (
+                r.get::<_, Option<String>>(1).map_err(be)?,
+                r.get::<_, Option<i64>>(2).map_err(be)?,
+            ) {
+                let source = all.last_mut().expect("pushed above");
+                source.kinds.push(KindCount {
+                    kind,
+                    events: events as u64,
+                });
+            }
+        }
+        for s in &mut all {
+            sort_kinds(&mut s.kinds);
+        }
+        Ok(all)
     }
 
     /// [`Store::dead_letters`](athena_core::Store::dead_letters).

@@ -150,6 +150,9 @@ impl SqliteStore {
                      ON CONFLICT (source_id, id) DO NOTHING",
                 )
                 .map_err(be)?;
+            // The kinds of the events this batch newly stores, and how many of each: a batch
+            // holds a few kinds, so a list beats a map.
+            let mut written_kinds: Vec<(&str, u64)> = Vec::new();
             for (i, e) in batch.events.iter().enumerate() {
                 let encoded;
                 let (context, metadata) = match batch.json_of(i) {
@@ -181,9 +184,25 @@ impl SqliteStore {
                     .map_err(be)?;
                 if n == 1 {
                     report.written += 1;
+                    match written_kinds.iter_mut().find(|(k, _)| *k == e.kind) {
+                        Some((_, count)) => *count += 1,
+                        None => written_kinds.push((&e.kind, 1)),
+                    }
                 } else {
                     report.duplicates += 1;
                 }
+            }
+            let mut count_kind = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO event_kinds (source_id, kind, events) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source_id, kind) DO UPDATE SET events = events + excluded.events",
+                )
+                .map_err(be)?;
+            for (kind, count) in written_kinds {
+                count_kind
+                    .execute(params![source.id, kind, count as i64])
+                    .map_err(be)?;
             }
             let mut dead = self
                 .conn

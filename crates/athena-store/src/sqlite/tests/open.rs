@@ -195,6 +195,28 @@ fn a_read_only_open_reads_a_version_1_store_without_migrating_it() {
     assert!(s.sources_status().unwrap().is_empty());
     assert!(s.dead_letters(None, 10).unwrap().is_empty());
     assert_eq!(s.schema_version().unwrap(), 1);
+    drop(s);
+    // Its kinds, which it kept no count of, are counted from its events.
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (id, source_id, source_type, kind, occurred_at, ingested_at,
+                title, body, context, metadata)
+             VALUES ('1', 'git', 'git', 'commit', 0, 0, 't', '', '{}', '{}'),
+                    ('2', 'git', 'git', 'commit', 0, 0, 't', '', '{}', '{}');",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open_read_only(&path).unwrap();
+    let kinds = s.kinds().unwrap();
+    assert_eq!(kinds.len(), 1);
+    assert_eq!(
+        (kinds[0].source_id.as_str(), kinds[0].kinds[0].kind.as_str()),
+        ("git", "commit")
+    );
+    assert_eq!(kinds[0].kinds[0].events, 2);
+    assert_eq!(s.sources_status().unwrap()[0].kinds, kinds[0].kinds);
+    assert_eq!(s.schema_version().unwrap(), 1);
 }
 
 #[test]
