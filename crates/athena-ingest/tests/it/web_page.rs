@@ -286,3 +286,25 @@ fn one_event_is_singular() {
     assert!(dom.contains("web (1 event)"), "{dom}");
     assert!(!dom.contains("1 events"), "{dom}");
 }
+
+/// A mistyped kind showed "No events match." and nothing else; the kinds were nowhere.
+#[test]
+fn an_unknown_kind_is_named_on_the_page_and_the_kinds_are_offered() {
+    let env = TestEnv::new();
+    let server = serve_log(&env, &log_line(0, "/only"), 1);
+    let dom = rendered(
+        &format!("http://127.0.0.1:{}/?kind=comit", server.port),
+        None,
+    );
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert!(
+        dom.contains(
+            "No events match. No event of kind \"comit\" (the kinds stored: http_request)."
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<option value=\"http_request\"></option>"),
+        "{dom}"
+    );
+}

@@ -140,7 +140,7 @@ async function page(cursor) {
   more.hidden = !nextCursor;
   status.dataset.count = shown;
   const note = body.note ? " (" + body.note + ")" : "";
-  status.textContent = shown === 0 ? "No events match."
+  status.textContent = shown === 0 ? "No events match." + (body.note ? " " + body.note[0].toUpperCase() + body.note.slice(1) + "." : "")
     : nextCursor ? `${plural(shown, "event")} shown, more to load, newest first`
     : body.match === "any" ? `${plural(shown, "event")}${note}`
     : `${plural(shown, "event")}, newest first`;
@@ -276,6 +276,14 @@ async function sources() {
     select.append(el("option", { value: s.id }, `${s.id} (${plural(s.events, "event")})`));
   }
   select.value = chosen;
+  // The kinds stored, offered as the kind filter is typed.
+  const kinds = document.getElementById("kinds");
+  const known = new Set([...kinds.options].map((o) => o.value));
+  for (const k of (body.sources || []).flatMap((s) => s.kinds || [])) {
+    if (known.has(k.kind)) continue;
+    known.add(k.kind);
+    kinds.append(el("option", { value: k.kind }));
+  }
   drawHealth(body.sources || []);
 }
 
