@@ -20,6 +20,7 @@
 //!   counts, in a registry the caller owns, rendered in the Prometheus text format.
 //! - [`schedule`]: when `serve` runs a source (duration, cron or live), its jitter and backoff.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
+//! - [`episode`]: an event as Athena's `EpisodicEvent`, and back.
 //!
 //! This crate has no network and no database code.
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@
 pub mod config;
 pub mod cursor;
 pub mod engine;
+pub mod episode;
 pub mod error;
 pub mod event;
 pub mod json;

@@ -20,31 +20,7 @@ pub(crate) fn write_sync_report(
     format: ReportFormat,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Json => {
-            let sources: Vec<Value> = report
-                .sources
-                .iter()
-                .map(|s| {
-                    json!({
-                        "id": s.info.id,
-                        "type": s.info.source_type,
-                        "status": s.status.as_str(),
-                        "events_written": s.events_written,
-                        "duplicates": s.duplicates,
-                        "invalid": s.invalid,
-                        "error": s.error,
-                        "error_kind": s.error_kind.map(|k| k.as_str()),
-                        "duration_ms": s.stats.duration.as_millis() as u64,
-                        // Beyond DESIGN's shape: what an API source spent.
-                        "requests": s.stats.requests,
-                        "retries": s.stats.retries,
-                        "not_modified": s.stats.not_modified,
-                        "rate_limit_waits": s.stats.rate_limit_waits,
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", json!({ "sources": sources }))
-        }
+        ReportFormat::Json => writeln!(out, "{}", report.to_json()),
         ReportFormat::Text => {
             let rows: Vec<Vec<String>> = report
                 .sources
