@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need where it can (scripts/test-setup.sh,
 # which says what is missing where it cannot), then runs every test of the workspace with all
-# features. Arguments go to `cargo nextest run`, e.g. scripts/test.sh -E 'test(/api_log/)'.
+# features, then the Python package's tests against its wheel (scripts/test-python.sh).
+# Arguments go to `cargo nextest run`, e.g. scripts/test.sh -E 'test(/api_log/)' (and then the
+# Python tests are left out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! scripts/test-setup.sh; then
@@ -10,4 +12,10 @@ if ! scripts/test-setup.sh; then
         "above will fail)" >&2
     exit 1
 fi
-exec cargo nextest run --workspace --all-features "$@"
+cargo nextest run --workspace --all-features "$@"
+# The Python package, against its wheel (skipped when the arguments pick some Rust tests).
+if [ $# -eq 0 ]; then
+    scripts/test-python.sh
+else
+    echo "scripts/test.sh: arguments given: the Python package's tests (scripts/test-python.sh) not run" >&2
+fi

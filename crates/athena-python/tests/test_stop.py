@@ -1,0 +1,60 @@
+"""Leaving the loop stops the Rust source: no stream is left running."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from pathlib import Path
+
+from athena_ingest import EventSourceFactory, MemoryCursorStore, running_streams
+
+from conftest import log_lines
+
+
+async def big_log_source(tmp_path: Path):
+    (tmp_path / "access.log").write_text(log_lines(1, 60_000))
+    factory = EventSourceFactory(cursor_store=MemoryCursorStore())
+    return await factory.create_source(
+        "api_log", "web", {}, {"paths": [str(tmp_path / "access.log")]}
+    )
+
+
+async def wait_for_no_stream() -> float:
+    start = time.monotonic()
+    while running_streams() and time.monotonic() - start < 5:
+        await asyncio.sleep(0.005)
+    return time.monotonic() - start
+
+
+async def test_leaving_the_loop_early_stops_the_rust_source(tmp_path: Path) -> None:
+    source = await big_log_source(tmp_path)
+    seen = 0
+    async for _ in source.generate_events():
+        seen += 1
+        if seen == 10:
+            assert running_streams() == 1 and source.running
+            break
+    gc.collect()
+    waited = await wait_for_no_stream()
+    assert running_streams() == 0 and not source.running
+    assert waited < 1.0, f"the source stopped after {waited:.2f} s"
+    # Its cursor is true for what was yielded only at a batch's end: here, none yet.
+    assert source.get_cursor() is None
+
+
+async def test_close_and_async_with_stop_the_rust_source(tmp_path: Path) -> None:
+    source = await big_log_source(tmp_path)
+    async with source:
+        events = source.generate_events()
+        await events.__anext__()
+        assert running_streams() == 1
+    await events.aclose()
+    assert await wait_for_no_stream() < 1.0 and not source.running
+    # And read to the end, the stream ends by itself.
+    count = 0
+    async for _ in source.generate_events():
+        count += 1
+    assert count == 60_000
+    assert running_streams() == 0
+    assert source.get_stats()["events_generated"] >= 60_000
