@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the six benchmarks (git, api_log, files, serve, recall, recall-load) one after the other
+# Runs the seven benchmarks (git, api_log, files, serve, recall, recall-load, python) one after
+# the other
 # and ends with one table of every figure that has a target, its value, the target and the
 # verdict.
 #
@@ -13,7 +14,7 @@
 # --rounds N is passed to each script (defaults: 3 for git and api_log, 5 for files; serve has
 # no rounds: one latency run and one soak, about two minutes; recall: one wrk run of each kind
 # of page over a store of 1,000,000 events; recall-load: 500 clients for 30 s over such a
-# store).
+# store; python: 3 rounds over 1,000,000 lines).
 # ATHENA_BENCH_SERVE_ARGS adds arguments to bench-serve's `serve` (see that script).
 # --log FILE (or ATHENA_BENCH_LOG=FILE): the api_log and both recall benchmarks read FILE, repeated,
 # instead of the combined-log lines they generate by default.
@@ -64,12 +65,13 @@ run files "$root/scripts/bench-files.sh" "" $rounds
 run serve "$root/scripts/bench-serve.sh"
 run recall "$root/scripts/bench-recall.sh"
 run recall-load "$root/scripts/bench-recall-load.sh"
+run python "$root/scripts/bench-python.sh" "" $rounds
 
 echo
 echo "=== summary"
 printf '%-8s %-8s %-34s %16s  %-21s %s\n' bench verdict figure value target key
 missed=0 broken=0 skipped=()
-for name in git api_log files serve recall recall-load; do
+for name in git api_log files serve recall recall-load python; do
     if [ "${status[$name]}" = skipped ]; then
         printf '%-8s %-8s %s\n' "$name" skipped "no repository: pass --git-repo PATH or set ATHENA_BENCH_GIT_REPO"
         skipped+=("bench-$name")

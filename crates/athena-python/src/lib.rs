@@ -7,7 +7,8 @@
 //! - `python_source`: a Python source run by the engine, exactly once into the store;
 //! - `registry`: the built-in types and the registered Python ones;
 //! - `store`: sync, events, status and cursors of a store file;
-//! - `errors`: the exception classes; `convert`: JSON ↔ Python;
+//! - `errors`: the exception classes; `convert`: JSON ↔ Python; `logging`: the engine's
+//!   log records into the factory's logger;
 //! - `testing` (feature `testing`): athena-sources' fake GitHub, for the package's tests.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde_json::Value;
 mod convert;
 mod errors;
 mod event;
+mod logging;
 mod native_source;
 mod python_source;
 mod registry;
@@ -58,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::NativeStore>()?;
     m.add_function(wrap_pyfunction!(build_source, m)?)?;
     m.add_function(wrap_pyfunction!(running_streams, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::set_logger, m)?)?;
     m.add_function(wrap_pyfunction!(registry::builtin_types, m)?)?;
     m.add_function(wrap_pyfunction!(registry::register_python_type, m)?)?;
     m.add_function(wrap_pyfunction!(registry::unregister_python_type, m)?)?;

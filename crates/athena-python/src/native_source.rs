@@ -48,6 +48,8 @@ pub struct NativeSource {
     invalid: u64,
     /// The source's own counters, as of its last stream's end.
     stats: SourceStats,
+    /// When the stream running now started.
+    started: Option<std::time::Instant>,
 }
 
 impl NativeSource {
@@ -69,6 +71,7 @@ impl NativeSource {
             events: 0,
             invalid: 0,
             stats: SourceStats::default(),
+            started: None,
         })
     }
 
@@ -99,6 +102,9 @@ impl NativeSource {
         match py.detach(|| runtime().block_on(task)) {
             Ok((source, stats)) => {
                 self.stats = stats;
+                if let Some(started) = self.started.take() {
+                    self.stats.duration = started.elapsed();
+                }
                 *self.state() = State::Idle(source);
                 Ok(())
             }
@@ -189,6 +195,7 @@ impl NativeSource {
             let stats = source.stats();
             (source, stats)
         });
+        self.started = Some(std::time::Instant::now());
         *self.state() = State::Streaming(Streaming {
             batches,
             cancel,
@@ -249,7 +256,7 @@ impl NativeSource {
     }
 
     /// `events_generated`, `events_invalid`, `requests`, `retries`, `bytes`, `not_modified`,
-    /// `rate_limit_waits` and `duration` (seconds, of the last stream that ended).
+    /// `rate_limit_waits` and `duration` (seconds, of the stream running, else of the last).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("events_generated", self.events)?;
@@ -259,7 +266,8 @@ impl NativeSource {
         d.set_item("bytes", self.stats.bytes)?;
         d.set_item("not_modified", self.stats.not_modified)?;
         d.set_item("rate_limit_waits", self.stats.rate_limit_waits)?;
-        d.set_item("duration", self.stats.duration.as_secs_f64())?;
+        let duration = self.started.map_or(self.stats.duration, |s| s.elapsed());
+        d.set_item("duration", duration.as_secs_f64())?;
         Ok(d)
     }
 }

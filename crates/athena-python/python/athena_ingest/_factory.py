@@ -42,6 +42,9 @@ class EventSourceFactory:
         cursor_store: Optional[CursorStore] = None,
     ) -> None:
         self.logger = logger or logging.getLogger("athena_ingest")
+        # The engine's records (a retry, a rate-limit wait, a skipped file) go to this logger,
+        # at its level and above.
+        _native.set_logger(self.logger, self.logger.getEffectiveLevel())
         self.cursor_store = cursor_store if cursor_store is not None else SqliteCursorStore()
         self._active: Dict[str, EventSource] = {}
 
