@@ -58,6 +58,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<native_source::NativeSource>()?;
     m.add_class::<python_source::Sink>()?;
     m.add_class::<store::NativeStore>()?;
+    m.add_class::<store::Stop>()?;
     m.add_function(wrap_pyfunction!(build_source, m)?)?;
     m.add_function(wrap_pyfunction!(running_streams, m)?)?;
     m.add_function(wrap_pyfunction!(logging::set_logger, m)?)?;

@@ -25,6 +25,27 @@ use crate::runtime::runtime;
 /// How long a sync waits for another sync of the same store to finish.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
 
+/// A way to stop a sync running in another thread.
+#[pyclass(module = "athena_ingest._native", frozen)]
+pub struct Stop {
+    token: CancelToken,
+}
+
+#[pymethods]
+impl Stop {
+    #[new]
+    fn new() -> Self {
+        Stop {
+            token: CancelToken::new(),
+        }
+    }
+
+    /// Stops the sync: what was handed to the store is committed, nothing more is read.
+    fn cancel(&self) {
+        self.token.cancel();
+    }
+}
+
 /// One store file.
 #[pyclass(module = "athena_ingest._native")]
 pub struct NativeStore {
@@ -90,13 +111,16 @@ impl NativeStore {
     /// Runs the sources once into the store (built first: a config error changes nothing) and
     /// returns the report as `sync --format json` prints it (JSON text). `only`: these source
     /// ids of a config file.
-    #[pyo3(signature = (sources, full=false, only=None))]
+    /// `stop`, when given, stops the sync when cancelled: the batches already handed to the
+    /// store are committed, nothing more is read (the report says `interrupted`).
+    #[pyo3(signature = (sources, full=false, only=None, stop=None))]
     fn sync(
         &self,
         py: Python<'_>,
         sources: &Bound<'_, PyAny>,
         full: bool,
         only: Option<Vec<String>>,
+        stop: Option<PyRef<'_, Stop>>,
     ) -> PyResult<String> {
         let (mut configs, settings) = sources_of(sources, &self.path)?;
         if let Some(only) = only {
@@ -110,11 +134,12 @@ impl NativeStore {
         let registry: Arc<Registry> = crate::registry::current();
         let built = registry.build_all(&configs).map_err(errors::config)?;
         let path = self.path.clone();
+        let cancel = stop.map_or_else(CancelToken::new, |s| s.token.clone());
         let report = py.detach(move || -> Result<String, athena_core::StoreError> {
             let store = SqliteStore::open_for_sync(&path, BUSY_WAIT)?;
             let options = SyncOptions {
                 full,
-                cancel: CancelToken::new(),
+                cancel,
                 secrets: built.secrets,
                 ..SyncOptions::default()
             };

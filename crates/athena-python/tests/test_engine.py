@@ -99,3 +99,46 @@ def test_a_python_source_killed_mid_sync_stores_every_event_exactly_once(tmp_pat
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     ids = stored(db)
     assert len(ids) == 300 and len(set(ids)) == 300, (len(ids), len(set(ids)))
+
+
+class Endless(BaseEventSource):
+    source_type = "endless"
+
+    async def generate_events(self):
+        n = (self.cursor or {}).get("next", 0)
+        while True:
+            yield {"timestamp": "2024-05-01T00:00:00Z", "event_type": "tick",
+                   "description": f"tick {n}", "id": f"e{n}"}
+            n += 1
+            if n % 100 == 0:
+                yield Checkpoint({"next": n})
+                time.sleep(0.005)
+
+
+async def test_cancelling_a_sync_commits_what_was_read_and_stops(tmp_path: Path) -> None:
+    import asyncio
+
+    from athena_ingest import running_streams
+
+    EventSourceFactory.register_source("endless", Endless)
+    try:
+        store = Store(tmp_path / "athena.db")
+        sync = asyncio.ensure_future(store.sync([{"id": "e", "type": "endless"}]))
+        await asyncio.sleep(0.5)
+        sync.cancel()
+        started = time.monotonic()
+        try:
+            await sync
+        except asyncio.CancelledError:
+            pass
+        assert time.monotonic() - started < 5
+    finally:
+        EventSourceFactory.unregister_source("endless")
+    status = store.status()["sources"][0]
+    assert status["last_status"] == "interrupted", status
+    stored = store.events(source="e", limit=100_000)
+    assert len(stored) == status["cursor"]["next"] and len(stored) >= 100, len(stored)
+    deadline = time.monotonic() + 5
+    while running_streams() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert running_streams() == 0

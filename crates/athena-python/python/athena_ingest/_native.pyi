@@ -92,6 +92,10 @@ class NativeSource:
 class Sink:
     def put(self, items: List[Any], has_cursor: bool, cursor: Any = None) -> None: ...
 
+class Stop:
+    def __init__(self) -> None: ...
+    def cancel(self) -> None: ...
+
 class NativeStore:
     def __init__(self, path: Union[str, PathLike[str]]) -> None: ...
     @property
@@ -101,6 +105,7 @@ class NativeStore:
         sources: Union[str, Sequence[Mapping[str, Any]]],
         full: bool = False,
         only: Optional[List[str]] = None,
+        stop: Optional["Stop"] = None,
     ) -> str: ...
     def events(
         self,

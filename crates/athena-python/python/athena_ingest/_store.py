@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from ._native import EpisodicEvent, NativeStore
+from ._native import EpisodicEvent, NativeStore, Stop
 
 Names = Union[str, Sequence[str], None]
 
@@ -41,13 +41,25 @@ class Store:
         ``sources`` is a config file's path, or a list of dicts (``{"id": "repo", "type":
         "git", "path": "."}``); registered Python types run like built-in ones. Each batch's
         events and cursor commit in one transaction. ``full`` ignores saved cursors; ``only``
-        names the source ids of a config file to run.
+        names the source ids of a config file to run. Cancelling the call (a timeout, Ctrl-C)
+        stops the sync: what was handed to the store is committed, nothing more is read.
         """
         if isinstance(sources, (str, os.PathLike)):
             sources = os.fspath(sources)
         else:
             sources = [dict(s) for s in sources]
-        text = await asyncio.to_thread(self._native.sync, sources, full, _names(only))
+        stop = Stop()
+        running = asyncio.ensure_future(
+            asyncio.to_thread(self._native.sync, sources, full, _names(only), stop)
+        )
+        try:
+            text = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            # Cancelled (a timeout, Ctrl-C): the engine commits what it was handed and stops
+            # reading; the sync's thread ends before this does.
+            stop.cancel()
+            await asyncio.wait({running})
+            raise
         return json.loads(text)
 
     def events(
