@@ -14,6 +14,10 @@ use serde_json::{json, Map, Value};
 use crate::event::{Event, Outcome};
 use crate::registry::{Registry, SourceType};
 
+/// The key of `context` where an event made from an episode keeps the `session_id` it was
+/// given, so that it reads back the same from the store.
+pub const SESSION_KEY: &str = "session_id";
+
 /// The keys of `context` that carry our fields, not the source's context.
 pub const PROVENANCE: [&str; 6] = ["source_id", "source_type", "id", "actor", "url", "metadata"];
 
@@ -86,6 +90,11 @@ impl Episode {
                 &self.session_id,
             )
         });
+        // An episode of ours (with its provenance) gets its session back from its type; one a
+        // program made keeps the session it named.
+        if source_id.is_none() && !self.session_id.is_empty() {
+            context.insert(SESSION_KEY.into(), Value::String(self.session_id.clone()));
+        }
         let mut e = Event::new(id, self.event_type, self.timestamp, title);
         e.body = body;
         e.source_id = source_id.unwrap_or_default();
@@ -125,6 +134,12 @@ fn split_description(description: &str) -> (String, String) {
 /// or pull request, a Jira or Linear issue, a mail thread, a repository, a log file …), else
 /// the source id (a type that declares none, or one no longer registered).
 pub fn session_id(e: &Event, source_type: Option<&SourceType>) -> String {
+    // An episode a program named itself (a Python source's `session_id`) is kept as named.
+    if let Some(Value::String(named)) = e.context.get(SESSION_KEY) {
+        if !named.is_empty() {
+            return named.clone();
+        }
+    }
     match source_type.and_then(|t| t.episode_of(&e.context)) {
         Some(episode) => format!("{}/{episode}", e.source_id),
         None => e.source_id.clone(),
@@ -233,6 +248,11 @@ mod tests {
         );
         assert_eq!(e.body, "rolled back");
         assert_eq!(e.context["env"], "prod");
+        assert_eq!(
+            session_id(&e, None),
+            "release-42",
+            "the session it was given"
+        );
         assert_eq!(e.outcome, Some(Outcome::Failure));
         assert_eq!(e.id.len(), 16);
         assert_eq!(e.id, episode("Deploy failed\nrolled back").into_event().id);

@@ -206,6 +206,12 @@ fn time(v: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
     }
     if let Ok(s) = v.cast::<PyString>() {
         let s: String = s.extract()?;
+        // Not "7d": an event's time must not move with the clock (its id is derived from it).
+        if athena_core::time::is_relative_time_arg(&s) {
+            return Err(PyValueError::new_err(format!(
+                "timestamp {s:?}: give a datetime or RFC 3339 text, not a time relative to now"
+            )));
+        }
         return athena_core::time::parse_time_arg(&s, Utc::now())
             .map_err(|e| PyValueError::new_err(format!("timestamp {s:?}: {e}")));
     }

@@ -85,12 +85,14 @@ fn install() {
     });
 }
 
-/// Sends the engine's records at `level` (Python's numbers) and above to `logger`.
+/// Sends the engine's records at `level` (Python's numbers: 10 debug … 50 critical) and above
+/// to `logger`, for the whole process (the level is read here, not per record: the records
+/// below it never take the GIL).
 #[pyfunction]
-pub fn set_logger(logger: Py<PyAny>, level: u8) {
+pub fn set_logger(logger: Py<PyAny>, level: i64) {
     install();
     if let Ok(mut l) = LOGGER.lock() {
         *l = Some(logger);
     }
-    LEVEL.store(level.max(1), Ordering::Relaxed);
+    LEVEL.store(level.clamp(1, 255) as u8, Ordering::Relaxed);
 }

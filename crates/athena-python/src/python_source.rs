@@ -42,10 +42,8 @@ fn traceback(py: Python<'_>, e: &PyErr) -> String {
 }
 
 /// A source type named `name` whose sources are instances of the Python class `cls`, made by
-/// its `create(credentials, config)`. The name is kept for the life of the process (a type
-/// name is static in the registry; a program registers a handful).
-pub fn source_type(name: &str, cls: Py<PyAny>) -> SourceType {
-    let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+/// its `create(credentials, config)`.
+pub fn source_type(name: &'static str, cls: Py<PyAny>) -> SourceType {
     let cls = Arc::new(cls);
     let build: BuildFn = Arc::new(move |config: &SourceConfig| {
         Python::attach(|py| create(py, cls.bind(py), name, config))
@@ -66,11 +64,22 @@ fn create(
     let credentials = table
         .remove("credentials")
         .unwrap_or(Value::Object(Default::default()));
+    // Each credential is a secret: made one here, it is masked in every error, log line and
+    // run record of the sync (a traceback quoting a URL with a key in it).
+    if let Value::Object(c) = &credentials {
+        for v in c.values() {
+            if let Some(text) = v.as_str().filter(|t| !t.is_empty()) {
+                drop(athena_core::Secret::new(text));
+            }
+        }
+    }
     let made = (|| -> PyResult<(Py<PyAny>, String)> {
         let credentials = to_py(py, &credentials)?;
         let table = to_py(py, &Value::Object(table))?;
-        let instance =
-            bridge(py)?.call_method1("create", (cls, config.id.as_str(), credentials, table))?;
+        let instance = bridge(py)?.call_method1(
+            "create",
+            (cls, name, config.id.as_str(), credentials, table),
+        )?;
         let human: String = instance
             .getattr("source_name")
             .and_then(|n| n.extract())
@@ -193,6 +202,12 @@ pub struct Sink {
 
 #[pymethods]
 impl Sink {
+    /// Whether the engine reads no more of this source (it failed elsewhere, or was stopped):
+    /// the pump then cancels the source's generator, even one waiting for something new.
+    fn stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Hands `items` (EpisodicEvents or dicts) to the engine as one batch, with `cursor` as
     /// its checkpoint when `has_cursor` (else the last one). Waits, with the GIL released,
     /// while the engine is two batches behind; raises `SourceStopped` when it reads no more.

@@ -9,10 +9,11 @@ use athena_core::Registry;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-/// Python types by name, in registration order's map.
-static PYTHON_TYPES: Mutex<BTreeMap<String, Py<PyAny>>> = Mutex::new(BTreeMap::new());
+/// Python types by name. A name is static in the registry: each is kept for the life of the
+/// process once registered (a program registers a handful).
+static PYTHON_TYPES: Mutex<BTreeMap<&'static str, Py<PyAny>>> = Mutex::new(BTreeMap::new());
 
-fn python_types() -> std::sync::MutexGuard<'static, BTreeMap<String, Py<PyAny>>> {
+fn python_types() -> std::sync::MutexGuard<'static, BTreeMap<&'static str, Py<PyAny>>> {
     PYTHON_TYPES.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -42,7 +43,12 @@ pub fn register_python_type(name: &str, cls: Py<PyAny>) -> PyResult<()> {
             "source type {name:?} is built in; register the Python class under another name"
         )));
     }
-    python_types().insert(name.to_string(), cls);
+    let mut types = python_types();
+    let name: &'static str = match types.keys().find(|k| **k == name) {
+        Some(kept) => kept,
+        None => Box::leak(name.to_string().into_boxed_str()),
+    };
+    types.insert(name, cls);
     Ok(())
 }
 

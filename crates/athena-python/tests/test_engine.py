@@ -3,6 +3,7 @@ through SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,7 +50,7 @@ async def test_a_python_source_raising_fails_that_source_with_its_traceback(tmp_
 
 KILLED = textwrap.dedent(
     """
-    import asyncio, sys, time
+    import asyncio, json, sys, time
     from athena_ingest import BaseEventSource, Checkpoint, EventSourceFactory, Store
 
     class Slow(BaseEventSource):
@@ -66,7 +67,7 @@ KILLED = textwrap.dedent(
 
     EventSourceFactory.register_source("slow", Slow)
     report = asyncio.run(Store(sys.argv[1]).sync([{"id": "slow", "type": "slow"}]))
-    print(report["sources"][0]["status"])
+    print(json.dumps(report["sources"][0]))
     """
 )
 
@@ -95,10 +96,21 @@ def test_a_python_source_killed_mid_sync_stores_every_event_exactly_once(tmp_pat
             child.wait()
             kills += 1
     assert kills >= 1, "no run was killed mid-sync"
+    before = len(stored(db))
     done = subprocess.run([sys.executable, str(script), str(db)], capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
-    ids = stored(db)
-    assert len(ids) == 300 and len(set(ids)) == 300, (len(ids), len(set(ids)))
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout)
+    assert last["status"] == "ok", last
+    # It went on from the last checkpoint committed: what it wrote is what was missing, and
+    # what it read again is at most the events after that checkpoint (under ten).
+    assert before >= 40 and last["events_written"] == 300 - before, (before, last)
+    assert last["duplicates"] < 10, last
+    assert len(stored(db)) == 300
+    import sqlite3
+
+    with sqlite3.connect(db) as c:
+        (cursor,) = c.execute("SELECT cursor FROM cursors WHERE source_id = 'slow'").fetchone()
+    assert json.loads(cursor) == {"next": 300}
 
 
 class Endless(BaseEventSource):
@@ -142,3 +154,73 @@ async def test_cancelling_a_sync_commits_what_was_read_and_stops(tmp_path: Path)
     while running_streams() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert running_streams() == 0
+
+
+class Idle(BaseEventSource):
+    source_type = "idle"
+
+    async def generate_events(self):
+        import asyncio
+
+        yield {"timestamp": "2024-05-01T00:00:00Z", "event_type": "tick", "description": "one", "id": "i1"}
+        while True:  # waits for something new, handing nothing over
+            await asyncio.sleep(60)
+
+
+async def test_a_cancelled_sync_ends_a_python_source_that_waits_for_more(tmp_path: Path) -> None:
+    import asyncio
+
+    from athena_ingest import running_streams
+
+    EventSourceFactory.register_source("idle", Idle)
+    try:
+        store = Store(tmp_path / "athena.db")
+        sync = asyncio.ensure_future(store.sync([{"id": "i", "type": "idle"}]))
+        await asyncio.sleep(1.5)
+        # Its one event was handed over though no checkpoint came (it waited over a second).
+        assert running_streams() == 1
+        sync.cancel()
+        started = time.monotonic()
+        try:
+            await sync
+        except asyncio.CancelledError:
+            pass
+        while running_streams() and time.monotonic() - started < 5:
+            await asyncio.sleep(0.01)
+        assert running_streams() == 0, "the Python source's thread is still running"
+        assert time.monotonic() - started < 2
+    finally:
+        EventSourceFactory.unregister_source("idle")
+    assert [e.id for e in store.events(source="i")] == ["i1"]
+
+
+class Leaky(BaseEventSource):
+    """Registered without a source_type of its own; fails quoting its credential."""
+
+    async def generate_events(self):
+        yield {"timestamp": "2024-05-01T00:00:00Z", "event_type": "x", "description": "x", "id": "x1"}
+        raise RuntimeError(f"GET https://api.example/items?key={self.credentials['api_key']} failed")
+
+
+async def test_a_python_sources_credentials_are_masked_and_its_registered_name_is_its_type(
+    tmp_path: Path,
+) -> None:
+    from athena_ingest import MemoryCursorStore
+
+    secret = "sk-live-0123456789abcdef"
+    EventSourceFactory.register_source("leaky", Leaky)
+    try:
+        store = Store(tmp_path / "athena.db")
+        report = await store.sync(
+            [{"id": "l", "type": "leaky", "credentials": {"api_key": secret}}]
+        )
+        factory = EventSourceFactory(cursor_store=MemoryCursorStore())
+        source = await factory.create_source("leaky", "l2", {"api_key": secret}, {})
+    finally:
+        EventSourceFactory.unregister_source("leaky")
+    s = report["sources"][0]
+    assert s["status"] == "failed" and "failed" in s["error"], s
+    assert secret not in s["error"], s["error"]
+    assert secret not in json.dumps(store.status())
+    assert s["type"] == "leaky" and source.source_type == "leaky"
+    assert secret not in repr(source)

@@ -28,7 +28,9 @@ def test_an_event_from_the_six_fields_derives_ours() -> None:
     assert (e.kind, e.title, e.body) == ("deploy", "Deployed api", "all checks green")
     assert e.description == "Deployed api\n\nall checks green"
     assert (e.outcome, e.session_id) == ("failure", "release-42")
-    assert e.context["env"] == "prod" and e.own_context == {"env": "prod"}
+    assert e.context["env"] == "prod"
+    # The session it was given is kept in its context, so it reads back from a store the same.
+    assert e.own_context == {"env": "prod", "session_id": "release-42"}
     assert len(e.id) == 16 and e.id == made().id, "the id is derived from what it says"
     assert e == made() and e != made(id="other") and e != "deploy"
     assert hash(e) == hash(made())
@@ -51,3 +53,5 @@ def test_our_fields_given_win_and_bad_values_are_named() -> None:
         EpisodicEvent("2024-05-01T00:00:00Z", "x", context=[1, 2])
     with pytest.raises(ValueError, match="timestamp"):
         EpisodicEvent("not a time", "x")
+    with pytest.raises(ValueError, match="relative"):
+        EpisodicEvent("7d", "x")

@@ -109,6 +109,10 @@ async def test_custom_source(tickets, tmp_path: Path) -> None:
     stored = store.events(source="t", limit=100)
     assert sorted(e.id for e in stored) == sorted(f"T-{n}" for n in range(1, 10))
     assert stored[0].title.startswith("Ticket") and stored[0].body.startswith("body")
+    # The session each event was given reads back the same, through the factory and the store.
+    assert {e.session_id for e in events} == {f"ticket-{n}" for n in range(1, 8)}
+    by_id = {e.id: e.session_id for e in stored}
+    assert by_id["T-3"] == "ticket-3" and by_id["T-9"] == "ticket-9"
     assert store.status()["sources"][0]["cursor"] == {"next": 10}
 
 

@@ -58,3 +58,42 @@ async def test_close_and_async_with_stop_the_rust_source(tmp_path: Path) -> None
     assert count == 60_000
     assert running_streams() == 0
     assert source.get_stats()["events_generated"] >= 60_000
+
+
+async def test_close_from_another_task_stops_a_loop_waiting_for_a_batch(tmp_path: Path) -> None:
+    source = await big_log_source(tmp_path)
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _ in source.generate_events():
+            seen += 1
+            if seen == 5:
+                await asyncio.sleep(0.2)  # the source fills its channel meanwhile
+
+    loop = asyncio.ensure_future(consume())
+    while seen < 5:
+        await asyncio.sleep(0.01)
+    stats = source.get_stats()  # while the loop waits: no "already borrowed"
+    assert stats["events_generated"] > 0
+    await source.close()
+    await asyncio.wait_for(loop, 5)
+    assert not source.running and await wait_for_no_stream() < 1.0
+    assert seen < 60_000
+
+
+async def test_a_cancelled_consumer_stops_the_rust_source(tmp_path: Path) -> None:
+    source = await big_log_source(tmp_path)
+
+    async def consume() -> None:
+        async for _ in source.generate_events():
+            await asyncio.sleep(0.001)
+
+    loop = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.2)
+    loop.cancel()
+    try:
+        await loop
+    except asyncio.CancelledError:
+        pass
+    assert await wait_for_no_stream() < 1.0 and not source.running

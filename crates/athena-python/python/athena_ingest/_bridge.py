@@ -8,6 +8,7 @@ when it builds the source, ``validate`` before it reads, and ``pump``, which run
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from typing import Any
 
@@ -23,7 +24,7 @@ def format_exception(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def create(cls: Any, source_id: str, credentials: dict, config: dict) -> Any:
+def create(cls: Any, type_name: str, source_id: str, credentials: dict, config: dict) -> Any:
     """An instance of ``cls`` for the engine, made by its ``create`` classmethod."""
     from ._sources import BaseEventSource
 
@@ -31,7 +32,7 @@ def create(cls: Any, source_id: str, credentials: dict, config: dict) -> Any:
     if asyncio.iscoroutine(made):
         made = asyncio.run(made)
     if isinstance(made, BaseEventSource):
-        made._bind(source_id)
+        made._bind(source_id, type_name)
     return made
 
 
@@ -43,11 +44,58 @@ def validate(source: Any) -> bool:
 
 
 def pump(source: Any, cursor: Any, sink: Any) -> None:
-    """Runs ``source.generate_events()`` to its end into ``sink``, starting after ``cursor``."""
+    """Runs ``source.generate_events()`` to its end into ``sink``, starting after ``cursor``.
+    It ends early, the generator cancelled, once the engine reads no more of the source."""
     asyncio.run(_pump(source, cursor, sink))
 
 
+#: How often the pump looks whether the engine still reads, and how long events may wait
+#: without a checkpoint before they are handed over anyway (a slow source's events).
+TICK = 0.1
+STALE = 1.0
+
+
+class _Pending:
+    """Events not handed over yet, and since when the oldest waits."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.items: list = []
+        self.since = 0.0
+
+    def add(self, item: Any) -> None:
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.append(item)
+        if len(self.items) >= BATCH:
+            self.flush()
+
+    def flush(self, has_cursor: bool = False, cursor: Any = None) -> None:
+        items, self.items = self.items, []
+        if items or has_cursor:
+            self.sink.put(items, has_cursor, cursor)
+
+
 async def _pump(source: Any, cursor: Any, sink: Any) -> None:
+    pending = _Pending(sink)
+    reading = asyncio.ensure_future(_read(source, cursor, pending))
+    while not reading.done():
+        await asyncio.wait({reading}, timeout=TICK)
+        if reading.done():
+            break
+        if sink.stopped():
+            reading.cancel()
+            break
+        if pending.items and time.monotonic() - pending.since >= STALE:
+            pending.flush()
+    try:
+        await reading
+    except asyncio.CancelledError:
+        # The engine stopped reading (a failure elsewhere, a cancelled sync): nothing to hand.
+        pass
+
+
+async def _read(source: Any, cursor: Any, pending: _Pending) -> None:
     from ._sources import BaseEventSource, Checkpoint, _as_event
 
     if hasattr(source, "set_cursor"):
@@ -55,14 +103,12 @@ async def _pump(source: Any, cursor: Any, sink: Any) -> None:
     own = isinstance(source, BaseEventSource)
     raw = type(source)._generate_raw if own else None
     generator = raw(source) if raw is not None else source.generate_events()
-    pending: list = []
     try:
         async for item in generator:
             if isinstance(item, Checkpoint):
                 if own:
                     source.cursor = item.cursor
-                sink.put(pending, True, item.cursor)
-                pending = []
+                pending.flush(True, item.cursor)
                 continue
             if own:
                 item = _as_event(source, item)
@@ -75,15 +121,9 @@ async def _pump(source: Any, cursor: Any, sink: Any) -> None:
                     f"{type(source).__name__}.generate_events yielded {type(item).__name__}: "
                     "yield EpisodicEvent, a dict with its fields, or Checkpoint(cursor)"
                 )
-            pending.append(item)
-            if len(pending) >= BATCH:
-                sink.put(pending, False)
-                pending = []
+            pending.add(item)
         # The end: what is left, with the source's own cursor if it keeps one.
         final = getattr(source, "cursor", None)
-        if final is not None:
-            sink.put(pending, True, final)
-        elif pending:
-            sink.put(pending, False)
+        pending.flush(final is not None, final)
     finally:
         await generator.aclose()

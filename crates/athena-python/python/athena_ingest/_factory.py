@@ -119,7 +119,7 @@ class EventSourceFactory:
             made = source_class.create(credentials, dict(config, source_id=source_id))  # type: ignore[attr-defined]
             source = await made if asyncio.iscoroutine(made) else made
             if isinstance(source, BaseEventSource):
-                source._bind(source_id)
+                source._bind(source_id, source_type)
             if not await source.validate():
                 raise _native.ConfigError(f"source {source_id}: validate() returned False")
         if cursor is not None:

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 from os import PathLike
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 class AthenaError(Exception): ...
 class ConfigError(AthenaError): ...
@@ -19,7 +20,7 @@ class EpisodicEvent:
         self,
         timestamp: Union[datetime, str],
         event_type: str,
-        context: Optional[Mapping[str, Any]] = None,
+        context: Optional[Dict[str, Any]] = None,
         description: str = "",
         outcome: Optional[str] = None,
         session_id: Optional[str] = None,
@@ -32,7 +33,7 @@ class EpisodicEvent:
         title: Optional[str] = None,
         body: Optional[str] = None,
         url: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
     ) -> None: ...
     @property
     def timestamp(self) -> datetime: ...
@@ -91,6 +92,7 @@ class NativeSource:
 
 class Sink:
     def put(self, items: List[Any], has_cursor: bool, cursor: Any = None) -> None: ...
+    def stopped(self) -> bool: ...
 
 class Stop:
     def __init__(self) -> None: ...
@@ -99,10 +101,10 @@ class Stop:
 class NativeStore:
     def __init__(self, path: Union[str, PathLike[str]]) -> None: ...
     @property
-    def path(self) -> str: ...
+    def path(self) -> Path: ...
     def sync(
         self,
-        sources: Union[str, Sequence[Mapping[str, Any]]],
+        sources: Union[str, PathLike[str], List[Dict[str, Any]]],
         full: bool = False,
         only: Optional[List[str]] = None,
         stop: Optional["Stop"] = None,
@@ -133,7 +135,7 @@ class FakeGitHub:
     def add(self, list: str, first: int, last: int) -> None: ...
     def requests(self) -> int: ...
 
-def build_source(source_type: str, source_id: str, config: Mapping[str, Any]) -> NativeSource: ...
+def build_source(source_type: str, source_id: str, config: Dict[str, Any]) -> NativeSource: ...
 def running_streams() -> int: ...
 def builtin_types() -> List[str]: ...
 def register_python_type(name: str, cls: type) -> None: ...

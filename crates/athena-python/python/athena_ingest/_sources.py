@@ -148,10 +148,14 @@ class BaseEventSource(EventSource):
         source_id = str(config.pop("source_id", ""))
         return cls(source_id=source_id, config=config, credentials=credentials)
 
-    def _bind(self, source_id: str) -> None:
+    def _bind(self, source_id: str, source_type: Optional[str] = None) -> None:
+        """Takes the id and the type name it was created under (the name it was registered
+        with wins over the class's ``source_type``, as it does in the engine)."""
+        if source_type:
+            self.source_type = source_type  # type: ignore[misc]
         if not self.source_id:
             self.source_id = source_id
-            self.source_name = self.source_name.strip() or f"{self.source_type} {source_id}"
+            self.source_name = f"{self.source_type} {source_id}"
 
     @property
     def credentials(self) -> Dict[str, Any]:
@@ -227,7 +231,7 @@ class NativeEventSource(EventSource):
                         self._cursor = json.loads(checkpoint)
                     yield event
         finally:
-            native.close()
+            await _close(native)
 
     async def validate(self) -> bool:
         """Runs the source's health check: True if it passes; else False, with the error in
@@ -255,4 +259,15 @@ class NativeEventSource(EventSource):
         self._cursor = cursor
 
     async def close(self) -> None:
-        self._native.close()
+        """Stops the Rust source, even while a loop over it waits for its next batch."""
+        await _close(self._native)
+
+
+async def _close(native: Any) -> None:
+    """Closes a native source without blocking the event loop (its stream's task is waited
+    for in a worker thread); with no loop left to run one (a generator finalised at exit),
+    in this thread."""
+    try:
+        await asyncio.to_thread(native.close)
+    except RuntimeError:
+        native.close()
