@@ -3,6 +3,8 @@
 //! - [`SqliteStore`] implements `athena_core::Store`: the atomic batch commit, cursors, runs,
 //!   queries with full-text search.
 //! - [`SqliteRecall`] implements `athena_core::recall::Recall` over read-only connections.
+//! - `PgStore` and `PgRecall` (feature `postgres`): the same over PostgreSQL, for several
+//!   processes sharing one store.
 //! - `schema`: the versioned schema and its migrations; read it first to see the tables.
 //! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
@@ -16,9 +18,13 @@
 pub mod conformance;
 mod inspect;
 mod lock;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod recall;
 mod schema;
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PgRecall, PgStore};
 pub use recall::SqliteRecall;
 pub use sqlite::{search_cost, SqliteStore};

@@ -23,7 +23,7 @@ pub const MIN_PREFIX_CHARS: usize = 2;
 pub const MAX_QUERY_BYTES: usize = 512;
 
 /// Refuses a query over the bounds above, saying which and what to do instead.
-pub(super) fn check(q: &str) -> Result<(), String> {
+pub(crate) fn check(q: &str) -> Result<(), String> {
     let mut terms = 0;
     let mut ors = 0;
     let mut prefixes = 0;

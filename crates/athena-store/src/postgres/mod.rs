@@ -1,0 +1,245 @@
+//! The PostgreSQL store: the same contract as SQLite's behind the same traits (`Store` for
+//! the engine, `Recall` for the front ends), for several processes sharing one store.
+//!
+//! - `schema`: the tables and their migrations; `write`: batches, staged in one transaction
+//!   and committed together, as SQLite's; `query`: the reads; `tsquery`: the search language
+//!   as a `tsquery`; `recall`: [`PgRecall`], a few connections for request handlers.
+//!
+//! The traits are synchronous and their callers' threads are the engine's writer thread and
+//! the recall service's blocking threads: each call runs its statements on a runtime of this
+//! module's own (one worker, for the process's life), waiting with `block_on`. Dropping a
+//! client never blocks, so a store may be dropped anywhere, a runtime's worker included.
+
+mod query;
+mod recall;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod tsquery;
+mod write;
+
+use std::sync::OnceLock;
+
+use athena_core::{
+    Batch, CommitReport, Cursor, Event, EventQuery, RunRecord, SourceInfo, SourceState,
+    SourceStatus, Store, StoreError, StoredDeadLetter,
+};
+use tokio_postgres::{Client, NoTls};
+
+pub use recall::PgRecall;
+
+/// The runtime every PostgreSQL connection of the process runs on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("athena-postgres")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts")
+    })
+}
+
+/// Runs `f` on the store's runtime and waits for it.
+fn wait<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+/// `url` without its password, for messages.
+pub(crate) fn shown_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((who, place)) => {
+                let user = who.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{place}")
+            }
+            None => url.to_string(),
+        },
+        // Key-value form: leave the password out.
+        None => url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Opens a connection to `url` on the store's runtime.
+fn connect(url: &str, shown: &str) -> Result<Client, StoreError> {
+    wait(async {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        runtime().spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("a PostgreSQL connection ended: {e}");
+            }
+        });
+        Ok::<_, tokio_postgres::Error>(client)
+    })
+    .map_err(|e| StoreError::Backend(format!("store {shown}: connecting: {e}").into()))
+}
+
+/// The batches staged in the open transaction.
+#[derive(Debug, Default)]
+struct Staged {
+    batches: usize,
+}
+
+/// A PostgreSQL store, open for writing.
+pub struct PgStore {
+    client: Client,
+    url: String,
+    shown: String,
+    staged: Option<Staged>,
+    /// Why the open group was lost (its transaction rolled back under a later batch): the
+    /// next commit must fail, so that no batch of it counts as stored.
+    lost_group: Option<String>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.shown).finish()
+    }
+}
+
+impl PgStore {
+    /// Connects to the store at `url` (`postgres://user:password@host/db`, or the key-value
+    /// form) and brings its schema up to date.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let shown = shown_url(url);
+        let client = connect(url, &shown)?;
+        let mut store = PgStore {
+            client,
+            url: url.to_string(),
+            shown,
+            staged: None,
+            lost_group: None,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The store's address, without its password.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    fn backend(&self, e: tokio_postgres::Error) -> StoreError {
+        StoreError::Backend(format!("store {}: {e}", self.shown).into())
+    }
+
+    /// Applies the migrations this store lacks, under an advisory lock (workers starting
+    /// together migrate once).
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let done = wait(async {
+            let tx = self.client.transaction().await?;
+            tx.batch_execute(
+                "SELECT pg_advisory_xact_lock(7405123);
+                 CREATE TABLE IF NOT EXISTS athena_schema (version INTEGER NOT NULL);",
+            )
+            .await?;
+            let version: i32 = match tx
+                .query_opt("SELECT version FROM athena_schema", &[])
+                .await?
+            {
+                Some(row) => row.get(0),
+                None => {
+                    tx.execute("INSERT INTO athena_schema (version) VALUES (0)", &[])
+                        .await?;
+                    0
+                }
+            };
+            if version > schema::CURRENT_VERSION {
+                return Ok(Err(version));
+            }
+            for sql in schema::MIGRATIONS.iter().skip(version as usize) {
+                tx.batch_execute(sql).await?;
+            }
+            tx.execute(
+                "UPDATE athena_schema SET version = $1",
+                &[&schema::CURRENT_VERSION],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, tokio_postgres::Error>(Ok(()))
+        });
+        match done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(version)) => Err(StoreError::NewerSchema {
+                path: shown.into(),
+                version: i64::from(version),
+                supported: i64::from(schema::CURRENT_VERSION),
+            }),
+            Err(e) => Err(StoreError::Schema {
+                path: shown.into(),
+                message: format!("migrating the schema: {e}"),
+            }),
+        }
+    }
+
+    /// A second connection to the same store (for a reader beside a writer).
+    pub(crate) fn connect_again(&self) -> Result<Client, StoreError> {
+        connect(&self.url, &self.shown)
+    }
+}
+
+impl Store for PgStore {
+    fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        query::cursor(&self.client, &self.shown, source_id)
+    }
+
+    fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        query::state(&self.client, &self.shown, source_id)
+    }
+
+    fn commit_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        let staged = self.stage_batch(source, batch);
+        self.commit_staged()?;
+        staged
+    }
+
+    fn stage_batch(
+        &mut self,
+        source: &SourceInfo,
+        batch: &Batch,
+    ) -> Result<CommitReport, StoreError> {
+        self.stage_in_group(source, batch)
+    }
+
+    fn commit_staged(&mut self) -> Result<(), StoreError> {
+        self.commit_group()
+    }
+
+    fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.upsert_run(run)
+    }
+
+    fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.delete_cursor(source_id)
+    }
+
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        query::events(&self.client, &self.shown, q)
+    }
+
+    fn sources_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        query::sources_status(&self.client, &self.shown)
+    }
+
+    fn kinds(&self) -> Result<Vec<athena_core::known::SourceKinds>, StoreError> {
+        query::kinds(&self.client, &self.shown)
+    }
+
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        query::dead_letters(&self.client, &self.shown, source, limit)
+    }
+}

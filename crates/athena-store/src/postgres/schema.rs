@@ -1,0 +1,84 @@
+//! The PostgreSQL store's schema, one migration per version, in `athena_schema.version`:
+//! applied by the first process to open the store, under an advisory lock, so that workers
+//! starting together migrate once. A store of a newer release is refused.
+//!
+//! The tables mirror SQLite's (`crate::schema`). Times are milliseconds since the Unix epoch
+//! (BIGINT), as there; context and metadata keep the JSON text they were written as. The
+//! full-text index is a generated `tsvector` column (title words weighted `A`, body words `B`)
+//! with a GIN index, over the text split into runs of letters and digits as SQLite's
+//! `unicode61` tokenizer splits it (`athena_fts_words`), and no stemming (`simple`), so a
+//! search finds the same events on either store.
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE FUNCTION athena_fts_words(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT regexp_replace(t COLLATE "C.utf8", '[^[:alnum:]]+', ' ', 'g') $$;
+
+CREATE TABLE events (
+    seq          BIGSERIAL PRIMARY KEY,
+    id           TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    source_type  TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    occurred_at  BIGINT NOT NULL,
+    ingested_at  BIGINT NOT NULL,
+    actor        TEXT,
+    title        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    url          TEXT,
+    outcome      TEXT,
+    context      TEXT NOT NULL,
+    metadata     TEXT NOT NULL,
+    tsv          tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', athena_fts_words(title)), 'A') ||
+        setweight(to_tsvector('simple', athena_fts_words(body)), 'B')) STORED,
+    UNIQUE (source_id, id)
+);
+CREATE INDEX events_by_time ON events (occurred_at, seq);
+CREATE INDEX events_by_source_time ON events (source_id, occurred_at);
+CREATE INDEX events_fts ON events USING gin (tsv);
+
+CREATE TABLE cursors (
+    source_id   TEXT PRIMARY KEY,
+    source_type TEXT NOT NULL,
+    cursor      TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+
+CREATE TABLE source_runs (
+    source_id   TEXT PRIMARY KEY,
+    source_type TEXT NOT NULL,
+    finished_at BIGINT NOT NULL,
+    status      TEXT NOT NULL,
+    error       TEXT,
+    error_kind  TEXT
+);
+
+CREATE TABLE dead_letters (
+    seq         BIGSERIAL PRIMARY KEY,
+    source_id   TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (source_id, origin)
+);
+CREATE INDEX dead_letters_by_source ON dead_letters (source_id, seq);
+
+CREATE TABLE source_state (
+    source_id TEXT NOT NULL,
+    key       BYTEA NOT NULL,
+    value     BYTEA NOT NULL,
+    PRIMARY KEY (source_id, key)
+);
+
+CREATE TABLE event_kinds (
+    source_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    events    BIGINT NOT NULL,
+    PRIMARY KEY (source_id, kind)
+);
+"#];
+
+/// The version this release writes.
+pub(super) const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;
