@@ -120,7 +120,7 @@ impl PgStore {
     }
 
     /// The store's address, without its password.
-    pub fn url(&self) -> &str {
+    pub fn shown_url(&self) -> &str {
         &self.shown
     }
 
