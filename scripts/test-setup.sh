@@ -9,6 +9,7 @@
 #     in the target dir, ${CARGO_TARGET_DIR:-target}/test-tools/venv. The tests look there
 #     first, so nothing needs activating. Needs python3 with its venv module, and PyPI.
 #   - Debian packages, when run as root (apt-get update first): git, util-linux (setpriv),
+#     postgresql (a server the PostgreSQL store's tests start in the target dir),
 #     prometheus (promtool), chromium, gzip, python3 and python3-venv. Not as root, it only
 #     names the ones missing and the apt-get line for them.
 #   - cargo-nextest, with `cargo install cargo-nextest --locked` (a few minutes, once).
@@ -43,6 +44,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
 have_chromium() { have chromium || have chromium-browser; }
+# The PostgreSQL store's tests start a server of their own (initdb and pg_ctl, out of PATH on
+# Debian); as root they run it as the `postgres` user, through runuser.
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && { ! is_root || have runuser; }; }
 have_venv_module() { have python3 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1; }
 
 # --- Debian packages -----------------------------------------------------------------------
@@ -54,6 +58,7 @@ debian=(
     "have_venv_module|python3-venv|none directly: it makes the venv for schemathesis and mcp"
     "have promtool|prometheus|the metrics tests (athena-core engine::tests::metrics, athena-ingest serve_basic)"
     "have_chromium|chromium|the web page test (athena-ingest web_page)"
+    "have_postgres|postgresql|the PostgreSQL store's tests (athena-store postgres::tests)"
 )
 # As root, file permissions stop nothing: the unreadable-file tests run the CLI as `nobody`.
 if is_root; then

@@ -12,7 +12,11 @@ if ! scripts/test-setup.sh; then
         "above will fail)" >&2
     exit 1
 fi
-cargo nextest run --workspace --all-features "$@"
+status=0
+cargo nextest run --workspace --all-features "$@" || status=$?
+# The PostgreSQL store's tests leave their server running for the next test process; stop it.
+scripts/test-postgres-stop.sh || true
+[ "$status" = 0 ] || exit "$status"
 # The Python package, against its wheel (skipped when the arguments pick some Rust tests).
 if [ $# -eq 0 ]; then
     scripts/test-python.sh

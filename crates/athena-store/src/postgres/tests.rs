@@ -10,9 +10,17 @@ use super::{wait, PgRecall, PgStore};
 use crate::conformance::Fixture;
 
 /// Where the tests' server lives, shared by every test process of a run (and kept between
-/// runs): a cluster in the temporary directory, listening on a Unix socket there only.
+/// runs, until `scripts/test.sh` stops it): a cluster in the target directory's
+/// `test-tools/postgres`, listening on a Unix socket there only, so that two checkouts never
+/// share one.
 fn home() -> PathBuf {
-    std::env::temp_dir().join("athena-test-postgres")
+    // The test binary is <target>/debug/deps/athena_store-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test binary lies in <target>/<profile>/deps");
+    target.join("test-tools").join("postgres")
 }
 
 const PORT: u16 = 54_329;
