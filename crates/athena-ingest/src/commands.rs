@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use athena_core::{
     time::parse_time_arg, CancelToken, Config, Engine, EventQuery, Registry, Store, SyncOptions,
 };
-use athena_store::SqliteStore;
+use athena_store::Location;
 
 use crate::cli::{Command, DbArgs, ReportFormat};
 use crate::{generate, interrupt, output, progress, search, source_types, UsageError};
@@ -62,7 +62,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
                 ..EventQuery::default()
             };
             let store = open_read_only(&db)?;
-            let events = search::events(&store, &query)?;
+            let events = search::events(&*store, &query)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             output::write_events(&mut out, &events, format, &registry)?;
@@ -136,9 +136,10 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { command } => generate::man(command.as_deref()),
         Command::Reset { db, source } => {
-            let path = db_path(&db)?;
-            let mut store = SqliteStore::open_for_sync(&path, BUSY_WAIT)
-                .with_context(|| format!("opening store {}", path.display()))?;
+            let location = store_location(&db)?;
+            let mut store = location
+                .open_for_sync(BUSY_WAIT)
+                .with_context(|| format!("opening store {location}"))?;
             if store.reset_cursor(&source)? {
                 println!("reset {source}: its next sync reads everything again");
             } else {
@@ -149,37 +150,50 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
     }
 }
 
-/// `--db`, else the config's `[store] path` if the config exists and says, else `./athena.db`.
-/// A config that exists but does not parse is an error, not a silent fall back to the default.
-fn db_path(args: &DbArgs) -> Result<PathBuf> {
+/// `--db` (a file, or `postgres://…`), else the config's `[store] url` or `path` if the config
+/// exists and says, else `./athena.db`. A config that exists but does not parse is an error,
+/// not a silent fall back to the default.
+fn store_location(args: &DbArgs) -> Result<Location> {
     if let Some(db) = &args.db {
-        return Ok(db.clone());
+        return Ok(Location::of_path(db));
     }
     if !args.config.exists() {
-        return Ok(PathBuf::from("athena.db"));
+        return Ok(Location::File(PathBuf::from("athena.db")));
     }
     let config = Config::load(&args.config)?;
-    Ok(config
-        .store_path
-        .unwrap_or_else(|| PathBuf::from("athena.db")))
+    Ok(location_of(&config, None))
 }
 
-/// The store of a command that only reads: opened read-only, so a wrong `--db` (another
-/// application's database) is refused without a byte of it changed.
-fn open_read_only(args: &DbArgs) -> Result<SqliteStore> {
-    let path = db_path(args)?;
-    SqliteStore::open_read_only(&path).with_context(|| format!("opening store {}", path.display()))
+/// Where a config's store is: `--db` when given, else its `[store] url` or `path`, else
+/// `./athena.db`.
+fn location_of(config: &Config, db: Option<&Path>) -> Location {
+    match (db, &config.store_url, &config.store_path) {
+        (Some(db), _, _) => Location::of_path(db),
+        (None, Some(url), _) => Location::Postgres(url.clone()),
+        (None, None, Some(path)) => Location::File(path.clone()),
+        (None, None, None) => Location::File(PathBuf::from("athena.db")),
+    }
+}
+
+/// The store of a command that only reads: a file opened read-only, so a wrong `--db`
+/// (another application's database) is refused without a byte of it changed.
+fn open_read_only(args: &DbArgs) -> Result<Box<dyn Store>> {
+    let location = store_location(args)?;
+    location
+        .open_reader()
+        .with_context(|| format!("opening store {location}"))
 }
 
 fn mcp(registry: Arc<Registry>, args: &DbArgs) -> Result<ExitCode> {
-    let path = db_path(args)?;
+    let location = store_location(args)?;
     let limits = athena_server::Limits::default();
-    let recall = athena_store::SqliteRecall::open(&path, limits.connections)
-        .with_context(|| format!("opening store {}", path.display()))?;
-    tracing::info!("serving MCP on stdio over {}", path.display());
+    let recall = location
+        .open_recall(limits.connections)
+        .with_context(|| format!("opening store {location}"))?;
+    tracing::info!("serving MCP on stdio over {location}");
     let rt = runtime()?;
     let service = athena_server::RecallService::new(
-        Arc::new(recall),
+        recall,
         registry,
         limits,
         athena_core::CancelToken::new(),
@@ -304,23 +318,25 @@ fn sync(
         .filter(|s| only.is_empty() || only.contains(&s.id))
         .cloned()
         .collect();
-    let db_path = db
-        .or(config.store_path.clone())
-        .unwrap_or_else(|| PathBuf::from("athena.db"));
+    let location = location_of(&config, db.as_deref());
     // Every source is built before the store is touched: a config error changes nothing.
-    let absolute_db = std::path::absolute(&db_path).unwrap_or_else(|_| db_path.clone());
+    // A store file is no event of a files or api_log source reading its directory.
+    let absolute_db = (location.file()).map(|f| std::path::absolute(f).unwrap_or(f.to_path_buf()));
     let selected: Vec<_> = selected
         .into_iter()
         .map(|mut c| {
-            c.set_store_path(&absolute_db);
+            if let Some(db) = &absolute_db {
+                c.set_store_path(db);
+            }
             c
         })
         .collect();
     let built = registry.build_all(&selected)?;
     // From here on, whatever a server echoes of a token is masked on stderr too.
     crate::redact::remember(&built.secrets);
-    let store = SqliteStore::open_for_sync(&db_path, BUSY_WAIT)
-        .with_context(|| format!("opening store {}", db_path.display()))?;
+    let store = location
+        .open_for_sync(BUSY_WAIT)
+        .with_context(|| format!("opening store {location}"))?;
 
     let rt = runtime()?;
     let cancel = CancelToken::new();
@@ -337,7 +353,7 @@ fn sync(
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
         interrupt::handle_ctrl_c(cancel.clone(), tracked);
-        engine.run(Box::new(store), built.sources, options).await.0
+        engine.run(store, built.sources, options).await.0
     });
     bars.finish();
     rt.shutdown_timeout(Duration::from_millis(100));

@@ -9,7 +9,7 @@ use athena_core::{Event, EventQuery, Store, StoreError};
 use crate::UsageError;
 
 /// The events of `query`, falling back to any word of its search when none has them all.
-pub(crate) fn events(store: &impl Store, query: &EventQuery) -> Result<Vec<Event>> {
+pub(crate) fn events(store: &dyn Store, query: &EventQuery) -> Result<Vec<Event>> {
     let (events, matched) =
         all_then_any(query, |q| store.query_events(q), Vec::is_empty).map_err(|e| match e {
             StoreError::Query(m) => anyhow::Error::new(UsageError(format!("--search: {m}"))),

@@ -9,9 +9,9 @@ use std::time::Duration;
 use athena_core::search::all_then_any;
 use athena_core::{
     Batch, CancelToken, Config, Cursor, Engine, EngineSettings, EventQuery, Outcome, Registry,
-    SourceConfig, SourceInfo, Store as _, SyncOptions,
+    SourceConfig, SourceInfo, SyncOptions,
 };
-use athena_store::SqliteStore;
+use athena_store::Location;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -46,15 +46,15 @@ impl Stop {
     }
 }
 
-/// One store file.
+/// One store: a file, or a PostgreSQL database (`postgres://…`).
 #[pyclass(module = "athena_ingest._native")]
 pub struct NativeStore {
-    path: PathBuf,
+    location: Location,
 }
 
 impl NativeStore {
-    fn read(&self) -> PyResult<SqliteStore> {
-        SqliteStore::open_read_only(&self.path).map_err(errors::store)
+    fn read(&self) -> PyResult<Box<dyn athena_core::Store>> {
+        self.location.open_reader().map_err(errors::store)
     }
 }
 
@@ -62,7 +62,7 @@ impl NativeStore {
 /// `type` and the type's keys.
 fn sources_of(
     what: &Bound<'_, PyAny>,
-    store: &Path,
+    store: Option<&Path>,
 ) -> PyResult<(Vec<SourceConfig>, EngineSettings)> {
     let (mut configs, settings) = if let Ok(path) = what.extract::<PathBuf>() {
         let config = Config::load_with_sources(&path).map_err(errors::config)?;
@@ -89,9 +89,11 @@ fn sources_of(
         }
         (configs, EngineSettings::default())
     };
-    let store = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
-    for c in &mut configs {
-        c.set_store_path(&store);
+    if let Some(store) = store {
+        let store = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
+        for c in &mut configs {
+            c.set_store_path(&store);
+        }
     }
     Ok((configs, settings))
 }
@@ -100,12 +102,15 @@ fn sources_of(
 impl NativeStore {
     #[new]
     fn new(path: PathBuf) -> Self {
-        NativeStore { path }
+        NativeStore {
+            location: Location::of_path(&path),
+        }
     }
 
+    /// The store, as people read it (a URL without its password).
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
+    fn path(&self) -> String {
+        self.location.to_string()
     }
 
     /// Runs the sources once into the store (built first: a config error changes nothing) and
@@ -122,7 +127,7 @@ impl NativeStore {
         only: Option<Vec<String>>,
         stop: Option<PyRef<'_, Stop>>,
     ) -> PyResult<String> {
-        let (mut configs, settings) = sources_of(sources, &self.path)?;
+        let (mut configs, settings) = sources_of(sources, self.location.file())?;
         if let Some(only) = only {
             if let Some(id) = only.iter().find(|id| !configs.iter().any(|c| &c.id == *id)) {
                 return Err(errors::config(athena_core::ConfigError::new(format!(
@@ -133,10 +138,10 @@ impl NativeStore {
         }
         let registry: Arc<Registry> = crate::registry::current();
         let built = registry.build_all(&configs).map_err(errors::config)?;
-        let path = self.path.clone();
+        let location = self.location.clone();
         let cancel = stop.map_or_else(CancelToken::new, |s| s.token.clone());
         let report = py.detach(move || -> Result<String, athena_core::StoreError> {
-            let store = SqliteStore::open_for_sync(&path, BUSY_WAIT)?;
+            let store = location.open_for_sync(BUSY_WAIT)?;
             let options = SyncOptions {
                 full,
                 cancel,
@@ -145,7 +150,7 @@ impl NativeStore {
             };
             let engine = Engine::new(registry, settings);
             let report = runtime()
-                .block_on(engine.run(Box::new(store), built.sources, options))
+                .block_on(engine.run(store, built.sources, options))
                 .0;
             Ok(report.to_json().to_string())
         });
@@ -220,10 +225,10 @@ impl NativeStore {
 
     /// The saved cursor of `source_id` (JSON text), or None.
     fn load_cursor(&self, source_id: &str) -> PyResult<Option<String>> {
-        if !self.path.exists() {
+        if self.location.file().is_some_and(|f| !f.exists()) {
             return Ok(None);
         }
-        let mut store = SqliteStore::open(&self.path).map_err(errors::store)?;
+        let mut store = self.read()?;
         let cursor = store.load_cursor(source_id).map_err(errors::store)?;
         Ok(cursor.map(|c| c.as_json().to_string()))
     }
@@ -232,7 +237,10 @@ impl NativeStore {
     fn save_cursor(&self, source_id: &str, source_type: &str, cursor: &str) -> PyResult<()> {
         let value: Value = serde_json::from_str(cursor)
             .map_err(|e| PyValueError::new_err(format!("the cursor is not JSON: {e}")))?;
-        let mut store = SqliteStore::open(&self.path).map_err(errors::store)?;
+        let mut store = self
+            .location
+            .open_for_sync(BUSY_WAIT)
+            .map_err(errors::store)?;
         let info = SourceInfo {
             id: source_id.to_string(),
             source_type: source_type.to_string(),

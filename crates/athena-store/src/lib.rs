@@ -5,6 +5,7 @@
 //! - [`SqliteRecall`] implements `athena_core::recall::Recall` over read-only connections.
 //! - `PgStore` and `PgRecall` (feature `postgres`): the same over PostgreSQL, for several
 //!   processes sharing one store.
+//! - [`Location`]: where a store is (a file, or `postgres://…`), and how the front ends open it.
 //! - `schema`: the versioned schema and its migrations; read it first to see the tables.
 //! - `inspect`: what a path holds before it is opened, so a foreign file is refused unchanged.
 //! - `lock`: the lock that keeps two syncs off one store.
@@ -17,6 +18,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod inspect;
+mod location;
 mod lock;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -24,6 +26,9 @@ mod recall;
 mod schema;
 mod sqlite;
 
+pub use location::Location;
+#[cfg(all(feature = "postgres", feature = "conformance"))]
+pub use postgres::testing as postgres_testing;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgRecall, PgStore};
 pub use recall::SqliteRecall;

@@ -36,8 +36,10 @@ pub use source::SourceConfig;
 /// A parsed configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the store lives, if the file says.
+    /// Where the store lives, if the file says (`[store] path`, a SQLite file).
     pub store_path: Option<PathBuf>,
+    /// A PostgreSQL store's URL (`[store] url = "postgres://…"`, `${VAR}`s substituted).
+    pub store_url: Option<String>,
     /// Engine settings.
     pub engine: EngineSettings,
     /// The sources, in file order.
@@ -111,6 +113,7 @@ pub struct ServeSettings {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Option<String>,
+    url: Option<String>,
 }
 
 /// The file a config came from, kept so errors can point at lines.
@@ -202,7 +205,34 @@ impl Config {
                 Err(e) => errors.push(e),
             }
         }
-        let store_path = match store.and_then(|s| s.path) {
+        let (store_path, store_url) = match store {
+            Some(s) => (s.path, s.url),
+            None => (None, None),
+        };
+        if store_path.is_some() && store_url.is_some() {
+            errors.push(ConfigError {
+                file: origin.file.clone(),
+                line: lines.store.line_of(Some("url")),
+                key: Some("store.url".into()),
+                ..ConfigError::new(
+                    "give [store] path (a SQLite file) or url (PostgreSQL), not both",
+                )
+            });
+        }
+        let store_url = match store_url.map(|u| substitute_env_with(&u, env)) {
+            Some(Ok(u)) => Some(u),
+            Some(Err(e)) => {
+                errors.push(ConfigError {
+                    file: origin.file.clone(),
+                    line: lines.store.line_of(Some("url")),
+                    key: Some("store.url".into()),
+                    ..ConfigError::new(e.to_string())
+                });
+                None
+            }
+            None => None,
+        };
+        let store_path = match store_path {
             Some(p) => match substitute_env_with(&p, env) {
                 Ok(p) => Some(origin.base_dir.join(p)),
                 Err(e) => {
@@ -223,6 +253,7 @@ impl Config {
         }
         Ok(Config {
             store_path,
+            store_url,
             engine: engine.unwrap_or_default(),
             sources,
             serve: serve.unwrap_or_default(),

@@ -33,6 +33,7 @@ mod serve_support;
 mod slack_api;
 mod sources_declared_once;
 mod store_foreign;
+mod store_postgres;
 mod store_read_only;
 mod store_upgrade;
 mod sync_fail_fast;

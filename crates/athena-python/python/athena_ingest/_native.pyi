@@ -2,7 +2,6 @@
 
 from datetime import datetime
 from os import PathLike
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 class AthenaError(Exception): ...
@@ -101,7 +100,7 @@ class Stop:
 class NativeStore:
     def __init__(self, path: Union[str, PathLike[str]]) -> None: ...
     @property
-    def path(self) -> Path: ...
+    def path(self) -> str: ...
     def sync(
         self,
         sources: Union[str, PathLike[str], List[Dict[str, Any]]],

@@ -4,14 +4,15 @@
 //! process: that is the blocking [`super::serve`]'s, for the binary.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use athena_core::recall::Recall;
 use athena_core::{CancelToken, Config, Engine, Registry, SourceConfig, Store};
-use athena_store::{SqliteRecall, SqliteStore};
+use athena_store::Location;
 use axum::http::HeaderValue;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -38,12 +39,12 @@ pub struct Server {
 struct Prepared {
     listener: std::net::TcpListener,
     shared: Shared,
-    recall: Arc<SqliteRecall>,
+    recall: Arc<dyn Recall>,
     /// The source types, for recall's answers (and the sources' runs).
     registry: Arc<Registry>,
     cors_origins: Vec<HeaderValue>,
     http: HttpLimits,
-    db_path: PathBuf,
+    location: Location,
     /// `None`: no sources, a read-only API server.
     sources: Option<Sources>,
 }
@@ -130,13 +131,16 @@ fn prepare(options: ServeOptions, registry: Arc<Registry>) -> Result<Prepared> {
     let addr = listen_addr(&listen, token.as_deref())?;
     let cors_origins = crate::api::cors_origins(&config.serve.cors_origins)
         .map_err(|e| ServeError::Usage(format!("{}: {e}", options.config.display())))?;
-    let db_path = (options.db.clone())
-        .or(config.store_path.clone())
-        .unwrap_or_else(|| PathBuf::from("athena.db"));
+    let location = match (&options.db, &config.store_url, &config.store_path) {
+        (Some(db), _, _) => Location::of_path(db),
+        (None, Some(url), _) => Location::Postgres(url.clone()),
+        (None, None, Some(path)) => Location::File(path.clone()),
+        (None, None, None) => Location::File(PathBuf::from("athena.db")),
+    };
     let (recall, sources) = if config.sources.is_empty() {
-        (open_recall(&db_path)?, None)
+        (open_recall(&location)?, None)
     } else {
-        let (recall, sources) = prepare_sources(&options, config, &db_path, registry.clone())?;
+        let (recall, sources) = prepare_sources(&options, config, &location, registry.clone())?;
         (recall, Some(sources))
     };
     let shared = Shared::new(token);
@@ -150,11 +154,11 @@ fn prepare(options: ServeOptions, registry: Arc<Registry>) -> Result<Prepared> {
     Ok(Prepared {
         listener: bind(addr)?,
         shared,
-        recall: Arc::new(recall),
+        recall,
         registry,
         cors_origins,
         http: options.http,
-        db_path,
+        location,
         sources,
     })
 }
@@ -165,27 +169,31 @@ fn prepare(options: ServeOptions, registry: Arc<Registry>) -> Result<Prepared> {
 fn prepare_sources(
     options: &ServeOptions,
     config: Config,
-    db_path: &Path,
+    location: &Location,
     registry: Arc<Registry>,
-) -> Result<(SqliteRecall, Sources)> {
-    let absolute_db = std::path::absolute(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+) -> Result<(Arc<dyn Recall>, Sources)> {
+    let absolute_db = (location.file()).map(|f| std::path::absolute(f).unwrap_or(f.to_path_buf()));
     let configs: Vec<SourceConfig> = (config.sources.iter().cloned())
         .map(|mut c| {
-            c.set_store_path(&absolute_db);
+            if let Some(db) = &absolute_db {
+                c.set_store_path(db);
+            }
             c
         })
         .collect();
     let built = registry.build_all(&configs)?;
     crate::redact::remember(&built.secrets);
     drop(built);
-    // A sync already running holds the lock: wait for it a little, as `sync` does.
-    let store = SqliteStore::open_for_sync(db_path, Duration::from_secs(2))
-        .with_context(|| format!("opening store {}", db_path.display()))?;
-    // Beside the write store, which created the file on a first start and checked it.
-    let recall = SqliteRecall::beside(&store, crate::recall::Limits::default().connections)
-        .with_context(|| format!("opening store {} for reading", db_path.display()))?;
+    // A sync already running holds a file's lock: wait for it a little, as `sync` does. The
+    // readers beside the write store, which created a file on a first start and checked it.
+    let (store, recall) = location
+        .open_with_recall(
+            Duration::from_secs(2),
+            crate::recall::Limits::default().connections,
+        )
+        .with_context(|| format!("opening store {location}"))?;
     let sources = Sources {
-        store: Box::new(store),
+        store,
         engine: Engine::new(registry.clone(), config.engine),
         registry,
         configs,
@@ -211,7 +219,7 @@ async fn run(
         registry,
         cors_origins,
         http,
-        db_path,
+        location,
         sources,
         ..
     } = prepared;
@@ -232,8 +240,7 @@ async fn run(
         }
         None => {
             tracing::info!(
-                "no sources configured: serving the store {} read-only on http://{addr}",
-                db_path.display()
+                "no sources configured: serving the store {location} read-only on http://{addr}"
             );
             tokio::spawn(ignore_reloads(reload, stop.clone()));
             tokio::select! {
@@ -265,7 +272,7 @@ async fn run_sources(sources: Sources, shared: &Shared, stop: CancelToken, reloa
             reconcile: RECONCILE,
             poll: sources.poll,
         },
-        store_files: worker::StoreFiles::of(&sources.config_file.absolute_db),
+        store_files: worker::StoreFiles::of(sources.config_file.absolute_db.as_deref()),
     });
     supervisor::Supervisor::start(workers.clone(), sources.configs, sources.config_file, stop)
         .run(reload)
@@ -300,10 +307,11 @@ fn load_config(options: &ServeOptions) -> Result<Config> {
     Ok(Config::load_existing(&options.config)?)
 }
 
-fn open_recall(db_path: &Path) -> Result<SqliteRecall> {
-    // The only connections this process opens: the file may be checked first.
-    SqliteRecall::open(db_path, crate::recall::Limits::default().connections)
-        .with_context(|| format!("opening store {} for reading", db_path.display()))
+fn open_recall(location: &Location) -> Result<Arc<dyn Recall>> {
+    // The only connections this process opens: a file may be checked first.
+    location
+        .open_recall(crate::recall::Limits::default().connections)
+        .with_context(|| format!("opening store {location} for reading"))
 }
 
 /// The listening socket, bound before serving starts so a taken port is an error at once.

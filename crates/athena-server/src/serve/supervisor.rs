@@ -35,8 +35,9 @@ impl Worker {
 /// Where a reload reads the config from.
 pub(super) struct ConfigFile {
     pub path: PathBuf,
-    /// The store, absolute, which every source is told of (so none reads it as data).
-    pub absolute_db: PathBuf,
+    /// The store's file, absolute, which every source is told of (so none reads it as data);
+    /// `None` for a PostgreSQL store.
+    pub absolute_db: Option<PathBuf>,
 }
 
 pub(super) struct Supervisor {
@@ -168,7 +169,9 @@ impl Supervisor {
             .sources
             .into_iter()
             .map(|mut c| {
-                c.set_store_path(&self.config_file.absolute_db);
+                if let Some(db) = &self.config_file.absolute_db {
+                    c.set_store_path(db);
+                }
                 c
             })
             .collect();

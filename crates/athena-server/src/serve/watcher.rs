@@ -127,8 +127,14 @@ pub(super) struct StoreFiles {
 }
 
 impl StoreFiles {
-    /// The files of the store at `db`.
-    pub(super) fn of(db: &Path) -> StoreFiles {
+    /// The files of the store at `db`; none for a store that is no file (PostgreSQL).
+    pub(super) fn of(db: Option<&Path>) -> StoreFiles {
+        let Some(db) = db else {
+            return StoreFiles {
+                dir: PathBuf::new(),
+                names: Vec::new(),
+            };
+        };
         let name = db.file_name().unwrap_or_default();
         let names = ["", "-wal", "-shm", "-journal", ".lock"]
             .iter()
@@ -183,7 +189,7 @@ mod tests {
         let log = dir.path().join("access.log");
         std::fs::write(&log, "one\n").unwrap();
         let db = dir.path().join("athena.log");
-        let w = Watcher::start("t", watch_dir(dir.path()), StoreFiles::of(&db));
+        let w = Watcher::start("t", watch_dir(dir.path()), StoreFiles::of(Some(&db)));
         assert!(w.is_complete());
         w.clear();
 
@@ -207,7 +213,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("data")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("data"), dir.path().join("link")).unwrap();
-        let store = StoreFiles::of(&dir.path().join("data/athena.db"));
+        let store = StoreFiles::of(Some(&dir.path().join("data/athena.db")));
         assert!(store.contains(&dir.path().join("data/athena.db-wal")));
         assert!(store.contains(&dir.path().join("link/athena.db-wal")));
         assert!(store.contains(&dir.path().join("link/../data/athena.db.lock")));
@@ -218,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_directory_makes_the_watch_incomplete() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StoreFiles::of(&dir.path().join("athena.db"));
+        let store = StoreFiles::of(Some(&dir.path().join("athena.db")));
         let w = Watcher::start("t", watch_dir(&dir.path().join("nope")), store);
         assert!(!w.is_complete());
         assert!(!Watcher::none().is_complete());

@@ -13,6 +13,8 @@
 mod query;
 mod recall;
 mod schema;
+#[cfg(any(test, feature = "conformance"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 mod tsquery;
@@ -26,6 +28,7 @@ use athena_core::{
 };
 use tokio_postgres::{Client, NoTls};
 
+pub(crate) use crate::location::shown_url;
 pub use recall::PgRecall;
 
 /// The runtime every PostgreSQL connection of the process runs on.
@@ -44,25 +47,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Runs `f` on the store's runtime and waits for it.
 fn wait<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
-}
-
-/// `url` without its password, for messages.
-pub(crate) fn shown_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((who, place)) => {
-                let user = who.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}@{place}")
-            }
-            None => url.to_string(),
-        },
-        // Key-value form: leave the password out.
-        None => url
-            .split_whitespace()
-            .filter(|kv| !kv.starts_with("password="))
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
 }
 
 /// Opens a connection to `url` on the store's runtime.

@@ -1,177 +1,9 @@
 //! The store conformance suite (`crate::conformance`) run against PostgreSQL: a database of
 //! its own per case, on a server the tests start once (see [`server`]) and share.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-
+use super::testing::fresh_database;
 use super::{wait, PgRecall, PgStore};
 use crate::conformance::Fixture;
-
-/// Where the tests' server lives, shared by every test process of a run (and kept between
-/// runs, until `scripts/test.sh` stops it): a cluster in the target directory's
-/// `test-tools/postgres`, listening on a Unix socket there only, so that two checkouts never
-/// share one.
-fn home() -> PathBuf {
-    // The test binary is <target>/debug/deps/athena_store-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test binary lies in <target>/<profile>/deps");
-    target.join("test-tools").join("postgres")
-}
-
-const PORT: u16 = 54_329;
-
-/// The directory of PostgreSQL's programs (`initdb`, `pg_ctl`): Debian keeps them out of PATH.
-fn bin_dir() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
-    found.retain(|p| p.join("initdb").exists());
-    found.sort();
-    found.pop().unwrap_or_else(|| {
-        panic!("no PostgreSQL server programs in /usr/lib/postgresql/*/bin: install Debian's `postgresql` (scripts/test-setup.sh does)")
-    })
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-/// `program args`, as the `postgres` user when this process is root (initdb refuses root).
-fn run_as_server(program: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    cmd.args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()))
-}
-
-fn base_url() -> String {
-    format!("host={} port={PORT} user=postgres", home().display())
-}
-
-fn answers() -> bool {
-    tokio_postgres_ok(&format!("{} dbname=postgres", base_url()))
-}
-
-fn tokio_postgres_ok(url: &str) -> bool {
-    wait(async {
-        tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .is_ok()
-    })
-}
-
-/// The tests' server, started if it does not answer yet (under a file lock, so test
-/// processes starting together start it once).
-fn server() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let home = home();
-        std::fs::create_dir_all(&home).unwrap();
-        let lock = std::fs::File::create(home.with_extension("lock")).unwrap();
-        lock.lock().unwrap();
-        if !answers() {
-            let data = home.join("data");
-            let bin = bin_dir();
-            if is_root() {
-                // The server's user must own its directories.
-                let status = Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(&home)
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "chown of {}", home.display());
-            }
-            if !data.join("PG_VERSION").exists() {
-                let out = run_as_server(
-                    &bin.join("initdb"),
-                    &[
-                        "-D",
-                        data.to_str().unwrap(),
-                        "-A",
-                        "trust",
-                        "-U",
-                        "postgres",
-                        "-E",
-                        "UTF8",
-                        "--locale",
-                        "C.UTF-8",
-                    ],
-                );
-                assert!(
-                    out.status.success(),
-                    "initdb: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let options = format!(
-                "-p {PORT} -k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
-                home.display()
-            );
-            let log = home.join("server.log");
-            let out = run_as_server(
-                &bin.join("pg_ctl"),
-                &[
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-o",
-                    &options,
-                    "-l",
-                    log.to_str().unwrap(),
-                    "-w",
-                    "start",
-                ],
-            );
-            assert!(
-                out.status.success() || answers(),
-                "pg_ctl start: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        base_url()
-    })
-}
-
-/// A fresh database on the tests' server.
-fn fresh_database() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let base = server();
-    let name = format!(
-        "athena_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    );
-    wait(async {
-        let (client, conn) =
-            tokio_postgres::connect(&format!("{base} dbname=postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        let running = tokio::spawn(conn);
-        // One statement each: neither may run inside a transaction block.
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name}"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            client.batch_execute(&sql).await.unwrap();
-        }
-        drop(client);
-        let _ = running.await;
-    });
-    format!("{base} dbname={name}")
-}
 
 /// One database per case.
 struct Pg {
@@ -220,11 +52,11 @@ crate::store_conformance!(Pg::new());
 #[test]
 fn a_password_is_never_shown() {
     assert_eq!(
-        super::shown_url("postgres://ada:s3cret@db.example:5432/athena"),
+        crate::location::shown_url("postgres://ada:s3cret@db.example:5432/athena"),
         "postgres://ada@db.example:5432/athena"
     );
     assert_eq!(
-        super::shown_url("host=/tmp port=5 user=ada password=s3cret dbname=a"),
+        crate::location::shown_url("host=/tmp port=5 user=ada password=s3cret dbname=a"),
         "host=/tmp port=5 user=ada dbname=a"
     );
 }

@@ -1,0 +1,82 @@
+//! The command line over a PostgreSQL store (`[store] url`, or `--db postgres://…`), on a
+//! server the tests start (athena-store's `postgres_testing`): a sync stores exactly once and
+//! resumes from its cursor, and `events`, `status`, `kinds`, `dead-letters` and `reset` read
+//! and change the same store. No SQLite file is made beside.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn counts(json: &Value) -> (u64, u64) {
+    let s = &json["sources"][0];
+    assert_eq!(s["status"], "ok", "{json}");
+    (
+        s["events_written"].as_u64().unwrap(),
+        s["duplicates"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_postgres_store_syncs_once_resumes_and_answers_every_reading_command() {
+    let url = athena_store::postgres_testing::fresh_url();
+    let env = TestEnv::new();
+    std::fs::write(env.path("access.log"), sample_lines(1..=40)).unwrap();
+    env.write_config(&format!(
+        "[store]\nurl = \"{url}\"\n\n[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n"
+    ));
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(counts(&json), (40, 0));
+    // Nothing new: nothing written, nothing read twice.
+    let (_, json) = env.sync_json();
+    assert_eq!(counts(&json), (0, 0));
+    let mut log = std::fs::read_to_string(env.path("access.log")).unwrap();
+    log.push_str(&sample_lines(41..=50));
+    std::fs::write(env.path("access.log"), log).unwrap();
+    let (_, json) = env.sync_json();
+    assert_eq!(counts(&json), (10, 0));
+    assert!(!env.path("athena.db").exists(), "a SQLite store was made");
+
+    // The reading commands, through the config and through --db.
+    let events = env
+        .run(&["events", "--format", "jsonl", "--limit", "100"])
+        .ok();
+    assert_eq!(events.stdout().lines().count(), 50);
+    let by_db = env
+        .run(&[
+            "events", "--db", &url, "--format", "jsonl", "--search", "GET", "--limit", "5",
+        ])
+        .ok();
+    assert_eq!(by_db.stdout().lines().count(), 5, "{}", by_db.describe());
+    let status: Value = serde_json::from_str(
+        env.run(&["status", "--format", "json"])
+            .ok()
+            .stdout()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(status["sources"][0]["events"], 50, "{status}");
+    assert_eq!(status["sources"][0]["last_status"], "ok", "{status}");
+    assert_eq!(status["sources"][0]["kinds"][0]["kind"], "http_request");
+    let kinds = env.run(&["kinds", "--format", "json"]).ok();
+    assert!(
+        kinds.stdout().contains("\"events\":50"),
+        "{}",
+        kinds.stdout()
+    );
+    env.run(&["dead-letters"]).ok();
+
+    // Reset: read again from the start, nothing stored twice.
+    env.run(&["reset", "--source", "web"]).ok();
+    let (_, json) = env.sync_json();
+    assert_eq!(counts(&json), (0, 50));
+    // A password in the URL is never shown: the store is named without it.
+    let wrong = env.run(&["status", "--db", "postgres://ada:s3cret@127.0.0.1:1/none"]);
+    assert_ne!(wrong.code(), 0);
+    assert!(!wrong.stderr().contains("s3cret"), "{}", wrong.stderr());
+    assert!(
+        wrong.stderr().contains("postgres://ada@127.0.0.1:1/none"),
+        "{}",
+        wrong.stderr()
+    );
+}
