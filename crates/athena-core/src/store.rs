@@ -295,6 +295,18 @@ pub enum StoreError {
         /// The source.
         source_id: String,
     },
+    /// A worker sharing the store no longer holds the source's lease: another worker has
+    /// taken it (this one paused, or lost its connection, past the lease's time). Nothing of
+    /// the batch was written; the worker must stop running the source.
+    #[error("source {source_id}: this worker's lease was taken over (epoch {held}, now {current}): nothing written")]
+    Fenced {
+        /// The source.
+        source_id: String,
+        /// The lease epoch this worker held.
+        held: i64,
+        /// The lease's epoch in the store (0: no one holds it).
+        current: i64,
+    },
     /// The query cannot be run.
     #[error("invalid query: {0}")]
     Query(String),

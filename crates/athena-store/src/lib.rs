@@ -30,6 +30,6 @@ pub use location::Location;
 #[cfg(all(feature = "postgres", feature = "conformance"))]
 pub use postgres::testing as postgres_testing;
 #[cfg(feature = "postgres")]
-pub use postgres::{PgRecall, PgStore};
+pub use postgres::{Held, Lease, Leases, PgRecall, PgStore};
 pub use recall::SqliteRecall;
 pub use sqlite::{search_cost, SqliteStore};

@@ -10,6 +10,7 @@
 //! module's own (one worker, for the process's life), waiting with `block_on`. Dropping a
 //! client never blocks, so a store may be dropped anywhere, a runtime's worker included.
 
+mod leases;
 mod query;
 mod recall;
 mod schema;
@@ -29,6 +30,7 @@ use athena_core::{
 use tokio_postgres::{Client, NoTls};
 
 pub(crate) use crate::location::shown_url;
+pub use leases::{Held, Lease, Leases};
 pub use recall::PgRecall;
 
 /// The runtime every PostgreSQL connection of the process runs on.
@@ -78,6 +80,8 @@ pub struct PgStore {
     /// Why the open group was lost (its transaction rolled back under a later batch): the
     /// next commit must fail, so that no batch of it counts as stored.
     lost_group: Option<String>,
+    /// A worker sharing the store: its leases, which every batch commit checks.
+    fenced: Option<Held>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -98,9 +102,18 @@ impl PgStore {
             shown,
             staged: None,
             lost_group: None,
+            fenced: None,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// From now on, a batch of a source is written only while `held` (a worker's leases, see
+    /// [`Leases`]) holds the source at the epoch it claimed; else the commit fails with
+    /// [`StoreError::Fenced`] and nothing of the batch is written.
+    pub fn fenced_by(mut self, held: Held) -> Self {
+        self.fenced = Some(held);
+        self
     }
 
     /// The store's address, without its password.

@@ -10,7 +10,9 @@
 //! search finds the same events on either store.
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: events with full-text search, cursors, runs, dead letters, state, kind counts.
+    r#"
 CREATE FUNCTION athena_fts_words(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT regexp_replace(t COLLATE "C.utf8", '[^[:alnum:]]+', ' ', 'g') $$;
 
@@ -78,7 +80,18 @@ CREATE TABLE event_kinds (
     events    BIGINT NOT NULL,
     PRIMARY KEY (source_id, kind)
 );
-"#];
+"#,
+    // 2: leases, for workers sharing the store (see `leases`): who runs which source, the
+    // fencing epoch, and until when (the server's clock, in milliseconds).
+    r#"
+CREATE TABLE leases (
+    source_id  TEXT PRIMARY KEY,
+    owner      TEXT,
+    epoch      BIGINT NOT NULL DEFAULT 0,
+    expires_at BIGINT
+);
+"#,
+];
 
 /// The version this release writes.
 pub(super) const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -75,3 +75,134 @@ fn a_store_of_a_newer_schema_is_refused() {
     let refused = PgStore::open(&url).unwrap_err().to_string();
     assert!(refused.contains("schema version 99 is newer"), "{refused}");
 }
+
+fn info(id: &str) -> athena_core::SourceInfo {
+    athena_core::SourceInfo {
+        id: id.into(),
+        source_type: "test".into(),
+        name: id.into(),
+    }
+}
+
+fn one_event(id: &str, next: u64) -> athena_core::Batch {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    athena_core::Batch::new(
+        vec![athena_core::Event::new(id, "note", at, id)],
+        athena_core::Cursor::from_json(serde_json::json!({"version": 1, "next": next})),
+    )
+}
+
+fn stored(store: &PgStore, source: &str) -> usize {
+    use athena_core::Store;
+    let q = athena_core::EventQuery {
+        sources: vec![source.into()],
+        ..Default::default()
+    };
+    store.query_events(&q).unwrap().len()
+}
+
+/// Two workers share a store; one pauses past its lease's time and another takes its source:
+/// the paused one (a zombie) writes nothing, ever, and learns at its next renewal that the
+/// source is no longer its own.
+#[test]
+fn a_zombie_worker_writes_nothing_once_its_lease_is_taken_over() {
+    use athena_core::{Store, StoreError};
+    use std::time::Duration;
+
+    use super::Leases;
+
+    let url = fresh_database();
+    let ttl = Duration::from_millis(300);
+    let store_a = PgStore::open(&url).unwrap();
+    let mut a = Leases::open(&url, "worker-a", ttl).unwrap();
+    let mut b = Leases::open(&url, "worker-b", ttl).unwrap();
+    let sources = vec!["s1".to_string(), "s2".to_string()];
+    assert_eq!(a.claim(&sources, 1).unwrap(), ["s1"]);
+    // s1 is a's and alive: b gets the other.
+    assert_eq!(b.claim(&sources, 2).unwrap(), ["s2"]);
+    let mut store_a = store_a.fenced_by(a.held());
+    let mut store_b = PgStore::open(&url).unwrap().fenced_by(b.held());
+    assert_eq!(
+        store_a
+            .commit_batch(&info("s1"), &one_event("e1", 1))
+            .unwrap()
+            .written,
+        1
+    );
+    // A source a does not hold: refused, nothing written.
+    let refused = store_a
+        .commit_batch(&info("s2"), &one_event("x", 1))
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Fenced { .. }), "{refused}");
+    assert_eq!(stored(&store_b, "s2"), 0);
+
+    // a pauses past its time; b renews s2 and takes s1 over (epoch 2).
+    std::thread::sleep(ttl + Duration::from_millis(150));
+    assert_eq!(b.claim(&sources, 2).unwrap(), ["s1", "s2"]);
+    let zombie = store_a
+        .commit_batch(&info("s1"), &one_event("e2", 2))
+        .unwrap_err();
+    match &zombie {
+        StoreError::Fenced {
+            source_id,
+            held,
+            current,
+        } => assert_eq!((source_id.as_str(), *held, *current), ("s1", 1, 2)),
+        other => panic!("{other}"),
+    }
+    assert_eq!(stored(&store_b, "s1"), 1, "the zombie's batch was written");
+    assert_eq!(
+        store_b.load_cursor("s1").unwrap().unwrap().as_json()["next"],
+        1
+    );
+    // b writes on; a learns it lost s1.
+    assert_eq!(
+        store_b
+            .commit_batch(&info("s1"), &one_event("e3", 3))
+            .unwrap()
+            .written,
+        1
+    );
+    assert!(a.renew().unwrap().is_empty());
+
+    // Handed back, a source is free at once; claiming bumps its epoch.
+    b.release(&["s2".to_string()]).unwrap();
+    assert_eq!(a.claim(&sources, 1).unwrap(), ["s2"]);
+    let all = a.all().unwrap();
+    let s2 = all.iter().find(|l| l.source_id == "s2").unwrap();
+    assert_eq!(
+        (s2.owner.as_deref(), s2.epoch, s2.expired),
+        (Some("worker-a"), 2, false)
+    );
+}
+
+/// Workers claiming together each get their share, never the same source: the claim skips
+/// the rows another claim has locked.
+#[test]
+fn workers_claiming_at_once_divide_the_sources_without_overlap() {
+    use std::time::Duration;
+
+    use super::Leases;
+
+    let url = fresh_database();
+    drop(PgStore::open(&url).unwrap());
+    let sources: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    let held: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let claims: Vec<_> = (0..3)
+            .map(|w| {
+                let (url, sources) = (&url, &sources);
+                scope.spawn(move || {
+                    let mut l =
+                        Leases::open(url, &format!("w{w}"), Duration::from_secs(30)).unwrap();
+                    l.claim(sources, 4).unwrap()
+                })
+            })
+            .collect();
+        claims.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = held.iter().flatten().collect();
+    assert!(held.iter().all(|h| h.len() == 4), "{held:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 12, "{held:?}");
+}

@@ -23,6 +23,23 @@ impl PgStore {
             self.staged = Some(Staged::default());
         }
         wait(self.client.batch_execute("SAVEPOINT batch")).map_err(|e| self.backend(e))?;
+        if let Some(held) = &self.fenced {
+            match wait(super::leases::check(&self.client, &source.id, held)) {
+                Ok(Ok(())) => {}
+                Ok(Err((held, current))) => {
+                    self.undo_batch();
+                    return Err(StoreError::Fenced {
+                        source_id: source.id.clone(),
+                        held,
+                        current,
+                    });
+                }
+                Err(e) => {
+                    self.undo_batch();
+                    return Err(self.backend(e));
+                }
+            }
+        }
         let staged = wait(stage(&self.client, source, batch));
         match staged {
             Ok(report) => {
@@ -49,6 +66,17 @@ impl PgStore {
                 }
                 Err(self.backend(e))
             }
+        }
+    }
+
+    /// Undoes the batch being staged (its savepoint), and the group if it held nothing else.
+    fn undo_batch(&mut self) {
+        let undone = wait(
+            self.client
+                .batch_execute("ROLLBACK TO SAVEPOINT batch; RELEASE SAVEPOINT batch"),
+        );
+        if undone.is_err() || self.staged.as_ref().is_some_and(|g| g.batches == 0) {
+            self.rollback_group();
         }
     }
 
