@@ -49,7 +49,8 @@ pub mod time;
 pub mod watch;
 
 pub use config::{
-    Config, ConfigError, EngineSettings, EnvError, Secret, ServeSettings, SourceConfig,
+    ClusterSettings, Config, ConfigError, EngineSettings, EnvError, Secret, ServeSettings,
+    SourceConfig,
 };
 pub use cursor::{Cursor, CursorError};
 pub use engine::{

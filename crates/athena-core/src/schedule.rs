@@ -238,7 +238,7 @@ fn jitter(period: Duration, random: f64) -> Duration {
 
 /// Parses `1h30m`, `90s`, `2d`: parts of digits and a unit (`d`, `h`, `m`, `s`), each unit at
 /// most once and from the largest down.
-fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
+pub fn parse_duration(text: &str) -> Result<Duration, ScheduleError> {
     let err = |reason: &str| ScheduleError::Duration {
         input: text.to_owned(),
         reason: reason.to_owned(),

@@ -113,6 +113,30 @@ impl Location {
             }
         }
     }
+
+    /// Opens the store for a `serve` worker named `worker`: as [`Self::open_with_recall`],
+    /// and for PostgreSQL also the worker's [`Leases`](crate::Leases) (lasting `ttl`), by
+    /// which its store is fenced: a batch of a source it no longer holds is refused. A file
+    /// is one process's store: no leases.
+    #[cfg(feature = "postgres")]
+    pub fn open_worker(
+        &self,
+        wait: Duration,
+        connections: usize,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<(WithRecall, Option<crate::Leases>), StoreError> {
+        match self {
+            Location::File(_) => Ok((self.open_with_recall(wait, connections)?, None)),
+            Location::Postgres(url) => {
+                let store = crate::PgStore::open(url)?;
+                let leases = crate::Leases::open(url, worker, ttl)?;
+                let store = store.fenced_by(leases.held());
+                let recall = postgres::recall(url, connections)?;
+                Ok(((Box::new(store), recall), Some(leases)))
+            }
+        }
+    }
 }
 
 /// A place as people read it: a path, or a URL without its password.

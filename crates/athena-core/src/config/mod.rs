@@ -46,6 +46,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `serve`'s settings.
     pub serve: ServeSettings,
+    /// Workers sharing a PostgreSQL store.
+    pub cluster: ClusterSettings,
 }
 
 crate::declare_config! {
@@ -82,6 +84,7 @@ struct RawConfig {
     store: Option<toml::Value>,
     engine: Option<toml::Value>,
     serve: Option<toml::Value>,
+    cluster: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<toml::Table>,
 }
@@ -107,6 +110,28 @@ pub struct ServeSettings {
     /// (`/v1/…`, `/openapi.json`) across origins; none by default, so CORS stays off.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+}
+
+/// Settings of workers sharing a PostgreSQL store (`[cluster]` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// How long a worker's lease on a source lasts unless renewed (`lease_ttl`, default 30 s):
+    /// a worker that dies loses its sources to the others after this long.
+    pub lease_ttl: std::time::Duration,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            lease_ttl: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    lease_ttl: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -196,6 +221,38 @@ impl Config {
                 .and_then(|serve| substitute_serve(serve, &origin, &lines.serve, env)),
             &mut errors,
         );
+        let cluster: Option<RawCluster> = kept(
+            parse_section(&origin, "cluster", &lines.cluster, raw.cluster),
+            &mut errors,
+        );
+        let cluster = match cluster.and_then(|c| c.lease_ttl) {
+            None => ClusterSettings::default(),
+            Some(text) => match crate::schedule::parse_duration(&text) {
+                Ok(ttl) if ttl >= std::time::Duration::from_secs(1) => {
+                    ClusterSettings { lease_ttl: ttl }
+                }
+                Ok(_) => {
+                    errors.push(ConfigError {
+                        file: origin.file.clone(),
+                        line: lines.cluster.line_of(Some("lease_ttl")),
+                        key: Some("cluster.lease_ttl".into()),
+                        ..ConfigError::new(
+                            "is under a second: give 1s or more (30s is the default)",
+                        )
+                    });
+                    ClusterSettings::default()
+                }
+                Err(e) => {
+                    errors.push(ConfigError {
+                        file: origin.file.clone(),
+                        line: lines.cluster.line_of(Some("lease_ttl")),
+                        key: Some("cluster.lease_ttl".into()),
+                        ..ConfigError::new(e.to_string())
+                    });
+                    ClusterSettings::default()
+                }
+            },
+        };
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, table) in raw.sources.into_iter().enumerate() {
@@ -257,6 +314,7 @@ impl Config {
             engine: engine.unwrap_or_default(),
             sources,
             serve: serve.unwrap_or_default(),
+            cluster,
         })
     }
 }

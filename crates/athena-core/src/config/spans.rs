@@ -33,6 +33,7 @@ pub(super) struct DocumentLines {
     pub(super) store: TableLines,
     pub(super) engine: TableLines,
     pub(super) serve: TableLines,
+    pub(super) cluster: TableLines,
     /// One per `[[sources]]` entry, in file order.
     pub(super) sources: Vec<TableLines>,
 }
@@ -50,6 +51,7 @@ impl DocumentLines {
             store: section("store"),
             engine: section("engine"),
             serve: section("serve"),
+            cluster: section("cluster"),
             sources,
         }
     }

@@ -28,6 +28,7 @@ mod recall_limits;
 mod repo_standalone;
 mod secrets_redaction;
 mod serve_basic;
+mod serve_cluster;
 mod serve_live;
 mod serve_support;
 mod slack_api;

@@ -29,6 +29,7 @@ use athena_core::{CancelToken, Metrics, Registry, Secret};
 use crate::error::ServeError;
 
 mod app;
+mod cluster;
 mod http;
 mod server;
 mod signals;

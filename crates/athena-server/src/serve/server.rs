@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::app::{app, HttpLimits};
-use super::{listen_addr, supervisor, worker, ServeOptions, Shared, DEBOUNCE, RECONCILE};
+use super::{cluster, listen_addr, supervisor, worker, ServeOptions, Shared, DEBOUNCE, RECONCILE};
 use crate::error::ServeError;
 
 /// How long a stopping server lets the answers in flight go out.
@@ -52,6 +52,8 @@ struct Prepared {
 /// What runs the configured sources.
 struct Sources {
     store: Box<dyn Store>,
+    /// With a store several workers share (PostgreSQL): this worker's leases.
+    cluster: Option<cluster::Cluster>,
     engine: Engine,
     registry: Arc<Registry>,
     configs: Vec<SourceConfig>,
@@ -186,14 +188,24 @@ fn prepare_sources(
     drop(built);
     // A sync already running holds a file's lock: wait for it a little, as `sync` does. The
     // readers beside the write store, which created a file on a first start and checked it.
-    let (store, recall) = location
-        .open_with_recall(
+    let ((store, recall), leases) = location
+        .open_worker(
             Duration::from_secs(2),
             crate::recall::Limits::default().connections,
+            &cluster::worker_name(),
+            config.cluster.lease_ttl,
         )
         .with_context(|| format!("opening store {location}"))?;
+    let cluster = leases.map(|l| {
+        tracing::info!(
+            worker = l.worker(),
+            "a shared store: running the sources this worker holds a lease on"
+        );
+        cluster::Cluster::new(l, config.cluster.lease_ttl)
+    });
     let sources = Sources {
         store,
+        cluster,
         engine: Engine::new(registry.clone(), config.engine),
         registry,
         configs,
@@ -274,9 +286,15 @@ async fn run_sources(sources: Sources, shared: &Shared, stop: CancelToken, reloa
         },
         store_files: worker::StoreFiles::of(sources.config_file.absolute_db.as_deref()),
     });
-    supervisor::Supervisor::start(workers.clone(), sources.configs, sources.config_file, stop)
-        .run(reload)
-        .await;
+    supervisor::Supervisor::start(
+        workers.clone(),
+        sources.configs,
+        sources.config_file,
+        stop,
+        sources.cluster,
+    )
+    .run(reload)
+    .await;
     // Every worker has ended, so this is the last handle: the store closes (and its lock is
     // released) after the last commit.
     match Arc::into_inner(workers) {

@@ -12,6 +12,7 @@ use anyhow::Result;
 use athena_core::{CancelToken, Schedule, SourceConfig};
 use tokio::task::JoinHandle;
 
+use super::cluster::Cluster;
 use super::worker::{work, Workers};
 use super::Health;
 
@@ -47,22 +48,33 @@ pub(super) struct Supervisor {
     /// The process's stop: every worker's token is a child of it, so a stop reaches a worker
     /// even while a reload waits for it.
     cancel: CancelToken,
+    /// With a store shared by several workers: the leases, and every configured source (this
+    /// worker runs those it holds).
+    cluster: Option<(Cluster, Vec<SourceConfig>)>,
 }
 
 impl Supervisor {
-    /// Starts a worker for each of `configs`.
+    /// Starts a worker for each of `configs`; with `cluster`, for each this worker holds a
+    /// lease on, once it has claimed its share (the first thing [`Self::run`] does).
     pub(super) fn start(
         workers: Arc<Workers>,
         configs: Vec<SourceConfig>,
         config_file: ConfigFile,
         cancel: CancelToken,
+        cluster: Option<Cluster>,
     ) -> Supervisor {
         let mut s = Supervisor {
             workers,
             running: Vec::new(),
             config_file,
             cancel,
+            cluster: None,
         };
+        if let Some(cluster) = cluster {
+            s.publish_health(&[], &[]);
+            s.cluster = Some((cluster, configs));
+            return s;
+        }
         let ids: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
         s.publish_health(&ids, &[]);
         for config in configs {
@@ -72,23 +84,80 @@ impl Supervisor {
         s
     }
 
+    /// Claims this worker's share of the sources and runs exactly those it holds: stops the
+    /// workers of sources it lost or handed back, starts those of sources it gained.
+    async fn balance(&mut self) {
+        let Some((cluster, all)) = &self.cluster else {
+            return;
+        };
+        let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
+        let held = match cluster.balance(ids).await {
+            Ok(held) => held,
+            Err(e) => {
+                // The store cannot be reached: the leases run out, and the fenced store
+                // refuses what this worker would write meanwhile.
+                tracing::warn!("looking after the leases: {e:#}");
+                return;
+            }
+        };
+        let gone: Vec<Worker> = {
+            let (keep, gone) = std::mem::take(&mut self.running)
+                .into_iter()
+                .partition(|w| held.contains(&w.config.id));
+            self.running = keep;
+            gone
+        };
+        for w in &gone {
+            w.stop.cancel();
+        }
+        for w in gone {
+            tracing::info!(source = %w.config.id, "no longer this worker's: stopped");
+            let _ = w.task.await;
+        }
+        let starting: Vec<SourceConfig> = (all.iter())
+            .filter(|c| held.contains(&c.id) && !self.running.iter().any(|w| w.config.id == c.id))
+            .cloned()
+            .collect();
+        let ids: Vec<&str> = held.iter().map(String::as_str).collect();
+        let fresh: Vec<String> = starting.iter().map(|c| c.id.clone()).collect();
+        self.publish_health(&ids, &fresh);
+        for config in starting {
+            tracing::info!(source = %config.id, "this worker's now: started");
+            let schedule = self.workers.registry.schedule_for(&config);
+            self.spawn(config, schedule);
+        }
+    }
+
     /// Runs until the process's stop, reloading on each `reload`; then waits for every worker
     /// (stopped with it) to have committed what it handed to the writer.
     pub(super) async fn run(mut self, reload: Arc<tokio::sync::Notify>) {
         let cancel = self.cancel.clone();
+        let period = (self.cluster.as_ref()).map(|(c, _)| c.period());
+        self.balance().await;
         loop {
+            let tick = async {
+                match period {
+                    Some(p) => tokio::time::sleep(p).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = reload.notified() => self.reload().await,
+                () = tick => self.balance().await,
             }
         }
         for w in &self.running {
             w.stop.cancel();
         }
-        for w in self.running {
+        for w in std::mem::take(&mut self.running) {
             if let Err(e) = w.task.await {
                 tracing::warn!(source = %w.config.id, "its worker ended badly: {e}");
             }
+        }
+        // Every worker has committed: its sources are free for the others at once.
+        if let Some((cluster, _)) = &self.cluster {
+            cluster.leave().await;
         }
     }
 
@@ -109,7 +178,7 @@ impl Supervisor {
     }
 
     async fn reload(&mut self) {
-        let configs = match self.load() {
+        let mut configs = match self.load() {
             Ok(configs) => configs,
             Err(e) => {
                 let e = crate::redact::redact(&format!("{e:#}"));
@@ -119,6 +188,11 @@ impl Supervisor {
                 return;
             }
         };
+        // Shared: every source is known, those held run; the next balance claims the rest.
+        if let Some((_, all)) = &mut self.cluster {
+            *all = configs.clone();
+            configs.retain(|c| self.running.iter().any(|w| w.config.id == c.id));
+        }
         let mut old = std::mem::take(&mut self.running);
         let mut starting: Vec<(SourceConfig, Schedule)> = Vec::new();
         let (mut added, mut changed) = (Vec::new(), Vec::new());

@@ -190,6 +190,43 @@ impl Leases {
         })
     }
 
+    /// Says this worker is alive, and returns how many are (this one included): those seen
+    /// within a lease's time.
+    pub fn heartbeat(&mut self) -> Result<usize, StoreError> {
+        let ttl = self.ttl_ms();
+        let alive = wait(async {
+            self.client
+                .execute(
+                    &format!(
+                        "INSERT INTO workers (worker, seen_at) VALUES ($1, {NOW_MS})
+                         ON CONFLICT (worker) DO UPDATE SET seen_at = excluded.seen_at"
+                    ),
+                    &[&self.worker],
+                )
+                .await?;
+            self.client
+                .query_one(
+                    &format!("SELECT count(*) FROM workers WHERE seen_at > {NOW_MS} - $1"),
+                    &[&ttl],
+                )
+                .await
+        })
+        .map_err(|e| self.backend(e))?;
+        Ok(alive.get::<_, i64>(0).max(1) as usize)
+    }
+
+    /// Leaves: hands every lease back and is no longer counted among the workers.
+    pub fn leave(&mut self) -> Result<(), StoreError> {
+        let held = self.held.sources();
+        self.release(&held)?;
+        wait(
+            self.client
+                .execute("DELETE FROM workers WHERE worker = $1", &[&self.worker]),
+        )
+        .map_err(|e| self.backend(e))?;
+        Ok(())
+    }
+
     /// Hands `sources` back at once (a worker stopping, or holding more than its share): they
     /// are free for another worker to claim.
     pub fn release(&mut self, sources: &[String]) -> Result<(), StoreError> {

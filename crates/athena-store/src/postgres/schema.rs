@@ -90,6 +90,11 @@ CREATE TABLE leases (
     epoch      BIGINT NOT NULL DEFAULT 0,
     expires_at BIGINT
 );
+-- The workers alive (seen within a lease's time), for each to take its share.
+CREATE TABLE workers (
+    worker  TEXT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+);
 "#,
 ];
 
