@@ -188,6 +188,7 @@ impl Store for MemoryStore {
                     last_status: run.map(|r| r.status),
                     last_error: run.and_then(|r| r.error.clone()),
                     last_error_kind: run.and_then(|r| r.error_kind.clone()),
+                    worker: None,
                     kinds: self.kinds_of(id),
                 }
             })

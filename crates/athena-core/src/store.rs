@@ -230,6 +230,8 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     /// The error's kind (see [`ErrorKind`](crate::ErrorKind)), if it failed.
     pub last_error_kind: Option<String>,
+    /// The worker holding the source's lease, when workers share the store (PostgreSQL).
+    pub worker: Option<String>,
     /// The kinds of its stored events, the most frequent first (ties by name).
     pub kinds: Vec<KindCount>,
 }

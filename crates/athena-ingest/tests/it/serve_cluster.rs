@@ -1,6 +1,6 @@
 //! `serve` workers sharing a PostgreSQL store (`[store] url`): they divide the sources by
-//! leases, each running its share, and the survivors take over the sources of a worker that
-//! died once its leases run out; nothing is stored twice.
+//! leases, each running its share (rebalanced when a worker joins), and the survivors take
+//! over the sources of a worker that died once its leases run out; nothing is stored twice.
 
 use std::collections::BTreeSet;
 
@@ -36,7 +36,7 @@ fn stored(env: &TestEnv, url: &str) -> Vec<String> {
 }
 
 #[test]
-fn workers_share_the_sources_and_take_over_those_of_a_dead_one() {
+fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_dead_one() {
     let url = athena_store::postgres_testing::fresh_url();
     let env = TestEnv::new();
     std::fs::create_dir(env.path("logs")).unwrap();
@@ -48,15 +48,44 @@ fn workers_share_the_sources_and_take_over_those_of_a_dead_one() {
         ));
     }
     env.write_config(&config);
+    // Alone, a worker runs every source; a second joins and the two settle on their shares:
+    // two sources each, all four run once.
     let mut first = Server::start(&env);
+    wait_for("the first worker to run every source", || {
+        running(&first).len() == 4
+    });
     let second = Server::start(&env);
-    // Each settles on its share: two sources each, all four run once.
     wait_for("the sources divided two and two", || {
         let (a, b) = (running(&first), running(&second));
         let all: BTreeSet<&String> = a.iter().chain(&b).collect();
         a.len() == 2 && b.len() == 2 && all.len() == 4
     });
     wait_for("every line stored", || stored(&env, &url).len() == 20);
+    // `/readyz` names each worker; `status` says which holds which source.
+    let names: Vec<String> = [&first, &second]
+        .iter()
+        .map(|w| {
+            let body: Value = serde_json::from_str(&w.must_get("/readyz").body).unwrap();
+            body["worker"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_ne!(names[0], names[1]);
+    let status: Value = serde_json::from_str(
+        env.run(&["status", "--format", "json"])
+            .ok()
+            .stdout()
+            .trim(),
+    )
+    .unwrap();
+    for s in status["sources"].as_array().unwrap() {
+        let holder = s["worker"].as_str().unwrap_or_default().to_string();
+        let runs = if holder == names[0] { &first } else { &second };
+        assert!(names.contains(&holder), "{s}");
+        assert!(
+            running(runs).contains(&s["id"].as_str().unwrap().to_string()),
+            "{s}"
+        );
+    }
 
     // The first dies without handing its leases back; the second takes its sources over
     // once they run out (2 s) and follows their logs.

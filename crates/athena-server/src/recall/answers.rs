@@ -181,6 +181,8 @@ pub struct SourceRow {
     /// The error's kind, if it failed: `unauthorized`, `rate_limited`, `http`, `io`,
     /// `cursor`, `config` or `other`.
     pub error_kind: Option<String>,
+    /// The worker running it, when `serve` workers share the store (PostgreSQL); else null.
+    pub worker: Option<String>,
     /// The kinds of its events, the most frequent first.
     pub kinds: Vec<KindRow>,
 }
@@ -206,6 +208,7 @@ impl From<SourceStatus> for SourceRow {
             last_status: s.last_status.map(|s| s.as_str()),
             last_error: s.last_error,
             error_kind: s.last_error_kind,
+            worker: s.worker,
             kinds: (s.kinds.into_iter())
                 .map(|k| KindRow {
                     kind: k.kind,

@@ -39,6 +39,7 @@ fn a_source_row_is_what_status_json_printed() {
         last_status: Some(RunStatus::Failed),
         last_error: Some("boom".into()),
         last_error_kind: Some("http".into()),
+        worker: None,
         kinds: vec![athena_core::KindCount {
             kind: "issue".into(),
             events: 3,
@@ -49,7 +50,7 @@ fn a_source_row_is_what_status_json_printed() {
         json!({"sources": [{
             "id": "gh", "type": "github", "cursor": {"version": 1, "etag": "x"},
             "events": 3, "dead_letters": 1, "last_sync": "2024-05-02T13:45:10Z",
-            "last_status": "failed", "last_error": "boom", "error_kind": "http",
+            "last_status": "failed", "last_error": "boom", "error_kind": "http", "worker": null,
             "kinds": [{"kind": "issue", "events": 3}],
         }]})
     );
@@ -106,6 +107,6 @@ fn the_answers_schemas_require_every_field_they_write() {
     assert_eq!(one["anyOf"].as_array().unwrap().len(), 2, "{one:?}");
     let sources = crate::recall::schema::object::<Sources>(answers());
     let row = &sources["$defs"]["SourceRow"];
-    assert_eq!(row["required"].as_array().unwrap().len(), 10, "{row}");
+    assert_eq!(row["required"].as_array().unwrap().len(), 11, "{row}");
     assert!(row["properties"]["type"].is_object());
 }

@@ -19,6 +19,7 @@ use athena_store::Leases;
 pub(super) struct Cluster {
     leases: Arc<Mutex<Leases>>,
     ttl: Duration,
+    worker: String,
 }
 
 /// A name for this worker among the others: its host and process.
@@ -34,9 +35,15 @@ pub(super) fn worker_name() -> String {
 impl Cluster {
     pub(super) fn new(leases: Leases, ttl: Duration) -> Self {
         Cluster {
+            worker: leases.worker().to_string(),
             leases: Arc::new(Mutex::new(leases)),
             ttl,
         }
+    }
+
+    /// This worker's name among the others.
+    pub(super) fn worker(&self) -> &str {
+        &self.worker
     }
 
     /// How often the leases are looked after: a third of their time, so that two missed

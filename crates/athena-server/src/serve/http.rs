@@ -56,11 +56,18 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
             })
         })
         .collect();
+    let worker = shared
+        .worker
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     if store_open && failing.is_empty() {
-        return json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok", "sources": sources}),
-        );
+        let mut ok = serde_json::json!({"status": "ok", "sources": sources});
+        // Shared with other workers: the sources listed are those this one holds.
+        if let Some(worker) = worker {
+            ok["worker"] = serde_json::json!(worker);
+        }
+        return json(StatusCode::OK, &ok);
     }
     json(
         StatusCode::SERVICE_UNAVAILABLE,

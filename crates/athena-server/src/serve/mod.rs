@@ -109,6 +109,8 @@ struct Shared {
     store_open: Arc<AtomicBool>,
     /// `[serve] api_token`: every request but `/healthz` must carry it.
     token: Option<Arc<Secret>>,
+    /// This worker's name, when workers share the store: `/readyz` says it.
+    worker: Arc<Mutex<Option<String>>>,
 }
 
 impl Shared {
@@ -119,6 +121,7 @@ impl Shared {
             health: Arc::new(Mutex::new(Vec::new())),
             store_open: Arc::new(AtomicBool::new(true)),
             token,
+            worker: Arc::default(),
         }
     }
 

@@ -146,6 +146,10 @@ fn prepare(options: ServeOptions, registry: Arc<Registry>) -> Result<Prepared> {
         (recall, Some(sources))
     };
     let shared = Shared::new(token);
+    if let Some(cluster) = sources.as_ref().and_then(|s| s.cluster.as_ref()) {
+        *shared.worker.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(cluster.worker().to_string());
+    }
     if let Some(sources) = &sources {
         // A source's lag shows from the first scrape, not only once it stores something new.
         let ids = sources.configs.iter().map(|c| c.id.as_str());

@@ -355,7 +355,8 @@ pub(super) fn state(
 }
 
 /// [`Store::sources_status`](athena_core::Store::sources_status). A run recorded as
-/// `running` stays so: several workers may be syncing, and none holds the store alone.
+/// `running` stays so: several workers may be syncing, and none holds the store alone. The
+/// worker holding a source's lease (one not run out) is named.
 pub(super) fn sources_status(
     client: &Client,
     shown: &str,
@@ -370,10 +371,13 @@ pub(super) fn sources_status(
                 c.cursor,
                 (SELECT count(*) FROM events e WHERE e.source_id = ids.source_id),
                 (SELECT count(*) FROM dead_letters d WHERE d.source_id = ids.source_id),
-                r.finished_at, r.status, r.error, r.error_kind
+                r.finished_at, r.status, r.error, r.error_kind,
+                CASE WHEN l.expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                     THEN l.owner END
          FROM ids
          LEFT JOIN cursors c ON c.source_id = ids.source_id
          LEFT JOIN source_runs r ON r.source_id = ids.source_id
+         LEFT JOIN leases l ON l.source_id = ids.source_id
          ORDER BY ids.source_id COLLATE \"C\"",
         &[],
     ))
@@ -395,6 +399,7 @@ pub(super) fn sources_status(
                 .and_then(|t| RunStatus::parse(&t)),
             last_error: r.get(7),
             last_error_kind: r.get(8),
+            worker: r.get(9),
             kinds: Vec::new(),
         })
         .collect();

@@ -419,6 +419,7 @@ impl SqliteStore {
                         .and_then(|t| RunStatus::parse(&t)),
                     last_error: r.get(7)?,
                     last_error_kind: r.get(8)?,
+                    worker: None,
                     kinds: Vec::new(),
                 })
             })
