@@ -173,6 +173,12 @@ pub enum Command {
         #[command(subcommand)]
         service: crate::auth::AuthService,
     },
+    /// Create the store or bring its schema up to date (a SQLite file, or PostgreSQL with
+    /// `--db postgres://…` or `[store] url`), as `sync` and `serve` do when they open it.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]

@@ -20,6 +20,12 @@ fn counts(json: &Value) -> (u64, u64) {
 fn a_postgres_store_syncs_once_resumes_and_answers_every_reading_command() {
     let url = athena_store::postgres_testing::fresh_url();
     let env = TestEnv::new();
+    let migrated = env.run(&["migrate", "--db", &url]).ok();
+    assert!(
+        migrated.stdout().contains("its schema is up to date"),
+        "{}",
+        migrated.describe()
+    );
     std::fs::write(env.path("access.log"), sample_lines(1..=40)).unwrap();
     env.write_config(&format!(
         "[store]\nurl = \"{url}\"\n\n[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n"
