@@ -101,3 +101,55 @@ fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_d
     let distinct: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), 40, "stored twice: {ids:?}");
 }
+
+/// A worker paused (SIGSTOP) past its leases' time loses its sources to the other; resumed
+/// (SIGCONT), it stops running them, and whatever it tries to write of them is refused: each
+/// line is stored once.
+#[test]
+fn a_paused_worker_loses_its_sources_and_writes_nothing_of_them_when_it_resumes() {
+    let url = athena_store::postgres_testing::fresh_url();
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let mut config = format!("[store]\nurl = \"{url}\"\n\n[cluster]\nlease_ttl = \"1s\"\n");
+    for i in 0..2 {
+        append(&env.path(&format!("logs/{i}.log")), 0..5);
+        config.push_str(&format!(
+            "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
+        ));
+    }
+    env.write_config(&config);
+    let mut first = Server::start(&env);
+    wait_for("the first worker to run both sources", || {
+        running(&first).len() == 2
+    });
+    let second = Server::start(&env);
+    wait_for("one source each", || {
+        running(&first).len() == 1 && running(&second).len() == 1
+    });
+    wait_for("every line stored", || stored(&env, &url).len() == 10);
+    let paused = running(&first)[0].clone();
+
+    first.signal(libc::SIGSTOP);
+    let log = env.path(&format!("logs/{}.log", &paused[3..]));
+    append(&log, 5..10);
+    wait_for("the other worker to take the paused one's source", || {
+        running(&second).len() == 2
+    });
+    wait_for("the new lines stored", || stored(&env, &url).len() == 15);
+    first.signal(libc::SIGCONT);
+    // Resumed, its watch sees the lines appended meanwhile, and more.
+    append(&log, 10..15);
+    wait_for("the resumed worker to run none", || {
+        running(&first).is_empty()
+    });
+    wait_for("the last lines stored", || stored(&env, &url).len() == 20);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ids = stored(&env, &url);
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (20, 20), "{ids:?}");
+    let (_, stderr, _) = first.terminate();
+    // If it did try to write before it learnt of the takeover, the store refused it.
+    if stderr.contains(&format!("source {paused}")) && stderr.contains("storing a batch") {
+        assert!(stderr.contains("lease was taken over"), "{stderr}");
+    }
+}
