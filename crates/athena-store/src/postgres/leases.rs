@@ -72,6 +72,7 @@ pub struct Lease {
 /// One worker's side of the leases.
 pub struct Leases {
     client: Client,
+    url: String,
     shown: String,
     worker: String,
     ttl: Duration,
@@ -87,6 +88,7 @@ impl Leases {
         let client = connect(url, &shown)?;
         Ok(Leases {
             client,
+            url: url.to_string(),
             shown,
             worker: worker.to_string(),
             ttl,
@@ -109,6 +111,14 @@ impl Leases {
 
     fn backend(&self, e: tokio_postgres::Error) -> StoreError {
         StoreError::Backend(format!("store {}: leases: {e}", self.shown).into())
+    }
+
+    /// Connects again when the connection was lost (the server restarted).
+    fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
+        if self.client.is_closed() {
+            self.client = connect(&self.url, &self.shown)?;
+        }
+        Ok(())
     }
 
     fn ttl_ms(&self) -> i64 {
@@ -170,6 +180,7 @@ impl Leases {
 
     /// Extends the leases held whose epoch is still this worker's; forgets the others.
     pub fn renew(&mut self) -> Result<Vec<String>, StoreError> {
+        self.reconnect_if_lost()?;
         let ttl = self.ttl_ms();
         let kept = wait(self.client.query(
             &format!(
@@ -193,6 +204,7 @@ impl Leases {
     /// Says this worker is alive, and returns how many are (this one included): those seen
     /// within a lease's time.
     pub fn heartbeat(&mut self) -> Result<usize, StoreError> {
+        self.reconnect_if_lost()?;
         let ttl = self.ttl_ms();
         let alive = wait(async {
             self.client
@@ -230,6 +242,7 @@ impl Leases {
     /// Hands `sources` back at once (a worker stopping, or holding more than its share): they
     /// are free for another worker to claim.
     pub fn release(&mut self, sources: &[String]) -> Result<(), StoreError> {
+        self.reconnect_if_lost()?;
         wait(self.client.execute(
             "UPDATE leases SET owner = NULL, expires_at = NULL
              WHERE owner = $1 AND source_id = ANY($2::text[])",

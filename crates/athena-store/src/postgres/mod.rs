@@ -175,6 +175,22 @@ impl PgStore {
         }
     }
 
+    /// Connects again when the connection was lost (the server restarted, the network
+    /// dropped it): between transactions only; a group that was open is lost with it, and its
+    /// commit says so.
+    fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        if self.staged.take().is_some() {
+            self.lost_group
+                .get_or_insert_with(|| "the connection to the store was lost".to_string());
+        }
+        tracing::info!("store {}: connecting again", self.shown);
+        self.client = connect(&self.url, &self.shown)?;
+        Ok(())
+    }
+
     /// A second connection to the same store (for a reader beside a writer).
     pub(crate) fn connect_again(&self) -> Result<Client, StoreError> {
         connect(&self.url, &self.shown)
@@ -183,10 +199,12 @@ impl PgStore {
 
 impl Store for PgStore {
     fn load_cursor(&mut self, source_id: &str) -> Result<Option<Cursor>, StoreError> {
+        self.reconnect_if_lost()?;
         query::cursor(&self.client, &self.shown, source_id)
     }
 
     fn load_state(&mut self, source_id: &str) -> Result<SourceState, StoreError> {
+        self.reconnect_if_lost()?;
         query::state(&self.client, &self.shown, source_id)
     }
 
@@ -213,10 +231,12 @@ impl Store for PgStore {
     }
 
     fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.reconnect_if_lost()?;
         self.upsert_run(run)
     }
 
     fn reset_cursor(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        self.reconnect_if_lost()?;
         self.delete_cursor(source_id)
     }
 

@@ -19,6 +19,8 @@ pub struct PgRecall {
     connections: Vec<Mutex<Client>>,
     next: AtomicUsize,
     shown: String,
+    /// To connect again, when a connection was lost.
+    url: String,
 }
 
 impl PgRecall {
@@ -33,6 +35,7 @@ impl PgRecall {
             connections: all,
             next: AtomicUsize::new(0),
             shown,
+            url: url.to_string(),
         })
     }
 
@@ -45,6 +48,7 @@ impl PgRecall {
             connections: all,
             next: AtomicUsize::new(0),
             shown: store.shown.clone(),
+            url: store.url.clone(),
         })
     }
 
@@ -72,7 +76,11 @@ impl PgRecall {
         if let Some(spent) = budget.spent() {
             return Err(StoreError::Interrupted(spent));
         }
-        let client = self.connection();
+        let mut client = self.connection();
+        if client.is_closed() {
+            // The server restarted, or the network dropped the connection.
+            *client = connect(&self.url, &self.shown)?;
+        }
         let cancel = client.cancel_token();
         let watched = budget.clone();
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

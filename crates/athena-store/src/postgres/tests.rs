@@ -206,3 +206,49 @@ fn workers_claiming_at_once_divide_the_sources_without_overlap() {
     all.dedup();
     assert_eq!(all.len(), 12, "{held:?}");
 }
+
+/// The server dropped every connection (as on a restart): the store, its readers and the
+/// leases connect again and go on; a group staged when it happened is not taken as stored.
+#[test]
+fn a_lost_connection_is_made_again_and_a_group_caught_in_it_is_not_stored() {
+    use athena_core::recall::{PageQuery, QueryBudget, Recall};
+    use athena_core::Store;
+    use std::time::Duration;
+
+    use super::Leases;
+
+    let url = fresh_database();
+    let mut store = PgStore::open(&url).unwrap();
+    let recall = PgRecall::beside(&store, 1).unwrap();
+    let mut leases = Leases::open(&url, "w", Duration::from_secs(30)).unwrap();
+    store.commit_batch(&info("s"), &one_event("a", 1)).unwrap();
+    store.stage_batch(&info("s"), &one_event("b", 2)).unwrap();
+    // Every other connection to this database is ended by the server.
+    let admin = PgStore::open(&url).unwrap();
+    wait(admin.client.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The group staged when the connection went is lost, and said so.
+    assert!(store.commit_staged().is_err());
+    assert_eq!(
+        store.load_cursor("s").unwrap().unwrap().as_json()["next"],
+        1
+    );
+    store.commit_batch(&info("s"), &one_event("b", 2)).unwrap();
+    let page = PageQuery {
+        limit: 10,
+        ..PageQuery::default()
+    };
+    assert_eq!(
+        recall
+            .page(&page, &QueryBudget::unlimited())
+            .unwrap()
+            .events
+            .len(),
+        2
+    );
+    assert_eq!(leases.claim(&["s".to_string()], 1).unwrap(), ["s"]);
+}

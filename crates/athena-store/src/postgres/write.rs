@@ -18,6 +18,16 @@ impl PgStore {
         source: &SourceInfo,
         batch: &Batch,
     ) -> Result<CommitReport, StoreError> {
+        if self.staged.is_none() || self.client.is_closed() {
+            self.reconnect_if_lost()?;
+        }
+        if self.lost_group.is_some() {
+            // The group's transaction is gone: this batch would commit without those staged
+            // before it, out of their order.
+            return Err(StoreError::Backend(
+                "the transaction of the batches staged before this one was lost".into(),
+            ));
+        }
         if self.staged.is_none() {
             wait(self.client.batch_execute("BEGIN")).map_err(|e| self.backend(e))?;
             self.staged = Some(Staged::default());
