@@ -24,6 +24,7 @@ mod lock;
 mod postgres;
 mod recall;
 mod schema;
+mod sql_text;
 mod sqlite;
 
 pub use location::Location;

@@ -209,13 +209,7 @@ fn crlf_garbage_and_binary_lines() {
         origins[1].0.starts_with(&format!("{log_text}:4 (byte ")),
         "{origins:?}"
     );
-    let status: Value = serde_json::from_str(
-        env.run(&["status", "--format", "json"])
-            .ok()
-            .stdout()
-            .trim(),
-    )
-    .unwrap();
+    let status: Value = env.status_json();
     assert_eq!(status["sources"][0]["dead_letters"], 2);
 }
 

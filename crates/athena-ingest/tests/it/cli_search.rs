@@ -338,13 +338,7 @@ fn kinds_are_listed() {
         json!({"source": "notes", "kind": "file_modified", "events": 4})
     );
     drop(server);
-    let status: Value = serde_json::from_str(
-        env.run(&["status", "--format", "json"])
-            .ok()
-            .stdout()
-            .trim(),
-    )
-    .unwrap();
+    let status: Value = env.status_json();
     assert_eq!(
         status["sources"][1]["kinds"],
         json!([{"kind": "http_request", "events": 3}])

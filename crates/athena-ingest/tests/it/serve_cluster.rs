@@ -70,13 +70,7 @@ fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_d
         })
         .collect();
     assert_ne!(names[0], names[1]);
-    let status: Value = serde_json::from_str(
-        env.run(&["status", "--format", "json"])
-            .ok()
-            .stdout()
-            .trim(),
-    )
-    .unwrap();
+    let status: Value = env.status_json();
     for s in status["sources"].as_array().unwrap() {
         let holder = s["worker"].as_str().unwrap_or_default().to_string();
         let runs = if holder == names[0] { &first } else { &second };

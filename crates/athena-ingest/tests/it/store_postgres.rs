@@ -54,13 +54,7 @@ fn a_postgres_store_syncs_once_resumes_and_answers_every_reading_command() {
         ])
         .ok();
     assert_eq!(by_db.stdout().lines().count(), 5, "{}", by_db.describe());
-    let status: Value = serde_json::from_str(
-        env.run(&["status", "--format", "json"])
-            .ok()
-            .stdout()
-            .trim(),
-    )
-    .unwrap();
+    let status: Value = env.status_json();
     assert_eq!(status["sources"][0]["events"], 50, "{status}");
     assert_eq!(status["sources"][0]["last_status"], "ok", "{status}");
     assert_eq!(status["sources"][0]["kinds"][0]["kind"], "http_request");

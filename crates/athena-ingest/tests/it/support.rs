@@ -44,6 +44,12 @@ impl TestEnv {
         Run(self.cmd(args).output().expect("running athena-ingest"))
     }
 
+    /// `status --format json`, which must succeed, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        let run = self.run(&["status", "--format", "json"]).ok();
+        serde_json::from_str(run.stdout().trim()).unwrap()
+    }
+
     pub fn sync_json(&self) -> (Run, serde_json::Value) {
         self.sync_json_with(&[], &[])
     }

@@ -9,47 +9,18 @@ use athena_core::{
     sort_kinds, Cursor, DeadLetter, Event, EventQuery, KindCount, Outcome, RunStatus, SourceState,
     SourceStatus, StoreError, StoredDeadLetter,
 };
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use super::tsquery::tsquery;
 use super::wait;
 use crate::search_cost;
+use crate::sql_text::{from_millis, json_object, like_literal, sql_limit};
 
 type Arg = Box<dyn ToSql + Sync + Send>;
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn json_object(text: &str) -> Map<String, Value> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
 fn backend(shown: &str, e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!("store {shown}: {e}").into())
-}
-
-/// A count for SQL: any larger than a BIGINT holds means all of them.
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// `text` as a `LIKE` pattern (with `ESCAPE '\'`) that matches exactly that text.
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \

@@ -8,44 +8,15 @@ use athena_core::{
     sort_kinds, Cursor, DeadLetter, Event, EventQuery, KindCount, Outcome, RunStatus, SourceState,
     SourceStatus, StoreError, StoredDeadLetter,
 };
-use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
-use serde_json::{Map, Value};
 
 use super::fts::{fts_query, syntax_error};
 use super::search::SearchPlan;
 use super::search_cost;
 use super::{backend, millis, SqliteStore};
 use crate::lock;
-
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn json_object(text: &str) -> Map<String, Value> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
-/// A `LIMIT` for SQLite, whose integers are i64: any larger count means "all of them".
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// `text` as a `LIKE` pattern (with `ESCAPE '\'`) that matches exactly that text.
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::sql_text::{from_millis, json_object, like_literal, sql_limit};
 
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
 const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
