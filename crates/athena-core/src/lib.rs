@@ -72,6 +72,6 @@ pub use source::{
 };
 pub use store::{
     sort_kinds, CommitReport, EventQuery, KindCount, RunRecord, RunStatus, SourceStatus, Store,
-    StoreError, StoredDeadLetter,
+    StoreError, StoreRest, StoredDeadLetter,
 };
 pub use watch::{Watch, WatchPath};

@@ -90,6 +90,46 @@ pub trait Store: Send {
         source: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError>;
+
+    /// For moving a store (`athena-ingest copy`): up to `limit` stored events after the
+    /// storing position `after` (0: from the first), in storing order, each with its position.
+    fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::Query("this store cannot be copied from".into()))
+    }
+
+    /// For moving a store: everything but the events.
+    fn export_rest(&self) -> Result<StoreRest, StoreError> {
+        Err(StoreError::Query("this store cannot be copied from".into()))
+    }
+
+    /// For moving a store: stores `events` as they were stored elsewhere (their
+    /// `ingested_at` kept; one already here is left as it is), in one transaction; returns
+    /// how many were new.
+    fn import_events(&mut self, events: &[Event]) -> Result<u64, StoreError> {
+        let _ = events;
+        Err(StoreError::Query("this store cannot be copied to".into()))
+    }
+
+    /// For moving a store: its cursors, runs, dead letters and state, in one transaction
+    /// (replacing what this store has of the same sources and keys).
+    fn import_rest(&mut self, rest: &StoreRest) -> Result<(), StoreError> {
+        let _ = rest;
+        Err(StoreError::Query("this store cannot be copied to".into()))
+    }
+}
+
+/// A store's content but its events, as [`Store::export_rest`] gives it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreRest {
+    /// Each source's cursor: (source id, source type, cursor, when it was saved).
+    pub cursors: Vec<(String, String, Cursor, DateTime<Utc>)>,
+    /// Each source's last run.
+    pub runs: Vec<RunRecord>,
+    /// Every dead letter, oldest first.
+    pub dead_letters: Vec<StoredDeadLetter>,
+    /// Every source's per-item state: (source id, key, value).
+    pub state: Vec<(String, Vec<u8>, Vec<u8>)>,
 }
 
 /// A dead letter as stored: which source rejected it, and when.

@@ -179,6 +179,17 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Copy a whole store into an empty one, exactly: every event (in storing order, with
+    /// when it was stored), cursor, run, dead letter and per-source state; from SQLite to
+    /// PostgreSQL and back.
+    Copy {
+        /// The store to read: a file, or postgres://….
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// The store to write (created or migrated; it must hold no events yet).
+        #[arg(long, value_name = "STORE")]
+        to: String,
+    },
     /// Forget a source's cursor: its next sync reads everything again.
     Reset {
         #[command(flatten)]

@@ -135,6 +135,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Auth { service } => crate::auth::run(service),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { command } => generate::man(command.as_deref()),
+        Command::Copy { from, to } => copy(&Location::parse(&from), &Location::parse(&to)),
         Command::Migrate { db } => {
             let location = store_location(&db)?;
             location
@@ -406,4 +407,49 @@ fn validate(registry: &Registry, config_path: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Events copied per transaction.
+const COPY_BATCH: usize = 10_000;
+
+/// `copy`: every event of `from`, in storing order, then the rest, into the empty `to`.
+fn copy(from: &Location, to: &Location) -> Result<ExitCode> {
+    let source = from
+        .open_reader()
+        .with_context(|| format!("opening store {from}"))?;
+    let mut target = to
+        .open_for_sync(BUSY_WAIT)
+        .with_context(|| format!("opening store {to}"))?;
+    let probe = EventQuery {
+        limit: Some(1),
+        ..EventQuery::default()
+    };
+    if !target.query_events(&probe)?.is_empty() {
+        return Err(UsageError(format!(
+            "--to {to}: the store already holds events; copy into an empty store"
+        ))
+        .into());
+    }
+    let (mut after, mut read, mut written) = (0, 0u64, 0u64);
+    loop {
+        let batch = source.export_events(after, COPY_BATCH)?;
+        let Some((last, _)) = batch.last() else { break };
+        after = *last;
+        read += batch.len() as u64;
+        let events: Vec<_> = batch.into_iter().map(|(_, e)| e).collect();
+        written += target.import_events(&events)?;
+    }
+    let rest = source.export_rest()?;
+    target.import_rest(&rest)?;
+    if written != read {
+        anyhow::bail!("copied {written} events of {read}: the store {from} holds duplicates?");
+    }
+    println!(
+        "copied {written} events, {} cursors, {} runs, {} dead letters and {} state entries from {from} to {to}",
+        rest.cursors.len(),
+        rest.runs.len(),
+        rest.dead_letters.len(),
+        rest.state.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -80,3 +80,78 @@ fn a_postgres_store_syncs_once_resumes_and_answers_every_reading_command() {
         wrong.stderr()
     );
 }
+
+/// `copy` moves a store exactly: SQLite to PostgreSQL and back, every event (in storing order,
+/// with when it was stored), cursor, run, dead letter and state; the copies answer as the
+/// original, and a sync of the copy goes on where the original left off.
+#[test]
+fn copy_moves_a_store_to_postgres_and_back_exactly() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.path("access.log"),
+        sample_lines(1..=30) + "not a log line\n",
+    )
+    .unwrap();
+    std::fs::create_dir(env.path("notes")).unwrap();
+    std::fs::write(env.path("notes/a.md"), "alpha\n").unwrap();
+    env.write_config(
+        "[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"access.log\"]\n\n\
+         [[sources]]\nid = \"notes\"\ntype = \"files\"\npath = \"notes\"\n",
+    );
+    env.sync_json();
+    let url = athena_store::postgres_testing::fresh_url();
+    let original = env.db();
+    let back = env.path("back.db");
+    let to_pg = env
+        .run(&["copy", "--from", original.to_str().unwrap(), "--to", &url])
+        .ok();
+    assert!(
+        to_pg.stdout().contains("copied 31 events"),
+        "{}",
+        to_pg.describe()
+    );
+    env.run(&["copy", "--from", &url, "--to", back.to_str().unwrap()])
+        .ok();
+    // The same answers from all three.
+    let events = |db: &str| {
+        env.run(&["events", "--db", db, "--format", "jsonl", "--limit", "1000"])
+            .ok()
+            .stdout()
+    };
+    let first = events(original.to_str().unwrap());
+    assert_eq!(first.lines().count(), 31);
+    assert_eq!(events(&url), first);
+    assert_eq!(events(back.to_str().unwrap()), first);
+    let status = |db: &str| {
+        let run = env.run(&["status", "--db", db, "--format", "json"]).ok();
+        let mut v: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        for s in v["sources"].as_array_mut().unwrap() {
+            s["worker"] = serde_json::Value::Null;
+        }
+        v
+    };
+    assert_eq!(status(&url), status(original.to_str().unwrap()));
+    assert_eq!(
+        status(back.to_str().unwrap()),
+        status(original.to_str().unwrap())
+    );
+    let letters = |db: &str| {
+        env.run(&["dead-letters", "--db", db, "--format", "jsonl"])
+            .ok()
+            .stdout()
+    };
+    assert_eq!(letters(&url), letters(original.to_str().unwrap()));
+    // Into a store that holds events: refused.
+    let again = env.run(&["copy", "--from", original.to_str().unwrap(), "--to", &url]);
+    assert_eq!(again.code(), 2, "{}", again.describe());
+    // A sync of the copy goes on where the original left off: nothing new, nothing twice.
+    std::fs::write(env.path("notes/b.md"), "beta\n").unwrap();
+    let (_, json) = env.sync_json_with(&["--db", &url], &[]);
+    let written: u64 = (json["sources"].as_array().unwrap().iter())
+        .map(|s| s["events_written"].as_u64().unwrap())
+        .sum();
+    let duplicates: u64 = (json["sources"].as_array().unwrap().iter())
+        .map(|s| s["duplicates"].as_u64().unwrap())
+        .sum();
+    assert_eq!((written, duplicates), (1, 0), "{json}");
+}

@@ -10,6 +10,7 @@
 //! module's own (one worker, for the process's life), waiting with `block_on`. Dropping a
 //! client never blocks, so a store may be dropped anywhere, a runtime's worker included.
 
+mod copy;
 mod leases;
 mod query;
 mod recall;
@@ -258,5 +259,21 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError> {
         query::dead_letters(&self.client, &self.shown, source, limit)
+    }
+
+    fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select_export(after, limit)
+    }
+
+    fn export_rest(&self) -> Result<athena_core::StoreRest, StoreError> {
+        self.select_rest()
+    }
+
+    fn import_events(&mut self, events: &[Event]) -> Result<u64, StoreError> {
+        self.insert_imported(events)
+    }
+
+    fn import_rest(&mut self, rest: &athena_core::StoreRest) -> Result<(), StoreError> {
+        self.insert_rest(rest)
     }
 }

@@ -23,10 +23,11 @@ fn backend(shown: &str, e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!("store {shown}: {e}").into())
 }
 
-const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
+pub(super) const EVENT_COLUMNS: &str =
+    "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
      title, body, url, outcome, context, metadata, seq";
 
-fn event_of(r: &Row) -> (i64, Event) {
+pub(super) fn event_of(r: &Row) -> (i64, Event) {
     let event = Event {
         id: r.get(0),
         source_id: r.get(1),

@@ -25,6 +25,7 @@ use crate::lock::SyncLock;
 
 mod bulk;
 mod checkpoint;
+mod copy;
 mod fts;
 mod open;
 mod query;
@@ -150,5 +151,21 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError> {
         self.select_dead_letters(source, limit)
+    }
+
+    fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select_export(after, limit)
+    }
+
+    fn export_rest(&self) -> Result<athena_core::StoreRest, StoreError> {
+        self.select_rest()
+    }
+
+    fn import_events(&mut self, events: &[Event]) -> Result<u64, StoreError> {
+        self.insert_imported(events)
+    }
+
+    fn import_rest(&mut self, rest: &athena_core::StoreRest) -> Result<(), StoreError> {
+        self.insert_rest(rest)
     }
 }

@@ -19,7 +19,8 @@ use crate::lock;
 use crate::sql_text::{from_millis, json_object, like_literal, sql_limit};
 
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
-const EVENT_COLUMNS: &str = "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
+pub(super) const EVENT_COLUMNS: &str =
+    "id, source_id, source_type, kind, occurred_at, ingested_at, actor, \
      title, body, url, outcome, context, metadata, seq";
 
 /// A full-text condition: the FTS5 query, and how it joins the events (see `search`).
@@ -288,7 +289,7 @@ impl SqliteStore {
     }
 
     /// Runs a `SELECT {EVENT_COLUMNS}` statement: each row's `seq` and event.
-    fn select_rows(
+    pub(super) fn select_rows(
         &self,
         sql: &str,
         args: Vec<SqlValue>,
