@@ -147,3 +147,80 @@ fn a_paused_worker_loses_its_sources_and_writes_nothing_of_them_when_it_resumes(
         assert!(stderr.contains("lease was taken over"), "{stderr}");
     }
 }
+
+/// The issue's scenario: three workers and twelve sources (six git repositories, six logs
+/// being appended to). One worker is killed, another paused past its leases and resumed; at
+/// the end the shared store holds exactly what one SQLite sync of the same sources stores,
+/// event for event.
+#[test]
+fn three_workers_twelve_sources_a_kill_and_a_pause_end_as_one_sqlite_sync() {
+    let url = athena_store::postgres_testing::fresh_url();
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let mut sources = String::new();
+    for i in 0..6 {
+        let repo = env.path(&format!("repo{i}"));
+        init_repo(&repo);
+        for c in 0..3 {
+            commit_files(&repo, &format!("r{i} c{c}"), &[(&format!("f{c}"), b"x\n")]);
+        }
+        append(&env.path(&format!("logs/{i}.log")), 0..10);
+        sources.push_str(&format!(
+            "\n[[sources]]\nid = \"git{i}\"\ntype = \"git\"\npath = \"repo{i}\"\nschedule = \"1s\"\n\
+             \n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
+        ));
+    }
+    env.write_config(&format!(
+        "[store]\nurl = \"{url}\"\n\n[cluster]\nlease_ttl = \"2s\"\n{sources}"
+    ));
+    let mut workers: Vec<Server> = (0..3).map(|_| Server::start(&env)).collect();
+    wait_for("the twelve sources divided four, four and four", || {
+        workers.iter().all(|w| running(w).len() == 4)
+    });
+    wait_for("everything stored", || {
+        stored(&env, &url).len() == 6 * 3 + 6 * 10
+    });
+
+    // One dies, one pauses past its leases; meanwhile the sources grow.
+    workers[0].kill();
+    workers[1].signal(libc::SIGSTOP);
+    for i in 0..6 {
+        commit_files(
+            &env.path(&format!("repo{i}")),
+            &format!("r{i} c3"),
+            &[("f3", b"y\n")],
+        );
+        append(&env.path(&format!("logs/{i}.log")), 10..20);
+    }
+    wait_for("the one left to run every source", || {
+        running(&workers[2]).len() == 12
+    });
+    workers[1].signal(libc::SIGCONT);
+    wait_for("everything new stored", || {
+        stored(&env, &url).len() == 6 * 4 + 6 * 20
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    for w in &mut workers[1..] {
+        w.terminate();
+    }
+
+    // The same sources into SQLite by one process.
+    let single = TestEnv::new();
+    for i in 0..6 {
+        std::fs::rename(
+            env.path(&format!("repo{i}")),
+            single.path(&format!("repo{i}")),
+        )
+        .unwrap();
+    }
+    std::fs::rename(env.path("logs"), single.path("logs")).unwrap();
+    single.write_config(&sources);
+    let (run, _) = single.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let shared: BTreeSet<String> = stored(&env, &url).into_iter().collect();
+    let alone: BTreeSet<String> = stored(&single, single.db().to_str().unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(shared.len(), 6 * 4 + 6 * 20);
+    assert_eq!(shared, alone);
+}
