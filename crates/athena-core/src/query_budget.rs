@@ -69,6 +69,24 @@ impl QueryBudget {
         }
     }
 
+    /// Waits until the budget is spent, and says why: for a store whose queries run
+    /// elsewhere (a database server), to ask for them to be cancelled then.
+    pub async fn until_spent(&self) -> Spent {
+        let deadline = async {
+            match self.deadline {
+                Some((at, limit)) => {
+                    tokio::time::sleep_until(at.into()).await;
+                    Spent::TimedOut(limit)
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = self.cancel.cancelled() => Spent::Cancelled,
+            spent = deadline => spent,
+        }
+    }
+
     /// The token that cancels this query (a caller keeps it to cancel when it goes away).
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel

@@ -20,6 +20,7 @@ pub mod conformance;
 mod inspect;
 mod location;
 mod lock;
+mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod recall;

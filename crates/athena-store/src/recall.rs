@@ -7,19 +7,18 @@
 //! of the statement running and stops the statement once it is spent.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, TimelineCount};
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
 
+use crate::pool::Pool;
 use crate::SqliteStore;
 
 /// [`Recall`] over read-only connections to one store.
 pub struct SqliteRecall {
-    connections: Vec<Mutex<SqliteStore>>,
-    next: AtomicUsize,
+    connections: Pool<SqliteStore>,
 }
 
 impl SqliteRecall {
@@ -42,29 +41,17 @@ impl SqliteRecall {
 
     fn with_first(first: SqliteStore, connections: usize) -> Result<Self, StoreError> {
         let rest = (1..connections.max(1))
-            .map(|_| first.open_read_only_beside().map(Mutex::new))
+            .map(|_| first.open_read_only_beside())
             .collect::<Result<Vec<_>, _>>()?;
-        let mut all = vec![Mutex::new(first)];
+        let mut all = vec![first];
         all.extend(rest);
         Ok(SqliteRecall {
-            connections: all,
-            next: AtomicUsize::new(0),
+            connections: Pool::new(all),
         })
     }
 
-    /// A free connection if there is one, else the next in turn once it is free.
     fn connection(&self) -> MutexGuard<'_, SqliteStore> {
-        let n = self.connections.len();
-        let first = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(c) = self.connections[(first + i) % n].try_lock() {
-                return c;
-            }
-        }
-        // A panic in another query left the connection as it was: reading on is safe.
-        self.connections[first % n]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.connections.get()
     }
 }
 

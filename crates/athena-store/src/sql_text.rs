@@ -1,6 +1,8 @@
 //! What both stores write and read the same way: limits, `LIKE` literals, times in
-//! milliseconds, JSON objects kept as text.
+//! milliseconds, JSON objects kept as text, kinds counted per source.
 
+use athena_core::known::SourceKinds;
+use athena_core::{sort_kinds, KindCount};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
@@ -32,4 +34,30 @@ pub(crate) fn json_object(text: &str) -> Map<String, Value> {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
+}
+
+/// Rows of (source, kind, events) — a source without events has no kind — ordered by source,
+/// as each source's kinds, the most frequent first.
+pub(crate) fn group_kinds(
+    rows: impl IntoIterator<Item = (String, Option<String>, Option<i64>)>,
+) -> Vec<SourceKinds> {
+    let mut all: Vec<SourceKinds> = Vec::new();
+    for (source_id, kind, events) in rows {
+        if all.last().is_none_or(|s| s.source_id != source_id) {
+            all.push(SourceKinds {
+                source_id,
+                kinds: Vec::new(),
+            });
+        }
+        if let (Some(kind), Some(events), Some(source)) = (kind, events, all.last_mut()) {
+            source.kinds.push(KindCount {
+                kind,
+                events: events as u64,
+            });
+        }
+    }
+    for s in &mut all {
+        sort_kinds(&mut s.kinds);
+    }
+    all
 }

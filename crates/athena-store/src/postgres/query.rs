@@ -6,8 +6,8 @@ use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Order, Page, PageCursor, PageQuery, TimelineCount};
 use athena_core::search::SearchMatch;
 use athena_core::{
-    sort_kinds, Cursor, DeadLetter, Event, EventQuery, KindCount, Outcome, RunStatus, SourceState,
-    SourceStatus, StoreError, StoredDeadLetter,
+    Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
+    StoreError, StoredDeadLetter,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Row};
 use super::tsquery::tsquery;
 use super::wait;
 use crate::search_cost;
-use crate::sql_text::{from_millis, json_object, like_literal, sql_limit};
+use crate::sql_text::{from_millis, group_kinds, json_object, like_literal, sql_limit};
 
 type Arg = Box<dyn ToSql + Sync + Send>;
 
@@ -396,30 +396,9 @@ pub(super) fn kinds(client: &Client, shown: &str) -> Result<Vec<SourceKinds>, St
         &[],
     ))
     .map_err(|e| backend(shown, e))?;
-    let mut all: Vec<SourceKinds> = Vec::new();
-    for r in &rows {
-        let source_id: String = r.get(0);
-        if all.last().is_none_or(|s| s.source_id != source_id) {
-            all.push(SourceKinds {
-                source_id,
-                kinds: Vec::new(),
-            });
-        }
-        if let (Some(kind), Some(events)) =
-            (r.get::<_, Option<String>>(1), r.get::<_, Option<i64>>(2))
-        {
-            if let Some(source) = all.last_mut() {
-                source.kinds.push(KindCount {
-                    kind,
-                    events: events as u64,
-                });
-            }
-        }
-    }
-    for s in &mut all {
-        sort_kinds(&mut s.kinds);
-    }
-    Ok(all)
+    Ok(group_kinds(
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))),
+    ))
 }
 
 /// [`Store::dead_letters`](athena_core::Store::dead_letters).

@@ -3,21 +3,17 @@
 //! [`QueryBudget`]: once the budget is spent, the server is asked to cancel the statement and
 //! the query answers [`StoreError::Interrupted`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
-
 use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, TimelineCount};
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
 use tokio_postgres::{Client, NoTls};
 
 use super::{connect, query, runtime, shown_url, PgStore};
+use crate::pool::Pool;
 
 /// [`Recall`] over connections of its own to one store.
 pub struct PgRecall {
-    connections: Vec<Mutex<Client>>,
-    next: AtomicUsize,
+    connections: Pool<Client>,
     shown: String,
     /// To connect again, when a connection was lost.
     url: String,
@@ -29,11 +25,10 @@ impl PgRecall {
     pub fn open(url: &str, connections: usize) -> Result<Self, StoreError> {
         let shown = shown_url(url);
         let all = (0..connections.max(1))
-            .map(|_| connect(url, &shown).map(Mutex::new))
+            .map(|_| connect(url, &shown))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PgRecall {
-            connections: all,
-            next: AtomicUsize::new(0),
+            connections: Pool::new(all),
             shown,
             url: url.to_string(),
         })
@@ -42,28 +37,13 @@ impl PgRecall {
     /// Opens `connections` connections to the store `store` has open.
     pub fn beside(store: &PgStore, connections: usize) -> Result<Self, StoreError> {
         let all = (0..connections.max(1))
-            .map(|_| store.connect_again().map(Mutex::new))
+            .map(|_| store.connect_again())
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PgRecall {
-            connections: all,
-            next: AtomicUsize::new(0),
+            connections: Pool::new(all),
             shown: store.shown.clone(),
             url: store.url.clone(),
         })
-    }
-
-    /// A free connection if there is one, else the next in turn once it is free.
-    fn connection(&self) -> MutexGuard<'_, Client> {
-        let n = self.connections.len();
-        let first = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(c) = self.connections[(first + i) % n].try_lock() {
-                return c;
-            }
-        }
-        self.connections[first % n]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `f` on a connection, watching `budget`: once it is spent, the statement running is
@@ -76,31 +56,20 @@ impl PgRecall {
         if let Some(spent) = budget.spent() {
             return Err(StoreError::Interrupted(spent));
         }
-        let mut client = self.connection();
+        let mut client = self.connections.get();
         if client.is_closed() {
             // The server restarted, or the network dropped the connection.
             *client = connect(&self.url, &self.shown)?;
         }
         let cancel = client.cancel_token();
         let watched = budget.clone();
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let finished = done.clone();
-        // A watcher on the store's runtime: polls the budget every millisecond while the
-        // query runs (the query itself waits on this thread).
+        // A watcher on the store's runtime while the query runs (it waits on this thread):
+        // once the budget is spent, the server is asked to cancel the statement.
         let watcher = runtime().spawn(async move {
-            loop {
-                if finished.load(Ordering::Relaxed) {
-                    return;
-                }
-                if watched.spent().is_some() {
-                    let _ = cancel.cancel_query(NoTls).await;
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            watched.until_spent().await;
+            let _ = cancel.cancel_query(NoTls).await;
         });
         let result = f(&client, &self.shown);
-        done.store(true, Ordering::Relaxed);
         watcher.abort();
         match (result, budget.spent()) {
             (Err(_), Some(spent)) => Err(StoreError::Interrupted(spent)),

@@ -5,8 +5,8 @@ use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Order, Page, PageCursor, PageQuery, TimelineCount};
 use athena_core::search::SearchMatch;
 use athena_core::{
-    sort_kinds, Cursor, DeadLetter, Event, EventQuery, KindCount, Outcome, RunStatus, SourceState,
-    SourceStatus, StoreError, StoredDeadLetter,
+    Cursor, DeadLetter, Event, EventQuery, Outcome, RunStatus, SourceState, SourceStatus,
+    StoreError, StoredDeadLetter,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -16,7 +16,7 @@ use super::search::SearchPlan;
 use super::search_cost;
 use super::{backend, millis, SqliteStore};
 use crate::lock;
-use crate::sql_text::{from_millis, json_object, like_literal, sql_limit};
+use crate::sql_text::{from_millis, group_kinds, json_object, like_literal, sql_limit};
 
 /// The columns [`SqliteStore::select_rows`] reads, in its order.
 pub(super) const EVENT_COLUMNS: &str =
@@ -456,31 +456,11 @@ impl SqliteStore {
                  ORDER BY ids.source_id"
             ))
             .map_err(be)?;
-        let mut rows = stmt.query([]).map_err(be)?;
-        let mut all: Vec<SourceKinds> = Vec::new();
-        while let Some(r) = rows.next().map_err(be)? {
-            let source_id: String = r.get(0).map_err(be)?;
-            if all.last().is_none_or(|s| s.source_id != source_id) {
-                all.push(SourceKinds {
-                    source_id,
-                    kinds: Vec::new(),
-                });
-            }
-            if let (Some(kind), Some(events)) = (
-                r.get::<_, Option<String>>(1).map_err(be)?,
-                r.get::<_, Option<i64>>(2).map_err(be)?,
-            ) {
-                let source = all.last_mut().expect("pushed above");
-                source.kinds.push(KindCount {
-                    kind,
-                    events: events as u64,
-                });
-            }
-        }
-        for s in &mut all {
-            sort_kinds(&mut s.kinds);
-        }
-        Ok(all)
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(be)?;
+        let rows = rows.collect::<Result<Vec<_>, _>>().map_err(be)?;
+        Ok(group_kinds(rows))
     }
 
     /// [`Store::dead_letters`](athena_core::Store::dead_letters).
