@@ -54,8 +54,8 @@ pub use config::{
 };
 pub use cursor::{Cursor, CursorError};
 pub use engine::{
-    CancelToken, Engine, EngineError, RunningEngine, SourceReport, SourceStatusKind, SyncObserver,
-    SyncOptions, SyncReport,
+    CancelToken, Engine, EngineError, Priorities, RunningEngine, SourceReport, SourceStatusKind,
+    SyncObserver, SyncOptions, SyncReport,
 };
 pub use error::{ErrorKind, SourceError};
 pub use event::{DeadLetter, Event, Outcome};

@@ -198,6 +198,8 @@ pub struct BuiltSources {
     pub sources: Vec<Box<dyn EventSource>>,
     /// Every secret their configs hold: mask these in whatever text the sources produce.
     pub secrets: Redactor,
+    /// Their configs' `priority`, for [`SyncOptions::priorities`](crate::SyncOptions).
+    pub priorities: crate::Priorities,
 }
 
 impl std::fmt::Debug for BuiltSources {
@@ -275,8 +277,11 @@ impl Registry {
         let mut built = BuiltSources {
             sources: Vec::new(),
             secrets: Redactor::new(),
+            priorities: crate::Priorities::default(),
         };
         let mut errors = Vec::new();
+        let configs: Vec<&SourceConfig> = configs.into_iter().collect();
+        built.priorities = crate::Priorities::of_configs(configs.iter().copied());
         for config in configs {
             let (source, secrets) = self.build_collecting(config);
             built.secrets.merge(&secrets);

@@ -358,6 +358,7 @@ fn sync(
         secrets: built.secrets,
         // A one-shot sync prints its report; nobody scrapes these.
         metrics: athena_core::Metrics::new(),
+        priorities: built.priorities,
     };
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {

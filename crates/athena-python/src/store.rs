@@ -146,6 +146,7 @@ impl NativeStore {
                 full,
                 cancel,
                 secrets: built.secrets,
+                priorities: built.priorities,
                 ..SyncOptions::default()
             };
             let engine = Engine::new(registry, settings);

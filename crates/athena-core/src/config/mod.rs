@@ -395,6 +395,7 @@ fn parse_source(
         lines,
         store_path: None,
         schedule: None,
+        priority: 0,
     };
     // `id` and `type` take `${VAR}` like every other string; their values are no secret.
     let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"), env)?;
@@ -428,6 +429,9 @@ fn parse_source(
             .parse::<crate::Schedule>()
             .map_err(|e| sc.error(Some("schedule"), e.to_string()))?;
         sc.schedule = Some(schedule);
+    }
+    if let Some(value) = table.remove("priority") {
+        sc.priority = parse_priority(&value).map_err(|e| sc.error(Some("priority"), e))?;
     }
     let mut env_values = Vec::new();
     substitute_env_in_table(&mut table, &sc, "", env, &mut env_values)?;
@@ -466,6 +470,26 @@ fn parse_section<T: DeserializeOwned + Default>(
         }
     })
 }
+
+/// A source's `priority`: an integer in [`PRIORITIES`]; higher runs first.
+fn parse_priority(value: &toml::Value) -> Result<i32, String> {
+    let toml::Value::Integer(n) = value else {
+        return Err(format!("expected an integer, found {}", value.type_str()));
+    };
+    i32::try_from(*n)
+        .ok()
+        .filter(|n| PRIORITIES.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "must be between {} and {}, not {n}",
+                PRIORITIES.start(),
+                PRIORITIES.end()
+            )
+        })
+}
+
+/// The priorities a source may have; 0 is the default.
+pub const PRIORITIES: std::ops::RangeInclusive<i32> = -1000..=1000;
 
 fn take_string(
     table: &mut toml::Table,

@@ -30,6 +30,9 @@ pub struct SourceConfig {
     /// When `serve` runs it (`schedule = "5m"`, a cron expression or `"live"`); `None`: its
     /// type's default ([`Registry::schedule_for`](crate::Registry::schedule_for)). `sync` ignores it.
     pub schedule: Option<crate::Schedule>,
+    /// `priority`: when sources wait for a concurrency slot, the store's writer or (workers
+    /// sharing a store) a worker, the higher goes first. 0 unless set.
+    pub priority: i32,
 }
 
 impl fmt::Debug for SourceConfig {
@@ -58,6 +61,7 @@ impl SourceConfig {
             lines: TableLines::default(),
             store_path: None,
             schedule: None,
+            priority: 0,
         }
     }
 

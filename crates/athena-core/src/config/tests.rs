@@ -35,6 +35,28 @@ fn a_source_schedule_is_read_for_serve_and_a_bad_one_names_the_key_and_line() {
     assert_eq!((err.key.as_deref(), err.line), (Some("schedule"), Some(4)));
 }
 
+#[test]
+fn a_source_priority_is_read_and_a_bad_one_names_the_key_and_line() {
+    let c = Config::parse(
+        "[[sources]]\nid = \"a\"\ntype = \"demo\"\npriority = 10\n\n[[sources]]\nid = \"b\"\ntype = \"demo\"\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!((c.sources[0].priority, c.sources[1].priority), (10, 0));
+    assert!(c.sources[0].table().get("priority").is_none());
+    let priorities = crate::Priorities::of_configs(&c.sources);
+    assert_eq!((priorities.of("a"), priorities.of("b")), (10, 0));
+    for (value, message) in [
+        ("\"high\"", "expected an integer, found string"),
+        ("5000", "must be between -1000 and 1000, not 5000"),
+    ] {
+        let text = format!("[[sources]]\nid = \"a\"\ntype = \"demo\"\npriority = {value}\n");
+        let err = Config::parse(&text, Some(Path::new("a.toml"))).unwrap_err();
+        assert_eq!((err.key.as_deref(), err.line), (Some("priority"), Some(4)));
+        assert!(err.to_string().contains(message), "{err}");
+    }
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::report::take_commit;
 use super::report::Failure;
+use super::slots::{Slot, Slots};
 use super::writer::{writer_gone, writer_loop, Request, StoreClient};
-use super::{Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
+use super::{CancelToken, Engine, SourceReport, SourceStatusKind, SyncOptions, SyncReport};
 use crate::error::ErrorKind;
 use crate::metrics::Metrics;
 use crate::source::{EventSource, Progress, SourceInfo, SourceState, SourceStats};
@@ -48,7 +49,7 @@ impl Engine {
     /// for a caller (`serve`) that runs many sources, each on its own schedule, into one store.
     /// `metrics` counts the store's commits.
     pub fn start(&self, store: Box<dyn Store>, metrics: Metrics) -> RunningEngine {
-        let (tx, rx) = mpsc::channel(self.settings.channel_capacity.max(1));
+        let (tx, rx) = super::mailbox::mailbox(self.settings.channel_capacity.max(1));
         let writer = std::thread::Builder::new()
             .name("athena-store-writer".into())
             .spawn(move || writer_loop(store, rx, metrics))
@@ -56,7 +57,7 @@ impl Engine {
         RunningEngine {
             client: StoreClient { tx },
             writer,
-            limit: Arc::new(Semaphore::new(self.settings.concurrency.max(1))),
+            slots: Slots::new(self.settings.concurrency.max(1)),
             active: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -64,7 +65,8 @@ impl Engine {
 
 /// An engine whose writer thread owns the store until [`close`](Self::close). Runs may be
 /// started from several tasks at once; the writer serializes their commits, and at most
-/// `concurrency` sources read at a time across all of them.
+/// `concurrency` sources read at a time across all of them. Where sources wait (for a slot,
+/// for the writer), the one of higher [`priority`](super::Priorities) goes first.
 ///
 /// A source never runs twice at once: a run of a source already running fails at once
 /// without reading. (Its cursor would be raced, and the writer lifts a failed source's fence
@@ -72,7 +74,7 @@ impl Engine {
 pub struct RunningEngine {
     client: StoreClient,
     writer: std::thread::JoinHandle<Box<dyn Store>>,
-    limit: Arc<Semaphore>,
+    slots: Slots,
     /// The sources running now.
     active: Arc<Mutex<HashSet<String>>>,
 }
@@ -113,8 +115,14 @@ impl RunningEngine {
         let infos: Vec<SourceInfo> = sources.iter().map(|s| s.info().clone()).collect();
         let mut task_index = std::collections::HashMap::new();
         for (index, source) in sources.into_iter().enumerate() {
-            let client = client.clone();
-            let limit = self.limit.clone();
+            let priority = options.priorities.of(&source.info().id);
+            let client = client.at_priority(priority);
+            let mut turn = Turn {
+                slots: self.slots.clone(),
+                slot: None,
+                source_id: source.info().id.clone(),
+                priority,
+            };
             let options = options.clone();
             let claim = ActiveRun::claim(&self.active, &source.info().id);
             let handle = tasks.spawn(async move {
@@ -123,12 +131,8 @@ impl RunningEngine {
                 };
                 // Waiting for a slot ends with a stop, as reading does (`run_source` then
                 // reports the source interrupted without reading).
-                let _permit = tokio::select! {
-                    biased;
-                    () = options.cancel.cancelled() => None,
-                    permit = limit.acquire_owned() => permit.ok(),
-                };
-                run_source(source, client, options).await
+                turn.wait(&options.cancel).await;
+                run_source(source, client, options, turn).await
             });
             task_index.insert(handle.id(), index);
         }
@@ -166,6 +170,11 @@ impl RunningEngine {
             return Ok(());
         }
         self.client.call(|reply| Request::Finish { reply }).await
+    }
+
+    /// The sources waiting for a concurrency slot, in the order they will get one.
+    pub fn waiting(&self) -> Vec<String> {
+        self.slots.waiting()
     }
 
     /// Commits what is left, stops the writer, and gives the store back.
@@ -239,10 +248,43 @@ fn failed_before_reading(info: SourceInfo, error: String, options: &SyncOptions)
     report
 }
 
+/// A source's turn to read: the slot it holds, given up between batches when a source of higher
+/// priority waits for one.
+struct Turn {
+    slots: Slots,
+    slot: Option<Slot>,
+    source_id: String,
+    priority: i32,
+}
+
+impl Turn {
+    /// Waits for a slot, or for `cancel`.
+    async fn wait(&mut self, cancel: &CancelToken) {
+        self.slot = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            slot = self.slots.acquire(&self.source_id, self.priority) => Some(slot),
+        };
+    }
+
+    /// Between two batches: if a source of higher priority waits, gives the slot to it and
+    /// waits for the next. False when cancelled meanwhile.
+    async fn give_way(&mut self, cancel: &CancelToken) -> bool {
+        if !(self.slot.as_ref()).is_some_and(Slot::should_yield) {
+            return true;
+        }
+        self.slot = None;
+        tracing::debug!(source = %self.source_id, "gives its slot to a source of higher priority");
+        self.wait(cancel).await;
+        self.slot.is_some()
+    }
+}
+
 async fn run_source(
     mut source: Box<dyn EventSource>,
     store: StoreClient,
     options: SyncOptions,
+    mut turn: Turn,
 ) -> SourceReport {
     let info = source.info().clone();
     let started = Instant::now();
@@ -283,7 +325,7 @@ async fn run_source(
     }
     // The edge where a source's error becomes text: masked once here, it reaches the log, the
     // report and the store's run record without the config's secrets.
-    let failure = read_source(&mut *source, &store, &options, &mut report)
+    let failure = read_source(&mut *source, &store, &options, &mut report, &mut turn)
         .await
         .map(|f| Failure {
             message: options.secrets.redact(&f.message).into_owned(),
@@ -356,6 +398,7 @@ async fn read_source(
     store: &StoreClient,
     options: &SyncOptions,
     report: &mut SourceReport,
+    turn: &mut Turn,
 ) -> Option<Failure> {
     let info = source.info().clone();
     let (cursor, state) = if options.full {
@@ -417,6 +460,10 @@ async fn read_source(
         }
         if let Err(e) = outcome {
             failure = Some(e);
+            break;
+        }
+        if !turn.give_way(&options.cancel).await {
+            report.status = SourceStatusKind::Interrupted;
             break;
         }
         let next = tokio::select! {

@@ -10,6 +10,8 @@
 //! - `driver`: [`Engine::run`]: one task per source, the concurrency limit, cancellation, and
 //!   each source's run records.
 //! - `writer`: the writer thread, group commit, and fencing a failed source.
+//! - `slots` and `mailbox`: where sources wait (for a concurrency slot, for the writer), the
+//!   source of highest `priority` goes first.
 //! - `report`: [`SyncReport`] and [`SourceReport`], counted as batches commit.
 //!
 //! The tests sit in `tests/`: `driver.rs` and `writer.rs`, with shared fixtures in `mod.rs`.
@@ -24,7 +26,9 @@ use crate::source::{Progress, SourceInfo};
 use crate::store::{Store, StoreError};
 
 mod driver;
+mod mailbox;
 mod report;
+mod slots;
 mod writer;
 
 #[cfg(test)]
@@ -56,6 +60,36 @@ pub struct SyncOptions {
     /// Counts what the sync does (events, runs, durations, commits). The caller keeps a clone
     /// to render; the default is a fresh registry nobody reads.
     pub metrics: Metrics,
+    /// Each source's `priority` (0 for one not named): [`BuiltSources::priorities`](crate::BuiltSources).
+    pub priorities: Priorities,
+}
+
+/// Sources' priorities by id: where sources wait for a concurrency slot or for the store's
+/// writer, the higher goes first, and one holding a slot gives it up between batches to a
+/// higher one waiting. 0 for a source not named.
+#[derive(Debug, Clone, Default)]
+pub struct Priorities(Arc<std::collections::HashMap<String, i32>>);
+
+impl Priorities {
+    /// The priorities of `configs`' sources.
+    pub fn of_configs<'a>(configs: impl IntoIterator<Item = &'a SourceConfig>) -> Self {
+        Priorities(Arc::new(
+            (configs.into_iter())
+                .filter(|c| c.priority != 0)
+                .map(|c| (c.id.clone(), c.priority))
+                .collect(),
+        ))
+    }
+
+    /// The priority of each source named; the others have 0.
+    pub fn new(priorities: impl IntoIterator<Item = (String, i32)>) -> Self {
+        Priorities(Arc::new(priorities.into_iter().collect()))
+    }
+
+    /// The priority of source `id`.
+    pub fn of(&self, id: &str) -> i32 {
+        self.0.get(id).copied().unwrap_or(0)
+    }
 }
 
 impl Default for SyncOptions {
@@ -66,6 +100,7 @@ impl Default for SyncOptions {
             observer: Arc::new(NoObserver),
             secrets: Redactor::new(),
             metrics: Metrics::new(),
+            priorities: Priorities::default(),
         }
     }
 }
@@ -122,6 +157,7 @@ impl Engine {
     ) -> Result<(SyncReport, Box<dyn Store>), EngineError> {
         let built = self.registry.build_all(configs)?;
         options.secrets.merge(&built.secrets);
+        options.priorities = built.priorities;
         Ok(self.run(store, built.sources, options).await)
     }
 }

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::mailbox::{Receiver, Sender};
 use crate::cursor::Cursor;
 use crate::metrics::Metrics;
 use crate::source::{Batch, SourceInfo, SourceState};
@@ -38,10 +39,11 @@ pub(super) enum Request {
     },
 }
 
-/// The source tasks' handle on the writer thread.
+/// The source tasks' handle on the writer thread: its requests are taken before those of a
+/// lower priority (see `mailbox`).
 #[derive(Clone)]
 pub(super) struct StoreClient {
-    pub(super) tx: mpsc::Sender<Request>,
+    pub(super) tx: Sender<Request>,
 }
 
 pub(super) fn writer_gone() -> StoreError {
@@ -64,6 +66,13 @@ impl StoreClient {
         let (reply, rx) = oneshot::channel();
         self.tx.send(make(reply)).await.map_err(|_| writer_gone())?;
         Ok(rx)
+    }
+
+    /// The same writer, asked at `priority`.
+    pub(super) fn at_priority(&self, priority: i32) -> Self {
+        StoreClient {
+            tx: self.tx.at_priority(priority),
+        }
     }
 }
 
@@ -92,9 +101,13 @@ struct StagedBatch {
 /// other request.
 /// A slow source therefore sees each batch committed at once, while a bulk sync that outruns
 /// the store pays one commit for many batches.
+///
+/// Requests come highest priority first; a group holding a batch of higher priority than the
+/// next one is committed before that one is staged, so a high-priority batch waits for at most
+/// the one batch being stored when it came, never for a low-priority group to fill.
 pub(super) fn writer_loop(
     mut store: Box<dyn Store>,
-    mut rx: mpsc::Receiver<Request>,
+    mut rx: Receiver<Request>,
     metrics: Metrics,
 ) -> Box<dyn Store> {
     let mut fenced: HashSet<String> = HashSet::new();
@@ -109,23 +122,28 @@ pub(super) fn writer_loop(
     let mut group: Vec<StagedBatch> = Vec::new();
     let mut group_size = 0;
     let mut group_started: Option<Instant> = None;
+    // The highest priority of a batch in the group.
+    let mut group_priority = i32::MIN;
     loop {
-        let req = if group.is_empty() {
+        let (priority, req) = if group.is_empty() {
             match rx.blocking_recv() {
-                Some(req) => req,
+                Some(next) => next,
                 None => break,
             }
         } else {
             match rx.try_recv() {
-                Ok(req) => req,
-                Err(_) => {
+                Some(next) => next,
+                None => {
                     commit_group(&mut *store, &mut group, &mut fenced, &metrics);
                     (group_size, group_started) = (0, None);
                     continue;
                 }
             }
         };
-        if !matches!(req, Request::Commit { .. }) {
+        if group.is_empty() {
+            group_priority = i32::MIN;
+        }
+        if !matches!(req, Request::Commit { .. }) || priority < group_priority {
             // Reads and run records see (and follow) everything handed over before them.
             commit_group(&mut *store, &mut group, &mut fenced, &metrics);
             (group_size, group_started) = (0, None);
@@ -151,6 +169,7 @@ pub(super) fn writer_loop(
                 };
                 match staged {
                     Ok(report) => {
+                        group_priority = group_priority.max(priority);
                         group_size += batch.events.len() + batch.dead_letters.len() + 1;
                         group_started.get_or_insert_with(Instant::now);
                         group.push(StagedBatch {

@@ -139,6 +139,7 @@ async fn run_once(workers: &Workers, config: &SourceConfig, stop: &CancelToken) 
         cancel: stop.clone(),
         secrets: built.secrets,
         metrics: shared.metrics.clone(),
+        priorities: built.priorities,
         ..SyncOptions::default()
     };
     let report = workers.engine.run(built.sources, options).await;

@@ -15,6 +15,7 @@ use crate::{Event, SourceError};
 
 mod driver;
 mod metrics;
+mod priority;
 mod running;
 mod writer;
 
