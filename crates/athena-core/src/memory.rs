@@ -189,6 +189,7 @@ impl Store for MemoryStore {
                     last_error: run.and_then(|r| r.error.clone()),
                     last_error_kind: run.and_then(|r| r.error_kind.clone()),
                     worker: None,
+                    priority: None,
                     kinds: self.kinds_of(id),
                 }
             })

@@ -272,6 +272,8 @@ pub struct SourceStatus {
     pub last_error_kind: Option<String>,
     /// The worker holding the source's lease, when workers share the store (PostgreSQL).
     pub worker: Option<String>,
+    /// Its `priority`, when the caller read the config (the store does not keep it).
+    pub priority: Option<i32>,
     /// The kinds of its stored events, the most frequent first (ties by name).
     pub kinds: Vec<KindCount>,
 }

@@ -71,7 +71,18 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         }
         Command::Status { db, format } => {
             let store = open_read_only(&db)?;
-            let status = store.sources_status()?;
+            let mut status = store.sources_status()?;
+            // The config says each source's priority; the store does not keep it.
+            if let Some(config) = (db.config.exists())
+                .then(|| Config::load(&db.config))
+                .transpose()?
+            {
+                for s in &mut status {
+                    s.priority = (config.sources.iter())
+                        .find(|c| c.id == s.source_id)
+                        .map(|c| c.priority);
+                }
+            }
             let mut out = std::io::stdout().lock();
             output::write_status(&mut out, &status, format)?;
             Ok(ExitCode::SUCCESS)

@@ -147,10 +147,12 @@ pub(crate) fn write_status(
             if status.is_empty() {
                 return writeln!(out, "no source has synced into this store yet");
             }
+            // Shown when the config gives a source a priority other than the default.
+            let prioritised = status.iter().any(|s| s.priority.unwrap_or(0) != 0);
             let rows: Vec<Vec<String>> = status
                 .iter()
                 .map(|s| {
-                    vec![
+                    let mut row = vec![
                         s.source_id.clone(),
                         s.source_type.clone().unwrap_or_else(|| "-".into()),
                         s.events.to_string(),
@@ -163,22 +165,26 @@ pub(crate) fn write_status(
                             .as_ref()
                             .map(|c| truncate(&c.as_json().to_string(), 60))
                             .unwrap_or_else(|| "-".into()),
-                    ]
+                    ];
+                    if prioritised {
+                        row.insert(2, s.priority.map_or("-".into(), |p| p.to_string()));
+                    }
+                    row
                 })
                 .collect();
-            write_table(
-                out,
-                &[
-                    "SOURCE",
-                    "TYPE",
-                    "EVENTS",
-                    "DEAD LETTERS",
-                    "LAST SYNC (UTC)",
-                    "STATUS",
-                    "CURSOR",
-                ],
-                &rows,
-            )?;
+            let mut header = vec![
+                "SOURCE",
+                "TYPE",
+                "EVENTS",
+                "DEAD LETTERS",
+                "LAST SYNC (UTC)",
+                "STATUS",
+                "CURSOR",
+            ];
+            if prioritised {
+                header.insert(2, "PRIORITY");
+            }
+            write_table(out, &header, &rows)?;
             for s in status {
                 if let Some(e) = &s.last_error {
                     writeln!(

@@ -75,7 +75,6 @@ impl Priorities {
     pub fn of_configs<'a>(configs: impl IntoIterator<Item = &'a SourceConfig>) -> Self {
         Priorities(Arc::new(
             (configs.into_iter())
-                .filter(|c| c.priority != 0)
                 .map(|c| (c.id.clone(), c.priority))
                 .collect(),
         ))
@@ -88,7 +87,12 @@ impl Priorities {
 
     /// The priority of source `id`.
     pub fn of(&self, id: &str) -> i32 {
-        self.0.get(id).copied().unwrap_or(0)
+        self.get(id).unwrap_or(0)
+    }
+
+    /// The priority of source `id`, if it is named (configured).
+    pub fn get(&self, id: &str) -> Option<i32> {
+        self.0.get(id).copied()
     }
 }
 

@@ -497,3 +497,51 @@ fn a_scheduled_run_that_found_nothing_new_is_not_logged_at_info() {
     assert!(logged[0].contains("written=1"), "{stderr}");
     assert!(logged[0].contains("INFO"), "{stderr}");
 }
+
+/// A source's `priority` is shown by `/readyz` and by `status` (text and JSON), which read it
+/// from the config; a reload that changes it takes.
+#[test]
+fn a_source_priority_is_shown_by_readyz_and_status() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    append(&env.path("logs/a.log"), 0..3);
+    append(&env.path("logs/b.log"), 100..102);
+    let config = |priority: i32| {
+        format!(
+            "{}priority = {priority}\n\n{}",
+            api_log("live", "logs/a.log"),
+            api_log("backfill", "logs/b.log")
+        )
+    };
+    env.write_config(&config(7));
+    let server = Server::start(&env);
+    wait_for("both sources' lines stored", || {
+        stored_count(&env, "live") == 3 && stored_count(&env, "backfill") == 2
+    });
+    let priorities = || {
+        let body: serde_json::Value =
+            serde_json::from_str(&server.must_get("/readyz").body).unwrap();
+        body["priorities"].clone()
+    };
+    assert_eq!(priorities(), serde_json::json!({"live": 7, "backfill": 0}));
+
+    let status = env.status_json();
+    let of = |id: &str| {
+        (status["sources"].as_array().unwrap().iter())
+            .find(|s| s["id"] == id)
+            .map(|s| s["priority"].clone())
+            .unwrap()
+    };
+    assert_eq!((of("live"), of("backfill")), (7.into(), 0.into()));
+    let text = env.run(&["status"]).ok().stdout();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("PRIORITY"), "{text}");
+    let live = text.lines().find(|l| l.starts_with("live")).unwrap();
+    assert_eq!(live.split_whitespace().nth(2), Some("7"), "{text}");
+
+    env.write_config(&config(-3));
+    server.signal(libc::SIGHUP);
+    wait_for("the new priority in /readyz", || {
+        priorities() == serde_json::json!({"live": -3, "backfill": 0})
+    });
+}

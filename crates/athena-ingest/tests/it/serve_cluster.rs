@@ -41,15 +41,17 @@ fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_d
     let env = TestEnv::new();
     std::fs::create_dir(env.path("logs")).unwrap();
     let mut config = format!("[store]\nurl = \"{url}\"\n\n[cluster]\nlease_ttl = \"2s\"\n");
-    for i in 0..4 {
+    // web2 and web3 come first wherever sources wait.
+    let priorities = [0, -1, 5, 4];
+    for (i, priority) in priorities.iter().enumerate() {
         append(&env.path(&format!("logs/{i}.log")), 0..5);
         config.push_str(&format!(
-            "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
+            "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\npriority = {priority}\n"
         ));
     }
     env.write_config(&config);
     // Alone, a worker runs every source; a second joins and the two settle on their shares:
-    // two sources each, all four run once.
+    // two sources each, all four run once. The first hands back its two of lowest priority.
     let mut first = Server::start(&env);
     wait_for("the first worker to run every source", || {
         running(&first).len() == 4
@@ -60,6 +62,14 @@ fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_d
         let all: BTreeSet<&String> = a.iter().chain(&b).collect();
         a.len() == 2 && b.len() == 2 && all.len() == 4
     });
+    let mut kept = running(&first);
+    kept.sort();
+    assert_eq!(kept, ["web2", "web3"]);
+    let ready: Value = serde_json::from_str(&first.must_get("/readyz").body).unwrap();
+    assert_eq!(
+        ready["priorities"],
+        serde_json::json!({"web2": 5, "web3": 4})
+    );
     wait_for("every line stored", || stored(&env, &url).len() == 20);
     // `/readyz` names each worker; `status` says which holds which source.
     let names: Vec<String> = [&first, &second]
@@ -72,6 +82,8 @@ fn workers_share_the_sources_rebalance_when_one_joins_and_take_over_those_of_a_d
     assert_ne!(names[0], names[1]);
     let status: Value = env.status_json();
     for s in status["sources"].as_array().unwrap() {
+        let i: usize = s["id"].as_str().unwrap()[3..].parse().unwrap();
+        assert_eq!(s["priority"], priorities[i], "{s}");
         let holder = s["worker"].as_str().unwrap_or_default().to_string();
         let runs = if holder == names[0] { &first } else { &second };
         assert!(names.contains(&holder), "{s}");
@@ -223,4 +235,69 @@ fn three_workers_twelve_sources_a_kill_and_a_pause_end_as_one_sqlite_sync() {
         .collect();
     assert_eq!(shared.len(), 6 * 4 + 6 * 20);
     assert_eq!(shared, alone);
+}
+
+/// PostgreSQL restarted (`pg_ctl restart`) while two workers follow four growing logs: the
+/// workers connect again and go on, and every line appended before, during and after the
+/// restart is stored exactly once.
+#[test]
+fn workers_go_on_after_postgres_restarts_under_load_and_lose_nothing() {
+    let server = athena_store::postgres_testing::PrivateServer::start();
+    let url = server.url();
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let mut config = format!("[store]\nurl = \"{url}\"\n\n[cluster]\nlease_ttl = \"2s\"\n");
+    for i in 0..4 {
+        append(&env.path(&format!("logs/{i}.log")), 0..0);
+        config.push_str(&format!(
+            "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
+        ));
+    }
+    env.write_config(&config);
+    let first = Server::start(&env);
+    let second = Server::start(&env);
+    wait_for("the sources divided", || {
+        running(&first).len() + running(&second).len() == 4
+    });
+    // A writer appends to every log, 20 lines at a time, all through the restart.
+    let rounds = 30;
+    let appender = {
+        let logs: Vec<_> = (0..4).map(|i| env.path(&format!("logs/{i}.log"))).collect();
+        std::thread::spawn(move || {
+            for round in 0..rounds {
+                for log in &logs {
+                    append(log, round * 20..(round + 1) * 20);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    wait_for("some lines stored", || stored(&env, &url).len() >= 200);
+    server.restart();
+    let after_restart = stored(&env, &url).len();
+    appender.join().unwrap();
+    let total = 4 * rounds * 20;
+    assert!(after_restart < total, "the restart came after the load");
+    wait_for_long("every line stored", || stored(&env, &url).len() >= total);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ids = stored(&env, &url);
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (total, total));
+    // Both workers are still up and hold the sources between them.
+    wait_for("both workers ready", || {
+        first.must_get("/readyz").status == 200 && second.must_get("/readyz").status == 200
+    });
+    assert_eq!(running(&first).len() + running(&second).len(), 4);
+}
+
+/// [`wait_for`], for what a worker's backoff after lost connections may delay: 60 s.
+fn wait_for_long(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -183,6 +183,9 @@ pub struct SourceRow {
     pub error_kind: Option<String>,
     /// The worker running it, when `serve` workers share the store (PostgreSQL); else null.
     pub worker: Option<String>,
+    /// Its `priority` (higher runs first where sources wait), when the config was read
+    /// (`status` with a config); else null.
+    pub priority: Option<i32>,
     /// The kinds of its events, the most frequent first.
     pub kinds: Vec<KindRow>,
 }
@@ -209,6 +212,7 @@ impl From<SourceStatus> for SourceRow {
             last_error: s.last_error,
             error_kind: s.last_error_kind,
             worker: s.worker,
+            priority: s.priority,
             kinds: (s.kinds.into_iter())
                 .map(|k| KindRow {
                     kind: k.kind,

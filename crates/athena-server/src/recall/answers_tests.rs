@@ -40,6 +40,7 @@ fn a_source_row_is_what_status_json_printed() {
         last_error: Some("boom".into()),
         last_error_kind: Some("http".into()),
         worker: None,
+        priority: Some(3),
         kinds: vec![athena_core::KindCount {
             kind: "issue".into(),
             events: 3,
@@ -51,7 +52,7 @@ fn a_source_row_is_what_status_json_printed() {
             "id": "gh", "type": "github", "cursor": {"version": 1, "etag": "x"},
             "events": 3, "dead_letters": 1, "last_sync": "2024-05-02T13:45:10Z",
             "last_status": "failed", "last_error": "boom", "error_kind": "http", "worker": null,
-            "kinds": [{"kind": "issue", "events": 3}],
+            "priority": 3, "kinds": [{"kind": "issue", "events": 3}],
         }]})
     );
 }
@@ -107,6 +108,6 @@ fn the_answers_schemas_require_every_field_they_write() {
     assert_eq!(one["anyOf"].as_array().unwrap().len(), 2, "{one:?}");
     let sources = crate::recall::schema::object::<Sources>(answers());
     let row = &sources["$defs"]["SourceRow"];
-    assert_eq!(row["required"].as_array().unwrap().len(), 11, "{row}");
+    assert_eq!(row["required"].as_array().unwrap().len(), 12, "{row}");
     assert!(row["properties"]["type"].is_object());
 }

@@ -22,5 +22,5 @@ mod status;
 pub use athena::athena_event;
 pub(crate) use gate::Cost;
 pub use questions::RecallError;
-pub use service::{Limits, RecallService};
+pub use service::{KnownPriorities, Limits, RecallService};
 pub use status::status_json;

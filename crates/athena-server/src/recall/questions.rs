@@ -174,8 +174,15 @@ impl RecallService {
         &self,
         render: impl FnOnce(Sources) -> R + Send + 'static,
     ) -> Result<R, RecallError> {
+        let priorities = self.priorities();
         let answer = self.run(Cost::ONE, move |r, budget| {
-            Ok(render(Sources::new(r.sources(budget)?)))
+            let mut status = r.sources(budget)?;
+            if let Some(priorities) = priorities {
+                for s in &mut status {
+                    s.priority = priorities.get(&s.source_id);
+                }
+            }
+            Ok(render(Sources::new(status)))
         });
         Ok(answer.await?)
     }

@@ -78,7 +78,14 @@ struct Inner {
     gate: Arc<Gate>,
     /// Cancelled when the server stops: every query's budget is a child of it.
     stop: CancelToken,
+    /// The sources' configured priorities, when the server runs them (`serve`): shown in the
+    /// sources' rows. The store does not keep them.
+    priorities: KnownPriorities,
 }
+
+/// The configured sources' priorities as a server knows them now (a reload changes them);
+/// `None` where no config was read.
+pub type KnownPriorities = Arc<std::sync::RwLock<Option<athena_core::Priorities>>>;
 
 impl RecallService {
     /// Recall over `recall` within `limits`; cancelling `stop` ends every query running.
@@ -96,8 +103,32 @@ impl RecallService {
                 limits,
                 gate: Gate::new(limits.connections, limits.queue, limits.wait),
                 stop,
+                priorities: KnownPriorities::default(),
             }),
         }
+    }
+
+    /// The same service (its connections, queue and budgets), showing the sources'
+    /// priorities from `priorities`, which its owner keeps up to date.
+    pub fn with_priorities(self, priorities: KnownPriorities) -> Self {
+        let inner = &self.inner;
+        RecallService {
+            inner: Arc::new(Inner {
+                recall: inner.recall.clone(),
+                registry: inner.registry.clone(),
+                limits: inner.limits,
+                gate: inner.gate.clone(),
+                stop: inner.stop.clone(),
+                priorities,
+            }),
+        }
+    }
+
+    /// The configured priorities, if known.
+    pub(crate) fn priorities(&self) -> Option<athena_core::Priorities> {
+        (self.inner.priorities.read())
+            .map(|p| p.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// The source types whose events it shows.

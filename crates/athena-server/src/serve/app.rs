@@ -54,7 +54,8 @@ pub(super) fn app(
     limits: HttpLimits,
     stop: &CancelToken,
 ) -> Router {
-    let service = RecallService::new(recall, registry, Limits::default(), stop.clone());
+    let service = RecallService::new(recall, registry, Limits::default(), stop.clone())
+        .with_priorities(shared.priorities.clone());
     let token = shared.token.clone();
     // With a token every request must carry it, so any Host name may reach MCP; without one,
     // only loopback names (a web page rebinding its DNS name cannot).

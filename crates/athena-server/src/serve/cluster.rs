@@ -4,7 +4,8 @@
 //! Every third of a lease's time, a worker says it is alive, renews its leases (and learns of
 //! those another took over while it was paused), and claims sources no one holds (or whose
 //! holder died: its leases ran out) up to its share, `ceil(sources / workers alive)`; holding
-//! more than its share (a worker joined), it hands the extra ones back. The store itself
+//! more than its share (a worker joined), it hands the extra ones back. Sources go by
+//! `priority`: a worker claims the highest free ones first and hands back the lowest. The store itself
 //! refuses a batch of a source the worker no longer holds (see `athena_store::Leases`): the
 //! rebalancing never needs to be on time for nothing to be written twice. On a stop the
 //! worker hands every lease back at once.
@@ -53,7 +54,8 @@ impl Cluster {
     }
 
     /// Renews, counts the workers alive and claims (or hands back) this worker's share of
-    /// `sources`: returns the sources it holds now.
+    /// `sources`, which come highest priority first: it claims the first free ones and, over
+    /// its share, hands the last ones back. Returns the sources it holds now, in that order.
     pub(super) async fn balance(&self, sources: Vec<String>) -> Result<Vec<String>> {
         let leases = self.leases.clone();
         let balanced = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
@@ -67,6 +69,7 @@ impl Cluster {
                 .cloned()
                 .collect();
             held.retain(|s| sources.contains(s));
+            held.sort_by_key(|s| sources.iter().position(|x| x == s));
             if held.len() > share {
                 extra.extend(held.split_off(share));
             }

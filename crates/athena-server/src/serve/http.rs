@@ -45,6 +45,10 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
         .clone();
     // The sources being run, so a reload can be seen to have taken.
     let sources: Vec<&str> = health.iter().map(|h| h.id.as_str()).collect();
+    // Each one's priority: where sources wait (a slot, the writer, a worker) the higher goes first.
+    let priorities: serde_json::Map<String, serde_json::Value> = (health.iter())
+        .map(|h| (h.id.clone(), h.priority.into()))
+        .collect();
     let failing: Vec<serde_json::Value> = health
         .iter()
         .filter(|h| h.consecutive_failures >= UNREADY_AFTER_FAILURES)
@@ -62,7 +66,8 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     if store_open && failing.is_empty() {
-        let mut ok = serde_json::json!({"status": "ok", "sources": sources});
+        let mut ok =
+            serde_json::json!({"status": "ok", "sources": sources, "priorities": priorities});
         // Shared with other workers: the sources listed are those this one holds.
         if let Some(worker) = worker {
             ok["worker"] = serde_json::json!(worker);
@@ -75,6 +80,7 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
             "status": "not_ready",
             "store_open": store_open,
             "sources": sources,
+            "priorities": priorities,
             "failing_sources": failing,
         }),
     )

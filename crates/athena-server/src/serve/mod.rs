@@ -97,6 +97,7 @@ impl ServeOptions {
 #[derive(Debug, Clone, Default)]
 struct Health {
     id: String,
+    priority: i32,
     consecutive_failures: u32,
     last_error: Option<String>,
 }
@@ -111,6 +112,8 @@ struct Shared {
     token: Option<Arc<Secret>>,
     /// This worker's name, when workers share the store: `/readyz` says it.
     worker: Arc<Mutex<Option<String>>>,
+    /// Every configured source's priority, for the recall API's source rows.
+    priorities: crate::recall::KnownPriorities,
 }
 
 impl Shared {
@@ -122,6 +125,7 @@ impl Shared {
             store_open: Arc::new(AtomicBool::new(true)),
             token,
             worker: Arc::default(),
+            priorities: Arc::default(),
         }
     }
 

@@ -30,7 +30,21 @@ impl Worker {
             && self.config.source_type == config.source_type
             && self.config.table() == config.table()
             && &self.schedule == schedule
+            && self.config.priority == config.priority
     }
+}
+
+/// The ids of `configs`, highest priority first (in config order among equals): the order a
+/// worker claims sources in, and keeps them when it hands some back.
+fn by_priority(configs: &[SourceConfig]) -> Vec<String> {
+    let mut ranked: Vec<&SourceConfig> = configs.iter().collect();
+    ranked.sort_by_key(|c| std::cmp::Reverse(c.priority));
+    ranked.iter().map(|c| c.id.clone()).collect()
+}
+
+/// A source as `/readyz` lists it: its id and priority.
+fn listed(config: &SourceConfig) -> (&str, i32) {
+    (config.id.as_str(), config.priority)
 }
 
 /// Where a reload reads the config from.
@@ -70,13 +84,14 @@ impl Supervisor {
             cancel,
             cluster: None,
         };
+        s.know_priorities(&configs);
         if let Some(cluster) = cluster {
             s.publish_health(&[], &[]);
             s.cluster = Some((cluster, configs));
             return s;
         }
-        let ids: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
-        s.publish_health(&ids, &[]);
+        let listed: Vec<(&str, i32)> = configs.iter().map(listed).collect();
+        s.publish_health(&listed, &[]);
         for config in configs {
             let schedule = s.workers.registry.schedule_for(&config);
             s.spawn(config, schedule);
@@ -90,8 +105,7 @@ impl Supervisor {
         let Some((cluster, all)) = &self.cluster else {
             return;
         };
-        let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
-        let held = match cluster.balance(ids).await {
+        let held = match cluster.balance(by_priority(all)).await {
             Ok(held) => held,
             Err(e) => {
                 // The store cannot be reached: the leases run out, and the fenced store
@@ -118,9 +132,12 @@ impl Supervisor {
             .filter(|c| held.contains(&c.id) && !self.running.iter().any(|w| w.config.id == c.id))
             .cloned()
             .collect();
-        let ids: Vec<&str> = held.iter().map(String::as_str).collect();
+        let listed: Vec<(&str, i32)> = (held.iter())
+            .filter_map(|id| all.iter().find(|c| &c.id == id))
+            .map(listed)
+            .collect();
         let fresh: Vec<String> = starting.iter().map(|c| c.id.clone()).collect();
-        self.publish_health(&ids, &fresh);
+        self.publish_health(&listed, &fresh);
         for config in starting {
             tracing::info!(source = %config.id, "this worker's now: started");
             let schedule = self.workers.registry.schedule_for(&config);
@@ -188,6 +205,7 @@ impl Supervisor {
                 return;
             }
         };
+        self.know_priorities(&configs);
         // Shared: every source is known, those held run; the next balance claims the rest.
         if let Some((_, all)) = &mut self.cluster {
             *all = configs.clone();
@@ -225,15 +243,24 @@ impl Supervisor {
             self.workers.shared.metrics.forget_source(id);
         }
         // Listed before they start, so their first run's result has a place to go.
-        let ids: Vec<&str> = (self.running.iter().map(|w| w.config.id.as_str()))
-            .chain(starting.iter().map(|(c, _)| c.id.as_str()))
+        let listed: Vec<(&str, i32)> = (self.running.iter().map(|w| listed(&w.config)))
+            .chain(starting.iter().map(|(c, _)| listed(c)))
             .collect();
         let fresh: Vec<String> = added.iter().chain(&changed).cloned().collect();
-        self.publish_health(&ids, &fresh);
+        self.publish_health(&listed, &fresh);
         for (config, schedule) in starting {
             self.spawn(config, schedule);
         }
         tracing::info!(added = ?added, removed = ?removed, changed = ?changed, "config reloaded");
+    }
+
+    /// Tells the recall API every configured source's priority.
+    fn know_priorities(&self, configs: &[SourceConfig]) {
+        let known = Some(athena_core::Priorities::of_configs(configs));
+        match self.workers.shared.priorities.write() {
+            Ok(mut p) => *p = known,
+            Err(p) => *p.into_inner() = known,
+        }
     }
 
     /// The config's sources, built once to check them (a config error refuses the reload).
@@ -256,22 +283,25 @@ impl Supervisor {
 
     /// What `/readyz` lists: the sources `ids`, keeping the failure counts of those that go
     /// on and starting `fresh` ones from none.
-    fn publish_health(&self, ids: &[&str], fresh: &[String]) {
+    fn publish_health(&self, sources: &[(&str, i32)], fresh: &[String]) {
         let mut health = self
             .workers
             .shared
             .health
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let kept: Vec<Health> = (ids.iter())
-            .map(|&id| {
-                (health.iter())
+        let kept: Vec<Health> = (sources.iter())
+            .map(|&(id, priority)| {
+                let kept = (health.iter())
                     .find(|h| h.id == id && !fresh.iter().any(|f| f == id))
-                    .cloned()
-                    .unwrap_or_else(|| Health {
+                    .cloned();
+                Health {
+                    priority,
+                    ..kept.unwrap_or_else(|| Health {
                         id: id.to_string(),
                         ..Health::default()
                     })
+                }
             })
             .collect();
         *health = kept;

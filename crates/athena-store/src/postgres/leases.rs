@@ -127,8 +127,9 @@ impl Leases {
 
     /// Renews the leases held (their time starts again) and forgets those another worker has
     /// taken meanwhile (their epoch moved on); then claims, of `sources`, those no one holds
-    /// or whose time ran out, until this worker holds `want` of them. Returns the sources
-    /// held afterwards, in name order.
+    /// or whose time ran out, until this worker holds `want` of them, the first of
+    /// `sources` first (the caller puts them highest priority first). Returns the sources held
+    /// afterwards, in name order.
     pub fn claim(&mut self, sources: &[String], want: usize) -> Result<Vec<String>, StoreError> {
         self.renew()?;
         let mut held = self.held.lock().len();
@@ -154,7 +155,7 @@ impl Leases {
                                 SELECT source_id FROM leases
                                 WHERE source_id = ANY($1::text[])
                                   AND (owner IS NULL OR expires_at < {NOW_MS})
-                                ORDER BY source_id
+                                ORDER BY array_position($1::text[], source_id)
                                 FOR UPDATE SKIP LOCKED
                                 LIMIT $2
                              )

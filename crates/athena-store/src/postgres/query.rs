@@ -372,6 +372,7 @@ pub(super) fn sources_status(
             last_error: r.get(7),
             last_error_kind: r.get(8),
             worker: r.get(9),
+            priority: None,
             kinds: Vec::new(),
         })
         .collect();

@@ -58,16 +58,17 @@ fn run_as_server(program: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn base_url() -> String {
-    format!("host={} port={PORT} user=postgres", home().display())
+    url_at(&home())
 }
 
-fn answers() -> bool {
-    tokio_postgres_ok(&format!("{} dbname=postgres", base_url()))
+fn url_at(home: &Path) -> String {
+    format!("host={} port={PORT} user=postgres", home.display())
 }
 
-fn tokio_postgres_ok(url: &str) -> bool {
+fn answers(home: &Path) -> bool {
     wait(async {
-        tokio_postgres::connect(url, tokio_postgres::NoTls)
+        let url = format!("{} dbname=postgres", url_at(home));
+        tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .is_ok()
     })
@@ -82,67 +83,131 @@ fn server() -> &'static str {
         std::fs::create_dir_all(&home).unwrap();
         let lock = std::fs::File::create(home.with_extension("lock")).unwrap();
         lock.lock().unwrap();
-        if !answers() {
-            let data = home.join("data");
-            let bin = bin_dir();
-            if is_root() {
-                // The server's user must own its directories.
-                let status = Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(&home)
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "chown of {}", home.display());
-            }
-            if !data.join("PG_VERSION").exists() {
-                let out = run_as_server(
-                    &bin.join("initdb"),
-                    &[
-                        "-D",
-                        data.to_str().unwrap(),
-                        "-A",
-                        "trust",
-                        "-U",
-                        "postgres",
-                        "-E",
-                        "UTF8",
-                        "--locale",
-                        "C.UTF-8",
-                    ],
-                );
-                assert!(
-                    out.status.success(),
-                    "initdb: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let options = format!(
-                "-p {PORT} -k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
-                home.display()
-            );
-            let log = home.join("server.log");
-            let out = run_as_server(
-                &bin.join("pg_ctl"),
-                &[
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-o",
-                    &options,
-                    "-l",
-                    log.to_str().unwrap(),
-                    "-w",
-                    "start",
-                ],
-            );
-            assert!(
-                out.status.success() || answers(),
-                "pg_ctl start: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
+        if !answers(&home) {
+            start_at(&home);
         }
         base_url()
     })
+}
+
+/// Makes (once) and starts a cluster in `home`, listening on a socket there only.
+fn start_at(home: &Path) {
+    let data = home.join("data");
+    let bin = bin_dir();
+    if is_root() {
+        // The server's user must own its directories.
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(home)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of {}", home.display());
+    }
+    if !data.join("PG_VERSION").exists() {
+        let out = run_as_server(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = pg_ctl(home, &["-w", "start"]);
+    assert!(
+        out.status.success() || answers(home),
+        "pg_ctl start: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(home.join("server.log")).unwrap_or_default()
+    );
+}
+
+/// `pg_ctl ARGS` on the cluster in `home`, with the tests' server options and log.
+fn pg_ctl(home: &Path, args: &[&str]) -> std::process::Output {
+    let data = home.join("data");
+    let options = format!(
+        "-p {PORT} -k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+        home.display()
+    );
+    let log = home.join("server.log");
+    let mut all = vec![
+        "-D",
+        data.to_str().unwrap(),
+        "-o",
+        &options,
+        "-l",
+        log.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    run_as_server(&bin_dir().join("pg_ctl"), &all)
+}
+
+/// A PostgreSQL server of one test's own, for a test that restarts it (the shared one serves
+/// every other test meanwhile): made in the target directory, stopped and removed when dropped.
+pub struct PrivateServer {
+    home: PathBuf,
+}
+
+impl PrivateServer {
+    /// Makes and starts one (a second or two: `initdb`).
+    pub fn start() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "postgres-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let home = home().with_file_name(name);
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        start_at(&home);
+        PrivateServer { home }
+    }
+
+    /// Its database `athena`, made if missing, as a URL (`postgres://…`).
+    pub fn url(&self) -> String {
+        wait(async {
+            let url = format!("{} dbname=postgres", url_at(&self.home));
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let running = tokio::spawn(conn);
+            let _ = client.batch_execute("CREATE DATABASE athena").await;
+            drop(client);
+            let _ = running.await;
+        });
+        url_of(&self.home, "athena")
+    }
+
+    /// `pg_ctl restart` (fast: sessions are ended): every connection is lost, and the server
+    /// answers again once this returns.
+    pub fn restart(&self) {
+        let out = pg_ctl(&self.home, &["-w", "-m", "fast", "restart"]);
+        assert!(
+            out.status.success(),
+            "pg_ctl restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = pg_ctl(&self.home, &["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
 }
 
 /// A fresh database on the tests' server: its connection string (key-value form, a Unix
@@ -183,7 +248,12 @@ pub fn fresh_url() -> String {
         .next()
         .unwrap_or_default()
         .to_string();
-    let dir: String = (home().display().to_string().chars())
+    url_of(&home(), &name)
+}
+
+/// The URL of database `name` on the server in `home`: its socket directory as the host.
+fn url_of(home: &Path, name: &str) -> String {
+    let dir: String = (home.display().to_string().chars())
         .map(|c| match c {
             '/' => "%2F".to_string(),
             c => c.to_string(),

@@ -207,6 +207,23 @@ fn workers_claiming_at_once_divide_the_sources_without_overlap() {
     assert_eq!(all.len(), 12, "{held:?}");
 }
 
+/// A worker claims the sources in the order it is given them (the highest priority first),
+/// not in name order; the next worker gets the rest.
+#[test]
+fn a_worker_claims_sources_in_the_order_given() {
+    use std::time::Duration;
+
+    use super::Leases;
+
+    let url = fresh_database();
+    drop(PgStore::open(&url).unwrap());
+    let order: Vec<String> = ["f", "b", "e", "a", "d", "c"].map(String::from).to_vec();
+    let mut first = Leases::open(&url, "w1", Duration::from_secs(30)).unwrap();
+    assert_eq!(first.claim(&order, 2).unwrap(), ["b", "f"]);
+    let mut second = Leases::open(&url, "w2", Duration::from_secs(30)).unwrap();
+    assert_eq!(second.claim(&order, 3).unwrap(), ["a", "d", "e"]);
+}
+
 /// The server dropped every connection (as on a restart): the store, its readers and the
 /// leases connect again and go on; a group staged when it happened is not taken as stored.
 #[test]

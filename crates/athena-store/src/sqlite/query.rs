@@ -392,6 +392,7 @@ impl SqliteStore {
                     last_error: r.get(7)?,
                     last_error_kind: r.get(8)?,
                     worker: None,
+                    priority: None,
                     kinds: Vec::new(),
                 })
             })
