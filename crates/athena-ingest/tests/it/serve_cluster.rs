@@ -254,8 +254,8 @@ fn workers_go_on_after_postgres_restarts_under_load_and_lose_nothing() {
         ));
     }
     env.write_config(&config);
-    let first = Server::start(&env);
-    let second = Server::start(&env);
+    let mut first = Server::start(&env);
+    let mut second = Server::start(&env);
     wait_for("the sources divided", || {
         running(&first).len() + running(&second).len() == 4
     });
@@ -288,6 +288,13 @@ fn workers_go_on_after_postgres_restarts_under_load_and_lose_nothing() {
         first.must_get("/readyz").status == 200 && second.must_get("/readyz").status == 200
     });
     assert_eq!(running(&first).len() + running(&second).len(), 4);
+    // The restart was felt: a worker found the server gone and said so.
+    let (_, a, _) = first.terminate();
+    let (_, b, _) = second.terminate();
+    assert!(
+        a.contains("error connecting to server") || b.contains("error connecting to server"),
+        "{a}\n{b}"
+    );
 }
 
 /// [`wait_for`], for what a worker's backoff after lost connections may delay: 60 s.

@@ -110,7 +110,7 @@ impl Leases {
     }
 
     fn backend(&self, e: tokio_postgres::Error) -> StoreError {
-        StoreError::Backend(format!("store {}: leases: {e}", self.shown).into())
+        StoreError::Backend(format!("store {}: leases: {}", self.shown, super::explain(&e)).into())
     }
 
     /// Connects again when the connection was lost (the server restarted).

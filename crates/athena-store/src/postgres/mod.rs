@@ -63,7 +63,7 @@ fn connect(url: &str, shown: &str) -> Result<Client, StoreError> {
         });
         Ok::<_, tokio_postgres::Error>(client)
     })
-    .map_err(|e| StoreError::Backend(format!("store {shown}: connecting: {e}").into()))
+    .map_err(|e| StoreError::Backend(format!("store {shown}: connecting: {}", explain(&e)).into()))
 }
 
 /// The batches staged in the open transaction.
@@ -123,7 +123,7 @@ impl PgStore {
     }
 
     fn backend(&self, e: tokio_postgres::Error) -> StoreError {
-        StoreError::Backend(format!("store {}: {e}", self.shown).into())
+        StoreError::Backend(format!("store {}: {}", self.shown, explain(&e)).into())
     }
 
     /// Applies the migrations this store lacks, under an advisory lock (workers starting
@@ -171,7 +171,7 @@ impl PgStore {
             }),
             Err(e) => Err(StoreError::Schema {
                 path: shown.into(),
-                message: format!("migrating the schema: {e}"),
+                message: format!("migrating the schema: {}", explain(&e)),
             }),
         }
     }
@@ -275,5 +275,14 @@ impl Store for PgStore {
 
     fn import_rest(&mut self, rest: &athena_core::StoreRest) -> Result<(), StoreError> {
         self.insert_rest(rest)
+    }
+}
+
+/// A PostgreSQL error with what the server or the connection said: the client's own text is
+/// only its category (`db error`, `error connecting to server`).
+pub(super) fn explain(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }

@@ -20,7 +20,7 @@ use crate::sql_text::{from_millis, group_kinds, json_object, like_literal, sql_l
 type Arg = Box<dyn ToSql + Sync + Send>;
 
 fn backend(shown: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(format!("store {shown}: {e}").into())
+    StoreError::Backend(format!("store {shown}: {}", super::explain(&e)).into())
 }
 
 pub(super) const EVENT_COLUMNS: &str =
