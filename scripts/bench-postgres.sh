@@ -27,33 +27,20 @@ rounds=${args[1]:-3}
 sources=12
 
 bin=$(release_bin)
-pgbin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort | tail -n 1)
-[ -x "$pgbin/initdb" ] || { echo "$bench: no PostgreSQL server programs (Debian: postgresql)" >&2; exit 2; }
-
 work=$(mktemp -d)
-as_server() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 cleanup() {
-    as_server "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+    pg_stop
     jobs -p | xargs -r kill 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work/pg" && chmod 755 "$work"
-as_server "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres -E UTF8 --locale C.UTF-8 >/dev/null
-port=55432
-as_server "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w start \
-    -o "-p $port -k $work/pg -c listen_addresses='' -c max_connections=100" >/dev/null
-socket=${work//\//%2F}%2Fpg
-psql_do() { psql -h "$work/pg" -p "$port" -U postgres -qAt "$@"; }
-url_of() { echo "postgres://postgres@$socket:$port/$1"; }
+pg_server "$work/pg"
+url_of() { pg_url "$1"; }
 
 bench_log_input "$lines" "$work/all.log"
 mkdir -p "$work/logs"
 split -n "l/$sources" -d -a 2 "$work/all.log" "$work/logs/part"
-echo "log: $(wc -l < "$work/all.log") lines in $sources files, $(nproc) cores, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}')"
+echo "log: $(wc -l < "$work/all.log") lines in $sources files, $(nproc) cores"
 rm -f "$work/all.log"
 
 config() { # config URL-or-empty

@@ -49,20 +49,8 @@ recall_store "$bin" "$work" "$events"
 serve_store "$bin" "$work"
 echo "serve: read-only on 127.0.0.1:$port (pid $pid); wrk: $connections connections, ${seconds}s each, $(nproc) cores"
 
-words="kibana,puppet,logstash,elasticsearch,xmlrpc,rss,feed,images,presentations,blog,favicon,robots"
-run_wrk() { # NAME ARGS... — prints wrk's summary and our percentiles; sets p50 p90 p99 bad rps
-    local name=$1 out
-    shift
-    out=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$root/scripts/recall_load.lua" \
-        "http://127.0.0.1:$port" -- "$@")
-    p50=$(sed -n 's/^p50_ms: //p' <<< "$out")
-    p90=$(sed -n 's/^p90_ms: //p' <<< "$out")
-    p99=$(sed -n 's/^p99_ms: //p' <<< "$out")
-    bad=$(sed -n 's/^non-200: //p' <<< "$out")
-    rps=$(sed -n 's/^Requests\/sec: *//p' <<< "$out")
-    printf '%-7s p50 %6s ms, p90 %6s ms, p99 %6s ms, %8s requests/s, non-200: %s\n' \
-        "$name" "$p50" "$p90" "$p99" "$rps" "$bad"
-}
+words=$RECALL_WORDS
+run_wrk() { wrk_pages "http://127.0.0.1:$port" "$seconds" "$connections" "$@"; }
 
 # A short warm-up, so the first measured requests do not read the file from disk.
 wrk -t1 -c1 -d2s -s "$root/scripts/recall_load.lua" "http://127.0.0.1:$port" -- window "$first" "$last" - >/dev/null

@@ -167,6 +167,9 @@ bench_args() {
     done
 }
 
+# The words of the recall benchmarks' full-text pages: a dozen of the log's, rare to common.
+RECALL_WORDS="kibana,puppet,logstash,elasticsearch,xmlrpc,rss,feed,images,presentations,blog,favicon,robots"
+
 # recall_store BIN WORK EVENTS — syncs EVENTS log lines (bench_log_input) into WORK/recall.db
 # with BIN, the store the recall benchmarks read; sets `stored`, and `first` and `last`: the
 # oldest and newest event's time in seconds since the epoch.
@@ -192,13 +195,13 @@ PY
     echo "store: $stored events from $(date -u -d "@$first" +%FT%TZ) to $(date -u -d "@$last" +%FT%TZ), $(du -h "$work/recall.db" | cut -f1)"
 }
 
-# serve_store BIN WORK — starts `serve` read-only over WORK/recall.db (no config file and
-# --db: the API alone) on a free port, and waits for /healthz; sets `pid` and `port`. The
-# caller's EXIT trap stops it.
+# serve_store BIN WORK [DB] — starts `serve` read-only over WORK/recall.db, or DB (a file or a
+# postgres:// URL) (no config file and --db: the API alone) on a free port, and waits for
+# /healthz; sets `pid` and `port`. The caller's EXIT trap stops it.
 serve_store() {
-    local bin=$1 work=$2
+    local bin=$1 work=$2 db=${3:-$2/recall.db}
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$bin" serve --config "$work/no-such.toml" --db "$work/recall.db" --listen "127.0.0.1:$port" \
+    "$bin" serve --config "$work/no-such.toml" --db "$db" --listen "127.0.0.1:$port" \
         2> "$work/serve.log" &
     pid=$!
     for _ in $(seq 100); do
@@ -224,4 +227,49 @@ release_bin() {
     echo "building release binary..." >&2
     (cd "$root" && cargo build --release --quiet)
     echo "$(release_dir)/athena-ingest"
+}
+
+# wrk_pages URL SECONDS CONNECTIONS NAME ARGS... — loads URL with wrk and
+# scripts/recall_load.lua (ARGS: its mode and values), prints one line of figures; sets p50 p90
+# p99 (ms), bad (answers other than 200) and rps.
+wrk_pages() {
+    local url=$1 seconds=$2 connections=$3 name=$4 out
+    shift 4
+    out=$(wrk -t2 -c"$connections" -d"${seconds}s" \
+        -s "$(dirname "${BASH_SOURCE[0]}")/recall_load.lua" "$url" -- "$@")
+    p50=$(sed -n 's/^p50_ms: //p' <<< "$out")
+    p90=$(sed -n 's/^p90_ms: //p' <<< "$out")
+    p99=$(sed -n 's/^p99_ms: //p' <<< "$out")
+    bad=$(sed -n 's/^non-200: //p' <<< "$out")
+    rps=$(sed -n 's/^Requests\/sec: *//p' <<< "$out")
+    printf '%-16s p50 %6s ms, p90 %6s ms, p99 %6s ms, %8s requests/s, non-200: %s\n' \
+        "$name" "$p50" "$p90" "$p99" "$rps" "$bad"
+}
+
+# pg_server DIR — makes and starts a PostgreSQL server of the benchmark's own in DIR (Debian's
+# `postgresql`; as root, run as the `postgres` user), on a Unix socket there only; defines
+# psql_do ARGS... (psql on it) and pg_url NAME (a database's postgres:// URL), and pg_stop,
+# which the caller's EXIT trap runs.
+pg_server() {
+    pg_dir=$1
+    pg_bin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort | tail -n 1)
+    [ -x "$pg_bin/initdb" ] || { echo "$bench: no PostgreSQL server programs (Debian: postgresql)" >&2; exit 2; }
+    mkdir -p "$pg_dir"
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres:postgres "$pg_dir"
+        chmod 755 "$(dirname "$pg_dir")"
+    fi
+    _as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --locale C.UTF-8 >/dev/null
+    pg_port=55432
+    _as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start \
+        -o "-p $pg_port -k $pg_dir -c listen_addresses='' -c max_connections=100" >/dev/null
+    echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), a server of its own in $pg_dir"
+}
+_as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+psql_do() { psql -h "$pg_dir" -p "$pg_port" -U postgres -qAt "$@"; }
+pg_url() { echo "postgres://postgres@${pg_dir//\//%2F}:$pg_port/$1"; }
+pg_stop() {
+    [ -n "${pg_dir:-}" ] && _as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
 }

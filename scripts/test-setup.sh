@@ -59,6 +59,7 @@ debian=(
     "have promtool|prometheus|the metrics tests (athena-core engine::tests::metrics, athena-ingest serve_basic)"
     "have_chromium|chromium|the web page test (athena-ingest web_page)"
     "have_postgres|postgresql|the PostgreSQL store's tests (athena-store postgres::tests)"
+    "have openssl|openssl|the PostgreSQL TLS test (it makes a CA and a server certificate)"
 )
 # As root, file permissions stop nothing: the unreadable-file tests run the CLI as `nobody`.
 if is_root; then

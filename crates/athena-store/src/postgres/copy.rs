@@ -80,15 +80,25 @@ impl PgStore {
                     ],
                 )
                 .await?;
+            // Counted here, one statement for the batch: a statement per event made a copy
+            // into PostgreSQL run at 5,000 events/s.
+            let mut kinds: std::collections::BTreeMap<(String, String), i64> = Default::default();
             for row in &rows {
-                let (source, kind): (String, String) = (row.get(0), row.get(1));
-                tx.execute(
-                    "INSERT INTO event_kinds (source_id, kind, events) VALUES ($1, $2, 1)
-                     ON CONFLICT (source_id, kind) DO UPDATE SET events = event_kinds.events + 1",
-                    &[&source, &kind],
-                )
-                .await?;
+                *kinds.entry((row.get(0), row.get(1))).or_default() += 1;
             }
+            let (mut sources, mut names, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+            for ((source, kind), count) in kinds {
+                sources.push(source);
+                names.push(kind);
+                counts.push(count);
+            }
+            tx.execute(
+                "INSERT INTO event_kinds (source_id, kind, events)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                 ON CONFLICT (source_id, kind) DO UPDATE SET events = event_kinds.events + EXCLUDED.events",
+                &[&sources, &names, &counts],
+            )
+            .await?;
             tx.commit().await?;
             Ok::<_, tokio_postgres::Error>(rows.len() as u64)
         });

@@ -19,6 +19,7 @@ mod schema;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod tsquery;
 mod write;
 
@@ -28,7 +29,7 @@ use athena_core::{
     Batch, CommitReport, Cursor, Event, EventQuery, RunRecord, SourceInfo, SourceState,
     SourceStatus, Store, StoreError, StoredDeadLetter,
 };
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 pub(crate) use crate::location::shown_url;
 pub use leases::{Held, Lease, Leases};
@@ -52,18 +53,12 @@ fn wait<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
 }
 
-/// Opens a connection to `url` on the store's runtime.
+/// Opens a connection to `url` on the store's runtime (encrypted if it says `sslmode=require`).
 fn connect(url: &str, shown: &str) -> Result<Client, StoreError> {
-    wait(async {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        runtime().spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("a PostgreSQL connection ended: {e}");
-            }
-        });
-        Ok::<_, tokio_postgres::Error>(client)
-    })
-    .map_err(|e| StoreError::Backend(format!("store {shown}: connecting: {}", explain(&e)).into()))
+    let fail =
+        |why: String| StoreError::Backend(format!("store {shown}: connecting: {why}").into());
+    let transport = tls::Transport::of(url).map_err(fail)?;
+    wait(transport.connect(url)).map_err(|e| fail(explain(&e)))
 }
 
 /// The batches staged in the open transaction.

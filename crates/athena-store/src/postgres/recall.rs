@@ -6,17 +6,20 @@
 use athena_core::known::SourceKinds;
 use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, TimelineCount};
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use super::tls::Transport;
 use super::{connect, query, runtime, shown_url, PgStore};
 use crate::pool::Pool;
 
 /// [`Recall`] over connections of its own to one store.
 pub struct PgRecall {
-    connections: Pool<Client>,
+    pub(super) connections: Pool<Client>,
     shown: String,
     /// To connect again, when a connection was lost.
     url: String,
+    /// How a cancel request reaches the server: as the connections do.
+    transport: Transport,
 }
 
 impl PgRecall {
@@ -29,6 +32,7 @@ impl PgRecall {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PgRecall {
             connections: Pool::new(all),
+            transport: transport(url, &shown)?,
             shown,
             url: url.to_string(),
         })
@@ -41,6 +45,7 @@ impl PgRecall {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PgRecall {
             connections: Pool::new(all),
+            transport: transport(&store.url, &store.shown)?,
             shown: store.shown.clone(),
             url: store.url.clone(),
         })
@@ -63,11 +68,12 @@ impl PgRecall {
         }
         let cancel = client.cancel_token();
         let watched = budget.clone();
+        let transport = self.transport.clone();
         // A watcher on the store's runtime while the query runs (it waits on this thread):
         // once the budget is spent, the server is asked to cancel the statement.
         let watcher = runtime().spawn(async move {
             watched.until_spent().await;
-            let _ = cancel.cancel_query(NoTls).await;
+            transport.cancel(cancel).await;
         });
         let result = f(&client, &self.shown);
         watcher.abort();
@@ -108,4 +114,8 @@ impl Recall for PgRecall {
     ) -> Result<Vec<TimelineCount>, StoreError> {
         self.within(budget, |c, shown| query::timeline(c, shown, filter, bucket))
     }
+}
+
+fn transport(url: &str, shown: &str) -> Result<Transport, StoreError> {
+    Transport::of(url).map_err(|why| StoreError::Backend(format!("store {shown}: {why}").into()))
 }

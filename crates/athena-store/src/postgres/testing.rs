@@ -58,16 +58,16 @@ fn run_as_server(program: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn base_url() -> String {
-    url_at(&home())
+    url_at(&home(), PORT)
 }
 
-fn url_at(home: &Path) -> String {
-    format!("host={} port={PORT} user=postgres", home.display())
+fn url_at(home: &Path, port: u16) -> String {
+    format!("host={} port={port} user=postgres", home.display())
 }
 
-fn answers(home: &Path) -> bool {
+fn answers(home: &Path, port: u16) -> bool {
     wait(async {
-        let url = format!("{} dbname=postgres", url_at(home));
+        let url = format!("{} dbname=postgres", url_at(home, port));
         tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .is_ok()
@@ -83,7 +83,7 @@ fn server() -> &'static str {
         std::fs::create_dir_all(&home).unwrap();
         let lock = std::fs::File::create(home.with_extension("lock")).unwrap();
         lock.lock().unwrap();
-        if !answers(&home) {
+        if !answers(&home, PORT) {
             start_at(&home);
         }
         base_url()
@@ -92,6 +92,11 @@ fn server() -> &'static str {
 
 /// Makes (once) and starts a cluster in `home`, listening on a socket there only.
 fn start_at(home: &Path) {
+    start_with(home, PORT, "");
+}
+
+/// [`start_at`] on `port`, with more server options (`-c name=value …`).
+fn start_with(home: &Path, port: u16, options: &str) {
     let data = home.join("data");
     let bin = bin_dir();
     if is_root() {
@@ -125,9 +130,13 @@ fn start_at(home: &Path) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = pg_ctl(home, &["-w", "start"]);
+    let out = if options.is_empty() {
+        pg_ctl(home, &["-w", "start"])
+    } else {
+        pg_ctl(home, &["-w", "-o", options, "start"])
+    };
     assert!(
-        out.status.success() || answers(home),
+        out.status.success() || answers(home, port),
         "pg_ctl start: {}{}",
         String::from_utf8_lossy(&out.stdout),
         std::fs::read_to_string(home.join("server.log")).unwrap_or_default()
@@ -158,11 +167,111 @@ fn pg_ctl(home: &Path, args: &[&str]) -> std::process::Output {
 /// every other test meanwhile): made in the target directory, stopped and removed when dropped.
 pub struct PrivateServer {
     home: PathBuf,
+    /// Its port: of its socket, and with TLS of 127.0.0.1 too.
+    port: u16,
+    tls: bool,
 }
 
 impl PrivateServer {
     /// Makes and starts one (a second or two: `initdb`).
     pub fn start() -> Self {
+        let home = Self::new_home();
+        start_at(&home);
+        PrivateServer {
+            home,
+            port: PORT,
+            tls: false,
+        }
+    }
+
+    /// [`start`](Self::start), also listening on 127.0.0.1 with TLS (`ssl = on`), its
+    /// certificate for `localhost` signed by a CA of its own ([`ca_file`](Self::ca_file)),
+    /// made with the `openssl` command.
+    pub fn start_with_tls() -> Self {
+        let home = Self::new_home();
+        let ssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&home)
+                .output()
+                .expect("running openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        ssl(&[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.crt"],
+        ]
+        .concat()
+        .into_iter()
+        .chain(["-days", "2", "-subj", "/CN=athena test CA"])
+        .collect::<Vec<_>>());
+        ssl(&[
+            &["req"],
+            &ec[..],
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat()
+        .into_iter()
+        .chain(["-subj", "/CN=localhost"])
+        .collect::<Vec<_>>());
+        std::fs::write(
+            home.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        ssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        std::fs::set_permissions(
+            home.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        // After the usual options (`pg_ctl` joins them): the last port given is the one.
+        let options = format!(
+            "-c port={port} -c listen_addresses=127.0.0.1 -c ssl=on \
+             -c ssl_cert_file={home}/server.crt -c ssl_key_file={home}/server.key",
+            home = home.display()
+        );
+        start_with(&home, port, &options);
+        PrivateServer {
+            home,
+            port,
+            tls: true,
+        }
+    }
+
+    fn new_home() -> PathBuf {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "postgres-{}-{}",
@@ -172,14 +281,26 @@ impl PrivateServer {
         let home = home().with_file_name(name);
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).unwrap();
-        start_at(&home);
-        PrivateServer { home }
+        home
+    }
+
+    /// The CA that signed its TLS certificate (PEM), with [`start_with_tls`](Self::start_with_tls).
+    pub fn ca_file(&self) -> PathBuf {
+        self.home.join("ca.crt")
+    }
+
+    /// Its database `athena` over TCP to `localhost` with `query` (`sslmode=require`), with
+    /// [`start_with_tls`](Self::start_with_tls).
+    pub fn tcp_url(&self, query: &str) -> String {
+        assert!(self.tls, "a server started with TLS");
+        self.url();
+        format!("postgres://postgres@localhost:{}/athena?{query}", self.port)
     }
 
     /// Its database `athena`, made if missing, as a URL (`postgres://…`).
     pub fn url(&self) -> String {
         wait(async {
-            let url = format!("{} dbname=postgres", url_at(&self.home));
+            let url = format!("{} dbname=postgres", url_at(&self.home, self.port));
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .unwrap();
@@ -188,7 +309,7 @@ impl PrivateServer {
             drop(client);
             let _ = running.await;
         });
-        url_of(&self.home, "athena")
+        url_of(&self.home, self.port, "athena")
     }
 
     /// `pg_ctl restart` (fast: sessions are ended): every connection is lost, and the server
@@ -248,16 +369,16 @@ pub fn fresh_url() -> String {
         .next()
         .unwrap_or_default()
         .to_string();
-    url_of(&home(), &name)
+    url_of(&home(), PORT, &name)
 }
 
 /// The URL of database `name` on the server in `home`: its socket directory as the host.
-fn url_of(home: &Path, name: &str) -> String {
+fn url_of(home: &Path, port: u16, name: &str) -> String {
     let dir: String = (home.display().to_string().chars())
         .map(|c| match c {
             '/' => "%2F".to_string(),
             c => c.to_string(),
         })
         .collect();
-    format!("postgres://postgres@{dir}:{PORT}/{name}")
+    format!("postgres://postgres@{dir}:{port}/{name}")
 }

@@ -269,3 +269,49 @@ fn a_lost_connection_is_made_again_and_a_group_caught_in_it_is_not_stored() {
     );
     assert_eq!(leases.claim(&["s".to_string()], 1).unwrap(), ["s"]);
 }
+
+/// `sslmode=require` encrypts the store's connections and verifies the server's certificate:
+/// signed by a CA nobody named, it is refused; with the CA in `$PGSSLROOTCERT` (as libpq
+/// reads it), the store, its readers and the leases connect over TLS. Without `sslmode`, the
+/// same server is reached unencrypted.
+#[test]
+fn sslmode_require_encrypts_and_verifies_the_server_certificate() {
+    use athena_core::Store;
+    use std::time::Duration;
+
+    use super::testing::PrivateServer;
+    use super::Leases;
+
+    let server = PrivateServer::start_with_tls();
+    let url = server.tcp_url("sslmode=require");
+    let encrypted = |client: &tokio_postgres::Client| -> bool {
+        wait(client.query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        ))
+        .unwrap()
+        .get(0)
+    };
+
+    // (nextest runs each test in a process of its own: no other test sees these.)
+    std::env::set_var("PGSSLROOTCERT", "/nonexistent/root.crt");
+    let err = PgStore::open(&url).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/root.crt"), "{err}");
+    std::env::set_var("PGSSLROOTCERT", "");
+    let err = PgStore::open(&url).unwrap_err().to_string();
+    assert!(err.contains("certificate"), "{err}");
+
+    std::env::set_var("PGSSLROOTCERT", server.ca_file());
+    let mut store = PgStore::open(&url).unwrap();
+    assert!(encrypted(&store.client));
+    store.commit_batch(&info("s"), &one_event("a", 1)).unwrap();
+    let recall = PgRecall::open(&url, 1).unwrap();
+    assert!(encrypted(&recall.connections.get()));
+    let mut leases = Leases::open(&url, "w", Duration::from_secs(30)).unwrap();
+    assert_eq!(leases.claim(&["s".to_string()], 1).unwrap(), ["s"]);
+
+    let mut plain = PgStore::open(&server.tcp_url("sslmode=disable")).unwrap();
+    assert!(!encrypted(&plain.client));
+    let cursor = plain.load_cursor("s").unwrap().unwrap();
+    assert_eq!(cursor.as_json()["next"], 1);
+}
