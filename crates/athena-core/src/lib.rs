@@ -36,6 +36,7 @@ pub mod kit;
 pub mod known;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 mod query_budget;
 pub mod recall;
 pub mod redact;

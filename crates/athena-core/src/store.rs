@@ -117,6 +117,11 @@ pub trait Store: Send {
         let _ = rest;
         Err(StoreError::Query("this store cannot be copied to".into()))
     }
+
+    /// Its outbox, for feeds, if it can keep one.
+    fn outbox(&mut self) -> Option<&mut dyn crate::outbox::Outbox> {
+        None
+    }
 }
 
 /// A store's content but its events, as [`Store::export_rest`] gives it.

@@ -93,6 +93,33 @@ CREATE TABLE event_kinds (
 INSERT INTO event_kinds (source_id, kind, events)
     SELECT source_id, kind, count(*) FROM events GROUP BY source_id, kind;
 "#,
+    // 5: feeds (`[[feeds]]`). The outbox: one row per stored batch of a store that keeps one,
+    // written in the batch's transaction, naming the batch's events (those of its source
+    // between `first_seq` and `last_seq`). What each feed has published of each source, and
+    // the stream sequence of the last message on each subject it writes.
+    r#"
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY,
+    source_id  TEXT NOT NULL,
+    first_seq  INTEGER NOT NULL,
+    last_seq   INTEGER NOT NULL,
+    events     INTEGER NOT NULL,
+    stored_at  INTEGER NOT NULL
+);
+CREATE INDEX outbox_by_source ON outbox (source_id, seq);
+CREATE TABLE feed_progress (
+    feed       TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    outbox_seq INTEGER NOT NULL,
+    PRIMARY KEY (feed, source_id)
+) WITHOUT ROWID;
+CREATE TABLE feed_subjects (
+    feed       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    stream_seq INTEGER NOT NULL,
+    PRIMARY KEY (feed, subject)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The version this release writes.

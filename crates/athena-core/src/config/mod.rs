@@ -12,6 +12,7 @@
 pub mod declare;
 mod env;
 mod error;
+mod feed;
 mod secret;
 mod source;
 mod spans;
@@ -30,6 +31,7 @@ use spans::{DocumentLines, LineIndex, TableLines};
 pub use declare::{ConfigValue, Declared, KeyRange, BATCH_SIZE_RANGE};
 pub use env::{substitute_env, substitute_env_with, Env, EnvError};
 pub use error::ConfigError;
+pub use feed::FeedConfig;
 pub use secret::Secret;
 pub use source::SourceConfig;
 
@@ -48,6 +50,8 @@ pub struct Config {
     pub serve: ServeSettings,
     /// Workers sharing a PostgreSQL store.
     pub cluster: ClusterSettings,
+    /// Where every stored event is published (`[[feeds]]`), in file order.
+    pub feeds: Vec<FeedConfig>,
 }
 
 crate::declare_config! {
@@ -87,6 +91,8 @@ struct RawConfig {
     cluster: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<toml::Table>,
+    #[serde(default)]
+    feeds: Vec<toml::Table>,
 }
 
 /// Why an empty `[serve] api_token` is refused, and what to write instead.
@@ -253,6 +259,15 @@ impl Config {
                 }
             },
         };
+        let mut feed_lines = std::mem::take(&mut lines.feeds).into_iter();
+        let mut feeds: Vec<FeedConfig> = Vec::with_capacity(raw.feeds.len());
+        for (i, table) in raw.feeds.into_iter().enumerate() {
+            let lines = feed_lines.next().unwrap_or_default();
+            match parse_feed(i, table, &origin, lines, env, &feeds) {
+                Ok(feed) => feeds.push(feed),
+                Err(e) => errors.push(e),
+            }
+        }
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, table) in raw.sources.into_iter().enumerate() {
@@ -315,6 +330,7 @@ impl Config {
             sources,
             serve: serve.unwrap_or_default(),
             cluster,
+            feeds,
         })
     }
 }
@@ -386,17 +402,7 @@ fn parse_source(
     env: Env<'_>,
     earlier: &[SourceConfig],
 ) -> Result<SourceConfig, ConfigError> {
-    let mut sc = SourceConfig {
-        id: String::new(),
-        source_type: String::new(),
-        table: toml::Table::new(),
-        env_values: Vec::new(),
-        origin: origin.clone(),
-        lines,
-        store_path: None,
-        schedule: None,
-        priority: 0,
-    };
+    let mut sc = parse_source_table(origin, lines);
     // `id` and `type` take `${VAR}` like every other string; their values are no secret.
     let id = take_string(&mut table, "id", &sc, &format!("sources[{i}]"), env)?;
     if id.is_empty()
@@ -439,6 +445,87 @@ fn parse_source(
     sc.env_values = env_values;
     sc.table = table;
     Ok(sc)
+}
+
+/// The `i`th `[[feeds]]` table: `type` (required) and `id` (else the type; not one of
+/// `earlier`'s) taken out, `${VAR}` replaced in every string left.
+fn parse_feed(
+    i: usize,
+    mut table: toml::Table,
+    origin: &Arc<Origin>,
+    lines: TableLines,
+    env: Env<'_>,
+    earlier: &[FeedConfig],
+) -> Result<FeedConfig, ConfigError> {
+    let mut sc = parse_source_table(origin, lines);
+    let at = |sc: &SourceConfig, key: &str, message: String| ConfigError {
+        source_id: None,
+        key: Some(format!("feeds[{i}].{key}")),
+        ..sc.error(Some(key), message)
+    };
+    let feed_type = match table.remove("type") {
+        Some(toml::Value::String(t)) => t,
+        Some(other) => {
+            return Err(at(
+                &sc,
+                "type",
+                format!("expected a string, found {}", other.type_str()),
+            ))
+        }
+        None => return Err(at(&sc, "type", "missing required key (`nats`)".into())),
+    };
+    let id = match table.remove("id") {
+        Some(toml::Value::String(id)) => id,
+        Some(other) => {
+            return Err(at(
+                &sc,
+                "id",
+                format!("expected a string, found {}", other.type_str()),
+            ))
+        }
+        None => feed_type.clone(),
+    };
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err(at(
+            &sc,
+            "id",
+            format!("invalid feed id {id:?}: use letters, digits, '-' or '_'"),
+        ));
+    }
+    if earlier.iter().any(|f| f.id == id) {
+        return Err(at(
+            &sc,
+            "id",
+            format!("duplicate feed id {id:?}: give each feed its own `id`"),
+        ));
+    }
+    sc.id.clone_from(&id);
+    sc.source_type.clone_from(&feed_type);
+    let mut env_values = Vec::new();
+    substitute_env_in_table(&mut table, &sc, "", env, &mut env_values)?;
+    env_values.retain(|v| !v.is_empty());
+    sc.env_values = env_values;
+    sc.table = table;
+    Ok(FeedConfig::new(id, feed_type, sc))
+}
+
+/// An empty table config at `lines` of the file `origin`, to be filled in.
+fn parse_source_table(origin: &Arc<Origin>, lines: TableLines) -> SourceConfig {
+    SourceConfig {
+        id: String::new(),
+        source_type: String::new(),
+        table: toml::Table::new(),
+        env_values: Vec::new(),
+        origin: origin.clone(),
+        lines,
+        store_path: None,
+        schedule: None,
+        priority: 0,
+    }
 }
 
 /// Types a top-level table (`[store]`, `[engine]`); an error names `section.key` and its line.

@@ -36,6 +36,8 @@ pub(super) struct DocumentLines {
     pub(super) cluster: TableLines,
     /// One per `[[sources]]` entry, in file order.
     pub(super) sources: Vec<TableLines>,
+    /// One per `[[feeds]]` entry, in file order.
+    pub(super) feeds: Vec<TableLines>,
 }
 
 impl DocumentLines {
@@ -43,7 +45,7 @@ impl DocumentLines {
     pub(super) fn new(text: &str, doc: &DeTable<'_>) -> Self {
         let lines = LineIndex::new(text);
         let section = |name: &str| doc.get(name).map(|v| lines.table(v)).unwrap_or_default();
-        let sources = match doc.get("sources").map(Spanned::get_ref) {
+        let array = |name: &str| match doc.get(name).map(Spanned::get_ref) {
             Some(DeValue::Array(items)) => items.iter().map(|v| lines.table(v)).collect(),
             _ => Vec::new(),
         };
@@ -52,7 +54,8 @@ impl DocumentLines {
             engine: section("engine"),
             serve: section("serve"),
             cluster: section("cluster"),
-            sources,
+            sources: array("sources"),
+            feeds: array("feeds"),
         }
     }
 }

@@ -9,10 +9,11 @@
 //! a failed source through the engine (`fencing`), recall paging while events arrive and the
 //! query budget (`recall`), every filter and the full-text search (`filters`), the any-word
 //! fallback (`search`), the timeline
-//! (`timeline`). Compiled for athena-store's own tests and with the `conformance` feature.
+//! (`timeline`), the feeds' outbox (`outbox`). Compiled for athena-store's own tests and with the `conformance` feature.
 
 mod fencing;
 mod filters;
+mod outbox;
 mod recall;
 mod search;
 mod support;
@@ -29,6 +30,10 @@ pub use filters::{
     full_text_phrases_or_not_and_prefixes, full_text_plain_words_must_all_match,
     the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
     the_outcome_filter_keeps_events_that_ended_so,
+};
+pub use outbox::{
+    a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed,
+    the_outbox_holds_each_stored_batch_once_with_the_events_it_stored,
 };
 pub use recall::{
     a_search_pages_through_many_events_as_a_full_sort_would,
@@ -101,6 +106,8 @@ macro_rules! store_conformance {
             reset_forgets_the_cursor_and_state_and_keeps_the_events,
             runs_and_counts_show_in_the_status,
             the_kinds_of_each_source_are_counted_as_events_are_stored,
+            the_outbox_holds_each_stored_batch_once_with_the_events_it_stored,
+            a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed,
             a_source_fenced_after_a_refused_batch_stores_nothing_more_and_resumes_after_it,
             pages_follow_each_other_in_both_orders_and_ties_keep_storing_order,
             paging_while_events_arrive_repeats_and_skips_nothing,
@@ -150,6 +157,7 @@ mod tests {
             include_str!("filters.rs"),
             include_str!("search.rs"),
             include_str!("timeline.rs"),
+            include_str!("outbox.rs"),
         ];
         let mut cases: Vec<&str> = files
             .iter()

@@ -12,6 +12,7 @@
 
 mod copy;
 mod leases;
+mod outbox;
 mod query;
 mod recall;
 mod schema;
@@ -78,6 +79,8 @@ pub struct PgStore {
     lost_group: Option<String>,
     /// A worker sharing the store: its leases, which every batch commit checks.
     fenced: Option<Held>,
+    /// Whether each batch that stores events writes an outbox entry (`Outbox::keep_outbox`).
+    keep_outbox: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -99,6 +102,7 @@ impl PgStore {
             staged: None,
             lost_group: None,
             fenced: None,
+            keep_outbox: false,
         };
         store.migrate()?;
         Ok(store)
@@ -270,6 +274,10 @@ impl Store for PgStore {
 
     fn import_rest(&mut self, rest: &athena_core::StoreRest) -> Result<(), StoreError> {
         self.insert_rest(rest)
+    }
+
+    fn outbox(&mut self) -> Option<&mut dyn athena_core::outbox::Outbox> {
+        Some(self)
     }
 }
 

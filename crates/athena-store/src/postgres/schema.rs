@@ -96,6 +96,32 @@ CREATE TABLE workers (
     seen_at BIGINT NOT NULL
 );
 "#,
+    // 3: feeds, as the SQLite store's schema 5: the outbox (an entry per stored batch of a
+    // store that keeps one), what each feed published of each source, and each subject's
+    // last stream sequence.
+    r#"
+CREATE TABLE outbox (
+    seq        BIGSERIAL PRIMARY KEY,
+    source_id  TEXT NOT NULL,
+    first_seq  BIGINT NOT NULL,
+    last_seq   BIGINT NOT NULL,
+    events     BIGINT NOT NULL,
+    stored_at  BIGINT NOT NULL
+);
+CREATE INDEX outbox_by_source ON outbox (source_id, seq);
+CREATE TABLE feed_progress (
+    feed       TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    outbox_seq BIGINT NOT NULL,
+    PRIMARY KEY (feed, source_id)
+);
+CREATE TABLE feed_subjects (
+    feed       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    stream_seq BIGINT NOT NULL,
+    PRIMARY KEY (feed, subject)
+);
+"#,
 ];
 
 /// The version this release writes.

@@ -50,7 +50,7 @@ impl PgStore {
                 }
             }
         }
-        let staged = wait(stage(&self.client, source, batch));
+        let staged = wait(stage(&self.client, source, batch, self.keep_outbox));
         match staged {
             Ok(report) => {
                 let released = wait(self.client.batch_execute("RELEASE SAVEPOINT batch"));
@@ -174,6 +174,7 @@ async fn stage(
     client: &tokio_postgres::Client,
     source: &SourceInfo,
     batch: &Batch,
+    keep_outbox: bool,
 ) -> Result<CommitReport, tokio_postgres::Error> {
     let now = Utc::now().timestamp_millis();
     let mut report = CommitReport::default();
@@ -224,7 +225,7 @@ async fn stage(
                       WITH ORDINALITY AS x(i, k, o, a, t, b, u, oc, c, m, ord)
                  ORDER BY ord
                  ON CONFLICT (source_id, id) DO NOTHING
-                 RETURNING kind",
+                 RETURNING kind, seq",
                 &[
                     &ids,
                     &source.id,
@@ -259,6 +260,18 @@ async fn stage(
                      ON CONFLICT (source_id, kind) DO UPDATE
                         SET events = event_kinds.events + excluded.events",
                     &[&source.id, &kind, &count],
+                )
+                .await?;
+        }
+        let seqs = written.iter().map(|row| row.get::<_, i64>(1));
+        if let (true, Some(first), Some(last)) = (keep_outbox, seqs.clone().min(), seqs.max()) {
+            // Other workers' batches may take sequences in between: the entry names this
+            // source's events in the range.
+            client
+                .execute(
+                    "INSERT INTO outbox (source_id, first_seq, last_seq, events, stored_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&source.id, &first, &last, &(written.len() as i64), &now],
                 )
                 .await?;
         }

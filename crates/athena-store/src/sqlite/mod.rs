@@ -28,6 +28,7 @@ mod checkpoint;
 mod copy;
 mod fts;
 mod open;
+mod outbox;
 mod query;
 mod search;
 pub mod search_cost;
@@ -59,6 +60,8 @@ pub struct SqliteStore {
     /// The plans of recent full-text queries (see `search`): a query paged through, or asked
     /// again, is not counted again.
     search_plans: search::PlanCache,
+    /// Whether each batch that stores events writes an outbox entry (`Outbox::keep_outbox`).
+    keep_outbox: bool,
     _lock: Option<SyncLock>,
 }
 
@@ -167,5 +170,9 @@ impl Store for SqliteStore {
 
     fn import_rest(&mut self, rest: &athena_core::StoreRest) -> Result<(), StoreError> {
         self.insert_rest(rest)
+    }
+
+    fn outbox(&mut self) -> Option<&mut dyn athena_core::outbox::Outbox> {
+        Some(self)
     }
 }

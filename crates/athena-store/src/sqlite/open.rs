@@ -184,6 +184,7 @@ impl SqliteStore {
             lost_group: None,
             bulk: None,
             search_plans: Default::default(),
+            keep_outbox: false,
             _lock: None,
         }
     }

@@ -153,6 +153,8 @@ impl SqliteStore {
             // The kinds of the events this batch newly stores, and how many of each: a batch
             // holds a few kinds, so a list beats a map.
             let mut written_kinds: Vec<(&str, u64)> = Vec::new();
+            // The storing sequences of the first and last event this batch stores.
+            let mut stored: Option<(i64, i64)> = None;
             for (i, e) in batch.events.iter().enumerate() {
                 let encoded;
                 let (context, metadata) = match batch.json_of(i) {
@@ -184,6 +186,8 @@ impl SqliteStore {
                     .map_err(be)?;
                 if n == 1 {
                     report.written += 1;
+                    let seq = self.conn.last_insert_rowid();
+                    stored = Some(stored.map_or((seq, seq), |(first, _)| (first, seq)));
                     match written_kinds.iter_mut().find(|(k, _)| *k == e.kind) {
                         Some((_, count)) => *count += 1,
                         None => written_kinds.push((&e.kind, 1)),
@@ -202,6 +206,10 @@ impl SqliteStore {
             for (kind, count) in written_kinds {
                 count_kind
                     .execute(params![source.id, kind, count as i64])
+                    .map_err(be)?;
+            }
+            if let (true, Some(range)) = (self.keep_outbox, stored) {
+                super::outbox::write_entry(&self.conn, &source.id, range, report.written)
                     .map_err(be)?;
             }
             let mut dead = self
