@@ -57,6 +57,60 @@ fn a_source_priority_is_read_and_a_bad_one_names_the_key_and_line() {
     }
 }
 
+#[test]
+fn feeds_are_read_with_their_type_and_id_and_their_keys_are_typed_by_the_feed() {
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Nats {
+        url: String,
+        stream: Option<String>,
+    }
+    let env = |name: &str| (name == "NATS_URL").then(|| "nats://127.0.0.1:4222".into());
+    let text = "[[feeds]]\ntype = \"nats\"\nurl = \"${NATS_URL}\"\n\n[[feeds]]\nid = \"second\"\ntype = \"nats\"\nurl = \"x\"\nstrem = \"S\"\n";
+    let c = Config::parse_with_env(text, Some(Path::new("a.toml")), Env::lookup(&env)).unwrap();
+    let ids: Vec<(&str, &str)> = (c.feeds.iter())
+        .map(|f| (f.id.as_str(), f.feed_type.as_str()))
+        .collect();
+    assert_eq!(ids, [("nats", "nats"), ("second", "nats")]);
+    let first: Nats = c.feeds[0].parse().unwrap();
+    assert_eq!(
+        (first.url.as_str(), first.stream),
+        ("nats://127.0.0.1:4222", None)
+    );
+    assert_eq!(c.feeds[0].env_values(), ["nats://127.0.0.1:4222"]);
+    let err = c.feeds[1].parse::<Nats>().unwrap_err();
+    assert_eq!(
+        (err.key.as_deref(), err.line),
+        (Some("feeds[second].strem"), Some(9))
+    );
+    assert!(
+        err.to_string()
+            .starts_with("a.toml:9: key `feeds[second].strem`: unknown field"),
+        "{err}"
+    );
+
+    for (text, key, line) in [
+        ("[[feeds]]\nurl = \"x\"\n", "feeds[0].type", 1),
+        (
+            "[[feeds]]\ntype = \"nats\"\n\n[[feeds]]\ntype = \"nats\"\n",
+            "feeds[1].id",
+            4,
+        ),
+        (
+            "[[feeds]]\ntype = \"nats\"\nid = \"a b\"\n",
+            "feeds[0].id",
+            3,
+        ),
+    ] {
+        let err = Config::parse(text, None).unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some(key), Some(line)),
+            "{err}"
+        );
+    }
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
