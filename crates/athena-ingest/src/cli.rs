@@ -173,6 +173,12 @@ pub enum Command {
         #[command(subcommand)]
         service: crate::auth::AuthService,
     },
+    /// The feeds of the config's [[feeds]] tables: every stored event published to a NATS
+    /// JetStream stream.
+    Feed {
+        #[command(subcommand)]
+        command: FeedCommand,
+    },
     /// Create the store or bring its schema up to date (a SQLite file, or PostgreSQL with
     /// `--db postgres://…` or `[store] url`), as `sync` and `serve` do when they open it.
     Migrate {
@@ -223,6 +229,42 @@ pub struct DbArgs {
     /// The config whose [store] path to use when --db is not given.
     #[arg(long, short, default_value = "athena.toml")]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedCommand {
+    /// Create each feed's stream, or check that the one there is as the config says
+    /// (subjects, file storage, replicas, duplicate window, atomic batches, nothing removed).
+    Init {
+        /// The config file.
+        #[arg(long, short, default_value = "athena.toml")]
+        config: PathBuf,
+        /// Only this feed (its id).
+        #[arg(long)]
+        feed: Option<String>,
+    },
+    /// Print the feed as JSON lines (the `events --format jsonl` shape), from a durable
+    /// consumer: a second run goes on where the first stopped.
+    Tail {
+        /// The config file.
+        #[arg(long, short, default_value = "athena.toml")]
+        config: PathBuf,
+        /// The feed (its id; needed when the config has several).
+        #[arg(long)]
+        feed: Option<String>,
+        /// Only this source's events.
+        #[arg(long, value_name = "ID")]
+        source: Option<String>,
+        /// Only events of this kind.
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// The durable consumer's name (one per reader that keeps its place).
+        #[arg(long, default_value = "athena-tail")]
+        durable: String,
+        /// Stop after this many events (default: follow until Ctrl-C).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -146,6 +146,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Auth { service } => crate::auth::run(service),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { command } => generate::man(command.as_deref()),
+        Command::Feed { command } => crate::feed::run(command),
         Command::Copy { from, to } => copy(&Location::parse(&from), &Location::parse(&to)),
         Command::Migrate { db } => {
             let location = store_location(&db)?;
@@ -354,9 +355,14 @@ fn sync(
     let built = registry.build_all(&selected)?;
     // From here on, whatever a server echoes of a token is masked on stderr too.
     crate::redact::remember(&built.secrets);
-    let store = location
+    // Feeds are checked with the rest of the config, before anything is read.
+    let feeds = athena_server::feed::settings_of(&config)?;
+    let mut store = location
         .open_for_sync(BUSY_WAIT)
         .with_context(|| format!("opening store {location}"))?;
+    if !feeds.is_empty() {
+        crate::feed::keep_outbox(&mut *store)?;
+    }
 
     let rt = runtime()?;
     let cancel = CancelToken::new();
@@ -374,7 +380,13 @@ fn sync(
     let engine = Engine::new(registry, config.engine);
     let report = rt.block_on(async {
         interrupt::handle_ctrl_c(cancel.clone(), tracked);
-        engine.run(store, built.sources, options).await.0
+        let (report, store) = engine.run(store, built.sources, options).await;
+        // What was stored goes to the feeds before the sync ends (not after a Ctrl-C: it
+        // waits in the outbox).
+        if !feeds.is_empty() && !cancel.is_cancelled() {
+            crate::feed::publish_stored(&feeds, store, &cancel).await;
+        }
+        report
     });
     bars.finish();
     rt.shutdown_timeout(Duration::from_millis(100));

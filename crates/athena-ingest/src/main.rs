@@ -16,6 +16,7 @@
 mod auth;
 mod cli;
 mod commands;
+mod feed;
 mod generate;
 mod interrupt;
 mod output;

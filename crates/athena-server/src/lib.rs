@@ -22,6 +22,7 @@
 mod api;
 mod auth;
 mod error;
+pub mod feed;
 pub mod mcp;
 mod recall;
 pub mod redact;

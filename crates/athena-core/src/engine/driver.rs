@@ -172,6 +172,20 @@ impl RunningEngine {
         self.client.call(|reply| Request::Finish { reply }).await
     }
 
+    /// Runs `work` on the store in the writer thread, after every batch handed over before it
+    /// is committed; for a feed's relay, which records there what it published.
+    pub async fn on_store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let call = Request::Call(Box::new(move |store: &mut dyn Store| {
+            let _ = reply.send(work(store));
+        }));
+        self.client.tx.send(call).await.map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
     /// The sources waiting for a concurrency slot, in the order they will get one.
     pub fn waiting(&self) -> Vec<String> {
         self.slots.waiting()

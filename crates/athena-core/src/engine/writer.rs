@@ -37,7 +37,13 @@ pub(super) enum Request {
     Finish {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Runs a caller's work on the store, after what was handed over before it (a feed's
+    /// relay recording what it published). The work answers its caller itself.
+    Call(StoreWork),
 }
+
+/// Work a caller runs on the writer's store ([`Request::Call`]).
+pub(super) type StoreWork = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
 /// The source tasks' handle on the writer thread: its requests are taken before those of a
 /// lower priority (see `mailbox`).
@@ -211,6 +217,7 @@ pub(super) fn writer_loop(
             Request::Finish { reply } => {
                 let _ = reply.send(store.finish_sync());
             }
+            Request::Call(work) => work(&mut *store),
         }
     }
     commit_group(&mut *store, &mut group, &mut fenced, &metrics);

@@ -14,6 +14,7 @@ mod cli_output;
 mod cli_search;
 mod config_errors;
 mod crash_safety;
+mod feed_nats;
 mod files_scan;
 mod git_history;
 mod github_api;

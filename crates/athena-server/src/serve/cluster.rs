@@ -42,6 +42,11 @@ impl Cluster {
         }
     }
 
+    /// The leases this worker holds, as they change.
+    pub(super) fn held(&self) -> athena_store::Held {
+        self.leases.lock().unwrap_or_else(|p| p.into_inner()).held()
+    }
+
     /// This worker's name among the others.
     pub(super) fn worker(&self) -> &str {
         &self.worker

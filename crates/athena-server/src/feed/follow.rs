@@ -1,0 +1,58 @@
+//! A relay that follows the outbox for as long as `serve` runs: it publishes what sources
+//! store as they store it, and outlasts NATS being away (the outbox grows meanwhile; nothing
+//! waits for NATS but the relay itself).
+
+use std::time::Duration;
+
+use athena_core::CancelToken;
+
+use super::relay::Relay;
+use super::settings::NatsSettings;
+use super::store::FeedStore;
+
+/// How often the outbox is looked at when nothing is waiting in it.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The longest wait between two attempts to reach NATS.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Publishes the outbox of the sources `mine` accepts until `stop`, connecting again (1 s,
+/// doubling up to 30 s) after NATS went away or refused.
+pub async fn follow<S: FeedStore + Clone>(
+    settings: NatsSettings,
+    store: S,
+    mine: impl Fn(&str) -> bool + Send + Sync,
+    stop: CancelToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    while !stop.is_cancelled() {
+        let round = async {
+            let client = super::connect(&settings).await?;
+            let mut relay = Relay::new(settings.clone(), client, store.clone()).await?;
+            tracing::info!(feed = %settings.id, stream = %settings.stream, "publishing the outbox");
+            loop {
+                let done = relay.drain_some(&mine, &stop).await?;
+                if done.events > 0 || done.found > 0 {
+                    tracing::debug!(feed = %settings.id, events = done.events, found = done.found, "published");
+                    continue;
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return Ok::<_, anyhow::Error>(()),
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+        };
+        match round.await {
+            Ok(()) => return,
+            Err(e) => {
+                let e = crate::redact::redact(&format!("{e:#}"));
+                tracing::warn!(feed = %settings.id, "{e}; trying again in {}s", backoff.as_secs());
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,67 @@
+//! A consumer's side: the feed read back from a durable consumer, as JSON lines.
+
+use std::io::Write;
+
+use anyhow::{anyhow, Result};
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use athena_core::CancelToken;
+use futures_util::StreamExt;
+
+use super::settings::NatsSettings;
+
+/// Writes each message of the feed's stream on `filter` (a subject, `*` wildcards allowed) to
+/// `out`, one a line, from the durable consumer `durable`, acknowledging each once written;
+/// until `count` messages, or `stop`. Returns how many it wrote.
+pub async fn tail(
+    settings: &NatsSettings,
+    filter: &str,
+    durable: &str,
+    count: Option<u64>,
+    stop: &CancelToken,
+    out: &mut (dyn Write + Send),
+) -> Result<u64> {
+    let client = super::connect(settings).await?;
+    let js = jetstream::new(client);
+    let stream = js.get_stream(&settings.stream).await.map_err(|e| {
+        anyhow!(
+            "feed {}: stream {}: {e} (make it with `athena-ingest feed init`)",
+            settings.id,
+            settings.stream
+        )
+    })?;
+    let consumer = stream
+        .get_or_create_consumer(
+            durable,
+            pull::Config {
+                durable_name: Some(durable.to_string()),
+                filter_subject: filter.to_string(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("feed {}: consumer {durable}: {e}", settings.id))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| anyhow!("feed {}: reading: {e}", settings.id))?;
+    let mut written = 0u64;
+    while count.is_none_or(|c| written < c) {
+        let next = tokio::select! {
+            () = stop.cancelled() => break,
+            next = messages.next() => next,
+        };
+        let Some(message) = next else { break };
+        let message = message.map_err(|e| anyhow!("feed {}: reading: {e}", settings.id))?;
+        out.write_all(&message.payload)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        // Acknowledged once written, and confirmed: a second run starts after it.
+        message
+            .double_ack()
+            .await
+            .map_err(|e| anyhow!("feed {}: acknowledging: {e}", settings.id))?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -1,0 +1,84 @@
+//! `serve`'s feeds: one relay per `[[feeds]]` table, following the outbox as the sources
+//! store. It reads the outbox through a reader of its own and records what it published
+//! through the engine's writer (the store's one writer). Workers sharing a store each relay
+//! the sources they hold a lease on.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use athena_core::outbox::{Backlog, OutboxBatch};
+use athena_core::{CancelToken, StoreError};
+use athena_store::Held;
+use tokio::task::JoinHandle;
+
+use super::worker::Workers;
+use crate::feed::{self, FeedStore, NatsSettings, OwnedStore};
+
+/// The relay's store under `serve`.
+#[derive(Clone)]
+struct ServeOutbox {
+    reader: OwnedStore,
+    workers: Arc<Workers>,
+}
+
+#[async_trait::async_trait]
+impl FeedStore for ServeOutbox {
+    async fn sources(&self, feed: &str) -> Result<Vec<String>> {
+        self.reader.sources(feed).await
+    }
+    async fn unpublished(&self, feed: &str, source: &str, max: usize) -> Result<Vec<OutboxBatch>> {
+        self.reader.unpublished(feed, source, max).await
+    }
+    async fn subject_sequence(&self, feed: &str, subject: &str) -> Result<u64> {
+        self.reader.subject_sequence(feed, subject).await
+    }
+    async fn storing_sequence(&self, source: &str, id: &str) -> Result<Option<i64>> {
+        self.reader.storing_sequence(source, id).await
+    }
+    async fn record(
+        &self,
+        feed: &str,
+        source: &str,
+        through: i64,
+        subjects: Vec<(String, u64)>,
+    ) -> Result<()> {
+        let (feed, source) = (feed.to_string(), source.to_string());
+        let recorded = self
+            .workers
+            .engine
+            .on_store(move |store| {
+                let outbox = store
+                    .outbox()
+                    .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
+                outbox.record_published(&feed, &source, through, &subjects)
+            })
+            .await;
+        Ok(recorded?)
+    }
+    async fn backlog(&self, feed: &str) -> Result<Backlog> {
+        self.reader.backlog(feed).await
+    }
+}
+
+/// Starts a relay for each of `feeds` until `stop`: over `reader` (a store handle of their
+/// own) and the engine's writer; with `held`, only for the sources this worker holds.
+pub(super) fn start(
+    feeds: Vec<NatsSettings>,
+    reader: Box<dyn athena_core::Store>,
+    workers: Arc<Workers>,
+    held: Option<Held>,
+    stop: &CancelToken,
+) -> Vec<JoinHandle<()>> {
+    let store = ServeOutbox {
+        reader: OwnedStore::new(reader),
+        workers,
+    };
+    feeds
+        .into_iter()
+        .map(|settings| {
+            let held = held.clone();
+            let mine = move |source: &str| held.as_ref().is_none_or(|h| h.epoch(source).is_some());
+            tokio::spawn(feed::follow(settings, store.clone(), mine, stop.clone()))
+        })
+        .collect()
+}
