@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
 use athena_core::{CancelToken, Config, Store};
-use athena_server::feed::{self, Made, NatsSettings, OwnedStore, Relay};
+use athena_server::feed::{self, FeedStore, Made, NatsSettings, OwnedStore, Relay};
 
 use crate::cli::FeedCommand;
 use crate::commands::runtime;
@@ -137,6 +137,7 @@ pub(crate) async fn publish_stored(
     cancel: &CancelToken,
 ) {
     let store = OwnedStore::new(store);
+    let mut all_published = true;
     for settings in feeds {
         let published = async {
             let client = feed::connect(settings).await?;
@@ -149,11 +150,21 @@ pub(crate) async fn publish_stored(
                 settings.id, done.events, done.found
             ),
             Ok(done) => eprintln!("feed {}: published {} events", settings.id, done.events),
-            Err(e) => eprintln!(
-                "warning: feed {}: {}; what was stored waits in the outbox for the next sync or serve",
-                settings.id,
-                crate::redact::redact(&format!("{e:#}"))
-            ),
+            Err(e) => {
+                all_published = false;
+                eprintln!(
+                    "warning: feed {}: {}; what was stored waits in the outbox for the next sync or serve",
+                    settings.id,
+                    crate::redact::redact(&format!("{e:#}"))
+                )
+            }
+        }
+    }
+    // What every feed has published leaves the outbox.
+    if all_published {
+        let ids = feeds.iter().map(|f| f.id.clone()).collect();
+        if let Err(e) = store.trim(ids).await {
+            tracing::warn!("trimming the outbox: {e:#}");
         }
     }
 }

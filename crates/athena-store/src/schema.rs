@@ -99,7 +99,8 @@ INSERT INTO event_kinds (source_id, kind, events)
     // the stream sequence of the last message on each subject it writes.
     r#"
 CREATE TABLE outbox (
-    seq        INTEGER PRIMARY KEY,
+    -- Never reused: a feed's progress is a number of this column, and trimming can empty it.
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     source_id  TEXT NOT NULL,
     first_seq  INTEGER NOT NULL,
     last_seq   INTEGER NOT NULL,

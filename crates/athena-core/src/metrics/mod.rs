@@ -112,6 +112,17 @@ struct Families {
     http_requests: BTreeMap<(String, HttpStatus), u64>,
     http_retries: BTreeMap<String, u64>,
     rate_limit_waits: BTreeMap<String, u64>,
+    /// Per feed: what its relay published, and what waits in the outbox for it.
+    feeds: BTreeMap<String, FeedGauges>,
+}
+
+/// A feed's counter and gauges.
+#[derive(Debug, Default, Clone, Copy)]
+struct FeedGauges {
+    published: u64,
+    waiting: u64,
+    /// When the oldest event waiting was stored, in seconds since the Unix epoch.
+    oldest: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +179,7 @@ impl Metrics {
                 http_requests: BTreeMap::new(),
                 http_retries: BTreeMap::new(),
                 rate_limit_waits: BTreeMap::new(),
+                feeds: BTreeMap::new(),
             })),
         }
     }
@@ -270,6 +282,28 @@ impl Metrics {
             }
         }
         Ok(())
+    }
+
+    /// Counts `events` that feed `feed` published.
+    pub fn feed_published(&self, feed: &str, events: u64) {
+        self.lock()
+            .feeds
+            .entry(feed.to_string())
+            .or_default()
+            .published += events;
+    }
+
+    /// What waits in the outbox for `feed`: `events`, the oldest stored at `oldest`.
+    pub fn feed_backlog(&self, feed: &str, events: u64, oldest: Option<DateTime<Utc>>) {
+        let mut f = self.lock();
+        let gauges = f.feeds.entry(feed.to_string()).or_default();
+        gauges.waiting = events;
+        gauges.oldest = oldest.map(|t| t.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Events feed `feed` published, as counted.
+    pub fn feed_published_total(&self, feed: &str) -> u64 {
+        self.lock().feeds.get(feed).map_or(0, |g| g.published)
     }
 
     /// Drops every series of `source_id`, for a source no longer configured (a reload removed

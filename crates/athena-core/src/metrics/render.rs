@@ -12,6 +12,7 @@ impl Metrics {
         runs(&f, &mut out);
         store(&f, &mut out);
         http(&f, &mut out);
+        feeds(&f, &mut out);
         out
     }
 }
@@ -117,6 +118,57 @@ fn store(f: &Families, out: &mut String) {
             "athena_ingest_source_lag_seconds{{source=\"{}\"}} {}",
             escape(source),
             number(lag(*newest, now))
+        );
+    }
+}
+
+/// The feeds: what each published, and its outbox.
+fn feeds(f: &Families, out: &mut String) {
+    if f.feeds.is_empty() {
+        return;
+    }
+    header(
+        out,
+        "athena_ingest_feed_published_total",
+        "counter",
+        "Events a feed's relay published (acknowledged by the stream).",
+    );
+    for (feed, g) in &f.feeds {
+        let _ = writeln!(
+            out,
+            "athena_ingest_feed_published_total{{feed=\"{}\"}} {}",
+            escape(feed),
+            g.published
+        );
+    }
+    header(
+        out,
+        "athena_ingest_feed_outbox_events",
+        "gauge",
+        "Stored events waiting in the outbox for a feed.",
+    );
+    for (feed, g) in &f.feeds {
+        let _ = writeln!(
+            out,
+            "athena_ingest_feed_outbox_events{{feed=\"{}\"}} {}",
+            escape(feed),
+            g.waiting
+        );
+    }
+    header(
+        out,
+        "athena_ingest_feed_outbox_age_seconds",
+        "gauge",
+        "Seconds since the oldest event waiting for a feed was stored (0 when none waits).",
+    );
+    let now = now_seconds();
+    for (feed, g) in &f.feeds {
+        let age = g.oldest.map_or(0.0, |t| lag(t, now));
+        let _ = writeln!(
+            out,
+            "athena_ingest_feed_outbox_age_seconds{{feed=\"{}\"}} {}",
+            escape(feed),
+            number(age)
         );
     }
 }

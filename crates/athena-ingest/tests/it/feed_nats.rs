@@ -308,5 +308,24 @@ fn serve_publishes_as_it_stores_and_goes_on_after_nats_restarts() {
         "each line once, in storing order"
     );
     assert!(tail(&env, "live", 1, Duration::from_secs(2)).is_empty());
-    drop(server);
+    // The metrics say what was published and that nothing waits.
+    crate::serve_support::wait_for("the outbox measured empty", || {
+        let metrics = server.must_get("/metrics").body;
+        metrics.contains("athena_ingest_feed_outbox_events{feed=\"nats\"} 0")
+    });
+    let metrics = server.must_get("/metrics").body;
+    let published = "athena_ingest_feed_published_total{feed=\"nats\"}";
+    assert_eq!(
+        crate::serve_support::sample(&metrics, published),
+        80.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        crate::serve_support::sample(
+            &metrics,
+            "athena_ingest_feed_outbox_age_seconds{feed=\"nats\"}"
+        ),
+        0.0
+    );
+    crate::serve_support::promtool_check(&metrics);
 }

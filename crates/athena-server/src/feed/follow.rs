@@ -2,9 +2,9 @@
 //! store as they store it, and outlasts NATS being away (the outbox grows meanwhile; nothing
 //! waits for NATS but the relay itself).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use athena_core::CancelToken;
+use athena_core::{CancelToken, Metrics};
 
 use super::relay::Relay;
 use super::settings::NatsSettings;
@@ -16,14 +16,31 @@ const POLL: Duration = Duration::from_millis(50);
 /// The longest wait between two attempts to reach NATS.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// How often the outbox's size and age are measured for the metrics.
+const MEASURE: Duration = Duration::from_secs(1);
+
+/// How often what every feed published is trimmed from the outbox.
+const TRIM: Duration = Duration::from_secs(60);
+
+/// What a following relay reports to, and looks after.
+pub struct Follow {
+    /// Counts what it published, and the outbox's size and age.
+    pub metrics: Metrics,
+    /// With every feed's id: this relay trims the outbox of what they all published.
+    pub trim: Option<Vec<String>>,
+}
+
 /// Publishes the outbox of the sources `mine` accepts until `stop`, connecting again (1 s,
 /// doubling up to 30 s) after NATS went away or refused.
 pub async fn follow<S: FeedStore + Clone>(
     settings: NatsSettings,
     store: S,
     mine: impl Fn(&str) -> bool + Send + Sync,
+    follow: Follow,
     stop: CancelToken,
 ) {
+    let mut measured = Instant::now() - MEASURE;
+    let mut trimmed = Instant::now();
     let mut backoff = Duration::from_secs(1);
     while !stop.is_cancelled() {
         let round = async {
@@ -32,6 +49,18 @@ pub async fn follow<S: FeedStore + Clone>(
             tracing::info!(feed = %settings.id, stream = %settings.stream, "publishing the outbox");
             loop {
                 let done = relay.drain_some(&mine, &stop).await?;
+                follow.metrics.feed_published(&settings.id, done.events);
+                if measured.elapsed() >= MEASURE {
+                    measured = Instant::now();
+                    let backlog = store.backlog(&settings.id).await?;
+                    follow
+                        .metrics
+                        .feed_backlog(&settings.id, backlog.events, backlog.oldest);
+                }
+                if let (Some(all), true) = (&follow.trim, trimmed.elapsed() >= TRIM) {
+                    trimmed = Instant::now();
+                    store.trim(all.clone()).await?;
+                }
                 if done.events > 0 || done.found > 0 {
                     tracing::debug!(feed = %settings.id, events = done.events, found = done.found, "published");
                     continue;

@@ -22,7 +22,7 @@ mod store;
 mod stream;
 mod tail;
 
-pub use follow::follow;
+pub use follow::{follow, Follow};
 pub use relay::{Published, Relay};
 pub use settings::{settings_of, Auth, NatsSettings, MAX_BATCH};
 pub use store::{FeedStore, OwnedStore};

@@ -27,6 +27,8 @@ pub trait FeedStore: Send + Sync {
     ) -> Result<()>;
     /// [`Outbox::backlog`].
     async fn backlog(&self, feed: &str) -> Result<Backlog>;
+    /// [`Outbox::trim_outbox`].
+    async fn trim(&self, feeds: Vec<String>) -> Result<u64>;
 }
 
 /// A store the relay has to itself (after a `sync`, or in a test).
@@ -96,5 +98,12 @@ impl FeedStore for OwnedStore {
     async fn backlog(&self, feed: &str) -> Result<Backlog> {
         let feed = feed.to_string();
         self.with(move |o| o.backlog(&feed)).await
+    }
+    async fn trim(&self, feeds: Vec<String>) -> Result<u64> {
+        self.with(move |o| {
+            let names: Vec<&str> = feeds.iter().map(String::as_str).collect();
+            o.trim_outbox(&names)
+        })
+        .await
     }
 }

@@ -58,6 +58,20 @@ impl FeedStore for ServeOutbox {
     async fn backlog(&self, feed: &str) -> Result<Backlog> {
         self.reader.backlog(feed).await
     }
+    async fn trim(&self, feeds: Vec<String>) -> Result<u64> {
+        let trimmed = self
+            .workers
+            .engine
+            .on_store(move |store| {
+                let outbox = store
+                    .outbox()
+                    .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
+                let names: Vec<&str> = feeds.iter().map(String::as_str).collect();
+                outbox.trim_outbox(&names)
+            })
+            .await;
+        Ok(trimmed?)
+    }
 }
 
 /// Starts a relay for each of `feeds` until `stop`: over `reader` (a store handle of their
@@ -69,16 +83,30 @@ pub(super) fn start(
     held: Option<Held>,
     stop: &CancelToken,
 ) -> Vec<JoinHandle<()>> {
+    let metrics = workers.shared.metrics.clone();
     let store = ServeOutbox {
         reader: OwnedStore::new(reader),
         workers,
     };
+    let all: Vec<String> = feeds.iter().map(|f| f.id.clone()).collect();
     feeds
         .into_iter()
-        .map(|settings| {
+        .enumerate()
+        .map(|(i, settings)| {
             let held = held.clone();
             let mine = move |source: &str| held.as_ref().is_none_or(|h| h.epoch(source).is_some());
-            tokio::spawn(feed::follow(settings, store.clone(), mine, stop.clone()))
+            let follow = feed::Follow {
+                metrics: metrics.clone(),
+                // One relay trims the outbox of what every feed has published.
+                trim: (i == 0).then(|| all.clone()),
+            };
+            tokio::spawn(feed::follow(
+                settings,
+                store.clone(),
+                mine,
+                follow,
+                stop.clone(),
+            ))
         })
         .collect()
 }

@@ -131,6 +131,16 @@ pub fn a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed<F:
     assert_eq!(outbox(&mut store).trim_outbox(&["f", "g"]).unwrap(), 0);
     assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 2);
     assert_eq!(left(&mut store, "f", "src"), [vec!["3"]]);
+    // Emptied by trimming, the outbox numbers on: a new batch is not taken as published.
+    let third = outbox(&mut store).unpublished("f", "src", 1000).unwrap()[0].seq;
+    outbox(&mut store)
+        .record_published("f", "src", third, &[])
+        .unwrap();
+    assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 1);
+    store
+        .commit_batch(&info(), &batch(vec![event("4", 4, "e", "a")], 4))
+        .unwrap();
+    assert_eq!(left(&mut store, "f", "src"), [vec!["4"]]);
     drop(store);
     let mut store = f.open();
     assert_eq!(
