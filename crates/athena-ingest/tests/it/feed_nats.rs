@@ -286,6 +286,63 @@ fn sigkill_while_publishing_five_times_then_the_stream_holds_every_event_once() 
     );
 }
 
+/// NATS paused (SIGSTOP) while a sync publishes, the sync killed with its batch unanswered,
+/// NATS resumed (it stores the batch, and nobody hears of it), and the next sync started
+/// only once the duplicate window (5 s here) has passed: the message ids no longer stop the
+/// resent batch, the subject's last sequence does, and the relay reads the stream, skips what
+/// it holds and sends the rest: every event once.
+#[test]
+fn acks_lost_past_the_duplicate_window_repeat_nothing() {
+    let nats = Nats::start();
+    let lines = 3000;
+    let env = feed_env(&nats, lines, 7);
+    let text = std::fs::read_to_string(env.path("athena.toml")).unwrap();
+    env.write_config(&format!("{text}duplicate_window = \"5s\"\n"));
+    env.run(&["feed", "init"]).ok();
+    let mut child = env
+        .cmd(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.ids("web").len() < lines && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    let nats_pid = nats.child.id() as libc::pid_t;
+    // SAFETY: signals to a child process of this test.
+    unsafe { libc::kill(nats_pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(300));
+    let publishing = child.try_wait().unwrap().is_none();
+    child.kill().unwrap(); // SIGKILL, its last batch unanswered
+    child.wait().unwrap();
+    unsafe { libc::kill(nats_pid, libc::SIGCONT) };
+    assert!(
+        publishing,
+        "the sync had finished publishing before NATS was paused"
+    );
+    std::thread::sleep(Duration::from_secs(6));
+
+    let finish = env.run(&["sync"]).ok();
+    assert!(
+        finish.stderr().contains("more were in the stream already)"),
+        "the resent batch was found in the stream: {}",
+        finish.describe()
+    );
+    let stored = env.ids("web");
+    let read = tail(&env, "all", lines, Duration::from_secs(60));
+    assert_eq!(
+        ids(&read),
+        stored,
+        "every stored event once, in storing order"
+    );
+    assert!(
+        tail(&env, "all", 1, Duration::from_secs(2)).is_empty(),
+        "nothing more"
+    );
+}
+
 /// Under `serve`, lines appended to a followed log reach the stream as they are stored; a
 /// NATS restart in the middle loses and repeats nothing.
 #[test]

@@ -41,6 +41,10 @@ pub struct Relay<S> {
     store: S,
     /// The last sequence of each subject, as recorded or read.
     subjects: HashMap<String, u64>,
+    /// Per source, the storing sequence up to which the stream is known to hold its events
+    /// (read back after a conflict): an event up to it is never sent again, in this batch or
+    /// a later one (past the duplicate window, nothing else would stop it).
+    known: HashMap<String, i64>,
 }
 
 /// What a round of publishing did.
@@ -79,6 +83,7 @@ impl<S: FeedStore> Relay<S> {
             stream,
             store,
             subjects: HashMap::new(),
+            known: HashMap::new(),
         })
     }
 
@@ -154,8 +159,15 @@ impl<S: FeedStore> Relay<S> {
     /// Sends `chunk` until the stream holds all of it; returns how many were sent and how
     /// many found there already.
     async fn publish_chunk(&mut self, source: &str, chunk: &[Pending]) -> Result<(u64, u64)> {
-        let mut rest: Vec<&Pending> = chunk.iter().collect();
-        let mut found = 0;
+        let known = self.known.get(source).copied();
+        let mut rest: Vec<&Pending> = chunk
+            .iter()
+            .filter(|p| known.is_none_or(|k| p.seq > k))
+            .collect();
+        let mut found = (chunk.len() - rest.len()) as u64;
+        if rest.is_empty() {
+            return Ok((0, found));
+        }
         for attempt in 0..=RETRIES {
             let messages = self.messages(&rest).await?;
             let id = batch_id(source, rest[0].seq, attempt);
@@ -183,6 +195,10 @@ impl<S: FeedStore> Relay<S> {
                 }
             }
             let through = self.read_back(source, &rest).await?;
+            if let Some(t) = through {
+                let k = self.known.entry(source.to_string()).or_insert(t);
+                *k = (*k).max(t);
+            }
             let before = rest.len();
             rest.retain(|p| through.is_none_or(|t| p.seq > t));
             found += (before - rest.len()) as u64;
