@@ -1,11 +1,16 @@
 //! One atomic batch to JetStream (ADR-50, nats-server 2.12+): every message or none is stored,
 //! at consecutive stream sequences. async-nats has no API for it, so it is sent by hand: the
-//! first message as a request (answered empty when the batch is open), the middle ones
-//! published, the last one a request carrying `Nats-Batch-Commit`, answered with the ack.
+//! first message and the last (carrying `Nats-Batch-Commit`) ask for an answer on a reply
+//! subject of the relay's own, the ones between are plain publishes; the first's answer
+//! (empty when the batch opened) is not waited for before the rest goes out, so a batch costs
+//! one round trip.
+
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, Subscriber};
 use bytes::Bytes;
+use futures_util::StreamExt;
 
 /// One message of a batch.
 pub struct Outgoing {
@@ -34,9 +39,40 @@ pub enum Sent {
 /// JetStream's codes for "what you assumed moved".
 const CONFLICTS: [u64; 3] = [10071, 10164, 10201];
 
-/// Sends `messages` as batch `id` (at most 64 characters).
-pub async fn send(client: &async_nats::Client, id: &str, messages: &[Outgoing]) -> Result<Sent> {
+/// How long the answer to a batch is waited for.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// Where a relay's batches are answered: a subscription to an inbox of its own, each batch
+/// answered on `<inbox>.<batch id>`.
+pub struct Replies {
+    inbox: String,
+    answers: Subscriber,
+}
+
+impl Replies {
+    /// Subscribes to a new inbox of `client`.
+    pub async fn new(client: &async_nats::Client) -> Result<Self> {
+        let inbox = client.new_inbox();
+        let answers = client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .map_err(|e| anyhow!("subscribing to the answers: {e}"))?;
+        Ok(Replies { inbox, answers })
+    }
+}
+
+/// Sends `messages` as batch `id` (at most 64 characters, no `.`).
+pub async fn send(
+    client: &async_nats::Client,
+    replies: &mut Replies,
+    id: &str,
+    messages: &[Outgoing],
+) -> Result<Sent> {
     let n = messages.len();
+    if n == 0 {
+        return Err(anyhow!("an empty batch"));
+    }
+    let reply = format!("{}.{id}", replies.inbox);
     for (i, m) in messages.iter().enumerate() {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Batch-Id", id);
@@ -52,36 +88,56 @@ pub async fn send(client: &async_nats::Client, id: &str, messages: &[Outgoing]) 
         if last {
             headers.insert("Nats-Batch-Commit", "1");
         }
-        if i == 0 || last {
-            let reply = client
-                .request_with_headers(m.subject.clone(), headers, m.payload.clone())
-                .await;
-            let reply = match reply {
-                Ok(reply) => reply,
-                Err(e) => return Ok(Sent::Unknown(e.to_string())),
-            };
-            let answer = read(&reply.payload)?;
-            if !last {
-                // The batch is open (an empty answer), or refused as a whole.
-                match answer {
-                    None => continue,
-                    Some(Sent::Stored { .. }) => {
-                        return Err(anyhow!("JetStream answered the batch's first message with an ack: is atomic publishing on?"))
-                    }
-                    Some(other) => return Ok(other),
-                }
-            }
-            return answer
-                .ok_or_else(|| anyhow!("JetStream answered the batch's commit with nothing"));
-        }
-        if let Err(e) = client
-            .publish_with_headers(m.subject.clone(), headers, m.payload.clone())
-            .await
-        {
+        let sent = if i == 0 || last {
+            client
+                .publish_with_reply_and_headers(
+                    m.subject.clone(),
+                    reply.clone(),
+                    headers,
+                    m.payload.clone(),
+                )
+                .await
+        } else {
+            client
+                .publish_with_headers(m.subject.clone(), headers, m.payload.clone())
+                .await
+        };
+        if let Err(e) = sent {
             return Ok(Sent::Unknown(e.to_string()));
         }
     }
-    Err(anyhow!("an empty batch"))
+    // The first message's answer (empty, or a refusal of the whole batch), then the commit's.
+    let expected = if n > 1 { 2 } else { 1 };
+    let mut answered = 0;
+    let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
+    while answered < expected {
+        let next = tokio::time::timeout_at(deadline, replies.answers.next()).await;
+        let message = match next {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(Sent::Unknown("the answers' subscription ended".into())),
+            Err(_) => return Ok(Sent::Unknown(format!("no answer within {ANSWER_WAIT:?}"))),
+        };
+        // An answer to an earlier batch that timed out: not this one's.
+        if message.subject.as_str() != reply {
+            continue;
+        }
+        answered += 1;
+        match read(&message.payload)? {
+            None => continue,
+            Some(Sent::Stored { last, count }) if answered == expected || n == 1 => {
+                return Ok(Sent::Stored { last, count })
+            }
+            Some(Sent::Stored { .. }) => {
+                return Err(anyhow!(
+                    "JetStream answered the batch's first message with an ack: is atomic publishing on?"
+                ))
+            }
+            Some(other) => return Ok(other),
+        }
+    }
+    Err(anyhow!(
+        "JetStream answered the batch's commit with nothing"
+    ))
 }
 
 /// A JetStream answer: `None` if empty; an ack; a conflict; else an error.

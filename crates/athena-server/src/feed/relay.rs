@@ -25,7 +25,7 @@ use athena_core::outbox::OutboxBatch;
 use athena_core::{CancelToken, Event};
 use bytes::Bytes;
 
-use super::batch::{self, Outgoing, Sent};
+use super::batch::{self, Outgoing, Replies, Sent};
 use super::settings::NatsSettings;
 use super::store::FeedStore;
 
@@ -37,6 +37,8 @@ const RETRIES: usize = 5;
 pub struct Relay<S> {
     settings: NatsSettings,
     client: async_nats::Client,
+    /// Where its batches are answered.
+    replies: Replies,
     stream: jetstream::stream::Stream<()>,
     store: S,
     /// The last sequence of each subject, as recorded or read.
@@ -77,8 +79,10 @@ impl<S: FeedStore> Relay<S> {
                 settings.stream
             )
         })?;
+        let replies = Replies::new(&client).await?;
         Ok(Relay {
             settings,
+            replies,
             client,
             stream,
             store,
@@ -171,7 +175,7 @@ impl<S: FeedStore> Relay<S> {
         for attempt in 0..=RETRIES {
             let messages = self.messages(&rest).await?;
             let id = batch_id(source, rest[0].seq, attempt);
-            match batch::send(&self.client, &id, &messages).await? {
+            match batch::send(&self.client, &mut self.replies, &id, &messages).await? {
                 Sent::Stored { last, count } => {
                     if count != messages.len() as u64 {
                         bail!(
@@ -318,11 +322,21 @@ fn flatten(batches: Vec<OutboxBatch>) -> Vec<Pending> {
     out
 }
 
-/// A batch id: unique per source, first event and attempt, at most 64 characters.
+/// A batch id: unique per source, first event and attempt, at most 64 characters, and a
+/// subject token (no `.`: it is also the last token of the batch's reply subject).
 fn batch_id(source: &str, first: i64, attempt: usize) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
+    let source: String = (source.chars())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let mut id = format!("{first}-{attempt}-{nanos:x}-{source}");
     id.truncate(64);
     id

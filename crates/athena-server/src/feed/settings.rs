@@ -42,7 +42,7 @@ fn default_window() -> String {
     "2m".into()
 }
 fn default_batch() -> usize {
-    500
+    MAX_BATCH
 }
 
 /// The most messages JetStream takes in one atomic batch.
