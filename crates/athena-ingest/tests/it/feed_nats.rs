@@ -386,3 +386,47 @@ fn serve_publishes_as_it_stores_and_goes_on_after_nats_restarts() {
     );
     crate::serve_support::promtool_check(&metrics);
 }
+
+/// Two `serve` workers sharing a PostgreSQL store, four logs, one feed: each worker publishes
+/// the sources it holds; one is killed and the other takes its sources over, their feed too.
+/// The stream ends with every stored line once, each source's in storing order.
+#[test]
+fn workers_sharing_a_store_each_publish_their_sources_once() {
+    let nats = Nats::start();
+    let url = athena_store::postgres_testing::fresh_url();
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("logs")).unwrap();
+    let mut config = format!("[store]\nurl = \"{url}\"\n\n[cluster]\nlease_ttl = \"2s\"\n");
+    for i in 0..4 {
+        append(&env.path(&format!("logs/{i}.log")), 0..10);
+        config.push_str(&format!(
+            "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
+        ));
+    }
+    config.push_str(&format!("\n[[feeds]]\ntype = \"nats\"\nurl = \"{}\"\n", nats.url()));
+    env.write_config(&config);
+    env.run(&["feed", "init"]).ok();
+    let mut first = crate::serve_support::Server::start(&env);
+    let second = crate::serve_support::Server::start(&env);
+    let first_lines = tail(&env, "all", 40, Duration::from_secs(30));
+    assert_eq!(first_lines.len(), 40);
+    first.kill();
+    for i in 0..4 {
+        append(&env.path(&format!("logs/{i}.log")), 10..25);
+    }
+    let rest = tail(&env, "all", 60, Duration::from_secs(40));
+    assert!(tail(&env, "all", 1, Duration::from_secs(2)).is_empty(), "nothing more");
+    let all: Vec<serde_json::Value> = first_lines.into_iter().chain(rest).collect();
+    assert_eq!(all.len(), 100);
+    for i in 0..4 {
+        let source = format!("web{i}");
+        // Each line's event id ends with its byte offset: in storing order, it grows.
+        let offsets: Vec<u64> = (all.iter())
+            .filter(|m| m["source_id"] == source.as_str())
+            .map(|m| m["id"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(offsets.len(), 25, "{source}: {offsets:?}");
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{source}: {offsets:?}");
+    }
+    drop(second);
+}
