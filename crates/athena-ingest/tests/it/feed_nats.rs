@@ -286,6 +286,48 @@ fn sigkill_while_publishing_five_times_then_the_stream_holds_every_event_once() 
     );
 }
 
+/// NATS killed and started again while a sync publishes: the relay reconnects (or the sync
+/// says it could not finish, and the next one does), and the stream holds every event once.
+#[test]
+fn nats_restarted_while_a_sync_publishes_loses_and_repeats_nothing() {
+    let mut nats = Nats::start();
+    let lines = 3000;
+    let env = feed_env(&nats, lines, 7);
+    env.run(&["feed", "init"]).ok();
+    let child = env
+        .cmd(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.ids("web").len() < lines && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    nats.restart();
+    let first = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&first.stderr).to_string();
+    assert!(said.contains("feed nats:"), "{said}");
+    // Whatever the first one managed, the next sync finishes it.
+    let finish = env.run(&["sync"]).ok();
+    assert!(
+        finish.stderr().contains("feed nats: published"),
+        "{}",
+        finish.describe()
+    );
+    let read = tail(&env, "all", lines, Duration::from_secs(60));
+    assert_eq!(
+        ids(&read),
+        env.ids("web"),
+        "every stored event once, in storing order\n{said}"
+    );
+    assert!(
+        tail(&env, "all", 1, Duration::from_secs(2)).is_empty(),
+        "nothing more"
+    );
+}
+
 /// NATS paused (SIGSTOP) while a sync publishes, the sync killed with its batch unanswered,
 /// NATS resumed (it stores the batch, and nobody hears of it), and the next sync started
 /// only once the duplicate window (5 s here) has passed: the message ids no longer stop the
@@ -403,7 +445,10 @@ fn workers_sharing_a_store_each_publish_their_sources_once() {
             "\n[[sources]]\nid = \"web{i}\"\ntype = \"api_log\"\npaths = [\"logs/{i}.log\"]\n"
         ));
     }
-    config.push_str(&format!("\n[[feeds]]\ntype = \"nats\"\nurl = \"{}\"\n", nats.url()));
+    config.push_str(&format!(
+        "\n[[feeds]]\ntype = \"nats\"\nurl = \"{}\"\n",
+        nats.url()
+    ));
     env.write_config(&config);
     env.run(&["feed", "init"]).ok();
     let mut first = crate::serve_support::Server::start(&env);
@@ -415,7 +460,10 @@ fn workers_sharing_a_store_each_publish_their_sources_once() {
         append(&env.path(&format!("logs/{i}.log")), 10..25);
     }
     let rest = tail(&env, "all", 60, Duration::from_secs(40));
-    assert!(tail(&env, "all", 1, Duration::from_secs(2)).is_empty(), "nothing more");
+    assert!(
+        tail(&env, "all", 1, Duration::from_secs(2)).is_empty(),
+        "nothing more"
+    );
     let all: Vec<serde_json::Value> = first_lines.into_iter().chain(rest).collect();
     assert_eq!(all.len(), 100);
     for i in 0..4 {
@@ -423,10 +471,22 @@ fn workers_sharing_a_store_each_publish_their_sources_once() {
         // Each line's event id ends with its byte offset: in storing order, it grows.
         let offsets: Vec<u64> = (all.iter())
             .filter(|m| m["source_id"] == source.as_str())
-            .map(|m| m["id"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap())
+            .map(|m| {
+                m["id"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(offsets.len(), 25, "{source}: {offsets:?}");
-        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{source}: {offsets:?}");
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "{source}: {offsets:?}"
+        );
     }
     drop(second);
 }
