@@ -63,7 +63,7 @@ pub async fn tail(
         // Acknowledged once written. Acks go in order on one connection, so confirming every
         // thousandth, and the last, confirms all before it: a second run starts after them.
         let last = count.is_some_and(|c| written >= c);
-        let acked = if last || written % CONFIRM_EVERY == 0 {
+        let acked = if last || written.is_multiple_of(CONFIRM_EVERY) {
             message.double_ack().await
         } else {
             message.ack().await
