@@ -14,24 +14,33 @@ use crate::support::*;
 struct Nats {
     child: Child,
     port: u16,
+    flags: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Nats {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server started with more flags (`--auth TOKEN`).
+    fn start_with(flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = Self::spawn(dir.path(), port);
+        let child = Self::spawn(dir.path(), port, flags);
         Nats {
             child,
             port,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
             _dir: dir,
         }
     }
 
-    fn spawn(dir: &std::path::Path, port: u16) -> Child {
+    fn spawn(dir: &std::path::Path, port: u16, flags: &[&str]) -> Child {
         let child = Command::new(test_tool("nats-server"))
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(flags)
+            .arg("-sd")
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,7 +58,8 @@ impl Nats {
     fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::spawn(self._dir.path(), self.port);
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        self.child = Self::spawn(self._dir.path(), self.port, &flags);
     }
 
     fn url(&self) -> String {
@@ -489,4 +499,40 @@ fn workers_sharing_a_store_each_publish_their_sources_once() {
         );
     }
     drop(second);
+}
+
+/// A server that wants a token: the feed's `token` (from `${VAR}`) signs in, and a wrong one
+/// fails the publishing with an error that never shows the token.
+#[test]
+fn a_token_signs_in_and_a_wrong_one_is_refused_without_showing_it() {
+    let secret = "s3cret-token-6f1d2a";
+    let nats = Nats::start_with(&["--auth", secret]);
+    let env = feed_env(&nats, 5, 500);
+    let text = std::fs::read_to_string(env.path("athena.toml")).unwrap();
+    env.write_config(&format!("{text}token = \"${{NATS_TOKEN}}\"\n"));
+    let with = |token: &str, args: &[&str]| {
+        let out = env.cmd(args).env("NATS_TOKEN", token).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, said) = with(secret, &["feed", "init"]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = with(secret, &["sync"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("feed nats: published 5 events"), "{said}");
+    let wrong = "wrong-token-98c0e7";
+    append(&env.path("logs/web.log"), 5..8);
+    let (code, said) = with(wrong, &["sync"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("warning: feed nats:"), "{said}");
+    assert!(
+        !said.contains(wrong) && !said.contains(secret),
+        "a token shown: {said}"
+    );
+    let (code, said) = with(wrong, &["feed", "init"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(!said.contains(wrong), "a token shown: {said}");
 }
