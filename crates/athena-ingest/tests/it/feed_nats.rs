@@ -536,3 +536,18 @@ fn a_token_signs_in_and_a_wrong_one_is_refused_without_showing_it() {
     assert_eq!(code, Some(1), "{said}");
     assert!(!said.contains(wrong), "a token shown: {said}");
 }
+
+/// A feed whose stream was never made: the sync stores, and says to run `feed init`.
+#[test]
+fn a_feed_without_its_stream_says_to_make_it() {
+    let nats = Nats::start();
+    let env = feed_env(&nats, 4, 500);
+    let run = env.run(&["sync"]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stderr().contains("athena-ingest feed init"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(env.ids("web").len(), 4);
+}

@@ -121,6 +121,12 @@ pub async fn send(
         if message.subject.as_str() != reply {
             continue;
         }
+        if message.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            return Err(anyhow!(
+                "no stream takes subject {} (make it with `athena-ingest feed init`)",
+                messages[0].subject
+            ));
+        }
         answered += 1;
         match read(&message.payload)? {
             None => continue,

@@ -129,7 +129,17 @@ impl<S: FeedStore> Relay<S> {
             if batches.is_empty() || stop.is_cancelled() {
                 return Ok(done);
             }
+            // An entry whose events are all gone would hold the feed back for ever.
+            let last_entry = batches.last().map(|b| b.seq);
             let mut pending = flatten(batches);
+            if pending.is_empty() {
+                if let Some(through) = last_entry {
+                    self.store
+                        .record(&feed, source, through, Vec::new())
+                        .await?;
+                }
+                continue;
+            }
             while !pending.is_empty() {
                 let take = pending.len().min(self.settings.batch);
                 let chunk: Vec<Pending> = pending.drain(..take).collect();
