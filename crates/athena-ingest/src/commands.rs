@@ -378,13 +378,16 @@ fn sync(
         priorities: built.priorities,
     };
     let engine = Engine::new(registry, config.engine);
+    let synced: Vec<String> = (built.sources.iter())
+        .map(|s| s.info().id.clone())
+        .collect();
     let report = rt.block_on(async {
         interrupt::handle_ctrl_c(cancel.clone(), tracked);
         let (report, store) = engine.run(store, built.sources, options).await;
         // What was stored goes to the feeds before the sync ends (not after a Ctrl-C: it
         // waits in the outbox).
         if !feeds.is_empty() && !cancel.is_cancelled() {
-            crate::feed::publish_stored(&feeds, store, &cancel).await;
+            crate::feed::publish_stored(&feeds, store, &synced, &cancel).await;
         }
         report
     });

@@ -134,6 +134,7 @@ async fn tail(
 pub(crate) async fn publish_stored(
     feeds: &[NatsSettings],
     store: Box<dyn Store>,
+    synced: &[String],
     cancel: &CancelToken,
 ) {
     let store = OwnedStore::new(store);
@@ -142,7 +143,11 @@ pub(crate) async fn publish_stored(
         let published = async {
             let client = feed::connect(settings).await?;
             let mut relay = Relay::new(settings.clone(), client, store.clone()).await?;
-            relay.drain(cancel).await
+            // The sources this sync ran: on a store `serve` workers share, the others are
+            // theirs to publish.
+            relay
+                .drain_some(&|source: &str| synced.iter().any(|s| s == source), cancel)
+                .await
         };
         match published.await {
             Ok(done) if done.found > 0 => eprintln!(

@@ -112,6 +112,8 @@ CREATE TABLE feed_progress (
     feed       TEXT NOT NULL,
     source_id  TEXT NOT NULL,
     outbox_seq INTEGER NOT NULL,
+    -- The storing sequence of the newest event published (an entry can go out in parts).
+    event_seq  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (feed, source_id)
 ) WITHOUT ROWID;
 CREATE TABLE feed_subjects (

@@ -191,8 +191,16 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        lock(&self.shared).receiving = false;
+        // What was queued goes with the writer: dropping it (outside the lock) tells each
+        // request's caller that the writer is gone, rather than leaving it waiting.
+        let queued = {
+            let mut state = lock(&self.shared);
+            state.receiving = false;
+            state.queued.clear();
+            std::mem::take(&mut state.queue)
+        };
         self.shared.space.notify_waiters();
+        drop(queued);
     }
 }
 
@@ -254,5 +262,12 @@ mod tests {
         let (tx, rx) = mailbox::<u32>(4);
         drop(rx);
         assert_eq!(tx.send(1).await, Err(1));
+
+        // What was queued when the writer went is dropped with it: its callers hear of it.
+        let (tx, rx) = mailbox::<tokio::sync::oneshot::Sender<()>>(4);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(reply).await.unwrap();
+        drop(rx);
+        assert!(answer.await.is_err());
     }
 }

@@ -105,28 +105,53 @@ impl<S: FeedStore> Relay<S> {
         stop: &CancelToken,
     ) -> Result<Published> {
         let mut total = Published::default();
+        let mut failed = None;
         let sources = self.store.sources(&self.settings.id).await?;
         for source in sources.into_iter().filter(|s| mine(s)) {
             if stop.is_cancelled() {
                 break;
             }
-            let done = self.publish_source(&source, stop).await?;
-            total.events += done.events;
-            total.found += done.found;
+            // One source's trouble (an event too large for NATS, say) holds back no other.
+            match self.publish_source(&source, mine, stop).await {
+                Ok(done) => {
+                    total.events += done.events;
+                    total.found += done.found;
+                }
+                Err(e) => {
+                    tracing::warn!(feed = %self.settings.id, source, "{e:#}");
+                    failed.get_or_insert(e);
+                }
+            }
         }
-        Ok(total)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 
-    /// Publishes `source`'s unpublished events.
-    pub async fn publish_source(&mut self, source: &str, stop: &CancelToken) -> Result<Published> {
+    /// Publishes `source`'s unpublished events, while `mine` accepts it (a worker that lost
+    /// its lease stops).
+    pub async fn publish_source(
+        &mut self,
+        source: &str,
+        mine: &(dyn Fn(&str) -> bool + Sync),
+        stop: &CancelToken,
+    ) -> Result<Published> {
         let mut done = Published::default();
         let feed = self.settings.id.clone();
+        if !self.known.contains_key(source) {
+            // What an earlier run recorded as in the stream is never sent again.
+            let published = self.store.published_through(&feed, source).await?;
+            self.known.insert(source.to_string(), published);
+        }
         loop {
-            let batches = self
-                .store
+            if stop.is_cancelled() || !mine(source) {
+                return Ok(done);
+            }
+            let batches = (self.store)
                 .unpublished(&feed, source, self.settings.batch)
                 .await?;
-            if batches.is_empty() || stop.is_cancelled() {
+            if batches.is_empty() {
                 return Ok(done);
             }
             // An entry whose events are all gone would hold the feed back for ever.
@@ -134,8 +159,8 @@ impl<S: FeedStore> Relay<S> {
             let mut pending = flatten(batches);
             if pending.is_empty() {
                 if let Some(through) = last_entry {
-                    self.store
-                        .record(&feed, source, through, Vec::new())
+                    (self.store)
+                        .record(&feed, source, through, 0, Vec::new())
                         .await?;
                 }
                 continue;
@@ -146,13 +171,18 @@ impl<S: FeedStore> Relay<S> {
                 let (sent, found) = self.publish_chunk(source, &chunk).await?;
                 done.events += sent;
                 done.found += found;
-                // Recorded at the end of each outbox entry the chunk finished.
-                if let Some(last) = chunk.iter().rev().find(|p| p.ends_entry) {
-                    let subjects = self.subjects_of(&chunk);
-                    self.store
-                        .record(&feed, source, last.entry, subjects)
-                        .await?;
-                }
+                // The whole chunk is in the stream now. Recorded together: the outbox entries
+                // it finished, the newest event it holds, and the subjects' sequences as of
+                // that event, so that a later run sends neither it nor anything before it.
+                let newest = chunk.last().map_or(0, |p| p.seq);
+                let known = self.known.entry(source.to_string()).or_insert(newest);
+                *known = (*known).max(newest);
+                let published = *known;
+                let through = (chunk.iter().rev().find(|p| p.ends_entry)).map_or(0, |p| p.entry);
+                let subjects = self.subjects_of(&chunk);
+                (self.store)
+                    .record(&feed, source, through, published, subjects)
+                    .await?;
             }
         }
     }
@@ -163,8 +193,10 @@ impl<S: FeedStore> Relay<S> {
         for p in chunk {
             let subject = self.settings.subject(&p.event.source_id, &p.event.kind);
             if !out.iter().any(|(s, _)| *s == subject) {
-                let seq = self.subjects.get(&subject).copied().unwrap_or(0);
-                out.push((subject, seq));
+                // A subject the relay has not learnt this run is left as it was recorded.
+                if let Some(seq) = self.subjects.get(&subject) {
+                    out.push((subject, *seq));
+                }
             }
         }
         out
@@ -238,10 +270,22 @@ impl<S: FeedStore> Relay<S> {
                 seen.push(subject.clone());
                 Some(self.subject_sequence(&subject).await?)
             };
+            let payload = Bytes::from(serde_json::to_vec(&p.event)?);
+            // Room for the subject and headers: a larger message is refused by the client.
+            let max = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+            if payload.len() + 1024 > max {
+                bail!(
+                    "feed {}: event {} of source {} is {} bytes as JSON, more than this NATS server takes in a message ({max}): raise its max_payload",
+                    self.settings.id,
+                    p.event.id,
+                    p.event.source_id,
+                    payload.len()
+                );
+            }
             out.push(Outgoing {
                 msg_id: format!("{}/{}", p.event.source_id, p.event.id),
                 expected,
-                payload: Bytes::from(serde_json::to_vec(&p.event)?),
+                payload,
                 subject,
             });
         }

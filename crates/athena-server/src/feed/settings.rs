@@ -66,6 +66,39 @@ pub fn settings_of(config: &Config) -> Result<Vec<NatsSettings>, ConfigError> {
             Err(e) => errors.push(e),
         }
     }
+    // Two sources whose ids differ only where a subject cannot hold a character (`a.b` and
+    // `a_b`) would share subjects, and each feed would take the other's events for its own.
+    if !out.is_empty() {
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for source in &config.sources {
+            let token = token(&source.id);
+            if let Some((_, other)) = seen.iter().find(|(t, _)| *t == token) {
+                errors.push(source.error(
+                    Some("id"),
+                    format!(
+                        "with [[feeds]], a source id must differ from the others in more than                          '.' and '_': source {other} shares its subjects ({token})"
+                    ),
+                ));
+            }
+            seen.push((token, &source.id));
+        }
+    }
+    // What these settings hold, and what `${VAR}` put in them, is masked wherever it could show.
+    let mut secrets = athena_core::redact::Redactor::new();
+    for f in &config.feeds {
+        for value in f.env_values() {
+            secrets.add(value);
+        }
+    }
+    for s in &out {
+        match &s.auth {
+            Auth::UserPassword(_, secret) | Auth::Token(secret) | Auth::Nkey(secret) => {
+                secrets.add_secret(secret)
+            }
+            Auth::None | Auth::CredentialsFile(_) => {}
+        }
+    }
+    crate::redact::remember(&secrets);
     match ConfigError::all(errors) {
         Some(e) => Err(e),
         None => Ok(out),
@@ -175,6 +208,23 @@ impl NatsSettings {
             token(source_id),
             token(kind)
         )
+    }
+
+    /// The server as messages name it: without a user and password in the URL.
+    pub fn shown_url(&self) -> String {
+        (self.url.split(','))
+            .map(|one| match one.split_once("://") {
+                Some((scheme, rest)) => match rest.rsplit_once('@') {
+                    Some((_, host)) => format!("{scheme}://***@{host}"),
+                    None => one.to_string(),
+                },
+                None => match one.rsplit_once('@') {
+                    Some((_, host)) => format!("***@{host}"),
+                    None => one.to_string(),
+                },
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The subjects of the stream: `<prefix>.>`.

@@ -23,8 +23,11 @@ pub trait FeedStore: Send + Sync {
         feed: &str,
         source: &str,
         through: i64,
+        published: i64,
         subjects: Vec<(String, u64)>,
     ) -> Result<()>;
+    /// [`Outbox::published_through`].
+    async fn published_through(&self, feed: &str, source: &str) -> Result<i64>;
     /// [`Outbox::backlog`].
     async fn backlog(&self, feed: &str) -> Result<Backlog>;
     /// [`Outbox::trim_outbox`].
@@ -89,10 +92,16 @@ impl FeedStore for OwnedStore {
         feed: &str,
         source: &str,
         through: i64,
+        published: i64,
         subjects: Vec<(String, u64)>,
     ) -> Result<()> {
         let (feed, source) = (feed.to_string(), source.to_string());
-        self.with(move |o| o.record_published(&feed, &source, through, &subjects))
+        self.with(move |o| o.record_published(&feed, &source, through, published, &subjects))
+            .await
+    }
+    async fn published_through(&self, feed: &str, source: &str) -> Result<i64> {
+        let (feed, source) = (feed.to_string(), source.to_string());
+        self.with(move |o| o.published_through(&feed, &source))
             .await
     }
     async fn backlog(&self, feed: &str) -> Result<Backlog> {

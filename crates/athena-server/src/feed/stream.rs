@@ -27,10 +27,14 @@ pub async fn connect(settings: &NatsSettings) -> Result<async_nats::Client> {
             .await
             .with_context(|| format!("feed {}: reading {}", settings.id, file.display()))?,
     };
-    options
-        .connect(settings.url.as_str())
-        .await
-        .map_err(|e| anyhow!("feed {}: connecting to {}: {e}", settings.id, settings.url))
+    options.connect(settings.url.as_str()).await.map_err(|e| {
+        let e = crate::redact::redact(&e.to_string());
+        anyhow!(
+            "feed {}: connecting to {}: {e}",
+            settings.id,
+            settings.shown_url()
+        )
+    })
 }
 
 /// The stream the feed's settings ask for.

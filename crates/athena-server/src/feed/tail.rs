@@ -24,7 +24,7 @@ pub async fn tail(
     out: &mut (dyn Write + Send),
 ) -> Result<u64> {
     let client = super::connect(settings).await?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client.clone());
     let stream = js.get_stream(&settings.stream).await.map_err(|e| {
         anyhow!(
             "feed {}: stream {}: {e} (make it with `athena-ingest feed init`)",
@@ -70,5 +70,10 @@ pub async fn tail(
         };
         acked.map_err(|e| anyhow!("feed {}: acknowledging: {e}", settings.id))?;
     }
+    // Stopped between confirmations: the acknowledgements sent go out before the connection.
+    client
+        .flush()
+        .await
+        .map_err(|e| anyhow!("feed {}: acknowledging: {e}", settings.id))?;
     Ok(written)
 }

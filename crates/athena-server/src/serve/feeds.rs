@@ -40,6 +40,7 @@ impl FeedStore for ServeOutbox {
         feed: &str,
         source: &str,
         through: i64,
+        published: i64,
         subjects: Vec<(String, u64)>,
     ) -> Result<()> {
         let (feed, source) = (feed.to_string(), source.to_string());
@@ -50,10 +51,13 @@ impl FeedStore for ServeOutbox {
                 let outbox = store
                     .outbox()
                     .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
-                outbox.record_published(&feed, &source, through, &subjects)
+                outbox.record_published(&feed, &source, through, published, &subjects)
             })
             .await;
         Ok(recorded?)
+    }
+    async fn published_through(&self, feed: &str, source: &str) -> Result<i64> {
+        self.reader.published_through(feed, source).await
     }
     async fn backlog(&self, feed: &str) -> Result<Backlog> {
         self.reader.backlog(feed).await

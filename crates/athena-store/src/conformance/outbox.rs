@@ -98,7 +98,7 @@ pub fn a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed<F:
     );
     let subjects = [("p.src.note".to_string(), 42u64)];
     outbox(&mut store)
-        .record_published("f", "src", second, &subjects)
+        .record_published("f", "src", second, batches[1].events[0].0, &subjects)
         .unwrap();
     assert_eq!(left(&mut store, "f", "src"), [vec!["3"]]);
     assert_eq!(left(&mut store, "g", "src").len(), 3);
@@ -115,11 +115,18 @@ pub fn a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed<F:
         0
     );
     assert_eq!(outbox(&mut store).backlog("f").unwrap().events, 1);
+    let published = outbox(&mut store).published_through("f", "src").unwrap();
+    assert_eq!(published, batches[1].events[0].0);
+    assert_eq!(outbox(&mut store).published_through("g", "src").unwrap(), 0);
     // An older record (a zombie's) does not move it back.
     outbox(&mut store)
-        .record_published("f", "src", batches[0].seq, &[])
+        .record_published("f", "src", batches[0].seq, 0, &[])
         .unwrap();
     assert_eq!(left(&mut store, "f", "src"), [vec!["3"]]);
+    assert_eq!(
+        outbox(&mut store).published_through("f", "src").unwrap(),
+        published
+    );
     let seq_of_2 = outbox(&mut store).storing_sequence("src", "2").unwrap();
     assert_eq!(seq_of_2, Some(batches[1].events[0].0));
     assert_eq!(
@@ -129,13 +136,23 @@ pub fn a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed<F:
 
     // "g" has published nothing: nothing is trimmed while it is named.
     assert_eq!(outbox(&mut store).trim_outbox(&["f", "g"]).unwrap(), 0);
-    assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 2);
+    // "h" published the first batch only: unnamed, it still holds the rest back.
+    outbox(&mut store)
+        .record_published("h", "src", batches[0].seq, 0, &[])
+        .unwrap();
+    assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 1);
+    outbox(&mut store)
+        .record_published("h", "src", second, 0, &[])
+        .unwrap();
+    assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 1);
     assert_eq!(left(&mut store, "f", "src"), [vec!["3"]]);
     // Emptied by trimming, the outbox numbers on: a new batch is not taken as published.
     let third = outbox(&mut store).unpublished("f", "src", 1000).unwrap()[0].seq;
-    outbox(&mut store)
-        .record_published("f", "src", third, &[])
-        .unwrap();
+    for feed in ["f", "h"] {
+        outbox(&mut store)
+            .record_published(feed, "src", third, 0, &[])
+            .unwrap();
+    }
     assert_eq!(outbox(&mut store).trim_outbox(&["f"]).unwrap(), 1);
     store
         .commit_batch(&info(), &batch(vec![event("4", 4, "e", "a")], 4))

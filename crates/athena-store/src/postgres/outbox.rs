@@ -19,18 +19,20 @@ impl Outbox for PgStore {
         Ok(())
     }
 
-    fn outbox_sources(&self, feed: &str) -> Result<Vec<String>, StoreError> {
+    fn outbox_sources(&mut self, feed: &str) -> Result<Vec<String>, StoreError> {
+        self.reconnect_if_lost()?;
         let sql = format!("SELECT DISTINCT o.source_id {UNPUBLISHED} ORDER BY 1");
         let rows = wait(self.client.query(&sql, &[&feed])).map_err(|e| self.backend(e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn unpublished(
-        &self,
+        &mut self,
         feed: &str,
         source_id: &str,
         max_events: usize,
     ) -> Result<Vec<OutboxBatch>, StoreError> {
+        self.reconnect_if_lost()?;
         let be = |e| self.backend(e);
         let sql = format!(
             "SELECT o.seq, o.first_seq, o.last_seq, o.events, o.stored_at {UNPUBLISHED}
@@ -65,7 +67,8 @@ impl Outbox for PgStore {
         Ok(batches)
     }
 
-    fn subject_sequence(&self, feed: &str, subject: &str) -> Result<u64, StoreError> {
+    fn subject_sequence(&mut self, feed: &str, subject: &str) -> Result<u64, StoreError> {
+        self.reconnect_if_lost()?;
         let row = wait(self.client.query_opt(
             "SELECT stream_seq FROM feed_subjects WHERE feed = $1 AND subject = $2",
             &[&feed, &subject],
@@ -79,6 +82,7 @@ impl Outbox for PgStore {
         feed: &str,
         source_id: &str,
         through: i64,
+        published: i64,
         subjects: &[(String, u64)],
     ) -> Result<(), StoreError> {
         self.reconnect_if_lost()?;
@@ -89,10 +93,12 @@ impl Outbox for PgStore {
         let done = wait(async {
             let tx = self.client.transaction().await?;
             tx.execute(
-                "INSERT INTO feed_progress (feed, source_id, outbox_seq) VALUES ($1, $2, $3)
+                "INSERT INTO feed_progress (feed, source_id, outbox_seq, event_seq)
+                 VALUES ($1, $2, $3, $4)
                  ON CONFLICT (feed, source_id) DO UPDATE
-                    SET outbox_seq = greatest(feed_progress.outbox_seq, excluded.outbox_seq)",
-                &[&feed, &source_id, &through],
+                    SET outbox_seq = greatest(feed_progress.outbox_seq, excluded.outbox_seq),
+                        event_seq = greatest(feed_progress.event_seq, excluded.event_seq)",
+                &[&feed, &source_id, &through, &published],
             )
             .await?;
             tx.execute(
@@ -107,7 +113,18 @@ impl Outbox for PgStore {
         done.map_err(|e| self.backend(e))
     }
 
-    fn storing_sequence(&self, source_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
+    fn published_through(&mut self, feed: &str, source_id: &str) -> Result<i64, StoreError> {
+        self.reconnect_if_lost()?;
+        let row = wait(self.client.query_opt(
+            "SELECT event_seq FROM feed_progress WHERE feed = $1 AND source_id = $2",
+            &[&feed, &source_id],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
+    fn storing_sequence(&mut self, source_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        self.reconnect_if_lost()?;
         let row = wait(self.client.query_opt(
             "SELECT seq FROM events WHERE source_id = $1 AND id = $2",
             &[&source_id, &id],
@@ -116,7 +133,8 @@ impl Outbox for PgStore {
         Ok(row.map(|r| r.get(0)))
     }
 
-    fn backlog(&self, feed: &str) -> Result<Backlog, StoreError> {
+    fn backlog(&mut self, feed: &str) -> Result<Backlog, StoreError> {
+        self.reconnect_if_lost()?;
         let sql =
             format!("SELECT coalesce(sum(o.events), 0)::bigint, min(o.stored_at) {UNPUBLISHED}");
         let row = wait(self.client.query_one(&sql, &[&feed])).map_err(|e| self.backend(e))?;
@@ -127,10 +145,21 @@ impl Outbox for PgStore {
     }
 
     fn trim_outbox(&mut self, feeds: &[&str]) -> Result<u64, StoreError> {
+        self.reconnect_if_lost()?;
+        // Every feed that ever published holds back what it has not, configured now or not.
+        let rows = wait(
+            self.client
+                .query("SELECT DISTINCT feed FROM feed_progress", &[]),
+        )
+        .map_err(|e| self.backend(e))?;
+        let mut known: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        known.extend(feeds.iter().map(|f| f.to_string()));
+        known.sort();
+        known.dedup();
+        let feeds: Vec<&str> = known.iter().map(String::as_str).collect();
         if feeds.is_empty() {
             return Ok(0);
         }
-        self.reconnect_if_lost()?;
         let n = feeds.len() as i64;
         let deleted = wait(self.client.execute(
             "DELETE FROM outbox WHERE seq <= (

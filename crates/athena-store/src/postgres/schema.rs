@@ -113,6 +113,7 @@ CREATE TABLE feed_progress (
     feed       TEXT NOT NULL,
     source_id  TEXT NOT NULL,
     outbox_seq BIGINT NOT NULL,
+    event_seq  BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (feed, source_id)
 );
 CREATE TABLE feed_subjects (

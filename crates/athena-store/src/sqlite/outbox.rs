@@ -23,7 +23,7 @@ impl Outbox for SqliteStore {
         Ok(())
     }
 
-    fn outbox_sources(&self, feed: &str) -> Result<Vec<String>, StoreError> {
+    fn outbox_sources(&mut self, feed: &str) -> Result<Vec<String>, StoreError> {
         let be = |e| backend(&self.path, e);
         let sql = format!("SELECT DISTINCT o.source_id {UNPUBLISHED} ORDER BY 1");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(be)?;
@@ -32,7 +32,7 @@ impl Outbox for SqliteStore {
     }
 
     fn unpublished(
-        &self,
+        &mut self,
         feed: &str,
         source_id: &str,
         max_events: usize,
@@ -83,7 +83,7 @@ impl Outbox for SqliteStore {
             .collect()
     }
 
-    fn subject_sequence(&self, feed: &str, subject: &str) -> Result<u64, StoreError> {
+    fn subject_sequence(&mut self, feed: &str, subject: &str) -> Result<u64, StoreError> {
         let seq: Option<i64> = self
             .conn
             .query_row(
@@ -101,17 +101,20 @@ impl Outbox for SqliteStore {
         feed: &str,
         source_id: &str,
         through: i64,
+        published: i64,
         subjects: &[(String, u64)],
     ) -> Result<(), StoreError> {
         let be = |e| backend(&self.path, e);
         let tx = self.conn.unchecked_transaction().map_err(be)?;
         tx.prepare_cached(
-            "INSERT INTO feed_progress (feed, source_id, outbox_seq) VALUES (?1, ?2, ?3)
+            "INSERT INTO feed_progress (feed, source_id, outbox_seq, event_seq)
+             VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (feed, source_id) DO UPDATE
-                SET outbox_seq = max(outbox_seq, excluded.outbox_seq)",
+                SET outbox_seq = max(outbox_seq, excluded.outbox_seq),
+                    event_seq = max(event_seq, excluded.event_seq)",
         )
         .map_err(be)?
-        .execute(params![feed, source_id, through])
+        .execute(params![feed, source_id, through, published])
         .map_err(be)?;
         {
             let mut put = tx
@@ -128,7 +131,20 @@ impl Outbox for SqliteStore {
         tx.commit().map_err(be)
     }
 
-    fn storing_sequence(&self, source_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
+    fn published_through(&mut self, feed: &str, source_id: &str) -> Result<i64, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT event_seq FROM feed_progress WHERE feed = ?1 AND source_id = ?2",
+                params![feed, source_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| backend(&self.path, e))?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    fn storing_sequence(&mut self, source_id: &str, id: &str) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
                 "SELECT seq FROM events WHERE source_id = ?1 AND id = ?2",
@@ -139,7 +155,7 @@ impl Outbox for SqliteStore {
             .map_err(|e| backend(&self.path, e))
     }
 
-    fn backlog(&self, feed: &str) -> Result<Backlog, StoreError> {
+    fn backlog(&mut self, feed: &str) -> Result<Backlog, StoreError> {
         let sql = format!("SELECT coalesce(sum(o.events), 0), min(o.stored_at) {UNPUBLISHED}");
         let (events, oldest): (i64, Option<i64>) = self
             .conn
@@ -153,6 +169,18 @@ impl Outbox for SqliteStore {
 
     fn trim_outbox(&mut self, feeds: &[&str]) -> Result<u64, StoreError> {
         let be = |e| backend(&self.path, e);
+        // Every feed that ever published holds back what it has not, configured now or not.
+        let mut known: Vec<String> = {
+            let mut stmt = (self.conn)
+                .prepare_cached("SELECT DISTINCT feed FROM feed_progress")
+                .map_err(be)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)?
+        };
+        known.extend(feeds.iter().map(|f| f.to_string()));
+        known.sort();
+        known.dedup();
+        let feeds: Vec<&str> = known.iter().map(String::as_str).collect();
         if feeds.is_empty() {
             return Ok(0);
         }
@@ -168,7 +196,7 @@ impl Outbox for SqliteStore {
         );
         let tx = self.conn.unchecked_transaction().map_err(be)?;
         let deleted = tx
-            .execute(&sql, rusqlite::params_from_iter(feeds.iter()))
+            .execute(&sql, rusqlite::params_from_iter(feeds.iter().copied()))
             .map_err(be)?;
         tx.commit().map_err(be)?;
         Ok(deleted as u64)
