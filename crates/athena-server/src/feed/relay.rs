@@ -272,7 +272,7 @@ impl<S: FeedStore> Relay<S> {
             };
             let payload = Bytes::from(serde_json::to_vec(&p.event)?);
             // Room for the subject and headers: a larger message is refused by the client.
-            let max = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+            let max = self.client.server_info().max_payload;
             if payload.len() + 1024 > max {
                 bail!(
                     "feed {}: event {} of source {} is {} bytes as JSON, more than this NATS server takes in a message ({max}): raise its max_payload",
