@@ -13,6 +13,7 @@ use athena_core::{
 use athena_store::Location;
 
 use crate::cli::{Command, DbArgs, ReportFormat};
+use crate::runtime::runtime;
 use crate::{generate, interrupt, output, progress, search, source_types, UsageError};
 
 /// How long a second sync waits for the first to finish before reporting a busy store.
@@ -303,14 +304,6 @@ fn starter_config(registry: &Registry, dir: &Path) -> (String, Vec<String>) {
     }
     text.pop();
     (text, notes)
-}
-
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-        .context("starting the async runtime")
 }
 
 fn sync(

@@ -8,7 +8,7 @@ use athena_core::{CancelToken, Config, Store};
 use athena_server::feed::{self, FeedStore, Made, NatsSettings, OwnedStore, Relay};
 
 use crate::cli::FeedCommand;
-use crate::commands::runtime;
+use crate::runtime::runtime;
 use crate::UsageError;
 
 /// Runs a `feed` command.

@@ -22,6 +22,7 @@ mod interrupt;
 mod output;
 mod progress;
 mod redact;
+mod runtime;
 mod search;
 mod source_types;
 
