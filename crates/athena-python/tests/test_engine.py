@@ -76,7 +76,13 @@ def stored(db: Path) -> list:
     import sqlite3
 
     with sqlite3.connect(db) as c:
-        return [r[0] for r in c.execute("SELECT id FROM events WHERE source_id = 'slow'")]
+        try:
+            return [r[0] for r in c.execute("SELECT id FROM events WHERE source_id = 'slow'")]
+        except sqlite3.OperationalError as e:
+            # The sync has made the file but not yet its schema: nothing is stored.
+            if "no such table" in str(e):
+                return []
+            raise
 
 
 def test_a_python_source_killed_mid_sync_stores_every_event_exactly_once(tmp_path: Path) -> None:
