@@ -63,6 +63,8 @@ builtin_sources! {
 mod api;
 #[cfg(feature = "google")]
 pub mod google;
+#[cfg(feature = "source-singer")]
+pub mod singer;
 #[cfg(all(test, feature = "api"))]
 mod synced;
 

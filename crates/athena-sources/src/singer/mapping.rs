@@ -1,0 +1,296 @@
+//! How a Singer stream's records become events: the stream's mapping (from the source's
+//! config) and what its SCHEMA message said (the key properties, the replication key).
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use athena_core::Event;
+
+/// A stream's mapping to events; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamMapping {
+    /// The events' kind (default: the stream's name).
+    pub kind: Option<String>,
+    /// The field holding when it happened (default: the stream's replication key, else the
+    /// record's `time_extracted`). A path into nested objects takes dots: `meta.created`.
+    pub occurred_at: Option<String>,
+    /// The field holding who did it.
+    pub actor: Option<String>,
+    /// The title, a template over fields: `"{name} signed up"` (default: stream and id).
+    pub title: Option<String>,
+    /// The field holding the body.
+    pub body: Option<String>,
+    /// The field holding a link to it.
+    pub url: Option<String>,
+}
+
+/// What a stream's SCHEMA message said of its records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamSchema {
+    /// The properties that identify a record: a record seen again is the same event.
+    pub key_properties: Vec<String>,
+    /// The property the stream is replicated by (its first bookmark property).
+    pub replication_key: Option<String>,
+}
+
+/// The event of `record` of `stream`.
+pub fn event_of(
+    stream: &str,
+    record: &Map<String, Value>,
+    schema: &StreamSchema,
+    mapping: &StreamMapping,
+    time_extracted: Option<DateTime<Utc>>,
+) -> Result<Event, String> {
+    let id = identity(stream, record, schema)?;
+    let when_field = mapping
+        .occurred_at
+        .as_deref()
+        .or(schema.replication_key.as_deref());
+    let occurred_at = match when_field {
+        Some(field) => {
+            let value = lookup(record, field).ok_or_else(|| {
+                format!("record {id} of {stream} has no field {field:?} for its time")
+            })?;
+            time_of(value).ok_or_else(|| {
+                format!("record {id} of {stream}: field {field:?} is no time: {value}")
+            })?
+        }
+        None => time_extracted.ok_or_else(|| {
+            format!(
+                "record {id} of {stream} has no time: give the stream's `occurred_at`, or a tap \
+                 that sends a replication key or time_extracted"
+            )
+        })?,
+    };
+    let title = match &mapping.title {
+        Some(template) => render(template, record),
+        None => format!("{stream} {id}"),
+    };
+    let mut event = Event::new(
+        id,
+        mapping.kind.as_deref().unwrap_or(stream),
+        occurred_at,
+        title,
+    );
+    let text = |field: &Option<String>| {
+        field
+            .as_deref()
+            .and_then(|f| lookup(record, f))
+            .filter(|v| !v.is_null())
+            .map(plain)
+    };
+    event.actor = text(&mapping.actor);
+    event.body = text(&mapping.body).unwrap_or_default();
+    event.url = text(&mapping.url);
+    event
+        .context
+        .insert("stream".into(), Value::String(stream.into()));
+    event.metadata = record.clone();
+    Ok(event)
+}
+
+/// A record's id: its key properties' values (`<stream>:<v1>|<v2>`), else a hash of the
+/// whole record, so that a record read again is a duplicate, not a new event.
+fn identity(
+    stream: &str,
+    record: &Map<String, Value>,
+    schema: &StreamSchema,
+) -> Result<String, String> {
+    if schema.key_properties.is_empty() {
+        let canonical = canonical(&Value::Object(record.clone()));
+        let hash = blake3::hash(canonical.as_bytes());
+        return Ok(format!("{stream}:{}", &hash.to_hex()[..32]));
+    }
+    let values: Result<Vec<String>, String> = (schema.key_properties.iter())
+        .map(|key| match record.get(key) {
+            Some(v) if !v.is_null() => Ok(plain(v)),
+            _ => Err(format!(
+                "a record of {stream} has no value for its key property {key:?}"
+            )),
+        })
+        .collect();
+    Ok(format!("{stream}:{}", values?.join("|")))
+}
+
+/// `value` as JSON text with every object's keys in order: the same record, the same text.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&map[*k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The value at `path` (`a.b.c`) in `record`.
+fn lookup<'a>(record: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut at = record.get(parts.next()?)?;
+    for part in parts {
+        at = at.as_object()?.get(part)?;
+    }
+    Some(at)
+}
+
+/// A value as text: a string as it is, anything else as JSON.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A time: RFC 3339, a date (midnight UTC), or seconds since the Unix epoch.
+fn time_of(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+                Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?))
+            }),
+        Value::Number(n) => {
+            let seconds = n.as_f64()?;
+            let millis = (seconds * 1000.0).round() as i64;
+            Utc.timestamp_millis_opt(millis).single()
+        }
+        _ => None,
+    }
+}
+
+/// `template` with each `{path}` replaced by that field's text (nothing if it has none);
+/// `{{` and `}}` are a brace.
+fn render(template: &str, record: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
+            let path = &tail[1..end];
+            if let Some(v) = lookup(record, path).filter(|v| !v.is_null()) {
+                out.push_str(&plain(v));
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_record_becomes_an_event_by_its_mapping_and_schema() {
+        let r = record(json!({
+            "id": 42, "email": "ada@corp.com", "name": "Ada",
+            "meta": {"created": "2024-05-01T12:00:00Z"}, "link": "https://x/42", "note": null
+        }));
+        let schema = StreamSchema {
+            key_properties: vec!["id".into()],
+            replication_key: Some("meta.created".into()),
+        };
+        let mapping = StreamMapping {
+            kind: Some("signup".into()),
+            actor: Some("email".into()),
+            title: Some("{name} signed up ({{{id}}}){missing}".into()),
+            body: Some("note".into()),
+            url: Some("link".into()),
+            ..StreamMapping::default()
+        };
+        let e = event_of("users", &r, &schema, &mapping, None).unwrap();
+        assert_eq!(e.id, "users:42");
+        assert_eq!(e.kind, "signup");
+        assert_eq!(e.occurred_at.to_rfc3339(), "2024-05-01T12:00:00+00:00");
+        assert_eq!(e.title, "Ada signed up ({42})");
+        assert_eq!(e.actor.as_deref(), Some("ada@corp.com"));
+        assert_eq!(
+            (e.body.as_str(), e.url.as_deref()),
+            ("", Some("https://x/42"))
+        );
+        assert_eq!(e.context["stream"], "users");
+        assert_eq!(Value::Object(e.metadata.clone()), Value::Object(r));
+    }
+
+    #[test]
+    fn without_key_properties_the_same_record_has_the_same_id_whatever_its_key_order() {
+        let schema = StreamSchema::default();
+        let at = Some(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
+        let a = record(json!({"x": 1, "y": {"b": 2, "a": [1, 2]}}));
+        let b = record(json!({"y": {"a": [1, 2], "b": 2}, "x": 1}));
+        let c = record(json!({"x": 2, "y": {"a": [1, 2], "b": 2}}));
+        let id = |r| {
+            event_of("s", &r, &schema, &StreamMapping::default(), at)
+                .unwrap()
+                .id
+        };
+        let (ia, ib, ic) = (id(a), id(b), id(c));
+        assert_eq!(ia, ib);
+        assert_ne!(ia, ic);
+        assert!(ia.starts_with("s:"));
+    }
+
+    #[test]
+    fn times_are_read_from_rfc3339_dates_and_epoch_seconds_and_a_missing_one_is_named() {
+        let schema = StreamSchema {
+            key_properties: vec!["id".into()],
+            replication_key: Some("t".into()),
+        };
+        let time = |t: Value| {
+            let r = record(json!({"id": 1, "t": t}));
+            event_of("s", &r, &schema, &StreamMapping::default(), None)
+                .map(|e| e.occurred_at.to_rfc3339())
+        };
+        assert_eq!(
+            time(json!("2024-05-01")).unwrap(),
+            "2024-05-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            time(json!(1714564800)).unwrap(),
+            "2024-05-01T12:00:00+00:00"
+        );
+        assert!(time(json!("soon")).unwrap_err().contains("is no time"));
+        let none = StreamSchema {
+            key_properties: vec!["id".into()],
+            replication_key: None,
+        };
+        let r = record(json!({"id": 1}));
+        let err = event_of("s", &r, &none, &StreamMapping::default(), None).unwrap_err();
+        assert!(err.contains("has no time"), "{err}");
+        let err = event_of(
+            "s",
+            &record(json!({"x": 1})),
+            &none,
+            &StreamMapping::default(),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("key property \"id\""), "{err}");
+    }
+}
