@@ -131,6 +131,22 @@ fn tail(env: &TestEnv, durable: &str, count: usize, within: Duration) -> Vec<ser
         .collect()
 }
 
+/// A `sync` started in the background (its stderr to `stderr`), once it has stored the log's
+/// `lines`: from then on, publishing is what it does.
+fn sync_until_stored(env: &TestEnv, lines: usize, stderr: Stdio) -> Child {
+    let child = env
+        .cmd(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.ids("web").len() < lines && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
 fn ids(messages: &[serde_json::Value]) -> Vec<String> {
     messages
         .iter()
@@ -254,17 +270,7 @@ fn sigkill_while_publishing_five_times_then_the_stream_holds_every_event_once() 
     env.run(&["feed", "init"]).ok();
     let mut killed_while_publishing = 0;
     for round in 0..5u64 {
-        let mut child = env
-            .cmd(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Once the lines are stored, publishing is what it does.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while env.ids("web").len() < lines && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let mut child = sync_until_stored(&env, lines, Stdio::null());
         std::thread::sleep(Duration::from_millis(40 + 37 * round));
         if child.try_wait().unwrap().is_none() {
             killed_while_publishing += 1;
@@ -304,16 +310,7 @@ fn nats_restarted_while_a_sync_publishes_loses_and_repeats_nothing() {
     let lines = 3000;
     let env = feed_env(&nats, lines, 7);
     env.run(&["feed", "init"]).ok();
-    let child = env
-        .cmd(&["sync"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.ids("web").len() < lines && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let child = sync_until_stored(&env, lines, Stdio::piped());
     std::thread::sleep(Duration::from_millis(60));
     nats.restart();
     let first = child.wait_with_output().unwrap();
@@ -351,16 +348,7 @@ fn acks_lost_past_the_duplicate_window_repeat_nothing() {
     let text = std::fs::read_to_string(env.path("athena.toml")).unwrap();
     env.write_config(&format!("{text}duplicate_window = \"5s\"\n"));
     env.run(&["feed", "init"]).ok();
-    let mut child = env
-        .cmd(&["sync"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.ids("web").len() < lines && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = sync_until_stored(&env, lines, Stdio::null());
     std::thread::sleep(Duration::from_millis(60));
     let nats_pid = nats.child.id() as libc::pid_t;
     // SAFETY: signals to a child process of this test.

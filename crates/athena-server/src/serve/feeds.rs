@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use athena_core::outbox::{Backlog, OutboxBatch};
+use athena_core::outbox::{Backlog, Outbox, OutboxBatch};
 use athena_core::{CancelToken, StoreError};
 use athena_store::Held;
 use tokio::task::JoinHandle;
@@ -19,6 +19,26 @@ use crate::feed::{self, FeedStore, NatsSettings, OwnedStore};
 struct ServeOutbox {
     reader: OwnedStore,
     workers: Arc<Workers>,
+}
+
+impl ServeOutbox {
+    /// Runs `work` on the outbox of the engine's store, in its writer thread (the store's one
+    /// writer), after what was handed to it before.
+    async fn on_outbox<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Outbox) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T> {
+        let done = self
+            .workers
+            .engine
+            .on_store(move |store| {
+                let outbox = (store.outbox())
+                    .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
+                work(outbox)
+            })
+            .await;
+        Ok(done?)
+    }
 }
 
 #[async_trait::async_trait]
@@ -44,17 +64,8 @@ impl FeedStore for ServeOutbox {
         subjects: Vec<(String, u64)>,
     ) -> Result<()> {
         let (feed, source) = (feed.to_string(), source.to_string());
-        let recorded = self
-            .workers
-            .engine
-            .on_store(move |store| {
-                let outbox = store
-                    .outbox()
-                    .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
-                outbox.record_published(&feed, &source, through, published, &subjects)
-            })
-            .await;
-        Ok(recorded?)
+        self.on_outbox(move |o| o.record_published(&feed, &source, through, published, &subjects))
+            .await
     }
     async fn published_through(&self, feed: &str, source: &str) -> Result<i64> {
         self.reader.published_through(feed, source).await
@@ -63,18 +74,11 @@ impl FeedStore for ServeOutbox {
         self.reader.backlog(feed).await
     }
     async fn trim(&self, feeds: Vec<String>) -> Result<u64> {
-        let trimmed = self
-            .workers
-            .engine
-            .on_store(move |store| {
-                let outbox = store
-                    .outbox()
-                    .ok_or_else(|| StoreError::Query("this store keeps no outbox".into()))?;
-                let names: Vec<&str> = feeds.iter().map(String::as_str).collect();
-                outbox.trim_outbox(&names)
-            })
-            .await;
-        Ok(trimmed?)
+        self.on_outbox(move |o| {
+            let names: Vec<&str> = feeds.iter().map(String::as_str).collect();
+            o.trim_outbox(&names)
+        })
+        .await
     }
 }
 
