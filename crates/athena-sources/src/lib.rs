@@ -15,6 +15,8 @@
 //!   OAuth from `google`).
 //! - `google_calendar/`: `type = "google_calendar"`, calendars' events through the Calendar
 //!   API v3 (same client, OAuth from `google`).
+//! - `singer/`: `type = "singer"`, any Singer tap run as a child process, its records stored
+//!   with its STATE.
 //!
 //! Feature `test-server` adds fakes of the APIs (`github::fake`, `slack::fake`, `jira::fake`,
 //! `circleci::fake`, `linear::fake`, `gmail::fake`, `google_calendar::fake`) that a test, here
@@ -56,6 +58,7 @@ builtin_sources! {
     google_calendar: "source-google-calendar",
     jira: "source-jira",
     linear: "source-linear",
+    singer: "source-singer",
     slack: "source-slack",
 }
 
@@ -63,8 +66,6 @@ builtin_sources! {
 mod api;
 #[cfg(feature = "google")]
 pub mod google;
-#[cfg(feature = "source-singer")]
-pub mod singer;
 #[cfg(all(test, feature = "api"))]
 mod synced;
 
@@ -99,7 +100,8 @@ mod tests {
             feature = "source-circleci",
             feature = "source-linear",
             feature = "source-gmail",
-            feature = "source-google-calendar"
+            feature = "source-google-calendar",
+            feature = "source-singer"
         ))]
         assert_eq!(
             names,
@@ -113,6 +115,7 @@ mod tests {
                 "google_calendar",
                 "jira",
                 "linear",
+                "singer",
                 "slack"
             ]
         );

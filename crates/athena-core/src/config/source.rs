@@ -80,6 +80,12 @@ impl SourceConfig {
         self.origin.file.as_deref()
     }
 
+    /// The values `${VAR}` put into this source's keys (each non-empty one once), for a source
+    /// that passes its config on (a Singer tap's settings) to mask them in what it logs.
+    pub fn env_values(&self) -> &[String] {
+        &self.env_values
+    }
+
     /// The keys of this source other than `id` and `type`, with `${VAR}` already substituted.
     pub fn table(&self) -> &toml::Table {
         &self.table

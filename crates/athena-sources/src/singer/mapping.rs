@@ -24,6 +24,9 @@ pub struct StreamMapping {
     pub body: Option<String>,
     /// The field holding a link to it.
     pub url: Option<String>,
+    /// The event's id, a template over fields (`"{id}@{updated_at}"`: each version of a
+    /// record its own event); default: the key properties, else a hash of the record.
+    pub id: Option<String>,
 }
 
 /// What a stream's SCHEMA message said of its records.
@@ -38,19 +41,22 @@ pub struct StreamSchema {
 /// The event of `record` of `stream`.
 pub fn event_of(
     stream: &str,
-    record: &Map<String, Value>,
+    record: Map<String, Value>,
     schema: &StreamSchema,
     mapping: &StreamMapping,
     time_extracted: Option<DateTime<Utc>>,
 ) -> Result<Event, String> {
-    let id = identity(stream, record, schema)?;
+    let id = match &mapping.id {
+        Some(template) => format!("{stream}:{}", render(template, &record)),
+        None => identity(stream, &record, schema)?,
+    };
     let when_field = mapping
         .occurred_at
         .as_deref()
         .or(schema.replication_key.as_deref());
     let occurred_at = match when_field {
         Some(field) => {
-            let value = lookup(record, field).ok_or_else(|| {
+            let value = lookup(&record, field).ok_or_else(|| {
                 format!("record {id} of {stream} has no field {field:?} for its time")
             })?;
             time_of(value).ok_or_else(|| {
@@ -65,7 +71,7 @@ pub fn event_of(
         })?,
     };
     let title = match &mapping.title {
-        Some(template) => render(template, record),
+        Some(template) => render(template, &record),
         None => format!("{stream} {id}"),
     };
     let mut event = Event::new(
@@ -77,7 +83,7 @@ pub fn event_of(
     let text = |field: &Option<String>| {
         field
             .as_deref()
-            .and_then(|f| lookup(record, f))
+            .and_then(|f| lookup(&record, f))
             .filter(|v| !v.is_null())
             .map(plain)
     };
@@ -87,7 +93,7 @@ pub fn event_of(
     event
         .context
         .insert("stream".into(), Value::String(stream.into()));
-    event.metadata = record.clone();
+    event.metadata = record;
     Ok(event)
 }
 
@@ -224,7 +230,7 @@ mod tests {
             url: Some("link".into()),
             ..StreamMapping::default()
         };
-        let e = event_of("users", &r, &schema, &mapping, None).unwrap();
+        let e = event_of("users", r.clone(), &schema, &mapping, None).unwrap();
         assert_eq!(e.id, "users:42");
         assert_eq!(e.kind, "signup");
         assert_eq!(e.occurred_at.to_rfc3339(), "2024-05-01T12:00:00+00:00");
@@ -239,6 +245,21 @@ mod tests {
     }
 
     #[test]
+    fn an_id_template_makes_each_version_of_a_record_its_own_event() {
+        let schema = StreamSchema {
+            key_properties: vec!["id".into()],
+            replication_key: Some("at".into()),
+        };
+        let mapping = StreamMapping {
+            id: Some("{id}@{at}".into()),
+            ..StreamMapping::default()
+        };
+        let r = record(json!({"id": 7, "at": "2024-05-02T00:00:00Z"}));
+        let e = event_of("deals", r, &schema, &mapping, None).unwrap();
+        assert_eq!(e.id, "deals:7@2024-05-02T00:00:00Z");
+    }
+
+    #[test]
     fn without_key_properties_the_same_record_has_the_same_id_whatever_its_key_order() {
         let schema = StreamSchema::default();
         let at = Some(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
@@ -246,7 +267,7 @@ mod tests {
         let b = record(json!({"y": {"a": [1, 2], "b": 2}, "x": 1}));
         let c = record(json!({"x": 2, "y": {"a": [1, 2], "b": 2}}));
         let id = |r| {
-            event_of("s", &r, &schema, &StreamMapping::default(), at)
+            event_of("s", r, &schema, &StreamMapping::default(), at)
                 .unwrap()
                 .id
         };
@@ -264,7 +285,7 @@ mod tests {
         };
         let time = |t: Value| {
             let r = record(json!({"id": 1, "t": t}));
-            event_of("s", &r, &schema, &StreamMapping::default(), None)
+            event_of("s", r, &schema, &StreamMapping::default(), None)
                 .map(|e| e.occurred_at.to_rfc3339())
         };
         assert_eq!(
@@ -281,11 +302,11 @@ mod tests {
             replication_key: None,
         };
         let r = record(json!({"id": 1}));
-        let err = event_of("s", &r, &none, &StreamMapping::default(), None).unwrap_err();
+        let err = event_of("s", r, &none, &StreamMapping::default(), None).unwrap_err();
         assert!(err.contains("has no time"), "{err}");
         let err = event_of(
             "s",
-            &record(json!({"x": 1})),
+            record(json!({"x": 1})),
             &none,
             &StreamMapping::default(),
             None,

@@ -1,0 +1,496 @@
+//! [`SingerSource`]: runs a tap for each sync and stores its records with its STATE.
+//!
+//! # Exactly-once by STATE
+//! The cursor is the tap's last STATE that was stored (`{"version":1,"state":…}`), given back
+//! with `--state` on the next run. Records are cut into batches only at STATE messages: a
+//! batch holds the records since the STATE before it and carries that STATE, in one
+//! transaction. Records after the last STATE are stored with the tap's final state when it
+//! exits 0; when it fails, or the sync stops, they are not stored, and the next run (from the
+//! last stored STATE) reads them again. Only a tap that sends no STATE for four batches' worth of
+//! records has them stored early, with the STATE before them (memory stays bounded); read again
+//! from that STATE they are duplicates by id, so nothing is stored twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag, Stopped};
+use athena_core::{
+    ConfigError, Cursor, DeadLetter, Secret, SourceConfig, SourceError, SourceInfo, SourceStats,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::config::{is_secret_key, SingerConfig, TapSettings};
+use super::lines::{Line, Lines};
+use super::mapping::{event_of, StreamMapping, StreamSchema};
+use super::message::{self, Message};
+use super::tap::{Launch, Tap};
+use super::{catalog, schema};
+
+/// The cursor's format.
+const CURSOR_VERSION: u64 = 1;
+/// How much of a bad line a dead letter keeps.
+const RAW_BYTES: usize = 4096;
+/// The most a discovered catalog may be.
+const MAX_CATALOG_BYTES: u64 = 256 << 20;
+
+/// What is stored as the cursor: the tap's last stored STATE, as the tap gave it.
+#[derive(Debug, Serialize, Deserialize)]
+struct SingerCursor {
+    version: u64,
+    state: Option<Value>,
+}
+
+fn cursor_of(state: &Option<Value>) -> Cursor {
+    Cursor::encode(&SingerCursor {
+        version: CURSOR_VERSION,
+        state: state.clone(),
+    })
+}
+
+/// Where the tap's catalog comes from.
+#[derive(Debug, Clone)]
+enum CatalogPlan {
+    /// No catalog: the tap's default streams.
+    None,
+    /// A file.
+    File(PathBuf),
+    /// `--discover`, then these streams selected.
+    Discover(Vec<String>),
+}
+
+/// Runs a Singer tap (run by the kit's [`Blocking`](athena_core::kit::Blocking)).
+pub struct SingerSource {
+    info: SourceInfo,
+    command: Vec<String>,
+    dir: PathBuf,
+    settings: Option<Settings>,
+    catalog: CatalogPlan,
+    catalog_option: String,
+    streams: BTreeMap<String, StreamMapping>,
+    env: Vec<(String, String)>,
+    max_record_bytes: usize,
+    grace: Duration,
+    batch_size: usize,
+    bytes: AtomicU64,
+    invalid: AtomicU64,
+}
+
+/// The tap's settings: a file of the user's, or JSON written for each run.
+#[derive(Debug, Clone)]
+enum Settings {
+    File(PathBuf),
+    Json(Secret),
+}
+
+impl SingerSource {
+    /// Builds the source from its config entry.
+    pub fn from_config(config: &SourceConfig) -> Result<Self, ConfigError> {
+        let c: SingerConfig = config.parse()?;
+        if c.command.is_empty() || c.command[0].trim().is_empty() {
+            return Err(config.error(
+                Some("command"),
+                "is empty: give the tap's program and arguments, like [\"tap-jsonl\"]",
+            ));
+        }
+        // Every value that came from the environment, and every string the tap's settings
+        // keep under a secret's name, is masked wherever text leaves the process.
+        for value in config.env_values() {
+            let _ = Secret::new(value.clone());
+        }
+        let settings = match &c.config {
+            None => None,
+            Some(TapSettings::Path(path)) => {
+                Some(Settings::File(config.resolve_path(Path::new(path))))
+            }
+            Some(TapSettings::Table(table)) => {
+                mark_secrets(&Value::Object(table.clone()), false);
+                let text = serde_json::to_string(table).map_err(|e| {
+                    config.error(Some("config"), format!("cannot be written as JSON: {e}"))
+                })?;
+                Some(Settings::Json(Secret::new(text)))
+            }
+        };
+        let catalog = match (&c.catalog, c.streams.is_empty()) {
+            (Some(path), _) => CatalogPlan::File(config.resolve_path(Path::new(path))),
+            (None, false) => CatalogPlan::Discover(c.streams.keys().cloned().collect()),
+            (None, true) => CatalogPlan::None,
+        };
+        if !c.catalog_option.starts_with("--") {
+            return Err(config.error(
+                Some("catalog_option"),
+                format!("{:?} is not an option (\"--catalog\" or \"--properties\")", c.catalog_option),
+            ));
+        }
+        let dir = config
+            .config_file()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| config.resolve_path(Path::new(".")));
+        let mut command = c.command.clone();
+        if command[0].contains('/') {
+            command[0] = config.resolve_path(Path::new(&command[0])).display().to_string();
+        }
+        Ok(SingerSource {
+            info: SourceInfo {
+                id: config.id.clone(),
+                source_type: "singer".into(),
+                name: format!("singer {}", c.command.join(" ")),
+            },
+            command,
+            dir,
+            settings,
+            catalog,
+            catalog_option: c.catalog_option,
+            streams: c.streams,
+            env: c.env.into_iter().collect(),
+            max_record_bytes: c.max_record_bytes,
+            grace: Duration::from_secs(c.stop_grace_secs),
+            batch_size: c.batch_size,
+            bytes: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
+        })
+    }
+
+    fn failed(&self, message: impl Into<String>) -> SourceError {
+        SourceError::failed(&self.info.id, message)
+    }
+
+    fn launch(&self, argv: Vec<String>) -> Launch<'_> {
+        Launch {
+            source_id: &self.info.id,
+            argv,
+            dir: &self.dir,
+            env: &self.env,
+            grace: self.grace,
+        }
+    }
+
+    /// The tap's program, found: a path, or a name on `PATH`.
+    fn program(&self) -> Result<PathBuf, SourceError> {
+        let program = &self.command[0];
+        if program.contains('/') {
+            let path = PathBuf::from(program);
+            return if is_executable(&path) {
+                Ok(path)
+            } else {
+                Err(SourceError::path(&self.info.id, &path, "the tap's program is not there, or not executable"))
+            };
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| is_executable(p))
+            .ok_or_else(|| {
+                self.failed(format!(
+                    "the tap's program {program:?} is not on PATH (give its full path in `command`, \
+                     like [\"/path/to/venv/bin/{program}\"])"
+                ))
+            })
+    }
+
+    /// The files of one run, in a private temporary directory: the settings, the state, the
+    /// catalog.
+    fn run_files(&self, state: Option<&Value>, stop: &StopFlag) -> Result<RunFiles, SourceError> {
+        let dir = tempfile::Builder::new()
+            .prefix("athena-singer-")
+            .tempdir()
+            .map_err(|e| self.failed(format!("cannot make a temporary directory: {e}")))?;
+        let mut files = RunFiles {
+            args: Vec::new(),
+            dir,
+        };
+        match &self.settings {
+            None => {}
+            Some(Settings::File(path)) => files.args.extend(["--config".into(), path.display().to_string()]),
+            Some(Settings::Json(json)) => {
+                let path = files.write("config.json", json.expose()).map_err(|e| self.failed(e))?;
+                files.args.extend(["--config".into(), path]);
+            }
+        }
+        let catalog = match &self.catalog {
+            CatalogPlan::None => None,
+            CatalogPlan::File(path) => Some(path.display().to_string()),
+            CatalogPlan::Discover(streams) => {
+                let catalog = self.discover(&files.args, streams, stop)?;
+                Some(files.write("catalog.json", &catalog.to_string()).map_err(|e| self.failed(e))?)
+            }
+        };
+        if let Some(state) = state {
+            let path = files.write("state.json", &state.to_string()).map_err(|e| self.failed(e))?;
+            files.args.extend(["--state".into(), path]);
+        }
+        if let Some(catalog) = catalog {
+            files.args.extend([self.catalog_option.clone(), catalog]);
+        }
+        Ok(files)
+    }
+
+    /// Runs the tap with `--discover` and selects `streams` in its catalog.
+    fn discover(&self, config_args: &[String], streams: &[String], stop: &StopFlag) -> Result<Value, SourceError> {
+        let mut argv = self.command.clone();
+        argv.extend(config_args.iter().cloned());
+        argv.push("--discover".into());
+        let mut tap = Tap::spawn(self.launch(argv), Some(stop.clone())).map_err(|e| self.failed(e))?;
+        let mut text = String::new();
+        if let Some(stdout) = tap.take_stdout() {
+            stdout
+                .take(MAX_CATALOG_BYTES)
+                .read_to_string(&mut text)
+                .map_err(|e| self.failed(format!("reading the catalog the tap discovered: {e}")))?;
+        }
+        let status = tap.wait().map_err(|e| self.failed(e))?;
+        if !status.success() {
+            return Err(self.failed(format!("discovering the catalog: {}", tap.failure(status))));
+        }
+        let mut found = catalog::parse(&text).map_err(|e| self.failed(format!("discovering the catalog: {e}")))?;
+        let wanted: Vec<&str> = streams.iter().map(String::as_str).collect();
+        let missing = catalog::select(&mut found, &wanted).map_err(|e| self.failed(e))?;
+        if !missing.is_empty() {
+            return Err(self.failed(format!(
+                "the tap has no stream {} (`streams` names it; the tap's streams: {})",
+                missing.join(", "),
+                catalog::stream_names(&found).join(", ")
+            )));
+        }
+        Ok(found)
+    }
+}
+
+/// Marks the string values of `value` under a secret's key as secrets, for masking.
+fn mark_secrets(value: &Value, under_secret: bool) {
+    match value {
+        Value::String(s) if under_secret => {
+            let _ = Secret::new(s.clone());
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                mark_secrets(v, under_secret || is_secret_key(k));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| mark_secrets(v, under_secret)),
+        _ => {}
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// One run's files, removed with it.
+struct RunFiles {
+    /// The options naming them.
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl RunFiles {
+    /// Writes `name` readable by this user only; returns its path.
+    fn write(&self, name: &str, text: &str) -> Result<String, String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.path().join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path.display().to_string())
+    }
+}
+
+impl BlockingSource for SingerSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn validate(&self) -> Result<(), SourceError> {
+        self.program()?;
+        if let Some(Settings::File(path)) = &self.settings {
+            std::fs::metadata(path).map_err(|e| SourceError::path(&self.info.id, path, format!("the tap's settings (`config`): {e}")))?;
+        }
+        if let CatalogPlan::File(path) = &self.catalog {
+            std::fs::metadata(path).map_err(|e| SourceError::path(&self.info.id, path, format!("the catalog: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::items(self.batch_size)
+    }
+
+    fn read(&self, ctx: &mut Context) -> Result<(), ReadError> {
+        self.validate()?;
+        let saved: Option<SingerCursor> = Cursor::decode_saved(ctx.take_cursor(), &self.info.id, CURSOR_VERSION)?;
+        let state = saved.and_then(|c| c.state);
+        let stop = ctx.sink.stop_flag();
+        let files = self.run_files(state.as_ref(), &stop)?;
+        let mut argv = self.command.clone();
+        argv.extend(files.args.iter().cloned());
+        let mut tap = Tap::spawn(self.launch(argv), Some(stop)).map_err(|e| self.failed(e))?;
+        let stdout = tap.take_stdout().ok_or_else(|| self.failed("the tap has no stdout"))?;
+        let mut lines = Lines::new(BufReader::with_capacity(1 << 16, stdout), self.max_record_bytes);
+        let mut run = Run {
+            source: self,
+            schemas: HashMap::new(),
+            state,
+            invalid: 0,
+        };
+        let read = loop {
+            match lines.next_line() {
+                Ok(Some((number, line))) => {
+                    if let Err(stopped) = run.line(number, line, &mut ctx.sink) {
+                        break Err(ReadError::from(stopped));
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(ReadError::Failed(self.failed(format!("reading the tap's output: {e}")))),
+            }
+        };
+        self.bytes.fetch_add(lines.bytes, Ordering::Relaxed);
+        self.invalid.fetch_add(run.invalid, Ordering::Relaxed);
+        if let Err(e) = read {
+            tap.stop();
+            return Err(e);
+        }
+        let status = tap.wait().map_err(|e| self.failed(e))?;
+        if ctx.sink.is_stopped() {
+            return Err(ReadError::Stopped);
+        }
+        if !status.success() {
+            return Err(ReadError::Failed(self.failed(tap.failure(status))));
+        }
+        ctx.sink.commit_blocking(cursor_of(&run.state))?;
+        drop(files);
+        Ok(())
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            invalid: self.invalid.load(Ordering::Relaxed),
+            ..SourceStats::default()
+        }
+    }
+}
+
+/// One run of the tap: the streams' schemas so far and the last STATE.
+struct Run<'a> {
+    source: &'a SingerSource,
+    schemas: HashMap<String, (StreamSchema, Value)>,
+    state: Option<Value>,
+    invalid: u64,
+}
+
+impl Run<'_> {
+    /// Takes line `number` of the tap's output.
+    fn line(&mut self, number: u64, line: Line<'_>, sink: &mut Sink) -> Result<(), Stopped> {
+        let text = match line {
+            Line::TooLong { head, bytes } => {
+                let reason = format!("{bytes} bytes, longer than max_record_bytes ({})", self.source.max_record_bytes);
+                self.reject(number, reason, &String::from_utf8_lossy(&head), sink);
+                return Ok(());
+            }
+            Line::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) if text.trim().is_empty() => return Ok(()),
+                Ok(text) => text,
+                Err(e) => {
+                    self.reject(number, format!("not UTF-8: {e}"), &String::from_utf8_lossy(bytes), sink);
+                    return Ok(());
+                }
+            },
+        };
+        let message = match message::parse(text, number) {
+            Ok(message) => message,
+            Err(e) => {
+                self.reject(number, e.reason, text, sink);
+                return Ok(());
+            }
+        };
+        match message {
+            Message::Schema { stream, schema, key_properties, bookmark_properties } => {
+                let shape = StreamSchema {
+                    key_properties,
+                    replication_key: bookmark_properties.into_iter().next(),
+                };
+                self.schemas.insert(stream, (shape, schema));
+            }
+            Message::Record { stream, record, time_extracted } => {
+                self.record(number, text, stream, record, time_extracted, sink)?;
+            }
+            Message::State { value } => {
+                self.state = Some(value);
+                let state = &self.state;
+                sink.checkpoint_blocking(|| cursor_of(state))?;
+            }
+            Message::ActivateVersion { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        number: u64,
+        text: &str,
+        stream: String,
+        record: serde_json::Map<String, Value>,
+        time_extracted: Option<chrono::DateTime<chrono::Utc>>,
+        sink: &mut Sink,
+    ) -> Result<(), Stopped> {
+        let streams = &self.source.streams;
+        let default = StreamMapping::default();
+        let mapping = match streams.get(&stream) {
+            Some(mapping) => mapping,
+            None if streams.is_empty() => &default,
+            // A stream the config does not name (a parent a tap syncs for its children).
+            None => return Ok(()),
+        };
+        let Some((shape, json_schema)) = self.schemas.get(&stream) else {
+            self.reject(number, format!("a RECORD of {stream} before its SCHEMA"), text, sink);
+            return Ok(());
+        };
+        let record = Value::Object(record);
+        if let Err(why) = schema::check(json_schema, &record) {
+            self.reject(number, format!("does not match the SCHEMA of {stream}: {why}"), text, sink);
+            return Ok(());
+        }
+        let Value::Object(record) = record else { unreachable!("built as an object") };
+        match event_of(&stream, record, shape, mapping, time_extracted) {
+            Ok(mut event) => {
+                self.source.info.stamp(&mut event);
+                sink.event(event);
+            }
+            Err(why) => {
+                self.reject(number, why, text, sink);
+                return Ok(());
+            }
+        }
+        // A tap silent about its state for long: stored with the STATE before them (read
+        // again from it, they are duplicates), so memory stays bounded.
+        if sink.pending() >= self.source.batch_size.saturating_mul(4) {
+            sink.commit_blocking(cursor_of(&self.state))?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, number: u64, reason: String, raw: &str, sink: &mut Sink) {
+        self.invalid += 1;
+        let mut end = raw.len().min(RAW_BYTES);
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        sink.dead_letter(DeadLetter {
+            origin: format!("tap output line {number}"),
+            reason,
+            raw: raw[..end].to_string(),
+        });
+    }
+}
