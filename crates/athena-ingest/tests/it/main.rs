@@ -32,6 +32,7 @@ mod serve_basic;
 mod serve_cluster;
 mod serve_live;
 mod serve_support;
+mod singer;
 mod slack_api;
 mod sources_declared_once;
 mod store_foreign;

@@ -30,6 +30,13 @@ pub struct Lines<R> {
     pub bytes: u64,
 }
 
+impl<R> Lines<R> {
+    /// The reader, to look at what it holds.
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+}
+
 impl<R: BufRead> Lines<R> {
     /// Lines of `reader`, each at most `max` bytes.
     pub fn new(reader: R, max: usize) -> Self {

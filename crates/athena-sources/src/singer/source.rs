@@ -12,13 +12,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag, Stopped};
 use athena_core::{
-    ConfigError, Cursor, DeadLetter, Secret, SourceConfig, SourceError, SourceInfo, SourceStats,
+    ConfigError, Cursor, DeadLetter, Event, Secret, SourceConfig, SourceError, SourceInfo, SourceStats,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +33,8 @@ use super::{catalog, schema};
 
 /// The cursor's format.
 const CURSOR_VERSION: u64 = 1;
+/// How long a tap may be silent after a STATE before what it sent is stored.
+const QUIET: Duration = Duration::from_millis(200);
 /// How much of a bad line a dead letter keeps.
 const RAW_BYTES: usize = 4096;
 /// The most a discovered catalog may be.
@@ -125,11 +128,9 @@ impl SingerSource {
                 format!("{:?} is not an option (\"--catalog\" or \"--properties\")", c.catalog_option),
             ));
         }
-        let dir = config
-            .config_file()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| config.resolve_path(Path::new(".")));
+        // Where relative paths of the config lead: the tap runs there, so its own relative
+        // settings (a file to read) mean what they mean in the config.
+        let dir = config.resolve_path(Path::new("."));
         let mut command = c.command.clone();
         if command[0].contains('/') {
             command[0] = config.resolve_path(Path::new(&command[0])).display().to_string();
@@ -276,6 +277,20 @@ fn mark_secrets(value: &Value, under_secret: bool) {
     }
 }
 
+/// Whether `fd` has something to read (or its end) within `timeout`.
+fn readable(fd: RawFd, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one pollfd, valid for the call.
+    let n = unsafe { libc::poll(&mut poll, 1, millis) };
+    // An error (EINTR) or anything but a timeout: go and read, which tells what happened.
+    n != 0
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
@@ -342,9 +357,23 @@ impl BlockingSource for SingerSource {
             source: self,
             schemas: HashMap::new(),
             state,
+            unstated: Vec::new(),
+            unstated_letters: Vec::new(),
+            state_unsent: false,
             invalid: 0,
         };
         let read = loop {
+            // A tap gone quiet right after a STATE (waiting on an API, or for good) has what it
+            // sent stored now, not when it speaks again.
+            if lines.reader().buffer().is_empty() {
+                let fd = lines.reader().get_ref().as_raw_fd();
+                while !readable(fd, QUIET) {
+                    // Stopped: the watcher ends the tap, and reading meets its end.
+                    if run.quiet(&mut ctx.sink).is_err() || ctx.sink.is_stopped() {
+                        break;
+                    }
+                }
+            }
             match lines.next_line() {
                 Ok(Some((number, line))) => {
                     if let Err(stopped) = run.line(number, line, &mut ctx.sink) {
@@ -359,6 +388,8 @@ impl BlockingSource for SingerSource {
         self.invalid.fetch_add(run.invalid, Ordering::Relaxed);
         if let Err(e) = read {
             tap.stop();
+            // What the tap's last STATE covers is kept; what came after it is read again.
+            run.store_stated(&mut ctx.sink)?;
             return Err(e);
         }
         let status = tap.wait().map_err(|e| self.failed(e))?;
@@ -366,8 +397,11 @@ impl BlockingSource for SingerSource {
             return Err(ReadError::Stopped);
         }
         if !status.success() {
+            run.store_stated(&mut ctx.sink)?;
             return Err(ReadError::Failed(self.failed(tap.failure(status))));
         }
+        // Exit 0: the records after the last STATE go with the tap's final state.
+        run.settle(&mut ctx.sink);
         ctx.sink.commit_blocking(cursor_of(&run.state))?;
         drop(files);
         Ok(())
@@ -387,23 +421,66 @@ struct Run<'a> {
     source: &'a SingerSource,
     schemas: HashMap<String, (StreamSchema, Value)>,
     state: Option<Value>,
+    /// The events since the last STATE: they go into the sink with the next one (the sink
+    /// holds only what a STATE covers).
+    unstated: Vec<Event>,
+    /// The dead letters since the last STATE, likewise.
+    unstated_letters: Vec<DeadLetter>,
+    /// Whether the sink's last STATE is not sent yet.
+    state_unsent: bool,
     invalid: u64,
 }
 
 impl Run<'_> {
+    /// Moves what came since the last STATE into the sink.
+    fn settle(&mut self, sink: &mut Sink) {
+        for event in self.unstated.drain(..) {
+            sink.event(event);
+        }
+        for letter in self.unstated_letters.drain(..) {
+            sink.dead_letter(letter);
+        }
+    }
+
+    /// Sends what the last STATE covers, with it, if anything waits.
+    fn store_stated(&mut self, sink: &mut Sink) -> Result<(), Stopped> {
+        if sink.has_pending() || self.state_unsent {
+            sink.commit_blocking(cursor_of(&self.state))?;
+            self.state_unsent = false;
+        }
+        Ok(())
+    }
+
+    /// The tap is silent: what its last STATE covers is stored now.
+    fn quiet(&mut self, sink: &mut Sink) -> Result<(), Stopped> {
+        self.store_stated(sink)
+    }
+
     /// Takes line `number` of the tap's output.
     fn line(&mut self, number: u64, line: Line<'_>, sink: &mut Sink) -> Result<(), Stopped> {
+        self.take(number, line, sink)?;
+        // A tap silent about its state for long: what it sent is stored with the STATE before
+        // it (read again from that STATE, the records are duplicates), so memory stays bounded.
+        if self.unstated.len() + self.unstated_letters.len() >= self.source.batch_size.saturating_mul(4) {
+            self.settle(sink);
+            sink.commit_blocking(cursor_of(&self.state))?;
+            self.state_unsent = false;
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, number: u64, line: Line<'_>, sink: &mut Sink) -> Result<(), Stopped> {
         let text = match line {
             Line::TooLong { head, bytes } => {
                 let reason = format!("{bytes} bytes, longer than max_record_bytes ({})", self.source.max_record_bytes);
-                self.reject(number, reason, &String::from_utf8_lossy(&head), sink);
+                self.reject(number, reason, &String::from_utf8_lossy(&head));
                 return Ok(());
             }
             Line::Text(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) if text.trim().is_empty() => return Ok(()),
                 Ok(text) => text,
                 Err(e) => {
-                    self.reject(number, format!("not UTF-8: {e}"), &String::from_utf8_lossy(bytes), sink);
+                    self.reject(number, format!("not UTF-8: {e}"), &String::from_utf8_lossy(bytes));
                     return Ok(());
                 }
             },
@@ -411,7 +488,7 @@ impl Run<'_> {
         let message = match message::parse(text, number) {
             Ok(message) => message,
             Err(e) => {
-                self.reject(number, e.reason, text, sink);
+                self.reject(number, e.reason, text);
                 return Ok(());
             }
         };
@@ -424,12 +501,15 @@ impl Run<'_> {
                 self.schemas.insert(stream, (shape, schema));
             }
             Message::Record { stream, record, time_extracted } => {
-                self.record(number, text, stream, record, time_extracted, sink)?;
+                self.record(number, text, stream, record, time_extracted);
             }
             Message::State { value } => {
+                self.settle(sink);
                 self.state = Some(value);
-                let state = &self.state;
-                sink.checkpoint_blocking(|| cursor_of(state))?;
+                self.state_unsent = true;
+                if sink.is_due() {
+                    self.store_stated(sink)?;
+                }
             }
             Message::ActivateVersion { .. } => {}
         }
@@ -443,51 +523,41 @@ impl Run<'_> {
         stream: String,
         record: serde_json::Map<String, Value>,
         time_extracted: Option<chrono::DateTime<chrono::Utc>>,
-        sink: &mut Sink,
-    ) -> Result<(), Stopped> {
+    ) {
         let streams = &self.source.streams;
         let default = StreamMapping::default();
         let mapping = match streams.get(&stream) {
             Some(mapping) => mapping,
             None if streams.is_empty() => &default,
             // A stream the config does not name (a parent a tap syncs for its children).
-            None => return Ok(()),
+            None => return,
         };
         let Some((shape, json_schema)) = self.schemas.get(&stream) else {
-            self.reject(number, format!("a RECORD of {stream} before its SCHEMA"), text, sink);
-            return Ok(());
+            self.reject(number, format!("a RECORD of {stream} before its SCHEMA"), text);
+            return;
         };
         let record = Value::Object(record);
         if let Err(why) = schema::check(json_schema, &record) {
-            self.reject(number, format!("does not match the SCHEMA of {stream}: {why}"), text, sink);
-            return Ok(());
+            self.reject(number, format!("does not match the SCHEMA of {stream}: {why}"), text);
+            return;
         }
         let Value::Object(record) = record else { unreachable!("built as an object") };
         match event_of(&stream, record, shape, mapping, time_extracted) {
             Ok(mut event) => {
                 self.source.info.stamp(&mut event);
-                sink.event(event);
+                self.unstated.push(event);
             }
-            Err(why) => {
-                self.reject(number, why, text, sink);
-                return Ok(());
-            }
+            Err(why) => self.reject(number, why, text),
         }
-        // A tap silent about its state for long: stored with the STATE before them (read
-        // again from it, they are duplicates), so memory stays bounded.
-        if sink.pending() >= self.source.batch_size.saturating_mul(4) {
-            sink.commit_blocking(cursor_of(&self.state))?;
-        }
-        Ok(())
     }
 
-    fn reject(&mut self, number: u64, reason: String, raw: &str, sink: &mut Sink) {
+    fn reject(&mut self, number: u64, reason: String, raw: &str) {
         self.invalid += 1;
         let mut end = raw.len().min(RAW_BYTES);
         while !raw.is_char_boundary(end) {
             end -= 1;
         }
-        sink.dead_letter(DeadLetter {
+        self.unstated_letters.push(DeadLetter {
             origin: format!("tap output line {number}"),
             reason,
             raw: raw[..end].to_string(),
