@@ -179,6 +179,27 @@ pub enum Command {
         #[command(subcommand)]
         command: FeedCommand,
     },
+    /// Every stored event in storing order, as JSON lines, or with --singer as a Singer tap
+    /// writes them (SCHEMA, RECORD, STATE) for any Singer target: `athena-ingest export
+    /// --singer --state state.json | target-jsonl`. Its STATE is the storing position, so a
+    /// run given the last one exports only what was stored since.
+    Export {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Write Singer messages: stream `events`, a STATE every 1,000 records and at the end.
+        #[arg(long)]
+        singer: bool,
+        /// Only these sources (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// Only events that occurred at or after: RFC 3339, a date, or relative (7d, 12h).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Go on from this Singer state (a file holding the last STATE's value, as a target
+        /// prints it; its last line counts). Needs --singer.
+        #[arg(long, value_name = "FILE", requires = "singer")]
+        state: Option<PathBuf>,
+    },
     /// Create the store or bring its schema up to date (a SQLite file, or PostgreSQL with
     /// `--db postgres://…` or `[store] url`), as `sync` and `serve` do when they open it.
     Migrate {

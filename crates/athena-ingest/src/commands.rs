@@ -148,6 +148,26 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { command } => generate::man(command.as_deref()),
         Command::Feed { command } => crate::feed::run(command),
+        Command::Export {
+            db,
+            singer,
+            sources,
+            since,
+            state,
+        } => {
+            let since = since
+                .map(|t| parse_time_arg(&t, chrono::Utc::now()))
+                .transpose()
+                .map_err(|e| UsageError(format!("--since: {e}")))?;
+            let store = open_read_only(&db)?;
+            let options = crate::export::Options {
+                singer,
+                sources,
+                since,
+                state,
+            };
+            crate::export::run(&*store, &options)
+        }
         Command::Copy { from, to } => copy(&Location::parse(&from), &Location::parse(&to)),
         Command::Migrate { db } => {
             let location = store_location(&db)?;

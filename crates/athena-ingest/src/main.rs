@@ -16,6 +16,7 @@
 mod auth;
 mod cli;
 mod commands;
+mod export;
 mod feed;
 mod generate;
 mod interrupt;

@@ -502,3 +502,108 @@ fn discovered_streams_are_selected_and_mapped() {
         )
     );
 }
+
+/// target-jsonl, from the venv of its own that scripts/test-setup.sh makes.
+fn target_jsonl() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .join("test-tools/singer-target-venv/bin");
+    tool_in(&dir, "target-jsonl")
+}
+
+/// `export --singer ARGS | target-jsonl`: the target's stdout (the state it printed).
+fn export_into_target(env: &TestEnv, args: &[&str]) -> String {
+    let mut all = vec!["export", "--singer"];
+    all.extend_from_slice(args);
+    let mut export = env
+        .cmd(&all)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let target = std::process::Command::new(target_jsonl())
+        .args(["--config", "target.json"])
+        .current_dir(env.dir.path())
+        .stdin(export.stdout.take().unwrap())
+        .output()
+        .expect("running target-jsonl (scripts/test-setup.sh installs it)");
+    assert!(export.wait().unwrap().success());
+    let run = Run(target);
+    assert_eq!(run.code(), 0, "target-jsonl: {}", run.describe());
+    run.stdout()
+}
+
+#[test]
+fn target_jsonl_loads_the_store_through_export_singer_and_a_second_export_brings_only_whats_new() {
+    let env = TestEnv::new();
+    std::fs::write(env.path("web.log"), sample_lines(1..=300)).unwrap();
+    env.write_config("[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"web.log\"]\n");
+    env.run(&["sync"]).ok();
+    std::fs::write(
+        env.path("target.json"),
+        r#"{"destination_path": "out", "do_timestamp_file": false}"#,
+    )
+    .unwrap();
+    let state = export_into_target(&env, &[]);
+    std::fs::write(env.path("state.json"), &state).unwrap();
+    let loaded = |env: &TestEnv| -> Vec<Value> {
+        std::fs::read_to_string(env.path("out/events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // Every event, as `events --format jsonl` prints it.
+    let out = env
+        .run(&["events", "--format", "jsonl", "--limit", "1000"])
+        .ok();
+    let mut stored: Vec<Value> = out
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut got = loaded(&env);
+    assert_eq!(got.len(), 300);
+    let key = |e: &Value| e["id"].as_str().unwrap().to_string();
+    stored.sort_by_key(key);
+    got.sort_by_key(key);
+    assert_eq!(got, stored);
+    let position = |state: &str| -> i64 {
+        let last: Value = serde_json::from_str(state.lines().last().unwrap()).unwrap();
+        last["bookmarks"]["events"]["storing_position"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(position(&state), 300, "{state}");
+    // 100 more lines stored; the export from the saved state brings those only.
+    let mut log = sample_lines(1..=300);
+    log.push_str(&sample_lines(301..=400));
+    std::fs::write(env.path("web.log"), log).unwrap();
+    env.run(&["sync"]).ok();
+    let state = export_into_target(&env, &["--state", "state.json"]);
+    assert_eq!(position(&state), 400, "{state}");
+    let got = loaded(&env);
+    assert_eq!(got.len(), 400);
+    let ids: BTreeSet<String> = got.iter().map(key).collect();
+    assert_eq!(ids.len(), 400, "an event exported twice");
+    // Filters: one source, a time.
+    let text = env
+        .run(&["export", "--singer", "--source", "nope"])
+        .ok()
+        .stdout();
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["SCHEMA", "STATE"]);
+    // A state of another tap is a usage error naming the file.
+    std::fs::write(env.path("other.json"), r#"{"bookmarks": {"users": {}}}"#).unwrap();
+    let run = env.run(&["export", "--singer", "--state", "other.json"]);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(run.stderr().contains("other.json"), "{}", run.describe());
+}
