@@ -607,3 +607,39 @@ fn target_jsonl_loads_the_store_through_export_singer_and_a_second_export_brings
     assert_eq!(run.code(), 2, "{}", run.describe());
     assert!(run.stderr().contains("other.json"), "{}", run.describe());
 }
+
+#[test]
+fn under_serve_a_tap_runs_on_its_schedule_reads_on_after_a_reload_and_is_stopped_at_shutdown() {
+    use crate::serve_support::{stored_count, wait_for, Server};
+    let env = TestEnv::new();
+    let pid_file = env.path("endless.pid");
+    std::fs::write(env.path("endless.py"), ENDLESS_TAP).unwrap();
+    let config = |total: usize| {
+        format!(
+            "{}schedule = \"1s\"\n\n[[sources]]\nid = \"e\"\ntype = \"singer\"\ncommand = [\"python3\", \"endless.py\", {:?}]\nstop_grace_secs = 1\n",
+            tickets_config(&format!("total = {total}, state_every = 10"), ""),
+            pid_file.display().to_string()
+        )
+    };
+    env.write_config(&config(30));
+    let mut server = Server::start(&env);
+    wait_for(
+        "the tickets tap's 30 records and the endless tap's one",
+        || stored_count(&env, "t") == 30 && stored_count(&env, "e") == 1,
+    );
+    // 20 more tickets after a reload: the next scheduled run, given the stored state, sends
+    // those only.
+    env.write_config(&config(50));
+    server.signal(libc::SIGHUP);
+    wait_for("the 20 new tickets", || stored_count(&env, "t") == 50);
+    assert_eq!(env.ids("t").len(), 50);
+    let tap_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let (code, stderr, took) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
+    let proc = PathBuf::from(format!("/proc/{}", tap_pid.trim()));
+    assert!(
+        !proc.exists() || is_zombie(&proc),
+        "the endless tap outlived serve"
+    );
+}
