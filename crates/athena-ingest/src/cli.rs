@@ -197,7 +197,7 @@ pub enum Command {
         since: Option<String>,
         /// Go on from this Singer state (a file holding the last STATE's value, as a target
         /// prints it; its last line counts). Needs --singer.
-        #[arg(long, value_name = "FILE", requires = "singer")]
+        #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
     },
     /// Create the store or bring its schema up to date (a SQLite file, or PostgreSQL with

@@ -155,6 +155,9 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             since,
             state,
         } => {
+            if state.is_some() && !singer {
+                return Err(UsageError("--state needs --singer (a Singer state)".into()).into());
+            }
             let since = since
                 .map(|t| parse_time_arg(&t, chrono::Utc::now()))
                 .transpose()

@@ -47,7 +47,5 @@ const STARTER: &str = r#"# A Singer tap: any of the hundreds on PyPI (pip instal
 # type = "singer"
 # command = ["/path/to/venv/bin/tap-hubspot"]
 # config = { access_token = "${HUBSPOT_TOKEN}", start_date = "2024-01-01T00:00:00Z" }
-# [sources.streams.deals]
-# occurred_at = "updatedAt"
-# title = "{properties.dealname}"
+# streams = { deals = { occurred_at = "updatedAt", title = "{properties.dealname}" } }
 "#;
