@@ -6,13 +6,15 @@
 //!   against its SCHEMA; `mapping`: a record → an event.
 //! - `tap`: the child process (its stderr logged, its stop: SIGTERM, then SIGKILL);
 //!   `catalog`: discovering streams and selecting them.
-//! - `source`: the source; `config`: its keys.
+//! - `source`: the source (the tap's files, discovery, the read loop); `run`: one run's
+//!   messages, held until a STATE covers them; `config`: its keys.
 
 mod catalog;
 mod config;
 mod lines;
 pub mod mapping;
 pub mod message;
+mod run;
 mod schema;
 mod source;
 mod tap;

@@ -10,49 +10,30 @@
 //! records has them stored early, with the STATE before them (memory stays bounded); read again
 //! from that STATE they are duplicates by id, so nothing is stored twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use athena_core::kit::{BlockingSource, Context, Limits, ReadError, Sink, StopFlag, Stopped};
+use athena_core::kit::{BlockingSource, Context, Limits, ReadError, StopFlag};
 use athena_core::{
-    ConfigError, Cursor, DeadLetter, Event, Secret, SourceConfig, SourceError, SourceInfo, SourceStats,
+    ConfigError, Cursor, Secret, SourceConfig, SourceError, SourceInfo, SourceStats,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::{is_secret_key, SingerConfig, TapSettings};
-use super::lines::{Line, Lines};
-use super::mapping::{event_of, StreamMapping, StreamSchema};
-use super::message::{self, Message};
+use super::lines::Lines;
+use super::mapping::StreamMapping;
+use super::run::{Run, SingerCursor, CURSOR_VERSION};
 use super::tap::{Launch, Tap};
-use super::{catalog, schema};
+use super::catalog;
 
-/// The cursor's format.
-const CURSOR_VERSION: u64 = 1;
 /// How long a tap may be silent after a STATE before what it sent is stored.
 const QUIET: Duration = Duration::from_millis(200);
-/// How much of a bad line a dead letter keeps.
-const RAW_BYTES: usize = 4096;
 /// The most a discovered catalog may be.
 const MAX_CATALOG_BYTES: u64 = 256 << 20;
-
-/// What is stored as the cursor: the tap's last stored STATE, as the tap gave it.
-#[derive(Debug, Serialize, Deserialize)]
-struct SingerCursor {
-    version: u64,
-    state: Option<Value>,
-}
-
-fn cursor_of(state: &Option<Value>) -> Cursor {
-    Cursor::encode(&SingerCursor {
-        version: CURSOR_VERSION,
-        state: state.clone(),
-    })
-}
 
 /// Where the tap's catalog comes from.
 #[derive(Debug, Clone)]
@@ -67,17 +48,17 @@ enum CatalogPlan {
 
 /// Runs a Singer tap (run by the kit's [`Blocking`](athena_core::kit::Blocking)).
 pub struct SingerSource {
-    info: SourceInfo,
+    pub(super) info: SourceInfo,
     command: Vec<String>,
     dir: PathBuf,
     settings: Option<Settings>,
     catalog: CatalogPlan,
     catalog_option: String,
-    streams: BTreeMap<String, StreamMapping>,
+    pub(super) streams: BTreeMap<String, StreamMapping>,
     env: Vec<(String, String)>,
-    max_record_bytes: usize,
+    pub(super) max_record_bytes: usize,
     grace: Duration,
-    batch_size: usize,
+    pub(super) batch_size: usize,
     bytes: AtomicU64,
     invalid: AtomicU64,
 }
@@ -353,15 +334,7 @@ impl BlockingSource for SingerSource {
         let mut tap = Tap::spawn(self.launch(argv), Some(stop)).map_err(|e| self.failed(e))?;
         let stdout = tap.take_stdout().ok_or_else(|| self.failed("the tap has no stdout"))?;
         let mut lines = Lines::new(BufReader::with_capacity(1 << 16, stdout), self.max_record_bytes);
-        let mut run = Run {
-            source: self,
-            schemas: HashMap::new(),
-            state,
-            unstated: Vec::new(),
-            unstated_letters: Vec::new(),
-            state_unsent: false,
-            invalid: 0,
-        };
+        let mut run = Run::new(self, state);
         let read = loop {
             // A tap gone quiet right after a STATE (waiting on an API, or for good) has what it
             // sent stored now, not when it speaks again.
@@ -401,8 +374,7 @@ impl BlockingSource for SingerSource {
             return Err(ReadError::Failed(self.failed(tap.failure(status))));
         }
         // Exit 0: the records after the last STATE go with the tap's final state.
-        run.settle(&mut ctx.sink);
-        ctx.sink.commit_blocking(cursor_of(&run.state))?;
+        run.store_final(&mut ctx.sink)?;
         drop(files);
         Ok(())
     }
@@ -413,154 +385,5 @@ impl BlockingSource for SingerSource {
             invalid: self.invalid.load(Ordering::Relaxed),
             ..SourceStats::default()
         }
-    }
-}
-
-/// One run of the tap: the streams' schemas so far and the last STATE.
-struct Run<'a> {
-    source: &'a SingerSource,
-    schemas: HashMap<String, (StreamSchema, Value)>,
-    state: Option<Value>,
-    /// The events since the last STATE: they go into the sink with the next one (the sink
-    /// holds only what a STATE covers).
-    unstated: Vec<Event>,
-    /// The dead letters since the last STATE, likewise.
-    unstated_letters: Vec<DeadLetter>,
-    /// Whether the sink's last STATE is not sent yet.
-    state_unsent: bool,
-    invalid: u64,
-}
-
-impl Run<'_> {
-    /// Moves what came since the last STATE into the sink.
-    fn settle(&mut self, sink: &mut Sink) {
-        for event in self.unstated.drain(..) {
-            sink.event(event);
-        }
-        for letter in self.unstated_letters.drain(..) {
-            sink.dead_letter(letter);
-        }
-    }
-
-    /// Sends what the last STATE covers, with it, if anything waits.
-    fn store_stated(&mut self, sink: &mut Sink) -> Result<(), Stopped> {
-        if sink.has_pending() || self.state_unsent {
-            sink.commit_blocking(cursor_of(&self.state))?;
-            self.state_unsent = false;
-        }
-        Ok(())
-    }
-
-    /// The tap is silent: what its last STATE covers is stored now.
-    fn quiet(&mut self, sink: &mut Sink) -> Result<(), Stopped> {
-        self.store_stated(sink)
-    }
-
-    /// Takes line `number` of the tap's output.
-    fn line(&mut self, number: u64, line: Line<'_>, sink: &mut Sink) -> Result<(), Stopped> {
-        self.take(number, line, sink)?;
-        // A tap silent about its state for long: what it sent is stored with the STATE before
-        // it (read again from that STATE, the records are duplicates), so memory stays bounded.
-        if self.unstated.len() + self.unstated_letters.len() >= self.source.batch_size.saturating_mul(4) {
-            self.settle(sink);
-            sink.commit_blocking(cursor_of(&self.state))?;
-            self.state_unsent = false;
-        }
-        Ok(())
-    }
-
-    fn take(&mut self, number: u64, line: Line<'_>, sink: &mut Sink) -> Result<(), Stopped> {
-        let text = match line {
-            Line::TooLong { head, bytes } => {
-                let reason = format!("{bytes} bytes, longer than max_record_bytes ({})", self.source.max_record_bytes);
-                self.reject(number, reason, &String::from_utf8_lossy(&head));
-                return Ok(());
-            }
-            Line::Text(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) if text.trim().is_empty() => return Ok(()),
-                Ok(text) => text,
-                Err(e) => {
-                    self.reject(number, format!("not UTF-8: {e}"), &String::from_utf8_lossy(bytes));
-                    return Ok(());
-                }
-            },
-        };
-        let message = match message::parse(text, number) {
-            Ok(message) => message,
-            Err(e) => {
-                self.reject(number, e.reason, text);
-                return Ok(());
-            }
-        };
-        match message {
-            Message::Schema { stream, schema, key_properties, bookmark_properties } => {
-                let shape = StreamSchema {
-                    key_properties,
-                    replication_key: bookmark_properties.into_iter().next(),
-                };
-                self.schemas.insert(stream, (shape, schema));
-            }
-            Message::Record { stream, record, time_extracted } => {
-                self.record(number, text, stream, record, time_extracted);
-            }
-            Message::State { value } => {
-                self.settle(sink);
-                self.state = Some(value);
-                self.state_unsent = true;
-                if sink.is_due() {
-                    self.store_stated(sink)?;
-                }
-            }
-            Message::ActivateVersion { .. } => {}
-        }
-        Ok(())
-    }
-
-    fn record(
-        &mut self,
-        number: u64,
-        text: &str,
-        stream: String,
-        record: serde_json::Map<String, Value>,
-        time_extracted: Option<chrono::DateTime<chrono::Utc>>,
-    ) {
-        let streams = &self.source.streams;
-        let default = StreamMapping::default();
-        let mapping = match streams.get(&stream) {
-            Some(mapping) => mapping,
-            None if streams.is_empty() => &default,
-            // A stream the config does not name (a parent a tap syncs for its children).
-            None => return,
-        };
-        let Some((shape, json_schema)) = self.schemas.get(&stream) else {
-            self.reject(number, format!("a RECORD of {stream} before its SCHEMA"), text);
-            return;
-        };
-        let record = Value::Object(record);
-        if let Err(why) = schema::check(json_schema, &record) {
-            self.reject(number, format!("does not match the SCHEMA of {stream}: {why}"), text);
-            return;
-        }
-        let Value::Object(record) = record else { unreachable!("built as an object") };
-        match event_of(&stream, record, shape, mapping, time_extracted) {
-            Ok(mut event) => {
-                self.source.info.stamp(&mut event);
-                self.unstated.push(event);
-            }
-            Err(why) => self.reject(number, why, text),
-        }
-    }
-
-    fn reject(&mut self, number: u64, reason: String, raw: &str) {
-        self.invalid += 1;
-        let mut end = raw.len().min(RAW_BYTES);
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.unstated_letters.push(DeadLetter {
-            origin: format!("tap output line {number}"),
-            reason,
-            raw: raw[..end].to_string(),
-        });
     }
 }
