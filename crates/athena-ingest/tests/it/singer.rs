@@ -428,11 +428,13 @@ path = sys.argv[sys.argv.index("--config") + 1]
 mode = oct(os.stat(path).st_mode & 0o777)
 settings = json.load(open(path))
 sys.stderr.write("settings: " + json.dumps(settings) + " mode " + mode + "\n")
+token = os.environ.get("TAP_API_TOKEN", "")
+sys.stderr.write("env token " + token + " of length " + str(len(token)) + "\n")
 sys.exit(2)
 "#;
     let command = script_tap(&env, "show.py", tap);
     env.write_config(&format!(
-        "[[sources]]\nid = \"s\"\ntype = \"singer\"\ncommand = {command}\nconfig = {{ api_key = \"sk-literal-4242\", token = \"${{TAP_TOKEN}}\", start = \"2024\" }}\n"
+        "[[sources]]\nid = \"s\"\ntype = \"singer\"\ncommand = {command}\nconfig = {{ api_key = \"sk-literal-4242\", token = \"${{TAP_TOKEN}}\", start = \"2024\" }}\nenv = {{ TAP_API_TOKEN = \"envtok-literal-9999\" }}\n"
     ));
     let run = Run(env
         .cmd(&["sync", "-v"])
@@ -443,7 +445,8 @@ sys.exit(2)
     let all = run.describe() + &env.store_text();
     assert!(all.contains("mode 0o600"), "{all}");
     assert!(all.contains("\"start\": \"2024\""), "{all}");
-    for secret in ["sk-literal-4242", "tok-from-env-777"] {
+    assert!(all.contains("of length 19"), "the tap got its variable: {all}");
+    for secret in ["sk-literal-4242", "tok-from-env-777", "envtok-literal-9999"] {
         assert!(!all.contains(secret), "{secret} leaked:\n{all}");
     }
 }

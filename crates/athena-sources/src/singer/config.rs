@@ -41,8 +41,9 @@ athena_core::declare_config! {
         /// the record). Empty: every stream, with the defaults.
         #[key(default_text = "every stream")]
         pub streams: BTreeMap<String, StreamMapping> = BTreeMap::new(),
-        /// Variables added to the tap's environment (`${VAR}` allowed; their values are
-        /// masked like the settings').
+        /// Variables added to the tap's environment (`TAP_GITHUB_TOKEN = "${GITHUB_TOKEN}"`);
+        /// `${VAR}` values, and the values of variables naming a secret, are masked like the
+        /// settings'.
         pub env: BTreeMap<String, String> = BTreeMap::new(),
         /// A longer stdout line is refused (a dead letter naming its line), never buffered.
         #[key(range = 1024..=1 << 30)]

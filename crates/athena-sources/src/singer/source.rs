@@ -27,8 +27,8 @@ use super::config::{is_secret_key, SingerConfig, TapSettings};
 use super::lines::Lines;
 use super::mapping::StreamMapping;
 use super::run::{Run, SingerCursor, CURSOR_VERSION};
-use super::tap::{Launch, Tap};
 use super::catalog;
+use super::tap::{Launch, Tap};
 
 /// How long a tap may be silent after a STATE before what it sent is stored.
 const QUIET: Duration = Duration::from_millis(200);
@@ -84,6 +84,11 @@ impl SingerSource {
         // keep under a secret's name, is masked wherever text leaves the process.
         for value in config.env_values() {
             let _ = Secret::new(value.clone());
+        }
+        for (name, value) in &c.env {
+            if is_secret_key(name) {
+                let _ = Secret::new(value.clone());
+            }
         }
         let settings = match &c.config {
             None => None,
