@@ -445,7 +445,10 @@ sys.exit(2)
     let all = run.describe() + &env.store_text();
     assert!(all.contains("mode 0o600"), "{all}");
     assert!(all.contains("\"start\": \"2024\""), "{all}");
-    assert!(all.contains("of length 19"), "the tap got its variable: {all}");
+    assert!(
+        all.contains("of length 19"),
+        "the tap got its variable: {all}"
+    );
     for secret in ["sk-literal-4242", "tok-from-env-777", "envtok-literal-9999"] {
         assert!(!all.contains(secret), "{secret} leaked:\n{all}");
     }
