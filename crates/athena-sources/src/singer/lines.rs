@@ -74,7 +74,8 @@ impl<R: BufRead> Lines<R> {
                     self.line.extend_from_slice(&chunk[..room]);
                     *total += take as u64;
                 }
-                None if self.line.len() + take > self.max => {
+                // One byte over the bound may be a CRLF's `\r`, checked once the line ends.
+                None if self.line.len() + take > self.max + 1 => {
                     let before = self.line.len();
                     let room = HEAD.saturating_sub(before).min(take);
                     self.line.truncate(HEAD);
@@ -106,6 +107,12 @@ impl<R: BufRead> Lines<R> {
             None => {
                 if self.line.last() == Some(&b'\r') {
                     self.line.pop();
+                }
+                if self.line.len() > self.max {
+                    let bytes = self.line.len() as u64;
+                    self.line.truncate(HEAD);
+                    let head = std::mem::take(&mut self.line);
+                    return Ok(Some((self.number, Line::TooLong { head, bytes })));
                 }
                 (self.number, Line::Text(&self.line))
             }
@@ -155,5 +162,10 @@ mod tests {
         }
         assert_eq!(all(b"", 10, 8), vec![]);
         assert_eq!(all(b"exactly10!\n", 10, 4), vec![(1, "exactly10!".into())]);
+        assert_eq!(all(b"exactly10!\r\n", 10, 4), vec![(1, "exactly10!".into())]);
+        assert_eq!(
+            all(b"eleven....!\n", 10, 4),
+            vec![(1, "too long: 11 bytes, 11 kept".into())]
+        );
     }
 }

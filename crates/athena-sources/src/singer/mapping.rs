@@ -47,29 +47,10 @@ pub fn event_of(
     time_extracted: Option<DateTime<Utc>>,
 ) -> Result<Event, String> {
     let id = match &mapping.id {
-        Some(template) => format!("{stream}:{}", render(template, &record)),
+        Some(template) => format!("{stream}:{}", render_strict(template, &record)?),
         None => identity(stream, &record, schema)?,
     };
-    let when_field = mapping
-        .occurred_at
-        .as_deref()
-        .or(schema.replication_key.as_deref());
-    let occurred_at = match when_field {
-        Some(field) => {
-            let value = lookup(&record, field).ok_or_else(|| {
-                format!("record {id} of {stream} has no field {field:?} for its time")
-            })?;
-            time_of(value).ok_or_else(|| {
-                format!("record {id} of {stream}: field {field:?} is no time: {value}")
-            })?
-        }
-        None => time_extracted.ok_or_else(|| {
-            format!(
-                "record {id} of {stream} has no time: give the stream's `occurred_at`, or a tap \
-                 that sends a replication key or time_extracted"
-            )
-        })?,
-    };
+    let occurred_at = when(&id, stream, &record, schema, mapping, time_extracted)?;
     let title = match &mapping.title {
         Some(template) => render(template, &record),
         None => format!("{stream} {id}"),
@@ -97,6 +78,35 @@ pub fn event_of(
     Ok(event)
 }
 
+/// When a record happened: the field `occurred_at` names (a time, a date, or epoch seconds;
+/// missing or no time is an error), else the replication key when it holds a time (a number
+/// there is a version, not epoch seconds), else `time_extracted`.
+fn when(
+    id: &str,
+    stream: &str,
+    record: &Map<String, Value>,
+    schema: &StreamSchema,
+    mapping: &StreamMapping,
+    time_extracted: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, String> {
+    if let Some(field) = mapping.occurred_at.as_deref() {
+        let value = lookup(record, field)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| format!("record {id} of {stream} has no field {field:?} for its time"))?;
+        return time_of(value, true)
+            .ok_or_else(|| format!("record {id} of {stream}: field {field:?} is no time: {value}"));
+    }
+    let from_key = (schema.replication_key.as_deref())
+        .and_then(|field| lookup(record, field))
+        .and_then(|value| time_of(value, false));
+    from_key.or(time_extracted).ok_or_else(|| {
+        format!(
+            "record {id} of {stream} has no time: give the stream's `occurred_at`, or a tap \
+             that sends a replication key holding a time, or time_extracted"
+        )
+    })
+}
+
 /// A record's id: its key properties' values (`<stream>:<v1>|<v2>`), else a hash of the
 /// whole record, so that a record read again is a duplicate, not a new event.
 fn identity(
@@ -111,7 +121,7 @@ fn identity(
     }
     let values: Result<Vec<String>, String> = (schema.key_properties.iter())
         .map(|key| match record.get(key) {
-            Some(v) if !v.is_null() => Ok(plain(v)),
+            Some(v) if !v.is_null() => Ok(plain(v).replace('\\', "\\\\").replace('|', "\\|")),
             _ => Err(format!(
                 "a record of {stream} has no value for its key property {key:?}"
             )),
@@ -158,17 +168,13 @@ fn plain(value: &Value) -> String {
     }
 }
 
-/// A time: RFC 3339, a date (midnight UTC), or seconds since the Unix epoch.
-fn time_of(value: &Value) -> Option<DateTime<Utc>> {
+/// A time: RFC 3339, or with an offset without its colon (`+0000`, as Jira and Salesforce
+/// write), or without an offset (UTC), or a date (midnight UTC); with `epoch`, also a number of
+/// seconds since the Unix epoch.
+fn time_of(value: &Value, epoch: bool) -> Option<DateTime<Utc>> {
     match value {
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-            .or_else(|| {
-                let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-                Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?))
-            }),
-        Value::Number(n) => {
+        Value::String(s) => parse_time(s.trim()),
+        Value::Number(n) if epoch => {
             let seconds = n.as_f64()?;
             let millis = (seconds * 1000.0).round() as i64;
             Utc.timestamp_millis_opt(millis).single()
@@ -177,9 +183,49 @@ fn time_of(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-/// `template` with each `{path}` replaced by that field's text (nothing if it has none);
-/// `{{` and `}}` are a brace.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?))
+}
+
+/// [`render`] for an id: a field the template names must have a value, or two versions of a
+/// record would get the same id.
+fn render_strict(template: &str, record: &Map<String, Value>) -> Result<String, String> {
+    let mut missing = None;
+    let text = render_with(template, record, &mut |path| {
+        missing.get_or_insert_with(|| path.to_string());
+    });
+    match missing {
+        Some(path) => Err(format!("the `id` template's field {path:?} has no value")),
+        None => Ok(text),
+    }
+}
+
 fn render(template: &str, record: &Map<String, Value>) -> String {
+    render_with(template, record, &mut |_| {})
+}
+
+/// `template` with each `{path}` replaced by that field's text (nothing if it has none, and
+/// `on_missing` is told);
+/// `{{` and `}}` are a brace.
+fn render_with(
+    template: &str,
+    record: &Map<String, Value>,
+    on_missing: &mut dyn FnMut(&str),
+) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
@@ -190,8 +236,9 @@ fn render(template: &str, record: &Map<String, Value>) -> String {
             rest = &tail[2..];
         } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
             let path = &tail[1..end];
-            if let Some(v) = lookup(record, path).filter(|v| !v.is_null()) {
-                out.push_str(&plain(v));
+            match lookup(record, path).filter(|v| !v.is_null()) {
+                Some(v) => out.push_str(&plain(v)),
+                None => on_missing(path),
             }
             rest = &tail[end + 1..];
         } else {
@@ -260,6 +307,28 @@ mod tests {
     }
 
     #[test]
+    fn composite_keys_cannot_collide_and_an_id_template_needs_its_fields() {
+        let schema = StreamSchema {
+            key_properties: vec!["a".into(), "b".into()],
+            replication_key: None,
+        };
+        let at = Some(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
+        let id = |r: Value| {
+            event_of("s", record(r), &schema, &StreamMapping::default(), at)
+                .unwrap()
+                .id
+        };
+        assert_ne!(id(json!({"a": "x|y", "b": "z"})), id(json!({"a": "x", "b": "y|z"})));
+        let mapping = StreamMapping {
+            id: Some("{a}@{v}".into()),
+            ..StreamMapping::default()
+        };
+        let err = event_of("s", record(json!({"a": 1, "v": null})), &schema, &mapping, at)
+            .unwrap_err();
+        assert!(err.contains("\"v\" has no value"), "{err}");
+    }
+
+    #[test]
     fn without_key_properties_the_same_record_has_the_same_id_whatever_its_key_order() {
         let schema = StreamSchema::default();
         let at = Some(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
@@ -278,25 +347,39 @@ mod tests {
     }
 
     #[test]
-    fn times_are_read_from_rfc3339_dates_and_epoch_seconds_and_a_missing_one_is_named() {
+    fn times_are_read_in_the_shapes_apis_write_and_a_missing_one_is_named() {
         let schema = StreamSchema {
             key_properties: vec!["id".into()],
             replication_key: Some("t".into()),
         };
-        let time = |t: Value| {
+        let extracted = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let at = |t: Value, mapping: &StreamMapping| {
             let r = record(json!({"id": 1, "t": t}));
-            event_of("s", r, &schema, &StreamMapping::default(), None)
-                .map(|e| e.occurred_at.to_rfc3339())
+            event_of("s", r, &schema, mapping, Some(extracted)).map(|e| e.occurred_at.to_rfc3339())
         };
-        assert_eq!(
-            time(json!("2024-05-01")).unwrap(),
-            "2024-05-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            time(json!(1714564800)).unwrap(),
-            "2024-05-01T12:00:00+00:00"
-        );
-        assert!(time(json!("soon")).unwrap_err().contains("is no time"));
+        let by_key = StreamMapping::default();
+        for (text, want) in [
+            ("2024-05-01", "2024-05-01T00:00:00+00:00"),
+            ("2024-05-01T10:00:00.000+0000", "2024-05-01T10:00:00+00:00"),
+            ("2024-05-01T12:00:00+0200", "2024-05-01T10:00:00+00:00"),
+            ("2024-05-01T10:00:00", "2024-05-01T10:00:00+00:00"),
+            ("2024-05-01 10:00:00.5", "2024-05-01T10:00:00.500+00:00"),
+            ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00+00:00"),
+        ] {
+            assert_eq!(at(json!(text), &by_key).unwrap(), want, "{text}");
+        }
+        // A replication key that holds no time (a version number, null, text) gives way to
+        // time_extracted; a field `occurred_at` names must be a time, epoch seconds included.
+        for not_a_time in [json!(1714564800), json!(null), json!("soon")] {
+            assert_eq!(at(not_a_time, &by_key).unwrap(), extracted.to_rfc3339());
+        }
+        let named = StreamMapping {
+            occurred_at: Some("t".into()),
+            ..StreamMapping::default()
+        };
+        assert_eq!(at(json!(1714564800), &named).unwrap(), "2024-05-01T12:00:00+00:00");
+        assert!(at(json!("soon"), &named).unwrap_err().contains("is no time"));
+        assert!(at(json!(null), &named).unwrap_err().contains("has no field \"t\""));
         let none = StreamSchema {
             key_properties: vec!["id".into()],
             replication_key: None,

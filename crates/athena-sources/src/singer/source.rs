@@ -89,6 +89,7 @@ impl SingerSource {
             if is_secret_key(name) {
                 let _ = Secret::new(value.clone());
             }
+            mark_url_password(value);
         }
         let settings = match &c.config {
             None => None,
@@ -182,10 +183,12 @@ impl SingerSource {
     /// The files of one run, in a private temporary directory: the settings, the state, the
     /// catalog.
     fn run_files(&self, state: Option<&Value>, stop: &StopFlag) -> Result<RunFiles, SourceError> {
+        let root = private_temp_root();
+        sweep_stale_run_dirs(&root);
         let dir = tempfile::Builder::new()
-            .prefix("athena-singer-")
-            .tempdir()
-            .map_err(|e| self.failed(format!("cannot make a temporary directory: {e}")))?;
+            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&root)
+            .map_err(|e| self.failed(format!("cannot make a temporary directory in {}: {e}", root.display())))?;
         let mut files = RunFiles {
             args: Vec::new(),
             dir,
@@ -247,12 +250,46 @@ impl SingerSource {
     }
 }
 
+/// How a run's directory of files is named: the prefix, then the pid of the athena-ingest
+/// that made it.
+const RUN_DIR_PREFIX: &str = "athena-singer-";
+
+/// Where a run's files go: `$XDG_RUNTIME_DIR` (memory only, this user's) when there is one,
+/// else the temporary directory.
+fn private_temp_root() -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Removes the run directories of athena-ingest processes that are gone (killed before they
+/// could remove their own: the tap's settings are in them).
+fn sweep_stale_run_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RUN_DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Marks the string values of `value` under a secret's key as secrets, for masking.
 fn mark_secrets(value: &Value, under_secret: bool) {
     match value {
         Value::String(s) if under_secret => {
             let _ = Secret::new(s.clone());
         }
+        Value::String(s) => mark_url_password(s),
         Value::Object(map) => {
             for (k, v) in map {
                 mark_secrets(v, under_secret || is_secret_key(k));
@@ -275,6 +312,21 @@ fn readable(fd: RawFd, timeout: Duration) -> bool {
     let n = unsafe { libc::poll(&mut poll, 1, millis) };
     // An error (EINTR) or anything but a timeout: go and read, which tells what happened.
     n != 0
+}
+
+/// Marks the password of a URL with one (`postgresql://user:PASSWORD@host/db`) as a secret.
+fn mark_url_password(text: &str) {
+    let Some((_, rest)) = text.split_once("://") else {
+        return;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if let Some((_, password)) = userinfo.split_once(':') {
+            if !password.is_empty() {
+                let _ = Secret::new(password.to_string());
+            }
+        }
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -350,6 +402,8 @@ impl BlockingSource for SingerSource {
                     if run.quiet(&mut ctx.sink).is_err() || ctx.sink.is_stopped() {
                         break;
                     }
+                    // The tap exited while something it started keeps its stdout open.
+                    tap.end_leftovers();
                 }
             }
             match lines.next_line() {

@@ -20,6 +20,8 @@ use athena_core::kit::StopFlag;
 
 /// How many of the tap's last stderr lines an error quotes.
 const TAIL_LINES: usize = 20;
+/// How long a tap that closed its stdout may take to exit before it is stopped.
+const EXIT_AFTER_OUTPUT: Duration = Duration::from_secs(30);
 /// How much of one stderr line is kept and logged.
 const STDERR_LINE_BYTES: usize = 2000;
 
@@ -41,7 +43,7 @@ pub struct Launch<'a> {
 pub struct Tap {
     child: Child,
     stdout: Option<ChildStdout>,
-    stderr: Option<JoinHandle<()>>,
+    stderr: Option<(JoinHandle<()>, mpsc::Receiver<()>)>,
     tail: Arc<Mutex<VecDeque<String>>>,
     watcher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     reaped: Option<ExitStatus>,
@@ -63,14 +65,22 @@ impl Tap {
             .stderr(Stdio::piped())
             .process_group(0);
         #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe and touches only the child's own settings.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        {
+            let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+            // SAFETY: prctl and getppid are async-signal-safe and touch only the child's own
+            // settings.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The parent died between the fork and the prctl: no signal would come.
+                    if libc::getppid() != parent {
+                        return Err(std::io::Error::other("athena-ingest is gone"));
+                    }
+                    Ok(())
+                });
+            }
         }
         let mut child = command
             .spawn()
@@ -79,9 +89,14 @@ impl Tap {
         let stderr = child.stderr.take().map(|stderr| {
             let tail = tail.clone();
             let source_id = launch.source_id.to_string();
+            let (ended, ended_rx) = mpsc::channel();
             std::thread::Builder::new()
                 .name(format!("singer-stderr-{source_id}"))
-                .spawn(move || log_stderr(stderr, &source_id, &tail))
+                .spawn(move || {
+                    log_stderr(stderr, &source_id, &tail);
+                    let _ = ended.send(());
+                })
+                .map(|thread| (thread, ended_rx))
         });
         let stderr = match stderr.transpose() {
             Ok(stderr) => stderr,
@@ -119,18 +134,34 @@ impl Tap {
         self.stdout.take()
     }
 
-    /// Waits for the tap to exit after its stdout ended, and for its stderr to be logged.
+    /// Ends what the tap left running in its group (something holding its stdout open after
+    /// the tap exited), so that reading meets the end of its output.
+    pub fn end_leftovers(&mut self) {
+        if self.reaped.is_none() && state(self.child.id()) == Proc::Exited {
+            kill_group(self.child.id(), libc::SIGKILL);
+        }
+    }
+
+    /// Waits for the tap to exit after its stdout ended (ending it if it has not within
+    /// [`EXIT_AFTER_OUTPUT`]), and for its stderr to be logged.
     pub fn wait(&mut self) -> Result<ExitStatus, String> {
         if let Some(status) = self.reaped {
             return Ok(status);
         }
-        let status = self
-            .child
-            .wait()
-            .map_err(|e| format!("cannot wait for {}: {e}", self.program))?;
-        self.reaped = Some(status);
-        self.end_threads();
-        Ok(status)
+        let pid = self.child.id();
+        let deadline = Instant::now() + EXIT_AFTER_OUTPUT;
+        while state(pid) == Proc::Running {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "the tap {} closed its output but did not exit within {EXIT_AFTER_OUTPUT:?}: stopped",
+                    self.program
+                );
+                terminate(pid, self.grace);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.reap()
     }
 
     /// Ends the tap: SIGTERM to its group, SIGKILL after the grace.
@@ -139,20 +170,41 @@ impl Tap {
             return;
         }
         self.stdout = None;
+        self.end_watcher();
         terminate(self.child.id(), self.grace);
-        if let Ok(status) = self.child.wait() {
-            self.reaped = Some(status);
-        }
-        self.end_threads();
+        let _ = self.reap();
     }
 
-    fn end_threads(&mut self) {
+    /// Reaps the tap once it has exited: first whatever is left of its group is killed (its
+    /// exited leader still holds the group's id, so no other process can have it), then the
+    /// exit status is taken and the stderr thread let finish.
+    fn reap(&mut self) -> Result<ExitStatus, String> {
+        if let Some(status) = self.reaped {
+            return Ok(status);
+        }
+        self.end_watcher();
+        let pid = self.child.id();
+        wait_exited(pid);
+        kill_group(pid, libc::SIGKILL);
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("cannot wait for {}: {e}", self.program))?;
+        self.reaped = Some(status);
+        if let Some((thread, ended)) = self.stderr.take() {
+            // Something outside the group holding stderr must not hold the sync.
+            if ended.recv_timeout(Duration::from_secs(2)).is_ok() {
+                let _ = thread.join();
+            }
+        }
+        Ok(status)
+    }
+
+    /// Stops the watcher; the tap is not reaped while it may still signal the group.
+    fn end_watcher(&mut self) {
         if let Some((tx, watcher)) = self.watcher.take() {
             drop(tx);
             let _ = watcher.join();
-        }
-        if let Some(stderr) = self.stderr.take() {
-            let _ = stderr.join();
         }
     }
 
@@ -242,20 +294,29 @@ fn watch(pid: u32, grace: Duration, stop: &StopFlag, done: &mpsc::Receiver<()>) 
 }
 
 /// SIGTERM to the group of `pid`, then SIGKILL when `pid` has not exited within `grace`. The
-/// process is not reaped here (its owner waits for it).
+/// process is not reaped here (its owner waits for it), so while it is there, its group is
+/// still its own.
 fn terminate(pid: u32, grace: Duration) {
-    if exited(pid) {
-        return;
+    match state(pid) {
+        Proc::Gone => return,
+        Proc::Exited => {
+            kill_group(pid, libc::SIGKILL);
+            return;
+        }
+        Proc::Running => {}
     }
     kill_group(pid, libc::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if exited(pid) {
-            // The tap is gone; what it started in its group goes with it.
-            kill_group(pid, libc::SIGKILL);
-            return;
+        match state(pid) {
+            Proc::Gone => return,
+            Proc::Exited => {
+                // The tap is gone; what it started in its group goes with it.
+                kill_group(pid, libc::SIGKILL);
+                return;
+            }
+            Proc::Running => std::thread::sleep(Duration::from_millis(20)),
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
     tracing::warn!(pid, "the tap did not stop within {grace:?} of SIGTERM: killed");
     kill_group(pid, libc::SIGKILL);
@@ -270,9 +331,17 @@ fn kill_group(pid: u32, signal: libc::c_int) {
     }
 }
 
-/// Whether `pid` has exited, without reaping it (its owner's `wait` still gets the status).
-fn exited(pid: u32) -> bool {
-    let pid: libc::id_t = pid;
+/// Where a child is: running, exited but not reaped (its pid and group id still its own), or
+/// reaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proc {
+    Running,
+    Exited,
+    Gone,
+}
+
+/// The child's state, without reaping it.
+fn state(pid: u32) -> Proc {
     // SAFETY: siginfo_t is plain data, zeroed is a valid value; waitid writes into it.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
@@ -282,7 +351,26 @@ fn exited(pid: u32) -> bool {
             &mut info,
             libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
         );
-        // An error means no such child any more: reaped.
-        r != 0 || info.si_pid() != 0
+        if r != 0 {
+            Proc::Gone
+        } else if info.si_pid() != 0 {
+            Proc::Exited
+        } else {
+            Proc::Running
+        }
+    }
+}
+
+/// Blocks until the child has exited, without reaping it.
+fn wait_exited(pid: u32) {
+    loop {
+        // SAFETY: as in `state`.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
     }
 }
