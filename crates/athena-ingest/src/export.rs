@@ -3,10 +3,19 @@
 //!
 //! The Singer stream is `events`: one SCHEMA (the event's shape; key properties `source_id`
 //! and `id`), a RECORD per event (the event as `events --format jsonl` prints it), and a STATE
-//! every [`STATE_EVERY`] records and at the end: `{"bookmarks":{"events":{"storing_position":N}}}`,
-//! the position of the last event read. Storing order, not event time: an event stored today
-//! about last year (a backfill) is still exported after the events exported before it.
+//! after every [`PAGE`] events read and at the end:
+//! `{"bookmarks":{"events":{"positions":{"<source>":N,…}}}}`, per source the storing position
+//! of its last event exported. Storing order, not event time: an event stored today about last
+//! year (a backfill) is still exported after the events exported before it.
+//!
+//! Why a position per source: on PostgreSQL several workers store at once, and a transaction
+//! that took a lower position may commit after one that took a higher, so "everything up to
+//! the highest position seen" could skip an event committed late. A source's own batches
+//! commit in position order (one worker holds a source, and a lost lease fences its commit),
+//! so per source the highest position exported is a true mark. A run reads from the lowest
+//! mark of the sources it exports.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,8 +27,8 @@ use serde_json::{json, Value};
 
 use crate::UsageError;
 
-/// Records between two STATE messages.
-pub(crate) const STATE_EVERY: usize = 1000;
+/// Events read from the store at a time; a STATE follows each page.
+pub(crate) const PAGE: usize = 1000;
 
 /// What `export` was asked for.
 pub(crate) struct Options {
@@ -30,13 +39,13 @@ pub(crate) struct Options {
 }
 
 pub(crate) fn run(store: &dyn Store, options: &Options) -> Result<ExitCode> {
-    let after = match &options.state {
+    let positions = match &options.state {
         Some(path) => read_state(path)?,
-        None => 0,
+        None => Positions::new(),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = export(store, options, after, &mut out).and_then(|n| {
+    let result = export(store, options, positions, &mut out).and_then(|n| {
         out.flush()?;
         Ok(n)
     });
@@ -53,26 +62,36 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// Writes the events stored after position `after`; returns how many.
+/// Per source, the storing position of its last event exported.
+type Positions = BTreeMap<String, i64>;
+
+/// Writes the events stored after each source's position; returns how many.
 fn export(
     store: &dyn Store,
     options: &Options,
-    mut after: i64,
+    mut positions: Positions,
     out: &mut impl Write,
 ) -> Result<u64> {
     if options.singer {
         write_line(out, &schema_message())?;
     }
+    // Read from the lowest mark of the sources exported (a source never exported: 0).
+    let sources = store.sources_status().context("reading the store")?;
+    let mut after = (sources.iter())
+        .filter(|s| options.sources.is_empty() || options.sources.contains(&s.source_id))
+        .map(|s| positions.get(&s.source_id).copied().unwrap_or(0))
+        .min();
     let extracted = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-    let (mut written, mut since_state) = (0u64, 0usize);
-    loop {
+    let mut written = 0u64;
+    while let Some(from) = after {
         let page = store
-            .export_events(after, STATE_EVERY)
+            .export_events(from, PAGE)
             .context("reading the store")?;
         let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (_, event) in &page {
-            if !wanted(event, options) {
+        after = Some(*last);
+        for (position, event) in &page {
+            let mark = positions.get(&event.source_id).copied().unwrap_or(0);
+            if *position <= mark || !wanted(event, options) {
                 continue;
             }
             if options.singer {
@@ -83,16 +102,15 @@ fn export(
             } else {
                 write_line(out, &serde_json::to_value(event)?)?;
             }
+            positions.insert(event.source_id.clone(), *position);
             written += 1;
-            since_state += 1;
         }
-        if options.singer && since_state >= STATE_EVERY {
-            write_line(out, &state_message(after))?;
-            since_state = 0;
+        if options.singer {
+            write_line(out, &state_message(&positions))?;
         }
     }
     if options.singer {
-        write_line(out, &state_message(after))?;
+        write_line(out, &state_message(&positions))?;
     }
     Ok(written)
 }
@@ -132,21 +150,21 @@ fn schema_message() -> Value {
     })
 }
 
-fn state_message(position: i64) -> Value {
-    json!({"type": "STATE", "value": {"bookmarks": {"events": {"storing_position": position}}}})
+fn state_message(positions: &Positions) -> Value {
+    json!({"type": "STATE", "value": {"bookmarks": {"events": {"positions": positions}}}})
 }
 
-/// The storing position a state file says; an empty file starts from the beginning.
-fn read_state(path: &std::path::Path) -> Result<i64> {
+/// The positions a state file says; a missing or empty file starts from the beginning.
+fn read_state(path: &std::path::Path) -> Result<Positions> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Positions::new()),
         Err(e) => {
             return Err(UsageError(format!("--state {}: {e}", path.display())).into());
         }
     };
     let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
-        return Ok(0);
+        return Ok(Positions::new());
     };
     let bad = |why: &str| UsageError(format!("--state {}: {why}", path.display()));
     let value: Value = serde_json::from_str(line.trim())
@@ -156,13 +174,22 @@ fn read_state(path: &std::path::Path) -> Result<i64> {
         Some("STATE") => value.get("value").cloned().unwrap_or(Value::Null),
         _ => value,
     };
-    value
-        .pointer("/bookmarks/events/storing_position")
-        .and_then(Value::as_i64)
-        .filter(|p| *p >= 0)
+    let positions = value
+        .pointer("/bookmarks/events/positions")
+        .and_then(Value::as_object)
         .ok_or_else(|| {
-            bad("has no bookmarks.events.storing_position (is it the state of another tap?)").into()
+            bad("has no bookmarks.events.positions (is it the state of another tap?)")
+        })?;
+    positions
+        .iter()
+        .map(|(source, p)| match p.as_i64().filter(|p| *p >= 0) {
+            Some(p) => Ok((source.clone(), p)),
+            None => Err(bad(&format!(
+                "the position of {source} is not a whole number: {p}"
+            ))
+            .into()),
         })
+        .collect()
 }
 
 #[cfg(test)]
@@ -173,11 +200,25 @@ mod tests {
     fn a_state_file_is_read_from_its_last_line_as_a_value_or_a_message() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        assert_eq!(read_state(&path).unwrap(), 0, "no file: from the beginning");
+        assert_eq!(
+            read_state(&path).unwrap(),
+            Positions::new(),
+            "no file: from the beginning"
+        );
+        let p = |pairs: &[(&str, i64)]| -> Option<Positions> {
+            Some(pairs.iter().map(|(s, n)| (s.to_string(), *n)).collect())
+        };
         for (text, want) in [
-            ("", Some(0)),
-            ("{\"bookmarks\":{\"events\":{\"storing_position\":12}}}\n{\"bookmarks\":{\"events\":{\"storing_position\":40}}}\n\n", Some(40)),
-            ("{\"type\":\"STATE\",\"value\":{\"bookmarks\":{\"events\":{\"storing_position\":7}}}}", Some(7)),
+            ("", p(&[])),
+            (
+                "{\"bookmarks\":{\"events\":{\"positions\":{\"a\":12}}}}\n{\"bookmarks\":{\"events\":{\"positions\":{\"a\":40,\"b\":7}}}}\n\n",
+                p(&[("a", 40), ("b", 7)]),
+            ),
+            (
+                "{\"type\":\"STATE\",\"value\":{\"bookmarks\":{\"events\":{\"positions\":{\"w\":3}}}}}",
+                p(&[("w", 3)]),
+            ),
+            ("{\"bookmarks\":{\"events\":{\"positions\":{\"w\":-1}}}}", None),
             ("{\"bookmarks\":{\"tickets\":{}}}", None),
             ("not json", None),
         ] {

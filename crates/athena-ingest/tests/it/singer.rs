@@ -578,7 +578,7 @@ fn target_jsonl_loads_the_store_through_export_singer_and_a_second_export_brings
     assert_eq!(got, stored);
     let position = |state: &str| -> i64 {
         let last: Value = serde_json::from_str(state.lines().last().unwrap()).unwrap();
-        last["bookmarks"]["events"]["storing_position"]
+        last["bookmarks"]["events"]["positions"]["web"]
             .as_i64()
             .unwrap()
     };
@@ -594,21 +594,24 @@ fn target_jsonl_loads_the_store_through_export_singer_and_a_second_export_brings
     assert_eq!(got.len(), 400);
     let ids: BTreeSet<String> = got.iter().map(key).collect();
     assert_eq!(ids.len(), 400, "an event exported twice");
-    // Filters: one source, a time.
-    let text = env
-        .run(&["export", "--singer", "--source", "nope"])
-        .ok()
-        .stdout();
-    let kinds: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(kinds, ["SCHEMA", "STATE"]);
+    // A second source: the export from the saved state brings its events, whatever their
+    // positions, and none of web's again.
+    std::fs::write(env.path("notes.log"), sample_lines(401..=450)).unwrap();
+    env.write_config(
+        "[[sources]]\nid = \"web\"\ntype = \"api_log\"\npaths = [\"web.log\"]\n\n[[sources]]\nid = \"notes\"\ntype = \"api_log\"\npaths = [\"notes.log\"]\n",
+    );
+    env.run(&["sync"]).ok();
+    std::fs::write(env.path("state.json"), &state).unwrap();
+    let state = export_into_target(&env, &["--state", "state.json"]);
+    let got = loaded(&env);
+    assert_eq!(got.len(), 450);
+    assert_eq!(got.iter().map(key).collect::<BTreeSet<_>>().len(), 450);
+    let last: Value = serde_json::from_str(state.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last["bookmarks"]["events"]["positions"],
+        serde_json::json!({"web": 400, "notes": 450})
+    );
+    // Filters: a source the store does not have exports nothing.
     // A state of another tap is a usage error naming the file.
     std::fs::write(env.path("other.json"), r#"{"bookmarks": {"users": {}}}"#).unwrap();
     let run = env.run(&["export", "--singer", "--state", "other.json"]);
