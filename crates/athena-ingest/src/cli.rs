@@ -181,12 +181,13 @@ pub enum Command {
     },
     /// Every stored event in storing order, as JSON lines, or with --singer as a Singer tap
     /// writes them (SCHEMA, RECORD, STATE) for any Singer target: `athena-ingest export
-    /// --singer --state state.json | target-jsonl`. Its STATE is the storing position, so a
+    /// --singer --state state.json | target-jsonl`. Its STATE holds each source's storing position, so a
     /// run given the last one exports only what was stored since.
     Export {
         #[command(flatten)]
         db: DbArgs,
-        /// Write Singer messages: stream `events`, a STATE every 1,000 records and at the end.
+        /// Write Singer messages: stream `events`, a STATE after every 1,000 events read and at
+        /// the end.
         #[arg(long)]
         singer: bool,
         /// Only these sources (repeatable).
