@@ -194,8 +194,12 @@ impl<'a> Run<'a> {
         while !raw.is_char_boundary(end) {
             end -= 1;
         }
+        // The store keeps one dead letter per origin: the line's number alone would be the same
+        // for another bad line of another run; with a hash of the line, the same line read
+        // again is the same dead letter, and another is another.
+        let hash = blake3::hash(raw.as_bytes()).to_hex();
         self.unstated_letters.push(DeadLetter {
-            origin: format!("tap output line {number}"),
+            origin: format!("tap output line {number} ({})", &hash[..12]),
             reason,
             raw: raw[..end].to_string(),
         });
