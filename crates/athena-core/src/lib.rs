@@ -21,6 +21,8 @@
 //! - [`schedule`]: when `serve` runs a source (duration, cron or live), its jitter and backoff.
 //! - [`redact`]: the config's secrets, masked in every error and log line.
 //! - [`episode`]: an event as Athena's `EpisodicEvent`, and back.
+//! - [`links`]: the things an event is about or mentions (issue keys, pull requests, commits,
+//!   Slack messages, pipelines), which relate events across sources.
 //!
 //! This crate has no network and no database code.
 #![warn(missing_docs)]
@@ -34,6 +36,7 @@ pub mod event;
 pub mod json;
 pub mod kit;
 pub mod known;
+pub mod links;
 pub mod memory;
 pub mod metrics;
 pub mod outbox;

@@ -1,0 +1,181 @@
+//! References across sources: which things (an issue key, a pull request, a commit, a Slack
+//! message, a pipeline) an event is *about*, and which it *mentions*. Two events are related
+//! when one mentions or is about a thing the other is about or mentions; the store keeps the
+//! pairs (event, thing, role) in the transaction that stores the event, and resolves them when
+//! asked, so a reference to something not stored yet links once it arrives.
+//!
+//! - `scan`: finding thing keys in text and URLs.
+
+pub mod scan;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::event::Event;
+pub use scan::{ScanConfig, Scanner, Thing};
+
+/// What an event has to do with a thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The event is the thing, or happened to it (an issue's comment is about the issue).
+    About,
+    /// The event names the thing (a commit message naming `PROJ-7`).
+    Mentions,
+}
+
+impl Role {
+    /// Its name in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::About => "about",
+            Role::Mentions => "mentions",
+        }
+    }
+
+    /// A role by name.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "about" => Some(Role::About),
+            "mentions" => Some(Role::Mentions),
+            _ => None,
+        }
+    }
+}
+
+/// An event's things, each once, with its role (about wins over mentions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventLinks {
+    /// The things, sorted.
+    pub things: Vec<(Thing, Role)>,
+}
+
+/// The metadata fields that hold a commit or a reference worth linking (not every string of
+/// an event's metadata is scanned: a log line's paths and user agents are full of hex that is
+/// no commit).
+const LINKED_FIELDS: &[&str] = &[
+    "sha",
+    "head_sha",
+    "merge_commit_sha",
+    "revision",
+    "vcs_revision",
+    "commit",
+    "commit_sha",
+    "target_commitish",
+    "description",
+    "text",
+];
+
+/// Finds the things `event` is about and mentions.
+pub fn links_of(event: &Event, scanner: &Scanner) -> EventLinks {
+    let repo = event
+        .context
+        .get("repository")
+        .and_then(Value::as_str)
+        .filter(|r| r.contains('/'));
+    let mut about = BTreeSet::new();
+    if let Some(url) = &event.url {
+        scanner.scan(url, None, &mut about);
+    }
+    about.extend(own_things(event));
+    let mut mentions = BTreeSet::new();
+    scanner.scan(&event.title, repo, &mut mentions);
+    scanner.scan(&event.body, repo, &mut mentions);
+    for field in LINKED_FIELDS {
+        if let Some(Value::String(text)) = event.metadata.get(*field) {
+            scanner.scan(text, repo, &mut mentions);
+        }
+    }
+    let mut things: Vec<(Thing, Role)> = about.iter().map(|t| (t.clone(), Role::About)).collect();
+    things.extend(
+        mentions
+            .into_iter()
+            .filter(|t| !about.contains(t))
+            .map(|t| (t, Role::Mentions)),
+    );
+    things.sort();
+    EventLinks { things }
+}
+
+/// What an event is, when its URL does not say: a commit is its SHA; a Slack message is its
+/// channel and `ts`, and a reply also belongs to its thread.
+fn own_things(event: &Event) -> Vec<Thing> {
+    let mut own = Vec::new();
+    if event.kind == "commit" && is_full_sha(&event.id) {
+        own.push(format!("commit:{}", event.id.to_ascii_lowercase()));
+    }
+    if event.source_type == "slack" {
+        let channel = event.context.get("channel").and_then(Value::as_str);
+        let (id_channel, ts) = event.id.split_once(':').unwrap_or(("", ""));
+        let channel = channel.unwrap_or(id_channel);
+        let ts = ts.split(':').next().unwrap_or("");
+        if !channel.is_empty() && !ts.is_empty() {
+            own.push(format!("slack:{channel}/{ts}"));
+            if let Some(thread) = event.context.get("thread_ts").and_then(Value::as_str) {
+                own.push(format!("slack:{channel}/{thread}"));
+            }
+        }
+    }
+    own
+}
+
+fn is_full_sha(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn event(source_type: &str, kind: &str, id: &str) -> Event {
+        let mut e = Event::new(id, kind, Utc::now(), "");
+        e.source_type = source_type.into();
+        e
+    }
+
+    #[test]
+    fn an_event_is_about_its_url_and_own_id_and_mentions_what_its_text_names() {
+        let sha = "3f9a0c1d2e4b5a6b7c8d9e0f1a2b3c4d5e6f7a8b";
+        let mut commit = event("git", "commit", sha);
+        commit.title = "Fix PROJ-7: crash on save (#12)".into();
+        commit.body = "See https://acme.slack.com/archives/C1/p1700000000000100".into();
+        commit
+            .context
+            .insert("repository".into(), "acme/app".into());
+        let links = links_of(&commit, &Scanner::default());
+        assert_eq!(
+            links.things,
+            [
+                (format!("commit:{sha}"), Role::About),
+                ("gh:acme/app#12".to_string(), Role::Mentions),
+                ("key:PROJ-7".to_string(), Role::Mentions),
+                ("slack:C1/1700000000.000100".to_string(), Role::Mentions),
+            ]
+        );
+        let mut comment = event("github", "issue_comment", "comment:9");
+        comment.url = Some("https://github.com/acme/app/pull/12#issuecomment-9".into());
+        comment.body = "Same as acme/app#12 and PROJ-7".into();
+        let links = links_of(&comment, &Scanner::default());
+        assert_eq!(
+            links.things,
+            [
+                ("gh:acme/app#12".to_string(), Role::About),
+                ("key:PROJ-7".to_string(), Role::Mentions),
+            ]
+        );
+        let mut reply = event("slack", "thread_reply", "C1:1700000001.000200");
+        reply
+            .context
+            .insert("thread_ts".into(), "1700000000.000100".into());
+        let things: Vec<String> = links_of(&reply, &Scanner::default())
+            .things
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(
+            things,
+            ["slack:C1/1700000000.000100", "slack:C1/1700000001.000200"]
+        );
+    }
+}
