@@ -35,6 +35,9 @@ pub struct Batch {
     /// that writes its events' JSON directly ([`JsonObject`](crate::JsonObject)) leaves their
     /// maps empty and puts the text here, one entry per event. Empty until then.
     pub json: Vec<EventJson>,
+    /// Each event's things (what it is about and mentions), in event order: filled by
+    /// [`Batch::find_links`] on the source's task, stored with the events. Empty: not linked.
+    pub links: Vec<crate::links::EventLinks>,
 }
 
 /// An event's `context` and `metadata`, serialized.
@@ -74,6 +77,23 @@ impl Batch {
             state: Vec::new(),
             progress: None,
             json: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Finds each event's things with `scanner` into [`Batch::links`].
+    pub fn find_links(&mut self, scanner: &crate::links::Scanner) {
+        self.links = (self.events.iter())
+            .map(|e| crate::links::links_of(e, scanner))
+            .collect();
+    }
+
+    /// The things of event `i`, when [`Batch::find_links`] has run since the events changed.
+    pub fn links_of(&self, i: usize) -> Option<&crate::links::EventLinks> {
+        if self.links.len() == self.events.len() {
+            self.links.get(i)
+        } else {
+            None
         }
     }
 

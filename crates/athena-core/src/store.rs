@@ -91,6 +91,29 @@ pub trait Store: Send {
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError>;
 
+    /// The event `id` of `source_id` (`None`: not stored) and up to `limit` events related to
+    /// it: about or mentioning a thing it is about or mentions (see [`links`](crate::links)).
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Option<crate::links::Related>, StoreError> {
+        let _ = (source_id, id, limit);
+        Err(StoreError::Query(
+            "this store keeps no links between events".into(),
+        ))
+    }
+
+    /// Finds every stored event's things again with `scanner` (after the `[links]` settings
+    /// changed), replacing the links stored; returns how many events were read.
+    fn relink(&mut self, scanner: &crate::links::Scanner) -> Result<u64, StoreError> {
+        let _ = scanner;
+        Err(StoreError::Query(
+            "this store keeps no links between events".into(),
+        ))
+    }
+
     /// For moving a store (`athena-ingest copy`): up to `limit` stored events after the
     /// storing position `after` (0: from the first), in storing order, each with its position.
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

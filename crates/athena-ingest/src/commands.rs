@@ -392,6 +392,7 @@ fn sync(
         // A one-shot sync prints its report; nobody scrapes these.
         metrics: athena_core::Metrics::new(),
         priorities: built.priorities,
+        links: config.links.scanner(),
     };
     let engine = Engine::new(registry, config.engine);
     let synced: Vec<String> = (built.sources.iter())

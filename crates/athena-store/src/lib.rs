@@ -24,6 +24,7 @@ mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod recall;
+mod related;
 mod schema;
 mod sql_text;
 mod sqlite;

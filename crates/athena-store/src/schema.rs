@@ -123,7 +123,23 @@ CREATE TABLE feed_subjects (
     PRIMARY KEY (feed, subject)
 ) WITHOUT ROWID;
 "#,
+    // 6: links between events (`athena_core::links`): each event's things, with its role
+    // (0: about, 1: mentions), written in the transaction that stores the event. Things are
+    // looked up by key (related events) and by event (an event's things). The events already
+    // stored get theirs from the migration's Rust step (`sqlite::links::backfill`).
+    r#"
+CREATE TABLE event_links (
+    thing TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    role  INTEGER NOT NULL,
+    PRIMARY KEY (thing, seq)
+) WITHOUT ROWID;
+CREATE INDEX event_links_by_event ON event_links (seq);
+"#,
 ];
+
+/// The version from which the store keeps links between events.
+pub(crate) const LINKS_VERSION: i64 = 6;
 
 /// The version this release writes.
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -13,6 +13,7 @@ pub mod declare;
 mod env;
 mod error;
 mod feed;
+mod links;
 mod secret;
 mod source;
 mod spans;
@@ -32,6 +33,7 @@ pub use declare::{ConfigValue, Declared, KeyRange, BATCH_SIZE_RANGE};
 pub use env::{substitute_env, substitute_env_with, Env, EnvError};
 pub use error::ConfigError;
 pub use feed::FeedConfig;
+pub use links::LinksSettings;
 pub use secret::Secret;
 pub use source::SourceConfig;
 
@@ -52,6 +54,8 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// Where every stored event is published (`[[feeds]]`), in file order.
     pub feeds: Vec<FeedConfig>,
+    /// How references across sources are found (`[links]`).
+    pub links: LinksSettings,
 }
 
 crate::declare_config! {
@@ -89,6 +93,7 @@ struct RawConfig {
     engine: Option<toml::Value>,
     serve: Option<toml::Value>,
     cluster: Option<toml::Value>,
+    links: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<toml::Table>,
     #[serde(default)]
@@ -227,6 +232,10 @@ impl Config {
                 .and_then(|serve| substitute_serve(serve, &origin, &lines.serve, env)),
             &mut errors,
         );
+        let links: Option<LinksSettings> = kept(
+            parse_section(&origin, "links", &lines.links, raw.links),
+            &mut errors,
+        );
         let cluster: Option<RawCluster> = kept(
             parse_section(&origin, "cluster", &lines.cluster, raw.cluster),
             &mut errors,
@@ -331,6 +340,7 @@ impl Config {
             serve: serve.unwrap_or_default(),
             cluster,
             feeds,
+            links: links.unwrap_or_default(),
         })
     }
 }

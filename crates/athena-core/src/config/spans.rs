@@ -34,6 +34,7 @@ pub(super) struct DocumentLines {
     pub(super) engine: TableLines,
     pub(super) serve: TableLines,
     pub(super) cluster: TableLines,
+    pub(super) links: TableLines,
     /// One per `[[sources]]` entry, in file order.
     pub(super) sources: Vec<TableLines>,
     /// One per `[[feeds]]` entry, in file order.
@@ -54,6 +55,7 @@ impl DocumentLines {
             engine: section("engine"),
             serve: section("serve"),
             cluster: section("cluster"),
+            links: section("links"),
             sources: array("sources"),
             feeds: array("feeds"),
         }

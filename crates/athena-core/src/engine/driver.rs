@@ -496,6 +496,9 @@ async fn read_source(
             }
             Some(Ok(mut batch)) => {
                 batch.encode_json();
+                if let Some(scanner) = &options.links {
+                    batch.find_links(scanner);
+                }
                 let progress = batch.progress;
                 let sent = store
                     .send(|reply| Request::Commit {

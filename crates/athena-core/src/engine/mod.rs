@@ -62,6 +62,9 @@ pub struct SyncOptions {
     pub metrics: Metrics,
     /// Each source's `priority` (0 for one not named): [`BuiltSources::priorities`](crate::BuiltSources).
     pub priorities: Priorities,
+    /// Finds what each event is about and mentions, stored with it (see [`links`](crate::links));
+    /// `None`: events are stored unlinked (the config's `[links] enabled = false`).
+    pub links: Option<Arc<crate::links::Scanner>>,
 }
 
 /// Sources' priorities by id: where sources wait for a concurrency slot or for the store's
@@ -105,6 +108,7 @@ impl Default for SyncOptions {
             secrets: Redactor::new(),
             metrics: Metrics::new(),
             priorities: Priorities::default(),
+            links: Some(Arc::new(crate::links::Scanner::default())),
         }
     }
 }

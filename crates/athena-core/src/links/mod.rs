@@ -16,7 +16,8 @@ use crate::event::Event;
 pub use scan::{ScanConfig, Scanner, Thing};
 
 /// What an event has to do with a thing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The event is the thing, or happened to it (an issue's comment is about the issue).
     About,
@@ -41,6 +42,23 @@ impl Role {
             _ => None,
         }
     }
+
+    /// Its number in the store.
+    pub fn code(self) -> i64 {
+        match self {
+            Role::About => 0,
+            Role::Mentions => 1,
+        }
+    }
+
+    /// A role by its number in the store.
+    pub fn of_code(code: i64) -> Role {
+        if code == 0 {
+            Role::About
+        } else {
+            Role::Mentions
+        }
+    }
 }
 
 /// An event's things, each once, with its role (about wins over mentions).
@@ -48,6 +66,47 @@ impl Role {
 pub struct EventLinks {
     /// The things, sorted.
     pub things: Vec<(Thing, Role)>,
+}
+
+/// An event with the events related to it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Related {
+    /// The event asked about.
+    pub event: Event,
+    /// What it is about and mentions.
+    pub things: Vec<Link>,
+    /// The events that are about or mention one of its things, newest first.
+    pub related: Vec<RelatedEvent>,
+}
+
+/// An event related to another, and through which things.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RelatedEvent {
+    /// The event.
+    pub event: Event,
+    /// The things it shares with the one asked about, each with this event's role.
+    pub via: Vec<Link>,
+}
+
+/// A thing, and what an event has to do with it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Link {
+    /// The thing's key (`key:PROJ-7`, `gh:acme/app#12`, `commit:3f9a…`).
+    pub thing: Thing,
+    /// `about` or `mentions`.
+    pub role: Role,
+}
+
+/// The thing keys that may name the same commit as `thing`, when it is one: its shorter
+/// prefixes (7 hex digits and up) are exact keys, longer SHAs starting with it are a range.
+/// `None` for other things.
+pub fn commit_prefixes(thing: &str) -> Option<Vec<String>> {
+    let hex = thing.strip_prefix("commit:")?;
+    Some(
+        (7..hex.len())
+            .map(|n| format!("commit:{}", &hex[..n]))
+            .collect(),
+    )
 }
 
 /// The metadata fields that hold a commit or a reference worth linking (not every string of
@@ -98,22 +157,18 @@ pub fn links_of(event: &Event, scanner: &Scanner) -> EventLinks {
 }
 
 /// What an event is, when its URL does not say: a commit is its SHA; a Slack message is its
-/// channel and `ts`, and a reply also belongs to its thread.
+/// channel and `ts` (from its context), and a reply also belongs to its thread.
 fn own_things(event: &Event) -> Vec<Thing> {
     let mut own = Vec::new();
     if event.kind == "commit" && is_full_sha(&event.id) {
         own.push(format!("commit:{}", event.id.to_ascii_lowercase()));
     }
-    if event.source_type == "slack" {
-        let channel = event.context.get("channel").and_then(Value::as_str);
-        let (id_channel, ts) = event.id.split_once(':').unwrap_or(("", ""));
-        let channel = channel.unwrap_or(id_channel);
-        let ts = ts.split(':').next().unwrap_or("");
-        if !channel.is_empty() && !ts.is_empty() {
-            own.push(format!("slack:{channel}/{ts}"));
-            if let Some(thread) = event.context.get("thread_ts").and_then(Value::as_str) {
-                own.push(format!("slack:{channel}/{thread}"));
-            }
+    // A Slack message (its source may not have stamped its type yet): channel and `ts`.
+    let text = |key: &str| event.context.get(key).and_then(Value::as_str);
+    if let (Some(channel), Some(ts)) = (text("channel"), text("ts")) {
+        own.push(format!("slack:{channel}/{ts}"));
+        if let Some(thread) = text("thread_ts") {
+            own.push(format!("slack:{channel}/{thread}"));
         }
     }
     own
@@ -165,9 +220,13 @@ mod tests {
             ]
         );
         let mut reply = event("slack", "thread_reply", "C1:1700000001.000200");
-        reply
-            .context
-            .insert("thread_ts".into(), "1700000000.000100".into());
+        for (key, value) in [
+            ("channel", "C1"),
+            ("ts", "1700000001.000200"),
+            ("thread_ts", "1700000000.000100"),
+        ] {
+            reply.context.insert(key.into(), value.into());
+        }
         let things: Vec<String> = links_of(&reply, &Scanner::default())
             .things
             .into_iter()

@@ -61,6 +61,8 @@ struct Sources {
     poll: Duration,
     /// The feeds, with a reader of the store's outbox for their relays.
     feeds: Option<(Vec<crate::feed::NatsSettings>, Box<dyn Store>)>,
+    /// Finds each event's references (`[links]`, as at start: a reload keeps it).
+    links: Option<Arc<athena_core::links::Scanner>>,
 }
 
 impl Server {
@@ -235,6 +237,7 @@ fn prepare_sources(
         },
         poll: options.poll_interval,
         feeds,
+        links: config.links.scanner(),
     };
     Ok((recall, sources))
 }
@@ -306,6 +309,7 @@ async fn run_sources(sources: Sources, shared: &Shared, stop: CancelToken, reloa
             poll: sources.poll,
         },
         store_files: worker::StoreFiles::of(sources.config_file.absolute_db.as_deref()),
+        links: sources.links,
     });
     let relays = match sources.feeds {
         Some((feeds, reader)) => {

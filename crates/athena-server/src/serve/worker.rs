@@ -41,6 +41,8 @@ pub(super) struct Workers {
     pub timing: Timing,
     /// The store's files: a change there never wakes a live source.
     pub store_files: StoreFiles,
+    /// Finds each event's references; `None`: links are off.
+    pub links: Option<Arc<athena_core::links::Scanner>>,
 }
 
 /// A polled live source waits at least this many times as long as its last run took.
@@ -140,6 +142,7 @@ async fn run_once(workers: &Workers, config: &SourceConfig, stop: &CancelToken) 
         secrets: built.secrets,
         metrics: shared.metrics.clone(),
         priorities: built.priorities,
+        links: workers.links.clone(),
         ..SyncOptions::default()
     };
     let report = workers.engine.run(built.sources, options).await;

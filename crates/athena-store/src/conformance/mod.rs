@@ -13,6 +13,7 @@
 
 mod fencing;
 mod filters;
+mod links;
 mod outbox;
 mod recall;
 mod search;
@@ -30,6 +31,10 @@ pub use filters::{
     full_text_phrases_or_not_and_prefixes, full_text_plain_words_must_all_match,
     the_actor_filter_is_a_case_insensitive_substring_without_wildcards,
     the_outcome_filter_keeps_events_that_ended_so,
+};
+pub use links::{
+    events_are_related_through_the_things_they_are_about_and_mention,
+    relink_finds_every_events_things_again,
 };
 pub use outbox::{
     a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed,
@@ -124,6 +129,8 @@ macro_rules! store_conformance {
             no_event_with_every_word_falls_back_to_any_word_best_first,
             the_timeline_counts_per_hour_day_and_week_and_source,
             the_timeline_counts_calendar_months_from_their_first_day,
+            events_are_related_through_the_things_they_are_about_and_mention,
+            relink_finds_every_events_things_again,
         );
     };
     (@cases $fresh:expr; $($case:ident),+ $(,)?) => {
@@ -158,6 +165,7 @@ mod tests {
             include_str!("search.rs"),
             include_str!("timeline.rs"),
             include_str!("outbox.rs"),
+            include_str!("links.rs"),
         ];
         let mut cases: Vec<&str> = files
             .iter()

@@ -12,6 +12,7 @@
 
 mod copy;
 mod leases;
+mod links;
 mod outbox;
 mod query;
 mod recall;
@@ -153,6 +154,9 @@ impl PgStore {
             for sql in schema::MIGRATIONS.iter().skip(version as usize) {
                 tx.batch_execute(sql).await?;
             }
+            if version < schema::LINKS_VERSION {
+                links::relink(&tx, &athena_core::links::Scanner::default()).await?;
+            }
             tx.execute(
                 "UPDATE athena_schema SET version = $1",
                 &[&schema::CURRENT_VERSION],
@@ -258,6 +262,19 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError> {
         query::dead_letters(&self.client, &self.shown, source, limit)
+    }
+
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Option<athena_core::links::Related>, StoreError> {
+        crate::related::related(self, source_id, id, limit)
+    }
+
+    fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
+        self.relink_all(scanner)
     }
 
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

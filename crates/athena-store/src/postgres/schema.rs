@@ -123,7 +123,23 @@ CREATE TABLE feed_subjects (
     PRIMARY KEY (feed, subject)
 );
 "#,
+    // 4: links between events (see SQLite's schema 6): each event's things with its role
+    // (0: about, 1: mentions). The events already stored get theirs from the migration's
+    // Rust step (`links::relink`). Keys compare byte by byte (`C`), so a commit's longer SHAs
+    // are a range of the primary key.
+    r#"
+CREATE TABLE event_links (
+    thing TEXT COLLATE "C" NOT NULL,
+    seq   BIGINT NOT NULL,
+    role  SMALLINT NOT NULL,
+    PRIMARY KEY (thing, seq)
+);
+CREATE INDEX event_links_by_event ON event_links (seq);
+"#,
 ];
+
+/// The version from which the store keeps links between events.
+pub(super) const LINKS_VERSION: i32 = 4;
 
 /// The version this release writes.
 pub(super) const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -225,7 +225,7 @@ async fn stage(
                       WITH ORDINALITY AS x(i, k, o, a, t, b, u, oc, c, m, ord)
                  ORDER BY ord
                  ON CONFLICT (source_id, id) DO NOTHING
-                 RETURNING kind, seq",
+                 RETURNING kind, seq, id",
                 &[
                     &ids,
                     &source.id,
@@ -245,6 +245,21 @@ async fn stage(
             .await?;
         report.written = written.len() as u64;
         report.duplicates = (n - written.len()) as u64;
+        if batch.links.len() == n {
+            // A row names its event by id; a batch holding an id twice stored the first.
+            let mut index = std::collections::HashMap::with_capacity(n);
+            for (i, e) in batch.events.iter().enumerate() {
+                index.entry(e.id.as_str()).or_insert(i);
+            }
+            let mut rows = super::links::LinkRows::default();
+            for row in &written {
+                let id: &str = row.get(2);
+                if let Some(links) = index.get(id).and_then(|&i| batch.links_of(i)) {
+                    rows.add(row.get(1), links);
+                }
+            }
+            rows.write(client).await?;
+        }
         let mut counted: Vec<(String, i64)> = Vec::new();
         for row in &written {
             let kind: String = row.get(0);

@@ -27,6 +27,7 @@ mod bulk;
 mod checkpoint;
 mod copy;
 mod fts;
+pub(crate) mod links;
 mod open;
 mod outbox;
 mod query;
@@ -154,6 +155,19 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredDeadLetter>, StoreError> {
         self.select_dead_letters(source, limit)
+    }
+
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Option<athena_core::links::Related>, StoreError> {
+        crate::related::related(self, source_id, id, limit)
+    }
+
+    fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
+        self.relink_all(scanner)
     }
 
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

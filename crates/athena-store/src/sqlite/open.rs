@@ -12,7 +12,7 @@ use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use super::{backend, SqliteStore};
 use crate::inspect::{self, Found};
 use crate::lock;
-use crate::schema::{CURRENT_VERSION, MIGRATIONS};
+use crate::schema::{CURRENT_VERSION, LINKS_VERSION, MIGRATIONS};
 
 /// SQLite's page cache during a sync, in KiB: room for a commit group's dirty pages (see
 /// `Store::stage_batch`) and the index pages it touches.
@@ -238,6 +238,18 @@ impl SqliteStore {
                 path: path.clone(),
                 message: format!("migration to version {} failed: {e}", i + 1),
             })?;
+        }
+        if version < LINKS_VERSION {
+            let linked = super::links::relink(&tx, &athena_core::links::Scanner::default())
+                .map_err(|e| StoreError::Schema {
+                    path: path.clone(),
+                    message: format!(
+                        "migration to version {LINKS_VERSION} failed linking the events: {e}"
+                    ),
+                })?;
+            if linked > 0 {
+                tracing::info!(store = %path.display(), events = linked, "linked the events stored before links existed");
+            }
         }
         tx.pragma_update(None, "user_version", CURRENT_VERSION)
             .map_err(|e| backend(&path, e))?;

@@ -187,6 +187,9 @@ impl SqliteStore {
                 if n == 1 {
                     report.written += 1;
                     let seq = self.conn.last_insert_rowid();
+                    if let Some(links) = batch.links_of(i) {
+                        super::links::insert(&self.conn, seq, links).map_err(be)?;
+                    }
                     stored = Some(stored.map_or((seq, seq), |(first, _)| (first, seq)));
                     match written_kinds.iter_mut().find(|(k, _)| *k == e.kind) {
                         Some((_, count)) => *count += 1,

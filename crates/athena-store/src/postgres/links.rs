@@ -1,0 +1,182 @@
+//! Links between events in PostgreSQL (`event_links`, migration 4), as SQLite keeps them
+//! (`sqlite::links`): written with each stored event, derived again for every event (the
+//! migration, `relink`), and read as an event's related events.
+
+use athena_core::links::{self, Link, Role, Scanner, Thing};
+use athena_core::{Event, StoreError};
+use tokio_postgres::GenericClient;
+
+use super::query::{event_of, EVENT_COLUMNS};
+use super::{wait, PgStore};
+use crate::related::LinkReads;
+use crate::sql_text::{from_millis, json_object, sql_limit};
+
+/// Rows of `event_links` to write, column by column.
+#[derive(Default)]
+pub(super) struct LinkRows {
+    things: Vec<String>,
+    seqs: Vec<i64>,
+    roles: Vec<i16>,
+}
+
+impl LinkRows {
+    /// Event `seq`'s things.
+    pub(super) fn add(&mut self, seq: i64, of: &links::EventLinks) {
+        for (thing, role) in &of.things {
+            self.things.push(thing.clone());
+            self.seqs.push(seq);
+            self.roles.push(role.code() as i16);
+        }
+    }
+
+    /// Writes them in one statement.
+    pub(super) async fn write(
+        &self,
+        client: &impl GenericClient,
+    ) -> Result<(), tokio_postgres::Error> {
+        if self.things.is_empty() {
+            return Ok(());
+        }
+        client
+            .execute(
+                "INSERT INTO event_links (thing, seq, role)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[])
+                 ON CONFLICT DO NOTHING",
+                &[&self.things, &self.seqs, &self.roles],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Forgets every link and finds every stored event's things again, a page of events at a
+/// time; returns how many events were read.
+pub(super) async fn relink(
+    client: &impl GenericClient,
+    scanner: &Scanner,
+) -> Result<u64, tokio_postgres::Error> {
+    client.execute("DELETE FROM event_links", &[]).await?;
+    let (mut after, mut n) = (0i64, 0u64);
+    loop {
+        let rows = client
+            .query(
+                "SELECT seq, id, source_type, kind, title, body, url, context, metadata
+                 FROM events WHERE seq > $1 ORDER BY seq LIMIT 5000",
+                &[&after],
+            )
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        let mut out = LinkRows::default();
+        for r in &rows {
+            let mut event = Event::new(
+                r.get::<_, String>(1),
+                r.get::<_, String>(3),
+                from_millis(0),
+                r.get::<_, String>(4),
+            );
+            event.source_type = r.get(2);
+            event.body = r.get(5);
+            event.url = r.get(6);
+            event.context = json_object(r.get(7));
+            event.metadata = json_object(r.get(8));
+            out.add(r.get(0), &links::links_of(&event, scanner));
+            n += 1;
+        }
+        out.write(client).await?;
+    }
+    Ok(n)
+}
+
+impl LinkReads for PgStore {
+    fn event(&self, source_id: &str, id: &str) -> Result<Option<(i64, Event)>, StoreError> {
+        let rows = wait(self.client.query(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE source_id = $1 AND id = $2"),
+            &[&source_id, &id],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows.first().map(event_of))
+    }
+
+    fn things(&self, seq: i64) -> Result<Vec<Link>, StoreError> {
+        let rows = wait(self.client.query(
+            "SELECT thing, role FROM event_links WHERE seq = $1 ORDER BY thing COLLATE \"C\"",
+            &[&seq],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Link {
+                thing: r.get(0),
+                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
+            })
+            .collect())
+    }
+
+    fn with_thing(
+        &self,
+        thing: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Role)>, StoreError> {
+        let rows = wait(self.client.query(
+            "SELECT seq, role FROM event_links WHERE thing = $1 AND seq <> $2
+             ORDER BY seq DESC LIMIT $3",
+            &[&thing, &seq, &sql_limit(limit)],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), Role::of_code(i64::from(r.get::<_, i16>(1)))))
+            .collect())
+    }
+
+    fn with_longer(
+        &self,
+        thing: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Role, Thing)>, StoreError> {
+        // Byte order (`C`), as SQLite compares: hex digits sort below `g`.
+        let rows = wait(self.client.query(
+            "SELECT seq, role, thing FROM event_links
+             WHERE thing COLLATE \"C\" > $1 AND thing COLLATE \"C\" < $1 || 'g' AND seq <> $2
+             ORDER BY seq DESC LIMIT $3",
+            &[&thing, &seq, &sql_limit(limit)],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Role::of_code(i64::from(r.get::<_, i16>(1))),
+                    r.get(2),
+                )
+            })
+            .collect())
+    }
+
+    fn events(&self, seqs: &[i64]) -> Result<Vec<(i64, Event)>, StoreError> {
+        let rows = wait(self.client.query(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq = ANY($1)"),
+            &[&seqs],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows.iter().map(event_of).collect())
+    }
+}
+
+impl PgStore {
+    /// [`Store::relink`](athena_core::Store::relink), in one transaction.
+    pub(super) fn relink_all(&mut self, scanner: &Scanner) -> Result<u64, StoreError> {
+        self.reconnect_if_lost()?;
+        let result = wait(async {
+            let tx = self.client.transaction().await?;
+            let n = relink(&tx, scanner).await?;
+            tx.commit().await?;
+            Ok::<_, tokio_postgres::Error>(n)
+        });
+        result.map_err(|e| self.backend(e))
+    }
+}

@@ -1,0 +1,147 @@
+//! Links between events in SQLite (`event_links`, schema 6): written with each stored event,
+//! derived again for every event (the migration, `relink`), and read as an event's related
+//! events.
+
+use athena_core::links::{self, Link, Role, Scanner, Thing};
+use athena_core::{Event, StoreError};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection};
+
+use super::query::EVENT_COLUMNS;
+use super::{backend, SqliteStore};
+use crate::related::LinkReads;
+use crate::sql_text::{from_millis, json_object, sql_limit};
+
+/// Stores event `seq`'s things.
+pub(super) fn insert(
+    conn: &Connection,
+    seq: i64,
+    things: &links::EventLinks,
+) -> rusqlite::Result<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO event_links (thing, seq, role) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (thing, role) in &things.things {
+        put.execute(params![thing, seq, role.code()])?;
+    }
+    Ok(())
+}
+
+/// Forgets every link and finds every stored event's things again; returns how many events
+/// were read.
+pub(super) fn relink(conn: &Connection, scanner: &Scanner) -> rusqlite::Result<u64> {
+    conn.execute("DELETE FROM event_links", [])?;
+    let mut read = conn.prepare(
+        "SELECT seq, id, source_type, kind, title, body, url, context, metadata FROM events \
+         ORDER BY seq",
+    )?;
+    let mut rows = read.query([])?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        let mut event = Event::new(
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(3)?,
+            from_millis(0),
+            r.get::<_, String>(4)?,
+        );
+        event.source_type = r.get(2)?;
+        event.body = r.get(5)?;
+        event.url = r.get(6)?;
+        event.context = json_object(&r.get::<_, String>(7)?);
+        event.metadata = json_object(&r.get::<_, String>(8)?);
+        insert(conn, r.get(0)?, &links::links_of(&event, scanner))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+impl LinkReads for SqliteStore {
+    fn event(&self, source_id: &str, id: &str) -> Result<Option<(i64, Event)>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE source_id = ?1 AND id = ?2");
+        let args = vec![SqlValue::Text(source_id.into()), SqlValue::Text(id.into())];
+        Ok(self.select_rows(&sql, args, None)?.pop())
+    }
+
+    fn things(&self, seq: i64) -> Result<Vec<Link>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT thing, role FROM event_links WHERE seq = ?1 ORDER BY thing")
+            .map_err(be)?;
+        let rows = stmt
+            .query_map([seq], |r| {
+                Ok(Link {
+                    thing: r.get(0)?,
+                    role: Role::of_code(r.get(1)?),
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn with_thing(
+        &self,
+        thing: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Role)>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, role FROM event_links WHERE thing = ?1 AND seq <> ?2 \
+                 ORDER BY seq DESC LIMIT ?3",
+            )
+            .map_err(be)?;
+        let rows = stmt
+            .query_map(params![thing, seq, sql_limit(limit)], |r| {
+                Ok((r.get(0)?, Role::of_code(r.get(1)?)))
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn with_longer(
+        &self,
+        thing: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Role, Thing)>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        // Hex digits sort below `g`: every longer key that begins with `thing` is in range.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, role, thing FROM event_links WHERE thing > ?1 AND thing < ?1 || 'g' \
+                 AND seq <> ?2 ORDER BY seq DESC LIMIT ?3",
+            )
+            .map_err(be)?;
+        let rows = stmt
+            .query_map(params![thing, seq, sql_limit(limit)], |r| {
+                Ok((r.get(0)?, Role::of_code(r.get(1)?), r.get(2)?))
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn events(&self, seqs: &[i64]) -> Result<Vec<(i64, Event)>, StoreError> {
+        let marks = vec!["?"; seqs.len()].join(", ");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq IN ({marks})");
+        let args = seqs.iter().map(|s| SqlValue::Integer(*s)).collect();
+        self.select_rows(&sql, args, None)
+    }
+}
+
+impl SqliteStore {
+    /// [`Store::relink`](athena_core::Store::relink).
+    pub(super) fn relink_all(&mut self, scanner: &Scanner) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| backend(&path, e))?;
+        let n = relink(&tx, scanner).map_err(|e| backend(&path, e))?;
+        tx.commit().map_err(|e| backend(&path, e))?;
+        Ok(n)
+    }
+}
