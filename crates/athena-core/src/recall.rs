@@ -340,6 +340,21 @@ pub trait Recall: Send + Sync {
         bucket: Bucket,
         budget: &QueryBudget,
     ) -> Result<Vec<TimelineCount>, StoreError>;
+
+    /// The event `id` of `source_id` (`None`: not stored) and up to `limit` events related to
+    /// it (see [`Store::related`](crate::Store::related)).
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+        budget: &QueryBudget,
+    ) -> Result<Option<crate::links::Related>, StoreError> {
+        let _ = (source_id, id, limit, budget);
+        Err(StoreError::Query(
+            "this store keeps no links between events".into(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -179,6 +179,32 @@ pub enum Command {
         #[command(subcommand)]
         command: FeedCommand,
     },
+    /// The events related to one, across sources: those about or mentioning a thing it is
+    /// about or mentions (an issue key like PROJ-7, a pull request, a commit, a Slack message,
+    /// a pipeline), the newest first.
+    Related {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The event's source id.
+        #[arg(value_name = "SOURCE")]
+        source: String,
+        /// The event's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// At most this many related events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format (json: the event, its things and the related events, as
+        /// `GET /v1/events/{source}/{id}/related` answers).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Find every stored event's references again with the config's [links] settings (after
+    /// they changed), replacing the links stored.
+    Relink {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Every stored event in storing order, as JSON lines, or with --singer as a Singer tap
     /// writes them (SCHEMA, RECORD, STATE) for any Singer target: `athena-ingest export
     /// --singer --state state.json | target-jsonl`. Its STATE holds each source's storing position, so a

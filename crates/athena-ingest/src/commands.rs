@@ -148,6 +148,27 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { command } => generate::man(command.as_deref()),
         Command::Feed { command } => crate::feed::run(command),
+        Command::Related {
+            db,
+            source,
+            id,
+            limit,
+            format,
+        } => {
+            let store = open_read_only(&db)?;
+            crate::related::show(&*store, &source, &id, limit, format)
+        }
+        Command::Relink { db } => {
+            let location = store_location(&db)?;
+            let settings = match db.config.exists() {
+                true => Config::load(&db.config)?.links,
+                false => athena_core::config::LinksSettings::default(),
+            };
+            let mut store = location
+                .open_for_sync(BUSY_WAIT)
+                .with_context(|| format!("opening store {location}"))?;
+            crate::related::relink(&mut *store, &settings, &location.to_string())
+        }
         Command::Export {
             db,
             singer,
@@ -485,6 +506,8 @@ fn copy(from: &Location, to: &Location) -> Result<ExitCode> {
     }
     let rest = source.export_rest()?;
     target.import_rest(&rest)?;
+    // Links are derived, not copied: found again in the copy.
+    target.relink(&athena_core::links::Scanner::default())?;
     if written != read {
         anyhow::bail!("copied {written} events of {read}: the store {from} holds duplicates?");
     }

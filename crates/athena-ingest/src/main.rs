@@ -23,6 +23,7 @@ mod interrupt;
 mod output;
 mod progress;
 mod redact;
+mod related;
 mod runtime;
 mod search;
 mod source_types;

@@ -116,4 +116,14 @@ impl Recall for SqliteRecall {
     ) -> Result<Vec<TimelineCount>, StoreError> {
         (self.connection()).within(budget, |s| s.select_timeline(filter, bucket))
     }
+
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+        budget: &QueryBudget,
+    ) -> Result<Option<athena_core::links::Related>, StoreError> {
+        (self.connection()).within(budget, |s| crate::related::related(s, source_id, id, limit))
+    }
 }

@@ -4,17 +4,17 @@
 //! store that cannot be read a 5xx.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::query::Query;
+use super::query::{self, Query};
 use super::RecallState;
 use crate::recall::answers::ErrorBody;
 use crate::recall::params::{
-    EventParams, EventsParams, Format, NoParams, ParamError, TimelineParams,
+    EventParams, EventsParams, Format, Limit, NoParams, ParamError, RelatedParams, TimelineParams,
 };
 use crate::recall::RecallError;
 
@@ -115,13 +115,47 @@ pub(crate) struct FormatQuery {
     pub(crate) format: Format,
 }
 
-/// `GET /v1/events/{source}/{id}`: one event.
+/// The query of `GET /v1/events/{source}/{id}/related`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RelatedQuery {
+    /// At most this many related events, the newest first (default 50).
+    pub(crate) limit: Option<Limit>,
+    /// `jsonl` (as `events --format jsonl` prints it, the default) or `athena`.
+    pub(crate) format: Format,
+}
+
+/// The path ending of an event's related events.
+const RELATED: &str = "/related";
+
+/// `GET /v1/events/{source}/{id}`: one event; `GET /v1/events/{source}/{id}/related`: the
+/// events related to it. (Ids hold `/`, so one route takes both: a path ending in
+/// `/related` is the related events of the event before it when that event is stored, else
+/// the event whose id ends so.)
 pub(crate) async fn event(
     State(state): State<RecallState>,
     path: Result<Path<EventPath>, PathRejection>,
-    Query(query): Query<FormatQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Answer {
     let Path(path) = path.map_err(path_error)?;
+    if let Some(id) = path.id.strip_suffix(RELATED) {
+        let query: RelatedQuery = query::parse(raw.as_deref())?;
+        let params = RelatedParams {
+            source: path.source.clone(),
+            id: id.to_string(),
+            limit: query.limit,
+            format: query.format,
+        };
+        match state
+            .service
+            .related(&params, |r| serde_json::to_vec(&r))
+            .await
+        {
+            Err(RecallError::NotFound { .. }) if query.limit.is_none() => {}
+            answer => return Ok(ok(answer?)),
+        }
+    }
+    let query: FormatQuery = query::parse(raw.as_deref())?;
     let params = EventParams {
         source: path.source,
         id: path.id,

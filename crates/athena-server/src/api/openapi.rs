@@ -8,11 +8,13 @@ use schemars::generate::Contract;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::recall::answers::{ErrorBody, EventView, EventsPage, Kinds, Sources, Timeline};
+use crate::recall::answers::{
+    ErrorBody, EventView, EventsPage, Kinds, RelatedView, Sources, Timeline,
+};
 use crate::recall::params::{EventsParams, NoParams, TimelineParams};
 use crate::recall::schema;
 
-use super::handlers::{EventPath, FormatQuery};
+use super::handlers::{EventPath, FormatQuery, RelatedQuery};
 
 /// The errors every operation may answer, beside its own.
 const ERRORS: &[(&str, &str)] = &[
@@ -70,6 +72,21 @@ pub(crate) fn document(guarded: bool) -> Value {
             ok: (
                 "The event, in the shape `format` asked for.",
                 answers.subschema_for::<EventView>().to_value(),
+            ),
+            not_found: true,
+        },
+        Operation {
+            path: "/v1/events/{source}/{id}/related",
+            id: "related",
+            summary: "The events related to one: about or mentioning a thing it is about or mentions (an issue key, a pull request, a commit, a Slack message, a pipeline), across sources.",
+            parameters: [
+                path_parameters::<EventPath>(&mut params),
+                query_parameters::<RelatedQuery>(&mut params),
+            ]
+            .concat(),
+            ok: (
+                "The event, its things, and the related events, the newest first, each with the things it shares.",
+                answers.subschema_for::<RelatedView>().to_value(),
             ),
             not_found: true,
         },
@@ -223,6 +240,10 @@ mod tests {
         for (path, codes) in [
             ("/v1/events", &["200", "400", "401"][..]),
             ("/v1/events/{source}/{id}", &["200", "400", "401", "404"]),
+            (
+                "/v1/events/{source}/{id}/related",
+                &["200", "400", "401", "404"],
+            ),
             ("/v1/sources", &["200", "400", "401"]),
             ("/v1/kinds", &["200", "400", "401"]),
             ("/v1/timeline", &["200", "400", "401"]),

@@ -117,6 +117,66 @@ impl EventView {
     }
 }
 
+/// An event, what it is about and mentions, and the events related to it through them.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Related")]
+pub struct RelatedView {
+    /// The event asked about.
+    pub event: EventView,
+    /// Its things: `key:PROJ-7` (a Jira or Linear issue), `gh:owner/repo#12` (a GitHub issue or
+    /// pull request), `commit:SHA`, `slack:CHANNEL/TS`, `circleci:VCS/ORG/REPO/NUMBER`; each
+    /// with the event's role, `about` or `mentions`.
+    pub things: Vec<LinkView>,
+    /// The events about or mentioning one of its things, the newest first, each with the
+    /// things it shares.
+    pub related: Vec<RelatedEventView>,
+}
+
+/// A related event.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RelatedEventView {
+    /// The event.
+    pub event: EventView,
+    /// The things it shares with the event asked about, with this event's role.
+    pub via: Vec<LinkView>,
+}
+
+/// A thing and an event's role towards it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LinkView {
+    /// The thing's key.
+    pub thing: String,
+    /// `about` (the event is the thing or happened to it) or `mentions`.
+    pub role: String,
+}
+
+impl RelatedView {
+    /// `r` with its events in the shape `format` names.
+    pub fn new(r: athena_core::links::Related, format: Format, registry: &Registry) -> Self {
+        let links = |links: Vec<athena_core::links::Link>| {
+            links
+                .into_iter()
+                .map(|l| LinkView {
+                    thing: l.thing,
+                    role: l.role.as_str().to_string(),
+                })
+                .collect()
+        };
+        RelatedView {
+            event: EventView::new(r.event, format, registry),
+            things: links(r.things),
+            related: r
+                .related
+                .into_iter()
+                .map(|e| RelatedEventView {
+                    event: EventView::new(e.event, format, registry),
+                    via: links(e.via),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A page of events (in the shape `format` asked for; MCP lists them briefer by default).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(rename = "EventsPage")]

@@ -284,6 +284,23 @@ pub struct EventParams {
     pub format: Format,
 }
 
+/// An event's related events: `GET /v1/events/{source}/{id}/related` and the MCP tool
+/// `related_events`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelatedParams {
+    /// The event's source id (its `source_id`).
+    pub source: String,
+    /// The event's id (its `id`).
+    pub id: String,
+    /// At most this many related events, the newest first (default 50).
+    #[serde(default)]
+    pub limit: Option<Limit>,
+    /// `jsonl` (as `events --format jsonl` prints it, the default) or `athena`.
+    #[serde(default)]
+    pub format: Format,
+}
+
 /// Counts per bucket: `GET /v1/timeline` and the MCP tool `timeline`. It takes the filters of
 /// [`EventsParams`] (not its paging, order or format), so a chart counts what a list shows.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -14,8 +14,8 @@ use athena_core::search::{all_then_any, Matched};
 use athena_core::{EventQuery, StoreError};
 use chrono::{DateTime, Utc};
 
-use super::answers::{EventView, EventsPage, Kinds, MatchKind, Sources, Timeline};
-use super::params::{EventParams, EventsParams, ParamError, TimelineParams};
+use super::answers::{EventView, EventsPage, Kinds, MatchKind, RelatedView, Sources, Timeline};
+use super::params::{EventParams, EventsParams, ParamError, RelatedParams, TimelineParams};
 use super::service::Refused;
 use super::{Cost, RecallService};
 
@@ -162,6 +162,31 @@ impl RecallService {
         let found = self.run(Cost::ONE, move |r, budget| {
             Ok(r.event(&s, &i, budget)?
                 .map(|e| render(EventView::new(e, format, &registry))))
+        });
+        found.await?.ok_or(RecallError::NotFound {
+            source_id: source,
+            id,
+        })
+    }
+
+    /// An event's related events: those about or mentioning a thing it is about or mentions.
+    pub async fn related<R: Send + 'static>(
+        &self,
+        params: &RelatedParams,
+        render: impl FnOnce(RelatedView) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let RelatedParams {
+            source,
+            id,
+            limit,
+            format,
+        } = params.clone();
+        let (s, i) = (source.clone(), id.clone());
+        let limit = limit.unwrap_or_default().get();
+        let registry = self.registry();
+        let found = self.run(Cost::ONE, move |r, budget| {
+            Ok(r.related(&s, &i, limit, budget)?
+                .map(|found| render(RelatedView::new(found, format, &registry))))
         });
         found.await?.ok_or(RecallError::NotFound {
             source_id: source,

@@ -88,7 +88,19 @@ pub(super) async fn relink(
     Ok(n)
 }
 
-impl LinkReads for PgStore {
+/// The reads of [`LinkReads`] on one connection (the store's, or one of recall's).
+pub(super) struct PgReads<'a> {
+    pub(super) client: &'a tokio_postgres::Client,
+    pub(super) shown: &'a str,
+}
+
+impl PgReads<'_> {
+    fn backend(&self, e: tokio_postgres::Error) -> StoreError {
+        StoreError::Backend(format!("store {}: {}", self.shown, super::explain(&e)).into())
+    }
+}
+
+impl LinkReads for PgReads<'_> {
     fn event(&self, source_id: &str, id: &str) -> Result<Option<(i64, Event)>, StoreError> {
         let rows = wait(self.client.query(
             &format!("SELECT {EVENT_COLUMNS} FROM events WHERE source_id = $1 AND id = $2"),

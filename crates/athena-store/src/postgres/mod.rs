@@ -270,7 +270,11 @@ impl Store for PgStore {
         id: &str,
         limit: usize,
     ) -> Result<Option<athena_core::links::Related>, StoreError> {
-        crate::related::related(self, source_id, id, limit)
+        let reads = links::PgReads {
+            client: &self.client,
+            shown: &self.shown,
+        };
+        crate::related::related(&reads, source_id, id, limit)
     }
 
     fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {

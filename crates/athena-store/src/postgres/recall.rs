@@ -8,6 +8,7 @@ use athena_core::recall::{Bucket, Page, PageQuery, QueryBudget, Recall, Timeline
 use athena_core::{Event, EventQuery, SourceStatus, StoreError};
 use tokio_postgres::Client;
 
+use super::links::PgReads;
 use super::tls::Transport;
 use super::{connect, query, runtime, shown_url, PgStore};
 use crate::pool::Pool;
@@ -113,6 +114,18 @@ impl Recall for PgRecall {
         budget: &QueryBudget,
     ) -> Result<Vec<TimelineCount>, StoreError> {
         self.within(budget, |c, shown| query::timeline(c, shown, filter, bucket))
+    }
+
+    fn related(
+        &self,
+        source_id: &str,
+        id: &str,
+        limit: usize,
+        budget: &QueryBudget,
+    ) -> Result<Option<athena_core::links::Related>, StoreError> {
+        self.within(budget, |client, shown| {
+            crate::related::related(&PgReads { client, shown }, source_id, id, limit)
+        })
     }
 }
 
