@@ -22,6 +22,7 @@ mod gmail_api;
 mod google_calendar_api;
 mod jira_api;
 mod linear_api;
+mod links;
 mod mcp_server;
 mod readme;
 mod recall_api;

@@ -1,0 +1,209 @@
+//! References across sources, end to end: a git commit naming a Jira issue and a pull request,
+//! the Jira issue and its comment (the Jira fake), the pull request and a workflow run of the
+//! commit (the GitHub fake), a Slack message with the pull request's URL (the Slack fake);
+//! `related` and `GET /v1/events/{source}/{id}/related` find each from the others.
+
+use std::collections::BTreeSet;
+
+use athena_sources::github::fake::{pull, run, FakeGitHub};
+use athena_sources::jira::fake::{adf, FakeJira, EMAIL};
+use athena_sources::slack::fake::{msg, FakeSlack};
+use serde_json::{json, Value};
+
+use crate::serve_support::Server;
+use crate::support::*;
+
+/// (source, id) of each related event `related SOURCE ID --format json` prints.
+fn related(env: &TestEnv, source: &str, id: &str) -> BTreeSet<(String, String)> {
+    // --db: the config names tokens this process does not have.
+    let run = env
+        .run(&["related", source, id, "--format", "json", "--db", "athena.db"])
+        .ok();
+    let found: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    ids(&found)
+}
+
+fn ids(found: &Value) -> BTreeSet<(String, String)> {
+    found["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let e = &r["event"];
+            (
+                e["source_id"].as_str().unwrap().to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(source: &str, id: &str) -> (String, String) {
+    (source.to_string(), id.to_string())
+}
+
+#[test]
+fn a_commit_an_issue_a_pull_request_a_run_and_a_slack_message_find_each_other() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    let sha = commit_files(
+        &repo,
+        "Fix OPS-1: crash on save (o/r#301)",
+        &[("src/save.rs", b"fn save() {}\n")],
+    );
+
+    let jira = FakeJira::new();
+    jira.issue("OPS", 1, 1, "crash on save");
+    jira.comment(1, 2, "Ann", adf("looking at it"));
+    let jira_server = jira.start();
+    let github = FakeGitHub::new();
+    github.set("pulls", vec![pull(301, 3)]);
+    let mut build = run(1);
+    build["head_sha"] = json!(sha);
+    github.set("runs", vec![build]);
+    for list in ["issues", "commits", "comments", "releases"] {
+        github.set(list, Vec::new());
+    }
+    let github_server = github.start();
+    let slack = FakeSlack::new();
+    slack.channel("C1", "dev", None);
+    slack.post(
+        "C1",
+        msg(4, "U1", "review please <https://github.com/o/r/pull/301>"),
+    );
+    let slack_server = slack.start();
+
+    env.write_config(&format!(
+        r#"[links]
+jira_hosts = ["127.0.0.1"]
+
+{}
+[[sources]]
+id = "jr"
+type = "jira"
+base_url = "{}"
+email = "{EMAIL}"
+token = "${{JIRA_TEST_TOKEN}}"
+
+[[sources]]
+id = "gh"
+type = "github"
+api_url = "{}"
+owner = "o"
+repo = "r"
+token = "${{GH_TEST_TOKEN}}"
+
+[[sources]]
+id = "sl"
+type = "slack"
+api_url = "{}/api"
+token = "${{SLACK_TEST_TOKEN}}"
+"#,
+        git_config("repo", &repo, ""),
+        jira_server.url(),
+        github_server.url(),
+        slack_server.url(),
+    ));
+    let (run, json) = env.sync_json_with(
+        &[],
+        &[
+            ("JIRA_TEST_TOKEN", athena_sources::jira::fake::TOKEN),
+            ("GH_TEST_TOKEN", athena_sources::github::fake::TOKEN),
+            ("SLACK_TEST_TOKEN", athena_sources::slack::fake::TOKEN),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}\n{json}", run.describe());
+
+    let issue = pair("jr", "issue:10001:created");
+    let comment = env
+        .kinds_and_ids("jr")
+        .into_iter()
+        .find(|(k, _)| k == "issue_comment")
+        .map(|(_, id)| pair("jr", &id))
+        .expect("the comment is stored");
+    let pulls: Vec<(String, String)> = env
+        .kinds_and_ids("gh")
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("pull_request"))
+        .map(|(_, id)| pair("gh", &id))
+        .collect();
+    assert!(!pulls.is_empty());
+    let workflow = env
+        .kinds_and_ids("gh")
+        .into_iter()
+        .find(|(k, _)| k == "workflow_run_completed")
+        .map(|(_, id)| pair("gh", &id))
+        .expect("the run is stored");
+    let message = pair("sl", &env.ids("sl")[0]);
+    let commit = pair("repo", &sha);
+
+    // The issue: its comment (about it too) and the commit naming it.
+    let found = related(&env, &issue.0, &issue.1);
+    assert!(
+        found.contains(&comment) && found.contains(&commit),
+        "{found:?}"
+    );
+    assert!(!found.contains(&message), "{found:?}");
+    // The pull request: the Slack message with its URL, the commit naming o/r#301, and the
+    // pull request's other events.
+    let found = related(&env, &pulls[0].0, &pulls[0].1);
+    assert!(
+        found.contains(&message) && found.contains(&commit),
+        "{found:?}"
+    );
+    // The commit: the issue, its comment, the pull request, and the run of the commit.
+    let found = related(&env, &commit.0, &commit.1);
+    for want in [&issue, &comment, &pulls[0], &workflow] {
+        assert!(found.contains(want), "{want:?} not in {found:?}");
+    }
+    // An unknown event is exit 2, naming it.
+    let run = env.run(&["related", "jr", "nope", "--db", "athena.db"]);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(run.stderr().contains("\"nope\""), "{}", run.describe());
+
+    // Over HTTP, the same.
+    let server = Server::start_with(&env, &["--db", "athena.db", "-c", "none.toml"]);
+    let path = format!("/v1/events/jr/{}/related", issue.1);
+    let answer = server.must_get(&path);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let found: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(found["event"]["id"], issue.1);
+    assert!(ids(&found).contains(&commit), "{found}");
+    let via = &found["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["event"]["id"] == sha.as_str())
+        .unwrap()["via"];
+    assert_eq!(via, &json!([{"thing": "key:OPS-1", "role": "mentions"}]));
+    assert_eq!(server.must_get("/v1/events/jr/nope/related").status, 404);
+    assert_eq!(server.must_get(&format!("{path}?limit=0")).status, 400);
+}
+
+#[test]
+fn relink_finds_the_links_again_with_the_configs_project_keys() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    let first = commit_files(&repo, "Start OPS-1", &[("a", b"1\n")]);
+    let second = commit_files(&repo, "Finish OPS-1", &[("a", b"2\n")]);
+    env.write_config(&git_config("repo", &repo, ""));
+    env.run(&["sync"]).ok();
+    assert_eq!(
+        related(&env, "repo", &first),
+        [pair("repo", &second)].into()
+    );
+    // Only other project keys: the two commits share nothing once relinked.
+    env.write_config(&format!(
+        "[links]\nproject_keys = [\"ENG\"]\n\n{}",
+        git_config("repo", &repo, "")
+    ));
+    let run = env.run(&["relink"]).ok();
+    assert!(
+        run.stdout().contains("linked the 2 events"),
+        "{}",
+        run.describe()
+    );
+    assert!(related(&env, "repo", &first).is_empty());
+}
