@@ -531,6 +531,8 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
              [[operations]]\ninclude-path = \"/v1/timeline\"\n\
              checks.positive_data_acceptance.expected-statuses = [\"2xx\", \"400\"]\n\n\
              [[operations]]\ninclude-path = \"/v1/events/{{source}}/{{id}}\"\n\
+             parameters = {{ \"path.source\" = \"tree\", \"path.id\" = {id} }}\n\n\
+             [[operations]]\ninclude-path = \"/v1/events/{{source}}/{{id}}/related\"\n\
              parameters = {{ \"path.source\" = \"tree\", \"path.id\" = {id} }}\n"
         ),
     )
@@ -561,7 +563,7 @@ fn schemathesis_finds_nothing_wrong_with_the_recall_api() {
     );
     assert!(out.status.success(), "schemathesis failed:\n{said}");
     // Every operation was tested, under the configuration above.
-    assert!(said.contains("Tested: 5"), "{said}");
+    assert!(said.contains("Tested: 6"), "{said}");
     assert!(said.contains("No issues found"), "{said}");
 }
 

@@ -91,7 +91,7 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
         .store()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let total: i64 = env
         .store()
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
@@ -110,6 +110,20 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
         rows("SELECT source_id, kind, count(*) FROM events GROUP BY source_id, kind ORDER BY 1, 2");
     assert_eq!(kept, counted);
     assert!(kept.len() >= 3, "{kept:?}");
+    // Schema 6 links the events stored before it as the new ones are: every commit, old or
+    // new, is about its SHA.
+    let (commits, unlinked): (i64, i64) = env
+        .store()
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM event_links l \
+             WHERE l.seq = e.seq AND l.thing = 'commit:' || e.id AND l.role = 0)) \
+             FROM events e WHERE source_id = 'repo'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(commits > 2, "the old store's commits and the 2 new ones: {commits}");
+    assert_eq!(unlinked, 0, "{unlinked} of {commits} commits not linked");
 
     let (_, json) = env.sync_json();
     for id in ["repo", "web", "notes"] {
