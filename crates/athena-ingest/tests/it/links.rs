@@ -17,7 +17,15 @@ use crate::support::*;
 fn related(env: &TestEnv, source: &str, id: &str) -> BTreeSet<(String, String)> {
     // --db: the config names tokens this process does not have.
     let run = env
-        .run(&["related", source, id, "--format", "json", "--db", "athena.db"])
+        .run(&[
+            "related",
+            source,
+            id,
+            "--format",
+            "json",
+            "--db",
+            "athena.db",
+        ])
         .ok();
     let found: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     ids(&found)

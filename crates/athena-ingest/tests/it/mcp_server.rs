@@ -69,7 +69,13 @@ fn api_log_env(config_head: &str) -> TestEnv {
 fn assert_seen(seen: &serde_json::Value) {
     assert_eq!(
         seen["tools"],
-        serde_json::json!(["get_event", "list_sources", "search_events", "timeline"])
+        serde_json::json!([
+            "get_event",
+            "list_sources",
+            "related_events",
+            "search_events",
+            "timeline"
+        ])
     );
     assert_eq!(seen["sources"][0]["id"], "web");
     assert_eq!(seen["sources"][0]["events"], EVENTS);

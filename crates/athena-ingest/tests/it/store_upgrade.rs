@@ -122,7 +122,10 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert!(commits > 2, "the old store's commits and the 2 new ones: {commits}");
+    assert!(
+        commits > 2,
+        "the old store's commits and the 2 new ones: {commits}"
+    );
     assert_eq!(unlinked, 0, "{unlinked} of {commits} commits not linked");
 
     let (_, json) = env.sync_json();

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::brief::Listed;
 use super::tools;
-use crate::recall::answers::{EventView, EventsPage, Sources, Timeline};
-use crate::recall::params::{EventParams, EventsParams, TimelineParams};
+use crate::recall::answers::{EventView, EventsPage, RelatedView, Sources, Timeline};
+use crate::recall::params::{EventParams, EventsParams, RelatedParams, TimelineParams};
 use crate::recall::{schema, RecallError, RecallService};
 
 /// One per MCP session; the recall service (its store connections, queue and budgets) is
@@ -72,6 +72,20 @@ impl RecallServer {
         let answer = self
             .recall
             .event(&params, |e| (serde_json::to_value(&e), tools::event(&e)));
+        Ok(result(answer.await))
+    }
+
+    #[tool(
+        description = "The events related to one across sources: those about or mentioning a thing it is about or mentions. Things are found in titles, bodies, URLs and commit fields: a Jira or Linear issue key (key:PROJ-7), a GitHub issue or pull request (gh:owner/repo#12, also from its URL), a commit SHA (commit:3f9a0c1, short SHAs match the full one), a Slack message or thread (slack:CHANNEL/TS), a CircleCI pipeline. So an issue finds the commits and messages naming it and its own comments; a pull request finds the Slack messages linking it and the commits naming it. Give source and id as search_events returns them. Returns {\"event\", \"things\": [{\"thing\", \"role\": about|mentions}], \"related\": [{\"event\", \"via\": [{\"thing\", \"role\"}]}]}, the newest first, at most limit (default 50); as GET /v1/events/{source}/{id}/related answers. An unknown event is an error.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input::<RelatedParams>(),
+        output_schema = output::<RelatedView>(),
+    )]
+    async fn related_events(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+        let params: RelatedParams = arguments(args)?;
+        let answer = self
+            .recall
+            .related(&params, |r| (serde_json::to_value(&r), tools::related(&r)));
         Ok(result(answer.await))
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::brief::Listed;
-use crate::recall::answers::{EventView, EventsPage, MatchKind, Sources, Timeline};
+use crate::recall::answers::{EventView, EventsPage, MatchKind, RelatedView, Sources, Timeline};
 
 /// `search_events`: how many, from when to when, and the cursor of the next page; first, the
 /// note of a page that is not what was asked (no event had every word).
@@ -45,6 +45,24 @@ fn page_summary(page: &EventsPage<Listed>) -> String {
 }
 
 /// `get_event`: the event in a line.
+/// `3 events related to web GET /x (via key:PROJ-7, commit:3f9a0c1)`.
+pub(crate) fn related(r: &RelatedView) -> String {
+    let mut things: Vec<&str> = (r.related.iter())
+        .flat_map(|e| e.via.iter().map(|l| l.thing.as_str()))
+        .collect();
+    things.sort_unstable();
+    things.dedup();
+    let of = event(&r.event);
+    match things.is_empty() {
+        true => format!("no event related to {of}"),
+        false => format!(
+            "{} related to {of} (via {})",
+            count(r.related.len() as u64, "event"),
+            things.join(", ")
+        ),
+    }
+}
+
 pub(crate) fn event(e: &EventView) -> String {
     match e {
         EventView::Event(e) => format!(
