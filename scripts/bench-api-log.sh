@@ -21,6 +21,8 @@
 #   - parse-only lines/s, median of ROUNDS (target >= 2,000,000, API_LOG_PARSE)
 #   - peak RSS of the sync, largest of the rounds (target <= 150 MB, API_LOG_RSS_MB)
 #   - a no-op re-sync (target <= 0.1 s, API_LOG_NOOP_S)
+#   - the cost of links (docs/links.md): the same sync with `[links] enabled = false`, in the
+#     same rounds, and the ratio of the medians, on / off (target <= 1.15, API_LOG_LINKS)
 # Without goaccess the ratio is reported as skipped, not as a pass. The targets in seconds and
 # MB are for the default 1,000,000 lines; the ratio holds for any size worth measuring.
 #
@@ -53,6 +55,7 @@ id = "web"
 type = "api_log"
 paths = ["access.log"]
 TOML
+{ printf '[links]\nenabled = false\n\n'; cat "$work/athena.toml"; } > "$work/unlinked.toml"
 
 parses=()
 for ((r = 1; r <= rounds; r++)); do
@@ -70,12 +73,15 @@ have_goaccess=$(command -v goaccess >/dev/null && echo 1 || echo 0)
 
 # Each round: a sync into a fresh store, then goaccess, side by side. The machine is shared and
 # noisy, so the medians are what the targets are checked against; every round is printed.
-times=() rsss=() gtimes=()
+times=() rsss=() gtimes=() unlinked=()
 for ((r = 1; r <= rounds; r++)); do
+    rm -f "$work"/bench.db*
+    read -r u _ < <($measure -- "$bin" sync --config "$work/unlinked.toml" --db "$work/bench.db")
+    unlinked+=("$u")
     rm -f "$work"/bench.db*
     read -r t rss < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
     times+=("$t") rsss+=("$rss")
-    line="round $r: sync ${t} s, peak RSS ${rss} MB"
+    line="round $r: sync ${t} s, peak RSS ${rss} MB; without links ${u} s"
     if [ "$have_goaccess" = 1 ]; then
         read -r g _ < <($measure -- goaccess "$work/access.log" --log-format=COMBINED --no-global-config --no-progress -o "$work/report.json")
         gtimes+=("$g")
@@ -90,6 +96,9 @@ echo "parse only:        $parse lines/s (median of $rounds)"
 echo "end-to-end sync:   ${t} s (median of $rounds), $(python3 -c "print(f'{$stored / $t:,.0f}')") events/s ($stored events), peak RSS ${rss} MB (largest)"
 read -r n _ < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
 echo "no-op re-sync:     ${n} s"
+u=$(median "${unlinked[@]}")
+links=$(ratio "$t" "$u")
+echo "without links:     ${u} s (median of $rounds); with / without = $links"
 if [ "$have_goaccess" = 1 ]; then
     g=$(median "${gtimes[@]}")
     r=$(ratio "$t" "$g")
@@ -107,4 +116,5 @@ check API_LOG_SYNC_S "end-to-end sync" "$t" "<=" 9 s
 check API_LOG_PARSE "parse only" "$parse" ">=" 2000000 lines/s
 check API_LOG_RSS_MB "peak RSS of sync" "$rss" "<=" 150 MB
 check API_LOG_NOOP_S "no-op re-sync" "$n" "<=" 0.1 s
+check API_LOG_LINKS "sync with / without links" "$links" "<=" 1.15
 check_report

@@ -9,6 +9,8 @@
 #     absolute seconds for the sync, as it depends as much on the repository as on the machine.
 #   - no-op re-sync, median (target <= 0.3 s, GIT_NOOP_S)
 #   - peak RSS of the sync, largest of the rounds (target <= 300 MB, GIT_RSS_MB)
+#   - the cost of links (docs/links.md): the same sync with `[links] enabled = false` in the
+#     same rounds, the ratio of the medians, on / off (target <= 1.15, GIT_LINKS)
 #   - per-file line counts that differ from git's, both ways (target 0, GIT_NUMSTAT_DIFF) and
 #     commits git lists that were not stored (target 0, GIT_COMMITS_MISSING)
 # Each measurement is repeated ROUNDS times (default 3), interleaved, and the median is kept:
@@ -39,20 +41,24 @@ id = "bench"
 type = "git"
 path = "$repo"
 TOML
+{ printf '[links]\nenabled = false\n\n'; cat "$work/athena.toml"; } > "$work/unlinked.toml"
 
 commits=$(git -C "$repo" rev-list --count HEAD)
 echo "repository: $repo ($commits commits), $(nproc) cores, $rounds rounds"
 
-git_times=() sync_times=() sync_rss=() noop_times=()
+git_times=() sync_times=() sync_rss=() noop_times=() unlinked_times=()
 for ((i = 1; i <= rounds; i++)); do
     read -r t _ < <($measure -- git -C "$repo" log --numstat --no-renames HEAD)
     git_times+=("$t")
+    rm -f "$work"/bench.db*
+    read -r t _ < <($measure -- "$bin" sync --config "$work/unlinked.toml" --db "$work/bench.db")
+    unlinked_times+=("$t")
     rm -f "$work"/bench.db*
     read -r t rss < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
     sync_times+=("$t") sync_rss+=("$rss")
     read -r t _ < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
     noop_times+=("$t")
-    echo "  round $i: git log ${git_times[-1]}s, sync ${sync_times[-1]}s (${sync_rss[-1]} MB), no-op re-sync ${noop_times[-1]}s" >&2
+    echo "  round $i: git log ${git_times[-1]}s, sync ${sync_times[-1]}s (${sync_rss[-1]} MB), without links ${unlinked_times[-1]}s, no-op re-sync ${noop_times[-1]}s" >&2
 done
 
 stored=$("$bin" status --db "$work/bench.db" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sources"][0]["events"])')
@@ -61,6 +67,8 @@ s=$(median "${sync_times[@]}")
 n=$(median "${noop_times[@]}")
 rss=$(largest "${sync_rss[@]}")
 r=$(ratio "$s" "$g")
+u=$(median "${unlinked_times[@]}")
+links=$(ratio "$s" "$u")
 
 echo
 echo "events stored:                       $stored (git rev-list --count: $commits)"
@@ -69,6 +77,7 @@ echo "athena-ingest sync (fresh store):    ${s} s (median of $rounds)"
 echo "ratio sync / git log:                ${r}"
 echo "no-op re-sync:                       ${n} s (median of $rounds)"
 echo "peak RSS of sync:                    ${rss} MB (largest of $rounds)"
+echo "sync without links:                  ${u} s (median of $rounds); with / without = $links"
 
 # How often the per-file line counts agree with git's, both ways: a file change git lists that
 # athena-ingest does not (or lists with other counts) is a disagreement, and so is one athena
@@ -104,6 +113,7 @@ echo "numstat agreement with git:          $same/$pairs file changes ($(awk -v s
 check GIT_RATIO "sync / git log" "$r" "<=" 0.6
 check GIT_NOOP_S "no-op re-sync" "$n" "<=" 0.3 s
 check GIT_RSS_MB "peak RSS of sync" "$rss" "<=" 300 MB
+check GIT_LINKS "sync with / without links" "$links" "<=" 1.15
 check GIT_NUMSTAT_DIFF "file changes unlike git's" "$((pairs - same))" "<=" 0
 check GIT_COMMITS_MISSING "commits missing" "$missing" "<=" 0
 check_report
