@@ -3,7 +3,10 @@
 --   wrk ... -s scripts/recall_load.lua URL -- window FIRST LAST TOKEN
 --     a page of 50 in a random one-hour window between FIRST and LAST (Unix seconds);
 --   wrk ... -s scripts/recall_load.lua URL -- search WORD[,WORD...] TOKEN
---     a full-text page of 50 for one of the words.
+--     a full-text page of 50 for one of the words;
+--   wrk ... -s scripts/recall_load.lua URL -- related SOURCE N TOKEN
+--     the related events of event `record:K` of SOURCE, K random from 1 to N
+--     (scripts/bench-related.sh).
 -- TOKEN is `-` for none.
 local mode, a, b, token
 local words = {}
@@ -19,6 +22,8 @@ function init(args)
   mode = args[1]
   if mode == "window" then
     a, b, token = tonumber(args[2]), tonumber(args[3]), args[4]
+  elseif mode == "related" then
+    a, b, token = args[2], tonumber(args[3]), args[4]
   else
     for w in string.gmatch(args[2], "[^,]+") do words[#words + 1] = w end
     token = args[3]
@@ -38,7 +43,9 @@ end
 
 function request()
   local path
-  if mode == "window" then
+  if mode == "related" then
+    path = string.format("/v1/events/%s/record:%d/related?limit=50", a, math.random(1, b))
+  elseif mode == "window" then
     local from = math.random(a, math.max(a, b - 3600))
     path = string.format("/v1/events?since=%s&until=%s&limit=50",
       os.date("!%Y-%m-%dT%H:%M:%SZ", from), os.date("!%Y-%m-%dT%H:%M:%SZ", from + 3600))

@@ -683,3 +683,24 @@ subprocess.Popen(["sleep", "300"])  # inherits stdout and stderr, and outlives t
         serde_json::json!({"done": true})
     );
 }
+
+#[test]
+fn a_tap_that_cannot_discover_has_only_the_named_streams_stored() {
+    let env = TestEnv::new();
+    let tap = r#"
+import json, sys
+if "--discover" in sys.argv:
+    sys.exit("no discovery here")
+for s in ["a", "b"]:
+    print(json.dumps({"type": "SCHEMA", "stream": s, "schema": {"type": "object"}, "key_properties": ["id"]}))
+    print(json.dumps({"type": "RECORD", "stream": s, "record": {"id": 1}, "time_extracted": "2024-05-01T00:00:00Z"}))
+print(json.dumps({"type": "STATE", "value": {}}))
+"#;
+    let command = script_tap(&env, "two.py", tap);
+    env.write_config(&format!(
+        "[[sources]]\nid = \"d\"\ntype = \"singer\"\ncommand = {command}\ndiscover = false\n[sources.streams.a]\n"
+    ));
+    let (run, _) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(env.ids("d"), ["a:1"]);
+}

@@ -31,6 +31,10 @@ athena_core::declare_config! {
         /// selected; with neither, the tap syncs what it syncs by default.
         #[key(kind = "path")]
         pub catalog: Option<String> = None,
+        /// Whether a tap without `catalog` but with `streams` is asked `--discover` to select
+        /// them; false for a tap that cannot discover (it then syncs what it syncs by
+        /// default, and only the streams named are stored).
+        pub discover: bool = true,
         /// The option a catalog is passed with: `"--catalog"`, or `"--properties"` for older
         /// taps.
         pub catalog_option: String = "--catalog".into(),

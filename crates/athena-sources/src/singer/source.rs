@@ -104,7 +104,7 @@ impl SingerSource {
                 Some(Settings::Json(Secret::new(text)))
             }
         };
-        let catalog = match (&c.catalog, c.streams.is_empty()) {
+        let catalog = match (&c.catalog, c.streams.is_empty() || !c.discover) {
             (Some(path), _) => CatalogPlan::File(config.resolve_path(Path::new(path))),
             (None, false) => CatalogPlan::Discover(c.streams.keys().cloned().collect()),
             (None, true) => CatalogPlan::None,
