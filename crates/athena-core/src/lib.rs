@@ -23,6 +23,7 @@
 //! - [`episode`]: an event as Athena's `EpisodicEvent`, and back.
 //! - [`links`]: the things an event is about or mentions (issue keys, pull requests, commits,
 //!   Slack messages, pipelines), which relate events across sources.
+//! - [`people`]: the people events name, by handle, joined across sources into persons.
 //!
 //! This crate has no network and no database code.
 #![warn(missing_docs)]
@@ -40,6 +41,7 @@ pub mod links;
 pub mod memory;
 pub mod metrics;
 pub mod outbox;
+pub mod people;
 mod query_budget;
 pub mod recall;
 pub mod redact;

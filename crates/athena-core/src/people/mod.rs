@@ -1,0 +1,171 @@
+//! People across sources: the same person is `ada@corp.com` in git and Gmail, `ada-l` on
+//! GitHub, `U024BE7LH` in Slack. Each event names people by [`Handle`]s ([`claims_of`]); a
+//! handle belongs to a person; handles are joined into one person by evidence ([`Join`]: a
+//! GitHub commit's login and its author email, a `.mailmap` line) and by `[[people]]` in the
+//! config, which wins ([`Resolver`]). Events keep their handles, so a later join moves earlier
+//! events to the merged person without rewriting them.
+//!
+//! - `claims`: what each source type's events say about people.
+//! - `resolve`: handles into people.
+
+mod claims;
+mod resolve;
+
+use serde::{Deserialize, Serialize};
+
+pub use claims::claims_of;
+pub use resolve::{PersonConfig, Resolver};
+
+/// A person's handle in one system: `email:ada@corp.com`, `github:ada-l`, `slack:U024BE7LH`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Handle(pub String);
+
+impl Handle {
+    /// An email address, lowercased; GitHub's `ID+login@users.noreply.github.com` is the
+    /// login.
+    pub fn email(address: &str) -> Handle {
+        let address = address.trim().to_ascii_lowercase();
+        if let Some(local) = address.strip_suffix("@users.noreply.github.com") {
+            let login = local.split_once('+').map_or(local, |(_, login)| login);
+            return Handle::github(login);
+        }
+        Handle(format!("email:{address}"))
+    }
+
+    /// A GitHub login (case-insensitive, so lowercased).
+    pub fn github(login: &str) -> Handle {
+        Handle(format!("github:{}", login.trim().to_ascii_lowercase()))
+    }
+
+    /// A Slack user id.
+    pub fn slack(user: &str) -> Handle {
+        Handle(format!("slack:{}", user.trim()))
+    }
+
+    /// A handle as a user writes it: `ada@corp.com` (an email), or `github:ada-l`; `None` for
+    /// text that is neither.
+    pub fn parse(text: &str) -> Option<Handle> {
+        let text = text.trim();
+        match text.split_once(':') {
+            Some(("email", address)) => Some(Handle::email(address)),
+            Some(("github", login)) if !login.is_empty() => Some(Handle::github(login)),
+            Some((kind, id)) if !id.is_empty() && !kind.contains('@') => {
+                Some(Handle(format!("{kind}:{}", id.trim())))
+            }
+            _ if text.contains('@') => Some(Handle::email(text)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a person did in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonRole {
+    /// Did it (the author, the sender, the organizer).
+    Actor,
+    /// Is named by it (a committer, a recipient, an attendee).
+    Named,
+}
+
+impl PersonRole {
+    /// Its number in the store.
+    pub fn code(self) -> i64 {
+        match self {
+            PersonRole::Actor => 0,
+            PersonRole::Named => 1,
+        }
+    }
+
+    /// A role by its number in the store.
+    pub fn of_code(code: i64) -> PersonRole {
+        if code == 0 {
+            PersonRole::Actor
+        } else {
+            PersonRole::Named
+        }
+    }
+}
+
+/// Evidence that two handles are one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Join {
+    /// Where it comes from (`github commit`, `mailmap`, `config`).
+    pub how: &'static str,
+    /// Whether it rests only on data a user typed (a commit's email: anyone can commit as
+    /// anyone), as opposed to what a service vouches for.
+    pub user_controlled: bool,
+}
+
+impl Join {
+    /// A GitHub commit's author login and the email in the commit.
+    pub const COMMIT_EMAIL: Join = Join {
+        how: "github commit",
+        user_controlled: true,
+    };
+    /// A repository's `.mailmap`.
+    pub const MAILMAP: Join = Join {
+        how: "mailmap",
+        user_controlled: true,
+    };
+}
+
+/// One person an event names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The person's handle in this source.
+    pub handle: Handle,
+    /// What the person did.
+    pub role: PersonRole,
+    /// The name shown with it, if any.
+    pub name: Option<String>,
+    /// Other handles the event says are the same person.
+    pub joins: Vec<(Handle, Join)>,
+}
+
+impl Claim {
+    /// A claim on `handle` with no name or joins.
+    pub fn new(handle: Handle, role: PersonRole) -> Claim {
+        Claim {
+            handle,
+            role,
+            name: None,
+            joins: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_written_one_way_whatever_the_input() {
+        assert_eq!(Handle::email(" Ada@Corp.COM ").0, "email:ada@corp.com");
+        assert_eq!(
+            Handle::email("123+Ada-L@users.noreply.github.com").0,
+            "github:ada-l"
+        );
+        assert_eq!(
+            Handle::email("ada-l@users.noreply.github.com").0,
+            "github:ada-l"
+        );
+        assert_eq!(
+            Handle::parse("ada@corp.com"),
+            Some(Handle::email("ada@corp.com"))
+        );
+        assert_eq!(Handle::parse("github:Ada-L"), Some(Handle::github("ada-l")));
+        assert_eq!(
+            Handle::parse("slack:U024BE7LH"),
+            Some(Handle::slack("U024BE7LH"))
+        );
+        assert_eq!(Handle::parse("Ada"), None);
+    }
+}
