@@ -133,6 +133,8 @@ impl Store for MemoryStore {
             .iter()
             .filter(|e| q.sources.is_empty() || q.sources.contains(&e.source_id))
             .filter(|e| q.kinds.is_empty() || q.kinds.contains(&e.kind))
+            // This store keeps no people: a person filter matches nothing.
+            .filter(|_| q.person.is_none())
             .filter(|e| q.outcomes.is_empty() || e.outcome.is_some_and(|o| q.outcomes.contains(&o)))
             .filter(|e| {
                 q.actor.as_ref().is_none_or(|a| {

@@ -183,6 +183,9 @@ impl QueryKey {
                 all.push(serde_json::json!({ "outcome": outcomes }));
             }
         }
+        if let (Some(person), Some(all)) = (&filter.person, canonical.as_array_mut()) {
+            all.push(serde_json::json!({ "person": person }));
+        }
         let canonical = canonical.to_string();
         // FNV-1a: stable across releases and platforms (std's hasher is neither), and a
         // collision only lets through a cursor that was already the caller's mistake.

@@ -38,6 +38,9 @@ pub struct Batch {
     /// Each event's things (what it is about and mentions), in event order: filled by
     /// [`Batch::find_links`] on the source's task, stored with the events. Empty: not linked.
     pub links: Vec<crate::links::EventLinks>,
+    /// The people each event names (see [`people`](crate::people)), in event order: filled
+    /// with the links, stored with the events. Empty: not read.
+    pub people: Vec<Vec<crate::people::Claim>>,
 }
 
 /// An event's `context` and `metadata`, serialized.
@@ -78,14 +81,29 @@ impl Batch {
             progress: None,
             json: Vec::new(),
             links: Vec::new(),
+            people: Vec::new(),
         }
     }
 
-    /// Finds each event's things with `scanner` into [`Batch::links`].
-    pub fn find_links(&mut self, scanner: &crate::links::Scanner) {
+    /// Finds each event's things with `scanner` into [`Batch::links`], and the people it
+    /// names (its source being of `source_type`) into [`Batch::people`].
+    pub fn find_links(&mut self, scanner: &crate::links::Scanner, source_type: &str) {
         self.links = (self.events.iter())
             .map(|e| crate::links::links_of(e, scanner))
             .collect();
+        self.people = (self.events.iter())
+            .map(|e| crate::people::claims_of(source_type, e))
+            .collect();
+    }
+
+    /// The people event `i` names, when [`Batch::find_links`] has run since the events
+    /// changed.
+    pub fn people_of(&self, i: usize) -> Option<&[crate::people::Claim]> {
+        if self.people.len() == self.events.len() {
+            self.people.get(i).map(Vec::as_slice)
+        } else {
+            None
+        }
     }
 
     /// The things of event `i`, when [`Batch::find_links`] has run since the events changed.

@@ -105,6 +105,19 @@ pub trait Store: Send {
         ))
     }
 
+    /// Makes `people` (the config's `[[people]]`) the configured people, and works out every
+    /// person again from the stored handles and joins with them pinned (see
+    /// [`people`](crate::people)).
+    fn set_people(&mut self, people: &[crate::people::PersonConfig]) -> Result<(), StoreError> {
+        let _ = people;
+        Ok(())
+    }
+
+    /// Every person the stored events name, with their handles.
+    fn people(&self) -> Result<Vec<crate::people::Person>, StoreError> {
+        Err(StoreError::Query("this store keeps no people".into()))
+    }
+
     /// Finds every stored event's things again with `scanner` (after the `[links]` settings
     /// changed), replacing the links stored; returns how many events were read.
     fn relink(&mut self, scanner: &crate::links::Scanner) -> Result<u64, StoreError> {
@@ -267,6 +280,9 @@ pub struct EventQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only events that ended one of these ways (events without an outcome never match).
     pub outcomes: Vec<crate::Outcome>,
+    /// Only events naming this person (doing it or named by it): one of their handles
+    /// (`ada@corp.com`, `github:ada-l`) or their person id (see [`people`](crate::people)).
+    pub person: Option<String>,
     /// Full-text query over title and body (see [`crate::search`]).
     pub search: Option<String>,
     /// How the search's words match: all of them (time order), or any (best match first).

@@ -136,10 +136,42 @@ CREATE TABLE event_links (
 ) WITHOUT ROWID;
 CREATE INDEX event_links_by_event ON event_links (seq);
 "#,
+    // 7: people (`athena_core::people`): each handle (`email:…`, `github:…`) with the person
+    // it belongs to (a configured `person:NAME`, else one of the person's handles) and a name
+    // a source showed with it; the joins between handles the events gave as evidence; the
+    // handles each event names, with their role (0: actor, 1: named); and the configured
+    // people's handles (`[[people]]`, set at each sync's start). Events keep their handles, so
+    // a join moves them to the merged person by changing `people_handles` alone.
+    r#"
+CREATE TABLE people_handles (
+    handle TEXT PRIMARY KEY,
+    person TEXT NOT NULL,
+    name   TEXT
+) WITHOUT ROWID;
+CREATE INDEX people_handles_by_person ON people_handles (person);
+CREATE TABLE people_joins (
+    a               TEXT NOT NULL,
+    b               TEXT NOT NULL,
+    how             TEXT NOT NULL,
+    user_controlled INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE TABLE people_config (
+    handle TEXT PRIMARY KEY,
+    name   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE event_people (
+    handle TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    role   INTEGER NOT NULL,
+    PRIMARY KEY (handle, seq)
+) WITHOUT ROWID;
+CREATE INDEX event_people_by_event ON event_people (seq);
+"#,
 ];
 
-/// The version from which the store keeps links between events.
-pub(crate) const LINKS_VERSION: i64 = 6;
+/// The version from which the store keeps people.
+pub(crate) const PEOPLE_VERSION: i64 = 7;
 
 /// The version this release writes.
 pub(crate) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

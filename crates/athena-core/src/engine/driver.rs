@@ -497,7 +497,7 @@ async fn read_source(
             Some(Ok(mut batch)) => {
                 batch.encode_json();
                 if let Some(scanner) = &options.links {
-                    batch.find_links(scanner);
+                    batch.find_links(scanner, &info.source_type);
                 }
                 let progress = batch.progress;
                 let sent = store

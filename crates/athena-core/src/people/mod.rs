@@ -14,7 +14,7 @@ mod resolve;
 use serde::{Deserialize, Serialize};
 
 pub use claims::claims_of;
-pub use resolve::{PersonConfig, Resolver};
+pub use resolve::{configured_from_rows, people_from_rows, Person, PersonConfig, Resolver};
 
 /// A person's handle in one system: `email:ada@corp.com`, `github:ada-l`, `slack:U024BE7LH`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -65,6 +65,20 @@ impl std::fmt::Display for Handle {
     }
 }
 
+/// When a join links handles of the people `a` and `b` (their ids), which id the merged
+/// person keeps and which goes: a configured person's (`person:NAME`) stays, else the smaller;
+/// `None` when they are one already, or two configured people (config wins over data).
+pub fn merged<'a>(a: &'a str, b: &'a str) -> Option<(&'a str, &'a str)> {
+    let pinned = |p: &str| p.starts_with("person:");
+    match (pinned(a), pinned(b)) {
+        _ if a == b => None,
+        (true, true) => None,
+        (true, false) => Some((a, b)),
+        (false, true) => Some((b, a)),
+        (false, false) => Some((a.min(b), a.max(b))),
+    }
+}
+
 /// What a person did in an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,6 +123,11 @@ impl Join {
     pub const COMMIT_EMAIL: Join = Join {
         how: "github commit",
         user_controlled: true,
+    };
+    /// A join read back from a store (its source no longer known here).
+    pub const STORED: Join = Join {
+        how: "stored",
+        user_controlled: false,
     };
     /// A repository's `.mailmap`.
     pub const MAILMAP: Join = Join {

@@ -35,8 +35,50 @@ impl PersonConfig {
     }
 }
 
+/// The configured people out of (name, handle) rows sorted by name.
+pub fn configured_from_rows(rows: impl IntoIterator<Item = (String, String)>) -> Vec<PersonConfig> {
+    let mut out: Vec<PersonConfig> = Vec::new();
+    for (name, handle) in rows {
+        match out.last_mut() {
+            Some(p) if p.name == name => p.handles.push(handle),
+            _ => out.push(PersonConfig {
+                name,
+                handles: vec![handle],
+                ..PersonConfig::default()
+            }),
+        }
+    }
+    out
+}
+
+/// People out of a store's (person id, handle, name shown, configured name) rows sorted by
+/// person: a configured person is named by the config, another by a name shown with one of
+/// their handles.
+pub fn people_from_rows(
+    rows: impl IntoIterator<Item = (String, String, Option<String>, Option<String>)>,
+) -> Vec<Person> {
+    let mut out: Vec<Person> = Vec::new();
+    for (person, handle, shown, configured) in rows {
+        let name = configured.or(shown);
+        match out.last_mut() {
+            Some(p) if p.id == person => {
+                p.handles.push(Handle(handle));
+                if p.name.is_none() {
+                    p.name = name;
+                }
+            }
+            _ => out.push(Person {
+                name: person.strip_prefix("person:").map(str::to_string).or(name),
+                id: person,
+                handles: vec![Handle(handle)],
+            }),
+        }
+    }
+    out
+}
+
 /// A person: an id, a name, and their handles.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Person {
     /// `person:<name>` for a configured person, else the person's first handle.
     pub id: String,

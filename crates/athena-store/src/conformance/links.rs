@@ -12,7 +12,7 @@ const SHA: &str = "3f9a0c1d2e4b5a6b7c8d9e0f1a2b3c4d5e6f7a8b";
 
 fn linked(events: Vec<Event>, next: u64) -> Batch {
     let mut b = batch(events, next);
-    b.find_links(&Scanner::default());
+    b.find_links(&Scanner::default(), "test");
     b
 }
 

@@ -15,6 +15,7 @@ mod fencing;
 mod filters;
 mod links;
 mod outbox;
+mod people;
 mod recall;
 mod search;
 mod support;
@@ -39,6 +40,10 @@ pub use links::{
 pub use outbox::{
     a_feed_records_its_progress_and_subjects_and_the_published_are_trimmed,
     the_outbox_holds_each_stored_batch_once_with_the_events_it_stored,
+};
+pub use people::{
+    a_later_join_makes_two_handles_one_person_for_earlier_events_too,
+    configured_people_win_over_what_the_data_joins,
 };
 pub use recall::{
     a_search_pages_through_many_events_as_a_full_sort_would,
@@ -131,6 +136,8 @@ macro_rules! store_conformance {
             the_timeline_counts_calendar_months_from_their_first_day,
             events_are_related_through_the_things_they_are_about_and_mention,
             relink_finds_every_events_things_again,
+            a_later_join_makes_two_handles_one_person_for_earlier_events_too,
+            configured_people_win_over_what_the_data_joins,
         );
     };
     (@cases $fresh:expr; $($case:ident),+ $(,)?) => {
@@ -166,6 +173,7 @@ mod tests {
             include_str!("timeline.rs"),
             include_str!("outbox.rs"),
             include_str!("links.rs"),
+            include_str!("people.rs"),
         ];
         let mut cases: Vec<&str> = files
             .iter()

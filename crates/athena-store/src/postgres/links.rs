@@ -49,13 +49,19 @@ impl LinkRows {
     }
 }
 
-/// Forgets every link and finds every stored event's things again, a page of events at a
-/// time; returns how many events were read.
+/// Forgets every link and every person, and finds every stored event's things and people
+/// again, a page of events at a time (the configured people pinned as before); returns how
+/// many events were read.
 pub(super) async fn relink(
     client: &impl GenericClient,
     scanner: &Scanner,
 ) -> Result<u64, tokio_postgres::Error> {
-    client.execute("DELETE FROM event_links", &[]).await?;
+    client
+        .batch_execute(
+            "DELETE FROM event_links; DELETE FROM event_people; DELETE FROM people_joins;
+             DELETE FROM people_handles;",
+        )
+        .await?;
     let (mut after, mut n) = (0i64, 0u64);
     loop {
         let rows = client
@@ -68,6 +74,7 @@ pub(super) async fn relink(
         let Some(last) = rows.last() else { break };
         after = last.get(0);
         let mut out = LinkRows::default();
+        let mut people = super::people::PeopleRows::default();
         for r in &rows {
             let mut event = Event::new(
                 r.get::<_, String>(1),
@@ -81,11 +88,22 @@ pub(super) async fn relink(
             event.context = json_object(r.get(7));
             event.metadata = json_object(r.get(8));
             out.add(r.get(0), &links::links_of(&event, scanner));
+            people.add(
+                r.get(0),
+                &athena_core::people::claims_of(&event.source_type, &event),
+            );
             n += 1;
         }
         out.write(client).await?;
+        people.write(client).await?;
     }
-    Ok(n)
+    let configured = super::people::configured_people(client).await?;
+    match super::people::set_people(client, &configured).await {
+        Ok(()) => Ok(n),
+        Err(super::people::PeopleError::Db(e)) => Err(e),
+        // The configured people were accepted when set: they still are.
+        Err(super::people::PeopleError::Config(_)) => Ok(n),
+    }
 }
 
 /// The reads of [`LinkReads`] on one connection (the store's, or one of recall's).

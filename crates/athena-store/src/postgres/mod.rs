@@ -14,6 +14,7 @@ mod copy;
 mod leases;
 mod links;
 mod outbox;
+mod people;
 mod query;
 mod recall;
 mod schema;
@@ -154,7 +155,7 @@ impl PgStore {
             for sql in schema::MIGRATIONS.iter().skip(version as usize) {
                 tx.batch_execute(sql).await?;
             }
-            if version < schema::LINKS_VERSION {
+            if version < schema::PEOPLE_VERSION {
                 links::relink(&tx, &athena_core::links::Scanner::default()).await?;
             }
             tx.execute(
@@ -279,6 +280,17 @@ impl Store for PgStore {
 
     fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
         self.relink_all(scanner)
+    }
+
+    fn set_people(
+        &mut self,
+        people: &[athena_core::people::PersonConfig],
+    ) -> Result<(), StoreError> {
+        self.configure_people(people)
+    }
+
+    fn people(&self) -> Result<Vec<athena_core::people::Person>, StoreError> {
+        self.select_people()
     }
 
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

@@ -110,6 +110,16 @@ fn push_filter(q: &EventQuery, search: Option<&str>, sql: &mut Sql) {
             " AND actor ILIKE '%' || {mark}::text || '%' ESCAPE '\\'"
         ));
     }
+    if let Some(who) = &q.person {
+        // The person `who` names, by one of their handles or their id.
+        let handle = athena_core::people::Handle::parse(who).map_or_else(|| who.clone(), |h| h.0);
+        let (h, p) = (sql.arg(handle), sql.arg(who.clone()));
+        sql.push(&format!(
+            " AND seq IN (SELECT ep.seq FROM event_people ep \
+             JOIN people_handles ph ON ph.handle = ep.handle WHERE ph.person IN \
+             (SELECT person FROM people_handles WHERE handle = {h}::text OR person = {p}::text))"
+        ));
+    }
     if let Some(t) = q.since {
         let mark = sql.arg(t.timestamp_millis());
         sql.push(&format!(" AND occurred_at >= {mark}::bigint"));

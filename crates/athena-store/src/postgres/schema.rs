@@ -136,10 +136,39 @@ CREATE TABLE event_links (
 );
 CREATE INDEX event_links_by_event ON event_links (seq);
 "#,
+    // 5: people (see SQLite's schema 7): handles with their person and a name shown,
+    // the joins the events gave, the configured people's handles, each event's handles.
+    // The events already stored get theirs from the migration's Rust step (`links::relink`).
+    r#"
+CREATE TABLE people_handles (
+    handle TEXT COLLATE "C" PRIMARY KEY,
+    person TEXT COLLATE "C" NOT NULL,
+    name   TEXT
+);
+CREATE INDEX people_handles_by_person ON people_handles (person);
+CREATE TABLE people_joins (
+    a               TEXT COLLATE "C" NOT NULL,
+    b               TEXT COLLATE "C" NOT NULL,
+    how             TEXT NOT NULL,
+    user_controlled BOOLEAN NOT NULL,
+    PRIMARY KEY (a, b)
+);
+CREATE TABLE people_config (
+    handle TEXT COLLATE "C" PRIMARY KEY,
+    name   TEXT NOT NULL
+);
+CREATE TABLE event_people (
+    handle TEXT COLLATE "C" NOT NULL,
+    seq    BIGINT NOT NULL,
+    role   SMALLINT NOT NULL,
+    PRIMARY KEY (handle, seq)
+);
+CREATE INDEX event_people_by_event ON event_people (seq);
+"#,
 ];
 
-/// The version from which the store keeps links between events.
-pub(super) const LINKS_VERSION: i32 = 4;
+/// The version from which the store keeps links between events and people.
+pub(super) const PEOPLE_VERSION: i32 = 5;
 
 /// The version this release writes.
 pub(super) const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -252,13 +252,19 @@ async fn stage(
                 index.entry(e.id.as_str()).or_insert(i);
             }
             let mut rows = super::links::LinkRows::default();
+            let mut people = super::people::PeopleRows::default();
             for row in &written {
                 let id: &str = row.get(2);
-                if let Some(links) = index.get(id).and_then(|&i| batch.links_of(i)) {
+                let Some(&i) = index.get(id) else { continue };
+                if let Some(links) = batch.links_of(i) {
                     rows.add(row.get(1), links);
+                }
+                if let Some(claims) = batch.people_of(i) {
+                    people.add(row.get(1), claims);
                 }
             }
             rows.write(client).await?;
+            people.write(client).await?;
         }
         let mut counted: Vec<(String, i64)> = Vec::new();
         for row in &written {

@@ -27,10 +27,13 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// Forgets every link and finds every stored event's things again; returns how many events
-/// were read.
+/// Forgets every link and every person, and finds every stored event's things and people
+/// again (the configured people pinned as before); returns how many events were read.
 pub(super) fn relink(conn: &Connection, scanner: &Scanner) -> rusqlite::Result<u64> {
-    conn.execute("DELETE FROM event_links", [])?;
+    conn.execute_batch(
+        "DELETE FROM event_links; DELETE FROM event_people; DELETE FROM people_joins;
+         DELETE FROM people_handles;",
+    )?;
     let mut read = conn.prepare(
         "SELECT seq, id, source_type, kind, title, body, url, context, metadata FROM events \
          ORDER BY seq",
@@ -49,9 +52,16 @@ pub(super) fn relink(conn: &Connection, scanner: &Scanner) -> rusqlite::Result<u
         event.url = r.get(6)?;
         event.context = json_object(&r.get::<_, String>(7)?);
         event.metadata = json_object(&r.get::<_, String>(8)?);
-        insert(conn, r.get(0)?, &links::links_of(&event, scanner))?;
+        let seq = r.get(0)?;
+        insert(conn, seq, &links::links_of(&event, scanner))?;
+        let claims = athena_core::people::claims_of(&event.source_type, &event);
+        super::people::insert(conn, seq, &claims)?;
         n += 1;
     }
+    let configured = super::people::configured_people(conn)?;
+    super::people::set_people(conn, &configured).map_err(|e| {
+        rusqlite::Error::ToSqlConversionFailure(format!("the configured people: {e}").into())
+    })?;
     Ok(n)
 }
 

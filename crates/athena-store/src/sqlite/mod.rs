@@ -30,6 +30,7 @@ mod fts;
 pub(crate) mod links;
 mod open;
 mod outbox;
+mod people;
 mod query;
 mod search;
 pub mod search_cost;
@@ -168,6 +169,17 @@ impl Store for SqliteStore {
 
     fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
         self.relink_all(scanner)
+    }
+
+    fn set_people(
+        &mut self,
+        people: &[athena_core::people::PersonConfig],
+    ) -> Result<(), StoreError> {
+        self.configure_people(people)
+    }
+
+    fn people(&self) -> Result<Vec<athena_core::people::Person>, StoreError> {
+        self.select_people()
     }
 
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

@@ -12,7 +12,7 @@ use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use super::{backend, SqliteStore};
 use crate::inspect::{self, Found};
 use crate::lock;
-use crate::schema::{CURRENT_VERSION, LINKS_VERSION, MIGRATIONS};
+use crate::schema::{CURRENT_VERSION, MIGRATIONS, PEOPLE_VERSION};
 
 /// SQLite's page cache during a sync, in KiB: room for a commit group's dirty pages (see
 /// `Store::stage_batch`) and the index pages it touches.
@@ -239,16 +239,16 @@ impl SqliteStore {
                 message: format!("migration to version {} failed: {e}", i + 1),
             })?;
         }
-        if version < LINKS_VERSION {
+        if version < PEOPLE_VERSION {
             let linked = super::links::relink(&tx, &athena_core::links::Scanner::default())
                 .map_err(|e| StoreError::Schema {
                     path: path.clone(),
                     message: format!(
-                        "migration to version {LINKS_VERSION} failed linking the events: {e}"
+                        "migration to version {CURRENT_VERSION} failed linking the events and their people: {e}"
                     ),
                 })?;
             if linked > 0 {
-                tracing::info!(store = %path.display(), events = linked, "linked the events stored before links existed");
+                tracing::info!(store = %path.display(), events = linked, "linked the events stored before links and people existed");
             }
         }
         tx.pragma_update(None, "user_version", CURRENT_VERSION)

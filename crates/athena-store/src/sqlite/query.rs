@@ -53,6 +53,17 @@ fn push_filter(
         sql.push_str(" AND actor LIKE '%' || ? || '%' ESCAPE '\\'");
         args.push(SqlValue::Text(like_literal(actor)));
     }
+    if let Some(who) = &q.person {
+        // The person `who` names, by one of their handles or their id.
+        sql.push_str(
+            " AND seq IN (SELECT ep.seq FROM event_people ep \
+             JOIN people_handles ph ON ph.handle = ep.handle \
+             WHERE ph.person IN (SELECT person FROM people_handles WHERE handle = ? OR person = ?))",
+        );
+        let handle = athena_core::people::Handle::parse(who).map_or_else(|| who.clone(), |h| h.0);
+        args.push(SqlValue::Text(handle));
+        args.push(SqlValue::Text(who.clone()));
+    }
     if let Some(t) = q.since {
         sql.push_str(" AND occurred_at >= ?");
         args.push(SqlValue::Integer(millis(t)));

@@ -190,6 +190,9 @@ impl SqliteStore {
                     if let Some(links) = batch.links_of(i) {
                         super::links::insert(&self.conn, seq, links).map_err(be)?;
                     }
+                    if let Some(claims) = batch.people_of(i) {
+                        super::people::insert(&self.conn, seq, claims).map_err(be)?;
+                    }
                     stored = Some(stored.map_or((seq, seq), |(first, _)| (first, seq)));
                     match written_kinds.iter_mut().find(|(k, _)| *k == e.kind) {
                         Some((_, count)) => *count += 1,
