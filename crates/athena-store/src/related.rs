@@ -78,7 +78,7 @@ pub(crate) fn related(
                 .map(|event| RelatedEvent { event, via })
         })
         .collect();
-    related.sort_by(|a, b| b.event.occurred_at.cmp(&a.event.occurred_at));
+    related.sort_by_key(|r| std::cmp::Reverse(r.event.occurred_at));
     Ok(Some(Related {
         event,
         things,

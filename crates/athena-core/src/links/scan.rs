@@ -142,11 +142,9 @@ impl Scanner {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let path = path.split('#').next().unwrap_or("");
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        if host == "github.com" || self.config.github_hosts.iter().any(|h| *h == host) {
+        if host == "github.com" || self.config.github_hosts.contains(&host) {
             github_url(&parts, out);
-        } else if host.ends_with(".atlassian.net")
-            || self.config.jira_hosts.iter().any(|h| *h == host)
-        {
+        } else if host.ends_with(".atlassian.net") || self.config.jira_hosts.contains(&host) {
             if let Some(i) = parts.iter().position(|p| *p == "browse") {
                 self.key_thing(parts.get(i + 1).copied(), out);
             }
