@@ -344,6 +344,12 @@ pub trait Recall: Send + Sync {
         budget: &QueryBudget,
     ) -> Result<Vec<TimelineCount>, StoreError>;
 
+    /// Every person the stored events name (see [`Store::people`](crate::Store::people)).
+    fn people(&self, budget: &QueryBudget) -> Result<Vec<crate::people::Person>, StoreError> {
+        let _ = budget;
+        Err(StoreError::Query("this store keeps no people".into()))
+    }
+
     /// The event `id` of `source_id` (`None`: not stored) and up to `limit` events related to
     /// it (see [`Store::related`](crate::Store::related)).
     fn related(

@@ -126,4 +126,8 @@ impl Recall for SqliteRecall {
     ) -> Result<Option<athena_core::links::Related>, StoreError> {
         (self.connection()).within(budget, |s| crate::related::related(s, source_id, id, limit))
     }
+
+    fn people(&self, budget: &QueryBudget) -> Result<Vec<athena_core::people::Person>, StoreError> {
+        (self.connection()).within(budget, |s| s.select_people())
+    }
 }

@@ -70,6 +70,7 @@ fn assert_seen(seen: &serde_json::Value) {
     assert_eq!(
         seen["tools"],
         serde_json::json!([
+            "find_person",
             "get_event",
             "list_sources",
             "related_events",

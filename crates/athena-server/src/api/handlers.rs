@@ -14,7 +14,8 @@ use super::query::{self, Query};
 use super::RecallState;
 use crate::recall::answers::ErrorBody;
 use crate::recall::params::{
-    EventParams, EventsParams, Format, Limit, NoParams, ParamError, RelatedParams, TimelineParams,
+    EventParams, EventsParams, Format, Limit, NoParams, ParamError, PeopleParams, RelatedParams,
+    TimelineParams,
 };
 use crate::recall::RecallError;
 
@@ -188,6 +189,15 @@ pub(crate) async fn sources(
     Query(NoParams {}): Query<NoParams>,
 ) -> Answer {
     let body = state.service.sources(|s| serde_json::to_vec(&s));
+    Ok(ok(body.await?))
+}
+
+/// `GET /v1/people`: the people the stored events name.
+pub(crate) async fn people(
+    State(state): State<RecallState>,
+    Query(params): Query<PeopleParams>,
+) -> Answer {
+    let body = state.service.people(&params, |p| serde_json::to_vec(&p));
     Ok(ok(body.await?))
 }
 

@@ -94,6 +94,7 @@ pub(crate) fn router(state: RecallState) -> Router {
         .route("/v1/events/{source}/{*id}", get(handlers::event))
         .route("/v1/sources", get(handlers::sources))
         .route("/v1/kinds", get(handlers::kinds))
+        .route("/v1/people", get(handlers::people))
         .route("/v1/timeline", get(handlers::timeline))
         .route("/openapi.json", get(openapi_json))
         .with_state(state)

@@ -9,9 +9,9 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::recall::answers::{
-    ErrorBody, EventView, EventsPage, Kinds, RelatedView, Sources, Timeline,
+    ErrorBody, EventView, EventsPage, Kinds, People, RelatedView, Sources, Timeline,
 };
-use crate::recall::params::{EventsParams, NoParams, TimelineParams};
+use crate::recall::params::{EventsParams, NoParams, PeopleParams, TimelineParams};
 use crate::recall::schema;
 
 use super::handlers::{EventPath, FormatQuery, RelatedQuery};
@@ -109,6 +109,17 @@ pub(crate) fn document(guarded: bool) -> Value {
             ok: (
                 "One row per source and kind, with its events; within a source, the most frequent first.",
                 answers.subschema_for::<Kinds>().to_value(),
+            ),
+            not_found: false,
+        },
+        Operation {
+            path: "/v1/people",
+            id: "people",
+            summary: "The people the stored events name, each with their handles across sources (emails, GitHub logins, Slack ids), joined by what the sources say and by `[[people]]` in the config.",
+            parameters: query_parameters::<PeopleParams>(&mut params),
+            ok: (
+                "Each person once: id (give it, or any handle, as `person` to /v1/events), name, handles.",
+                answers.subschema_for::<People>().to_value(),
             ),
             not_found: false,
         },
@@ -246,6 +257,7 @@ mod tests {
             ),
             ("/v1/sources", &["200", "400", "401"]),
             ("/v1/kinds", &["200", "400", "401"]),
+            ("/v1/people", &["200", "400", "401"]),
             ("/v1/timeline", &["200", "400", "401"]),
         ] {
             let responses = &doc["paths"][path]["get"]["responses"];

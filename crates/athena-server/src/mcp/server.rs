@@ -18,8 +18,10 @@ use serde_json::Value;
 
 use super::brief::Listed;
 use super::tools;
-use crate::recall::answers::{EventView, EventsPage, RelatedView, Sources, Timeline};
-use crate::recall::params::{EventParams, EventsParams, RelatedParams, TimelineParams};
+use crate::recall::answers::{EventView, EventsPage, People, RelatedView, Sources, Timeline};
+use crate::recall::params::{
+    EventParams, EventsParams, PeopleParams, RelatedParams, TimelineParams,
+};
 use crate::recall::{schema, RecallError, RecallService};
 
 /// One per MCP session; the recall service (its store connections, queue and budgets) is
@@ -86,6 +88,20 @@ impl RecallServer {
         let answer = self
             .recall
             .related(&params, |r| (serde_json::to_value(&r), tools::related(&r)));
+        Ok(result(answer.await))
+    }
+
+    #[tool(
+        description = "The people the stored events name, each with their handles across sources: email addresses (git, Gmail, Calendar), GitHub logins, Slack user ids; joined into one person by what the sources say (a GitHub commit's login and email) and by [[people]] in the config, which wins. q finds people by a handle, their id or part of their name (case-insensitive); omit it for everyone. Returns {\"people\": [{\"id\", \"name\", \"handles\"}]}. Give a person's id or any handle as person to search_events or timeline for what they did across sources: \"what did Ada do this week\" is find_person {q: \"ada\"}, then search_events {person: id, since: \"7d\"}.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        input_schema = input::<PeopleParams>(),
+        output_schema = output::<People>(),
+    )]
+    async fn find_person(&self, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+        let params: PeopleParams = arguments(args)?;
+        let answer = self
+            .recall
+            .people(&params, |p| (serde_json::to_value(&p), tools::people(&p)));
         Ok(result(answer.await))
     }
 

@@ -5,7 +5,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::brief::Listed;
-use crate::recall::answers::{EventView, EventsPage, MatchKind, RelatedView, Sources, Timeline};
+use crate::recall::answers::{
+    EventView, EventsPage, MatchKind, People, RelatedView, Sources, Timeline,
+};
 
 /// `search_events`: how many, from when to when, and the cursor of the next page; first, the
 /// note of a page that is not what was asked (no event had every word).
@@ -45,6 +47,29 @@ fn page_summary(page: &EventsPage<Listed>) -> String {
 }
 
 /// `get_event`: the event in a line.
+/// `2 people: Ada (email:ada@corp.com, github:ada-l); bob@corp.com`, or that none matches.
+pub(crate) fn people(p: &People) -> String {
+    if p.people.is_empty() {
+        return "no person matches".to_string();
+    }
+    let shown: Vec<String> = (p.people.iter().take(20))
+        .map(|person| match &person.name {
+            Some(name) => format!("{name} [{}] ({})", person.id, person.handles.join(", ")),
+            None => format!("{} ({})", person.id, person.handles.join(", ")),
+        })
+        .collect();
+    let more = p.people.len().saturating_sub(shown.len());
+    let mut text = format!(
+        "{}: {}",
+        count(p.people.len() as u64, "person"),
+        shown.join("; ")
+    );
+    if more > 0 {
+        text.push_str(&format!("; and {more} more"));
+    }
+    text
+}
+
 /// `3 events related to web GET /x (via key:PROJ-7, commit:3f9a0c1)`.
 pub(crate) fn related(r: &RelatedView) -> String {
     let mut things: Vec<&str> = (r.related.iter())

@@ -311,6 +311,54 @@ pub struct SourceKindRow {
     pub events: u64,
 }
 
+/// The people the stored events name: what `/v1/people` answers and `people --format json`
+/// prints.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct People {
+    /// Each person once, by id.
+    pub people: Vec<PersonView>,
+}
+
+/// A person across sources.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PersonView {
+    /// The person's id: `person:NAME` for one configured in `[[people]]`, else one of their
+    /// handles. Give it (or any handle) as `person` to `/v1/events`.
+    pub id: String,
+    /// The configured name, else a name a source showed with one of their handles.
+    pub name: Option<String>,
+    /// Their handles: `email:…`, `github:…`, `slack:…`.
+    pub handles: Vec<String>,
+}
+
+impl People {
+    /// `people`, only those matching `q` (a handle, id or name containing it) when given.
+    pub fn new(people: Vec<athena_core::people::Person>, q: Option<&str>) -> Self {
+        let q = q.map(str::to_lowercase);
+        let matches = |p: &athena_core::people::Person| match &q {
+            None => true,
+            Some(q) => {
+                p.id.to_lowercase().contains(q)
+                    || p.name
+                        .as_ref()
+                        .is_some_and(|n| n.to_lowercase().contains(q))
+                    || p.handles.iter().any(|h| h.0.to_lowercase().contains(q))
+            }
+        };
+        People {
+            people: people
+                .into_iter()
+                .filter(matches)
+                .map(|p| PersonView {
+                    id: p.id,
+                    name: p.name,
+                    handles: p.handles.into_iter().map(|h| h.0).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The kinds of the stored events: what `/v1/kinds` answers and `kinds --format json` prints.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Kinds {

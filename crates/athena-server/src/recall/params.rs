@@ -214,13 +214,15 @@ pub struct EventsParams {
     pub outcome: Vec<OutcomeParam>,
     /// The actor contains this text (case-insensitive).
     pub actor: Option<String>,
+    /// Only events naming this person, as actor or otherwise, across sources: any of their handles (`ada@corp.com`, `github:ada-l`, `slack:U024BE7LH`) or their person id (`GET /v1/people`).
+    pub person: Option<String>,
     /// Full-text search over title and body. Plain words must all match (any characters: `status:500` is a word); syntax: "a phrase", OR, AND, NOT, prefix*, title:word, body:word, NEAR(a b, 5), parentheses. When no event has every plain word, the page holds the events with any of them, best match first, and says so (`match`: `any`, `note`). Text that is not valid syntax (an unclosed quote) is refused naming `q`, with advice.
     pub q: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     pub order: OrderParam,
     /// At most this many events: 1 to 1000, default 50.
     pub limit: Option<Limit>,
-    /// The `next_cursor` of the previous page, opaque; bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `outcome`, `actor`, `q`) or another `order` it is refused naming `cursor`.
+    /// The `next_cursor` of the previous page, opaque; bound to the query it came from: with other filters (`since`, `until`, `source`, `kind`, `outcome`, `actor`, `person`, `q`) or another `order` it is refused naming `cursor`.
     #[schemars(regex(pattern = r"^[ad][0-9a-f]{1,16}\.[0-9a-f]{1,16}\.[0-9a-f]{8}$"))]
     pub cursor: Option<String>,
     /// `jsonl` (events as `events --format jsonl` prints them, the default) or `athena` (Athena's `EpisodicEvent`).
@@ -248,6 +250,7 @@ impl EventsParams {
         let mut filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
         filter.outcomes = outcomes(&self.outcome);
         filter.actor = text("actor", &self.actor)?;
+        filter.person = text("person", &self.person)?;
         filter.search = text("q", &self.q)?;
         let order = match self.order {
             OrderParam::Desc => Order::Desc,
@@ -282,6 +285,21 @@ pub struct EventParams {
     /// `jsonl` (as `events --format jsonl` prints it, the default) or `athena`.
     #[serde(default)]
     pub format: Format,
+}
+
+/// The people: `GET /v1/people` and the MCP tool `find_person`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeopleParams {
+    /// Only the people with a handle, an id or a name containing this text (case-insensitive): `ada`, `ada@corp.com`, `github:ada-l`. Omit for everyone.
+    pub q: Option<String>,
+}
+
+impl PeopleParams {
+    /// The text to match, checked (no NUL).
+    pub fn query(&self) -> Result<Option<String>, ParamError> {
+        text("q", &self.q)
+    }
 }
 
 /// An event's related events: `GET /v1/events/{source}/{id}/related` and the MCP tool
@@ -324,6 +342,8 @@ pub struct TimelineParams {
     pub outcome: Vec<OutcomeParam>,
     /// The actor contains this text (case-insensitive).
     pub actor: Option<String>,
+    /// Only events naming this person, as actor or otherwise, across sources: any of their handles (`ada@corp.com`, `github:ada-l`, `slack:U024BE7LH`) or their person id (`GET /v1/people`).
+    pub person: Option<String>,
     /// Full-text search over title and body, as `/v1/events` reads it: only matching events are counted. When no event has every plain word, the events with any of them are counted, and the answer says so (`match`: `any`, `note`).
     pub q: Option<String>,
     /// `hour`, `day` (the default), `week` (starting Monday) or `month` (calendar months); UTC.
@@ -337,6 +357,7 @@ impl TimelineParams {
         let mut filter = filter(&self.since, &self.until, &self.source, &self.kind, now)?;
         filter.outcomes = outcomes(&self.outcome);
         filter.actor = text("actor", &self.actor)?;
+        filter.person = text("person", &self.person)?;
         filter.search = text("q", &self.q)?;
         Ok((filter, self.bucket.into()))
     }

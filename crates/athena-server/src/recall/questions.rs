@@ -14,8 +14,12 @@ use athena_core::search::{all_then_any, Matched};
 use athena_core::{EventQuery, StoreError};
 use chrono::{DateTime, Utc};
 
-use super::answers::{EventView, EventsPage, Kinds, MatchKind, RelatedView, Sources, Timeline};
-use super::params::{EventParams, EventsParams, ParamError, RelatedParams, TimelineParams};
+use super::answers::{
+    EventView, EventsPage, Kinds, MatchKind, People, RelatedView, Sources, Timeline,
+};
+use super::params::{
+    EventParams, EventsParams, ParamError, PeopleParams, RelatedParams, TimelineParams,
+};
 use super::service::Refused;
 use super::{Cost, RecallService};
 
@@ -208,6 +212,19 @@ impl RecallService {
                 }
             }
             Ok(render(Sources::new(status)))
+        });
+        Ok(answer.await?)
+    }
+
+    /// The people the stored events name, those matching `params.q` when given.
+    pub async fn people<R: Send + 'static>(
+        &self,
+        params: &PeopleParams,
+        render: impl FnOnce(People) -> R + Send + 'static,
+    ) -> Result<R, RecallError> {
+        let q = params.query()?;
+        let answer = self.run(Cost::ONE, move |r, budget| {
+            Ok(render(People::new(r.people(budget)?, q.as_deref())))
         });
         Ok(answer.await?)
     }

@@ -225,16 +225,24 @@ impl PgStore {
 
     /// [`Store::people`](athena_core::Store::people).
     pub(super) fn select_people(&self) -> Result<Vec<Person>, StoreError> {
-        let rows = wait(self.client.query(
-            "SELECT h.person, h.handle, h.name, c.name FROM people_handles h
-             LEFT JOIN people_config c ON c.handle = h.handle
-             ORDER BY h.person COLLATE \"C\", h.handle COLLATE \"C\"",
-            &[],
-        ))
-        .map_err(|e| self.backend(e))?;
-        Ok(people::people_from_rows(
-            rows.iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
-        ))
+        people(&self.client, &self.shown)
     }
+}
+
+/// Every person, on `client`.
+pub(super) fn people(
+    client: &tokio_postgres::Client,
+    shown: &str,
+) -> Result<Vec<Person>, StoreError> {
+    let rows = wait(client.query(
+        "SELECT h.person, h.handle, h.name, c.name FROM people_handles h
+         LEFT JOIN people_config c ON c.handle = h.handle
+         ORDER BY h.person COLLATE \"C\", h.handle COLLATE \"C\"",
+        &[],
+    ))
+    .map_err(|e| StoreError::Backend(format!("store {shown}: {}", super::explain(&e)).into()))?;
+    Ok(people::people_from_rows(
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
+    ))
 }

@@ -127,6 +127,10 @@ impl Recall for PgRecall {
             crate::related::related(&PgReads { client, shown }, source_id, id, limit)
         })
     }
+
+    fn people(&self, budget: &QueryBudget) -> Result<Vec<athena_core::people::Person>, StoreError> {
+        self.within(budget, super::people::people)
+    }
 }
 
 fn transport(url: &str, shown: &str) -> Result<Transport, StoreError> {

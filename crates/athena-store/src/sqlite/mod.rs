@@ -30,7 +30,7 @@ mod fts;
 pub(crate) mod links;
 mod open;
 mod outbox;
-mod people;
+pub(crate) mod people;
 mod query;
 mod search;
 pub mod search_cost;

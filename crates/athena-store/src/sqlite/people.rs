@@ -128,7 +128,7 @@ impl SqliteStore {
     }
 
     /// [`Store::people`](athena_core::Store::people).
-    pub(super) fn select_people(&self) -> Result<Vec<Person>, StoreError> {
+    pub(crate) fn select_people(&self) -> Result<Vec<Person>, StoreError> {
         let be = |e| backend(&self.path, e);
         let mut stmt = self
             .conn
