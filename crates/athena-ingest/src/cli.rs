@@ -65,6 +65,10 @@ pub enum Command {
         /// Actor contains this text (case-insensitive).
         #[arg(long)]
         actor: Option<String>,
+        /// Only events naming this person, across sources: any of their handles
+        /// (ada@corp.com, github:ada-l, slack:U024BE7LH) or their person id (`people` lists them).
+        #[arg(long, value_name = "WHO")]
+        person: Option<String>,
         /// Occurred at or after: RFC 3339, a date, or relative (7d, 12h, 30m).
         #[arg(long, value_name = "T")]
         since: Option<String>,
@@ -196,6 +200,18 @@ pub enum Command {
         limit: usize,
         /// Output format (json: the event, its things and the related events, as
         /// `GET /v1/events/{source}/{id}/related` answers).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// The people the stored events name, each with their handles across sources (emails,
+    /// GitHub logins, Slack ids), joined by what the sources say and by [[people]].
+    People {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only the people with a handle, id or name containing this text.
+        #[arg(value_name = "TEXT")]
+        q: Option<String>,
+        /// Output format (json: as `GET /v1/people` answers).
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },

@@ -36,6 +36,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             kinds,
             outcomes,
             actor,
+            person,
             since,
             until,
             search,
@@ -56,6 +57,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
                 kinds,
                 outcomes: outcomes.into_iter().map(Into::into).collect(),
                 actor,
+                person,
                 since,
                 until,
                 search,
@@ -158,15 +160,26 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             let store = open_read_only(&db)?;
             crate::related::show(&*store, &source, &id, limit, format)
         }
+        Command::People { db, q, format } => {
+            let store = open_read_only(&db)?;
+            let people = athena_server::answers::People::new(store.people()?, q.as_deref());
+            crate::related::write_people(&people, format)
+        }
         Command::Relink { db } => {
             let location = store_location(&db)?;
-            let settings = match db.config.exists() {
-                true => Config::load(&db.config)?.links,
-                false => athena_core::config::LinksSettings::default(),
-            };
+            let config = db
+                .config
+                .exists()
+                .then(|| Config::load(&db.config))
+                .transpose()?;
             let mut store = location
                 .open_for_sync(BUSY_WAIT)
                 .with_context(|| format!("opening store {location}"))?;
+            let (settings, people) = match config {
+                Some(c) => (c.links, c.people),
+                None => (Default::default(), Vec::new()),
+            };
+            store.set_people(&people)?;
             crate::related::relink(&mut *store, &settings, &location.to_string())
         }
         Command::Export {
@@ -400,6 +413,8 @@ fn sync(
     if !feeds.is_empty() {
         crate::feed::keep_outbox(&mut *store)?;
     }
+    // The configured people win over what this sync's events join.
+    store.set_people(&config.people)?;
 
     let rt = runtime()?;
     let cancel = CancelToken::new();

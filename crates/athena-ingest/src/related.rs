@@ -1,5 +1,6 @@
-//! `athena-ingest related SOURCE ID` (an event's related events, across sources) and
-//! `athena-ingest relink` (every stored event's references found again).
+//! `athena-ingest related SOURCE ID` (an event's related events, across sources),
+//! `athena-ingest people` (who the events name) and `athena-ingest relink` (every stored
+//! event's references and people found again).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -95,5 +96,26 @@ pub(crate) fn relink(
     };
     let n = store.relink(&scanner)?;
     println!("linked the {n} events of {shown} again");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn write_people(
+    people: &athena_server::answers::People,
+    format: ReportFormat,
+) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer(&mut out, people)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Text if people.people.is_empty() => writeln!(out, "no people")?,
+        ReportFormat::Text => {
+            for p in &people.people {
+                let name = p.name.as_deref().unwrap_or("-");
+                writeln!(out, "{}  {}  {}", p.id, name, p.handles.join(", "))?;
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -56,6 +56,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// How references across sources are found (`[links]`).
     pub links: LinksSettings,
+    /// The people named in the config (`[[people]]`), who win over what the data joins.
+    pub people: Vec<crate::people::PersonConfig>,
 }
 
 crate::declare_config! {
@@ -98,6 +100,8 @@ struct RawConfig {
     sources: Vec<toml::Table>,
     #[serde(default)]
     feeds: Vec<toml::Table>,
+    #[serde(default)]
+    people: Vec<toml::Table>,
 }
 
 /// Why an empty `[serve] api_token` is refused, and what to write instead.
@@ -277,6 +281,12 @@ impl Config {
                 Err(e) => errors.push(e),
             }
         }
+        let people = parse_people(
+            raw.people,
+            &origin,
+            &std::mem::take(&mut lines.people),
+            &mut errors,
+        );
         let mut source_lines = std::mem::take(&mut lines.sources).into_iter();
         let mut sources: Vec<SourceConfig> = Vec::with_capacity(raw.sources.len());
         for (i, table) in raw.sources.into_iter().enumerate() {
@@ -341,8 +351,58 @@ impl Config {
             cluster,
             feeds,
             links: links.unwrap_or_default(),
+            people,
         })
     }
+}
+
+/// The `[[people]]` tables; each problem (a bad key, text that is no handle, a handle in two
+/// tables) is added to `errors`, naming `people[i]` and its line.
+fn parse_people(
+    tables: Vec<toml::Table>,
+    origin: &Origin,
+    lines: &[TableLines],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<crate::people::PersonConfig> {
+    let mut people = Vec::with_capacity(tables.len());
+    for (i, table) in tables.into_iter().enumerate() {
+        let lines = lines.get(i).cloned().unwrap_or_default();
+        let at = |key: Option<&str>, message: String| ConfigError {
+            file: origin.file.clone(),
+            line: lines.line_of(key),
+            key: Some(match key {
+                Some(k) => format!("people[{i}].{k}"),
+                None => format!("people[{i}]"),
+            }),
+            ..ConfigError::new(message)
+        };
+        let person: crate::people::PersonConfig =
+            match serde_path_to_error::deserialize(toml::Value::Table(table)) {
+                Ok(p) => p,
+                Err(e) => {
+                    let message = e.inner().message().trim().to_string();
+                    let path = e.path().to_string();
+                    let key = (!path.is_empty() && path != ".").then_some(path);
+                    let key = key.or_else(|| backticked(&message));
+                    errors.push(at(key.as_deref(), message));
+                    continue;
+                }
+            };
+        if person.name.trim().is_empty() {
+            errors.push(at(Some("name"), "is empty: give the person's name".into()));
+            continue;
+        }
+        if let Err(e) = person.all_handles() {
+            errors.push(at(Some("handles"), e));
+            continue;
+        }
+        people.push(person);
+        if let Err(e) = crate::people::Resolver::new(&people) {
+            errors.push(at(None, e));
+            people.pop();
+        }
+    }
+    people
 }
 
 /// `result`'s value, or `None` with its error added to `errors`.

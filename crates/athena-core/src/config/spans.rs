@@ -39,6 +39,8 @@ pub(super) struct DocumentLines {
     pub(super) sources: Vec<TableLines>,
     /// One per `[[feeds]]` entry, in file order.
     pub(super) feeds: Vec<TableLines>,
+    /// One per `[[people]]` entry, in file order.
+    pub(super) people: Vec<TableLines>,
 }
 
 impl DocumentLines {
@@ -58,6 +60,7 @@ impl DocumentLines {
             links: section("links"),
             sources: array("sources"),
             feeds: array("feeds"),
+            people: array("people"),
         }
     }
 }

@@ -405,3 +405,28 @@ fn errors_in_settings_and_several_sources_are_reported_together_in_file_order() 
         "{err}"
     );
 }
+
+#[test]
+fn people_tables_are_read_and_their_mistakes_named_with_their_lines() {
+    let text = "[[people]]\nname = \"Ada\"\nemails = [\"ada@corp.com\"]\nhandles = [\"github:ada-l\"]\n\n[links]\nproject_keys = [\"PROJ\"]\n";
+    let c = Config::parse(text, None).unwrap();
+    assert_eq!(c.people.len(), 1);
+    assert_eq!(c.people[0].name, "Ada");
+    assert_eq!(c.links.project_keys, ["PROJ"]);
+    let bad = "[[people]]\nname = \"A\"\nhandles = [\"ada\"]\n\n[[people]]\nname = \"B\"\nemail = [\"x\"]\n\n[[people]]\nname = \"C\"\nemails = [\"c@x.com\"]\n\n[[people]]\nname = \"D\"\nemails = [\"C@x.com\"]\n";
+    let err = Config::parse(bad, None).unwrap_err();
+    let found: Vec<_> = err
+        .problems()
+        .into_iter()
+        .map(|e| (e.key, e.line, e.message))
+        .collect();
+    assert_eq!(found.len(), 3, "{err}");
+    assert_eq!(
+        (found[0].0.as_deref(), found[0].1),
+        (Some("people[0].handles"), Some(3))
+    );
+    assert!(found[0].2.contains("\"ada\" is not a handle"), "{err}");
+    assert_eq!(found[1].0.as_deref(), Some("people[1].email"), "{err}");
+    assert_eq!(found[2].0.as_deref(), Some("people[3]"), "{err}");
+    assert!(found[2].2.contains("email:c@x.com"), "{err}");
+}

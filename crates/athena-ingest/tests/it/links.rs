@@ -215,3 +215,152 @@ fn relink_finds_the_links_again_with_the_configs_project_keys() {
     );
     assert!(related(&env, "repo", &first).is_empty());
 }
+
+/// (source, id) of the events `events --person WHO` lists.
+fn of_person(env: &TestEnv, who: &str) -> BTreeSet<(String, String)> {
+    let run = env
+        .run(&[
+            "events",
+            "--person",
+            who,
+            "--format",
+            "jsonl",
+            "--limit",
+            "1000",
+            "--db",
+            "athena.db",
+        ])
+        .ok();
+    run.stdout()
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            (
+                e["source_id"].as_str().unwrap().to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_person_across_git_github_and_slack_joined_later_and_the_config_wins() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    // Both by Ada Lovelace <ada@example.com> (the test repository's author).
+    let first = commit_files(&repo, "one", &[("a", b"1\n")]);
+    let second = commit_files(&repo, "two", &[("a", b"2\n")]);
+    let github = FakeGitHub::new();
+    let mut issue = athena_sources::github::fake::issue(7, 1);
+    issue["user"]["login"] = json!("Ada-L");
+    github.set("issues", vec![issue]);
+    for list in ["pulls", "commits", "comments", "releases", "runs"] {
+        github.set(list, Vec::new());
+    }
+    let github_server = github.start();
+    let slack = FakeSlack::new();
+    slack.channel("C1", "dev", None);
+    slack.post("C1", msg(4, "U1", "hello"));
+    let slack_server = slack.start();
+    env.write_config(&format!(
+        r#"[[people]]
+name = "Ada"
+emails = ["ada@home.org"]
+handles = ["slack:U1", "github:ada-l"]
+
+[[people]]
+name = "Bob"
+handles = ["github:bob-b"]
+
+{}
+[[sources]]
+id = "gh"
+type = "github"
+api_url = "{}"
+owner = "o"
+repo = "r"
+token = "${{GH_TEST_TOKEN}}"
+
+[[sources]]
+id = "sl"
+type = "slack"
+api_url = "{}/api"
+token = "${{SLACK_TEST_TOKEN}}"
+"#,
+        git_config("repo", &repo, ""),
+        github_server.url(),
+        slack_server.url(),
+    ));
+    let tokens = [
+        ("GH_TEST_TOKEN", athena_sources::github::fake::TOKEN),
+        ("SLACK_TEST_TOKEN", athena_sources::slack::fake::TOKEN),
+    ];
+    let (run, json) = env.sync_json_with(&[], &tokens);
+    assert_eq!(run.code(), 0, "{}\n{json}", run.describe());
+    let issue_events: BTreeSet<_> = env
+        .ids("gh")
+        .into_iter()
+        .map(|id| pair("gh", &id))
+        .collect();
+    let message = pair("sl", &env.ids("sl")[0]);
+    let commits: BTreeSet<_> = [pair("repo", &first), pair("repo", &second)].into();
+    // Ada's login and Slack id are hers by the config; her commit email not yet.
+    let mut ada: BTreeSet<_> = issue_events.clone();
+    ada.insert(message.clone());
+    assert_eq!(of_person(&env, "person:Ada"), ada);
+    assert_eq!(of_person(&env, "ada@example.com"), commits);
+
+    // A GitHub commit by ada-l with that email joins it to her, and her earlier commits
+    // follow; one by bob-b with her configured home address would join Bob to her: refused,
+    // the config wins.
+    let mut by_ada = athena_sources::github::fake::commit(1);
+    by_ada["author"]["login"] = json!("ada-l");
+    by_ada["commit"]["author"]["email"] = json!("ada@example.com");
+    let mut by_bob = athena_sources::github::fake::commit(2);
+    by_bob["author"]["login"] = json!("bob-b");
+    by_bob["commit"]["author"]["email"] = json!("Ada@Home.org");
+    github.set("commits", vec![by_ada, by_bob]);
+    let (run, json) = env.sync_json_with(&[], &tokens);
+    assert_eq!(run.code(), 0, "{}\n{json}", run.describe());
+    let ada_commit = pair("gh", &format!("{:040x}", 1));
+    let bob_commit = pair("gh", &format!("{:040x}", 2));
+    let mut ada_now = ada.clone();
+    ada_now.extend(commits.iter().cloned());
+    ada_now.insert(ada_commit.clone());
+    assert_eq!(of_person(&env, "github:ada-l"), ada_now);
+    assert_eq!(of_person(&env, "ADA@example.com"), ada_now);
+    assert_eq!(of_person(&env, "person:Bob"), [bob_commit].into());
+
+    let run = env
+        .run(&["people", "--format", "json", "--db", "athena.db"])
+        .ok();
+    let people: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let ada = people["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "person:Ada")
+        .unwrap();
+    assert_eq!(ada["name"], "Ada");
+    assert_eq!(
+        ada["handles"],
+        json!([
+            "email:ada@example.com",
+            "email:ada@home.org",
+            "github:ada-l",
+            "slack:U1"
+        ])
+    );
+    let run = env.run(&["people", "ada@example", "--db", "athena.db"]).ok();
+    assert!(run.stdout().contains("person:Ada"), "{}", run.describe());
+
+    // Over HTTP: /v1/people and ?person=.
+    let server = Server::start_with(&env, &["--db", "athena.db", "-c", "none.toml"]);
+    let answer = server.must_get("/v1/people?q=ada");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let page = server.must_get("/v1/events?person=github%3Aada-l&limit=100");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page: Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(page["events"].as_array().unwrap().len(), ada_now.len());
+}

@@ -206,6 +206,10 @@ fn prepare_sources(
         )
         .with_context(|| format!("opening store {location}"))?;
     let mut store = store;
+    // The configured people win over what the events join (as at start: a reload keeps them).
+    store
+        .set_people(&config.people)
+        .with_context(|| format!("store {location}: [[people]]"))?;
     let feeds = if feeds.is_empty() {
         None
     } else {
