@@ -63,6 +63,8 @@ pub struct SourceType {
     pub starter: &'static str,
     /// Where an active starter table works (see [`SourceType::starter_for`]); `None`: anywhere.
     pub starter_check: Option<StarterCheck>,
+    /// The people its events name (see [`people`](crate::people)); `None`: none.
+    pub people: Option<crate::people::PeopleOf>,
 }
 
 impl SourceType {
@@ -84,6 +86,7 @@ impl SourceType {
             episode: &[],
             starter: "",
             starter_check: None,
+            people: None,
         }
     }
 
@@ -107,6 +110,12 @@ impl SourceType {
     /// Its table in the starter config (see [`SourceType::starter`]).
     pub fn with_starter(mut self, starter: &'static str) -> Self {
         self.starter = starter;
+        self
+    }
+
+    /// How to read the people its events name (see [`SourceType::people`]).
+    pub fn with_people(mut self, people: crate::people::PeopleOf) -> Self {
+        self.people = Some(people);
         self
     }
 

@@ -85,14 +85,14 @@ impl Batch {
         }
     }
 
-    /// Finds each event's things with `scanner` into [`Batch::links`], and the people it
-    /// names (its source being of `source_type`) into [`Batch::people`].
-    pub fn find_links(&mut self, scanner: &crate::links::Scanner, source_type: &str) {
+    /// Finds each event's things into [`Batch::links`], and the people it names (its source
+    /// being of `source_type`) into [`Batch::people`].
+    pub fn find_links(&mut self, linker: &crate::links::Linker, source_type: &str) {
         self.links = (self.events.iter())
-            .map(|e| crate::links::links_of(e, scanner))
+            .map(|e| crate::links::links_of(e, &linker.scanner))
             .collect();
         self.people = (self.events.iter())
-            .map(|e| crate::people::claims_of(source_type, e))
+            .map(|e| linker.people(source_type, e))
             .collect();
     }
 

@@ -118,10 +118,11 @@ pub trait Store: Send {
         Err(StoreError::Query("this store keeps no people".into()))
     }
 
-    /// Finds every stored event's things again with `scanner` (after the `[links]` settings
-    /// changed), replacing the links stored; returns how many events were read.
-    fn relink(&mut self, scanner: &crate::links::Scanner) -> Result<u64, StoreError> {
-        let _ = scanner;
+    /// Finds every stored event's things and people again with `linker` (after the `[links]`
+    /// settings changed, or to read the people of events stored before people were kept),
+    /// replacing the links and people stored; returns how many events were read.
+    fn relink(&mut self, linker: &crate::links::Linker) -> Result<u64, StoreError> {
+        let _ = linker;
         Err(StoreError::Query(
             "this store keeps no links between events".into(),
         ))

@@ -180,7 +180,7 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
                 None => (Default::default(), Vec::new()),
             };
             store.set_people(&people)?;
-            crate::related::relink(&mut *store, &settings, &location.to_string())
+            crate::related::relink(&mut *store, &settings, &registry, &location.to_string())
         }
         Command::Export {
             db,
@@ -428,7 +428,7 @@ fn sync(
         // A one-shot sync prints its report; nobody scrapes these.
         metrics: athena_core::Metrics::new(),
         priorities: built.priorities,
-        links: config.links.scanner(),
+        links: config.links.linker(&registry),
     };
     let engine = Engine::new(registry, config.engine);
     let synced: Vec<String> = (built.sources.iter())
@@ -522,7 +522,10 @@ fn copy(from: &Location, to: &Location) -> Result<ExitCode> {
     let rest = source.export_rest()?;
     target.import_rest(&rest)?;
     // Links are derived, not copied: found again in the copy.
-    target.relink(&athena_core::links::Scanner::default())?;
+    target.relink(
+        &athena_core::links::Linker::new(Default::default())
+            .with_people_of(&athena_sources::registry()),
+    )?;
     if written != read {
         anyhow::bail!("copied {written} events of {read}: the store {from} holds duplicates?");
     }

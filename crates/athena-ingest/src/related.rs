@@ -86,15 +86,16 @@ fn things(links: &[Link]) -> String {
 pub(crate) fn relink(
     store: &mut dyn Store,
     settings: &LinksSettings,
+    registry: &athena_core::Registry,
     shown: &str,
 ) -> Result<ExitCode> {
-    let Some(scanner) = settings.scanner() else {
+    let Some(linker) = settings.linker(registry) else {
         return Err(UsageError(
             "[links] enabled = false: nothing to find (remove it to link events)".into(),
         )
         .into());
     };
-    let n = store.relink(&scanner)?;
+    let n = store.relink(&linker)?;
     println!("linked the {n} events of {shown} again");
     Ok(ExitCode::SUCCESS)
 }

@@ -82,6 +82,8 @@ pub fn registry() -> Registry {
 }
 
 #[cfg(all(test, feature = "all-sources"))]
+mod people_tests;
+#[cfg(all(test, feature = "all-sources"))]
 mod readme_tables;
 
 #[cfg(test)]

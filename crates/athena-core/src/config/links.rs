@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Declared;
-use crate::links::{ScanConfig, Scanner};
+use crate::links::{Linker, ScanConfig, Scanner};
 
 crate::declare_config! {
     /// Settings of the links between events (`[links]` table).
@@ -31,22 +31,20 @@ impl Default for LinksSettings {
 }
 
 impl LinksSettings {
-    /// The scanner these settings describe; `None` when links are turned off.
-    pub fn scanner(&self) -> Option<Arc<Scanner>> {
-        self.enabled.then(|| {
-            Arc::new(Scanner::new(ScanConfig {
-                project_keys: self.project_keys.iter().cloned().collect(),
-                github_hosts: self
-                    .github_hosts
-                    .iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect(),
-                jira_hosts: self
-                    .jira_hosts
-                    .iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect(),
-            }))
+    /// The scanner these settings describe.
+    pub fn scanner(&self) -> Scanner {
+        let lower = |hosts: &[String]| hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        Scanner::new(ScanConfig {
+            project_keys: self.project_keys.iter().cloned().collect(),
+            github_hosts: lower(&self.github_hosts),
+            jira_hosts: lower(&self.jira_hosts),
         })
+    }
+
+    /// What finds each event's things and people: these settings' scanner and the people each
+    /// type of `registry` reads; `None` when links are turned off.
+    pub fn linker(&self, registry: &crate::Registry) -> Option<Arc<Linker>> {
+        self.enabled
+            .then(|| Arc::new(Linker::new(self.scanner()).with_people_of(registry)))
     }
 }

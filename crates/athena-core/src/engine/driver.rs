@@ -496,8 +496,8 @@ async fn read_source(
             }
             Some(Ok(mut batch)) => {
                 batch.encode_json();
-                if let Some(scanner) = &options.links {
-                    batch.find_links(scanner, &info.source_type);
+                if let Some(linker) = &options.links {
+                    batch.find_links(linker, &info.source_type);
                 }
                 let progress = batch.progress;
                 let sent = store

@@ -64,7 +64,7 @@ pub struct SyncOptions {
     pub priorities: Priorities,
     /// Finds what each event is about and mentions, stored with it (see [`links`](crate::links));
     /// `None`: events are stored unlinked (the config's `[links] enabled = false`).
-    pub links: Option<Arc<crate::links::Scanner>>,
+    pub links: Option<Arc<crate::links::Linker>>,
 }
 
 /// Sources' priorities by id: where sources wait for a concurrency slot or for the store's
@@ -108,7 +108,7 @@ impl Default for SyncOptions {
             secrets: Redactor::new(),
             metrics: Metrics::new(),
             priorities: Priorities::default(),
-            links: Some(Arc::new(crate::links::Scanner::default())),
+            links: Some(Arc::new(crate::links::Linker::default())),
         }
     }
 }

@@ -68,6 +68,43 @@ pub struct EventLinks {
     pub things: Vec<(Thing, Role)>,
 }
 
+/// What finds each event's things ([`Scanner`]) and the people it names (its source type's
+/// reading, [`SourceType::people`](crate::SourceType::people)), on the source's task as a sync
+/// stores its events, and over a whole store for `relink`.
+#[derive(Debug, Clone, Default)]
+pub struct Linker {
+    /// Finds the things.
+    pub scanner: Scanner,
+    people: std::collections::HashMap<String, crate::people::PeopleOf>,
+}
+
+impl Linker {
+    /// A linker finding things with `scanner`, and no people.
+    pub fn new(scanner: Scanner) -> Self {
+        Linker {
+            scanner,
+            people: Default::default(),
+        }
+    }
+
+    /// Reads the people of each type of `registry` that declares how.
+    pub fn with_people_of(mut self, registry: &crate::Registry) -> Self {
+        for t in registry.list() {
+            if let Some(people) = t.people {
+                self.people.insert(t.name.to_string(), people);
+            }
+        }
+        self
+    }
+
+    /// The people `event`, of a source of `source_type`, names.
+    pub fn people(&self, source_type: &str, event: &Event) -> Vec<crate::people::Claim> {
+        self.people
+            .get(source_type)
+            .map_or_else(Vec::new, |people| crate::people::dedup(people(event)))
+    }
+}
+
 /// An event with the events related to it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Related {

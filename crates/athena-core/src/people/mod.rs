@@ -5,7 +5,8 @@
 //! config, which wins ([`Resolver`]). Events keep their handles, so a later join moves earlier
 //! events to the merged person without rewriting them.
 //!
-//! - `claims`: what each source type's events say about people.
+//! - `claims`: reading people out of event fields (signatures, mail headers), for the source
+//!   types to declare what their events say ([`SourceType::with_people`](crate::SourceType::with_people)).
 //! - `resolve`: handles into people.
 
 mod claims;
@@ -13,8 +14,14 @@ mod resolve;
 
 use serde::{Deserialize, Serialize};
 
-pub use claims::claims_of;
+pub use claims::{address_claims, dedup, signature_claim};
 pub use resolve::{configured_from_rows, people_from_rows, Person, PersonConfig, Resolver};
+
+/// The prefix of a GitHub login's handle.
+const GITHUB: &str = "github:";
+
+/// How a source type reads the people its events name.
+pub type PeopleOf = fn(&crate::Event) -> Vec<Claim>;
 
 /// A person's handle in one system: `email:ada@corp.com`, `github:ada-l`, `slack:U024BE7LH`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -35,7 +42,7 @@ impl Handle {
 
     /// A GitHub login (case-insensitive, so lowercased).
     pub fn github(login: &str) -> Handle {
-        Handle(format!("github:{}", login.trim().to_ascii_lowercase()))
+        Handle(format!("{GITHUB}{}", login.trim().to_ascii_lowercase()))
     }
 
     /// A Slack user id.
@@ -47,9 +54,12 @@ impl Handle {
     /// text that is neither.
     pub fn parse(text: &str) -> Option<Handle> {
         let text = text.trim();
+        // Emails and GitHub logins are case-insensitive: written one way.
+        if let Some(login) = text.strip_prefix(GITHUB).filter(|l| !l.is_empty()) {
+            return Some(Handle::github(login));
+        }
         match text.split_once(':') {
             Some(("email", address)) => Some(Handle::email(address)),
-            Some(("github", login)) if !login.is_empty() => Some(Handle::github(login)),
             Some((kind, id)) if !id.is_empty() && !kind.contains('@') => {
                 Some(Handle(format!("{kind}:{}", id.trim())))
             }

@@ -352,7 +352,9 @@ token = "${{SLACK_TEST_TOKEN}}"
             "slack:U1"
         ])
     );
-    let run = env.run(&["people", "ada@example", "--db", "athena.db"]).ok();
+    let run = env
+        .run(&["people", "ada@example", "--db", "athena.db"])
+        .ok();
     assert!(run.stdout().contains("person:Ada"), "{}", run.describe());
 
     // Over HTTP: /v1/people and ?person=.

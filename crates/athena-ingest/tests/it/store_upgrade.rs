@@ -91,7 +91,7 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
         .store()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let total: i64 = env
         .store()
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))

@@ -278,6 +278,7 @@ mod tests {
                 "kind",
                 "outcome",
                 "actor",
+                "person",
                 "q",
                 "order",
                 "limit",
@@ -286,7 +287,7 @@ mod tests {
                 "include_metadata"
             ]
         );
-        let limit = &params[8]["schema"];
+        let limit = &params[9]["schema"];
         assert_eq!(
             (&limit["minimum"], &limit["maximum"]),
             (&json!(1), &json!(1000))

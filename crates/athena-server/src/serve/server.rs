@@ -62,7 +62,7 @@ struct Sources {
     /// The feeds, with a reader of the store's outbox for their relays.
     feeds: Option<(Vec<crate::feed::NatsSettings>, Box<dyn Store>)>,
     /// Finds each event's references (`[links]`, as at start: a reload keeps it).
-    links: Option<Arc<athena_core::links::Scanner>>,
+    links: Option<Arc<athena_core::links::Linker>>,
 }
 
 impl Server {
@@ -229,6 +229,7 @@ fn prepare_sources(
         );
         cluster::Cluster::new(l, config.cluster.lease_ttl)
     });
+    let links = config.links.linker(&registry);
     let sources = Sources {
         store,
         cluster,
@@ -241,7 +242,7 @@ fn prepare_sources(
         },
         poll: options.poll_interval,
         feeds,
-        links: config.links.scanner(),
+        links,
     };
     Ok((recall, sources))
 }

@@ -42,7 +42,7 @@ pub(super) struct Workers {
     /// The store's files: a change there never wakes a live source.
     pub store_files: StoreFiles,
     /// Finds each event's references; `None`: links are off.
-    pub links: Option<Arc<athena_core::links::Scanner>>,
+    pub links: Option<Arc<athena_core::links::Linker>>,
 }
 
 /// A polled live source waits at least this many times as long as its last run took.

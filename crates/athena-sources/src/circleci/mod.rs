@@ -39,6 +39,7 @@ pub fn source_type() -> SourceType {
         }),
     )
     .with_schedule("5m")
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -50,3 +51,13 @@ const STARTER: &str = r#"# A CircleCI project: pipelines, finished workflows, fa
 # project_slug = "gh/me/project"   # or bb/ORG/REPO, circleci/ORG_ID/PROJECT_ID
 # token = "${CIRCLECI_TOKEN}"
 "#;
+
+/// The person who triggered a pipeline of a GitHub project, by login (other VCS: none).
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, PersonRole};
+    let slug = e.context.get("project_slug").and_then(serde_json::Value::as_str);
+    match (slug.is_some_and(|s| s.starts_with("gh/")), &e.actor) {
+        (true, Some(login)) => vec![Claim::new(Handle::github(login), PersonRole::Actor)],
+        _ => Vec::new(),
+    }
+}

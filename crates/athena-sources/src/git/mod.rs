@@ -35,6 +35,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("1m")
     .with_episode(&["{repo}"])
+    .with_people(people)
     .with_starter(STARTER)
     .with_starter_check(in_a_repository)
 }
@@ -63,3 +64,12 @@ path = "."                 # a work tree or a bare repository
 # max_diff_bytes = 65536
 # merge_diffs = "none"     # or "first-parent"
 "#;
+
+/// The people a commit names: its author (the actor) and committer, by email.
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{signature_claim, PersonRole};
+    [("author", PersonRole::Actor), ("committer", PersonRole::Named)]
+        .into_iter()
+        .filter_map(|(field, role)| signature_claim(e.metadata.get(field), role))
+        .collect()
+}

@@ -42,6 +42,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("5m")
     .with_episode(&["{repository}#{number}", "{repository}"])
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -54,3 +55,39 @@ const STARTER: &str = r#"# A GitHub repository: commits, pull requests, issues, 
 # repo = "project"
 # token = "${GITHUB_TOKEN}"   # values like this are read from the environment
 "#;
+
+/// The people an event names: the actor's login; for a commit, its author's and committer's
+/// logins joined to the emails in the commit (what the committer typed: a user-controlled
+/// join), or the emails alone.
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{signature_claim, Claim, Handle, Join, PersonRole};
+    if e.kind != "commit" {
+        return (e.actor.iter())
+            .map(|login| Claim::new(Handle::github(login), PersonRole::Actor))
+            .collect();
+    }
+    let mut claims = Vec::new();
+    for (field, role) in [("author", PersonRole::Actor), ("committer", PersonRole::Named)] {
+        let value = e.metadata.get(field);
+        let login = value
+            .and_then(|v| v.get("login"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|l| !l.is_empty());
+        let by_email = signature_claim(value, role);
+        match (login, by_email) {
+            (Some(login), email) => {
+                let mut c = Claim::new(Handle::github(login), role);
+                if let Some(email) = email {
+                    c.name = email.name;
+                    if email.handle != c.handle {
+                        c.joins.push((email.handle, Join::COMMIT_EMAIL));
+                    }
+                }
+                claims.push(c);
+            }
+            (None, Some(email)) => claims.push(email),
+            (None, None) => {}
+        }
+    }
+    claims
+}

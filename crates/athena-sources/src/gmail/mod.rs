@@ -44,6 +44,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("5m")
     .with_episode(&["{thread_id}"])
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -57,3 +58,14 @@ const STARTER: &str = r#"# A Gmail mailbox: messages received and sent, deleted,
 # refresh_token = "${GMAIL_REFRESH_TOKEN}"
 # labels = ["INBOX", "SENT"]
 "#;
+
+/// The people a message names: its sender (the actor) and its recipients, by address.
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{address_claims, PersonRole};
+    let header = |key: &str| e.context.get(key).and_then(serde_json::Value::as_str).unwrap_or("");
+    let mut claims = address_claims(header("from"), PersonRole::Actor);
+    for field in ["to", "cc"] {
+        claims.extend(address_claims(header(field), PersonRole::Named));
+    }
+    claims
+}

@@ -41,6 +41,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("5m")
     .with_episode(&["{calendar_id}/{event_id}"])
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -54,3 +55,18 @@ const STARTER: &str = r#"# Google Calendar: events scheduled, changed, cancelled
 # refresh_token = "${GOOGLE_REFRESH_TOKEN}"
 # calendars = ["primary"]
 "#;
+
+/// The people an event names: its organizer (the actor) and its attendees, by address.
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, PersonRole};
+    let organizer = e.context.get("organizer").and_then(serde_json::Value::as_str);
+    let attendees = e.context.get("attendees").and_then(serde_json::Value::as_array);
+    (organizer.into_iter())
+        .map(|o| Claim::new(Handle::email(o), PersonRole::Actor))
+        .chain(
+            (attendees.into_iter().flatten())
+                .filter_map(serde_json::Value::as_str)
+                .map(|a| Claim::new(Handle::email(a), PersonRole::Named)),
+        )
+        .collect()
+}

@@ -41,6 +41,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("5m")
     .with_episode(&["{channel}/{thread_ts}", "{channel}"])
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -52,3 +53,16 @@ const STARTER: &str = r#"# Slack channels: messages, thread replies, edits, reac
 # token = "${SLACK_TOKEN}"
 # channels = ["general"]
 "#;
+
+/// The people a message names: its author (or editor, or reactor) by user id.
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, PersonRole};
+    let user = e.context.get("user_id").and_then(serde_json::Value::as_str);
+    (user.into_iter())
+        .map(|u| {
+            let mut c = Claim::new(Handle::slack(u), PersonRole::Actor);
+            c.name = e.actor.clone();
+            c
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! related events through the things both are about or mention, commits by their short SHAs
 //! too, and derived again by `relink`.
 
-use athena_core::links::{Link, Role, ScanConfig, Scanner};
+use athena_core::links::{Link, Linker, Role, ScanConfig, Scanner};
 use athena_core::{Batch, Event, Store};
 
 use super::support::{batch, event, source};
@@ -12,7 +12,7 @@ const SHA: &str = "3f9a0c1d2e4b5a6b7c8d9e0f1a2b3c4d5e6f7a8b";
 
 fn linked(events: Vec<Event>, next: u64) -> Batch {
     let mut b = batch(events, next);
-    b.find_links(&Scanner::default(), "test");
+    b.find_links(&Linker::default(), "test");
     b
 }
 
@@ -186,12 +186,12 @@ pub fn relink_finds_every_events_things_again<F: Fixture>(f: &F) {
         related(&store, "jira", "issue:1").is_empty(),
         "stored unlinked"
     );
-    assert_eq!(store.relink(&Scanner::default()).unwrap(), 2);
+    assert_eq!(store.relink(&Linker::default()).unwrap(), 2);
     assert_eq!(related(&store, "jira", "issue:1"), [pair("repo", SHA)]);
     let only_other = Scanner::new(ScanConfig {
         project_keys: ["OTHER".to_string()].into(),
         ..ScanConfig::default()
     });
-    assert_eq!(store.relink(&only_other).unwrap(), 2);
+    assert_eq!(store.relink(&Linker::new(only_other)).unwrap(), 2);
     assert!(related(&store, "jira", "issue:1").is_empty());
 }

@@ -12,7 +12,7 @@ use super::Fixture;
 fn with_people(events: Vec<(Event, Vec<Claim>)>, next: u64) -> Batch {
     let (events, claims): (Vec<Event>, Vec<Vec<Claim>>) = events.into_iter().unzip();
     let mut b = batch(events, next);
-    b.find_links(&athena_core::links::Scanner::default(), "test");
+    b.find_links(&athena_core::links::Linker::default(), "test");
     b.people = claims;
     b
 }

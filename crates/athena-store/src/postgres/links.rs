@@ -2,7 +2,7 @@
 //! (`sqlite::links`): written with each stored event, derived again for every event (the
 //! migration, `relink`), and read as an event's related events.
 
-use athena_core::links::{self, Link, Role, Scanner, Thing};
+use athena_core::links::{self, Link, Linker, Role, Thing};
 use athena_core::{Event, StoreError};
 use tokio_postgres::GenericClient;
 
@@ -54,7 +54,7 @@ impl LinkRows {
 /// many events were read.
 pub(super) async fn relink(
     client: &impl GenericClient,
-    scanner: &Scanner,
+    linker: &Linker,
 ) -> Result<u64, tokio_postgres::Error> {
     client
         .batch_execute(
@@ -87,11 +87,8 @@ pub(super) async fn relink(
             event.url = r.get(6);
             event.context = json_object(r.get(7));
             event.metadata = json_object(r.get(8));
-            out.add(r.get(0), &links::links_of(&event, scanner));
-            people.add(
-                r.get(0),
-                &athena_core::people::claims_of(&event.source_type, &event),
-            );
+            out.add(r.get(0), &links::links_of(&event, &linker.scanner));
+            people.add(r.get(0), &linker.people(&event.source_type, &event));
             n += 1;
         }
         out.write(client).await?;
@@ -199,11 +196,11 @@ impl LinkReads for PgReads<'_> {
 
 impl PgStore {
     /// [`Store::relink`](athena_core::Store::relink), in one transaction.
-    pub(super) fn relink_all(&mut self, scanner: &Scanner) -> Result<u64, StoreError> {
+    pub(super) fn relink_all(&mut self, linker: &Linker) -> Result<u64, StoreError> {
         self.reconnect_if_lost()?;
         let result = wait(async {
             let tx = self.client.transaction().await?;
-            let n = relink(&tx, scanner).await?;
+            let n = relink(&tx, linker).await?;
             tx.commit().await?;
             Ok::<_, tokio_postgres::Error>(n)
         });

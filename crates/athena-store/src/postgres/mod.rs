@@ -156,7 +156,7 @@ impl PgStore {
                 tx.batch_execute(sql).await?;
             }
             if version < schema::PEOPLE_VERSION {
-                links::relink(&tx, &athena_core::links::Scanner::default()).await?;
+                links::relink(&tx, &athena_core::links::Linker::default()).await?;
             }
             tx.execute(
                 "UPDATE athena_schema SET version = $1",
@@ -278,8 +278,8 @@ impl Store for PgStore {
         crate::related::related(&reads, source_id, id, limit)
     }
 
-    fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
-        self.relink_all(scanner)
+    fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {
+        self.relink_all(linker)
     }
 
     fn set_people(

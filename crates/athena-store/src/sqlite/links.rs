@@ -2,7 +2,7 @@
 //! derived again for every event (the migration, `relink`), and read as an event's related
 //! events.
 
-use athena_core::links::{self, Link, Role, Scanner, Thing};
+use athena_core::links::{self, Link, Linker, Role, Thing};
 use athena_core::{Event, StoreError};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
@@ -29,7 +29,7 @@ pub(super) fn insert(
 
 /// Forgets every link and every person, and finds every stored event's things and people
 /// again (the configured people pinned as before); returns how many events were read.
-pub(super) fn relink(conn: &Connection, scanner: &Scanner) -> rusqlite::Result<u64> {
+pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64> {
     conn.execute_batch(
         "DELETE FROM event_links; DELETE FROM event_people; DELETE FROM people_joins;
          DELETE FROM people_handles;",
@@ -53,8 +53,8 @@ pub(super) fn relink(conn: &Connection, scanner: &Scanner) -> rusqlite::Result<u
         event.context = json_object(&r.get::<_, String>(7)?);
         event.metadata = json_object(&r.get::<_, String>(8)?);
         let seq = r.get(0)?;
-        insert(conn, seq, &links::links_of(&event, scanner))?;
-        let claims = athena_core::people::claims_of(&event.source_type, &event);
+        insert(conn, seq, &links::links_of(&event, &linker.scanner))?;
+        let claims = linker.people(&event.source_type, &event);
         super::people::insert(conn, seq, &claims)?;
         n += 1;
     }
@@ -144,13 +144,13 @@ impl LinkReads for SqliteStore {
 
 impl SqliteStore {
     /// [`Store::relink`](athena_core::Store::relink).
-    pub(super) fn relink_all(&mut self, scanner: &Scanner) -> Result<u64, StoreError> {
+    pub(super) fn relink_all(&mut self, linker: &Linker) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| backend(&path, e))?;
-        let n = relink(&tx, scanner).map_err(|e| backend(&path, e))?;
+        let n = relink(&tx, linker).map_err(|e| backend(&path, e))?;
         tx.commit().map_err(|e| backend(&path, e))?;
         Ok(n)
     }

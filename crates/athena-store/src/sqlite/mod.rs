@@ -167,8 +167,8 @@ impl Store for SqliteStore {
         crate::related::related(self, source_id, id, limit)
     }
 
-    fn relink(&mut self, scanner: &athena_core::links::Scanner) -> Result<u64, StoreError> {
-        self.relink_all(scanner)
+    fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {
+        self.relink_all(linker)
     }
 
     fn set_people(

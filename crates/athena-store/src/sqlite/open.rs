@@ -240,7 +240,7 @@ impl SqliteStore {
             })?;
         }
         if version < PEOPLE_VERSION {
-            let linked = super::links::relink(&tx, &athena_core::links::Scanner::default())
+            let linked = super::links::relink(&tx, &athena_core::links::Linker::default())
                 .map_err(|e| StoreError::Schema {
                     path: path.clone(),
                     message: format!(
