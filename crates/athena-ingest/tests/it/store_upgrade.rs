@@ -128,6 +128,21 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
     );
     assert_eq!(unlinked, 0, "{unlinked} of {commits} commits not linked");
 
+    // The people of the events stored before people were kept: read by `relink` (the
+    // migration has no source types to read them with); then every commit has its author.
+    let run = env.run(&["relink"]).ok();
+    assert!(run.stdout().contains("linked the"), "{}", run.describe());
+    let authorless: i64 = env
+        .store()
+        .query_row(
+            "SELECT count(*) FROM events e WHERE source_id = 'repo' AND NOT EXISTS \
+             (SELECT 1 FROM event_people p WHERE p.seq = e.seq AND p.role = 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(authorless, 0);
+
     let (_, json) = env.sync_json();
     for id in ["repo", "web", "notes"] {
         assert_eq!(counts(&json, id).0, 0, "{id}: {json}");
