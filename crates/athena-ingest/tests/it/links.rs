@@ -366,3 +366,41 @@ token = "${{SLACK_TEST_TOKEN}}"
     let page: Value = serde_json::from_str(&page.body).unwrap();
     assert_eq!(page["events"].as_array().unwrap().len(), ada_now.len());
 }
+
+#[test]
+fn a_repositorys_mailmap_joins_an_old_address_to_the_one_it_maps_to() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    let mapped = commit_files(
+        &repo,
+        "add the mailmap",
+        &[(
+            ".mailmap",
+            b"Ada Lovelace <ada@example.com> <ADA@old.net>\n",
+        )],
+    );
+    std::fs::write(repo.join("a"), "1\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "from the old address",
+            "--author",
+            "Ada <ada@old.net>",
+        ],
+    );
+    let old = head(&repo);
+    env.write_config(&git_config("repo", &repo, ""));
+    env.run(&["sync"]).ok();
+    assert_eq!(
+        env.metadata("repo", &old)["author"]["mailmap"],
+        json!({"name": "Ada Lovelace", "email": "ada@example.com"})
+    );
+    let both: BTreeSet<_> = [pair("repo", &mapped), pair("repo", &old)].into();
+    assert_eq!(of_person(&env, "ada@example.com"), both);
+    assert_eq!(of_person(&env, "ada@old.net"), both);
+}

@@ -27,6 +27,9 @@ pub(crate) struct DiffOptions {
     /// In a shallow clone, the commits at its cut-off (`.git/shallow`): their parents are not
     /// there, and each is shown as a root, as `git log` does.
     pub shallow: Option<std::sync::Arc<std::collections::HashSet<ObjectId>>>,
+    /// The repository's `.mailmap`, when it has one: a commit's author or committer it maps
+    /// gets `mailmap` (`{"name", "email"}`) beside the name and email in the commit.
+    pub mailmap: Option<std::sync::Arc<gix::mailmap::Snapshot>>,
 }
 
 /// One file of a commit, as `--numstat` shows it. `None` counts: binary.
@@ -168,8 +171,18 @@ impl Work {
             .map_err(|e| format!("commit {id}: bad committer: {e}"))?;
         let (message, lossy) = decode_message(commit.message, commit.encoding);
         let (title, body) = split_message(&message);
-        let author_json = person(&author);
-        let committer_json = person(&committer);
+        let mut author_json = person(&author);
+        let mut committer_json = person(&committer);
+        if let Some(mailmap) = &self.options.mailmap {
+            for (json, sig) in [(&mut author_json, &author), (&mut committer_json, &committer)] {
+                if let Some(mapped) = mailmap.try_resolve_ref(*sig) {
+                    json["mailmap"] = json!({
+                        "name": mapped.name.map(|n| lossy_str(n.trim()).into_owned()),
+                        "email": mapped.email.map(|e| lossy_str(e.trim()).into_owned()),
+                    });
+                }
+            }
+        }
         let occurred_at = signature_time(&author).0.with_timezone(&Utc);
         let author_name = lossy_str(author.name.trim()).into_owned();
 

@@ -65,11 +65,26 @@ path = "."                 # a work tree or a bare repository
 # merge_diffs = "none"     # or "first-parent"
 "#;
 
-/// The people a commit names: its author (the actor) and committer, by email.
+/// The people a commit names: its author (the actor) and committer, by email; an email the
+/// repository's `.mailmap` maps is joined to the one it maps to (a user-controlled join: the
+/// file is in the repository).
 fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
-    use athena_core::people::{signature_claim, PersonRole};
-    [("author", PersonRole::Actor), ("committer", PersonRole::Named)]
-        .into_iter()
-        .filter_map(|(field, role)| signature_claim(e.metadata.get(field), role))
-        .collect()
+    use athena_core::people::{signature_claim, Handle, Join, PersonRole};
+    let mut claims = Vec::new();
+    for (field, role) in [("author", PersonRole::Actor), ("committer", PersonRole::Named)] {
+        let signature = e.metadata.get(field);
+        let Some(mut claim) = signature_claim(signature, role) else {
+            continue;
+        };
+        let mapped = signature.and_then(|s| s.get("mailmap"));
+        if let Some(name) = mapped.and_then(|m| m.get("name")).and_then(serde_json::Value::as_str) {
+            claim.name = Some(name.to_string());
+        }
+        let email = mapped.and_then(|m| m.get("email")).and_then(serde_json::Value::as_str);
+        if let Some(proper) = email.map(Handle::email).filter(|h| *h != claim.handle) {
+            claim.joins.push((proper, Join::MAILMAP));
+        }
+        claims.push(claim);
+    }
+    claims
 }

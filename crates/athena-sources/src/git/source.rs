@@ -133,11 +133,13 @@ impl GitSource {
             .shallow_commits()
             .map_err(|e| self.err(format!("reading the shallow file: {e}")))?
             .map(|cut| std::sync::Arc::new(cut.iter().copied().collect()));
+        let mailmap = repo.open_mailmap();
         let options = DiffOptions {
             include_diff: self.config.include_diff,
             max_diff_bytes: self.config.max_diff_bytes,
             merge_diffs: self.config.merge_diffs,
             shallow,
+            mailmap: (!mailmap.entries().is_empty()).then(|| std::sync::Arc::new(mailmap)),
         };
         let saved: GitCursor = Cursor::decode_saved(cursor, &self.info.id, u64::from(VERSION))?
             .unwrap_or(GitCursor {
