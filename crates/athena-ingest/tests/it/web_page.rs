@@ -308,3 +308,48 @@ fn an_unknown_kind_is_named_on_the_page_and_the_kinds_are_offered() {
         "{dom}"
     );
 }
+
+#[test]
+fn the_page_filters_by_person_and_shows_an_events_related_ones() {
+    let env = TestEnv::new();
+    let repo = env.path("repo");
+    init_repo(&repo);
+    let first = commit_files(&repo, "Start PROJ-7", &[("a", b"1\n")]);
+    commit_files(&repo, "Finish PROJ-7", &[("a", b"2\n")]);
+    commit_files(&repo, "Unrelated", &[("b", b"1\n")]);
+    env.write_config(&git_config("repo", &repo, ""));
+    let server = Server::start(&env);
+    wait_for("the commits stored", || stored_count(&env, "repo") == 3);
+    // By person: the author's three commits, and the people offered as the filter is typed.
+    let dom = rendered(
+        &format!("http://127.0.0.1:{}/?person=ada%40example.com", server.port),
+        None,
+    );
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert_eq!(listed_titles(&dom).len(), 3, "{dom}");
+    assert!(
+        dom.contains("<option value=\"email:ada@example.com\">"),
+        "{dom}"
+    );
+    let dom = rendered(
+        &format!(
+            "http://127.0.0.1:{}/?person=nobody%40example.com",
+            server.port
+        ),
+        None,
+    );
+    assert!(dom.contains("No events match."), "{dom}");
+    // Related: the other commit naming PROJ-7, with the thing they share.
+    let dom = rendered(
+        &format!("http://127.0.0.1:{}/?related=repo%2F{first}", server.port),
+        None,
+    );
+    assert!(dom.contains("data-loaded=\"true\""), "{dom}");
+    assert!(
+        dom.contains("Related to <strong>Start PROJ-7</strong>"),
+        "{dom}"
+    );
+    assert_eq!(listed_titles(&dom), ["Finish PROJ-7"], "{dom}");
+    assert!(dom.contains("key:PROJ-7"), "{dom}");
+    assert!(dom.contains("1 related event, newest first"), "{dom}");
+}

@@ -1,8 +1,9 @@
 // The timeline page: reads the recall API (/v1/…) of the server it came from. Filters live in
 // the page's URL, so a view can be bookmarked or shared; "More" follows the API's cursor.
+// `?related=SOURCE/ID` shows the events related to one (an expanded event links there).
 "use strict";
 
-const FILTERS = ["q", "source", "kind", "outcome", "actor", "since", "until"];
+const FILTERS = ["q", "source", "kind", "outcome", "actor", "person", "since", "until"];
 const PAGE = 50;
 const form = document.getElementById("filters");
 const list = document.getElementById("events");
@@ -97,6 +98,8 @@ function details(e) {
     const a = el("a", { href: e.url, rel: "noopener noreferrer", target: "_blank" }, e.url);
     box.append(el("p", {}, a));
   }
+  const related = el("a", { class: "related-link", href: "?related=" + encodeURIComponent(e.source_id + "/" + e.id) }, "Related events");
+  box.append(el("p", {}, related));
   const provenance = { source_id: e.source_id, source_type: e.source_type, id: e.id, outcome: e.outcome };
   box.append(el("pre", { class: "context" }, JSON.stringify({ ...provenance, context: e.context, metadata: e.metadata }, null, 2)));
   return box;
@@ -111,9 +114,10 @@ function badge(e) {
   return el("span", { class: "outcome " + e.outcome, title: "outcome: " + e.outcome }, text);
 }
 
-function item(e) {
+function item(e, via) {
   const tags = el("span", { class: "tags" }, el("span", { style: `--swatch: ${colour(e.source_id)}`, class: "source" }, e.source_id), el("span", {}, e.kind));
   if (e.actor) tags.append(el("span", {}, e.actor));
+  for (const link of via || []) tags.append(el("span", { class: "via", title: link.role }, link.thing));
   const head = el("div", { class: "event-head", tabindex: "0", role: "button", "aria-expanded": "false" },
     el("time", { datetime: e.occurred_at }, when(e.occurred_at)),
     badge(e) || el("span", { class: "outcome none" }),
@@ -318,13 +322,40 @@ function fail(err) {
   status.classList.add("error");
 }
 
+// ---- the events related to one, across sources ----
+async function showRelated(which) {
+  const cut = which.indexOf("/");
+  const source = which.slice(0, cut), id = which.slice(cut + 1);
+  const path = "v1/events/" + encodeURIComponent(source) + "/" + encodeURIComponent(id) + "/related";
+  const body = await api(path, [["limit", "100"]]);
+  const things = body.things.map((t) => `${t.role} ${t.thing}`).join(", ");
+  const head = el("li", { class: "related-to" }, "Related to ", el("strong", {}, body.event.title),
+    " (" + body.event.source_id + ")", things ? el("span", { class: "things" }, " — " + things) : null);
+  list.append(head);
+  for (const r of body.related) list.append(item(r.event, r.via));
+  shown = body.related.length;
+  more.hidden = true;
+  status.dataset.count = shown;
+  status.textContent = shown === 0 ? "No related events." : `${plural(shown, "related event")}, newest first`;
+}
+
+// The people, offered as the person filter is typed.
+async function people() {
+  const body = await api("v1/people");
+  const box = document.getElementById("people");
+  for (const p of body.people || []) {
+    box.append(el("option", { value: p.id }, p.name ? `${p.name} (${p.handles.join(", ")})` : p.handles.join(", ")));
+  }
+}
+
 async function load() {
   list.replaceChildren();
   shown = 0;
   status.classList.remove("error");
   status.textContent = "Loading…";
   try {
-    await Promise.all([page(null), timeline()]);
+    const related = new URLSearchParams(location.search).get("related");
+    await (related ? showRelated(related) : Promise.all([page(null), timeline()]));
     document.body.dataset.loaded = "true";
   } catch (err) {
     fail(err);
@@ -332,4 +363,5 @@ async function load() {
 }
 
 fillForm();
+people().catch(() => {});
 sources().catch(fail).then(load);
