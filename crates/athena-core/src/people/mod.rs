@@ -139,6 +139,11 @@ impl Join {
         how: "stored",
         user_controlled: false,
     };
+    /// A Slack user's profile email (Slack verifies it).
+    pub const SLACK_PROFILE: Join = Join {
+        how: "slack profile",
+        user_controlled: false,
+    };
     /// A repository's `.mailmap`.
     pub const MAILMAP: Join = Join {
         how: "mailmap",

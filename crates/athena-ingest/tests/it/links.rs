@@ -261,13 +261,15 @@ fn one_person_across_git_github_and_slack_joined_later_and_the_config_wins() {
     let github_server = github.start();
     let slack = FakeSlack::new();
     slack.channel("C1", "dev", None);
-    slack.post("C1", msg(4, "U1", "hello"));
+    // Her Slack profile says lovelace@example.com: Slack vouches for it, so it joins.
+    slack.user("U7", "Lovelace");
+    slack.post("C1", msg(4, "U7", "hello"));
     let slack_server = slack.start();
     env.write_config(&format!(
         r#"[[people]]
 name = "Ada"
 emails = ["ada@home.org"]
-handles = ["slack:U1", "github:ada-l"]
+handles = ["slack:U7", "github:ada-l"]
 
 [[people]]
 name = "Bob"
@@ -348,8 +350,9 @@ token = "${{SLACK_TEST_TOKEN}}"
         json!([
             "email:ada@example.com",
             "email:ada@home.org",
+            "email:lovelace@example.com",
             "github:ada-l",
-            "slack:U1"
+            "slack:U7"
         ])
     );
     let run = env

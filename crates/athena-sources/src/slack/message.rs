@@ -64,6 +64,7 @@ impl Run<'_> {
         }
         if let Some(u) = &user_id {
             ctx.insert("user_id".into(), json!(u));
+            self.note_email(&mut ctx, u);
         }
         e.context = ctx;
         e.url = m
@@ -80,6 +81,14 @@ impl Run<'_> {
         Ok(e)
     }
 
+    /// Puts user `id`'s profile email, when known, into `ctx` as `user_email`.
+    pub(super) fn note_email(&self, ctx: &mut Map<String, Value>, id: &str) {
+        match self.emails.get(id) {
+            Some(email) => ctx.insert("user_email".into(), json!(email)),
+            None => ctx.remove("user_email"),
+        };
+    }
+
     /// A user's display name (else real name, else handle, else the id), asked once per run.
     pub(super) async fn user_name(&mut self, id: &str) -> Result<String, Failure> {
         if !self.resolve_users {
@@ -93,7 +102,11 @@ impl Run<'_> {
             .url("users.info", &[("user", id)])
             .map_err(|e| Failure::Source(self.source.fatal(&e)))?;
         let name = match self.source.get(&url).await {
-            Ok(v) => [
+            Ok(v) => {
+                if let Some(email) = v.pointer("/user/profile/email").and_then(Value::as_str) {
+                    self.emails.insert(id.to_string(), email.to_string());
+                }
+                [
                 "/user/profile/display_name",
                 "/user/profile/real_name",
                 "/user/real_name",
@@ -102,7 +115,8 @@ impl Run<'_> {
             .iter()
             .filter_map(|p| v.pointer(p).and_then(Value::as_str))
             .find(|s| !s.is_empty())
-            .map(str::to_string),
+            .map(str::to_string)
+            }
             Err(e) if e.kind == HttpErrorKind::Unauthorized => {
                 return Err(Failure::Source(self.source.fatal(&e)))
             }

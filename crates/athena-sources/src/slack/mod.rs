@@ -54,15 +54,18 @@ const STARTER: &str = r#"# Slack channels: messages, thread replies, edits, reac
 # channels = ["general"]
 "#;
 
-/// The people a message names: its author (or editor, or reactor) by user id.
+/// The people a message names: its author (or editor, or reactor) by user id, joined to the
+/// email of their Slack profile when the token may read it (Slack vouches for it).
 fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
-    use athena_core::people::{Claim, Handle, PersonRole};
-    let user = e.context.get("user_id").and_then(serde_json::Value::as_str);
-    (user.into_iter())
-        .map(|u| {
-            let mut c = Claim::new(Handle::slack(u), PersonRole::Actor);
-            c.name = e.actor.clone();
-            c
-        })
-        .collect()
+    use athena_core::people::{Claim, Handle, Join, PersonRole};
+    let text = |key: &str| e.context.get(key).and_then(serde_json::Value::as_str);
+    let Some(user) = text("user_id") else {
+        return Vec::new();
+    };
+    let mut c = Claim::new(Handle::slack(user), PersonRole::Actor);
+    c.name = e.actor.clone();
+    if let Some(email) = text("user_email") {
+        c.joins.push((Handle::email(email), Join::SLACK_PROFILE));
+    }
+    vec![c]
 }

@@ -324,6 +324,7 @@ impl Run<'_> {
             if let Some(editor) = m.pointer("/edited/user").and_then(Value::as_str) {
                 e.actor = Some(self.user_name(editor).await?);
                 e.context.insert("user_id".into(), json!(editor));
+                self.note_email(&mut e.context, editor);
             }
             e.title = format!("edited: {}", e.title);
             out.push(e);
@@ -360,6 +361,7 @@ impl Run<'_> {
                 e.actor = Some(self.user_name(u).await?);
                 e.context = base.context.clone();
                 e.context.insert("user_id".into(), json!(u));
+                self.note_email(&mut e.context, u);
                 e.metadata.insert("reaction".into(), json!(name));
                 e.metadata.insert("time_observed".into(), json!(true));
                 out.push(e);

@@ -94,6 +94,7 @@ impl ApiSource for SlackSource {
         let mut run = Run {
             source: self,
             users: HashMap::new(),
+            emails: HashMap::new(),
             resolve_users: self.config.resolve_users,
             channel_names: HashMap::new(),
         };
@@ -118,6 +119,8 @@ pub(super) struct Run<'a> {
     pub source: &'a SlackSource,
     /// User id → display name (`None`: unknown), for this run.
     pub users: HashMap<String, Option<String>>,
+    /// User id → the email of their profile, when the token may read it (`users:read.email`).
+    pub emails: HashMap<String, String>,
     pub resolve_users: bool,
     pub channel_names: HashMap<String, String>,
 }

@@ -101,6 +101,14 @@ impl FakeSlack {
         });
     }
 
+    /// Adds (or renames) a user: `users.info` answers `name` as display name and
+    /// `<name>@example.com` as the profile's email.
+    pub fn user(&self, id: &str, name: &str) {
+        self.with(|w| {
+            w.users.insert(id.into(), name.into());
+        });
+    }
+
     /// Posts a message to a channel.
     pub fn post(&self, channel: &str, m: Value) {
         self.with(|w| w.history.entry(channel.into()).or_default().push(m));

@@ -91,7 +91,8 @@ impl Workspace {
         let id = r.query("user").unwrap_or_default();
         match self.users.get(&id) {
             Some(name) => ok(json!({"user": {"id": id, "name": name.to_lowercase(),
-                "profile": {"display_name": name, "real_name": format!("{name} Real")}}})),
+                "profile": {"display_name": name, "real_name": format!("{name} Real"),
+                    "email": format!("{}@example.com", name.to_lowercase())}}})),
             None => err("user_not_found"),
         }
     }
