@@ -81,6 +81,7 @@ impl<'a> Issue<'a> {
             format!("{} created: {}", self.key, self.summary),
         );
         e.actor = name(self.json.pointer("/fields/reporter"));
+        note_account(&mut e, self.json.pointer("/fields/reporter"));
         e.body = self
             .json
             .pointer("/fields/description")
@@ -105,6 +106,7 @@ impl<'a> Issue<'a> {
             return;
         };
         let actor = name(h.get("author"));
+        let author = h.get("author");
         let items = h.get("items").and_then(Value::as_array);
         for item in items.into_iter().flatten() {
             let field = item
@@ -146,6 +148,7 @@ impl<'a> Issue<'a> {
             let suffix = kind.trim_start_matches("issue_");
             let mut e = self.event(format!("history:{hid}:{suffix}"), kind, at, title);
             e.actor = actor.clone();
+            note_account(&mut e, author);
             e.metadata.insert("history_id".into(), json!(hid));
             e.metadata.insert("from".into(), json!(from));
             e.metadata.insert("to".into(), json!(to));
@@ -169,6 +172,7 @@ impl<'a> Issue<'a> {
             format!("comment on {}: {}", self.key, self.summary),
         );
         e.actor = name(c.get("author"));
+        note_account(&mut e, c.get("author"));
         e.body = body.clone();
         e.url = Some(format!(
             "{}?focusedCommentId={cid}",
@@ -182,12 +186,28 @@ impl<'a> Issue<'a> {
             ed.kind = "issue_comment_edited".into();
             ed.occurred_at = u;
             ed.title = format!("comment edited on {}: {}", self.key, self.summary);
-            ed.actor = name(c.get("updateAuthor")).or(ed.actor);
+            if c.get("updateAuthor").and_then(|a| a.get("displayName")).is_some() {
+                ed.actor = name(c.get("updateAuthor"));
+                note_account(&mut ed, c.get("updateAuthor"));
+            }
             ed
         });
         out.push(e);
         out.extend(edit.take());
     }
+}
+
+/// The actor's account (`accountId`, and `emailAddress` where the site shows it) in
+/// `metadata.actor_account`, for people across sources.
+fn note_account(e: &mut Event, account: Option<&Value>) {
+    let Some(id) = account.and_then(|a| a.get("accountId")).and_then(Value::as_str) else {
+        return;
+    };
+    let email = account
+        .and_then(|a| a.get("emailAddress"))
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty());
+    e.metadata.insert("actor_account".into(), json!({"account_id": id, "email": email}));
 }
 
 /// Jira ids come as strings ("10001"); numbers are taken too.

@@ -39,6 +39,7 @@ pub fn source_type() -> SourceType {
     )
     .with_schedule("5m")
     .with_episode(&["{issue_key}"])
+    .with_people(people)
     .with_starter(STARTER)
 }
 
@@ -52,3 +53,24 @@ const STARTER: &str = r#"# A Jira Cloud site: issues created, transitioned, assi
 # token = "${JIRA_TOKEN}"     # an API token; or bearer_token = "${JIRA_OAUTH_TOKEN}"
 # projects = ["ABC"]
 "#;
+
+/// The person who did it, by Atlassian account id, joined to the account's email where the
+/// site shows it (Atlassian verifies it).
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, Join, PersonRole};
+    let account = e.metadata.get("actor_account");
+    let text = |key: &str| account.and_then(|a| a.get(key)).and_then(serde_json::Value::as_str);
+    let Some(id) = text("account_id") else {
+        return Vec::new();
+    };
+    let mut c = Claim::new(Handle(format!("jira:{id}")), PersonRole::Actor);
+    c.name = e.actor.clone();
+    if let Some(email) = text("email") {
+        let verified = Join {
+            how: "jira account",
+            user_controlled: false,
+        };
+        c.joins.push((Handle::email(email), verified));
+    }
+    vec![c]
+}
