@@ -18,11 +18,11 @@ pub(crate) const NESTED_PAGE: usize = 50;
 const FRAGMENTS: &str = "
 fragment Entry on IssueHistory {
   id createdAt
-  actor { name displayName }
+  actor { id name displayName email }
   fromState { name type } toState { name type }
   fromAssignee { name displayName } toAssignee { name displayName }
 }
-fragment Note on Comment { id body createdAt url user { name displayName } }
+fragment Note on Comment { id body createdAt url user { id name displayName email } }
 ";
 
 /// The issues updated since `$filter`'s `updatedAt`, one page.
@@ -34,7 +34,7 @@ pub(crate) fn issues_query() -> String {
     nodes {{
       id identifier title url createdAt updatedAt
       team {{ key }}
-      creator {{ name displayName }}
+      creator {{ id name displayName email }}
       history(first: {NESTED_PAGE}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...Entry }} }}
       comments(first: {NESTED_PAGE}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...Note }} }}
     }}
@@ -147,6 +147,10 @@ pub(crate) struct Team {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct User {
     #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -220,6 +224,11 @@ impl Place<'_> {
         let issue = self.issue;
         let mut e = Event::new(id, kind, at, title);
         e.actor = actor.and_then(User::shown);
+        if let Some(id) = actor.and_then(|a| a.id.as_deref()) {
+            let email = actor.and_then(|a| a.email.as_deref());
+            e.metadata
+                .insert("actor_account".into(), json!({"id": id, "email": email}));
+        }
         e.url = issue.url.clone();
         if let Some(team) = &issue.team {
             e.context.insert("team".into(), json!(team.key));

@@ -37,6 +37,7 @@ pub fn source_type() -> SourceType {
         }),
     )
     .with_schedule("5m")
+    .with_people(people)
     .with_episode(&["{issue}"])
     .with_starter(STARTER)
 }
@@ -49,3 +50,23 @@ const STARTER: &str = r#"# A Linear workspace: issues created, state changes, as
 # token = "${LINEAR_API_KEY}"
 # teams = ["ENG"]
 "#;
+
+/// The person who did it, by Linear user id, joined to the user's email (Linear verifies it).
+fn people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, Join, PersonRole};
+    let account = e.metadata.get("actor_account");
+    let text = |key: &str| account.and_then(|a| a.get(key)).and_then(serde_json::Value::as_str);
+    let Some(id) = text("id") else {
+        return Vec::new();
+    };
+    let mut c = Claim::new(Handle(format!("linear:{id}")), PersonRole::Actor);
+    c.name = e.actor.clone();
+    if let Some(email) = text("email") {
+        let verified = Join {
+            how: "linear account",
+            user_controlled: false,
+        };
+        c.joins.push((Handle::email(email), verified));
+    }
+    vec![c]
+}
