@@ -244,7 +244,7 @@ fn of_person(env: &TestEnv, who: &str) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn one_person_across_git_github_and_slack_joined_later_and_the_config_wins() {
+fn one_person_across_git_github_slack_jira_and_gmail_joined_later_and_the_config_wins() {
     let env = TestEnv::new();
     let repo = env.path("repo");
     init_repo(&repo);
@@ -265,11 +265,20 @@ fn one_person_across_git_github_and_slack_joined_later_and_the_config_wins() {
     slack.user("U7", "Lovelace");
     slack.post("C1", msg(4, "U7", "hello"));
     let slack_server = slack.start();
+    // Jira shows account ids, not emails, here: her account is hers by the config.
+    let jira = FakeJira::new();
+    jira.issue("OPS", 1, 1, "crash");
+    jira.comment(1, 2, "Ada", adf("on it"));
+    let jira_server = jira.start();
+    // Mail from her home address, which the config names.
+    let gmail = athena_sources::gmail::fake::FakeGmail::new();
+    gmail.receive(1, 5, "Ada Lovelace <Ada@Home.org>", "lunch?", None);
+    let gmail_server = gmail.start();
     env.write_config(&format!(
         r#"[[people]]
 name = "Ada"
 emails = ["ada@home.org"]
-handles = ["slack:U7", "github:ada-l"]
+handles = ["slack:U7", "github:ada-l", "jira:acc-ada"]
 
 [[people]]
 name = "Bob"
@@ -289,14 +298,42 @@ id = "sl"
 type = "slack"
 api_url = "{}/api"
 token = "${{SLACK_TEST_TOKEN}}"
+
+[[sources]]
+id = "jr"
+type = "jira"
+base_url = "{}"
+email = "{EMAIL}"
+token = "${{JIRA_TEST_TOKEN}}"
+
+[[sources]]
+id = "gm"
+type = "gmail"
+api_url = "{gmail}/gmail/v1"
+token_uri = "{gmail}/token"
+client_id = "{client}"
+client_secret = "${{GMAIL_TEST_SECRET}}"
+refresh_token = "${{GMAIL_TEST_REFRESH}}"
 "#,
         git_config("repo", &repo, ""),
         github_server.url(),
         slack_server.url(),
+        jira_server.url(),
+        gmail = gmail_server.url(),
+        client = athena_sources::gmail::fake::CLIENT_ID,
     ));
     let tokens = [
         ("GH_TEST_TOKEN", athena_sources::github::fake::TOKEN),
         ("SLACK_TEST_TOKEN", athena_sources::slack::fake::TOKEN),
+        ("JIRA_TEST_TOKEN", athena_sources::jira::fake::TOKEN),
+        (
+            "GMAIL_TEST_SECRET",
+            athena_sources::gmail::fake::CLIENT_SECRET,
+        ),
+        (
+            "GMAIL_TEST_REFRESH",
+            athena_sources::gmail::fake::REFRESH_TOKEN,
+        ),
     ];
     let (run, json) = env.sync_json_with(&[], &tokens);
     assert_eq!(run.code(), 0, "{}\n{json}", run.describe());
@@ -307,9 +344,17 @@ token = "${{SLACK_TEST_TOKEN}}"
         .collect();
     let message = pair("sl", &env.ids("sl")[0]);
     let commits: BTreeSet<_> = [pair("repo", &first), pair("repo", &second)].into();
-    // Ada's login and Slack id are hers by the config; her commit email not yet.
+    let comment = env
+        .kinds_and_ids("jr")
+        .into_iter()
+        .find(|(k, _)| k == "issue_comment")
+        .map(|(_, id)| pair("jr", &id))
+        .expect("the comment is stored");
+    let mail = pair("gm", &env.ids("gm")[0]);
+    // Ada's login, Slack id, Jira account and home address are hers by the config (the issue
+    // was reported by Ann); her commit email not yet.
     let mut ada: BTreeSet<_> = issue_events.clone();
-    ada.insert(message.clone());
+    ada.extend([message.clone(), comment, mail]);
     assert_eq!(of_person(&env, "person:Ada"), ada);
     assert_eq!(of_person(&env, "ada@example.com"), commits);
 
@@ -352,6 +397,7 @@ token = "${{SLACK_TEST_TOKEN}}"
             "email:ada@home.org",
             "email:lovelace@example.com",
             "github:ada-l",
+            "jira:acc-ada",
             "slack:U7"
         ])
     );

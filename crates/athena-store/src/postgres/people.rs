@@ -167,6 +167,10 @@ pub(super) async fn set_people(
     configured: &[PersonConfig],
 ) -> Result<(), PeopleError> {
     let mut resolver = Resolver::new(configured).map_err(PeopleError::Config)?;
+    // Workers starting together: one at a time (the lock ends with the transaction).
+    client
+        .batch_execute("SELECT pg_advisory_xact_lock(7405124)")
+        .await?;
     client.execute("DELETE FROM people_config", &[]).await?;
     for person in configured {
         let handles = person.all_handles().map_err(PeopleError::Config)?;
