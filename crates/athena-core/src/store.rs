@@ -282,7 +282,8 @@ pub struct EventQuery {
     /// Only events that ended one of these ways (events without an outcome never match).
     pub outcomes: Vec<crate::Outcome>,
     /// Only events naming this person (doing it or named by it): one of their handles
-    /// (`ada@corp.com`, `github:ada-l`) or their person id (see [`people`](crate::people)).
+    /// (`ada@corp.com`, `github:ada-l`), their person id, or a configured person's name
+    /// (`Ada` for `person:Ada`) (see [`people`](crate::people)).
     pub person: Option<String>,
     /// Full-text query over title and body (see [`crate::search`]).
     pub search: Option<String>,

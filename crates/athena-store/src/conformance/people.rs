@@ -142,6 +142,11 @@ pub fn configured_people_win_over_what_the_data_joins<F: Fixture>(f: &F) {
         .unwrap();
     assert_eq!(of(&store, "person:Ada"), ["1", "2"]);
     assert_eq!(of(&store, "slack:U1"), ["1", "2"]);
+    assert_eq!(
+        of(&store, "Ada"),
+        ["1", "2"],
+        "a configured person by name alone"
+    );
     // A commit by Bob's address with Ada's login: the data would make them one; the config
     // keeps them two.
     store

@@ -111,13 +111,14 @@ fn push_filter(q: &EventQuery, search: Option<&str>, sql: &mut Sql) {
         ));
     }
     if let Some(who) = &q.person {
-        // The person `who` names, by one of their handles or their id.
+        // The person `who` names, by one of their handles, their id, or a configured name.
         let handle = athena_core::people::Handle::parse(who).map_or_else(|| who.clone(), |h| h.0);
         let (h, p) = (sql.arg(handle), sql.arg(who.clone()));
         sql.push(&format!(
             " AND seq IN (SELECT ep.seq FROM event_people ep \
              JOIN people_handles ph ON ph.handle = ep.handle WHERE ph.person IN \
-             (SELECT person FROM people_handles WHERE handle = {h}::text OR person = {p}::text))"
+             (SELECT person FROM people_handles WHERE handle = {h}::text OR person = {p}::text \
+             OR person = 'person:' || {p}::text))"
         ));
     }
     if let Some(t) = q.since {

@@ -54,14 +54,17 @@ fn push_filter(
         args.push(SqlValue::Text(like_literal(actor)));
     }
     if let Some(who) = &q.person {
-        // The person `who` names, by one of their handles or their id.
+        // The person `who` names, by one of their handles, their id, or a configured name.
         sql.push_str(
             " AND seq IN (SELECT ep.seq FROM event_people ep \
              JOIN people_handles ph ON ph.handle = ep.handle \
-             WHERE ph.person IN (SELECT person FROM people_handles WHERE handle = ? OR person = ?))",
+             WHERE ph.person IN (SELECT person FROM people_handles \
+             WHERE handle = ? OR person = ? OR person = 'person:' || ?))",
         );
         let handle = athena_core::people::Handle::parse(who).map_or_else(|| who.clone(), |h| h.0);
         args.push(SqlValue::Text(handle));
+        args.push(SqlValue::Text(who.clone()));
+        // A configured person's name alone (`Ada` for `person:Ada`).
         args.push(SqlValue::Text(who.clone()));
     }
     if let Some(t) = q.since {
