@@ -9,8 +9,11 @@
 #   - `serve` on it read-only, loaded with wrk from a second process for SECONDS (default 10)
 #     over CONNECTIONS (default 4): each request the related events (limit 50) of a random event
 #     (scripts/recall_load.lua, mode related).
+#   - then pages of 50 events in a random hour, in the jsonl shape and in Athena's (which reads
+#     each event's session, the work item it is linked to: docs/links.md), the same pages.
 # Targets (scripts/lib.sh; exit 1 on a miss): p99 at most 20 ms (RELATED_P99_MS), no answer
-# other than 200 (RELATED_NON_200). It prints the store's size, its links, and the sync's time.
+# other than 200 (RELATED_NON_200); an Athena page's p99 at most 50 ms (ATHENA_PAGE_P99_MS, the
+# recall target of a page). It prints the store's size, its links, and the sync's time.
 #
 # Usage: scripts/bench-related.sh [EVENTS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -109,4 +112,13 @@ print("record:1000 is", [t["thing"] for t in a["things"]], "and has", len(a["rel
 wrk_pages "http://127.0.0.1:$port" "$seconds" "$connections" related related work "$stored" -
 check RELATED_P99_MS "related p99, $connections connections" "$p99" '<=' 20 ms
 check RELATED_NON_200 "answers other than 200" "$bad" '<=' 0
+# The records are a minute apart from 2024-01-01.
+first=1704067200
+last=$((first + 60 * stored))
+wrk_pages "http://127.0.0.1:$port" "$seconds" "$connections" "page jsonl" window "$first" "$last" -
+jsonl_p50=$p50
+wrk_pages "http://127.0.0.1:$port" "$seconds" "$connections" "page athena" athena "$first" "$last" -
+echo "an Athena page's p50 is $(awk -v a="$p50" -v b="$jsonl_p50" 'BEGIN { printf "%.2f", a / b }') x the jsonl page's"
+check ATHENA_PAGE_P99_MS "Athena page p99 (sessions read), $connections connections" "$p99" '<=' 50 ms
+check ATHENA_NON_200 "answers other than 200" "$bad" '<=' 0
 check_report

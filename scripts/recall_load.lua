@@ -4,6 +4,8 @@
 --     a page of 50 in a random one-hour window between FIRST and LAST (Unix seconds);
 --   wrk ... -s scripts/recall_load.lua URL -- search WORD[,WORD...] TOKEN
 --     a full-text page of 50 for one of the words;
+--   wrk ... -s scripts/recall_load.lua URL -- athena FIRST LAST TOKEN
+--     the same in Athena's shape (each event's session read: scripts/bench-related.sh);
 --   wrk ... -s scripts/recall_load.lua URL -- related SOURCE N TOKEN
 --     the related events of event `record:K` of SOURCE, K random from 1 to N
 --     (scripts/bench-related.sh).
@@ -20,7 +22,7 @@ end
 
 function init(args)
   mode = args[1]
-  if mode == "window" then
+  if mode == "window" or mode == "athena" then
     a, b, token = tonumber(args[2]), tonumber(args[3]), args[4]
   elseif mode == "related" then
     a, b, token = args[2], tonumber(args[3]), args[4]
@@ -45,10 +47,11 @@ function request()
   local path
   if mode == "related" then
     path = string.format("/v1/events/%s/record:%d/related?limit=50", a, math.random(1, b))
-  elseif mode == "window" then
+  elseif mode == "window" or mode == "athena" then
     local from = math.random(a, math.max(a, b - 3600))
     path = string.format("/v1/events?since=%s&until=%s&limit=50",
       os.date("!%Y-%m-%dT%H:%M:%SZ", from), os.date("!%Y-%m-%dT%H:%M:%SZ", from + 3600))
+    if mode == "athena" then path = path .. "&format=athena" end
   else
     path = "/v1/events?limit=50&q=" .. words[math.random(#words)]
   end

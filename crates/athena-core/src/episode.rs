@@ -42,6 +42,15 @@ pub struct Episode {
 impl Episode {
     /// `e` as Athena records it; `registry` says what names its episode (`session_id`).
     pub fn new(e: &Event, registry: &Registry) -> Self {
+        Episode::linked(e, registry, None)
+    }
+
+    /// `e` as Athena records it, in the episode of `work_item` when the store links it to
+    /// one (an issue key or a GitHub issue or pull request, [`Store::sessions`]), else of
+    /// what its type names (see [`session_id`]).
+    ///
+    /// [`Store::sessions`]: crate::Store::sessions
+    pub fn linked(e: &Event, registry: &Registry, work_item: Option<&str>) -> Self {
         let mut context: Map<String, Value> = e.context.clone();
         context.insert("source_id".into(), json!(e.source_id));
         context.insert("source_type".into(), json!(e.source_type));
@@ -55,7 +64,7 @@ impl Episode {
             context,
             description: description(&e.title, &e.body),
             outcome: e.outcome,
-            session_id: session_id(e, registry.get(&e.source_type)),
+            session_id: session_in(e, registry.get(&e.source_type), work_item),
         }
     }
 
@@ -134,11 +143,20 @@ fn split_description(description: &str) -> (String, String) {
 /// or pull request, a Jira or Linear issue, a mail thread, a repository, a log file …), else
 /// the source id (a type that declares none, or one no longer registered).
 pub fn session_id(e: &Event, source_type: Option<&SourceType>) -> String {
+    session_in(e, source_type, None)
+}
+
+/// [`session_id`], where an event linked to a work item is in that item's episode (its
+/// thing key: `key:PROJ-7`, `gh:acme/app#12`), unless a program named its episode itself.
+pub fn session_in(e: &Event, source_type: Option<&SourceType>, work_item: Option<&str>) -> String {
     // An episode a program named itself (a Python source's `session_id`) is kept as named.
     if let Some(Value::String(named)) = e.context.get(SESSION_KEY) {
         if !named.is_empty() {
             return named.clone();
         }
+    }
+    if let Some(item) = work_item {
+        return item.to_string();
     }
     match source_type.and_then(|t| t.episode_of(&e.context)) {
         Some(episode) => format!("{}/{episode}", e.source_id),
@@ -223,6 +241,12 @@ mod tests {
         assert_eq!(session_id(&e, Some(&t)), "slack/C1");
         e.context.insert("thread_ts".into(), json!("1.2"));
         assert_eq!(session_id(&e, Some(&t)), "slack/C1/1.2");
+        // Linked to a work item: its episode.
+        assert_eq!(session_in(&e, Some(&t), Some("key:PROJ-7")), "key:PROJ-7");
+        assert_eq!(
+            Episode::linked(&e, &registry(), Some("gh:o/r#1")).session_id,
+            "gh:o/r#1"
+        );
         assert_eq!(
             session_id(&e, None),
             "slack",

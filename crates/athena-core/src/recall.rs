@@ -350,6 +350,17 @@ pub trait Recall: Send + Sync {
         Err(StoreError::Query("this store keeps no people".into()))
     }
 
+    /// The work item naming each event's episode (see
+    /// [`Store::sessions`](crate::Store::sessions)).
+    fn sessions(
+        &self,
+        events: &[crate::Event],
+        budget: &QueryBudget,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let _ = budget;
+        Ok(vec![None; events.len()])
+    }
+
     /// The event `id` of `source_id` (`None`: not stored) and up to `limit` events related to
     /// it (see [`Store::related`](crate::Store::related)).
     fn related(

@@ -105,6 +105,14 @@ pub trait Store: Send {
         ))
     }
 
+    /// The work item naming each event's episode of linked events (see
+    /// [`links::session_of`](crate::links::session_of)): an issue key or a GitHub issue or
+    /// pull request it is about or mentions, itself or through the events about its things;
+    /// `None` for an event linked to none, and for every event of a store keeping no links.
+    fn sessions(&self, events: &[Event]) -> Result<Vec<Option<String>>, StoreError> {
+        Ok(vec![None; events.len()])
+    }
+
     /// Makes `people` (the config's `[[people]]`) the configured people, and works out every
     /// person again from the stored handles and joins with them pinned (see
     /// [`people`](crate::people)).

@@ -66,9 +66,13 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             };
             let store = open_read_only(&db)?;
             let events = search::events(&*store, &query)?;
+            let work_items = match format {
+                crate::cli::EventsFormat::Athena => store.sessions(&events)?,
+                _ => Vec::new(),
+            };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            output::write_events(&mut out, &events, format, &registry)?;
+            output::write_events(&mut out, &events, format, &registry, &work_items)?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }

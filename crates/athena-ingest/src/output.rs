@@ -65,11 +65,15 @@ pub(crate) fn write_sync_errors(out: &mut impl Write, report: &SyncReport) -> io
     Ok(())
 }
 
+/// `events` in `format`; `work_items` are their sessions' work items (Athena's `session_id`,
+/// [`Store::sessions`](athena_core::Store::sessions)), one for each, when the format is
+/// Athena's.
 pub(crate) fn write_events(
     out: &mut impl Write,
     events: &[Event],
     format: EventsFormat,
     registry: &Registry,
+    work_items: &[Option<String>],
 ) -> io::Result<()> {
     match format {
         EventsFormat::Jsonl | EventsFormat::Json => {
@@ -80,8 +84,10 @@ pub(crate) fn write_events(
             Ok(())
         }
         EventsFormat::Athena => {
-            for e in events {
-                serde_json::to_writer(&mut *out, &athena_server::athena_event(e, registry))?;
+            let items = work_items.iter().map(Option::as_deref);
+            for (e, item) in events.iter().zip(items.chain(std::iter::repeat(None))) {
+                let athena = athena_server::athena_event(e, registry, item);
+                serde_json::to_writer(&mut *out, &athena)?;
                 out.write_all(b"\n")?;
             }
             Ok(())

@@ -46,6 +46,18 @@ impl EpisodicEvent {
         }
     }
 
+    /// A stored event, in the episode of the work item the store links it to, if any
+    /// ([`Store::sessions`](athena_core::Store::sessions)).
+    pub fn stored(event: Event, registry: &Arc<Registry>, work_item: Option<String>) -> Self {
+        let e = EpisodicEvent::from_source(event, None, registry);
+        if let Some(item) = work_item {
+            let source_type = registry.get(&e.event.source_type);
+            let session = episode::session_in(&e.event, source_type, Some(&item));
+            let _ = e.session_id.set(session);
+        }
+        e
+    }
+
     fn made(event: Event, session_id: Option<String>) -> Self {
         let session = OnceLock::new();
         if let Some(s) = session_id.filter(|s| !s.is_empty()) {

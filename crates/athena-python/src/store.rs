@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use athena_core::links::Linker;
 use athena_core::search::all_then_any;
 use athena_core::{
     Batch, CancelToken, Config, Cursor, Engine, EngineSettings, EventQuery, Outcome, Registry,
@@ -147,6 +148,7 @@ impl NativeStore {
                 cancel,
                 secrets: built.secrets,
                 priorities: built.priorities,
+                links: Some(Arc::new(Linker::default().with_people_of(&registry))),
                 ..SyncOptions::default()
             };
             let engine = Engine::new(registry, settings);
@@ -204,13 +206,16 @@ impl NativeStore {
             ..EventQuery::default()
         };
         let store = self.read()?;
-        let found =
-            py.detach(move || all_then_any(&query, |q| store.query_events(q), Vec::is_empty));
-        let (events, _) = found.map_err(errors::store)?;
+        let found = py.detach(move || {
+            let (events, _) = all_then_any(&query, |q| store.query_events(q), Vec::is_empty)?;
+            let items = store.sessions(&events)?;
+            Ok::<_, athena_core::StoreError>((events, items))
+        });
+        let (events, items) = found.map_err(errors::store)?;
         let registry = crate::registry::current();
         let list = PyList::empty(py);
-        for e in events {
-            list.append(Py::new(py, EpisodicEvent::from_source(e, None, &registry))?)?;
+        for (e, item) in events.into_iter().zip(items) {
+            list.append(Py::new(py, EpisodicEvent::stored(e, &registry, item))?)?;
         }
         Ok(list)
     }

@@ -19,7 +19,7 @@ from athena_ingest import (
     Store,
 )
 
-from conftest import commit
+from conftest import commit, git
 
 
 async def test_basic_ingestion(repo: Path, tmp_path: Path) -> None:
@@ -114,6 +114,20 @@ async def test_custom_source(tickets, tmp_path: Path) -> None:
     by_id = {e.id: e.session_id for e in stored}
     assert by_id["T-3"] == "ticket-3" and by_id["T-9"] == "ticket-9"
     assert store.status()["sources"][0]["cursor"] == {"next": 10}
+
+
+async def test_stored_events_naming_an_issue_share_its_session(repo: Path, tmp_path: Path) -> None:
+    # Two commits naming PROJ-7 (one through a short SHA of the other), one naming nothing.
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Fix PROJ-7: crash on save")
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "commit", "-q", "--allow-empty", "-m", f"Revert {sha[:9]}")
+    store = Store(tmp_path / "athena.db")
+    report = await store.sync([{"id": "repo", "type": "git", "path": str(repo)}])
+    assert report["sources"][0]["events_written"] == 5, report
+    sessions = {e.title: e.session_id for e in store.events(source="repo", limit=10)}
+    assert sessions["Fix PROJ-7: crash on save"] == "key:PROJ-7"
+    assert sessions[f"Revert {sha[:9]}"] == "key:PROJ-7"
+    assert sessions["change 1"].startswith("repo"), sessions
 
 
 async def test_dependency_injection(repo: Path, caplog) -> None:

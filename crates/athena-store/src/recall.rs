@@ -127,6 +127,14 @@ impl Recall for SqliteRecall {
         (self.connection()).within(budget, |s| crate::related::related(s, source_id, id, limit))
     }
 
+    fn sessions(
+        &self,
+        events: &[athena_core::Event],
+        budget: &QueryBudget,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        (self.connection()).within(budget, |s| crate::related::sessions(s, events))
+    }
+
     fn people(&self, budget: &QueryBudget) -> Result<Vec<athena_core::people::Person>, StoreError> {
         (self.connection()).within(budget, |s| s.select_people())
     }

@@ -30,6 +30,47 @@ pub(crate) trait LinkReads {
     ) -> Result<Vec<(i64, Role, Thing)>, StoreError>;
     /// The events of `seqs`.
     fn events(&self, seqs: &[i64]) -> Result<Vec<(i64, Event)>, StoreError>;
+    /// The things of the event `id` of `source_id` (none when it is not stored), sorted.
+    fn things_of(&self, source_id: &str, id: &str) -> Result<Vec<Link>, StoreError>;
+    /// The work items ([`links::work_item_rank`]) of the events about one of `things` (for a
+    /// commit's short SHA, also of the events about a longer one beginning with it), each
+    /// with that event's role, the first [`ITEMS_THROUGH`] by name.
+    fn items_about(&self, things: &[Thing]) -> Result<Vec<Link>, StoreError>;
+}
+
+/// At most this many work items are read through the events an event shares a thing with.
+pub(crate) const ITEMS_THROUGH: usize = 256;
+
+/// A commit thing's SHA when it is a short one (its longer SHAs are a range to read too).
+pub(crate) fn short_sha(thing: &str) -> Option<&str> {
+    thing.strip_prefix("commit:").filter(|hex| hex.len() < 40)?;
+    Some(thing)
+}
+
+/// [`Store::sessions`](athena_core::Store::sessions) from a store's reads: each event's
+/// work item ([`links::session_of`]), through the events about its things when it names
+/// no issue key itself.
+pub(crate) fn sessions(
+    reads: &impl LinkReads,
+    events: &[Event],
+) -> Result<Vec<Option<Thing>>, StoreError> {
+    events
+        .iter()
+        .map(|e| {
+            let own = reads.things_of(&e.source_id, &e.id)?;
+            // Nothing read through another event can beat an issue key of its own.
+            if own.is_empty()
+                || own
+                    .iter()
+                    .any(|l| links::work_item_rank(&l.thing) == Some(0))
+            {
+                return Ok(links::session_of(&own, &[]));
+            }
+            let things: Vec<Thing> = own.iter().map(|l| l.thing.clone()).collect();
+            let through = reads.items_about(&things)?;
+            Ok(links::session_of(&own, &through))
+        })
+        .collect()
 }
 
 /// [`Store::related`](athena_core::Store::related) from a store's reads.

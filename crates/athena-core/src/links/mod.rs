@@ -146,6 +146,34 @@ pub fn commit_prefixes(thing: &str) -> Option<Vec<String>> {
     )
 }
 
+/// How a thing ranks as the work item naming an episode of linked events (the Athena shape's
+/// `session_id`): an issue key (Jira, Linear) first, then a GitHub issue or pull request;
+/// `None` for other things (a commit, a Slack message, a pipeline are steps of some work, not
+/// the work).
+pub fn work_item_rank(thing: &str) -> Option<u8> {
+    if thing.starts_with("key:") {
+        Some(0)
+    } else if thing.starts_with("gh:") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The work item that names the episode of an event with the things `own`, where `through`
+/// are the things of the events *about* one of them (one step: a pipeline's commit, a Slack
+/// message's thread or pull request): the best ranked ([`work_item_rank`]), the event's own
+/// before one found through another event, what it is about before what it mentions, then
+/// the first by name. `None`: no work item is linked.
+pub fn session_of(own: &[Link], through: &[Link]) -> Option<Thing> {
+    let own = own.iter().map(|l| (l, 0u8));
+    let through = through.iter().map(|l| (l, 1u8));
+    own.chain(through)
+        .filter_map(|(l, step)| work_item_rank(&l.thing).map(|rank| (rank, step, l.role, l)))
+        .min_by(|a, b| (a.0, a.1, a.2, &a.3.thing).cmp(&(b.0, b.1, b.2, &b.3.thing)))
+        .map(|(.., l)| l.thing.clone())
+}
+
 /// The metadata fields that hold a commit or a reference worth linking (not every string of
 /// an event's metadata is scanned: a log line's paths and user agents are full of hex that is
 /// no commit).
@@ -224,6 +252,44 @@ mod tests {
         let mut e = Event::new(id, kind, Utc::now(), "");
         e.source_type = source_type.into();
         e
+    }
+
+    fn link(thing: &str, role: Role) -> Link {
+        Link {
+            thing: thing.into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn the_session_is_the_best_ranked_work_item_its_own_first() {
+        use Role::{About, Mentions};
+        // A pull request about itself, mentioning an issue and a Jira key: the key.
+        let pr = [
+            link("gh:o/r#13", About),
+            link("gh:o/r#12", Mentions),
+            link("key:PROJ-7", Mentions),
+        ];
+        assert_eq!(session_of(&pr, &[]).as_deref(), Some("key:PROJ-7"));
+        // Without the key: what it is about before what it mentions.
+        assert_eq!(session_of(&pr[..2], &[]).as_deref(), Some("gh:o/r#13"));
+        // Its own before one found through another event, at the same rank.
+        let own = [link("gh:o/r#9", Mentions)];
+        let through = [link("gh:o/r#1", About)];
+        assert_eq!(session_of(&own, &through).as_deref(), Some("gh:o/r#9"));
+        // A higher rank wins even through another event (a run's commit names a key).
+        let run = [
+            link("commit:3f9a0c1d2e4b", Mentions),
+            link("gh:o/r#9", Mentions),
+        ];
+        let commit = [link("key:OPS-1", Mentions), link("key:ABC-2", Mentions)];
+        assert_eq!(session_of(&run, &commit).as_deref(), Some("key:ABC-2"));
+        // Only steps of work: no session.
+        let only = [
+            link("commit:3f9a0c1d2e4b", About),
+            link("slack:C1/1.2", About),
+        ];
+        assert_eq!(session_of(&only, &[]), None);
     }
 
     #[test]

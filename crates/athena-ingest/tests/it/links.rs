@@ -3,7 +3,7 @@
 //! commit (the GitHub fake), a Slack message with the pull request's URL (the Slack fake);
 //! `related` and `GET /v1/events/{source}/{id}/related` find each from the others.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use athena_sources::github::fake::{pull, run, FakeGitHub};
 use athena_sources::jira::fake::{adf, FakeJira, EMAIL};
@@ -187,6 +187,49 @@ token = "${{SLACK_TEST_TOKEN}}"
     assert_eq!(via, &json!([{"thing": "key:OPS-1", "role": "mentions"}]));
     assert_eq!(server.must_get("/v1/events/jr/nope/related").status, 404);
     assert_eq!(server.must_get(&format!("{path}?limit=0")).status, 400);
+
+    // Athena's shape: linked events share their work item as `session_id`. The issue, its
+    // comment, the commit naming it and the run of that commit are OPS-1's; the pull request
+    // (naming no key) and the Slack message with its URL are o/r#301's.
+    let run = env.run(&[
+        "events",
+        "--format",
+        "athena",
+        "--db",
+        "athena.db",
+        "--limit",
+        "1000",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let sessions: BTreeMap<(String, String), String> = (run.stdout().lines())
+        .map(|line| {
+            let a: Value = serde_json::from_str(line).unwrap();
+            let key = pair(
+                a["context"]["source_id"].as_str().unwrap(),
+                a["context"]["id"].as_str().unwrap(),
+            );
+            (key, a["session_id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for event in [&issue, &comment, &commit, &workflow] {
+        assert_eq!(sessions[event], "key:OPS-1", "{event:?}: {sessions:?}");
+    }
+    for event in [&pulls[0], &message] {
+        assert_eq!(sessions[event], "gh:o/r#301", "{event:?}: {sessions:?}");
+    }
+    // The same over HTTP: a page, one event, and a related answer.
+    let answer = server.must_get("/v1/events?format=athena&source=sl&limit=10");
+    let page: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(page["events"][0]["session_id"], "gh:o/r#301", "{page}");
+    let answer = server.must_get(&format!("{path}?format=athena"));
+    let found: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(found["event"]["session_id"], "key:OPS-1", "{found}");
+    assert!(
+        (found["related"].as_array().unwrap().iter())
+            .all(|r| r["event"]["session_id"] == "key:OPS-1"
+                || r["event"]["session_id"] == "gh:o/r#301"),
+        "{found}"
+    );
 }
 
 #[test]

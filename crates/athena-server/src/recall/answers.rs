@@ -100,12 +100,27 @@ pub enum EventView {
 }
 
 impl EventView {
-    /// `e` in the shape `format` names; `registry` says what names its episode.
-    pub fn new(e: Event, format: Format, registry: &Registry) -> Self {
+    /// `e` in the shape `format` names; the work item the store links it to, else
+    /// `registry`, says what names its episode (Athena's `session_id`).
+    pub fn new(e: Event, format: Format, registry: &Registry, work_item: Option<&str>) -> Self {
         match format {
             Format::Jsonl => EventView::Event(EventJson::from(e)),
-            Format::Athena => EventView::Athena(AthenaEvent::new(&e, registry)),
+            Format::Athena => EventView::Athena(AthenaEvent::new(&e, registry, work_item)),
         }
+    }
+
+    /// `events` in the shape `format` names, in order; `work_items` are their sessions'
+    /// work items (read only for Athena's shape), one for each.
+    pub fn all(
+        events: Vec<Event>,
+        format: Format,
+        registry: &Registry,
+        work_items: Vec<Option<String>>,
+    ) -> Vec<Self> {
+        let items = work_items.into_iter().chain(std::iter::repeat(None));
+        (events.into_iter().zip(items))
+            .map(|(e, item)| EventView::new(e, format, registry, item.as_deref()))
+            .collect()
     }
 
     /// Without its `metadata` (the jsonl shape; Athena's keeps its own).
@@ -151,8 +166,15 @@ pub struct LinkView {
 }
 
 impl RelatedView {
-    /// `r` with its events in the shape `format` names.
-    pub fn new(r: athena_core::links::Related, format: Format, registry: &Registry) -> Self {
+    /// `r` with its events in the shape `format` names; `work_items` are the sessions' work
+    /// items of the event asked about, then of each related event (read only for Athena's
+    /// shape).
+    pub fn new(
+        r: athena_core::links::Related,
+        format: Format,
+        registry: &Registry,
+        work_items: Vec<Option<String>>,
+    ) -> Self {
         let links = |links: Vec<athena_core::links::Link>| {
             links
                 .into_iter()
@@ -162,14 +184,13 @@ impl RelatedView {
                 })
                 .collect()
         };
+        let mut items = work_items.into_iter().chain(std::iter::repeat(None));
         RelatedView {
-            event: EventView::new(r.event, format, registry),
+            event: EventView::new(r.event, format, registry, items.next().flatten().as_deref()),
             things: links(r.things),
-            related: r
-                .related
-                .into_iter()
-                .map(|e| RelatedEventView {
-                    event: EventView::new(e.event, format, registry),
+            related: (r.related.into_iter().zip(items))
+                .map(|(e, item)| RelatedEventView {
+                    event: EventView::new(e.event, format, registry, item.as_deref()),
                     via: links(e.via),
                 })
                 .collect(),

@@ -29,9 +29,12 @@ pub struct AthenaEvent {
 }
 
 impl AthenaEvent {
-    /// `e` as Athena records an episodic event (see [`Episode`]); `registry` says what names
-    /// its episode (`session_id`).
-    pub fn new(e: &Event, registry: &Registry) -> Self {
+    /// `e` as Athena records an episodic event (see [`Episode`]); the work item the store
+    /// links it to ([`Recall::sessions`]), else `registry`, says what names its episode
+    /// (`session_id`).
+    ///
+    /// [`Recall::sessions`]: athena_core::recall::Recall::sessions
+    pub fn new(e: &Event, registry: &Registry, work_item: Option<&str>) -> Self {
         let Episode {
             timestamp,
             event_type,
@@ -39,7 +42,7 @@ impl AthenaEvent {
             description,
             outcome,
             session_id,
-        } = Episode::new(e, registry);
+        } = Episode::linked(e, registry, work_item);
         AthenaEvent {
             timestamp,
             event_type,
@@ -52,8 +55,8 @@ impl AthenaEvent {
 }
 
 /// `e` as Athena records an episodic event ([`AthenaEvent`]), as JSON.
-pub fn athena_event(e: &Event, registry: &Registry) -> Value {
-    serde_json::to_value(AthenaEvent::new(e, registry)).unwrap_or(Value::Null)
+pub fn athena_event(e: &Event, registry: &Registry, work_item: Option<&str>) -> Value {
+    serde_json::to_value(AthenaEvent::new(e, registry, work_item)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -77,7 +80,7 @@ mod tests {
         let mut registry = Registry::new();
         let slack = SourceType::new("slack", "test", vec![], build).with_episode(&["{channel}"]);
         registry.register(slack).unwrap();
-        let a = athena_event(&e, &registry);
+        let a = athena_event(&e, &registry, None);
         assert_eq!(a["timestamp"], "2024-05-02T13:45:10Z");
         assert_eq!(a["event_type"], "message");
         assert_eq!(a["description"], "#general: hi");

@@ -11,17 +11,31 @@ use std::time::Duration;
 use athena_core::known;
 use athena_core::recall::{PageQuery, QueryBudget, Recall, Spent};
 use athena_core::search::{all_then_any, Matched};
-use athena_core::{EventQuery, StoreError};
+use athena_core::{Event, EventQuery, StoreError};
 use chrono::{DateTime, Utc};
 
 use super::answers::{
     EventView, EventsPage, Kinds, MatchKind, People, RelatedView, Sources, Timeline,
 };
 use super::params::{
-    EventParams, EventsParams, ParamError, PeopleParams, RelatedParams, TimelineParams,
+    EventParams, EventsParams, Format, ParamError, PeopleParams, RelatedParams, TimelineParams,
 };
 use super::service::Refused;
 use super::{Cost, RecallService};
+
+/// The work item of each event's session when the shape is Athena's (its `session_id`, see
+/// [`Recall::sessions`]); the other shape has no session to read.
+fn work_items(
+    r: &dyn Recall,
+    events: &[Event],
+    format: Format,
+    budget: &QueryBudget,
+) -> Result<Vec<Option<String>>, StoreError> {
+    match format {
+        Format::Athena => r.sessions(events, budget),
+        Format::Jsonl => Ok(vec![None; events.len()]),
+    }
+}
 
 /// Why a question got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -138,9 +152,9 @@ impl RecallService {
             let unknown = unknown_names(r, &query.page.filter, budget)?;
             let search = query.page.filter.search.as_deref();
             let (format, metadata) = (query.format, query.metadata);
+            let items = work_items(r, &page.events, format, budget)?;
             Ok(render(EventsPage {
-                events: (page.events.into_iter())
-                    .map(|e| EventView::new(e, format, &registry))
+                events: (EventView::all(page.events, format, &registry, items).into_iter())
                     .map(|e| if metadata { e } else { e.without_metadata() })
                     .collect(),
                 next_cursor: page.next.map(|c| c.to_text(query.key)),
@@ -164,8 +178,13 @@ impl RecallService {
         let (s, i) = (source.clone(), id.clone());
         let registry = self.registry();
         let found = self.run(Cost::ONE, move |r, budget| {
-            Ok(r.event(&s, &i, budget)?
-                .map(|e| render(EventView::new(e, format, &registry))))
+            let Some(e) = r.event(&s, &i, budget)? else {
+                return Ok(None);
+            };
+            let items = work_items(r, std::slice::from_ref(&e), format, budget)?;
+            Ok(EventView::all(vec![e], format, &registry, items)
+                .pop()
+                .map(render))
         });
         found.await?.ok_or(RecallError::NotFound {
             source_id: source,
@@ -189,8 +208,17 @@ impl RecallService {
         let limit = limit.unwrap_or_default().get();
         let registry = self.registry();
         let found = self.run(Cost::ONE, move |r, budget| {
-            Ok(r.related(&s, &i, limit, budget)?
-                .map(|found| render(RelatedView::new(found, format, &registry))))
+            let Some(found) = r.related(&s, &i, limit, budget)? else {
+                return Ok(None);
+            };
+            let events: Vec<Event> = std::iter::once(&found.event)
+                .chain(found.related.iter().map(|r| &r.event))
+                .cloned()
+                .collect();
+            let items = work_items(r, &events, format, budget)?;
+            Ok(Some(render(RelatedView::new(
+                found, format, &registry, items,
+            ))))
         });
         found.await?.ok_or(RecallError::NotFound {
             source_id: source,

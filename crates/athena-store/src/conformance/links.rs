@@ -195,3 +195,87 @@ pub fn relink_finds_every_events_things_again<F: Fixture>(f: &F) {
     assert_eq!(store.relink(&Linker::new(only_other)).unwrap(), 2);
     assert!(related(&store, "jira", "issue:1").is_empty());
 }
+
+/// Linked events share their work item as a session: a Jira issue, the commit and the pull
+/// request naming it, a Slack message with the pull request's URL (through the pull request)
+/// and a build naming the commit by a short SHA (through the commit); an event linked to no
+/// work item has none, through the store and through recall alike.
+pub fn linked_events_share_the_work_item_they_name_as_a_session<F: Fixture>(f: &F) {
+    use athena_core::recall::{QueryBudget, Recall};
+    let mut store = f.open();
+    let slack = with(
+        event("C1:1700000000.000100", 1, "#dev: review", "ada"),
+        "message",
+        None,
+        "review please https://github.com/acme/app/pull/12",
+    );
+    let pr = with(
+        event("acme/app#12:opened", 2, "Fix crash", "ada"),
+        "pull_request_opened",
+        Some("https://github.com/acme/app/pull/12"),
+        "Fixes PROJ-7, see also acme/app#3",
+    );
+    let commit = with(
+        event(SHA, 3, "Fix PROJ-7: crash on save", "ada"),
+        "commit",
+        None,
+        "",
+    );
+    let issue = with(
+        event("issue:1:created", 4, "crash on save", "bob"),
+        "issue_created",
+        Some("https://acme.atlassian.net/browse/PROJ-7"),
+        "",
+    );
+    let build = with(
+        event("build:9", 5, "build passed", "ci"),
+        "build",
+        None,
+        "built 3f9a0c1",
+    );
+    let issue3 = with(
+        event("acme/app#3:opened", 6, "Docs", "cy"),
+        "issue_opened",
+        Some("https://github.com/acme/app/issues/3"),
+        "see acme/app#4",
+    );
+    let alone = with(event("note:1", 7, "lunch", "dee"), "note", None, "");
+    let other_commit = with(
+        event("0123456789abcdef0123456789abcdef01234567", 8, "tidy", "dee"),
+        "commit",
+        None,
+        "",
+    );
+    let all = vec![slack, pr, commit, issue, build, issue3, alone, other_commit];
+    store
+        .commit_batch(&source("mixed"), &linked(all.clone(), 1))
+        .unwrap();
+    // As read back: with their source.
+    let mut asked = all;
+    asked.push(event("never-stored", 9, "PROJ-7", "x"));
+    for e in &mut asked {
+        e.source_id = "mixed".into();
+    }
+    let expected = [
+        Some("key:PROJ-7"),
+        Some("key:PROJ-7"),
+        Some("key:PROJ-7"),
+        Some("key:PROJ-7"),
+        Some("key:PROJ-7"),
+        Some("gh:acme/app#3"),
+        None,
+        None,
+        None,
+    ];
+    let got = store.sessions(&asked).unwrap();
+    assert_eq!(
+        got.iter().map(Option::as_deref).collect::<Vec<_>>(),
+        expected
+    );
+    let recall = f.recall(&store);
+    let got = recall.sessions(&asked, &QueryBudget::unlimited()).unwrap();
+    assert_eq!(
+        got.iter().map(Option::as_deref).collect::<Vec<_>>(),
+        expected
+    );
+}

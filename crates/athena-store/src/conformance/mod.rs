@@ -35,6 +35,7 @@ pub use filters::{
 };
 pub use links::{
     events_are_related_through_the_things_they_are_about_and_mention,
+    linked_events_share_the_work_item_they_name_as_a_session,
     relink_finds_every_events_things_again,
 };
 pub use outbox::{
@@ -136,6 +137,7 @@ macro_rules! store_conformance {
             the_timeline_counts_calendar_months_from_their_first_day,
             events_are_related_through_the_things_they_are_about_and_mention,
             relink_finds_every_events_things_again,
+            linked_events_share_the_work_item_they_name_as_a_session,
             a_later_join_makes_two_handles_one_person_for_earlier_events_too,
             configured_people_win_over_what_the_data_joins,
         );

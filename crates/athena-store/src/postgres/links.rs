@@ -192,6 +192,60 @@ impl LinkReads for PgReads<'_> {
         .map_err(|e| self.backend(e))?;
         Ok(rows.iter().map(event_of).collect())
     }
+
+    fn things_of(&self, source_id: &str, id: &str) -> Result<Vec<Link>, StoreError> {
+        let rows = wait(self.client.query(
+            "SELECT l.thing, l.role FROM events e JOIN event_links l ON l.seq = e.seq
+             WHERE e.source_id = $1 AND e.id = $2 ORDER BY l.thing COLLATE \"C\"",
+            &[&source_id, &id],
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Link {
+                thing: r.get(0),
+                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
+            })
+            .collect())
+    }
+
+    fn items_about(&self, things: &[Thing]) -> Result<Vec<Link>, StoreError> {
+        if things.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shorts: Vec<&str> = (things.iter())
+            .filter_map(|t| crate::related::short_sha(t))
+            .collect();
+        let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&things];
+        let mut which = vec!["a.thing = ANY($1)".to_string()];
+        // Byte order (`C`): hex digits sort below `g`, a short SHA's longer ones are a range.
+        for short in &shorts {
+            args.push(short);
+            let n = args.len();
+            which.push(format!("(a.thing > ${n} AND a.thing < ${n} || 'g')"));
+        }
+        let rows = wait(self.client.query(
+            &format!(
+                "SELECT DISTINCT w.thing, w.role FROM event_links a
+                 JOIN event_links w ON w.seq = a.seq
+                 WHERE a.role = 0 AND ({})
+                   AND ((w.thing >= 'gh:' AND w.thing < 'gh;')
+                        OR (w.thing >= 'key:' AND w.thing < 'key;'))
+                 ORDER BY w.thing LIMIT {}",
+                which.join(" OR "),
+                crate::related::ITEMS_THROUGH
+            ),
+            &args,
+        ))
+        .map_err(|e| self.backend(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Link {
+                thing: r.get(0),
+                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
+            })
+            .collect())
+    }
 }
 
 impl PgStore {

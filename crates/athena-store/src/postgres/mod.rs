@@ -278,6 +278,14 @@ impl Store for PgStore {
         crate::related::related(&reads, source_id, id, limit)
     }
 
+    fn sessions(&self, events: &[Event]) -> Result<Vec<Option<String>>, StoreError> {
+        let reads = links::PgReads {
+            client: &self.client,
+            shown: &self.shown,
+        };
+        crate::related::sessions(&reads, events)
+    }
+
     fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {
         self.relink_all(linker)
     }

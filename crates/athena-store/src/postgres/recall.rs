@@ -116,6 +116,16 @@ impl Recall for PgRecall {
         self.within(budget, |c, shown| query::timeline(c, shown, filter, bucket))
     }
 
+    fn sessions(
+        &self,
+        events: &[athena_core::Event],
+        budget: &QueryBudget,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        self.within(budget, |client, shown| {
+            crate::related::sessions(&PgReads { client, shown }, events)
+        })
+    }
+
     fn related(
         &self,
         source_id: &str,

@@ -140,6 +140,63 @@ impl LinkReads for SqliteStore {
         let args = seqs.iter().map(|s| SqlValue::Integer(*s)).collect();
         self.select_rows(&sql, args, None)
     }
+
+    fn things_of(&self, source_id: &str, id: &str) -> Result<Vec<Link>, StoreError> {
+        let be = |e| backend(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT l.thing, l.role FROM events e JOIN event_links l ON l.seq = e.seq \
+                 WHERE e.source_id = ?1 AND e.id = ?2 ORDER BY l.thing",
+            )
+            .map_err(be)?;
+        let rows = stmt
+            .query_map([source_id, id], |r| {
+                Ok(Link {
+                    thing: r.get(0)?,
+                    role: Role::of_code(r.get(1)?),
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn items_about(&self, things: &[Thing]) -> Result<Vec<Link>, StoreError> {
+        if things.is_empty() {
+            return Ok(Vec::new());
+        }
+        let be = |e| backend(&self.path, e);
+        let mut args: Vec<SqlValue> = things.iter().map(|t| SqlValue::Text(t.clone())).collect();
+        let mut which = vec![format!(
+            "a.thing IN ({})",
+            vec!["?"; things.len()].join(", ")
+        )];
+        // Hex digits sort below `g`: a short SHA's longer ones are a range.
+        for short in things.iter().filter_map(|t| crate::related::short_sha(t)) {
+            args.push(SqlValue::Text(short.to_string()));
+            let n = args.len();
+            which.push(format!("(a.thing > ?{n} AND a.thing < ?{n} || 'g')"));
+        }
+        let sql = format!(
+            "SELECT DISTINCT w.thing, w.role FROM event_links a \
+             JOIN event_links w ON w.seq = a.seq \
+             WHERE a.role = 0 AND ({}) \
+             AND ((w.thing >= 'gh:' AND w.thing < 'gh;') OR (w.thing >= 'key:' AND w.thing < 'key;')) \
+             ORDER BY w.thing LIMIT {}",
+            which.join(" OR "),
+            crate::related::ITEMS_THROUGH
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(be)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(Link {
+                    thing: r.get(0)?,
+                    role: Role::of_code(r.get(1)?),
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
 }
 
 impl SqliteStore {

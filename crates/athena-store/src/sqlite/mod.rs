@@ -167,6 +167,10 @@ impl Store for SqliteStore {
         crate::related::related(self, source_id, id, limit)
     }
 
+    fn sessions(&self, events: &[Event]) -> Result<Vec<Option<String>>, StoreError> {
+        crate::related::sessions(self, events)
+    }
+
     fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {
         self.relink_all(linker)
     }
