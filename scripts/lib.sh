@@ -225,7 +225,9 @@ release_bin() {
         return
     fi
     echo "building release binary..." >&2
-    (cd "$root" && cargo build --release --quiet)
+    # Run in a command substitution, where errexit does not reach: a failed build must not
+    # leave an older binary to be measured.
+    (cd "$root" && cargo build --release --quiet) || { echo "the release build failed" >&2; exit 2; }
     echo "$(release_dir)/athena-ingest"
 }
 

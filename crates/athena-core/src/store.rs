@@ -136,6 +136,15 @@ pub trait Store: Send {
         ))
     }
 
+    /// Reads, once, the people of the events stored before people were kept: a store
+    /// upgraded from before them has its events linked by the upgrade, which cannot read
+    /// people (it knows no source types); the first sync or `serve` with `linker` does it
+    /// (as `relink` would) and returns how many events it read, 0 when none were left unread.
+    fn read_unread_people(&mut self, linker: &crate::links::Linker) -> Result<u64, StoreError> {
+        let _ = linker;
+        Ok(0)
+    }
+
     /// For moving a store (`athena-ingest copy`): up to `limit` stored events after the
     /// storing position `after` (0: from the first), in storing order, each with its position.
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {

@@ -419,6 +419,10 @@ fn sync(
     }
     // The configured people win over what this sync's events join.
     store.set_people(&config.people)?;
+    let links = config.links.linker(&registry);
+    if let Some(linker) = &links {
+        read_unread_people(&mut *store, linker, &location.to_string())?;
+    }
 
     let rt = runtime()?;
     let cancel = CancelToken::new();
@@ -432,7 +436,7 @@ fn sync(
         // A one-shot sync prints its report; nobody scrapes these.
         metrics: athena_core::Metrics::new(),
         priorities: built.priorities,
-        links: config.links.linker(&registry),
+        links,
     };
     let engine = Engine::new(registry, config.engine);
     let synced: Vec<String> = (built.sources.iter())
@@ -541,4 +545,24 @@ fn copy(from: &Location, to: &Location) -> Result<ExitCode> {
         rest.state.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The people of the events an upgrade linked without them, read once with `linker` (see
+/// [`Store::read_unread_people`](athena_core::Store::read_unread_people)).
+pub(crate) fn read_unread_people(
+    store: &mut dyn athena_core::Store,
+    linker: &athena_core::links::Linker,
+    shown: &str,
+) -> Result<()> {
+    let read = store
+        .read_unread_people(linker)
+        .with_context(|| format!("store {shown}: reading the people of its earlier events"))?;
+    if read > 0 {
+        tracing::info!(
+            store = shown,
+            events = read,
+            "read the people of the events stored before people were kept"
+        );
+    }
+    Ok(())
 }

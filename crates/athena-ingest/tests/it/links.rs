@@ -287,7 +287,7 @@ fn of_person(env: &TestEnv, who: &str) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn one_person_across_git_github_slack_jira_and_gmail_joined_later_and_the_config_wins() {
+fn one_person_across_git_github_slack_jira_gmail_and_linear_joined_later_and_the_config_wins() {
     let env = TestEnv::new();
     let repo = env.path("repo");
     init_repo(&repo);
@@ -317,6 +317,13 @@ fn one_person_across_git_github_slack_jira_and_gmail_joined_later_and_the_config
     let gmail = athena_sources::gmail::fake::FakeGmail::new();
     gmail.receive(1, 5, "Ada Lovelace <Ada@Home.org>", "lunch?", None);
     let gmail_server = gmail.start();
+    // A Linear issue she created: Linear gives her user id and (verified) home address, which
+    // joins her Linear handle to her by the data alone.
+    let linear = athena_sources::linear::fake::FakeLinear::new();
+    let mut created = athena_sources::linear::fake::issue(1, "ENG", 1);
+    created["creator"] = json!({"id": "lin-ada", "email": "Ada@Home.org", "displayName": "ada"});
+    linear.set_issues(vec![created]);
+    let linear_server = linear.start();
     env.write_config(&format!(
         r#"[[people]]
 name = "Ada"
@@ -357,6 +364,12 @@ token_uri = "{gmail}/token"
 client_id = "{client}"
 client_secret = "${{GMAIL_TEST_SECRET}}"
 refresh_token = "${{GMAIL_TEST_REFRESH}}"
+
+[[sources]]
+id = "ln"
+type = "linear"
+api_url = "{linear}/graphql"
+token = "${{LINEAR_TEST_KEY}}"
 "#,
         git_config("repo", &repo, ""),
         github_server.url(),
@@ -364,6 +377,7 @@ refresh_token = "${{GMAIL_TEST_REFRESH}}"
         jira_server.url(),
         gmail = gmail_server.url(),
         client = athena_sources::gmail::fake::CLIENT_ID,
+        linear = linear_server.url(),
     ));
     let tokens = [
         ("GH_TEST_TOKEN", athena_sources::github::fake::TOKEN),
@@ -377,6 +391,7 @@ refresh_token = "${{GMAIL_TEST_REFRESH}}"
             "GMAIL_TEST_REFRESH",
             athena_sources::gmail::fake::REFRESH_TOKEN,
         ),
+        ("LINEAR_TEST_KEY", athena_sources::linear::fake::TOKEN),
     ];
     let (run, json) = env.sync_json_with(&[], &tokens);
     assert_eq!(run.code(), 0, "{}\n{json}", run.describe());
@@ -394,10 +409,11 @@ refresh_token = "${{GMAIL_TEST_REFRESH}}"
         .map(|(_, id)| pair("jr", &id))
         .expect("the comment is stored");
     let mail = pair("gm", &env.ids("gm")[0]);
+    let linear_issue = pair("ln", &env.ids("ln")[0]);
     // Ada's login, Slack id, Jira account and home address are hers by the config (the issue
-    // was reported by Ann); her commit email not yet.
+    // was reported by Ann), her Linear user by its address; her commit email not yet.
     let mut ada: BTreeSet<_> = issue_events.clone();
-    ada.extend([message.clone(), comment, mail]);
+    ada.extend([message.clone(), comment, mail, linear_issue]);
     assert_eq!(of_person(&env, "person:Ada"), ada);
     assert_eq!(of_person(&env, "ada@example.com"), commits);
 
@@ -441,9 +457,20 @@ refresh_token = "${{GMAIL_TEST_REFRESH}}"
             "email:lovelace@example.com",
             "github:ada-l",
             "jira:acc-ada",
+            "linear:lin-ada",
             "slack:U7"
         ])
     );
+    // One person: three emails and four handles, none of them anyone else's.
+    let holders: Vec<&Value> = (people["people"].as_array().unwrap().iter())
+        .filter(|p| {
+            let handles = p["handles"].as_array().unwrap();
+            handles
+                .iter()
+                .any(|h| h == "linear:lin-ada" || h == "email:lovelace@example.com")
+        })
+        .collect();
+    assert_eq!(holders.len(), 1, "{people}");
     let run = env
         .run(&["people", "ada@example", "--db", "athena.db"])
         .ok();

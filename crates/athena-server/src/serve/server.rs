@@ -230,6 +230,18 @@ fn prepare_sources(
         cluster::Cluster::new(l, config.cluster.lease_ttl)
     });
     let links = config.links.linker(&registry);
+    // The people of the events an upgrade linked without them, read once.
+    if let Some(linker) = &links {
+        let read = (store.read_unread_people(linker)).with_context(|| {
+            format!("store {location}: reading the people of its earlier events")
+        })?;
+        if read > 0 {
+            tracing::info!(
+                events = read,
+                "read the people of the events stored before people were kept"
+            );
+        }
+    }
     let sources = Sources {
         store,
         cluster,

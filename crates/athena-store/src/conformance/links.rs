@@ -194,6 +194,27 @@ pub fn relink_finds_every_events_things_again<F: Fixture>(f: &F) {
     });
     assert_eq!(store.relink(&Linker::new(only_other)).unwrap(), 2);
     assert!(related(&store, "jira", "issue:1").is_empty());
+    // A type naming people by the actor gets them read back from what is stored.
+    let build: athena_core::BuildFn = std::sync::Arc::new(|c| Err(c.error(None, "unused")));
+    let mut registry = athena_core::Registry::new();
+    let test = athena_core::SourceType::new("test", "test", vec![], build);
+    registry.register(test.with_people(actor_people)).unwrap();
+    let linker = Linker::default().with_people_of(&registry);
+    assert_eq!(store.relink(&linker).unwrap(), 2);
+    let mut handles: Vec<String> = (store.people().unwrap().into_iter())
+        .flat_map(|p| p.handles)
+        .map(|h| h.0)
+        .collect();
+    handles.sort();
+    assert_eq!(handles, ["github:ada", "github:bob"]);
+}
+
+/// The people a test event names: its actor, as a GitHub login.
+fn actor_people(e: &Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, PersonRole};
+    (e.actor.iter())
+        .map(|a| Claim::new(Handle::github(a), PersonRole::Actor))
+        .collect()
 }
 
 /// Linked events share their work item as a session: a Jira issue, the commit and the pull

@@ -66,7 +66,7 @@ pub(super) async fn relink(
     loop {
         let rows = client
             .query(
-                "SELECT seq, id, source_type, kind, title, body, url, context, metadata
+                "SELECT seq, id, source_type, kind, title, body, url, context, metadata, actor
                  FROM events WHERE seq > $1 ORDER BY seq LIMIT 5000",
                 &[&after],
             )
@@ -87,6 +87,8 @@ pub(super) async fn relink(
             event.url = r.get(6);
             event.context = json_object(r.get(7));
             event.metadata = json_object(r.get(8));
+            // Some types name people by the actor (a GitHub login).
+            event.actor = r.get(9);
             out.add(r.get(0), &links::links_of(&event, &linker.scanner));
             people.add(r.get(0), &linker.people(&event.source_type, &event));
             n += 1;
@@ -248,7 +250,34 @@ impl LinkReads for PgReads<'_> {
     }
 }
 
+/// The mark an upgrade leaves when the events it linked still have their people to read.
+pub(super) const PEOPLE_UNREAD: &str = "CREATE TABLE IF NOT EXISTS people_unread (n INTEGER)";
+
 impl PgStore {
+    /// [`Store::read_unread_people`](athena_core::Store::read_unread_people): a `relink` with
+    /// `linker` in the transaction that takes the mark away, if it is there; workers starting
+    /// together take turns (an advisory lock), and the later ones find no mark.
+    pub(super) fn read_unread_people_once(&mut self, linker: &Linker) -> Result<u64, StoreError> {
+        self.reconnect_if_lost()?;
+        let result = wait(async {
+            let tx = self.client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock(7405125)", &[])
+                .await?;
+            let marked: bool = tx
+                .query_one("SELECT to_regclass('people_unread') IS NOT NULL", &[])
+                .await?
+                .get(0);
+            if !marked {
+                return Ok(0);
+            }
+            let n = relink(&tx, linker).await?;
+            tx.batch_execute("DROP TABLE people_unread").await?;
+            tx.commit().await?;
+            Ok::<_, tokio_postgres::Error>(n)
+        });
+        result.map_err(|e| self.backend(e))
+    }
+
     /// [`Store::relink`](athena_core::Store::relink), in one transaction.
     pub(super) fn relink_all(&mut self, linker: &Linker) -> Result<u64, StoreError> {
         self.reconnect_if_lost()?;

@@ -155,8 +155,11 @@ impl PgStore {
             for sql in schema::MIGRATIONS.iter().skip(version as usize) {
                 tx.batch_execute(sql).await?;
             }
-            if version < schema::PEOPLE_VERSION {
-                links::relink(&tx, &athena_core::links::Linker::default()).await?;
+            if version < schema::PEOPLE_VERSION
+                && links::relink(&tx, &athena_core::links::Linker::default()).await? > 0
+            {
+                // Their people wait for a worker, which knows the source types.
+                tx.batch_execute(links::PEOPLE_UNREAD).await?;
             }
             tx.execute(
                 "UPDATE athena_schema SET version = $1",
@@ -284,6 +287,13 @@ impl Store for PgStore {
             shown: &self.shown,
         };
         crate::related::sessions(&reads, events)
+    }
+
+    fn read_unread_people(
+        &mut self,
+        linker: &athena_core::links::Linker,
+    ) -> Result<u64, StoreError> {
+        self.read_unread_people_once(linker)
     }
 
     fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {

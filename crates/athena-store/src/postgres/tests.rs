@@ -315,3 +315,46 @@ fn sslmode_require_encrypts_and_verifies_the_server_certificate() {
     let cursor = plain.load_cursor("s").unwrap().unwrap();
     assert_eq!(cursor.as_json()["next"], 1);
 }
+
+/// The people a test source's events name: their actor, an email.
+fn actor_people(e: &athena_core::Event) -> Vec<athena_core::people::Claim> {
+    use athena_core::people::{Claim, Handle, PersonRole};
+    (e.actor.iter())
+        .map(|a| Claim::new(Handle::email(a), PersonRole::Actor))
+        .collect()
+}
+
+/// A store from before people were kept (migration 5) is linked by the upgrade, which cannot
+/// read people; the first worker with the source types reads them, once.
+#[test]
+fn an_upgraded_stores_people_are_read_once_by_the_first_worker() {
+    use athena_core::{Registry, SourceType, Store};
+    let url = fresh_database();
+    let mut store = PgStore::open(&url).unwrap();
+    let mut e = one_event("a", 1);
+    e.events[0].actor = Some("ada@example.com".into());
+    store.commit_batch(&info("notes"), &e).unwrap();
+    // As the release before people left it.
+    wait(store.client.batch_execute(
+        "DROP TABLE people_handles, people_joins, people_config, event_people;
+         UPDATE athena_schema SET version = 4",
+    ))
+    .unwrap();
+    drop(store);
+    let mut store = PgStore::open(&url).unwrap();
+    assert!(store.people().unwrap().is_empty());
+    let build: athena_core::BuildFn = std::sync::Arc::new(|c| Err(c.error(None, "unused")));
+    let mut registry = Registry::new();
+    registry
+        .register(SourceType::new("test", "test", vec![], build).with_people(actor_people))
+        .unwrap();
+    let linker = athena_core::links::Linker::default().with_people_of(&registry);
+    assert_eq!(store.read_unread_people(&linker).unwrap(), 1);
+    let people = store.people().unwrap();
+    assert_eq!(people.len(), 1, "{people:?}");
+    assert_eq!(people[0].handles[0].0, "email:ada@example.com");
+    // Read once: another worker, or a restart, finds nothing left to read.
+    let mut other = PgStore::open(&url).unwrap();
+    assert_eq!(other.read_unread_people(&linker).unwrap(), 0);
+    assert_eq!(store.read_unread_people(&linker).unwrap(), 0);
+}

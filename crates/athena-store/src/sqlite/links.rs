@@ -35,8 +35,8 @@ pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64
          DELETE FROM people_handles;",
     )?;
     let mut read = conn.prepare(
-        "SELECT seq, id, source_type, kind, title, body, url, context, metadata FROM events \
-         ORDER BY seq",
+        "SELECT seq, id, source_type, kind, title, body, url, context, metadata, actor \
+         FROM events ORDER BY seq",
     )?;
     let mut rows = read.query([])?;
     let mut n = 0u64;
@@ -52,6 +52,8 @@ pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64
         event.url = r.get(6)?;
         event.context = json_object(&r.get::<_, String>(7)?);
         event.metadata = json_object(&r.get::<_, String>(8)?);
+        // Some types name people by the actor (a GitHub login).
+        event.actor = r.get(9)?;
         let seq = r.get(0)?;
         insert(conn, seq, &links::links_of(&event, &linker.scanner))?;
         let claims = linker.people(&event.source_type, &event);
@@ -63,6 +65,35 @@ pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64
         rusqlite::Error::ToSqlConversionFailure(format!("the configured people: {e}").into())
     })?;
     Ok(n)
+}
+
+/// The mark an upgrade leaves when the events it linked still have their people to read.
+pub(super) const PEOPLE_UNREAD: &str = "CREATE TABLE IF NOT EXISTS people_unread (n INTEGER)";
+
+impl SqliteStore {
+    /// [`Store::read_unread_people`](athena_core::Store::read_unread_people): a `relink`
+    /// with `linker` in the transaction that takes the mark away, if it is there.
+    pub(super) fn read_unread_people(&mut self, linker: &Linker) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let be = |e| backend(&path, e);
+        let tx = (self.conn)
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let marked: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'people_unread'",
+                [],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )
+            .map_err(be)?;
+        if !marked {
+            return Ok(0);
+        }
+        let n = relink(&tx, linker).map_err(be)?;
+        tx.execute_batch("DROP TABLE people_unread").map_err(be)?;
+        tx.commit().map_err(be)?;
+        Ok(n)
+    }
 }
 
 impl LinkReads for SqliteStore {

@@ -171,6 +171,13 @@ impl Store for SqliteStore {
         crate::related::sessions(self, events)
     }
 
+    fn read_unread_people(
+        &mut self,
+        linker: &athena_core::links::Linker,
+    ) -> Result<u64, StoreError> {
+        self.read_unread_people(linker)
+    }
+
     fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {
         self.relink_all(linker)
     }

@@ -248,7 +248,10 @@ impl SqliteStore {
                     ),
                 })?;
             if linked > 0 {
-                tracing::info!(store = %path.display(), events = linked, "linked the events stored before links and people existed");
+                // Their people wait for a sync or `serve`, which know the source types.
+                tx.execute_batch(super::links::PEOPLE_UNREAD)
+                    .map_err(|e| backend(&path, e))?;
+                tracing::info!(store = %path.display(), events = linked, "linked the events stored before links and people existed; their people are read at the next sync");
             }
         }
         tx.pragma_update(None, "user_version", CURRENT_VERSION)
