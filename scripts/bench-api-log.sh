@@ -20,6 +20,8 @@
 #     design figure is 6 s on its machine; the second machine above took up to 8.5 s.
 #   - parse-only lines/s, median of ROUNDS (target >= 2,000,000, API_LOG_PARSE)
 #   - peak RSS of the sync, largest of the rounds (target <= 150 MB, API_LOG_RSS_MB)
+#   - the store's bytes (file and WAL) over the log's (target <= 1.5, API_LOG_STORE; events
+#     are packed, docs/store.md)
 #   - a no-op re-sync (target <= 0.1 s, API_LOG_NOOP_S)
 #   - the cost of links (docs/links.md): the same sync with `[links] enabled = false`, in the
 #     same rounds, and the ratio of the medians, on / off (target <= 1.15, API_LOG_LINKS)
@@ -92,6 +94,11 @@ done
 t=$(median "${times[@]}")
 rss=$(largest "${rsss[@]}")
 stored=$("$bin" status --db "$work/bench.db" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sources"][0]["events"])')
+# The store as the last round left it (its file and write-ahead log) against the log's bytes.
+log_bytes=$(stat -c %s "$work/access.log")
+store_bytes=$(( $(stat -c %s "$work/bench.db") + $(stat -c %s "$work/bench.db-wal" 2>/dev/null || echo 0) ))
+size=$(ratio "$store_bytes" "$log_bytes")
+echo "store:             $((store_bytes / 1000000)) MB for a $((log_bytes / 1000000)) MB log: $size x its bytes"
 echo "parse only:        $parse lines/s (median of $rounds)"
 echo "end-to-end sync:   ${t} s (median of $rounds), $(python3 -c "print(f'{$stored / $t:,.0f}')") events/s ($stored events), peak RSS ${rss} MB (largest)"
 read -r n _ < <($measure -- "$bin" sync --config "$work/athena.toml" --db "$work/bench.db")
@@ -113,6 +120,7 @@ else
     skip API_LOG_RATIO "sync / goaccess" "goaccess not available"
 fi
 check API_LOG_SYNC_S "end-to-end sync" "$t" "<=" 9 s
+check API_LOG_STORE "store / the log's bytes" "$size" "<=" 1.5
 check API_LOG_PARSE "parse only" "$parse" ">=" 2000000 lines/s
 check API_LOG_RSS_MB "peak RSS of sync" "$rss" "<=" 150 MB
 check API_LOG_NOOP_S "no-op re-sync" "$n" "<=" 0.1 s

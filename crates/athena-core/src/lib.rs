@@ -77,7 +77,7 @@ pub use source::{
     SourceStats, StateChange,
 };
 pub use store::{
-    sort_kinds, CommitReport, EventQuery, KindCount, RunRecord, RunStatus, SourceStatus, Store,
-    StoreError, StoreRest, StoredDeadLetter,
+    sort_kinds, CommitReport, Compacted, EventQuery, KindCount, RunRecord, RunStatus, SourceStatus,
+    Store, StoreError, StoreRest, StoredDeadLetter,
 };
 pub use watch::{Watch, WatchPath};

@@ -145,6 +145,16 @@ pub trait Store: Send {
         Ok(0)
     }
 
+    /// Makes the store smaller without changing anything it answers (`athena-ingest
+    /// compact`; on SQLite: packs the events still kept as JSON text, training a source's
+    /// dictionary where it has enough of them, then gives the space freed back to the file
+    /// system).
+    fn compact(&mut self) -> Result<Compacted, StoreError> {
+        Err(StoreError::Query(
+            "this store has no compact form: its own maintenance (VACUUM) keeps it".into(),
+        ))
+    }
+
     /// For moving a store (`athena-ingest copy`): up to `limit` stored events after the
     /// storing position `after` (0: from the first), in storing order, each with its position.
     fn export_events(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
@@ -176,6 +186,19 @@ pub trait Store: Send {
     fn outbox(&mut self) -> Option<&mut dyn crate::outbox::Outbox> {
         None
     }
+}
+
+/// What [`Store::compact`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// Events packed that were JSON text.
+    pub events_packed: u64,
+    /// Sources given a dictionary.
+    pub dictionaries_trained: u64,
+    /// The store's size before, in bytes.
+    pub bytes_before: u64,
+    /// And after.
+    pub bytes_after: u64,
 }
 
 /// A store's content but its events, as [`Store::export_rest`] gives it.

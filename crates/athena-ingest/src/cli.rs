@@ -249,6 +249,14 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Make a SQLite store smaller without changing what it answers: pack the events still
+    /// kept as JSON text (stored before their source had a dictionary, or by a release before
+    /// packing) and give the space freed back (VACUUM, which needs as much free disk as the
+    /// store takes). Takes the store's sync lock.
+    Compact {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Copy a whole store into an empty one, exactly: every event (in storing order, with
     /// when it was stored), cursor, run, dead letter and per-source state; from SQLite to
     /// PostgreSQL and back.

@@ -218,6 +218,24 @@ pub(crate) fn run(command: Command, registry: Arc<Registry>) -> Result<ExitCode>
             println!("store {location}: its schema is up to date");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compact { db } => {
+            let location = store_location(&db)?;
+            let mut store = location
+                .open_for_sync(BUSY_WAIT)
+                .with_context(|| format!("opening store {location}"))?;
+            let done = store
+                .compact()
+                .with_context(|| format!("compacting store {location}"))?;
+            let mb = |b: u64| b as f64 / 1e6;
+            println!(
+                "store {location}: packed {} events ({} new dictionaries); {:.1} MB -> {:.1} MB",
+                done.events_packed,
+                done.dictionaries_trained,
+                mb(done.bytes_before),
+                mb(done.bytes_after)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reset { db, source } => {
             let location = store_location(&db)?;
             let mut store = location

@@ -35,4 +35,4 @@ pub use postgres::testing as postgres_testing;
 #[cfg(feature = "postgres")]
 pub use postgres::{Held, Lease, Leases, PgRecall, PgStore};
 pub use recall::SqliteRecall;
-pub use sqlite::{search_cost, SqliteStore};
+pub use sqlite::{readable_events, search_cost, SqliteStore};

@@ -168,6 +168,19 @@ CREATE TABLE event_people (
 ) WITHOUT ROWID;
 CREATE INDEX event_people_by_event ON event_people (seq);
 "#,
+    // 8: packed events (`sqlite::packed`): each source's zstd dictionaries, trained on its
+    // own events; an event's `context` is then a blob (its context and metadata compressed
+    // with one of them) and its `metadata` empty. The events stored before stay JSON text,
+    // which every release reads, until `athena-ingest compact` packs them.
+    r#"
+CREATE TABLE event_dicts (
+    id         INTEGER PRIMARY KEY,
+    source_id  TEXT NOT NULL,
+    dict       BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX event_dicts_by_source ON event_dicts (source_id, id);
+"#,
 ];
 
 /// The version from which the store keeps people.

@@ -91,7 +91,7 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
         .store()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     let total: i64 = env
         .store()
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
@@ -155,4 +155,42 @@ fn a_store_written_by_the_previous_release_syncs_on_without_loss_or_duplicates()
     for id in ["repo", "web", "notes"] {
         assert_eq!(counts(&json, id).0, 0, "{id}: {json}");
     }
+
+    // Packing (schema 8): 1,350 more lines come in one batch, which trains the log's
+    // dictionary and is stored packed; the old events stay JSON text until `compact` packs
+    // them. Every event reads the same before and after.
+    let mut log = std::fs::read_to_string(env.path("logs/access.log")).unwrap();
+    log.push_str(&sample_lines(151..=1500));
+    std::fs::write(env.path("logs/access.log"), log).unwrap();
+    let (run, json) = env.sync_json();
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert_eq!(counts(&json, "web"), (1350, 0, 0), "{json}");
+    let forms = || -> (i64, i64) {
+        env.store()
+            .query_row(
+                "SELECT count(*) FILTER (WHERE typeof(context) = 'blob'), \
+                 count(*) FILTER (WHERE typeof(context) = 'text') \
+                 FROM main.events WHERE source_id = 'web'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(forms(), (1350, 150));
+    let export = || {
+        env.run(&["export", "--db", "athena.db"])
+            .ok()
+            .stdout()
+            .to_string()
+    };
+    let before = export();
+    assert_eq!(before.lines().count(), 106 + 53 + 1350);
+    let run = env.run(&["compact", "--db", "athena.db"]).ok();
+    assert!(
+        run.stdout().contains("packed 150 events"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(forms(), (1500, 0));
+    assert_eq!(export(), before, "compact changed what the store answers");
 }

@@ -74,8 +74,22 @@ impl TestEnv {
         (run, json, rss_kib)
     }
 
+    /// The store, for reading with SQL: `events` shows each event's context and metadata as
+    /// JSON text, packed or not (`athena_store::readable_events`).
     pub fn store(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db()).expect("opening the store")
+        let conn = rusqlite::Connection::open(self.db()).expect("opening the store");
+        // A store not made yet (or made by a release before packing) has nothing packed.
+        let packs = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'event_dicts'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0);
+        if packs > 0 {
+            athena_store::readable_events(&conn).expect("reading packed events");
+        }
+        conn
     }
 
     /// Every text the store keeps of events, cursors and run errors, run together: where a

@@ -39,6 +39,7 @@ pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64
          FROM events ORDER BY seq",
     )?;
     let mut rows = read.query([])?;
+    let mut codec = super::packed::Codec::default();
     let mut n = 0u64;
     while let Some(r) = rows.next()? {
         let mut event = Event::new(
@@ -50,8 +51,11 @@ pub(super) fn relink(conn: &Connection, linker: &Linker) -> rusqlite::Result<u64
         event.source_type = r.get(2)?;
         event.body = r.get(5)?;
         event.url = r.get(6)?;
-        event.context = json_object(&r.get::<_, String>(7)?);
-        event.metadata = json_object(&r.get::<_, String>(8)?);
+        let (context, metadata) = codec
+            .unpack(conn, r.get_ref(7)?, r.get_ref(8)?)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.0.into()))?;
+        event.context = json_object(&context);
+        event.metadata = json_object(&metadata);
         // Some types name people by the actor (a GitHub login).
         event.actor = r.get(9)?;
         let seq = r.get(0)?;

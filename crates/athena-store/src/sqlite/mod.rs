@@ -25,11 +25,14 @@ use crate::lock::SyncLock;
 
 mod bulk;
 mod checkpoint;
+mod compact;
 mod copy;
 mod fts;
 pub(crate) mod links;
 mod open;
 mod outbox;
+mod packed;
+pub use packed::readable_events;
 pub(crate) mod people;
 mod query;
 mod search;
@@ -64,7 +67,16 @@ pub struct SqliteStore {
     search_plans: search::PlanCache,
     /// Whether each batch that stores events writes an outbox entry (`Outbox::keep_outbox`).
     keep_outbox: bool,
+    /// The dictionaries of packed events met so far (see `packed`).
+    codec: std::sync::Mutex<packed::Codec>,
     _lock: Option<SyncLock>,
+}
+
+impl SqliteStore {
+    /// The codec of packed events, for a writer holding the store whole.
+    fn codec_mut(&mut self) -> &mut packed::Codec {
+        self.codec.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -176,6 +188,10 @@ impl Store for SqliteStore {
         linker: &athena_core::links::Linker,
     ) -> Result<u64, StoreError> {
         self.read_unread_people(linker)
+    }
+
+    fn compact(&mut self) -> Result<athena_core::Compacted, StoreError> {
+        self.compact_all()
     }
 
     fn relink(&mut self, linker: &athena_core::links::Linker) -> Result<u64, StoreError> {

@@ -185,6 +185,7 @@ impl SqliteStore {
             bulk: None,
             search_plans: Default::default(),
             keep_outbox: false,
+            codec: Default::default(),
             _lock: None,
         }
     }

@@ -311,8 +311,12 @@ impl SqliteStore {
     ) -> Result<Vec<(i64, Event)>, StoreError> {
         let query_error = |e| self.query_error(e, search);
         let mut stmt = self.conn.prepare(sql).map_err(query_error)?;
+        let mut codec = self.codec.lock().unwrap_or_else(|p| p.into_inner());
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
+                let (context, metadata) = codec
+                    .unpack(&self.conn, r.get_ref(11)?, r.get_ref(12)?)
+                    .map_err(|e| unreadable(r, e))?;
                 let event = Event {
                     id: r.get(0)?,
                     source_id: r.get(1)?,
@@ -327,8 +331,8 @@ impl SqliteStore {
                     outcome: r
                         .get::<_, Option<String>>(10)?
                         .and_then(|o| Outcome::parse(&o)),
-                    context: json_object(&r.get::<_, String>(11)?),
-                    metadata: json_object(&r.get::<_, String>(12)?),
+                    context: json_object(&context),
+                    metadata: json_object(&metadata),
                 };
                 Ok((r.get(13)?, event))
             })
@@ -508,4 +512,16 @@ impl SqliteStore {
             .map_err(be)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(be)
     }
+}
+
+/// A stored event whose context and metadata cannot be read back, as the row's error.
+fn unreadable(r: &rusqlite::Row<'_>, e: super::packed::Unreadable) -> rusqlite::Error {
+    let seq: i64 = r.get(13).unwrap_or_default();
+    rusqlite::Error::ToSqlConversionFailure(
+        format!(
+            "the event at position {seq} has unreadable context and metadata: {}",
+            e.0
+        )
+        .into(),
+    )
 }

@@ -4,8 +4,45 @@
 use athena_core::{Batch, CommitReport, Outcome, RunRecord, SourceInfo, StoreError};
 use chrono::Utc;
 use rusqlite::params;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
+use super::packed::Packing;
 use super::{backend, millis, SqliteStore};
+
+/// Each event's context and metadata JSON: as its source wrote them (see
+/// [`Batch::json`](athena_core::Batch::json)), or encoded here.
+struct Documents<'b> {
+    batch: &'b Batch,
+    encoded: Vec<Option<(String, String)>>,
+}
+
+impl<'b> Documents<'b> {
+    fn of(batch: &'b Batch) -> Self {
+        let encoded = (batch.events.iter().enumerate())
+            .map(|(i, e)| {
+                batch.json_of(i).is_none().then(|| {
+                    (
+                        serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into()),
+                        serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()),
+                    )
+                })
+            })
+            .collect();
+        Documents { batch, encoded }
+    }
+
+    fn len(&self) -> usize {
+        self.encoded.len()
+    }
+
+    fn get(&self, i: usize) -> (&str, &str) {
+        match (&self.encoded[i], self.batch.json_of(i)) {
+            (Some((c, m)), _) => (c, m),
+            (None, Some(j)) => (&j.context, &j.metadata),
+            (None, None) => ("{}", "{}"),
+        }
+    }
+}
 
 /// What the open group-commit transaction needs to know at its commit.
 pub(super) struct Staged {
@@ -55,6 +92,8 @@ impl SqliteStore {
             Ok(report)
         });
         if let Err(e) = &staged {
+            // A dictionary it trained went with it.
+            self.codec_mut().forget_uncommitted();
             // The batch goes; what was staged before it stays, unless SQLite rolled the whole
             // transaction back (it does on some errors: a full disk, an I/O error): then the
             // group is lost, and its commit must say so, or its batches would count as stored.
@@ -124,6 +163,7 @@ impl SqliteStore {
     /// Abandons the open group: nothing of it is stored, and the time indexes are back if it
     /// had dropped them.
     fn rollback_group(&mut self) {
+        self.codec_mut().forget_uncommitted();
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -132,6 +172,18 @@ impl SqliteStore {
                 bulk.suspended = false;
             }
         }
+    }
+
+    /// How `source`'s events of this batch are packed (see `packed`): with its dictionary,
+    /// one trained on these documents if there are enough, else not at all.
+    fn packing(
+        &self,
+        source: &SourceInfo,
+        docs: &Documents<'_>,
+    ) -> rusqlite::Result<Option<Packing>> {
+        let mut codec = self.codec.lock().unwrap_or_else(|p| p.into_inner());
+        let packer = codec.packer(&self.conn, &source.id, docs.len(), |i| docs.get(i))?;
+        Ok(packer.and_then(|p| p.start()))
     }
 
     /// One batch's rows, dead letters, state changes and cursor, written inside the open
@@ -155,17 +207,20 @@ impl SqliteStore {
             let mut written_kinds: Vec<(&str, u64)> = Vec::new();
             // The storing sequences of the first and last event this batch stores.
             let mut stored: Option<(i64, i64)> = None;
+            let docs = Documents::of(batch);
+            let mut packing = self.packing(source, &docs).map_err(be)?;
             for (i, e) in batch.events.iter().enumerate() {
-                let encoded;
-                let (context, metadata) = match batch.json_of(i) {
-                    Some(j) => (j.context.as_str(), j.metadata.as_str()),
-                    None => {
-                        encoded = (
-                            serde_json::to_string(&e.context).unwrap_or_else(|_| "{}".into()),
-                            serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()),
-                        );
-                        (encoded.0.as_str(), encoded.1.as_str())
-                    }
+                let (context, metadata) = docs.get(i);
+                let packed = packing.as_mut().and_then(|p| p.pack(context, metadata));
+                let (context, metadata) = match packed {
+                    Some(blob) => (
+                        ToSqlOutput::Owned(SqlValue::Blob(blob)),
+                        ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
+                    ),
+                    None => (
+                        ToSqlOutput::Borrowed(ValueRef::Text(context.as_bytes())),
+                        ToSqlOutput::Borrowed(ValueRef::Text(metadata.as_bytes())),
+                    ),
                 };
                 let n = insert
                     .execute(params![

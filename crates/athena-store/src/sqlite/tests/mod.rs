@@ -10,6 +10,7 @@ use chrono::{TimeZone, Utc};
 mod bulk;
 mod conformance;
 mod open;
+mod packed;
 mod query;
 mod recall;
 mod write;
