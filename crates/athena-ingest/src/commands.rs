@@ -555,6 +555,12 @@ fn copy(from: &Location, to: &Location) -> Result<ExitCode> {
     if written != read {
         anyhow::bail!("copied {written} events of {read}: the store {from} holds duplicates?");
     }
+    // Copied events arrive as JSON text: a SQLite copy packs them as a sync would have.
+    if to.file().is_some() {
+        target
+            .compact()
+            .with_context(|| format!("packing the events copied into {to}"))?;
+    }
     println!(
         "copied {written} events, {} cursors, {} runs, {} dead letters and {} state entries from {from} to {to}",
         rest.cursors.len(),
