@@ -16,7 +16,7 @@ use crate::schema::{CURRENT_VERSION, MIGRATIONS, PEOPLE_VERSION};
 
 /// SQLite's page cache during a sync, in KiB: room for a commit group's dirty pages (see
 /// `Store::stage_batch`) and the index pages it touches.
-const SYNC_CACHE_KIB: i64 = 32 * 1024;
+const SYNC_CACHE_KIB: i64 = 16 * 1024;
 
 fn io_backend(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("store {}: {e}", path.display()).into())
