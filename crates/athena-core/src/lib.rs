@@ -73,8 +73,8 @@ pub use registry::{
 };
 pub use schedule::{Schedule, ScheduleError};
 pub use source::{
-    Batch, BatchStream, EventJson, EventSource, HttpStatus, Progress, SourceInfo, SourceState,
-    SourceStats, StateChange,
+    Batch, BatchPacker, BatchStream, EventJson, EventSource, HttpStatus, PackDictionary, Packed,
+    Progress, SourceInfo, SourceState, SourceStats, StateChange,
 };
 pub use store::{
     sort_kinds, CommitReport, Compacted, EventQuery, KindCount, RunRecord, RunStatus, SourceStatus,

@@ -41,6 +41,39 @@ pub struct Batch {
     /// The people each event names (see [`people`](crate::people)), in event order: filled
     /// with the links, stored with the events. Empty: not read.
     pub people: Vec<Vec<crate::people::Claim>>,
+    /// Each event's `context` and `metadata` in its store's packed form, made on the source's
+    /// task by the store's [`BatchPacker`] (so the writer thread does not): a store that knows
+    /// the form writes these; another ignores them. `None`: not packed.
+    pub packed: Option<Box<Packed>>,
+}
+
+/// A batch's documents packed by a store's [`BatchPacker`].
+#[derive(Debug, Clone)]
+pub struct Packed {
+    /// What they were packed with; the store keeps it with the batch if it does not have it.
+    pub dictionary: std::sync::Arc<PackDictionary>,
+    /// One per event, in event order; `None`: that event's stays JSON text.
+    pub docs: Vec<Option<Vec<u8>>>,
+}
+
+/// A dictionary documents are packed with.
+#[derive(Debug)]
+pub struct PackDictionary {
+    /// Its id in the store.
+    pub id: i64,
+    /// The source it was trained for.
+    pub source_id: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Packs batches on their source's task for a store (see [`Store::batch_packer`]): fills
+/// [`Batch::packed`] from [`Batch::json`].
+///
+/// [`Store::batch_packer`]: crate::Store::batch_packer
+pub trait BatchPacker: Send + Sync {
+    /// Packs `batch`'s documents (its JSON is encoded), of source `source_id`, if it can.
+    fn pack(&self, source_id: &str, batch: &mut Batch);
 }
 
 /// An event's `context` and `metadata`, serialized.
@@ -82,6 +115,7 @@ impl Batch {
             json: Vec::new(),
             links: Vec::new(),
             people: Vec::new(),
+            packed: None,
         }
     }
 

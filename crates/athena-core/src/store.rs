@@ -145,6 +145,12 @@ pub trait Store: Send {
         Ok(0)
     }
 
+    /// What packs this store's batches on their sources' tasks, if it packs them (SQLite:
+    /// see its `packed` module); asked once when an engine starts on the store.
+    fn batch_packer(&self) -> Option<std::sync::Arc<dyn crate::BatchPacker>> {
+        None
+    }
+
     /// Makes the store smaller without changing anything it answers (`athena-ingest
     /// compact`; on SQLite: packs the events still kept as JSON text, training a source's
     /// dictionary where it has enough of them, then gives the space freed back to the file

@@ -50,12 +50,13 @@ impl Engine {
     /// `metrics` counts the store's commits.
     pub fn start(&self, store: Box<dyn Store>, metrics: Metrics) -> RunningEngine {
         let (tx, rx) = super::mailbox::mailbox(self.settings.channel_capacity.max(1));
+        let packer = store.batch_packer();
         let writer = std::thread::Builder::new()
             .name("athena-store-writer".into())
             .spawn(move || writer_loop(store, rx, metrics))
             .expect("spawning the store writer thread");
         RunningEngine {
-            client: StoreClient { tx },
+            client: StoreClient { tx, packer },
             writer,
             slots: Slots::new(self.settings.concurrency.max(1)),
             active: Arc::new(Mutex::new(HashSet::new())),
@@ -499,11 +500,12 @@ async fn read_source(
                 if let Some(linker) = &options.links {
                     batch.find_links(linker, &info.source_type);
                 }
+                store.pack(&info.id, &mut batch);
                 let progress = batch.progress;
                 let sent = store
                     .send(|reply| Request::Commit {
                         info: info.clone(),
-                        batch,
+                        batch: Box::new(batch),
                         reply,
                     })
                     .await;

@@ -25,7 +25,7 @@ pub(super) enum Request {
     },
     Commit {
         info: SourceInfo,
-        batch: Batch,
+        batch: Box<Batch>,
         reply: oneshot::Sender<Result<CommitReport, StoreError>>,
     },
     RecordRun {
@@ -50,6 +50,8 @@ pub(super) type StoreWork = Box<dyn FnOnce(&mut dyn Store) + Send>;
 #[derive(Clone)]
 pub(super) struct StoreClient {
     pub(super) tx: Sender<Request>,
+    /// The store's packer: batches are packed on their source's task before they are sent.
+    pub(super) packer: Option<std::sync::Arc<dyn crate::BatchPacker>>,
 }
 
 pub(super) fn writer_gone() -> StoreError {
@@ -74,10 +76,18 @@ impl StoreClient {
         Ok(rx)
     }
 
+    /// Packs `batch` of `source_id` for the store, if it packs (on the caller's task).
+    pub(super) fn pack(&self, source_id: &str, batch: &mut crate::Batch) {
+        if let Some(packer) = &self.packer {
+            packer.pack(source_id, batch);
+        }
+    }
+
     /// The same writer, asked at `priority`.
     pub(super) fn at_priority(&self, priority: i32) -> Self {
         StoreClient {
             tx: self.tx.at_priority(priority),
+            packer: self.packer.clone(),
         }
     }
 }
@@ -197,7 +207,7 @@ pub(super) fn writer_loop(
                     }
                 }
                 if dropper.is_some() {
-                    let _ = discard.send(batch);
+                    let _ = discard.send(*batch);
                 }
                 let open_for = group_started.map_or(Duration::ZERO, |t| t.elapsed());
                 if group_size >= GROUP_EVENTS || open_for >= GROUP_TIME {

@@ -32,6 +32,7 @@ pub(crate) mod links;
 mod open;
 mod outbox;
 mod packed;
+mod packer;
 pub use packed::readable_events;
 pub(crate) mod people;
 mod query;
@@ -188,6 +189,17 @@ impl Store for SqliteStore {
         linker: &athena_core::links::Linker,
     ) -> Result<u64, StoreError> {
         self.read_unread_people(linker)
+    }
+
+    fn batch_packer(&self) -> Option<std::sync::Arc<dyn athena_core::BatchPacker>> {
+        match packer::SourcePacker::new(&self.conn) {
+            Ok(p) => Some(std::sync::Arc::new(p)),
+            // A store that cannot say its dictionaries packs on its writer as before.
+            Err(e) => {
+                tracing::warn!(store = %self.path.display(), "packing on the writer: {e}");
+                None
+            }
+        }
     }
 
     fn compact(&mut self) -> Result<athena_core::Compacted, StoreError> {

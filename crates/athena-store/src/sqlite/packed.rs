@@ -28,12 +28,12 @@ pub(crate) const TRAIN_MIN: usize = 1000;
 /// The largest dictionary trained.
 const DICT_BYTES: usize = 64 * 1024;
 /// zstd's level: its fastest but one, as a sync writes millions of events.
-const LEVEL: i32 = 1;
+pub(super) const LEVEL: i32 = 1;
 
 /// What a source packs with: its dictionary, prepared for compressing.
-struct Packer {
-    id: i64,
-    dict: CDict<'static>,
+pub(super) struct Packer {
+    pub(super) id: i64,
+    pub(super) dict: CDict<'static>,
 }
 
 /// Why a source does not pack.
@@ -265,7 +265,7 @@ pub fn readable_events(conn: &Connection) -> rusqlite::Result<()> {
 
 /// A source's packer, shared by the batches of a transaction.
 #[derive(Clone)]
-pub(super) struct PackerRef(Arc<Packer>);
+pub(super) struct PackerRef(pub(super) Arc<Packer>);
 
 impl PackerRef {
     /// A zstd context packing with this dictionary, for one batch; `None` if zstd refuses
@@ -311,7 +311,10 @@ impl Packing {
 
 /// A dictionary trained on the `events` documents `docs` gives, or none when zstd cannot
 /// make one of them.
-fn train<'d>(events: usize, docs: &impl Fn(usize) -> (&'d str, &'d str)) -> Option<Vec<u8>> {
+pub(super) fn train<'d>(
+    events: usize,
+    docs: &impl Fn(usize) -> (&'d str, &'d str),
+) -> Option<Vec<u8>> {
     let mut all = Vec::new();
     let mut sizes = Vec::with_capacity(events);
     for i in 0..events {

@@ -1,7 +1,7 @@
 //! The write path: batches staged in one group-commit transaction, run records, cursor reset.
 //! A batch's rows and cursor commit together or not at all; a group SQLite rolled back fails whole.
 
-use athena_core::{Batch, CommitReport, Outcome, RunRecord, SourceInfo, StoreError};
+use athena_core::{Batch, CommitReport, Outcome, Packed, RunRecord, SourceInfo, StoreError};
 use chrono::Utc;
 use rusqlite::params;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
@@ -186,6 +186,32 @@ impl SqliteStore {
         Ok(packer.and_then(|p| p.start()))
     }
 
+    /// Whether `packed`'s documents can be stored as they are: one for each of the batch's
+    /// `events`, with a dictionary that is `source`'s and the store's (stored now, in the
+    /// batch's transaction, if it was not). A
+    /// dictionary id the store has for other bytes (which one sync at a time cannot make)
+    /// has the batch packed here instead.
+    fn keeps_dictionary(
+        &self,
+        source: &SourceInfo,
+        packed: &Packed,
+        events: usize,
+    ) -> rusqlite::Result<bool> {
+        let d = &packed.dictionary;
+        if d.source_id != source.id || packed.docs.len() != events {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event_dicts (id, source_id, dict, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![d.id, d.source_id, d.bytes, millis(Utc::now())])?;
+        self.conn
+            .prepare_cached("SELECT source_id = ?2 AND dict = ?3 FROM event_dicts WHERE id = ?1")?
+            .query_row(params![d.id, d.source_id, d.bytes], |r| r.get(0))
+    }
+
     /// One batch's rows, dead letters, state changes and cursor, written inside the open
     /// transaction.
     fn stage_into(&self, source: &SourceInfo, batch: &Batch) -> Result<CommitReport, StoreError> {
@@ -208,15 +234,32 @@ impl SqliteStore {
             // The storing sequences of the first and last event this batch stores.
             let mut stored: Option<(i64, i64)> = None;
             let docs = Documents::of(batch);
-            let mut packing = self.packing(source, &docs).map_err(be)?;
+            // Packed on the source's task (see `packer`), else here.
+            let ready = match &batch.packed {
+                Some(p)
+                    if self
+                        .keeps_dictionary(source, p, batch.events.len())
+                        .map_err(be)? =>
+                {
+                    Some(&p.docs)
+                }
+                _ => None,
+            };
+            let mut packing = match ready {
+                Some(_) => None,
+                None => self.packing(source, &docs).map_err(be)?,
+            };
             for (i, e) in batch.events.iter().enumerate() {
                 let (context, metadata) = docs.get(i);
-                let packed = packing.as_mut().and_then(|p| p.pack(context, metadata));
+                let packed = match ready {
+                    Some(docs) => docs[i].as_deref().map(ToSqlOutput::from),
+                    None => packing
+                        .as_mut()
+                        .and_then(|p| p.pack(context, metadata))
+                        .map(|blob| ToSqlOutput::Owned(SqlValue::Blob(blob))),
+                };
                 let (context, metadata) = match packed {
-                    Some(blob) => (
-                        ToSqlOutput::Owned(SqlValue::Blob(blob)),
-                        ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
-                    ),
+                    Some(blob) => (blob, ToSqlOutput::Borrowed(ValueRef::Blob(&[]))),
                     None => (
                         ToSqlOutput::Borrowed(ValueRef::Text(context.as_bytes())),
                         ToSqlOutput::Borrowed(ValueRef::Text(metadata.as_bytes())),

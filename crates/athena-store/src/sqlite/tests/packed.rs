@@ -189,3 +189,80 @@ fn compact_packs_what_was_text_and_the_store_shrinks_answering_the_same() {
         .unwrap();
     assert_eq!(path_of_7, "/p/7");
 }
+
+/// `batch` as the engine hands it over: its JSON encoded, packed by the store's packer.
+fn packed_by(
+    packer: &dyn athena_core::BatchPacker,
+    source: &str,
+    mut batch: athena_core::Batch,
+) -> athena_core::Batch {
+    batch.encode_json();
+    packer.pack(source, &mut batch);
+    batch
+}
+
+#[test]
+fn batches_packed_on_the_sources_task_are_stored_as_packed_and_read_back_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    let packer = s.batch_packer().expect("SQLite packs");
+    // A small batch: not packed (nothing to train on yet), stored as text.
+    let first = log_events(0, 10);
+    let b = packed_by(&*packer, "web", batch(first.clone(), 1));
+    assert!(b.packed.is_none());
+    s.commit_batch(&source("web"), &b).unwrap();
+    // A large one trains the source's dictionary on the source's side; the batch carries it,
+    // and it is stored with the batch. The batch fails (a trigger): the dictionary goes with it.
+    s.conn
+        .execute_batch(
+            "CREATE TRIGGER gone BEFORE INSERT ON cursors BEGIN SELECT RAISE(ABORT, 'no'); END;",
+        )
+        .unwrap();
+    let large = log_events(10, 1500);
+    let b = packed_by(&*packer, "web", batch(large.clone(), 2));
+    let id = b.packed.as_ref().expect("packed").dictionary.id;
+    assert!(s.commit_batch(&source("web"), &b).is_err());
+    let dicts = |s: &SqliteStore| -> i64 {
+        (s.conn)
+            .query_row("SELECT count(*) FROM event_dicts", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(dicts(&s), 0);
+    s.conn.execute_batch("DROP TRIGGER gone").unwrap();
+    // The next batches (the same again, then a small one) carry the same dictionary: stored.
+    let b = packed_by(&*packer, "web", batch(large.clone(), 2));
+    assert_eq!(b.packed.as_ref().unwrap().dictionary.id, id);
+    s.commit_batch(&source("web"), &b).unwrap();
+    let small = log_events(1510, 3);
+    let b = packed_by(&*packer, "web", batch(small.clone(), 3));
+    assert!(
+        b.packed.is_some(),
+        "a small batch packs once the source has a dictionary"
+    );
+    s.commit_batch(&source("web"), &b).unwrap();
+    assert_eq!(dicts(&s), 1);
+    assert_eq!(forms(&s, "web"), (1503, 10));
+    let mut all = first;
+    all.extend(large);
+    all.extend(small);
+    assert_eq!(read_back(&s, "web"), given(&all));
+    // A packer made later knows the dictionary; a batch packed for another source is not
+    // stored with this one's dictionary.
+    drop(s);
+    let mut s = SqliteStore::open(&path).unwrap();
+    let later = s.batch_packer().unwrap();
+    let more = log_events(2000, 5);
+    let b = packed_by(&*later, "web", batch(more.clone(), 4));
+    assert_eq!(b.packed.as_ref().unwrap().dictionary.id, id);
+    s.commit_batch(&source("web"), &b).unwrap();
+    let mut stray = packed_by(&*later, "web", batch(log_events(3000, 5), 1));
+    stray
+        .events
+        .iter_mut()
+        .for_each(|e| e.id = format!("other-{}", e.id));
+    s.commit_batch(&source("other"), &stray).unwrap();
+    assert_eq!(forms(&s, "other"), (0, 5));
+    all.extend(more);
+    assert_eq!(read_back(&s, "web"), given(&all));
+}
