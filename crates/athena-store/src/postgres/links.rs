@@ -105,6 +105,16 @@ pub(super) async fn relink(
     }
 }
 
+/// Rows of `(thing, role)` as links.
+fn links_of_rows(rows: &[tokio_postgres::Row]) -> Vec<Link> {
+    rows.iter()
+        .map(|r| Link {
+            thing: r.get(0),
+            role: Role::of_code(i64::from(r.get::<_, i16>(1))),
+        })
+        .collect()
+}
+
 /// The reads of [`LinkReads`] on one connection (the store's, or one of recall's).
 pub(super) struct PgReads<'a> {
     pub(super) client: &'a tokio_postgres::Client,
@@ -133,13 +143,7 @@ impl LinkReads for PgReads<'_> {
             &[&seq],
         ))
         .map_err(|e| self.backend(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Link {
-                thing: r.get(0),
-                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
-            })
-            .collect())
+        Ok(links_of_rows(&rows))
     }
 
     fn with_thing(
@@ -202,13 +206,7 @@ impl LinkReads for PgReads<'_> {
             &[&source_id, &id],
         ))
         .map_err(|e| self.backend(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Link {
-                thing: r.get(0),
-                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
-            })
-            .collect())
+        Ok(links_of_rows(&rows))
     }
 
     fn items_about(&self, things: &[Thing]) -> Result<Vec<Link>, StoreError> {
@@ -240,13 +238,7 @@ impl LinkReads for PgReads<'_> {
             &args,
         ))
         .map_err(|e| self.backend(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Link {
-                thing: r.get(0),
-                role: Role::of_code(i64::from(r.get::<_, i16>(1))),
-            })
-            .collect())
+        Ok(links_of_rows(&rows))
     }
 }
 
