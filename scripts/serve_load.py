@@ -5,7 +5,8 @@ steady rate, and reads the store (read-only) to see when each line was stored.
 Every line is `{"time": <append ms>, "status": 200, "method": "GET", "path": "/bench",
 "query": "seq=<n>"}`: api_log stores `time` as the event's `occurred_at` (a number past 1e11 is
 milliseconds), so `ingested_at - occurred_at` of a row is that line's latency, and `seq` (kept
-in `metadata.query`) tells the lines apart. A burst of lines is one write() on an O_APPEND
+in the event's body, `query: seq=<n>`, which stays text where metadata is packed) tells the
+lines apart. A burst of lines is one write() on an O_APPEND
 descriptor, so `serve` never sees half a line, and all lines of a burst carry the time taken
 just before that write.
 
@@ -62,7 +63,7 @@ def latencies(db, source, first, last):
     con = connect(db)
     rows = con.execute(
         """SELECT n, ms FROM (
-               SELECT CAST(substr(json_extract(metadata, '$.query'), 5) AS INTEGER) AS n,
+               SELECT CAST(substr(body, 12) AS INTEGER) AS n,
                       ingested_at - occurred_at AS ms
                FROM events WHERE source_id = ?)
            WHERE n BETWEEN ? AND ?""",
@@ -211,8 +212,8 @@ def cmd_count(a):
     con = connect(a.db)
     row = con.execute(
         """SELECT count(*), count(DISTINCT q), min(s), max(s) FROM (
-               SELECT json_extract(metadata, '$.query') AS q,
-                      CAST(substr(json_extract(metadata, '$.query'), 5) AS INTEGER) AS s
+               SELECT substr(body, 8) AS q,
+                      CAST(substr(body, 12) AS INTEGER) AS s
                FROM events WHERE source_id = ?)""",
         (a.source,),
     ).fetchone()

@@ -251,8 +251,8 @@ pub enum Command {
     },
     /// Make a SQLite store smaller without changing what it answers: pack the events still
     /// kept as JSON text (stored before their source had a dictionary, or by a release before
-    /// packing) and give the space freed back (VACUUM, which needs as much free disk as the
-    /// store takes). Takes the store's sync lock.
+    /// packing) and give the space freed back (VACUUM, which may need up to twice the
+    /// store's size in free disk). Takes the store's sync lock.
     Compact {
         #[command(flatten)]
         db: DbArgs,

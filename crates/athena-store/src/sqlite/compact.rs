@@ -86,7 +86,11 @@ impl SqliteStore {
             };
             codec.packer(&tx, source, events, doc)?
         };
-        tx.commit()?;
+        if let Err(e) = tx.commit() {
+            // A dictionary it trained was not stored.
+            self.codec_mut().forget_uncommitted();
+            return Err(e);
+        }
         let Some(mut packing) = packer.and_then(|p| p.start()) else {
             return Ok((0, false));
         };

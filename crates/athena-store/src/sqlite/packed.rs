@@ -27,6 +27,9 @@ const FORMAT: u8 = 1;
 pub(crate) const TRAIN_MIN: usize = 1000;
 /// The largest dictionary trained.
 const DICT_BYTES: usize = 64 * 1024;
+/// The largest document read back: a frame stating more is damaged (no source writes an
+/// event's context and metadata that large).
+const MAX_DOCUMENT: u64 = 64 << 20;
 /// zstd's level: its fastest but one, as a sync writes millions of events.
 pub(super) const LEVEL: i32 = 1;
 
@@ -46,17 +49,18 @@ enum Unpacked {
 
 /// The dictionaries a connection has met, and the zstd context it reads with.
 pub(super) struct Codec {
+    // Declared first, dropped first: it last read with one of `unpackers`.
+    dctx: DCtx<'static>,
     packers: HashMap<String, Result<Arc<Packer>, Unpacked>>,
     unpackers: HashMap<i64, Arc<DDict<'static>>>,
-    dctx: DCtx<'static>,
 }
 
 impl Default for Codec {
     fn default() -> Self {
         Codec {
+            dctx: DCtx::create(),
             packers: HashMap::new(),
             unpackers: HashMap::new(),
-            dctx: DCtx::create(),
         }
     }
 }
@@ -97,10 +101,11 @@ impl Codec {
             .query_row([source_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let made = match stored {
-            Some((id, dict)) => Ok(Arc::new(Packer {
-                id,
-                dict: CDict::create(&dict, LEVEL),
-            })),
+            Some((id, dict)) => match CDict::try_create(&dict, LEVEL) {
+                Some(dict) => Ok(Arc::new(Packer { id, dict })),
+                // A damaged dictionary: its source's events stay text.
+                None => Err(Unpacked::Untrainable),
+            },
             None if events < TRAIN_MIN => Err(Unpacked::NoDictionary),
             None => match train(events, &docs) {
                 Some(dict) => {
@@ -119,10 +124,10 @@ impl Codec {
                         bytes = dict.len(),
                         "trained a dictionary for its events' documents"
                     );
-                    Ok(Arc::new(Packer {
-                        id,
-                        dict: CDict::create(&dict, LEVEL),
-                    }))
+                    match CDict::try_create(&dict, LEVEL) {
+                        Some(dict) => Ok(Arc::new(Packer { id, dict })),
+                        None => Err(Unpacked::Untrainable),
+                    }
                 }
                 None => Err(Unpacked::Untrainable),
             },
@@ -182,13 +187,15 @@ impl Codec {
             None => {
                 let bytes =
                     load(id).map_err(|e| Unreadable(format!("its dictionary {id}: {e}")))?;
-                let d = Arc::new(DDict::create(&bytes));
+                let d = DDict::try_create(&bytes)
+                    .ok_or_else(|| Unreadable(format!("its dictionary {id} is damaged")))?;
+                let d = Arc::new(d);
                 self.unpackers.insert(id, d.clone());
                 d
             }
         };
         let size = match zstd_safe::get_frame_content_size(frame) {
-            Ok(Some(n)) if n <= 1 << 30 => n as usize,
+            Ok(Some(n)) if n <= MAX_DOCUMENT => n as usize,
             _ => return Err(Unreadable("a frame of no stated size".into())),
         };
         let mut doc: Vec<u8> = Vec::with_capacity(size);
@@ -436,6 +443,23 @@ mod tests {
             let read = codec.unpack(&conn, ValueRef::Blob(bad), ValueRef::Blob(&[]));
             assert!(read.is_err(), "{bad:?}");
         }
+        // A damaged dictionary (zstd's dictionary magic, then garbage).
+        let mut damaged = vec![0x37, 0xa4, 0x30, 0xec, 1, 0, 0, 0];
+        damaged.extend(std::iter::repeat_n(0xff, 200));
+        conn.execute(
+            "INSERT INTO event_dicts (id, source_id, dict, created_at) VALUES (7, 'web', ?1, 0)",
+            [&damaged],
+        )
+        .unwrap();
+        let frame = zstd::bulk::compress(b"{}", 1).unwrap();
+        let blob: Vec<u8> = [FORMAT, 7].into_iter().chain(frame).collect();
+        let read = codec.unpack(&conn, ValueRef::Blob(&blob), ValueRef::Blob(&[]));
+        assert!(read.is_err());
+        // A frame stating a size (2^40 bytes) no document has: refused, not allocated.
+        let huge = [0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0];
+        let blob: Vec<u8> = [FORMAT, 7].into_iter().chain(huge).collect();
+        let read = codec.unpack(&conn, ValueRef::Blob(&blob), ValueRef::Blob(&[]));
+        assert!(read.is_err());
     }
 
     #[test]

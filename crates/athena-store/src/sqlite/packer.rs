@@ -16,10 +16,13 @@ use zstd::zstd_safe::CDict;
 
 use super::packed::{train, Packer, PackerRef, Packing, LEVEL, TRAIN_MIN};
 
+/// A dictionary is trained on at most this many documents of a batch.
+const TRAIN_SAMPLE: usize = 5000;
+
 /// A source's packing.
 #[derive(Default)]
 struct SourcePacking {
-    /// Declared first, dropped first: its context refers to the dictionary.
+    /// Its zstd context and the prepared dictionary it refers to (kept together there).
     packing: Option<Packing>,
     dictionary: Option<Arc<PackDictionary>>,
     /// Training failed once: not tried again by this packer.
@@ -71,10 +74,18 @@ impl SourcePacker {
 }
 
 impl SourcePacking {
+    /// Packing with `dictionary`; a dictionary zstd cannot prepare (a damaged row) leaves the
+    /// source unpacked here (its writer packs it, or stores text).
     fn with(dictionary: Arc<PackDictionary>) -> SourcePacking {
+        let Some(dict) = CDict::try_create(&dictionary.bytes, LEVEL) else {
+            return SourcePacking {
+                untrainable: true,
+                ..SourcePacking::default()
+            };
+        };
         let packer = PackerRef(Arc::new(Packer {
             id: dictionary.id,
-            dict: CDict::create(&dictionary.bytes, LEVEL),
+            dict,
         }));
         SourcePacking {
             packing: packer.start(),
@@ -98,7 +109,8 @@ impl BatchPacker for SourcePacker {
             }
             let json = &batch.json;
             let doc = |i: usize| (json[i].context.as_str(), json[i].metadata.as_str());
-            let Some(bytes) = train(n, &doc) else {
+            // A dictionary learns what it can from a few thousand documents.
+            let Some(bytes) = train(n.min(TRAIN_SAMPLE), &doc) else {
                 state.untrainable = true;
                 return;
             };
