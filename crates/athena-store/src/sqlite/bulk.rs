@@ -76,14 +76,16 @@ impl SqliteStore {
             return committed;
         }
         let started = std::time::Instant::now();
-        self.conn
-            .execute_batch(&format!("BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"))
-            .map_err(|e| {
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                backend(&self.path, e)
-            })?;
+        // The sort spills to a temporary file, not to memory (the store's `temp_store`): a
+        // million rows' keys held in memory were a quarter of a log sync's peak RSS.
+        let built = self.conn.execute_batch(&format!(
+            "PRAGMA temp_store = FILE; BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"
+        ));
+        if built.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        let _ = self.conn.execute_batch("PRAGMA temp_store = MEMORY");
+        built.map_err(|e| backend(&self.path, e))?;
         bulk.suspended = false;
         tracing::debug!(
             store = %self.path.display(),

@@ -18,6 +18,10 @@ pub(super) fn insert(
     seq: i64,
     things: &links::EventLinks,
 ) -> rusqlite::Result<()> {
+    // Most events name no thing: no statement to look up for them.
+    if things.things.is_empty() {
+        return Ok(());
+    }
     let mut put = conn.prepare_cached(
         "INSERT INTO event_links (thing, seq, role) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;

@@ -2,7 +2,8 @@
 //! A batch's events, dead letters, state changes and cursor commit in one transaction.
 //!
 //! - `open`: opening for a sync, for reading only, or plainly; configuring and migrating.
-//! - `write`: staging batches in a group-commit transaction and committing it; runs; reset.
+//! - `write`: staging batches in a group-commit transaction and committing it; runs; reset;
+//!   `insert`: its events insert, with the values bound in place.
 //! - `bulk`: a bulk load's time indexes, dropped while a sync writes and rebuilt at its end.
 //! - `checkpoint`: the thread that checkpoints the WAL during a sync.
 //! - `query`: the reads: events, sources' status, dead letters, cursors and state.
@@ -28,6 +29,7 @@ mod checkpoint;
 mod compact;
 mod copy;
 mod fts;
+mod insert;
 pub(crate) mod links;
 mod open;
 mod outbox;

@@ -1,11 +1,13 @@
 //! The write path: batches staged in one group-commit transaction, run records, cursor reset.
 //! A batch's rows and cursor commit together or not at all; a group SQLite rolled back fails whole.
 
+use std::borrow::Cow;
+
 use athena_core::{Batch, CommitReport, Outcome, Packed, RunRecord, SourceInfo, StoreError};
 use chrono::Utc;
 use rusqlite::params;
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
+use super::insert::{Doc, EventInsert, EventRow};
 use super::packed::Packing;
 use super::{backend, millis, SqliteStore};
 
@@ -219,15 +221,7 @@ impl SqliteStore {
         let now = millis(Utc::now());
         let mut report = CommitReport::default();
         {
-            let mut insert = self
-                .conn
-                .prepare_cached(
-                    "INSERT INTO events (id, source_id, source_type, kind, occurred_at, ingested_at,
-                        actor, title, body, url, outcome, context, metadata)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                     ON CONFLICT (source_id, id) DO NOTHING",
-                )
-                .map_err(be)?;
+            let mut insert = EventInsert::new(&self.conn).map_err(be)?;
             // The kinds of the events this batch newly stores, and how many of each: a batch
             // holds a few kinds, so a list beats a map.
             let mut written_kinds: Vec<(&str, u64)> = Vec::new();
@@ -252,37 +246,34 @@ impl SqliteStore {
             for (i, e) in batch.events.iter().enumerate() {
                 let (context, metadata) = docs.get(i);
                 let packed = match ready {
-                    Some(docs) => docs[i].as_deref().map(ToSqlOutput::from),
+                    Some(docs) => docs[i].as_deref().map(Cow::Borrowed),
                     None => packing
                         .as_mut()
                         .and_then(|p| p.pack(context, metadata))
-                        .map(|blob| ToSqlOutput::Owned(SqlValue::Blob(blob))),
+                        .map(Cow::Owned),
                 };
-                let (context, metadata) = match packed {
-                    Some(blob) => (blob, ToSqlOutput::Borrowed(ValueRef::Blob(&[]))),
-                    None => (
-                        ToSqlOutput::Borrowed(ValueRef::Text(context.as_bytes())),
-                        ToSqlOutput::Borrowed(ValueRef::Text(metadata.as_bytes())),
-                    ),
+                let (context, metadata) = match &packed {
+                    Some(blob) => (Doc::Blob(blob), Doc::Blob(&[])),
+                    None => (Doc::Text(context), Doc::Text(metadata)),
                 };
-                let n = insert
-                    .execute(params![
-                        e.id,
-                        source.id,
-                        source.source_type,
-                        e.kind,
-                        millis(e.occurred_at),
-                        now,
-                        e.actor,
-                        e.title,
-                        e.body,
-                        e.url,
-                        e.outcome.map(Outcome::as_str),
+                let inserted = insert
+                    .insert(&EventRow {
+                        id: &e.id,
+                        source_id: &source.id,
+                        source_type: &source.source_type,
+                        kind: &e.kind,
+                        occurred_at: millis(e.occurred_at),
+                        ingested_at: now,
+                        actor: e.actor.as_deref(),
+                        title: &e.title,
+                        body: &e.body,
+                        url: e.url.as_deref(),
+                        outcome: e.outcome.map(Outcome::as_str),
                         context,
                         metadata,
-                    ])
+                    })
                     .map_err(be)?;
-                if n == 1 {
+                if inserted {
                     report.written += 1;
                     let seq = self.conn.last_insert_rowid();
                     if let Some(links) = batch.links_of(i) {

@@ -9,6 +9,7 @@ use chrono::{TimeZone, Utc};
 
 mod bulk;
 mod conformance;
+mod insert;
 mod open;
 mod packed;
 mod query;
