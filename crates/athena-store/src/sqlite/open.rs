@@ -15,8 +15,9 @@ use crate::lock;
 use crate::schema::{CURRENT_VERSION, MIGRATIONS, PEOPLE_VERSION};
 
 /// SQLite's page cache during a sync, in KiB: room for a commit group's dirty pages (see
-/// `Store::stage_batch`) and the index pages it touches.
-const SYNC_CACHE_KIB: i64 = 16 * 1024;
+/// `Store::stage_batch`) and the index pages it touches. 8 MiB syncs 1M log lines as fast as 16
+/// (3.25-3.38 s against 3.24-3.41 s) and takes a few MB off a sync's peak RSS.
+const SYNC_CACHE_KIB: i64 = 8 * 1024;
 
 fn io_backend(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("store {}: {e}", path.display()).into())
