@@ -8,7 +8,9 @@
 #     repository alike, so their ratio means something anywhere. There is no target in
 #     absolute seconds for the sync, as it depends as much on the repository as on the machine.
 #   - no-op re-sync, median (target <= 0.3 s, GIT_NOOP_S)
-#   - peak RSS of the sync, largest of the rounds (target <= 300 MB, GIT_RSS_MB)
+#   - peak RSS of the sync, largest of the rounds (target < 200 MB, GIT_RSS_MB; about 90 MB
+#     of it is rust-lang/cargo's memory-mapped pack, so a repository with a larger pack needs
+#     a larger figure: 190-198 MB on cargo's 105 MB pack)
 #   - the cost of links (docs/links.md): the same sync with `[links] enabled = false` in the
 #     same rounds, the ratio of the medians, on / off (target <= 1.15, GIT_LINKS)
 #   - per-file line counts that differ from git's, both ways (target 0, GIT_NUMSTAT_DIFF) and
@@ -112,7 +114,7 @@ echo "numstat agreement with git:          $same/$pairs file changes ($(awk -v s
 
 check GIT_RATIO "sync / git log" "$r" "<=" 0.6
 check GIT_NOOP_S "no-op re-sync" "$n" "<=" 0.3 s
-check GIT_RSS_MB "peak RSS of sync" "$rss" "<=" 300 MB
+check GIT_RSS_MB "peak RSS of sync" "$rss" "<=" 199.9 MB
 check GIT_LINKS "sync with / without links" "$links" "<=" 1.15
 check GIT_NUMSTAT_DIFF "file changes unlike git's" "$((pairs - same))" "<=" 0
 check GIT_COMMITS_MISSING "commits missing" "$missing" "<=" 0

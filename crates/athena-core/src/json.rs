@@ -46,7 +46,7 @@ impl JsonObject {
     /// `"key": value` for an unsigned integer.
     pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);
-        let _ = write!(self.text, "{value}");
+        push_u64(&mut self.text, value);
         self
     }
 
@@ -85,11 +85,22 @@ impl JsonObject {
     }
 }
 
-/// Appends `s` as a JSON string: quoted, with `"`, `\` and control characters escaped.
+/// Appends `s` as a JSON string: quoted, with `"`, `\\` and control characters escaped.
 fn push_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
+    // Eight bytes at a time while none needs escaping (most text), then byte by byte.
+    let mut clean = 0;
+    while let Some(word) = bytes.get(clean..clean + 8) {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        if needs_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
     let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
+    for (i, b) in bytes.iter().enumerate().skip(clean) {
         let escape = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -99,6 +110,7 @@ fn push_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
+        // (`i` is at an ASCII byte: a character boundary.)
         out.push_str(&s[plain..i]);
         if escape.is_empty() {
             let _ = write!(out, "\\u{b:04x}");
@@ -109,6 +121,37 @@ fn push_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[plain..]);
     out.push('"');
+}
+
+/// Whether one of the eight bytes of `word` is a control character, `"` or `\\`. (A byte
+/// below `n`, for `n` up to 128, is found by `(w - n·ONES) & !w & HIGH`: the subtraction
+/// borrows into a byte's high bit only where the byte was below `n`, and `!w` leaves out bytes
+/// that had it set already; a byte equal to `c` is a zero byte of `w ^ c·ONES`.)
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * n as u64) & !w;
+    let control = below(word, 0x20);
+    let quote = below(word ^ (ONES * b'"' as u64), 1);
+    let backslash = below(word ^ (ONES * b'\\' as u64), 1);
+    (control | quote | backslash) & HIGH != 0
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -164,5 +207,41 @@ mod tests {
         assert!(text.bytes().all(|b| b >= 0x20), "{text:?}");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["c"], all);
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does_wherever_the_escapes_fall() {
+        // Escapes at every position around the eight-byte words, in text with multi-byte
+        // characters, against serde_json's own writing.
+        let specials = [
+            '"', '\\', '\n', '\u{1}', '\u{1f}', '\t', 'é', '→', ' ', '~', '\u{7f}',
+        ];
+        for len in 0..20 {
+            for at in 0..len {
+                for c in specials {
+                    let text: String = (0..len)
+                        .map(|i| {
+                            if i == at {
+                                c
+                            } else {
+                                (b'a' + (i % 26) as u8) as char
+                            }
+                        })
+                        .collect();
+                    let mut out = String::new();
+                    push_str(&mut out, &text);
+                    assert_eq!(out, serde_json::to_string(&text).unwrap(), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 99, 100, 1_000_000, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 }

@@ -117,7 +117,21 @@ impl LineIds {
         let prefix = self
             .prefix
             .get_or_insert_with(|| hasher.finalize().to_hex()[..16].to_string());
-        format!("{prefix}:{offset:012}")
+        let mut id = String::with_capacity(prefix.len() + 21);
+        id.push_str(prefix);
+        id.push(':');
+        // In decimal, zero-padded to twelve digits, as `{offset:012}` writes it.
+        let mut digits = [b'0'; 20];
+        let mut at = digits.len();
+        let mut rest = offset;
+        while rest > 0 {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let from = at.min(digits.len() - 12);
+        id.push_str(std::str::from_utf8(&digits[from..]).unwrap_or_default());
+        id
     }
 
     /// Bytes hashed so far: `min(offset of the next line, HEAD_BYTES)`.
@@ -149,6 +163,18 @@ mod tests {
                 id
             })
             .collect()
+    }
+
+    #[test]
+    fn an_id_is_the_prefix_and_the_offset_in_twelve_digits_or_more() {
+        let mut ids = LineIds::new(&Head::default(), 0).unwrap();
+        ids.advance(b"GET /a\n");
+        for offset in [0, 7, 1_000, 999_999_999_999, 1_000_000_000_000, u64::MAX] {
+            let id = ids.id(offset);
+            let (prefix, digits) = id.split_once(':').unwrap();
+            assert_eq!(prefix.len(), 16, "{id}");
+            assert_eq!(digits, format!("{offset:012}"), "{id}");
+        }
     }
 
     #[test]
