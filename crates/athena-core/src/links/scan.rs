@@ -48,8 +48,7 @@ impl Scanner {
         // URLs first; what they cover is not scanned again for keys and SHAs.
         let mut covered: Vec<(usize, usize)> = Vec::new();
         let mut from = 0;
-        while let Some(at) = text[from..].find("://") {
-            let colon = from + at;
+        while let Some(colon) = scheme_separator(bytes, from) {
             let start = url_start(bytes, colon);
             let end = url_end(bytes, colon + 3);
             if start < colon {
@@ -306,6 +305,20 @@ fn url_end(bytes: &[u8], from: usize) -> usize {
     j
 }
 
+/// Where the next `://` at or after `from` starts. (A search for `:` then a look at the next
+/// two bytes: titles are short, and `str::find` prepared its searcher again for each.)
+fn scheme_separator(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = bytes.get(i..)?.iter().position(|&b| b == b':') {
+        let colon = i + p;
+        if bytes[colon + 1..].starts_with(b"//") {
+            return Some(colon);
+        }
+        i = colon + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +327,20 @@ mod tests {
         let mut out = BTreeSet::new();
         Scanner::default().scan(text, repo, &mut out);
         out.into_iter().collect()
+    }
+
+    #[test]
+    fn a_url_is_found_after_colons_that_start_none() {
+        for text in ["", ":", "ends with a colon:", "one slash a:/b", "a://"] {
+            assert_eq!(things(text, None), Vec::<String>::new(), "{text:?}");
+        }
+        assert_eq!(
+            things(
+                "time: 12:30, a:/b, then https://github.com/acme/app/issues/5:",
+                None
+            ),
+            ["gh:acme/app#5"]
+        );
     }
 
     #[test]
