@@ -2,6 +2,7 @@
 //! Queries stay correct without them; a sync that dies before the rebuild leaves it to the next.
 
 use athena_core::{Store, StoreError};
+use rusqlite::Connection;
 
 use super::{backend, SqliteStore};
 
@@ -76,16 +77,7 @@ impl SqliteStore {
             return committed;
         }
         let started = std::time::Instant::now();
-        // The sort spills to a temporary file, not to memory (the store's `temp_store`): a
-        // million rows' keys held in memory were a quarter of a log sync's peak RSS.
-        let built = self.conn.execute_batch(&format!(
-            "PRAGMA temp_store = FILE; BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"
-        ));
-        if built.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        let _ = self.conn.execute_batch("PRAGMA temp_store = MEMORY");
-        built.map_err(|e| backend(&self.path, e))?;
+        build_time_indexes(&self.conn).map_err(|e| backend(&self.path, e))?;
         bulk.suspended = false;
         tracing::debug!(
             store = %self.path.display(),
@@ -97,4 +89,26 @@ impl SqliteStore {
         }
         committed
     }
+}
+
+/// Builds the time indexes if they are missing, in one transaction. The sort spills to a
+/// temporary file, not to memory (the store's `temp_store`): a million rows' keys held in memory
+/// were a quarter of a log sync's peak RSS. Where no temporary file can be written (a full or
+/// read-only temporary directory), it sorts in memory as before.
+pub(super) fn build_time_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    let build = |temp_store: &str| {
+        let built = conn.execute_batch(&format!(
+            "PRAGMA temp_store = {temp_store}; BEGIN IMMEDIATE; {TIME_INDEXES} COMMIT;"
+        ));
+        if built.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        built
+    };
+    let built = build("FILE").or_else(|e| {
+        tracing::debug!(error = %e, "building the time indexes through a temporary file failed; in memory");
+        build("MEMORY")
+    });
+    let _ = conn.execute_batch("PRAGMA temp_store = MEMORY");
+    built
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use athena_core::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
-use super::bulk::{BulkLoad, TIME_INDEXES};
+use super::bulk::{build_time_indexes, BulkLoad};
 use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use super::{backend, SqliteStore};
 use crate::inspect::{self, Found};
@@ -70,10 +70,7 @@ impl SqliteStore {
             .pragma_update(None, "cache_size", -SYNC_CACHE_KIB)
             .map_err(|e| backend(path, e))?;
         // A sync that died during a bulk load left its time indexes unbuilt.
-        store
-            .conn
-            .execute_batch(TIME_INDEXES)
-            .map_err(|e| backend(path, e))?;
+        build_time_indexes(&store.conn).map_err(|e| backend(path, e))?;
         let rows_before = store
             .conn
             .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
