@@ -85,7 +85,7 @@ impl JsonObject {
     }
 }
 
-/// Appends `s` as a JSON string: quoted, with `"`, `\\` and control characters escaped.
+/// Appends `s` as a JSON string: quoted, with `"`, `\` and control characters escaped.
 fn push_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
@@ -123,7 +123,7 @@ fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Whether one of the eight bytes of `word` is a control character, `"` or `\\`. (A byte
+/// Whether one of the eight bytes of `word` is a control character, `"` or `\`. (A byte
 /// below `n`, for `n` up to 128, is found by `(w - n·ONES) & !w & HIGH`: the subtraction
 /// borrows into a byte's high bit only where the byte was below `n`, and `!w` leaves out bytes
 /// that had it set already; a byte equal to `c` is a zero byte of `w ^ c·ONES`.)

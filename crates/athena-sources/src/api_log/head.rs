@@ -120,17 +120,10 @@ impl LineIds {
         let mut id = String::with_capacity(prefix.len() + 21);
         id.push_str(prefix);
         id.push(':');
-        // In decimal, zero-padded to twelve digits, as `{offset:012}` writes it.
-        let mut digits = [b'0'; 20];
-        let mut at = digits.len();
-        let mut rest = offset;
-        while rest > 0 {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        let from = at.min(digits.len() - 12);
-        id.push_str(std::str::from_utf8(&digits[from..]).unwrap_or_default());
+        // Zero-padded to twelve digits, as `{offset:012}` writes it.
+        let digits = offset.checked_ilog10().map_or(1, |d| d as usize + 1);
+        id.extend(std::iter::repeat_n('0', 12usize.saturating_sub(digits)));
+        athena_core::json::push_u64(&mut id, offset);
         id
     }
 
