@@ -10,7 +10,8 @@
 #   - no-op re-sync, median (target <= 0.3 s, GIT_NOOP_S)
 #   - peak RSS of the sync, largest of the rounds (target < 200 MB, GIT_RSS_MB; about 90 MB
 #     of it is rust-lang/cargo's memory-mapped pack, so a repository with a larger pack needs
-#     a larger figure: 190-198 MB on cargo's 105 MB pack)
+#     a larger figure: 182-184 MB on cargo's 105 MB pack, 190-203 MB before the binary fixed
+#     glibc's mmap threshold)
 #   - the cost of links (docs/links.md): the same sync with `[links] enabled = false` in the
 #     same rounds, the ratio of the medians, on / off (target <= 1.15, GIT_LINKS)
 #   - per-file line counts that differ from git's, both ways (target 0, GIT_NUMSTAT_DIFF) and

@@ -46,6 +46,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    runtime::tune_allocator();
     let cli = cli::Cli::parse();
     init_tracing(
         cli.verbose,
